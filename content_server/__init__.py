@@ -1,0 +1,1 @@
+"""Content server: signage back end, advertiser/operator portal and kiosk back end."""

@@ -1,0 +1,1 @@
+"""Touch kiosk: community services, QR payment and case progress for residents."""

@@ -1,0 +1,171 @@
+"""Wire format between the content server and the touch kiosks, version 1.
+
+Kiosk routes (under ``/api/v1/kiosk``, ``Authorization: Bearer <device_key>`` of a paired
+``kiosk`` device):
+
+- ``GET  /catalogue`` -> :class:`ServiceCatalogue` with a strong ``ETag``; ``If-None-Match`` -> 304
+- ``POST /orders`` body :class:`OrderCreate` -> :class:`OrderView` (201; a retry with the same
+  ``idempotency_key`` returns the original order with 200; same key, different body -> 422)
+- ``GET  /orders/{order_id}`` -> :class:`OrderView` (the kiosk polls it every 2-3 s while paying)
+- ``GET  /orders/by-reference/{reference}`` -> :class:`OrderView`
+- ``POST /orders/{order_id}/cancel`` -> :class:`OrderView`
+- ``POST /cases/lookup`` body :class:`CaseLookup` -> :class:`CaseStatus`; a wrong answer and an
+  unknown case number both give the same 404; 429 with ``Retry-After`` when locked out.
+
+Phone side (no auth, opened from the QR): ``GET /pay/{token}`` (HTML), and for orders signed
+offline by a kiosk, ``GET /pay/offline/{token}`` where the token is :func:`OfflineOrderToken`
+encoded by the kiosk (see ``content_server`` docs/payments.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+KIOSK_PROTOCOL_VERSION = 1
+PHONE_PATTERN = r"^1[3-9]\d{9}$"  # mainland China mobile number
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LocalizedText(_Wire):
+    zh: str
+    en: str
+
+
+class ServiceCategory(_Wire):
+    id: str  # elderly_care, housekeeping, repairs, property, merchants, health, gov_guides
+    name: LocalizedText
+    icon: str = ""  # asset sha256 or empty
+
+
+class TimeSlot(_Wire):
+    id: str
+    start: dt.datetime
+    end: dt.datetime
+    capacity: int
+    remaining: int
+
+
+class ServiceOffer(_Wire):
+    id: str
+    category_id: str
+    provider_name: LocalizedText
+    name: LocalizedText
+    description: LocalizedText
+    price_minor: int = Field(ge=0)  # fen
+    currency: str = "CNY"
+    duration_minutes: int
+    image_sha256: str | None = None
+    image_url: str | None = None
+    rating: float | None = None
+    slots: tuple[TimeSlot, ...] = ()
+
+
+class ServiceCatalogue(_Wire):
+    protocol_version: int = KIOSK_PROTOCOL_VERSION
+    version: str  # equals the ETag
+    generated_at: dt.datetime
+    categories: tuple[ServiceCategory, ...]
+    services: tuple[ServiceOffer, ...]
+
+
+class OrderState(StrEnum):
+    CREATED = "created"
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+class OrderCreate(_Wire):
+    idempotency_key: uuid.UUID
+    service_id: str
+    slot_id: str
+    phone: str = Field(pattern=PHONE_PATTERN)
+    local_reference: str | None = Field(None, max_length=32)  # shown to the resident while offline
+
+
+class PaymentView(_Wire):
+    provider: str
+    qr_payload: str  # URL the phone opens
+    expires_at: dt.datetime
+
+
+class OrderView(_Wire):
+    id: str
+    reference: str  # short, human-readable, e.g. "K7Q-4M2"
+    state: OrderState
+    service_id: str
+    slot_id: str
+    subject: LocalizedText
+    merchant_name: LocalizedText
+    amount_minor: int
+    currency: str = "CNY"
+    phone_masked: str  # 138****5678
+    created_at: dt.datetime
+    paid_at: dt.datetime | None = None
+    payment: PaymentView | None = None
+    local_reference: str | None = None
+
+
+class OfflineOrderClaims(_Wire):
+    """Signed by the kiosk's Ed25519 device key when it cannot reach the server."""
+
+    kiosk_id: str
+    idempotency_key: uuid.UUID
+    service_id: str
+    slot_id: str
+    phone: str = Field(pattern=PHONE_PATTERN)
+    amount_minor: int
+    currency: str = "CNY"
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    nonce: str = Field(min_length=16, max_length=64)
+
+
+class CaseLookup(_Wire):
+    case_number: str = Field(min_length=4, max_length=32)
+    id_last4: str | None = Field(None, pattern=r"^\d{3}[\dX]$")
+    phone: str | None = Field(None, pattern=PHONE_PATTERN)
+
+
+class CaseState(StrEnum):
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    MATERIALS_NEEDED = "materials_needed"
+    UNDER_REVIEW = "under_review"
+    APPROVED = "approved"
+    DENIED = "denied"
+    IN_PRODUCTION = "in_production"
+    READY_FOR_PICKUP = "ready_for_pickup"
+    CLOSED = "closed"
+
+
+class CaseEvent(_Wire):
+    state: CaseState
+    at: dt.datetime
+    note: LocalizedText | None = None  # public note (reason, where to pick up)
+    missing_documents: tuple[str, ...] = ()
+    deadline: dt.date | None = None
+
+
+class CaseStatus(_Wire):
+    case_number: str
+    case_type: LocalizedText
+    applicant_masked: str  # 张*三
+    id_masked: str  # 110***********1234
+    phone_masked: str  # 138****5678
+    state: CaseState
+    timeline: tuple[CaseEvent, ...]  # oldest first
+    next_step: LocalizedText | None = None
+    due_by: dt.date | None = None  # legal time limit
+    as_of: dt.datetime

@@ -1,0 +1,200 @@
+"""Domain model shared by the server and the players: screens, content, announcements, campaigns.
+
+These pydantic models are the scheduling engine's inputs. They are also embedded in the
+manifest (see :mod:`schedules.protocol`), so a player can compute its own timeline offline.
+All datetimes are timezone-aware; local wall-clock concepts (dayparts, operating hours)
+are interpreted in the screen's own time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ScreenClass(StrEnum):
+    OUTDOOR_LARGE = "outdoor_large"
+    INDOOR_SMALL = "indoor_small"
+    KIOSK = "kiosk"
+
+
+class Orientation(StrEnum):
+    LANDSCAPE = "landscape"
+    PORTRAIT = "portrait"
+
+
+class ItemKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    TEXT = "text"
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    IMPORTANT = "important"
+    EMERGENCY = "emergency"
+
+
+class SlotSource(StrEnum):
+    """Why a slot exists: what booked it."""
+
+    ANNOUNCEMENT = "announcement"
+    CAMPAIGN = "campaign"
+    FILLER = "filler"
+    EMERGENCY = "emergency"
+
+
+class Zone(StrEnum):
+    MAIN = "main"
+    TICKER = "ticker"
+
+
+class TimeRange(_Frozen):
+    """A local wall-clock range within one day; ``end`` of 00:00 means midnight at the end."""
+
+    start: dt.time
+    end: dt.time
+
+
+class OperatingHours(_Frozen):
+    """When the screen is on, per local weekday (0 = Monday). Missing weekday = off all day."""
+
+    always_on: bool = True
+    weekly: dict[int, tuple[TimeRange, ...]] = Field(default_factory=dict)
+    holidays: tuple[dt.date, ...] = ()  # screen off all day on these local dates
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekday_keys(cls, v: dict[int, tuple[TimeRange, ...]]) -> dict[int, tuple[TimeRange, ...]]:
+        for k in v:
+            if not 0 <= k <= 6:
+                raise ValueError(f"weekly: weekday {k} is not in 0..6 (0 = Monday)")
+        return v
+
+
+class Screen(_Frozen):
+    id: str
+    name: str = ""
+    screen_class: ScreenClass
+    orientation: Orientation = Orientation.LANDSCAPE
+    width: int = 1920
+    height: int = 1080
+    groups: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()  # "key:value", e.g. "building:3", "floor:B1"
+    timezone: str = "Asia/Shanghai"
+    hours: OperatingHours = OperatingHours()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone: unknown time zone {v!r}") from exc
+        return v
+
+
+class ContentItem(_Frozen):
+    """One playable thing. Images and text have a configured duration; videos their real one."""
+
+    id: str
+    kind: ItemKind
+    duration_s: float = Field(gt=0, le=3600)
+    asset_sha256: str | None = None  # image/video bytes in the content-addressed store
+    text: dict[str, str] = Field(default_factory=dict)  # lang -> text, for TEXT items/tickers
+    title: str = ""
+    screen_classes: frozenset[ScreenClass] = frozenset(ScreenClass)
+    orientations: frozenset[Orientation] = frozenset(Orientation)
+
+
+class Targeting(_Frozen):
+    """Which screens. Empty sets mean "any"; all given criteria must hold."""
+
+    screen_classes: frozenset[ScreenClass] = frozenset()
+    groups: frozenset[str] = frozenset()  # screen in any of these groups
+    screen_ids: frozenset[str] = frozenset()
+    tag_expr: str | None = None  # e.g. "building:3 AND NOT floor:B1"
+
+
+class Daypart(_Frozen):
+    """Local weekdays (0 = Monday) and a wall-clock range, e.g. weekdays 07:00-09:00."""
+
+    weekdays: frozenset[int] = frozenset(range(7))
+    start: dt.time
+    end: dt.time  # 00:00 means end of day
+
+
+class Announcement(_Frozen):
+    id: str
+    item_ids: tuple[str, ...]
+    priority: Priority = Priority.NORMAL
+    valid_from: dt.datetime
+    valid_until: dt.datetime | None = None
+    targeting: Targeting = Targeting()
+    ticker_text: dict[str, str] = Field(default_factory=dict)  # shown on indoor_small tickers
+
+
+class Campaign(_Frozen):
+    """An approved merchant booking. Exactly one of share_percent / plays_per_hour is set."""
+
+    id: str
+    advertiser_id: str
+    name: str = ""
+    category: str = ""  # competitor categories are never adjacent
+    item_ids: tuple[str, ...]
+    flight_start: dt.date
+    flight_end: dt.date  # inclusive, local dates
+    dayparts: tuple[Daypart, ...] = ()  # empty = all day
+    rrule: str | None = None  # RFC 5545 RRULE limiting active local dates, e.g. "FREQ=WEEKLY;BYDAY=SA,SU"
+    targeting: Targeting = Targeting()
+    share_percent: float | None = None  # percent of loop time
+    plays_per_hour: int | None = None
+    frequency_cap_per_hour: int | None = None  # max plays per screen per hour
+
+    @model_validator(mode="after")
+    def _one_booking_kind(self) -> Campaign:
+        if (self.share_percent is None) == (self.plays_per_hour is None):
+            raise ValueError("share_percent/plays_per_hour: set exactly one of them")
+        return self
+
+
+class HouseRules(_Frozen):
+    loop_seconds: int = 120
+    min_announcement_share: float = 0.0  # percent of loop guaranteed to announcements
+    max_ad_share: float = 100.0  # percent of loop ads may take
+    min_dwell_s: float = 5.0  # no item shorter than this (outdoor: viewed from a distance)
+
+
+DEFAULT_HOUSE_RULES: dict[ScreenClass, HouseRules] = {
+    ScreenClass.OUTDOOR_LARGE: HouseRules(loop_seconds=120, min_announcement_share=20, max_ad_share=70, min_dwell_s=8),
+    ScreenClass.INDOOR_SMALL: HouseRules(loop_seconds=120, min_announcement_share=40, max_ad_share=50, min_dwell_s=5),
+    ScreenClass.KIOSK: HouseRules(loop_seconds=90, min_announcement_share=30, max_ad_share=60, min_dwell_s=5),
+}
+
+
+class Catalogue(_Frozen):
+    """Everything the engine needs besides the screen and the time range."""
+
+    items: dict[str, ContentItem] = Field(default_factory=dict)
+    announcements: tuple[Announcement, ...] = ()
+    campaigns: tuple[Campaign, ...] = ()
+    filler_item_ids: tuple[str, ...] = ()
+    house_rules: dict[ScreenClass, HouseRules] = Field(default_factory=lambda: dict(DEFAULT_HOUSE_RULES))
+
+
+class Slot(_Frozen):
+    """One placement on a screen's timeline: [start, end) in UTC."""
+
+    start: dt.datetime
+    end: dt.datetime
+    item_id: str
+    zone: Zone = Zone.MAIN
+    source: SlotSource
+    source_id: str | None = None  # announcement or campaign id

@@ -1,0 +1,128 @@
+"""Wire format between the content server and signage devices (players and kiosks), version 1.
+
+Defined once here and imported by both sides. Routes (all under ``/api/v1``, JSON, device
+routes authenticated with ``Authorization: Bearer <device_key>``):
+
+- ``POST /devices/pairing`` (no auth) body :class:`PairingRequest` -> :class:`PairingStarted`
+- ``POST /devices/pairing/{pairing_id}/poll`` body :class:`PairingPoll` -> :class:`PairingStatus`
+- ``GET  /device/manifest`` -> :class:`Manifest`, with a strong ``ETag``; ``If-None-Match`` -> 304
+- ``GET  /assets/{sha256}`` -> bytes; ``Range``, ``ETag`` (= sha256), ``If-None-Match``
+- ``POST /device/heartbeat`` body :class:`Heartbeat` -> :class:`HeartbeatReply`
+- ``POST /device/plays`` body :class:`PlayBatch` -> :class:`PlayBatchResult` (idempotent by record id)
+- ``POST /device/screenshot`` body ``image/png`` bytes -> 204
+- ``GET  /device/emergency?known=<version>&wait=<s>`` -> :class:`EmergencyState` (long-poll:
+  returns at once when the version differs from ``known``, else after at most ``wait`` s)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schedules.model import Catalogue, ContentItem, Screen
+
+PROTOCOL_VERSION = 1
+MAX_PLAY_BATCH = 1000
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PairingRequest(_Wire):
+    device_kind: str = Field(pattern="^(player|kiosk)$")
+    player_version: str = Field(max_length=64)
+    public_key: str = Field(max_length=128)  # device's Ed25519 public key, base64 (raw 32 bytes)
+
+
+class PairingStarted(_Wire):
+    pairing_id: str
+    code: str  # short code shown large on screen, e.g. "482-913"
+    poll_secret: str
+    claim_url: str  # the portal page an operator opens (encoded in the on-screen QR)
+    expires_at: dt.datetime
+
+
+class PairingPoll(_Wire):
+    poll_secret: str = Field(max_length=128)
+
+
+class PairingStatus(_Wire):
+    claimed: bool
+    device_id: str | None = None
+    device_key: str | None = None  # bearer token; handed out once
+    server_public_key: str | None = None  # Ed25519, base64: verifies signed offline bundles
+
+
+class AssetRef(_Wire):
+    sha256: str = Field(pattern="^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+    media_type: str
+    url: str  # absolute, or relative to the server's base URL
+
+
+class EmergencyState(_Wire):
+    """The current emergency for this screen; ``active`` False means none."""
+
+    version: str  # changes whenever an emergency starts or ends
+    active: bool
+    announcement_id: str | None = None
+    item: ContentItem | None = None  # always a TEXT item, so it needs no download
+    started_at: dt.datetime | None = None
+
+
+class Manifest(_Wire):
+    """What one screen needs to run for the next 7 days offline."""
+
+    protocol_version: int = PROTOCOL_VERSION
+    version: str  # content hash of everything below except generated_at; equals the ETag
+    generated_at: dt.datetime
+    valid_until: dt.datetime
+    screen: Screen
+    catalogue: Catalogue
+    assets: tuple[AssetRef, ...] = ()
+    emergency: EmergencyState | None = None
+    default_item_id: str | None = None  # the community's default slide (also in catalogue)
+
+
+class Heartbeat(_Wire):
+    sent_at: dt.datetime
+    player_version: str = Field(max_length=64)
+    manifest_version: str | None = None  # the manifest actually in play
+    current_item_id: str | None = None
+    missing_assets: tuple[str, ...] = ()
+    failed_items: tuple[str, ...] = ()  # items skipped because they would not decode/play
+    cache_bytes: int = Field(0, ge=0)
+    free_disk_bytes: int = Field(0, ge=0)
+    rss_bytes: int = Field(0, ge=0)
+    last_sync_at: dt.datetime | None = None
+    screen_hash: str | None = Field(None, max_length=64)  # small perceptual hash of the picture
+    errors: tuple[str, ...] = Field((), max_length=50)
+    outbox_length: int = Field(0, ge=0)
+
+
+class HeartbeatReply(_Wire):
+    server_time: dt.datetime
+    screenshot_requested: bool = False
+    manifest_version: str  # latest for this screen: a cheap hint to sync now
+
+
+class PlayRecord(_Wire):
+    id: uuid.UUID  # made on the device; the server counts each id once
+    item_id: str
+    campaign_id: str | None = None
+    announcement_id: str | None = None
+    started_at: dt.datetime
+    duration_s: float = Field(ge=0, le=86400)
+    completed: bool  # False when cut short (emergency, error, power off)
+
+
+class PlayBatch(_Wire):
+    records: list[PlayRecord] = Field(max_length=MAX_PLAY_BATCH)
+
+
+class PlayBatchResult(_Wire):
+    accepted: int
+    duplicates: int

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs (scripts/setup.sh --test), lints, then runs pytest.
+# Tests start their own servers (content server, PostgreSQL, nginx) on loopback and temp dirs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
+export QT_QPA_PLATFORM=offscreen
+export PYTHONDONTWRITEBYTECODE=1
+.venv/bin/ruff check schedules content_server signage_player kiosk_app tests bench
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+if [[ $rc == 5 ]]; then echo "pytest collected no tests"; exit 1; fi
+exit $rc

@@ -1,0 +1,1 @@
+"""Signage player: offline-first playback of a screen's schedule from a verified cache."""
