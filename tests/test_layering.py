@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN_IN_SCHEDULES = [
     "PySide6", "vlc", "sqlalchemy", "fastapi", "starlette", "requests", "httpx", "urllib3",
-    "socket", "http.client", "sqlite3", "alembic", "uvicorn",
+    "http.client", "urllib.request", "sqlite3", "alembic", "uvicorn", "aiohttp",
 ]
 
 
