@@ -19,6 +19,8 @@ encoded by the kiosk (see ``content_server`` docs/payments.md).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import uuid
 from enum import StrEnum
@@ -169,3 +171,39 @@ class CaseStatus(_Wire):
     next_step: LocalizedText | None = None
     due_by: dt.date | None = None  # legal time limit
     as_of: dt.datetime
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def offline_token_payload(claims: OfflineOrderClaims) -> str:
+    """The signed part of an offline order token: URL-safe base64 of the claims' JSON.
+
+    The kiosk signs ``payload.encode("ascii")`` with its Ed25519 device key.
+    """
+    return _b64url(claims.model_dump_json().encode("utf-8"))
+
+
+def encode_offline_token(claims: OfflineOrderClaims, signature: bytes) -> str:
+    """``<payload>.<signature>``, both URL-safe base64 without padding (fits a QR URL path)."""
+    return f"{offline_token_payload(claims)}.{_b64url(signature)}"
+
+
+def split_offline_token(token: str) -> tuple[str, OfflineOrderClaims, bytes]:
+    """Split a token into (signed payload, claims, signature); ValueError if malformed.
+
+    The claims are NOT verified here: the server checks the signature with the kiosk's key.
+    """
+    payload, sep, sig = token.partition(".")
+    if not sep or not payload or not sig or "." in sig:
+        raise ValueError("offline order token must be <payload>.<signature>")
+    try:
+        raw, signature = _unb64url(payload), _unb64url(sig)
+    except (ValueError, binascii.Error) as exc:
+        raise ValueError("offline order token is not URL-safe base64") from exc
+    return payload, OfflineOrderClaims.model_validate_json(raw), signature
