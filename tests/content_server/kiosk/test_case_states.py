@@ -1,6 +1,7 @@
 """Case changes follow the documented path and carry reasons, documents and places."""
 
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -18,7 +19,7 @@ def change(target: S, **kw: object) -> CaseChange:
 def test_full_path_to_closed() -> None:
     path = [S.SUBMITTED, S.ACCEPTED, S.UNDER_REVIEW, S.APPROVED, S.IN_PRODUCTION,
             S.READY_FOR_PICKUP, S.CLOSED]
-    for a, b in zip(path, path[1:], strict=False):
+    for a, b in itertools.pairwise(path):
         note = "街道便民服务中心 2 号窗口" if b is S.READY_FOR_PICKUP else ""
         check_change(a, change(b, note_zh=note))
 

@@ -24,5 +24,5 @@ def test_illegal_moves_raise(state: O, target: O) -> None:
 
 
 def test_terminal_states_go_nowhere() -> None:
-    assert TERMINAL == {O.FULFILLED, O.EXPIRED, O.CANCELLED, O.REFUNDED}
+    assert {O.FULFILLED, O.EXPIRED, O.CANCELLED, O.REFUNDED} == TERMINAL
     assert not any(can_move(t, x) for t in TERMINAL for x in O)
