@@ -1,0 +1,1 @@
+"""The demo: locally generated content, idempotent seeding and the `signage-demo` launcher."""
