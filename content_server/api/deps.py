@@ -1,0 +1,98 @@
+"""Typed FastAPI dependencies: clock, settings, DB session, current user/role, current device.
+
+Users authenticate with the portal's session cookie or ``Authorization: Bearer <api token>``;
+devices with ``Authorization: Bearer <device key>`` (only its SHA-256 is stored).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from content_server import auth
+from content_server.config import Settings
+from content_server.db import get_session
+from content_server.errors import Forbidden, Unauthorized
+from content_server.models import Device, User
+from content_server.store import MediaStore
+
+SESSION_COOKIE = "signage_session"
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_now(request: Request) -> dt.datetime:
+    """The app's clock (tests move it); always timezone-aware UTC."""
+    clock: Callable[[], dt.datetime] = request.app.state.clock
+    return clock()
+
+
+def get_store(request: Request) -> MediaStore:
+    store: MediaStore = request.app.state.store
+    return store
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+NowDep = Annotated[dt.datetime, Depends(get_now)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[MediaStore, Depends(get_store)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def current_user(request: Request, session: SessionDep, now: NowDep) -> User:
+    """The logged-in user from the session cookie or a bearer API token; 401 otherwise."""
+    token = bearer_token(request) or request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthorized("log in first (session cookie or Authorization: Bearer token)")
+    return auth.user_for_token(session, token, now)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require_role(*roles: str, approved: bool = True) -> Callable[[User], User]:
+    """Dependency factory: the user must hold one of ``roles`` (and be approved unless told otherwise)."""
+    allowed = frozenset(auth.Role(r).value for r in roles)
+
+    def dependency(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise Forbidden(f"this needs the role {' or '.join(sorted(allowed))}")
+        if approved and not user.approved:
+            raise Forbidden("your account is waiting for an operator's approval")
+        return user
+
+    return dependency
+
+
+Operator = Annotated[User, Depends(require_role("operator"))]
+Advertiser = Annotated[User, Depends(require_role("advertiser"))]
+OperatorOrAdvertiser = Annotated[User, Depends(require_role("operator", "advertiser"))]
+
+
+def current_device(request: Request, session: SessionDep) -> Device:
+    """The paired, unrevoked device behind the bearer device key; 401 otherwise."""
+    token = bearer_token(request)
+    if not token or len(token) > 256:
+        raise Unauthorized("device key missing (Authorization: Bearer <device_key>)")
+    device = session.scalar(select(Device).where(Device.key_sha256 == auth.sha256_hex(token)))
+    if device is None or device.revoked_at is not None:
+        raise Unauthorized("unknown or revoked device")
+    return device
+
+
+CurrentDevice = Annotated[Device, Depends(current_device)]

@@ -1,0 +1,114 @@
+"""Application factory: ``create_app(settings)`` wires DB, migrations, media store, keys and scheduler.
+
+Nothing happens on import. Other packages add routers with one ``app.include_router`` line below
+and jobs via ``app.state.scheduler`` (an APScheduler BackgroundScheduler started in the lifespan).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from content_server import migrate
+from content_server.auth import LoginLimiter, RateLimited
+from content_server.clock import utc_now
+from content_server.config import Settings
+from content_server.db import make_engine, make_sessionmaker
+from content_server.errors import ServerError
+from content_server.events import EmergencyNotifier
+from content_server.keys import load_or_create_server_key
+from content_server.store import MediaStore
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServerError)
+    async def _server_error(_request: Request, exc: ServerError) -> JSONResponse:
+        headers = {}
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(int(exc.retry_after_s + 0.999))
+        if exc.status_code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems: list[dict[str, object]] = []
+        messages: list[str] = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            messages.append(f"{where}: {err.get('msg', 'invalid')}")
+            problems.append({"loc": [str(p) for p in err.get("loc", ())], "msg": messages[-1]})
+        summary = "; ".join(messages[:5]) or "invalid request"
+        return JSONResponse({"detail": summary, "errors": problems}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now) -> FastAPI:
+    """Build the app. ``clock`` returns aware UTC now; tests pass a movable one."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("starting content server (data dir %s)", settings.data_dir)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.effective_database_url)
+        log.info("database %s", engine.url.render_as_string(hide_password=True))
+        migrate.upgrade(engine)
+        app.state.engine = engine
+        app.state.sessions = make_sessionmaker(engine)
+        app.state.store = MediaStore(settings.media_dir)
+        app.state.server_key = load_or_create_server_key(settings.data_dir)
+        scheduler = BackgroundScheduler(timezone="UTC")
+        app.state.scheduler = scheduler
+        for hook in app.state.startup_hooks:
+            hook(app)
+        if settings.scheduler_enabled:
+            scheduler.start()
+            log.info("background scheduler started with %d job(s)", len(scheduler.get_jobs()))
+        try:
+            yield
+        finally:
+            log.info("stopping content server")
+            app.state.emergency.close()
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            engine.dispose()
+
+    app = FastAPI(
+        title="Community signage content server",
+        version="1",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
+    app.state.emergency = EmergencyNotifier()
+    app.state.startup_hooks = []  # callables(app) run after DB/store are ready, before the scheduler starts
+    _install_error_handlers(app)
+
+    from content_server.api.routes import register_api
+
+    register_api(app, API_PREFIX)
+    return app

@@ -1,0 +1,84 @@
+"""The content server's one typed settings object, read from ``SIGNAGE_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INSECURE_DEFAULT_SECRET = "change-me-insecure-default-secret"
+
+
+class Settings(BaseSettings):
+    """Everything configurable about the server; refuses insecure defaults outside demo mode."""
+
+    model_config = SettingsConfigDict(env_prefix="SIGNAGE_", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("var/server"), description="Directory for the database, media store and keys."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is SQLite (WAL) at <data_dir>/signage.db."
+    )
+    demo: bool = Field(False, description="Demo mode: allows the default secret key and plain-http cookies.")
+    secret_key: str = Field(
+        INSECURE_DEFAULT_SECRET,
+        description="Secret for HMAC derivations (feed secrets); must be set in production.",
+    )
+    public_url: str = Field("http://127.0.0.1:8080", description="Base URL devices and browsers reach us at.")
+    host: str = Field("127.0.0.1", description="Address `signage-server serve` binds to.")
+    port: int = Field(8080, ge=1, le=65535, description="Port `signage-server serve` binds to.")
+    max_upload_bytes: int = Field(
+        512 * 1024 * 1024, ge=1, description="Largest accepted media upload; larger uploads get 413."
+    )
+    max_image_pixels: int = Field(
+        50_000_000, ge=1, description="Decompression-bomb limit: images with more pixels are refused."
+    )
+    secure_cookies: bool = Field(
+        True, description="Mark session cookies Secure (turn off only for http loopback)."
+    )
+    session_hours: float = Field(12.0, gt=0, description="Lifetime of a portal session cookie.")
+    api_token_days: float = Field(30.0, gt=0, description="Lifetime of an API bearer token.")
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed log-ins per username or IP before a lockout."
+    )
+    login_window_s: float = Field(
+        300.0, gt=0, description="Window and lockout length for login rate limiting."
+    )
+    pairing_ttl_s: int = Field(900, ge=60, description="How long a pairing code stays valid.")
+    offline_after_s: int = Field(
+        180, ge=10, description="A screen with no heartbeat for this long is offline."
+    )
+    behind_after_s: int = Field(
+        600, ge=10, description="A screen still on an old manifest this long after a change is 'behind'."
+    )
+    frozen_after_s: int = Field(
+        300, ge=10, description="A screen whose picture hash has not changed this long is 'frozen'."
+    )
+    emergency_max_wait_s: float = Field(30.0, gt=0, le=120, description="Longest emergency long-poll.")
+    manifest_days: int = Field(7, ge=1, le=31, description="Days a manifest lets a player run offline.")
+    ffprobe_path: str = Field("ffprobe", description="ffprobe binary used to probe uploaded videos.")
+    scheduler_enabled: bool = Field(True, description="Run the background job scheduler.")
+    log_level: str = Field("INFO", description="Logging level for `signage-server`.")
+
+    @model_validator(mode="after")
+    def _refuse_insecure(self) -> Settings:
+        if not self.demo and self.secret_key == INSECURE_DEFAULT_SECRET:
+            raise ValueError(
+                "SIGNAGE_SECRET_KEY: set a real secret (the default is allowed only with SIGNAGE_DEMO=1)"
+            )
+        if not self.demo and len(self.secret_key) < 16:
+            raise ValueError("SIGNAGE_SECRET_KEY: use at least 16 characters")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or SQLite inside the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'signage.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"

@@ -1,0 +1,90 @@
+"""``signage-server`` CLI: ``serve`` (uvicorn), ``migrate``, ``create-user``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from content_server.config import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            print(f"configuration error: {err['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="signage-server", description="Community signage content server")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP server (settings from SIGNAGE_* variables)")
+    serve.add_argument("--host", help="override SIGNAGE_HOST")
+    serve.add_argument("--port", type=int, help="override SIGNAGE_PORT")
+    sub.add_parser("migrate", help="apply database migrations and exit")
+    cu = sub.add_parser("create-user", help="create an (approved) account")
+    cu.add_argument("--role", required=True, choices=["operator", "advertiser", "clerk", "provider"])
+    cu.add_argument("--username", required=True)
+    cu.add_argument("--password", required=True)
+    cu.add_argument("--display-name", default="")
+    args = parser.parse_args(argv)
+
+    settings = _settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "serve":
+        import uvicorn
+
+        from content_server.app import create_app
+
+        host = args.host or settings.host
+        port = args.port or settings.port
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            proxy_headers=True,
+        )
+        return 0
+
+    from content_server import migrate
+    from content_server.db import make_engine, make_sessionmaker
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    migrate.upgrade(engine)
+    if args.command == "create-user":
+        from content_server import auth
+        from content_server.errors import ServerError
+
+        with make_sessionmaker(engine)() as session:
+            try:
+                user = auth.create_user(
+                    session,
+                    username=args.username,
+                    password=args.password,
+                    role=args.role,
+                    now=dt.datetime.now(dt.UTC),
+                    approved=True,
+                    display_name=args.display_name,
+                )
+            except ServerError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            session.commit()
+            print(f"created {user.role} {user.username} ({user.id})")
+    engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Alembic migrations (branches ``signage`` and ``kiosk``), applied programmatically at start."""
