@@ -1,0 +1,147 @@
+// Portal behaviour: upload progress, live availability check, previews, timeline explanations.
+// Plain JS loaded from our own origin (the CSP forbids inline script); every user-visible
+// string comes from data- attributes the server filled from its translation table.
+"use strict";
+
+function jsonError(xhrText, fallback) {
+  try {
+    const body = JSON.parse(xhrText);
+    if (typeof body.detail === "string") return body.detail;
+    if (body.detail && body.detail.message) return body.detail.message;
+    if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg || String(d)).join("; ");
+    if (body.error && body.error.message) return body.error.message;
+    if (body.message) return body.message;
+  } catch (e) { /* not JSON */ }
+  return fallback;
+}
+
+function setupUpload(form) {
+  const input = form.querySelector("input[type=file]");
+  const bar = form.querySelector("progress");
+  const status = form.querySelector(".upload-status");
+  const button = form.querySelector("button[type=submit]");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const files = Array.from(input.files);
+    if (!files.length) { status.textContent = form.dataset.msgChoose; return; }
+    button.disabled = true;
+    let index = 0, refused = 0;
+    const next = () => {
+      if (index >= files.length) {
+        button.disabled = false;
+        if (!refused) { window.location.assign(form.dataset.done); }
+        return;
+      }
+      const file = files[index++];
+      const data = new FormData();
+      data.append("file", file, file.name);
+      const title = form.querySelector("[name=title]");
+      if (title && title.value) data.append("title", title.value);
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", form.dataset.endpoint);
+      xhr.setRequestHeader("X-CSRF-Token", form.dataset.csrf);
+      bar.value = 0; bar.hidden = false;
+      status.textContent = form.dataset.msgUploading.replace("{name}", file.name).replace("{percent}", "0");
+      xhr.upload.addEventListener("progress", (e) => {
+        if (!e.lengthComputable) return;
+        const percent = Math.round((e.loaded / e.total) * 100);
+        bar.value = percent;
+        bar.setAttribute("aria-valuenow", String(percent));
+        status.textContent = form.dataset.msgUploading.replace("{name}", file.name).replace("{percent}", String(percent));
+      });
+      xhr.addEventListener("load", () => {
+        if (xhr.status >= 200 && xhr.status < 300) {
+          bar.value = 100;
+          status.textContent = form.dataset.msgDone.replace("{name}", file.name);
+        } else {
+          refused++;
+          const li = document.createElement("li");
+          li.textContent = form.dataset.msgRefused.replace("{name}", file.name)
+            .replace("{reason}", jsonError(xhr.responseText, String(xhr.status)));
+          form.querySelector(".upload-errors").append(li);
+          form.querySelector(".upload-errors").hidden = false;
+        }
+        next();
+      });
+      xhr.addEventListener("error", () => {
+        refused++;
+        status.textContent = form.dataset.msgNetwork.replace("{name}", file.name);
+        next();
+      });
+      xhr.send(data);
+    };
+    form.querySelector(".upload-errors").replaceChildren();
+    next();
+  });
+}
+
+function setupAvailability(form) {
+  const box = document.getElementById(form.dataset.availability);
+  let timer = null, seq = 0;
+  const check = () => {
+    const mine = ++seq;
+    box.textContent = box.dataset.msgChecking;
+    box.className = "availability";
+    fetch(form.dataset.check, {
+      method: "POST", body: new FormData(form), credentials: "same-origin",
+      headers: { "X-CSRF-Token": form.dataset.csrf },
+    }).then((r) => r.json().then((body) => ({ ok: r.ok, body }))).then(({ ok, body }) => {
+      if (mine !== seq) return;
+      box.textContent = ok ? body.message : jsonError(JSON.stringify(body), box.dataset.msgFailed);
+      box.className = "availability " + (ok && body.fits ? "fits" : "nofit");
+    }).catch(() => { if (mine === seq) box.textContent = box.dataset.msgFailed; });
+  };
+  const schedule = () => { clearTimeout(timer); timer = setTimeout(check, 350); };
+  form.addEventListener("input", schedule);
+  form.addEventListener("change", schedule);
+  check();
+}
+
+function setupPreviews(form) {
+  const frames = document.querySelectorAll("[data-preview-target]");
+  const update = () => {
+    const picked = form.querySelector("input[name=media_ids]:checked");
+    frames.forEach((img) => {
+      if (picked) { img.src = picked.dataset.preview; img.alt = picked.dataset.title; img.hidden = false; }
+      else { img.hidden = true; }
+    });
+  };
+  form.addEventListener("change", update);
+  update();
+}
+
+function setupTimeline(figure) {
+  const panel = document.getElementById(figure.dataset.explainPanel);
+  const explain = (rect, fraction) => {
+    const start = Date.parse(rect.dataset.start), end = Date.parse(rect.dataset.end);
+    const at = new Date(start + Math.min(Math.max(fraction, 0), 0.999) * (end - start));
+    panel.textContent = panel.dataset.msgLoading;
+    fetch(figure.dataset.explain + "?at=" + encodeURIComponent(at.toISOString()), { credentials: "same-origin" })
+      .then((r) => r.json().then((body) => ({ ok: r.ok, body })))
+      .then(({ ok, body }) => { panel.textContent = ok ? body.text : jsonError(JSON.stringify(body), panel.dataset.msgFailed); })
+      .catch(() => { panel.textContent = panel.dataset.msgFailed; });
+  };
+  figure.addEventListener("click", (e) => {
+    const rect = e.target.closest(".slot");
+    if (!rect) return;
+    const box = rect.getBoundingClientRect();
+    explain(rect, box.width ? (e.clientX - box.left) / box.width : 0);
+  });
+  figure.addEventListener("keydown", (e) => {
+    const rect = e.target.closest(".slot");
+    if (rect && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); explain(rect, 0); }
+  });
+}
+
+function setupConfirm(form) {
+  form.addEventListener("submit", (e) => {
+    if (!window.confirm(form.dataset.confirm)) e.preventDefault();
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form[data-upload]").forEach(setupUpload);
+  document.querySelectorAll("form[data-check]").forEach((f) => { setupAvailability(f); setupPreviews(f); });
+  document.querySelectorAll("[data-explain]").forEach(setupTimeline);
+  document.querySelectorAll("form[data-confirm]").forEach(setupConfirm);
+});
