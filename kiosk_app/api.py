@@ -1,0 +1,257 @@
+"""The kiosk's view of the server: a small ``KioskApi`` interface, its HTTP implementation and a fake.
+
+The HTTP implementation builds on the player's :class:`~signage_player.client.ServerClient`
+(auth header, timeouts, error mapping). Calls block, so the UI only ever runs them on a worker
+thread (see :mod:`kiosk_app.worker`). The in-memory fake beside it serves the view-model tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import requests
+from pydantic import BaseModel, ValidationError
+
+from kiosk_app.errors import KioskError
+from schedules.kiosk_protocol import (
+    CaseLookup,
+    CaseStatus,
+    LocalizedText,
+    OrderCreate,
+    OrderState,
+    OrderView,
+    PaymentView,
+    ServiceCatalogue,
+)
+from signage_player.client import HttpStatusError, NetworkError, ServerClient
+
+KIOSK_API = "/api/v1/kiosk"
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class KioskApiError(KioskError):
+    """A kiosk API call failed."""
+
+
+class ApiUnavailable(KioskApiError):
+    """The server cannot be reached (or is failing): the kiosk works offline."""
+
+
+class NotFound(KioskApiError):
+    """No such order/case, or a wrong answer to a case lookup (the server does not say which)."""
+
+
+class LockedOut(KioskApiError):
+    """Too many wrong case lookups; retry after ``retry_after_s`` seconds."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"locked out for {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class Rejected(KioskApiError):
+    """The server understood and refused (slot full, bad input, revoked key): retrying will not help."""
+
+    def __init__(self, status: int, detail: str = "") -> None:
+        super().__init__(f"HTTP {status}: {detail[:200]}")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class CatalogueResult:
+    """``catalogue`` None means the kiosk's copy (``etag``) is current."""
+
+    catalogue: ServiceCatalogue | None
+    etag: str | None
+
+
+class KioskApi(Protocol):
+    def catalogue(self, etag: str | None = None) -> CatalogueResult: ...
+    def create_order(self, order: OrderCreate) -> OrderView: ...
+    def get_order(self, order_id: str) -> OrderView: ...
+    def order_by_reference(self, reference: str) -> OrderView: ...
+    def cancel_order(self, order_id: str) -> OrderView: ...
+    def lookup_case(self, lookup: CaseLookup) -> CaseStatus: ...
+    def fetch(self, url: str) -> bytes: ...
+
+
+class HttpKioskApi(ServerClient):
+    """``KioskApi`` over requests against ``/api/v1/kiosk`` with the device's bearer key."""
+
+    def catalogue(self, etag: str | None = None) -> CatalogueResult:
+        headers = {"If-None-Match": etag} if etag else {}
+        r = self._call("GET", "/catalogue", headers=headers, ok=(200, 304))
+        if r.status_code == 304:
+            return CatalogueResult(None, etag)
+        return CatalogueResult(_parse(ServiceCatalogue, r.content), r.headers.get("ETag"))
+
+    def create_order(self, order: OrderCreate) -> OrderView:
+        r = self._call("POST", "/orders", json=order.model_dump(mode="json"), ok=(200, 201))
+        return _parse(OrderView, r.content)
+
+    def get_order(self, order_id: str) -> OrderView:
+        return _parse(OrderView, self._call("GET", f"/orders/{_segment(order_id)}").content)
+
+    def order_by_reference(self, reference: str) -> OrderView:
+        return _parse(OrderView, self._call("GET", f"/orders/by-reference/{_segment(reference)}").content)
+
+    def cancel_order(self, order_id: str) -> OrderView:
+        return _parse(OrderView, self._call("POST", f"/orders/{_segment(order_id)}/cancel").content)
+
+    def lookup_case(self, lookup: CaseLookup) -> CaseStatus:
+        r = self._call("POST", "/cases/lookup", json=lookup.model_dump(mode="json", exclude_none=True))
+        return _parse(CaseStatus, r.content)
+
+    def fetch(self, url: str) -> bytes:
+        r = self._call("GET", self.asset_url(url), absolute=True)
+        return r.content
+
+    def _call(self, method: str, path: str, *, absolute: bool = False, ok: tuple[int, ...] = (200,),
+              headers: dict[str, str] | None = None, json: object = None) -> requests.Response:
+        target = path if absolute else f"{KIOSK_API}{path}"
+        try:
+            r = self._request(method, target, ok=(*ok, 429), headers=headers, json=json)
+        except NetworkError as exc:
+            raise ApiUnavailable(str(exc)) from exc
+        except HttpStatusError as exc:
+            raise _map_status(exc) from exc
+        if r.status_code == 429:
+            retry = r.headers.get("Retry-After", "60")
+            raise LockedOut(int(retry) if retry.isdigit() else 60)
+        return r
+
+
+def _map_status(exc: HttpStatusError) -> KioskApiError:
+    if exc.status == 404:
+        return NotFound(str(exc))
+    if exc.status >= 500 or exc.status == 408:
+        return ApiUnavailable(str(exc))
+    return Rejected(exc.status, str(exc))
+
+
+def _segment(value: str) -> str:
+    """Refuse anything that could change the path: references and ids are plain tokens."""
+    if not value or not all(c.isalnum() or c in "-_" for c in value):
+        raise NotFound(f"malformed identifier {value!r}")
+    return value
+
+
+def _parse(model: type[_M], body: bytes) -> _M:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise ApiUnavailable(f"server answered with an invalid {model.__name__}: {exc}") from exc
+
+
+@dataclass
+class FakeKioskApi:
+    """In-memory ``KioskApi`` with the server's contract (idempotent orders, same 404 for wrong answers).
+
+    Thread-safe; ``online = False`` makes every call raise :class:`ApiUnavailable`.
+    """
+
+    catalogue_doc: ServiceCatalogue
+    cases: dict[tuple[str, str], CaseStatus] = field(default_factory=dict)
+    online: bool = True
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    payment_ttl: dt.timedelta = dt.timedelta(minutes=15)
+    orders: dict[str, OrderView] = field(default_factory=dict)
+    create_calls: int = 0
+    lockout_after: int = 5
+    _by_key: dict[uuid.UUID, str] = field(default_factory=dict)
+    _failures: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def catalogue(self, etag: str | None = None) -> CatalogueResult:
+        self._check()
+        if etag == self.catalogue_doc.version:
+            return CatalogueResult(None, etag)
+        return CatalogueResult(self.catalogue_doc, self.catalogue_doc.version)
+
+    def create_order(self, order: OrderCreate) -> OrderView:
+        self._check()
+        with self._lock:
+            self.create_calls += 1
+            if order.idempotency_key in self._by_key:
+                return self.orders[self._by_key[order.idempotency_key]]
+            service = next((s for s in self.catalogue_doc.services if s.id == order.service_id), None)
+            if service is None or not any(s.id == order.slot_id and s.remaining > 0 for s in service.slots):
+                raise Rejected(409, "slot not available")
+            order_id = f"o{len(self.orders) + 1}"
+            paying = service.price_minor > 0
+            view = OrderView(
+                id=order_id,
+                reference=f"K{len(self.orders) + 1:02d}-F4K",
+                state=OrderState.AWAITING_PAYMENT if paying else OrderState.PAID,
+                service_id=service.id,
+                slot_id=order.slot_id,
+                subject=service.name,
+                merchant_name=service.provider_name,
+                amount_minor=service.price_minor,
+                phone_masked=f"{order.phone[:3]}****{order.phone[-4:]}",
+                created_at=self.now,
+                paid_at=None if paying else self.now,
+                payment=PaymentView(provider="fake", qr_payload=f"http://pay.invalid/pay/{order_id}",
+                                    expires_at=self.now + self.payment_ttl) if paying else None,
+                local_reference=order.local_reference,
+            )
+            self.orders[order_id] = view
+            self._by_key[order.idempotency_key] = order_id
+            return view
+
+    def get_order(self, order_id: str) -> OrderView:
+        self._check()
+        try:
+            return self.orders[order_id]
+        except KeyError:
+            raise NotFound(order_id) from None
+
+    def order_by_reference(self, reference: str) -> OrderView:
+        self._check()
+        for view in self.orders.values():
+            if reference in (view.reference, view.local_reference):
+                return view
+        raise NotFound(reference)
+
+    def cancel_order(self, order_id: str) -> OrderView:
+        view = self.get_order(order_id)
+        if view.state is OrderState.AWAITING_PAYMENT:
+            view = view.model_copy(update={"state": OrderState.CANCELLED})
+            self.orders[order_id] = view
+        return view
+
+    def lookup_case(self, lookup: CaseLookup) -> CaseStatus:
+        self._check()
+        if self._failures >= self.lockout_after:
+            raise LockedOut(900)
+        found = self.cases.get((lookup.case_number, lookup.id_last4 or ""))
+        if found is None:
+            self._failures += 1
+            raise NotFound("case")
+        return found
+
+    def fetch(self, url: str) -> bytes:
+        self._check()
+        raise NotFound(url)
+
+    # -- what the phone and the clerk do --------------------------------------------------
+
+    def mark_paid(self, order_id: str) -> None:
+        self.orders[order_id] = self.orders[order_id].model_copy(
+            update={"state": OrderState.PAID, "paid_at": self.now})
+
+    def set_state(self, order_id: str, state: OrderState) -> None:
+        self.orders[order_id] = self.orders[order_id].model_copy(update={"state": state})
+
+    def _check(self) -> None:
+        if not self.online:
+            raise ApiUnavailable("fake server is offline")
+
+
+def text(zh: str, en: str) -> LocalizedText:
+    """Shorthand for building bilingual sample data."""
+    return LocalizedText(zh=zh, en=en)

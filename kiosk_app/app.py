@@ -1,0 +1,94 @@
+"""Wiring: builds the flow, stores, runner and window from settings and the adapters handed in.
+
+``main()`` and the tests both come through here, so what is tested is what runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import QWidget
+
+from kiosk_app.api import KioskApi
+from kiosk_app.flow import ORDERS_TOPIC, FlowSettings, KioskFlow, OfflineSigner
+from kiosk_app.i18n import Translator
+from kiosk_app.jobs import Runner
+from kiosk_app.maintenance import MaintenanceInfo, app_version
+from kiosk_app.operator import OperatorPin
+from kiosk_app.peripherals import PeripheralSource
+from kiosk_app.settings import KioskSettings
+from kiosk_app.speech import Speaker
+from kiosk_app.store import CaseMemory, CatalogueStore
+from kiosk_app.ui.window import KioskWindow
+from kiosk_app.worker import QtRunner
+from signage_player.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class KioskApp:
+    flow: KioskFlow
+    window: KioskWindow
+    outbox: Outbox
+    runner: Runner
+    translator: Translator
+    catalogue_store: CatalogueStore
+
+    def close(self) -> None:
+        """Stop timers, let running jobs finish, close the outbox (pending entries stay on disk)."""
+        self.window.timer.stop()
+        if isinstance(self.runner, QtRunner):
+            self.runner.wait()
+        self.outbox.close()
+        self.window.close()
+
+
+def build_app(
+    settings: KioskSettings,
+    api: KioskApi,
+    speaker: Speaker,
+    peripherals: PeripheralSource,
+    *,
+    device_id: str | None = None,
+    signer: OfflineSigner | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+    runner: Runner | None = None,
+    attract_content: QWidget | None = None,
+) -> KioskApp:
+    data = Path(settings.data_dir)
+    log.info("kiosk data directory: %s", data)
+    outbox = Outbox(data / "outbox.sqlite3")
+    log.info("outbox open, %d booking(s) waiting", outbox.count(ORDERS_TOPIC))
+    store = CatalogueStore(data / "catalogue")
+    cases = CaseMemory(data / "cases")
+    cases.prune(clock())
+    pin = OperatorPin(settings.operator_pin_hash) if settings.operator_pin_hash else None
+    if pin is None:
+        log.warning("no operator PIN configured (KIOSK_OPERATOR_PIN_HASH): maintenance screen disabled")
+    runner = runner or QtRunner()
+    flow = KioskFlow(
+        api, runner, outbox, store, cases, signer, pin, clock(),
+        FlowSettings(idle_seconds=settings.idle_seconds, warning_seconds=settings.warning_seconds,
+                     poll_seconds=settings.poll_seconds, kiosk_id=device_id or "unpaired"),
+    )
+    tr = Translator()
+
+    def maintenance() -> MaintenanceInfo:
+        return MaintenanceInfo(
+            device_id=device_id, paired=device_id is not None, server_url=settings.server_url,
+            online=flow.state.online, outbox_length=outbox.count(ORDERS_TOPIC),
+            peripherals=tuple(peripherals.list()), cache_bytes=store.size_bytes(), version=app_version())
+
+    window = KioskWindow(flow, tr, speaker, clock, maintenance, store, attract_content,
+                         settings.screenshot_dir)
+    log.info("kiosk window built")
+    return KioskApp(flow, window, outbox, runner, tr, store)

@@ -1,0 +1,763 @@
+"""The kiosk's screens and what each touch does: a plain state machine with no Qt and no HTTP.
+
+``KioskFlow`` holds one resident's session in :class:`KioskState`, turns touches into state
+changes and blocking work handed to a :class:`~kiosk_app.jobs.Runner`, and notifies listeners
+(the Qt window) after each change. Time is passed in (``tick(now)``). A reset bumps a
+generation counter, so an answer that arrives after the resident left is dropped unseen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
+
+from pydantic import ValidationError
+
+from kiosk_app.api import ApiUnavailable, KioskApi, LockedOut, NotFound, Rejected
+from kiosk_app.jobs import Runner
+from kiosk_app.scan import case_number_from_scan
+from kiosk_app.store import CachedCatalogue, CaseMemory, CatalogueStore
+from schedules.kiosk_protocol import (
+    PHONE_PATTERN,
+    CaseLookup,
+    CaseStatus,
+    OfflineOrderClaims,
+    OrderCreate,
+    OrderState,
+    OrderView,
+    ServiceCatalogue,
+    ServiceCategory,
+    ServiceOffer,
+    TimeSlot,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+ORDERS_TOPIC = "kiosk.orders"
+LOCAL_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
+
+
+class Screen(StrEnum):
+    ATTRACT = "attract"
+    HOME = "home"
+    CATEGORY = "category"
+    DETAIL = "detail"
+    SLOT = "slot"
+    PHONE = "phone"
+    CONFIRM = "confirm"
+    ORDER = "order"
+    PAY = "pay"
+    RECEIPT = "receipt"
+    CASE_INPUT = "case_input"
+    CASE_RESULT = "case_result"
+    LOOKUP = "lookup"
+    MAINT_PIN = "maint_pin"
+    MAINTENANCE = "maintenance"
+
+
+class CaseField(StrEnum):
+    NUMBER = "number"
+    LAST4 = "last4"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message for the resident: a translation key and its values (never raw text)."""
+
+    key: str
+    values: tuple[tuple[str, Any], ...] = ()
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+@dataclass
+class PendingBooking:
+    """A booking the kiosk has written to its outbox; ``offline_pay_url`` set when signed offline."""
+
+    order: OrderCreate
+    amount_minor: int
+    offline_pay_url: str | None = None
+    offline_expires_at: dt.datetime | None = None
+
+
+class OutboxLike(Protocol):
+    def put(self, topic: str, key: str, payload: bytes, now: dt.datetime | None = None) -> bool: ...
+    def pending(self, topic: str, limit: int = 500) -> list[Any]: ...
+    def ack(self, topic: str, keys: Any) -> None: ...
+    def record_attempt(self, topic: str, keys: Any) -> None: ...
+    def count(self, topic: str | None = None) -> int: ...
+
+
+class OfflineSigner(Protocol):
+    def pay_url(self, claims: OfflineOrderClaims) -> str:
+        """The phone's pay URL carrying ``claims`` signed with the kiosk's device key."""
+
+
+class PinCheck(Protocol):
+    def verify(self, pin: str, now: dt.datetime) -> bool | None:
+        """True/False for right/wrong; None while locked out after too many wrong PINs."""
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    idle_seconds: int = 60
+    warning_seconds: int = 15
+    pay_idle_seconds: int = 240  # the resident is busy on their phone
+    poll_seconds: float = 2.5
+    sync_seconds: float = 30.0
+    offline_sync_seconds: float = 10.0
+    catalogue_seconds: float = 300.0
+    expiry_grace_seconds: int = 20
+    offline_token_minutes: int = 30
+    kiosk_id: str = "unpaired"
+
+
+@dataclass
+class KioskState:
+    screen: Screen = Screen.ATTRACT
+    history: list[Screen] = field(default_factory=list)
+    online: bool = True
+    catalogue: ServiceCatalogue | None = None
+    catalogue_as_of: dt.datetime | None = None
+    busy: bool = False
+    notice: Notice | None = None
+    large_text: bool = False
+    idle_seconds_left: int | None = None  # set while the idle warning shows
+    # -- personal data: everything below is wiped by reset() --
+    category_id: str | None = None
+    service_id: str | None = None
+    slot_id: str | None = None
+    phone: str = ""
+    pending: PendingBooking | None = None
+    order: OrderView | None = None
+    pay_seconds_left: int | None = None
+    case_number: str = ""
+    id_last4: str = ""
+    case_field: CaseField = CaseField.NUMBER
+    case_status: CaseStatus | None = None
+    case_seen_at: dt.datetime | None = None  # set when shown from this kiosk's offline memory
+    lookup_reference: str = ""
+    lookup_result: OrderView | None = None
+    pin: str = ""
+
+
+class KioskFlow:
+    """One kiosk's interaction logic; see the module docstring."""
+
+    def __init__(
+        self,
+        api: KioskApi,
+        runner: Runner,
+        outbox: OutboxLike,
+        catalogue_store: CatalogueStore,
+        case_memory: CaseMemory,
+        signer: OfflineSigner | None,
+        pin_check: PinCheck | None,
+        now: dt.datetime,
+        settings: FlowSettings | None = None,
+    ) -> None:
+        self.api, self.runner, self.outbox = api, runner, outbox
+        self.catalogue_store, self.case_memory = catalogue_store, case_memory
+        self.signer, self.pin_check = signer, pin_check
+        self.settings = settings or FlowSettings()
+        self.state = KioskState()
+        self._listeners: list[Callable[[KioskState], None]] = []
+        self._generation = 0
+        self._last_touch = now
+        self._next_poll: dt.datetime | None = None
+        self._poll_in_flight = False
+        self._next_sync = now
+        self._sync_in_flight = False
+        self._next_catalogue = now
+        self._catalogue_in_flight = False
+        self._in_flight_keys: set[str] = set()
+        self._now = now
+        self.delivered: list[OrderView] = []  # orders the background sync handed over this run
+        cached = catalogue_store.load()
+        if cached is not None:
+            self.state.catalogue, self.state.catalogue_as_of = cached.catalogue, cached.fetched_at
+            self._etag: str | None = cached.etag
+        else:
+            self._etag = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[KioskState], None]) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener(self.state)
+
+    def _go(self, screen: Screen, remember: bool = True) -> None:
+        if remember and self.state.screen is not screen:
+            self.state.history.append(self.state.screen)
+        self.state.screen = screen
+        self.state.notice = None
+
+    def _submit(self, job: Callable[[], T], done: Callable[[T], None],
+                failed: Callable[[Exception], None]) -> None:
+        """Run ``job`` on the runner; drop its answer if the session was reset meanwhile."""
+        generation = self._generation
+
+        def on_done(result: T) -> None:
+            if generation == self._generation:
+                done(result)
+                self._changed()
+
+        def on_failed(exc: Exception) -> None:
+            if generation == self._generation:
+                failed(exc)
+                self._changed()
+
+        self.runner.submit(job, on_done, on_failed)
+
+    def touched(self, now: dt.datetime) -> None:
+        """Any touch: restart the idle clock and hide the idle warning."""
+        self._last_touch = now
+        self._now = now
+        if self.state.idle_seconds_left is not None:
+            self.state.idle_seconds_left = None
+            self._changed()
+
+    # -- lookups over the catalogue ---------------------------------------------------------
+
+    @property
+    def category(self) -> ServiceCategory | None:
+        cat = self.state.catalogue
+        if cat is None:
+            return None
+        return next((c for c in cat.categories if c.id == self.state.category_id), None)
+
+    @property
+    def service(self) -> ServiceOffer | None:
+        cat = self.state.catalogue
+        if cat is None:
+            return None
+        return next((s for s in cat.services if s.id == self.state.service_id), None)
+
+    @property
+    def slot(self) -> TimeSlot | None:
+        service = self.service
+        if service is None:
+            return None
+        return next((s for s in service.slots if s.id == self.state.slot_id), None)
+
+    def services_in_category(self) -> list[ServiceOffer]:
+        cat = self.state.catalogue
+        if cat is None:
+            return []
+        return [s for s in cat.services if s.category_id == self.state.category_id]
+
+    # -- navigation ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """The resident touched the attract loop."""
+        self._go(Screen.HOME, remember=False)
+        self.state.history.clear()
+        self.refresh_catalogue()
+        self._changed()
+
+    def back(self) -> None:
+        if self.state.screen in (Screen.PAY, Screen.ORDER, Screen.RECEIPT):
+            return self.home()  # a booking is never re-submitted by going back
+        if self.state.history:
+            self.state.screen = self.state.history.pop()
+            self.state.notice = None
+        else:
+            self.state.screen = Screen.HOME
+        self._changed()
+
+    def home(self) -> None:
+        """Back to the home tiles, forgetting this resident's inputs but not the language."""
+        self._clear_personal()
+        self.state.history.clear()
+        self._go(Screen.HOME, remember=False)
+        self._changed()
+
+    def open_category(self, category_id: str) -> None:
+        self.state.category_id = category_id
+        self._go(Screen.CATEGORY)
+        self._changed()
+
+    def open_service(self, service_id: str) -> None:
+        self.state.service_id = service_id
+        self._go(Screen.DETAIL)
+        self._changed()
+
+    def book(self) -> None:
+        self._go(Screen.SLOT)
+        self._changed()
+
+    def pick_slot(self, slot_id: str) -> None:
+        service = self.service
+        slot = next((s for s in service.slots if s.id == slot_id), None) if service else None
+        if slot is None or slot.remaining <= 0:
+            self.state.notice = Notice("slot.full")
+        else:
+            self.state.slot_id = slot_id
+            self._go(Screen.PHONE)
+        self._changed()
+
+    def toggle_large_text(self) -> None:
+        self.state.large_text = not self.state.large_text
+        self._changed()
+
+    # -- keypad ---------------------------------------------------------------------------------
+
+    def key(self, char: str) -> None:
+        """One keypad (or keyboard) character into the field the current screen edits."""
+        s = self.state
+        char = char.upper()
+        if s.screen is Screen.PHONE and char.isdigit() and len(s.phone) < 11:
+            s.phone += char
+        elif s.screen is Screen.CASE_INPUT:
+            if s.case_field is CaseField.NUMBER and len(s.case_number) < 32 and _case_char(char):
+                s.case_number += char
+            elif s.case_field is CaseField.LAST4 and len(s.id_last4) < 4 and (
+                    char.isdigit() or (char == "X" and len(s.id_last4) == 3)):
+                s.id_last4 += char
+        elif s.screen is Screen.LOOKUP and len(s.lookup_reference) < 12 and (
+                char in LOCAL_ALPHABET or char == "-" or char.isdigit()):
+            s.lookup_reference += char
+        elif s.screen is Screen.MAINT_PIN and char.isdigit() and len(s.pin) < 12:
+            s.pin += char
+        else:
+            return
+        s.notice = None
+        self._changed()
+
+    def delete(self) -> None:
+        s = self.state
+        if s.screen is Screen.PHONE:
+            s.phone = s.phone[:-1]
+        elif s.screen is Screen.CASE_INPUT and s.case_field is CaseField.NUMBER:
+            s.case_number = s.case_number[:-1]
+        elif s.screen is Screen.CASE_INPUT:
+            s.id_last4 = s.id_last4[:-1]
+        elif s.screen is Screen.LOOKUP:
+            s.lookup_reference = s.lookup_reference[:-1]
+        elif s.screen is Screen.MAINT_PIN:
+            s.pin = s.pin[:-1]
+        self._changed()
+
+    def clear_field(self) -> None:
+        s = self.state
+        if s.screen is Screen.PHONE:
+            s.phone = ""
+        elif s.screen is Screen.CASE_INPUT and s.case_field is CaseField.NUMBER:
+            s.case_number = ""
+        elif s.screen is Screen.CASE_INPUT:
+            s.id_last4 = ""
+        elif s.screen is Screen.LOOKUP:
+            s.lookup_reference = ""
+        elif s.screen is Screen.MAINT_PIN:
+            s.pin = ""
+        self._changed()
+
+    # -- booking --------------------------------------------------------------------------------
+
+    def phone_next(self) -> None:
+        import re
+
+        if re.fullmatch(PHONE_PATTERN, self.state.phone):
+            self._go(Screen.CONFIRM)
+        else:
+            self.state.notice = Notice("phone.invalid")
+        self._changed()
+
+    def confirm_booking(self, now: dt.datetime) -> None:
+        """Write the booking to the durable outbox first, then try to hand it to the server."""
+        s, service = self.state, self.service
+        if service is None or s.slot_id is None or s.busy:
+            return
+        key = uuid.uuid4()
+        try:
+            order = OrderCreate(idempotency_key=key, service_id=service.id, slot_id=s.slot_id,
+                                phone=s.phone, local_reference=local_reference(key))
+        except ValidationError:
+            s.notice = Notice("phone.invalid")
+            self._changed()
+            return
+        self.outbox.put(ORDERS_TOPIC, str(key), order.model_dump_json().encode(), now=now)
+        s.pending = PendingBooking(order, service.price_minor)
+        s.busy = True
+        self._go(Screen.ORDER)
+        self.state.history.clear()
+        self._in_flight_keys.add(str(key))
+        self._submit(lambda: self.api.create_order(order),
+                     lambda view: self._on_order_created(order, view),
+                     lambda exc: self._on_order_failed(order, exc, now))
+        self._changed()
+
+    def _on_order_created(self, order: OrderCreate, view: OrderView) -> None:
+        self._in_flight_keys.discard(str(order.idempotency_key))
+        self.outbox.ack(ORDERS_TOPIC, [str(order.idempotency_key)])
+        self.state.busy = False
+        self.state.online = True
+        self._show_order(view)
+
+    def _on_order_failed(self, order: OrderCreate, exc: Exception, now: dt.datetime) -> None:
+        key = str(order.idempotency_key)
+        self._in_flight_keys.discard(key)
+        self.state.busy = False
+        pending = self.state.pending
+        if isinstance(exc, ApiUnavailable):
+            self.state.online = False
+            self.outbox.record_attempt(ORDERS_TOPIC, [key])
+            if pending is not None and pending.amount_minor > 0 and self.signer is not None:
+                expires = now + dt.timedelta(minutes=self.settings.offline_token_minutes)
+                claims = OfflineOrderClaims(
+                    kiosk_id=self.settings.kiosk_id, idempotency_key=order.idempotency_key,
+                    service_id=order.service_id, slot_id=order.slot_id, phone=order.phone,
+                    amount_minor=pending.amount_minor, issued_at=now, expires_at=expires,
+                    nonce=secrets.token_hex(12))
+                pending.offline_pay_url = self.signer.pay_url(claims)
+                pending.offline_expires_at = expires
+                self._go(Screen.PAY, remember=False)
+                self._tick_payment(now)
+            self.state.notice = Notice("order.saved_offline")
+            return
+        # The server refused for good (slot taken meanwhile, bad data): do not retry forever.
+        log.warning("order %s refused by the server: %s", key, exc)
+        self.outbox.ack(ORDERS_TOPIC, [key])
+        self.state.pending = None
+        self.state.notice = Notice("slot.full" if isinstance(exc, Rejected) else "common.error")
+
+    def _show_order(self, view: OrderView) -> None:
+        self.state.order = view
+        if view.state is OrderState.AWAITING_PAYMENT and view.payment is not None:
+            self._go(Screen.PAY, remember=False)
+            self._next_poll = None
+        elif view.state in (OrderState.PAID, OrderState.FULFILLED) and view.amount_minor > 0:
+            self._go(Screen.RECEIPT, remember=False)
+        else:
+            self._go(Screen.ORDER, remember=False)
+            if view.state is OrderState.EXPIRED:
+                self.state.notice = Notice("pay.expired")
+            elif view.state is OrderState.CANCELLED:
+                self.state.notice = Notice("pay.cancelled")
+
+    def cancel_payment(self) -> None:
+        order = self.state.order
+        if order is None:
+            return self.home()
+        self._submit(lambda: self.api.cancel_order(order.id), self._on_polled, self._on_poll_failed)
+        self._changed()
+
+    def _on_polled(self, view: OrderView) -> None:
+        self._poll_in_flight = False
+        self.state.online = True
+        if self.state.order is None or view.id != self.state.order.id:
+            return
+        previous = self.state.order.state
+        self.state.order = view
+        if view.state is not previous or self.state.screen is not Screen.PAY:
+            self._show_order(view)
+
+    def _on_poll_failed(self, exc: Exception) -> None:
+        self._poll_in_flight = False
+        if isinstance(exc, ApiUnavailable):
+            self.state.online = False
+        else:
+            log.warning("payment poll failed: %s", exc)
+
+    # -- my order ---------------------------------------------------------------------------------
+
+    def open_lookup(self) -> None:
+        self._go(Screen.LOOKUP)
+        self._changed()
+
+    def submit_lookup(self) -> None:
+        ref = self.state.lookup_reference.strip()
+        if len(ref.replace("-", "")) < 6:
+            self.state.notice = Notice("lookup.not_found")
+            return self._changed()
+        if "-" not in ref and len(ref) == 6:
+            ref = f"{ref[:3]}-{ref[3:]}"
+        self.state.busy = True
+        self._submit(lambda: self.api.order_by_reference(ref), self._on_lookup_done, self._on_lookup_failed)
+        self._changed()
+
+    def _on_lookup_done(self, view: OrderView) -> None:
+        self.state.busy = False
+        self.state.online = True
+        self.state.lookup_result = view
+
+    def _on_lookup_failed(self, exc: Exception) -> None:
+        self.state.busy = False
+        self.state.lookup_result = None
+        if isinstance(exc, ApiUnavailable):
+            self.state.online = False
+            self.state.notice = Notice("lookup.offline")
+        else:
+            self.state.notice = Notice("lookup.not_found")
+
+    # -- government-affairs progress ------------------------------------------------------------
+
+    def open_cases(self) -> None:
+        self._go(Screen.CASE_INPUT)
+        self.state.case_field = CaseField.NUMBER
+        self._changed()
+
+    def select_case_field(self, which: CaseField) -> None:
+        self.state.case_field = which
+        self._changed()
+
+    def scanned(self, text: str) -> None:
+        """A USB scanner typed a receipt's QR: take its case number and ask for the ID digits."""
+        number = case_number_from_scan(text)
+        if number is None:
+            self.state.notice = Notice("case.invalid")
+        else:
+            if self.state.screen is not Screen.CASE_INPUT:
+                self._go(Screen.CASE_INPUT)
+            self.state.case_number = number
+            self.state.case_field = CaseField.LAST4
+            self.state.notice = None
+        self._changed()
+
+    def submit_case(self, now: dt.datetime) -> None:
+        s = self.state
+        try:
+            lookup = CaseLookup(case_number=s.case_number, id_last4=s.id_last4)
+        except ValidationError:
+            s.notice = Notice("case.invalid")
+            return self._changed()
+        s.busy = True
+        self._submit(lambda: self.api.lookup_case(lookup),
+                     lambda status: self._on_case(lookup, status, now),
+                     lambda exc: self._on_case_failed(lookup, exc, now))
+        self._changed()
+
+    def _on_case(self, lookup: CaseLookup, status: CaseStatus, now: dt.datetime) -> None:
+        self.state.busy = False
+        self.state.online = True
+        self.state.case_status, self.state.case_seen_at = status, None
+        self.case_memory.remember(lookup.case_number, lookup.id_last4 or "", status, now)
+        self._go(Screen.CASE_RESULT)
+
+    def _on_case_failed(self, lookup: CaseLookup, exc: Exception, now: dt.datetime) -> None:
+        self.state.busy = False
+        if isinstance(exc, ApiUnavailable):
+            self.state.online = False
+            seen = self.case_memory.recall(lookup.case_number, lookup.id_last4 or "", now)
+            if seen is None:
+                self.state.notice = Notice("case.offline_none")
+            else:
+                self.state.case_status, self.state.case_seen_at = seen.status, seen.seen_at
+                self._go(Screen.CASE_RESULT)
+                self.state.notice = None
+        elif isinstance(exc, LockedOut):
+            self.state.notice = Notice("case.locked", (("minutes", max(1, -(-exc.retry_after_s // 60))),))
+        elif isinstance(exc, NotFound):
+            self.state.notice = Notice("case.not_found")
+        else:
+            log.warning("case lookup failed: %s", exc)
+            self.state.notice = Notice("common.error")
+
+    # -- maintenance ----------------------------------------------------------------------------
+
+    def open_maintenance_pin(self) -> None:
+        if self.pin_check is None:
+            log.warning("maintenance gesture ignored: no operator PIN is configured")
+            return
+        self.state.pin = ""
+        self._go(Screen.MAINT_PIN)
+        self._changed()
+
+    def submit_pin(self, now: dt.datetime) -> None:
+        ok = self.pin_check.verify(self.state.pin, now) if self.pin_check else False
+        self.state.pin = ""
+        if ok:
+            self._go(Screen.MAINTENANCE, remember=False)
+        else:
+            self.state.notice = Notice("maint.pin_locked" if ok is None else "maint.pin_wrong")
+        self._changed()
+
+    # -- time -------------------------------------------------------------------------------------
+
+    def tick(self, now: dt.datetime) -> None:
+        """Called about once a second: idle reset, payment countdown and polling, background sync."""
+        self._now = now
+        s = self.state
+        changed = False
+        if s.screen is not Screen.ATTRACT:
+            limit = self.settings.pay_idle_seconds if s.screen is Screen.PAY else self.settings.idle_seconds
+            idle = (now - self._last_touch).total_seconds()
+            if idle >= limit + self.settings.warning_seconds:
+                self.reset()
+                return
+            left = int(limit + self.settings.warning_seconds - idle) if idle >= limit else None
+            if left != s.idle_seconds_left:
+                s.idle_seconds_left, changed = left, True
+        if s.screen is Screen.PAY:
+            changed |= self._tick_payment(now)
+        if now >= self._next_sync and not self._sync_in_flight:
+            self.sync_outbox(now)
+        if now >= self._next_catalogue and not self._catalogue_in_flight and s.screen in (
+                Screen.ATTRACT, Screen.HOME):
+            self.refresh_catalogue()
+        if changed:
+            self._changed()
+
+    def _tick_payment(self, now: dt.datetime) -> bool:
+        s = self.state
+        expires = (s.order.payment.expires_at if s.order is not None and s.order.payment is not None
+                   else s.pending.offline_expires_at if s.pending is not None else None)
+        left = max(0, int((expires - now).total_seconds())) if expires is not None else None
+        changed = left != s.pay_seconds_left
+        s.pay_seconds_left = left
+        order = s.order
+        if order is None:
+            return changed
+        if expires is not None and (now - expires).total_seconds() > self.settings.expiry_grace_seconds:
+            # The server has not confirmed a payment in time: show expiry, never "paid".
+            s.order = order.model_copy(update={"state": OrderState.EXPIRED})
+            self._show_order(s.order)
+            return True
+        if not self._poll_in_flight and (self._next_poll is None or now >= self._next_poll):
+            self._poll_in_flight = True
+            self._next_poll = now + dt.timedelta(seconds=self.settings.poll_seconds)
+            self._submit(lambda: self.api.get_order(order.id), self._on_polled, self._on_poll_failed)
+        return changed
+
+    def reset(self) -> None:
+        """Back to the attract loop with every personal datum gone (privacy)."""
+        self._generation += 1
+        self._clear_personal()
+        s = self.state
+        s.history.clear()
+        s.screen = Screen.ATTRACT
+        s.notice = None
+        s.busy = False
+        s.large_text = False
+        s.idle_seconds_left = None
+        self._poll_in_flight = False
+        self._changed()
+
+    def _clear_personal(self) -> None:
+        s = self.state
+        s.category_id = s.service_id = s.slot_id = None
+        s.phone = ""
+        s.pending = None
+        s.order = None
+        s.pay_seconds_left = None
+        s.case_number = s.id_last4 = ""
+        s.case_field = CaseField.NUMBER
+        s.case_status = None
+        s.case_seen_at = None
+        s.lookup_reference = ""
+        s.lookup_result = None
+        s.pin = ""
+        s.busy = False
+        self._next_poll = None
+
+    # -- background work ------------------------------------------------------------------------
+
+    def refresh_catalogue(self) -> None:
+        if self._catalogue_in_flight:
+            return
+        self._catalogue_in_flight = True
+        etag = self._etag
+        self.runner.submit(lambda: self.api.catalogue(etag), self._on_catalogue, self._on_catalogue_failed)
+
+    def _on_catalogue(self, result: Any) -> None:
+        self._catalogue_in_flight = False
+        self._next_catalogue = self._now + dt.timedelta(seconds=self.settings.catalogue_seconds)
+        self.state.online = True
+        fetched = result.catalogue or self.state.catalogue
+        if fetched is not None:
+            self._etag = result.etag
+            self.state.catalogue, self.state.catalogue_as_of = fetched, self._now
+            self.catalogue_store.save(CachedCatalogue(fetched, result.etag, self._now))
+        self._changed()
+
+    def _on_catalogue_failed(self, exc: Exception) -> None:
+        self._catalogue_in_flight = False
+        self._next_catalogue = self._now + dt.timedelta(seconds=self.settings.offline_sync_seconds)
+        if isinstance(exc, ApiUnavailable):
+            self.state.online = False
+        else:
+            log.warning("catalogue refresh failed: %s", exc)
+        self._changed()
+
+    def sync_outbox(self, now: dt.datetime) -> None:
+        """Deliver bookings written while offline (or before a restart), each exactly once."""
+        if self.outbox.count(ORDERS_TOPIC) == 0:
+            self._next_sync = now + dt.timedelta(seconds=self.settings.sync_seconds)
+            return
+        self._sync_in_flight = True
+        skip = set(self._in_flight_keys)
+        self.runner.submit(lambda: deliver_orders(self.api, self.outbox, skip),
+                           self._on_synced, self._on_sync_failed)
+
+    def _on_synced(self, result: tuple[list[OrderView], bool]) -> None:
+        delivered, reachable = result
+        self._sync_in_flight = False
+        self.state.online = reachable
+        wait = self.settings.sync_seconds if reachable else self.settings.offline_sync_seconds
+        self._next_sync = self._now + dt.timedelta(seconds=wait)
+        self.delivered.extend(delivered)
+        pending = self.state.pending
+        for view in delivered:
+            if pending is not None and view.local_reference == pending.order.local_reference:
+                self._show_order(view)  # the resident is still here: show the server's answer
+        self._changed()
+
+    def _on_sync_failed(self, exc: Exception) -> None:
+        self._sync_in_flight = False
+        self._next_sync = self._now + dt.timedelta(seconds=self.settings.offline_sync_seconds)
+        log.error("outbox delivery failed: %s", exc)
+
+
+def deliver_orders(api: KioskApi, outbox: OutboxLike, skip: set[str]) -> tuple[list[OrderView], bool]:
+    """Send queued bookings oldest first; ack each the server accepted. Runs on a worker thread.
+
+    Returns the orders delivered and whether the server was reachable. The server's
+    idempotency key makes a repeat after a crash between send and ack harmless.
+    """
+    delivered: list[OrderView] = []
+    for entry in outbox.pending(ORDERS_TOPIC, 100):
+        if entry.key in skip:
+            continue
+        try:
+            order = OrderCreate.model_validate_json(entry.payload)
+        except ValidationError as exc:
+            log.error("dropping an unreadable outbox entry %s: %s", entry.key, exc)
+            outbox.ack(ORDERS_TOPIC, [entry.key])
+            continue
+        try:
+            view = api.create_order(order)
+        except ApiUnavailable:
+            outbox.record_attempt(ORDERS_TOPIC, [entry.key])
+            return delivered, False
+        except (Rejected, NotFound) as exc:
+            log.error("server refused queued booking %s for good: %s", entry.key, exc)
+            outbox.ack(ORDERS_TOPIC, [entry.key])
+            continue
+        outbox.ack(ORDERS_TOPIC, [entry.key])
+        log.info("delivered queued booking %s as %s", entry.key, view.reference)
+        delivered.append(view)
+    return delivered, True
+
+
+def local_reference(key: uuid.UUID) -> str:
+    """A short reference the resident can read while the server has not yet numbered the order."""
+    n = key.int
+    chars = []
+    for _ in range(6):
+        n, r = divmod(n, len(LOCAL_ALPHABET))
+        chars.append(LOCAL_ALPHABET[r])
+    return "L" + "".join(chars[:3]) + "-" + "".join(chars[3:])
+
+
+def _case_char(char: str) -> bool:
+    return len(char) == 1 and (char.isascii() and (char.isalnum() or char == "-"))

@@ -1,0 +1,40 @@
+"""The kiosk's one settings object: command-line flags over ``KIOSK_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kiosk_app.operator import OperatorPin
+
+
+class KioskSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KIOSK_", extra="forbid")
+
+    server_url: str = Field("http://127.0.0.1:8000", description="Base URL of the content server")
+    data_dir: Path = Field(Path("var/kiosk"), description="Identity, outbox, catalogue and case caches")
+    operator_pin_hash: str | None = Field(
+        None, description="pbkdf2 hash of the maintenance PIN (community-kiosk --hash-pin); none disables it")
+    idle_seconds: int = Field(60, ge=10, le=600, description="Seconds without touch before the idle warning")
+    warning_seconds: int = Field(15, ge=5, le=120, description="Countdown shown before the privacy reset")
+    poll_seconds: float = Field(2.5, ge=2.0, le=3.0, description="Payment status poll interval")
+    request_timeout_s: float = Field(8.0, gt=0, le=60, description="HTTP timeout per kiosk API call")
+    read_aloud: bool = Field(True, description="Offer the read-aloud button (needs espeak-ng)")
+    window: bool = Field(False, description="Run in a window instead of full screen")
+    screenshot_dir: Path | None = Field(None, description="Save a PNG of every screen shown (docs, QA)")
+
+    @field_validator("server_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("server_url must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("operator_pin_hash")
+    @classmethod
+    def _pin_hash(cls, value: str | None) -> str | None:
+        if value:
+            OperatorPin(value)  # raises on a malformed hash
+        return value or None

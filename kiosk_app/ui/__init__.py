@@ -1,0 +1,1 @@
+"""Qt widgets of the kiosk: they show :class:`~kiosk_app.flow.KioskState` and forward touches."""

@@ -1,0 +1,272 @@
+"""The kiosk's main window: top bar, offline banner, the current page, the idle warning overlay.
+
+It only shows the flow's state and forwards input: touches restart the idle clock, keystrokes
+(a USB scanner is a keyboard) go to the flow, and a one-second timer drives ``flow.tick``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QKeyEvent, QMouseEvent, QPixmap
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
+
+from kiosk_app.flow import KioskFlow, KioskState, Screen
+from kiosk_app.i18n import Translator, format_time
+from kiosk_app.maintenance import MaintenanceInfo
+from kiosk_app.scan import HiddenGesture, ScanDetector
+from kiosk_app.speech import Speaker
+from kiosk_app.store import CatalogueStore
+from kiosk_app.theme import stylesheet, theme_for
+from kiosk_app.ui.pages import PageBuilder
+from kiosk_app.ui.widgets import make_button, make_label
+
+log = logging.getLogger(__name__)
+
+
+class _Corner(QWidget):
+    """An unmarked square in the top-left corner: five quick taps open the operator PIN screen."""
+
+    def __init__(self, on_tap: Callable[[], None]) -> None:
+        super().__init__()
+        self.setFixedSize(90, 90)
+        self._on_tap = on_tap
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._on_tap()
+        event.accept()
+
+
+class AttractPanel(QWidget):
+    """The idle screen: signage content (the player's view when given) and a clear call to action."""
+
+    def __init__(self, on_start: Callable[[], None], content: QWidget | None = None) -> None:
+        super().__init__()
+        self.setObjectName("page")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 40)
+        self.content = content
+        if content is not None:
+            layout.addWidget(content, 1)
+        else:
+            layout.addStretch(1)
+        self.title = make_label("", "title")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.subtitle = make_label("", "muted")
+        self.subtitle.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.start = make_button("", on_start, "primary", "start")
+        self.start.setMinimumHeight(200)
+        layout.addWidget(self.title)
+        layout.addWidget(self.subtitle)
+        if content is None:
+            layout.addStretch(1)
+        inner = QHBoxLayout()
+        inner.setContentsMargins(80, 20, 80, 0)
+        inner.addWidget(self.start)
+        layout.addLayout(inner)
+        self._on_start = on_start
+
+    def retranslate(self, tr: Translator) -> None:
+        self.title.setText(tr.t("app.title"))
+        self.subtitle.setText(tr.t("attract.subtitle"))
+        self.start.setText(tr.t("attract.touch_to_start"))
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._on_start()  # a touch anywhere on the loop starts, not only on the button
+        event.accept()
+
+
+class KioskWindow(QWidget):
+    def __init__(
+        self,
+        flow: KioskFlow,
+        tr: Translator,
+        speaker: Speaker,
+        clock: Callable[[], dt.datetime],
+        maintenance: Callable[[], MaintenanceInfo],
+        catalogue_store: CatalogueStore,
+        attract_content: QWidget | None = None,
+        screenshot_dir: Path | None = None,
+        tick_ms: int = 1000,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("kioskRoot")
+        self.setWindowTitle("Community kiosk")
+        self.flow, self.translator, self.speaker, self.clock = flow, tr, speaker, clock
+        self.catalogue_store = catalogue_store
+        self.screenshot_dir = screenshot_dir
+        self._maintenance = maintenance
+        self._pixmaps: dict[str, QPixmap | None] = {}
+        self._gesture = HiddenGesture()
+        self._scan = ScanDetector()
+        self._large: bool | None = None
+        self.builder: PageBuilder | None = None
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(0, 0, 0, 0)
+        root.setSpacing(0)
+        self.top = QFrame()
+        bar = QHBoxLayout(self.top)
+        bar.setContentsMargins(0, 0, 24, 0)
+        bar.addWidget(_Corner(self._on_corner_tapped))
+        self.title = make_label("", "title", wrap=False)
+        bar.addWidget(self.title, 1)
+        self.large_button = make_button("", self.flow.toggle_large_text, name="large_text")
+        self.language_button = make_button("", self.translator.toggle, name="language")
+        self.speak_button = make_button("", self.read_aloud, name="read_aloud")
+        for b in (self.large_button, self.language_button, self.speak_button):
+            b.setSizePolicy(b.sizePolicy().horizontalPolicy().Preferred, b.sizePolicy().verticalPolicy())
+            bar.addWidget(b)
+        root.addWidget(self.top)
+        self.banner = make_label("", "banner")
+        self.banner.setProperty("testName", "offline_banner")
+        root.addWidget(self.banner)
+        self.stack = QStackedWidget()
+        self.attract = AttractPanel(self.flow.start, attract_content)
+        self.stack.addWidget(self.attract)
+        self.page: QWidget = QWidget()
+        self.stack.addWidget(self.page)
+        root.addWidget(self.stack, 1)
+
+        self.overlay = QFrame(self)
+        self.overlay.setObjectName("overlay")
+        box = QVBoxLayout(self.overlay)
+        box.setContentsMargins(80, 500, 80, 500)
+        card = QFrame()
+        card.setObjectName("card")
+        col = QVBoxLayout(card)
+        col.setContentsMargins(40, 40, 40, 40)
+        self.overlay_title = make_label("", "title")
+        self.overlay_text = make_label("")
+        self.overlay_text.setProperty("testName", "idle_countdown")
+        self.more_time = make_button("", lambda: self.flow.touched(self.clock()), "primary", "more_time")
+        for w in (self.overlay_title, self.overlay_text, self.more_time):
+            col.addWidget(w)
+        box.addWidget(card)
+        self.overlay.hide()
+
+        flow.subscribe(self._on_state_changed)
+        tr.subscribe(self.refresh)
+        self.timer = QTimer(self)
+        self.timer.setInterval(tick_ms)
+        self.timer.timeout.connect(self._on_tick)
+        self.installEventFilter(self)
+        self.refresh()
+
+    # -- input ----------------------------------------------------------------------------------
+
+    def start_timers(self) -> None:
+        self.timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin):
+            self.flow.touched(self.clock())
+        return False
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Keyboard and USB scanner input: characters into the current field, Enter submits or scans."""
+        now = self.clock()
+        self.flow.touched(now)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            scanned = self._scan.enter(now)
+            if scanned is not None:
+                self.flow.scanned(scanned)
+            elif self.flow.state.screen is Screen.CASE_INPUT:
+                self.flow.submit_case(now)
+            return
+        if event.key() == Qt.Key.Key_Backspace:
+            self.flow.delete()
+            return
+        text = event.text()
+        if len(text) == 1 and text.isprintable():
+            self._scan.char(text, now)
+            self.flow.key(text)
+
+    def _on_corner_tapped(self) -> None:
+        self.flow.touched(self.clock())
+        if self._gesture.tap(self.clock()):
+            self.flow.open_maintenance_pin()
+
+    def _on_tick(self) -> None:
+        self.flow.tick(self.clock())
+
+    def read_aloud(self) -> None:
+        if self.flow.state.screen is Screen.ATTRACT:
+            text = f"{self.translator.t('app.title')}。{self.translator.t('attract.touch_to_start')}"
+        else:
+            text = "。".join(self.builder.spoken) if self.builder else ""
+        self.speaker.say(text, self.translator.language)
+
+    # -- drawing --------------------------------------------------------------------------------
+
+    def _image(self, service_id: str) -> QPixmap | None:
+        if service_id not in self._pixmaps:
+            data = self.catalogue_store.image(service_id)
+            pixmap = QPixmap()
+            self._pixmaps[service_id] = pixmap if data and pixmap.loadFromData(data) else None
+        return self._pixmaps[service_id]
+
+    def _on_state_changed(self, state: KioskState) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        state = self.flow.state
+        theme = theme_for(state.large_text)
+        if self._large is not state.large_text:
+            self.setStyleSheet(stylesheet(theme))
+            self._large = state.large_text
+        t = self.translator.t
+        self.title.setText(t("app.title"))
+        size_key = "common.normal_text" if state.large_text else "common.large_text"
+        self.large_button.setText(t(size_key))
+        self.language_button.setText(t("common.language"))
+        self.speak_button.setText("♪ " + t("common.read_aloud"))
+        offline = not state.online
+        if offline and state.catalogue_as_of is not None:
+            self.banner.setText("⚠ " + t("offline.banner", time=format_time(state.catalogue_as_of)))
+        elif offline:
+            self.banner.setText("⚠ " + t("offline.no_catalogue"))
+        self.banner.setVisible(offline)
+        self._render_page(state, theme)
+        if state.idle_seconds_left is not None:
+            self.overlay_title.setText(t("idle.title"))
+            self.overlay_text.setText(t("idle.countdown", seconds=state.idle_seconds_left))
+            self.more_time.setText(t("idle.more_time"))
+            self.overlay.setGeometry(self.rect())
+            self.overlay.setStyleSheet("QFrame#overlay { background: rgba(0, 0, 0, 150); }")
+            self.overlay.show()
+            self.overlay.raise_()
+        else:
+            self.overlay.hide()
+        if self.screenshot_dir is not None:
+            self.save_screenshot(self.screenshot_dir)
+
+    def _render_page(self, state: KioskState, theme: object) -> None:
+        if state.screen is Screen.ATTRACT:
+            self.attract.retranslate(self.translator)
+            self.stack.setCurrentWidget(self.attract)
+            self.builder = None
+            return
+        builder = PageBuilder(self.flow, self.translator, theme_for(state.large_text), self.clock,
+                              self._maintenance, self._image)
+        page = builder.build()
+        old = self.page
+        self.stack.addWidget(page)
+        self.stack.setCurrentWidget(page)
+        self.stack.removeWidget(old)
+        old.deleteLater()
+        self.page, self.builder = page, builder
+
+    def save_screenshot(self, directory: Path) -> Path:
+        mode = "large" if self.flow.state.large_text else "normal"
+        path = Path(directory) / f"{self.flow.state.screen.value}-{self.translator.language.value}-{mode}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.grab().save(str(path))
+        return path
+
+    def resizeEvent(self, event: object) -> None:
+        self.overlay.setGeometry(self.rect())
