@@ -18,6 +18,8 @@ import logging
 import shutil
 import subprocess
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -808,6 +810,34 @@ def make_ad_video(
     return path
 
 
+def make_demo_videos(
+    directory: Path, stop: threading.Event | None = None, workers: int = 2
+) -> dict[str, tuple[Path, Path]]:
+    """Make every merchant's landscape and portrait ad video under `directory`/ads (cached).
+
+    Runs `workers` ffmpeg processes at a time; a set `stop` event skips the ones not started yet.
+    """
+    jobs = {
+        (m.key, orient): (m, size, directory / "ads" / f"{m.key}_{orient}.mp4")
+        for m in MERCHANTS
+        for orient, size in (("landscape", LANDSCAPE), ("portrait", PORTRAIT))
+    }
+
+    def run(job: tuple[Merchant, Size, Path]) -> Path:
+        merchant, size, path = job
+        if stop is not None and stop.is_set():
+            return path
+        made = not path.exists()
+        make_ad_video(merchant, size, path)
+        if made:
+            log.info("made ad video %s", path.name)
+        return path
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ffmpeg") as pool:
+        paths = dict(zip(jobs, pool.map(run, jobs.values()), strict=True))
+    return {m.key: (paths[(m.key, "landscape")], paths[(m.key, "portrait")]) for m in MERCHANTS}
+
+
 def write_assets(directory: Path) -> list[Path]:
     """The committed artwork: default filler slides, the community logo, kiosk category icons."""
     written: list[Path] = []
@@ -831,16 +861,13 @@ def generate_demo_media(directory: Path, assets_dir: Path | None = None, videos:
     for slide in ANNOUNCEMENTS:
         out.announcements[slide.key] = write_slide(slide, directory / "announcements")
     for merchant in MERCHANTS:
-        out.ad_images[merchant.key] = write_slide(merchant.scenes[0], directory / "ads")
+        for scene in merchant.scenes:
+            out.ad_images[scene.key] = write_slide(scene, directory / "ads")
     filler_dir = (assets_dir / "slides") if assets_dir is not None else directory / "fillers"
     for slide in FILLERS:
         out.fillers[slide.key] = write_slide(slide, filler_dir)
     if videos:
-        for merchant in MERCHANTS:
-            out.ad_videos[merchant.key] = (
-                make_ad_video(merchant, LANDSCAPE, directory / "ads" / f"{merchant.key}_landscape.mp4"),
-                make_ad_video(merchant, PORTRAIT, directory / "ads" / f"{merchant.key}_portrait.mp4"),
-            )
+        out.ad_videos = make_demo_videos(directory)
     return out
 
 

@@ -1,0 +1,348 @@
+"""Idempotent demo seeding through the server's own services and HTTP API (never raw SQL).
+
+Two stages, both safe to run again (a second run finds everything and changes nothing):
+
+1. :func:`seed_accounts` and :func:`seed_kiosk_catalogue` run in-process on the migrated
+   database before the server starts (the same ``auth.create_user`` the ``create-user`` CLI uses).
+2. :class:`DemoApi` then talks to the running server as its users do: devices pair through the
+   real pairing routes and an operator claims their codes; merchants upload media and book
+   campaigns, the operator posts announcements and approves the campaigns.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import mimetypes
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from content_server.demo.media import DemoMedia
+from content_server.errors import ServerError
+from schedules.model import Orientation, ScreenClass
+from schedules.protocol import PairingRequest, PairingStarted, PairingStatus
+
+log = logging.getLogger(__name__)
+
+API = "/api/v1"
+DEMO_VERSION = "demo-launcher"
+
+
+class SeedError(ServerError):
+    """The demo could not be seeded (the server refused a request the demo relies on)."""
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    role: str
+    display_name: str
+
+
+# The log-ins the launcher prints. Demo-only passwords: the server refuses demo mode's
+# insecure defaults outside SIGNAGE_DEMO=1, and these accounts exist only in var/demo.
+OPERATOR = DemoAccount("operator", "operator-demo", "operator", "幸福里物业 Property office")
+ADVERTISERS = (
+    DemoAccount("bakery", "bakery-demo", "advertiser", "阳光烘焙 Sunshine Bakery"),
+    DemoAccount("pharmacy", "pharmacy-demo", "advertiser", "康宁大药房 Kangning Pharmacy"),
+    DemoAccount("laundry", "laundry-demo", "advertiser", "洁净洗衣 CleanPress Laundry"),
+)
+CLERK = DemoAccount("clerk", "clerk-demo", "clerk", "社区政务窗口 Gov. affairs desk")
+PROVIDER = DemoAccount("provider", "provider-demo", "provider", "安心家政 AnXin Home Services")
+ACCOUNTS: tuple[DemoAccount, ...] = (OPERATOR, *ADVERTISERS, CLERK, PROVIDER)
+
+
+@dataclass(frozen=True)
+class DemoDevice:
+    """A device the demo runs: its process name, kind and the settings the operator claims it with."""
+
+    name: str  # directory name under var/demo/ and screens/
+    kind: str  # "player" or "kiosk"
+    title: str
+    screen_class: ScreenClass
+    orientation: Orientation
+    width: int
+    height: int
+    groups: tuple[str, ...]
+    tags: tuple[str, ...]
+
+    def claim_body(self) -> dict[str, Any]:
+        return {
+            "name": self.title,
+            "screen_class": self.screen_class.value,
+            "orientation": self.orientation.value,
+            "width": self.width,
+            "height": self.height,
+            "groups": list(self.groups),
+            "tags": list(self.tags),
+            "timezone": "Asia/Shanghai",
+        }
+
+
+DEVICES: tuple[DemoDevice, ...] = (
+    DemoDevice(
+        "outdoor",
+        "player",
+        "东门户外大屏 East Gate Outdoor",
+        ScreenClass.OUTDOOR_LARGE,
+        Orientation.LANDSCAPE,
+        1920,
+        1080,
+        ("outdoor",),
+        ("building:gate", "area:east"),
+    ),
+    DemoDevice(
+        "lobby",
+        "player",
+        "3号楼大堂 Building 3 Lobby",
+        ScreenClass.INDOOR_SMALL,
+        Orientation.PORTRAIT,
+        1080,
+        1920,
+        ("lobby",),
+        ("building:3", "floor:1"),
+    ),
+    DemoDevice(
+        "kiosk",
+        "kiosk",
+        "服务中心自助终端 Service Centre Kiosk",
+        ScreenClass.KIOSK,
+        Orientation.LANDSCAPE,
+        1920,
+        1080,
+        ("kiosk",),
+        ("building:centre",),
+    ),
+)
+
+
+# --------------------------------------------------------------------------- stage 1: in-process
+
+
+def seed_accounts(
+    database_url: str, now: dt.datetime, accounts: Iterable[DemoAccount] = ACCOUNTS
+) -> list[str]:
+    """Create the demo accounts that do not exist yet (approved); return the usernames created."""
+    from sqlalchemy import select
+
+    from content_server import auth
+    from content_server.db import make_engine, make_sessionmaker
+    from content_server.models import User
+
+    engine = make_engine(database_url)
+    created: list[str] = []
+    try:
+        with make_sessionmaker(engine)() as session:
+            for account in accounts:
+                if session.scalar(select(User).where(User.username == account.username)) is not None:
+                    continue
+                auth.create_user(
+                    session,
+                    username=account.username,
+                    password=account.password,
+                    role=account.role,
+                    now=now,
+                    approved=True,
+                    display_name=account.display_name,
+                )
+                created.append(account.username)
+            session.commit()
+    finally:
+        engine.dispose()
+    return created
+
+
+def seed_kiosk_catalogue(database_url: str, now: dt.datetime) -> bool:
+    """Seed the kiosk's service catalogue with the kiosk back end's own seeder, when it exists."""
+    try:
+        from content_server.kiosk.seed import seed_demo_catalogue  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        log.warning("kiosk catalogue: content_server.kiosk.seed is not available yet; skipped")
+        return False
+    from content_server.db import make_engine, make_sessionmaker
+
+    engine = make_engine(database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            seed_demo_catalogue(session, now)
+            session.commit()
+    finally:
+        engine.dispose()
+    return True
+
+
+def migrate_database(database_url: str) -> None:
+    """Apply the server's migrations (the same call `signage-server migrate` makes)."""
+    from content_server import migrate
+    from content_server.db import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- stage 2: HTTP API
+
+
+class ApiError(SeedError):
+    def __init__(self, status: int, method: str, path: str, detail: str) -> None:
+        super().__init__(f"{method} {path} -> {status}: {detail}")
+        self.status = status
+
+
+@dataclass
+class DemoApi:
+    """A small JSON client for the server's API, logged in as one account."""
+
+    base_url: str
+    timeout_s: float = 30.0
+    token: str | None = None
+    http: requests.Session = field(default_factory=requests.Session)
+    _paths: set[str] | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url.rstrip('/')}{API}{path}"
+
+    def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201, 204), **kw: Any) -> Any:
+        headers = dict(kw.pop("headers", {}) or {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        r = self.http.request(method, self.url(path), headers=headers, timeout=self.timeout_s, **kw)
+        if r.status_code not in ok:
+            try:
+                detail = r.json().get("detail", r.text)
+            except ValueError:
+                detail = r.text[:300]
+            raise ApiError(r.status_code, method, path, str(detail))
+        if r.status_code == 204 or not r.content:
+            return None
+        return r.json()
+
+    def login(self, account: DemoAccount) -> DemoApi:
+        """A new client holding a bearer token for `account` (sharing this one's base URL)."""
+        other = DemoApi(self.base_url, self.timeout_s)
+        body = other.request(
+            "POST", "/auth/token", json={"username": account.username, "password": account.password}
+        )
+        other.token = body.get("token") or body.get("access_token")
+        if not other.token:
+            raise SeedError(f"/auth/token for {account.username} returned no token: {sorted(body)}")
+        return other
+
+    def has(self, method: str, path: str) -> bool:
+        """Whether the server's OpenAPI document lists `method path` (relative to /api/v1)."""
+        if self._paths is None:
+            doc = self.http.get(self.url("/openapi.json"), timeout=self.timeout_s).json()
+            self._paths = {f"{m.upper()} {p}" for p, ops in doc.get("paths", {}).items() for m in ops}
+        return f"{method.upper()} {API}{path}" in self._paths
+
+    def wait_healthy(self, timeout_s: float, alive: Any = None) -> float:
+        """Poll /health until it answers; return the seconds waited. `alive()` False aborts early."""
+        start = time.monotonic()
+        while True:
+            try:
+                r = self.http.get(self.url("/health"), timeout=2)
+                if r.status_code == 200:
+                    return time.monotonic() - start
+            except requests.RequestException:
+                pass
+            if alive is not None and not alive():
+                raise SeedError("the content server exited (or a stop was requested) during start-up")
+            if time.monotonic() - start > timeout_s:
+                raise SeedError(f"the content server did not answer /health within {timeout_s:.0f} s")
+            time.sleep(0.2)
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def pair_device(api: DemoApi, operator: DemoApi, device: DemoDevice, data_dir: Path) -> str:
+    """Pair the device whose identity lives in `data_dir`, unless it is already a live screen.
+
+    Does what a technician does on site: the device asks for a code with its own public key,
+    the operator claims the code, the device polls for its key. The device's identity file is
+    written with the player's own :class:`~signage_player.identity.DeviceIdentity`.
+    """
+    from signage_player.identity import DeviceIdentity
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    identity = DeviceIdentity.load_or_create(data_dir)
+    if identity.paired and identity.device_id:
+        try:
+            screen = operator.request("GET", f"/screens/{identity.device_id}")
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            screen = None
+        if screen is not None and not screen.get("revoked"):
+            log.info("%s: already paired as %s", device.name, identity.device_id)
+            return identity.device_id
+        log.info("%s: server no longer knows device %s; pairing again", device.name, identity.device_id)
+        identity = identity.forget_pairing()
+    request = PairingRequest(
+        device_kind=device.kind, player_version=DEMO_VERSION, public_key=identity.public_key_b64
+    )
+    started = PairingStarted.model_validate(
+        api.request("POST", "/devices/pairing", json=request.model_dump(mode="json"))
+    )
+    operator.request("POST", "/screens/claim", json={"code": started.code, **device.claim_body()})
+    status = PairingStatus.model_validate(
+        api.request(
+            "POST", f"/devices/pairing/{started.pairing_id}/poll", json={"poll_secret": started.poll_secret}
+        )
+    )
+    if not status.claimed or not status.device_id or not status.device_key:
+        raise SeedError(f"{device.name}: pairing code {started.code} was claimed but no key came back")
+    identity.with_pairing(status.device_id, status.device_key, status.server_public_key).save(data_dir)
+    log.info("%s: paired as %s with code %s", device.name, status.device_id, started.code)
+    return status.device_id
+
+
+# --------------------------------------------------------------------------- content
+
+
+def sniff_media_type(path: Path) -> str:
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+CONTENT_ROUTES = (("POST", "/media"), ("POST", "/announcements"), ("POST", "/campaigns"))
+
+
+def _missing_routes(api: DemoApi, routes: Iterable[tuple[str, str]]) -> list[str]:
+    return [f"{m} {p}" for m, p in routes if not api.has(m, p)]
+
+
+def seed_content(api: DemoApi, operator: DemoApi, media: DemoMedia, now: dt.datetime) -> bool:
+    """Announcements, merchants' image ads and approved campaigns; False if the server lacks routes."""
+    missing = _missing_routes(api, CONTENT_ROUTES)
+    if missing:
+        log.warning("content: the server has no %s yet; screens show their default slide", ", ".join(missing))
+        return False
+    raise SeedError("content seeding: not wired to the content routes yet")
+
+
+def seed_videos(
+    api: DemoApi, operator: DemoApi, videos: dict[str, tuple[Path, Path]], now: dt.datetime
+) -> bool:
+    """Upload the merchants' ad videos and book them as a second approved campaign each."""
+    missing = _missing_routes(api, CONTENT_ROUTES)
+    if missing:
+        log.warning("ad videos: the server has no %s yet; not seeded", ", ".join(missing))
+        return False
+    raise SeedError("video seeding: not wired to the content routes yet")
