@@ -111,4 +111,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
     from content_server.api.routes import register_api
 
     register_api(app, API_PREFIX)
+    from content_server.kiosk.routes import register as register_kiosk  # the kiosk back end (issue 7)
+
+    register_kiosk(app)
     return app

@@ -12,6 +12,8 @@ class KioskServerError(ServerError):
 class IllegalTransition(KioskServerError):
     """A state machine was asked for a change its current state does not allow."""
 
+    status_code = 409
+
     def __init__(self, machine: str, state: str, target: str) -> None:
         super().__init__(f"{machine}: cannot go from {state!r} to {target!r}")
         self.state = state
@@ -20,6 +22,8 @@ class IllegalTransition(KioskServerError):
 
 class InvalidInput(KioskServerError):
     """Input failed validation; ``field`` names it."""
+
+    status_code = 422
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -44,3 +48,5 @@ class TokenRejected(KioskServerError):
 
 class ProviderError(KioskServerError):
     """A payment provider refused or failed a call."""
+
+    status_code = 502

@@ -33,8 +33,9 @@ def load_public_key(b64: str) -> Ed25519PublicKey:
         raise TokenRejected("kiosk has no usable public key") from exc
 
 
-def verify_offline_token(token: str, public_key_for: Callable[[str], str | None],
-                         now: dt.datetime) -> OfflineOrderClaims:
+def verify_offline_token(
+    token: str, public_key_for: Callable[[str], str | None], now: dt.datetime
+) -> OfflineOrderClaims:
     """Return the claims of a genuine, unexpired token; raise :class:`TokenRejected` otherwise.
 
     ``public_key_for(kiosk_id)`` returns the base64 public key of a paired kiosk, or None.

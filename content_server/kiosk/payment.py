@@ -65,6 +65,17 @@ class PaymentNotification:
     currency: str
     paid_at: dt.datetime | None
 
+    def as_report(self) -> TradeQuery:
+        """The same facts as a query answer, so both are settled by one code path."""
+        return TradeQuery(
+            out_trade_no=self.out_trade_no,
+            status=self.status,
+            amount_minor=self.amount_minor,
+            currency=self.currency,
+            provider_trade_no=self.provider_trade_no,
+            paid_at=self.paid_at,
+        )
+
 
 @dataclass(frozen=True)
 class RefundResult:
@@ -97,7 +108,8 @@ class PaymentProvider(Protocol):
         """Close an unpaid payment so it can no longer be paid; returns the final status."""
         ...
 
-    def refund(self, out_trade_no: str, refund_id: str, amount_minor: int, reason: str,
-               now: dt.datetime) -> RefundResult:
+    def refund(
+        self, out_trade_no: str, refund_id: str, amount_minor: int, reason: str, now: dt.datetime
+    ) -> RefundResult:
         """Refund a paid payment; the same ``refund_id`` twice refunds once."""
         ...

@@ -38,8 +38,9 @@ class OrderFacts:
     currency: str
 
 
-def decide(order: OrderFacts, out_trade_no: str, status: TradeStatus, amount_minor: int,
-           currency: str) -> Decision:
+def decide(
+    order: OrderFacts, out_trade_no: str, status: TradeStatus, amount_minor: int, currency: str
+) -> Decision:
     """Decide the effect of a provider's report on ``order``."""
     if out_trade_no != order.order_id:
         return Decision(Outcome.REJECT, "order number mismatch")

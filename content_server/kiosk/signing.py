@@ -27,8 +27,11 @@ def sign(secret: bytes, timestamp: int, body: bytes) -> str:
 def signed_headers(secret: bytes, body: bytes, now: dt.datetime) -> dict[str, str]:
     """Headers a sender attaches to ``body``."""
     ts = int(now.timestamp())
-    return {TIMESTAMP_HEADER: str(ts), SIGNATURE_HEADER: sign(secret, ts, body),
-            "Content-Type": "application/json"}
+    return {
+        TIMESTAMP_HEADER: str(ts),
+        SIGNATURE_HEADER: sign(secret, ts, body),
+        "Content-Type": "application/json",
+    }
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -36,8 +39,13 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return lowered.get(name.lower())
 
 
-def verify(secret: bytes, headers: Mapping[str, str], body: bytes, now: dt.datetime,
-           tolerance: dt.timedelta = TOLERANCE) -> None:
+def verify(
+    secret: bytes,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: dt.datetime,
+    tolerance: dt.timedelta = TOLERANCE,
+) -> None:
     """Raise :class:`NotificationRejected` unless the signature is right and the timestamp fresh."""
     raw_ts, signature = _header(headers, TIMESTAMP_HEADER), _header(headers, SIGNATURE_HEADER)
     if not raw_ts or not signature:

@@ -1,0 +1,124 @@
+"""Fixtures for the kiosk back end: a seeded server (in-process or live on loopback) and a kiosk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from content_server.db import make_engine, make_sessionmaker
+from content_server.kiosk.models import ServiceRow, SlotRow
+from content_server.kiosk.seed import seed_demo_catalogue
+from tests.fixtures.server import AppClient, LiveServer, PairedDevice, pair_device
+
+
+class ClientNotifier:
+    """Delivers community-pay notifications through the in-process TestClient (no socket)."""
+
+    def __init__(self, client: AppClient) -> None:
+        self.client = client
+        self.sent: list[tuple[bytes, dict[str, str]]] = []
+        self.deliver = True
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> bool:
+        self.sent.append((body, dict(headers)))
+        if not self.deliver:
+            return False
+        return self.client.post(urlsplit(url).path, content=body, headers=dict(headers)).status_code == 200
+
+
+@dataclass
+class Bookable:
+    service_id: str
+    slot_id: str
+    price_minor: int
+
+
+def pick_slot(sessions: sessionmaker[Session], now: dt.datetime, name_en: str = "Health check visit") -> Bookable:
+    with sessions() as s:
+        service = s.scalars(select(ServiceRow).where(ServiceRow.name_en == name_en)).one()
+        slot = s.scalars(
+            select(SlotRow).where(SlotRow.service_id == service.id, SlotRow.start > now).order_by(SlotRow.start)
+        ).first()
+        assert slot is not None
+        return Bookable(service.id, slot.id, service.price_minor)
+
+
+@dataclass
+class InProcess:
+    client: AppClient
+    kiosk: PairedDevice
+    notifier: ClientNotifier
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        factory: sessionmaker[Session] = self.client.app.state.sessions  # type: ignore[attr-defined]
+        return factory
+
+    def now(self) -> dt.datetime:
+        now: dt.datetime = self.client.clock()
+        return now
+
+    def advance(self, **kw: float) -> None:
+        self.client.clock.advance(dt.timedelta(**kw))
+
+    def order(self, body: dict[str, Any]) -> httpx.Response:
+        return self.client.post("/api/v1/kiosk/orders", json=body, headers=self.kiosk.headers)
+
+
+@pytest.fixture
+def kiosk_env(app_client: AppClient) -> InProcess:
+    """In-process server (movable clock) with the demo catalogue and a paired kiosk."""
+    with app_client.app.state.sessions() as s:  # type: ignore[attr-defined]
+        seed_demo_catalogue(s, app_client.clock())
+    notifier = ClientNotifier(app_client)
+    app_client.app.state.kiosk.community_pay.notifier = notifier  # type: ignore[attr-defined]
+    return InProcess(app_client, pair_device(app_client, kind="kiosk"), notifier)
+
+
+@dataclass
+class Live:
+    server: LiveServer
+    kiosk: PairedDevice
+    sessions: sessionmaker[Session]
+
+    def order(self, body: dict[str, Any]) -> httpx.Response:
+        return httpx.post(self.server.api + "/kiosk/orders", json=body, headers=self.kiosk.headers, timeout=10)
+
+
+def seeded_live(server: LiveServer) -> Iterator[Live]:
+    engine = make_engine(server.database_url or f"sqlite:///{server.data_dir / 'signage.db'}")
+    sessions = make_sessionmaker(engine)
+    with sessions() as s:
+        seed_demo_catalogue(s, dt.datetime.now(dt.UTC))
+    try:
+        yield Live(server, pair_device(server, kind="kiosk"), sessions)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def live_kiosk(live_server: LiveServer) -> Iterator[Live]:
+    """A real server on loopback, seeded, with a paired kiosk."""
+    yield from seeded_live(live_server)
+
+
+@pytest.fixture
+def live_kiosk_factory(live_server_factory: Callable[..., LiveServer]) -> Iterator[Callable[..., Live]]:
+    made: list[Iterator[Live]] = []
+
+    def make(**kw: Any) -> Live:
+        gen = seeded_live(live_server_factory(**kw))
+        made.append(gen)
+        return next(gen)
+
+    yield make
+    for gen in made:
+        gen.close()
