@@ -25,6 +25,7 @@ from content_server.db import make_engine, make_sessionmaker
 from content_server.errors import ServerError
 from content_server.events import EmergencyNotifier
 from content_server.keys import load_or_create_server_key
+from content_server.services.manifest import ManifestCache
 from content_server.store import MediaStore
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
     app.state.clock = clock
     app.state.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
     app.state.emergency = EmergencyNotifier()
+    app.state.manifests = ManifestCache()
     app.state.startup_hooks = []  # callables(app) run after DB/store are ready, before the scheduler starts
     _install_error_handlers(app)
 
@@ -114,4 +116,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
     from content_server.kiosk.routes import register as register_kiosk  # the kiosk back end (issue 7)
 
     register_kiosk(app)
+    from content_server.portal.web import register as register_portal  # the web portal (issue 5)
+
+    register_portal(app)
     return app

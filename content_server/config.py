@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     emergency_max_wait_s: float = Field(30.0, gt=0, le=120, description="Longest emergency long-poll.")
     manifest_days: int = Field(7, ge=1, le=31, description="Days a manifest lets a player run offline.")
     ffprobe_path: str = Field("ffprobe", description="ffprobe binary used to probe uploaded videos.")
+    ffmpeg_path: str = Field("ffmpeg", description="ffmpeg binary used for video thumbnails.")
     scheduler_enabled: bool = Field(True, description="Run the background job scheduler.")
     log_level: str = Field("INFO", description="Logging level for `signage-server`.")
 

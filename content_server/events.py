@@ -23,11 +23,10 @@ class EmergencyNotifier:
         self._lock = threading.Lock()
         self._closed = False
 
-    def bump_local(self, generation: int) -> None:
-        """Called by the code that just committed a new generation in this process."""
+    def invalidate(self) -> None:
+        """Force the next check to read the database (after this process committed a change)."""
         with self._lock:
-            self._generation = generation
-            self._read_at = time.monotonic()
+            self._read_at = 0.0
 
     def generation(self, read_db: Callable[[], int]) -> int:
         """The cached generation, re-read from the database when stale."""

@@ -86,7 +86,10 @@ OperatorOrAdvertiser = Annotated[User, Depends(require_role("operator", "adverti
 
 def current_device(request: Request, session: SessionDep) -> Device:
     """The paired, unrevoked device behind the bearer device key; 401 otherwise."""
-    token = bearer_token(request)
+    return device_for_key(session, bearer_token(request))
+
+
+def device_for_key(session: Session, token: str | None) -> Device:
     if not token or len(token) > 256:
         raise Unauthorized("device key missing (Authorization: Bearer <device_key>)")
     device = session.scalar(select(Device).where(Device.key_sha256 == auth.sha256_hex(token)))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from content_server.auth import sha256_hex
 from content_server.errors import Invalid, NotFound
 from content_server.models import Device, Pairing
+from content_server.services import state
 from schedules.model import OperatingHours, Orientation, Screen, ScreenClass
 from schedules.protocol import Heartbeat, PairingRequest, PairingStarted, PairingStatus
 
@@ -161,7 +162,7 @@ def get_device(session: Session, device_id: str) -> Device:
     return d
 
 
-def update(session: Session, device_id: str, patch: ScreenPatch) -> Device:
+def update(session: Session, device_id: str, patch: ScreenPatch, *, now: dt.datetime) -> Device:
     d = get_device(session, device_id)
     if patch.timezone is not None:
         _check_timezone(patch.timezone)
@@ -178,6 +179,7 @@ def update(session: Session, device_id: str, patch: ScreenPatch) -> Device:
     )
     for k, v in _settings_columns(merged).items():
         setattr(d, k, v)
+    state.bump(session, now)
     return d
 
 

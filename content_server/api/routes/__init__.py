@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 
 def register_api(app: FastAPI, prefix: str) -> None:
-    from content_server.api.routes import accounts, devices, screens, system
+    from content_server.api.routes import accounts, bookings, devices, media, reports, screens, system
 
-    for module in (system, accounts, devices, screens):
+    for module in (system, accounts, devices, screens, media, bookings, reports):
         app.include_router(module.router, prefix=prefix)

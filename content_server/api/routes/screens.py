@@ -85,8 +85,10 @@ def get_screen(screen_id: str, session: SessionDep, _op: Operator) -> ScreenOut:
 
 
 @router.patch("/screens/{screen_id}", response_model=ScreenOut)
-def update_screen(screen_id: str, body: screens.ScreenPatch, session: SessionDep, _op: Operator) -> ScreenOut:
-    d = screens.update(session, screen_id, body)
+def update_screen(
+    screen_id: str, body: screens.ScreenPatch, session: SessionDep, now: NowDep, _op: Operator
+) -> ScreenOut:
+    d = screens.update(session, screen_id, body, now=now)
     session.commit()
     return ScreenOut.of(d)
 

@@ -1,0 +1,162 @@
+"""Turning rows into the scheduling engine's model: items, announcements, campaigns, catalogues."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from content_server import scheduling
+from content_server.models import AnnouncementRow, CampaignRow, Media
+from schedules.model import (
+    Announcement,
+    Campaign,
+    Catalogue,
+    ContentItem,
+    Daypart,
+    ItemKind,
+    Priority,
+    Screen,
+    Targeting,
+)
+
+LIVE_CAMPAIGN_STATES = ("approved",)
+
+
+def media_item_id(media_id: str) -> str:
+    return f"m-{media_id}"
+
+
+def text_item_id(announcement_id: str) -> str:
+    return f"a-{announcement_id}"
+
+
+def media_item(m: Media) -> ContentItem:
+    return ContentItem(
+        id=media_item_id(m.id),
+        kind=ItemKind.VIDEO if m.kind == "video" else ItemKind.IMAGE,
+        duration_s=max(0.1, min(m.duration_s, 3600.0)),
+        asset_sha256=m.sha256,
+        title=m.title,
+    )
+
+
+def announcement_items(a: AnnouncementRow, media: dict[str, Media]) -> list[ContentItem]:
+    items = []
+    if a.text:
+        items.append(
+            ContentItem(
+                id=text_item_id(a.id),
+                kind=ItemKind.TEXT,
+                duration_s=a.duration_s,
+                text=dict(a.text),
+                title=a.title,
+            )
+        )
+    items += [media_item(media[mid]) for mid in a.media_ids if mid in media]
+    return items
+
+
+def to_announcement(a: AnnouncementRow, media: dict[str, Media]) -> Announcement:
+    return Announcement(
+        id=a.id,
+        item_ids=tuple(i.id for i in announcement_items(a, media)),
+        priority=Priority(a.priority),
+        valid_from=a.valid_from,
+        valid_until=a.valid_until,
+        targeting=Targeting.model_validate(a.targeting or {}),
+        ticker_text=dict(a.ticker_text or {}),
+    )
+
+
+def to_campaign(c: CampaignRow) -> Campaign:
+    return Campaign(
+        id=c.id,
+        advertiser_id=c.advertiser_id,
+        name=c.name,
+        category=c.category,
+        item_ids=tuple(media_item_id(m) for m in c.media_ids),
+        flight_start=c.flight_start,
+        flight_end=c.flight_end,
+        dayparts=tuple(Daypart.model_validate(d) for d in c.dayparts or ()),
+        rrule=c.rrule,
+        targeting=Targeting.model_validate(c.targeting or {}),
+        share_percent=c.share_percent,
+        plays_per_hour=c.plays_per_hour,
+        frequency_cap_per_hour=c.frequency_cap_per_hour,
+    )
+
+
+def _media_by_id(session: Session, ids: Iterable[str]) -> dict[str, Media]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {m.id: m for m in session.scalars(select(Media).where(Media.id.in_(wanted)))}
+
+
+def live_rows(
+    session: Session, now: dt.datetime
+) -> tuple[list[AnnouncementRow], list[CampaignRow], list[Media]]:
+    """Active announcements, approved campaigns not yet over, and the operators' filler media."""
+    anns = list(
+        session.scalars(
+            select(AnnouncementRow)
+            .where(
+                AnnouncementRow.state == "active",
+                or_(AnnouncementRow.valid_until.is_(None), AnnouncementRow.valid_until > now),
+            )
+            .order_by(AnnouncementRow.created_at, AnnouncementRow.id)
+        )
+    )
+    yesterday = (now - dt.timedelta(days=1)).date()
+    camps = list(
+        session.scalars(
+            select(CampaignRow)
+            .where(CampaignRow.state.in_(LIVE_CAMPAIGN_STATES), CampaignRow.flight_end >= yesterday)
+            .order_by(CampaignRow.submitted_at, CampaignRow.id)
+        )
+    )
+    fillers = list(
+        session.scalars(select(Media).where(Media.filler.is_(True)).order_by(Media.created_at, Media.id))
+    )
+    return anns, camps, fillers
+
+
+def catalogue_for(
+    session: Session,
+    screens: Sequence[Screen] | None,
+    now: dt.datetime,
+    *,
+    extra_campaigns: Sequence[CampaignRow] = (),
+) -> Catalogue:
+    """The catalogue restricted to what targets any of ``screens`` (None = everything live)."""
+    anns, camps, fillers = live_rows(session, now)
+    camps = camps + list(extra_campaigns)
+
+    def wanted(t: Targeting) -> bool:
+        return screens is None or any(scheduling.targets(t, s) for s in screens)
+
+    anns = [a for a in anns if wanted(Targeting.model_validate(a.targeting or {}))]
+    camps = [c for c in camps if wanted(Targeting.model_validate(c.targeting or {}))]
+    media = _media_by_id(
+        session, [m for a in anns for m in a.media_ids] + [m for c in camps for m in c.media_ids]
+    )
+    media.update({m.id: m for m in fillers})
+    items: dict[str, ContentItem] = {}
+    for a in anns:
+        for item in announcement_items(a, media):
+            items[item.id] = item
+    for c in camps:
+        for mid in c.media_ids:
+            if mid in media:
+                items[media_item_id(mid)] = media_item(media[mid])
+    for f in fillers:
+        items[media_item_id(f.id)] = media_item(f)
+    return Catalogue(
+        items=items,
+        announcements=tuple(to_announcement(a, media) for a in anns),
+        campaigns=tuple(to_campaign(c) for c in camps if all(m in media for m in c.media_ids)),
+        filler_item_ids=tuple(media_item_id(f.id) for f in fillers),
+    )
