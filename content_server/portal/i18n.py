@@ -55,7 +55,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "登录失败次数过多，请稍后再试。",
         "Too many failed log-ins; please try again later.",
     ),
-    "signup.title": ("注册商户账号", "Sign up"),
+    "signup.title": ("注册账号", "Sign up"),
     "signup.intro": (
         "商户可在此注册投放广告，服务商可注册发布社区服务。账号需经社区运营人员审核后方可使用。",
         "Merchants sign up here to book ads, service providers to list services. "

@@ -33,12 +33,13 @@ function setupUpload(form) {
         return;
       }
       const file = files[index++];
-      const data = new FormData();
-      data.append("file", file, file.name);
+      // The server's upload API takes the raw bytes as the body (it streams them to disk).
       const title = form.querySelector("[name=title]");
-      if (title && title.value) data.append("title", title.value);
+      const query = "?filename=" + encodeURIComponent(file.name) +
+        (title && title.value ? "&title=" + encodeURIComponent(title.value) : "");
       const xhr = new XMLHttpRequest();
-      xhr.open("POST", form.dataset.endpoint);
+      xhr.open("POST", form.dataset.endpoint + query);
+      xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
       xhr.setRequestHeader("X-CSRF-Token", form.dataset.csrf);
       bar.value = 0; bar.hidden = false;
       status.textContent = form.dataset.msgUploading.replace("{name}", file.name).replace("{percent}", "0");
@@ -68,7 +69,7 @@ function setupUpload(form) {
         status.textContent = form.dataset.msgNetwork.replace("{name}", file.name);
         next();
       });
-      xhr.send(data);
+      xhr.send(file);
     };
     form.querySelector(".upload-errors").replaceChildren();
     next();

@@ -1,0 +1,119 @@
+"""Turning portal form fields into the domain's values, with errors the page can translate.
+
+Pure functions: no web framework, no database. A bad field raises :class:`FormError` naming a
+translation key, so the page re-renders with the user's input kept and a clear message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from schedules.model import Daypart, OperatingHours, ScreenClass, Targeting, TimeRange
+
+
+class FormError(ValueError):
+    """A field the user must fix; ``key`` is a translation key, ``params`` its placeholders."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+def split_list(text: str, *, limit: int = 50) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``; Chinese commas count too."""
+    parts = [p.strip() for p in text.replace("，", ",").split(",")]
+    return sorted({p for p in parts if p})[:limit]
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise FormError("error.bad_date") from exc
+
+
+def parse_time(text: str) -> dt.time | None:
+    """``"07:30"`` -> a time; empty -> None."""
+    if not text.strip():
+        return None
+    try:
+        return dt.time.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise FormError("error.bad_time") from exc
+
+
+def parse_local_datetime(text: str, tz: dt.tzinfo) -> dt.datetime | None:
+    """A ``datetime-local`` field in the operator's zone -> aware UTC; empty -> None."""
+    if not text.strip():
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise FormError("error.bad_date") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(dt.UTC)
+
+
+def parse_number(text: str, field: str, *, low: float, high: float) -> float | None:
+    if not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise FormError("error.bad_number", field=field) from exc
+    if not low <= value <= high:
+        raise FormError("error.bad_number", field=field)
+    return value
+
+
+def daily_hours(on: str, off: str) -> OperatingHours:
+    """Every day from ``on`` to ``off``; both empty means always on."""
+    start, end = parse_time(on), parse_time(off)
+    if start is None and end is None:
+        return OperatingHours()
+    if start is None or end is None:
+        raise FormError("campaign.need_times")
+    return OperatingHours(always_on=False, weekly={d: (TimeRange(start=start, end=end),) for d in range(7)})
+
+
+def hours_fields(hours: Mapping[str, Any] | None) -> tuple[str, str]:
+    """The on/off fields for stored hours (first range of Monday), empty when always on."""
+    parsed = OperatingHours.model_validate(hours or {})
+    if parsed.always_on or not parsed.weekly:
+        return "", ""
+    first = next(iter(parsed.weekly.values()))
+    if not first:
+        return "", ""
+    return first[0].start.strftime("%H:%M"), first[0].end.strftime("%H:%M")
+
+
+def daypart(weekdays: Iterable[str], start: str, end: str) -> tuple[Daypart, ...]:
+    """One daypart from weekday boxes and two times; nothing ticked and no times = all day."""
+    days = frozenset(int(d) for d in weekdays if d.isdigit() and 0 <= int(d) <= 6)
+    t_start, t_end = parse_time(start), parse_time(end)
+    if (t_start is None) != (t_end is None):
+        raise FormError("campaign.need_times")
+    if t_start is None or t_end is None:
+        if not days or len(days) == 7:
+            return ()
+        t_start, t_end = dt.time(0, 0), dt.time(0, 0)
+    return (Daypart(weekdays=days or frozenset(range(7)), start=t_start, end=t_end),)
+
+
+def targeting(
+    screen_classes: Iterable[str], groups: Iterable[str], buildings: Iterable[str] = (), tag_expr: str = ""
+) -> Targeting:
+    """Targeting from checkboxes; buildings become an OR of ``building:<n>`` tags."""
+    classes = frozenset(ScreenClass(c) for c in screen_classes if c in ScreenClass.__members__.values())
+    parts = []
+    chosen = sorted({b.strip() for b in buildings if b.strip()})
+    if chosen:
+        parts.append(" OR ".join(f"building:{b}" for b in chosen))
+    if tag_expr.strip():
+        parts.append(tag_expr.strip())
+    expr = None if not parts else parts[0] if len(parts) == 1 else " AND ".join(f"({p})" for p in parts)
+    return Targeting(screen_classes=classes, groups=frozenset(g for g in groups if g), tag_expr=expr)

@@ -1,0 +1,41 @@
+"""Read-only look-ups the portal needs that the server's services do not offer (yet).
+
+Kept here, small and separate, so the server's owner can move them into
+``content_server/services`` later without touching the pages.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from content_server.models import Device, User
+
+
+def pending_accounts(session: Session) -> list[User]:
+    """Self-signed-up accounts (advertisers, providers) waiting for an operator."""
+    q = select(User).where(User.approved.is_(False), User.role.in_(("advertiser", "provider")))
+    return list(session.scalars(q.order_by(User.created_at)))
+
+
+def all_screens(session: Session) -> list[Device]:
+    """Every paired device, newest first among equal names."""
+    return list(session.scalars(select(Device).order_by(Device.name, Device.id)))
+
+
+def screen_groups(session: Session) -> list[str]:
+    """Group names in use on live screens."""
+    return sorted({g for d in all_screens(session) if d.revoked_at is None for g in d.groups or ()})
+
+
+def building_tags(session: Session) -> list[str]:
+    """Building numbers (``building:<n>`` tags) in use on live screens."""
+    return sorted(
+        {
+            t.split(":", 1)[1]
+            for d in all_screens(session)
+            if d.revoked_at is None
+            for t in d.tags or ()
+            if t.startswith("building:")
+        }
+    )

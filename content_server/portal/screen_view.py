@@ -1,0 +1,51 @@
+"""What the screens pages show about one device, from its stored heartbeat and state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from content_server.config import Settings
+from content_server.models import Device
+
+
+@dataclass(frozen=True)
+class ScreenView:
+    id: str
+    name: str
+    screen_class: str
+    groups: tuple[str, ...]
+    online: str  # online | offline | never
+    sync: str  # in_sync | behind | failing | unknown
+    frozen: bool
+    missing: tuple[str, ...]
+    last_seen: str | None
+    current_item: str | None
+    free_disk_gb: float | None
+    screenshot: bool
+    screenshot_at: str | None
+
+
+def _local(t: dt.datetime | None, tz: str) -> str | None:
+    return t.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S") if t else None
+
+
+def view(d: Device, settings: Settings, now: dt.datetime) -> ScreenView:
+    hb = d.last_heartbeat or {}
+    free = hb.get("free_disk_bytes")
+    return ScreenView(
+        id=d.id,
+        name=d.name,
+        screen_class=d.screen_class,
+        groups=tuple(d.groups or ()),
+        online="unknown",
+        sync="unknown",
+        frozen=False,
+        missing=tuple(hb.get("missing_assets", ())),
+        last_seen=_local(d.last_seen_at, d.timezone),
+        current_item=hb.get("current_item_id"),
+        free_disk_gb=free / 1e9 if isinstance(free, int) else None,
+        screenshot=d.screenshot_sha256 is not None,
+        screenshot_at=_local(d.screenshot_at, d.timezone),
+    )

@@ -1,0 +1,94 @@
+"""Helpers for portal tests: read the CSRF token off a page, log in through the real form."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.fixtures.server import Credentials
+
+TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    match = TOKEN.search(html)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+def portal_login(client: Any, creds: Credentials) -> httpx.Response:
+    """Log in through the portal's form like a browser does; returns the final response."""
+    page = client.get("/portal/login")
+    return client.post(
+        "/portal/login",
+        data={"username": creds.username, "password": creds.password, "csrf_token": csrf_of(page.text)},
+        follow_redirects=True,
+    )
+
+
+# ---- a real browser: Debian's Chromium driven by Playwright -------------------------------------
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """One headless Chromium (Debian's, from the PATH) for the session; never downloads a browser."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Browser) -> Iterator[Page]:
+    """A fresh desktop-sized tab with its own cookies; fails the test on any script error."""
+    context = chromium.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    yield page
+    context.close()
+    assert errors == [], f"browser errors: {errors}"
+
+
+def shoot(page: Page, name: str, *, phone: bool = False) -> Path:
+    """Save a full-page screenshot under test-artifacts/portal/ (at phone width if asked)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    if phone:
+        page.set_viewport_size(PHONE)
+    page.screenshot(path=str(path), full_page=True)
+    if phone:
+        page.set_viewport_size(DESKTOP)
+    return path
+
+
+def browser_login(page: Page, base_url: str, creds: Credentials) -> None:
+    page.goto(base_url + "/portal/login")
+    page.get_by_label("用户名").fill(creds.username)
+    page.get_by_label("密码").fill(creds.password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state()
