@@ -173,8 +173,12 @@ class HouseRules(_Frozen):
 
 
 DEFAULT_HOUSE_RULES: dict[ScreenClass, HouseRules] = {
-    ScreenClass.OUTDOOR_LARGE: HouseRules(loop_seconds=120, min_announcement_share=20, max_ad_share=70, min_dwell_s=8),
-    ScreenClass.INDOOR_SMALL: HouseRules(loop_seconds=120, min_announcement_share=40, max_ad_share=50, min_dwell_s=5),
+    ScreenClass.OUTDOOR_LARGE: HouseRules(
+        loop_seconds=120, min_announcement_share=20, max_ad_share=70, min_dwell_s=8
+    ),
+    ScreenClass.INDOOR_SMALL: HouseRules(
+        loop_seconds=120, min_announcement_share=40, max_ad_share=50, min_dwell_s=5
+    ),
     ScreenClass.KIOSK: HouseRules(loop_seconds=90, min_announcement_share=30, max_ad_share=60, min_dwell_s=5),
 }
 

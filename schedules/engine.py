@@ -1,0 +1,324 @@
+"""The engine for one catalogue: validated once, indexed once, shared by thousands of screens.
+
+Screens whose inputs are equivalent share one computation: the eligible rules of a screen
+come from an inverted index (screen id -> rules, group -> rules, class -> the rest), the time
+skeleton (segment boundaries and active rules) is computed once per zone, operating hours and
+eligible set, and a loop once per class, orientation and active set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+from schedules.errors import ScheduleError
+from schedules.loop import Loop, build_loop
+from schedules.model import (
+    DEFAULT_HOUSE_RULES,
+    Announcement,
+    Campaign,
+    Catalogue,
+    HouseRules,
+    Orientation,
+    Priority,
+    Screen,
+    ScreenClass,
+    Targeting,
+)
+from schedules.segments import Segment, Timeline
+from schedules.targeting import parse_tag_expr, predicate
+from schedules.wallclock import (
+    UTC,
+    Interval,
+    campaign_intervals,
+    hour_start,
+    hour_starts,
+    hours_key,
+    on_intervals,
+    require_aware,
+    validate_campaign,
+    validate_hours,
+    window,
+    zone,
+)
+
+log = logging.getLogger(__name__)
+
+Skeleton = tuple[tuple[dt.datetime, dt.datetime, dt.datetime, tuple[int, ...]], ...]
+
+
+def validate_screen(screen: Screen) -> None:
+    zone(screen.timezone)
+    validate_hours(screen.hours)
+
+
+def _validate_rules(cls: ScreenClass, r: HouseRules) -> None:
+    if r.loop_seconds <= 0:
+        raise ScheduleError("loop_seconds", f"{cls}: {r.loop_seconds} must be positive")
+    for name in ("min_announcement_share", "max_ad_share"):
+        v = getattr(r, name)
+        if not 0 <= v <= 100:
+            raise ScheduleError(name, f"{cls}: {v} is not within 0..100")
+    if r.min_dwell_s < 0:
+        raise ScheduleError("min_dwell_s", f"{cls}: {r.min_dwell_s} is negative")
+
+
+def validate_catalogue(cat: Catalogue) -> None:
+    """Raise ``ScheduleError`` naming the field for anything the engine cannot honour."""
+    for cls, rules in cat.house_rules.items():
+        _validate_rules(cls, rules)
+    for fid in cat.filler_item_ids:
+        if fid not in cat.items:
+            raise ScheduleError("filler_item_ids", f"unknown item {fid!r}")
+    for a in cat.announcements:
+        _validate_targeting(a.targeting)
+        if not a.item_ids:
+            raise ScheduleError("item_ids", f"announcement {a.id!r} has no items")
+        for i in a.item_ids:
+            if i not in cat.items:
+                raise ScheduleError("item_ids", f"announcement {a.id!r} references unknown item {i!r}")
+        require_aware(a.valid_from, "valid_from")
+        if a.valid_until is not None and require_aware(a.valid_until, "valid_until") <= a.valid_from:
+            raise ScheduleError("valid_until", f"announcement {a.id!r} ends before it starts")
+    for c in cat.campaigns:
+        validate_campaign(c)
+        _validate_targeting(c.targeting)
+        for i in c.item_ids:
+            if i not in cat.items:
+                raise ScheduleError("item_ids", f"campaign {c.id!r} references unknown item {i!r}")
+
+
+def _validate_targeting(t: Targeting) -> None:
+    if t.tag_expr is not None and t.tag_expr.strip():
+        parse_tag_expr(t.tag_expr)
+
+
+class ScheduleEngine:
+    """Timelines and facts for one catalogue. Holds only caches derived from it."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        validate_catalogue(catalogue)
+        self.catalogue = catalogue
+        self.announcements: tuple[Announcement, ...] = catalogue.announcements
+        self.campaigns: tuple[Campaign, ...] = catalogue.campaigns
+        self._n_ann = len(self.announcements)
+        targetings = [a.targeting for a in self.announcements] + [c.targeting for c in self.campaigns]
+        self._predicates: list[Callable[[Screen], bool]] = [predicate(t) for t in targetings]
+        self._by_id: dict[str, list[int]] = {}
+        self._by_group: dict[str, list[int]] = {}
+        self._by_class: dict[ScreenClass, list[int]] = {c: [] for c in ScreenClass}
+        for r, t in enumerate(targetings):
+            if t.screen_ids:
+                for sid in t.screen_ids:
+                    self._by_id.setdefault(sid, []).append(r)
+            elif t.groups:
+                for g in t.groups:
+                    self._by_group.setdefault(g, []).append(r)
+            else:
+                for cls in t.screen_classes or ScreenClass:
+                    self._by_class[cls].append(r)
+        self._skeletons: dict[tuple[object, ...], Skeleton] = {}
+        self._loops: dict[tuple[object, ...], Loop] = {}
+        self._eligible: dict[tuple[object, ...], tuple[int, ...]] = {}
+
+    # --- eligibility ------------------------------------------------------------------------
+
+    def eligible(self, screen: Screen) -> tuple[int, ...]:
+        """Indices of the rules (announcements first, then campaigns) that target ``screen``."""
+        cands: set[int] = set(self._by_class[screen.screen_class])
+        ids = self._by_id.get(screen.id)
+        if ids:
+            cands.update(ids)
+        for g in screen.groups:
+            rs = self._by_group.get(g)
+            if rs:
+                cands.update(rs)
+        preds = self._predicates
+        return tuple(sorted(r for r in cands if preds[r](screen)))
+
+    def is_announcement(self, rule: int) -> bool:
+        return rule < self._n_ann
+
+    def rule_of(self, rule: int) -> Announcement | Campaign:
+        return self.announcements[rule] if rule < self._n_ann else self.campaigns[rule - self._n_ann]
+
+    def campaign_rule(self, campaign_id: str) -> int | None:
+        for j, c in enumerate(self.campaigns):
+            if c.id == campaign_id:
+                return self._n_ann + j
+        return None
+
+    def rules_for(self, cls: ScreenClass) -> HouseRules:
+        return self.catalogue.house_rules.get(cls) or DEFAULT_HOUSE_RULES[cls]
+
+    # --- time ---------------------------------------------------------------------------------
+
+    def rule_intervals(
+        self, rule: int, tzname: str, start: dt.datetime, end: dt.datetime
+    ) -> tuple[Interval, ...]:
+        if rule < self._n_ann:
+            a = self.announcements[rule]
+            return window(a.valid_from, a.valid_until, start, end)
+        return campaign_intervals(self.campaigns[rule - self._n_ann], tzname, start, end)
+
+    def skeleton(
+        self, screen: Screen, eligible: tuple[int, ...], start: dt.datetime, end: dt.datetime
+    ) -> Skeleton:
+        """(start, end, hour_start, active rules) pieces covering the screen's on-time."""
+        key = (screen.timezone, hours_key(screen.hours), eligible, start, end)
+        sk = self._skeletons.get(key)
+        if sk is None:
+            sk = self._compute_skeleton(screen, eligible, start, end)
+            if len(self._skeletons) > 200_000:
+                self._skeletons.clear()
+            self._skeletons[key] = sk
+        return sk
+
+    def _compute_skeleton(
+        self, screen: Screen, eligible: tuple[int, ...], start: dt.datetime, end: dt.datetime
+    ) -> Skeleton:
+        tz = screen.timezone
+        on = on_intervals(screen.hours, tz, start, end)
+        if not on:
+            return ()
+        # events: (time, order, rule); order 0 = rule ends, 1 = rule starts, 2 = on/off/hour marker
+        events: list[tuple[dt.datetime, int, int]] = []
+        for r in eligible:
+            for a, b in self.rule_intervals(r, tz, start, end):
+                events.append((a, 1, r))
+                events.append((b, 0, r))
+        for a, b in on:
+            events.append((a, 2, -1))
+            events.append((b, 2, -2))
+        for h in hour_starts(tz, start, end):
+            events.append((h, 2, -3))
+        events.sort()
+        active: set[int] = set()
+        is_on = False
+        hour = hour_start(start, tz)
+        pieces: list[tuple[dt.datetime, dt.datetime, dt.datetime, tuple[int, ...]]] = []
+        i = 0
+        n = len(events)
+        while i < n:
+            t = events[i][0]
+            while i < n and events[i][0] == t:
+                _, order, r = events[i]
+                if order == 1:
+                    active.add(r)
+                elif order == 0:
+                    active.discard(r)
+                elif r == -1:
+                    is_on = True
+                elif r == -2:
+                    is_on = False
+                else:
+                    hour = t
+                i += 1
+            if is_on and i < n:
+                nxt = events[i][0]
+                if nxt > t:
+                    key = tuple(sorted(active))
+                    if pieces and pieces[-1][1] == t and pieces[-1][2] == hour and pieces[-1][3] == key:
+                        pieces[-1] = (pieces[-1][0], nxt, hour, key)
+                    else:
+                        pieces.append((t, nxt, hour, key))
+        return tuple(pieces)
+
+    # --- loops and timelines ------------------------------------------------------------------
+
+    def loop(self, cls: ScreenClass, orientation: Orientation, active: tuple[int, ...]) -> Loop:
+        key = (cls, orientation, active)
+        lp = self._loops.get(key)
+        if lp is None:
+            rules = self.rules_for(cls)
+            anns = [self.announcements[r] for r in active if r < self._n_ann]
+            camps = [self.campaigns[r - self._n_ann] for r in active if r >= self._n_ann]
+            lp = build_loop(
+                cls,
+                orientation,
+                rules.loop_seconds,
+                rules.min_announcement_share,
+                rules.max_ad_share,
+                rules.min_dwell_s,
+                self.catalogue.items,
+                anns,
+                camps,
+                self.catalogue.filler_item_ids,
+            )
+            if not lp.announcements and not lp.filler and not lp.ads:
+                raise ScheduleError(
+                    "filler_item_ids",
+                    f"nothing can play on {cls}/{orientation} "
+                    "and the catalogue has no filler (community default slide)",
+                )
+            self._loops[key] = lp
+        return lp
+
+    def timeline(self, screen: Screen, start: dt.datetime, end: dt.datetime) -> Timeline:
+        validate_screen(screen)
+        s = require_aware(start, "start")
+        e = require_aware(end, "end")
+        if e <= s:
+            raise ScheduleError("end", f"{end.isoformat()} is not after start {start.isoformat()}")
+        eligible = self.eligible(screen)
+        sk = self.skeleton(screen, eligible, hour_start(s, screen.timezone), e)
+        cls, ori = screen.screen_class, screen.orientation
+        segs = tuple(Segment(a, b, self.loop(cls, ori, key), h) for a, b, h, key in sk)
+        return Timeline(segs, s, e)
+
+    # --- instants -----------------------------------------------------------------------------
+
+    def active_announcements(self, screen: Screen, at: dt.datetime) -> list[Announcement]:
+        at = require_aware(at, "at")
+        out = []
+        for r in self.eligible(screen):
+            if r >= self._n_ann:
+                break
+            a = self.announcements[r]
+            if a.valid_from <= at and (a.valid_until is None or at < a.valid_until):
+                out.append(a)
+        return out
+
+
+_RANK = {Priority.EMERGENCY: 0, Priority.IMPORTANT: 1, Priority.NORMAL: 2}
+
+
+def by_priority(anns: Sequence[Announcement]) -> list[Announcement]:
+    """Emergency, then important, then normal; newest first within a priority."""
+    return sorted(anns, key=lambda a: (_RANK[a.priority], -a.valid_from.timestamp(), a.id))
+
+
+class _EngineCache:
+    """Remembers engines for the last few catalogues, so the functional API stays cheap.
+
+    Keyed by object identity and holding the catalogue itself, so an id is never reused
+    while its entry lives. Catalogues are frozen models: do not mutate their dicts in place.
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._items: OrderedDict[int, tuple[Catalogue, ScheduleEngine]] = OrderedDict()
+
+    def get(self, catalogue: Catalogue) -> ScheduleEngine:
+        hit = self._items.get(id(catalogue))
+        if hit is not None and hit[0] is catalogue:
+            self._items.move_to_end(id(catalogue))
+            return hit[1]
+        engine = ScheduleEngine(catalogue)
+        self._items[id(catalogue)] = (catalogue, engine)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return engine
+
+
+_cache = _EngineCache()
+
+
+def engine_for(catalogue: Catalogue) -> ScheduleEngine:
+    """The (cached) engine for ``catalogue``."""
+    return _cache.get(catalogue)
+
+
+__all__ = ["UTC", "ScheduleEngine", "by_priority", "engine_for", "validate_catalogue", "validate_screen"]

@@ -1,0 +1,326 @@
+"""One repeating loop: what plays, in which order, while the eligible set stays the same.
+
+A loop has a nominal period (the class's ``loop_seconds``, longer only when announcements
+alone would overflow it). Per loop:
+
+- announcements first get their time: each valid item once (``important`` ones twice), repeated
+  item by item until they hold the class's ``min_announcement_share``;
+- campaigns get their booked share of the period (``plays_per_hour`` converts to a share through
+  the campaign's mean item duration). Bookings above the ad capacity (``max_ad_share``, and
+  ``100 - min_announcement_share`` while announcements run) are scaled down together. Fractional
+  plays per loop are spread over consecutive loops (loop ``k`` plays ``floor((k+1)f) - floor(kf)``,
+  rounded early), so each loop is within one slot of the booking;
+- filler fills the rest exactly: the last filler slide of a loop takes whatever time is left.
+
+Dwell rule: an image or text shorter than the class's ``min_dwell_s`` is shown for
+``min_dwell_s``; a video shorter than it is never scheduled on that class (it cannot be
+stretched without freezing). Items not valid for the screen's class or orientation never play.
+
+Order: loops start with a non-ad entry and ads sit in the gaps between announcements and
+filler, so two ads are adjacent only within a gap, where the arrangement keeps different
+advertisers and different non-empty categories side by side.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from schedules.model import (
+    Announcement,
+    Campaign,
+    ContentItem,
+    ItemKind,
+    Orientation,
+    Priority,
+    ScreenClass,
+    SlotSource,
+)
+
+_EARLY = 1.0 - 1e-9  # phase: a fractional campaign plays in the first loop of a segment
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One placement in a loop (a slot before it has a time)."""
+
+    item_id: str
+    duration: float
+    source: SlotSource
+    source_id: str | None = None
+    advertiser: str = ""  # set for campaign entries only
+    category: str = ""
+    stretchable: bool = True  # images and text may be shown longer or shorter
+
+    @property
+    def is_ad(self) -> bool:
+        return self.source is SlotSource.CAMPAIGN
+
+
+def conflicts(a: Entry | None, b: Entry) -> bool:
+    """True when ``b`` may not directly follow ``a`` (same advertiser, or same category)."""
+    if a is None or not a.is_ad or not b.is_ad:
+        return False
+    return a.advertiser == b.advertiser or (a.category != "" and a.category == b.category)
+
+
+def effective_duration(
+    item: ContentItem, screen_class: ScreenClass, orientation: Orientation, min_dwell_s: float
+) -> float | None:
+    """How long ``item`` plays on this class, or None when it may not play there."""
+    if screen_class not in item.screen_classes or orientation not in item.orientations:
+        return None
+    if item.duration_s < min_dwell_s:
+        return None if item.kind is ItemKind.VIDEO else float(min_dwell_s)
+    return float(item.duration_s)
+
+
+@dataclass(frozen=True, slots=True)
+class AdPlan:
+    """A campaign inside one loop: its rotating entries and how many plays per loop."""
+
+    campaign_id: str
+    entries: tuple[Entry, ...]
+    rate: float  # plays per loop
+    cap: int | None  # plays per local clock hour and screen
+    booked_share: float  # percent of the period, after scaling to the ad capacity
+    requested_share: float  # percent of the period as booked
+
+    @property
+    def mean_duration(self) -> float:
+        return sum(e.duration for e in self.entries) / len(self.entries)
+
+
+@dataclass(eq=False)
+class Loop:
+    """The recipe for the loops of a segment; ``entries(k)`` is the k-th loop since segment start."""
+
+    period_s: float
+    announcements: tuple[Entry, ...]
+    filler: tuple[Entry, ...]
+    ads: tuple[AdPlan, ...]
+    ad_limit_s: float
+    min_dwell_s: float
+    emergency: bool = False
+    scale: float = 1.0  # < 1 when bookings exceeded the capacity (campaigns were "sold out")
+    _cache: dict[int, tuple[Entry, ...]] = field(default_factory=dict, repr=False)
+
+    def plays_in_loop(self, plan: AdPlan, k: int) -> int:
+        return math.floor((k + 1) * plan.rate + _EARLY) - math.floor(k * plan.rate + _EARLY)
+
+    def entries(self, k: int) -> tuple[Entry, ...]:
+        cached = self._cache.get(k)
+        if cached is None:
+            cached = self._build(k)
+            if len(self._cache) < 4096:
+                self._cache[k] = cached
+        return cached
+
+    def _build(self, k: int) -> tuple[Entry, ...]:
+        if self.emergency:
+            return self.announcements
+        if not self.ads:
+            return tuple(self._non_ads(self.period_s - _total(self.announcements), k))
+        counts = [self.plays_in_loop(p, k) for p in self.ads]
+        ad_time = sum(c * p.mean_duration for c, p in zip(counts, self.ads, strict=True))
+        if ad_time > self.ad_limit_s + _EPS:
+            counts = self._trim(counts, k)
+        plays: list[list[Entry]] = []
+        for c, p in zip(counts, self.ads, strict=True):
+            first = math.floor(k * p.rate + _EARLY)
+            plays.append([p.entries[(first + i) % len(p.entries)] for i in range(c)])
+        ad_time = sum(e.duration for run in plays for e in run)
+        non_ads = self._non_ads(self.period_s - _total(self.announcements) - ad_time, k)
+        if not non_ads and self.filler:
+            non_ads = [self.filler[k % len(self.filler)]]  # ads alone still need a separator
+        return tuple(_interleave(non_ads, plays))
+
+    def _trim(self, counts: list[int], k: int) -> list[int]:
+        """Drop rounded-up plays (smallest fractional part first) until ads fit the capacity."""
+        counts = list(counts)
+        order = sorted(range(len(self.ads)), key=lambda i: (self.ads[i].rate % 1.0, self.ads[i].campaign_id))
+        time = sum(c * p.mean_duration for c, p in zip(counts, self.ads, strict=True))
+        for strict_floor in (True, False):
+            for i in order:
+                p = self.ads[i]
+                floor = math.floor(p.rate) if strict_floor else 0
+                while counts[i] > floor and time > self.ad_limit_s + _EPS:
+                    counts[i] -= 1
+                    time -= p.mean_duration
+        return counts
+
+    def _non_ads(self, remaining: float, k: int) -> list[Entry]:
+        """Announcements plus filler, making the loop exactly one period long where possible."""
+        out = list(self.announcements)
+        fill = self._fill(remaining, k)
+        if fill or remaining <= _EPS:
+            return out + fill
+        # Less than one dwell left: lengthen the last slide rather than show a too-short one.
+        for i in range(len(out) - 1, -1, -1):
+            if out[i].stretchable:
+                out[i] = _with_duration(out[i], out[i].duration + remaining)
+                return out
+        if self.filler and (self.ads or not out):
+            return [*out, _with_duration(self.filler[k % len(self.filler)], max(remaining, self.min_dwell_s))]
+        return out
+
+    def _fill(self, remaining: float, k: int) -> list[Entry]:
+        """Filler entries that add up to ``remaining`` seconds (the last one absorbs the rest)."""
+        out: list[Entry] = []
+        if not self.filler or remaining <= _EPS:
+            return out
+        i = k
+        while remaining > _EPS:
+            e = self.filler[i % len(self.filler)]
+            i += 1
+            rest = remaining - e.duration
+            if rest < self.min_dwell_s - _EPS and (e.stretchable or rest < 0):
+                if remaining >= self.min_dwell_s - _EPS:
+                    out.append(_with_duration(e, remaining))
+                elif out:
+                    out[-1] = _with_duration(out[-1], out[-1].duration + remaining)
+                break
+            out.append(e)
+            remaining = rest
+        return out
+
+
+def _with_duration(e: Entry, duration: float) -> Entry:
+    return Entry(e.item_id, duration, e.source, e.source_id, e.advertiser, e.category, e.stretchable)
+
+
+def _total(entries: Sequence[Entry]) -> float:
+    return sum(e.duration for e in entries)
+
+
+def _interleave(non_ads: list[Entry], plays: list[list[Entry]]) -> list[Entry]:
+    """Put ads into the gaps after each non-ad entry, never two conflicting ads side by side."""
+    remaining = [len(r) for r in plays]
+    used = [0] * len(plays)
+    total = sum(remaining)
+    out: list[Entry] = []
+    gaps = max(len(non_ads), 1)
+    carry = 0
+    for g in range(gaps):
+        if non_ads:
+            out.append(non_ads[g])
+        want = (g + 1) * total // gaps - g * total // gaps + carry
+        prev: Entry | None = out[-1] if out else None
+        placed = 0
+        while placed < want:
+            best = -1
+            for i, n in enumerate(remaining):
+                if n and not conflicts(prev, plays[i][used[i]]) and (best < 0 or n > remaining[best]):
+                    best = i
+            if best < 0:
+                break
+            e = plays[best][used[best]]
+            used[best] += 1
+            remaining[best] -= 1
+            out.append(e)
+            prev = e
+            placed += 1
+        carry = want - placed
+    return out
+
+
+def build_loop(
+    screen_class: ScreenClass,
+    orientation: Orientation,
+    loop_seconds: float,
+    min_announcement_share: float,
+    max_ad_share: float,
+    min_dwell_s: float,
+    items: dict[str, ContentItem],
+    announcements: Sequence[Announcement],
+    campaigns: Sequence[Campaign],
+    filler_ids: Sequence[str],
+) -> Loop:
+    """The loop for one eligible set on one class/orientation (inputs already validated)."""
+
+    def entry(
+        item_id: str, source: SlotSource, source_id: str | None, advertiser: str = "", category: str = ""
+    ) -> Entry | None:
+        item = items[item_id]
+        d = effective_duration(item, screen_class, orientation, min_dwell_s)
+        if d is None:
+            return None
+        return Entry(item_id, d, source, source_id, advertiser, category, item.kind is not ItemKind.VIDEO)
+
+    emergencies = [a for a in announcements if a.priority is Priority.EMERGENCY]
+    if emergencies:
+        emergencies.sort(key=lambda a: (-a.valid_from.timestamp(), a.id))
+        chosen: list[Entry] = []
+        for a in emergencies:
+            chosen += [e for i in a.item_ids if (e := entry(i, SlotSource.EMERGENCY, a.id)) is not None]
+        if not chosen:  # safety beats layout: an emergency always shows, valid item or not
+            a = emergencies[0]
+            item = items[a.item_ids[0]]
+            chosen = [Entry(item.id, max(item.duration_s, min_dwell_s), SlotSource.EMERGENCY, a.id)]
+        return Loop(_total(chosen), tuple(chosen), (), (), 0.0, min_dwell_s, emergency=True)
+
+    ordered = sorted(announcements, key=lambda a: (a.priority is not Priority.IMPORTANT, a.valid_from, a.id))
+    per_ann = [
+        [e for i in a.item_ids if (e := entry(i, SlotSource.ANNOUNCEMENT, a.id)) is not None] for a in ordered
+    ]
+    base: list[Entry] = [e for entries in per_ann for e in entries]
+    base += [
+        e
+        for a, entries in zip(ordered, per_ann, strict=True)
+        if a.priority is Priority.IMPORTANT
+        for e in entries
+    ]
+    ann_entries = list(base)
+    if base:
+        target = min_announcement_share / 100.0 * loop_seconds
+        i = 0
+        while _total(ann_entries) < target - _EPS:
+            ann_entries.append(base[i % len(base)])
+            i += 1
+
+    plans: list[tuple[Campaign, tuple[Entry, ...], float]] = []
+    for c in sorted(campaigns, key=lambda c: c.id):
+        ces = tuple(
+            e
+            for i in c.item_ids
+            if (e := entry(i, SlotSource.CAMPAIGN, c.id, c.advertiser_id, c.category)) is not None
+        )
+        if not ces:
+            continue
+        mean = _total(ces) / len(ces)
+        share = c.share_percent if c.share_percent is not None else (c.plays_per_hour or 0) * mean / 36.0
+        plans.append((c, ces, share))
+
+    filler = tuple(e for i in filler_ids if (e := entry(i, SlotSource.FILLER, None)) is not None)
+    if not ann_entries and not plans and not filler and filler_ids:
+        item = items[filler_ids[0]]  # the community default slide plays even where it is not valid
+        filler = (
+            Entry(
+                item.id,
+                max(item.duration_s, min_dwell_s),
+                SlotSource.FILLER,
+                None,
+                stretchable=item.kind is not ItemKind.VIDEO,
+            ),
+        )
+
+    booked = sum(s for _, _, s in plans)
+    capacity = min(max_ad_share, 100.0 - min_announcement_share if ann_entries else 100.0)
+    ad_fraction = min(booked, capacity) / 100.0
+    scale = min(1.0, capacity / booked) if booked > 0 else 1.0
+    t_ann = _total(ann_entries)
+    period = float(loop_seconds)
+    if ad_fraction < 1.0 and t_ann / (1.0 - ad_fraction) > period:
+        period = t_ann / (1.0 - ad_fraction)
+    ads: list[AdPlan] = []
+    for c, ces, share in plans:
+        mean = _total(ces) / len(ces)
+        scaled = share * scale
+        rate = scaled / 100.0 * period / mean
+        if c.frequency_cap_per_hour is not None:
+            rate = min(rate, c.frequency_cap_per_hour * period / 3600.0)
+        ads.append(AdPlan(c.id, ces, rate, c.frequency_cap_per_hour, scaled, share))
+    ad_limit = min(ad_fraction * period + _EPS, max(period - t_ann, 0.0))
+    return Loop(period, tuple(ann_entries), filler, tuple(ads), ad_limit, min_dwell_s, scale=scale)
