@@ -1,8 +1,8 @@
-"""The kiosk's view of the server: a small ``KioskApi`` interface, its HTTP implementation and a fake.
+"""The kiosk's view of the server: the ``KioskApi`` interface, its errors and an in-memory fake.
 
-The HTTP implementation builds on the player's :class:`~signage_player.client.ServerClient`
-(auth header, timeouts, error mapping). Calls block, so the UI only ever runs them on a worker
-thread (see :mod:`kiosk_app.worker`). The in-memory fake beside it serves the view-model tests.
+The real implementation is :class:`kiosk_app.http_api.HttpKioskApi` (requests). Calls block,
+so the UI only ever runs them on a worker thread (see :mod:`kiosk_app.worker`). This module
+imports no HTTP library, so the flow and its tests stay pure.
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ import datetime as dt
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
-
-import requests
-from pydantic import BaseModel, ValidationError
+from typing import Protocol
 
 from kiosk_app.errors import KioskError
 from schedules.kiosk_protocol import (
@@ -27,10 +24,6 @@ from schedules.kiosk_protocol import (
     PaymentView,
     ServiceCatalogue,
 )
-from signage_player.client import HttpStatusError, NetworkError, ServerClient
-
-KIOSK_API = "/api/v1/kiosk"
-_M = TypeVar("_M", bound=BaseModel)
 
 
 class KioskApiError(KioskError):
@@ -77,74 +70,6 @@ class KioskApi(Protocol):
     def cancel_order(self, order_id: str) -> OrderView: ...
     def lookup_case(self, lookup: CaseLookup) -> CaseStatus: ...
     def fetch(self, url: str) -> bytes: ...
-
-
-class HttpKioskApi(ServerClient):
-    """``KioskApi`` over requests against ``/api/v1/kiosk`` with the device's bearer key."""
-
-    def catalogue(self, etag: str | None = None) -> CatalogueResult:
-        headers = {"If-None-Match": etag} if etag else {}
-        r = self._call("GET", "/catalogue", headers=headers, ok=(200, 304))
-        if r.status_code == 304:
-            return CatalogueResult(None, etag)
-        return CatalogueResult(_parse(ServiceCatalogue, r.content), r.headers.get("ETag"))
-
-    def create_order(self, order: OrderCreate) -> OrderView:
-        r = self._call("POST", "/orders", json=order.model_dump(mode="json"), ok=(200, 201))
-        return _parse(OrderView, r.content)
-
-    def get_order(self, order_id: str) -> OrderView:
-        return _parse(OrderView, self._call("GET", f"/orders/{_segment(order_id)}").content)
-
-    def order_by_reference(self, reference: str) -> OrderView:
-        return _parse(OrderView, self._call("GET", f"/orders/by-reference/{_segment(reference)}").content)
-
-    def cancel_order(self, order_id: str) -> OrderView:
-        return _parse(OrderView, self._call("POST", f"/orders/{_segment(order_id)}/cancel").content)
-
-    def lookup_case(self, lookup: CaseLookup) -> CaseStatus:
-        r = self._call("POST", "/cases/lookup", json=lookup.model_dump(mode="json", exclude_none=True))
-        return _parse(CaseStatus, r.content)
-
-    def fetch(self, url: str) -> bytes:
-        r = self._call("GET", self.asset_url(url), absolute=True)
-        return r.content
-
-    def _call(self, method: str, path: str, *, absolute: bool = False, ok: tuple[int, ...] = (200,),
-              headers: dict[str, str] | None = None, json: object = None) -> requests.Response:
-        target = path if absolute else f"{KIOSK_API}{path}"
-        try:
-            r = self._request(method, target, ok=(*ok, 429), headers=headers, json=json)
-        except NetworkError as exc:
-            raise ApiUnavailable(str(exc)) from exc
-        except HttpStatusError as exc:
-            raise _map_status(exc) from exc
-        if r.status_code == 429:
-            retry = r.headers.get("Retry-After", "60")
-            raise LockedOut(int(retry) if retry.isdigit() else 60)
-        return r
-
-
-def _map_status(exc: HttpStatusError) -> KioskApiError:
-    if exc.status == 404:
-        return NotFound(str(exc))
-    if exc.status >= 500 or exc.status == 408:
-        return ApiUnavailable(str(exc))
-    return Rejected(exc.status, str(exc))
-
-
-def _segment(value: str) -> str:
-    """Refuse anything that could change the path: references and ids are plain tokens."""
-    if not value or not all(c.isalnum() or c in "-_" for c in value):
-        raise NotFound(f"malformed identifier {value!r}")
-    return value
-
-
-def _parse(model: type[_M], body: bytes) -> _M:
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        raise ApiUnavailable(f"server answered with an invalid {model.__name__}: {exc}") from exc
 
 
 @dataclass

@@ -107,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from kiosk_app.api import HttpKioskApi
     from kiosk_app.app import build_app
+    from kiosk_app.http_api import HttpKioskApi
     from kiosk_app.offline_pay import DeviceKeySigner
     from kiosk_app.peripherals import UdevPeripherals
     from kiosk_app.speech import EspeakSpeaker

@@ -106,7 +106,7 @@ def stylesheet(theme: Theme) -> str:
     """The Qt style sheet for the whole window; widgets pick roles through object names."""
     p = theme.palette
     return f"""
-    QWidget#kioskRoot, QStackedWidget, QWidget#page {{ background: {p.background}; }}
+    QWidget#kioskRoot, QStackedWidget, QWidget#page, QScrollArea {{ background: {p.background}; }}
     QWidget {{ color: {p.text}; font-family: "{FONT_FAMILY}"; font-size: {theme.body_pt}pt; }}
     QLabel#title {{ font-size: {theme.title_pt}pt; font-weight: bold; }}
     QLabel#muted {{ color: {p.muted_text}; font-size: {theme.small_pt}pt; }}

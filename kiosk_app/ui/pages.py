@@ -81,6 +81,7 @@ class PageBuilder:
 
     def scroll(self, inner: QWidget) -> QScrollArea:
         area = QScrollArea()
+        inner.setObjectName("page")
         area.setWidget(inner)
         area.setWidgetResizable(True)
         area.setFrameShape(QFrame.Shape.NoFrame)
@@ -101,15 +102,14 @@ class PageBuilder:
         if catalogue is None:
             layout.addWidget(self.say(self.t("offline.no_catalogue"), "notice"))
         else:
+            columns = 1 if self.theme.touch_px > 100 else 2  # large text: one tile per row, nothing cut
             for i, cat in enumerate(catalogue.categories):
                 b = make_button(self.tr.text(cat.name), partial(self.flow.open_category, cat.id), "tile",
                                 f"category:{cat.id}")
-                grid.addWidget(b, i // 2, i % 2)
+                grid.addWidget(b, i // columns, i % columns)
         layout.addLayout(grid)
-        row = QHBoxLayout()
-        row.addWidget(make_button(self.t("home.cases"), self.flow.open_cases, "tile", "cases"))
-        row.addWidget(make_button(self.t("home.my_order"), self.flow.open_lookup, "tile", "my_order"))
-        layout.addLayout(row)
+        layout.addWidget(make_button(self.t("home.cases"), self.flow.open_cases, "tile", "cases"))
+        layout.addWidget(make_button(self.t("home.my_order"), self.flow.open_lookup, "tile", "my_order"))
         layout.addStretch(1)
         self.notice(layout)
         return page

@@ -110,17 +110,21 @@ class KioskWindow(QWidget):
         root.setContentsMargins(0, 0, 0, 0)
         root.setSpacing(0)
         self.top = QFrame()
-        bar = QHBoxLayout(self.top)
-        bar.setContentsMargins(0, 0, 24, 0)
-        bar.addWidget(_Corner(self._on_corner_tapped))
-        self.title = make_label("", "title", wrap=False)
-        bar.addWidget(self.title, 1)
+        top = QVBoxLayout(self.top)
+        top.setContentsMargins(0, 0, 24, 8)
+        head = QHBoxLayout()
+        head.addWidget(_Corner(self._on_corner_tapped))
+        self.title = make_label("", "title")
+        head.addWidget(self.title, 1)
+        top.addLayout(head)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(24, 0, 0, 0)
         self.large_button = make_button("", self.flow.toggle_large_text, name="large_text")
         self.language_button = make_button("", self.translator.toggle, name="language")
         self.speak_button = make_button("", self.read_aloud, name="read_aloud")
         for b in (self.large_button, self.language_button, self.speak_button):
-            b.setSizePolicy(b.sizePolicy().horizontalPolicy().Preferred, b.sizePolicy().verticalPolicy())
             bar.addWidget(b)
+        top.addLayout(bar)
         root.addWidget(self.top)
         self.banner = make_label("", "banner")
         self.banner.setProperty("testName", "offline_banner")
@@ -249,21 +253,28 @@ class KioskWindow(QWidget):
         if state.screen is Screen.ATTRACT:
             self.attract.retranslate(self.translator)
             self.stack.setCurrentWidget(self.attract)
-            self.builder = None
+            self._replace_page(QWidget(), None)  # nothing of the last resident stays in the window
             return
         builder = PageBuilder(self.flow, self.translator, theme_for(state.large_text), self.clock,
                               self._maintenance, self._image)
         page = builder.build()
+        self._replace_page(page, builder)
+        self.stack.setCurrentWidget(page)
+
+    def _replace_page(self, page: QWidget, builder: PageBuilder | None) -> None:
         old = self.page
         self.stack.addWidget(page)
-        self.stack.setCurrentWidget(page)
         self.stack.removeWidget(old)
+        old.hide()
+        old.setParent(None)  # out of the window at once; freed when control returns to the event loop
         old.deleteLater()
         self.page, self.builder = page, builder
 
-    def save_screenshot(self, directory: Path) -> Path:
+    def save_screenshot(self, directory: Path, name: str | None = None) -> Path:
+        """``<screen>-<language>-<normal|large>.png`` (or ``name`` instead of the screen) in ``directory``."""
         mode = "large" if self.flow.state.large_text else "normal"
-        path = Path(directory) / f"{self.flow.state.screen.value}-{self.translator.language.value}-{mode}.png"
+        label = name or self.flow.state.screen.value
+        path = Path(directory) / f"{label}-{self.translator.language.value}-{mode}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.grab().save(str(path))
         return path

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk_app.api import FakeKioskApi, text
 from kiosk_app.app import KioskApp, build_app
 from kiosk_app.jobs import ImmediateRunner
+from kiosk_app.offline_pay import DeviceKeySigner
 from kiosk_app.operator import hash_pin
 from kiosk_app.peripherals import FakePeripherals, Peripheral, PeripheralKind
 from kiosk_app.settings import KioskSettings
@@ -129,7 +131,8 @@ def make_kiosk(qtbot, tmp_path: Path, clock: Clock, fake_api: FakeKioskApi) -> I
                                  screenshot_dir=screenshot_dir)
         app = build_app(settings, api or fake_api, FakeSpeaker(),
                         FakePeripherals([Peripheral(PeripheralKind.SCANNER, "Honeywell 1900", "/dev/input/event5")]),
-                        device_id="kiosk-test-1", clock=clock, runner=runner or ImmediateRunner())
+                        device_id="kiosk-test-1", clock=clock, runner=runner or ImmediateRunner(),
+                        signer=DeviceKeySigner(Ed25519PrivateKey.generate(), "http://127.0.0.1:9"))
         app.window.resize(1080, 1920)
         qtbot.addWidget(app.window)
         app.window.show()

@@ -1,0 +1,326 @@
+"""The kiosk's flow without Qt: booking, payment, offline outbox, idle reset, cases, maintenance."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from kiosk_app.api import FakeKioskApi
+from kiosk_app.flow import ORDERS_TOPIC, CaseField, FlowSettings, KioskFlow, Screen, local_reference
+from kiosk_app.jobs import ImmediateRunner, ManualRunner, Runner
+from kiosk_app.offline_pay import DeviceKeySigner
+from kiosk_app.operator import OperatorPin
+from kiosk_app.store import CaseMemory, CatalogueStore
+from schedules.kiosk_protocol import OrderState
+from signage_player.outbox import Outbox
+from tests.kiosk_app.conftest import PIN, PIN_HASH, Clock
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+
+def make_flow(tmp_path: Path, api: FakeKioskApi, clock: Clock, runner: Runner | None = None,
+              outbox: Outbox | None = None) -> KioskFlow:
+    return KioskFlow(
+        api, runner or ImmediateRunner(), outbox or Outbox(tmp_path / "outbox.sqlite3"),
+        CatalogueStore(tmp_path / "catalogue"), CaseMemory(tmp_path / "cases"),
+        DeviceKeySigner(Ed25519PrivateKey.generate(), "http://server.test"),
+        OperatorPin(PIN_HASH), clock(), FlowSettings(kiosk_id="kiosk-1"),
+    )
+
+
+def book_until_confirm(flow: KioskFlow, service: str = "meal", slot: str = "meal-0",
+                       phone: str = "13812345678") -> None:
+    flow.start()
+    if isinstance(flow.runner, ManualRunner):
+        flow.runner.run_all()  # the catalogue arrives
+    cat = next(s.category_id for s in flow.state.catalogue.services if s.id == service)  # type: ignore[union-attr]
+    flow.open_category(cat)
+    flow.open_service(service)
+    flow.book()
+    flow.pick_slot(slot)
+    for ch in phone:
+        flow.key(ch)
+    flow.phone_next()
+
+
+def test_browse_book_and_pay_shows_paid_only_when_the_server_confirms(tmp_path: Path, fake_api: FakeKioskApi,
+                                                                      clock: Clock) -> None:
+    flow = make_flow(tmp_path, fake_api, clock)
+    book_until_confirm(flow)
+    assert flow.state.screen is Screen.CONFIRM
+    flow.confirm_booking(clock())
+    assert flow.state.screen is Screen.PAY
+    order = flow.state.order
+    assert order is not None and order.payment is not None and order.local_reference
+    assert flow.outbox.count(ORDERS_TOPIC) == 0  # handed over and acknowledged
+    for _ in range(5):  # polls keep saying "awaiting": the kiosk keeps waiting
+        flow.tick(clock.advance(3))
+    assert flow.state.screen is Screen.PAY and flow.state.pay_seconds_left == 15 * 60 - 15
+    fake_api.mark_paid(order.id)
+    flow.tick(clock.advance(3))
+    assert flow.state.screen is Screen.RECEIPT
+    assert flow.state.order is not None and flow.state.order.state is OrderState.PAID
+    assert fake_api.create_calls == 1
+
+
+def test_payment_polls_every_two_to_three_seconds(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+    runner = ManualRunner()
+    flow = make_flow(tmp_path, fake_api, clock, runner)
+    book_until_confirm(flow)
+    flow.confirm_booking(clock())
+    runner.run_all()
+    polls = 0
+    for _ in range(30):  # 30 s, one tick a second
+        flow.tick(clock.advance(1))
+        polls += runner.run_all()
+    assert 10 <= polls <= 15
+
+
+def test_expired_payment_is_never_shown_as_paid(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+    flow = make_flow(tmp_path, fake_api, clock)
+    book_until_confirm(flow)
+    flow.confirm_booking(clock())
+    fake_api.online = False  # the server goes silent: no confirmation can arrive
+    for _ in range(15 * 60 // 30 + 2):
+        flow.touched(clock())  # resident still standing there
+        flow.tick(clock.advance(30))
+    assert flow.state.screen is Screen.ORDER
+    assert flow.state.order is not None and flow.state.order.state is OrderState.EXPIRED
+    assert flow.state.notice is not None and flow.state.notice.key == "pay.expired"
+
+
+def test_cancel_returns_the_servers_answer(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+    flow = make_flow(tmp_path, fake_api, clock)
+    book_until_confirm(flow)
+    flow.confirm_booking(clock())
+    flow.cancel_payment()
+    assert flow.state.screen is Screen.ORDER
+    assert flow.state.notice is not None and flow.state.notice.key == "pay.cancelled"
+    assert next(iter(fake_api.orders.values())).state is OrderState.CANCELLED
+
+
+def test_bad_phone_is_refused_with_a_message_and_kept(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+    flow = make_flow(tmp_path, fake_api, clock)
+    book_until_confirm(flow, phone="1281234567")
+    assert flow.state.screen is Screen.PHONE
+    assert flow.state.notice is not None and flow.state.notice.key == "phone.invalid"
+    assert flow.state.phone == "1281234567"
+
+
+def test_full_slot_cannot_be_picked(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+    flow = make_flow(tmp_path, fake_api, clock)
+    flow.start()
+    flow.open_category("elderly_care")
+    flow.open_service("meal")
+    flow.book()
+    flow.pick_slot("meal-1")  # remaining 0
+    assert flow.state.screen is Screen.SLOT and flow.state.slot_id is None
+
+
+def test_offline_booking_survives_a_restart_and_is_delivered_once(tmp_path: Path, fake_api: FakeKioskApi,
+                                                                  clock: Clock) -> None:
+    flow = make_flow(tmp_path, fake_api, clock)
+    book_until_confirm(flow)
+    fake_api.online = False
+    flow.confirm_booking(clock())
+    state = flow.state
+    assert state.online is False
+    assert state.pending is not None and state.pending.order.local_reference
+    assert state.screen is Screen.PAY and state.pending.offline_pay_url  # signed offline token QR
+    assert state.pending.offline_pay_url.startswith("http://server.test/pay/offline/")
+    assert flow.outbox.count(ORDERS_TOPIC) == 1
+    flow.outbox.close()  # the kiosk is switched off
+
+    reborn = make_flow(tmp_path, fake_api, clock)
+    assert reborn.outbox.count(ORDERS_TOPIC) == 1
+    reborn.tick(clock.advance(1))  # still offline: stays queued
+    assert reborn.outbox.count(ORDERS_TOPIC) == 1
+    fake_api.online = True
+    for _ in range(3):
+        reborn.tick(clock.advance(31))
+    assert reborn.outbox.count(ORDERS_TOPIC) == 0
+    assert len(fake_api.orders) == 1
+    delivered = next(iter(fake_api.orders.values()))
+    assert delivered.local_reference == state.pending.order.local_reference
+    assert [o.id for o in reborn.delivered] == [delivered.id]
+
+
+def test_crash_between_send_and_ack_does_not_duplicate(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+    runner = ManualRunner()
+    flow = make_flow(tmp_path, fake_api, clock, runner)
+    book_until_confirm(flow)
+    flow.confirm_booking(clock())
+    job = runner.queue.pop(0)
+    job.job()  # the server received it ... and the kiosk died before the answer
+    flow.outbox.close()
+    reborn = make_flow(tmp_path, fake_api, clock)
+    reborn.sync_outbox(clock())
+    assert reborn.outbox.count(ORDERS_TOPIC) == 0
+    assert len(fake_api.orders) == 1 and fake_api.create_calls == 2
+
+
+def test_idle_warning_then_reset_clears_personal_data(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+    flow = make_flow(tmp_path, fake_api, clock)
+    book_until_confirm(flow)
+    flow.touched(clock())
+    flow.tick(clock.advance(59))
+    assert flow.state.idle_seconds_left is None
+    flow.tick(clock.advance(2))
+    assert flow.state.idle_seconds_left == 14
+    flow.touched(clock())  # "more time"
+    assert flow.state.idle_seconds_left is None
+    flow.tick(clock.advance(61))
+    flow.tick(clock.advance(15))
+    s = flow.state
+    assert s.screen is Screen.ATTRACT
+    assert (s.phone, s.service_id, s.slot_id, s.order, s.pending, s.case_number, s.case_status) == (
+        "", None, None, None, None, "", None)
+
+
+def test_an_answer_arriving_after_the_reset_is_dropped(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+    runner = ManualRunner()
+    flow = make_flow(tmp_path, fake_api, clock, runner)
+    flow.start()
+    flow.open_cases()
+    for ch in "GA20261101":
+        flow.key(ch)
+    flow.select_case_field(CaseField.LAST4)
+    for ch in "123X":
+        flow.key(ch)
+    flow.submit_case(clock())
+    flow.reset()
+    runner.run_all()
+    assert flow.state.screen is Screen.ATTRACT and flow.state.case_status is None
+
+
+def test_case_lookup_then_offline_shows_last_seen_status_dated(tmp_path: Path, fake_api: FakeKioskApi,
+                                                              clock: Clock) -> None:
+    flow = make_flow(tmp_path, fake_api, clock)
+    flow.start()
+    flow.scanned("https://gov.example/case?case=ga20261101")
+    assert flow.state.case_number == "GA20261101" and flow.state.case_field is CaseField.LAST4
+    for ch in "123x":
+        flow.key(ch)
+    flow.submit_case(clock())
+    assert flow.state.screen is Screen.CASE_RESULT and flow.state.case_seen_at is None
+    assert flow.state.case_status is not None and flow.state.case_status.id_masked.startswith("110***")
+    seen_at = clock()
+    flow.home()
+    fake_api.online = False
+    clock.advance(3600)
+    flow.open_cases()
+    for ch in "GA20261101":
+        flow.key(ch)
+    flow.select_case_field(CaseField.LAST4)
+    for ch in "123X":
+        flow.key(ch)
+    flow.submit_case(clock())
+    assert flow.state.screen is Screen.CASE_RESULT and flow.state.case_seen_at == seen_at
+    flow.back()
+    flow.clear_field()
+    for ch in "9999":
+        flow.key(ch)
+    flow.submit_case(clock())  # a case this kiosk never saw
+    assert flow.state.notice is not None and flow.state.notice.key == "case.offline_none"
+
+
+def test_wrong_answers_get_the_same_message_then_a_lockout(tmp_path: Path, fake_api: FakeKioskApi,
+                                                          clock: Clock) -> None:
+    flow = make_flow(tmp_path, fake_api, clock)
+    flow.start()
+    flow.open_cases()
+    for ch in "GA20261101":
+        flow.key(ch)
+    flow.select_case_field(CaseField.LAST4)
+    keys = []
+    for _ in range(6):
+        flow.clear_field()
+        for ch in "0000":
+            flow.key(ch)
+        flow.submit_case(clock())
+        keys.append(flow.state.notice.key if flow.state.notice else None)
+    assert keys[:5] == ["case.not_found"] * 5 and keys[5] == "case.locked"
+
+
+def test_keypad_refuses_what_does_not_fit(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+    flow = make_flow(tmp_path, fake_api, clock)
+    book_until_confirm(flow, phone="138123456789999")
+    assert flow.state.phone == "13812345678"  # 11 digits at most
+    flow.back()
+    flow.key("a")
+    assert flow.state.phone == "13812345678"
+
+
+def test_maintenance_needs_the_pin_and_locks_after_wrong_tries(tmp_path: Path, fake_api: FakeKioskApi,
+                                                               clock: Clock) -> None:
+    flow = make_flow(tmp_path, fake_api, clock)
+    flow.open_maintenance_pin()
+    for _ in range(5):
+        for ch in "0000":
+            flow.key(ch)
+        flow.submit_pin(clock())
+    assert flow.state.screen is Screen.MAINT_PIN and flow.state.notice.key == "maint.pin_wrong"  # type: ignore[union-attr]
+    for ch in PIN:
+        flow.key(ch)
+    flow.submit_pin(clock())
+    assert flow.state.notice is not None and flow.state.notice.key == "maint.pin_locked"
+    clock.advance(301)
+    for ch in PIN:
+        flow.key(ch)
+    flow.submit_pin(clock())
+    assert flow.state.screen is Screen.MAINTENANCE and flow.state.pin == ""
+
+
+def test_catalogue_is_cached_and_used_offline_with_its_time(tmp_path: Path, fake_api: FakeKioskApi,
+                                                            clock: Clock) -> None:
+    flow = make_flow(tmp_path, fake_api, clock)
+    flow.start()
+    fetched_at = clock()
+    flow.outbox.close()
+    fake_api.online = False
+    clock.advance(7200)
+    reborn = make_flow(tmp_path, fake_api, clock)
+    reborn.start()
+    assert reborn.state.online is False
+    assert reborn.state.catalogue is not None and reborn.state.catalogue_as_of == fetched_at
+
+
+def test_local_reference_is_short_and_stable() -> None:
+    import uuid
+
+    key = uuid.UUID(int=123456789)
+    assert local_reference(key) == local_reference(key)
+    assert len(local_reference(key)) == 8 and local_reference(key).startswith("L")
+
+
+@pytest.mark.parametrize("online", [True, False])
+def test_my_order_lookup(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock, online: bool) -> None:
+    flow = make_flow(tmp_path, fake_api, clock)
+    book_until_confirm(flow)
+    flow.confirm_booking(clock())
+    ref = flow.state.order.reference  # type: ignore[union-attr]
+    flow.home()
+    fake_api.online = online
+    flow.open_lookup()
+    for ch in ref.replace("-", "").lower():
+        flow.key(ch)
+    flow.submit_lookup()
+    if online:
+        assert flow.state.lookup_result is not None and flow.state.lookup_result.reference == ref
+    else:
+        assert flow.state.notice is not None and flow.state.notice.key == "lookup.offline"
+
+
+def test_flow_imports_no_qt_or_http() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, kiosk_app.flow, kiosk_app.i18n, kiosk_app.theme, kiosk_app.scan;"
+            "print([m for m in ('PySide6', 'requests') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+_ = dt
