@@ -10,10 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from content_server import health as health_mod
+from content_server import scheduling
 from content_server.auth import sha256_hex
+from content_server.config import Settings
 from content_server.errors import Invalid, NotFound
+from content_server.health import Health, Thresholds
 from content_server.models import Device, Pairing
 from content_server.services import state
+from schedules.errors import ScheduleError
 from schedules.model import OperatingHours, Orientation, Screen, ScreenClass
 from schedules.protocol import Heartbeat, PairingRequest, PairingStarted, PairingStatus
 
@@ -216,3 +221,38 @@ def record_heartbeat(session: Session, d: Device, hb: Heartbeat, *, now: dt.date
     if hb.screen_hash is not None and hb.screen_hash != d.screen_hash:
         d.screen_hash = hb.screen_hash
         d.screen_hash_since = now
+
+
+def health(
+    session: Session, d: Device, *, now: dt.datetime, settings: Settings, latest: str | None
+) -> Health:
+    """Online / sync / frozen for one device, with the schedule consulted for frozen detection."""
+    limits = Thresholds(
+        offline_after=dt.timedelta(seconds=settings.offline_after_s),
+        behind_after=dt.timedelta(seconds=settings.behind_after_s),
+        frozen_after=dt.timedelta(seconds=settings.frozen_after_s),
+    )
+    changes = False
+    if d.screen_hash_since is not None and now - d.screen_hash_since > limits.frozen_after:
+        from content_server.services.catalogue import catalogue_for
+
+        screen = to_screen(d)
+        try:
+            window = scheduling.slots(
+                screen, catalogue_for(session, [screen], now), now - limits.frozen_after, now
+            )
+        except ScheduleError as exc:  # nothing schedulable (no filler yet): cannot call it frozen
+            log.info("no timeline for %s: %s", d.id, exc)
+            window = []
+        changes = health_mod.expected_changes(window)
+    return health_mod.assess(
+        now=now,
+        last_seen=d.last_seen_at,
+        heartbeat=d.last_heartbeat,
+        playing=d.playing_manifest,
+        latest=latest,
+        latest_since=d.served_manifest_since,
+        hash_since=d.screen_hash_since,
+        schedule_changes=changes,
+        limits=limits,
+    )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from content_server.api.deps import NowDep, Operator, SessionDep
+from content_server.api.blobs import serve_blob
+from content_server.api.deps import NowDep, Operator, SessionDep, SettingsDep, StoreDep
+from content_server.errors import NotFound
 from content_server.models import Device
 from content_server.services import screens
 
@@ -91,6 +93,58 @@ def update_screen(
     d = screens.update(session, screen_id, body, now=now)
     session.commit()
     return ScreenOut.of(d)
+
+
+class StatusOut(BaseModel):
+    screen_id: str
+    online: bool
+    last_seen_at: dt.datetime | None
+    sync: str
+    frozen: bool
+    problems: list[str]
+    playing_manifest: str | None
+    latest_manifest: str
+    heartbeat: dict[str, Any] | None
+
+
+@router.get("/screens/{screen_id}/status", response_model=StatusOut)
+def status(
+    screen_id: str, request: Request, session: SessionDep, now: NowDep, settings: SettingsDep, _op: Operator
+) -> StatusOut:
+    """Online/offline, in sync/behind/failing and frozen, from the last heartbeat and the schedule."""
+    d = screens.get_device(session, screen_id)
+    latest, _ = request.app.state.manifests.get(session, d, now, days=settings.manifest_days)
+    h = screens.health(session, d, now=now, settings=settings, latest=latest.version)
+    return StatusOut(
+        screen_id=d.id,
+        online=h.online,
+        last_seen_at=d.last_seen_at,
+        sync=h.sync,
+        frozen=h.frozen,
+        problems=list(h.problems),
+        playing_manifest=d.playing_manifest,
+        latest_manifest=latest.version,
+        heartbeat=d.last_heartbeat,
+    )
+
+
+@router.post("/screens/{screen_id}/screenshot-request", response_model=ScreenOut)
+def request_screenshot(screen_id: str, session: SessionDep, _op: Operator) -> ScreenOut:
+    """The device is told in its next heartbeat reply and uploads a PNG."""
+    d = screens.get_device(session, screen_id)
+    d.screenshot_requested = True
+    session.commit()
+    return ScreenOut.of(d)
+
+
+@router.get("/screens/{screen_id}/screenshot", response_class=Response)
+def get_screenshot(
+    screen_id: str, request: Request, session: SessionDep, store: StoreDep, _op: Operator
+) -> Response:
+    d = screens.get_device(session, screen_id)
+    if d.screenshot_sha256 is None:
+        raise NotFound("no screenshot yet")
+    return serve_blob(request, store, d.screenshot_sha256, "image/png", private=True)
 
 
 @router.post("/screens/{screen_id}/revoke", response_model=ScreenOut)

@@ -1,0 +1,133 @@
+"""Player API end to end in process: manifest with ETag/304, heartbeats, plays, reports, emergency."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from schedules.protocol import Manifest
+from tests.fixtures.server import AppClient, pair_device
+
+
+def _announce(client: AppClient, op: dict[str, str], **body: object) -> dict:
+    r = client.post("/api/v1/announcements", json={"title": "停水通知", **body}, headers=op)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_manifest_etag_304_and_changes_at_next_poll(any_db_client: AppClient, media_dir: Path) -> None:
+    c = any_db_client
+    op = c.auth(c.operator)
+    north = pair_device(c, screen_class="outdoor_large", groups=["north"])
+    south = pair_device(c, screen_class="indoor_small", groups=["south"])
+    img = c.post(
+        "/api/v1/media?filename=a.png", content=(media_dir / "small.jpg").read_bytes(), headers=op
+    ).json()
+    first = c.get("/api/v1/device/manifest", headers=north.headers)
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    m = Manifest.model_validate_json(first.content)
+    assert etag == f'"{m.version}"' and m.catalogue.announcements == ()
+    assert m.valid_until - c.clock() >= dt.timedelta(days=7)
+    again = c.get("/api/v1/device/manifest", headers={**north.headers, "If-None-Match": etag})
+    assert again.status_code == 304
+    ann = _announce(
+        c, op, text={"zh": "明天停水", "en": "Water off tomorrow"}, media_ids=[img["id"]],
+        targeting={"groups": ["north"]},
+    )  # fmt: skip
+    changed = c.get("/api/v1/device/manifest", headers={**north.headers, "If-None-Match": etag})
+    assert changed.status_code == 200
+    m2 = Manifest.model_validate_json(changed.content)
+    assert [a.id for a in m2.catalogue.announcements] == [ann["id"]]
+    assert [(a.sha256, a.size) for a in m2.assets] == [(img["sha256"], img["size"])]
+    asset = c.get(m2.assets[0].url, headers=north.headers)
+    assert asset.status_code == 200 and asset.content == (media_dir / "small.jpg").read_bytes()
+    # the south screen is not targeted: its manifest does not mention it
+    ms = Manifest.model_validate_json(c.get("/api/v1/device/manifest", headers=south.headers).content)
+    assert ms.catalogue.announcements == () and ms.assets == ()
+    # version is a content hash: unchanged content later in the day -> same ETag
+    c.clock.advance(dt.timedelta(minutes=30))
+    later = c.get(
+        "/api/v1/device/manifest", headers={**north.headers, "If-None-Match": changed.headers["etag"]}
+    )
+    assert later.status_code == 304
+
+
+def test_heartbeat_status_and_plays_idempotent_with_reports(any_db_client: AppClient) -> None:
+    c = any_db_client
+    op = c.auth(c.operator)
+    dev = pair_device(c, screen_class="indoor_small")
+    m = c.get("/api/v1/device/manifest", headers=dev.headers).json()
+    hb = {"sent_at": c.clock().isoformat(), "player_version": "1.0", "manifest_version": m["version"],
+          "screen_hash": "aa"}  # fmt: skip
+    reply = c.post("/api/v1/device/heartbeat", json=hb, headers=dev.headers)
+    assert reply.status_code == 200 and reply.json()["manifest_version"] == m["version"]
+    status = c.get(f"/api/v1/screens/{dev.device_id}/status", headers=op).json()
+    assert (status["online"], status["sync"]) == (True, "in_sync")
+    c.clock.advance(dt.timedelta(minutes=10))
+    status = c.get(f"/api/v1/screens/{dev.device_id}/status", headers=op).json()
+    assert status["online"] is False
+
+    base = c.clock().replace(minute=0, second=0)
+    records = [
+        {"id": str(uuid.uuid4()), "item_id": "m-x", "campaign_id": "camp1",
+         "started_at": (base + dt.timedelta(minutes=i * 7)).isoformat(), "duration_s": 10.0, "completed": i % 5 != 0}
+        for i in range(20)
+    ]  # fmt: skip
+    r = c.post("/api/v1/device/plays", json={"records": records[:12]}, headers=dev.headers)
+    assert r.json() == {"accepted": 12, "duplicates": 0}
+    r = c.post("/api/v1/device/plays", json={"records": records}, headers=dev.headers)  # retry overlapping
+    assert r.json() == {"accepted": 8, "duplicates": 12}
+    rows = c.get("/api/v1/reports/plays?group_by=hour", headers=op).json()
+    assert sum(row["plays"] for row in rows) == 20
+    assert sum(row["seconds"] for row in rows) == 200.0
+    assert sum(row["completed_plays"] for row in rows) == 16
+    csv_text = c.get("/api/v1/reports/plays?group_by=hour&format=csv", headers=op).text
+    lines = csv_text.strip().splitlines()
+    assert lines[0].startswith("campaign_id,screen_id,date_utc,hour_utc,plays")
+    assert sum(int(line.split(",")[4]) for line in lines[1:]) == 20
+    assert len(lines) - 1 == len(rows)
+
+
+def test_malformed_play_batch_changes_nothing(app_client: AppClient) -> None:
+    dev = pair_device(app_client)
+    bad = {"records": [{"id": "not-a-uuid", "item_id": "x", "started_at": "2026-01-01T00:00:00Z",
+                        "duration_s": 1, "completed": True}]}  # fmt: skip
+    r = app_client.post("/api/v1/device/plays", json=bad, headers=dev.headers)
+    assert r.status_code == 422 and "id" in r.json()["detail"]
+    r = app_client.post("/api/v1/device/plays", content=b"{not json", headers=dev.headers)
+    assert r.status_code == 422
+    op = app_client.auth(app_client.operator)
+    assert app_client.get("/api/v1/reports/plays", headers=op).json() == []
+
+
+def test_emergency_reaches_long_poll_within_5_seconds(app_client: AppClient) -> None:
+    c = app_client
+    op = c.auth(c.operator)
+    dev = pair_device(c, screen_class="outdoor_large", groups=["north"])
+    state = c.get("/api/v1/device/emergency", headers=dev.headers).json()
+    assert state["active"] is False
+    result: dict = {}
+
+    def poll() -> None:
+        t0 = time.monotonic()
+        r = c.get(f"/api/v1/device/emergency?known={state['version']}&wait=20", headers=dev.headers)
+        result.update(r.json(), elapsed=time.monotonic() - t0)
+
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(0.5)
+    sent = time.monotonic()
+    ann = _announce(c, op, text={"zh": "火警，请撤离", "en": "Fire: evacuate"}, priority="emergency",
+                    targeting={"groups": ["north"]})  # fmt: skip
+    t.join(10)
+    assert result["active"] is True and result["announcement_id"] == ann["id"]
+    assert result["item"]["text"]["en"] == "Fire: evacuate"
+    assert time.monotonic() - sent < 5
+    # ending it flips the version back to "no emergency"
+    c.post(f"/api/v1/announcements/{ann['id']}/end", headers=op)
+    done = c.get(f"/api/v1/device/emergency?known={result['version']}&wait=5", headers=dev.headers).json()
+    assert done["active"] is False
