@@ -1,29 +1,62 @@
-"""Tests for the shared media fixture and the demo (content generator, launcher)."""
+"""Tests for the shared media fixture and the demo: content generator, seeding, the launcher end to end."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import signal
 import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
+import requests
+from PIL import Image, ImageChops, ImageDraw, ImageFont
+
+from content_server.demo import media as demo_media
+from content_server.demo.launcher import free_port
+from content_server.demo.seed import ACCOUNTS, migrate_database, seed_accounts
+
+REPO = Path(__file__).resolve().parent.parent
+TOFU = "\U0010fffd"  # a private-use code point no font has: renders as the font's .notdef box
 
 
 def _probe(path: Path) -> list[dict[str, object]]:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "json",
-         str(path)],
-        capture_output=True, text=True, check=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,width,height",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     streams: list[dict[str, object]] = json.loads(out)["streams"]
     return streams
 
 
+def _distinct_levels(img: Image.Image) -> int:
+    colours = img.convert("L").resize((96, 96)).getcolors(256) or []
+    return len(colours)
+
+
+# --------------------------------------------------------------------------- media fixture
+
+
 def test_media_dir_holds_the_promised_files(media_dir: Path) -> None:
     with Image.open(media_dir / "landscape.png") as img:
         assert img.size == (1920, 1080)
-        assert len(set(img.convert("L").resize((64, 36)).getdata())) > 10
+        assert _distinct_levels(img) > 10
     with Image.open(media_dir / "portrait.png") as img:
         assert img.size == (1080, 1920)
     with Image.open(media_dir / "small.jpg") as img:
@@ -39,3 +72,233 @@ def test_media_dir_holds_the_promised_files(media_dir: Path) -> None:
         Image.open(media_dir / "not_an_image.png")
     with pytest.raises(Image.DecompressionBombError):
         Image.open(media_dir / "bomb.png")
+
+
+# --------------------------------------------------------------------------- content generator
+
+
+def _glyph(font: ImageFont.FreeTypeFont, ch: str) -> Image.Image:
+    img = Image.new("L", (font.size * 2, font.size * 2), 0)  # type: ignore[arg-type]
+    ImageDraw.Draw(img).text((4, 4), ch, font=font, fill=255)
+    return img
+
+
+def _tofu_chars(texts: list[str], font: ImageFont.FreeTypeFont) -> set[str]:
+    """Characters that render exactly like the .notdef (tofu) box of `font`."""
+    tofu = _glyph(font, TOFU)
+    chars = {ch for text in texts for ch in text if not ch.isspace()}
+    return {ch for ch in chars if ImageChops.difference(_glyph(font, ch), tofu).getbbox() is None}
+
+
+def _demo_texts() -> list[str]:
+    slides = [*demo_media.ANNOUNCEMENTS, *demo_media.FILLERS]
+    slides += [scene for m in demo_media.MERCHANTS for scene in m.scenes]
+    texts = [
+        getattr(s, f)
+        for s in slides
+        for f in ("tag_zh", "tag_en", "title_zh", "title_en", "body_zh", "body_en", "footer_zh", "footer_en")
+    ]
+    texts += [label for s in slides for label, _ in s.chips]
+    texts += [icon.glyph for icon in demo_media.ICONS.values()]
+    texts += [demo_media.COMMUNITY_ZH, demo_media.COMMUNITY_EN]
+    return texts
+
+
+def test_every_demo_character_has_a_real_glyph_not_tofu() -> None:
+    font = ImageFont.truetype(str(demo_media.find_cjk_font()), 40, index=2)
+    # the check itself works: a code point no font has is caught, Chinese is not
+    assert _tofu_chars(["停水通知", TOFU], font) == {TOFU}
+    assert _tofu_chars(_demo_texts(), font) == set()
+
+
+def test_a_slide_is_drawn_with_chinese_text_and_both_orientations(tmp_path: Path) -> None:
+    slide = demo_media.ANNOUNCEMENTS[0]
+    landscape, portrait = demo_media.write_slide(slide, tmp_path)
+    with Image.open(landscape) as img:
+        assert img.size == demo_media.LANDSCAPE
+        assert _distinct_levels(img) > 40
+    with Image.open(portrait) as img:
+        assert img.size == demo_media.PORTRAIT
+    # idempotent: a second call finds the files and leaves them alone
+    mtime = landscape.stat().st_mtime_ns
+    demo_media.write_slide(slide, tmp_path)
+    assert landscape.stat().st_mtime_ns == mtime
+
+
+def test_wrap_text_keeps_lines_within_width() -> None:
+    font = ImageFont.truetype(str(demo_media.find_cjk_font()), 40, index=2)
+    text = demo_media.ANNOUNCEMENTS[0].body_zh + " " + demo_media.ANNOUNCEMENTS[0].body_en
+    lines = demo_media.wrap_text(text, font, 600)
+    assert len(lines) > 3
+    assert all(font.getlength(line) <= 600 + font.size for line in lines)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+
+
+def test_committed_assets_are_the_generators_output() -> None:
+    assets = REPO / "assets"
+    for slide in demo_media.FILLERS:
+        for orient, size in (("landscape", demo_media.LANDSCAPE), ("portrait", demo_media.PORTRAIT)):
+            with Image.open(assets / "slides" / f"{slide.key}_{orient}.png") as img:
+                assert img.size == size
+    for key in demo_media.KIOSK_CATEGORY_ICONS:
+        with Image.open(assets / "icons" / f"{key}.png") as img:
+            assert img.size == (256, 256) and img.mode == "RGBA"
+
+
+@pytest.mark.slow
+def test_ad_video_is_h264_in_the_right_size(tmp_path: Path) -> None:
+    merchant = demo_media.MERCHANTS[0]
+    path = demo_media.make_ad_video(merchant, (540, 960), tmp_path / "ad.mp4", scene_seconds=2.0)
+    streams = _probe(path)
+    assert streams[0]["codec_name"] == "h264"
+    assert (streams[0]["width"], streams[0]["height"]) == (540, 960)
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+def test_seed_accounts_is_idempotent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    migrate_database(url)
+    now = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC)
+    assert seed_accounts(url, now) == [a.username for a in ACCOUNTS]
+    assert seed_accounts(url, now) == []
+
+
+# --------------------------------------------------------------------------- the launcher
+
+
+class DemoRun:
+    """A `signage-demo` child process with its output collected line by line."""
+
+    def __init__(self, var_dir: Path, port: int) -> None:
+        self.var_dir = var_dir
+        self.port = port
+        env = dict(os.environ)
+        env.pop("DISPLAY", None)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "content_server.demo.launcher",
+                "--port",
+                str(port),
+                "--var-dir",
+                str(var_dir),
+                "--assets-dir",
+                str(REPO / "assets"),
+                "--no-videos",
+                "--screenshot-interval",
+                "2",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, text: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} not seen in the demo's output:\n{self.output[-4000:]}")
+
+    @property
+    def run_file(self) -> dict[str, object]:
+        doc: dict[str, object] = json.loads((self.var_dir / "demo" / "run.json").read_text())
+        return doc
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[DemoRun]:
+    run = DemoRun(tmp_path / "var", free_port("127.0.0.1"))
+    yield run
+    run.kill()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _wait_screenshot(directory: Path, timeout_s: float) -> Path:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        shots = sorted(directory.glob("*.png"), key=lambda p: p.stat().st_mtime)
+        for shot in reversed(shots):
+            try:
+                with Image.open(shot) as img:
+                    img.load()
+                return shot
+            except OSError:
+                continue  # being written
+        time.sleep(0.3)
+    raise AssertionError(f"no screenshot in {directory} within {timeout_s:.0f} s")
+
+
+@pytest.mark.slow
+def test_demo_starts_every_app_draws_and_ctrl_c_stops_everything(demo: DemoRun) -> None:
+    demo.wait_for("Press Ctrl-C to stop everything.", timeout_s=60)
+    base = f"http://127.0.0.1:{demo.port}"
+    assert f"{base}/portal/" in demo.output and f"{base}/api/v1/docs" in demo.output
+    assert "operator" in demo.output and "operator-demo" in demo.output
+
+    assert requests.get(f"{base}/api/v1/health", timeout=5).json()["status"] == "ok"
+    assert requests.get(f"{base}/api/v1/docs", timeout=5).status_code == 200
+    token = requests.post(
+        f"{base}/api/v1/auth/token", json={"username": "operator", "password": "operator-demo"}, timeout=10
+    )
+    assert token.status_code == 200, token.text
+    screens = requests.get(
+        f"{base}/api/v1/screens", timeout=10, headers={"Authorization": f"Bearer {token.json()['token']}"}
+    ).json()
+
+    run = demo.run_file
+    children = run["children"]
+    assert isinstance(children, dict)
+    apps = sorted(set(children) - {"server"})
+    assert apps, f"no app was started:\n{demo.output[-3000:]}"
+    assert len(screens) >= len(apps)  # each app was paired through the pairing API
+    for app in apps:
+        shot = _wait_screenshot(demo.var_dir / "demo" / "screens" / app, timeout_s=30)
+        with Image.open(shot) as img:
+            assert img.width >= 320 and img.height >= 320
+            low, high = img.convert("L").getextrema()
+            assert high - low > 60, f"{app}: screenshot {shot.name} is (almost) uniform"
+            assert _distinct_levels(img) > 8, f"{app}: screenshot {shot.name} shows next to nothing"
+
+    pids = [int(pid) for pid in children.values()]
+    assert all(_pid_alive(pid) for pid in pids)
+    demo.proc.send_signal(signal.SIGINT)
+    assert demo.proc.wait(timeout=25) == 0, demo.output[-3000:]
+    assert not any(_pid_alive(pid) for pid in pids), "a demo child survived Ctrl-C"
+    with pytest.raises(ProcessLookupError):
+        os.killpg(demo.proc.pid, 0)  # nothing left in the launcher's process group either
+    assert "demo stopped" in demo.output
+    assert not (demo.var_dir / "demo" / "run.json").exists()

@@ -11,10 +11,8 @@ Two stages, both safe to run again (a second run finds everything and changes no
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import logging
-import mimetypes
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,7 +21,7 @@ from typing import Any
 
 import requests
 
-from content_server.demo.media import DemoMedia
+from content_server.demo.media import ANNOUNCEMENTS, FILLERS, MERCHANTS, DemoMedia, Slide
 from content_server.errors import ServerError
 from schedules.model import Orientation, ScreenClass
 from schedules.protocol import PairingRequest, PairingStarted, PairingStatus
@@ -313,36 +311,199 @@ def pair_device(api: DemoApi, operator: DemoApi, device: DemoDevice, data_dir: P
 # --------------------------------------------------------------------------- content
 
 
-def sniff_media_type(path: Path) -> str:
-    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
 CONTENT_ROUTES = (("POST", "/media"), ("POST", "/announcements"), ("POST", "/campaigns"))
+
+# Which screens get which orientation of a piece of artwork (the outdoor screen is landscape,
+# the lobby screen and the kiosk's attract loop are portrait).
+LANDSCAPE_CLASSES = (ScreenClass.OUTDOOR_LARGE.value,)
+PORTRAIT_CLASSES = (ScreenClass.INDOOR_SMALL.value, ScreenClass.KIOSK.value)
+ORIENTATIONS = (("landscape", LANDSCAPE_CLASSES), ("portrait", PORTRAIT_CLASSES))
+MERCHANT_SHARE_PERCENT = 10.0
+FLIGHT_DAYS = 60
+
+
+@dataclass
+class SeedReport:
+    """What a seeding pass did; a second run reports only ``found`` entries."""
+
+    created: list[str] = field(default_factory=list)
+    found: list[str] = field(default_factory=list)
+
+    def note(self, created: bool, what: str) -> None:
+        (self.created if created else self.found).append(what)
+
+    def summary(self) -> str:
+        return f"{len(self.created)} created, {len(self.found)} already there"
 
 
 def _missing_routes(api: DemoApi, routes: Iterable[tuple[str, str]]) -> list[str]:
     return [f"{m} {p}" for m, p in routes if not api.has(m, p)]
 
 
-def seed_content(api: DemoApi, operator: DemoApi, media: DemoMedia, now: dt.datetime) -> bool:
-    """Announcements, merchants' image ads and approved campaigns; False if the server lacks routes."""
+def upload(client: DemoApi, path: Path, title: str, report: SeedReport) -> dict[str, Any]:
+    """Upload a file as its owner; the server dedups by SHA-256 (200 = it had it already)."""
+    with path.open("rb") as fh:
+        r = client.http.post(
+            client.url("/media"),
+            params={"filename": path.name, "title": title},
+            data=fh,
+            headers={"Authorization": f"Bearer {client.token}", "Content-Type": "application/octet-stream"},
+            timeout=client.timeout_s * 4,
+        )
+    if r.status_code not in (200, 201):
+        raise ApiError(r.status_code, "POST", f"/media ({path.name})", r.text[:300])
+    report.note(r.status_code == 201, f"media {path.name}")
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def _announcement(
+    operator: DemoApi,
+    slide: Slide,
+    orientation: str,
+    classes: tuple[str, ...],
+    media_id: str,
+    now: dt.datetime,
+    existing: dict[str, dict[str, Any]],
+    report: SeedReport,
+) -> None:
+    title = f"{slide.title_zh} {slide.title_en} ({orientation})"
+    if title in existing:
+        report.note(False, f"announcement {title}")
+        return
+    operator.request(
+        "POST",
+        "/announcements",
+        json={
+            "title": title,
+            "media_ids": [media_id],
+            "ticker_text": {
+                "zh": f"{slide.title_zh}：{slide.body_zh}",
+                "en": f"{slide.title_en}: {slide.body_en}",
+            },
+            "duration_s": 12,
+            "priority": "important" if slide.key == "water_outage" else "normal",
+            "valid_from": (now - dt.timedelta(hours=1)).isoformat(),
+            "valid_until": (now + dt.timedelta(days=FLIGHT_DAYS)).isoformat(),
+            "targeting": {"screen_classes": list(classes)},
+        },
+    )
+    report.note(True, f"announcement {title}")
+
+
+def _campaign(
+    operator: DemoApi,
+    advertiser: DemoApi,
+    name: str,
+    category: str,
+    media_ids: list[str],
+    classes: tuple[str, ...],
+    now: dt.datetime,
+    report: SeedReport,
+) -> None:
+    """Book (as the merchant) and approve (as the operator) one campaign, unless it exists."""
+    mine = {c["name"]: c for c in advertiser.request("GET", "/campaigns")}
+    campaign = mine.get(name)
+    if campaign is None:
+        today = now.date()
+        body = {
+            "name": name,
+            "category": category,
+            "media_ids": media_ids,
+            "flight_start": today.isoformat(),
+            "flight_end": (today + dt.timedelta(days=FLIGHT_DAYS)).isoformat(),
+            "targeting": {"screen_classes": list(classes)},
+            "share_percent": MERCHANT_SHARE_PERCENT,
+        }
+        try:
+            campaign = advertiser.request("POST", "/campaigns", json=body)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            # The server's availability check said no: a real outcome, shown, not fatal.
+            log.warning("campaign %s not booked: %s", name, exc)
+            report.note(False, f"campaign {name} (refused: {exc})")
+            return
+        report.note(True, f"campaign {name}")
+    else:
+        report.note(False, f"campaign {name}")
+    if campaign["state"] == "pending":
+        operator.request(
+            "POST",
+            f"/campaigns/{campaign['id']}/approve",
+            json={"reason": "Demo: approved by the property office"},
+        )
+        report.note(True, f"approval of {name}")
+
+
+def seed_content(api: DemoApi, operator: DemoApi, media: DemoMedia, now: dt.datetime) -> SeedReport | None:
+    """Fillers, announcements, merchants' image ads and approved campaigns; None if routes are missing."""
     missing = _missing_routes(api, CONTENT_ROUTES)
     if missing:
         log.warning("content: the server has no %s yet; screens show their default slide", ", ".join(missing))
-        return False
-    raise SeedError("content seeding: not wired to the content routes yet")
+        return None
+    report = SeedReport()
+    for slide in FILLERS:
+        for orientation, path in zip(("landscape", "portrait"), media.fillers[slide.key], strict=True):
+            row = upload(operator, path, f"{slide.title_zh} {slide.title_en} ({orientation})", report)
+            if not row.get("filler"):
+                operator.request("PATCH", f"/media/{row['id']}", json={"filler": True})
+    existing = {a["title"]: a for a in operator.request("GET", "/announcements")}
+    for slide in ANNOUNCEMENTS:
+        for (orientation, classes), path in zip(ORIENTATIONS, media.announcements[slide.key], strict=True):
+            row = upload(operator, path, f"{slide.title_zh} ({orientation})", report)
+            _announcement(operator, slide, orientation, classes, row["id"], now, existing, report)
+    for merchant, account in zip(MERCHANTS, ADVERTISERS, strict=True):
+        advertiser = api.login(account)
+        try:
+            for i, (orientation, classes) in enumerate(ORIENTATIONS):
+                ids = [
+                    upload(
+                        advertiser, media.ad_images[scene.key][i], f"{scene.title_zh} ({orientation})", report
+                    )["id"]
+                    for scene in merchant.scenes
+                ]
+                _campaign(
+                    operator,
+                    advertiser,
+                    f"{merchant.name_zh} {merchant.name_en} ({orientation})",
+                    merchant.category,
+                    ids,
+                    classes,
+                    now,
+                    report,
+                )
+        finally:
+            advertiser.close()
+    log.info("content: %s", report.summary())
+    return report
 
 
 def seed_videos(
     api: DemoApi, operator: DemoApi, videos: dict[str, tuple[Path, Path]], now: dt.datetime
-) -> bool:
-    """Upload the merchants' ad videos and book them as a second approved campaign each."""
+) -> SeedReport | None:
+    """Upload the merchants' ad videos and book each as a second approved campaign."""
     missing = _missing_routes(api, CONTENT_ROUTES)
     if missing:
         log.warning("ad videos: the server has no %s yet; not seeded", ", ".join(missing))
-        return False
-    raise SeedError("video seeding: not wired to the content routes yet")
+        return None
+    report = SeedReport()
+    for merchant, account in zip(MERCHANTS, ADVERTISERS, strict=True):
+        advertiser = api.login(account)
+        try:
+            for (orientation, classes), path in zip(ORIENTATIONS, videos[merchant.key], strict=True):
+                row = upload(advertiser, path, f"{merchant.name_zh} video ({orientation})", report)
+                _campaign(
+                    operator,
+                    advertiser,
+                    f"{merchant.name_zh} {merchant.name_en} video ({orientation})",
+                    merchant.category,
+                    [row["id"]],
+                    classes,
+                    now,
+                    report,
+                )
+        finally:
+            advertiser.close()
+    log.info("ad videos: %s", report.summary())
+    return report
