@@ -1,0 +1,224 @@
+"""HTTP client for the device routes of :mod:`schedules.protocol`, over requests.
+
+Every failure surfaces as a :class:`ClientError` subclass, so the sync loop catches one
+family and retries with :class:`Backoff`. Shared by the player and the kiosk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urljoin
+
+import requests
+from pydantic import BaseModel, ValidationError
+
+from schedules.protocol import (
+    EmergencyState,
+    Heartbeat,
+    HeartbeatReply,
+    Manifest,
+    PairingPoll,
+    PairingRequest,
+    PairingStarted,
+    PairingStatus,
+    PlayBatch,
+    PlayBatchResult,
+)
+from signage_player.errors import PlayerError
+
+log = logging.getLogger(__name__)
+API = "/api/v1"
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class ClientError(PlayerError):
+    """The server could not be reached or answered wrongly."""
+
+
+class NetworkError(ClientError):
+    """Connection refused, timed out, reset."""
+
+
+class HttpStatusError(ClientError):
+    def __init__(self, status: int, url: str, body: str = "") -> None:
+        super().__init__(f"HTTP {status} from {url}: {body[:200]}")
+        self.status = status
+
+
+class Unauthorized(HttpStatusError):
+    """The device key was refused: the device must pair again."""
+
+
+class BadResponse(ClientError):
+    """The body does not match the protocol."""
+
+
+@dataclass(frozen=True)
+class ManifestResult:
+    """``manifest`` None means 304 Not Modified."""
+
+    manifest: Manifest | None
+    etag: str | None
+
+
+def backoff_delay(attempt: int, base_s: float, cap_s: float, rand: Callable[[], float]) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
+    ceiling = min(cap_s, base_s * (2 ** min(attempt, 30)))
+    return ceiling * rand()
+
+
+class Backoff:
+    """Retry pacing for one kind of request: ``failed()`` gives the next wait, ``succeeded()`` resets."""
+
+    def __init__(
+        self, base_s: float = 2.0, cap_s: float = 300.0, rand: Callable[[], float] | None = None
+    ) -> None:
+        self.base_s, self.cap_s = base_s, cap_s
+        self._rand = rand or random.random
+        self.attempt = 0
+
+    def failed(self) -> float:
+        delay = backoff_delay(self.attempt, self.base_s, self.cap_s, self._rand)
+        self.attempt += 1
+        return max(delay, self.base_s / 2)
+
+    def succeeded(self) -> None:
+        self.attempt = 0
+
+
+def jittered(interval_s: float, fraction: float, rand: Callable[[], float]) -> float:
+    """``interval_s`` spread by ±``fraction`` so thousands of screens do not poll in step."""
+    return interval_s * (1 - fraction + 2 * fraction * rand())
+
+
+class ServerClient:
+    def __init__(
+        self,
+        base_url: str,
+        device_key: str | None = None,
+        session: requests.Session | None = None,
+        timeout: float = 15.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.device_key = device_key
+        self.session = session or requests.Session()
+        self.timeout = timeout
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- pairing ----------------------------------------------------------------------------
+
+    def start_pairing(self, device_kind: str, player_version: str, public_key: str) -> PairingStarted:
+        body = PairingRequest(device_kind=device_kind, player_version=player_version, public_key=public_key)
+        r = self._request("POST", f"{API}/devices/pairing", json=body.model_dump(mode="json"), auth=False)
+        return _parse(PairingStarted, r)
+
+    def poll_pairing(self, pairing_id: str, poll_secret: str) -> PairingStatus:
+        body = PairingPoll(poll_secret=poll_secret).model_dump(mode="json")
+        r = self._request("POST", f"{API}/devices/pairing/{pairing_id}/poll", json=body, auth=False)
+        return _parse(PairingStatus, r)
+
+    # -- content ----------------------------------------------------------------------------
+
+    def manifest(self, etag: str | None = None) -> ManifestResult:
+        headers = {"If-None-Match": etag} if etag else {}
+        r = self._request("GET", f"{API}/device/manifest", headers=headers, ok=(200, 304))
+        if r.status_code == 304:
+            return ManifestResult(None, etag)
+        return ManifestResult(_parse(Manifest, r), r.headers.get("ETag"))
+
+    def asset_url(self, url: str) -> str:
+        return urljoin(self.base_url, url.lstrip("/")) if "://" not in url else url
+
+    def download(self, url: str, partial: Path, expected_size: int | None = None,
+                 chunk_size: int = 256 * 1024) -> int:
+        """Append the rest of ``url`` to ``partial`` (resuming with ``Range``); fsync; return its size.
+
+        The caller verifies the hash: this only moves bytes.
+        """
+        have = partial.stat().st_size if partial.exists() else 0
+        if expected_size is not None and have > expected_size:
+            partial.unlink()
+            have = 0
+        if expected_size is not None and have == expected_size:
+            return have
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        if self.device_key:
+            headers["Authorization"] = f"Bearer {self.device_key}"
+        full = self.asset_url(url)
+        try:
+            with self.session.get(full, headers=headers, stream=True, timeout=self.timeout) as r:
+                if r.status_code == 416:  # our partial is complete or bigger: start over
+                    partial.unlink(missing_ok=True)
+                    return self.download(url, partial, expected_size, chunk_size) if have else 0
+                self._check(r, (200, 206))
+                mode = "ab" if r.status_code == 206 and have else "wb"
+                with open(partial, mode) as fh:
+                    for chunk in r.iter_content(chunk_size):
+                        fh.write(chunk)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        except requests.RequestException as exc:
+            raise NetworkError(f"download of {full} failed: {exc}") from exc
+        return partial.stat().st_size
+
+    # -- reports ----------------------------------------------------------------------------
+
+    def heartbeat(self, beat: Heartbeat) -> HeartbeatReply:
+        r = self._request("POST", f"{API}/device/heartbeat", json=beat.model_dump(mode="json"))
+        return _parse(HeartbeatReply, r)
+
+    def send_plays(self, batch: PlayBatch) -> PlayBatchResult:
+        r = self._request("POST", f"{API}/device/plays", json=batch.model_dump(mode="json"))
+        return _parse(PlayBatchResult, r)
+
+    def send_screenshot(self, png: bytes) -> None:
+        self._request("POST", f"{API}/device/screenshot", data=png,
+                      headers={"Content-Type": "image/png"}, ok=(200, 201, 204))
+
+    def emergency(self, known: str | None, wait_s: float) -> EmergencyState:
+        params = {"wait": str(int(wait_s))}
+        if known:
+            params["known"] = known
+        r = self._request("GET", f"{API}/device/emergency", params=params, timeout=self.timeout + wait_s)
+        return _parse(EmergencyState, r)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, auth: bool = True, ok: tuple[int, ...] = (200,),
+                 headers: dict[str, str] | None = None, timeout: float | None = None,
+                 **kw: object) -> requests.Response:
+        url = urljoin(self.base_url, path.lstrip("/"))
+        all_headers = dict(headers or {})
+        if auth and self.device_key:
+            all_headers["Authorization"] = f"Bearer {self.device_key}"
+        try:
+            r = self.session.request(method, url, headers=all_headers, timeout=timeout or self.timeout,
+                                     **kw)  # type: ignore[arg-type]
+        except requests.RequestException as exc:
+            raise NetworkError(f"{method} {url}: {exc}") from exc
+        self._check(r, ok)
+        return r
+
+    @staticmethod
+    def _check(r: requests.Response, ok: tuple[int, ...]) -> None:
+        if r.status_code in ok:
+            return
+        body = r.text[:200]
+        if r.status_code in (401, 403):
+            raise Unauthorized(r.status_code, r.url, body)
+        raise HttpStatusError(r.status_code, r.url, body)
+
+
+def _parse(model: type[_M], r: requests.Response) -> _M:
+    try:
+        return model.model_validate_json(r.content)
+    except ValidationError as exc:
+        raise BadResponse(f"{r.url}: response is not a valid {model.__name__}: {exc}") from exc

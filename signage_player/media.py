@@ -1,0 +1,299 @@
+"""Video back ends: the :class:`MediaBackend` interface, libVLC behind it, and a small fake.
+
+libVLC decodes into a memory buffer (``video_set_callbacks`` + ``RV32``) that we turn into a
+QImage, so the same path works offscreen, under Xvfb and on a real screen, and the view can
+crossfade, overlay an emergency or take a screenshot of exactly what is shown. Callbacks run
+on libVLC's threads: they only copy the frame and emit a queued signal, never call libVLC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QSize, QSocketNotifier, QTimer, Signal
+from PySide6.QtGui import QColor, QImage
+
+from signage_player.errors import PlayerError
+
+log = logging.getLogger(__name__)
+
+
+class MediaError(PlayerError):
+    """A media back end could not start or play a file."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    duration_s: float | None
+
+
+class MediaBackend(QObject):
+    """Plays one video at a time and hands decoded frames to the view.
+
+    Signals: ``frame_ready`` after a new frame is available from :meth:`frame`; ``finished``
+    when the video reached its end; ``failed(reason)`` when it cannot be decoded or played.
+    """
+
+    frame_ready = Signal()
+    finished = Signal()
+    failed = Signal(str)
+
+    def probe(self, path: Path) -> VideoInfo:
+        """Read size and length without playing (used to preload the next item)."""
+        raise NotImplementedError
+
+    def play(self, path: Path, target: QSize, info: VideoInfo | None = None) -> None:
+        """Start ``path``, scaled to fit ``target`` without distortion."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def frame(self) -> QImage | None:
+        """The latest decoded frame, or None before the first one."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the engine; the back end is unusable afterwards."""
+
+
+def fit_size(src_w: int, src_h: int, box: QSize, max_w: int = 1920, max_h: int = 1920) -> tuple[int, int]:
+    """The largest size of ``src`` aspect inside ``box`` (and the cap), even-sized for decoders."""
+    bw, bh = min(max(box.width(), 2), max_w), min(max(box.height(), 2), max_h)
+    if src_w <= 0 or src_h <= 0:
+        return bw - bw % 2, bh - bh % 2
+    scale = min(bw / src_w, bh / src_h)
+    w, h = max(2, int(src_w * scale)), max(2, int(src_h * scale))
+    return w - w % 2, h - h % 2
+
+
+_VLC_ARGS = ("--vout=dummy", "--aout=dummy", "--no-xlib", "--intf=dummy", "--quiet", "--no-video-title-show",
+             "--no-osd", "--no-snapshot-preview", "--no-stats")
+
+
+class VlcBackend(MediaBackend):
+    """libVLC decoding into a buffer; one engine and one media player, reused for every video."""
+
+    def __init__(self, extra_args: tuple[str, ...] = (), audio: bool = False) -> None:
+        super().__init__()
+        import vlc  # imported here: loading libVLC is part of start-up, not of importing the module
+
+        self._vlc = vlc
+        args = [a for a in _VLC_ARGS if audio is False or not a.startswith("--aout")]
+        instance = vlc.Instance([*args, *extra_args])
+        if instance is None:
+            raise MediaError("libVLC did not start (are libvlc5 and vlc-plugin-base installed?)")
+        self._instance = instance
+        self._player = instance.media_player_new()
+        self._lock = threading.Lock()
+        self._buf: Any = None
+        self._size = (0, 0)
+        self._latest: QImage | None = None
+        self._generation = 0  # frames of a stopped video are dropped
+        self._playing_gen = -1
+        cb = vlc.CallbackDecorators
+        self._cb_lock = cb.VideoLockCb(self._on_lock)
+        self._cb_unlock = cb.VideoUnlockCb(self._on_unlock)
+        self._cb_display = cb.VideoDisplayCb(self._on_display)
+        self._player.video_set_callbacks(self._cb_lock, self._cb_unlock, self._cb_display, None)
+        self._pending: bytes | None = None
+        self._pending_size = (0, 0)
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._notifier = QSocketNotifier(self._wake_r, QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._on_wake)
+        # End and error are polled from the GUI thread (no Python calls into Qt from libVLC's threads).
+        self._state_timer = QTimer(self)
+        self._state_timer.setInterval(40)
+        self._state_timer.timeout.connect(self._on_state_poll)
+
+    def probe(self, path: Path) -> VideoInfo:
+        vlc = self._vlc
+        if not path.is_file() or path.stat().st_size == 0:
+            raise MediaError(f"{path.name}: missing or empty")
+        media = self._instance.media_new_path(str(path))
+        try:
+            status = media.parse_with_options(vlc.MediaParseFlag.local, 3000)
+            if status != 0:
+                raise MediaError(f"{path.name}: cannot start parsing")
+            waited = 0
+            while media.get_parsed_status() == 0 and waited < 3000:
+                threading.Event().wait(0.005)
+                waited += 5
+            if media.get_parsed_status() != vlc.MediaParsedStatus.done:
+                raise MediaError(f"{path.name}: not a playable video ({media.get_parsed_status()})")
+            width, height = _video_size(vlc, media)
+            if not width or not height:
+                raise MediaError(f"{path.name}: no video track")
+            length_ms = media.get_duration()
+            return VideoInfo(width, height, length_ms / 1000 if length_ms and length_ms > 0 else None)
+        finally:
+            media.release()
+
+    def play(self, path: Path, target: QSize, info: VideoInfo | None = None) -> None:
+        info = info or self.probe(path)
+        w, h = fit_size(info.width, info.height, target)
+        self._state_timer.stop()
+        self._player.stop()
+        with self._lock:
+            self._generation += 1
+            self._latest = None
+            if (w, h) != self._size:
+                self._buf = (ctypes.c_ubyte * (w * h * 4))()
+                self._size = (w, h)
+            self._playing_gen = self._generation
+        self._player.video_set_format("RV32", w, h, w * 4)
+        media = self._instance.media_new_path(str(path))
+        self._player.set_media(media)
+        media.release()
+        if self._player.play() != 0:
+            raise MediaError(f"{path.name}: libVLC refused to play it")
+        self._state_timer.start()
+
+    def stop(self) -> None:
+        self._state_timer.stop()
+        with self._lock:
+            self._generation += 1
+            self._playing_gen = -1
+        self._player.stop()
+
+    def frame(self) -> QImage | None:
+        with self._lock:
+            return self._latest
+
+    def close(self) -> None:
+        self.stop()
+        self._player.release()
+        self._instance.release()
+        self._notifier.setEnabled(False)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    # libVLC threads -----------------------------------------------------------------------
+
+    def _on_lock(self, _opaque: Any, planes: Any) -> Any:
+        self._lock.acquire()
+        planes[0] = ctypes.cast(self._buf, ctypes.c_void_p)
+        return 0  # not None: a None result for a c_void_p restype underflows None's refcount on 3.11
+
+    def _on_unlock(self, _opaque: Any, _picture: Any, _planes: Any) -> None:
+        self._lock.release()
+
+    def _on_display(self, _opaque: Any, _picture: Any) -> None:
+        with self._lock:
+            if self._playing_gen != self._generation or self._buf is None:
+                return
+            w, h = self._size
+            self._pending = bytes(self._buf)
+            self._pending_size = (w, h)
+        # Wake the GUI thread through a pipe: calling into PySide from libVLC's threads
+        # (signals, QImage) corrupts refcounts under PySide6 6.12.
+        with contextlib.suppress(BlockingIOError):  # full pipe: the GUI thread is already due to look
+            os.write(self._wake_w, b"f")
+
+    def _on_wake(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        with self._lock:
+            data, (w, h), self._pending = self._pending, self._pending_size, None
+            if data is None or self._playing_gen != self._generation:
+                return
+        img = QImage(w, h, QImage.Format.Format_RGB32)
+        bits = img.bits()
+        ctypes.memmove((ctypes.c_char * (w * h * 4)).from_buffer(bits), data, w * h * 4)
+        del bits
+        with self._lock:
+            self._latest = img
+        self.frame_ready.emit()
+
+    def _on_state_poll(self) -> None:
+        state = self._player.get_state()
+        if state == self._vlc.State.Ended:
+            self._state_timer.stop()
+            self.finished.emit()
+        elif state == self._vlc.State.Error:
+            self._state_timer.stop()
+            self.failed.emit("libVLC could not play the file")
+
+
+def _video_size(vlc: Any, media: Any) -> tuple[int, int]:
+    """Size of the first video track (python-vlc's ``tracks_get`` misreads C's union of pointers).
+
+    The track array is not released: ``libvlc_media_tracks_release`` crashes through python-vlc's
+    binding. Callers probe each asset once and cache the result, so this stays bounded.
+    """
+    raw = ctypes.POINTER(vlc.MediaTrack)()  # really a libvlc_media_track_t**
+    n = vlc.libvlc_media_tracks_get(media, ctypes.byref(raw))
+    tracks = ctypes.cast(raw, ctypes.POINTER(ctypes.POINTER(vlc.MediaTrack)))
+    for i in range(n):
+        track = tracks[i].contents
+        if track.type == vlc.TrackType.video:
+            video = ctypes.cast(track.audio, ctypes.POINTER(vlc.VideoTrack)).contents
+            return int(video.width), int(video.height)
+    return 0, 0
+
+
+class FakeMediaBackend(MediaBackend):
+    """A real, tiny back end for tests without libVLC: 'plays' a file as coloured frames.
+
+    The file's first byte picks the colour; an empty file fails like a broken video would.
+    Frames arrive every ``frame_ms``; the video ends after ``duration_s``.
+    """
+
+    def __init__(self, duration_s: float = 1.0, frame_ms: int = 40) -> None:
+        super().__init__()
+        self.duration_s = duration_s
+        self.played: list[Path] = []
+        self._frame: QImage | None = None
+        self._colour = QColor("black")
+        self._ticks = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(frame_ms)
+        self._timer.timeout.connect(self._on_tick)
+
+    def probe(self, path: Path) -> VideoInfo:
+        if not path.is_file() or path.stat().st_size == 0:
+            raise MediaError(f"{path.name}: missing or empty")
+        return VideoInfo(320, 240, self.duration_s)
+
+    def play(self, path: Path, target: QSize, info: VideoInfo | None = None) -> None:
+        self.probe(path)
+        self.played.append(path)
+        first = path.read_bytes()[:1][0]
+        self._colour = QColor.fromHsv(first * 360 // 256, 200, 220)
+        self._frame = None
+        self._ticks = 0
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._frame = None
+
+    def frame(self) -> QImage | None:
+        return self._frame
+
+    def close(self) -> None:
+        self._timer.stop()
+
+    def _on_tick(self) -> None:
+        img = QImage(320, 240, QImage.Format.Format_RGB32)
+        img.fill(self._colour)
+        self._frame = img
+        self._ticks += 1
+        self.frame_ready.emit()
+        if self._ticks * self._timer.interval() >= self.duration_s * 1000:
+            self._timer.stop()
+            self.finished.emit()

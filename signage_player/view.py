@@ -1,0 +1,462 @@
+"""The playback widget: images, libVLC video and CJK text in zones, ticker, clock, emergency overlay.
+
+:class:`SignageView` only shows things; what to show and when comes from the play loop
+(:mod:`signage_player.playloop`), which the kiosk's attract loop reuses. Items are prepared
+(decoded, probed, laid out) before their turn, so a switch is one repaint. The previous
+picture stays on screen until the next one has its first frame: never black.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QHideEvent,
+    QImage,
+    QImageReader,
+    QPainter,
+    QPaintEvent,
+    QResizeEvent,
+    QShowEvent,
+)
+from PySide6.QtWidgets import QWidget
+
+from schedules.model import ContentItem, ItemKind, ScreenClass
+from signage_player.media import MediaBackend, MediaError, VideoInfo
+
+log = logging.getLogger(__name__)
+
+CJK_FAMILY = "Noto Sans CJK SC"
+DEFAULT_LANGS = ("zh", "en")
+FILL_MAX_CROP = 0.15  # fill the zone when that crops at most this share of the image, else fit
+
+
+@dataclass(frozen=True)
+class Playable:
+    """An item and, for images and videos, its verified local file."""
+
+    item: ContentItem
+    path: Path | None = None
+
+
+@dataclass
+class Prepared:
+    playable: Playable
+    image: QImage | None = None
+    video: VideoInfo | None = None
+    text: str = ""
+    prepared_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def item_id(self) -> str:
+        return self.playable.item.id
+
+
+def item_text(item: ContentItem, langs: Sequence[str] = DEFAULT_LANGS) -> str:
+    """The item's text in the preferred languages first, each language once, blank-line separated."""
+    order = [lang for lang in langs if item.text.get(lang)]
+    order += [lang for lang in item.text if lang not in order and item.text[lang]]
+    return "\n\n".join(item.text[lang].strip() for lang in order) or item.title
+
+
+def fit_or_fill(src: QSize, box: QSize) -> QRect:
+    """Where to draw ``src`` in ``box`` keeping its aspect: fill when the crop is small, else fit."""
+    if src.isEmpty() or box.isEmpty():
+        return QRect(0, 0, box.width(), box.height())
+    fit = min(box.width() / src.width(), box.height() / src.height())
+    fill = max(box.width() / src.width(), box.height() / src.height())
+    crop = 1 - (fit / fill) ** 2  # share of the filled image area that falls outside the box
+    scale = fill if crop <= FILL_MAX_CROP else fit
+    w, h = round(src.width() * scale), round(src.height() * scale)
+    return QRect((box.width() - w) // 2, (box.height() - h) // 2, w, h)
+
+
+def text_font(text: str, box: QSize, max_px: int = 400, min_px: int = 10, bold: bool = True) -> QFont:
+    """The largest CJK font in which ``text`` word-wraps inside ``box`` (binary search)."""
+    font = QFont(CJK_FAMILY)
+    font.setBold(bold)
+    lo, hi = min_px, max(min_px, min(max_px, box.height()))
+    flags = int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        font.setPixelSize(mid)
+        r = QFontMetrics(font).boundingRect(QRect(0, 0, box.width(), 100000), flags, text)
+        if r.width() <= box.width() and r.height() <= box.height():
+            lo = mid
+        else:
+            hi = mid - 1
+    font.setPixelSize(lo)
+    return font
+
+
+def draw_text_block(p: QPainter, rect: QRect, text: str, colour: QColor, font: QFont | None = None) -> None:
+    margin = max(8, min(rect.width(), rect.height()) // 20)
+    inner = rect.adjusted(margin, margin, -margin, -margin)
+    p.setFont(font or text_font(text, inner.size()))
+    p.setPen(colour)
+    p.drawText(inner, int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap), text)
+
+
+class MainZone(QWidget):
+    """Shows one prepared item; keeps the last picture until the next one can paint."""
+
+    frame_painted = Signal(str, float)  # item id, monotonic time of its first painted frame
+    video_finished = Signal(str)
+    video_failed = Signal(str, str)
+
+    def __init__(self, backend: MediaBackend, parent: QWidget | None = None, crossfade_ms: int = 0,
+                 langs: Sequence[str] = DEFAULT_LANGS) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.backend = backend
+        self.crossfade_ms = crossfade_ms
+        self.langs = tuple(langs)
+        self.current: Prepared | None = None
+        self._last_picture: QImage | None = None  # what was last on screen, for never-black and fades
+        self._fade_from: QImage | None = None
+        self._fade_start = 0.0
+        self._first_frame_pending = False
+        self._text_font: QFont | None = None
+        self._fade_timer = QTimer(self)
+        self._fade_timer.setInterval(16)
+        self._fade_timer.timeout.connect(self.update)
+        backend.frame_ready.connect(self._on_frame_ready)
+        backend.finished.connect(self._on_backend_finished)
+        backend.failed.connect(self._on_backend_failed)
+
+    def prepare(self, playable: Playable) -> Prepared:
+        """Decode/probe/lay out ``playable`` ahead of time; MediaError when it cannot be shown."""
+        item = playable.item
+        if item.kind is ItemKind.TEXT:
+            text = item_text(item, self.langs)
+            if not text.strip():
+                raise MediaError(f"{item.id}: text item without text")
+            return Prepared(playable, text=text)
+        if playable.path is None:
+            raise MediaError(f"{item.id}: no local file")
+        if item.kind is ItemKind.VIDEO:
+            return Prepared(playable, video=self.backend.probe(playable.path))
+        reader = QImageReader(str(playable.path))
+        reader.setAutoTransform(True)
+        src = reader.size()
+        if src.isValid() and not src.isEmpty():
+            target = fit_or_fill(src, self.size()).size()
+            if target.width() < src.width():
+                reader.setScaledSize(target)
+        image = reader.read()
+        if image.isNull():
+            raise MediaError(f"{item.id}: image does not decode ({reader.errorString()})")
+        return Prepared(playable, image=image.convertToFormat(QImage.Format.Format_RGB32))
+
+    def show_prepared(self, prepared: Prepared) -> None:
+        previous = self.current
+        if previous is not None and previous.video is not None:
+            self.backend.stop()
+        self.current = prepared
+        self._text_font = None
+        self._first_frame_pending = True
+        if self.crossfade_ms > 0 and self._last_picture is not None and prepared.image is not None:
+            self._fade_from = self._last_picture
+            self._fade_start = time.monotonic()
+            self._fade_timer.start()
+        else:
+            self._fade_from = None
+        if prepared.video is not None and prepared.playable.path is not None:
+            self.backend.play(prepared.playable.path, self.size(), prepared.video)
+            return  # the first frame paints when libVLC delivers it; until then the last picture stays
+        self.repaint()
+
+    def clear(self) -> None:
+        """Stop video and forget the current item (screen off)."""
+        if self.current is not None and self.current.video is not None:
+            self.backend.stop()
+        self.current = None
+        self._last_picture = None
+        self.update()
+
+    def picture(self) -> QImage:
+        return self.grab().toImage()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        try:
+            painted = self._paint(p)
+        finally:
+            p.end()
+        if painted and self._first_frame_pending and self.current is not None:
+            self._first_frame_pending = False
+            self.frame_painted.emit(self.current.item_id, time.monotonic())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._text_font = None
+        super().resizeEvent(event)
+
+    def _paint(self, p: QPainter) -> bool:
+        """Paint the current item; False when it has nothing of its own yet (the last picture stays)."""
+        p.fillRect(self.rect(), QColor("black"))
+        cur = self.current
+        if cur is None:
+            return False
+        if cur.video is not None:
+            frame = self.backend.frame()
+            if frame is None:
+                if self._last_picture is not None:
+                    p.drawImage(fit_or_fill(self._last_picture.size(), self.size()), self._last_picture)
+                return False
+            self._last_picture = frame
+            p.drawImage(_fit(frame.size(), self.size()), frame)
+            return True
+        if cur.image is not None:
+            target = fit_or_fill(cur.image.size(), self.size())
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, target.size() != cur.image.size())
+            p.drawImage(target, cur.image)
+            self._paint_fade(p)
+            self._last_picture = cur.image
+            return True
+        if self._text_font is None:
+            self._text_font = text_font(cur.text, _text_box(self.rect()).size())
+        p.fillRect(self.rect(), QColor("#0b3d6b"))
+        draw_text_block(p, self.rect(), cur.text, QColor("white"), self._text_font)
+        return True
+
+    def _paint_fade(self, p: QPainter) -> None:
+        if self._fade_from is None:
+            return
+        t = (time.monotonic() - self._fade_start) * 1000 / self.crossfade_ms
+        if t >= 1:
+            self._fade_from = None
+            self._fade_timer.stop()
+            return
+        p.setOpacity(1 - t)
+        p.drawImage(fit_or_fill(self._fade_from.size(), self.size()), self._fade_from)
+        p.setOpacity(1)
+
+    def _on_frame_ready(self) -> None:
+        if self.current is not None and self.current.video is not None:
+            self.repaint() if self._first_frame_pending else self.update()
+
+    def _on_backend_finished(self) -> None:
+        if self.current is not None and self.current.video is not None:
+            self.video_finished.emit(self.current.item_id)
+
+    def _on_backend_failed(self, reason: str) -> None:
+        if self.current is not None and self.current.video is not None:
+            self.video_failed.emit(self.current.item_id, reason)
+
+
+def _fit(src: QSize, box: QSize) -> QRect:
+    scale = min(box.width() / max(1, src.width()), box.height() / max(1, src.height()))
+    w, h = round(src.width() * scale), round(src.height() * scale)
+    return QRect((box.width() - w) // 2, (box.height() - h) // 2, w, h)
+
+
+def _text_box(rect: QRect) -> QRect:
+    margin = max(8, min(rect.width(), rect.height()) // 20)
+    return rect.adjusted(margin, margin, -margin, -margin)
+
+
+class Ticker(QWidget):
+    """Announcement texts scrolling right to left; position follows the monotonic clock, not frame count."""
+
+    def __init__(self, parent: QWidget | None = None, speed_px_s: float = 120.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.speed_px_s = speed_px_s
+        self._clock = clock
+        self._text = ""
+        self._start = clock()
+        self._font = QFont(CJK_FAMILY)
+        self._timer = QTimer(self)
+        self._timer.setInterval(33)
+        self._timer.timeout.connect(self.update)
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def set_texts(self, texts: Sequence[str]) -> None:
+        text = "　　◆　　".join(t.strip() for t in texts if t.strip())
+        if text == self._text:
+            return
+        self._text = text
+        self._start = self._clock()
+        if text and self.isVisible():
+            self._timer.start()
+        elif not text:
+            self._timer.stop()
+        self.update()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if self._text:
+            self._timer.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._timer.stop()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#14213d"))
+        if self._text:
+            self._font.setPixelSize(max(10, int(self.height() * 0.6)))
+            p.setFont(self._font)
+            p.setPen(QColor("#ffd166"))
+            width = QFontMetrics(self._font).horizontalAdvance(self._text)
+            travel = width + self.width()
+            # starts fully visible at the left edge, then loops in from the right
+            offset = ((self._clock() - self._start) * self.speed_px_s + self.width()) % travel
+            p.drawText(QRectF(self.width() - offset, 0, width + 10, self.height()),
+                       int(Qt.AlignmentFlag.AlignVCenter), self._text)
+        p.end()
+
+
+class ClockLabel(QWidget):
+    """Local date and time for the screen's time zone."""
+
+    def __init__(self, tz: ZoneInfo, now: Callable[[], dt.datetime], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tz = tz
+        self._now = now
+        self._font = QFont(CJK_FAMILY)
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(self.update)
+
+    def text(self) -> str:
+        local = self._now().astimezone(self.tz)
+        weekday = "一二三四五六日"[local.weekday()]
+        return f"{local:%Y-%m-%d} 星期{weekday}  {local:%H:%M}"
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self._timer.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._timer.stop()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#0d1b2a"))
+        text = self.text()
+        size = max(10, int(self.height() * 0.45))
+        self._font.setPixelSize(size)
+        advance = QFontMetrics(self._font).horizontalAdvance(text)
+        if advance > self.width() * 0.92:
+            self._font.setPixelSize(max(8, int(size * self.width() * 0.92 / advance)))
+        p.setFont(self._font)
+        p.setPen(QColor("white"))
+        p.drawText(self.rect(), int(Qt.AlignmentFlag.AlignCenter), text)
+        p.end()
+
+
+class EmergencyOverlay(QWidget):
+    """Covers the whole view with the emergency text until the operator ends it."""
+
+    def __init__(self, parent: QWidget | None = None, langs: Sequence[str] = DEFAULT_LANGS) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.langs = tuple(langs)
+        self.item: ContentItem | None = None
+        self._font: QFont | None = None
+
+    def set_item(self, item: ContentItem | None) -> None:
+        self.item = item
+        self._font = None
+        self.setVisible(item is not None)
+        if item is not None:
+            self.raise_()
+            self.repaint()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#b00020"))
+        if self.item is not None:
+            text = item_text(self.item, self.langs)
+            if self._font is None:
+                self._font = text_font(text, _text_box(self.rect()).size())
+            draw_text_block(p, self.rect(), text, QColor("white"), self._font)
+        p.end()
+
+
+class SignageView(QWidget):
+    """The screen: zones laid out per screen class, plus emergency overlay and screen-off black."""
+
+    def __init__(
+        self,
+        backend: MediaBackend,
+        screen_class: ScreenClass = ScreenClass.OUTDOOR_LARGE,
+        *,
+        tz: ZoneInfo | None = None,
+        now: Callable[[], dt.datetime] | None = None,
+        crossfade_ms: int = 0,
+        langs: Sequence[str] = DEFAULT_LANGS,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setAutoFillBackground(False)
+        self.screen_class = screen_class
+        self.main = MainZone(backend, self, crossfade_ms, langs)
+        self.ticker = Ticker(self)
+        utc_now = now or (lambda: dt.datetime.now(dt.UTC))
+        self.clock = ClockLabel(tz or ZoneInfo("Asia/Shanghai"), utc_now, self)
+        self.emergency = EmergencyOverlay(self, langs)
+        self.emergency.hide()
+        self._off = False
+        self.set_screen_class(screen_class)
+
+    def set_screen_class(self, screen_class: ScreenClass) -> None:
+        self.screen_class = screen_class
+        bars = screen_class is ScreenClass.INDOOR_SMALL
+        self.ticker.setVisible(bars and not self._off)
+        self.clock.setVisible(bars and not self._off)
+        self._layout()
+
+    @property
+    def off(self) -> bool:
+        return self._off
+
+    def set_off(self, off: bool) -> None:
+        """Outside operating hours: black, video stopped."""
+        if off == self._off:
+            return
+        self._off = off
+        if off:
+            self.main.clear()
+        self.main.setVisible(not off)
+        self.set_screen_class(self.screen_class)
+        self.update()
+
+    def picture(self) -> QImage:
+        """Exactly what is on screen now (for screenshots and the frozen-screen hash)."""
+        return self.grab().toImage()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("black"))
+        p.end()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._layout()
+        super().resizeEvent(event)
+
+    def _layout(self) -> None:
+        r = self.rect()
+        self.emergency.setGeometry(r)
+        if self.screen_class is ScreenClass.INDOOR_SMALL:
+            bar = max(40, r.height() // 9)
+            clock_w = max(240, r.width() // 4)
+            self.main.setGeometry(0, 0, r.width(), r.height() - bar)
+            self.ticker.setGeometry(0, r.height() - bar, r.width() - clock_w, bar)
+            self.clock.setGeometry(r.width() - clock_w, r.height() - bar, clock_w, bar)
+        else:
+            self.main.setGeometry(r)
