@@ -302,3 +302,15 @@ def test_demo_starts_every_app_draws_and_ctrl_c_stops_everything(demo: DemoRun) 
         os.killpg(demo.proc.pid, 0)  # nothing left in the launcher's process group either
     assert "demo stopped" in demo.output
     assert not (demo.var_dir / "demo" / "run.json").exists()
+
+
+def test_readme_configuration_reference_is_current() -> None:
+    from content_server.demo import config_reference
+
+    readme = (REPO / "README.md").read_text()
+    table = config_reference.render()
+    assert "`SIGNAGE_SECRET_KEY`" in table and "`SIGNAGE_DEMO_PORT`" in table
+    assert config_reference.splice(readme, table) == readme, (
+        "README.md's configuration reference is out of date: "
+        "run .venv/bin/python -m content_server.demo.config_reference --write README.md"
+    )
