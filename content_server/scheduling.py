@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from content_server.errors import Invalid
 from schedules.errors import ScheduleError
@@ -32,15 +32,31 @@ def validate_targeting(targeting: Targeting) -> None:
             raise Invalid(f"targeting.tag_expr: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class AvailabilityResult:
+    fits: bool
+    max_share_percent: float
+    conflicts: list[str]
+
+
 def check_availability(
-    screens: Sequence[Screen], catalogue: Catalogue, request: Campaign, *, start: dt.datetime | None = None
-) -> Any:
-    """``schedules.availability.check_availability`` -> Availability(fits, max_share_percent, conflicts)."""
-    availability = importlib.import_module("schedules.availability")
+    screens: Sequence[Screen], catalogue: Catalogue, request: Campaign, *, start: dt.date | None = None
+) -> AvailabilityResult:
+    """Whether a booking fits next to the approved ones (``schedules.availability``), with readable conflicts."""
+    from schedules.availability import check_availability as engine_check
+
     try:
-        return availability.check_availability(list(screens), catalogue, request, start=start)
+        result = engine_check(list(screens), catalogue, request, start=start)
     except ScheduleError as exc:
         raise Invalid(str(exc)) from exc
+    conflicts = [
+        f"screen {c.screen_id} on {c.date} {c.start:%H:%M}-{c.end:%H:%M}: "
+        f"{c.requested_percent:.0f}% requested, {c.free_percent:.0f}% free"
+        for c in result.conflicts[:50]
+    ]
+    if result.unplayable_screen_ids:
+        conflicts.append(f"{len(result.unplayable_screen_ids)} targeted screen(s) cannot play these items")
+    return AvailabilityResult(result.fits, result.max_share_percent, conflicts)
 
 
 def slots(screen: Screen, catalogue: Catalogue, start: dt.datetime, end: dt.datetime) -> list[Slot]:

@@ -153,12 +153,8 @@ def _availability(session: Session, row: CampaignRow, now: dt.datetime) -> dict[
             "conflicts": ["no paired screen matches the targeting"],
         }
     catalogue = catalogue_for(session, screens, now, extra_campaigns=[row])
-    result = scheduling.check_availability(screens, catalogue, request, start=now)
-    return {
-        "fits": bool(result.fits),
-        "max_share_percent": float(result.max_share_percent),
-        "conflicts": [str(c) for c in result.conflicts][:50],
-    }
+    result = scheduling.check_availability(screens, catalogue, request, start=now.date())
+    return {"fits": result.fits, "max_share_percent": result.max_share_percent, "conflicts": result.conflicts}
 
 
 def _new_campaign_row(session: Session, adv: User, body: CampaignIn, now: dt.datetime) -> CampaignRow:

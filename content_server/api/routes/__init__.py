@@ -6,7 +6,16 @@ from fastapi import FastAPI
 
 
 def register_api(app: FastAPI, prefix: str) -> None:
-    from content_server.api.routes import accounts, bookings, devices, media, reports, screens, system
+    from content_server.api.routes import (
+        accounts,
+        bookings,
+        bundles,
+        devices,
+        media,
+        reports,
+        screens,
+        system,
+    )
 
-    for module in (system, accounts, devices, screens, media, bookings, reports):
+    for module in (system, accounts, devices, screens, media, bookings, reports, bundles):
         app.include_router(module.router, prefix=prefix)

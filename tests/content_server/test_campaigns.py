@@ -1,0 +1,75 @@
+"""Campaign booking: availability check, approval queue, reject with reason, reaching the manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from schedules.protocol import Manifest
+from tests.fixtures.server import AppClient, pair_device
+
+
+def _campaign(media_id: str, **kw: object) -> dict:
+    body = {
+        "name": "Bakery autumn", "category": "food", "media_ids": [media_id],
+        "flight_start": "2026-11-25", "flight_end": "2026-12-10", "share_percent": 10,
+        "targeting": {"groups": ["north"]},
+    }  # fmt: skip
+    body.update(kw)
+    return body
+
+
+def test_campaign_lifecycle(any_db_client: AppClient, media_dir: Path) -> None:
+    c = any_db_client
+    op = c.auth(c.operator)
+    dev = pair_device(c, screen_class="outdoor_large", groups=["north"])
+    filler = c.post(
+        "/api/v1/media?filename=f.png", content=(media_dir / "landscape.png").read_bytes(), headers=op
+    )
+    c.patch(f"/api/v1/media/{filler.json()['id']}", json={"filler": True}, headers=op)
+    shop = c.auth(c.create_user("bakery", "advertiser"))
+    img = c.post(
+        "/api/v1/media?filename=ad.jpg", content=(media_dir / "small.jpg").read_bytes(), headers=shop
+    ).json()
+    check = c.post("/api/v1/campaigns/availability", json=_campaign(img["id"]), headers=shop)
+    assert check.status_code == 200 and check.json()["fits"] is True, check.text
+    r = c.post("/api/v1/campaigns", json=_campaign(img["id"]), headers=shop)
+    assert r.status_code == 201, r.text
+    camp = r.json()
+    assert camp["state"] == "pending"
+    queue = c.get("/api/v1/campaigns?state=pending", headers=op).json()
+    assert [q["id"] for q in queue] == [camp["id"]]
+    m = Manifest.model_validate_json(c.get("/api/v1/device/manifest", headers=dev.headers).content)
+    assert m.catalogue.campaigns == ()  # not approved yet
+    r = c.post(f"/api/v1/campaigns/{camp['id']}/approve", json={}, headers=op)
+    assert r.json()["state"] == "approved"
+    m = Manifest.model_validate_json(c.get("/api/v1/device/manifest", headers=dev.headers).content)
+    assert [x.id for x in m.catalogue.campaigns] == [camp["id"]]
+    assert img["sha256"] in {a.sha256 for a in m.assets}
+    c.post(f"/api/v1/campaigns/{camp['id']}/pause", headers=op)
+    m = Manifest.model_validate_json(c.get("/api/v1/device/manifest", headers=dev.headers).content)
+    assert m.catalogue.campaigns == ()
+
+    # a second request is rejected with a reason the advertiser sees
+    second = c.post("/api/v1/campaigns", json=_campaign(img["id"], name="Second"), headers=shop).json()
+    r = c.post(f"/api/v1/campaigns/{second['id']}/reject", json={"reason": ""}, headers=op)
+    assert r.status_code == 422
+    c.post(
+        f"/api/v1/campaigns/{second['id']}/reject", json={"reason": "Image too dark for outdoor"}, headers=op
+    )
+    seen = c.get(f"/api/v1/campaigns/{second['id']}", headers=shop).json()
+    assert (seen["state"], seen["reason"]) == ("rejected", "Image too dark for outdoor")
+    assert c.post(f"/api/v1/campaigns/{second['id']}/approve", headers=op).status_code == 409
+
+
+def test_booking_refused_when_it_cannot_fit(app_client: AppClient, media_dir: Path) -> None:
+    c = app_client
+    pair_device(c, screen_class="outdoor_large", groups=["north"])
+    shop = c.auth(c.create_user("bakery", "advertiser"))
+    img = c.post(
+        "/api/v1/media?filename=ad.jpg", content=(media_dir / "small.jpg").read_bytes(), headers=shop
+    ).json()
+    r = c.post("/api/v1/campaigns", json=_campaign(img["id"], share_percent=95), headers=shop)
+    assert r.status_code == 409 and "does not fit" in r.json()["detail"]
+    r = c.post("/api/v1/campaigns", json=_campaign(img["id"], flight_end="2026-11-01"), headers=shop)
+    assert r.status_code == 422
+    assert c.get("/api/v1/campaigns", headers=shop).json() == []
