@@ -409,7 +409,8 @@ def handle_notification(
         log.warning("%s notification for unknown order %s", provider.name, note.out_trade_no)
         raise NotificationRejected("unknown order")
     outcome = _apply(session, provider, order, note.as_report(), now, source="notification")
-    session.add(PaymentNotificationRow(id=key, order_id=order.id, received_at=now, outcome=outcome.value))
+    if outcome is not Outcome.REJECT:  # a rejected one must not block the genuine one with the same id
+        session.add(PaymentNotificationRow(id=key, order_id=order.id, received_at=now, outcome=outcome.value))
     try:
         session.commit()
     except IntegrityError:  # the same notification delivered twice at once: the other one applied it

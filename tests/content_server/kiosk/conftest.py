@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from content_server.db import make_engine, make_sessionmaker
 from content_server.kiosk.models import ServiceRow, SlotRow
 from content_server.kiosk.seed import seed_demo_catalogue
-from tests.fixtures.server import AppClient, LiveServer, PairedDevice, pair_device
+from tests.fixtures.server import AppClient, LiveServer, PairedDevice, free_port, pair_device
 
 
 class ClientNotifier:
@@ -41,11 +41,15 @@ class Bookable:
     price_minor: int
 
 
-def pick_slot(sessions: sessionmaker[Session], now: dt.datetime, name_en: str = "Health check visit") -> Bookable:
+def pick_slot(
+    sessions: sessionmaker[Session], now: dt.datetime, name_en: str = "Health check visit"
+) -> Bookable:
     with sessions() as s:
         service = s.scalars(select(ServiceRow).where(ServiceRow.name_en == name_en)).one()
         slot = s.scalars(
-            select(SlotRow).where(SlotRow.service_id == service.id, SlotRow.start > now).order_by(SlotRow.start)
+            select(SlotRow)
+            .where(SlotRow.service_id == service.id, SlotRow.start > now)
+            .order_by(SlotRow.start)
         ).first()
         assert slot is not None
         return Bookable(service.id, slot.id, service.price_minor)
@@ -90,10 +94,12 @@ class Live:
     sessions: sessionmaker[Session]
 
     def order(self, body: dict[str, Any]) -> httpx.Response:
-        return httpx.post(self.server.api + "/kiosk/orders", json=body, headers=self.kiosk.headers, timeout=10)
+        return httpx.post(
+            self.server.api + "/kiosk/orders", json=body, headers=self.kiosk.headers, timeout=10
+        )
 
 
-def seeded_live(server: LiveServer) -> Iterator[Live]:
+def seeded_live(server: LiveServer) -> Generator[Live, None, None]:
     engine = make_engine(server.database_url or f"sqlite:///{server.data_dir / 'signage.db'}")
     sessions = make_sessionmaker(engine)
     with sessions() as s:
@@ -104,15 +110,25 @@ def seeded_live(server: LiveServer) -> Iterator[Live]:
         engine.dispose()
 
 
-@pytest.fixture
-def live_kiosk(live_server: LiveServer) -> Iterator[Live]:
-    """A real server on loopback, seeded, with a paired kiosk."""
-    yield from seeded_live(live_server)
+@pytest.fixture(scope="module")
+def live_kiosk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """A real server on loopback, seeded, with a paired kiosk; shared by a module's tests to save start-ups.
+
+    Tests using it create their own orders and never assume they are alone on the server.
+    """
+    server = LiveServer(data_dir=tmp_path_factory.mktemp("kiosk-server"), port=free_port())
+    op = server.operator
+    server.cli("create-user", "--role", "operator", "--username", op.username, "--password", op.password)
+    server.start()
+    try:
+        yield from seeded_live(server)
+    finally:
+        server.stop()
 
 
 @pytest.fixture
 def live_kiosk_factory(live_server_factory: Callable[..., LiveServer]) -> Iterator[Callable[..., Live]]:
-    made: list[Iterator[Live]] = []
+    made: list[Generator[Live, None, None]] = []
 
     def make(**kw: Any) -> Live:
         gen = seeded_live(live_server_factory(**kw))

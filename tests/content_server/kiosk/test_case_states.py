@@ -17,8 +17,15 @@ def change(target: S, **kw: object) -> CaseChange:
 
 
 def test_full_path_to_closed() -> None:
-    path = [S.SUBMITTED, S.ACCEPTED, S.UNDER_REVIEW, S.APPROVED, S.IN_PRODUCTION,
-            S.READY_FOR_PICKUP, S.CLOSED]
+    path = [
+        S.SUBMITTED,
+        S.ACCEPTED,
+        S.UNDER_REVIEW,
+        S.APPROVED,
+        S.IN_PRODUCTION,
+        S.READY_FOR_PICKUP,
+        S.CLOSED,
+    ]
     for a, b in itertools.pairwise(path):
         note = "街道便民服务中心 2 号窗口" if b is S.READY_FOR_PICKUP else ""
         check_change(a, change(b, note_zh=note))
@@ -36,14 +43,19 @@ def test_materials_needed_requires_documents_and_future_deadline() -> None:
     with pytest.raises(InvalidInput, match="deadline"):
         check_change(S.SUBMITTED, change(S.MATERIALS_NEEDED, missing_documents=("户口本",)))
     with pytest.raises(InvalidInput, match="past"):
-        check_change(S.SUBMITTED, change(S.MATERIALS_NEEDED, missing_documents=("户口本",),
-                                         deadline=dt.date(2026, 11, 1)))
-    check_change(S.SUBMITTED, change(S.MATERIALS_NEEDED, missing_documents=("户口本",),
-                                     deadline=dt.date(2026, 12, 5)))
+        check_change(
+            S.SUBMITTED,
+            change(S.MATERIALS_NEEDED, missing_documents=("户口本",), deadline=dt.date(2026, 11, 1)),
+        )
+    check_change(
+        S.SUBMITTED, change(S.MATERIALS_NEEDED, missing_documents=("户口本",), deadline=dt.date(2026, 12, 5))
+    )
 
 
-@pytest.mark.parametrize(("state", "target"), [(S.UNDER_REVIEW, S.DENIED), (S.SUBMITTED, S.REJECTED),
-                                               (S.APPROVED, S.READY_FOR_PICKUP)])
+@pytest.mark.parametrize(
+    ("state", "target"),
+    [(S.UNDER_REVIEW, S.DENIED), (S.SUBMITTED, S.REJECTED), (S.APPROVED, S.READY_FOR_PICKUP)],
+)
 def test_denial_rejection_and_pickup_need_a_note(state: S, target: S) -> None:
     with pytest.raises(InvalidInput, match="note"):
         check_change(state, change(target))

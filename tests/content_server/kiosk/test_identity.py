@@ -20,8 +20,16 @@ def test_known_valid_numbers() -> None:
     assert normalize_id_number(" 320106198505123415 ") == "320106198505123415"
 
 
-@pytest.mark.parametrize("bad", ["110105194912310021", "1101051949123100", "11010519491331002X",
-                                 "abcdefghijklmnopqr", "11010518000101001X"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "110105194912310021",
+        "1101051949123100",
+        "11010519491331002X",
+        "abcdefghijklmnopqr",
+        "11010518000101001X",
+    ],
+)
 def test_invalid_numbers_are_refused(bad: str) -> None:
     with pytest.raises(InvalidInput):
         normalize_id_number(bad)

@@ -27,9 +27,16 @@ def public_b64(key: Ed25519PrivateKey) -> str:
 
 def make_token(key: Ed25519PrivateKey, **over: object) -> str:
     fields: dict[str, object] = dict(
-        kiosk_id="kiosk-1", idempotency_key=uuid.uuid4(), service_id="svc", slot_id="slot",
-        phone="13812345678", amount_minor=3000, issued_at=NOW, expires_at=NOW + dt.timedelta(minutes=15),
-        nonce="n" * 16)
+        kiosk_id="kiosk-1",
+        idempotency_key=uuid.uuid4(),
+        service_id="svc",
+        slot_id="slot",
+        phone="13812345678",
+        amount_minor=3000,
+        issued_at=NOW,
+        expires_at=NOW + dt.timedelta(minutes=15),
+        nonce="n" * 16,
+    )
     fields.update(over)
     claims = OfflineOrderClaims.model_validate(fields)
     return encode_offline_token(claims, key.sign(offline_token_payload(claims).encode("ascii")))

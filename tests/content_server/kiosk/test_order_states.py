@@ -14,10 +14,18 @@ def test_happy_path_and_refund() -> None:
     assert move(O.PAID, O.REFUNDED) is O.REFUNDED
 
 
-@pytest.mark.parametrize(("state", "target"), [
-    (O.CREATED, O.PAID), (O.EXPIRED, O.PAID), (O.CANCELLED, O.PAID), (O.PAID, O.CANCELLED),
-    (O.FULFILLED, O.REFUNDED), (O.REFUNDED, O.PAID), (O.AWAITING_PAYMENT, O.FULFILLED),
-])
+@pytest.mark.parametrize(
+    ("state", "target"),
+    [
+        (O.CREATED, O.PAID),
+        (O.EXPIRED, O.PAID),
+        (O.CANCELLED, O.PAID),
+        (O.PAID, O.CANCELLED),
+        (O.FULFILLED, O.REFUNDED),
+        (O.REFUNDED, O.PAID),
+        (O.AWAITING_PAYMENT, O.FULFILLED),
+    ],
+)
 def test_illegal_moves_raise(state: O, target: O) -> None:
     with pytest.raises(IllegalTransition):
         move(state, target)

@@ -16,12 +16,15 @@ def test_round_trip() -> None:
     verify(SECRET, signed_headers(SECRET, BODY, NOW), BODY, NOW + dt.timedelta(minutes=4))
 
 
-@pytest.mark.parametrize(("secret", "body", "later", "reason"), [
-    (b"wrong-secret", BODY, 0, "bad signature"),
-    (SECRET, BODY.replace(b"3000", b"1"), 0, "bad signature"),
-    (SECRET, BODY, 6, "tolerance"),
-    (SECRET, BODY, -6, "tolerance"),
-])
+@pytest.mark.parametrize(
+    ("secret", "body", "later", "reason"),
+    [
+        (b"wrong-secret", BODY, 0, "bad signature"),
+        (SECRET, BODY.replace(b"3000", b"1"), 0, "bad signature"),
+        (SECRET, BODY, 6, "tolerance"),
+        (SECRET, BODY, -6, "tolerance"),
+    ],
+)
 def test_rejections(secret: bytes, body: bytes, later: int, reason: str) -> None:
     headers = signed_headers(secret, BODY, NOW)
     with pytest.raises(NotificationRejected, match=reason):
