@@ -8,6 +8,7 @@ from fastapi import FastAPI
 def register_api(app: FastAPI, prefix: str) -> None:
     from content_server.api.routes import (
         accounts,
+        alerts,
         bookings,
         bundles,
         devices,
@@ -17,5 +18,5 @@ def register_api(app: FastAPI, prefix: str) -> None:
         system,
     )
 
-    for module in (system, accounts, devices, screens, media, bookings, reports, bundles):
+    for module in (system, accounts, devices, screens, media, bookings, reports, bundles, alerts):
         app.include_router(module.router, prefix=prefix)
