@@ -43,8 +43,13 @@ class KioskApp:
     translator: Translator
     catalogue_store: CatalogueStore
 
+    closed: bool = False
+
     def close(self) -> None:
         """Stop timers, let running jobs finish, close the outbox (pending entries stay on disk)."""
+        if self.closed:
+            return
+        self.closed = True
         self.window.timer.stop()
         if isinstance(self.runner, QtRunner):
             self.runner.wait()

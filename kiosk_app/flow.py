@@ -180,6 +180,7 @@ class KioskFlow:
         self._in_flight_keys: set[str] = set()
         self._now = now
         self.delivered: list[OrderView] = []  # orders the background sync handed over this run
+        self.images_version = 0  # bumped when new service images reached the cache
         cached = catalogue_store.load()
         if cached is not None:
             self.state.catalogue, self.state.catalogue_as_of = cached.catalogue, cached.fetched_at
@@ -678,7 +679,15 @@ class KioskFlow:
             self._etag = result.etag
             self.state.catalogue, self.state.catalogue_as_of = fetched, self._now
             self.catalogue_store.save(CachedCatalogue(fetched, result.etag, self._now))
+            if result.catalogue is not None:
+                self.runner.submit(lambda: download_images(self.api, self.catalogue_store, fetched),
+                                   self._on_images, lambda exc: log.warning("image download failed: %s", exc))
         self._changed()
+
+    def _on_images(self, count: int) -> None:
+        if count:
+            self.images_version += 1
+            self._changed()
 
     def _on_catalogue_failed(self, exc: Exception) -> None:
         self._catalogue_in_flight = False
@@ -747,6 +756,20 @@ def deliver_orders(api: KioskApi, outbox: OutboxLike, skip: set[str]) -> tuple[l
         log.info("delivered queued booking %s as %s", entry.key, view.reference)
         delivered.append(view)
     return delivered, True
+
+
+def download_images(api: KioskApi, store: CatalogueStore, catalogue: ServiceCatalogue) -> int:
+    """Fetch service images not yet cached (worker thread); a failed image is skipped, not fatal."""
+    fetched = 0
+    for service in catalogue.services:
+        if not service.image_url or store.image(service.id) is not None:
+            continue
+        try:
+            store.save_image(service.id, api.fetch(service.image_url))
+            fetched += 1
+        except (ApiUnavailable, NotFound, Rejected) as exc:
+            log.info("no image for %s: %s", service.id, exc)
+    return fetched
 
 
 def local_reference(key: uuid.UUID) -> str:

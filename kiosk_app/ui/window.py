@@ -101,6 +101,7 @@ class KioskWindow(QWidget):
         self.screenshot_dir = screenshot_dir
         self._maintenance = maintenance
         self._pixmaps: dict[str, QPixmap | None] = {}
+        self._images_version = 0
         self._gesture = HiddenGesture()
         self._scan = ScanDetector()
         self._large: bool | None = None
@@ -208,6 +209,9 @@ class KioskWindow(QWidget):
     # -- drawing --------------------------------------------------------------------------------
 
     def _image(self, service_id: str) -> QPixmap | None:
+        if self._images_version != self.flow.images_version:
+            self._pixmaps.clear()
+            self._images_version = self.flow.images_version
         if service_id not in self._pixmaps:
             data = self.catalogue_store.image(service_id)
             pixmap = QPixmap()

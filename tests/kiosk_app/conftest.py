@@ -53,8 +53,8 @@ def sample_catalogue(now: dt.datetime = T0) -> ServiceCatalogue:
 
     def slots(prefix: str, remaining: tuple[int, ...]) -> tuple[TimeSlot, ...]:
         return tuple(
-            TimeSlot(id=f"{prefix}-{i}", start=day + dt.timedelta(hours=i), end=day + dt.timedelta(hours=i, minutes=45),
-                     capacity=4, remaining=r)
+            TimeSlot(id=f"{prefix}-{i}", start=day + dt.timedelta(hours=i),
+                     end=day + dt.timedelta(hours=i, minutes=45), capacity=4, remaining=r)
             for i, r in enumerate(remaining)
         )
 
@@ -68,13 +68,16 @@ def sample_catalogue(now: dt.datetime = T0) -> ServiceCatalogue:
             ServiceCategory(id="health", name=text("健康义诊", "Health checks")),
         ),
         services=(
-            ServiceOffer(id="meal", category_id="elderly_care", provider_name=text("幸福食堂", "Happy Canteen"),
+            ServiceOffer(id="meal", category_id="elderly_care",
+                         provider_name=text("幸福食堂", "Happy Canteen"),
                          name=text("老年助餐（午餐）", "Seniors' lunch"),
-                         description=text("荤素搭配，少油少盐，可送餐上门。", "Balanced, low-salt lunch; delivery available."),
+                         description=text("荤素搭配，少油少盐，可送餐上门。",
+                                          "Balanced, low-salt lunch; delivery available."),
                          price_minor=1200, duration_minutes=60, rating=4.7, slots=slots("meal", (3, 0, 2))),
             ServiceOffer(id="bath", category_id="elderly_care", provider_name=text("安心护理", "Safe Care"),
                          name=text("上门助浴", "Home bathing help"),
-                         description=text("专业护理员上门协助洗浴。", "A trained carer helps with bathing at home."),
+                         description=text("专业护理员上门协助洗浴。",
+                                          "A trained carer helps with bathing at home."),
                          price_minor=8800, duration_minutes=90, slots=slots("bath", (1,))),
             ServiceOffer(id="clean", category_id="housekeeping", provider_name=text("洁美家政", "CleanHome"),
                          name=text("日常保洁 2 小时", "2-hour cleaning"),
@@ -82,7 +85,8 @@ def sample_catalogue(now: dt.datetime = T0) -> ServiceCatalogue:
                          price_minor=9900, duration_minutes=120, rating=4.2, slots=slots("clean", (2, 2))),
             ServiceOffer(id="bp", category_id="health", provider_name=text("社区卫生站", "Health station"),
                          name=text("免费测血压", "Free blood pressure check"),
-                         description=text("社区医生为您测量血压。", "A community doctor checks your blood pressure."),
+                         description=text("社区医生为您测量血压。",
+                                          "A community doctor checks your blood pressure."),
                          price_minor=0, duration_minutes=15, slots=slots("bp", (10,))),
         ),
     )
@@ -130,7 +134,8 @@ def make_kiosk(qtbot, tmp_path: Path, clock: Clock, fake_api: FakeKioskApi) -> I
         settings = KioskSettings(data_dir=tmp_path / "kiosk", operator_pin_hash=PIN_HASH,
                                  screenshot_dir=screenshot_dir)
         app = build_app(settings, api or fake_api, FakeSpeaker(),
-                        FakePeripherals([Peripheral(PeripheralKind.SCANNER, "Honeywell 1900", "/dev/input/event5")]),
+                        FakePeripherals([Peripheral(PeripheralKind.SCANNER, "Honeywell 1900",
+                                                    "/dev/input/event5")]),
                         device_id="kiosk-test-1", clock=clock, runner=runner or ImmediateRunner(),
                         signer=DeviceKeySigner(Ed25519PrivateKey.generate(), "http://127.0.0.1:9"))
         app.window.resize(1080, 1920)

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk_app.api import FakeKioskApi
 from kiosk_app.flow import ORDERS_TOPIC, CaseField, FlowSettings, KioskFlow, Screen, local_reference
@@ -16,8 +17,6 @@ from kiosk_app.store import CaseMemory, CatalogueStore
 from schedules.kiosk_protocol import OrderState
 from signage_player.outbox import Outbox
 from tests.kiosk_app.conftest import PIN, PIN_HASH, Clock
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 def make_flow(tmp_path: Path, api: FakeKioskApi, clock: Clock, runner: Runner | None = None,
@@ -65,7 +64,9 @@ def test_browse_book_and_pay_shows_paid_only_when_the_server_confirms(tmp_path: 
     assert fake_api.create_calls == 1
 
 
-def test_payment_polls_every_two_to_three_seconds(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+def test_payment_polls_every_two_to_three_seconds(
+    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+) -> None:
     runner = ManualRunner()
     flow = make_flow(tmp_path, fake_api, clock, runner)
     book_until_confirm(flow)
@@ -78,7 +79,9 @@ def test_payment_polls_every_two_to_three_seconds(tmp_path: Path, fake_api: Fake
     assert 10 <= polls <= 15
 
 
-def test_expired_payment_is_never_shown_as_paid(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+def test_expired_payment_is_never_shown_as_paid(
+    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow)
     flow.confirm_booking(clock())
@@ -91,7 +94,9 @@ def test_expired_payment_is_never_shown_as_paid(tmp_path: Path, fake_api: FakeKi
     assert flow.state.notice is not None and flow.state.notice.key == "pay.expired"
 
 
-def test_cancel_returns_the_servers_answer(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+def test_cancel_returns_the_servers_answer(
+    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow)
     flow.confirm_booking(clock())
@@ -101,7 +106,9 @@ def test_cancel_returns_the_servers_answer(tmp_path: Path, fake_api: FakeKioskAp
     assert next(iter(fake_api.orders.values())).state is OrderState.CANCELLED
 
 
-def test_bad_phone_is_refused_with_a_message_and_kept(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+def test_bad_phone_is_refused_with_a_message_and_kept(
+    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow, phone="1281234567")
     assert flow.state.screen is Screen.PHONE
@@ -109,7 +116,9 @@ def test_bad_phone_is_refused_with_a_message_and_kept(tmp_path: Path, fake_api: 
     assert flow.state.phone == "1281234567"
 
 
-def test_full_slot_cannot_be_picked(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+def test_full_slot_cannot_be_picked(
+    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     flow.start()
     flow.open_category("elderly_care")
@@ -147,7 +156,9 @@ def test_offline_booking_survives_a_restart_and_is_delivered_once(tmp_path: Path
     assert [o.id for o in reborn.delivered] == [delivered.id]
 
 
-def test_crash_between_send_and_ack_does_not_duplicate(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+def test_crash_between_send_and_ack_does_not_duplicate(
+    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+) -> None:
     runner = ManualRunner()
     flow = make_flow(tmp_path, fake_api, clock, runner)
     book_until_confirm(flow)
@@ -161,7 +172,9 @@ def test_crash_between_send_and_ack_does_not_duplicate(tmp_path: Path, fake_api:
     assert len(fake_api.orders) == 1 and fake_api.create_calls == 2
 
 
-def test_idle_warning_then_reset_clears_personal_data(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+def test_idle_warning_then_reset_clears_personal_data(
+    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow)
     flow.touched(clock())
@@ -179,7 +192,9 @@ def test_idle_warning_then_reset_clears_personal_data(tmp_path: Path, fake_api: 
         "", None, None, None, None, "", None)
 
 
-def test_an_answer_arriving_after_the_reset_is_dropped(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+def test_an_answer_arriving_after_the_reset_is_dropped(
+    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+) -> None:
     runner = ManualRunner()
     flow = make_flow(tmp_path, fake_api, clock, runner)
     flow.start()
@@ -244,7 +259,9 @@ def test_wrong_answers_get_the_same_message_then_a_lockout(tmp_path: Path, fake_
     assert keys[:5] == ["case.not_found"] * 5 and keys[5] == "case.locked"
 
 
-def test_keypad_refuses_what_does_not_fit(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock) -> None:
+def test_keypad_refuses_what_does_not_fit(
+    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow, phone="138123456789999")
     assert flow.state.phone == "13812345678"  # 11 digits at most

@@ -1,0 +1,153 @@
+"""The kiosk against a real content server on loopback (uvicorn subprocess), real threads, real clock.
+
+Browse → book → the phone pays with ``requests`` against the pay page → the kiosk shows paid;
+and the server stopped mid-flow → offline banner, booking in the outbox and an offline pay QR,
+kiosk closed and restarted, server restarted → the booking reaches the server exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from content_server.kiosk.models import OrderRow
+from kiosk_app.app import KioskApp, build_app
+from kiosk_app.flow import ORDERS_TOPIC, FlowSettings, Screen
+from kiosk_app.http_api import HttpKioskApi
+from kiosk_app.offline_pay import DeviceKeySigner
+from kiosk_app.peripherals import FakePeripherals
+from kiosk_app.settings import KioskSettings
+from kiosk_app.speech import FakeSpeaker
+from schedules.kiosk_protocol import OrderState
+from tests.content_server.kiosk.conftest import Live, pick_slot, seeded_live
+from tests.fixtures.server import LiveServer
+from tests.kiosk_app.conftest import ARTIFACTS
+from tests.kiosk_app.test_window import find, tap
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def live(live_server: LiveServer) -> Iterator[Live]:
+    yield from seeded_live(live_server)
+
+
+@pytest.fixture
+def start_kiosk(qtbot, tmp_path: Path, live: Live) -> Iterator[Callable[[], KioskApp]]:  # type: ignore[no-untyped-def]
+    apps: list[KioskApp] = []
+
+    def start() -> KioskApp:
+        settings = KioskSettings(server_url=live.server.url, data_dir=tmp_path / "kiosk", request_timeout_s=3)
+        api = HttpKioskApi(settings.server_url, live.kiosk.device_key, timeout=settings.request_timeout_s)
+        app = build_app(settings, api, FakeSpeaker(), FakePeripherals(), device_id=live.kiosk.device_id,
+                        signer=DeviceKeySigner(live.kiosk.private_key, settings.server_url))
+        app.flow.settings = FlowSettings(kiosk_id=live.kiosk.device_id, sync_seconds=1,
+                                         offline_sync_seconds=1)
+        app.window.resize(1080, 1920)
+        qtbot.addWidget(app.window)
+        app.window.show()
+        app.window.timer.setInterval(200)
+        app.window.start_timers()
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        app.close()
+
+
+def browse_and_confirm(qtbot, app: KioskApp, live: Live) -> None:  # type: ignore[no-untyped-def]
+    target = pick_slot(live.sessions, dt.datetime.now(dt.UTC))
+    if app.flow.state.screen is Screen.ATTRACT:
+        tap(qtbot, app, "start")
+    qtbot.waitUntil(lambda: app.flow.state.catalogue is not None, timeout=5000)
+    catalogue = app.flow.state.catalogue
+    assert catalogue is not None
+    service = next(s for s in catalogue.services if s.id == target.service_id)
+    qtbot.waitUntil(lambda: find_ok(app, f"category:{service.category_id}"), timeout=5000)
+    tap(qtbot, app, f"category:{service.category_id}")
+    tap(qtbot, app, f"service:{service.id}")
+    tap(qtbot, app, "book")
+    tap(qtbot, app, f"slot:{target.slot_id}")
+    for ch in "13812345678":
+        tap(qtbot, app, f"key:{ch}")
+    tap(qtbot, app, "phone_next")
+    assert app.flow.state.screen is Screen.CONFIRM
+    tap(qtbot, app, "confirm")
+
+
+def find_ok(app: KioskApp, name: str) -> bool:
+    try:
+        find(app.window, name)
+        return True
+    except AssertionError:
+        return False
+
+
+def phone_pays(url: str) -> None:
+    """The resident's phone: open the QR's URL (following redirects), press confirm."""
+    phone = requests.Session()
+    page = phone.get(url, timeout=10)
+    assert page.status_code == 200 and "确认付款" in page.text, page.text[:300]
+    assert phone.post(page.url.rstrip("/") + "/confirm", timeout=10).status_code == 200
+
+
+def orders_with(live: Live, local_reference: str) -> int:
+    with live.sessions() as s:
+        return s.scalar(select(func.count()).select_from(OrderRow)
+                        .where(OrderRow.local_reference == local_reference)) or 0
+
+
+def test_browse_book_pay_on_the_phone_and_the_kiosk_shows_paid(qtbot, live: Live,  # type: ignore[no-untyped-def]
+                                                               start_kiosk: Callable[[], KioskApp]) -> None:
+    app = start_kiosk()
+    browse_and_confirm(qtbot, app, live)
+    qtbot.waitUntil(lambda: app.flow.state.screen is Screen.PAY, timeout=5000)
+    order = app.flow.state.order
+    assert order is not None and order.payment is not None and order.state is OrderState.AWAITING_PAYMENT
+    qr = find(app.window, "pay_qr")
+    assert qr.property("qrData") == order.payment.qr_payload
+    app.window.save_screenshot(ARTIFACTS / "live", "pay")
+    phone_pays(order.payment.qr_payload)
+    qtbot.waitUntil(lambda: app.flow.state.screen is Screen.RECEIPT, timeout=8000)  # poll every 2.5 s
+    assert app.flow.state.order is not None and app.flow.state.order.state is OrderState.PAID
+    assert find(app.window, "receipt_qr").property("qrData") == order.reference
+    app.window.save_screenshot(ARTIFACTS / "live", "receipt")
+
+
+def test_server_down_mid_flow_then_delivered_exactly_once(qtbot, live: Live,  # type: ignore[no-untyped-def]
+                                                          start_kiosk: Callable[[], KioskApp]) -> None:
+    app = start_kiosk()
+    tap(qtbot, app, "start")
+    qtbot.waitUntil(lambda: app.flow.state.catalogue is not None, timeout=5000)
+    live.server.stop()
+    browse_and_confirm(qtbot, app, live)
+    qtbot.waitUntil(lambda: app.flow.state.pending is not None and not app.flow.state.busy, timeout=8000)
+    state = app.flow.state
+    assert state.online is False and state.screen is Screen.PAY
+    banner = find(app.window, "offline_banner")
+    assert "离线" in banner.text()  # type: ignore[attr-defined]
+    assert state.pending is not None and state.pending.offline_pay_url
+    local_ref = state.pending.order.local_reference
+    assert local_ref and app.outbox.count(ORDERS_TOPIC) == 1
+    offline_url = state.pending.offline_pay_url
+    app.window.save_screenshot(ARTIFACTS / "live", "offline_pay")
+    app.close()  # the kiosk is switched off with the booking still queued
+
+    live.server.start()
+    assert orders_with(live, local_ref) == 0
+    phone_pays(offline_url)  # the phone pays over its own network meanwhile
+    again = start_kiosk()
+    assert again.outbox.count(ORDERS_TOPIC) == 1
+    qtbot.waitUntil(lambda: len(again.flow.delivered) == 1, timeout=10_000)
+    assert again.outbox.count(ORDERS_TOPIC) == 0
+    with live.sessions() as s:
+        rows = s.scalars(select(OrderRow).where(OrderRow.idempotency_key
+                                                == str(state.pending.order.idempotency_key))).all()
+    assert len(rows) == 1 and rows[0].state == "paid"
+    assert [o.state for o in again.flow.delivered] == [OrderState.PAID]
