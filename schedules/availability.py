@@ -162,7 +162,7 @@ def check_availability(
             share = share_on(c, engine, screen)
             if share is None:
                 continue
-            for a, b in campaign_intervals(c, tzname, ps, pe):
+            for a, b in engine.rule_intervals(r, tzname, ps, pe):
                 for i in range(max(bisect.bisect_right(hours, a) - 1, 0), bisect.bisect_left(hours, b)):
                     booked[i] += share
         rules = engine.rules_for(screen.screen_class)

@@ -14,13 +14,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from schedules.errors import ScheduleError
-from schedules.loop import Loop, build_loop
+from schedules.loop import Loop, LoopMemo, build_loop
 from schedules.model import (
     DEFAULT_HOUSE_RULES,
     Announcement,
     Campaign,
     Catalogue,
     HouseRules,
+    OperatingHours,
     Orientation,
     Priority,
     Screen,
@@ -28,7 +29,7 @@ from schedules.model import (
     Targeting,
 )
 from schedules.segments import Segment, Timeline
-from schedules.targeting import parse_tag_expr, predicate
+from schedules.targeting import parse_tag_expr, predicate, required_tags
 from schedules.wallclock import (
     UTC,
     Interval,
@@ -95,6 +96,13 @@ def _validate_targeting(t: Targeting) -> None:
         parse_tag_expr(t.tag_expr)
 
 
+def _required_tags(t: Targeting) -> frozenset[str] | None:
+    """Tags of which a matching screen must carry at least one (None: cannot tell, check all)."""
+    if not t.tag_expr or not t.tag_expr.strip():
+        return None
+    return required_tags(parse_tag_expr(t.tag_expr))
+
+
 class ScheduleEngine:
     """Timelines and facts for one catalogue. Holds only caches derived from it."""
 
@@ -109,6 +117,7 @@ class ScheduleEngine:
         self._by_id: dict[str, list[int]] = {}
         self._by_group: dict[str, list[int]] = {}
         self._by_class: dict[ScreenClass, list[int]] = {c: [] for c in ScreenClass}
+        self._by_tag: dict[str, list[int]] = {}
         for r, t in enumerate(targetings):
             if t.screen_ids:
                 for sid in t.screen_ids:
@@ -116,12 +125,18 @@ class ScheduleEngine:
             elif t.groups:
                 for g in t.groups:
                     self._by_group.setdefault(g, []).append(r)
+            elif (tags := _required_tags(t)) is not None:
+                for tag in tags:
+                    self._by_tag.setdefault(tag, []).append(r)
             else:
                 for cls in t.screen_classes or ScreenClass:
                     self._by_class[cls].append(r)
+        self._memos: dict[tuple[ScreenClass, Orientation], LoopMemo] = {}
+        self._timelines: dict[tuple[object, ...], Timeline] = {}
+        self._hours: dict[int, tuple[OperatingHours, tuple[object, ...]]] = {}
         self._skeletons: dict[tuple[object, ...], Skeleton] = {}
         self._loops: dict[tuple[object, ...], Loop] = {}
-        self._eligible: dict[tuple[object, ...], tuple[int, ...]] = {}
+        self._intervals: dict[tuple[int, str, dt.datetime, dt.datetime], tuple[Interval, ...]] = {}
 
     # --- eligibility ------------------------------------------------------------------------
 
@@ -133,6 +148,10 @@ class ScheduleEngine:
             cands.update(ids)
         for g in screen.groups:
             rs = self._by_group.get(g)
+            if rs:
+                cands.update(rs)
+        for tag in screen.tags:
+            rs = self._by_tag.get(tag)
             if rs:
                 cands.update(rs)
         preds = self._predicates
@@ -158,16 +177,36 @@ class ScheduleEngine:
     def rule_intervals(
         self, rule: int, tzname: str, start: dt.datetime, end: dt.datetime
     ) -> tuple[Interval, ...]:
-        if rule < self._n_ann:
-            a = self.announcements[rule]
-            return window(a.valid_from, a.valid_until, start, end)
-        return campaign_intervals(self.campaigns[rule - self._n_ann], tzname, start, end)
+        """When rule ``rule`` is in force within [start, end) for a screen in zone ``tzname``."""
+        key = (rule, tzname, start, end)
+        got = self._intervals.get(key)
+        if got is None:
+            if rule < self._n_ann:
+                a = self.announcements[rule]
+                got = window(a.valid_from, a.valid_until, start, end)
+            else:
+                got = campaign_intervals(self.campaigns[rule - self._n_ann], tzname, start, end)
+            if len(self._intervals) > 500_000:
+                self._intervals.clear()
+            self._intervals[key] = got
+        return got
+
+    def hours_key(self, hours: OperatingHours) -> tuple[object, ...]:
+        """``wallclock.hours_key``, memoised per object (screens often share one hours object)."""
+        hit = self._hours.get(id(hours))
+        if hit is not None and hit[0] is hours:
+            return hit[1]
+        key = hours_key(hours)
+        if len(self._hours) > 100_000:
+            self._hours.clear()
+        self._hours[id(hours)] = (hours, key)
+        return key
 
     def skeleton(
         self, screen: Screen, eligible: tuple[int, ...], start: dt.datetime, end: dt.datetime
     ) -> Skeleton:
         """(start, end, hour_start, active rules) pieces covering the screen's on-time."""
-        key = (screen.timezone, hours_key(screen.hours), eligible, start, end)
+        key = (screen.timezone, self.hours_key(screen.hours), eligible, start, end)
         sk = self._skeletons.get(key)
         if sk is None:
             sk = self._compute_skeleton(screen, eligible, start, end)
@@ -183,10 +222,17 @@ class ScheduleEngine:
         on = on_intervals(screen.hours, tz, start, end)
         if not on:
             return ()
+        # Rules in force over the whole range need no events; the rest are swept.
         # events: (time, order, rule); order 0 = rule ends, 1 = rule starts, 2 = on/off/hour marker
+        whole = ((start, end),)
+        constant: list[int] = []
         events: list[tuple[dt.datetime, int, int]] = []
         for r in eligible:
-            for a, b in self.rule_intervals(r, tz, start, end):
+            ivs = self.rule_intervals(r, tz, start, end)
+            if ivs == whole:
+                constant.append(r)
+                continue
+            for a, b in ivs:
                 events.append((a, 1, r))
                 events.append((b, 0, r))
         for a, b in on:
@@ -199,16 +245,21 @@ class ScheduleEngine:
         is_on = False
         hour = hour_start(start, tz)
         pieces: list[tuple[dt.datetime, dt.datetime, dt.datetime, tuple[int, ...]]] = []
+        keys: dict[frozenset[int], tuple[int, ...]] = {}
         i = 0
         n = len(events)
+        changed = True
+        key: tuple[int, ...] = ()
         while i < n:
             t = events[i][0]
             while i < n and events[i][0] == t:
                 _, order, r = events[i]
                 if order == 1:
                     active.add(r)
+                    changed = True
                 elif order == 0:
                     active.discard(r)
+                    changed = True
                 elif r == -1:
                     is_on = True
                 elif r == -2:
@@ -219,8 +270,14 @@ class ScheduleEngine:
             if is_on and i < n:
                 nxt = events[i][0]
                 if nxt > t:
-                    key = tuple(sorted(active))
-                    if pieces and pieces[-1][1] == t and pieces[-1][2] == hour and pieces[-1][3] == key:
+                    if changed:
+                        fs = frozenset(active)
+                        got = keys.get(fs)
+                        if got is None:
+                            got = keys[fs] = tuple(sorted(constant + list(active)))
+                        key = got
+                        changed = False
+                    if pieces and pieces[-1][1] == t and pieces[-1][2] == hour and pieces[-1][3] is key:
                         pieces[-1] = (pieces[-1][0], nxt, hour, key)
                     else:
                         pieces.append((t, nxt, hour, key))
@@ -246,6 +303,7 @@ class ScheduleEngine:
                 anns,
                 camps,
                 self.catalogue.filler_item_ids,
+                self._memos.setdefault((cls, orientation), LoopMemo()),
             )
             if not lp.announcements and not lp.filler and not lp.ads:
                 raise ScheduleError(
@@ -263,10 +321,19 @@ class ScheduleEngine:
         if e <= s:
             raise ScheduleError("end", f"{end.isoformat()} is not after start {start.isoformat()}")
         eligible = self.eligible(screen)
-        sk = self.skeleton(screen, eligible, hour_start(s, screen.timezone), e)
         cls, ori = screen.screen_class, screen.orientation
-        segs = tuple(Segment(a, b, self.loop(cls, ori, key), h) for a, b, h, key in sk)
-        return Timeline(segs, s, e)
+        # Equivalent screens (same zone, hours, class, orientation, eligible rules) share one
+        # immutable Timeline.
+        tkey = (screen.timezone, self.hours_key(screen.hours), eligible, cls, ori, s, e)
+        tl = self._timelines.get(tkey)
+        if tl is None:
+            sk = self.skeleton(screen, eligible, hour_start(s, screen.timezone), e)
+            segs = tuple(Segment(a, b, self.loop(cls, ori, key), h) for a, b, h, key in sk)
+            tl = Timeline(segs, s, e)
+            if len(self._timelines) > 100_000:
+                self._timelines.clear()
+            self._timelines[tkey] = tl
+        return tl
 
     # --- instants -----------------------------------------------------------------------------
 
@@ -312,8 +379,11 @@ class _EngineCache:
             self._items.popitem(last=False)
         return engine
 
+    def clear(self) -> None:
+        self._items.clear()
 
-_cache = _EngineCache()
+
+_cache = _EngineCache(size=8)
 
 
 def engine_for(catalogue: Catalogue) -> ScheduleEngine:
@@ -321,4 +391,17 @@ def engine_for(catalogue: Catalogue) -> ScheduleEngine:
     return _cache.get(catalogue)
 
 
-__all__ = ["UTC", "ScheduleEngine", "by_priority", "engine_for", "validate_catalogue", "validate_screen"]
+def clear_engines() -> None:
+    """Forget cached engines (benchmarks measure cold starts with it)."""
+    _cache.clear()
+
+
+__all__ = [
+    "UTC",
+    "ScheduleEngine",
+    "by_priority",
+    "clear_engines",
+    "engine_for",
+    "validate_catalogue",
+    "validate_screen",
+]

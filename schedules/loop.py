@@ -24,7 +24,7 @@ advertisers and different non-empty categories side by side.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from schedules.model import (
@@ -226,6 +226,41 @@ def _interleave(non_ads: list[Entry], plays: list[list[Entry]]) -> list[Entry]:
     return out
 
 
+@dataclass
+class LoopMemo:
+    """Parts shared by the loops of one class and orientation in one catalogue."""
+
+    entries: dict[tuple[str, SlotSource, str | None], Entry | None] = field(default_factory=dict)
+    plans: dict[str, tuple[tuple[Entry, ...], float] | None] = field(default_factory=dict)
+    announcements: dict[tuple[str, ...], tuple[Entry, ...]] = field(default_factory=dict)
+
+
+def _announcement_entries(
+    announcements: Sequence[Announcement],
+    entry: Callable[[str, SlotSource, str | None], Entry | None],
+    target_s: float,
+) -> tuple[Entry, ...]:
+    """Each valid item once (important twice), then repeated item by item up to ``target_s``."""
+    ordered = sorted(announcements, key=lambda a: (a.priority is not Priority.IMPORTANT, a.valid_from, a.id))
+    per_ann = [
+        [e for i in a.item_ids if (e := entry(i, SlotSource.ANNOUNCEMENT, a.id)) is not None] for a in ordered
+    ]
+    base: list[Entry] = [e for entries in per_ann for e in entries]
+    base += [
+        e for a, es in zip(ordered, per_ann, strict=True) if a.priority is Priority.IMPORTANT for e in es
+    ]
+    out = list(base)
+    if base:
+        i = 0
+        total = _total(out)
+        while total < target_s - _EPS:
+            extra = base[i % len(base)]
+            out.append(extra)
+            total += extra.duration
+            i += 1
+    return tuple(out)
+
+
 def build_loop(
     screen_class: ScreenClass,
     orientation: Orientation,
@@ -237,17 +272,28 @@ def build_loop(
     announcements: Sequence[Announcement],
     campaigns: Sequence[Campaign],
     filler_ids: Sequence[str],
+    memo: LoopMemo | None = None,
 ) -> Loop:
-    """The loop for one eligible set on one class/orientation (inputs already validated)."""
+    """The loop for one eligible set on one class/orientation (inputs already validated).
+
+    ``memo`` caches parts between calls for the same class, orientation and catalogue.
+    """
+    memo = memo or LoopMemo()
+    cache = memo.entries
 
     def entry(
         item_id: str, source: SlotSource, source_id: str | None, advertiser: str = "", category: str = ""
     ) -> Entry | None:
+        key = (item_id, source, source_id)
+        if key in cache:
+            return cache[key]
         item = items[item_id]
         d = effective_duration(item, screen_class, orientation, min_dwell_s)
-        if d is None:
-            return None
-        return Entry(item_id, d, source, source_id, advertiser, category, item.kind is not ItemKind.VIDEO)
+        e = None
+        if d is not None:
+            e = Entry(item_id, d, source, source_id, advertiser, category, item.kind is not ItemKind.VIDEO)
+        cache[key] = e
+        return e
 
     emergencies = [a for a in announcements if a.priority is Priority.EMERGENCY]
     if emergencies:
@@ -261,37 +307,32 @@ def build_loop(
             chosen = [Entry(item.id, max(item.duration_s, min_dwell_s), SlotSource.EMERGENCY, a.id)]
         return Loop(_total(chosen), tuple(chosen), (), (), 0.0, min_dwell_s, emergency=True)
 
-    ordered = sorted(announcements, key=lambda a: (a.priority is not Priority.IMPORTANT, a.valid_from, a.id))
-    per_ann = [
-        [e for i in a.item_ids if (e := entry(i, SlotSource.ANNOUNCEMENT, a.id)) is not None] for a in ordered
-    ]
-    base: list[Entry] = [e for entries in per_ann for e in entries]
-    base += [
-        e
-        for a, entries in zip(ordered, per_ann, strict=True)
-        if a.priority is Priority.IMPORTANT
-        for e in entries
-    ]
-    ann_entries = list(base)
-    if base:
-        target = min_announcement_share / 100.0 * loop_seconds
-        i = 0
-        while _total(ann_entries) < target - _EPS:
-            ann_entries.append(base[i % len(base)])
-            i += 1
-
-    plans: list[tuple[Campaign, tuple[Entry, ...], float]] = []
-    for c in sorted(campaigns, key=lambda c: c.id):
-        ces = tuple(
-            e
-            for i in c.item_ids
-            if (e := entry(i, SlotSource.CAMPAIGN, c.id, c.advertiser_id, c.category)) is not None
+    akey = tuple(a.id for a in announcements)
+    ann_part = memo.announcements.get(akey)
+    if ann_part is None:
+        ann_part = memo.announcements[akey] = _announcement_entries(
+            announcements, entry, min_announcement_share / 100.0 * loop_seconds
         )
-        if not ces:
-            continue
-        mean = _total(ces) / len(ces)
-        share = c.share_percent if c.share_percent is not None else (c.plays_per_hour or 0) * mean / 36.0
-        plans.append((c, ces, share))
+    ann_entries = ann_part
+    plans: list[tuple[Campaign, tuple[Entry, ...], float]] = []
+    pcache = memo.plans
+    for c in sorted(campaigns, key=lambda c: c.id):
+        if c.id in pcache:
+            got = pcache[c.id]
+        else:
+            ces = tuple(
+                e
+                for i in c.item_ids
+                if (e := entry(i, SlotSource.CAMPAIGN, c.id, c.advertiser_id, c.category)) is not None
+            )
+            got = None
+            if ces:
+                mean = _total(ces) / len(ces)
+                pph = c.plays_per_hour or 0
+                got = (ces, c.share_percent if c.share_percent is not None else pph * mean / 36.0)
+            pcache[c.id] = got
+        if got is not None:
+            plans.append((c, got[0], got[1]))
 
     filler = tuple(e for i in filler_ids if (e := entry(i, SlotSource.FILLER, None)) is not None)
     if not ann_entries and not plans and not filler and filler_ids:
@@ -323,4 +364,4 @@ def build_loop(
             rate = min(rate, c.frequency_cap_per_hour * period / 3600.0)
         ads.append(AdPlan(c.id, ces, rate, c.frequency_cap_per_hour, scaled, share))
     ad_limit = min(ad_fraction * period + _EPS, max(period - t_ann, 0.0))
-    return Loop(period, tuple(ann_entries), filler, tuple(ads), ad_limit, min_dwell_s, scale=scale)
+    return Loop(period, ann_entries, filler, tuple(ads), ad_limit, min_dwell_s, scale=scale)

@@ -152,6 +152,27 @@ def tags_in(expr: TagExpr) -> frozenset[str]:
     return out
 
 
+def required_tags(expr: TagExpr) -> frozenset[str] | None:
+    """Tags of which every matching tag set holds at least one; None when no such set exists.
+
+    Lets an index find the few rules worth testing for a screen from the screen's own tags.
+    """
+    if isinstance(expr, Tag):
+        return frozenset((expr.name,))
+    if isinstance(expr, Not):
+        return None
+    if isinstance(expr, And):
+        options = [r for o in expr.operands if (r := required_tags(o)) is not None]
+        return min(options, key=lambda r: (len(r), sorted(r))) if options else None
+    out: frozenset[str] = frozenset()
+    for o in expr.operands:
+        r = required_tags(o)
+        if r is None:
+            return None
+        out |= r
+    return out
+
+
 def matches(targeting: Targeting, screen: Screen) -> bool:
     """True when every given criterion of ``targeting`` holds for ``screen`` (empty = any)."""
     return predicate(targeting)(screen)
