@@ -76,6 +76,45 @@ def fit_size(src_w: int, src_h: int, box: QSize, max_w: int = 1920, max_h: int =
     return w - w % 2, h - h % 2
 
 
+_MP4_SUFFIXES = (".mp4", ".m4v", ".mov")
+
+
+def check_complete(path: Path) -> None:
+    """Refuse files cut short: missing, empty, or an MP4/MOV whose top-level boxes run past the end.
+
+    A download or copy cut short still parses (the index is at the front), then stops half-way;
+    the box sizes tell without decoding anything.
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise MediaError(f"{path.name}: missing") from exc
+    if size == 0:
+        raise MediaError(f"{path.name}: empty file")
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 8 or head[4:8] != b"ftyp":
+            return  # not an ISO-BMFF file: let the decoder judge
+        pos = 0
+        while pos < size:
+            fh.seek(pos)
+            header = fh.read(16)
+            if len(header) < 8:
+                raise MediaError(f"{path.name}: truncated (partial box header at {pos})")
+            box = int.from_bytes(header[:4], "big")
+            if box == 1:
+                if len(header) < 16:
+                    raise MediaError(f"{path.name}: truncated (partial box header at {pos})")
+                box = int.from_bytes(header[8:16], "big")
+            elif box == 0:  # runs to the end of the file
+                return
+            if box < 8:
+                raise MediaError(f"{path.name}: corrupt box size at {pos}")
+            if pos + box > size:
+                raise MediaError(f"{path.name}: truncated ({size} of {pos + box} bytes)")
+            pos += box
+
+
 _VLC_ARGS = ("--vout=dummy", "--aout=dummy", "--no-xlib", "--intf=dummy", "--quiet", "--no-video-title-show",
              "--no-osd", "--no-snapshot-preview", "--no-stats")
 
@@ -119,8 +158,7 @@ class VlcBackend(MediaBackend):
 
     def probe(self, path: Path) -> VideoInfo:
         vlc = self._vlc
-        if not path.is_file() or path.stat().st_size == 0:
-            raise MediaError(f"{path.name}: missing or empty")
+        check_complete(path)
         media = self._instance.media_new_path(str(path))
         try:
             status = media.parse_with_options(vlc.MediaParseFlag.local, 3000)
@@ -265,8 +303,7 @@ class FakeMediaBackend(MediaBackend):
         self._timer.timeout.connect(self._on_tick)
 
     def probe(self, path: Path) -> VideoInfo:
-        if not path.is_file() or path.stat().st_size == 0:
-            raise MediaError(f"{path.name}: missing or empty")
+        check_complete(path)
         return VideoInfo(320, 240, self.duration_s)
 
     def play(self, path: Path, target: QSize, info: VideoInfo | None = None) -> None:

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CJK_FAMILY = "Noto Sans CJK SC"
 DEFAULT_LANGS = ("zh", "en")
+MAX_IMAGE_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 FILL_MAX_CROP = 0.15  # fill the zone when that crops at most this share of the image, else fit
 
 
@@ -126,6 +127,7 @@ class MainZone(QWidget):
         self._fade_from: QImage | None = None
         self._fade_start = 0.0
         self._first_frame_pending = False
+        self._video_started = 0.0
         self._text_font: QFont | None = None
         self._fade_timer = QTimer(self)
         self._fade_timer.setInterval(16)
@@ -149,6 +151,8 @@ class MainZone(QWidget):
         reader = QImageReader(str(playable.path))
         reader.setAutoTransform(True)
         src = reader.size()
+        if src.isValid() and src.width() * src.height() > MAX_IMAGE_PIXELS:
+            raise MediaError(f"{item.id}: image of {src.width()}x{src.height()} pixels is too large")
         if src.isValid() and not src.isEmpty():
             target = fit_or_fill(src, self.size()).size()
             if target.width() < src.width():
@@ -172,6 +176,7 @@ class MainZone(QWidget):
         else:
             self._fade_from = None
         if prepared.video is not None and prepared.playable.path is not None:
+            self._video_started = time.monotonic()
             self.backend.play(prepared.playable.path, self.size(), prepared.video)
             return  # the first frame paints when libVLC delivers it; until then the last picture stays
         self.repaint()
@@ -246,8 +251,15 @@ class MainZone(QWidget):
             self.repaint() if self._first_frame_pending else self.update()
 
     def _on_backend_finished(self) -> None:
-        if self.current is not None and self.current.video is not None:
-            self.video_finished.emit(self.current.item_id)
+        cur = self.current
+        if cur is None or cur.video is None:
+            return
+        expected = cur.video.duration_s
+        played = time.monotonic() - self._video_started
+        if expected is not None and played < 0.6 * expected - 0.5:  # stopped far too early: damaged file
+            self.video_failed.emit(cur.item_id, f"video ended after {played:.1f} s of {expected:.1f} s")
+        else:
+            self.video_finished.emit(cur.item_id)
 
     def _on_backend_failed(self, reason: str) -> None:
         if self.current is not None and self.current.video is not None:

@@ -49,27 +49,34 @@ def test_text_font_grows_to_the_zone_and_wraps(qapp: object) -> None:
     assert long < big
 
 
-def test_image_is_shown_undistorted(qtbot: QtBot, player_media: Path, fake_backend: FakeMediaBackend) -> None:
+def test_image_is_shown_undistorted(qtbot: QtBot, media_dir: Path, fake_backend: FakeMediaBackend) -> None:
     view = _view(qtbot, fake_backend, ScreenClass.OUTDOOR_LARGE)
-    prepared = view.main.prepare(Playable(_item(ItemKind.IMAGE, "p"), player_media / "portrait.png"))
+    prepared = view.main.prepare(Playable(_item(ItemKind.IMAGE, "p"), media_dir / "portrait.png"))
     with qtbot.waitSignal(view.main.frame_painted, timeout=2000) as sig:
         view.main.show_prepared(prepared)
     assert sig.args[0] == "p"
     img = view.picture()
     # portrait image in a landscape zone: letterboxed, black bars left and right, white circle centred
     assert QColor(img.pixel(5, 270)).name() == "#000000"
-    assert QColor(img.pixel(480, 270)).name() == "#ffffff"
+    assert QColor(img.pixel(480, 270)).name() != "#000000"
+    assert view.main.current is not None and view.main.current.image is not None
+    shown = view.main.current.image
+    assert abs(shown.width() / shown.height() - 1080 / 1920) < 0.01
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     img.save(str(ARTIFACTS / "image_portrait_in_landscape.png"))
 
 
-def test_broken_images_refuse_to_prepare(qtbot: QtBot, player_media: Path,
+def test_broken_images_refuse_to_prepare(qtbot: QtBot, media_dir: Path,
                                          fake_backend: FakeMediaBackend) -> None:
     view = _view(qtbot, fake_backend, ScreenClass.OUTDOOR_LARGE)
     with pytest.raises(MediaError):
-        view.main.prepare(Playable(_item(ItemKind.IMAGE, "z"), player_media / "zero.png"))
+        view.main.prepare(Playable(_item(ItemKind.IMAGE, "z"), media_dir / "zero.png"))
     with pytest.raises(MediaError):
-        view.main.prepare(Playable(_item(ItemKind.IMAGE, "m"), player_media / "missing.png"))
+        view.main.prepare(Playable(_item(ItemKind.IMAGE, "m"), media_dir / "missing.png"))
+    with pytest.raises(MediaError):
+        view.main.prepare(Playable(_item(ItemKind.IMAGE, "b"), media_dir / "bomb.png"))
+    with pytest.raises(MediaError):
+        view.main.prepare(Playable(_item(ItemKind.IMAGE, "n"), media_dir / "not_an_image.png"))
 
 
 def test_indoor_layout_with_chinese_text_ticker_and_clock(
@@ -90,10 +97,10 @@ def test_indoor_layout_with_chinese_text_ticker_and_clock(
 
 
 def test_emergency_covers_everything(
-    qtbot: QtBot, player_media: Path, fake_backend: FakeMediaBackend
+    qtbot: QtBot, media_dir: Path, fake_backend: FakeMediaBackend
 ) -> None:
     view = _view(qtbot, fake_backend, ScreenClass.OUTDOOR_LARGE)
-    landscape = Playable(_item(ItemKind.IMAGE, "l"), player_media / "landscape.png")
+    landscape = Playable(_item(ItemKind.IMAGE, "l"), media_dir / "landscape.png")
     view.main.show_prepared(view.main.prepare(landscape))
     view.emergency.set_item(_item(ItemKind.TEXT, "e", text={"zh": "紧急疏散", "en": "Evacuate now"}))
     img = view.picture()
@@ -105,10 +112,10 @@ def test_emergency_covers_everything(
 
 
 @pytest.mark.vlc
-def test_video_plays_through_libvlc_into_the_widget(qtbot: QtBot, player_media: Path,
+def test_video_plays_through_libvlc_into_the_widget(qtbot: QtBot, media_dir: Path,
                                                      vlc_backend: VlcBackend) -> None:
     view = _view(qtbot, vlc_backend, ScreenClass.KIOSK, 640, 480)
-    prepared = view.main.prepare(Playable(_item(ItemKind.VIDEO, "v"), player_media / "clip.mp4"))
+    prepared = view.main.prepare(Playable(_item(ItemKind.VIDEO, "v"), media_dir / "clip.mp4"))
     assert prepared.video is not None and prepared.video.width == 320
     assert prepared.video.duration_s is not None and 2.5 < prepared.video.duration_s < 3.5
     with qtbot.waitSignal(view.main.frame_painted, timeout=3000):
@@ -122,7 +129,7 @@ def test_video_plays_through_libvlc_into_the_widget(qtbot: QtBot, player_media: 
 
 
 @pytest.mark.vlc
-def test_truncated_video_is_refused(qtbot: QtBot, player_media: Path, vlc_backend: VlcBackend) -> None:
+def test_truncated_video_is_refused(qtbot: QtBot, media_dir: Path, vlc_backend: VlcBackend) -> None:
     view = _view(qtbot, vlc_backend, ScreenClass.KIOSK, 640, 480)
     with pytest.raises(MediaError):
-        view.main.prepare(Playable(_item(ItemKind.VIDEO, "t"), player_media / "truncated.mp4"))
+        view.main.prepare(Playable(_item(ItemKind.VIDEO, "t"), media_dir / "truncated.mp4"))

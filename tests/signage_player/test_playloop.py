@@ -1,0 +1,114 @@
+"""Play loop: follows the timeline, skips broken items without going black, records proof of play."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+from PySide6.QtGui import QColor
+from pytestqt.qtbot import QtBot
+
+from schedules.model import ItemKind, ScreenClass
+from schedules.protocol import PlayRecord
+from signage_player.clock import MovableClock
+from signage_player.media import FakeMediaBackend
+from signage_player.outbox import Outbox
+from signage_player.playloop import PLAYS_TOPIC, PlayLoop
+from signage_player.program import ManifestProgram
+from signage_player.view import SignageView
+from tests.signage_player.manifests import T0, asset_item, emergency, manifest, office_hours, text_item
+
+
+def _loop(qtbot: QtBot, backend: FakeMediaBackend, files: dict[str, Path], clock: MovableClock,
+          outbox: Outbox | None = None, cls: ScreenClass = ScreenClass.OUTDOOR_LARGE) -> PlayLoop:
+    view = SignageView(backend, cls)
+    qtbot.addWidget(view)
+    view.resize(640, 360)
+    view.show()
+    return PlayLoop(view, files.get, clock=clock, outbox=outbox)
+
+
+def test_broken_items_are_skipped_and_the_screen_is_never_black(
+    qtbot: QtBot, media_dir: Path, fake_backend: FakeMediaBackend, tmp_path: Path
+) -> None:
+    good, good_ref = asset_item("good", ItemKind.IMAGE, media_dir / "landscape.png")
+    zero, zero_ref = asset_item("zero", ItemKind.IMAGE, media_dir / "zero.png")
+    trunc, trunc_ref = asset_item("trunc", ItemKind.IMAGE, media_dir / "not_an_image.png")
+    m = manifest([(zero, zero_ref), (good, good_ref), (trunc, trunc_ref)], default_item_id="good")
+    files = {r.sha256: media_dir / name for r, name in
+             [(good_ref, "landscape.png"), (zero_ref, "zero.png"), (trunc_ref, "not_an_image.png")]}
+    clock = MovableClock(T0)
+    box = Outbox(tmp_path / "o.db")
+    loop = _loop(qtbot, fake_backend, files, clock, box)
+    loop.set_program(ManifestProgram(m))
+    loop.start()
+    seen = []
+    for _ in range(12):
+        img = loop.view.picture()
+        colours = {img.pixel(x, y) for x in range(0, 640, 40) for y in range(0, 360, 40)}
+        assert len(colours) > 1, "black screen"
+        seen.append(loop.current.item.id if loop.current else None)
+        clock.advance(10)
+        loop.step()
+    assert set(seen) == {"good"}
+    assert set(loop.failed_items) == {"zero", "trunc"}
+    records = [PlayRecord.model_validate_json(e.payload) for e in box.pending(PLAYS_TOPIC)]
+    assert records and all(r.item_id == "good" for r in records)
+    assert len({r.id for r in records}) == len(records)
+    box.close()
+
+
+def test_empty_schedule_shows_default_slide_and_operating_hours_turn_screen_off(
+    qtbot: QtBot, fake_backend: FakeMediaBackend
+) -> None:
+    hello = text_item("hello", "欢迎回家", "Welcome home")
+    m = manifest([(hello, None)], hours=office_hours(), default_item_id="hello")
+    clock = MovableClock(T0)  # 10:00 local: on
+    powered: list[bool] = []
+    loop = _loop(qtbot, fake_backend, {}, clock)
+    loop.screen_power.connect(powered.append)
+    loop.set_program(ManifestProgram(m))
+    loop.start()
+    assert not loop.view.off and loop.current is not None and loop.current.item.id == "hello"
+    clock.set(T0.replace(hour=15))  # 23:00 local: off
+    loop.step()
+    assert loop.view.off and loop.current is None and powered[-1] is False
+    assert QColor(loop.view.picture().pixel(320, 180)).name() == "#000000"
+    clock.set(T0 + dt.timedelta(days=1))
+    loop.step()
+    assert not loop.view.off and powered[-1] is True
+
+
+def test_emergency_in_the_manifest_overrides_and_ends(qtbot: QtBot, fake_backend: FakeMediaBackend) -> None:
+    hello = text_item("hello", "欢迎回家")
+    alarm = text_item("alarm", "燃气泄漏，请立即撤离", "Gas leak: leave now")
+    m = manifest([(hello, None), (alarm, None)],
+                 announcements=(emergency("e1", "alarm", T0 + dt.timedelta(minutes=5)),))
+    clock = MovableClock(T0)
+    loop = _loop(qtbot, fake_backend, {}, clock, cls=ScreenClass.INDOOR_SMALL)
+    loop.set_program(ManifestProgram(m))
+    loop.start()
+    assert not loop.view.emergency.isVisible()
+    clock.advance(6 * 60)
+    loop.step()
+    assert loop.view.emergency.isVisible()
+    assert QColor(loop.view.picture().pixel(5, 5)).name() == "#b00020"
+    loop.set_remote_emergency(None)  # the operator ended it on the server
+    assert not loop.view.emergency.isVisible()
+
+
+def test_video_items_play_and_switch(qtbot: QtBot, media_dir: Path, fake_backend: FakeMediaBackend,
+                                     tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(media_dir / "clip.mp4", clip)
+    vid, ref = asset_item("vid", ItemKind.VIDEO, clip, duration_s=3)
+    hello = text_item("hello", "你好")
+    m = manifest([(vid, ref), (hello, None)])
+    loop = _loop(qtbot, fake_backend, {ref.sha256: clip}, MovableClock(T0))
+    loop.set_program(ManifestProgram(m))
+    shown: list[str] = []
+    loop.frame_shown.connect(lambda item_id, gap: shown.append(item_id))
+    with qtbot.waitSignal(loop.frame_shown, timeout=3000):
+        loop.start()
+    assert shown
