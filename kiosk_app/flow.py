@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
+from kiosk_app import qr
 from kiosk_app.api import ApiUnavailable, KioskApi, LockedOut, NotFound, Rejected
 from kiosk_app.jobs import Runner
 from kiosk_app.scan import case_number_from_scan
@@ -393,7 +394,7 @@ class KioskFlow:
         self._go(Screen.ORDER)
         self.state.history.clear()
         self._in_flight_keys.add(str(key))
-        self._submit(lambda: self.api.create_order(order),
+        self._submit(lambda: _with_qr(self.api.create_order(order)),
                      lambda view: self._on_order_created(order, view),
                      lambda exc: self._on_order_failed(order, exc, now))
         self._changed()
@@ -634,6 +635,7 @@ class KioskFlow:
         """Back to the attract loop with every personal datum gone (privacy)."""
         self._generation += 1
         self._clear_personal()
+        qr.forget()
         s = self.state
         s.history.clear()
         s.screen = Screen.ATTRACT
@@ -756,6 +758,13 @@ def deliver_orders(api: KioskApi, outbox: OutboxLike, skip: set[str]) -> tuple[l
         log.info("delivered queued booking %s as %s", entry.key, view.reference)
         delivered.append(view)
     return delivered, True
+
+
+def _with_qr(view: OrderView) -> OrderView:
+    """Prepare the payment and receipt QR codes on the worker thread that fetched the order."""
+    qr.warm(view.payment.qr_payload if view.payment else None)
+    qr.warm(view.reference)
+    return view
 
 
 def download_images(api: KioskApi, store: CatalogueStore, catalogue: ServiceCatalogue) -> int:

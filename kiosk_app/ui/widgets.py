@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import lru_cache, partial
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
@@ -49,6 +49,7 @@ def keypad(keys: Sequence[str], on_key: Callable[[str], None], delete_text: str,
     return box
 
 
+@lru_cache(maxsize=4)
 def qr_image(data: str, size_px: int) -> QImage:
     """A QR code drawn crisp at about ``size_px`` (whole pixels per module, black on white)."""
     matrix = qr_matrix(data)

@@ -23,7 +23,7 @@ from kiosk_app.speech import Speaker
 from kiosk_app.store import CatalogueStore
 from kiosk_app.theme import stylesheet, theme_for
 from kiosk_app.ui.pages import PageBuilder
-from kiosk_app.ui.widgets import make_button, make_label
+from kiosk_app.ui.widgets import make_button, make_label, qr_image
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +258,7 @@ class KioskWindow(QWidget):
             self.attract.retranslate(self.translator)
             self.stack.setCurrentWidget(self.attract)
             self._replace_page(QWidget(), None)  # nothing of the last resident stays in the window
+            qr_image.cache_clear()
             return
         builder = PageBuilder(self.flow, self.translator, theme_for(state.large_text), self.clock,
                               self._maintenance, self._image)

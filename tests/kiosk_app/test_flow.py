@@ -13,6 +13,7 @@ from kiosk_app.flow import ORDERS_TOPIC, CaseField, FlowSettings, KioskFlow, Scr
 from kiosk_app.jobs import ImmediateRunner, ManualRunner, Runner
 from kiosk_app.offline_pay import DeviceKeySigner
 from kiosk_app.operator import OperatorPin
+from kiosk_app.qr import qr_matrix
 from kiosk_app.store import CaseMemory, CatalogueStore
 from schedules.kiosk_protocol import OrderState
 from signage_player.outbox import Outbox
@@ -176,7 +177,9 @@ def test_idle_warning_then_reset_clears_personal_data(
     tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
 ) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
-    book_until_confirm(flow)
+    book_until_confirm(flow, service="bp", slot="bp-0")
+    flow.confirm_booking(clock())  # a free booking: its reference QR is prepared
+    assert qr_matrix.cache_info().currsize > 0
     flow.touched(clock())
     flow.tick(clock.advance(59))
     assert flow.state.idle_seconds_left is None
@@ -188,6 +191,7 @@ def test_idle_warning_then_reset_clears_personal_data(
     flow.tick(clock.advance(15))
     s = flow.state
     assert s.screen is Screen.ATTRACT
+    assert qr_matrix.cache_info().currsize == 0  # no pay URL or reference left in memory
     assert (s.phone, s.service_id, s.slot_id, s.order, s.pending, s.case_number, s.case_status) == (
         "", None, None, None, None, "", None)
 
