@@ -235,6 +235,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "state.offline": ("离线", "Offline"),
     "state.never": ("未上线", "Never seen"),
     "state.in_sync": ("已同步", "In sync"),
+    "state.syncing": ("同步中", "Syncing"),
     "state.behind": ("未同步", "Behind"),
     "state.failing": ("同步失败", "Failing"),
     "state.frozen": ("画面冻结", "Frozen"),
@@ -266,6 +267,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "approvals.role": ("类型", "Type"),
     "approvals.signed_up": ("注册时间", "Signed up"),
     "approvals.no_accounts": ("没有待审核的账号。", "No account is waiting."),
+    "approvals.fits": ("提交时档期充足。", "It fitted when submitted."),
     "approvals.need_reason": ("驳回时请写明理由。", "Give a reason when rejecting."),
     # operator: screens
     "screens.title": ("屏幕", "Screens"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from content_server.models import Device, User
+from content_server.models import AnnouncementRow, Device, User
 
 
 def pending_accounts(session: Session) -> list[User]:
@@ -39,3 +39,15 @@ def building_tags(session: Session) -> list[str]:
             if t.startswith("building:")
         }
     )
+
+
+def account_name(session: Session, user_id: str) -> str:
+    """The name an operator knows an account by."""
+    user = session.get(User, user_id)
+    return (user.display_name or user.username) if user else user_id
+
+
+def announcements(session: Session) -> list[AnnouncementRow]:
+    """All announcements, newest first."""
+    q = select(AnnouncementRow).order_by(AnnouncementRow.created_at.desc(), AnnouncementRow.id)
+    return list(session.scalars(q))

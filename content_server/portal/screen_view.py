@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from content_server.config import Settings
+from content_server.health import Health
 from content_server.models import Device
 
 
@@ -17,7 +17,7 @@ class ScreenView:
     screen_class: str
     groups: tuple[str, ...]
     online: str  # online | offline | never
-    sync: str  # in_sync | behind | failing | unknown
+    sync: str  # in_sync | syncing | behind | failing | unknown
     frozen: bool
     missing: tuple[str, ...]
     last_seen: str | None
@@ -31,7 +31,8 @@ def _local(t: dt.datetime | None, tz: str) -> str | None:
     return t.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S") if t else None
 
 
-def view(d: Device, settings: Settings, now: dt.datetime) -> ScreenView:
+def view(d: Device, health: Health) -> ScreenView:
+    """Display fields from the device row and the server's health verdict."""
     hb = d.last_heartbeat or {}
     free = hb.get("free_disk_bytes")
     return ScreenView(
@@ -39,9 +40,9 @@ def view(d: Device, settings: Settings, now: dt.datetime) -> ScreenView:
         name=d.name,
         screen_class=d.screen_class,
         groups=tuple(d.groups or ()),
-        online="unknown",
-        sync="unknown",
-        frozen=False,
+        online="never" if d.last_seen_at is None else "online" if health.online else "offline",
+        sync=health.sync,
+        frozen=health.frozen,
         missing=tuple(hb.get("missing_assets", ())),
         last_seen=_local(d.last_seen_at, d.timezone),
         current_item=hb.get("current_item_id"),
