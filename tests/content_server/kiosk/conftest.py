@@ -81,7 +81,7 @@ class InProcess:
 def kiosk_env(app_client: AppClient) -> InProcess:
     """In-process server (movable clock) with the demo catalogue and a paired kiosk."""
     with app_client.app.state.sessions() as s:  # type: ignore[attr-defined]
-        seed_demo_catalogue(s, app_client.clock())
+        seed_demo_catalogue(s, app_client.clock(), days=2)
     notifier = ClientNotifier(app_client)
     app_client.app.state.kiosk.community_pay.notifier = notifier  # type: ignore[attr-defined]
     return InProcess(app_client, pair_device(app_client, kind="kiosk"), notifier)
