@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from content_server.db import make_engine, make_sessionmaker
 from content_server.kiosk.models import ServiceRow, SlotRow
+from content_server.kiosk.runtime import KioskRuntime, reconcile_all
 from content_server.kiosk.seed import seed_demo_catalogue
 from tests.fixtures.server import AppClient, LiveServer, PairedDevice, free_port, pair_device
 
@@ -75,6 +76,11 @@ class InProcess:
 
     def order(self, body: dict[str, Any]) -> httpx.Response:
         return self.client.post("/api/v1/kiosk/orders", json=body, headers=self.kiosk.headers)
+
+    def reconcile(self) -> dict[str, int]:
+        """One pass of the scheduled reconciliation job, at the test's clock."""
+        runtime: KioskRuntime = self.client.app.state.kiosk  # type: ignore[attr-defined]
+        return reconcile_all(runtime, self.sessions, self.now())
 
 
 @pytest.fixture

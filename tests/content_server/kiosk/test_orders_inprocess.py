@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from content_server.kiosk.community_pay import derive_secret
 from content_server.kiosk.models import CommunityPayTrade, OrderRow, SlotRow
-from content_server.kiosk.runtime import reconcile_all
 from content_server.kiosk.signing import signed_headers
 from tests.content_server.kiosk.conftest import InProcess, pick_slot
 from tests.fixtures.server import TEST_SECRET
@@ -91,11 +90,9 @@ def test_expiry_closes_the_payment_and_a_late_notification_changes_nothing(kiosk
     order = kiosk_env.order(body).json()
     assert booked(kiosk_env, body["slot_id"]) == 1
     kiosk_env.advance(minutes=10)
-    assert (
-        reconcile_all(kiosk_env.client.app.state.kiosk, kiosk_env.sessions, kiosk_env.now())["expired"] == 0
-    )  # type: ignore[attr-defined]
+    assert kiosk_env.reconcile()["expired"] == 0
     kiosk_env.advance(minutes=6)
-    counts = reconcile_all(kiosk_env.client.app.state.kiosk, kiosk_env.sessions, kiosk_env.now())  # type: ignore[attr-defined]
+    counts = kiosk_env.reconcile()
     assert counts["expired"] == 1
     assert poll(kiosk_env, order["id"])["state"] == "expired"
     assert booked(kiosk_env, body["slot_id"]) == 0  # the place is given back
@@ -114,7 +111,7 @@ def test_paid_at_the_last_second_wins_over_expiry(kiosk_env: InProcess) -> None:
     kiosk_env.advance(minutes=14, seconds=59)
     assert "支付成功" in kiosk_env.client.post(pay_path(order) + "/confirm").text
     kiosk_env.advance(minutes=5)
-    counts = reconcile_all(kiosk_env.client.app.state.kiosk, kiosk_env.sessions, kiosk_env.now())  # type: ignore[attr-defined]
+    counts = kiosk_env.reconcile()
     assert counts == {"checked": 1, "paid": 1, "expired": 0}
     assert poll(kiosk_env, order["id"])["state"] == "paid"
 
