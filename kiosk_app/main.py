@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING
 from kiosk_app.errors import KioskError
 
 if TYPE_CHECKING:
+    from kiosk_app.app import KioskApp
+    from kiosk_app.attract import AttractLoop
     from kiosk_app.settings import KioskSettings
+    from signage_player.client import ServerClient
     from signage_player.identity import DeviceIdentity
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,33 @@ def _pair(settings: KioskSettings, data_dir: Path, timeout_s: float) -> DeviceId
     raise KioskError("the kiosk was not claimed in time; run again to get a new code")
 
 
+def _attract_loop(client: ServerClient, settings: KioskSettings, kiosk: KioskApp) -> AttractLoop | None:
+    """The signage attract loop (libVLC for video); without it the attract screen still works."""
+    from PySide6.QtCore import QTimer
+
+    from kiosk_app.app import utc_now
+    from kiosk_app.attract import AttractLoop
+    from signage_player.errors import PlayerError
+    from signage_player.media import VlcBackend
+
+    try:
+        backend = VlcBackend()
+    except PlayerError as exc:
+        log.error("no video back end, attract loop without signage content: %s", exc)
+        return None
+    attract = AttractLoop(client, Path(settings.data_dir), backend, kiosk.runner, utc_now)
+    kiosk.window.attract.set_content(attract.view)
+    kiosk.flow.subscribe(attract.on_state)
+    attract.on_state(kiosk.flow.state)
+    timer = QTimer(kiosk.window)
+    timer.setInterval(300_000)
+    timer.timeout.connect(attract.sync)
+    timer.start()
+    attract.sync()
+    log.info("attract loop started")
+    return attract
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -114,21 +144,35 @@ def main(argv: list[str] | None = None) -> int:
     from kiosk_app.speech import EspeakSpeaker
 
     app = QApplication(sys.argv[:1])
+    stop_requested: list[int] = []
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        stop_requested.append(signum)
+        app.quit()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    from PySide6.QtCore import QTimer
+
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)  # lets Python run its signal handlers while Qt waits
+    wake.start(250)
     api = HttpKioskApi(settings.server_url, identity.device_key, timeout=settings.request_timeout_s)
     kiosk = build_app(settings, api, EspeakSpeaker(), UdevPeripherals(), device_id=identity.device_id,
                       signer=DeviceKeySigner(identity.private_key, settings.server_url))
+    attract = _attract_loop(api, settings, kiosk)
     kiosk.window.resize(1080, 1920)
     if settings.window or settings.screenshot_dir:
         kiosk.window.show()
     else:
         kiosk.window.showFullScreen()
     kiosk.window.start_timers()
-    signal.signal(signal.SIGTERM, lambda *_: app.quit())
-    signal.signal(signal.SIGINT, lambda *_: app.quit())
     log.info("kiosk running")
     try:
-        return app.exec()
+        return 0 if stop_requested else app.exec()
     finally:
+        if attract is not None:
+            attract.close()
         kiosk.close()
         api.close()
         log.info("kiosk stopped")

@@ -70,6 +70,24 @@ class AttractPanel(QWidget):
         layout.addLayout(inner)
         self._on_start = on_start
 
+    def set_content(self, content: QWidget) -> None:
+        """Put the signage view above the call to action (the player's widget, built after the window)."""
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        if self.content is not None:
+            layout.removeWidget(self.content)
+            self.content.deleteLater()
+        else:
+            stretch = layout.itemAt(0)
+            if stretch is not None:
+                layout.removeItem(stretch)
+            last = layout.itemAt(layout.count() - 2)  # the stretch between subtitle and button
+            if last is not None and last.spacerItem() is not None:
+                layout.removeItem(last)
+        layout.insertWidget(0, content, 1)
+        content.show()  # a widget added to a visible parent stays hidden until shown
+        self.content = content
+
     def retranslate(self, tr: Translator) -> None:
         self.title.setText(tr.t("app.title"))
         self.subtitle.setText(tr.t("attract.subtitle"))

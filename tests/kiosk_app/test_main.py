@@ -1,0 +1,71 @@
+"""The ``community-kiosk`` command line: PIN hashing, refusing bad settings, screenshot mode end to end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kiosk_app.operator import OperatorPin
+from tests.fixtures.server import LiveServer, pair_device
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-c", "import sys; from kiosk_app.main import main; sys.exit(main())"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          env={**os.environ, **(env or {})})
+
+
+def test_hash_pin_prints_a_hash_the_kiosk_accepts() -> None:
+    out = run("--hash-pin", "135790")
+    assert out.returncode == 0
+    import datetime as dt
+
+    assert OperatorPin(out.stdout.strip()).verify("135790", dt.datetime.now(dt.UTC)) is True
+
+
+def test_bad_settings_are_refused_clearly(tmp_path: Path) -> None:
+    out = run("--server", "ftp://example", "--data-dir", str(tmp_path))
+    assert out.returncode == 2 and "server_url must start with http" in out.stderr
+    out = run("--data-dir", str(tmp_path), env={"KIOSK_OPERATOR_PIN_HASH": "1234"})
+    assert out.returncode == 2 and "operator PIN hash is malformed" in out.stderr
+
+
+@pytest.mark.slow
+def test_paired_kiosk_starts_against_a_server_and_saves_screenshots(live_server: LiveServer,
+                                                                    tmp_path: Path) -> None:
+    device = pair_device(live_server, kind="kiosk")
+    from cryptography.hazmat.primitives import serialization
+
+    from signage_player.identity import DeviceIdentity
+
+    raw = device.private_key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                           serialization.NoEncryption())
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    DeviceIdentity(Ed25519PrivateKey.from_private_bytes(raw), device.device_id, device.device_key,
+                   device.server_public_key).save(tmp_path / "data")
+    shots = tmp_path / "shots"
+    proc = subprocess.Popen([*CLI, "--server", live_server.url, "--data-dir", str(tmp_path / "data"),
+                             "--screenshot-dir", str(shots)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    try:
+        catalogue = tmp_path / "data" / "catalogue" / "catalogue.json"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not catalogue.exists():
+            time.sleep(0.2)
+        assert (shots / "attract-zh-normal.png").exists()
+        assert catalogue.exists()  # fetched from the server with the device key and cached
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err[-2000:]
+    assert "kiosk running" in err and "kiosk stopped" in err
