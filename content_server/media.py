@@ -79,7 +79,7 @@ def _inspect_image(path: Path, media_type: str, max_pixels: int) -> MediaInfo:
                 width, height = probe.size
                 if width * height > max_pixels:
                     raise Invalid(
-                        f"image is {width}x{height} pixels, over the limit of {max_pixels} (decompression bomb?)"
+                        f"image is {width}x{height} pixels, over the limit of {max_pixels} (a bomb?)"
                     )
                 probe.verify()
             with Image.open(path) as img:

@@ -42,7 +42,7 @@ class AvailabilityResult:
 def check_availability(
     screens: Sequence[Screen], catalogue: Catalogue, request: Campaign, *, start: dt.date | None = None
 ) -> AvailabilityResult:
-    """Whether a booking fits next to the approved ones (``schedules.availability``), with readable conflicts."""
+    """Whether a booking fits next to the approved ones, with readable conflicts."""
     from schedules.availability import check_availability as engine_check
 
     try:

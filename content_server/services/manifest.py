@@ -11,6 +11,7 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
+from enum import Enum
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -26,8 +27,25 @@ from schedules.protocol import AssetRef, EmergencyState, Manifest
 NO_EMERGENCY = "none"
 
 
+def _canonical(value: object) -> object:
+    """JSON-able form where sets are sorted, so every process hashes the same content alike."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(
+            (_canonical(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True, default=str)
+        )
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return value
+
+
 def _digest(payload: object) -> str:
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+    blob = json.dumps(_canonical(payload), sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -98,8 +116,8 @@ def build(
         "emergency": emergency,
         "default_item_id": catalogue.filler_item_ids[0] if catalogue.filler_item_ids else None,
     }
-    probe = Manifest(version="", generated_at=now, **body)  # type: ignore[arg-type]
-    version = _digest(probe.model_dump(mode="json", exclude={"version", "generated_at"}))
+    probe = Manifest(version="", generated_at=now, **body)
+    version = _digest(probe.model_dump(mode="python", exclude={"version", "generated_at"}))
     return probe.model_copy(update={"version": version})
 
 

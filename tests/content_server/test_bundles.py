@@ -22,8 +22,11 @@ def test_bundle_verifies_and_tampering_is_detected(
     img = c.post(
         "/api/v1/media?filename=s.jpg", content=(media_dir / "small.jpg").read_bytes(), headers=op
     ).json()
-    r = c.post("/api/v1/announcements", headers=op,
-               json={"title": "t", "media_ids": [img["id"]], "targeting": {"groups": ["offline-east"]}})  # fmt: skip
+    r = c.post(
+        "/api/v1/announcements",
+        headers=op,
+        json={"title": "t", "media_ids": [img["id"]], "targeting": {"groups": ["offline-east"]}},
+    )
     assert r.status_code == 201
     r = c.get("/api/v1/bundles?group=offline-east", headers=op)
     assert r.status_code == 200 and r.headers["content-type"] == "application/x-tar"

@@ -10,10 +10,14 @@ from tests.fixtures.server import AppClient, pair_device
 
 def _campaign(media_id: str, **kw: object) -> dict:
     body = {
-        "name": "Bakery autumn", "category": "food", "media_ids": [media_id],
-        "flight_start": "2026-11-25", "flight_end": "2026-12-10", "share_percent": 10,
+        "name": "Bakery autumn",
+        "category": "food",
+        "media_ids": [media_id],
+        "flight_start": "2026-11-25",
+        "flight_end": "2026-12-10",
+        "share_percent": 10,
         "targeting": {"groups": ["north"]},
-    }  # fmt: skip
+    }
     body.update(kw)
     return body
 

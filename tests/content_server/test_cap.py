@@ -50,8 +50,11 @@ def test_signed_cap_alert_becomes_emergency_and_cancel_ends_it(app_client: AppCl
     op = c.auth(c.operator)
     north = pair_device(c, groups=["north"])
     south = pair_device(c, groups=["south"])
-    feed = c.post("/api/v1/alert-feeds", json={"name": "District weather", "area_groups": {"北区": ["north"]}},
-                  headers=op).json()  # fmt: skip
+    feed = c.post(
+        "/api/v1/alert-feeds",
+        json={"name": "District weather", "area_groups": {"北区": ["north"]}},
+        headers=op,
+    ).json()
     status, body = _post(c, feed, ALERT.format(ident="A1", msg_type="Alert", refs="", area="北区"))
     assert status == 201, body
     em = c.get("/api/v1/device/emergency", headers=north.headers).json()

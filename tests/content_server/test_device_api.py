@@ -35,9 +35,12 @@ def test_manifest_etag_304_and_changes_at_next_poll(any_db_client: AppClient, me
     again = c.get("/api/v1/device/manifest", headers={**north.headers, "If-None-Match": etag})
     assert again.status_code == 304
     ann = _announce(
-        c, op, text={"zh": "明天停水", "en": "Water off tomorrow"}, media_ids=[img["id"]],
+        c,
+        op,
+        text={"zh": "明天停水", "en": "Water off tomorrow"},
+        media_ids=[img["id"]],
         targeting={"groups": ["north"]},
-    )  # fmt: skip
+    )
     changed = c.get("/api/v1/device/manifest", headers={**north.headers, "If-None-Match": etag})
     assert changed.status_code == 200
     m2 = Manifest.model_validate_json(changed.content)
@@ -61,8 +64,12 @@ def test_heartbeat_status_and_plays_idempotent_with_reports(any_db_client: AppCl
     op = c.auth(c.operator)
     dev = pair_device(c, screen_class="indoor_small")
     m = c.get("/api/v1/device/manifest", headers=dev.headers).json()
-    hb = {"sent_at": c.clock().isoformat(), "player_version": "1.0", "manifest_version": m["version"],
-          "screen_hash": "aa"}  # fmt: skip
+    hb = {
+        "sent_at": c.clock().isoformat(),
+        "player_version": "1.0",
+        "manifest_version": m["version"],
+        "screen_hash": "aa",
+    }
     reply = c.post("/api/v1/device/heartbeat", json=hb, headers=dev.headers)
     assert reply.status_code == 200 and reply.json()["manifest_version"] == m["version"]
     status = c.get(f"/api/v1/screens/{dev.device_id}/status", headers=op).json()
@@ -73,10 +80,16 @@ def test_heartbeat_status_and_plays_idempotent_with_reports(any_db_client: AppCl
 
     base = c.clock().replace(minute=0, second=0)
     records = [
-        {"id": str(uuid.uuid4()), "item_id": "m-x", "campaign_id": "camp1",
-         "started_at": (base + dt.timedelta(minutes=i * 7)).isoformat(), "duration_s": 10.0, "completed": i % 5 != 0}
+        {
+            "id": str(uuid.uuid4()),
+            "item_id": "m-x",
+            "campaign_id": "camp1",
+            "started_at": (base + dt.timedelta(minutes=i * 7)).isoformat(),
+            "duration_s": 10.0,
+            "completed": i % 5 != 0,
+        }
         for i in range(20)
-    ]  # fmt: skip
+    ]
     r = c.post("/api/v1/device/plays", json={"records": records[:12]}, headers=dev.headers)
     assert r.json() == {"accepted": 12, "duplicates": 0}
     r = c.post("/api/v1/device/plays", json={"records": records}, headers=dev.headers)  # retry overlapping
@@ -94,8 +107,17 @@ def test_heartbeat_status_and_plays_idempotent_with_reports(any_db_client: AppCl
 
 def test_malformed_play_batch_changes_nothing(app_client: AppClient) -> None:
     dev = pair_device(app_client)
-    bad = {"records": [{"id": "not-a-uuid", "item_id": "x", "started_at": "2026-01-01T00:00:00Z",
-                        "duration_s": 1, "completed": True}]}  # fmt: skip
+    bad = {
+        "records": [
+            {
+                "id": "not-a-uuid",
+                "item_id": "x",
+                "started_at": "2026-01-01T00:00:00Z",
+                "duration_s": 1,
+                "completed": True,
+            }
+        ]
+    }
     r = app_client.post("/api/v1/device/plays", json=bad, headers=dev.headers)
     assert r.status_code == 422 and "id" in r.json()["detail"]
     r = app_client.post("/api/v1/device/plays", content=b"{not json", headers=dev.headers)
@@ -121,8 +143,13 @@ def test_emergency_reaches_long_poll_within_5_seconds(app_client: AppClient) -> 
     t.start()
     time.sleep(0.5)
     sent = time.monotonic()
-    ann = _announce(c, op, text={"zh": "火警，请撤离", "en": "Fire: evacuate"}, priority="emergency",
-                    targeting={"groups": ["north"]})  # fmt: skip
+    ann = _announce(
+        c,
+        op,
+        text={"zh": "火警，请撤离", "en": "Fire: evacuate"},
+        priority="emergency",
+        targeting={"groups": ["north"]},
+    )
     t.join(10)
     assert result["active"] is True and result["announcement_id"] == ann["id"]
     assert result["item"]["text"]["en"] == "Fire: evacuate"

@@ -24,10 +24,16 @@ def test_second_advertiser_sees_nothing_of_the_first(app_client: AppClient, medi
     ).json()
     camp = c.post(
         "/api/v1/campaigns",
-        json={"name": "A's", "media_ids": [media["id"]], "flight_start": "2026-11-25", "flight_end": "2026-11-30",
-              "share_percent": 5, "targeting": {"groups": ["north"]}},
+        json={
+            "name": "A's",
+            "media_ids": [media["id"]],
+            "flight_start": "2026-11-25",
+            "flight_end": "2026-11-30",
+            "share_percent": 5,
+            "targeting": {"groups": ["north"]},
+        },
         headers=a,
-    ).json()  # fmt: skip
+    ).json()
     ids = {"media_id": media["id"], "campaign_id": camp["id"]}
 
     # walk every route an advertiser may call, with A's ids, as B
@@ -57,10 +63,15 @@ def test_second_advertiser_sees_nothing_of_the_first(app_client: AppClient, medi
     assert c.get(f"/api/v1/reports/plays?campaign_id={camp['id']}", headers=b).status_code == 404
     r = c.post(
         "/api/v1/campaigns",
-        json={"name": "steal", "media_ids": [media["id"]], "flight_start": "2026-11-25", "flight_end": "2026-11-30",
-              "share_percent": 5},
+        json={
+            "name": "steal",
+            "media_ids": [media["id"]],
+            "flight_start": "2026-11-25",
+            "flight_end": "2026-11-30",
+            "share_percent": 5,
+        },
         headers=b,
-    )  # fmt: skip
+    )
     assert r.status_code == 404
     # A still has everything
     assert c.get(f"/api/v1/campaigns/{camp['id']}", headers=a).status_code == 200

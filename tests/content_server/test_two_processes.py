@@ -1,0 +1,91 @@
+"""Two server processes on one PostgreSQL (a larger community behind nginx) serve consistent state."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from schedules.protocol import Manifest
+from tests.fixtures.postgres import create_database
+from tests.fixtures.server import LiveServer, pair_device
+
+
+def _manifest(server: LiveServer, headers: dict[str, str]) -> tuple[str, Manifest]:
+    r = httpx.get(server.api + "/device/manifest", headers=headers)
+    assert r.status_code == 200, r.text
+    return r.headers["etag"], Manifest.model_validate_json(r.content)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_processes_on_one_postgres_agree(
+    postgres_url: str, live_server_factory: Callable[..., LiveServer]
+) -> None:
+    url = create_database(postgres_url)
+    a = live_server_factory(database_url=url)
+    b = live_server_factory(database_url=url, data_dir=a.data_dir, create_operator=False)
+    dev = pair_device(a, screen_class="outdoor_large", groups=["north"])
+    op_a, op_b = a.auth(a.operator), b.auth(b.operator)  # a token from either works on both
+    assert httpx.get(b.api + "/auth/me", headers=op_a).status_code == 200
+
+    r = httpx.post(
+        a.api + "/announcements",
+        headers=op_a,
+        json={"title": "Lift maintenance", "text": {"en": "Lift 2 closed"}},
+    )
+    ann = r.json()
+    etag_a, m_a = _manifest(a, dev.headers)
+    etag_b, m_b = _manifest(b, dev.headers)
+    assert etag_a == etag_b and m_a.model_dump(exclude={"generated_at"}) == m_b.model_dump(
+        exclude={"generated_at"}
+    )
+    assert [x.id for x in m_a.catalogue.announcements] == [ann["id"]]
+
+    # a change made through B is seen through A at the next poll (no stale per-process cache)
+    httpx.post(b.api + f"/announcements/{ann['id']}/pause", headers=op_b)
+    r = httpx.get(a.api + "/device/manifest", headers={**dev.headers, "If-None-Match": etag_a})
+    assert r.status_code == 200 and Manifest.model_validate_json(r.content).catalogue.announcements == ()
+    assert r.headers["etag"] == _manifest(b, dev.headers)[0]
+
+    # a batch sent to A and retried on B counts once
+    rec = {
+        "id": str(uuid.uuid4()),
+        "item_id": "a-x",
+        "campaign_id": "c1",
+        "started_at": "2026-11-25T02:00:00Z",
+        "duration_s": 8,
+        "completed": True,
+    }
+    assert (
+        httpx.post(a.api + "/device/plays", json={"records": [rec]}, headers=dev.headers).json()["accepted"]
+        == 1
+    )
+    assert (
+        httpx.post(b.api + "/device/plays", json={"records": [rec]}, headers=dev.headers).json()["duplicates"]
+        == 1
+    )
+
+    # an emergency sent through B reaches a device long-polling A within 5 s
+    known = httpx.get(a.api + "/device/emergency", headers=dev.headers).json()["version"]
+    got: dict = {}
+
+    def poll() -> None:
+        r = httpx.get(a.api + f"/device/emergency?known={known}&wait=15", headers=dev.headers, timeout=20)
+        got.update(r.json())
+
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(0.3)
+    sent = time.monotonic()
+    httpx.post(
+        b.api + "/announcements",
+        headers=op_b,
+        json={"title": "Gas leak", "text": {"en": "Leave building 3"}, "priority": "emergency"},
+    )
+    t.join(10)
+    assert got.get("active") is True and time.monotonic() - sent < 5
