@@ -114,6 +114,20 @@ def test_clerk_workflow_with_timeline_and_validation(kiosk_env: InProcess, clerk
     times = [e["at"] for e in timeline]
     assert times == sorted(times) and all(e["clerk_id"] for e in timeline)
     assert final["allowed_targets"] == ["closed"]
+    operator = kiosk_env.client.auth(kiosk_env.client.operator)
+    trail = kiosk_env.client.get("/api/v1/kiosk-admin/audit", headers=operator).json()
+    case_trail = [a for a in reversed(trail) if a["entity"] == "case" and a["actor"] != "user:seed-clerk"]
+    assert [a["action"] for a in case_trail] == [
+        "case.created",
+        "case.accepted",
+        "case.materials_needed",
+        "case.under_review",
+        "case.denied",
+    ]
+    assert (
+        case_trail[-1]["before"] == {"state": "under_review"} and case_trail[-1]["after"]["state"] == "denied"
+    )
+    assert all(a["actor"] == case_trail[0]["actor"] and a["actor"].startswith("user:") for a in case_trail)
 
     # the kiosk sees the same timeline, oldest first, with public notes and masked data only
     r = lookup(kiosk_env, str(number).lower(), id_last4="002X")

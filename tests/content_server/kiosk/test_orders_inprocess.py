@@ -168,3 +168,29 @@ def test_catalogue_etag(kiosk_env: InProcess) -> None:
         "/api/v1/kiosk/catalogue", headers={**kiosk_env.kiosk.headers, "If-None-Match": r.headers["etag"]}
     )
     assert changed.status_code == 200 and changed.headers["etag"] != r.headers["etag"]
+
+
+def test_money_arriving_after_expiry_is_refunded_not_applied(kiosk_env: InProcess) -> None:
+    order = kiosk_env.order(new_body(kiosk_env)).json()
+    kiosk_env.advance(minutes=16)
+    assert kiosk_env.reconcile()["expired"] == 1
+    with kiosk_env.sessions() as s:  # the provider took the money anyway (its close raced the payment)
+        trade = s.scalars(
+            select(CommunityPayTrade).where(CommunityPayTrade.out_trade_no == order["id"])
+        ).one()
+        trade.status, trade.paid_at = "success", kiosk_env.now()
+        s.commit()
+    body, headers = signed_success(kiosk_env, order["id"])
+    assert kiosk_env.client.post(NOTIFY, content=body, headers=headers).status_code == 200
+    assert poll(kiosk_env, order["id"])["state"] == "expired"
+    with kiosk_env.sessions() as s:
+        trade = s.scalars(
+            select(CommunityPayTrade).where(CommunityPayTrade.out_trade_no == order["id"])
+        ).one()
+        assert trade.status == "refunded" and trade.refunded_minor == trade.amount_minor
+    audit = kiosk_env.client.get(
+        "/api/v1/kiosk-admin/audit",
+        params={"entity_id": order["id"]},
+        headers=kiosk_env.client.auth(kiosk_env.client.operator),
+    ).json()
+    assert audit[0]["action"] == "order.late_payment_refunded"
