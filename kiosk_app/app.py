@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from PySide6.QtWidgets import QWidget
 
@@ -85,7 +86,7 @@ def build_app(
         FlowSettings(idle_seconds=settings.idle_seconds, warning_seconds=settings.warning_seconds,
                      poll_seconds=settings.poll_seconds, kiosk_id=device_id or "unpaired"),
     )
-    tr = Translator()
+    tr = Translator(tz=ZoneInfo(settings.timezone))
 
     def maintenance() -> MaintenanceInfo:
         return MaintenanceInfo(

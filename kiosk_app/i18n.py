@@ -6,6 +6,7 @@ import datetime as dt
 import string
 from collections.abc import Callable
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from kiosk_app.errors import KioskError
 from schedules.kiosk_protocol import LocalizedText
@@ -184,8 +185,9 @@ def _fields(template: str) -> set[str]:
 class Translator:
     """Looks keys up in the current language; listeners redraw when the language changes."""
 
-    def __init__(self, language: Language = Language.ZH) -> None:
+    def __init__(self, language: Language = Language.ZH, tz: ZoneInfo | None = None) -> None:
         self.language = language
+        self.tz = tz or ZoneInfo("Asia/Shanghai")  # times are shown in the community's zone
         self._listeners: list[Callable[[], None]] = []
 
     def t(self, key: str, **values: object) -> str:
@@ -199,6 +201,15 @@ class Translator:
     def text(self, localized: LocalizedText) -> str:
         """Pick the current language out of server-provided bilingual text."""
         return localized.zh if self.language is Language.ZH else localized.en
+
+    def time(self, when: dt.datetime) -> str:
+        return format_time(when, self.tz)
+
+    def datetime(self, when: dt.datetime) -> str:
+        return format_datetime(when, self.language, self.tz)
+
+    def date(self, day: dt.date) -> str:
+        return format_date(day, self.language)
 
     def set_language(self, language: Language) -> None:
         if language is not self.language:
@@ -224,13 +235,13 @@ def format_money(amount_minor: int, currency: str = "CNY") -> str:
     return f"¥{major}" if currency == "CNY" else f"{major} {currency}"
 
 
-def format_time(when: dt.datetime) -> str:
-    """``HH:MM`` in the kiosk's local time zone."""
-    return when.astimezone().strftime("%H:%M")
+def format_time(when: dt.datetime, tz: ZoneInfo) -> str:
+    """``HH:MM`` in the kiosk's time zone."""
+    return when.astimezone(tz).strftime("%H:%M")
 
 
-def format_datetime(when: dt.datetime, language: Language) -> str:
-    local = when.astimezone()
+def format_datetime(when: dt.datetime, language: Language, tz: ZoneInfo) -> str:
+    local = when.astimezone(tz)
     if language is Language.ZH:
         return f"{local.month}月{local.day}日 {local:%H:%M}"
     return f"{local.day} {local:%b} {local:%H:%M}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,7 @@ class KioskSettings(BaseSettings):
     warning_seconds: int = Field(15, ge=5, le=120, description="Countdown shown before the privacy reset")
     poll_seconds: float = Field(2.5, ge=2.0, le=3.0, description="Payment status poll interval")
     request_timeout_s: float = Field(8.0, gt=0, le=60, description="HTTP timeout per kiosk API call")
+    timezone: str = Field("Asia/Shanghai", description="IANA zone in which times are shown to residents")
     read_aloud: bool = Field(True, description="Offer the read-aloud button (needs espeak-ng)")
     window: bool = Field(False, description="Run in a window instead of full screen")
     screenshot_dir: Path | None = Field(None, description="Save a PNG of every screen shown (docs, QA)")
@@ -31,6 +33,15 @@ class KioskSettings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("server_url must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
     @field_validator("operator_pin_hash")
     @classmethod

@@ -15,7 +15,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from kiosk_app.flow import CaseField, KioskFlow
-from kiosk_app.i18n import Translator, format_date, format_datetime, format_money, format_time
+from kiosk_app.i18n import Translator, format_money
 from kiosk_app.maintenance import MaintenanceInfo
 from kiosk_app.theme import Theme
 from kiosk_app.ui.widgets import keypad, make_button, make_label, qr_label
@@ -182,7 +182,7 @@ class PageBuilder:
         if not slots:
             col.addWidget(self.say(self.t("slot.none")))
         for slot in slots:
-            when = f"{format_datetime(slot.start, self.tr.language)}–{format_time(slot.end)}"
+            when = f"{self.tr.datetime(slot.start)}–{self.tr.time(slot.end)}"
             full = slot.remaining <= 0
             extra = self.t("slot.full") if full else self.t("slot.remaining", remaining=slot.remaining)
             b = make_button(f"{when}    {extra}", partial(self.flow.pick_slot, slot.id),
@@ -215,7 +215,7 @@ class PageBuilder:
         if s is not None and slot is not None:
             lines = [
                 self.t("confirm.service", service=self.tr.text(s.name)),
-                self.t("confirm.time", time=format_datetime(slot.start, self.tr.language)),
+                self.t("confirm.time", time=self.tr.datetime(slot.start)),
                 self.t("confirm.phone", phone=f"{phone[:3]}****{phone[-4:]}"),
                 self.t("confirm.amount", amount=format_money(s.price_minor, s.currency)),
             ]
@@ -294,7 +294,7 @@ class PageBuilder:
             layout.addWidget(self.say(self.t("pay.subject", subject=self.tr.text(order.subject))))
             if order.paid_at is not None:
                 layout.addWidget(self.say(self.t("receipt.paid_at",
-                                                 time=format_datetime(order.paid_at, self.tr.language))))
+                                                 time=self.tr.datetime(order.paid_at))))
         layout.addStretch(1)
         layout.addWidget(make_button(self.t("receipt.done"), self.flow.home, "primary", "done"))
         return page
@@ -349,9 +349,8 @@ class PageBuilder:
         page, layout = self.page("case.title")
         if status is None:
             return page
-        lang = self.tr.language
         if state.case_seen_at is not None:
-            label = self.say(self.t("case.offline_cached", time=format_datetime(state.case_seen_at, lang)),
+            label = self.say(self.t("case.offline_cached", time=self.tr.datetime(state.case_seen_at)),
                              "banner")
             label.setProperty("testName", "case_offline")
             layout.addWidget(label)
@@ -374,13 +373,13 @@ class PageBuilder:
             head = self.say(heading, "current" if current else "")
             head.setProperty("testName", f"timeline:{event.state.value}")
             col.addWidget(head)
-            col.addWidget(make_label(format_datetime(event.at, lang), "muted"))
+            col.addWidget(make_label(self.tr.datetime(event.at), "muted"))
             if event.note is not None:
                 col.addWidget(self.say(self.tr.text(event.note)))
             if event.missing_documents:
                 col.addWidget(self.say(self.t("case.missing", docs="、".join(event.missing_documents))))
             if event.deadline is not None:
-                col.addWidget(self.say(self.t("case.deadline", date=format_date(event.deadline, lang))))
+                col.addWidget(self.say(self.t("case.deadline", date=self.tr.date(event.deadline))))
             row.addLayout(col, 1)
             timeline.addLayout(row)
         timeline.addStretch(1)
@@ -390,9 +389,9 @@ class PageBuilder:
             nxt.setProperty("testName", "next_step")
             layout.addWidget(nxt)
         if status.due_by is not None:
-            due = format_date(status.due_by, lang)
+            due = self.tr.date(status.due_by)
             layout.addWidget(make_label(self.t("case.due_by", date=due), "muted"))
-        layout.addWidget(make_label(self.t("case.as_of", time=format_datetime(status.as_of, lang)), "muted"))
+        layout.addWidget(make_label(self.t("case.as_of", time=self.tr.datetime(status.as_of)), "muted"))
         self.notice(layout)
         self.nav(layout)
         return page

@@ -16,7 +16,7 @@ from PySide6.QtGui import QKeyEvent, QMouseEvent, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk_app.flow import KioskFlow, KioskState, Screen
-from kiosk_app.i18n import Translator, format_time
+from kiosk_app.i18n import Translator
 from kiosk_app.maintenance import MaintenanceInfo
 from kiosk_app.scan import HiddenGesture, ScanDetector
 from kiosk_app.speech import Speaker
@@ -253,7 +253,7 @@ class KioskWindow(QWidget):
         self.speak_button.setText("♪ " + t("common.read_aloud"))
         offline = not state.online
         if offline and state.catalogue_as_of is not None:
-            self.banner.setText("⚠ " + t("offline.banner", time=format_time(state.catalogue_as_of)))
+            self.banner.setText("⚠ " + t("offline.banner", time=self.translator.time(state.catalogue_as_of)))
         elif offline:
             self.banner.setText("⚠ " + t("offline.no_catalogue"))
         self.banner.setVisible(offline)

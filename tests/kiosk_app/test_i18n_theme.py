@@ -85,3 +85,10 @@ def test_sizes_suit_older_residents() -> None:
 def test_contrast_formula_matches_wcag_reference_values() -> None:
     assert contrast("#000000", "#FFFFFF") == pytest.approx(21.0)
     assert contrast("#777777", "#FFFFFF") == pytest.approx(4.48, abs=0.01)
+
+
+def test_no_control_depends_on_hover() -> None:
+    from kiosk_app.theme import stylesheet
+
+    sources = [stylesheet(NORMAL), stylesheet(LARGE)] + [p.read_text() for p in SOURCE.rglob("*.py")]
+    assert not any(":hover" in s or "setToolTip" in s for s in sources)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
 from kiosk_app.api import FakeKioskApi
 from kiosk_app.app import KioskApp
 from kiosk_app.flow import ORDERS_TOPIC, Screen
-from kiosk_app.i18n import Language, format_time
+from kiosk_app.i18n import Language
 from kiosk_app.speech import FakeSpeaker
 from kiosk_app.theme import MIN_TEXT_PT, MIN_TOUCH_PX
 from tests.kiosk_app.conftest import ARTIFACTS, PIN, Clock
@@ -175,7 +175,7 @@ def test_offline_screens_show_banner_and_saved_booking(qtbot, make_kiosk: Callab
     tap(qtbot, app, "confirm")
     assert app.flow.state.screen is Screen.PAY
     banner = find(app.window, "offline_banner")
-    assert isinstance(banner, QLabel) and banner.text() == f"⚠ 离线 — 信息更新于 {format_time(clock())}"
+    assert isinstance(banner, QLabel) and banner.text() == "⚠ 离线 — 信息更新于 10:00"  # 02:00 UTC in Beijing
     qr = find(app.window, "pay_qr")
     assert str(qr.property("qrData")).startswith("http://127.0.0.1:9/pay/offline/")
     app.window.save_screenshot(ARTIFACTS / "offline")
