@@ -7,7 +7,6 @@ unknown id). Cancelling a paid booking refunds it through the payment provider f
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import select, update
@@ -19,19 +18,7 @@ from schedules.kiosk_protocol import OrderState
 from . import audit, orders
 from .models import OrderRow, ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow
 from .payment import PaymentProvider
-
-
-@dataclass(frozen=True)
-class ServiceFields:
-    category_id: str
-    name_zh: str
-    name_en: str
-    description_zh: str
-    description_en: str
-    price_minor: int
-    duration_minutes: int
-    image_sha256: str | None = None
-    active: bool = True
+from .schemas import ServiceBody
 
 
 class BookingAction(StrEnum):
@@ -72,7 +59,7 @@ def profile_of(session: Session, user_id: str) -> ProviderRow:
     return row
 
 
-def _check_fields(session: Session, f: ServiceFields) -> None:
+def _check_fields(session: Session, f: ServiceBody) -> None:
     if session.get(ServiceCategoryRow, f.category_id) is None:
         raise Invalid(f"unknown category {f.category_id!r}")
     if not f.name_zh.strip() or not f.name_en.strip():
@@ -86,20 +73,20 @@ def _check_fields(session: Session, f: ServiceFields) -> None:
 def save_service(
     session: Session,
     provider: ProviderRow,
-    fields: ServiceFields,
+    fields: ServiceBody,
     now: dt.datetime,
     service_id: str | None = None,
 ) -> ServiceRow:
     """Create a service, or update one of this provider's."""
     _check_fields(session, fields)
     if service_id is None:
-        row = ServiceRow(provider_id=provider.id, updated_at=now, **vars(fields))
+        row = ServiceRow(provider_id=provider.id, updated_at=now, **fields.model_dump())
         session.add(row)
         before = None
     else:
         row = own_service(session, provider, service_id)
         before = {"price_minor": row.price_minor, "active": row.active}
-        for name, value in vars(fields).items():
+        for name, value in fields.model_dump().items():
             setattr(row, name, value)
         row.updated_at = now
     session.flush()

@@ -33,7 +33,7 @@ from .case_states import CaseChange, allowed_targets
 from .case_types import CASE_TYPES
 from .catalogue import build_catalogue
 from .community_pay import NAME as COMMUNITY_PAY
-from .errors import KioskServerError
+from .errors import KioskServerError, NotificationRejected
 from .models import AuditRow, OrderRow, ServiceRow, SlotRow
 from .offline_token import verify_offline_token
 from .receipts import qr_png
@@ -140,6 +140,8 @@ async def payment_notification(provider_name: str, request: Request, rt: Runtime
     """A provider's asynchronous notification. 200 acknowledges; anything else makes it retry."""
     provider = rt.provider(provider_name)
     body = await request.body()
+    if len(body) > MAX_NOTIFICATION_BYTES:
+        raise NotificationRejected("body too large")
     now = request.app.state.clock()
     sessions = request.app.state.sessions
 
@@ -154,8 +156,18 @@ async def payment_notification(provider_name: str, request: Request, rt: Runtime
 pay_router = APIRouter(tags=["pay"])
 
 
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",  # the page shows a live payment state
+    "Referrer-Policy": "no-referrer",  # the URL is the payment capability: never leak it
+    "X-Frame-Options": "DENY",  # nobody may frame the confirm button (clickjacking)
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
+MAX_NOTIFICATION_BYTES = 64 * 1024
+
+
 def _page(template: str, status: int = 200, **context: object) -> HTMLResponse:
-    return HTMLResponse(_templates.get_template(template).render(**context), status_code=status)
+    html = _templates.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
 
 def _pay_page(
@@ -188,7 +200,7 @@ def pay_offline(token: str, session: SessionDep, now: NowDep, rt: Runtime) -> Re
         return _page("pay_error.html", 400, reason_zh="无法使用此付款码", reason_en=str(exc))
     if order.qr_payload is None:
         return _page("pay_error.html", 409, reason_zh="订单已失效", reason_en=f"This order is {order.state}.")
-    return RedirectResponse(order.qr_payload, status_code=303)
+    return RedirectResponse(order.qr_payload, status_code=303, headers=PAGE_HEADERS)
 
 
 @pay_router.get("/pay/{token}", response_class=HTMLResponse)
@@ -330,9 +342,7 @@ def list_services(user: Provider, session: SessionDep) -> list[ServiceView]:
 @provider_router.post("/services", response_model=ServiceView, status_code=201)
 def create_service(body: ServiceBody, user: Provider, session: SessionDep, now: NowDep) -> ServiceView:
     me = merchants.profile_of(session, user.id)
-    return _service_view(
-        session, merchants.save_service(session, me, merchants.ServiceFields(**body.model_dump()), now)
-    )
+    return _service_view(session, merchants.save_service(session, me, body, now))
 
 
 @provider_router.put("/services/{service_id}", response_model=ServiceView)
@@ -340,8 +350,7 @@ def update_service(
     service_id: str, body: ServiceBody, user: Provider, session: SessionDep, now: NowDep
 ) -> ServiceView:
     me = merchants.profile_of(session, user.id)
-    fields = merchants.ServiceFields(**body.model_dump())
-    return _service_view(session, merchants.save_service(session, me, fields, now, service_id))
+    return _service_view(session, merchants.save_service(session, me, body, now, service_id))
 
 
 @provider_router.post("/services/{service_id}/slots", response_model=SlotView, status_code=201)
