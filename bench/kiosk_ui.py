@@ -6,7 +6,6 @@ Python process, from spawn to the attract screen's first paint. Last line is one
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import statistics
@@ -127,24 +126,21 @@ def touch_and_qr() -> tuple[float, float, float]:
         kiosk.translator.set_language(kiosk.translator.language.ZH)
     p95 = statistics.quantiles(samples[:200], n=20)[18]
 
-    cold_qr, warm_qr = [], []
-    for i in range(30):
-        payload = f"https://community.example/pay/{i:04d}" + "x" * 44  # a new order each time: no cache
+    def show_qr(payload: str) -> float:
         t0 = time.perf_counter()
         label = qr_label(payload, 600, "bench")
         label.resize(600, 600)
         label.repaint()
-        cold_qr.append((time.perf_counter() - t0) * 1000)
         label.deleteLater()
-        qr_image.cache_clear()
-        t0 = time.perf_counter()  # as shown: the matrix was made on the worker thread with the order
-        label = qr_label(payload, 600, "bench")
-        label.resize(600, 600)
-        label.repaint()
-        warm_qr.append((time.perf_counter() - t0) * 1000)
-        label.deleteLater()
+        return (time.perf_counter() - t0) * 1000
+
+    cold_qr, warm_qr = [], []
+    for i in range(30):
+        payload = f"https://community.example/pay/{i:04d}" + "x" * 44  # a new order each time: no cache
+        cold_qr.append(show_qr(payload))
+        qr_image.cache_clear()  # as shown: the matrix was made on the worker thread with the order
+        warm_qr.append(show_qr(payload))
     kiosk.close()
-    _ = dt
     return p95, statistics.median(cold_qr), statistics.median(warm_qr)
 
 

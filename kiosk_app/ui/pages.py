@@ -79,6 +79,14 @@ class PageBuilder:
         label.setProperty("testName", name)
         return label
 
+    def finish_list(self, page: QWidget, layout: QVBoxLayout, col: QVBoxLayout, inner: QWidget) -> QWidget:
+        """Close a scrolling list page: the list, any notice, then back/home."""
+        col.addStretch(1)
+        layout.addWidget(self.scroll(inner), 1)
+        self.notice(layout)
+        self.nav(layout)
+        return page
+
     def scroll(self, inner: QWidget) -> QScrollArea:
         area = QScrollArea()
         inner.setObjectName("page")
@@ -144,11 +152,7 @@ class PageBuilder:
             row.addWidget(make_button(self.t("service.choose") + " ▶", partial(self.flow.open_service, s.id),
                                       "primary", f"service:{s.id}"))
             col.addWidget(card)
-        col.addStretch(1)
-        layout.addWidget(self.scroll(inner), 1)
-        self.notice(layout)
-        self.nav(layout)
-        return page
+        return self.finish_list(page, layout, col, inner)
 
     def _detail(self) -> QWidget:
         s = self.flow.service
@@ -189,11 +193,7 @@ class PageBuilder:
                             "" if full else "primary", f"slot:{slot.id}")
             b.setEnabled(not full)
             col.addWidget(b)
-        col.addStretch(1)
-        layout.addWidget(self.scroll(inner), 1)
-        self.notice(layout)
-        self.nav(layout)
-        return page
+        return self.finish_list(page, layout, col, inner)
 
     def _phone(self) -> QWidget:
         page, layout = self.page("phone.title")

@@ -30,6 +30,14 @@ def make_flow(tmp_path: Path, api: FakeKioskApi, clock: Clock, runner: Runner | 
     )
 
 
+def booked_flow(tmp_path: Path, api: FakeKioskApi, clock: Clock, runner: Runner) -> KioskFlow:
+    """A flow whose resident has just pressed "confirm booking"."""
+    flow = make_flow(tmp_path, api, clock, runner)
+    book_until_confirm(flow)
+    flow.confirm_booking(clock())
+    return flow
+
+
 def book_until_confirm(flow: KioskFlow, service: str = "meal", slot: str = "meal-0",
                        phone: str = "13812345678") -> None:
     flow.start()
@@ -43,6 +51,15 @@ def book_until_confirm(flow: KioskFlow, service: str = "meal", slot: str = "meal
     for ch in phone:
         flow.key(ch)
     flow.phone_next()
+
+
+def enter_case(flow: KioskFlow, number: str, last4: str) -> None:
+    """Type a case number, move to the ID field, type the last ID digits (as a resident would)."""
+    for ch in number:
+        flow.key(ch)
+    flow.select_case_field(CaseField.LAST4)
+    for ch in last4:
+        flow.key(ch)
 
 
 def test_browse_book_and_pay_shows_paid_only_when_the_server_confirms(tmp_path: Path, fake_api: FakeKioskApi,
@@ -69,9 +86,7 @@ def test_payment_polls_every_two_to_three_seconds(
     tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
 ) -> None:
     runner = ManualRunner()
-    flow = make_flow(tmp_path, fake_api, clock, runner)
-    book_until_confirm(flow)
-    flow.confirm_booking(clock())
+    flow = booked_flow(tmp_path, fake_api, clock, runner)
     runner.run_all()
     polls = 0
     for _ in range(30):  # 30 s, one tick a second
@@ -161,9 +176,7 @@ def test_crash_between_send_and_ack_does_not_duplicate(
     tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
 ) -> None:
     runner = ManualRunner()
-    flow = make_flow(tmp_path, fake_api, clock, runner)
-    book_until_confirm(flow)
-    flow.confirm_booking(clock())
+    flow = booked_flow(tmp_path, fake_api, clock, runner)
     job = runner.queue.pop(0)
     job.job()  # the server received it ... and the kiosk died before the answer
     flow.outbox.close()
@@ -203,11 +216,7 @@ def test_an_answer_arriving_after_the_reset_is_dropped(
     flow = make_flow(tmp_path, fake_api, clock, runner)
     flow.start()
     flow.open_cases()
-    for ch in "GA20261101":
-        flow.key(ch)
-    flow.select_case_field(CaseField.LAST4)
-    for ch in "123X":
-        flow.key(ch)
+    enter_case(flow, "GA20261101", "123X")
     flow.submit_case(clock())
     flow.reset()
     runner.run_all()
@@ -230,11 +239,7 @@ def test_case_lookup_then_offline_shows_last_seen_status_dated(tmp_path: Path, f
     fake_api.online = False
     clock.advance(3600)
     flow.open_cases()
-    for ch in "GA20261101":
-        flow.key(ch)
-    flow.select_case_field(CaseField.LAST4)
-    for ch in "123X":
-        flow.key(ch)
+    enter_case(flow, "GA20261101", "123X")
     flow.submit_case(clock())
     assert flow.state.screen is Screen.CASE_RESULT and flow.state.case_seen_at == seen_at
     flow.back()
@@ -250,9 +255,7 @@ def test_wrong_answers_get_the_same_message_then_a_lockout(tmp_path: Path, fake_
     flow = make_flow(tmp_path, fake_api, clock)
     flow.start()
     flow.open_cases()
-    for ch in "GA20261101":
-        flow.key(ch)
-    flow.select_case_field(CaseField.LAST4)
+    enter_case(flow, "GA20261101", "")
     keys = []
     for _ in range(6):
         flow.clear_field()

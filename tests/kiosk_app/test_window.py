@@ -38,6 +38,14 @@ def tap(qtbot, app: KioskApp, name: str) -> None:  # type: ignore[no-untyped-def
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
+def book(qtbot, app: KioskApp, category: str, service: str, slot: str, phone: str) -> None:  # type: ignore[no-untyped-def]
+    """From the home tiles to "confirm booking", by touch."""
+    keys = [f"key:{c}" for c in phone]
+    for name in (f"category:{category}", f"service:{service}", "book", f"slot:{slot}", *keys, "phone_next",
+                 "confirm"):
+        tap(qtbot, app, name)
+
+
 def visible_texts(window: QWidget) -> list[tuple[QWidget, str]]:
     out: list[tuple[QWidget, str]] = []
     for w in window.findChildren(QWidget):
@@ -95,14 +103,7 @@ def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: Clock, ta
     app.flow.tick(clock.advance(3))
     at(Screen.RECEIPT)
     tap(qtbot, app, "done")
-    tap(qtbot, app, "category:health")
-    tap(qtbot, app, "service:bp")
-    tap(qtbot, app, "book")
-    tap(qtbot, app, "slot:bp-0")
-    for ch in "13987654321":
-        tap(qtbot, app, f"key:{ch}")
-    tap(qtbot, app, "phone_next")
-    tap(qtbot, app, "confirm")
+    book(qtbot, app, "health", "bp", "bp-0", "13987654321")
     at(Screen.ORDER)  # free service: booked, nothing to pay
     tap(qtbot, app, "done")
     tap(qtbot, app, "my_order")
@@ -165,14 +166,7 @@ def test_offline_screens_show_banner_and_saved_booking(qtbot, make_kiosk: Callab
     app = make_kiosk()
     tap(qtbot, app, "start")
     fake_api.online = False
-    tap(qtbot, app, "category:housekeeping")
-    tap(qtbot, app, "service:clean")
-    tap(qtbot, app, "book")
-    tap(qtbot, app, "slot:clean-0")
-    for ch in "13812345678":
-        tap(qtbot, app, f"key:{ch}")
-    tap(qtbot, app, "phone_next")
-    tap(qtbot, app, "confirm")
+    book(qtbot, app, "housekeeping", "clean", "clean-0", "13812345678")
     assert app.flow.state.screen is Screen.PAY
     banner = find(app.window, "offline_banner")
     assert isinstance(banner, QLabel) and banner.text() == "⚠ 离线 — 信息更新于 10:00"  # 02:00 UTC in Beijing
