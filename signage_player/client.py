@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,8 +105,11 @@ class ServerClient:
         device_key: str | None = None,
         session: requests.Session | None = None,
         timeout: float = 15.0,
+        max_bytes_per_s: float | None = None,
     ) -> None:
+        """``max_bytes_per_s`` caps download speed (players on metered or shared links)."""
         self.base_url = base_url.rstrip("/") + "/"
+        self.max_bytes_per_s = max_bytes_per_s
         self.device_key = device_key
         self.session = session or requests.Session()
         self.timeout = timeout
@@ -117,7 +121,8 @@ class ServerClient:
 
     def start_pairing(self, device_kind: str, player_version: str, public_key: str) -> PairingStarted:
         body = PairingRequest(device_kind=device_kind, player_version=player_version, public_key=public_key)
-        r = self._request("POST", f"{API}/devices/pairing", json=body.model_dump(mode="json"), auth=False)
+        r = self._request("POST", f"{API}/devices/pairing", json=body.model_dump(mode="json"), auth=False,
+                          ok=(200, 201))
         return _parse(PairingStarted, r)
 
     def poll_pairing(self, pairing_id: str, poll_secret: str) -> PairingStatus:
@@ -160,9 +165,16 @@ class ServerClient:
                     return self.download(url, partial, expected_size, chunk_size) if have else 0
                 self._check(r, (200, 206))
                 mode = "ab" if r.status_code == 206 and have else "wb"
+                started, got = time.monotonic(), 0
                 with open(partial, mode) as fh:
                     for chunk in r.iter_content(chunk_size):
                         fh.write(chunk)
+                        got += len(chunk)
+                        if self.max_bytes_per_s:
+                            fh.flush()  # what arrived is kept even if the process dies while we wait
+                            ahead = got / self.max_bytes_per_s - (time.monotonic() - started)
+                            if ahead > 0:
+                                time.sleep(ahead)
                     fh.flush()
                     os.fsync(fh.fileno())
         except requests.RequestException as exc:

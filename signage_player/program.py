@@ -9,14 +9,18 @@ caps and separation for as long as the manifest's rules run (at least 7 days).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from schedules.errors import ScheduleError
 from schedules.model import ContentItem, ItemKind, Screen, Slot, SlotSource
 from schedules.protocol import EmergencyState, Manifest
 from schedules.timeline import Timeline, active_emergency, is_on, ticker_texts, timeline
+from signage_player.texts import texts
 
+log = logging.getLogger(__name__)
 WINDOW = dt.timedelta(days=8)
 RECOMPUTE_MARGIN = dt.timedelta(hours=12)
 IDLE_RECHECK = dt.timedelta(minutes=1)
@@ -60,8 +64,10 @@ class Program(Protocol):
 
 def builtin_default(title: str = "") -> ContentItem:
     """The slide of last resort, needing no file: the screen is never black while it is on."""
-    return ContentItem(id="builtin-default", kind=ItemKind.TEXT, duration_s=30,
-                       text={"zh": title or "欢迎", "en": "Welcome"})
+    text = texts("welcome")
+    if title:
+        text["zh"] = title
+    return ContentItem(id="builtin-default", kind=ItemKind.TEXT, duration_s=30, text=text)
 
 
 class ManifestProgram:
@@ -71,17 +77,22 @@ class ManifestProgram:
         self._tl: Timeline | None = None
         self._window: tuple[dt.datetime, dt.datetime] | None = None
 
-    def timeline_for(self, now: dt.datetime) -> Timeline:
+    def timeline_for(self, now: dt.datetime) -> Timeline | None:
+        """The timeline around ``now``; None when the rules give nothing to play (no filler at all)."""
         w = self._window
-        if self._tl is None or w is None or now < w[0] or now > w[1] - RECOMPUTE_MARGIN:
+        if w is None or now < w[0] or now > w[1] - RECOMPUTE_MARGIN:
             start = now.replace(minute=0, second=0, microsecond=0)
-            self._tl = timeline(self.screen, self.manifest.catalogue, start, start + WINDOW)
             self._window = (start, start + WINDOW)
+            try:
+                self._tl = timeline(self.screen, self.manifest.catalogue, start, start + WINDOW)
+            except ScheduleError as exc:
+                log.warning("no timeline for manifest %s: %s", self.manifest.version[:12], exc)
+                self._tl = None
         return self._tl
 
     def entry_at(self, now: dt.datetime) -> Entry | None:
         tl = self.timeline_for(now)
-        slot = tl.slot_at(now)
+        slot = tl.slot_at(now) if tl is not None else None
         if slot is not None:
             item = self.manifest.catalogue.items.get(slot.item_id)
             if item is not None:
@@ -89,11 +100,12 @@ class ManifestProgram:
         if not is_on(self.screen, now):
             return None
         # on, but nothing scheduled (empty catalogue): the community's default slide
-        end = tl.next_change(now) or now + IDLE_RECHECK
+        end = (tl.next_change(now) if tl is not None else None) or now + IDLE_RECHECK
         return Entry(self.default_item(), now, min(end, now + IDLE_RECHECK), is_default=True)
 
     def next_change(self, now: dt.datetime) -> dt.datetime:
-        nxt = self.timeline_for(now).next_change(now)
+        tl = self.timeline_for(now)
+        nxt = tl.next_change(now) if tl is not None else None
         return nxt if nxt is not None and nxt > now else now + IDLE_RECHECK
 
     def default_item(self) -> ContentItem:
@@ -120,7 +132,7 @@ class ManifestProgram:
         if text_items:
             return text_items[0]
         return ContentItem(id=f"emergency-{ann.id}", kind=ItemKind.TEXT, duration_s=60,
-                           text=dict(ann.ticker_text) or {"zh": "紧急通知", "en": "Emergency"})
+                           text=dict(ann.ticker_text) or texts("emergency"))
 
 
 def emergency_item(state: EmergencyState | None) -> ContentItem | None:

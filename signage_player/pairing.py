@@ -1,0 +1,137 @@
+"""Pairing: the unpaired player shows its code large and as a QR of the claim URL, then polls.
+
+:class:`PairingFlow` is plain Python (runs on a worker thread, time and sleep injected);
+:class:`PairingScreen` only draws what the flow reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import qrcode
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent
+from PySide6.QtWidgets import QWidget
+
+from schedules.protocol import PairingStarted
+from signage_player.client import ClientError, ServerClient
+from signage_player.identity import DeviceIdentity
+from signage_player.texts import tr
+from signage_player.view import CJK_FAMILY, text_font
+
+log = logging.getLogger(__name__)
+
+
+def qr_image(data: str) -> QImage:
+    """A crisp black-on-white QR code as a QImage (scaled without smoothing when drawn)."""
+    qr = qrcode.QRCode(border=2, box_size=1, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    qr.add_data(data)
+    qr.make(fit=True)
+    buf = io.BytesIO()
+    qr.make_image(fill_color="black", back_color="white").save(buf, format="PNG")
+    img = QImage()
+    img.loadFromData(buf.getvalue(), "PNG")
+    return img
+
+
+class PairingFlow:
+    """Start pairing, poll until claimed (restarting when the code expires), store the key."""
+
+    def __init__(self, client: ServerClient, identity: DeviceIdentity, data_dir: Path, version: str,
+                 now: Callable[[], dt.datetime], device_kind: str = "player", poll_s: float = 3.0) -> None:
+        self.client = client
+        self.identity = identity
+        self.data_dir = data_dir
+        self.version = version
+        self.now = now
+        self.device_kind = device_kind
+        self.poll_s = poll_s
+
+    def run(self, on_code: Callable[[PairingStarted], None], stop: threading.Event,
+            on_error: Callable[[str], None] | None = None) -> DeviceIdentity | None:
+        """Blocks until paired (returns the stored identity) or ``stop`` is set (returns None)."""
+        started: PairingStarted | None = None
+        failures = 0
+        while not stop.is_set():
+            try:
+                if started is None or self.now() >= started.expires_at:
+                    started = self.client.start_pairing(self.device_kind, self.version,
+                                                        self.identity.public_key_b64)
+                    on_code(started)
+                status = self.client.poll_pairing(started.pairing_id, started.poll_secret)
+                failures = 0
+            except ClientError as exc:
+                failures += 1
+                if on_error is not None:
+                    on_error(str(exc))
+                log.warning("pairing: %s", exc)
+                stop.wait(min(60.0, self.poll_s * 2 ** min(failures, 5)))
+                if failures > 2:
+                    started = None
+                continue
+            if status.claimed and status.device_id and status.device_key:
+                ident = self.identity.with_pairing(
+                    status.device_id, status.device_key, status.server_public_key
+                )
+                ident.save(self.data_dir)
+                log.info("paired as device %s", status.device_id)
+                return ident
+            stop.wait(self.poll_s)
+        return None
+
+
+class PairingScreen(QWidget):
+    """Code in very large digits, QR of the claim URL beside it, a one-line hint."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.code = ""
+        self.claim_url = ""
+        self.message = tr("connecting")
+        self._qr: QImage | None = None
+
+    def set_started(self, started: PairingStarted) -> None:
+        self.code = started.code
+        self.claim_url = started.claim_url
+        self._qr = qr_image(started.claim_url)
+        self.message = tr("pair_hint")
+        self.update()
+
+    def set_message(self, message: str) -> None:
+        self.message = message
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        r = self.rect()
+        p.fillRect(r, QColor("#0b1d33"))
+        landscape = r.width() >= r.height()
+        if landscape:
+            code_box = QRect(r.x(), r.y(), r.width() * 3 // 5, r.height() * 4 // 5)
+            qr_side = min(r.width() * 2 // 5, r.height() * 4 // 5) - 40
+            qr_box = QRect(r.width() * 3 // 5 + 20, (r.height() * 4 // 5 - qr_side) // 2, qr_side, qr_side)
+        else:
+            code_box = QRect(r.x(), r.y(), r.width(), r.height() * 2 // 5)
+            qr_side = min(r.width(), r.height() * 2 // 5) - 40
+            qr_box = QRect((r.width() - qr_side) // 2, r.height() * 2 // 5 + 20, qr_side, qr_side)
+        if self.code:
+            p.setPen(QColor("white"))
+            p.setFont(text_font(self.code, code_box.adjusted(40, 40, -40, -40).size(), max_px=600))
+            p.drawText(code_box, int(Qt.AlignmentFlag.AlignCenter), self.code)
+        if self._qr is not None:
+            p.fillRect(qr_box.adjusted(-10, -10, 10, 10), QColor("white"))
+            p.drawImage(qr_box, self._qr)  # no smoothing: modules stay sharp
+        hint = QRect(r.x() + 20, r.height() * 4 // 5 if landscape else r.height() * 5 // 6, r.width() - 40,
+                     r.height() // 6)
+        font = QFont(CJK_FAMILY)
+        font.setPixelSize(max(12, min(hint.height() // 3, r.width() // 45)))
+        p.setFont(font)
+        p.setPen(QColor("#cfd8e3"))
+        p.drawText(hint, int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap), self.message)
+        p.end()

@@ -1,0 +1,89 @@
+"""The whole player against a real content server on loopback: pairing, sync, play, reports, emergency."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from signage_player.app import PlayerApp
+from signage_player.media import FakeMediaBackend
+from signage_player.playloop import PLAYS_TOPIC
+from tests.fixtures.server import LiveServer, pair_device
+from tests.signage_player.serverkit import Operator, paired_data_dir, settings
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "player"
+
+
+@pytest.fixture
+def make_app(qtbot: QtBot) -> Iterator[list[PlayerApp]]:
+    apps: list[PlayerApp] = []
+    yield apps
+    for a in apps:
+        a.shutdown()
+
+
+def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
+    qtbot: QtBot, live_server: LiveServer, media_dir: Path, tmp_path: Path, make_app: list[PlayerApp]
+) -> None:
+    app = PlayerApp(settings(live_server, tmp_path / "data"), backend=FakeMediaBackend())
+    make_app.append(app)
+    with qtbot.waitSignal(app.pairing_started, timeout=10000) as started:
+        app.start()
+    code = started.args[0].code
+    assert app.pairing_screen is not None
+    qtbot.waitUntil(lambda: app.pairing_screen.code == code, timeout=2000)  # type: ignore[union-attr]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    app.window.grab().toImage().save(str(ARTIFACTS / "pairing_screen.png"))  # type: ignore[union-attr]
+
+    op = Operator(live_server)
+    with qtbot.waitSignal(app.paired, timeout=15000):
+        screen = op.claim(code, "indoor_small")
+    assert app.identity is not None and app.identity.device_id == screen["id"]
+    assert (tmp_path / "data" / "identity.json").exists()
+
+    media = op.upload(media_dir / "landscape.png", "横幅")
+    ticker = {"zh": "今晚八点业主大会", "en": "Meeting 8 pm"}
+    op.announce(screen["id"], media_ids=(media["id"],), ticker=ticker)
+    assert app.sync_now()
+    assert app.syncer is not None and app.syncer.live is not None
+    assert app.loop is not None and app.loop.current is not None
+    assert app.view is not None and "业主大会" in app.view.ticker.text
+    app.window.grab().toImage().save(str(ARTIFACTS / "layout_indoor_small_live.png"))  # type: ignore[union-attr]
+    assert app.sync_now() is False  # 304: nothing new
+    app._take_snapshot()
+    app._heartbeat_job()
+    assert app.snapshot.screen_hash is not None
+    health = op.request("GET", f"/screens/{screen['id']}")
+    assert health["last_seen_at"] is not None
+
+
+def test_emergency_is_learned_within_5_s_and_ends(
+    qtbot: QtBot, live_server: LiveServer, tmp_path: Path, make_app: list[PlayerApp]
+) -> None:
+    device = pair_device(live_server, "player", screen_class="outdoor_large")
+    data = paired_data_dir(tmp_path / "data", device)
+    app = PlayerApp(settings(live_server, data, emergency_wait_s=4), backend=FakeMediaBackend())
+    make_app.append(app)
+    op = Operator(live_server)
+    with qtbot.waitSignal(app.emergency_changed, timeout=5000):
+        app.start()  # the first long-poll answer: no emergency
+    t0 = time.monotonic()
+    with qtbot.waitSignal(app.emergency_changed, timeout=5000) as sig:
+        ann = op.announce(device.device_id, text={"zh": "燃气泄漏 请立即撤离", "en": "Gas leak: evacuate"},
+                          priority="emergency")
+    assert sig.args[0] is not None and time.monotonic() - t0 < 5
+    assert app.view is not None and app.view.emergency.isVisible()
+    app.view.grab().toImage().save(str(ARTIFACTS / "emergency_live.png"))
+    with qtbot.waitSignal(app.emergency_changed, timeout=5000) as sig:
+        op.request("POST", f"/announcements/{ann['id']}/end")
+    assert sig.args[0] is None and not app.view.emergency.isVisible()
+
+    # the play cut short by the emergency went to the outbox and reaches the server once
+    assert app.outbox is not None and app.outbox.count(PLAYS_TOPIC) >= 1
+    waiting = app.outbox.count(PLAYS_TOPIC)
+    assert app.upload_plays() == waiting
+    assert app.outbox.count(PLAYS_TOPIC) == 0 and app.upload_plays() == 0
