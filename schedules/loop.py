@@ -24,6 +24,7 @@ advertisers and different non-empty categories side by side.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -53,6 +54,7 @@ class Entry:
     advertiser: str = ""  # set for campaign entries only
     category: str = ""
     stretchable: bool = True  # images and text may be shown longer or shorter
+    displaces: str | None = None  # filler standing in for a campaign spot that had no legal place
 
     @property
     def is_ad(self) -> bool:
@@ -124,37 +126,43 @@ class Loop:
         if not self.ads:
             return tuple(self._non_ads(self.period_s - _total(self.announcements), k))
         counts = [self.plays_in_loop(p, k) for p in self.ads]
-        ad_time = sum(c * p.mean_duration for c, p in zip(counts, self.ads, strict=True))
-        if ad_time > self.ad_limit_s + _EPS:
-            counts = self._trim(counts, k)
         plays: list[list[Entry]] = []
         for c, p in zip(counts, self.ads, strict=True):
             first = math.floor(k * p.rate + _EARLY)
             plays.append([p.entries[(first + i) % len(p.entries)] for i in range(c)])
+        if sum(e.duration for run in plays for e in run) > self.ad_limit_s + _EPS:
+            self._trim(plays)
         ad_time = sum(e.duration for run in plays for e in run)
-        non_ads = self._non_ads(self.period_s - _total(self.announcements) - ad_time, k)
+        need = _separators_needed(plays)
+        non_ads = self._non_ads(self.period_s - _total(self.announcements) - ad_time, k, need)
         if not non_ads and self.filler:
             non_ads = [self.filler[k % len(self.filler)]]  # ads alone still need a separator
-        return tuple(_interleave(non_ads, plays))
+        return tuple(_interleave(non_ads, plays, self.filler[0] if self.filler else None))
 
-    def _trim(self, counts: list[int], k: int) -> list[int]:
+    def _trim(self, plays: list[list[Entry]]) -> None:
         """Drop rounded-up plays (smallest fractional part first) until ads fit the capacity."""
-        counts = list(counts)
         order = sorted(range(len(self.ads)), key=lambda i: (self.ads[i].rate % 1.0, self.ads[i].campaign_id))
-        time = sum(c * p.mean_duration for c, p in zip(counts, self.ads, strict=True))
+        time = sum(e.duration for run in plays for e in run)
         for strict_floor in (True, False):
             for i in order:
-                p = self.ads[i]
-                floor = math.floor(p.rate) if strict_floor else 0
-                while counts[i] > floor and time > self.ad_limit_s + _EPS:
-                    counts[i] -= 1
-                    time -= p.mean_duration
-        return counts
+                floor = math.floor(self.ads[i].rate) if strict_floor else 0
+                while len(plays[i]) > floor and time > self.ad_limit_s + _EPS:
+                    time -= plays[i].pop().duration
 
-    def _non_ads(self, remaining: float, k: int) -> list[Entry]:
-        """Announcements plus filler, making the loop exactly one period long where possible."""
+    def _non_ads(self, remaining: float, k: int, separators: int = 0) -> list[Entry]:
+        """Announcements plus filler, making the loop exactly one period long where possible.
+
+        With ``separators``, filler is cut into more, shorter slides (never below the dwell) when
+        the ads need more gaps to keep one advertiser's spots apart.
+        """
         out = list(self.announcements)
         fill = self._fill(remaining, k)
+        short = separators - len(out) - len(fill)
+        if short > 0 and fill and all(e.stretchable for e in fill):
+            n = min(separators - len(out), int((remaining + _EPS) // self.min_dwell_s))
+            if n > len(fill):
+                each = remaining / n
+                fill = [_with_duration(self.filler[(k + j) % len(self.filler)], each) for j in range(n)]
         if fill or remaining <= _EPS:
             return out + fill
         # Less than one dwell left: lengthen the last slide rather than show a too-short one.
@@ -187,15 +195,35 @@ class Loop:
         return out
 
 
-def _with_duration(e: Entry, duration: float) -> Entry:
-    return Entry(e.item_id, duration, e.source, e.source_id, e.advertiser, e.category, e.stretchable)
+def _with_duration(e: Entry, duration: float, displaces: str | None = None) -> Entry:
+    return Entry(
+        e.item_id,
+        duration,
+        e.source,
+        e.source_id,
+        e.advertiser,
+        e.category,
+        e.stretchable,
+        displaces or e.displaces,
+    )
 
 
 def _total(entries: Sequence[Entry]) -> float:
     return sum(e.duration for e in entries)
 
 
-def _interleave(non_ads: list[Entry], plays: list[list[Entry]]) -> list[Entry]:
+def _separators_needed(plays: list[list[Entry]]) -> int:
+    """Gaps needed so that no advertiser's or category's spots must touch (one per spot)."""
+    per: Counter[tuple[str, str]] = Counter()
+    for run in plays:
+        for e in run:
+            per[("a", e.advertiser)] += 1
+            if e.category:
+                per[("c", e.category)] += 1
+    return max(per.values(), default=0)
+
+
+def _interleave(non_ads: list[Entry], plays: list[list[Entry]], neutral: Entry | None) -> list[Entry]:
     """Put ads into the gaps after each non-ad entry, never two conflicting ads side by side."""
     remaining = [len(r) for r in plays]
     used = [0] * len(plays)
@@ -223,6 +251,22 @@ def _interleave(non_ads: list[Entry], plays: list[list[Entry]]) -> list[Entry]:
             prev = e
             placed += 1
         carry = want - placed
+    # Plays that found no legal place in their gap: slot them in wherever both neighbours
+    # allow; failing that, a filler slide of the same length keeps the loop's timing.
+    for i, run in enumerate(plays):
+        for e in run[used[i] :]:
+            spot = next(
+                (
+                    j
+                    for j in range(1, len(out) + 1)
+                    if not conflicts(out[j - 1], e) and (j == len(out) or not conflicts(e, out[j]))
+                ),
+                None,
+            )
+            if spot is not None:
+                out.insert(spot, e)
+            elif neutral is not None:
+                out.append(_with_duration(neutral, e.duration, displaces=e.source_id))
     return out
 
 

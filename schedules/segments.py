@@ -64,7 +64,16 @@ def _neutral(loop: Loop, like: Entry) -> Entry | None:
     if not pool:
         return None
     n = pool[0]
-    return Entry(n.item_id, like.duration, n.source, n.source_id, n.advertiser, n.category, n.stretchable)
+    return Entry(
+        n.item_id,
+        like.duration,
+        n.source,
+        n.source_id,
+        n.advertiser,
+        n.category,
+        n.stretchable,
+        like.source_id,
+    )
 
 
 class Timeline:
@@ -126,7 +135,9 @@ class Timeline:
                     if t >= end:
                         break
                     replaced: str | None = None
-                    replaced_cid: str | None = None
+                    replaced_cid: str | None = e.displaces
+                    if replaced_cid is not None:
+                        replaced = "separation"
                     if e.is_ad:
                         cid = e.source_id or ""
                         cap = caps.get(cid)
