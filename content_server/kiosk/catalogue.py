@@ -47,8 +47,9 @@ def build_catalogue(
         if s.provider_id in providers
     ]
     slots: dict[str, list[TimeSlot]] = {}
-    for slot in session.scalars(
-        select(SlotRow)
+    columns = (SlotRow.id, SlotRow.service_id, SlotRow.start, SlotRow.end, SlotRow.capacity, SlotRow.booked)
+    for slot in session.execute(  # plain rows, not ORM objects: hundreds of slots per poll
+        select(*columns)
         .where(SlotRow.start > now, SlotRow.start <= now + HORIZON)
         .order_by(SlotRow.start, SlotRow.id)
     ):
