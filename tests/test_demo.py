@@ -20,6 +20,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFont
 from content_server.demo import media as demo_media
 from content_server.demo.launcher import free_port
 from content_server.demo.seed import ACCOUNTS, migrate_database, seed_accounts
+from content_server.demo.tofu import find_tofu
 
 REPO = Path(__file__).resolve().parent.parent
 TOFU = "\U0010fffd"  # a private-use code point no font has: renders as the font's .notdef box
@@ -275,9 +276,16 @@ def test_demo_starts_every_app_draws_and_ctrl_c_stops_everything(demo: DemoRun) 
         f"{base}/api/v1/auth/token", json={"username": "operator", "password": "operator-demo"}, timeout=10
     )
     assert token.status_code == 200, token.text
-    screens = requests.get(
-        f"{base}/api/v1/screens", timeout=10, headers={"Authorization": f"Bearer {token.json()['token']}"}
-    ).json()
+    auth = {"Authorization": f"Bearer {token.json()['token']}"}
+    screens = requests.get(f"{base}/api/v1/screens", timeout=10, headers=auth).json()
+    assert {s["screen_class"] for s in screens} == {"outdoor_large", "indoor_small", "kiosk"}
+    # the seeded content: every notice in both orientations, every merchant's campaigns approved
+    announcements = requests.get(f"{base}/api/v1/announcements", timeout=10, headers=auth).json()
+    assert len(announcements) == 2 * len(demo_media.ANNOUNCEMENTS)
+    assert any("停水通知" in a["title"] for a in announcements)
+    campaigns = requests.get(f"{base}/api/v1/campaigns", timeout=10, headers=auth).json()
+    assert len(campaigns) == 2 * len(demo_media.MERCHANTS)
+    assert {c["state"] for c in campaigns} == {"approved"}
 
     run = demo.run_file
     children = run["children"]
@@ -292,6 +300,7 @@ def test_demo_starts_every_app_draws_and_ctrl_c_stops_everything(demo: DemoRun) 
             low, high = img.convert("L").getextrema()
             assert high - low > 60, f"{app}: screenshot {shot.name} is (almost) uniform"
             assert _distinct_levels(img) > 8, f"{app}: screenshot {shot.name} shows next to nothing"
+            assert find_tofu(img) == [], f"{app}: screenshot {shot.name} shows tofu boxes, not glyphs"
 
     pids = [int(pid) for pid in children.values()]
     assert all(_pid_alive(pid) for pid in pids)
@@ -314,3 +323,35 @@ def test_readme_configuration_reference_is_current() -> None:
         "README.md's configuration reference is out of date: "
         "run .venv/bin/python -m content_server.demo.config_reference --write README.md"
     )
+
+
+# --------------------------------------------------------------------------- tofu detector
+
+
+def _qt_label_png(qtbot: object, text: str, tmp_path: Path, point_size: int) -> Image.Image:
+    from PySide6.QtGui import QFont
+    from PySide6.QtWidgets import QLabel
+
+    label = QLabel(text)
+    label.setFont(QFont("Noto Sans CJK SC", point_size))
+    label.setStyleSheet("background: #0d47a1; color: white; padding: 12px;")
+    qtbot.addWidget(label)  # type: ignore[attr-defined]
+    label.adjustSize()
+    path = tmp_path / f"label-{point_size}.png"
+    assert label.grab().save(str(path))
+    return Image.open(path)
+
+
+@pytest.mark.parametrize("point_size", [18, 28, 48])
+def test_find_tofu_sees_qt_notdef_boxes_and_not_real_chinese(
+    qtbot: object, tmp_path: Path, point_size: int
+) -> None:
+    clean = _qt_label_png(qtbot, "停水通知 体检 回 田 间 Water", tmp_path, point_size)
+    assert find_tofu(clean) == []
+    broken = _qt_label_png(qtbot, f"停水 {TOFU} 社区 {TOFU}{TOFU} W", tmp_path, point_size)
+    assert len(find_tofu(broken)) == 3
+
+
+def test_find_tofu_passes_a_real_slide_full_of_chinese() -> None:
+    with Image.open(REPO / "assets" / "slides" / "default_services_landscape.png") as img:
+        assert find_tofu(img) == []

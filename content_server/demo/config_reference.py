@@ -42,6 +42,8 @@ class Option:
 
 
 def _default(info: FieldInfo) -> str:
+    if info.is_required():
+        return "(required)"
     if info.default_factory is not None:
         try:
             value = info.default_factory()  # type: ignore[call-arg]

@@ -118,8 +118,8 @@ class Launcher:
         if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
             env["QT_QPA_PLATFORM"] = "offscreen"  # without a display Qt would abort
         env.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
-        env["SIGNAGE_PLAYER_SCREENSHOT_INTERVAL_S"] = str(self.settings.screenshot_interval_s)
-        env["KIOSK_SCREENSHOT_INTERVAL_S"] = str(self.settings.screenshot_interval_s)
+        # The player saves screen.png this often; the kiosk saves each screen as it is shown.
+        env["SIGNAGE_PLAYER_SCREENSHOT_EVERY_S"] = str(self.settings.screenshot_interval_s)
         return env
 
     # ------------------------------------------------------------------ start-up

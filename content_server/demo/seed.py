@@ -318,7 +318,10 @@ CONTENT_ROUTES = (("POST", "/media"), ("POST", "/announcements"), ("POST", "/cam
 LANDSCAPE_CLASSES = (ScreenClass.OUTDOOR_LARGE.value,)
 PORTRAIT_CLASSES = (ScreenClass.INDOOR_SMALL.value, ScreenClass.KIOSK.value)
 ORIENTATIONS = (("landscape", LANDSCAPE_CLASSES), ("portrait", PORTRAIT_CLASSES))
-MERCHANT_SHARE_PERCENT = 10.0
+# Shares of loop time per campaign. Three merchants x (image + video) = 45 % fits every
+# class's max_ad_share (indoor_small allows 50 %), leaving the rest to announcements and fillers.
+IMAGE_SHARE_PERCENT = 10.0
+VIDEO_SHARE_PERCENT = 5.0
 FLIGHT_DAYS = 60
 
 
@@ -400,6 +403,7 @@ def _campaign(
     classes: tuple[str, ...],
     now: dt.datetime,
     report: SeedReport,
+    share_percent: float = IMAGE_SHARE_PERCENT,
 ) -> None:
     """Book (as the merchant) and approve (as the operator) one campaign, unless it exists."""
     mine = {c["name"]: c for c in advertiser.request("GET", "/campaigns")}
@@ -413,7 +417,7 @@ def _campaign(
             "flight_start": today.isoformat(),
             "flight_end": (today + dt.timedelta(days=FLIGHT_DAYS)).isoformat(),
             "targeting": {"screen_classes": list(classes)},
-            "share_percent": MERCHANT_SHARE_PERCENT,
+            "share_percent": share_percent,
         }
         try:
             campaign = advertiser.request("POST", "/campaigns", json=body)
@@ -502,6 +506,7 @@ def seed_videos(
                     classes,
                     now,
                     report,
+                    share_percent=VIDEO_SHARE_PERCENT,
                 )
         finally:
             advertiser.close()
