@@ -87,6 +87,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "notice.campaign_approved": ("已批准该投放。", "Campaign approved."),
     "notice.campaign_rejected": ("已驳回该投放。", "Campaign rejected."),
     "notice.account_approved": ("账号已通过审核。", "Account approved."),
+    "notice.filler_saved": ("默认内容已更新。", "Default slides updated."),
     "notice.screen_claimed": ("屏幕已绑定。", "Screen paired."),
     "notice.screen_saved": ("屏幕设置已保存。", "Screen settings saved."),
     "notice.screenshot_requested": (
@@ -149,6 +150,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "media.duration": ("时长", "Duration"),
     "media.size": ("大小", "Size"),
     "media.empty": ("还没有素材，请先上传。", "No media yet: upload some first."),
+    "media.filler": ("默认内容", "Default slide"),
+    "media.is_filler": ("默认内容", "Default slide"),
+    "media.set_filler": ("设为默认内容", "Use as default slide"),
+    "media.unset_filler": ("取消默认", "Stop using as default"),
     "kind.image": ("图片", "Image"),
     "kind.video": ("视频", "Video"),
     "kind.text": ("文字", "Text"),
@@ -210,6 +215,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "availability.no_fit": (
         "档期不足：目前最多可订 {max}% 的播放占比。",
         "It does not fit: the largest share available is {max}%.",
+    ),
+    "availability.zero": (
+        "无法投放：这些屏幕已无空余档期，或所选素材不适合这些屏幕（例如视频短于户外屏要求的最短播放时长）。",
+        "It cannot play: no airtime is left on these screens, or the chosen media does not suit them "
+        "(e.g. a video shorter than an outdoor screen's minimum dwell time).",
     ),
     "availability.no_screens": ("没有符合条件的屏幕。", "No screen matches these criteria."),
     "preview.title": ("效果预览", "Preview"),
@@ -330,6 +340,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "timeline.kind.filler": ("默认内容", "Filler"),
     "timeline.kind.emergency": ("紧急广播", "Emergency"),
     "timeline.svg_title": ("{name} 的播放时间线", "Timeline of {name}"),
+    "timeline.unavailable": ("无法计算时间线：{reason}", "No timeline can be computed: {reason}"),
     "timeline.nothing": ("此时屏幕关闭或无内容。", "The screen is off or has nothing to play at that time."),
     # operator: announcements and emergencies
     "announcements.title": ("公告", "Announcements"),

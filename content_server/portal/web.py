@@ -214,6 +214,7 @@ AdvertiserPage = Annotated[Page, Depends(require_role("advertiser"))]
 OperatorPage = Annotated[Page, Depends(require_role("operator"))]
 ClerkPage = Annotated[Page, Depends(require_role("clerk"))]
 ProviderPage = Annotated[Page, Depends(require_role("provider"))]
+MediaPage = Annotated[Page, Depends(require_role("advertiser", "operator"))]
 
 
 def _is_portal(request: Request) -> bool:

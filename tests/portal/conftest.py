@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, sync_playwright
+
+from content_server.portal.i18n import MESSAGES
 
 from tests.fixtures.server import Credentials
 
@@ -62,21 +64,57 @@ def chromium() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def browser_page(chromium: Browser) -> Iterator[Page]:
-    """A fresh desktop-sized tab with its own cookies; fails the test on any script error."""
-    context = chromium.new_context(viewport=DESKTOP, locale="zh-CN")
-    page = context.new_page()
+def open_tab(chromium: Browser) -> Iterator[Callable[[], Page]]:
+    """Opens fresh desktop-sized tabs, each with its own cookies (one per user). A script error,
+    a console error or a page resource (style, script, image) that fails to load fails the test;
+    refusals the page itself expects (a 403 page, a refused upload) do not."""
+    contexts: list[BrowserContext] = []
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    yield page
-    context.close()
+
+    def open_one() -> Page:
+        context = chromium.new_context(viewport=DESKTOP, locale="zh-CN", accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: _console(msg, errors))
+        page.on("response", lambda r: _resource(r, errors))
+        return page
+
+    yield open_one
+    for context in contexts:
+        context.close()
     assert errors == [], f"browser errors: {errors}"
+
+
+def _console(msg: ConsoleMessage, errors: list[str]) -> None:
+    if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+        errors.append(msg.text)
+
+
+def _resource(response: Response, errors: list[str]) -> None:
+    if response.status >= 400 and response.request.resource_type in {"stylesheet", "script", "image", "font"}:
+        errors.append(f"{response.status} {response.url}")
+
+
+@pytest.fixture
+def browser_page(open_tab: Callable[[], Page]) -> Page:
+    return open_tab()
+
+
+KEY_PREFIXES = sorted({key.split(".")[0] for key in MESSAGES})
+RAW_KEY = re.compile(r"\b(?:" + "|".join(KEY_PREFIXES) + r")\.[a-z0-9_.]*[a-z0-9_]\b")
+
+
+def assert_translated(page: Page) -> None:
+    """No translation key shows through as raw text (a key missing from the table)."""
+    text = page.locator("body").inner_text()
+    assert RAW_KEY.findall(text) == [], f"untranslated keys on {page.url}"
 
 
 def shoot(page: Page, name: str, *, phone: bool = False) -> Path:
     """Save a full-page screenshot under test-artifacts/portal/ (at phone width if asked)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert_translated(page)
     path = ARTIFACTS / f"{name}.png"
     if phone:
         page.set_viewport_size(PHONE)
@@ -90,5 +128,5 @@ def browser_login(page: Page, base_url: str, creds: Credentials) -> None:
     page.goto(base_url + "/portal/login")
     page.get_by_label("用户名").fill(creds.username)
     page.get_by_label("密码").fill(creds.password)
-    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="登录", exact=True).click()
     page.wait_for_load_state()

@@ -17,7 +17,7 @@ from content_server.errors import ServerError
 from content_server.models import CampaignRow, Media
 from content_server.portal import forms, insight, queries
 from content_server.portal.svg import ChartSeries, stacked_bar_chart
-from content_server.portal.web import AdvertiserPage, Page
+from content_server.portal.web import AdvertiserPage, MediaPage, OperatorPage, Page
 from content_server.services import bookings, library, plays
 from schedules.model import ScreenClass, Targeting
 
@@ -30,15 +30,36 @@ Many = Annotated[list[str] | None, Form()]
 
 
 @router.get("/media")
-def media_page(page: AdvertiserPage, session: SessionDep) -> Response:
-    assert page.user is not None
+def media_page(page: MediaPage, session: SessionDep) -> Response:
+    """Advertisers see their library; operators theirs plus the community's default slides."""
+    user = page.user
+    assert user is not None
+    media = [m for m in library.list_for(session, user) if m.owner_id == user.id or m.filler]
     context = {
         "section": "media",
-        "media": library.list_for(session, page.user),
+        "media": media,
+        "operator": user.role == "operator",
         "upload_endpoint": "/api/v1/media",
         "max_mb": page.settings.max_upload_bytes // (1024 * 1024),
     }
     return page.render("media.html", context, title_key="media.title")
+
+
+@router.post("/media/{media_id}/filler")
+def set_filler(
+    page: OperatorPage,
+    session: SessionDep,
+    now: NowDep,
+    media_id: str,
+    filler: Annotated[bool, Form()] = False,
+    csrf_token: Csrf = "",
+) -> Response:
+    """Operators choose the community's default slides: what screens show when nothing is booked."""
+    page.require_csrf(csrf_token)
+    assert page.user is not None
+    library.edit(session, page.user, media_id, title=None, duration_s=None, filler=filler, now=now)
+    session.commit()
+    return page.redirect("/portal/media", notice="filler_saved")
 
 
 # ---- the campaign form -------------------------------------------------------------------------
@@ -174,7 +195,10 @@ def check_campaign(
                 {"fits": False, "max_share_percent": 0, "message": page.t("availability.no_screens")}
             )
         if not result["fits"]:
-            message = page.t("availability.no_fit", max=f"{result['max_share_percent']:g}")
+            best = result["max_share_percent"]
+            message = (
+                page.t("availability.no_fit", max=f"{best:g}") if best > 0 else page.t("availability.zero")
+            )
             return page.json(
                 {"fits": False, "max_share_percent": result["max_share_percent"], "message": message}
             )

@@ -213,11 +213,12 @@ def _screen_page(
     page: OperatorPage, session: Any, d: Device, now: dt.datetime, form: dict[str, Any], errors: list[str]
 ) -> Response:
     tz = ZoneInfo(d.timezone)
+    problem = ""
     try:
         blocks = insight.day_blocks(session, d, now)
-    except (ScheduleError, ServerError) as exc:  # e.g. nothing to play yet: show an empty day
+    except (ScheduleError, ServerError) as exc:  # e.g. no default slide yet: say so over an empty day
         log.info("no timeline for %s: %s", d.id, exc)
-        blocks = []
+        blocks, problem = [], page.t("timeline.unavailable", reason=str(exc))
     kind_labels = {
         k: page.t(f"timeline.kind.{k}") for k in ("announcement", "campaign", "filler", "emergency")
     }
@@ -232,6 +233,7 @@ def _screen_page(
         "form_errors": errors,
         "screen_classes": SCREEN_CLASSES,
         "timeline_svg": picture,
+        "timeline_problem": problem,
     }
     session.commit()
     return page.render(
