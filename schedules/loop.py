@@ -8,8 +8,9 @@ alone would overflow it). Per loop:
 - campaigns get their booked share of the period (``plays_per_hour`` converts to a share through
   the campaign's mean item duration). Bookings above the ad capacity (``max_ad_share``, and
   ``100 - min_announcement_share`` while announcements run) are scaled down together. Fractional
-  plays per loop are spread over consecutive loops (loop ``k`` plays ``floor((k+1)f) - floor(kf)``,
-  rounded early), so each loop is within one slot of the booking;
+  plays per loop are spread over consecutive loops (by loop ``k`` a campaign has had
+  ``floor((k+1)f)`` plays, rounded early), so each loop is within one slot of the booking; a spot
+  dropped because rounding overshot the ad capacity is owed to a later loop;
 - filler fills the rest exactly: the last filler slide of a loop takes whatever time is left.
 
 Dwell rule: an image or text shorter than the class's ``min_dwell_s`` is shown for
@@ -24,6 +25,7 @@ advertisers and different non-empty categories side by side.
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -107,31 +109,37 @@ class Loop:
     min_dwell_s: float
     emergency: bool = False
     scale: float = 1.0  # < 1 when bookings exceeded the capacity (campaigns were "sold out")
-    _cache: dict[int, tuple[Entry, ...]] = field(default_factory=dict, repr=False)
-
-    def plays_in_loop(self, plan: AdPlan, k: int) -> int:
-        return math.floor((k + 1) * plan.rate + _EARLY) - math.floor(k * plan.rate + _EARLY)
+    _built: list[tuple[Entry, ...]] = field(default_factory=list, repr=False)
+    _delivered: list[int] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def entries(self, k: int) -> tuple[Entry, ...]:
-        cached = self._cache.get(k)
-        if cached is None:
-            cached = self._build(k)
-            if len(self._cache) < 4096:
-                self._cache[k] = cached
-        return cached
+        """Loop ``k`` of a segment. Built in order: a spot dropped to respect the ad capacity is
+        owed and played in a later loop (at most one spot above the booking per loop)."""
+        if k < len(self._built):
+            return self._built[k]
+        with self._lock:  # loops are shared between screens (and server threads)
+            while len(self._built) <= k:
+                self._built.append(self._build(len(self._built)))
+        return self._built[k]
 
     def _build(self, k: int) -> tuple[Entry, ...]:
         if self.emergency:
             return self.announcements
         if not self.ads:
             return tuple(self._non_ads(self.period_s - _total(self.announcements), k))
-        counts = [self.plays_in_loop(p, k) for p in self.ads]
+        if not self._delivered:
+            self._delivered = [0] * len(self.ads)
         plays: list[list[Entry]] = []
-        for c, p in zip(counts, self.ads, strict=True):
-            first = math.floor(k * p.rate + _EARLY)
-            plays.append([p.entries[(first + i) % len(p.entries)] for i in range(c)])
+        for i, p in enumerate(self.ads):
+            owed = math.floor((k + 1) * p.rate + _EARLY) - self._delivered[i]
+            n = min(owed, math.ceil(p.rate - _EPS)) if p.rate > 0 else 0
+            first = self._delivered[i]
+            plays.append([p.entries[(first + j) % len(p.entries)] for j in range(max(n, 0))])
         if sum(e.duration for run in plays for e in run) > self.ad_limit_s + _EPS:
-            self._trim(plays)
+            self._trim(plays, k)
+        for i, run in enumerate(plays):
+            self._delivered[i] += len(run)
         ad_time = sum(e.duration for run in plays for e in run)
         need = _separators_needed(plays)
         non_ads = self._non_ads(self.period_s - _total(self.announcements) - ad_time, k, need)
@@ -139,15 +147,23 @@ class Loop:
             non_ads = [self.filler[k % len(self.filler)]]  # ads alone still need a separator
         return tuple(_interleave(non_ads, plays, self.filler[0] if self.filler else None))
 
-    def _trim(self, plays: list[list[Entry]]) -> None:
-        """Drop rounded-up plays (smallest fractional part first) until ads fit the capacity."""
-        order = sorted(range(len(self.ads)), key=lambda i: (self.ads[i].rate % 1.0, self.ads[i].campaign_id))
+    def _trim(self, plays: list[list[Entry]], k: int) -> None:
+        """Drop spots until ads fit the capacity, always from the campaign furthest ahead of its
+        booking (keeping at least the rounded-down booking while that suffices)."""
         time = sum(e.duration for run in plays for e in run)
-        for strict_floor in (True, False):
-            for i in order:
-                floor = math.floor(self.ads[i].rate) if strict_floor else 0
-                while len(plays[i]) > floor and time > self.ad_limit_s + _EPS:
-                    time -= plays[i].pop().duration
+        for keep_floor in (True, False):
+            while time > self.ad_limit_s + _EPS:
+                best = -1
+                best_ahead = 0.0
+                for i, p in enumerate(self.ads):
+                    if len(plays[i]) <= (math.floor(p.rate) if keep_floor else 0):
+                        continue
+                    ahead = self._delivered[i] + len(plays[i]) - (k + 1) * p.rate
+                    if best < 0 or ahead > best_ahead + _EPS:
+                        best, best_ahead = i, ahead
+                if best < 0:
+                    break
+                time -= plays[best].pop().duration
 
     def _non_ads(self, remaining: float, k: int, separators: int = 0) -> list[Entry]:
         """Announcements plus filler, making the loop exactly one period long where possible.
@@ -407,5 +423,5 @@ def build_loop(
         if c.frequency_cap_per_hour is not None:
             rate = min(rate, c.frequency_cap_per_hour * period / 3600.0)
         ads.append(AdPlan(c.id, ces, rate, c.frequency_cap_per_hour, scaled, share))
-    ad_limit = min(ad_fraction * period + _EPS, max(period - t_ann, 0.0))
+    ad_limit = min(capacity / 100.0 * period + _EPS, max(period - t_ann, 0.0))
     return Loop(period, ann_entries, filler, tuple(ads), ad_limit, min_dwell_s, scale=scale)
