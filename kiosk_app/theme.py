@@ -128,7 +128,7 @@ def stylesheet(theme: Theme) -> str:
     QPushButton#primary {{ background: {p.primary}; color: {p.on_primary}; border: 2px solid {p.primary};
                            font-weight: bold; }}
     QPushButton#danger {{ background: {p.danger}; color: {p.on_danger}; border: 2px solid {p.danger}; }}
-    QPushButton#key {{ min-height: {theme.key_px}px; min-width: {theme.key_px}px;
+    QPushButton#key {{ min-height: {theme.key_px}px; min-width: {theme.key_px}px; padding: 0;
                        font-size: {theme.title_pt}pt; font-weight: bold; }}
     QPushButton#tile {{ min-height: {theme.touch_px * 2}px; font-size: {theme.title_pt}pt;
                         text-align: left; padding: 16px 28px; background: {p.surface}; color: {p.text};

@@ -12,7 +12,16 @@ from functools import partial
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QScroller,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kiosk_app.flow import CaseField, KioskFlow
 from kiosk_app.i18n import Translator, format_money
@@ -79,6 +88,11 @@ class PageBuilder:
         label.setProperty("testName", name)
         return label
 
+    def alnum_pad(self) -> QWidget:
+        """Letters and digits: 8 keys a row, 7 with the larger keys, so the pad fits 1080 px."""
+        columns = 7 if self.theme.touch_px > 100 else 8
+        return keypad(REFERENCE_KEYS, self.flow.key, "⌫", self.flow.delete, columns=columns)
+
     def finish_list(self, page: QWidget, layout: QVBoxLayout, col: QVBoxLayout, inner: QWidget) -> QWidget:
         """Close a scrolling list page: the list, any notice, then back/home."""
         col.addStretch(1)
@@ -94,6 +108,7 @@ class PageBuilder:
         area.setWidgetResizable(True)
         area.setFrameShape(QFrame.Shape.NoFrame)
         area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        QScroller.grabGesture(area.viewport(), QScroller.ScrollerGestureType.TouchGesture)  # finger drag
         return area
 
     # -- screens ------------------------------------------------------------------------------
@@ -105,7 +120,9 @@ class PageBuilder:
     def _home(self) -> QWidget:
         page, layout = self.page("home.title")
         catalogue = self.flow.state.catalogue
-        grid = QGridLayout()
+        tiles = QWidget()
+        grid = QGridLayout(tiles)
+        grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(16)
         if catalogue is None:
             layout.addWidget(self.say(self.t("offline.no_catalogue"), "notice"))
@@ -115,10 +132,10 @@ class PageBuilder:
                 b = make_button(self.tr.text(cat.name), partial(self.flow.open_category, cat.id), "tile",
                                 f"category:{cat.id}")
                 grid.addWidget(b, i // columns, i % columns)
-        layout.addLayout(grid)
+            grid.setRowStretch(grid.rowCount(), 1)
+        layout.addWidget(self.scroll(tiles), 1)
         layout.addWidget(make_button(self.t("home.cases"), self.flow.open_cases, "tile", "cases"))
         layout.addWidget(make_button(self.t("home.my_order"), self.flow.open_lookup, "tile", "my_order"))
-        layout.addStretch(1)
         self.notice(layout)
         return page
 
@@ -310,7 +327,7 @@ class PageBuilder:
             layout.addWidget(self.say(self.t("lookup.state", state=self.t(f"state.{result.state.value}"))))
             layout.addWidget(self.say(self.t("pay.subject", subject=self.tr.text(result.subject))))
         self.notice(layout)
-        layout.addWidget(keypad(REFERENCE_KEYS, self.flow.key, "⌫", self.flow.delete, columns=8))
+        layout.addWidget(self.alnum_pad())
         layout.addWidget(make_button(self.t("lookup.search"), self.flow.submit_lookup, "primary",
                                      "search"))
         layout.addStretch(1)
@@ -330,7 +347,7 @@ class PageBuilder:
                                     lambda: self.flow.select_case_field(CaseField.LAST4)))
         self.notice(layout)
         if number_active:
-            pad = keypad(REFERENCE_KEYS, self.flow.key, "⌫", self.flow.delete, columns=8)
+            pad = self.alnum_pad()
         else:
             pad = keypad([*DIGITS, "X"], self.flow.key, "⌫ " + self.t("common.delete"), self.flow.delete,
                          columns=4)

@@ -8,14 +8,18 @@ kiosk closed and restarted, server restarted → the booking reaches the server 
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from PySide6.QtCore import QBuffer, QIODevice, Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QLabel, QWidget
 from sqlalchemy import func, select
 
-from content_server.kiosk.models import OrderRow
+from content_server.kiosk.models import CaseRow, OrderRow
 from kiosk_app.app import KioskApp, build_app
 from kiosk_app.flow import ORDERS_TOPIC, FlowSettings, Screen
 from kiosk_app.http_api import HttpKioskApi
@@ -97,6 +101,18 @@ def phone_pays(url: str) -> None:
     assert phone.post(page.url.rstrip("/") + "/confirm", timeout=10).status_code == 200
 
 
+def decode_qr(label: QWidget) -> str:
+    """Read the QR the way a phone camera would: from the painted pixels."""
+    from PIL import Image
+    from pyzbar.pyzbar import decode
+
+    image = label.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    return str(decode(Image.open(io.BytesIO(bytes(buffer.data()))))[0].data.decode())
+
+
 def orders_with(live: Live, local_reference: str) -> int:
     with live.sessions() as s:
         return s.scalar(select(func.count()).select_from(OrderRow)
@@ -112,6 +128,7 @@ def test_browse_book_pay_on_the_phone_and_the_kiosk_shows_paid(qtbot, live: Live
     assert order is not None and order.payment is not None and order.state is OrderState.AWAITING_PAYMENT
     qr = find(app.window, "pay_qr")
     assert qr.property("qrData") == order.payment.qr_payload
+    assert decode_qr(qr) == order.payment.qr_payload  # what is painted scans to the pay URL
     app.window.save_screenshot(ARTIFACTS / "live", "pay")
     phone_pays(order.payment.qr_payload)
     qtbot.waitUntil(lambda: app.flow.state.screen is Screen.RECEIPT, timeout=8000)  # poll every 2.5 s
@@ -151,3 +168,26 @@ def test_server_down_mid_flow_then_delivered_exactly_once(qtbot, live: Live,  # 
                                                 == str(state.pending.order.idempotency_key))).all()
     assert len(rows) == 1 and rows[0].state == "paid"
     assert [o.state for o in again.flow.delivered] == [OrderState.PAID]
+
+
+def test_case_lookup_by_scanner_shows_the_timeline_with_masked_data(  # type: ignore[no-untyped-def]
+        qtbot, live: Live, start_kiosk: Callable[[], KioskApp]) -> None:
+    with live.sessions() as s:
+        number = s.scalars(select(CaseRow.case_number).where(CaseRow.id_number == "320106198505123415")).one()
+    app = start_kiosk()
+    tap(qtbot, app, "start")
+    tap(qtbot, app, "cases")
+    qtbot.keyClicks(app.window, number)  # the USB scanner reads the receipt's QR and types it
+    qtbot.keyClick(app.window, Qt.Key.Key_Return)
+    assert app.flow.state.case_number == number.upper()
+    for ch in "3415":
+        tap(qtbot, app, f"key:{ch}")
+    tap(qtbot, app, "case_search")
+    qtbot.waitUntil(lambda: app.flow.state.screen is Screen.CASE_RESULT, timeout=5000)
+    current = find(app.window, "timeline:ready_for_pickup")
+    assert isinstance(current, QLabel) and current.objectName() == "current" and "当前" in current.text()
+    texts = [w.text() for w in app.window.findChildren(QLabel) if w.isVisible()]
+    assert any("2 号窗口" in t for t in texts)  # where to pick it up
+    assert not any("李四" in t or "320106198505123415" in t for t in texts)  # masked data only
+    assert any("李*" in t for t in texts)
+    app.window.save_screenshot(ARTIFACTS / "live", "case_result")

@@ -60,6 +60,8 @@ def check_screen(app: KioskApp, tag: str, name: str | None = None) -> None:
     """Screenshot + the accessibility rules every screen must keep."""
     window = app.window
     window.repaint()
+    need = window.minimumSizeHint()
+    assert need.width() <= 1080 and need.height() <= 1920, f"{tag}: needs {need} (portrait 1080x1920)"
     path = window.save_screenshot(ARTIFACTS, name)
     assert path.exists() and path.stat().st_size > 1000
     fonts = [QFontMetrics(QFont(f)) for f in ("Noto Sans CJK SC", "DejaVu Sans")]
