@@ -120,7 +120,7 @@ class PlayerApp(QObject):
         self.snapshot = Snapshot()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._sync_backoff = Backoff(base_s=min(10.0, settings.poll_interval_s), cap_s=600, rand=self.rand.random)
+        self._sync_backoff = Backoff(min(10.0, settings.poll_interval_s), 600, self.rand.random)
         self._sync_retry_at = 0.0
         self._emergency_version: str | None = None
         self._timers: list[QTimer] = []

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from schedules.protocol import AssetRef, Manifest
 from signage_player.cache import AssetCache, CacheError
 from signage_player.client import ServerClient
+from signage_player.errors import PlayerError
 from signage_player.files import atomic_write
 from signage_player.syncplan import plan_sync, referenced
 
@@ -50,7 +51,7 @@ def load_manifest(path: Path) -> Manifest | None:
 
 
 class Syncer:
-    def __init__(self, client: ServerClient, cache: AssetCache, data_dir: Path,
+    def __init__(self, client: ServerClient | None, cache: AssetCache, data_dir: Path,
                  now: Callable[[], dt.datetime], on_live: Callable[[Manifest], None] | None = None) -> None:
         self.client = client
         self.cache = cache
@@ -65,6 +66,8 @@ class Syncer:
 
     def sync_once(self) -> bool:
         """One round; True when a new manifest went live. Network errors propagate (caller backs off)."""
+        if self.client is None:
+            raise PlayerError("no server configured: only bundles can be installed")
         with self._lock:
             known = self.pending or self.live
             result = self.client.manifest(etag=_etag(known.version) if known else None)
@@ -116,6 +119,7 @@ class Syncer:
 
     def _downloader(self, ref: AssetRef) -> Callable[[Path], int]:
         def download(part: Path) -> int:
+            assert self.client is not None
             return self.client.download(ref.url, part, ref.size)
 
         return download
