@@ -9,8 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from schedules.model import Daypart, OperatingHours, ScreenClass, Targeting, TimeRange
+
+COMMUNITY_TZ = ZoneInfo("Asia/Shanghai")  # the zone staff type local dates and times in
 
 
 class FormError(ValueError):

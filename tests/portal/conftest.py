@@ -13,7 +13,6 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, sync_playwright
 
 from content_server.portal.i18n import MESSAGES
-
 from tests.fixtures.server import Credentials
 
 TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')

@@ -10,6 +10,7 @@ import pytest
 
 from content_server import auth
 from content_server.portal.i18n import LANGUAGES, MESSAGES, MissingTranslation, Translator, pick_language
+from schedules.kiosk_protocol import CaseState
 from schedules.model import ItemKind, Orientation, Priority, ScreenClass
 
 PORTAL = Path(__file__).resolve().parents[2] / "content_server" / "portal"
@@ -42,6 +43,8 @@ DYNAMIC = {
     "role": [r.value for r in auth.Role],
     "weekday": [str(d) for d in range(7)],
     "timeline.kind": ["announcement", "campaign", "filler", "emergency"],
+    "case_state": [s.value for s in CaseState],
+    "booking_state": ["pending", "accepted", "done", "cancelled"],
 }
 
 

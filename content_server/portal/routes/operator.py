@@ -28,7 +28,7 @@ router = APIRouter()
 
 Csrf = Annotated[str, Form(max_length=128)]
 SCREEN_CLASSES = [c.value for c in ScreenClass]
-OPERATOR_TZ = ZoneInfo("Asia/Shanghai")  # the community's zone for datetime-local fields
+OPERATOR_TZ = forms.COMMUNITY_TZ
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,80 @@
+"""Clerk and provider pages in-process, over the kiosk back end's services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from tests.content_server.kiosk.conftest import InProcess, kiosk_env
+from tests.content_server.kiosk.test_merchants import API, approve, pay, provider_account, service_body
+from tests.fixtures.server import AppClient, Credentials
+from tests.portal.conftest import csrf_of, portal_login
+
+__all__ = ["kiosk_env"]  # the kiosk engineer's in-process fixture: seeded catalogue + paired kiosk
+
+VALID_ID = "11010519491231002X"  # GB 11643 check digit X
+
+
+def test_clerk_creates_and_moves_a_case(app_client: AppClient) -> None:
+    clerk = app_client.create_user("clerk1", "clerk")
+    portal_login(app_client, clerk)
+    page = app_client.get("/portal/cases")
+    assert "高龄津贴申领" in page.text
+    form = {"csrf_token": csrf_of(page.text), "case_type": "elderly_subsidy", "applicant_name": "张三",
+            "id_number": VALID_ID, "phone": "13812345678"}  # fmt: skip
+    bad = app_client.post("/portal/cases", data=dict(form, id_number="110105194912310021"))
+    assert bad.status_code == 422 and 'value="张三"' in bad.text  # refused, input kept
+    r = app_client.post("/portal/cases", data=form, follow_redirects=True)
+    assert "办件已登记" in r.text and "已提交" in r.text
+    number = re.search(r"<h1>(GA-\d{8}-\d{6})</h1>", r.text)
+    assert number
+    assert f'src="/api/v1/cases/{number.group(1)}/receipt.png"' in r.text
+    assert (
+        app_client.get(f"/api/v1/cases/{number.group(1)}/receipt.png").headers["content-type"] == "image/png"
+    )
+
+    change = {"csrf_token": csrf_of(r.text), "target": "materials_needed", "missing_documents": ""}
+    refused = app_client.post(f"/portal/cases/{number.group(1)}", data=change)
+    assert refused.status_code == 422 and "missing documents" in refused.text
+    deadline = (app_client.clock().date() + dt.timedelta(days=10)).isoformat()
+    change.update(missing_documents="户口簿\n近期一寸照片", deadline=deadline, note_zh="请补交材料")
+    r = app_client.post(f"/portal/cases/{number.group(1)}", data=change, follow_redirects=True)
+    assert "办件状态已更新" in r.text and "户口簿、近期一寸照片" in r.text
+    assert r.text.index("已提交</strong>") < r.text.index("需补材料</strong>")  # timeline oldest first
+    listing = app_client.get("/portal/cases?state=materials_needed")
+    assert number.group(1) in listing.text and "110***********002X" in listing.text
+
+
+def test_provider_accepts_completes_and_cancels_bookings(kiosk_env: InProcess) -> None:
+    env = kiosk_env
+    user_id, me = provider_account(env, "plumber")
+    env.client.put(f"{API}/provider/profile", headers=me, json={"name_zh": "快修管道", "name_en": "QuickFix"})
+    approve(env, user_id)
+    service_id = env.client.post(f"{API}/provider/services", headers=me, json=service_body()).json()["id"]
+    start = env.now() + dt.timedelta(days=1)
+    slot = env.client.post(
+        f"{API}/provider/services/{service_id}/slots", headers=me,
+        json={"start": start.isoformat(), "end": (start + dt.timedelta(hours=1)).isoformat(), "capacity": 3},
+    ).json()  # fmt: skip
+    first, second = pay(env, slot["id"], service_id), pay(env, slot["id"], service_id)
+
+    portal_login(env.client, Credentials("plumber", "password-123"))
+    page = env.client.get("/portal/bookings")
+    assert first["reference"] in page.text and "139****1111" in page.text and "¥60.00" in page.text
+    token = csrf_of(page.text)
+    r = env.client.post(
+        f"/portal/bookings/{first['id']}/accept", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "预约已更新" in r.text and "已接单" in r.text
+    env.client.post(f"/portal/bookings/{first['id']}/done", data={"csrf_token": token})
+    no_reason = env.client.post(
+        f"/portal/bookings/{second['id']}/cancel", data={"csrf_token": token, "reason": ""}
+    )
+    assert no_reason.status_code == 422
+    r = env.client.post(
+        f"/portal/bookings/{second['id']}/cancel", data={"csrf_token": token, "reason": "师傅生病"},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert "已完成" in r.text and "已取消" in r.text and "师傅生病" in r.text
+    order = env.client.get(f"{API}/kiosk/orders/{second['id']}", headers=env.kiosk.headers).json()
+    assert order["state"] == "refunded"
