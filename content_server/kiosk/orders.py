@@ -30,7 +30,7 @@ from schedules.kiosk_protocol import (
 )
 
 from . import audit, order_states
-from .errors import NotificationRejected, ProviderError
+from .errors import KioskServerError, NotificationRejected
 from .identity import mask_phone, normalize_phone
 from .models import OrderRow, PaymentNotificationRow, ProviderRow, ServiceRow, SlotRow
 from .payment import PaymentProvider, PaymentRequest, TradeQuery, TradeStatus
@@ -456,7 +456,7 @@ def reconcile(
                     release_slot(session, order.slot_id)
                     counts["expired"] += 1
             session.commit()
-        except ProviderError:
+        except KioskServerError:  # one bad order must not stall the others
             session.rollback()
             log.exception("reconciliation of order %s failed; will retry", order.id)
     if counts["paid"] or counts["expired"]:

@@ -109,16 +109,16 @@ def seeded_live(server: LiveServer) -> Generator[Live, None, None]:
     engine = make_engine(server.database_url or f"sqlite:///{server.data_dir / 'signage.db'}")
     sessions = make_sessionmaker(engine)
     with sessions() as s:
-        seed_demo_catalogue(s, dt.datetime.now(dt.UTC))
+        seed_demo_catalogue(s, dt.datetime.now(dt.UTC), days=2)
     try:
         yield Live(server, pair_device(server, kind="kiosk"), sessions)
     finally:
         engine.dispose()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live_kiosk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """A real server on loopback, seeded, with a paired kiosk; shared by a module's tests to save start-ups.
+    """A real server on loopback, seeded, with a paired kiosk; shared by the live tests to save start-ups.
 
     Tests using it create their own orders and never assume they are alone on the server.
     """
