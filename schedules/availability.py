@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
@@ -38,17 +39,17 @@ _EPS = 1e-9
 
 
 class Conflict(BaseModel):
-    """One screen, one local date, a run of local clock hours where the request does not fit."""
+    """One screen and a weekly window of local clock hours where the request does not fit."""
 
     model_config = ConfigDict(frozen=True)
 
     screen_id: str
-    date: dt.date  # local
-    weekday: int  # 0 = Monday
+    weekday: int  # local, 0 = Monday
     start: dt.time  # local, inclusive
     end: dt.time  # local, exclusive; 00:00 = midnight
     requested_percent: float
-    free_percent: float
+    free_percent: float  # the least free share in this window over the checked dates
+    dates: tuple[dt.date, ...]  # the local dates on which this window conflicts
 
 
 class Availability(BaseModel):
@@ -62,8 +63,21 @@ class Availability(BaseModel):
     unplayable_screen_ids: tuple[str, ...] = ()  # targeted, but none of its items is valid there
 
 
-def share_on(c: Campaign, engine: ScheduleEngine, screen: Screen) -> float | None:
-    """The campaign's share of loop time on this screen's class, None when nothing of it may play."""
+def share_on(c: Campaign, engine: ScheduleEngine, screen: Screen, approved: bool = True) -> float | None:
+    """The campaign's share of loop time on this screen's class, None when nothing of it may play.
+
+    Shares of ``approved`` campaigns (those in the engine's catalogue) are memoised by id.
+    """
+    if not approved:
+        return _share(c, engine, screen)
+    key = (c.id, screen.screen_class, screen.orientation)
+    if key in engine.shares:
+        return engine.shares[key]
+    engine.shares[key] = got = _share(c, engine, screen)
+    return got
+
+
+def _share(c: Campaign, engine: ScheduleEngine, screen: Screen) -> float | None:
     rules = engine.rules_for(screen.screen_class)
     items = engine.catalogue.items
     durations = [
@@ -139,32 +153,42 @@ def check_availability(
     max_share = 100.0
     requested_max = 0.0
     playing = 0
-    for (tzname, _, _, _, elig), group in by_key.items():
+    per_zone: dict[str, tuple[dt.datetime, dt.datetime, list[dt.datetime], tuple[Interval, ...]]] = {}
+    wanted_on: dict[tuple[str, object], list[Interval]] = {}
+    for (tzname, hkey, _, _, elig), group in by_key.items():
         screen = group[0]
-        req_share = share_on(request, engine, screen)
+        req_share = share_on(request, engine, screen, approved=False)
         if req_share is None:
             unplayable += [s.id for s in group]
             continue
         requested_max = max(requested_max, req_share)
         tz = zone(tzname)
-        ps = local_to_utc(first, dt.time(0), tz)
-        pe = local_to_utc(last + dt.timedelta(days=1), dt.time(0), tz)
-        req = _intersect(
-            campaign_intervals(request, tzname, ps, pe), on_intervals(screen.hours, tzname, ps, pe)
-        )
+        if tzname not in per_zone:
+            ps = local_to_utc(first, dt.time(0), tz)
+            pe = local_to_utc(last + dt.timedelta(days=1), dt.time(0), tz)
+            per_zone[tzname] = (
+                ps,
+                pe,
+                list(hour_starts(tzname, ps, pe)),
+                campaign_intervals(request, tzname, ps, pe),
+            )
+        ps, pe, hours, req_all = per_zone[tzname]
+        req = wanted_on.get((tzname, hkey))
+        if req is None:
+            req = wanted_on[(tzname, hkey)] = _intersect(req_all, on_intervals(screen.hours, tzname, ps, pe))
         if not req:
             continue
         playing += len(group)
-        hours = list(hour_starts(tzname, ps, pe))
-        booked = [0.0] * len(hours)
+        diff = [0.0] * (len(hours) + 1)  # difference array: O(1) per booked interval
         for r in elig:
             c = engine.campaigns[r - n_ann]
             share = share_on(c, engine, screen)
             if share is None:
                 continue
             for a, b in engine.rule_intervals(r, tzname, ps, pe):
-                for i in range(max(bisect.bisect_right(hours, a) - 1, 0), bisect.bisect_left(hours, b)):
-                    booked[i] += share
+                diff[max(bisect.bisect_right(hours, a) - 1, 0)] += share
+                diff[bisect.bisect_left(hours, b)] -= share
+        booked = list(itertools.accumulate(diff))
         rules = engine.rules_for(screen.screen_class)
         capacity = min(rules.max_ad_share, 100.0 - rules.min_announcement_share)
         wanted_hours: set[int] = set()
@@ -178,22 +202,20 @@ def check_availability(
             max_share = min(max_share, free)
             if req_share > free + _EPS:
                 bad.append((i, free))
-        for run in _runs(bad, hours, tz):
-            h0 = hours[run[0][0]].astimezone(tz)
-            h1 = (hours[run[-1][0]] + dt.timedelta(hours=1)).astimezone(tz)
+        for wd, h0, h1, free, dates in _windows(bad, hours, tz):
             for s in group:
                 conflicts.append(
-                    Conflict(
+                    Conflict.model_construct(
                         screen_id=s.id,
-                        date=h0.date(),
-                        weekday=h0.weekday(),
-                        start=h0.time(),
-                        end=h1.time().replace(tzinfo=None),
+                        weekday=wd,
+                        start=h0,
+                        end=h1,
                         requested_percent=round(req_share, 3),
-                        free_percent=round(run[0][1], 3),
+                        free_percent=round(free, 3),
+                        dates=dates,
                     )
                 )
-    conflicts.sort(key=lambda c: (c.screen_id, c.date, c.start))
+    conflicts.sort(key=lambda c: (c.screen_id, c.weekday, c.start))
     return Availability(
         fits=playing > 0 and not conflicts,
         max_share_percent=round(max_share if playing else 0.0, 3),
@@ -204,19 +226,30 @@ def check_availability(
     )
 
 
-def _runs(
+def _windows(
     bad: list[tuple[int, float]], hours: list[dt.datetime], tz: dt.tzinfo
-) -> list[list[tuple[int, float]]]:
-    """Consecutive conflicting hours with the same free share, kept within one local day."""
-    runs: list[list[tuple[int, float]]] = []
+) -> list[tuple[int, dt.time, dt.time, float, tuple[dt.date, ...]]]:
+    """Conflicting hours folded into weekly windows: (weekday, start, end, least free, dates)."""
+    by_slot: dict[tuple[int, int], tuple[float, set[dt.date]]] = {}
     for i, free in bad:
-        if (
-            runs
-            and runs[-1][-1][0] == i - 1
-            and abs(runs[-1][-1][1] - free) < _EPS
-            and hours[i].astimezone(tz).date() == hours[runs[-1][0][0]].astimezone(tz).date()
-        ):
-            runs[-1].append((i, free))
+        local = hours[i].astimezone(tz)
+        key = (local.weekday(), local.hour)
+        got = by_slot.get(key)
+        if got is None:
+            by_slot[key] = (free, {local.date()})
         else:
-            runs.append([(i, free)])
-    return runs
+            got[1].add(local.date())
+            by_slot[key] = (min(got[0], free), got[1])
+    out: list[tuple[int, dt.time, dt.time, float, tuple[dt.date, ...]]] = []
+    run: list[tuple[int, int]] = []
+    slots: list[tuple[int, int] | None] = [*sorted(by_slot), None]
+    for slot in slots:
+        if run and (slot is None or slot[0] != run[-1][0] or slot[1] != run[-1][1] + 1):
+            free = min(by_slot[k][0] for k in run)
+            dates = sorted(set().union(*(by_slot[k][1] for k in run)))
+            end = dt.time((run[-1][1] + 1) % 24)
+            out.append((run[0][0], dt.time(run[0][1]), end, free, tuple(dates)))
+            run = []
+        if slot is not None:
+            run.append(slot)
+    return out

@@ -132,6 +132,8 @@ class ScheduleEngine:
                 for cls in t.screen_classes or ScreenClass:
                     self._by_class[cls].append(r)
         self._memos: dict[tuple[ScreenClass, Orientation], LoopMemo] = {}
+        # share of loop time per (campaign id, class, orientation), for availability checks
+        self.shares: dict[tuple[str, ScreenClass, Orientation], float | None] = {}
         self._timelines: dict[tuple[object, ...], Timeline] = {}
         self._hours: dict[int, tuple[OperatingHours, tuple[object, ...]]] = {}
         self._skeletons: dict[tuple[object, ...], Skeleton] = {}

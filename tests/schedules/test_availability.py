@@ -25,7 +25,12 @@ def test_fits_on_an_empty_network_up_to_the_class_capacity() -> None:
 
 def test_overbooking_is_refused_with_screens_hours_and_the_share_that_fits() -> None:
     booked = campaign(
-        "rush", share=40, dayparts=RUSH, targeting=Targeting(groups=frozenset({"lobby"})), **WEEK
+        "rush",
+        share=40,
+        dayparts=RUSH,
+        targeting=Targeting(groups=frozenset({"lobby"})),
+        start=WEEK["start"],
+        end=dt.date(2026, 12, 31),
     )
     cat = catalogue(BASE_ITEMS, campaigns=(booked,))
     screens = [
@@ -37,14 +42,13 @@ def test_overbooking_is_refused_with_screens_hours_and_the_share_that_fits() -> 
     assert not av.fits and av.max_share_percent == 10
     assert {c.screen_id for c in av.conflicts} == {"s1", "s3"}
     first = av.conflicts[0]
-    assert (first.date, first.weekday, first.start, first.end) == (
-        dt.date(2026, 11, 23),
-        0,
-        dt.time(7),
-        dt.time(9),
-    )
+    assert (first.weekday, first.start, first.end) == (0, dt.time(7), dt.time(9))
+    assert first.dates == (dt.date(2026, 11, 23),)
     assert first.requested_percent == 20 and first.free_percent == 10
     assert len(av.conflicts) == 2 * 5  # two screens, five weekday mornings
+    two_weeks = campaign("new", share=20, start=WEEK["start"], end=dt.date(2026, 12, 6))
+    longer = check_availability(screens, cat, two_weeks)
+    assert len(longer.conflicts) == 2 * 5 and all(len(c.dates) == 2 for c in longer.conflicts)
     assert check_availability(screens, cat, campaign("new", share=10, **WEEK)).fits
     # narrowed to the weekend there is no conflict
     assert check_availability(
