@@ -1,6 +1,8 @@
 """GB 11643 check digits, phone format and masking."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from content_server.kiosk.errors import InvalidInput
 from content_server.kiosk.identity import (
@@ -48,3 +50,22 @@ def test_masks() -> None:
     assert mask_name("欧阳小明") == "欧**明"
     assert mask_id_number("11010519491231002X") == "110***********002X"
     assert mask_phone("13812345678") == "138****5678"
+
+
+@given(st.text(alphabet="0123456789", min_size=17, max_size=17), st.integers(0, 16), st.integers(1, 9))
+def test_any_single_digit_error_is_caught(first17: str, position: int, shift: int) -> None:
+    """MOD 11-2 detects every single-digit substitution; the birth date is fixed to stay valid."""
+    first17 = first17[:6] + "19850512" + first17[14:]
+    number = first17 + id_check_digit(first17)
+    assert normalize_id_number(number) == number
+    wrong = str((int(number[position]) + shift) % 10)
+    typo = number[:position] + wrong + number[position + 1 :]
+    with pytest.raises(InvalidInput):
+        normalize_id_number(typo)
+
+
+@given(st.text(min_size=2, max_size=8).filter(lambda s: s.strip() == s and len(s) >= 2))
+def test_masked_names_keep_only_the_first_and_last_character(name: str) -> None:
+    masked = mask_name(name)
+    assert len(masked) == len(name) and masked[0] == name[0]
+    assert set(masked[1:-1]) <= {"*"} and "*" in masked

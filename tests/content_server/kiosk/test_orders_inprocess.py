@@ -146,6 +146,7 @@ def test_full_slot_and_bad_input(kiosk_env: InProcess) -> None:
 
 
 def test_catalogue_etag(kiosk_env: InProcess) -> None:
+    assert kiosk_env.client.app.state.scheduler.get_job("kiosk-reconcile") is not None  # type: ignore[attr-defined]
     r = kiosk_env.client.get("/api/v1/kiosk/catalogue", headers=kiosk_env.kiosk.headers)
     assert r.status_code == 200
     cat = r.json()
