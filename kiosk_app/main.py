@@ -1,7 +1,8 @@
 """``community-kiosk``: start the touch kiosk against a content server.
 
-Start-up order (each step logged): settings → identity (pairing when new) → API client →
-outbox and caches → window → timers. Ctrl+C / SIGTERM close the outbox cleanly.
+Start-up order (each step logged): settings → Qt → identity → on-screen pairing when new
+(the player's pairing flow and screen) → API client → outbox and caches → window → attract
+loop → timers. SIGTERM / Ctrl+C stop it cleanly; queued bookings stay in the outbox.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ import logging
 import os
 import signal
 import sys
-import time
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiosk_app.errors import KioskError
-
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication, QWidget
+
     from kiosk_app.app import KioskApp
     from kiosk_app.attract import AttractLoop
     from kiosk_app.settings import KioskSettings
@@ -35,40 +36,57 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     mode.add_argument("--window", action="store_true", help="run in a 1080x1920 window, not full screen")
     mode.add_argument("--screenshot-dir", type=Path, help="save a PNG of every screen shown into DIR")
     parser.add_argument("--data-dir", type=Path, help="identity, outbox and caches (else KIOSK_DATA_DIR)")
-    parser.add_argument("--pair-timeout", type=float, default=600.0, help="seconds to wait for an operator "
-                        "to claim a new kiosk")
     parser.add_argument("--hash-pin", metavar="PIN",
                         help="print the hash for KIOSK_OPERATOR_PIN_HASH and exit")
     return parser.parse_args(argv)
 
 
-def _pair(settings: KioskSettings, data_dir: Path, timeout_s: float) -> DeviceIdentity:
-    """Load the identity; when new, show the pairing code on the console and wait for the claim."""
-    from signage_player.client import Backoff, ClientError, ServerClient
-    from signage_player.identity import DeviceIdentity
+def _show(widget: QWidget, settings: KioskSettings) -> None:
+    widget.resize(1080, 1920)
+    if settings.window or settings.screenshot_dir:
+        widget.show()
+    else:
+        widget.showFullScreen()
 
-    identity = DeviceIdentity.load_or_create(data_dir)
-    if identity.paired:
-        return identity
-    client = ServerClient(settings.server_url)
-    started = client.start_pairing("kiosk", KIOSK_VERSION, identity.public_key_b64)
-    print(f"Pairing code: {started.code}  (claim at {started.claim_url})", flush=True)  # CLI output
-    deadline = time.monotonic() + timeout_s
-    backoff = Backoff(base_s=2.0, cap_s=10.0)
-    while time.monotonic() < deadline:
-        try:
-            status = client.poll_pairing(started.pairing_id, started.poll_secret)
-        except ClientError as exc:
-            log.warning("pairing poll failed: %s", exc)
-            time.sleep(backoff.failed())
-            continue
-        if status.claimed and status.device_id and status.device_key:
-            identity = identity.with_pairing(status.device_id, status.device_key, status.server_public_key)
-            identity.save(data_dir)
-            log.info("paired as %s", status.device_id)
-            return identity
-        time.sleep(2.0)
-    raise KioskError("the kiosk was not claimed in time; run again to get a new code")
+
+def _pair_on_screen(app: QApplication, settings: KioskSettings, identity: DeviceIdentity,
+                    stop: threading.Event) -> DeviceIdentity | None:
+    """Show the pairing code and QR until an operator claims this kiosk (or we are stopped)."""
+    from PySide6.QtCore import QObject, Signal
+
+    from kiosk_app.app import utc_now
+    from signage_player.client import ServerClient
+    from signage_player.pairing import PairingFlow, PairingScreen
+
+    class Bridge(QObject):
+        started = Signal(object)
+        message = Signal(str)
+        finished = Signal(object)
+
+    screen, bridge = PairingScreen(), Bridge()
+    result: list[DeviceIdentity | None] = []
+
+    def on_finished(ident: DeviceIdentity | None) -> None:
+        result.append(ident)
+        app.quit()
+
+    bridge.started.connect(screen.set_started)
+    bridge.started.connect(lambda s: log.info("pairing code %s (claim at %s)", s.code, s.claim_url))
+    bridge.message.connect(screen.set_message)
+    bridge.finished.connect(on_finished)
+    flow = PairingFlow(ServerClient(settings.server_url), identity, Path(settings.data_dir), KIOSK_VERSION,
+                       utc_now, device_kind="kiosk")
+    worker = threading.Thread(target=lambda: bridge.finished.emit(flow.run(bridge.started.emit, stop,
+                                                                           bridge.message.emit)),
+                              name="pairing", daemon=True)
+    _show(screen, settings)
+    worker.start()
+    log.info("waiting for an operator to claim this kiosk")
+    app.exec()
+    stop.set()
+    worker.join(timeout=10)
+    screen.close()
+    return result[0] if result and result[0] is not None else None
 
 
 def _attract_loop(client: ServerClient, settings: KioskSettings, kiosk: KioskApp) -> AttractLoop | None:
@@ -126,50 +144,56 @@ def main(argv: list[str] | None = None) -> int:
         print(f"community-kiosk: bad settings:\n{exc}", file=sys.stderr)
         return 2
     log.info("settings loaded: server %s, data %s", settings.server_url, settings.data_dir)
-    try:
-        identity = _pair(settings, Path(settings.data_dir), args.pair_timeout)
-    except (KioskError, OSError) as exc:
-        print(f"community-kiosk: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:
-        print(f"community-kiosk: cannot pair with {settings.server_url}: {exc}", file=sys.stderr)
-        return 1
 
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from signage_player.errors import PlayerError
+    from signage_player.identity import DeviceIdentity
+
+    app = QApplication(sys.argv[:1])
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+        app.quit()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)  # lets Python run its signal handlers while Qt waits
+    wake.start(250)
+    try:
+        identity: DeviceIdentity | None = DeviceIdentity.load_or_create(Path(settings.data_dir))
+    except (PlayerError, OSError) as exc:
+        print(f"community-kiosk: {exc}", file=sys.stderr)
+        return 1
+    assert identity is not None
+    if not identity.paired:
+        identity = _pair_on_screen(app, settings, identity, stop)
+        if identity is None:
+            log.info("stopped before pairing")
+            return 0
+    return _run_kiosk(app, settings, identity, stop)
+
+
+def _run_kiosk(app: QApplication, settings: KioskSettings, identity: DeviceIdentity,
+               stop: threading.Event) -> int:
     from kiosk_app.app import build_app
     from kiosk_app.http_api import HttpKioskApi
     from kiosk_app.offline_pay import DeviceKeySigner
     from kiosk_app.peripherals import UdevPeripherals
     from kiosk_app.speech import EspeakSpeaker
 
-    app = QApplication(sys.argv[:1])
-    stop_requested: list[int] = []
-
-    def _on_signal(signum: int, _frame: object) -> None:
-        stop_requested.append(signum)
-        app.quit()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    from PySide6.QtCore import QTimer
-
-    wake = QTimer()
-    wake.timeout.connect(lambda: None)  # lets Python run its signal handlers while Qt waits
-    wake.start(250)
     api = HttpKioskApi(settings.server_url, identity.device_key, timeout=settings.request_timeout_s)
     kiosk = build_app(settings, api, EspeakSpeaker(), UdevPeripherals(), device_id=identity.device_id,
                       signer=DeviceKeySigner(identity.private_key, settings.server_url))
     attract = _attract_loop(api, settings, kiosk)
-    kiosk.window.resize(1080, 1920)
-    if settings.window or settings.screenshot_dir:
-        kiosk.window.show()
-    else:
-        kiosk.window.showFullScreen()
+    _show(kiosk.window, settings)
     kiosk.window.start_timers()
-    log.info("kiosk running")
+    log.info("kiosk running as %s", identity.device_id)
     try:
-        return 0 if stop_requested else app.exec()
+        return 0 if stop.is_set() else app.exec()
     finally:
         if attract is not None:
             attract.close()

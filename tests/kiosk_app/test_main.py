@@ -69,3 +69,45 @@ def test_paired_kiosk_starts_against_a_server_and_saves_screenshots(live_server:
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err[-2000:]
     assert "kiosk running" in err and "kiosk stopped" in err
+
+
+@pytest.mark.slow
+def test_new_kiosk_shows_its_pairing_code_then_runs_once_claimed(live_server: LiveServer,
+                                                                 tmp_path: Path) -> None:
+    import re
+
+    import httpx
+
+    log_path, shots, data = tmp_path / "kiosk.log", tmp_path / "shots", tmp_path / "data"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen([*CLI, "--server", live_server.url, "--data-dir", str(data),
+                                 "--screenshot-dir", str(shots)], cwd=ROOT, stdout=log_file, stderr=log_file,
+                                env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    try:
+        code = wait_for(lambda: re.search(r"pairing code (\S+)", log_path.read_text()))
+        claim = {"code": code.group(1), "name": "lobby kiosk", "screen_class": "kiosk",
+                 "orientation": "portrait", "width": 1080, "height": 1920, "groups": [], "tags": [],
+                 "timezone": "Asia/Shanghai"}
+        r = httpx.post(live_server.api + "/screens/claim", json=claim,
+                       headers=live_server.auth(live_server.operator))
+        assert r.status_code == 201, r.text
+        wait_for(lambda: "kiosk running as" in log_path.read_text())
+        wait_for(lambda: (shots / "attract-zh-normal.png").exists())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert proc.returncode == 0, log_path.read_text()[-2000:]
+    from signage_player.identity import DeviceIdentity
+
+    stored = DeviceIdentity.load(data)
+    assert stored is not None and stored.paired
+
+
+def wait_for(check, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("timed out")
