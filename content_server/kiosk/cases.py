@@ -124,8 +124,19 @@ def recent_cases(session: Session, state: str | None = None, limit: int = 200) -
     """The newest cases (optionally in one state), for the clerk's work list."""
     query = select(CaseRow).order_by(CaseRow.created_at.desc()).limit(limit)
     if state:
-        query = query.where(CaseRow.state == CaseState(state).value)
-    return [get_case(session, c.case_number) for c in session.scalars(query).all()]
+        try:
+            query = query.where(CaseRow.state == CaseState(state).value)
+        except ValueError:
+            raise Invalid(f"unknown state {state!r}") from None
+    found = list(session.scalars(query))
+    events: dict[str, list[CaseEventRow]] = {c.id: [] for c in found}
+    for e in session.scalars(  # one query for all timelines, not one per case
+        select(CaseEventRow)
+        .where(CaseEventRow.case_id.in_(events))
+        .order_by(CaseEventRow.at, CaseEventRow.id)
+    ):
+        events[e.case_id].append(e)
+    return [CaseDetail(c, events[c.id]) for c in found]
 
 
 def change_case(session: Session, case_number: str, change: CaseChange) -> CaseDetail:

@@ -114,6 +114,9 @@ def test_clerk_workflow_with_timeline_and_validation(kiosk_env: InProcess, clerk
     times = [e["at"] for e in timeline]
     assert times == sorted(times) and all(e["clerk_id"] for e in timeline)
     assert final["allowed_targets"] == ["closed"]
+    listed = kiosk_env.client.get("/api/v1/cases", params={"state": "denied"}, headers=clerk).json()
+    assert [c["case_number"] for c in listed] == [number] and len(listed[0]["timeline"]) == 5
+    assert kiosk_env.client.get("/api/v1/cases", params={"state": "bogus"}, headers=clerk).status_code == 422
     operator = kiosk_env.client.auth(kiosk_env.client.operator)
     trail = kiosk_env.client.get("/api/v1/kiosk-admin/audit", headers=operator).json()
     case_trail = [a for a in reversed(trail) if a["entity"] == "case" and a["actor"] != "user:seed-clerk"]
