@@ -127,7 +127,8 @@ class KioskState:
     online: bool = True
     catalogue: ServiceCatalogue | None = None
     catalogue_as_of: dt.datetime | None = None
-    busy: bool = False
+    busy: bool = False  # waiting for the server on the resident's behalf
+    catalogue_loading: bool = False
     notice: Notice | None = None
     large_text: bool = False
     idle_seconds_left: int | None = None  # set while the idle warning shows
@@ -177,7 +178,6 @@ class KioskFlow:
         self._next_sync = now
         self._sync_in_flight = False
         self._next_catalogue = now
-        self._catalogue_in_flight = False
         self._in_flight_keys: set[str] = set()
         self._now = now
         self.delivered: list[OrderView] = []  # orders the background sync handed over this run
@@ -604,7 +604,7 @@ class KioskFlow:
             changed |= self._tick_payment(now)
         if now >= self._next_sync and not self._sync_in_flight:
             self.sync_outbox(now)
-        if now >= self._next_catalogue and not self._catalogue_in_flight and s.screen in (
+        if now >= self._next_catalogue and not self.state.catalogue_loading and s.screen in (
                 Screen.ATTRACT, Screen.HOME):
             self.refresh_catalogue()
         if changed:
@@ -666,14 +666,14 @@ class KioskFlow:
     # -- background work ------------------------------------------------------------------------
 
     def refresh_catalogue(self) -> None:
-        if self._catalogue_in_flight:
+        if self.state.catalogue_loading:
             return
-        self._catalogue_in_flight = True
+        self.state.catalogue_loading = True
         etag = self._etag
         self.runner.submit(lambda: self.api.catalogue(etag), self._on_catalogue, self._on_catalogue_failed)
 
     def _on_catalogue(self, result: Any) -> None:
-        self._catalogue_in_flight = False
+        self.state.catalogue_loading = False
         self._next_catalogue = self._now + dt.timedelta(seconds=self.settings.catalogue_seconds)
         self.state.online = True
         fetched = result.catalogue or self.state.catalogue
@@ -692,7 +692,7 @@ class KioskFlow:
             self._changed()
 
     def _on_catalogue_failed(self, exc: Exception) -> None:
-        self._catalogue_in_flight = False
+        self.state.catalogue_loading = False
         self._next_catalogue = self._now + dt.timedelta(seconds=self.settings.offline_sync_seconds)
         if isinstance(exc, ApiUnavailable):
             self.state.online = False

@@ -125,7 +125,10 @@ class PageBuilder:
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(16)
         if catalogue is None:
-            layout.addWidget(self.say(self.t("offline.no_catalogue"), "notice"))
+            waiting = self.say(self.t("common.loading" if self.flow.state.catalogue_loading
+                                      else "offline.no_catalogue"), "notice")
+            waiting.setProperty("testName", "notice")
+            layout.addWidget(waiting)
         else:
             columns = 1 if self.theme.touch_px > 100 else 2  # large text: one tile per row, nothing cut
             for i, cat in enumerate(catalogue.categories):
@@ -352,8 +355,6 @@ class PageBuilder:
             pad = keypad([*DIGITS, "X"], self.flow.key, "⌫ " + self.t("common.delete"), self.flow.delete,
                          columns=4)
         layout.addWidget(pad)
-        if state.busy:
-            layout.addWidget(self.say(self.t("common.loading")))
         layout.addWidget(make_button(self.t("case.search"),
                                      lambda: self.flow.submit_case(self.clock()), "primary", "case_search"))
         layout.addStretch(1)

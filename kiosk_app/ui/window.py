@@ -148,6 +148,9 @@ class KioskWindow(QWidget):
         self.banner = make_label("", "banner")
         self.banner.setProperty("testName", "offline_banner")
         root.addWidget(self.banner)
+        self.busy = make_label("", "banner")  # shown at once while the server works: no touch seems lost
+        self.busy.setProperty("testName", "busy")
+        root.addWidget(self.busy)
         self.stack = QStackedWidget()
         self.attract = AttractPanel(self.flow.start, attract_content)
         self.stack.addWidget(self.attract)
@@ -257,6 +260,8 @@ class KioskWindow(QWidget):
         elif offline:
             self.banner.setText("⚠ " + t("offline.no_catalogue"))
         self.banner.setVisible(offline)
+        self.busy.setText("… " + t("common.loading"))
+        self.busy.setVisible(state.busy and state.screen is not Screen.ORDER)
         self._render_page(state, theme)
         if state.idle_seconds_left is not None:
             self.overlay_title.setText(t("idle.title"))

@@ -257,3 +257,24 @@ def test_large_text_is_one_tap_and_bigger(qtbot, make_kiosk: Callable[..., Kiosk
     tap(qtbot, app, "large_text")
     after = find(app.window, "cases").font().pointSizeF()
     assert app.flow.state.large_text and after > before
+
+
+def test_network_waits_show_at_once_and_the_ui_stays_usable(qtbot, make_kiosk: Callable[..., KioskApp],  # type: ignore[no-untyped-def]
+                                                            tmp_path) -> None:
+    from kiosk_app.jobs import ManualRunner
+
+    runner = ManualRunner()
+    app = make_kiosk(runner=runner)
+    tap(qtbot, app, "start")
+    assert "正在加载" in find(app.window, "notice").text()  # type: ignore[attr-defined]
+    runner.run_all()
+    tap(qtbot, app, "cases")
+    app.flow.scanned("GA20261101")
+    for ch in "123X":
+        tap(qtbot, app, f"key:{ch}")
+    tap(qtbot, app, "case_search")
+    assert find(app.window, "busy").isVisible()
+    tap(qtbot, app, "language")  # still answers while the lookup is out
+    runner.run_all()
+    assert app.flow.state.screen is Screen.CASE_RESULT
+    assert not app.window.busy.isVisible()
