@@ -29,6 +29,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from schedules.model import (
     Announcement,
@@ -45,8 +46,7 @@ _EARLY = 1.0 - 1e-9  # phase: a fractional campaign plays in the first loop of a
 _EPS = 1e-9
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One placement in a loop (a slot before it has a time)."""
 
     item_id: str
@@ -81,8 +81,7 @@ def effective_duration(
     return float(item.duration_s)
 
 
-@dataclass(frozen=True, slots=True)
-class AdPlan:
+class AdPlan(NamedTuple):
     """A campaign inside one loop: its rotating entries and how many plays per loop."""
 
     campaign_id: str
@@ -291,7 +290,7 @@ class LoopMemo:
     """Parts shared by the loops of one class and orientation in one catalogue."""
 
     entries: dict[tuple[str, SlotSource, str | None], Entry | None] = field(default_factory=dict)
-    plans: dict[str, tuple[tuple[Entry, ...], float] | None] = field(default_factory=dict)
+    plans: dict[str, tuple[tuple[Entry, ...], float, float] | None] = field(default_factory=dict)
     announcements: dict[tuple[str, ...], tuple[Entry, ...]] = field(default_factory=dict)
 
 
@@ -374,7 +373,7 @@ def build_loop(
             announcements, entry, min_announcement_share / 100.0 * loop_seconds
         )
     ann_entries = ann_part
-    plans: list[tuple[Campaign, tuple[Entry, ...], float]] = []
+    plans: list[tuple[Campaign, tuple[Entry, ...], float, float]] = []
     pcache = memo.plans
     for c in sorted(campaigns, key=lambda c: c.id):
         if c.id in pcache:
@@ -389,10 +388,10 @@ def build_loop(
             if ces:
                 mean = _total(ces) / len(ces)
                 pph = c.plays_per_hour or 0
-                got = (ces, c.share_percent if c.share_percent is not None else pph * mean / 36.0)
+                got = (ces, c.share_percent if c.share_percent is not None else pph * mean / 36.0, mean)
             pcache[c.id] = got
         if got is not None:
-            plans.append((c, got[0], got[1]))
+            plans.append((c, got[0], got[1], got[2]))
 
     filler = tuple(e for i in filler_ids if (e := entry(i, SlotSource.FILLER, None)) is not None)
     if not ann_entries and not plans and not filler and filler_ids:
@@ -407,7 +406,7 @@ def build_loop(
             ),
         )
 
-    booked = sum(s for _, _, s in plans)
+    booked = sum(p[2] for p in plans)
     capacity = min(max_ad_share, 100.0 - min_announcement_share if ann_entries else 100.0)
     ad_fraction = min(booked, capacity) / 100.0
     scale = min(1.0, capacity / booked) if booked > 0 else 1.0
@@ -416,8 +415,7 @@ def build_loop(
     if ad_fraction < 1.0 and t_ann / (1.0 - ad_fraction) > period:
         period = t_ann / (1.0 - ad_fraction)
     ads: list[AdPlan] = []
-    for c, ces, share in plans:
-        mean = _total(ces) / len(ces)
+    for c, ces, share, mean in plans:
         scaled = share * scale
         rate = scaled / 100.0 * period / mean
         if c.frequency_cap_per_hour is not None:

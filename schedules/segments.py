@@ -17,15 +17,14 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from schedules.loop import Entry, Loop, conflicts
 from schedules.model import Slot, Zone
 from schedules.wallclock import require_aware
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):
     """[start, end) in UTC during which ``loop`` repeats from ``start``."""
 
     start: dt.datetime
@@ -34,8 +33,7 @@ class Segment:
     hour_start: dt.datetime  # UTC instant of the local clock hour this segment lies in
 
 
-@dataclass(frozen=True, slots=True)
-class Placed:
+class Placed(NamedTuple):
     """An expanded entry with its time and where it came from (for explanations and tests)."""
 
     start: dt.datetime

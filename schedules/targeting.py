@@ -185,6 +185,10 @@ def predicate(targeting: Targeting) -> Callable[[Screen], bool]:
     groups = targeting.groups
     ids = targeting.screen_ids
     expr = parse_tag_expr(targeting.tag_expr) if targeting.tag_expr and targeting.tag_expr.strip() else None
+    tags_ok = compile_expr(expr) if expr is not None else None
+    if not classes and not ids and not groups and tags_ok is not None:
+        fast = tags_ok
+        return lambda screen: fast(screen.tags)
 
     def test(screen: Screen) -> bool:
         if classes and screen.screen_class not in classes:
@@ -193,6 +197,40 @@ def predicate(targeting: Targeting) -> Callable[[Screen], bool]:
             return False
         if groups and groups.isdisjoint(screen.groups):
             return False
-        return expr is None or expr.evaluate(screen.tags)
+        return tags_ok is None or tags_ok(screen.tags)
 
     return test
+
+
+def _literal(expr: TagExpr) -> tuple[bool, str] | None:
+    """(True, tag) for ``tag``, (False, tag) for ``NOT tag``, else None."""
+    if isinstance(expr, Tag):
+        return True, expr.name
+    if isinstance(expr, Not) and isinstance(expr.operand, Tag):
+        return False, expr.operand.name
+    return None
+
+
+def compile_expr(expr: TagExpr) -> Callable[[frozenset[str]], bool]:
+    """A closure equivalent to ``expr.evaluate``, using set operations for the common shapes."""
+    if isinstance(expr, Tag):
+        name = expr.name
+        return lambda tags: name in tags
+    if isinstance(expr, Not) and isinstance(expr.operand, Tag):
+        name = expr.operand.name
+        return lambda tags: name not in tags
+    if isinstance(expr, And | Or):
+        literals = [lit for o in expr.operands if (lit := _literal(o)) is not None]
+        if len(literals) == len(expr.operands):
+            pos = frozenset(name for positive, name in literals if positive)
+            neg = frozenset(name for positive, name in literals if not positive)
+            if isinstance(expr, And):
+                return lambda tags: pos <= tags and neg.isdisjoint(tags)
+            return lambda tags: not pos.isdisjoint(tags) or not neg <= tags
+    if isinstance(expr, Not):
+        inner = compile_expr(expr.operand)
+        return lambda tags: not inner(tags)
+    parts = tuple(compile_expr(o) for o in expr.operands)
+    if isinstance(expr, And):
+        return lambda tags: all(p(tags) for p in parts)
+    return lambda tags: any(p(tags) for p in parts)

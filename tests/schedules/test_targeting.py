@@ -8,7 +8,17 @@ from hypothesis import strategies as st
 
 from schedules.errors import ScheduleError
 from schedules.model import ScreenClass, Targeting
-from schedules.targeting import And, Not, Or, Tag, TagExpr, matches, parse_tag_expr, required_tags
+from schedules.targeting import (
+    And,
+    Not,
+    Or,
+    Tag,
+    TagExpr,
+    compile_expr,
+    matches,
+    parse_tag_expr,
+    required_tags,
+)
 from tests.schedules.factories import screen
 
 TAGS = ["building:3", "floor:B1", "floor:2", "district:north", "entrance:main"]
@@ -80,7 +90,7 @@ def test_parsed_expressions_evaluate_like_the_tree_and_index_soundly(
     e: TagExpr, tags: frozenset[str]
 ) -> None:
     parsed = parse_tag_expr(render(e))
-    assert parsed.evaluate(tags) == truth(e, tags)
+    assert parsed.evaluate(tags) == truth(e, tags) == compile_expr(parsed)(tags)
     req = required_tags(parsed)
     if req is not None and parsed.evaluate(tags):
         assert req & tags  # the engine's tag index may skip a rule only when it cannot match
