@@ -15,9 +15,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from content_server import migrate
+from content_server.api.fastpath import ManifestPollFastPath
 from content_server.auth import LoginLimiter, RateLimited
 from content_server.clock import utc_now
 from content_server.config import Settings
@@ -64,6 +67,22 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
+def _watch_commits(app: FastAPI) -> None:
+    """After a commit that bumped the change counters, drop this process's cached generations."""
+
+    @event.listens_for(app.state.sessions, "after_commit")
+    def _after_commit(session: Session) -> None:
+        if session.info.pop("manifests_changed", False):
+            app.state.manifests.invalidate()
+        if session.info.pop("emergency_changed", False):
+            app.state.emergency.invalidate()
+
+    @event.listens_for(app.state.sessions, "after_rollback")
+    def _after_rollback(session: Session) -> None:
+        session.info.pop("manifests_changed", None)
+        session.info.pop("emergency_changed", None)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now) -> FastAPI:
     """Build the app. ``clock`` returns aware UTC now; tests pass a movable one."""
 
@@ -76,6 +95,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
         migrate.upgrade(engine)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
+        _watch_commits(app)
         app.state.store = MediaStore(settings.media_dir)
         app.state.server_key = load_or_create_server_key(settings.data_dir)
         scheduler = BackgroundScheduler(timezone="UTC")
@@ -106,9 +126,10 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
     app.state.clock = clock
     app.state.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
     app.state.emergency = EmergencyNotifier()
-    app.state.manifests = ManifestCache()
+    app.state.manifests = ManifestCache(settings.poll_cache_s)
     app.state.startup_hooks = []  # callables(app) run after DB/store are ready, before the scheduler starts
     _install_error_handlers(app)
+    app.add_middleware(ManifestPollFastPath)
 
     from content_server.api.routes import register_api
 

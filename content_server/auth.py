@@ -6,6 +6,7 @@ Callable from any code (API routes, portal pages, CLI); nothing here knows about
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import secrets
@@ -24,8 +25,12 @@ from content_server.models import AuthToken, User
 log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
-# a real hash to verify against when the username is unknown, so timing does not reveal accounts
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to verify against for unknown usernames, so timing does not reveal accounts."""
+    return _hasher.hash("not-a-real-password-0")
 
 
 class Role(StrEnum):
@@ -150,7 +155,7 @@ def authenticate(
     limiter.check(keys, now_s)
     user = session.scalar(select(User).where(User.username == username.strip()))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
         ok = user is not None
     except (VerificationError, InvalidHashError):
         ok = False

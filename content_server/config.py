@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     )
     emergency_max_wait_s: float = Field(30.0, gt=0, le=120, description="Longest emergency long-poll.")
     manifest_days: int = Field(7, ge=1, le=31, description="Days a manifest lets a player run offline.")
+    poll_cache_s: float = Field(
+        1.0, ge=0, le=60, description="How long a process trusts its cached change counter for 304 polls."
+    )
     ffprobe_path: str = Field("ffprobe", description="ffprobe binary used to probe uploaded videos.")
     ffmpeg_path: str = Field("ffmpeg", description="ffmpeg binary used for video thumbnails.")
     scheduler_enabled: bool = Field(True, description="Run the background job scheduler.")

@@ -49,8 +49,10 @@ def check_availability(
         result = engine_check(list(screens), catalogue, request, start=start)
     except ScheduleError as exc:
         raise Invalid(str(exc)) from exc
+    days = "MonTueWedThuFriSatSun"
     conflicts = [
-        f"screen {c.screen_id} on {c.date} {c.start:%H:%M}-{c.end:%H:%M}: "
+        f"screen {c.screen_id}, {days[3 * c.weekday : 3 * c.weekday + 3]} {c.start:%H:%M}-{c.end:%H:%M} "
+        f"({len(c.dates)} day(s) from {min(c.dates, default='?')}): "
         f"{c.requested_percent:.0f}% requested, {c.free_percent:.0f}% free"
         for c in result.conflicts[:50]
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -96,10 +97,18 @@ def _media_by_id(session: Session, ids: Iterable[str]) -> dict[str, Media]:
     return {m.id: m for m in session.scalars(select(Media).where(Media.id.in_(wanted)))}
 
 
-def live_rows(
-    session: Session, now: dt.datetime
-) -> tuple[list[AnnouncementRow], list[CampaignRow], list[Media]]:
-    """Active announcements, approved campaigns not yet over, and the operators' filler media."""
+@dataclass(frozen=True)
+class LiveSet:
+    """Everything that can reach a screen now, loaded once and shared by every screen's manifest."""
+
+    announcements: tuple[tuple[AnnouncementRow, Targeting], ...]
+    campaigns: tuple[tuple[CampaignRow, Targeting], ...]
+    fillers: tuple[Media, ...]
+    media: dict[str, Media]
+
+
+def load_live(session: Session, now: dt.datetime) -> LiveSet:
+    """Active announcements, approved campaigns not yet over, the operators' filler media, their media."""
     anns = list(
         session.scalars(
             select(AnnouncementRow)
@@ -121,7 +130,16 @@ def live_rows(
     fillers = list(
         session.scalars(select(Media).where(Media.filler.is_(True)).order_by(Media.created_at, Media.id))
     )
-    return anns, camps, fillers
+    media = _media_by_id(
+        session, [m for a in anns for m in a.media_ids] + [m for c in camps for m in c.media_ids]
+    )
+    media.update({m.id: m for m in fillers})
+    return LiveSet(
+        announcements=tuple((a, Targeting.model_validate(a.targeting or {})) for a in anns),
+        campaigns=tuple((c, Targeting.model_validate(c.targeting or {})) for c in camps),
+        fillers=tuple(fillers),
+        media=media,
+    )
 
 
 def catalogue_for(
@@ -130,20 +148,20 @@ def catalogue_for(
     now: dt.datetime,
     *,
     extra_campaigns: Sequence[CampaignRow] = (),
+    live: LiveSet | None = None,
 ) -> Catalogue:
     """The catalogue restricted to what targets any of ``screens`` (None = everything live)."""
-    anns, camps, fillers = live_rows(session, now)
-    camps = camps + list(extra_campaigns)
+    live = live or load_live(session, now)
+    media = live.media
+    extra = [(c, Targeting.model_validate(c.targeting or {})) for c in extra_campaigns]
+    if extra:
+        media = {**media, **_media_by_id(session, [m for c, _ in extra for m in c.media_ids])}
 
     def wanted(t: Targeting) -> bool:
         return screens is None or any(scheduling.targets(t, s) for s in screens)
 
-    anns = [a for a in anns if wanted(Targeting.model_validate(a.targeting or {}))]
-    camps = [c for c in camps if wanted(Targeting.model_validate(c.targeting or {}))]
-    media = _media_by_id(
-        session, [m for a in anns for m in a.media_ids] + [m for c in camps for m in c.media_ids]
-    )
-    media.update({m.id: m for m in fillers})
+    anns = [a for a, t in live.announcements if (a.valid_until is None or a.valid_until > now) and wanted(t)]
+    camps = [c for c, t in (*live.campaigns, *extra) if wanted(t)]
     items: dict[str, ContentItem] = {}
     for a in anns:
         for item in announcement_items(a, media):
@@ -152,11 +170,11 @@ def catalogue_for(
         for mid in c.media_ids:
             if mid in media:
                 items[media_item_id(mid)] = media_item(media[mid])
-    for f in fillers:
+    for f in live.fillers:
         items[media_item_id(f.id)] = media_item(f)
     return Catalogue(
         items=items,
         announcements=tuple(to_announcement(a, media) for a in anns),
         campaigns=tuple(to_campaign(c) for c in camps if all(m in media for m in c.media_ids)),
-        filler_item_ids=tuple(media_item_id(f.id) for f in fillers),
+        filler_item_ids=tuple(media_item_id(f.id) for f in live.fillers),
     )

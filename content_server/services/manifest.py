@@ -10,18 +10,18 @@ import datetime as dt
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from content_server import scheduling
-from content_server.models import AnnouncementRow, Device, Media
+from content_server.models import Device
 from content_server.services import state
-from content_server.services.catalogue import catalogue_for, text_item_id
+from content_server.services.catalogue import LiveSet, catalogue_for, load_live, text_item_id
 from content_server.services.screens import to_screen
-from schedules.model import ContentItem, ItemKind, Priority, Targeting
+from schedules.model import ContentItem, ItemKind, Priority
 from schedules.protocol import AssetRef, EmergencyState, Manifest
 
 NO_EMERGENCY = "none"
@@ -55,21 +55,22 @@ def valid_until(now: dt.datetime, days: int) -> dt.datetime:
     return midnight + dt.timedelta(days=days + 1)
 
 
-def emergency_for(session: Session, device: Device, now: dt.datetime) -> EmergencyState:
+def emergency_for(
+    session: Session, device: Device, now: dt.datetime, live: LiveSet | None = None
+) -> EmergencyState:
     """The newest active emergency announcement that targets this screen."""
     screen = to_screen(device)
-    rows = session.scalars(
-        select(AnnouncementRow)
-        .where(
-            AnnouncementRow.priority == Priority.EMERGENCY.value,
-            AnnouncementRow.state == "active",
-            AnnouncementRow.valid_from <= now,
-            or_(AnnouncementRow.valid_until.is_(None), AnnouncementRow.valid_until > now),
-        )
-        .order_by(AnnouncementRow.valid_from.desc(), AnnouncementRow.id)
-    )
-    for a in rows:
-        if scheduling.targets(Targeting.model_validate(a.targeting or {}), screen):
+    live = live or load_live(session, now)
+    candidates = [
+        (a, t)
+        for a, t in live.announcements
+        if a.priority == Priority.EMERGENCY.value
+        and a.valid_from <= now
+        and (a.valid_until is None or a.valid_until > now)
+    ]
+    candidates.sort(key=lambda at: (-at[0].valid_from.timestamp(), at[0].id))
+    for a, targeting in candidates:
+        if scheduling.targets(targeting, screen):
             text = dict(a.text) or {"zh": a.title, "en": a.title}
             item = ContentItem(
                 id=text_item_id(a.id),
@@ -78,7 +79,7 @@ def emergency_for(session: Session, device: Device, now: dt.datetime) -> Emergen
                 text=text,
                 title=a.title,
             )
-            version = _digest([a.id, a.valid_from.isoformat(), a.updated_at.isoformat(), text])[:16]
+            version = _digest([a.id, a.valid_from, a.updated_at, text])[:16]
             return EmergencyState(
                 version=version, active=True, announcement_id=a.id, item=item, started_at=a.valid_from
             )
@@ -86,34 +87,36 @@ def emergency_for(session: Session, device: Device, now: dt.datetime) -> Emergen
 
 
 def build(
-    session: Session, device: Device, now: dt.datetime, *, days: int, base_path: str = "/api/v1"
+    session: Session,
+    device: Device,
+    now: dt.datetime,
+    *,
+    days: int,
+    base_path: str = "/api/v1",
+    live: LiveSet | None = None,
 ) -> Manifest:
+    """The screen's manifest; ``live`` (shared by all screens) saves the database round trips."""
+    live = live or load_live(session, now)
     screen = to_screen(device)
-    catalogue = catalogue_for(session, [screen], now)
+    catalogue = catalogue_for(session, [screen], now, live=live)
+    by_sha = {m.sha256: m for m in sorted(live.media.values(), key=lambda m: m.id, reverse=True)}
     shas = sorted({i.asset_sha256 for i in catalogue.items.values() if i.asset_sha256})
-    assets: list[AssetRef] = []
-    if shas:
-        seen: set[str] = set()
-        for m in session.scalars(
-            select(Media).where(Media.sha256.in_(shas)).order_by(Media.sha256, Media.id)
-        ):
-            if m.sha256 not in seen:
-                seen.add(m.sha256)
-                assets.append(
-                    AssetRef(
-                        sha256=m.sha256,
-                        size=m.size,
-                        media_type=m.media_type,
-                        url=f"{base_path}/assets/{m.sha256}",
-                    )
-                )
-    emergency = emergency_for(session, device, now)
+    assets = tuple(
+        AssetRef(
+            sha256=sha,
+            size=by_sha[sha].size,
+            media_type=by_sha[sha].media_type,
+            url=f"{base_path}/assets/{sha}",
+        )
+        for sha in shas
+        if sha in by_sha
+    )
     body = {
         "valid_until": valid_until(now, days),
         "screen": screen,
         "catalogue": catalogue,
-        "assets": tuple(assets),
-        "emergency": emergency,
+        "assets": assets,
+        "emergency": emergency_for(session, device, now, live),
         "default_item_id": catalogue.filler_item_ids[0] if catalogue.filler_item_ids else None,
     }
     probe = Manifest(version="", generated_at=now, **body)
@@ -129,28 +132,65 @@ class _Entry:
 
 
 class ManifestCache:
-    """Last manifest per device, valid while the change generation and the UTC day are the same."""
+    """Last manifest per device, valid while the change generation and the UTC day are the same.
 
-    def __init__(self) -> None:
+    The live set (announcements, campaigns, media) is loaded once per generation and shared.
+    ``fresh_etag`` answers the poll fast path from memory, trusting a generation read at most
+    ``generation_ttl_s`` ago: a change reaches a polling screen within that time.
+    """
+
+    def __init__(self, generation_ttl_s: float = 1.0) -> None:
         self._entries: dict[str, _Entry] = {}
+        self._by_key_hash: dict[str, str] = {}  # sha256(device key) -> device id
+        self._live: tuple[tuple[int, dt.date], LiveSet] | None = None
+        self._generation: tuple[float, int] | None = None  # (monotonic read time, generation)
+        self._ttl = generation_ttl_s
         self._lock = threading.Lock()
 
+    def generation(self, session: Session) -> int:
+        gen, _ = state.generations(session)
+        with self._lock:
+            self._generation = (time.monotonic(), gen)
+        return gen
+
     def get(self, session: Session, device: Device, now: dt.datetime, *, days: int) -> tuple[Manifest, bytes]:
-        generation, _ = state.generations(session)
-        key = (generation, now.astimezone(dt.UTC).date())
+        key = (self.generation(session), now.astimezone(dt.UTC).date())
         with self._lock:
             entry = self._entries.get(device.id)
+            live = self._live[1] if self._live is not None and self._live[0] == key else None
         if entry is not None and entry.key == key:
             return entry.manifest, entry.body
-        manifest = build(session, device, now, days=days)
+        if live is None:
+            live = load_live(session, now)
+            with self._lock:
+                self._live = (key, live)
+        manifest = build(session, device, now, days=days, live=live)
         body = manifest.model_dump_json().encode()
         with self._lock:
             self._entries[device.id] = _Entry(key, manifest, body)
+            self._by_key_hash[device.key_sha256] = device.id
         if device.served_manifest != manifest.version:
             device.served_manifest = manifest.version
             device.served_manifest_since = now
             session.commit()
         return manifest, body
+
+    def fresh_etag(self, key_sha256: str, now: dt.datetime) -> str | None:
+        """The cached manifest version for this device key if it is certainly current, else None."""
+        with self._lock:
+            device_id = self._by_key_hash.get(key_sha256)
+            entry = self._entries.get(device_id) if device_id else None
+            gen = self._generation
+        if entry is None or gen is None or time.monotonic() - gen[0] > self._ttl:
+            return None
+        if entry.key != (gen[1], now.astimezone(dt.UTC).date()):
+            return None
+        return entry.manifest.version
+
+    def invalidate(self) -> None:
+        """This process committed a change: stop trusting the cached generation."""
+        with self._lock:
+            self._generation = None
 
     def forget(self, device_id: str) -> None:
         with self._lock:

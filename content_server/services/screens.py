@@ -192,6 +192,7 @@ def revoke(session: Session, device_id: str, *, now: dt.datetime) -> Device:
     d = get_device(session, device_id)
     if d.revoked_at is None:
         d.revoked_at = now
+        state.bump(session, now)  # drops the device from every process's poll fast path
     log.info("revoked device %s", device_id)
     return d
 

@@ -23,6 +23,9 @@ def bump(session: Session, now: dt.datetime, *, emergency: bool = False) -> None
     if emergency:
         values["emergency_generation"] = ManifestState.emergency_generation + 1
     session.execute(update(ManifestState).where(ManifestState.id == 1).values(**values))
+    session.info["manifests_changed"] = True
+    if emergency:
+        session.info["emergency_changed"] = True
 
 
 def generations(session: Session) -> tuple[int, int]:

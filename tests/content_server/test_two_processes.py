@@ -27,8 +27,11 @@ def test_two_processes_on_one_postgres_agree(
     postgres_url: str, live_server_factory: Callable[..., LiveServer]
 ) -> None:
     url = create_database(postgres_url)
-    a = live_server_factory(database_url=url)
-    b = live_server_factory(database_url=url, data_dir=a.data_dir, create_operator=False)
+    # each process trusts its cached change counter for SIGNAGE_POLL_CACHE_S (1 s by default)
+    a = live_server_factory(database_url=url, SIGNAGE_POLL_CACHE_S="0.2")
+    b = live_server_factory(
+        database_url=url, data_dir=a.data_dir, create_operator=False, SIGNAGE_POLL_CACHE_S="0.2"
+    )
     dev = pair_device(a, screen_class="outdoor_large", groups=["north"])
     op_a, op_b = a.auth(a.operator), b.auth(b.operator)  # a token from either works on both
     assert httpx.get(b.api + "/auth/me", headers=op_a).status_code == 200
@@ -48,6 +51,7 @@ def test_two_processes_on_one_postgres_agree(
 
     # a change made through B is seen through A at the next poll (no stale per-process cache)
     httpx.post(b.api + f"/announcements/{ann['id']}/pause", headers=op_b)
+    time.sleep(0.3)  # > SIGNAGE_POLL_CACHE_S: the next poll of a real screen comes much later
     r = httpx.get(a.api + "/device/manifest", headers={**dev.headers, "If-None-Match": etag_a})
     assert r.status_code == 200 and Manifest.model_validate_json(r.content).catalogue.announcements == ()
     assert r.headers["etag"] == _manifest(b, dev.headers)[0]

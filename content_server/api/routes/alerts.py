@@ -81,8 +81,6 @@ async def post_cap(
     msg = cap.parse(bytes(body))
     record, created = alerts.receive(session, feed, msg, now=now)
     session.commit()
-    if created:
-        request.app.state.emergency.invalidate()
     response.status_code = 201 if created else 200
     return CapResult(
         identifier=record.identifier,

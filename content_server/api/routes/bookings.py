@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from content_server.api.deps import Advertiser, NowDep, Operator, OperatorOrAdvertiser, SessionDep
@@ -105,18 +105,12 @@ class DecisionIn(BaseModel):
     reason: str = Field("", max_length=2000)
 
 
-def _invalidate_emergency(request: Request, row: AnnouncementRow) -> None:
-    if row.priority == "emergency":
-        request.app.state.emergency.invalidate()
-
-
 @router.post("/announcements", response_model=AnnouncementOut, status_code=201)
 def create_announcement(
-    body: bookings.AnnouncementIn, request: Request, session: SessionDep, now: NowDep, op: Operator
+    body: bookings.AnnouncementIn, session: SessionDep, now: NowDep, op: Operator
 ) -> AnnouncementOut:
     row = bookings.create_announcement(session, op, body, now=now)
     session.commit()
-    _invalidate_emergency(request, row)
     return AnnouncementOut.of(row)
 
 
@@ -137,14 +131,12 @@ def get_announcement(ann_id: str, session: SessionDep, _op: Operator) -> Announc
 def move_announcement(
     ann_id: str,
     action: Literal["pause", "resume", "end"],
-    request: Request,
     session: SessionDep,
     now: NowDep,
     _op: Operator,
 ) -> AnnouncementOut:
     row = bookings.move_announcement(session, ann_id, action, now=now)
     session.commit()
-    _invalidate_emergency(request, row)
     return AnnouncementOut.of(row)
 
 

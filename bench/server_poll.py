@@ -1,0 +1,288 @@
+"""Benchmark: manifest polls (304) and asset downloads, content server vs nginx on the same bytes.
+
+Starts ``signage-server serve`` (uvicorn, production settings, SQLite) with 10,000 registered
+screens and realistic content, and nginx (Debian's, one worker, on loopback) serving the same
+manifest bytes and the same asset file; drives both with wrk (same threads, connections and
+duration). The last line printed is one JSON object::
+
+    {"bench": "server_poll", "manifest_304_rps": R1, "nginx_304_rps": N1, "manifest_ratio": R1/N1,
+     "manifest_p99_ms": P, "asset_mb_s": R2, "nginx_asset_mb_s": N2, "asset_ratio": R2/N2, ...}
+
+Usage: ``.venv/bin/python bench/server_poll.py [--screens 10000] [--seconds 5] [--connections 32]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from content_server import auth  # noqa: E402
+from content_server.db import make_engine, make_sessionmaker  # noqa: E402
+from content_server.migrate import upgrade  # noqa: E402
+from content_server.models import AnnouncementRow, CampaignRow, Device, Media  # noqa: E402
+from content_server.services import state  # noqa: E402
+from content_server.store import MediaStore  # noqa: E402
+
+SECRET = "bench-secret-" + "x" * 20
+POLLED_SCREENS = 1000  # distinct device keys rotated by the load generator
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def make_asset(size_mb: float) -> bytes:
+    """A real JPEG, padded by drawing noise until it is about ``size_mb`` big."""
+    img = Image.new("RGB", (3840, 2160), (30, 60, 90))
+    d = ImageDraw.Draw(img)
+    for i in range(0, 3840, 16):
+        d.line([(i, 0), (3840 - i, 2160)], fill=(i % 255, (i * 3) % 255, (i * 7) % 255), width=3)
+    noise = Image.effect_noise((3840, 2160), 80).convert("RGB")
+    img = Image.blend(img, noise, 0.5)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=95)
+    data = out.getvalue()
+    return data if len(data) <= size_mb * 2 * 1024 * 1024 else data[: int(size_mb * 1024 * 1024)]
+
+
+def seed(data_dir: Path, screens: int) -> tuple[list[str], str, bytes]:
+    """10k screens, filler + ads + announcements; returns polled device keys, asset sha, asset bytes."""
+    now = dt.datetime.now(dt.UTC)
+    engine = make_engine(f"sqlite:///{data_dir / 'signage.db'}")
+    upgrade(engine)
+    store = MediaStore(data_dir / "media")
+    asset = make_asset(4)
+    sha = store.put_bytes(asset)
+    keys: list[str] = []
+    with make_sessionmaker(engine)() as s:
+        op = auth.create_user(s, username="operator", password="operator-pass-1", role="operator", now=now)
+        adv = auth.create_user(
+            s, username="bakery", password="bakery-pass-1", role="advertiser", now=now, approved=True
+        )
+        filler = Media(owner_id=op.id, sha256=sha, size=len(asset), media_type="image/jpeg", kind="image",
+                       width=3840, height=2160, duration_s=10, filename="default.jpg", title="Default slide",
+                       filler=True, created_at=now)  # fmt: skip
+        ad = Media(owner_id=adv.id, sha256=sha, size=len(asset), media_type="image/jpeg", kind="image",
+                   width=3840, height=2160, duration_s=10, filename="ad.jpg", title="Bakery", created_at=now)  # fmt: skip
+        s.add_all([filler, ad])
+        s.flush()
+        groups = ["north", "south", "east", "west"]
+        rows = []
+        for i in range(screens):
+            key = secrets.token_urlsafe(32)
+            if i < POLLED_SCREENS:
+                keys.append(key)
+            rows.append({
+                "id": f"screen{i:05d}", "name": f"Screen {i}", "kind": "player",
+                "key_sha256": hashlib.sha256(key.encode()).hexdigest(), "public_key": "",
+                "screen_class": "outdoor_large" if i % 3 == 0 else "indoor_small", "orientation": "landscape",
+                "width": 1920, "height": 1080, "groups": [groups[i % 4]], "tags": [f"building:{i % 40}"],
+                "timezone": "Asia/Shanghai", "hours": {}, "created_at": now, "player_version": "",
+                "screenshot_requested": False,
+            })  # fmt: skip
+        s.execute(Device.__table__.insert(), rows)
+        for n, g in enumerate(groups):
+            s.add(AnnouncementRow(title=f"Notice {n}", text={"zh": "停水通知", "en": "Water off 9-12"},
+                                  media_ids=[], valid_from=now, targeting={"groups": [g]}, created_by=op.id,
+                                  created_at=now, updated_at=now))  # fmt: skip
+        s.add(CampaignRow(advertiser_id=adv.id, name="Bakery", category="food", media_ids=[ad.id],
+                          flight_start=now.date(), flight_end=now.date() + dt.timedelta(days=30),
+                          targeting={"groups": ["north", "south"]}, share_percent=10, state="approved",
+                          submitted_at=now, updated_at=now))  # fmt: skip
+        state.bump(s, now)
+        s.commit()
+    engine.dispose()
+    return keys, sha, asset
+
+
+def wait_http(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def parse_wrk(out: str) -> dict[str, float]:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    tr = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
+    unit = {"B": 1 / 1024 / 1024, "KB": 1 / 1024, "MB": 1, "GB": 1024}
+    mb_s = float(tr.group(1)) * unit[tr.group(2)] if tr else 0.0
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1, "s": 1000}
+    p99_ms = float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan")
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {"rps": rps, "mb_s": mb_s, "p99_ms": p99_ms, "errors": float(non2xx.group(1)) if non2xx else 0.0}
+
+
+def run_wrk(url: str, seconds: int, connections: int, script: Path | None = None,
+            headers: list[str] = ()) -> dict[str, float]:  # fmt: skip
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    if script:
+        cmd += ["-s", str(script)]
+    res = subprocess.run([*cmd, url], capture_output=True, text=True, check=True)
+    return parse_wrk(res.stdout)
+
+
+def lua_rotating(keys: list[str], etags: list[str], path: str) -> str:
+    pairs = ",\n".join(f'{{"{k}", {json.dumps(e)}}}' for k, e in zip(keys, etags, strict=True))
+    return f"""
+local devices = {{
+{pairs}
+}}
+local i = 0
+request = function()
+  i = (i % #devices) + 1
+  local d = devices[i]
+  return wrk.format("GET", "{path}", {{["Authorization"] = "Bearer " .. d[1], ["If-None-Match"] = d[2]}})
+end
+"""
+
+
+def nginx_conf(root: Path, port: int) -> str:
+    return f"""
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
+  uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
+  types {{ application/json json; image/jpeg jpg; }}
+  server {{
+    listen 127.0.0.1:{port};
+    root {root}/www;
+    etag on;
+  }}
+}}
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--screens", type=int, default=10_000)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--connections", type=int, default=32)
+    args = ap.parse_args()
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            sys.exit(f"{tool} is not installed (apt-get install wrk nginx-light)")
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-poll-"))
+    tmp.chmod(0o755)  # nginx workers run as an unprivileged user
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        data_dir = tmp / "server"
+        data_dir.mkdir()
+        t0 = time.monotonic()
+        keys, sha, asset = seed(data_dir, args.screens)
+        print(f"seeded {args.screens} screens in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+
+        port = free_port()
+        env = {**os.environ, "SIGNAGE_DATA_DIR": str(data_dir), "SIGNAGE_SECRET_KEY": SECRET,
+               "SIGNAGE_PORT": str(port), "SIGNAGE_LOG_LEVEL": "WARNING", "SIGNAGE_SCHEDULER_ENABLED": "1"}  # fmt: skip
+        procs.append(
+            subprocess.Popen([sys.executable, "-m", "content_server.main", "serve"], env=env, cwd=ROOT)
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + "/api/v1/health")
+
+        print(f"server up at {time.monotonic() - t0:.1f} s", file=sys.stderr)
+        etags: list[str] = []
+        manifest_bytes = b""
+        for key in keys:
+            r = httpx.get(base + "/api/v1/device/manifest", headers={"Authorization": f"Bearer {key}"})
+            r.raise_for_status()
+            etags.append(r.headers["etag"])
+            manifest_bytes = manifest_bytes or r.content
+
+        print(f"warmed {len(keys)} manifests at {time.monotonic() - t0:.1f} s", file=sys.stderr)
+        www = tmp / "nginx" / "www"
+        (www / "assets").mkdir(parents=True)
+        (tmp / "nginx" / "tmp").mkdir()
+        (www / "manifest.json").write_bytes(manifest_bytes)
+        (www / "assets" / f"{sha}.jpg").write_bytes(asset)
+        nport = free_port()
+        conf = tmp / "nginx" / "nginx.conf"
+        conf.write_text(nginx_conf(tmp / "nginx", nport))
+        nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+        procs.append(subprocess.Popen([nginx_bin, "-c", str(conf), "-p", str(tmp / "nginx")]))
+        nbase = f"http://127.0.0.1:{nport}"
+        wait_http(nbase + "/manifest.json")
+        check = httpx.get(nbase + "/manifest.json")
+        check.raise_for_status()
+        n_etag = check.headers["etag"]
+
+        script = tmp / "rotate.lua"
+        script.write_text(lua_rotating(keys, etags, "/api/v1/device/manifest"))
+        secs, conns = args.seconds, args.connections
+        server_304 = run_wrk(base + "/api/v1/device/manifest", secs, conns, script=script)
+        nginx_304 = run_wrk(nbase + "/manifest.json", secs, conns, headers=[f"If-None-Match: {n_etag}"])
+        server_asset = run_wrk(
+            base + f"/api/v1/assets/{sha}", secs, 8, headers=[f"Authorization: Bearer {keys[0]}"]
+        )
+        nginx_asset = run_wrk(nbase + f"/assets/{sha}.jpg", secs, 8)
+        result = {
+            "bench": "server_poll",
+            "screens": args.screens,
+            "manifest_bytes": len(manifest_bytes),
+            "asset_bytes": len(asset),
+            "manifest_304_rps": round(server_304["rps"], 1),
+            "nginx_304_rps": round(nginx_304["rps"], 1),
+            "manifest_ratio": round(server_304["rps"] / nginx_304["rps"], 3),
+            "manifest_p99_ms": round(server_304["p99_ms"], 2),
+            "manifest_non_304": int(server_304["errors"]),
+            "asset_mb_s": round(server_asset["mb_s"], 1),
+            "nginx_asset_mb_s": round(nginx_asset["mb_s"], 1),
+            "asset_ratio": round(server_asset["mb_s"] / nginx_asset["mb_s"], 3),
+            "connections": conns,
+            "cores": os.cpu_count(),
+        }
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
