@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-H = 2  # qrcode.constants.ERROR_CORRECT_H, without importing qrcode at start-up
+M, Q, H = 0, 3, 2  # qrcode.constants.ERROR_CORRECT_*, without importing qrcode at start-up
+
+
+def correction_for(data: str) -> int:
+    """H (30 %) for pay URLs and references; long offline tokens step down so modules stay big."""
+    return H if len(data) <= 120 else Q if len(data) <= 300 else M
 
 
 @lru_cache(maxsize=8)
-def qr_matrix(data: str, correction: int = H) -> tuple[tuple[bool, ...], ...]:
+def qr_matrix(data: str, correction: int | None = None) -> tuple[tuple[bool, ...], ...]:
     """The module grid of ``data``, with the standard 4-module quiet zone."""
     import qrcode  # ~50 ms: loaded when the first QR is needed, not at start-up
 
-    code = qrcode.QRCode(error_correction=correction, border=4, box_size=1)
+    level = correction_for(data) if correction is None else correction
+    code = qrcode.QRCode(error_correction=level, border=4, box_size=1)
     code.add_data(data)
     code.make(fit=True)
     return tuple(tuple(row) for row in code.get_matrix())

@@ -282,7 +282,7 @@ class PageBuilder:
             layout.addWidget(make_label(self.t("order.reference", reference=order.reference), "muted"))
             layout.addWidget(make_label(self.t("pay.waiting"), "muted"))
         elif pending is not None and pending.offline_pay_url:
-            layout.addWidget(qr_label(pending.offline_pay_url, qr_size, "pay_qr"))
+            layout.addWidget(qr_label(pending.offline_pay_url, 900, "pay_qr"))  # long token: bigger code
             amount = format_money(pending.amount_minor)
             layout.addWidget(self.say(self.t("pay.amount", amount=amount), "title"))
             layout.addWidget(self.say(self.t("pay.offline_note"), "notice"))

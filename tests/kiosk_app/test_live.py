@@ -153,6 +153,7 @@ def test_server_down_mid_flow_then_delivered_exactly_once(qtbot, live: Live,  # 
     local_ref = state.pending.order.local_reference
     assert local_ref and app.outbox.count(ORDERS_TOPIC) == 1
     offline_url = state.pending.offline_pay_url
+    assert decode_qr(find(app.window, "pay_qr")) == offline_url  # the long signed token still scans
     app.window.save_screenshot(ARTIFACTS / "live", "offline_pay")
     app.close()  # the kiosk is switched off with the booking still queued
 
