@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from content_server.db import make_engine, make_sessionmaker
-from content_server.kiosk.models import ServiceRow, SlotRow
+from content_server.kiosk.models import CommunityPayTrade, ServiceRow, SlotRow
 from content_server.kiosk.runtime import KioskRuntime, reconcile_all
 from content_server.kiosk.seed import seed_demo_catalogue
 from tests.fixtures.server import AppClient, LiveServer, PairedDevice, free_port, pair_device
@@ -33,6 +34,25 @@ class ClientNotifier:
         if not self.deliver:
             return False
         return self.client.post(urlsplit(url).path, content=body, headers=dict(headers)).status_code == 200
+
+
+def success_notification(
+    sessions: sessionmaker[Session], order_id: object, paid_at: dt.datetime, **override: Any
+) -> bytes:
+    """The body community pay would send for this order's trade, with fields a test may override."""
+    with sessions() as s:
+        trade = s.scalars(select(CommunityPayTrade).where(CommunityPayTrade.out_trade_no == order_id)).one()
+        body = {
+            "notification_id": f"{trade.trade_no}-success",
+            "out_trade_no": order_id,
+            "trade_no": trade.trade_no,
+            "status": "success",
+            "amount_minor": trade.amount_minor,
+            "currency": "CNY",
+            "paid_at": paid_at.isoformat(),
+        }
+    body.update(override)
+    return json.dumps(body).encode()
 
 
 @dataclass

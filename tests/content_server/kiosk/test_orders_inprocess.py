@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from sqlalchemy import select
@@ -10,7 +9,7 @@ from sqlalchemy import select
 from content_server.kiosk.community_pay import derive_secret
 from content_server.kiosk.models import CommunityPayTrade, OrderRow, SlotRow
 from content_server.kiosk.signing import signed_headers
-from tests.content_server.kiosk.conftest import InProcess, pick_slot
+from tests.content_server.kiosk.conftest import InProcess, pick_slot, success_notification
 from tests.fixtures.server import TEST_SECRET
 
 NOTIFY = "/api/v1/payments/community_pay/notify"
@@ -40,19 +39,7 @@ def poll(env: InProcess, order_id: object) -> dict[str, object]:
 
 
 def signed_success(env: InProcess, order_id: object) -> tuple[bytes, dict[str, str]]:
-    with env.sessions() as s:
-        trade = s.scalars(select(CommunityPayTrade).where(CommunityPayTrade.out_trade_no == order_id)).one()
-        body = json.dumps(
-            {
-                "notification_id": f"{trade.trade_no}-success",
-                "out_trade_no": order_id,
-                "trade_no": trade.trade_no,
-                "status": "success",
-                "amount_minor": trade.amount_minor,
-                "currency": "CNY",
-                "paid_at": env.now().isoformat(),
-            }
-        ).encode()
+    body = success_notification(env.sessions, order_id, env.now())
     return body, signed_headers(derive_secret(TEST_SECRET), body, env.now())
 
 

@@ -7,7 +7,6 @@ phone browser does: GET the page from the QR URL, POST the confirm form.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 import time
 import uuid
@@ -22,7 +21,7 @@ from sqlalchemy import func, select
 from content_server.kiosk.community_pay import derive_secret
 from content_server.kiosk.models import AuditRow, CommunityPayTrade, OrderRow, SlotRow
 from content_server.kiosk.signing import signed_headers
-from tests.content_server.kiosk.conftest import Live, pick_slot
+from tests.content_server.kiosk.conftest import Live, pick_slot, success_notification
 from tests.fixtures.postgres import create_database
 from tests.fixtures.server import TEST_SECRET, free_port, pair_device
 
@@ -62,19 +61,7 @@ def phone_pays(qr_payload: str) -> str:
 
 
 def notification(live: Live, order_id: str, **override: Any) -> bytes:
-    with live.sessions() as s:
-        trade = s.scalars(select(CommunityPayTrade).where(CommunityPayTrade.out_trade_no == order_id)).one()
-        body = {
-            "notification_id": f"{trade.trade_no}-success",
-            "out_trade_no": order_id,
-            "trade_no": trade.trade_no,
-            "status": "success",
-            "amount_minor": trade.amount_minor,
-            "currency": "CNY",
-            "paid_at": dt.datetime.now(dt.UTC).isoformat(),
-        }
-    body.update(override)
-    return json.dumps(body).encode()
+    return success_notification(live.sessions, order_id, dt.datetime.now(dt.UTC), **override)
 
 
 def notify(live: Live, body: bytes, headers: dict[str, str]) -> httpx.Response:
