@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Depends, Form
 from fastapi.responses import Response
 
 from content_server import auth
@@ -162,12 +162,7 @@ def claim_form(page: OperatorPage, code: str = "") -> Response:
     return page.render("claim.html", context, title_key="claim.title")
 
 
-@router.post("/screens/claim")
-def claim(
-    page: OperatorPage,
-    session: SessionDep,
-    now: NowDep,
-    code: Annotated[str, Form(max_length=16)],
+def screen_fields(
     name: Annotated[str, Form(max_length=200)] = "",
     screen_class: Annotated[str, Form(max_length=32)] = "indoor_small",
     orientation: Annotated[str, Form(max_length=16)] = "landscape",
@@ -178,22 +173,27 @@ def claim(
     timezone: Annotated[str, Form(max_length=64)] = "Asia/Shanghai",
     hours_on: Annotated[str, Form(max_length=8)] = "",
     hours_off: Annotated[str, Form(max_length=8)] = "",
+) -> dict[str, Any]:
+    """The screen settings fields shared by the claim and edit forms, as typed."""
+    return {"name": name, "screen_class": screen_class, "orientation": orientation, "width": width,
+            "height": height, "groups": groups, "tags": tags, "timezone": timezone, "hours_on": hours_on,
+            "hours_off": hours_off}  # fmt: skip
+
+
+ScreenFields = Annotated[dict[str, Any], Depends(screen_fields)]
+
+
+@router.post("/screens/claim")
+def claim(
+    page: OperatorPage,
+    session: SessionDep,
+    now: NowDep,
+    fields: ScreenFields,
+    code: Annotated[str, Form(max_length=16)],
     csrf_token: Csrf = "",
 ) -> Response:
     page.require_csrf(csrf_token)
-    form = {
-        "code": code,
-        "name": name,
-        "screen_class": screen_class,
-        "orientation": orientation,
-        "width": width,
-        "height": height,
-        "groups": groups,
-        "tags": tags,
-        "timezone": timezone,
-        "hours_on": hours_on,
-        "hours_off": hours_off,
-    }
+    form = {"code": code, **fields}
     try:
         device = screens.claim(session, code, _settings_from(form), now=now)
         session.commit()
@@ -253,23 +253,11 @@ def edit_screen(
     session: SessionDep,
     now: NowDep,
     screen_id: str,
-    name: Annotated[str, Form(max_length=200)] = "",
-    screen_class: Annotated[str, Form(max_length=32)] = "indoor_small",
-    orientation: Annotated[str, Form(max_length=16)] = "landscape",
-    width: Annotated[int, Form(ge=64, le=16384)] = 1920,
-    height: Annotated[int, Form(ge=64, le=16384)] = 1080,
-    groups: Annotated[str, Form(max_length=500)] = "",
-    tags: Annotated[str, Form(max_length=500)] = "",
-    timezone: Annotated[str, Form(max_length=64)] = "Asia/Shanghai",
-    hours_on: Annotated[str, Form(max_length=8)] = "",
-    hours_off: Annotated[str, Form(max_length=8)] = "",
+    form: ScreenFields,
     csrf_token: Csrf = "",
 ) -> Response:
     page.require_csrf(csrf_token)
     d = screens.get_device(session, screen_id)
-    form = {"name": name, "screen_class": screen_class, "orientation": orientation, "width": width,
-            "height": height, "groups": groups, "tags": tags, "timezone": timezone, "hours_on": hours_on,
-            "hours_off": hours_off}  # fmt: skip
     try:
         patch = screens.ScreenPatch.model_validate(_settings_from(form).model_dump())
         screens.update(session, screen_id, patch, now=now)
@@ -401,9 +389,16 @@ def end_announcement(
     page: OperatorPage, session: SessionDep, now: NowDep, ann_id: str, csrf_token: Csrf = ""
 ) -> Response:
     page.require_csrf(csrf_token)
-    bookings.move_announcement(session, ann_id, "end", now=now)
-    session.commit()
+    _end(page, session, now, ann_id)
     return page.redirect("/portal/announcements", notice="announcement_ended")
+
+
+def _end(page: OperatorPage, session: Any, now: dt.datetime, ann_id: str) -> None:
+    """End an announcement; an emergency's end reaches the screens' long-polls at once."""
+    row = bookings.move_announcement(session, ann_id, "end", now=now)
+    session.commit()
+    if row.priority == Priority.EMERGENCY.value:
+        page.request.app.state.emergency.invalidate()
 
 
 def _emergency_page(
@@ -480,9 +475,7 @@ def end_emergency(
     page: OperatorPage, session: SessionDep, now: NowDep, ann_id: str, csrf_token: Csrf = ""
 ) -> Response:
     page.require_csrf(csrf_token)
-    bookings.move_announcement(session, ann_id, "end", now=now)
-    session.commit()
-    page.request.app.state.emergency.invalidate()
+    _end(page, session, now, ann_id)
     return page.redirect("/portal/emergency", notice="emergency_ended")
 
 
