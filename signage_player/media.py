@@ -51,6 +51,9 @@ class MediaBackend(QObject):
         """Read size and length without playing (used to preload the next item)."""
         raise NotImplementedError
 
+    def preroll(self, path: Path, target: QSize, info: VideoInfo) -> None:
+        """Get ready to start ``path`` quickly (called while the item before it is shown)."""
+
     def play(self, path: Path, target: QSize, info: VideoInfo | None = None) -> None:
         """Start ``path``, scaled to fit ``target`` without distortion."""
         raise NotImplementedError
@@ -119,8 +122,85 @@ _VLC_ARGS = ("--vout=dummy", "--aout=dummy", "--no-xlib", "--intf=dummy", "--qui
              "--no-osd", "--no-snapshot-preview", "--no-stats")
 
 
+class _FrameSink:
+    """One libVLC media player's decode target: a buffer, its lock, and the latest frame's bytes.
+
+    The decoder thread only copies bytes and writes a byte to a pipe; the GUI thread turns them
+    into a QImage. No Qt object is touched from libVLC's threads.
+    """
+
+    def __init__(self, vlc: Any, player: Any, wake_fd: int) -> None:
+        self.player = player
+        self.lock = threading.Lock()
+        self.buf: Any = None
+        self.size = (0, 0)
+        self.pending: bytes | None = None
+        self.pending_size = (0, 0)
+        self.generation = 0  # bumped on stop/play: frames of an earlier video are dropped
+        self.active = False
+        self._wake_fd = wake_fd
+        cb = vlc.CallbackDecorators
+        self._cbs = (cb.VideoLockCb(self._on_lock), cb.VideoUnlockCb(self._on_unlock),
+                     cb.VideoDisplayCb(self._on_display))  # referenced for as long as libVLC may call them
+        player.video_set_callbacks(*self._cbs, None)
+
+    def configure(self, w: int, h: int) -> None:
+        with self.lock:
+            self.generation += 1
+            self.pending = None
+            if self.buf is None or ctypes.sizeof(self.buf) < w * h * 4:
+                # grow only: one buffer serves every video size (reallocating per video leaked memory)
+                self.buf = (ctypes.c_ubyte * (w * h * 4))()
+            self.size = (w, h)
+            self.active = True
+        self.player.video_set_format("RV32", w, h, w * 4)
+
+    def deactivate(self) -> None:
+        with self.lock:
+            self.generation += 1
+            self.active = False
+            self.pending = None
+
+    def take(self) -> QImage | None:
+        """The newest decoded frame as a QImage (GUI thread), or None."""
+        with self.lock:
+            data, (w, h), self.pending = self.pending, self.pending_size, None
+            if data is None or not self.active:
+                return None
+        img = QImage(w, h, QImage.Format.Format_RGB32)
+        bits = img.bits()
+        ctypes.memmove((ctypes.c_char * (w * h * 4)).from_buffer(bits), data, w * h * 4)
+        del bits
+        return img
+
+    def _on_lock(self, _opaque: Any, planes: Any) -> Any:
+        self.lock.acquire()
+        planes[0] = ctypes.cast(self.buf, ctypes.c_void_p)
+        return 0  # not None: see signage_player.qtcompat (None's refcount on Python 3.11)
+
+    def _on_unlock(self, _opaque: Any, _picture: Any, _planes: Any) -> None:
+        self.lock.release()
+
+    def _on_display(self, _opaque: Any, _picture: Any) -> None:
+        with self.lock:
+            if not self.active or self.buf is None:
+                return
+            w, h = self.size
+            self.pending = ctypes.string_at(self.buf, w * h * 4)
+            self.pending_size = (w, h)
+        with contextlib.suppress(BlockingIOError):  # full pipe: the GUI thread is already due to look
+            os.write(self._wake_fd, b"f")
+
+
 class VlcBackend(MediaBackend):
-    """libVLC decoding into a buffer; one engine and one media player, reused for every video."""
+    """libVLC decoding into buffers: one player for what is on screen, one that prerolls the next video.
+
+    :meth:`preroll` decodes the first frame of the next video while the current item is shown;
+    :meth:`play` then paints that frame at once and the main player takes over from it, so a
+    switch to a video costs about one frame instead of libVLC's start-up time.
+    """
+
+    POSTERS = 8
 
     def __init__(self, extra_args: tuple[str, ...] = (), audio: bool = False) -> None:
         super().__init__()
@@ -132,26 +212,17 @@ class VlcBackend(MediaBackend):
         if instance is None:
             raise MediaError("libVLC did not start (are libvlc5 and vlc-plugin-base installed?)")
         self._instance = instance
-        self._player = instance.media_player_new()
-        self._lock = threading.Lock()
-        self._buf: Any = None
-        self._size = (0, 0)
-        self._latest: QImage | None = None
-        self._generation = 0  # frames of a stopped video are dropped
-        self._playing_gen = -1
-        cb = vlc.CallbackDecorators
-        self._cb_lock = cb.VideoLockCb(self._on_lock)
-        self._cb_unlock = cb.VideoUnlockCb(self._on_unlock)
-        self._cb_display = cb.VideoDisplayCb(self._on_display)
-        self._player.video_set_callbacks(self._cb_lock, self._cb_unlock, self._cb_display, None)
-        self._pending: bytes | None = None
-        self._pending_size = (0, 0)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
+        self._main = _FrameSink(vlc, instance.media_player_new(), self._wake_w)
+        self._pre = _FrameSink(vlc, instance.media_player_new(), self._wake_w)
+        self._pre_key: tuple[str, int, int] | None = None
+        self._posters: dict[tuple[str, int, int], QImage] = {}
+        self._latest: QImage | None = None
         self._notifier = QSocketNotifier(self._wake_r, QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._on_wake)
-        # End and error are polled from the GUI thread (no Python calls into Qt from libVLC's threads).
+        # end and error are polled from the GUI thread, for the same reason as the frames
         self._state_timer = QTimer(self)
         self._state_timer.setInterval(40)
         self._state_timer.timeout.connect(self._on_state_poll)
@@ -178,87 +249,78 @@ class VlcBackend(MediaBackend):
         finally:
             media.release()
 
+    def preroll(self, path: Path, target: QSize, info: VideoInfo) -> None:
+        w, h = fit_size(info.width, info.height, target)
+        key = (str(path), w, h)
+        if key in self._posters or key == self._pre_key:
+            return
+        self._pre.player.stop()
+        self._pre_key = key
+        self._pre.configure(w, h)
+        self._start(self._pre.player, path)
+
     def play(self, path: Path, target: QSize, info: VideoInfo | None = None) -> None:
         info = info or self.probe(path)
         w, h = fit_size(info.width, info.height, target)
         self._state_timer.stop()
-        self._player.stop()
-        with self._lock:
-            self._generation += 1
-            self._latest = None
-            if (w, h) != self._size:
-                self._buf = (ctypes.c_ubyte * (w * h * 4))()
-                self._size = (w, h)
-            self._playing_gen = self._generation
-        self._player.video_set_format("RV32", w, h, w * 4)
-        media = self._instance.media_new_path(str(path))
-        self._player.set_media(media)
-        media.release()
-        if self._player.play() != 0:
-            raise MediaError(f"{path.name}: libVLC refused to play it")
+        if self._pre_key == (str(path), w, h):  # still prerolling this very file: no use any more
+            self._pre.deactivate()
+            self._pre.player.stop()
+            self._pre_key = None
+        self._main.player.stop()
+        self._main.configure(w, h)
+        self._latest = self._posters.get((str(path), w, h))
+        self._start(self._main.player, path)
         self._state_timer.start()
+        if self._latest is not None:
+            self.frame_ready.emit()  # the prerolled first frame, painted now
 
     def stop(self) -> None:
         self._state_timer.stop()
-        with self._lock:
-            self._generation += 1
-            self._playing_gen = -1
-        self._player.stop()
+        self._main.deactivate()
+        self._main.player.stop()
+        self._latest = None
 
     def frame(self) -> QImage | None:
-        with self._lock:
-            return self._latest
+        return self._latest
 
     def close(self) -> None:
         self.stop()
-        self._player.release()
+        self._pre.deactivate()
+        self._pre.player.stop()
+        self._main.player.release()
+        self._pre.player.release()
         self._instance.release()
         self._notifier.setEnabled(False)
         os.close(self._wake_r)
         os.close(self._wake_w)
 
-    # libVLC threads -----------------------------------------------------------------------
-
-    def _on_lock(self, _opaque: Any, planes: Any) -> Any:
-        self._lock.acquire()
-        planes[0] = ctypes.cast(self._buf, ctypes.c_void_p)
-        return 0  # not None: a None result for a c_void_p restype underflows None's refcount on 3.11
-
-    def _on_unlock(self, _opaque: Any, _picture: Any, _planes: Any) -> None:
-        self._lock.release()
-
-    def _on_display(self, _opaque: Any, _picture: Any) -> None:
-        with self._lock:
-            if self._playing_gen != self._generation or self._buf is None:
-                return
-            w, h = self._size
-            self._pending = bytes(self._buf)
-            self._pending_size = (w, h)
-        # Wake the GUI thread through a pipe: calling into PySide from libVLC's threads
-        # (signals, QImage) corrupts refcounts under PySide6 6.12.
-        with contextlib.suppress(BlockingIOError):  # full pipe: the GUI thread is already due to look
-            os.write(self._wake_w, b"f")
+    def _start(self, player: Any, path: Path) -> None:
+        media = self._instance.media_new_path(str(path))
+        player.set_media(media)
+        media.release()
+        if player.play() != 0:
+            raise MediaError(f"{path.name}: libVLC refused to play it")
 
     def _on_wake(self) -> None:
-        try:
+        with contextlib.suppress(BlockingIOError):
             while os.read(self._wake_r, 4096):
                 pass
-        except BlockingIOError:
-            pass
-        with self._lock:
-            data, (w, h), self._pending = self._pending, self._pending_size, None
-            if data is None or self._playing_gen != self._generation:
-                return
-        img = QImage(w, h, QImage.Format.Format_RGB32)
-        bits = img.bits()
-        ctypes.memmove((ctypes.c_char * (w * h * 4)).from_buffer(bits), data, w * h * 4)
-        del bits
-        with self._lock:
-            self._latest = img
-        self.frame_ready.emit()
+        poster = self._pre.take()
+        if poster is not None and self._pre_key is not None:
+            self._posters[self._pre_key] = poster
+            while len(self._posters) > self.POSTERS:
+                self._posters.pop(next(iter(self._posters)))
+            self._pre_key = None
+            self._pre.deactivate()
+            self._pre.player.stop()
+        frame = self._main.take()
+        if frame is not None:
+            self._latest = frame
+            self.frame_ready.emit()
 
     def _on_state_poll(self) -> None:
-        state = self._player.get_state()
+        state = self._main.player.get_state()
         if state == self._vlc.State.Ended:
             self._state_timer.stop()
             self.finished.emit()

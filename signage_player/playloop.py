@@ -161,8 +161,9 @@ class PlayLoop(QObject):
         self._due_mono = self.clock.monotonic() + delay
         self._timer.start(int(delay * 1000))
         self._preload_timer.stop()
-        if delay > PRELOAD_S:
-            self._preload_timer.start(int((delay - PRELOAD_S) * 1000))
+        # prepare the next item PRELOAD_S ahead; for items shorter than that, a third of the way in
+        lead = delay - PRELOAD_S if delay > 2 * PRELOAD_S else delay / 3
+        self._preload_timer.start(int(lead * 1000))
 
     def _on_preload_due(self) -> None:
         if self.program is None:

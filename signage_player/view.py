@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ CJK_FAMILY = "Noto Sans CJK SC"
 DEFAULT_LANGS = ("zh", "en")
 MAX_IMAGE_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 FILL_MAX_CROP = 0.15  # fill the zone when that crops at most this share of the image, else fit
+IMAGE_CACHE_BYTES = 96 * 1024 * 1024  # decoded pictures kept for the next loop round
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,8 @@ class MainZone(QWidget):
         self._first_frame_pending = False
         self._video_started = 0.0
         self._text_font: QFont | None = None
+        self._images: dict[tuple[str, int, int, int, int], QImage] = {}  # LRU of decoded images
+        self._videos: dict[tuple[str, int, int], VideoInfo] = {}
         self._fade_timer = QTimer(self)
         self._fade_timer.setInterval(16)
         self._fade_timer.timeout.connect(self.update)
@@ -146,21 +150,60 @@ class MainZone(QWidget):
             return Prepared(playable, text=text)
         if playable.path is None:
             raise MediaError(f"{item.id}: no local file")
+        try:
+            st = playable.path.stat()
+        except OSError as exc:
+            raise MediaError(f"{item.id}: cannot read {playable.path.name}: {exc}") from exc
         if item.kind is ItemKind.VIDEO:
-            return Prepared(playable, video=self.backend.probe(playable.path))
-        reader = QImageReader(str(playable.path))
+            info = self._probe(playable.path, st)
+            self.backend.preroll(playable.path, self.size(), info)
+            return Prepared(playable, video=info)
+        return Prepared(playable, image=self._decoded_image(playable.path, st))
+
+    def _decoded_image(self, path: Path, st: os.stat_result) -> QImage:
+        """Decode (or reuse a decoded copy of) an image, sized for this zone; MediaError if it won't.
+
+        Keyed by inode and size, not mtime: the cache touches files on use (LRU) and replaces them
+        by rename, which gives a new inode.
+        """
+        key = (str(path), st.st_size, st.st_ino, self.width(), self.height())
+        hit = self._images.pop(key, None)
+        if hit is not None:
+            self._images[key] = hit  # most recently used last
+            return hit
+        image = self._decode(path)
+        self._images[key] = image
+        total = sum(i.sizeInBytes() for i in self._images.values())
+        while total > IMAGE_CACHE_BYTES and len(self._images) > 1:
+            oldest = next(iter(self._images))
+            total -= self._images.pop(oldest).sizeInBytes()
+        return image
+
+    def _probe(self, path: Path, st: os.stat_result) -> VideoInfo:
+        key = (str(path), st.st_size, st.st_ino)
+        info = self._videos.get(key)
+        if info is None:
+            info = self.backend.probe(path)
+            if len(self._videos) > 256:
+                self._videos.clear()
+            self._videos[key] = info
+        return info
+
+    def _decode(self, path: Path) -> QImage:
+        item_id = path.name[:12]
+        reader = QImageReader(str(path))
         reader.setAutoTransform(True)
         src = reader.size()
         if src.isValid() and src.width() * src.height() > MAX_IMAGE_PIXELS:
-            raise MediaError(f"{item.id}: image of {src.width()}x{src.height()} pixels is too large")
+            raise MediaError(f"{item_id}: image of {src.width()}x{src.height()} pixels is too large")
         if src.isValid() and not src.isEmpty():
             target = fit_or_fill(src, self.size()).size()
             if target.width() < src.width():
                 reader.setScaledSize(target)
         image = reader.read()
         if image.isNull():
-            raise MediaError(f"{item.id}: image does not decode ({reader.errorString()})")
-        return Prepared(playable, image=image.convertToFormat(QImage.Format.Format_RGB32))
+            raise MediaError(f"{item_id}: image does not decode ({reader.errorString()})")
+        return image.convertToFormat(QImage.Format.Format_RGB32)
 
     def show_prepared(self, prepared: Prepared) -> None:
         previous = self.current

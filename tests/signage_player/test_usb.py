@@ -7,8 +7,8 @@ import io
 import tarfile
 from pathlib import Path
 
-import pyudev
 import pytest
+import pyudev
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
