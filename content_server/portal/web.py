@@ -28,6 +28,7 @@ from content_server.config import Settings
 from content_server.errors import ServerError
 from content_server.models import User
 from content_server.portal import security
+from content_server.portal.forms import COMMUNITY_TZ
 from content_server.portal.i18n import MESSAGES, Translator, pick_language
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,17 @@ def make_environment(strict: bool = False) -> Environment:
     versions = _static_versions()
     env.globals["static"] = lambda name: f"{PORTAL_PREFIX}/static/{name}?v={versions.get(name, '0')}"
     env.globals["strict_i18n"] = strict
+    env.filters["local"] = local_time
     return env
+
+
+def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time as the community's wall-clock time (what staff and merchants expect)."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(COMMUNITY_TZ).strftime(fmt)
 
 
 @dataclass

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
-from tests.fixtures.server import AppClient, Credentials
+from fastapi.testclient import TestClient
+
+from tests.fixtures.server import START, TEST_SECRET, AppClient, Credentials
 from tests.portal.conftest import csrf_of, portal_login
 
 
@@ -102,3 +105,24 @@ def test_wrong_role_and_unknown_pages(app_client: AppClient) -> None:
         r.status_code == 404 and "页面不存在" in r.text and r.headers["content-type"].startswith("text/html")
     )
     assert app_client.get("/api/v1/no-such-route").headers["content-type"].startswith("application/json")
+
+
+def test_cookies_are_secure_outside_plain_http_test_setups(tmp_path: Path) -> None:
+    """Production settings (the default) mark the session and CSRF cookies Secure."""
+    from content_server import auth
+    from content_server.app import create_app
+    from content_server.config import Settings
+
+    settings = Settings(data_dir=tmp_path, secret_key=TEST_SECRET, scheduler_enabled=False)
+    assert settings.secure_cookies is True
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        with client.app.state.sessions() as session:  # type: ignore[attr-defined]
+            auth.create_user(session, username="op", password="op-password-1", role="operator", now=START)
+            session.commit()
+        first = client.get("/portal/login")
+        assert "Secure" in first.headers["set-cookie"]
+        r = portal_login(client, Credentials("op", "op-password-1"))
+        session_cookie = next(
+            c for c in r.history[0].headers.get_list("set-cookie") if c.startswith("signage_session=")
+        )
+        assert "Secure" in session_cookie and "HttpOnly" in session_cookie
