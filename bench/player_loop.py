@@ -35,8 +35,9 @@ def make_media(d: Path) -> dict[str, Path]:
     from PIL import Image, ImageDraw
 
     files = {}
-    for i, (w, h, colour) in enumerate([(1920, 1080, (30, 90, 200)), (1080, 1920, (200, 60, 60)),
-                                         (1280, 720, (40, 160, 80)), (800, 600, (220, 180, 40))]):
+    shapes = [(1920, 1080, (30, 90, 200)), (1080, 1920, (200, 60, 60)), (1280, 720, (40, 160, 80)),
+              (800, 600, (220, 180, 40))]
+    for i, (w, h, colour) in enumerate(shapes):
         img = Image.new("RGB", (w, h), colour)
         ImageDraw.Draw(img).ellipse((w // 4, h // 4, 3 * w // 4, 3 * h // 4), fill=(255, 255, 255))
         p = d / f"img{i}.png" if i % 2 == 0 else d / f"img{i}.jpg"
@@ -45,9 +46,9 @@ def make_media(d: Path) -> dict[str, Path]:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg:
         for name, size in (("v0.mp4", "640x360"), ("v1.mp4", "480x360")):
-            subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate=25",
-                            "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-                            "-movflags", "+faststart", str(d / name)], check=True)
+            subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                            f"testsrc=size={size}:rate=25", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast",
+                            "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(d / name)], check=True)
             files[name] = d / name
     return files
 
@@ -59,7 +60,7 @@ def main() -> int:
     ap.add_argument("--video-s", type=float, default=0.25, help="video duration (cut short)")
     ap.add_argument("--video-every", type=int, default=20, help="one video item per this many items")
     ap.add_argument("--lead-s", type=float, default=0.3,
-                    help="duration of the image before each video (time to preroll it; real items last seconds)")
+                    help="image before each video: time to preroll it (real items last seconds)")
     ap.add_argument("--size", default="1280x720")
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -88,7 +89,8 @@ def run(args: argparse.Namespace, tmp: Path, width: int, height: int) -> int:
         ref = AssetRef(sha256=digest, size=path.stat().st_size, media_type="x", url="/")
         cache.fetch(ref, lambda part, path=path: part.write_bytes(path.read_bytes()))  # warm cache
         video = name.endswith(".mp4")
-        items.append(ContentItem(id=name, kind=ItemKind.VIDEO if video else ItemKind.IMAGE, asset_sha256=digest,
+        kind = ItemKind.VIDEO if video else ItemKind.IMAGE
+        items.append(ContentItem(id=name, kind=kind, asset_sha256=digest,
                                  duration_s=args.video_s if video else args.image_s))
     images = [i for i in items if i.kind is ItemKind.IMAGE]
     videos = [i for i in items if i.kind is ItemKind.VIDEO]

@@ -71,7 +71,7 @@ def png_bytes(image: QImage) -> bytes:
     data = QByteArray()
     buf = QBuffer(data)
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buf, b"PNG")
+    image.save(buf, "PNG")  # type: ignore[call-overload]  # the stubs say bytes; the binding wants str
     buf.close()
     return bytes(data.data())
 

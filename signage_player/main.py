@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="signage-player", description="Community signage player")
-    p.add_argument("--server", required=True, help="content server base URL")
+    p.add_argument("--server", help="content server base URL (or SIGNAGE_PLAYER_SERVER_URL)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--window", action="store_true", help="run in a window instead of full screen")
     mode.add_argument("--screenshot-dir", type=Path, help="no display: render offscreen, save screen.png")
@@ -30,7 +30,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    overrides: dict[str, object] = {"server_url": args.server, "window": args.window}
+    overrides: dict[str, object] = {}
+    if args.server:
+        overrides["server_url"] = args.server
+    if args.window:
+        overrides["window"] = True
     for key in ("screenshot_dir", "data_dir", "import_dir"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)

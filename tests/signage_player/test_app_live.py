@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from pytestqt.qtbot import QtBot
 
@@ -59,6 +60,19 @@ def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
     assert app.snapshot.screen_hash is not None
     health = op.request("GET", f"/screens/{screen['id']}")
     assert health["last_seen_at"] is not None
+
+    # remote screenshot: asked by the operator, learned with the heartbeat, uploaded as PNG
+    op.request("POST", f"/screens/{screen['id']}/screenshot-request")
+    with qtbot.waitSignal(app.screenshot_requested, timeout=5000):
+        app._heartbeat_job()
+    shot = b""
+    for _ in range(50):
+        r = httpx.get(f"{live_server.api}/screens/{screen['id']}/screenshot", headers=op.headers, timeout=10)
+        if r.status_code == 200:
+            shot = r.content
+            break
+        qtbot.wait(100)
+    assert shot.startswith(b"\x89PNG")
 
 
 def test_emergency_is_learned_within_5_s_and_ends(
