@@ -281,6 +281,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "approvals.need_reason": ("驳回时请写明理由。", "Give a reason when rejecting."),
     # operator: screens
     "screens.title": ("屏幕", "Screens"),
+    "screens.alert_frozen": (
+        "{n} 块屏幕画面冻结（应换画面却没有变化）：{names}",
+        "{n} frozen (picture not changing as scheduled): {names}",
+    ),
+    "screens.alert_failing": (
+        "{n} 块屏幕内容播放失败：{names}",
+        "{n} failing to play their content: {names}",
+    ),
+    "screens.alert_behind": (
+        "{n} 块屏幕仍在播放旧节目单：{names}",
+        "{n} still playing an old schedule: {names}",
+    ),
+    "screens.alert_offline": ("{n} 块屏幕离线：{names}", "{n} offline: {names}"),
     "screens.none": (
         "还没有屏幕。请在屏幕上查看绑定码，然后在上方输入。",
         "No screens yet. Enter the pairing code a new screen shows.",

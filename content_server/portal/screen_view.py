@@ -50,3 +50,23 @@ def view(d: Device, health: Health) -> ScreenView:
         screenshot=d.screenshot_sha256 is not None,
         screenshot_at=_local(d.screenshot_at, d.timezone),
     )
+
+
+# what an operator must look at first, worst first: (translation key, screens)
+ALERTS: tuple[tuple[str, str], ...] = (
+    ("screens.alert_frozen", "frozen"),
+    ("screens.alert_failing", "failing"),
+    ("screens.alert_behind", "behind"),
+    ("screens.alert_offline", "offline"),
+)
+
+
+def alerts(rows: list[ScreenView]) -> list[tuple[str, list[str]]]:
+    """Alert lines for the screens list: frozen, failing, behind and offline screens by name."""
+    matches = {
+        "frozen": [r for r in rows if r.frozen],
+        "failing": [r for r in rows if r.sync == "failing"],
+        "behind": [r for r in rows if r.sync == "behind"],
+        "offline": [r for r in rows if r.online == "offline"],
+    }
+    return [(key, [r.name or r.id for r in matches[kind]]) for key, kind in ALERTS if matches[kind]]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from content_server import auth
+from content_server.portal import screen_view
 from content_server.portal.i18n import LANGUAGES, MESSAGES, MissingTranslation, Translator, pick_language
 from schedules.kiosk_protocol import CaseState
 from schedules.model import ItemKind, Orientation, Priority, ScreenClass
@@ -76,6 +77,10 @@ def test_keys_built_from_values_are_in_the_table() -> None:
         if f"{prefix}.{v}" not in MESSAGES
     ]
     assert missing == []
+
+
+def test_alert_keys_are_in_the_table() -> None:
+    assert [key for key, _ in screen_view.ALERTS if key not in MESSAGES] == []
 
 
 def test_both_languages_are_filled_and_chinese_is_chinese() -> None:

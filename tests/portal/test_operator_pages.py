@@ -61,8 +61,10 @@ def test_screens_list_shows_health_and_edits_stick(app_client: AppClient) -> Non
     listing = app_client.get("/portal/screens")
     assert "在线" in listing.text and "m-bakery" in listing.text and "8.0 GB" in listing.text
     assert "缺少 1 个素材" in listing.text
+    _heartbeat(app_client, dev.device_key, failed_items=["m-broken"])
+    assert "1 块屏幕内容播放失败：3号楼大堂" in app_client.get("/portal/screens").text
     app_client.clock.advance(dt.timedelta(minutes=10))
-    assert "离线" in app_client.get("/portal/screens").text
+    assert "1 块屏幕离线：3号楼大堂" in app_client.get("/portal/screens").text
 
     page = app_client.get(f"/portal/screens/{dev.device_id}")
     form = {

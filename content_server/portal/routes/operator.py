@@ -148,7 +148,8 @@ def _health_view(page: OperatorPage, session: Any, d: Device, now: dt.datetime) 
 def screens_page(page: OperatorPage, session: SessionDep, now: NowDep) -> Response:
     rows = [_health_view(page, session, d, now) for d in queries.all_screens(session) if d.revoked_at is None]
     session.commit()  # the manifest cache may have recorded what it served
-    return page.render("screens.html", {"section": "screens", "screens": rows}, title_key="screens.title")
+    context = {"section": "screens", "screens": rows, "alerts": screen_view.alerts(rows)}
+    return page.render("screens.html", context, title_key="screens.title")
 
 
 @router.get("/screens/claim")
