@@ -82,11 +82,33 @@ def seed(data_dir: Path, screens: int) -> tuple[list[str], str, bytes]:
         adv = auth.create_user(
             s, username="bakery", password="bakery-pass-1", role="advertiser", now=now, approved=True
         )
-        filler = Media(owner_id=op.id, sha256=sha, size=len(asset), media_type="image/jpeg", kind="image",
-                       width=3840, height=2160, duration_s=10, filename="default.jpg", title="Default slide",
-                       filler=True, created_at=now)  # fmt: skip
-        ad = Media(owner_id=adv.id, sha256=sha, size=len(asset), media_type="image/jpeg", kind="image",
-                   width=3840, height=2160, duration_s=10, filename="ad.jpg", title="Bakery", created_at=now)  # fmt: skip
+        filler = Media(
+            owner_id=op.id,
+            sha256=sha,
+            size=len(asset),
+            media_type="image/jpeg",
+            kind="image",
+            width=3840,
+            height=2160,
+            duration_s=10,
+            filename="default.jpg",
+            title="Default slide",
+            filler=True,
+            created_at=now,
+        )
+        ad = Media(
+            owner_id=adv.id,
+            sha256=sha,
+            size=len(asset),
+            media_type="image/jpeg",
+            kind="image",
+            width=3840,
+            height=2160,
+            duration_s=10,
+            filename="ad.jpg",
+            title="Bakery",
+            created_at=now,
+        )
         s.add_all([filler, ad])
         s.flush()
         groups = ["north", "south", "east", "west"]
@@ -95,23 +117,55 @@ def seed(data_dir: Path, screens: int) -> tuple[list[str], str, bytes]:
             key = secrets.token_urlsafe(32)
             if i < POLLED_SCREENS:
                 keys.append(key)
-            rows.append({
-                "id": f"screen{i:05d}", "name": f"Screen {i}", "kind": "player",
-                "key_sha256": hashlib.sha256(key.encode()).hexdigest(), "public_key": "",
-                "screen_class": "outdoor_large" if i % 3 == 0 else "indoor_small", "orientation": "landscape",
-                "width": 1920, "height": 1080, "groups": [groups[i % 4]], "tags": [f"building:{i % 40}"],
-                "timezone": "Asia/Shanghai", "hours": {}, "created_at": now, "player_version": "",
-                "screenshot_requested": False,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "id": f"screen{i:05d}",
+                    "name": f"Screen {i}",
+                    "kind": "player",
+                    "key_sha256": hashlib.sha256(key.encode()).hexdigest(),
+                    "public_key": "",
+                    "screen_class": "outdoor_large" if i % 3 == 0 else "indoor_small",
+                    "orientation": "landscape",
+                    "width": 1920,
+                    "height": 1080,
+                    "groups": [groups[i % 4]],
+                    "tags": [f"building:{i % 40}"],
+                    "timezone": "Asia/Shanghai",
+                    "hours": {},
+                    "created_at": now,
+                    "player_version": "",
+                    "screenshot_requested": False,
+                }
+            )
         s.execute(Device.__table__.insert(), rows)
         for n, g in enumerate(groups):
-            s.add(AnnouncementRow(title=f"Notice {n}", text={"zh": "停水通知", "en": "Water off 9-12"},
-                                  media_ids=[], valid_from=now, targeting={"groups": [g]}, created_by=op.id,
-                                  created_at=now, updated_at=now))  # fmt: skip
-        s.add(CampaignRow(advertiser_id=adv.id, name="Bakery", category="food", media_ids=[ad.id],
-                          flight_start=now.date(), flight_end=now.date() + dt.timedelta(days=30),
-                          targeting={"groups": ["north", "south"]}, share_percent=10, state="approved",
-                          submitted_at=now, updated_at=now))  # fmt: skip
+            s.add(
+                AnnouncementRow(
+                    title=f"Notice {n}",
+                    text={"zh": "停水通知", "en": "Water off 9-12"},
+                    media_ids=[],
+                    valid_from=now,
+                    targeting={"groups": [g]},
+                    created_by=op.id,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        s.add(
+            CampaignRow(
+                advertiser_id=adv.id,
+                name="Bakery",
+                category="food",
+                media_ids=[ad.id],
+                flight_start=now.date(),
+                flight_end=now.date() + dt.timedelta(days=30),
+                targeting={"groups": ["north", "south"]},
+                share_percent=10,
+                state="approved",
+                submitted_at=now,
+                updated_at=now,
+            )
+        )
         state.bump(s, now)
         s.commit()
     engine.dispose()
@@ -142,8 +196,9 @@ def parse_wrk(out: str) -> dict[str, float]:
     return {"rps": rps, "mb_s": mb_s, "p99_ms": p99_ms, "errors": float(non2xx.group(1)) if non2xx else 0.0}
 
 
-def run_wrk(url: str, seconds: int, connections: int, script: Path | None = None,
-            headers: list[str] = ()) -> dict[str, float]:  # fmt: skip
+def run_wrk(
+    url: str, seconds: int, connections: int, script: Path | None = None, headers: list[str] = ()
+) -> dict[str, float]:
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for h in headers:
         cmd += ["-H", h]
@@ -213,8 +268,14 @@ def main() -> None:
         print(f"seeded {args.screens} screens in {time.monotonic() - t0:.1f} s", file=sys.stderr)
 
         port = free_port()
-        env = {**os.environ, "SIGNAGE_DATA_DIR": str(data_dir), "SIGNAGE_SECRET_KEY": SECRET,
-               "SIGNAGE_PORT": str(port), "SIGNAGE_LOG_LEVEL": "WARNING", "SIGNAGE_SCHEDULER_ENABLED": "1"}  # fmt: skip
+        env = {
+            **os.environ,
+            "SIGNAGE_DATA_DIR": str(data_dir),
+            "SIGNAGE_SECRET_KEY": SECRET,
+            "SIGNAGE_PORT": str(port),
+            "SIGNAGE_LOG_LEVEL": "WARNING",
+            "SIGNAGE_SCHEDULER_ENABLED": "1",
+        }
         procs.append(
             subprocess.Popen([sys.executable, "-m", "content_server.main", "serve"], env=env, cwd=ROOT)
         )

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from content_server import migrate
-from content_server.api.fastpath import ManifestPollFastPath
+from content_server.api.fastpath import BodyLimit, ManifestPollFastPath
 from content_server.auth import LoginLimiter, RateLimited
 from content_server.clock import utc_now
 from content_server.config import Settings
@@ -129,6 +129,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
     app.state.manifests = ManifestCache(settings.poll_cache_s)
     app.state.startup_hooks = []  # callables(app) run after DB/store are ready, before the scheduler starts
     _install_error_handlers(app)
+    app.add_middleware(BodyLimit)
     app.add_middleware(ManifestPollFastPath)
 
     from content_server.api.routes import register_api

@@ -8,10 +8,12 @@ dependency injection or a database round trip. Anything else goes through the no
 from __future__ import annotations
 
 import hashlib
+import json
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from content_server.api.blobs import etag_matches
+from content_server.errors import TooLarge
 
 MANIFEST_PATH = "/api/v1/device/manifest"
 
@@ -46,3 +48,48 @@ class ManifestPollFastPath:
                     await send({"type": "http.response.body", "body": b""})
                     return
         await self.app(scope, receive, send)
+
+
+MAX_JSON_BODY = 1024 * 1024
+STREAMED_PATHS = ("/api/v1/media", "/api/v1/device/screenshot")  # enforce their own, larger limits
+
+
+class BodyLimit:
+    """Refuse request bodies over 1 MiB (413, JSON) except on the streaming upload routes."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_JSON_BODY) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in STREAMED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await _too_large(send, self.max_bytes)
+                return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise TooLarge(f"request body over {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": f"request body over {limit} bytes"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -81,6 +81,12 @@ def manifest(
     return Response(body, media_type="application/json", headers=headers)
 
 
+@router.get("/device/auth", status_code=204, response_class=Response)
+def device_auth(_device: CurrentDevice) -> Response:
+    """204 for a valid device key: lets nginx ``auth_request`` guard assets it serves itself."""
+    return Response(status_code=204)
+
+
 @router.post("/device/heartbeat", response_model=HeartbeatReply)
 def heartbeat(
     body: Heartbeat,

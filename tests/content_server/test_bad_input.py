@@ -1,0 +1,79 @@
+"""Bad input gets a 4xx with a message and changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tests.fixtures.server import AppClient, pair_device
+
+
+def test_malformed_wrong_missing_huge_and_unknown(app_client: AppClient) -> None:
+    c = app_client
+    op = c.auth(c.operator)
+    hdr = {**op, "Content-Type": "application/json"}
+    r = c.post("/api/v1/announcements", content=b'{"title": ', headers=hdr)
+    assert r.status_code == 422 and r.json()["detail"]
+    r = c.post("/api/v1/announcements", json={"title": 5, "text": "not a dict"}, headers=op)
+    assert r.status_code == 422 and "text" in r.json()["detail"]
+    r = c.post("/api/v1/announcements", json={}, headers=op)
+    assert r.status_code == 422 and "title" in r.json()["detail"]
+    r = c.post("/api/v1/announcements", json={"title": "x", "text": {"en": "a" * 2_000_000}}, headers=op)
+    assert r.status_code == 413 and "bytes" in r.json()["detail"]
+    r = c.post(
+        "/api/v1/announcements",
+        json={"title": "x", "text": {"en": "hi"}, "valid_from": "2026-11-25T10:00:00"},
+        headers=op,
+    )
+    assert r.status_code == 422 and "time zone" in r.json()["detail"]
+    assert c.get("/api/v1/announcements", headers=op).json() == []
+    for path in (
+        "/api/v1/screens/nope",
+        "/api/v1/media/nope",
+        "/api/v1/campaigns/nope",
+        "/api/v1/announcements/nope",
+    ):
+        r = c.get(path, headers=op)
+        assert r.status_code == 404 and "unknown" in r.json()["detail"], path
+    assert c.get("/api/v1/assets/" + "0" * 64, headers=pair_device(c).headers).status_code == 404
+    assert c.get("/api/v1/assets/../../etc/passwd", headers=op).status_code == 404
+
+
+def test_device_auth_endpoint_and_revocation(app_client: AppClient) -> None:
+    c = app_client
+    dev = pair_device(c)
+    assert c.get("/api/v1/device/auth", headers=dev.headers).status_code == 204
+    c.post(f"/api/v1/screens/{dev.device_id}/revoke", headers=c.auth(c.operator))
+    assert c.get("/api/v1/device/auth", headers=dev.headers).status_code == 401
+
+
+def test_behind_failing_and_frozen(app_client: AppClient, media_dir) -> None:  # type: ignore[no-untyped-def]
+    c = app_client
+    op = c.auth(c.operator)
+    for name in ("landscape.png", "portrait.png"):
+        m = c.post(
+            f"/api/v1/media?filename={name}", content=(media_dir / name).read_bytes(), headers=op
+        ).json()
+        c.patch(f"/api/v1/media/{m['id']}", json={"filler": True, "duration_s": 10}, headers=op)
+    dev = pair_device(c, screen_class="indoor_small")
+    old = c.get("/api/v1/device/manifest", headers=dev.headers).json()["version"]
+
+    def beat(**kw: object) -> dict:
+        hb = {"sent_at": c.clock().isoformat(), "player_version": "1", "manifest_version": old, **kw}
+        c.post("/api/v1/device/heartbeat", json=hb, headers=dev.headers)
+        return c.get(f"/api/v1/screens/{dev.device_id}/status", headers=op).json()
+
+    assert beat(screen_hash="h1")["sync"] == "in_sync"
+    c.post("/api/v1/announcements", json={"title": "new", "text": {"en": "new"}}, headers=op)
+    status = beat(screen_hash="h2")
+    assert status["sync"] == "syncing" and status["latest_manifest"] != old
+    c.clock.advance(dt.timedelta(minutes=11))
+    status = beat(screen_hash="h3")
+    assert status["sync"] == "behind" and "old manifest" in " ".join(status["problems"])
+    status = beat(screen_hash="h3", failed_items=["m-x"])
+    assert status["sync"] == "failing"
+    # the picture hash stays "h3" for 6 minutes while the loop rotates two slides: frozen
+    c.clock.advance(dt.timedelta(minutes=6))
+    status = beat(screen_hash="h3")
+    assert status["frozen"] is True
+    status = beat(screen_hash="h4")
+    assert status["frozen"] is False
