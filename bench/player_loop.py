@@ -46,9 +46,10 @@ def make_media(d: Path) -> dict[str, Path]:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg:
         for name, size in (("v0.mp4", "640x360"), ("v1.mp4", "480x360")):
-            subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                            f"testsrc=size={size}:rate=25", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast",
-                            "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(d / name)], check=True)
+            cmd = [ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate=25",
+                   "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                   "-movflags", "+faststart", str(d / name)]
+            subprocess.run(cmd, check=True)
             files[name] = d / name
     return files
 

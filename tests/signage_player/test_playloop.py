@@ -19,6 +19,8 @@ from signage_player.program import ManifestProgram
 from signage_player.view import SignageView
 from tests.signage_player.manifests import T0, asset_item, emergency, manifest, office_hours, text_item
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "player"
+
 
 def _loop(qtbot: QtBot, backend: FakeMediaBackend, files: dict[str, Path], clock: MovableClock,
           outbox: Outbox | None = None, cls: ScreenClass = ScreenClass.OUTDOOR_LARGE) -> PlayLoop:
@@ -112,3 +114,43 @@ def test_video_items_play_and_switch(qtbot: QtBot, media_dir: Path, fake_backend
     with qtbot.waitSignal(loop.frame_shown, timeout=3000):
         loop.start()
     assert shown
+
+
+def test_kiosk_attract_loop_cycles_its_items(
+    qtbot: QtBot, media_dir: Path, fake_backend: FakeMediaBackend
+) -> None:
+    from signage_player.program import LoopProgram
+
+    img, ref = asset_item("poster", ItemKind.IMAGE, media_dir / "portrait.png", duration_s=6)
+    hello = text_item("hello", "社区服务 一站办理", "Community services in one place", duration_s=6)
+    clock = MovableClock(T0)
+    loop = _loop(qtbot, fake_backend, {ref.sha256: media_dir / "portrait.png"}, clock, cls=ScreenClass.KIOSK)
+    loop.view.resize(540, 960)
+    loop.set_program(LoopProgram([img, hello], anchor=T0))
+    loop.start()
+    order = []
+    for _ in range(4):
+        assert loop.current is not None
+        order.append(loop.current.item.id)
+        if loop.current.item.id == "hello":
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            loop.view.picture().save(str(ARTIFACTS / "layout_kiosk_attract.png"))
+        clock.advance(6)
+        loop.step()
+    assert order == ["poster", "hello", "poster", "hello"]
+    assert not loop.view.ticker.isVisible()
+
+
+def test_screen_hash_tells_pictures_apart(qapp: object) -> None:
+    from PySide6.QtGui import QImage, QPainter
+
+    from signage_player.app import average_hash
+
+    a = QImage(320, 180, QImage.Format.Format_RGB32)
+    a.fill(QColor("navy"))
+    b = a.copy()
+    p = QPainter(b)
+    p.fillRect(0, 0, 160, 180, QColor("white"))
+    p.end()
+    assert average_hash(a) == average_hash(a.copy())
+    assert average_hash(a) != average_hash(b) and len(average_hash(b)) == 16
