@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from content_server.errors import Conflict, Forbidden, Invalid, NotFound
+from content_server.models import Media
 from schedules.kiosk_protocol import OrderState
 
 from . import audit, orders
@@ -59,7 +60,7 @@ def profile_of(session: Session, user_id: str) -> ProviderRow:
     return row
 
 
-def _check_fields(session: Session, f: ServiceBody) -> None:
+def _check_fields(session: Session, provider: ProviderRow, f: ServiceBody) -> None:
     if session.get(ServiceCategoryRow, f.category_id) is None:
         raise Invalid(f"unknown category {f.category_id!r}")
     if not f.name_zh.strip() or not f.name_en.strip():
@@ -68,6 +69,12 @@ def _check_fields(session: Session, f: ServiceBody) -> None:
         raise Invalid("price_minor must be between 0 and 100000.00 yuan, in fen")
     if not 5 <= f.duration_minutes <= 24 * 60:
         raise Invalid("duration_minutes must be between 5 and 1440")
+    if f.image_sha256 is not None:
+        own_image = select(Media.id).where(
+            Media.sha256 == f.image_sha256, Media.owner_id == provider.user_id, Media.kind == "image"
+        )
+        if session.scalar(own_image.limit(1)) is None:
+            raise Invalid("image_sha256: upload the image first (it must be one of your own images)")
 
 
 def save_service(
@@ -78,7 +85,7 @@ def save_service(
     service_id: str | None = None,
 ) -> ServiceRow:
     """Create a service, or update one of this provider's."""
-    _check_fields(session, fields)
+    _check_fields(session, provider, fields)
     if service_id is None:
         row = ServiceRow(provider_id=provider.id, updated_at=now, **fields.model_dump())
         session.add(row)

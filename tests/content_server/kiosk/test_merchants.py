@@ -74,6 +74,10 @@ def test_provider_lifecycle(kiosk_env: InProcess) -> None:
     assert env.client.post(f"{API}/provider/services", headers=me, json=service_body()).status_code == 403
     approve(env, user_id)
 
+    foreign_image = env.client.post(
+        f"{API}/provider/services", headers=me, json=service_body(image_sha256="a" * 64)
+    )
+    assert foreign_image.status_code == 422 and "image" in foreign_image.json()["detail"]
     created = env.client.post(f"{API}/provider/services", headers=me, json=service_body())
     assert created.status_code == 201, created.text
     service_id = created.json()["id"]
