@@ -16,9 +16,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from content_server.api.deps import CurrentDevice, NowDep, SessionDep, require_role
-from content_server.errors import Forbidden, NotFound, ServerError
+from content_server.api.deps import CurrentDevice, NowDep, SessionDep, SettingsDep, StoreDep, require_role
+from content_server.errors import Forbidden, NotFound, ServerError, TooLarge, UnsupportedMedia
 from content_server.models import Device, User
+from content_server.services import library
 from schedules.kiosk_protocol import (
     CaseLookup,
     CaseState,
@@ -49,6 +50,7 @@ from .schemas import (
     CaseView,
     ProfileBody,
     ProfileView,
+    ProviderImageView,
     ReconcileView,
     ServiceBody,
     ServiceView,
@@ -328,6 +330,25 @@ def get_profile(user: ProviderAny, session: SessionDep) -> ProfileView:
     return ProfileView(
         id=row.id, name_zh=row.name_zh, name_en=row.name_en, phone=row.phone, approved=user.approved
     )
+
+
+@provider_router.post("/images", response_model=ProviderImageView, status_code=201)
+async def upload_image(
+    request: Request, session: SessionDep, store: StoreDep, settings: SettingsDep, now: NowDep, user: Provider
+) -> ProviderImageView:
+    """A service picture, as the raw request body; stored like every other medium (SHA-256 store)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes:
+        raise TooLarge(f"file is larger than the limit of {settings.max_upload_bytes} bytes")
+    staged = await store.stage_stream(request.stream(), settings.max_upload_bytes)
+    row, _created = await library.ingest(
+        session, store, settings, user, staged, filename="service", title="", now=now
+    )
+    if row.kind != "image":
+        session.rollback()
+        raise UnsupportedMedia("a service picture must be an image")
+    session.commit()
+    return ProviderImageView(media_id=row.id, sha256=row.sha256, width=row.width, height=row.height)
 
 
 @provider_router.get("/services", response_model=list[ServiceView])

@@ -80,6 +80,13 @@ class ProfileView(BaseModel):
     approved: bool
 
 
+class ProviderImageView(BaseModel):
+    media_id: str
+    sha256: str
+    width: int
+    height: int
+
+
 class ServiceBody(_Body):
     category_id: str = Field(max_length=32)
     name_zh: str = Field(min_length=1, max_length=200)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -62,7 +63,7 @@ def pay(env: InProcess, slot_id: str, service_id: str) -> dict[str, object]:
     return paid
 
 
-def test_provider_lifecycle(kiosk_env: InProcess) -> None:
+def test_provider_lifecycle(kiosk_env: InProcess, media_dir: Path) -> None:
     env = kiosk_env
     user_id, me = provider_account(env, "plumber")
     profile = env.client.put(
@@ -78,7 +79,16 @@ def test_provider_lifecycle(kiosk_env: InProcess) -> None:
         f"{API}/provider/services", headers=me, json=service_body(image_sha256="a" * 64)
     )
     assert foreign_image.status_code == 422 and "image" in foreign_image.json()["detail"]
-    created = env.client.post(f"{API}/provider/services", headers=me, json=service_body())
+    image = env.client.post(
+        f"{API}/provider/images", headers=me, content=(media_dir / "small.jpg").read_bytes()
+    )
+    assert image.status_code == 201, image.text
+    sha = image.json()["sha256"]
+    not_image = env.client.post(
+        f"{API}/provider/images", headers=me, content=(media_dir / "clip.mp4").read_bytes()
+    )
+    assert not_image.status_code in (415, 422)
+    created = env.client.post(f"{API}/provider/services", headers=me, json=service_body(image_sha256=sha))
     assert created.status_code == 201, created.text
     service_id = created.json()["id"]
     start = env.now() + dt.timedelta(days=1)
@@ -99,6 +109,9 @@ def test_provider_lifecycle(kiosk_env: InProcess) -> None:
     catalogue = env.client.get(f"{API}/kiosk/catalogue", headers=env.kiosk.headers).json()
     offer = next(s for s in catalogue["services"] if s["id"] == service_id)
     assert offer["provider_name"]["en"] == "QuickFix Plumbing" and offer["slots"][0]["remaining"] == 2
+    assert offer["image_sha256"] == sha
+    picture = env.client.get(offer["image_url"], headers=env.kiosk.headers)
+    assert picture.status_code == 200 and picture.content == (media_dir / "small.jpg").read_bytes()
 
     # another provider cannot see or touch it
     other_id, other = provider_account(env, "barber2")
