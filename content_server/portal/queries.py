@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from content_server.kiosk.models import ServiceCategoryRow, ServiceRow, SlotRow
 from content_server.models import AnnouncementRow, Device, User
 
 
@@ -51,3 +52,19 @@ def announcements(session: Session) -> list[AnnouncementRow]:
     """All announcements, newest first."""
     q = select(AnnouncementRow).order_by(AnnouncementRow.created_at.desc(), AnnouncementRow.id)
     return list(session.scalars(q))
+
+
+def service_categories(session: Session) -> list[ServiceCategoryRow]:
+    """The kiosk's service categories in display order."""
+    return list(session.scalars(select(ServiceCategoryRow).order_by(ServiceCategoryRow.position)))
+
+
+def provider_services(session: Session, provider_id: str) -> list[tuple[ServiceRow, list[SlotRow]]]:
+    """One provider's services, each with its slots in time order."""
+    services = session.scalars(
+        select(ServiceRow).where(ServiceRow.provider_id == provider_id).order_by(ServiceRow.updated_at.desc())
+    )
+    return [
+        (s, list(session.scalars(select(SlotRow).where(SlotRow.service_id == s.id).order_by(SlotRow.start))))
+        for s in services
+    ]

@@ -78,3 +78,39 @@ def test_provider_accepts_completes_and_cancels_bookings(kiosk_env: InProcess) -
     assert "已完成" in r.text and "已取消" in r.text and "师傅生病" in r.text
     order = env.client.get(f"{API}/kiosk/orders/{second['id']}", headers=env.kiosk.headers).json()
     assert order["state"] == "refunded"
+
+
+def test_provider_sets_up_a_service_with_slots_for_the_kiosks(kiosk_env: InProcess) -> None:
+    env = kiosk_env
+    user_id, _ = provider_account(env, "barber")
+    approve(env, user_id)
+    portal_login(env.client, Credentials("barber", "password-123"))
+    page = env.client.get("/portal/services")
+    assert "请先填写服务商资料" in page.text
+    token = csrf_of(page.text)
+    profile = {"csrf_token": token, "name_zh": "老王理发", "name_en": "Wang's Cuts"}
+    r = env.client.post("/portal/services/profile", data=profile, follow_redirects=True)
+    assert "资料已保存" in r.text and "新增服务" in r.text
+    form = {"csrf_token": token, "category_id": "merchants", "name_zh": "男士理发",
+            "name_en": "Men's haircut", "price": "35.50", "duration_minutes": "30"}  # fmt: skip
+    bad = env.client.post("/portal/services", data=dict(form, price="-1"))
+    assert bad.status_code == 422 and 'value="男士理发"' in bad.text
+    r = env.client.post("/portal/services", data=form, follow_redirects=True)
+    assert "服务已发布" in r.text and "¥35.50" in r.text
+    service_id = re.search(r'action="/portal/services/([0-9a-f]+)/slots"', r.text)
+    assert service_id
+    tomorrow = (env.now() + dt.timedelta(days=1)).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+    slot = {
+        "csrf_token": token,
+        "day": tomorrow.isoformat(),
+        "start": "10:00",
+        "end": "10:30",
+        "capacity": "2",
+    }
+    r = env.client.post(f"/portal/services/{service_id.group(1)}/slots", data=slot, follow_redirects=True)
+    assert "时段已添加" in r.text and f"{tomorrow.isoformat()} 10:00–10:30" in r.text and "已约 0/2" in r.text
+    past = env.client.post(f"/portal/services/{service_id.group(1)}/slots", data=dict(slot, day="2020-01-01"))
+    assert past.status_code == 422
+    catalogue = env.client.get(f"{API}/kiosk/catalogue", headers=env.kiosk.headers).json()
+    offer = next(s for s in catalogue["services"] if s["id"] == service_id.group(1))
+    assert offer["price_minor"] == 3550 and offer["slots"][0]["remaining"] == 2

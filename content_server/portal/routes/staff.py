@@ -3,6 +3,7 @@ end's own services in ``content_server.kiosk``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -19,7 +20,8 @@ from content_server.kiosk.community_pay import NAME as COMMUNITY_PAY
 from content_server.kiosk.identity import mask_id_number, mask_phone
 from content_server.kiosk.models import OrderRow, SlotRow
 from content_server.kiosk.runtime import get_runtime
-from content_server.portal import forms
+from content_server.kiosk.schemas import ServiceBody
+from content_server.portal import forms, queries
 from content_server.portal.routes.advertiser import problem_text
 from content_server.portal.web import ClerkPage, Page, ProviderPage
 from schedules.kiosk_protocol import CaseState
@@ -189,3 +191,119 @@ def act_on_booking(
     payments = get_runtime(page.request).provider(order.payment_provider if order else COMMUNITY_PAY)
     merchants.act_on_booking(session, payments, provider, order_id, action, reason, now)
     return page.redirect("/portal/bookings", notice="booking_updated")
+
+
+# ---- provider services -------------------------------------------------------------------------
+
+
+def _services_page(page: Page, session: Any, errors: list[str], form: dict[str, str]) -> Response:
+    assert page.user is not None
+    try:
+        provider = merchants.profile_of(session, page.user.id)
+    except ServerError:
+        provider = None
+    context = {
+        "section": "services",
+        "provider": provider,
+        "services": queries.provider_services(session, provider.id) if provider else [],
+        "categories": queries.service_categories(session),
+        "form": form,
+        "form_errors": errors,
+    }
+    return page.render(
+        "services.html", context, title_key="services.title", status_code=422 if errors else 200
+    )
+
+
+EMPTY_SERVICE = {"category_id": "", "name_zh": "", "name_en": "", "description_zh": "", "description_en": "",
+                 "price": "", "duration_minutes": "60"}  # fmt: skip
+
+
+@router.get("/services")
+def services_page(page: ProviderPage, session: SessionDep) -> Response:
+    return _services_page(page, session, [], dict(EMPTY_SERVICE))
+
+
+@router.post("/services/profile")
+def save_profile(
+    page: ProviderPage,
+    session: SessionDep,
+    now: NowDep,
+    name_zh: Annotated[str, Form(max_length=200)] = "",
+    name_en: Annotated[str, Form(max_length=200)] = "",
+    phone: Annotated[str, Form(max_length=20)] = "",
+    csrf_token: Csrf = "",
+) -> Response:
+    page.require_csrf(csrf_token)
+    assert page.user is not None
+    try:
+        merchants.upsert_profile(session, page.user.id, name_zh, name_en, phone, now)
+    except ServerError as exc:
+        session.rollback()
+        return _services_page(page, session, [str(exc)], dict(EMPTY_SERVICE))
+    return page.redirect("/portal/services", notice="profile_saved")
+
+
+@router.post("/services")
+def create_service(
+    page: ProviderPage,
+    session: SessionDep,
+    now: NowDep,
+    category_id: Annotated[str, Form(max_length=32)] = "",
+    name_zh: Annotated[str, Form(max_length=200)] = "",
+    name_en: Annotated[str, Form(max_length=200)] = "",
+    description_zh: Annotated[str, Form(max_length=4000)] = "",
+    description_en: Annotated[str, Form(max_length=4000)] = "",
+    price: Annotated[str, Form(max_length=12)] = "",
+    duration_minutes: Annotated[str, Form(max_length=5)] = "",
+    csrf_token: Csrf = "",
+) -> Response:
+    """A new service for the kiosks' catalogue; price typed in yuan, stored in fen."""
+    page.require_csrf(csrf_token)
+    assert page.user is not None
+    form = {"category_id": category_id, "name_zh": name_zh, "name_en": name_en,
+            "description_zh": description_zh, "description_en": description_en, "price": price,
+            "duration_minutes": duration_minutes}  # fmt: skip
+    try:
+        provider = merchants.profile_of(session, page.user.id)
+        yuan = forms.parse_number(price, "price", low=0, high=100_000)
+        minutes = forms.parse_number(duration_minutes, "duration_minutes", low=5, high=1440)
+        body = ServiceBody(
+            category_id=category_id, name_zh=name_zh.strip(), name_en=name_en.strip(),
+            description_zh=description_zh.strip(), description_en=description_en.strip(),
+            price_minor=round((yuan or 0) * 100), duration_minutes=int(minutes or 0),
+        )  # fmt: skip
+        merchants.save_service(session, provider, body, now)
+    except (ServerError, ValueError) as exc:
+        session.rollback()
+        return _services_page(page, session, [problem_text(page, exc)], form)
+    return page.redirect("/portal/services", notice="service_saved")
+
+
+@router.post("/services/{service_id}/slots")
+def add_slot(
+    page: ProviderPage,
+    session: SessionDep,
+    now: NowDep,
+    service_id: str,
+    day: Annotated[str, Form(max_length=10)] = "",
+    start: Annotated[str, Form(max_length=8)] = "",
+    end: Annotated[str, Form(max_length=8)] = "",
+    capacity: Annotated[int, Form(ge=1, le=1000)] = 1,
+    csrf_token: Csrf = "",
+) -> Response:
+    """A bookable time slot, typed as a local date and two local times."""
+    page.require_csrf(csrf_token)
+    assert page.user is not None
+    try:
+        provider = merchants.profile_of(session, page.user.id)
+        date, t_start, t_end = forms.parse_date(day), forms.parse_time(start), forms.parse_time(end)
+        if t_start is None or t_end is None:
+            raise forms.FormError("campaign.need_times")
+        begins = dt.datetime.combine(date, t_start, forms.COMMUNITY_TZ)
+        ends = dt.datetime.combine(date, t_end, forms.COMMUNITY_TZ)
+        merchants.add_slot(session, provider, service_id, begins, ends, capacity, now)
+    except (ServerError, ValueError) as exc:
+        session.rollback()
+        return _services_page(page, session, [problem_text(page, exc)], dict(EMPTY_SERVICE))
+    return page.redirect("/portal/services", notice="slot_added")
