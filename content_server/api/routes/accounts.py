@@ -7,6 +7,7 @@ import datetime as dt
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from content_server import auth
 from content_server.api.deps import (
@@ -49,23 +50,14 @@ class UserCreateIn(_In):
 
 
 class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     username: str
     role: str
     approved: bool
     display_name: str
     created_at: dt.datetime
-
-    @classmethod
-    def of(cls, u: User) -> UserOut:
-        return cls(
-            id=u.id,
-            username=u.username,
-            role=u.role,
-            approved=u.approved,
-            display_name=u.display_name,
-            created_at=u.created_at,
-        )
 
 
 class LoginOut(BaseModel):
@@ -84,6 +76,23 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _log_in(
+    body: LoginIn, request: Request, session: Session, now: dt.datetime, kind: str, lifetime: dt.timedelta
+) -> tuple[User, str]:
+    """Check the password under the rate limit and issue a token of ``kind``."""
+    user = auth.authenticate(
+        session,
+        request.app.state.limiter,
+        username=body.username,
+        password=body.password,
+        ip=_client_ip(request),
+        now=now,
+    )
+    token = auth.issue_token(session, user, kind=kind, now=now, lifetime=lifetime)
+    session.commit()
+    return user, token
+
+
 @router.post("/auth/login", response_model=LoginOut)
 def login(
     body: LoginIn,
@@ -94,17 +103,8 @@ def login(
     settings: SettingsDep,
 ) -> LoginOut:
     """Portal log-in: sets an HttpOnly, SameSite=Lax session cookie."""
-    user = auth.authenticate(
-        session,
-        request.app.state.limiter,
-        username=body.username,
-        password=body.password,
-        ip=_client_ip(request),
-        now=now,
-    )
     lifetime = dt.timedelta(hours=settings.session_hours)
-    token = auth.issue_token(session, user, kind="session", now=now, lifetime=lifetime)
-    session.commit()
+    user, token = _log_in(body, request, session, now, "session", lifetime)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -114,7 +114,7 @@ def login(
         samesite="lax",
         path="/",
     )
-    return LoginOut(user=UserOut.of(user), expires_at=now + lifetime)
+    return LoginOut(user=UserOut.model_validate(user), expires_at=now + lifetime)
 
 
 @router.post("/auth/token", response_model=TokenOut)
@@ -122,18 +122,9 @@ def api_token(
     body: LoginIn, request: Request, session: SessionDep, now: NowDep, settings: SettingsDep
 ) -> TokenOut:
     """API clients: exchange a password for a bearer token that expires."""
-    user = auth.authenticate(
-        session,
-        request.app.state.limiter,
-        username=body.username,
-        password=body.password,
-        ip=_client_ip(request),
-        now=now,
-    )
     lifetime = dt.timedelta(days=settings.api_token_days)
-    token = auth.issue_token(session, user, kind="api", now=now, lifetime=lifetime)
-    session.commit()
-    return TokenOut(token=token, expires_at=now + lifetime, user=UserOut.of(user))
+    user, token = _log_in(body, request, session, now, "api", lifetime)
+    return TokenOut(token=token, expires_at=now + lifetime, user=UserOut.model_validate(user))
 
 
 @router.post("/auth/logout", status_code=204)
@@ -150,7 +141,7 @@ def logout(request: Request, response: Response, session: SessionDep, _user: Cur
 
 @router.get("/auth/me", response_model=UserOut)
 def me(user: CurrentUser) -> UserOut:
-    return UserOut.of(user)
+    return UserOut.model_validate(user)
 
 
 @router.post("/auth/signup", response_model=UserOut, status_code=201)
@@ -166,7 +157,7 @@ def signup(body: SignupIn, session: SessionDep, now: NowDep) -> UserOut:
         display_name=body.display_name,
     )
     session.commit()
-    return UserOut.of(user)
+    return UserOut.model_validate(user)
 
 
 @router.get("/users", response_model=list[UserOut])
@@ -174,7 +165,7 @@ def list_users(session: SessionDep, _op: Operator, pending: bool = False) -> lis
     q = select(User).order_by(User.created_at)
     if pending:
         q = q.where(User.approved.is_(False))
-    return [UserOut.of(u) for u in session.scalars(q)]
+    return [UserOut.model_validate(u) for u in session.scalars(q)]
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
@@ -189,7 +180,7 @@ def create_user(body: UserCreateIn, session: SessionDep, now: NowDep, _op: Opera
         display_name=body.display_name,
     )
     session.commit()
-    return UserOut.of(user)
+    return UserOut.model_validate(user)
 
 
 class ApprovalIn(_In):
@@ -205,4 +196,4 @@ def approve_user(user_id: str, body: ApprovalIn, session: SessionDep, op: Operat
         raise NotFound("unknown user")
     user.approved = body.approved
     session.commit()
-    return UserOut.of(user)
+    return UserOut.model_validate(user)

@@ -9,13 +9,15 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from content_server.api.deps import Advertiser, NowDep, Operator, OperatorOrAdvertiser, SessionDep
-from content_server.models import AnnouncementRow, CampaignRow
+from content_server.models import AnnouncementRow
 from content_server.services import bookings
 
 router = APIRouter(tags=["bookings"])
 
 
 class AnnouncementOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     title: str
     text: dict[str, str]
@@ -30,26 +32,10 @@ class AnnouncementOut(BaseModel):
     source: str
     created_at: dt.datetime
 
-    @classmethod
-    def of(cls, a: AnnouncementRow) -> AnnouncementOut:
-        return cls(
-            id=a.id,
-            title=a.title,
-            text=dict(a.text),
-            ticker_text=dict(a.ticker_text),
-            media_ids=list(a.media_ids),
-            duration_s=a.duration_s,
-            priority=a.priority,
-            valid_from=a.valid_from,
-            valid_until=a.valid_until,
-            targeting=dict(a.targeting),
-            state=a.state,
-            source=a.source,
-            created_at=a.created_at,
-        )
-
 
 class CampaignOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     advertiser_id: str
     name: str
@@ -68,29 +54,6 @@ class CampaignOut(BaseModel):
     availability: dict[str, Any] | None
     submitted_at: dt.datetime
     decided_at: dt.datetime | None
-
-    @classmethod
-    def of(cls, c: CampaignRow) -> CampaignOut:
-        return cls(
-            id=c.id,
-            advertiser_id=c.advertiser_id,
-            name=c.name,
-            category=c.category,
-            media_ids=list(c.media_ids),
-            flight_start=c.flight_start,
-            flight_end=c.flight_end,
-            dayparts=list(c.dayparts),
-            rrule=c.rrule,
-            targeting=dict(c.targeting),
-            share_percent=c.share_percent,
-            plays_per_hour=c.plays_per_hour,
-            frequency_cap_per_hour=c.frequency_cap_per_hour,
-            state=c.state,
-            reason=c.reason,
-            availability=c.availability,
-            submitted_at=c.submitted_at,
-            decided_at=c.decided_at,
-        )
 
 
 class AvailabilityOut(BaseModel):
@@ -111,7 +74,7 @@ def create_announcement(
 ) -> AnnouncementOut:
     row = bookings.create_announcement(session, op, body, now=now)
     session.commit()
-    return AnnouncementOut.of(row)
+    return AnnouncementOut.model_validate(row)
 
 
 @router.get("/announcements", response_model=list[AnnouncementOut])
@@ -119,12 +82,12 @@ def list_announcements(session: SessionDep, _op: Operator) -> list[AnnouncementO
     from sqlalchemy import select
 
     rows = session.scalars(select(AnnouncementRow).order_by(AnnouncementRow.created_at.desc()))
-    return [AnnouncementOut.of(a) for a in rows]
+    return [AnnouncementOut.model_validate(a) for a in rows]
 
 
 @router.get("/announcements/{ann_id}", response_model=AnnouncementOut)
 def get_announcement(ann_id: str, session: SessionDep, _op: Operator) -> AnnouncementOut:
-    return AnnouncementOut.of(bookings.get_announcement(session, ann_id))
+    return AnnouncementOut.model_validate(bookings.get_announcement(session, ann_id))
 
 
 @router.post("/announcements/{ann_id}/{action}", response_model=AnnouncementOut)
@@ -137,7 +100,7 @@ def move_announcement(
 ) -> AnnouncementOut:
     row = bookings.move_announcement(session, ann_id, action, now=now)
     session.commit()
-    return AnnouncementOut.of(row)
+    return AnnouncementOut.model_validate(row)
 
 
 @router.post("/campaigns/availability", response_model=AvailabilityOut)
@@ -155,7 +118,7 @@ def submit_campaign(
 ) -> CampaignOut:
     row = bookings.submit_campaign(session, adv, body, now=now)
     session.commit()
-    return CampaignOut.of(row)
+    return CampaignOut.model_validate(row)
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
@@ -167,19 +130,19 @@ def list_campaigns(
         Query(description="filter by state"),
     ] = None,
 ) -> list[CampaignOut]:
-    return [CampaignOut.of(c) for c in bookings.list_campaigns(session, user, state)]
+    return [CampaignOut.model_validate(c) for c in bookings.list_campaigns(session, user, state)]
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
 def get_campaign(campaign_id: str, session: SessionDep, user: OperatorOrAdvertiser) -> CampaignOut:
-    return CampaignOut.of(bookings.visible_campaign(session, user, campaign_id))
+    return CampaignOut.model_validate(bookings.visible_campaign(session, user, campaign_id))
 
 
 @router.post("/campaigns/{campaign_id}/withdraw", response_model=CampaignOut)
 def withdraw(campaign_id: str, session: SessionDep, now: NowDep, adv: Advertiser) -> CampaignOut:
     row = bookings.withdraw_campaign(session, adv, campaign_id, now=now)
     session.commit()
-    return CampaignOut.of(row)
+    return CampaignOut.model_validate(row)
 
 
 @router.post("/campaigns/{campaign_id}/{action}", response_model=CampaignOut)
@@ -195,4 +158,4 @@ def decide(
         session, op, campaign_id, action, reason=body.reason if body else "", now=now
     )
     session.commit()
-    return CampaignOut.of(row)
+    return CampaignOut.model_validate(row)
