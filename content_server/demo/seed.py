@@ -12,6 +12,7 @@ Two stages, both safe to run again (a second run finds everything and changes no
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import time
 from collections.abc import Iterable
@@ -205,6 +206,7 @@ class DemoApi:
     timeout_s: float = 30.0
     token: str | None = None
     http: requests.Session = field(default_factory=requests.Session)
+    library: dict[str, dict[str, Any]] | None = None  # this user's media by SHA-256, once listed
     _paths: set[str] | None = None
 
     def close(self) -> None:
@@ -343,8 +345,22 @@ def _missing_routes(api: DemoApi, routes: Iterable[tuple[str, str]]) -> list[str
     return [f"{m} {p}" for m, p in routes if not api.has(m, p)]
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def upload(client: DemoApi, path: Path, title: str, report: SeedReport) -> dict[str, Any]:
-    """Upload a file as its owner; the server dedups by SHA-256 (200 = it had it already)."""
+    """Upload a file as its owner unless its library already holds the same bytes (by SHA-256)."""
+    if client.library is None:
+        client.library = {m["sha256"]: m for m in client.request("GET", "/media")}
+    known = client.library.get(file_sha256(path))
+    if known is not None:
+        report.note(False, f"media {path.name}")
+        return known
     with path.open("rb") as fh:
         r = client.http.post(
             client.url("/media"),
@@ -357,6 +373,7 @@ def upload(client: DemoApi, path: Path, title: str, report: SeedReport) -> dict[
         raise ApiError(r.status_code, "POST", f"/media ({path.name})", r.text[:300])
     report.note(r.status_code == 201, f"media {path.name}")
     body: dict[str, Any] = r.json()
+    client.library[body["sha256"]] = body
     return body
 
 
