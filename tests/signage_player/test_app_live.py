@@ -27,6 +27,7 @@ def make_app(qtbot: QtBot) -> Iterator[list[PlayerApp]]:
         a.shutdown()
 
 
+@pytest.mark.slow
 def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
     qtbot: QtBot, live_server: LiveServer, media_dir: Path, tmp_path: Path, make_app: list[PlayerApp]
 ) -> None:
@@ -75,6 +76,7 @@ def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
     assert shot.startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 def test_emergency_is_learned_within_5_s_and_ends(
     qtbot: QtBot, live_server: LiveServer, tmp_path: Path, make_app: list[PlayerApp]
 ) -> None:

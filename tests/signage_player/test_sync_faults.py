@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from PIL import Image
 from pytestqt.qtbot import QtBot
@@ -57,6 +58,7 @@ Syncer(client, AssetCache(data / "cache", 10**9), data, lambda: dt.datetime.now(
 """
 
 
+@pytest.mark.slow
 def test_kill_9_mid_download_resumes_and_never_plays_a_partial_file(
     live_server: LiveServer, tmp_path: Path
 ) -> None:
@@ -102,6 +104,7 @@ def test_kill_9_mid_download_resumes_and_never_plays_a_partial_file(
     assert cache.path_if_valid(sha) is not None
 
 
+@pytest.mark.slow
 def test_a_week_offline_keeps_the_timeline_and_delivers_every_play_once(
     qtbot: QtBot, live_server: LiveServer, media_dir: Path, tmp_path: Path
 ) -> None:

@@ -133,3 +133,20 @@ def test_truncated_video_is_refused(qtbot: QtBot, media_dir: Path, vlc_backend: 
     view = _view(qtbot, vlc_backend, ScreenClass.KIOSK, 640, 480)
     with pytest.raises(MediaError):
         view.main.prepare(Playable(_item(ItemKind.VIDEO, "t"), media_dir / "truncated.mp4"))
+
+
+def test_crossfade_blends_the_previous_picture(qtbot: QtBot, media_dir: Path,
+                                               fake_backend: FakeMediaBackend) -> None:
+    view = SignageView(fake_backend, ScreenClass.OUTDOOR_LARGE, crossfade_ms=400)
+    qtbot.addWidget(view)
+    view.resize(320, 180)
+    view.show()
+    first = view.main.prepare(Playable(_item(ItemKind.IMAGE, "a"), media_dir / "landscape.png"))
+    second = view.main.prepare(Playable(_item(ItemKind.IMAGE, "b"), media_dir / "portrait.png"))
+    view.main.show_prepared(first)
+    a = view.picture().pixel(5, 90)
+    view.main.show_prepared(second)
+    mid = view.picture().pixel(5, 90)  # left edge: landscape picture fading out over a black bar
+    qtbot.wait(500)
+    end = view.picture().pixel(5, 90)
+    assert QColor(end).name() == "#000000" and mid not in (a, end)
