@@ -421,6 +421,38 @@ def handle_notification(
     return outcome
 
 
+def reconcile_order(
+    session: Session, provider: PaymentProvider, order: OrderRow, now: dt.datetime
+) -> str | None:
+    """Ask the provider about one unpaid order: mark it paid, or close and expire it once overdue.
+
+    Returns "paid", "expired" or None (nothing changed). The caller commits.
+    """
+    truth = provider.query(order.id, now) if order.state == OrderState.AWAITING_PAYMENT.value else None
+    if truth is not None and truth.status is TradeStatus.SUCCESS:
+        return (
+            "paid"
+            if _apply(session, provider, order, truth, now, source="query") is Outcome.MARK_PAID
+            else None
+        )
+    if order.expires_at > now or order.state not in (
+        OrderState.CREATED.value,
+        OrderState.AWAITING_PAYMENT.value,
+    ):
+        return None
+    closed = provider.close(order.id, now) if truth is not None else None
+    if closed is not None and closed.status is TradeStatus.SUCCESS:  # paid at the last second
+        return (
+            "paid"
+            if _apply(session, provider, order, closed, now, source="query") is Outcome.MARK_PAID
+            else None
+        )
+    if transition(session, order, OrderState.EXPIRED, actor="system", now=now, action="order.expired"):
+        release_slot(session, order.slot_id)
+        return "expired"
+    return None
+
+
 def reconcile(
     session: Session, provider: PaymentProvider, now: dt.datetime, grace: dt.timedelta = NOTIFICATION_GRACE
 ) -> dict[str, int]:
@@ -439,30 +471,14 @@ def reconcile(
     for order in due:
         counts["checked"] += 1
         try:
-            truth = (
-                provider.query(order.id, now) if order.state == OrderState.AWAITING_PAYMENT.value else None
-            )
-            if truth is not None and truth.status is TradeStatus.SUCCESS:
-                if _apply(session, provider, order, truth, now, source="query") is Outcome.MARK_PAID:
-                    counts["paid"] += 1
-            elif order.expires_at <= now:
-                closed = provider.close(order.id, now) if truth is not None else None
-                if closed is not None and closed.status is TradeStatus.SUCCESS:  # paid at the last second
-                    _apply(session, provider, order, closed, now, source="query")
-                    counts["paid"] += 1
-                elif transition(
-                    session, order, OrderState.EXPIRED, actor="system", now=now, action="order.expired"
-                ):
-                    release_slot(session, order.slot_id)
-                    counts["expired"] += 1
+            outcome = reconcile_order(session, provider, order, now)
             session.commit()
         except KioskServerError:  # one bad order must not stall the others
             session.rollback()
             log.exception("reconciliation of order %s failed; will retry", order.id)
+            continue
+        if outcome is not None:
+            counts[outcome] += 1
     if counts["paid"] or counts["expired"]:
         log.info("reconciliation: %s", counts)
     return counts
-
-
-def find_by_offline_nonce(session: Session, nonce: str) -> OrderRow | None:
-    return session.scalar(select(OrderRow).where(OrderRow.offline_nonce == nonce))

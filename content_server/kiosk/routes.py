@@ -118,8 +118,14 @@ def order_by_reference(reference: str, kiosk: Kiosk, session: SessionDep) -> Ord
 
 
 @kiosk_router.get("/orders/{order_id}", response_model=OrderView)
-def get_order(order_id: str, kiosk: Kiosk, session: SessionDep) -> OrderView:
-    return orders.view(orders.get_for_kiosk(session, kiosk.id, order_id=order_id))
+def get_order(order_id: str, kiosk: Kiosk, session: SessionDep, now: NowDep, rt: Runtime) -> OrderView:
+    order = orders.get_for_kiosk(session, kiosk.id, order_id=order_id)
+    if (
+        order.state in orders.order_states.UNPAID and order.expires_at <= now
+    ):  # settle it now, not at the next job
+        orders.reconcile_order(session, rt.provider(order.payment_provider), order, now)
+        session.commit()
+    return orders.view(order)
 
 
 @kiosk_router.post("/orders/{order_id}/cancel", response_model=OrderView)

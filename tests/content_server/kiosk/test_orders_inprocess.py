@@ -116,6 +116,12 @@ def test_cancel_before_payment_releases_the_place(kiosk_env: InProcess) -> None:
         f"/api/v1/kiosk/orders/{order['id']}/cancel", headers=kiosk_env.kiosk.headers
     )
     assert again.status_code == 409
+    # a kiosk polling an overdue order sees it expire at once, without waiting for the job
+    late = kiosk_env.order(dict(body, idempotency_key=str(uuid.uuid4()))).json()
+    assert booked(kiosk_env, body["slot_id"]) == 1
+    kiosk_env.advance(minutes=15, seconds=1)
+    assert poll(kiosk_env, late["id"])["state"] == "expired"
+    assert booked(kiosk_env, body["slot_id"]) == 0
 
 
 def test_full_slot_and_bad_input(kiosk_env: InProcess) -> None:
