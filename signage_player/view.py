@@ -320,21 +320,43 @@ def _text_box(rect: QRect) -> QRect:
     return rect.adjusted(margin, margin, -margin, -margin)
 
 
-class Ticker(QWidget):
+class _Refreshing(QWidget):
+    """A widget repainted by a timer that runs only while it is visible and has something to show."""
+
+    def __init__(self, interval_ms: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.update)
+
+    def _active(self) -> bool:
+        return True
+
+    def _refresh_timer(self) -> None:
+        if self.isVisible() and self._active():
+            self._timer.start()
+        else:
+            self._timer.stop()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self._refresh_timer()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._timer.stop()
+
+
+class Ticker(_Refreshing):
     """Announcement texts scrolling right to left; position follows the monotonic clock, not frame count."""
 
     def __init__(self, parent: QWidget | None = None, speed_px_s: float = 120.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(parent)
+        super().__init__(33, parent)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.speed_px_s = speed_px_s
         self._clock = clock
         self._text = ""
         self._start = clock()
         self._font = QFont(CJK_FAMILY)
-        self._timer = QTimer(self)
-        self._timer.setInterval(33)
-        self._timer.timeout.connect(self.update)
 
     @property
     def text(self) -> str:
@@ -346,18 +368,11 @@ class Ticker(QWidget):
             return
         self._text = text
         self._start = self._clock()
-        if text and self.isVisible():
-            self._timer.start()
-        elif not text:
-            self._timer.stop()
+        self._refresh_timer()
         self.update()
 
-    def showEvent(self, event: QShowEvent) -> None:
-        if self._text:
-            self._timer.start()
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        self._timer.stop()
+    def _active(self) -> bool:
+        return bool(self._text)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
@@ -375,28 +390,19 @@ class Ticker(QWidget):
         p.end()
 
 
-class ClockLabel(QWidget):
+class ClockLabel(_Refreshing):
     """Local date and time for the screen's time zone."""
 
     def __init__(self, tz: ZoneInfo, now: Callable[[], dt.datetime], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(1000, parent)
         self.tz = tz
         self._now = now
         self._font = QFont(CJK_FAMILY)
-        self._timer = QTimer(self)
-        self._timer.setInterval(1000)
-        self._timer.timeout.connect(self.update)
 
     def text(self) -> str:
         local = self._now().astimezone(self.tz)
         weekday = "一二三四五六日"[local.weekday()]
         return f"{local:%Y-%m-%d} 星期{weekday}  {local:%H:%M}"
-
-    def showEvent(self, event: QShowEvent) -> None:
-        self._timer.start()
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        self._timer.stop()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
