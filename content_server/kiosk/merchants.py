@@ -203,7 +203,8 @@ def act_on_booking(
             return order
         orders.order_states.move(state, OrderState.REFUNDED)
         refund_id = f"cancel-{order.id}"
-        payments.refund(order.id, refund_id, order.amount_minor, reason.strip(), now)
+        if order.amount_minor > 0:  # a free booking has nothing to give back
+            payments.refund(order.id, refund_id, order.amount_minor, reason.strip(), now)
         if orders.transition(
             session,
             order,

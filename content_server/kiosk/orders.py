@@ -253,6 +253,14 @@ def ensure_payment(
     """Give a created order its one payment; a retry reuses it, so it can never be paid twice."""
     if order.state != OrderState.CREATED.value:
         return order
+    if order.amount_minor == 0:  # free services (companionship, guidance): booked without a payment
+        actor = f"kiosk:{order.kiosk_id}"
+        transition(session, order, OrderState.AWAITING_PAYMENT, actor=actor, now=now, action="order.free")
+        transition(
+            session, order, OrderState.PAID, actor=actor, now=now, action="order.free_confirmed", paid_at=now
+        )
+        session.commit()
+        return order
     created = provider.create(
         PaymentRequest(
             out_trade_no=order.id,

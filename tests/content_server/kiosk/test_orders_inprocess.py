@@ -125,6 +125,9 @@ def test_cancel_before_payment_releases_the_place(kiosk_env: InProcess) -> None:
 
 
 def test_full_slot_and_bad_input(kiosk_env: InProcess) -> None:
+    free = kiosk_env.order(new_body(kiosk_env, "Companionship"))
+    assert free.status_code == 201 and free.json()["state"] == "paid" and free.json()["payment"] is None
+    assert free.json()["amount_minor"] == 0
     body = new_body(kiosk_env, "Bathing help")  # capacity 2
     assert kiosk_env.order(body).status_code == 201
     assert kiosk_env.order(dict(body, idempotency_key=str(uuid.uuid4()))).status_code == 201
@@ -135,7 +138,7 @@ def test_full_slot_and_bad_input(kiosk_env: InProcess) -> None:
     unknown = kiosk_env.order(dict(body, idempotency_key=str(uuid.uuid4()), slot_id="nope"))
     assert unknown.status_code == 404
     with kiosk_env.sessions() as s:
-        assert len(s.scalars(select(OrderRow)).all()) == 2
+        assert len(s.scalars(select(OrderRow)).all()) == 3
 
 
 def test_catalogue_etag(kiosk_env: InProcess) -> None:
