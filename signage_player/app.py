@@ -175,6 +175,7 @@ class PlayerApp(QObject):
         if live is not None:
             log.info("playing the stored manifest %s while connecting", live.version[:12])
             self._on_manifest_live(live)
+        self._thread(self._verify_cache, "verify-cache")
         if self.identity.paired:
             self._start_online()
         else:
@@ -372,6 +373,13 @@ class PlayerApp(QObject):
                 log.exception("%s failed", name)
 
         return run
+
+    def _verify_cache(self) -> None:
+        assert self.cache is not None
+        bad = self.cache.verify_all()
+        self.cache.save_stamps()
+        if bad:
+            log.warning("%d cached assets failed verification and will be fetched again", len(bad))
 
     def sync_now(self) -> bool:
         """One sync round on the calling thread (the scheduler's job, tests, and the heartbeat hint)."""

@@ -9,6 +9,7 @@ and dropped when it no longer matches. Use order (for LRU eviction) is kept in f
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -18,11 +19,12 @@ from pathlib import Path
 
 from schedules.protocol import AssetRef
 from signage_player.errors import PlayerError
-from signage_player.files import fsync_dir
+from signage_player.files import atomic_write, fsync_dir
 from signage_player.syncplan import CachedAsset, plan_eviction
 
 log = logging.getLogger(__name__)
 _CHUNK = 1024 * 1024
+STAMPS_FILE = "verified.json"
 
 
 class CacheError(PlayerError):
@@ -62,7 +64,7 @@ class AssetCache:
         self.partial_dir.mkdir(parents=True, exist_ok=True)
         self.budget_bytes = budget_bytes
         self._lock = threading.Lock()
-        self._stamps: dict[str, Stamp] = {}
+        self._stamps: dict[str, Stamp] = self._load_stamps()
 
     def path(self, sha256: str) -> Path:
         return self.assets_dir / sha256
@@ -174,6 +176,23 @@ class AssetCache:
             if part.name.split(".")[0] not in keep and time.time() - part.stat().st_mtime > 3600:
                 part.unlink(missing_ok=True)
         return victims
+
+    def save_stamps(self) -> None:
+        """Remember what was verified, so a restart plays at once instead of re-hashing on first use.
+
+        A file changed since (size, mtime or inode differ) is hashed again before it is played;
+        :meth:`verify_all` (run in the background at start-up) also catches silent bit rot.
+        """
+        with self._lock:
+            doc = {k: list(v) for k, v in self._stamps.items()}
+        atomic_write(self.root / STAMPS_FILE, json.dumps(doc).encode(), 0o644)
+
+    def _load_stamps(self) -> dict[str, Stamp]:
+        try:
+            doc = json.loads((self.root / STAMPS_FILE).read_text())
+            return {k: (int(v[0]), int(v[1]), int(v[2])) for k, v in doc.items()}
+        except (OSError, ValueError, TypeError, IndexError, AttributeError):
+            return {}
 
     def _verify(self, sha256: str) -> bool:
         p = self.path(sha256)

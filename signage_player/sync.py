@@ -104,6 +104,7 @@ class Syncer:
                 plan = plan_sync(m, self.cache.verified())
             missing += [a.sha256 for a in plan.missing if a.sha256 not in missing]
         self.status.missing = tuple(missing)
+        self.cache.save_stamps()
         if self.pending is None or not plan_sync(self.pending, self.cache.verified()).ready:
             return False
         live = self.pending

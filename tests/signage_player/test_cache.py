@@ -89,3 +89,15 @@ def test_plan_sync_waits_for_every_asset() -> None:
     assert [r.sha256 for r in plan.missing] == [a.sha256, b.sha256] and not plan.ready
     assert plan.missing_bytes == 30
     assert plan_sync(m, verified={a.sha256, b.sha256}).ready
+
+
+def test_verified_stamps_survive_a_restart_but_not_a_change(tmp_path: Path) -> None:
+    cache = AssetCache(tmp_path, budget_bytes=10_000_000)
+    data = os.urandom(10_000)
+    ref = _ref(data)
+    path = cache.fetch(ref, _writer(data))
+    cache.save_stamps()
+    again = AssetCache(tmp_path, 10_000_000)
+    assert again._stamps.get(ref.sha256) is not None  # trusted without re-hashing
+    path.write_bytes(data[:-1] + b"!")
+    assert AssetCache(tmp_path, 10_000_000).path_if_valid(ref.sha256) is None
