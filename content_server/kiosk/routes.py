@@ -207,7 +207,13 @@ def pay_offline(token: str, session: SessionDep, now: NowDep, rt: Runtime) -> Re
     except (KioskServerError, ServerError) as exc:
         return _page("pay_error.html", 400, reason_zh="无法使用此付款码", reason_en=str(exc))
     if order.qr_payload is None and order.amount_minor == 0:
-        return _page("pay_error.html", 200, reason_zh="已预约，无需付款", reason_en="Booked. Nothing to pay.")
+        return _page(
+            "pay_error.html",
+            200,
+            reason_zh="已预约，无需付款",
+            reason_en="Booked. Nothing to pay.",
+            booked=True,
+        )
     if order.qr_payload is None:
         return _page("pay_error.html", 409, reason_zh="订单已失效", reason_en=f"This order is {order.state}.")
     return RedirectResponse(order.qr_payload, status_code=303, headers=PAGE_HEADERS)
