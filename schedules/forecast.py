@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from schedules.engine import engine_for, validate_screen
-from schedules.model import Campaign, Catalogue, Screen, SlotSource
+from schedules.model import Campaign, Catalogue, Screen
 from schedules.targeting import predicate
 from schedules.wallclock import hours_key, local_to_utc, validate_campaign, zone
 
@@ -49,11 +49,7 @@ def forecast(screens: Sequence[Screen], catalogue: Catalogue, campaign: Campaign
             start = local_to_utc(day, dt.time(0), tz)
             end = local_to_utc(day + dt.timedelta(days=1), dt.time(0), tz)
             tl = engine.timeline(s, start, end)
-            n = sum(
-                1
-                for p in tl.expand()
-                if p.entry.source is SlotSource.CAMPAIGN and p.entry.source_id == campaign.id
-            )
+            n = tl.count_plays(campaign.id)
             done[key] = n
         plays[s.id] = n
     return Forecast(campaign_id=campaign.id, day=day, plays=plays, total=sum(plays.values()))

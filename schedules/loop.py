@@ -24,6 +24,7 @@ advertisers and different non-empty categories side by side.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import threading
 from collections import Counter
@@ -44,6 +45,7 @@ from schedules.model import (
 
 _EARLY = 1.0 - 1e-9  # phase: a fractional campaign plays in the first loop of a segment
 _EPS = 1e-9
+_US = dt.timedelta(microseconds=1)
 
 
 class Entry(NamedTuple):
@@ -121,6 +123,14 @@ class Loop:
             while len(self._built) <= k:
                 self._built.append(self._build(len(self._built)))
         return self._built[k]
+
+    def stats(self, k: int, campaign_id: str) -> tuple[int, int]:
+        """Loop ``k``'s length in whole microseconds (each entry rounded like a timedelta) and
+        how many spots of ``campaign_id`` it holds."""
+        entries = self.entries(k)
+        n = sum(1 for e in entries if e.source_id == campaign_id and e.is_ad)
+        us = sum(dt.timedelta(seconds=e.duration) // _US for e in entries)
+        return us, n
 
     def _build(self, k: int) -> tuple[Entry, ...]:
         if self.emergency:

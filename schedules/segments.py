@@ -56,6 +56,14 @@ class Placed(NamedTuple):
         )
 
 
+_US = dt.timedelta(microseconds=1)
+
+
+def micros(seconds: float) -> int:
+    """A duration in whole microseconds, rounded as ``timedelta(seconds=...)`` rounds it."""
+    return dt.timedelta(seconds=seconds) // _US
+
+
 def _neutral(loop: Loop, like: Entry) -> Entry | None:
     """What plays instead of an ad that may not: filler, else an announcement, same length."""
     pool = loop.filler or loop.announcements
@@ -168,6 +176,50 @@ class Timeline:
                         t = stop
                 k += 1
             prev_end = end
+
+    def count_plays(self, campaign_id: str) -> int:
+        """Plays of one campaign over the timeline, loop by loop rather than slot by slot.
+
+        Agrees with counting ``expand()`` whenever loops have a non-ad entry to start with
+        (any catalogue with filler): hourly caps are applied the same way.
+        """
+        total = 0
+        hour: dt.datetime | None = None
+        prev_end: dt.datetime | None = None
+        used = 0
+        for seg in self._all:
+            if seg.hour_start != hour or seg.start != prev_end:
+                hour, used = seg.hour_start, 0
+            prev_end = seg.end
+            loop = seg.loop
+            plan = next((p for p in loop.ads if p.campaign_id == campaign_id), None)
+            if plan is None:
+                continue
+            # whole microseconds, rounded per entry exactly as expand() adds timedeltas
+            clip_from = (self.start - seg.start) // _US
+            length = (seg.end - seg.start) // _US
+            t = 0
+            k = 0
+            while t < length:
+                entries = loop.entries(k)
+                duration, n = loop.stats(k, campaign_id)
+                if t + duration > length or t < clip_from:  # partial loop: walk its entries
+                    for e in entries:
+                        if t >= length:
+                            break
+                        d = micros(e.duration)
+                        if e.source_id == campaign_id and e.is_ad and (plan.cap is None or used < plan.cap):
+                            used += 1  # clipped-off plays still count towards the hour's cap
+                            total += min(t + d, length) > clip_from
+                        t += d
+                else:
+                    t += duration
+                    if plan.cap is not None:
+                        n = max(min(n, plan.cap - used), 0)
+                    used += n
+                    total += n
+                k += 1
+        return total
 
     def slots(self) -> Iterator[Slot]:
         """All slots in time order (expanded lazily: a day is thousands of them)."""

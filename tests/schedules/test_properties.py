@@ -164,7 +164,7 @@ def test_caps_separation_emergency_and_determinism(
     sc: tuple[Screen, Catalogue, dt.datetime, dt.datetime],
 ) -> None:
     screen, cat, start, end = sc
-    _, placed = placements(screen, cat, start, end)
+    tl, placed = placements(screen, cat, start, end)
     _, again = placements(screen, cat.model_copy(deep=True), start, end)
     assert placed == again
     tz = ZoneInfo(screen.timezone)
@@ -177,6 +177,8 @@ def test_caps_separation_emergency_and_determinism(
             per_hour[(p.entry.source_id or "", local_hour.astimezone(UTC))] += 1
     for (cid, _), n in per_hour.items():
         assert cid not in caps or n <= caps[cid]
+    for c in cat.campaigns:  # the fast count the forecast uses agrees with the slots
+        assert tl.count_plays(c.id) == sum(v for (cid, _), v in per_hour.items() if cid == c.id)
     for a, b in itertools.pairwise(placed):
         if a.end == b.start and a.entry.source is b.entry.source is SlotSource.CAMPAIGN:
             (adv_a, cat_a), (adv_b, cat_b) = (
