@@ -715,22 +715,22 @@ def render_slide(slide: Slide, size: Size) -> Image.Image:
 # --------------------------------------------------------------------------- files
 
 
-def _save_png(img: Image.Image, path: Path) -> Path:
+def _save_png(img: Image.Image, path: Path, compress_level: int = 6) -> Path:
     """Write atomically (temp file + rename) so a crash never leaves a half-written slide."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    img.save(tmp, format="PNG", compress_level=6)
+    tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
+    img.save(tmp, format="PNG", compress_level=compress_level)
     tmp.replace(path)
     return path
 
 
-def write_slide(slide: Slide, directory: Path) -> tuple[Path, Path]:
+def write_slide(slide: Slide, directory: Path, compress_level: int = 6) -> tuple[Path, Path]:
     """Render `slide` landscape and portrait into `directory` unless both files already exist."""
     landscape = directory / f"{slide.key}_landscape.png"
     portrait = directory / f"{slide.key}_portrait.png"
     for path, size in ((landscape, LANDSCAPE), (portrait, PORTRAIT)):
         if not path.exists():
-            _save_png(render_slide(slide, size), path)
+            _save_png(render_slide(slide, size), path, compress_level)
     return landscape, portrait
 
 
@@ -858,14 +858,16 @@ def write_assets(directory: Path) -> list[Path]:
 def generate_demo_media(directory: Path, assets_dir: Path | None = None, videos: bool = True) -> DemoMedia:
     """Make (or find) every demo file under `directory`; fillers come from `assets_dir` if present."""
     out = DemoMedia()
-    for slide in ANNOUNCEMENTS:
-        out.announcements[slide.key] = write_slide(slide, directory / "announcements")
-    for merchant in MERCHANTS:
-        for scene in merchant.scenes:
-            out.ad_images[scene.key] = write_slide(scene, directory / "ads")
     filler_dir = (assets_dir / "slides") if assets_dir is not None else directory / "fillers"
-    for slide in FILLERS:
-        out.fillers[slide.key] = write_slide(slide, filler_dir)
+    jobs = [(out.announcements, s, directory / "announcements") for s in ANNOUNCEMENTS]
+    jobs += [(out.ad_images, scene, directory / "ads") for m in MERCHANTS for scene in m.scenes]
+    jobs += [(out.fillers, s, filler_dir) for s in FILLERS]
+    # Pillow drops the GIL while it filters and encodes: two threads nearly halve the first run.
+    # Level-1 PNG: these files live only under var/ and are re-read by the server once.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="slides") as pool:
+        paths = pool.map(lambda job: write_slide(job[1], job[2], compress_level=1), jobs)
+        for (target, slide, _), pair in zip(jobs, paths, strict=True):
+            target[slide.key] = pair
     if videos:
         out.ad_videos = make_demo_videos(directory)
     return out
