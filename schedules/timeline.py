@@ -14,7 +14,7 @@ import datetime as dt
 from schedules.engine import by_priority, engine_for, validate_screen
 from schedules.model import Announcement, Catalogue, Priority, Screen
 from schedules.segments import Placed, Segment, Timeline
-from schedules.wallclock import contains, day_range, hours_key, local_dates, merge, require_aware, zone
+from schedules.wallclock import is_on_at, require_aware
 
 __all__ = ["Placed", "Segment", "Timeline", "active_emergency", "is_on", "ticker_texts", "timeline"]
 
@@ -27,20 +27,7 @@ def timeline(screen: Screen, catalogue: Catalogue, start: dt.datetime, end: dt.d
 def is_on(screen: Screen, t: dt.datetime) -> bool:
     """Whether the screen is on at ``t`` (operating hours and holidays, in its local time)."""
     validate_screen(screen)
-    t = require_aware(t, "t")
-    tz = zone(screen.timezone)
-    always_on, weekly, holidays = hours_key(screen.hours)
-    assert isinstance(weekly, tuple) and isinstance(holidays, tuple)
-    by_day = dict(weekly)
-    raw = []
-    for day in local_dates(t, t, tz):
-        if day in holidays:
-            continue
-        if always_on:
-            raw.append(day_range(day, dt.time(0), dt.time(0), tz))
-        else:
-            raw += [day_range(day, a, b, tz, field="hours.weekly") for a, b in by_day.get(day.weekday(), ())]
-    return contains(merge(raw), t)
+    return is_on_at(screen.hours, screen.timezone, require_aware(t, "t"))
 
 
 def ticker_texts(screen: Screen, catalogue: Catalogue, at: dt.datetime) -> list[dict[str, str]]:

@@ -116,13 +116,9 @@ def hours_key(hours: OperatingHours) -> tuple[object, ...]:
     return (False, weekly, tuple(sorted(hours.holidays)))
 
 
-@lru_cache(maxsize=4096)
-def _on_intervals(
-    key: tuple[object, ...], tzname: str, start: dt.datetime, end: dt.datetime
-) -> tuple[Interval, ...]:
+def _raw_on(key: tuple[object, ...], tz: ZoneInfo, start: dt.datetime, end: dt.datetime) -> list[Interval]:
     always_on, weekly, holidays = key
     assert isinstance(weekly, tuple) and isinstance(holidays, tuple)
-    tz = zone(tzname)
     by_day: dict[int, tuple[tuple[dt.time, dt.time], ...]] = dict(weekly)
     raw: list[Interval] = []
     for day in local_dates(start, end, tz):
@@ -133,7 +129,19 @@ def _on_intervals(
             continue
         for a, b in by_day.get(day.weekday(), ()):
             raw.append(day_range(day, a, b, tz, field="hours.weekly"))
-    return tuple(clip(merge(raw), start, end))
+    return merge(raw)
+
+
+@lru_cache(maxsize=4096)
+def _on_intervals(
+    key: tuple[object, ...], tzname: str, start: dt.datetime, end: dt.datetime
+) -> tuple[Interval, ...]:
+    return tuple(clip(_raw_on(key, zone(tzname), start, end), start, end))
+
+
+def is_on_at(hours: OperatingHours, tzname: str, t: dt.datetime) -> bool:
+    """Whether operating hours hold at instant ``t`` (uncached: ``t`` is rarely repeated)."""
+    return contains(_raw_on(hours_key(hours), zone(tzname), t, t), t)
 
 
 def on_intervals(
