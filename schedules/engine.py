@@ -109,8 +109,12 @@ class ScheduleEngine:
     def __init__(self, catalogue: Catalogue) -> None:
         validate_catalogue(catalogue)
         self.catalogue = catalogue
-        self.announcements: tuple[Announcement, ...] = catalogue.announcements
-        self.campaigns: tuple[Campaign, ...] = catalogue.campaigns
+        # Rules are numbered in id order, so active sets come out sorted by id: the same
+        # timelines whatever order the catalogue lists them in.
+        self.announcements: tuple[Announcement, ...] = tuple(
+            sorted(catalogue.announcements, key=lambda a: a.id)
+        )
+        self.campaigns: tuple[Campaign, ...] = tuple(sorted(catalogue.campaigns, key=lambda c: c.id))
         self._n_ann = len(self.announcements)
         targetings = [a.targeting for a in self.announcements] + [c.targeting for c in self.campaigns]
         self._predicates: list[Callable[[Screen], bool]] = [predicate(t) for t in targetings]

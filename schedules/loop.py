@@ -345,6 +345,8 @@ def build_loop(
 ) -> Loop:
     """The loop for one eligible set on one class/orientation (inputs already validated).
 
+    ``campaigns`` must come in id order (the engine numbers its rules that way).
+
     ``memo`` caches parts between calls for the same class, orientation and catalogue.
     """
     memo = memo or LoopMemo()
@@ -385,7 +387,7 @@ def build_loop(
     ann_entries = ann_part
     plans: list[tuple[Campaign, tuple[Entry, ...], float, float]] = []
     pcache = memo.plans
-    for c in sorted(campaigns, key=lambda c: c.id):
+    for c in campaigns:  # in id order (see the docstring)
         if c.id in pcache:
             got = pcache[c.id]
         else:

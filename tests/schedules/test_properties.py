@@ -165,8 +165,11 @@ def test_caps_separation_emergency_and_determinism(
 ) -> None:
     screen, cat, start, end = sc
     tl, placed = placements(screen, cat, start, end)
-    _, again = placements(screen, cat.model_copy(deep=True), start, end)
-    assert placed == again
+    shuffled = cat.model_copy(
+        update={"campaigns": cat.campaigns[::-1], "announcements": cat.announcements[::-1]}
+    )
+    _, again = placements(screen, shuffled.model_copy(deep=True), start, end)
+    assert placed == again  # same inputs, in any listing order: same slots
     tz = ZoneInfo(screen.timezone)
     caps = {c.id: c.frequency_cap_per_hour for c in cat.campaigns if c.frequency_cap_per_hour}
     advertiser = {c.id: (c.advertiser_id, c.category) for c in cat.campaigns}
