@@ -175,7 +175,8 @@ class Nginx:
             "events { worker_connections 4096; }\n"
             "http {\n  access_log off;\n"
             f"  client_body_temp_path {base}/body;\n  proxy_temp_path {base}/proxy;\n"
-            f"  fastcgi_temp_path {base}/fcgi;\n  uwsgi_temp_path {base}/uwsgi;\n  scgi_temp_path {base}/scgi;\n"
+            f"  fastcgi_temp_path {base}/fcgi;\n  uwsgi_temp_path {base}/uwsgi;\n"
+            f"  scgi_temp_path {base}/scgi;\n"
             f"  include {base}/site.conf;\n}}\n"
         )
         self.proc: subprocess.Popen[bytes] | None = None
