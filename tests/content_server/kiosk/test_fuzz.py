@@ -18,7 +18,7 @@ OWN_TAGS = ("kiosk", "payments", "pay", "cases", "providers", "kiosk admin")
 
 def _fuzz(op: schemathesis.APIOperation, headers: dict[str, str]) -> None:
     @given(case=op.as_strategy())
-    @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     def run(case: schemathesis.Case) -> None:
         response = case.call(headers={**dict(case.headers or {}), **headers})
         case.validate_response(response, checks=[not_a_server_error])
