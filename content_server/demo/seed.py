@@ -15,12 +15,14 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
+from sqlalchemy.engine import Engine
 
 from content_server.demo.media import ANNOUNCEMENTS, FILLERS, MERCHANTS, DemoMedia, Slide
 from content_server.errors import ServerError
@@ -125,6 +127,26 @@ DEVICES: tuple[DemoDevice, ...] = (
 # --------------------------------------------------------------------------- stage 1: in-process
 
 
+@contextmanager
+def _engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the demo database, disposed afterwards (the server opens its own)."""
+    from content_server.db import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def migrate_database(database_url: str) -> None:
+    """Apply the server's migrations (the same call `signage-server migrate` makes)."""
+    from content_server import migrate
+
+    with _engine(database_url) as engine:
+        migrate.upgrade(engine)
+
+
 def seed_accounts(
     database_url: str, now: dt.datetime, accounts: Iterable[DemoAccount] = ACCOUNTS
 ) -> list[str]:
@@ -132,61 +154,41 @@ def seed_accounts(
     from sqlalchemy import select
 
     from content_server import auth
-    from content_server.db import make_engine, make_sessionmaker
+    from content_server.db import make_sessionmaker
     from content_server.models import User
 
-    engine = make_engine(database_url)
     created: list[str] = []
-    try:
-        with make_sessionmaker(engine)() as session:
-            for account in accounts:
-                if session.scalar(select(User).where(User.username == account.username)) is not None:
-                    continue
-                auth.create_user(
-                    session,
-                    username=account.username,
-                    password=account.password,
-                    role=account.role,
-                    now=now,
-                    approved=True,
-                    display_name=account.display_name,
-                )
-                created.append(account.username)
-            session.commit()
-    finally:
-        engine.dispose()
+    with _engine(database_url) as engine, make_sessionmaker(engine)() as session:
+        for account in accounts:
+            if session.scalar(select(User).where(User.username == account.username)) is not None:
+                continue
+            auth.create_user(
+                session,
+                username=account.username,
+                password=account.password,
+                role=account.role,
+                now=now,
+                approved=True,
+                display_name=account.display_name,
+            )
+            created.append(account.username)
+        session.commit()
     return created
 
 
 def seed_kiosk_catalogue(database_url: str, now: dt.datetime) -> bool:
-    """Seed the kiosk's service catalogue with the kiosk back end's own seeder, when it exists."""
+    """Seed the kiosk's service catalogue with the kiosk back end's own seeder (it skips a seeded one)."""
     try:
         from content_server.kiosk.seed import seed_demo_catalogue  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         log.warning("kiosk catalogue: content_server.kiosk.seed is not available yet; skipped")
         return False
-    from content_server.db import make_engine, make_sessionmaker
+    from content_server.db import make_sessionmaker
 
-    engine = make_engine(database_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            seed_demo_catalogue(session, now)
-            session.commit()
-    finally:
-        engine.dispose()
+    with _engine(database_url) as engine, make_sessionmaker(engine)() as session:
+        seed_demo_catalogue(session, now)
+        session.commit()
     return True
-
-
-def migrate_database(database_url: str) -> None:
-    """Apply the server's migrations (the same call `signage-server migrate` makes)."""
-    from content_server import migrate
-    from content_server.db import make_engine
-
-    engine = make_engine(database_url)
-    try:
-        migrate.upgrade(engine)
-    finally:
-        engine.dispose()
 
 
 # --------------------------------------------------------------------------- stage 2: HTTP API
