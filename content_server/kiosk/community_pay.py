@@ -257,8 +257,9 @@ class CommunityPay:
             trade = s.get(CommunityPayTrade, token)
             if trade is None:
                 return None
-            if trade.status == TradeStatus.SUCCESS.value:
-                self.notify(trade, now)
+            body = self.notification_for(trade) if trade.status == TradeStatus.SUCCESS.value else None
+        if body is not None:  # sent with no database session open: the merchant's handler writes
+            self.notifier.send(self.notify_url, body, signing.signed_headers(self._secret, body, now))
         return self.page(token, now)
 
     def notification_for(self, trade: CommunityPayTrade) -> bytes:
@@ -273,7 +274,3 @@ class CommunityPay:
             paid_at=trade.paid_at,
         )
         return json.dumps(body.model_dump(mode="json"), separators=(",", ":")).encode()
-
-    def notify(self, trade: CommunityPayTrade, now: dt.datetime) -> bool:
-        body = self.notification_for(trade)
-        return self.notifier.send(self.notify_url, body, signing.signed_headers(self._secret, body, now))
