@@ -184,7 +184,7 @@ class Loop:
         fill = self._fill(remaining, k)
         short = separators - len(out) - len(fill)
         if short > 0 and fill and all(e.stretchable for e in fill):
-            n = min(separators - len(out), int((remaining + _EPS) // self.min_dwell_s))
+            n = min(separators - len(out), int((remaining + _EPS) // max(self.min_dwell_s, 1.0)))
             if n > len(fill):
                 each = remaining / n
                 fill = [_with_duration(self.filler[(k + j) % len(self.filler)], each) for j in range(n)]

@@ -256,3 +256,21 @@ def test_invalid_input_names_the_field() -> None:
             DAY + dt.timedelta(hours=1),
         )
     assert e.value.field == "item_ids"
+
+
+def test_custom_house_rules_short_loops_and_no_dwell() -> None:
+    from schedules.model import HouseRules
+
+    rules = {
+        cls: HouseRules(loop_seconds=30, min_announcement_share=0, max_ad_share=100, min_dwell_s=0)
+        for cls in ScreenClass
+    }
+    cat = catalogue(
+        BASE_ITEMS,
+        campaigns=(campaign("a", share=60), campaign("b", items=("ad2",), share=30)),
+        house_rules=rules,
+    )
+    slots = list(timeline(screen(), cat, DAY, DAY + dt.timedelta(hours=2)).slots())
+    assert covered(slots) == [(DAY, DAY + dt.timedelta(hours=2))]
+    played = Counter(s.source_id for s in slots)
+    assert played["a"] > played["b"] > 0
