@@ -294,4 +294,5 @@ def register(app: FastAPI, *, strict_i18n: bool = False) -> None:
     app.state.portal_env = make_environment(strict_i18n)
     app.mount(f"{PORTAL_PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="portal-static")
     app.include_router(router)
+    app.add_api_route("/", lambda: RedirectResponse(f"{PORTAL_PREFIX}/"), include_in_schema=False)
     _install_handlers(app)

@@ -104,6 +104,18 @@ KEY_PREFIXES = sorted({key.split(".")[0] for key in MESSAGES})
 RAW_KEY = re.compile(r"\b(?:" + "|".join(KEY_PREFIXES) + r")\.[a-z0-9_.]*[a-z0-9_]\b")
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, img')]
+  .filter((e) => e.tagName === 'IMG' ? !e.hasAttribute('alt')
+                                     : !e.labels.length && !e.getAttribute('aria-label'))
+  .map((e) => e.outerHTML.slice(0, 120))"""
+
+
+def assert_accessible(page: Page) -> None:
+    """Every form control has a label and every image an alt text; the page language is set."""
+    assert page.evaluate(UNLABELLED) == [], f"unlabelled controls on {page.url}"
+    assert page.locator("html").get_attribute("lang") in {"zh-CN", "en"}
+
+
 def assert_translated(page: Page) -> None:
     """No translation key shows through as raw text (a key missing from the table)."""
     text = page.locator("body").inner_text()
@@ -114,6 +126,7 @@ def shoot(page: Page, name: str, *, phone: bool = False) -> Path:
     """Save a full-page screenshot under test-artifacts/portal/ (at phone width if asked)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert_translated(page)
+    assert_accessible(page)
     path = ARTIFACTS / f"{name}.png"
     if phone:
         page.set_viewport_size(PHONE)

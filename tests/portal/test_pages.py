@@ -126,3 +126,8 @@ def test_cookies_are_secure_outside_plain_http_test_setups(tmp_path: Path) -> No
             c for c in r.history[0].headers.get_list("set-cookie") if c.startswith("signage_session=")
         )
         assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+
+
+def test_the_server_root_leads_to_the_portal(app_client: AppClient) -> None:
+    r = app_client.get("/", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/portal/"

@@ -1,0 +1,269 @@
+"""The portal in Chromium against one real server (a uvicorn subprocess shared by this module).
+
+- log-in pages in both languages and widths, keyboard skip link;
+- the advertiser journey: signup -> operator approves the account -> uploads with a progress
+  bar -> campaign with a live availability check -> operator approves -> the screen's manifest
+  and timeline picture carry it -> the paired screen posts proof of play -> the advertiser's
+  chart, table and CSV show it;
+- the operator's emergency broadcast (confirm, send, end) and a clerk's case.
+
+Every page visited is also screenshotted under test-artifacts/portal/ (zh/en, desktop/phone),
+after checks that no translation key shows and every control is labelled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.fixtures.server import Credentials, LiveServer, free_port, pair_device
+from tests.portal.conftest import browser_login, shoot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SHOP_NAME = "<script>alert(1)</script>面包房"
+WATCH_PROGRESS = """() => {
+  const bar = document.querySelector('form[data-upload] progress');
+  new MutationObserver(() => window.reportProgress(Number(bar.getAttribute('aria-valuenow'))))
+    .observe(bar, {attributes: true, attributeFilter: ['aria-valuenow']});
+}"""
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for the module's browser tests (starting one costs seconds); tests use
+    their own accounts and screens so they stay independent."""
+    server = LiveServer(data_dir=tmp_path_factory.mktemp("portal-server"), port=free_port())
+    op = server.operator
+    server.cli("create-user", "--role", "operator", "--username", op.username, "--password", op.password)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_login_pages_in_both_languages_and_widths(live_server: LiveServer, browser_page: Page) -> None:
+    page = browser_page
+    page.goto(live_server.url + "/portal/login")
+    expect(page.get_by_role("heading", name="登录")).to_be_visible()
+    shoot(page, "login-zh-desktop")
+    shoot(page, "login-zh-phone", phone=True)
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    shoot(page, "login-en-desktop")
+    shoot(page, "login-en-phone", phone=True)
+    page.get_by_role("link", name="中文").click()
+    browser_login(page, live_server.url, live_server.operator)
+    expect(page.get_by_role("heading", name="审核", exact=True)).to_be_visible()
+    # keyboard: the skip link is the first stop and leads to the main content
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="跳到主要内容")).to_be_focused()
+
+
+def test_clerk_records_a_case_and_its_progress(live_server: LiveServer, browser_page: Page) -> None:
+    clerk = live_server.create_user("clerk1", "clerk")
+    page = browser_page
+    browser_login(page, live_server.url, clerk)
+    expect(page.get_by_role("heading", name="政务办件")).to_be_visible()
+    page.get_by_label("事项").select_option("residence_permit")
+    page.get_by_label("申请人姓名").fill("李四")
+    page.get_by_label("身份证号").fill("11010519491231002X")
+    page.get_by_label("手机号").fill("13912345678")
+    page.get_by_role("button", name="登记").click()
+    expect(page.locator(".case-state")).to_contain_text("已提交")
+    page.get_by_label("下一步状态").select_option("accepted")
+    page.get_by_role("button", name="更新").click()
+    expect(page.get_by_role("status")).to_contain_text("办件状态已更新")
+    expect(page.locator(".case-timeline li")).to_have_count(2)
+    expect(page.get_by_role("img", name=re.compile("回执二维码"))).to_be_visible()
+    shoot(page, "case-zh-desktop")
+    shoot(page, "case-zh-phone", phone=True)
+    detail = page.url
+    page.get_by_role("link", name="政务办件").click()
+    shoot(page, "cases-zh-desktop")
+    page.get_by_role("link", name="English").click()
+    shoot(page, "cases-en-desktop")
+    shoot(page, "cases-en-phone", phone=True)
+    page.goto(detail)
+    expect(page.locator(".case-state")).to_contain_text("Accepted")
+    shoot(page, "case-en-desktop")
+
+
+def _throttle_uploads(page: Page, bytes_per_s: int) -> None:
+    """Slow the tab's uploads (Chromium's own network emulation) so progress is visible."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 5, "downloadThroughput": -1, "uploadThroughput": bytes_per_s},
+    )
+
+
+def test_advertiser_journey_from_signup_to_proof_of_play(
+    live_server: LiveServer, open_tab: Callable[[], Page], media_dir: Path
+) -> None:
+    url = live_server.url
+    screen = pair_device(live_server, screen_class="outdoor_large", groups=["east-gate"], tags=["building:3"])
+    pair_device(live_server, screen_class="indoor_small", orientation="portrait", groups=["lobby"])
+
+    # 1. a merchant signs up and has to wait
+    shop = open_tab()
+    shop.goto(url + "/portal/signup")
+    shoot(shop, "signup-zh-desktop")
+    shop.get_by_label("商户/机构名称").fill(SHOP_NAME)
+    shop.get_by_label("用户名").fill("bakery")
+    shop.get_by_label("密码").fill("bakery-password-1")
+    shop.get_by_role("button", name="提交注册").click()
+    expect(shop.get_by_role("status")).to_contain_text("审核通过后")
+    browser_login(shop, url, _creds("bakery"))
+    expect(shop.locator("main")).to_contain_text("等待运营人员审核")
+
+    # 2. the operator approves the account
+    op = open_tab()
+    browser_login(op, url, live_server.operator)
+    row = op.get_by_role("row").filter(has_text="bakery")
+    expect(row).to_contain_text(SHOP_NAME)  # shown as text, not run
+    row.get_by_role("button", name="批准").click()
+    expect(op.get_by_role("status")).to_contain_text("账号已通过审核")
+    # ... and gives the screens a default slide for time nobody booked
+    op.get_by_role("link", name="素材库").click()
+    op.set_input_files("#file", [str(media_dir / "small.jpg")])
+    op.get_by_role("button", name="上传").click()
+    op.wait_for_url("**/portal/media?notice=uploaded")
+    op.get_by_role("row").filter(has_text="small.jpg").get_by_role("button", name="设为默认内容").click()
+    expect(op.get_by_role("row").filter(has_text="small.jpg")).to_contain_text("取消默认")
+
+    # 3. uploads with a real progress bar; a broken file is refused with the server's reason
+    browser_login(shop, url, _creds("bakery"))
+    seen: list[int] = []
+    shop.expose_function("reportProgress", lambda value: seen.append(value))
+    shop.goto(url + "/portal/media")
+    shop.evaluate(WATCH_PROGRESS)
+    _throttle_uploads(shop, 120_000)
+    shop.set_input_files("#file", [str(media_dir / "landscape.png"), str(media_dir / "clip.mp4")])
+    shop.get_by_role("button", name="上传").click()
+    shop.wait_for_url("**/portal/media?notice=uploaded", timeout=60_000)
+    assert any(0 < p < 100 for p in seen), f"the progress bar never showed a partial upload: {seen}"
+    table = shop.locator("table")
+    expect(table).to_contain_text("1920 × 1080")
+    expect(table).to_contain_text("320 × 240")
+    expect(table).to_contain_text("3.0 秒")
+    expect(shop.locator("img.thumb")).to_have_count(2)
+    shoot(shop, "media-zh-desktop")
+    shoot(shop, "media-zh-phone", phone=True)
+    shop.evaluate(WATCH_PROGRESS)
+    shop.set_input_files("#file", [str(media_dir / "not_an_image.png")])
+    shop.get_by_role("button", name="上传").click()
+    expect(shop.locator(".upload-errors")).to_contain_text("not_an_image.png 未被接受")
+
+    # 4. a campaign, with the availability check answering as the form changes
+    shop.goto(url + "/portal/campaigns/new")
+    shop.get_by_label("名称").first.fill("冬季面包节")
+    shop.get_by_label("行业类别").fill("bakery")
+    shop.locator(".media-pick label").filter(has_text="landscape.png").locator("input").check()
+    shop.get_by_label("户外大屏").check()
+    shop.get_by_label("播放占比（%）").fill("95")
+    expect(shop.locator("#availability")).to_contain_text("目前最多可订")
+    shop.get_by_label("播放占比（%）").fill("10")
+    expect(shop.locator("#availability")).to_contain_text("档期充足：1 块屏幕")
+    expect(shop.locator(".frame.outdoor img")).to_be_visible()
+    expect(shop.locator(".frame.lobby img")).to_be_visible()
+    shoot(shop, "campaign-new-zh-desktop")
+    shoot(shop, "campaign-new-zh-phone", phone=True)
+    shop.get_by_role("button", name="提交审核").click()
+    expect(shop.get_by_role("status").first).to_contain_text("投放申请已提交")
+    expect(shop.locator(".campaign-state")).to_contain_text("待审核")
+    campaign_id = shop.url.split("?")[0].rsplit("/", 1)[1]
+
+    # 5. the operator approves it from the queue, with the previews in view
+    op.goto(url + "/portal/approvals")
+    card = op.locator("article.pending-campaign").filter(has_text="冬季面包节")
+    expect(card.locator(".frame.outdoor img")).to_be_visible()
+    shoot(op, "approvals-zh-desktop")
+    card.get_by_role("button", name="批准").click()
+    expect(op.get_by_role("status")).to_contain_text("已批准该投放")
+
+    # 6. the targeted screen's manifest carries it, and so does its timeline picture
+    manifest = httpx.get(live_server.api + "/device/manifest", headers=screen.headers).json()
+    assert campaign_id in [c["id"] for c in manifest["catalogue"]["campaigns"]]
+    op.goto(f"{url}/portal/screens/{screen.device_id}")
+    ads = op.locator("svg.timeline rect.slot-campaign")
+    expect(ads.first).to_be_attached()
+    ads.first.click()
+    expect(op.locator("#explain")).to_contain_text("冬季面包节")
+    shoot(op, "screen-zh-desktop")
+
+    # 7. the screen reports plays; the advertiser sees them in the chart, table and CSV
+    item_id = next(c["item_ids"][0] for c in manifest["catalogue"]["campaigns"] if c["id"] == campaign_id)
+    now = dt.datetime.now(dt.UTC)
+    records = [
+        {"id": str(uuid.uuid4()), "item_id": item_id, "campaign_id": campaign_id,
+         "started_at": (now - dt.timedelta(minutes=i)).isoformat(), "duration_s": 8.0, "completed": True}
+        for i in range(7)
+    ]  # fmt: skip
+    r = httpx.post(live_server.api + "/device/plays", json={"records": records}, headers=screen.headers)
+    assert r.status_code == 200 and r.json()["accepted"] == 7, r.text
+    shop.goto(f"{url}/portal/campaigns/{campaign_id}")
+    expect(shop.locator("svg.chart rect.bar")).to_have_count(1)
+    expect(shop.locator("svg.chart rect.bar title")).to_contain_text(": 7")
+    expect(shop.locator("table.report")).to_contain_text("户外大屏")
+    expect(shop.locator("table.report td.num").first).to_have_text("7")
+    shoot(shop, "campaign-zh-desktop")
+    shoot(shop, "campaign-zh-phone", phone=True)
+    with shop.expect_download() as download:
+        shop.get_by_role("link", name="下载 CSV").click()
+    csv = Path(download.value.path()).read_text()
+    assert csv.splitlines()[1].split(",")[0] == campaign_id and ",7,7,56.000" in csv
+
+    # 8. the same pages in English, at desktop and phone width
+    for tab, pages in ((shop, ("campaigns", f"campaigns/{campaign_id}", "media", "campaigns/new")),
+                       (op, ("approvals", "screens", f"screens/{screen.device_id}", "announcements",
+                             "emergency", "bundles"))):  # fmt: skip
+        tab.goto(f"{url}/portal/lang/en?next=/portal/")
+        for path in pages:
+            tab.goto(f"{url}/portal/{path}")
+            expect(tab.locator("html")).to_have_attribute("lang", "en")
+            name = re.sub(r"[0-9a-f]{32}", "detail", path).replace("/", "-")
+            shoot(tab, f"{name}-en-desktop")
+            shoot(tab, f"{name}-en-phone", phone=True)
+        tab.goto(f"{url}/portal/lang/zh?next=/portal/")
+    for path in ("screens", "announcements", "bundles"):
+        op.goto(f"{url}/portal/{path}")
+        shoot(op, f"{path}-zh-desktop")
+        shoot(op, f"{path}-zh-phone", phone=True)
+
+
+def test_operator_sends_and_ends_an_emergency(live_server: LiveServer, browser_page: Page) -> None:
+    screen = pair_device(live_server, screen_class="indoor_small", groups=["north-gate"])
+    op = browser_page
+    browser_login(op, live_server.url, live_server.operator)
+    op.get_by_role("link", name="紧急广播").click()
+    op.get_by_label("标题").fill("燃气泄漏")
+    op.get_by_label("中文内容").fill("3号楼燃气泄漏，请立即撤离")
+    op.get_by_label("英文内容").fill("Gas leak in building 3: leave now")
+    op.get_by_label("north-gate").check()
+    op.get_by_role("button", name="下一步：确认").click()
+    expect(op.get_by_role("heading", name="确认发出紧急广播")).to_be_visible()
+    shoot(op, "emergency-confirm-zh-desktop")
+    state = httpx.get(live_server.api + "/device/emergency", headers=screen.headers).json()
+    assert state["active"] is False
+    op.get_by_role("button", name="立即发出").click()
+    expect(op.get_by_role("status")).to_contain_text("紧急广播已发出")
+    state = httpx.get(live_server.api + "/device/emergency", headers=screen.headers).json()
+    assert state["active"] is True and state["item"]["text"]["zh"] == "3号楼燃气泄漏，请立即撤离"
+    shoot(op, "emergency-zh-desktop")
+    shoot(op, "emergency-zh-phone", phone=True)
+    op.get_by_role("button", name="结束紧急广播").click()
+    expect(op.get_by_role("status")).to_contain_text("紧急广播已结束")
+    state = httpx.get(live_server.api + "/device/emergency", headers=screen.headers).json()
+    assert state["active"] is False
+
+
+def _creds(username: str) -> Credentials:
+    return Credentials(username, "bakery-password-1")
