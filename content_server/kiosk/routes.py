@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -171,6 +172,7 @@ PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
 }
 MAX_NOTIFICATION_BYTES = 64 * 1024
+PAYER_TZ = ZoneInfo("Asia/Shanghai")  # the pay page speaks the residents' wall-clock time
 
 
 def _page(template: str, status: int = 200, **context: object) -> HTMLResponse:
@@ -178,15 +180,14 @@ def _page(template: str, status: int = 200, **context: object) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
 
-def _pay_page(
-    rt: runtime.KioskRuntime, token: str, now: dt.datetime, confirmed: bool = False
-) -> HTMLResponse:
+def _pay_page(rt: runtime.KioskRuntime, token: str, now: dt.datetime) -> HTMLResponse:
     page = rt.community_pay.page(token, now)
     if page is None:
         return _page(
             "pay_error.html", 404, reason_zh="付款码无效", reason_en="This payment code is not valid."
         )
-    return _page("pay.html", page=page, yuan=f"{page.amount_minor / 100:.2f}", confirmed=confirmed)
+    valid_until = page.expires_at.astimezone(PAYER_TZ).strftime("%H:%M")
+    return _page("pay.html", page=page, yuan=f"{page.amount_minor / 100:.2f}", valid_until=valid_until)
 
 
 @pay_router.get("/pay/offline/{token}", response_class=HTMLResponse)
@@ -227,7 +228,7 @@ def pay_page(token: str, now: NowDep, rt: Runtime) -> HTMLResponse:
 @pay_router.post("/pay/{token}/confirm", response_class=HTMLResponse)
 def pay_confirm(token: str, now: NowDep, rt: Runtime) -> HTMLResponse:
     rt.community_pay.confirm(token, now)
-    return _pay_page(rt, token, now, confirmed=True)
+    return _pay_page(rt, token, now)
 
 
 clerk_router = APIRouter(prefix=f"{API}/cases", tags=["cases"])
