@@ -228,7 +228,11 @@ class Launcher:
             "--screenshot-dir",
             str(shots.resolve()),
         ]
-        return self.supervisor.start(device.name, argv, env=self.app_env())
+        env = self.app_env()
+        if device.kind == "player":  # the physical panel's size, as an installer would configure it
+            env["SIGNAGE_PLAYER_WIDTH"] = str(device.width)
+            env["SIGNAGE_PLAYER_HEIGHT"] = str(device.height)
+        return self.supervisor.start(device.name, argv, env=env)
 
     def _videos(self, api: DemoApi, operator: DemoApi, now: dt.datetime) -> None:
         """Make the ad videos (slow the first time) and book them once they exist."""
