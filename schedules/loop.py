@@ -112,7 +112,8 @@ class Loop:
     scale: float = 1.0  # < 1 when bookings exceeded the capacity (campaigns were "sold out")
     _built: list[tuple[Entry, ...]] = field(default_factory=list, repr=False)
     _delivered: list[int] = field(default_factory=list, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _stats: list[tuple[int, dict[str | None, int]]] = field(default_factory=list, repr=False)
 
     def entries(self, k: int) -> tuple[Entry, ...]:
         """Loop ``k`` of a segment. Built in order: a spot dropped to respect the ad capacity is
@@ -127,10 +128,15 @@ class Loop:
     def stats(self, k: int, campaign_id: str) -> tuple[int, int]:
         """Loop ``k``'s length in whole microseconds (each entry rounded like a timedelta) and
         how many spots of ``campaign_id`` it holds."""
-        entries = self.entries(k)
-        n = sum(1 for e in entries if e.source_id == campaign_id and e.is_ad)
-        us = sum(dt.timedelta(seconds=e.duration) // _US for e in entries)
-        return us, n
+        if k >= len(self._stats):
+            with self._lock:
+                while len(self._stats) <= k:
+                    entries = self.entries(len(self._stats))
+                    spots = Counter(e.source_id for e in entries if e.is_ad)
+                    us = sum(dt.timedelta(seconds=e.duration) // _US for e in entries)
+                    self._stats.append((us, dict(spots)))
+        length, per_campaign = self._stats[k]
+        return length, per_campaign.get(campaign_id, 0)
 
     def _build(self, k: int) -> tuple[Entry, ...]:
         if self.emergency:

@@ -241,3 +241,20 @@ def test_each_loop_delivers_booked_shares_within_one_slot_and_keeps_house_rules(
                 > min(rules.max_ad_share, 100 - (rules.min_announcement_share if loop.announcements else 0))
                 - 1e-6
             )
+
+
+@SETTINGS
+@given(scenarios(), st.floats(0, 1))
+def test_a_later_range_shows_the_same_slots(
+    sc: tuple[Screen, Catalogue, dt.datetime, dt.datetime], cut: float
+) -> None:
+    """Player and server ask for different ranges; whatever they ask, the same instant plays the same."""
+    screen, cat, start, end = sc
+    engine = ScheduleEngine(cat)
+    whole = list(engine.timeline(screen, start, end).expand())
+    later_start = start + (end - start) * cut * 0.9
+    later = engine.timeline(screen, later_start, end)
+    for p in whole[::11]:
+        if p.start >= later_start:
+            got = later.placed_at(p.start)
+            assert got is not None and (got.start, got.end, got.entry) == (p.start, p.end, p.entry)
