@@ -1,17 +1,20 @@
 """Child processes of the demo: started in their own process group, logged to files, stopped cleanly.
 
 Each child gets a new session (process group), so stopping it also stops anything it spawned
-(a VLC helper, a shell): SIGTERM to the group, a grace period, then SIGKILL. Nothing survives
-the launcher.
+(a VLC helper, a shell): SIGTERM to the group, a grace period, then SIGKILL. Should the launcher
+itself be killed outright, each child gets SIGTERM from the kernel (``PR_SET_PDEATHSIG``), so
+nothing survives the launcher either way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +24,8 @@ from typing import IO
 from content_server.errors import ServerError
 
 log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class ChildError(ServerError):
@@ -77,6 +82,7 @@ class Supervisor:
         try:
             popen = subprocess.Popen(
                 list(argv),
+                preexec_fn=_die_with_parent,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -119,6 +125,13 @@ class Supervisor:
         for child in reversed(self.children):
             self.stop(child)
         self.children.clear()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the launcher dies, even by SIGKILL (Linux)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _signal_group(popen: subprocess.Popen[bytes], sig: signal.Signals) -> None:
