@@ -49,10 +49,10 @@ def _show(widget: QWidget, settings: KioskSettings) -> None:
         widget.showFullScreen()
 
 
-def _pair_on_screen(app: QApplication, settings: KioskSettings, identity: DeviceIdentity,
+def _pair_on_screen(settings: KioskSettings, identity: DeviceIdentity,
                     stop: threading.Event) -> DeviceIdentity | None:
     """Show the pairing code and QR until an operator claims this kiosk (or we are stopped)."""
-    from PySide6.QtCore import QObject, Signal
+    from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 
     from kiosk_app.app import utc_now
     from signage_player.client import ServerClient
@@ -66,9 +66,11 @@ def _pair_on_screen(app: QApplication, settings: KioskSettings, identity: Device
     screen, bridge = PairingScreen(), Bridge()
     result: list[DeviceIdentity | None] = []
 
+    waiting = QEventLoop()  # a local loop: the application's own loop is started once, for the kiosk
+
     def on_finished(ident: DeviceIdentity | None) -> None:
         result.append(ident)
-        app.quit()
+        waiting.quit()
 
     bridge.started.connect(screen.set_started)
     bridge.started.connect(lambda s: log.info("pairing code %s (claim at %s)", s.code, s.claim_url))
@@ -76,14 +78,19 @@ def _pair_on_screen(app: QApplication, settings: KioskSettings, identity: Device
     bridge.finished.connect(on_finished)
     flow = PairingFlow(ServerClient(settings.server_url), identity, Path(settings.data_dir), KIOSK_VERSION,
                        utc_now, device_kind="kiosk")
-    worker = threading.Thread(target=lambda: bridge.finished.emit(flow.run(bridge.started.emit, stop,
+    done_pairing = threading.Event()
+    worker = threading.Thread(target=lambda: bridge.finished.emit(flow.run(bridge.started.emit, done_pairing,
                                                                            bridge.message.emit)),
                               name="pairing", daemon=True)
     _show(screen, settings)
     worker.start()
     log.info("waiting for an operator to claim this kiosk")
-    app.exec()
-    stop.set()
+    poll = QTimer()
+    poll.timeout.connect(lambda: waiting.quit() if stop.is_set() else None)  # SIGTERM while pairing
+    poll.start(200)
+    waiting.exec()
+    poll.stop()
+    done_pairing.set()
     worker.join(timeout=10)
     screen.close()
     return result[0] if result and result[0] is not None else None
@@ -152,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     from signage_player.identity import DeviceIdentity
 
     app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)  # closing the pairing screen must not end the kiosk
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -170,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     assert identity is not None
     if not identity.paired:
-        identity = _pair_on_screen(app, settings, identity, stop)
-        if identity is None:
+        identity = _pair_on_screen(settings, identity, stop)
+        if identity is None or stop.is_set():
             log.info("stopped before pairing")
             return 0
     return _run_kiosk(app, settings, identity, stop)

@@ -69,11 +69,11 @@ def browse_and_confirm(qtbot, app: KioskApp, live: Live) -> None:  # type: ignor
     target = pick_slot(live.sessions, dt.datetime.now(dt.UTC))
     if app.flow.state.screen is Screen.ATTRACT:
         tap(qtbot, app, "start")
-    qtbot.waitUntil(lambda: app.flow.state.catalogue is not None, timeout=5000)
+    qtbot.waitUntil(lambda: app.flow.state.catalogue is not None, timeout=15_000)
     catalogue = app.flow.state.catalogue
     assert catalogue is not None
     service = next(s for s in catalogue.services if s.id == target.service_id)
-    qtbot.waitUntil(lambda: find_ok(app, f"category:{service.category_id}"), timeout=5000)
+    qtbot.waitUntil(lambda: find_ok(app, f"category:{service.category_id}"), timeout=15_000)
     tap(qtbot, app, f"category:{service.category_id}")
     tap(qtbot, app, f"service:{service.id}")
     tap(qtbot, app, "book")
@@ -119,11 +119,11 @@ def orders_with(live: Live, local_reference: str) -> int:
                         .where(OrderRow.local_reference == local_reference)) or 0
 
 
-def test_browse_book_pay_on_the_phone_and_the_kiosk_shows_paid(qtbot, live: Live,  # type: ignore[no-untyped-def]
+def test_browse_book_pay_on_the_phone_and_the_kiosk_shows_paid_then_case_lookup(qtbot, live: Live,  # type: ignore[no-untyped-def]
                                                                start_kiosk: Callable[[], KioskApp]) -> None:
     app = start_kiosk()
     browse_and_confirm(qtbot, app, live)
-    qtbot.waitUntil(lambda: app.flow.state.screen is Screen.PAY, timeout=5000)
+    qtbot.waitUntil(lambda: app.flow.state.screen is Screen.PAY, timeout=15_000)
     order = app.flow.state.order
     assert order is not None and order.payment is not None and order.state is OrderState.AWAITING_PAYMENT
     qr = find(app.window, "pay_qr")
@@ -131,20 +131,22 @@ def test_browse_book_pay_on_the_phone_and_the_kiosk_shows_paid(qtbot, live: Live
     assert decode_qr(qr) == order.payment.qr_payload  # what is painted scans to the pay URL
     app.window.save_screenshot(ARTIFACTS / "live", "pay")
     phone_pays(order.payment.qr_payload)
-    qtbot.waitUntil(lambda: app.flow.state.screen is Screen.RECEIPT, timeout=8000)  # poll every 2.5 s
+    qtbot.waitUntil(lambda: app.flow.state.screen is Screen.RECEIPT, timeout=15_000)  # poll every 2.5 s
     assert app.flow.state.order is not None and app.flow.state.order.state is OrderState.PAID
     assert find(app.window, "receipt_qr").property("qrData") == order.reference
     app.window.save_screenshot(ARTIFACTS / "live", "receipt")
+    tap(qtbot, app, "done")
+    case_lookup_by_scanner_shows_the_timeline_with_masked_data(qtbot, live, app)
 
 
 def test_server_down_mid_flow_then_delivered_exactly_once(qtbot, live: Live,  # type: ignore[no-untyped-def]
                                                           start_kiosk: Callable[[], KioskApp]) -> None:
     app = start_kiosk()
     tap(qtbot, app, "start")
-    qtbot.waitUntil(lambda: app.flow.state.catalogue is not None, timeout=5000)
+    qtbot.waitUntil(lambda: app.flow.state.catalogue is not None, timeout=15_000)
     live.server.stop()
     browse_and_confirm(qtbot, app, live)
-    qtbot.waitUntil(lambda: app.flow.state.pending is not None and not app.flow.state.busy, timeout=8000)
+    qtbot.waitUntil(lambda: app.flow.state.pending is not None and not app.flow.state.busy, timeout=15_000)
     state = app.flow.state
     assert state.online is False and state.screen is Screen.PAY
     banner = find(app.window, "offline_banner")
@@ -171,12 +173,10 @@ def test_server_down_mid_flow_then_delivered_exactly_once(qtbot, live: Live,  # 
     assert [o.state for o in again.flow.delivered] == [OrderState.PAID]
 
 
-def test_case_lookup_by_scanner_shows_the_timeline_with_masked_data(  # type: ignore[no-untyped-def]
-        qtbot, live: Live, start_kiosk: Callable[[], KioskApp]) -> None:
+def case_lookup_by_scanner_shows_the_timeline_with_masked_data(qtbot, live: Live,  # type: ignore[no-untyped-def]
+                                                               app: KioskApp) -> None:
     with live.sessions() as s:
         number = s.scalars(select(CaseRow.case_number).where(CaseRow.id_number == "320106198505123415")).one()
-    app = start_kiosk()
-    tap(qtbot, app, "start")
     tap(qtbot, app, "cases")
     qtbot.keyClicks(app.window, number)  # the USB scanner reads the receipt's QR and types it
     qtbot.keyClick(app.window, Qt.Key.Key_Return)
@@ -184,7 +184,7 @@ def test_case_lookup_by_scanner_shows_the_timeline_with_masked_data(  # type: ig
     for ch in "3415":
         tap(qtbot, app, f"key:{ch}")
     tap(qtbot, app, "case_search")
-    qtbot.waitUntil(lambda: app.flow.state.screen is Screen.CASE_RESULT, timeout=5000)
+    qtbot.waitUntil(lambda: app.flow.state.screen is Screen.CASE_RESULT, timeout=15_000)
     current = find(app.window, "timeline:ready_for_pickup")
     assert isinstance(current, QLabel) and current.objectName() == "current" and "当前" in current.text()
     texts = [w.text() for w in app.window.findChildren(QLabel) if w.isVisible()]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kiosk_app.operator import OperatorPin
-from tests.fixtures.server import LiveServer, pair_device
+from tests.fixtures.server import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-c", "import sys; from kiosk_app.main import main; sys.exit(main())"]
@@ -39,39 +39,6 @@ def test_bad_settings_are_refused_clearly(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_paired_kiosk_starts_against_a_server_and_saves_screenshots(live_server: LiveServer,
-                                                                    tmp_path: Path) -> None:
-    device = pair_device(live_server, kind="kiosk")
-    from cryptography.hazmat.primitives import serialization
-
-    from signage_player.identity import DeviceIdentity
-
-    raw = device.private_key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                           serialization.NoEncryption())
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    DeviceIdentity(Ed25519PrivateKey.from_private_bytes(raw), device.device_id, device.device_key,
-                   device.server_public_key).save(tmp_path / "data")
-    shots = tmp_path / "shots"
-    proc = subprocess.Popen([*CLI, "--server", live_server.url, "--data-dir", str(tmp_path / "data"),
-                             "--screenshot-dir", str(shots)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    try:
-        catalogue = tmp_path / "data" / "catalogue" / "catalogue.json"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not catalogue.exists():
-            time.sleep(0.2)
-        assert (shots / "attract-zh-normal.png").exists()
-        assert catalogue.exists()  # fetched from the server with the device key and cached
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err[-2000:]
-    assert "kiosk running" in err and "kiosk stopped" in err
-
-
-@pytest.mark.slow
 def test_new_kiosk_shows_its_pairing_code_then_runs_once_claimed(live_server: LiveServer,
                                                                  tmp_path: Path) -> None:
     import re
@@ -91,12 +58,20 @@ def test_new_kiosk_shows_its_pairing_code_then_runs_once_claimed(live_server: Li
         r = httpx.post(live_server.api + "/screens/claim", json=claim,
                        headers=live_server.auth(live_server.operator))
         assert r.status_code == 201, r.text
-        wait_for(lambda: "kiosk running as" in log_path.read_text())
-        wait_for(lambda: (shots / "attract-zh-normal.png").exists())
+        try:
+            wait_for(lambda: "kiosk running as" in log_path.read_text())
+            wait_for(lambda: (shots / "attract-zh-normal.png").exists())
+            # the catalogue is fetched with the new device key and cached for offline use
+            wait_for(lambda: (data / "catalogue" / "catalogue.json").exists())
+        except AssertionError as exc:
+            raise AssertionError(log_path.read_text()[-3000:]) from exc
+        time.sleep(1)
+        assert proc.poll() is None  # still running, not just started and gone
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     assert proc.returncode == 0, log_path.read_text()[-2000:]
+    assert "kiosk stopped" in log_path.read_text()  # SIGTERM: a clean stop
     from signage_player.identity import DeviceIdentity
 
     stored = DeviceIdentity.load(data)
@@ -110,4 +85,4 @@ def wait_for(check, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
         if found:
             return found
         time.sleep(0.2)
-    raise AssertionError("timed out")
+    raise AssertionError(f"timed out waiting for {check}")
