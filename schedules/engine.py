@@ -163,12 +163,6 @@ class ScheduleEngine:
         preds = self._predicates
         return tuple(sorted(r for r in cands if preds[r](screen)))
 
-    def is_announcement(self, rule: int) -> bool:
-        return rule < self._n_ann
-
-    def rule_of(self, rule: int) -> Announcement | Campaign:
-        return self.announcements[rule] if rule < self._n_ann else self.campaigns[rule - self._n_ann]
-
     def campaign_rule(self, campaign_id: str) -> int | None:
         for j, c in enumerate(self.campaigns):
             if c.id == campaign_id:

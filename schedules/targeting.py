@@ -140,18 +140,6 @@ def parse_tag_expr(expr: str) -> TagExpr:
     return _Parser(expr).parse()
 
 
-def tags_in(expr: TagExpr) -> frozenset[str]:
-    """Every tag the expression mentions (screens differing only in other tags are equivalent)."""
-    if isinstance(expr, Tag):
-        return frozenset((expr.name,))
-    if isinstance(expr, Not):
-        return tags_in(expr.operand)
-    out: frozenset[str] = frozenset()
-    for o in expr.operands:
-        out |= tags_in(o)
-    return out
-
-
 def required_tags(expr: TagExpr) -> frozenset[str] | None:
     """Tags of which every matching tag set holds at least one; None when no such set exists.
 
