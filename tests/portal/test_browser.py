@@ -23,6 +23,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from content_server.db import make_engine, make_sessionmaker
+from content_server.kiosk.seed import seed_demo_catalogue
 from tests.fixtures.server import Credentials, LiveServer, free_port, pair_device
 from tests.portal.conftest import browser_login, shoot
 
@@ -44,6 +46,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     op = server.operator
     server.cli("create-user", "--role", "operator", "--username", op.username, "--password", op.password)
     server.start()
+    engine = make_engine(f"sqlite:///{server.data_dir / 'signage.db'}")
+    with make_sessionmaker(engine)() as session:  # the kiosks' service categories, as the demo seeds them
+        seed_demo_catalogue(session, dt.datetime.now(dt.UTC), days=2)
+    engine.dispose()
     yield server
     server.stop()
 
@@ -267,3 +273,67 @@ def test_operator_sends_and_ends_an_emergency(live_server: LiveServer, browser_p
 
 def _creds(username: str) -> Credentials:
     return Credentials(username, "bakery-password-1")
+
+
+def test_provider_service_booked_and_paid_on_a_phone(
+    live_server: LiveServer, open_tab: Callable[[], Page]
+) -> None:
+    """A provider publishes a service in the portal, a resident books it on a kiosk and pays on
+    their phone (the community pay page), and the provider accepts the booking."""
+    plumber = live_server.create_user("plumber", "provider", password="plumber-pass-1")
+    tab = open_tab()
+    browser_login(tab, live_server.url, plumber)
+    tab.get_by_role("link", name="我的服务").click()
+    tab.get_by_label("商户名称（中文）").fill("快修管道")
+    tab.get_by_label("商户名称（英文）").fill("QuickFix Plumbing")
+    tab.get_by_role("button", name="保存").click()
+    tab.get_by_label("服务类别").select_option("repairs")
+    tab.get_by_label("服务名称（中文）").fill("厨房水龙头维修")
+    tab.get_by_label("服务名称（英文）").fill("Kitchen tap repair")
+    tab.get_by_label("价格（元）").fill("60")
+    tab.get_by_label("时长（分钟）").fill("60")
+    tab.get_by_role("button", name="发布服务").click()
+    expect(tab.get_by_role("status")).to_contain_text("服务已发布")
+    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    service = tab.locator("article.service").filter(has_text="厨房水龙头维修")
+    service.get_by_label("日期").fill(tomorrow.date().isoformat())
+    service.get_by_label("从").fill("10:00")
+    service.get_by_label("到").fill("11:00")
+    service.get_by_label("名额").fill("2")
+    service.get_by_role("button", name="添加时段").click()
+    expect(tab.locator("article.service")).to_contain_text("已约 0/2")
+    shoot(tab, "services-zh-desktop")
+    shoot(tab, "services-zh-phone", phone=True)
+
+    kiosk = pair_device(live_server, kind="kiosk")
+    catalogue = httpx.get(live_server.api + "/kiosk/catalogue", headers=kiosk.headers).json()
+    offer = next(s for s in catalogue["services"] if s["name"]["en"] == "Kitchen tap repair")
+    booking = {"idempotency_key": str(uuid.uuid4()), "service_id": offer["id"],
+               "slot_id": offer["slots"][0]["id"], "phone": "13900001111"}  # fmt: skip
+    order = httpx.post(live_server.api + "/kiosk/orders", headers=kiosk.headers, json=booking).json()
+
+    phone = open_tab()
+    phone.set_viewport_size({"width": 390, "height": 844})
+    phone.goto(order["payment"]["qr_payload"])
+    expect(phone.locator("#merchant")).to_have_text("快修管道")
+    expect(phone.locator("#amount")).to_have_text("¥60.00")
+    phone.screenshot(path=str(Path(__file__).resolve().parents[2] / "test-artifacts/portal/pay-phone.png"))
+    phone.locator("#confirm").click()
+    expect(phone.locator("#status")).to_contain_text("支付成功")
+    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=15)
+    state = ""
+    while state != "paid" and dt.datetime.now(dt.UTC) < deadline:  # the signed notification is async
+        state = httpx.get(f"{live_server.api}/kiosk/orders/{order['id']}", headers=kiosk.headers).json()[
+            "state"
+        ]
+    assert state == "paid"
+
+    tab.get_by_role("link", name="预约订单").click()
+    row = tab.get_by_role("row").filter(has_text=order["reference"])
+    expect(row).to_contain_text("139****1111")
+    row.get_by_role("button", name="接单").click()
+    expect(tab.get_by_role("row").filter(has_text=order["reference"])).to_contain_text("已接单")
+    shoot(tab, "bookings-zh-desktop")
+    tab.get_by_role("link", name="English").click()
+    shoot(tab, "bookings-en-desktop")
+    shoot(tab, "bookings-en-phone", phone=True)
