@@ -120,7 +120,7 @@ def run(args: argparse.Namespace, tmp: Path, width: int, height: int) -> int:
     from signage_player.view import SignageView
 
     app = QApplication([])
-    backend = VlcBackend()
+    backend = VlcBackend(wait=False)
     view = SignageView(backend)
     view.resize(width, height)
     view.show()

@@ -139,7 +139,7 @@ class PlayerApp(QObject):
         self.outbox = Outbox(self.data_dir / "outbox.db")
         log.info("cache and outbox opened (%d plays waiting)", self.outbox.count(PLAYS_TOPIC))
         if self._backend is None:
-            self._backend = VlcBackend()
+            self._backend = VlcBackend(wait=False)
             log.info("libVLC started")
         self.window = QStackedWidget()
         self.window.setWindowTitle("signage-player")

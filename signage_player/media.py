@@ -202,34 +202,59 @@ class VlcBackend(MediaBackend):
 
     POSTERS = 8
 
-    def __init__(self, extra_args: tuple[str, ...] = (), audio: bool = False) -> None:
+    def __init__(self, extra_args: tuple[str, ...] = (), audio: bool = False, wait: bool = True) -> None:
+        """Start libVLC; MediaError if it cannot. With ``wait=False`` it starts on a helper thread
+        (it takes ~0.5 s) so a first image or text can already be on screen; the first video call
+        then waits for it, and a failure shows as MediaError there (the item is skipped)."""
         super().__init__()
-        import vlc  # imported here: loading libVLC is part of start-up, not of importing the module
-
-        self._vlc = vlc
-        args = [a for a in _VLC_ARGS if audio is False or not a.startswith("--aout")]
-        instance = vlc.Instance([*args, *extra_args])
-        if instance is None:
-            raise MediaError("libVLC did not start (are libvlc5 and vlc-plugin-base installed?)")
-        self._instance = instance
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self._main = _FrameSink(vlc, instance.media_player_new(), self._wake_w)
-        self._pre = _FrameSink(vlc, instance.media_player_new(), self._wake_w)
         self._pre_key: tuple[str, int, int] | None = None
         self._posters: dict[tuple[str, int, int], QImage] = {}
         self._latest: QImage | None = None
+        self._ready = threading.Event()
+        self._start_error: str | None = None
         self._notifier = QSocketNotifier(self._wake_r, QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._on_wake)
         # end and error are polled from the GUI thread, for the same reason as the frames
         self._state_timer = QTimer(self)
         self._state_timer.setInterval(40)
         self._state_timer.timeout.connect(self._on_state_poll)
+        threading.Thread(target=self._start_engine, args=(extra_args, audio), name="libvlc-start",
+                         daemon=True).start()
+        if wait:
+            self._engine()
+
+    def _start_engine(self, extra_args: tuple[str, ...], audio: bool) -> None:
+        try:
+            import vlc  # loaded here: starting libVLC is part of start-up, not of importing the module
+
+            args = [a for a in _VLC_ARGS if audio is False or not a.startswith("--aout")]
+            instance = vlc.Instance([*args, *extra_args])
+            if instance is None:
+                raise MediaError("libVLC did not start (are libvlc5 and vlc-plugin-base installed?)")
+            self._vlc = vlc
+            self._instance = instance
+            self._main = _FrameSink(vlc, instance.media_player_new(), self._wake_w)
+            self._pre = _FrameSink(vlc, instance.media_player_new(), self._wake_w)
+        except Exception as exc:  # reported to the first caller that needs video
+            self._start_error = str(exc)
+            log.error("libVLC failed to start: %s", exc)
+        finally:
+            self._ready.set()
+
+    def _engine(self) -> None:
+        """Wait for libVLC; MediaError when it could not start (videos are then skipped, not fatal)."""
+        if not self._ready.wait(30):
+            raise MediaError("libVLC is still starting")
+        if self._start_error is not None:
+            raise MediaError(self._start_error)
 
     def probe(self, path: Path) -> VideoInfo:
-        vlc = self._vlc
         check_complete(path)
+        self._engine()
+        vlc = self._vlc
         media = self._instance.media_new_path(str(path))
         try:
             status = media.parse_with_options(vlc.MediaParseFlag.local, 3000)
@@ -250,6 +275,7 @@ class VlcBackend(MediaBackend):
             media.release()
 
     def preroll(self, path: Path, target: QSize, info: VideoInfo) -> None:
+        self._engine()
         w, h = fit_size(info.width, info.height, target)
         key = (str(path), w, h)
         if key in self._posters or key == self._pre_key:
@@ -261,6 +287,7 @@ class VlcBackend(MediaBackend):
 
     def play(self, path: Path, target: QSize, info: VideoInfo | None = None) -> None:
         info = info or self.probe(path)
+        self._engine()
         w, h = fit_size(info.width, info.height, target)
         self._state_timer.stop()
         if self._pre_key == (str(path), w, h):  # still prerolling this very file: no use any more
@@ -277,21 +304,24 @@ class VlcBackend(MediaBackend):
 
     def stop(self) -> None:
         self._state_timer.stop()
+        self._latest = None
+        if not self._ready.is_set() or self._start_error is not None:
+            return
         self._main.deactivate()
         self._main.player.stop()
-        self._latest = None
 
     def frame(self) -> QImage | None:
         return self._latest
 
     def close(self) -> None:
         self.stop()
-        self._pre.deactivate()
-        self._pre.player.stop()
-        self._main.player.release()
-        self._pre.player.release()
-        self._instance.release()
         self._notifier.setEnabled(False)
+        if self._ready.wait(30) and self._start_error is None:
+            self._pre.deactivate()
+            self._pre.player.stop()
+            self._main.player.release()
+            self._pre.player.release()
+            self._instance.release()
         os.close(self._wake_r)
         os.close(self._wake_w)
 
@@ -306,6 +336,8 @@ class VlcBackend(MediaBackend):
         with contextlib.suppress(BlockingIOError):
             while os.read(self._wake_r, 4096):
                 pass
+        if not self._ready.is_set() or self._start_error is not None:
+            return
         poster = self._pre.take()
         if poster is not None and self._pre_key is not None:
             self._posters[self._pre_key] = poster
