@@ -70,6 +70,16 @@ def free_port(host: str) -> int:
         return port
 
 
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn will
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def _has_module(name: str) -> bool:
     try:
         return importlib.util.find_spec(name) is not None
@@ -83,7 +93,9 @@ class Launcher:
     def __init__(self, settings: DemoSettings) -> None:
         self.settings = settings
         self.port = settings.port or free_port(settings.host)
-        self.base_url = f"http://{settings.host}:{self.port}"
+        # Browsers and devices on this machine reach a wildcard bind through loopback.
+        reach = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        self.base_url = f"http://{reach}:{self.port}"
         self.supervisor = Supervisor(settings.logs_dir)
         self.stopping = threading.Event()
         self.server: Child | None = None
@@ -127,6 +139,11 @@ class Launcher:
     def start(self) -> None:
         s = self.settings
         t0 = time.monotonic()
+        if not port_is_free(s.host, self.port):
+            raise ServerError(
+                f"port {self.port} on {s.host} is in use (another demo or server?); "
+                "stop it or pass --port (0 picks a free one)"
+            )
         for d in (s.demo_dir, s.server_dir, s.media_dir, s.screens_dir, s.logs_dir):
             d.mkdir(parents=True, exist_ok=True)
         now = dt.datetime.now(dt.UTC)
