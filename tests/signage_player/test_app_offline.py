@@ -45,7 +45,8 @@ def test_usb_bundle_goes_live_offline_and_hours_switch_the_backlight(
     marker = tmp_path / "backlight-off"
     settings = PlayerSettings(
         server_url="http://127.0.0.1:9", data_dir=data, window=True, width=480, height=270, usb=False,
-        poll_interval_s=3600, heartbeat_interval_s=3600, plays_interval_s=3600, backlight_off_cmd=f"touch {marker}",
+        poll_interval_s=3600, heartbeat_interval_s=3600, plays_interval_s=3600,
+        backlight_off_cmd=f"touch {marker}",
     )
     clock = MovableClock(T0)  # 10:00 in Shanghai: within office hours
     app = PlayerApp(settings, clock=clock, backend=FakeMediaBackend())
