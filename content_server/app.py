@@ -6,6 +6,7 @@ and jobs via ``app.state.scheduler`` (an APScheduler BackgroundScheduler started
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -13,9 +14,11 @@ from contextlib import asynccontextmanager
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -45,6 +48,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+        # a concurrent request created the same thing first (services check before inserting)
+        log.info("integrity conflict: %s", exc.orig)
+        return JSONResponse({"detail": "conflicts with existing data; reload and try again"}, status_code=409)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -83,6 +92,21 @@ def _watch_commits(app: FastAPI) -> None:
         session.info.pop("emergency_changed", None)
 
 
+async def _refresh_generation(app: FastAPI, every_s: float) -> None:
+    """Keep the poll fast path's view of the change counter fresh, so polls never wait for it."""
+
+    def read() -> None:
+        with app.state.sessions() as session:
+            app.state.manifests.generation(session)
+
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await run_in_threadpool(read)
+        except Exception:  # boundary: a failed read only makes polls take the normal route
+            log.exception("could not refresh the change counter")
+
+
 def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now) -> FastAPI:
     """Build the app. ``clock`` returns aware UTC now; tests pass a movable one."""
 
@@ -105,10 +129,17 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
         if settings.scheduler_enabled:
             scheduler.start()
             log.info("background scheduler started with %d job(s)", len(scheduler.get_jobs()))
+        refresher = (
+            asyncio.create_task(_refresh_generation(app, settings.poll_cache_s / 2))
+            if settings.poll_cache_s > 0
+            else None
+        )
         try:
             yield
         finally:
             log.info("stopping content server")
+            if refresher is not None:
+                refresher.cancel()
             app.state.emergency.close()
             if scheduler.running:
                 scheduler.shutdown(wait=False)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content_server import cap
-from content_server.errors import Invalid, NotFound
+from content_server.errors import Conflict, Invalid, NotFound
 from content_server.models import AlertFeed, AnnouncementRow, CapAlert
 from content_server.services import state
 
@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 def create_feed(
     session: Session, name: str, area_groups: dict[str, list[str]], *, now: dt.datetime
 ) -> AlertFeed:
+    if session.scalar(select(AlertFeed.id).where(AlertFeed.name == name)) is not None:
+        raise Conflict(f"an alert feed named {name!r} exists")
     feed = AlertFeed(name=name, area_groups=area_groups, created_at=now)
     session.add(feed)
     session.flush()

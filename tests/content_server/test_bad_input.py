@@ -77,3 +77,29 @@ def test_behind_failing_and_frozen(app_client: AppClient, media_dir) -> None:  #
     assert status["frozen"] is True
     status = beat(screen_hash="h4")
     assert status["frozen"] is False
+
+
+def test_screenshot_on_request(app_client: AppClient, media_dir) -> None:  # type: ignore[no-untyped-def]
+    c = app_client
+    op = c.auth(c.operator)
+    dev = pair_device(c)
+    hb = {"sent_at": c.clock().isoformat(), "player_version": "1"}
+    assert (
+        c.post("/api/v1/device/heartbeat", json=hb, headers=dev.headers).json()["screenshot_requested"]
+        is False
+    )
+    c.post(f"/api/v1/screens/{dev.device_id}/screenshot-request", headers=op)
+    assert (
+        c.post("/api/v1/device/heartbeat", json=hb, headers=dev.headers).json()["screenshot_requested"]
+        is True
+    )
+    r = c.post("/api/v1/device/screenshot", content=b"GIF89a not png", headers=dev.headers)
+    assert r.status_code == 422 and "PNG" in r.json()["detail"]
+    png = (media_dir / "landscape.png").read_bytes()
+    assert c.post("/api/v1/device/screenshot", content=png, headers=dev.headers).status_code == 204
+    shot = c.get(f"/api/v1/screens/{dev.device_id}/screenshot", headers=op)
+    assert shot.status_code == 200 and shot.content == png
+    assert (
+        c.post("/api/v1/device/heartbeat", json=hb, headers=dev.headers).json()["screenshot_requested"]
+        is False
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.fixtures.server import LiveServer, pair_device
 
 
+@pytest.mark.slow
 def test_live_server_pairs_and_survives_restart_and_kill(live_server: LiveServer) -> None:
     dev = pair_device(live_server, kind="player", screen_class="indoor_small", orientation="portrait")
     assert httpx.get(live_server.api + "/health").json()["status"] == "ok"
