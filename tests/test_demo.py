@@ -336,6 +336,13 @@ def test_demo_starts_every_app_draws_and_ctrl_c_stops_everything(demo: DemoRun) 
     campaigns = requests.get(f"{base}/api/v1/campaigns", timeout=10, headers=auth).json()
     assert len(campaigns) == 2 * len(demo_media.MERCHANTS)
     assert {c["state"] for c in campaigns} == {"approved"}
+    provider = requests.post(
+        f"{base}/api/v1/auth/token", json={"username": "provider", "password": "provider-demo"}, timeout=10
+    ).json()["token"]
+    services = requests.get(
+        f"{base}/api/v1/provider/services", timeout=10, headers={"Authorization": f"Bearer {provider}"}
+    ).json()
+    assert [len(s["slots"]) for s in services] == [6]  # one bookable service, two slots a day for 3 days
 
     run = demo.run_file
     children = run["children"]

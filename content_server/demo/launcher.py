@@ -49,6 +49,7 @@ from content_server.demo.seed import (
     seed_accounts,
     seed_content,
     seed_kiosk_catalogue,
+    seed_provider,
     seed_videos,
 )
 from content_server.demo.settings import DemoSettings
@@ -192,9 +193,10 @@ class Launcher:
         devices = self._wanted_devices()
 
         self._check_stop()
-        log.info("step 6/7: announcements, merchants' media and campaigns")
+        log.info("step 6/7: announcements, merchants' media and campaigns, a provider's service")
         try:
             seed_content(api, operator, self.media, now)
+            seed_provider(api, s.assets_dir / "icons" / "housekeeping.png", now)
         except SeedError as exc:  # boundary: the apps still start and show what is there
             log.error("content seeding stopped: %s (see %s)", exc, self.server.log_path)
 

@@ -531,3 +531,76 @@ def seed_videos(
             advertiser.close()
     log.info("ad videos: %s", report.summary())
     return report
+
+
+# --------------------------------------------------------------------------- service provider
+
+PROVIDER_PROFILE = {"name_zh": "安心家政", "name_en": "AnXin Home Services", "phone": "02160000099"}
+SERVICE_MINUTES = 180
+PROVIDER_SERVICE: dict[str, Any] = {
+    "category_id": "housekeeping",
+    "name_zh": "冬季深度保洁（3小时）",
+    "name_en": "Winter deep clean (3 hours)",
+    "description_zh": "厨房油污、卫生间除垢、窗户擦洗，自带清洁工具。",
+    "description_en": "Kitchen grease, bathroom descaling and windows; we bring the tools.",
+    "price_minor": 19900,
+    "duration_minutes": SERVICE_MINUTES,
+}
+SLOT_HOURS = (9, 14)  # local start times of the bookable slots, each day
+SLOT_DAYS = 3
+PROVIDER_ROUTES = (("PUT", "/provider/profile"), ("POST", "/provider/services"))
+
+
+def seed_provider(
+    api: DemoApi, icon: Path | None, now: dt.datetime, tz: str = "Asia/Shanghai"
+) -> SeedReport | None:
+    """The demo provider's profile, one bookable service and its slots for the next days.
+
+    Through the provider API, as the provider would in the portal; the service shows up in the
+    kiosk catalogue. Slots already there (same start) are not added again.
+    """
+    from zoneinfo import ZoneInfo
+
+    missing = _missing_routes(api, PROVIDER_ROUTES)
+    if missing:
+        log.warning("provider: the server has no %s yet; not seeded", ", ".join(missing))
+        return None
+    report = SeedReport()
+    provider = api.login(PROVIDER)
+    try:
+        provider.request("PUT", "/provider/profile", json=PROVIDER_PROFILE)
+        services = {s["name_en"]: s for s in provider.request("GET", "/provider/services")}
+        service = services.get(PROVIDER_SERVICE["name_en"])
+        if service is None:
+            body: dict[str, Any] = dict(PROVIDER_SERVICE)
+            if icon is not None and icon.is_file():
+                with icon.open("rb") as fh:
+                    image = provider.request(
+                        "POST",
+                        "/provider/images",
+                        data=fh,
+                        headers={"Content-Type": "application/octet-stream"},
+                    )
+                body["image_sha256"] = image["sha256"]
+            service = provider.request("POST", "/provider/services", json=body)
+        report.note(service["name_en"] not in services, f"service {PROVIDER_SERVICE['name_en']}")
+        taken = {dt.datetime.fromisoformat(s["start"]) for s in service["slots"]}
+        zone = ZoneInfo(tz)
+        today = now.astimezone(zone).date()
+        for day in range(1, SLOT_DAYS + 1):
+            for hour in SLOT_HOURS:
+                start = dt.datetime.combine(today + dt.timedelta(days=day), dt.time(hour), zone)
+                if start in taken:
+                    report.note(False, f"slot {start:%m-%d %H:%M}")
+                    continue
+                end = start + dt.timedelta(minutes=SERVICE_MINUTES)
+                provider.request(
+                    "POST",
+                    f"/provider/services/{service['id']}/slots",
+                    json={"start": start.isoformat(), "end": end.isoformat(), "capacity": 2},
+                )
+                report.note(True, f"slot {start:%m-%d %H:%M}")
+    finally:
+        provider.close()
+    log.info("provider: %s", report.summary())
+    return report
