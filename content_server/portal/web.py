@@ -76,7 +76,15 @@ def make_environment(strict: bool = False) -> Environment:
     env.globals["static"] = lambda name: f"{PORTAL_PREFIX}/static/{name}?v={versions.get(name, '0')}"
     env.globals["strict_i18n"] = strict
     env.filters["local"] = local_time
+    env.filters["filesize"] = file_size
     return env
+
+
+def file_size(size: int) -> str:
+    """Bytes as people read them (KB below a megabyte)."""
+    if size < 1024 * 1024:
+        return f"{max(size / 1024, 0.1):.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

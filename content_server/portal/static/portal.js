@@ -134,15 +134,8 @@ function setupTimeline(figure) {
   });
 }
 
-function setupConfirm(form) {
-  form.addEventListener("submit", (e) => {
-    if (!window.confirm(form.dataset.confirm)) e.preventDefault();
-  });
-}
-
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("form[data-upload]").forEach(setupUpload);
   document.querySelectorAll("form[data-check]").forEach((f) => { setupAvailability(f); setupPreviews(f); });
   document.querySelectorAll("[data-explain]").forEach(setupTimeline);
-  document.querySelectorAll("form[data-confirm]").forEach(setupConfirm);
 });
