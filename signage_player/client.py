@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -93,11 +93,6 @@ class Backoff:
         self.attempt = 0
 
 
-def jittered(interval_s: float, fraction: float, rand: Callable[[], float]) -> float:
-    """``interval_s`` spread by ±``fraction`` so thousands of screens do not poll in step."""
-    return interval_s * (1 - fraction + 2 * fraction * rand())
-
-
 class ServerClient:
     def __init__(
         self,
@@ -155,9 +150,9 @@ class ServerClient:
         if expected_size is not None and have == expected_size:
             return have
         headers = {"Range": f"bytes={have}-"} if have else {}
-        if self.device_key:
-            headers["Authorization"] = f"Bearer {self.device_key}"
         full = self.asset_url(url)
+        if self.device_key and _origin(full) == _origin(self.base_url):
+            headers["Authorization"] = f"Bearer {self.device_key}"  # never to a CDN or another host
         try:
             with self.session.get(full, headers=headers, stream=True, timeout=self.timeout) as r:
                 if r.status_code == 416:  # our partial is complete or bigger: start over
@@ -227,6 +222,11 @@ class ServerClient:
         if r.status_code in (401, 403):
             raise Unauthorized(r.status_code, r.url, body)
         raise HttpStatusError(r.status_code, r.url, body)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    u = urlsplit(url)
+    return u.scheme, (u.hostname or "").lower(), u.port or (443 if u.scheme == "https" else 80)
 
 
 def _parse(model: type[_M], r: requests.Response) -> _M:
