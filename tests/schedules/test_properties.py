@@ -39,7 +39,7 @@ ANCHORS = [
     dt.datetime(2026, 11, 1, 2, tzinfo=UTC),
     dt.datetime(2026, 11, 25, 0, tzinfo=UTC),
 ]
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
