@@ -37,9 +37,12 @@ def test_broken_items_are_skipped_and_the_screen_is_never_black(
     good, good_ref = asset_item("good", ItemKind.IMAGE, media_dir / "landscape.png")
     zero, zero_ref = asset_item("zero", ItemKind.IMAGE, media_dir / "zero.png")
     trunc, trunc_ref = asset_item("trunc", ItemKind.IMAGE, media_dir / "not_an_image.png")
-    m = manifest([(zero, zero_ref), (good, good_ref), (trunc, trunc_ref)], default_item_id="good")
+    cut, cut_ref = asset_item("cut", ItemKind.VIDEO, media_dir / "truncated.mp4")
+    entries = [(zero, zero_ref), (good, good_ref), (trunc, trunc_ref), (cut, cut_ref)]
+    m = manifest(entries, default_item_id="good")  # type: ignore[arg-type]
     files = {r.sha256: media_dir / name for r, name in
-             [(good_ref, "landscape.png"), (zero_ref, "zero.png"), (trunc_ref, "not_an_image.png")]}
+             [(good_ref, "landscape.png"), (zero_ref, "zero.png"), (trunc_ref, "not_an_image.png"),
+              (cut_ref, "truncated.mp4")]}
     clock = MovableClock(T0)
     box = Outbox(tmp_path / "o.db")
     loop = _loop(qtbot, fake_backend, files, clock, box)
@@ -54,7 +57,7 @@ def test_broken_items_are_skipped_and_the_screen_is_never_black(
         clock.advance(10)
         loop.step()
     assert set(seen) == {"good"}
-    assert set(loop.failed_items) == {"zero", "trunc"}
+    assert set(loop.failed_items) == {"zero", "trunc", "cut"}
     records = [PlayRecord.model_validate_json(e.payload) for e in box.pending(PLAYS_TOPIC)]
     assert records and all(r.item_id == "good" for r in records)
     assert len({r.id for r in records}) == len(records)
