@@ -274,3 +274,31 @@ def test_custom_house_rules_short_loops_and_no_dwell() -> None:
     assert covered(slots) == [(DAY, DAY + dt.timedelta(hours=2))]
     played = Counter(s.source_id for s in slots)
     assert played["a"] > played["b"] > 0
+
+
+def test_leap_day_rule_and_a_daypart_across_midnight() -> None:
+    from schedules.model import Daypart
+
+    leap = campaign(
+        "leap",
+        share=30,
+        start=dt.date(2027, 1, 1),
+        end=dt.date(2029, 12, 31),
+        rrule="FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+    )
+    night = campaign(
+        "night",
+        items=("ad2",),
+        share=30,
+        dayparts=(Daypart(start=dt.time(22), end=dt.time(2)),),
+        start=dt.date(2028, 1, 1),
+        end=dt.date(2028, 12, 31),
+    )
+    cat = catalogue(BASE_ITEMS, campaigns=(leap, night))
+    local = dt.timezone(dt.timedelta(hours=8))
+    start = dt.datetime(2028, 2, 28, tzinfo=local)
+    slots = list(timeline(screen(), cat, start, start + dt.timedelta(days=3)).slots())
+    leap_days = {s.start.astimezone(local).date() for s in slots if s.source_id == "leap"}
+    assert leap_days == {dt.date(2028, 2, 29)}
+    night_hours = {s.start.astimezone(local).hour for s in slots if s.source_id == "night"}
+    assert night_hours == {22, 23, 0, 1}
