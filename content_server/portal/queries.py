@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content_server.kiosk.models import ServiceCategoryRow, ServiceRow, SlotRow
-from content_server.models import AnnouncementRow, Device, User
+from content_server.models import AnnouncementRow, Device, Media, User
+from content_server.services.catalogue import media_item_id, text_item_id
 
 
 def pending_accounts(session: Session) -> list[User]:
@@ -68,3 +69,19 @@ def provider_services(session: Session, provider_id: str) -> list[tuple[ServiceR
         (s, list(session.scalars(select(SlotRow).where(SlotRow.service_id == s.id).order_by(SlotRow.start))))
         for s in services
     ]
+
+
+def item_title(session: Session, item_id: str | None) -> str | None:
+    """A readable name for a catalogue item id (a heartbeat's current item), else the id itself."""
+    if not item_id:
+        return None
+    media_prefix, text_prefix = media_item_id(""), text_item_id("")
+    if item_id.startswith(media_prefix):
+        media = session.get(Media, item_id.removeprefix(media_prefix))
+        if media is not None:
+            return media.title or media.filename or item_id
+    if item_id.startswith(text_prefix):
+        announcement = session.get(AnnouncementRow, item_id.removeprefix(text_prefix))
+        if announcement is not None:
+            return announcement.title or item_id
+    return item_id

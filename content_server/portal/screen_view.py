@@ -31,7 +31,7 @@ def _local(t: dt.datetime | None, tz: str) -> str | None:
     return t.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S") if t else None
 
 
-def view(d: Device, health: Health) -> ScreenView:
+def view(d: Device, health: Health, current_title: str | None = None) -> ScreenView:
     """Display fields from the device row and the server's health verdict."""
     hb = d.last_heartbeat or {}
     free = hb.get("free_disk_bytes")
@@ -45,7 +45,7 @@ def view(d: Device, health: Health) -> ScreenView:
         frozen=health.frozen,
         missing=tuple(hb.get("missing_assets", ())),
         last_seen=_local(d.last_seen_at, d.timezone),
-        current_item=hb.get("current_item_id"),
+        current_item=current_title or hb.get("current_item_id"),
         free_disk_gb=free / 1e9 if isinstance(free, int) else None,
         screenshot=d.screenshot_sha256 is not None,
         screenshot_at=_local(d.screenshot_at, d.timezone),

@@ -12,6 +12,7 @@ import httpx
 from schedules.bundle_format import open_bundle
 from tests.fixtures.server import AppClient, pair_device
 from tests.portal.conftest import csrf_of, portal_login
+from tests.portal.test_campaign_pages import _upload
 
 
 def _heartbeat(client: AppClient, key: str, **extra: object) -> None:
@@ -52,14 +53,15 @@ def test_claim_a_pairing_code_from_the_qr_link(app_client: AppClient) -> None:
     assert poll.json()["claimed"] is True
 
 
-def test_screens_list_shows_health_and_edits_stick(app_client: AppClient) -> None:
+def test_screens_list_shows_health_and_edits_stick(app_client: AppClient, media_dir: Path) -> None:
     dev = pair_device(app_client, screen_class="indoor_small", name="3号楼大堂", groups=["lobby"])
     portal_login(app_client, app_client.operator)
     listing = app_client.get("/portal/screens")
     assert "3号楼大堂" in listing.text and "未上线" in listing.text
-    _heartbeat(app_client, dev.device_key, current_item_id="m-bakery", missing_assets=["ab" * 32])
+    media_id = _upload(app_client, media_dir / "small.jpg")
+    _heartbeat(app_client, dev.device_key, current_item_id=f"m-{media_id}", missing_assets=["ab" * 32])
     listing = app_client.get("/portal/screens")
-    assert "在线" in listing.text and "m-bakery" in listing.text and "8.0 GB" in listing.text
+    assert "在线" in listing.text and "<td>small.jpg</td>" in listing.text and "8.0 GB" in listing.text
     assert "缺少 1 个素材" in listing.text
     _heartbeat(app_client, dev.device_key, failed_items=["m-broken"])
     assert "1 块屏幕内容播放失败：3号楼大堂" in app_client.get("/portal/screens").text

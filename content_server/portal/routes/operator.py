@@ -141,7 +141,8 @@ def _problem(page: OperatorPage, exc: Exception) -> str:
 def _health_view(page: OperatorPage, session: Any, d: Device, now: dt.datetime) -> screen_view.ScreenView:
     latest, _ = page.request.app.state.manifests.get(session, d, now, days=page.settings.manifest_days)
     health = screens.health(session, d, now=now, settings=page.settings, latest=latest.version)
-    return screen_view.view(d, health)
+    current = queries.item_title(session, (d.last_heartbeat or {}).get("current_item_id"))
+    return screen_view.view(d, health, current)
 
 
 @router.get("/screens")
