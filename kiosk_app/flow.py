@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import ValidationError
 
 from kiosk_app import qr
-from kiosk_app.api import ApiUnavailable, KioskApi, LockedOut, NotFound, Rejected
+from kiosk_app.api import ApiUnavailable, CatalogueResult, KioskApi, LockedOut, NotFound, Rejected
 from kiosk_app.jobs import Runner
 from kiosk_app.scan import case_number_from_scan
 from kiosk_app.store import CachedCatalogue, CaseMemory, CatalogueStore
@@ -367,8 +368,6 @@ class KioskFlow:
     # -- booking --------------------------------------------------------------------------------
 
     def phone_next(self) -> None:
-        import re
-
         if re.fullmatch(PHONE_PATTERN, self.state.phone):
             self._go(Screen.CONFIRM)
         else:
@@ -636,6 +635,7 @@ class KioskFlow:
         self._generation += 1
         self._clear_personal()
         qr.forget()
+        self._in_flight_keys.clear()  # their answers will be dropped: the outbox sync takes them over
         s = self.state
         s.history.clear()
         s.screen = Screen.ATTRACT
@@ -672,7 +672,7 @@ class KioskFlow:
         etag = self._etag
         self.runner.submit(lambda: self.api.catalogue(etag), self._on_catalogue, self._on_catalogue_failed)
 
-    def _on_catalogue(self, result: Any) -> None:
+    def _on_catalogue(self, result: CatalogueResult) -> None:
         self.state.catalogue_loading = False
         self._next_catalogue = self._now + dt.timedelta(seconds=self.settings.catalogue_seconds)
         self.state.online = True

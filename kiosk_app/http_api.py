@@ -7,6 +7,7 @@ kiosk routes of :mod:`schedules.kiosk_protocol` and maps failures to the kiosk's
 from __future__ import annotations
 
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -47,14 +48,17 @@ class HttpKioskApi(ServerClient):
         return _parse(CaseStatus, r.content)
 
     def fetch(self, url: str) -> bytes:
-        r = self._call("GET", self.asset_url(url), absolute=True)
-        return r.content
+        """A service image; the device key is only sent to the server itself, never to a CDN."""
+        full = self.asset_url(url)
+        same_origin = urlsplit(full)[:2] == urlsplit(self.base_url)[:2]
+        return self._call("GET", full, absolute=True, auth=same_origin).content
 
     def _call(self, method: str, path: str, *, absolute: bool = False, ok: tuple[int, ...] = (200,),
-              headers: dict[str, str] | None = None, json: object = None) -> requests.Response:
+              headers: dict[str, str] | None = None, json: object = None,
+              auth: bool = True) -> requests.Response:
         target = path if absolute else f"{KIOSK_API}{path}"
         try:
-            r = self._request(method, target, ok=(*ok, 429), headers=headers, json=json)
+            r = self._request(method, target, ok=(*ok, 429), headers=headers, json=json, auth=auth)
         except NetworkError as exc:
             raise ApiUnavailable(str(exc)) from exc
         except HttpStatusError as exc:

@@ -79,6 +79,12 @@ def test_http_api_speaks_the_protocol(http_server) -> None:  # type: ignore[no-u
     assert status.case_number == "GA20261101"
     _method, _path, headers, body = handler.seen[-1]
     assert headers["Authorization"] == "Bearer secret-key" and json.loads(body)["id_last4"] == "123X"
+    handler.routes[("GET", "/api/v1/assets/abc")] = (200, {}, b"PNGDATA")
+    assert api.fetch("/api/v1/assets/abc") == b"PNGDATA"
+    assert handler.seen[-1][2]["Authorization"] == "Bearer secret-key"
+    other = base.replace("127.0.0.1", "localhost")  # another origin (a CDN): no device key sent
+    assert api.fetch(other + "/api/v1/assets/abc") == b"PNGDATA"
+    assert "Authorization" not in handler.seen[-1][2]
     with pytest.raises(NotFound):
         api.order_by_reference("K7Q-4M2")
     with pytest.raises(NotFound):

@@ -348,3 +348,18 @@ def test_flow_imports_no_qt_or_http() -> None:
 
 
 _ = dt
+
+
+def test_a_booking_whose_resident_walked_away_is_still_delivered(
+    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+) -> None:
+    runner = ManualRunner()
+    flow = booked_flow(tmp_path, fake_api, clock, runner)
+    fake_api.online = False
+    flow.reset()  # idle reset while the booking was on its way
+    runner.run_all()  # it failed (offline); the answer is dropped with the session
+    assert flow.outbox.count(ORDERS_TOPIC) == 1 and flow.state.pending is None
+    fake_api.online = True
+    flow.tick(clock.advance(31))
+    runner.run_all()
+    assert flow.outbox.count(ORDERS_TOPIC) == 0 and len(fake_api.orders) == 1

@@ -2,7 +2,8 @@
 
 Browse → book → the phone pays with ``requests`` against the pay page → the kiosk shows paid;
 and the server stopped mid-flow → offline banner, booking in the outbox and an offline pay QR,
-kiosk closed and restarted, server restarted → the booking reaches the server exactly once.
+kiosk closed and restarted, server restarted → the booking reaches the server exactly once; and a case
+looked up by scanning its receipt shows the timeline with masked data only.
 """
 
 from __future__ import annotations
