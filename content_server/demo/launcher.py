@@ -316,6 +316,8 @@ class Launcher:
     def stop(self) -> None:
         self.stopping.set()
         self.supervisor.stop_all()
+        if self._video_thread is not None:
+            self._video_thread.join(timeout=10)  # it kills its ffmpeg when it sees the stop
         run_file = self.settings.demo_dir / RUN_FILE
         run_file.unlink(missing_ok=True)
         log.info("demo stopped")
@@ -375,6 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted:
         code = 0
     except (ServerError, SeedError, OSError) as exc:
+        if launcher.stopping.is_set():  # Ctrl-C during start-up cut a step short: not a failure
+            log.info("stopped during start-up (%s)", exc)
+            return 0
         log.error("demo failed: %s", exc)
         if launcher.server is not None and not launcher.server.alive():
             log.error("server log tail:\n%s", launcher.server.log_tail())

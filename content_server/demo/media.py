@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -742,9 +743,18 @@ def ffmpeg_path() -> str:
 
 
 def make_ad_video(
-    merchant: Merchant, size: Size, path: Path, scene_seconds: float = 5.0, fps: int = 25
+    merchant: Merchant,
+    size: Size,
+    path: Path,
+    scene_seconds: float = 5.0,
+    fps: int = 25,
+    stop: threading.Event | None = None,
 ) -> Path:
-    """An H.264 ad: scene one, a slide transition, scene two (about 2 x `scene_seconds` long)."""
+    """An H.264 ad: scene one, a slide transition, scene two (about 2 x `scene_seconds` long).
+
+    A set `stop` event ends a running ffmpeg at once (the demo is shutting down); the file is
+    then not written.
+    """
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -800,14 +810,36 @@ def make_ad_video(
             "-an",
             str(partial),
         ]
-        try:
-            subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-        except subprocess.CalledProcessError as exc:
-            partial.unlink(missing_ok=True)
-            detail = exc.stderr.decode(errors="replace")[-400:]
-            raise DemoMediaError(f"ffmpeg failed for {path.name}: {detail}") from exc
-        partial.replace(path)
+        _run_ffmpeg(cmd, partial, stop)
+        if partial.exists():
+            partial.replace(path)
     return path
+
+
+def _run_ffmpeg(cmd: list[str], output: Path, stop: threading.Event | None, timeout_s: float = 300) -> None:
+    """Run ffmpeg; on failure or timeout raise with its last words, on `stop` kill it quietly."""
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errors, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while proc.poll() is None:
+                if (stop is not None and stop.is_set()) or time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    output.unlink(missing_ok=True)
+                    if stop is not None and stop.is_set():
+                        return
+                    raise DemoMediaError(f"ffmpeg took longer than {timeout_s:.0f} s for {output.name}")
+                time.sleep(0.1)
+        finally:
+            if proc.poll() is None:  # an exception above: never leave ffmpeg behind
+                proc.kill()
+                proc.wait()
+        if proc.returncode != 0:
+            output.unlink(missing_ok=True)
+            errors.seek(0)
+            detail = errors.read().decode(errors="replace")[-400:]
+            raise DemoMediaError(f"ffmpeg failed for {output.name}: {detail}")
 
 
 def make_demo_videos(
@@ -828,8 +860,8 @@ def make_demo_videos(
         if stop is not None and stop.is_set():
             return path
         made = not path.exists()
-        make_ad_video(merchant, size, path)
-        if made:
+        make_ad_video(merchant, size, path, stop=stop)
+        if made and path.exists():
             log.info("made ad video %s", path.name)
         return path
 
