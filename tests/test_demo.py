@@ -322,6 +322,7 @@ def test_demo_starts_every_app_draws_and_ctrl_c_stops_everything(demo: DemoRun) 
 
     assert requests.get(f"{base}/api/v1/health", timeout=5).json()["status"] == "ok"
     assert requests.get(f"{base}/api/v1/docs", timeout=5).status_code == 200
+    assert requests.get(f"{base}/portal/", timeout=10).status_code == 200  # the log-in page
     token = requests.post(
         f"{base}/api/v1/auth/token", json={"username": "operator", "password": "operator-demo"}, timeout=10
     )
