@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -105,6 +105,7 @@ class LiveSet:
     campaigns: tuple[tuple[CampaignRow, Targeting], ...]
     fillers: tuple[Media, ...]
     media: dict[str, Media]
+    memo: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[Catalogue, str]] = field(default_factory=dict)
 
 
 def load_live(session: Session, now: dt.datetime) -> LiveSet:
@@ -142,6 +143,19 @@ def load_live(session: Session, now: dt.datetime) -> LiveSet:
     )
 
 
+def _select(
+    live: LiveSet,
+    screens: Sequence[Screen] | None,
+    now: dt.datetime,
+    extra: Sequence[tuple[CampaignRow, Targeting]],
+) -> tuple[list[AnnouncementRow], list[CampaignRow]]:
+    def wanted(t: Targeting) -> bool:
+        return screens is None or any(scheduling.targets(t, s) for s in screens)
+
+    anns = [a for a, t in live.announcements if (a.valid_until is None or a.valid_until > now) and wanted(t)]
+    return anns, [c for c, t in (*live.campaigns, *extra) if wanted(t)]
+
+
 def catalogue_for(
     session: Session,
     screens: Sequence[Screen] | None,
@@ -156,12 +170,29 @@ def catalogue_for(
     extra = [(c, Targeting.model_validate(c.targeting or {})) for c in extra_campaigns]
     if extra:
         media = {**media, **_media_by_id(session, [m for c, _ in extra for m in c.media_ids])}
+    anns, camps = _select(live, screens, now, extra)
+    return assemble(anns, camps, live.fillers, media)
 
-    def wanted(t: Targeting) -> bool:
-        return screens is None or any(scheduling.targets(t, s) for s in screens)
 
-    anns = [a for a, t in live.announcements if (a.valid_until is None or a.valid_until > now) and wanted(t)]
-    camps = [c for c, t in (*live.campaigns, *extra) if wanted(t)]
+def shared_catalogue(
+    live: LiveSet, screen: Screen, now: dt.datetime, digest: Callable[[Catalogue], str]
+) -> tuple[Catalogue, str]:
+    """The screen's catalogue and its hash, built once for all screens that select the same rows."""
+    anns, camps = _select(live, [screen], now, ())
+    key = (tuple(a.id for a in anns), tuple(c.id for c in camps))
+    found = live.memo.get(key)
+    if found is None:
+        catalogue = assemble(anns, camps, live.fillers, live.media)
+        found = live.memo[key] = (catalogue, digest(catalogue))
+    return found
+
+
+def assemble(
+    anns: Sequence[AnnouncementRow],
+    camps: Sequence[CampaignRow],
+    fillers: Sequence[Media],
+    media: dict[str, Media],
+) -> Catalogue:
     items: dict[str, ContentItem] = {}
     for a in anns:
         for item in announcement_items(a, media):
@@ -170,11 +201,11 @@ def catalogue_for(
         for mid in c.media_ids:
             if mid in media:
                 items[media_item_id(mid)] = media_item(media[mid])
-    for f in live.fillers:
+    for f in fillers:
         items[media_item_id(f.id)] = media_item(f)
     return Catalogue(
         items=items,
         announcements=tuple(to_announcement(a, media) for a in anns),
         campaigns=tuple(to_campaign(c) for c in camps if all(m in media for m in c.media_ids)),
-        filler_item_ids=tuple(media_item_id(f.id) for f in live.fillers),
+        filler_item_ids=tuple(media_item_id(f.id) for f in fillers),
     )

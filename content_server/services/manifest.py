@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from content_server import scheduling
 from content_server.models import Device
 from content_server.services import state
-from content_server.services.catalogue import LiveSet, catalogue_for, load_live, text_item_id
+from content_server.services.catalogue import LiveSet, load_live, shared_catalogue, text_item_id
 from content_server.services.screens import to_screen
 from schedules.model import ContentItem, ItemKind, Priority
 from schedules.protocol import AssetRef, EmergencyState, Manifest
@@ -98,7 +98,9 @@ def build(
     """The screen's manifest; ``live`` (shared by all screens) saves the database round trips."""
     live = live or load_live(session, now)
     screen = to_screen(device)
-    catalogue = catalogue_for(session, [screen], now, live=live)
+    catalogue, catalogue_digest = shared_catalogue(
+        live, screen, now, lambda c: _digest(c.model_dump(mode="python"))
+    )
     by_sha = {m.sha256: m for m in sorted(live.media.values(), key=lambda m: m.id, reverse=True)}
     shas = sorted({i.asset_sha256 for i in catalogue.items.values() if i.asset_sha256})
     assets = tuple(
@@ -120,8 +122,9 @@ def build(
         "default_item_id": catalogue.filler_item_ids[0] if catalogue.filler_item_ids else None,
     }
     probe = Manifest(version="", generated_at=now, **body)
-    version = _digest(probe.model_dump(mode="python", exclude={"version", "generated_at"}))
-    return probe.model_copy(update={"version": version})
+    parts = probe.model_dump(mode="python", exclude={"version", "generated_at", "catalogue"})
+    parts["catalogue"] = catalogue_digest
+    return probe.model_copy(update={"version": _digest(parts)})
 
 
 @dataclass
