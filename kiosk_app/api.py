@@ -87,6 +87,7 @@ class FakeKioskApi:
     orders: dict[str, OrderView] = field(default_factory=dict)
     create_calls: int = 0
     lockout_after: int = 5
+    fail_with: Exception | None = None  # every call raises it (a revoked key, a server bug)
     _by_key: dict[uuid.UUID, str] = field(default_factory=dict)
     _failures: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -175,6 +176,8 @@ class FakeKioskApi:
     def _check(self) -> None:
         if not self.online:
             raise ApiUnavailable("fake server is offline")
+        if self.fail_with is not None:
+            raise self.fail_with
 
 
 def text(zh: str, en: str) -> LocalizedText:

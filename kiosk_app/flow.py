@@ -410,7 +410,9 @@ class KioskFlow:
         self._in_flight_keys.discard(key)
         self.state.busy = False
         pending = self.state.pending
-        if isinstance(exc, ApiUnavailable):
+        if not refused_for_good(exc):  # offline, revoked key, a bug: keep it, say so, deliver later
+            if not isinstance(exc, ApiUnavailable):
+                log.error("booking %s kept in the outbox after an unexpected failure: %r", key, exc)
             self.state.online = False
             self.outbox.record_attempt(ORDERS_TOPIC, [key])
             if pending is not None and pending.amount_minor > 0 and self.signer is not None:
@@ -747,13 +749,17 @@ def deliver_orders(api: KioskApi, outbox: OutboxLike, skip: set[str]) -> tuple[l
             continue
         try:
             view = api.create_order(order)
-        except ApiUnavailable:
-            outbox.record_attempt(ORDERS_TOPIC, [entry.key])
-            return delivered, False
         except (Rejected, NotFound) as exc:
+            if not refused_for_good(exc):
+                outbox.record_attempt(ORDERS_TOPIC, [entry.key])
+                log.warning("queued booking %s not accepted now, kept: %s", entry.key, exc)
+                return delivered, True
             log.error("server refused queued booking %s for good: %s", entry.key, exc)
             outbox.ack(ORDERS_TOPIC, [entry.key])
             continue
+        except ApiUnavailable:
+            outbox.record_attempt(ORDERS_TOPIC, [entry.key])
+            return delivered, False
         outbox.ack(ORDERS_TOPIC, [entry.key])
         log.info("delivered queued booking %s as %s", entry.key, view.reference)
         delivered.append(view)
@@ -779,6 +785,14 @@ def download_images(api: KioskApi, store: CatalogueStore, catalogue: ServiceCata
         except (ApiUnavailable, NotFound, Rejected) as exc:
             log.info("no image for %s: %s", service.id, exc)
     return fetched
+
+
+def refused_for_good(exc: Exception) -> bool:
+    """The server understood the booking and said no (slot gone, invalid): resending cannot help.
+
+    A refused key (401/403, the kiosk was revoked) is not such an answer: the booking waits.
+    """
+    return isinstance(exc, NotFound) or (isinstance(exc, Rejected) and exc.status not in (401, 403))
 
 
 def local_reference(key: uuid.UUID) -> str:

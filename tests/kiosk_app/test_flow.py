@@ -363,3 +363,23 @@ def test_a_booking_whose_resident_walked_away_is_still_delivered(
     flow.tick(clock.advance(31))
     runner.run_all()
     assert flow.outbox.count(ORDERS_TOPIC) == 0 and len(fake_api.orders) == 1
+
+
+def test_only_a_definite_refusal_drops_a_booking(
+    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+) -> None:
+    from kiosk_app.api import Rejected
+    from kiosk_app.flow import refused_for_good
+
+    assert refused_for_good(Rejected(409, "slot full")) and refused_for_good(Rejected(422, "bad"))
+    assert not refused_for_good(Rejected(401, "revoked")) and not refused_for_good(RuntimeError("bug"))
+    flow = make_flow(tmp_path, fake_api, clock)
+    book_until_confirm(flow)
+    fake_api.fail_with = Rejected(403, "device key revoked")
+    flow.confirm_booking(clock())
+    assert flow.outbox.count(ORDERS_TOPIC) == 1 and flow.state.pending is not None
+    flow.tick(clock.advance(31))
+    assert flow.outbox.count(ORDERS_TOPIC) == 1  # still refused: still kept
+    fake_api.fail_with = None
+    flow.tick(clock.advance(31))
+    assert flow.outbox.count(ORDERS_TOPIC) == 0 and len(fake_api.orders) == 1
