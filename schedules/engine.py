@@ -39,6 +39,7 @@ from schedules.wallclock import (
     hours_key,
     on_intervals,
     require_aware,
+    require_range,
     validate_campaign,
     validate_hours,
     window,
@@ -316,10 +317,7 @@ class ScheduleEngine:
 
     def timeline(self, screen: Screen, start: dt.datetime, end: dt.datetime) -> Timeline:
         validate_screen(screen)
-        s = require_aware(start, "start")
-        e = require_aware(end, "end")
-        if e <= s:
-            raise ScheduleError("end", f"{end.isoformat()} is not after start {start.isoformat()}")
+        s, e = require_range(start, end)
         eligible = self.eligible(screen)
         cls, ori = screen.screen_class, screen.orientation
         # Equivalent screens (same zone, hours, class, orientation, eligible rules) share one

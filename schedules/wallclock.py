@@ -27,6 +27,7 @@ from schedules.model import Campaign, OperatingHours, TimeRange
 UTC = dt.UTC
 Interval = tuple[dt.datetime, dt.datetime]
 MIDNIGHT = dt.time(0, 0)
+MAX_RANGE = dt.timedelta(days=400)  # a timeline is asked for days ahead, not for years
 MAX_FLIGHT_DAYS = 3700  # about ten years: longer flights are a typo, and expanding them costs CPU
 _RRULE_FORBIDDEN = re.compile(r"(DTSTART|EXDATE|RDATE|EXRULE|\n|\r)", re.IGNORECASE)
 _SUBDAILY = re.compile(r"FREQ=(MINUTELY|SECONDLY)", re.IGNORECASE)
@@ -49,10 +50,13 @@ def require_aware(value: dt.datetime, field: str) -> dt.datetime:
 
 
 def require_range(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) in UTC, refusing empty, reversed and absurdly long ranges."""
     s = require_aware(start, "start")
     e = require_aware(end, "end")
     if e <= s:
         raise ScheduleError("end", f"{end.isoformat()} is not after start {start.isoformat()}")
+    if e - s > MAX_RANGE:
+        raise ScheduleError("end", f"ranges longer than {MAX_RANGE.days} days are refused")
     return s, e
 
 

@@ -243,7 +243,7 @@ def test_each_loop_delivers_booked_shares_within_one_slot_and_keeps_house_rules(
             )
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=50)
 @given(scenarios(), st.floats(0, 1))
 def test_a_later_range_shows_the_same_slots(
     sc: tuple[Screen, Catalogue, dt.datetime, dt.datetime], cut: float

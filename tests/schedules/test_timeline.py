@@ -223,6 +223,8 @@ def test_invalid_input_names_the_field() -> None:
     cat = catalogue(BASE_ITEMS)
     with pytest.raises(ScheduleError, match=r"^end:"):
         timeline(screen(), cat, DAY, DAY)
+    with pytest.raises(ScheduleError, match="longer than"):
+        timeline(screen(), cat, DAY, DAY + dt.timedelta(days=4000))
     with pytest.raises(ScheduleError) as e:
         timeline(screen(), cat, DAY.replace(tzinfo=None), DAY + dt.timedelta(hours=1))
     assert e.value.field == "start"
