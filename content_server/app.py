@@ -92,6 +92,21 @@ def _watch_commits(app: FastAPI) -> None:
         session.info.pop("emergency_changed", None)
 
 
+def _clean_up(app: FastAPI) -> None:
+    """Scheduler job: forget stale pairing requests and expired tokens."""
+    from content_server.services.screens import clean_up
+
+    try:
+        with app.state.sessions() as session:
+            removed = clean_up(session, now=app.state.clock())
+            session.commit()
+    except Exception:  # boundary: a scheduler job must log, never kill the scheduler thread
+        log.exception("clean-up job failed")
+        return
+    if removed:
+        log.info("clean-up removed %d stale pairing(s)/token(s)", removed)
+
+
 async def _refresh_generation(app: FastAPI, every_s: float) -> None:
     """Keep the poll fast path's view of the change counter fresh, so polls never wait for it."""
 
@@ -124,6 +139,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
         app.state.server_key = load_or_create_server_key(settings.data_dir)
         scheduler = BackgroundScheduler(timezone="UTC")
         app.state.scheduler = scheduler
+        scheduler.add_job(_clean_up, "interval", args=[app], minutes=15, id="signage-clean-up")
         for hook in app.state.startup_hooks:
             hook(app)
         if settings.scheduler_enabled:

@@ -21,6 +21,16 @@ def targets(targeting: Targeting, screen: Screen) -> bool:
         raise Invalid(f"targeting: {exc}") from exc
 
 
+def validate_screen(screen: Screen) -> None:
+    """Refuse settings the engine cannot schedule (unknown zone, impossible hours) with a clear 422."""
+    from schedules.engine import validate_screen as engine_validate
+
+    try:
+        engine_validate(screen)
+    except ScheduleError as exc:
+        raise Invalid(str(exc)) from exc
+
+
 def validate_targeting(targeting: Targeting) -> None:
     """Refuse unparsable tag expressions up front (clear 422 instead of a failure at manifest time)."""
     if targeting.tag_expr:

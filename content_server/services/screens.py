@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import CursorResult, delete, or_, select
 from sqlalchemy.orm import Session
 
 from content_server import health as health_mod
@@ -16,7 +17,7 @@ from content_server.auth import sha256_hex
 from content_server.config import Settings
 from content_server.errors import Invalid, NotFound
 from content_server.health import Health, Thresholds
-from content_server.models import Device, Pairing
+from content_server.models import AuthToken, Device, Pairing
 from content_server.services import state
 from schedules.errors import ScheduleError
 from schedules.model import OperatingHours, Orientation, Screen, ScreenClass
@@ -114,7 +115,7 @@ def poll_pairing(
 
 def claim(session: Session, code: str, settings: ScreenSettings, *, now: dt.datetime) -> Device:
     """An operator claims a live code: creates the device and prepares its key for the next poll."""
-    _check_timezone(settings.timezone)
+    _check(settings)
     p = session.scalar(
         select(Pairing).where(
             Pairing.code == code.strip(), Pairing.expires_at > now, Pairing.device_id.is_(None)
@@ -139,11 +140,14 @@ def claim(session: Session, code: str, settings: ScreenSettings, *, now: dt.date
     return device
 
 
-def _check_timezone(tz: str) -> None:
+def _check(settings: ScreenSettings) -> None:
     try:
-        Screen(id="x", screen_class=ScreenClass.KIOSK, timezone=tz)
+        screen = Screen(
+            id="x", screen_class=settings.screen_class, timezone=settings.timezone, hours=settings.hours
+        )
     except ValidationError as exc:
-        raise Invalid(f"timezone: unknown time zone {tz!r}") from exc
+        raise Invalid(f"timezone: unknown time zone {settings.timezone!r}") from exc
+    scheduling.validate_screen(screen)
 
 
 def _settings_columns(s: ScreenSettings) -> dict[str, object]:
@@ -160,6 +164,20 @@ def _settings_columns(s: ScreenSettings) -> dict[str, object]:
     }
 
 
+def clean_up(session: Session, *, now: dt.datetime) -> int:
+    """Drop pairing requests a day past expiry and expired log-in tokens (unauthenticated callers
+    can create pairings, so they must not pile up)."""
+    day_ago = now - dt.timedelta(days=1)
+    stale = delete(Pairing).where(
+        Pairing.expires_at < day_ago, or_(Pairing.device_id.is_(None), Pairing.delivered)
+    )
+    gone = 0
+    for stmt in (stale, delete(AuthToken).where(AuthToken.expires_at < now)):
+        result = cast(CursorResult[Any], session.execute(stmt))
+        gone += result.rowcount or 0
+    return gone
+
+
 def get_device(session: Session, device_id: str) -> Device:
     d = session.get(Device, device_id)
     if d is None:
@@ -169,8 +187,6 @@ def get_device(session: Session, device_id: str) -> Device:
 
 def update(session: Session, device_id: str, patch: ScreenPatch, *, now: dt.datetime) -> Device:
     d = get_device(session, device_id)
-    if patch.timezone is not None:
-        _check_timezone(patch.timezone)
     merged = ScreenSettings(
         name=patch.name or d.name,
         screen_class=patch.screen_class or ScreenClass(d.screen_class),
@@ -182,6 +198,7 @@ def update(session: Session, device_id: str, patch: ScreenPatch, *, now: dt.date
         timezone=patch.timezone or d.timezone,
         hours=patch.hours or OperatingHours.model_validate(d.hours or {}),
     )
+    _check(merged)
     for k, v in _settings_columns(merged).items():
         setattr(d, k, v)
     state.bump(session, now)

@@ -60,3 +60,21 @@ def test_claim_rejects_unknown_timezone(app_client: AppClient) -> None:
     claim = {"code": started["code"], "name": "x", "screen_class": "kiosk", "timezone": "Mars/Olympus"}
     r = app_client.post("/api/v1/screens/claim", json=claim, headers=op)
     assert r.status_code == 422 and "time zone" in r.json()["detail"]
+
+
+def test_impossible_hours_refused_and_stale_pairings_cleaned(app_client: AppClient) -> None:
+    from content_server.models import Pairing
+    from content_server.services.screens import clean_up
+
+    body = {"device_kind": "player", "player_version": "1", "public_key": "AAAA"}
+    started = app_client.post("/api/v1/devices/pairing", json=body).json()
+    op = app_client.auth(app_client.operator)
+    hours = {"always_on": False, "weekly": {"0": [{"start": "10:00", "end": "10:00"}]}}
+    claim = {"code": started["code"], "name": "x", "screen_class": "kiosk", "hours": hours}
+    r = app_client.post("/api/v1/screens/claim", json=claim, headers=op)
+    assert r.status_code == 422 and "empty" in r.json()["detail"]
+    app_client.clock.advance(dt.timedelta(days=2))
+    with app_client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        assert clean_up(session, now=app_client.clock()) >= 1
+        session.commit()
+        assert session.get(Pairing, started["pairing_id"]) is None
