@@ -226,11 +226,24 @@ def _refuse_impossible(r: rrule, rule: str) -> None:
 def rrule_dates(rule: str, flight_start: dt.date, flight_end: dt.date) -> frozenset[dt.date]:
     """Local dates within the flight on which the RRULE has an occurrence."""
     r = parse_rrule(rule, flight_start)
-    end = dt.datetime.combine(flight_end, dt.time.max)
-    out: set[dt.date] = set()
-    for occ in r.between(dt.datetime.combine(flight_start, MIDNIGHT), end, inc=True):
-        out.add(occ.date())
-    return frozenset(out)
+    # dateutil looks for a next occurrence until year 9999, so a rule that never matches again
+    # costs seconds. The Gregorian calendar repeats every 400 years: expand the same rule
+    # shifted to just before 9999, where that search is short, and shift the dates back.
+    shift = max((dt.MAXYEAR - flight_end.year - 1) // 400 * 400, 0)
+
+    def moved(t: dt.datetime) -> dt.datetime:
+        return t.replace(year=t.year + shift)
+
+    until = getattr(r, "_until", None)
+    shifted = r.replace(
+        dtstart=moved(dt.datetime.combine(flight_start, MIDNIGHT)),
+        until=moved(until) if until is not None and until.year + shift <= dt.MAXYEAR else until,
+    )
+    begin = moved(dt.datetime.combine(flight_start, MIDNIGHT))
+    end = moved(dt.datetime.combine(flight_end, dt.time.max))
+    return frozenset(
+        occ.date().replace(year=occ.year - shift) for occ in shifted.between(begin, end, inc=True)
+    )
 
 
 def validate_campaign(c: Campaign) -> None:
