@@ -103,14 +103,24 @@ class InProcess:
         return reconcile_all(runtime, self.sessions, self.now())
 
 
+def _in_process(client: AppClient) -> InProcess:
+    with client.app.state.sessions() as s:  # type: ignore[attr-defined]
+        seed_demo_catalogue(s, client.clock(), days=2)
+    notifier = ClientNotifier(client)
+    client.app.state.kiosk.community_pay.notifier = notifier  # type: ignore[attr-defined]
+    return InProcess(client, pair_device(client, kind="kiosk"), notifier)
+
+
 @pytest.fixture
 def kiosk_env(app_client: AppClient) -> InProcess:
-    """In-process server (movable clock) with the demo catalogue and a paired kiosk."""
-    with app_client.app.state.sessions() as s:  # type: ignore[attr-defined]
-        seed_demo_catalogue(s, app_client.clock(), days=2)
-    notifier = ClientNotifier(app_client)
-    app_client.app.state.kiosk.community_pay.notifier = notifier  # type: ignore[attr-defined]
-    return InProcess(app_client, pair_device(app_client, kind="kiosk"), notifier)
+    """In-process server (movable clock) on SQLite with the demo catalogue and a paired kiosk."""
+    return _in_process(app_client)
+
+
+@pytest.fixture
+def kiosk_env_any_db(any_db_client: AppClient) -> InProcess:
+    """The same, once on SQLite and once on PostgreSQL (marked ``postgres``)."""
+    return _in_process(any_db_client)
 
 
 @dataclass

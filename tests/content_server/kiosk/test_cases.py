@@ -55,7 +55,9 @@ def lookup(env: InProcess, number: object, headers: dict[str, str] | None = None
     )
 
 
-def test_clerk_workflow_with_timeline_and_validation(kiosk_env: InProcess, clerk: dict[str, str]) -> None:
+def test_clerk_workflow_with_timeline_and_validation(kiosk_env_any_db: InProcess) -> None:
+    kiosk_env = kiosk_env_any_db
+    clerk = kiosk_env.client.auth(kiosk_env.client.create_user("clerk-li", "clerk"))
     bad = kiosk_env.client.post(
         "/api/v1/cases",
         headers=clerk,
@@ -159,8 +161,10 @@ def test_clerk_workflow_with_timeline_and_validation(kiosk_env: InProcess, clerk
 
 
 def test_wrong_answer_and_unknown_case_are_indistinguishable_and_lock_out(
-    kiosk_env: InProcess, clerk: dict[str, str]
+    kiosk_env_any_db: InProcess,
 ) -> None:
+    kiosk_env = kiosk_env_any_db
+    clerk = kiosk_env.client.auth(kiosk_env.client.create_user("clerk-li", "clerk"))
     number = new_case(kiosk_env, clerk)["case_number"]
     wrong = lookup(kiosk_env, number, id_last4="1234")
     unknown = lookup(kiosk_env, "GA-20261125-999999", id_last4="002X")
