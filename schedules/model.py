@@ -64,9 +64,13 @@ class TimeRange(_Frozen):
 
 
 class OperatingHours(_Frozen):
-    """When the screen is on, per local weekday (0 = Monday). Missing weekday = off all day."""
+    """When the screen is on, per local weekday (0 = Monday). Missing weekday = off all day.
 
-    always_on: bool = True
+    ``weekly`` applies only with ``always_on=False``. A range ending at 00:00 runs to midnight;
+    one ending before it starts runs past midnight (it belongs to the day it starts on).
+    """
+
+    always_on: bool = True  # on around the clock (except holidays); weekly is then ignored
     weekly: dict[int, tuple[TimeRange, ...]] = Field(default_factory=dict)
     holidays: tuple[dt.date, ...] = ()  # screen off all day on these local dates
 
