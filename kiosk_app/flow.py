@@ -376,6 +376,7 @@ class KioskFlow:
 
     def confirm_booking(self, now: dt.datetime) -> None:
         """Write the booking to the durable outbox first, then try to hand it to the server."""
+        self._now = now
         s, service = self.state, self.service
         if service is None or s.slot_id is None or s.busy:
             return
@@ -439,6 +440,7 @@ class KioskFlow:
         if view.state is OrderState.AWAITING_PAYMENT and view.payment is not None:
             self._go(Screen.PAY, remember=False)
             self._next_poll = None
+            self.state.pay_seconds_left = max(0, int((view.payment.expires_at - self._now).total_seconds()))
         elif view.state in (OrderState.PAID, OrderState.FULFILLED) and view.amount_minor > 0:
             self._go(Screen.RECEIPT, remember=False)
         else:

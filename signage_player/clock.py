@@ -46,3 +46,7 @@ class MovableClock:
 
     def set(self, when: dt.datetime) -> None:
         self._offset += (when - self.now()).total_seconds()
+
+    def step_wall(self, seconds: float) -> None:
+        """Move the wall clock only, as an NTP step does; monotonic time is untouched."""
+        self._wall0 += dt.timedelta(seconds=seconds)

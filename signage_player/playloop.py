@@ -1,10 +1,12 @@
 """The play loop: switches items on time, preloads the next, never shows black, records proof of play.
 
 Each switch is scheduled from the wall clock at the previous one and waited for on the
-monotonic clock (a precise QTimer), so long runs do not drift and a wall-clock jump only
-changes what is chosen next. The next item is prepared ``PRELOAD_S`` before its turn; the
-switch itself is one repaint. Any error inside a switch is logged and the loop carries on
-with a fallback (the default slide, then fillers, then a built-in slide).
+monotonic clock (a precise QTimer), so long runs do not drift. A wall-clock step (NTP
+correcting a drifted or unset clock) is noticed within a second and the program re-evaluated
+at once, so a screen switched off "until 07:00" by a wrong clock does not stay black for
+hours. The next item is prepared ``PRELOAD_S`` before its turn; the switch itself is one
+repaint. Any error inside a switch is logged and the loop carries on with a fallback (the
+default slide, then fillers, then a built-in slide).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ PLAYS_TOPIC = "plays"
 PRELOAD_S = 0.5
 COMPLETE_TOLERANCE_S = 0.5
 EMERGENCY_CHECK_MS = 1000
+CLOCK_STEP_TOLERANCE_S = 2.0  # wall minus monotonic moving more than this is a clock step
 
 
 @dataclass
@@ -75,6 +78,7 @@ class PlayLoop(QObject):
         self._emergency_shown: ContentItem | None = None
         self._preloaded: tuple[tuple[str, dt.datetime], Prepared] | None = None
         self._due_mono = 0.0
+        self._wall_offset: float | None = None  # wall - monotonic when the last switch was scheduled
         self._running = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -86,7 +90,7 @@ class PlayLoop(QObject):
         self._preload_timer.timeout.connect(self._on_preload_due)
         self._emergency_timer = QTimer(self)
         self._emergency_timer.setInterval(EMERGENCY_CHECK_MS)
-        self._emergency_timer.timeout.connect(self._update_overlays)
+        self._emergency_timer.timeout.connect(self._on_tick)
         view.main.frame_painted.connect(self._on_frame_painted)
         view.main.video_failed.connect(self._on_video_failed)
 
@@ -157,6 +161,7 @@ class PlayLoop(QObject):
 
     def _schedule(self, at: dt.datetime) -> None:
         now = self.clock.now()
+        self._wall_offset = self._offset(now)
         delay = max(0.0, (at - now).total_seconds())
         self._due_mono = self.clock.monotonic() + delay
         self._timer.start(int(delay * 1000))
@@ -261,7 +266,22 @@ class PlayLoop(QObject):
             payload = record.model_dump_json().encode()
             self.outbox.put(PLAYS_TOPIC, str(record.id), payload, now=cur.started_wall)
 
-    # -- overlays, failures ----------------------------------------------------------------
+    # -- overlays, clock steps, failures ---------------------------------------------------
+
+    def _offset(self, now: dt.datetime) -> float:
+        return now.timestamp() - self.clock.monotonic()
+
+    def _on_tick(self) -> None:
+        """Every second: emergencies and ticker, and a wall-clock step re-plans at once."""
+        last = self._wall_offset
+        if self._running and last is not None:
+            jump = self._offset(self.clock.now()) - last
+            if abs(jump) > CLOCK_STEP_TOLERANCE_S:
+                log.warning("wall clock stepped by %+.1f s; re-evaluating the program", jump)
+                self._preloaded = None
+                self.step()  # also updates the overlays
+                return
+        self._update_overlays()
 
     def _update_overlays(self) -> None:
         now = self.clock.now()

@@ -332,7 +332,7 @@ def test_demo_starts_every_app_draws_and_ctrl_c_stops_everything(demo: DemoRun) 
     assert {s["screen_class"] for s in screens} == {"outdoor_large", "indoor_small", "kiosk"}
     # the seeded content: every notice in both orientations, every merchant's campaigns approved
     announcements = requests.get(f"{base}/api/v1/announcements", timeout=10, headers=auth).json()
-    assert len(announcements) == 2 * len(demo_media.ANNOUNCEMENTS)
+    assert len(announcements) == 2 * len(demo_media.ANNOUNCEMENTS) + 1  # + a text-only notice
     assert any("停水通知" in a["title"] for a in announcements)
     campaigns = requests.get(f"{base}/api/v1/campaigns", timeout=10, headers=auth).json()
     assert len(campaigns) == 2 * len(demo_media.MERCHANTS)

@@ -329,6 +329,22 @@ VIDEO_SHARE_PERCENT = 5.0
 FLIGHT_DAYS = 60
 
 
+# A text-only notice: the player sets it in type itself (Qt, Noto Sans CJK), no image involved.
+TEXT_NOTICE: dict[str, Any] = {
+    "title": "3号楼电梯维保 Building 3 lift maintenance",
+    "text": {
+        "zh": "3号楼1号电梯本周四 9:00–12:00 维护保养，请使用2号电梯。给您带来不便，敬请谅解。",
+        "en": "Building 3, lift 1 is serviced on Thursday 9:00–12:00. Please use lift 2.",
+    },
+    "ticker_text": {
+        "zh": "3号楼1号电梯周四上午维保，请使用2号电梯",
+        "en": "Lift 1 in building 3: service on Thursday morning",
+    },
+    "duration_s": 10,
+    "targeting": {"screen_classes": [ScreenClass.INDOOR_SMALL.value]},
+}
+
+
 @dataclass
 class SeedReport:
     """What a seeding pass did; a second run reports only ``found`` entries."""
@@ -476,6 +492,19 @@ def seed_content(api: DemoApi, operator: DemoApi, media: DemoMedia, now: dt.date
         for (orientation, classes), path in zip(ORIENTATIONS, media.announcements[slide.key], strict=True):
             row = upload(operator, path, f"{slide.title_zh} ({orientation})", report)
             _announcement(operator, slide, orientation, classes, row["id"], now, existing, report)
+    if TEXT_NOTICE["title"] in existing:
+        report.note(False, f"announcement {TEXT_NOTICE['title']}")
+    else:
+        operator.request(
+            "POST",
+            "/announcements",
+            json={
+                **TEXT_NOTICE,
+                "valid_from": (now - dt.timedelta(hours=1)).isoformat(),
+                "valid_until": (now + dt.timedelta(days=FLIGHT_DAYS)).isoformat(),
+            },
+        )
+        report.note(True, f"announcement {TEXT_NOTICE['title']}")
     for merchant, account in zip(MERCHANTS, ADVERTISERS, strict=True):
         advertiser = api.login(account)
         try:

@@ -118,6 +118,11 @@ def create_announcement(
     return row
 
 
+def list_announcements(session: Session) -> list[AnnouncementRow]:
+    """All announcements, newest first (operators only)."""
+    return list(session.scalars(select(AnnouncementRow).order_by(AnnouncementRow.created_at.desc())))
+
+
 def get_announcement(session: Session, ann_id: str) -> AnnouncementRow:
     row = session.get(AnnouncementRow, ann_id)
     if row is None:

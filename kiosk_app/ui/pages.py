@@ -111,6 +111,16 @@ class PageBuilder:
         QScroller.grabGesture(area.viewport(), QScroller.ScrollerGestureType.TouchGesture)  # finger drag
         return area
 
+    def countdown_text(self) -> str:
+        left = self.flow.state.pay_seconds_left or 0
+        return self.t("pay.countdown", minutes=left // 60, seconds=f"{left % 60:02d}")
+
+    def update_countdown(self, page: QWidget) -> None:
+        """Refresh the payment countdown in place."""
+        for label in page.findChildren(QLabel):
+            if label.property("testName") == "countdown":
+                label.setText(self.countdown_text())
+
     # -- screens ------------------------------------------------------------------------------
 
     def build(self) -> QWidget:
@@ -288,9 +298,8 @@ class PageBuilder:
             layout.addWidget(self.say(self.t("pay.offline_note"), "notice"))
             layout.addWidget(make_label(self.t("order.local_reference",
                                                reference=pending.order.local_reference or ""), "muted"))
-        left = state.pay_seconds_left
-        if left is not None:
-            cd = self.say(self.t("pay.countdown", minutes=left // 60, seconds=f"{left % 60:02d}"))
+        if state.pay_seconds_left is not None:
+            cd = self.say(self.countdown_text())
             cd.setProperty("testName", "countdown")
             layout.addWidget(cd)
         self.notice(layout)

@@ -6,6 +6,7 @@ It only shows the flow's state and forwards input: touches restart the idle cloc
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -123,6 +124,7 @@ class KioskWindow(QWidget):
         self._gesture = HiddenGesture()
         self._scan = ScanDetector()
         self._large: bool | None = None
+        self._page_key: object = None
         self.builder: PageBuilder | None = None
 
         root = QVBoxLayout(self)
@@ -281,13 +283,20 @@ class KioskWindow(QWidget):
             self.attract.retranslate(self.translator)
             self.stack.setCurrentWidget(self.attract)
             self._replace_page(QWidget(), None)  # nothing of the last resident stays in the window
+            self._page_key = None
             qr_image.cache_clear()
+            return
+        key = (self.translator.language, self.flow.images_version, tuple(state.history),
+               dataclasses.replace(state, history=[], pay_seconds_left=None, idle_seconds_left=None))
+        if key == self._page_key and self.builder is not None:
+            self.builder.update_countdown(self.page)  # a ticking clock must not rebuild a button mid-press
             return
         builder = PageBuilder(self.flow, self.translator, theme_for(state.large_text), self.clock,
                               self._maintenance, self._image)
         page = builder.build()
         self._replace_page(page, builder)
         self.stack.setCurrentWidget(page)
+        self._page_key = key
 
     def _replace_page(self, page: QWidget, builder: PageBuilder | None) -> None:
         old = self.page

@@ -278,3 +278,17 @@ def test_network_waits_show_at_once_and_the_ui_stays_usable(qtbot, make_kiosk: C
     runner.run_all()
     assert app.flow.state.screen is Screen.CASE_RESULT
     assert not app.window.busy.isVisible()
+
+
+def test_ticking_countdowns_do_not_rebuild_buttons_under_a_finger(qtbot, make_kiosk: Callable[..., KioskApp],  # type: ignore[no-untyped-def]
+                                                                  clock: Clock) -> None:
+    app = make_kiosk()
+    tap(qtbot, app, "start")
+    book(qtbot, app, "elderly_care", "meal", "meal-0", "13812345678")
+    cancel = find(app.window, "cancel")
+    before = find(app.window, "countdown").text()  # type: ignore[attr-defined]
+    app.flow.tick(clock.advance(1))
+    assert find(app.window, "cancel") is cancel  # same widget: a press in progress survives
+    assert find(app.window, "countdown").text() != before  # type: ignore[attr-defined]
+    qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    assert app.flow.state.notice is not None and app.flow.state.notice.key == "pay.cancelled"

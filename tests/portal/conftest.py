@@ -10,7 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    Response,
+    sync_playwright,
+)
 
 from content_server.portal.i18n import MESSAGES
 from tests.fixtures.server import Credentials
@@ -77,6 +85,7 @@ def open_tab(chromium: Browser) -> Iterator[Callable[[], Page]]:
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: _console(msg, errors))
         page.on("response", lambda r: _resource(r, errors))
+        page.on("dialog", lambda d: _dialog(d, errors))  # e.g. an injected alert(1) that ran
         return page
 
     yield open_one
@@ -88,6 +97,11 @@ def open_tab(chromium: Browser) -> Iterator[Callable[[], Page]]:
 def _console(msg: ConsoleMessage, errors: list[str]) -> None:
     if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
         errors.append(msg.text)
+
+
+def _dialog(dialog: Dialog, errors: list[str]) -> None:
+    errors.append(f"unexpected dialog: {dialog.message}")
+    dialog.dismiss()
 
 
 def _resource(response: Response, errors: list[str]) -> None:

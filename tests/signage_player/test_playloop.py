@@ -157,3 +157,29 @@ def test_screen_hash_tells_pictures_apart(qapp: object) -> None:
     p.end()
     assert average_hash(a) == average_hash(a.copy())
     assert average_hash(a) != average_hash(b) and len(average_hash(b)) == 16
+
+
+def test_wall_clock_steps_forwards_and_backwards_are_followed_within_a_second(
+    qtbot: QtBot, fake_backend: FakeMediaBackend, tmp_path: Path
+) -> None:
+    """An NTP step (wall clock only; monotonic untouched) re-plans at once, both ways."""
+    hello = text_item("hello", "欢迎回家", "Welcome home")
+    m = manifest([(hello, None)], hours=office_hours(), default_item_id="hello")
+    clock = MovableClock(T0.replace(hour=15), running=True)  # 23:00 local: off until 07:00, 8 h away
+    box = Outbox(tmp_path / "o.db")
+    loop = _loop(qtbot, fake_backend, {}, clock, box)
+    loop.set_program(ManifestProgram(m))
+    loop.start()
+    assert loop.view.off
+    clock.step_wall(10 * 3600)  # the real time was 09:00 the next morning
+    qtbot.waitUntil(lambda: not loop.view.off, timeout=2500)  # not nine hours later
+    assert loop.current is not None and loop.current.item.id == "hello"
+    started = loop.current.started_wall
+    qtbot.wait(300)
+    clock.step_wall(-3 * 3600)  # and back to 06:00: off again, at once
+    qtbot.waitUntil(lambda: loop.view.off, timeout=2500)
+    records = [PlayRecord.model_validate_json(e.payload) for e in box.pending(PLAYS_TOPIC)]
+    assert [r.started_at for r in records] == [started]
+    assert 0.25 <= records[0].duration_s < 5  # measured on the monotonic clock, not the stepped wall
+    loop.stop()
+    box.close()

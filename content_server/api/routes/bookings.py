@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from content_server.api.deps import Advertiser, NowDep, Operator, OperatorOrAdvertiser, SessionDep
-from content_server.models import AnnouncementRow
 from content_server.services import bookings
 
 router = APIRouter(tags=["bookings"])
@@ -79,10 +78,7 @@ def create_announcement(
 
 @router.get("/announcements", response_model=list[AnnouncementOut])
 def list_announcements(session: SessionDep, _op: Operator) -> list[AnnouncementOut]:
-    from sqlalchemy import select
-
-    rows = session.scalars(select(AnnouncementRow).order_by(AnnouncementRow.created_at.desc()))
-    return [AnnouncementOut.model_validate(a) for a in rows]
+    return [AnnouncementOut.model_validate(a) for a in bookings.list_announcements(session)]
 
 
 @router.get("/announcements/{ann_id}", response_model=AnnouncementOut)

@@ -1,0 +1,328 @@
+"""Faults: kill -9 of the server and of the player's sync, a full disk, a PostgreSQL restart.
+
+Bounded for CI (marked slow). ``RELIABILITY_LONG=1`` runs the long variants (100 player
+kills instead of 10, more proof-of-play batches). Disk-full tests mount a small tmpfs, which
+needs root; without it they skip and say so (no faked ENOSPC here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from schedules.protocol import Manifest
+from signage_player.cache import AssetCache
+from signage_player.client import ServerClient
+from signage_player.sync import Syncer
+from tests.fixtures.server import LiveServer, free_port, pair_device
+from tests.reliability.stack import PG_BIN, Postgres
+from tests.signage_player.serverkit import Operator
+from tests.signage_player.test_sync_faults import _CHILD as SYNC_CHILD
+
+pytestmark = pytest.mark.slow
+LONG = os.environ.get("RELIABILITY_LONG") == "1"
+MB = 1024 * 1024
+
+
+def _noise_png(path: Path, side: int) -> Path:
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(path)
+    return path
+
+
+def _plays(campaign: str, n: int, start: dt.datetime) -> list[dict[str, object]]:
+    return [
+        {
+            "id": str(uuid.uuid4()),
+            "item_id": "a-fault",
+            "campaign_id": campaign,
+            "started_at": (start + dt.timedelta(seconds=i)).isoformat(),
+            "duration_s": 1,
+            "completed": True,
+        }
+        for i in range(n)
+    ]
+
+
+def _counted(server: LiveServer, campaign: str) -> int:
+    rows = httpx.get(server.api + "/reports/plays", headers=server.auth(server.operator), timeout=30).json()
+    return sum(r["plays"] for r in rows if r["campaign_id"] == campaign)
+
+
+def _send_until_accepted(url: str, headers: dict[str, str], batch: list[dict[str, object]]) -> int:
+    """What a player's outbox does: resend the same batch until the server answers; returns tries."""
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            r = httpx.post(url, json={"records": batch}, headers=headers, timeout=10)
+            if r.status_code == 200:
+                return tries
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+
+
+def test_kill_9_during_upload_leaves_no_partial_asset(live_server: LiveServer, tmp_path: Path) -> None:
+    shop = live_server.auth(live_server.create_user("upload-shop", "advertiser"))
+    body = _noise_png(tmp_path / "big.png", 1600).read_bytes()  # ~7.7 MB
+    sha = hashlib.sha256(body).hexdigest()
+    sent = threading.Event()
+
+    def slow_body() -> Iterator[bytes]:
+        for i in range(0, len(body), 256 * 1024):
+            if i >= len(body) // 3:
+                sent.set()
+            yield body[i : i + 256 * 1024]
+            time.sleep(0.02)
+
+    errors: list[BaseException] = []
+
+    def upload() -> None:
+        try:
+            httpx.post(live_server.api + "/media?filename=big.png", content=slow_body(), headers=shop,
+                       timeout=30)
+        except httpx.HTTPError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=upload)
+    t.start()
+    assert sent.wait(30)
+    live_server.kill()
+    t.join(30)
+    assert errors, "the upload finished before the kill"
+    live_server.start()
+    store = live_server.data_dir / "media"
+    assert not (store / sha[:2] / sha[2:4] / sha).exists()  # no partial asset under its hash
+    assert httpx.get(live_server.api + "/media", headers=shop).json() == []
+    r = httpx.post(live_server.api + "/media?filename=big.png", content=body, headers=shop, timeout=60)
+    assert r.status_code == 201, r.text
+    got = httpx.get(live_server.url + r.json()["content_url"], headers=shop, timeout=30)
+    assert got.content == body
+    leftovers = [p.name for p in (store / "tmp").iterdir()]
+    # a killed upload's temp file is never visible, but only a restart sweep would remove it
+    assert all(name.startswith("up-") for name in leftovers), leftovers
+
+
+def test_kill_9_during_play_ingest_loses_and_doubles_nothing(live_server: LiveServer) -> None:
+    dev = pair_device(live_server)
+    batches = [
+        _plays("c-kill", 100, dt.datetime(2026, 11, 25, 2, tzinfo=dt.UTC) + dt.timedelta(hours=i))
+        for i in range(60 if LONG else 20)
+    ]
+    url = live_server.api + "/device/plays"
+    done = threading.Event()
+    tries: list[int] = []
+
+    def sender() -> None:
+        for batch in batches:
+            tries.append(_send_until_accepted(url, dev.headers, batch))
+        done.set()
+
+    t = threading.Thread(target=sender)
+    t.start()
+    while len(tries) < len(batches) // 3:
+        time.sleep(0.01)
+    live_server.kill()
+    time.sleep(0.3)
+    live_server.start()
+    assert done.wait(120)
+    t.join()
+    assert max(tries) > 1, "no batch was interrupted"
+    # a batch whose reply was lost is sent again in full: counted once
+    for batch in batches[:5]:
+        again = httpx.post(url, json={"records": batch}, headers=dev.headers).json()
+        assert again["accepted"] == 0 and again["duplicates"] == len(batch)
+    assert _counted(live_server, "c-kill") == sum(len(b) for b in batches)
+
+
+def _cache_consistent(data: Path) -> Manifest | None:
+    """Every cached file matches its name; a live manifest only names assets that are there."""
+    assets = data / "cache" / "assets"
+    if assets.exists():
+        for p in assets.iterdir():
+            if not p.name.startswith("."):
+                assert hashlib.sha256(p.read_bytes()).hexdigest() == p.name, f"corrupt cache file {p.name}"
+    for name in ("manifest.json", "pending.json"):
+        if (data / name).exists():
+            Manifest.model_validate_json((data / name).read_bytes())  # whole, never half-written
+    live = data / "manifest.json"
+    if not live.exists():
+        return None
+    m = Manifest.model_validate_json(live.read_bytes())
+    for ref in m.assets:
+        assert (assets / ref.sha256).exists(), f"live manifest names missing asset {ref.sha256[:12]}"
+    return m
+
+
+def test_kill_9_of_player_sync_at_random_points(live_server: LiveServer, tmp_path: Path) -> None:
+    dev = pair_device(live_server, screen_class="outdoor_large")
+    op = Operator(live_server)
+    ids = [op.upload(_noise_png(tmp_path / f"n{i}.png", 420 + 10 * i), f"n{i}")["id"] for i in range(4)]
+    op.announce(dev.device_id, media_ids=tuple(ids))
+    rng = random.Random(9)
+    reps = 100 if LONG else 10
+    killed_mid_sync = 0
+    for rep in range(reps):
+        data = tmp_path / f"player{rep // 5}"  # five kills into each cache, then a fresh one
+        data.mkdir(exist_ok=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", SYNC_CHILD, live_server.url, dev.device_key, str(data)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            child.wait(rng.uniform(0.3, 4.0))
+        except subprocess.TimeoutExpired:
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait()
+            killed_mid_sync += 1
+        _cache_consistent(data)
+    assert killed_mid_sync >= reps // 2, f"only {killed_mid_sync} of {reps} kills landed mid-sync"
+    # after all that, one uninterrupted sync per cache ends complete and live
+    for data in sorted(tmp_path.glob("player*")):
+        client = ServerClient(live_server.url, dev.device_key)
+        try:
+            cache = AssetCache(data / "cache", 10**9)
+            Syncer(client, cache, data, lambda: dt.datetime.now(dt.UTC)).sync_once()
+        finally:
+            client.close()
+        m = _cache_consistent(data)
+        assert m is not None and len(m.assets) == 4
+
+
+# -- disk full ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def small_disk(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir(parents=True, exist_ok=True)
+    cmd = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
+    r = subprocess.run(cmd, capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs (needs root): {r.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def _grow(path: Path, size: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], check=True)
+
+
+def test_server_storage_full(live_server_factory: object, tmp_path: Path) -> None:
+    data = tmp_path / "server"
+    with small_disk(data / "media", "3m"):
+        server: LiveServer = live_server_factory(data_dir=data)  # type: ignore[operator]
+        shop = server.auth(server.create_user("disk-shop", "advertiser"))
+        body = _noise_png(tmp_path / "big.png", 1100).read_bytes()  # ~3.6 MB: does not fit
+        r = httpx.post(server.api + "/media?filename=big.png", content=body, headers=shop, timeout=60)
+        assert 400 <= r.status_code < 600 and r.status_code != 201
+        clear = r.status_code in (507, 413, 503) and "space" in r.text.lower()
+        assert httpx.get(server.api + "/media", headers=shop).json() == []
+        assert [p for p in (data / "media").rglob("*") if p.is_file()] == []  # no partial file kept
+        _grow(data / "media", "20m")
+        r2 = httpx.post(server.api + "/media?filename=big.png", content=body, headers=shop, timeout=60)
+        assert r2.status_code == 201, r2.text
+        assert httpx.get(server.url + r2.json()["content_url"], headers=shop).content == body
+        assert clear, f"disk full answered {r.status_code} {r.text[:200]!r}, not a clear 507"
+
+
+def test_player_cache_full(live_server: LiveServer, tmp_path: Path) -> None:
+    dev = pair_device(live_server, screen_class="outdoor_large")
+    op = Operator(live_server)
+    first = op.upload(_noise_png(tmp_path / "a.png", 300), "a")["id"]
+    ann = op.announce(dev.device_id, media_ids=(first,))
+    data = tmp_path / "player"
+    with small_disk(data, "2m"):
+        client = ServerClient(live_server.url, dev.device_key)
+        try:
+            syncer = Syncer(client, AssetCache(data / "cache", 10**9), data, lambda: dt.datetime.now(dt.UTC))
+            assert syncer.sync_once()
+            before = _cache_consistent(data)
+            assert before is not None
+            big = op.upload(_noise_png(tmp_path / "b.png", 1000), "b")["id"]  # ~3 MB: no room
+            op.request("POST", f"/announcements/{ann['id']}/end")
+            op.announce(dev.device_id, media_ids=(big,))
+            time.sleep(1.2)  # the server's 304 cache (1 s)
+            with pytest.raises(Exception) as info:
+                syncer.sync_once()
+            assert "space" in str(info.value).lower() or "28" in str(info.value), info.value
+            after = _cache_consistent(data)
+            assert after is not None and after.version == before.version  # still playing the old one
+            _grow(data, "20m")
+            assert syncer.sync_once()
+            m = _cache_consistent(data)
+            assert m is not None and m.version != before.version
+        finally:
+            client.close()
+
+
+# -- PostgreSQL restart -------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason="PostgreSQL 15 binaries missing")
+def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path) -> None:
+    pg = Postgres()
+    pg.start()
+    server = LiveServer(data_dir=tmp_path / "srv", port=free_port(), database_url=pg.create_db())
+    try:
+        server.data_dir.mkdir()
+        server.cli("create-user", "--role", "operator", "--username", server.operator.username,
+                   "--password", server.operator.password)
+        server.start(timeout_s=90)
+        devices = [pair_device(server) for _ in range(3)]
+        per_device = 30 if LONG else 10
+        batches = {
+            d.device_id: [
+                _plays("c-pg", 50, dt.datetime(2026, 11, 25, tzinfo=dt.UTC) + dt.timedelta(hours=i))
+                for i in range(per_device)
+            ]
+            for d in devices
+        }
+        tries: dict[str, list[int]] = {d.device_id: [] for d in devices}
+
+        def sender(d: object) -> None:
+            for batch in batches[d.device_id]:  # type: ignore[attr-defined]
+                tries[d.device_id].append(  # type: ignore[attr-defined]
+                    _send_until_accepted(server.api + "/device/plays", d.headers, batch)  # type: ignore[attr-defined]
+                )
+                time.sleep(0.05)
+
+        threads = [threading.Thread(target=sender, args=(d,)) for d in devices]
+        for t in threads:
+            t.start()
+        while sum(len(v) for v in tries.values()) < len(devices) * per_device // 3:
+            time.sleep(0.02)
+        pg.restart()
+        for t in threads:
+            t.join(120)
+        assert all(len(v) == per_device for v in tries.values())
+        assert _counted(server, "c-pg") == len(devices) * per_device * 50
+        hb = httpx.post(
+            server.api + "/device/heartbeat",
+            json={"sent_at": dt.datetime.now(dt.UTC).isoformat(), "player_version": "t"},
+            headers=devices[0].headers,
+        )
+        assert hb.status_code == 200, hb.text  # the pool recovered (pre-ping), no stale connection
+    finally:
+        server.stop()
+        pg.stop("immediate")
+        shutil.rmtree(pg.base, ignore_errors=True)
