@@ -41,3 +41,9 @@ class TooLarge(ServerError):
 
 class UnsupportedMedia(ServerError):
     status_code = 415
+
+
+class StorageFull(ServerError):
+    """The server's disk is full: nothing was stored; the same request can be retried later."""
+
+    status_code = 507

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-from content_server.errors import Invalid, TooLarge
+from content_server.errors import Invalid, StorageFull, TooLarge
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1024 * 1024
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+@contextlib.contextmanager
+def _clear_when_full() -> Iterator[None]:
+    """A full disk becomes StorageFull (507 with a reason), not an anonymous 500."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise StorageFull("not enough space in the media store: nothing was stored; try again later") \
+                from exc
+        raise
 
 
 class StagedFile:
@@ -27,7 +42,8 @@ class StagedFile:
         if final.exists():
             self.discard()
             return final
-        final.parent.mkdir(parents=True, exist_ok=True)
+        with _clear_when_full():
+            final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.path, final)
         return final
 
@@ -58,7 +74,7 @@ class MediaStore:
         digest = hashlib.sha256()
         size = 0
         try:
-            with os.fdopen(fd, "wb") as out:
+            with _clear_when_full(), os.fdopen(fd, "wb") as out:
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > max_bytes:
@@ -78,11 +94,16 @@ class MediaStore:
         final = self.path_for(sha)
         if final.exists():
             return sha
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self.tmp, prefix="put-")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+        with _clear_when_full():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self.tmp, prefix="put-")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+            except BaseException:
+                Path(name).unlink(missing_ok=True)
+                raise
         os.replace(name, final)
         return sha

@@ -51,10 +51,15 @@ async def ingest(
         staged.discard()
         raise
     existing = session.scalar(select(Media).where(Media.owner_id == owner.id, Media.sha256 == staged.sha256))
-    staged.commit()
     if existing is not None:
+        staged.commit()
         return existing, False
-    thumb_sha = store.put_bytes(info.thumbnail_png)
+    try:
+        thumb_sha = store.put_bytes(info.thumbnail_png)  # first: a full disk then leaves no asset behind
+    except BaseException:
+        staged.discard()
+        raise
+    staged.commit()
     row = Media(
         owner_id=owner.id,
         sha256=staged.sha256,

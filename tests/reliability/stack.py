@@ -157,9 +157,16 @@ def render_site(site: str, *, listen_port: int, upstream_ports: list[int], media
 class Nginx:
     """Debian's nginx running the shipped site in the foreground of a child process."""
 
-    def __init__(self, base: Path, upstream_ports: list[int], media_root: Path, workers: int = 1) -> None:
+    def __init__(
+        self,
+        base: Path,
+        upstream_ports: list[int],
+        media_root: Path,
+        workers: int = 1,
+        port: int | None = None,
+    ) -> None:
         self.base = base
-        self.port = free_port()
+        self.port = port or free_port()
         base.mkdir(parents=True, exist_ok=True)
         site = render_site(
             NGINX_SITE.read_text(),
@@ -239,8 +246,9 @@ class Stack:
             self.pg.start()
             db_url = self.pg.create_db("signage_" + uuid.uuid4().hex[:8])
             ports = [free_port() for _ in range(self.n_servers)]
+            front_port = free_port()  # known up front: devices and phones reach the servers through nginx
             for i, port in enumerate(ports):
-                extra = dict(self.env)
+                extra = {"SIGNAGE_PUBLIC_URL": f"http://127.0.0.1:{front_port}", **self.env}
                 if i > 0:
                     extra.setdefault("SIGNAGE_SCHEDULER_ENABLED", "0")
                 srv = LiveServer(data_dir=self.data_dir, port=port, database_url=db_url, extra_env=extra)
@@ -258,7 +266,9 @@ class Stack:
                 self.servers.append(srv)
             with ThreadPoolExecutor(len(self.servers)) as pool:  # imports take seconds: in parallel
                 list(pool.map(lambda srv: srv.start(timeout_s=90), self.servers))
-            self.nginx = Nginx(self.base / "nginx", ports, self.data_dir / "media", self.nginx_workers)
+            self.nginx = Nginx(
+                self.base / "nginx", ports, self.data_dir / "media", self.nginx_workers, port=front_port
+            )
             self.nginx.start()
         except BaseException:
             self.close()
@@ -269,7 +279,12 @@ class Stack:
     def front(self) -> LiveServer:
         """A ``LiveServer`` handle whose URL is nginx (works with ``pair_device`` and friends)."""
         assert self.nginx is not None
-        return LiveServer(data_dir=self.data_dir, port=self.nginx.port, operator=self.operator)
+        return LiveServer(
+            data_dir=self.data_dir,
+            port=self.nginx.port,
+            database_url=self.servers[0].database_url,
+            operator=self.operator,
+        )
 
     def close(self) -> None:
         if self.nginx is not None:

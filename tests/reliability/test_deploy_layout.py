@@ -4,7 +4,8 @@ Brought up on loopback from the real files (see ``tests/reliability/stack.py``).
 through nginx, syncs with the real ``signage_player`` Syncer, downloads its asset from the
 store through nginx (byte-exact, Range, device key enforced by ``auth_request``) and posts a
 proof-of-play batch that is counted once even when retried; both processes serve the same
-manifest and ETag.
+manifest and ETag. The real kiosk app books a service through nginx, the resident's phone pays
+on the pay page its QR leads to (the public URL is nginx's), and the kiosk shows the receipt.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ import pytest
 from PIL import Image
 
 from schedules.protocol import Manifest
+from tests.content_server.kiosk.conftest import seeded_live
 from tests.fixtures.server import pair_device
+from tests.kiosk_app.test_live import browse_and_confirm, decode_qr, phone_pays
+from tests.kiosk_app.test_window import find
 from tests.reliability.stack import PG_BIN, Stack
 
 pytestmark = [
@@ -132,3 +136,41 @@ def test_player_against_the_layout(stack: Stack, tmp_path: Path) -> None:
     assert first["accepted"] == 25 and again["accepted"] == 0 and again["duplicates"] == 25
     rows = httpx.get(front.api + f"/reports/plays?screen_id={dev.device_id}", headers=op).json()
     assert sum(row["plays"] for row in rows) == 25
+
+
+def test_kiosk_books_and_is_paid_through_the_layout(qtbot, stack: Stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from kiosk_app.app import build_app
+    from kiosk_app.flow import FlowSettings, Screen
+    from kiosk_app.http_api import HttpKioskApi
+    from kiosk_app.offline_pay import DeviceKeySigner
+    from kiosk_app.peripherals import FakePeripherals
+    from kiosk_app.settings import KioskSettings
+    from kiosk_app.speech import FakeSpeaker
+    from schedules.kiosk_protocol import OrderState
+
+    seeding = seeded_live(stack.front)
+    live = next(seeding)
+    settings = KioskSettings(server_url=stack.front.url, data_dir=tmp_path / "kiosk", request_timeout_s=5)
+    api = HttpKioskApi(settings.server_url, live.kiosk.device_key, timeout=settings.request_timeout_s)
+    app = build_app(settings, api, FakeSpeaker(), FakePeripherals(), device_id=live.kiosk.device_id,
+                    signer=DeviceKeySigner(live.kiosk.private_key, settings.server_url))
+    try:
+        app.flow.settings = FlowSettings(kiosk_id=live.kiosk.device_id, sync_seconds=1,
+                                         offline_sync_seconds=1)
+        app.window.resize(1080, 1920)
+        qtbot.addWidget(app.window)
+        app.window.show()
+        app.window.timer.setInterval(200)
+        app.window.start_timers()
+        browse_and_confirm(qtbot, app, live)
+        qtbot.waitUntil(lambda: app.flow.state.screen is Screen.PAY, timeout=15_000)
+        order = app.flow.state.order
+        assert order is not None and order.payment is not None
+        assert order.payment.qr_payload.startswith(stack.front.url + "/pay/")  # the phone goes through nginx
+        assert decode_qr(find(app.window, "pay_qr")) == order.payment.qr_payload
+        phone_pays(order.payment.qr_payload)
+        qtbot.waitUntil(lambda: app.flow.state.screen is Screen.RECEIPT, timeout=15_000)
+        assert app.flow.state.order is not None and app.flow.state.order.state is OrderState.PAID
+    finally:
+        app.close()
+        seeding.close()
