@@ -19,7 +19,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from schedules.model import ContentItem
+    from signage_player.cache import AssetCache
+    from signage_player.clock import MovableClock
+    from signage_player.media import VlcBackend
+    from signage_player.outbox import Outbox
+    from signage_player.playloop import PlayLoop
+    from signage_player.view import SignageView
 
 T_PROCESS = time.perf_counter()
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +87,9 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(args: argparse.Namespace, tmp: Path, width: int, height: int) -> int:
+def media_sequence(tmp: Path, image_s: float, video_s: float, video_every: int,
+                   lead_s: float) -> tuple[AssetCache, list[ContentItem]]:
+    """Test media in a warm cache under ``tmp`` and the looped sequence: images, a lead image, a video."""
     import hashlib
 
     from schedules.model import ContentItem, ItemKind
@@ -92,40 +107,66 @@ def run(args: argparse.Namespace, tmp: Path, width: int, height: int) -> int:
         video = name.endswith(".mp4")
         kind = ItemKind.VIDEO if video else ItemKind.IMAGE
         items.append(ContentItem(id=name, kind=kind, asset_sha256=digest,
-                                 duration_s=args.video_s if video else args.image_s))
+                                 duration_s=video_s if video else image_s))
     images = [i for i in items if i.kind is ItemKind.IMAGE]
     videos = [i for i in items if i.kind is ItemKind.VIDEO]
     sequence: list[ContentItem] = []
-    for k in range(args.video_every * max(1, len(videos))):
-        if videos and k % args.video_every == args.video_every - 1:
-            sequence.append(videos[(k // args.video_every) % len(videos)])
-        elif videos and k % args.video_every == args.video_every - 2:
+    for k in range(video_every * max(1, len(videos))):
+        if videos and k % video_every == video_every - 1:
+            sequence.append(videos[(k // video_every) % len(videos)])
+        elif videos and k % video_every == video_every - 2:
             lead = images[k % len(images)]
-            sequence.append(lead.model_copy(update={"id": lead.id + "+lead", "duration_s": args.lead_s}))
+            sequence.append(lead.model_copy(update={"id": lead.id + "+lead", "duration_s": lead_s}))
         else:
             sequence.append(images[k % len(images)])
+    return cache, sequence
 
-    # ---- cold start: Qt, libVLC, view, loop -> first painted frame (warm cache) ----
-    t_cold = time.perf_counter()
+
+@dataclass
+class Player:
+    """The real player parts, offscreen: Qt application, libVLC back end, view and play loop."""
+
+    app: QApplication
+    backend: VlcBackend
+    view: SignageView
+    clock: MovableClock
+    loop: PlayLoop
+
+
+def start_player(cache: AssetCache, width: int, height: int, outbox: Outbox | None = None) -> Player:
+    """Qt, libVLC, view and loop, shown at ``width`` x ``height``; the loop is not started yet."""
     from signage_player.qtcompat import make_singletons_immortal
 
     make_singletons_immortal()
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from signage_player.clock import MovableClock
     from signage_player.media import VlcBackend
     from signage_player.playloop import PlayLoop
-    from signage_player.program import LoopProgram
     from signage_player.view import SignageView
 
-    app = QApplication([])
+    app = QApplication.instance() or QApplication([])
+    assert isinstance(app, QApplication)
     backend = VlcBackend(wait=False)
     view = SignageView(backend)
     view.resize(width, height)
     view.show()
     clock = MovableClock(dt.datetime.now(dt.UTC), running=True)
-    loop = PlayLoop(view, cache.path_if_valid, clock=clock)
+    loop = PlayLoop(view, cache.path_if_valid, clock=clock, outbox=outbox)
+    return Player(app, backend, view, clock, loop)
+
+
+def run(args: argparse.Namespace, tmp: Path, width: int, height: int) -> int:
+    cache, sequence = media_sequence(tmp, args.image_s, args.video_s, args.video_every, args.lead_s)
+
+    # ---- cold start: Qt, libVLC, view, loop -> first painted frame (warm cache) ----
+    t_cold = time.perf_counter()
+    from PySide6.QtCore import QTimer
+
+    from signage_player.program import LoopProgram
+
+    player = start_player(cache, width, height)
+    app, backend, clock, loop = player.app, player.backend, player.clock, player.loop
     state = {"switches": 0, "first_frame_ms": None, "rss_1000": None, "rss_end": None}
     gaps: list[float] = []
     by_kind: dict[bool, list[float]] = {}

@@ -154,7 +154,8 @@ def check_availability(
     requested_max = 0.0
     playing = 0
     per_zone: dict[str, tuple[dt.datetime, dt.datetime, list[dt.datetime], tuple[Interval, ...]]] = {}
-    wanted_on: dict[tuple[str, object], list[Interval]] = {}
+    wanted_on: dict[tuple[str, object], list[int]] = {}  # hour indices the request would play in
+    booked_at: dict[tuple[int, str], list[tuple[int, int]]] = {}  # a campaign's [lo, hi) hour indices
     for (tzname, hkey, _, _, elig), group in by_key.items():
         screen = group[0]
         req_share = share_on(request, engine, screen, approved=False)
@@ -173,10 +174,13 @@ def check_availability(
                 campaign_intervals(request, tzname, ps, pe),
             )
         ps, pe, hours, req_all = per_zone[tzname]
-        req = wanted_on.get((tzname, hkey))
-        if req is None:
-            req = wanted_on[(tzname, hkey)] = _intersect(req_all, on_intervals(screen.hours, tzname, ps, pe))
-        if not req:
+        wanted_hours = wanted_on.get((tzname, hkey))
+        if wanted_hours is None:
+            req = _intersect(req_all, on_intervals(screen.hours, tzname, ps, pe))
+            wanted_hours = wanted_on[(tzname, hkey)] = sorted(
+                {i for lo, hi in _hour_spans(hours, req) for i in range(lo, hi)}
+            )
+        if not wanted_hours:
             continue
         playing += len(group)
         diff = [0.0] * (len(hours) + 1)  # difference array: O(1) per booked interval
@@ -185,23 +189,19 @@ def check_availability(
             share = share_on(c, engine, screen)
             if share is None:
                 continue
-            for a, b in engine.rule_intervals(r, tzname, ps, pe):
-                diff[max(bisect.bisect_right(hours, a) - 1, 0)] += share
-                diff[bisect.bisect_left(hours, b)] -= share
+            spans = booked_at.get((r, tzname))
+            if spans is None:  # the same campaign is booked on many groups: map its hours once
+                spans = booked_at[(r, tzname)] = _hour_spans(hours, engine.rule_intervals(r, tzname, ps, pe))
+            for lo, hi in spans:
+                diff[lo] += share
+                diff[hi] -= share
         booked = list(itertools.accumulate(diff))
         rules = engine.rules_for(screen.screen_class)
         capacity = min(rules.max_ad_share, 100.0 - rules.min_announcement_share)
-        wanted_hours: set[int] = set()
-        for a, b in req:
-            wanted_hours.update(
-                range(max(bisect.bisect_right(hours, a) - 1, 0), bisect.bisect_left(hours, b))
-            )
-        bad: list[tuple[int, float]] = []
-        for i in sorted(wanted_hours):
-            free = max(capacity - booked[i], 0.0)
-            max_share = min(max_share, free)
-            if req_share > free + _EPS:
-                bad.append((i, free))
+        free_in = [max(capacity - booked[i], 0.0) for i in wanted_hours]
+        max_share = min(max_share, min(free_in))
+        limit = req_share - _EPS
+        bad = [(i, free) for i, free in zip(wanted_hours, free_in, strict=True) if free < limit]
         for wd, h0, h1, free, dates in _windows(bad, hours, tz):
             for s in group:
                 conflicts.append(
@@ -224,6 +224,13 @@ def check_availability(
         screens=playing,
         unplayable_screen_ids=tuple(sorted(unplayable)),
     )
+
+
+def _hour_spans(hours: list[dt.datetime], intervals: Sequence[Interval]) -> list[tuple[int, int]]:
+    """Each interval as the [lo, hi) indices of the clock hours it touches."""
+    return [
+        (max(bisect.bisect_right(hours, a) - 1, 0), bisect.bisect_left(hours, b)) for a, b in intervals
+    ]
 
 
 def _windows(
