@@ -19,3 +19,34 @@ def test_live_server_pairs_and_survives_restart_and_kill(live_server: LiveServer
     live_server.kill()
     live_server.start()
     assert httpx.get(live_server.api + "/health").status_code == 200
+
+
+@pytest.mark.slow
+def test_uvicorn_serves_a_large_asset_whole_ranged_and_concurrently(live_server: LiveServer) -> None:
+    """The memory-mapped whole-file path and the ranged reader give the stored bytes exactly."""
+    import hashlib
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    from tests.signage_player.serverkit import Operator
+
+    dev = pair_device(live_server, screen_class="outdoor_large")
+    path = live_server.data_dir.parent / "noise.png"
+    Image.frombytes("RGB", (1500, 1500), os.urandom(1500 * 1500 * 3)).save(path)
+    body = path.read_bytes()  # ~6.8 MB: two map chunks
+    op = Operator(live_server)
+    media = op.upload(path, "noise")
+    op.announce(dev.device_id, media_ids=(media["id"],))
+    url = live_server.api + f"/assets/{media['sha256']}"
+
+    def whole(_: int) -> bytes:
+        return httpx.get(url, headers=dev.headers, timeout=60).content
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(whole, range(8)))
+    assert all(hashlib.sha256(g).hexdigest() == media["sha256"] for g in got)
+    r = httpx.get(url, headers={**dev.headers, "Range": "bytes=4194300-4194400"})
+    assert r.status_code == 206 and r.content == body[4194300:4194401]
+    assert httpx.get(url, headers={**dev.headers, "If-None-Match": f'"{media["sha256"]}"'}).status_code == 304
