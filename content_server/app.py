@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request
@@ -188,4 +189,45 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
     from content_server.portal.web import register as register_portal  # the web portal (issue 5)
 
     register_portal(app)
+    _document_error_shape(app)
     return app
+
+
+def _document_error_shape(app: FastAPI) -> None:
+    """The served OpenAPI describes the 422 body the error handler really sends.
+
+    FastAPI documents its default ``{"detail": [ValidationError]}``; ours is one readable
+    ``detail`` string plus the list of ``errors`` (see ``_install_error_handlers``).
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            shapes = schema.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in shapes:
+                shapes["HTTPValidationError"] = {
+                    "title": "HTTPValidationError",
+                    "type": "object",
+                    "required": ["detail"],
+                    "properties": {
+                        "detail": {"type": "string", "title": "Detail"},
+                        "errors": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/ValidationError"},
+                        },
+                    },
+                }
+                shapes["ValidationError"] = {
+                    "title": "ValidationError",
+                    "type": "object",
+                    "required": ["loc", "msg"],
+                    "properties": {
+                        "loc": {"type": "array", "items": {"type": "string"}},
+                        "msg": {"type": "string"},
+                    },
+                }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
