@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -24,20 +25,16 @@ class _Relay(QObject):
         call()
 
 
-class _Job(QRunnable):
-    def __init__(self, job: Callable[[], object], relay: _Relay, done: Callable[[object], None],
-                 failed: Callable[[Exception], None]) -> None:
-        super().__init__()
-        self._job, self._relay, self._done, self._failed = job, relay, done, failed
-
-    def run(self) -> None:
-        try:
-            result = self._job()
-        except Exception as exc:  # boundary: every failure goes back to the UI thread
-            error = exc
-            self._relay.delivered.emit(lambda: self._failed(error))
-            return
-        self._relay.delivered.emit(lambda: self._done(result))
+def _run(job: Callable[[], T], relay: _Relay, done: Callable[[T], None],
+         failed: Callable[[Exception], None]) -> None:
+    """One job on a pool thread; its answer travels back through the relay."""
+    try:
+        result = job()
+    except Exception as exc:  # boundary: every failure goes back to the UI thread
+        error = exc
+        relay.delivered.emit(lambda: failed(error))
+        return
+    relay.delivered.emit(lambda: done(result))
 
 
 class QtRunner:
@@ -51,7 +48,10 @@ class QtRunner:
 
     def submit(self, job: Callable[[], T], done: Callable[[T], None],
                failed: Callable[[Exception], None]) -> None:
-        self.pool.start(_Job(job, self._relay, done, failed))  # type: ignore[arg-type]
+        # A plain callable, not a QRunnable subclass: PySide records a started QRunnable as a child
+        # of the pool after start() returns, so a job that already finished (and was deleted) stays
+        # referenced for ever, with its closures and result: a leak per fast job.
+        self.pool.start(partial(_run, job, self._relay, done, failed))
 
     def wait(self, msecs: int = 30_000) -> bool:
         return self.pool.waitForDone(msecs)

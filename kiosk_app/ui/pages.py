@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QScrollArea,
-    QScroller,
     QVBoxLayout,
     QWidget,
 )
@@ -27,7 +26,7 @@ from kiosk_app.flow import CaseField, KioskFlow
 from kiosk_app.i18n import Translator, format_money
 from kiosk_app.maintenance import MaintenanceInfo
 from kiosk_app.theme import Theme
-from kiosk_app.ui.widgets import keypad, make_button, make_label, qr_label
+from kiosk_app.ui.widgets import TouchScrolling, keypad, make_button, make_label, qr_label
 from schedules.kiosk_protocol import OrderState
 
 DIGITS = [*"123456789", "0"]
@@ -38,9 +37,10 @@ class PageBuilder:
     """Builds the page for ``flow.state.screen``; collects the text the read-aloud button speaks."""
 
     def __init__(self, flow: KioskFlow, tr: Translator, theme: Theme, clock: Callable[[], dt.datetime],
-                 maintenance: Callable[[], MaintenanceInfo], images: Callable[[str], QPixmap | None]) -> None:
+                 maintenance: Callable[[], MaintenanceInfo], images: Callable[[str], QPixmap | None],
+                 touch: TouchScrolling) -> None:
         self.flow, self.tr, self.theme, self.clock = flow, tr, theme, clock
-        self.maintenance, self.images = maintenance, images
+        self.maintenance, self.images, self.touch = maintenance, images, touch
         self.spoken: list[str] = []
 
     # -- helpers ------------------------------------------------------------------------------
@@ -108,7 +108,7 @@ class PageBuilder:
         area.setWidgetResizable(True)
         area.setFrameShape(QFrame.Shape.NoFrame)
         area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        QScroller.grabGesture(area.viewport(), QScroller.ScrollerGestureType.TouchGesture)  # finger drag
+        self.touch.enable(area)  # finger drag
         return area
 
     def countdown_text(self) -> str:

@@ -7,7 +7,15 @@ from functools import lru_cache, partial
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QScroller,
+    QSizePolicy,
+    QWidget,
+)
 
 from kiosk_app.qr import qr_matrix
 
@@ -47,6 +55,26 @@ def keypad(keys: Sequence[str], on_key: Callable[[str], None], delete_text: str,
     grid.addWidget(make_button(delete_text, on_delete, "key", "key:delete"), n // columns, n % columns,
                    1, max(1, columns - n % columns))
     return box
+
+
+class TouchScrolling:
+    """Finger-drag scrolling for the pages' scroll areas, all through one gesture recognizer.
+
+    ``QScroller.grabGesture`` registers a new recognizer under a new gesture id on every call; Qt
+    keeps each until exit and PySide builds a Python enum class per new id, about 2.6 KB per page
+    built. One registration, on a hidden widget living as long as ``owner``, serves every page.
+    """
+
+    def __init__(self, owner: QWidget) -> None:
+        self._anchor = QWidget(owner)
+        self._anchor.hide()
+        self._gesture = QScroller.grabGesture(self._anchor, QScroller.ScrollerGestureType.TouchGesture)
+
+    def enable(self, area: QAbstractScrollArea) -> None:
+        viewport = area.viewport()
+        QScroller.scroller(viewport)  # the flick gesture moves the scroller of the widget it lands on
+        viewport.grabGesture(self._gesture)
+        viewport.setAttribute(Qt.WidgetAttribute.WA_AcceptTouchEvents)
 
 
 @lru_cache(maxsize=4)

@@ -24,7 +24,7 @@ from kiosk_app.speech import Speaker
 from kiosk_app.store import CatalogueStore
 from kiosk_app.theme import stylesheet, theme_for
 from kiosk_app.ui.pages import PageBuilder
-from kiosk_app.ui.widgets import make_button, make_label, qr_image
+from kiosk_app.ui.widgets import TouchScrolling, make_button, make_label, qr_image
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,7 @@ class KioskWindow(QWidget):
         self._large: bool | None = None
         self._page_key: object = None
         self.builder: PageBuilder | None = None
+        self._touch = TouchScrolling(self)
 
         root = QVBoxLayout(self)
         root.setContentsMargins(0, 0, 0, 0)
@@ -292,7 +293,7 @@ class KioskWindow(QWidget):
             self.builder.update_countdown(self.page)  # a ticking clock must not rebuild a button mid-press
             return
         builder = PageBuilder(self.flow, self.translator, theme_for(state.large_text), self.clock,
-                              self._maintenance, self._image)
+                              self._maintenance, self._image, self._touch)
         page = builder.build()
         self._replace_page(page, builder)
         self.stack.setCurrentWidget(page)
