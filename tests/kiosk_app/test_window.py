@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
+from PySide6.QtWidgets import QAbstractButton, QAbstractScrollArea, QApplication, QLabel, QWidget
 
 from kiosk_app.api import FakeKioskApi
 from kiosk_app.app import KioskApp
@@ -59,6 +59,8 @@ def visible_texts(window: QWidget) -> list[tuple[QWidget, str]]:
 def check_screen(app: KioskApp, tag: str, name: str | None = None) -> None:
     """Screenshot + the accessibility rules every screen must keep."""
     window = app.window
+    for _ in range(3):  # let nested layouts settle (a few event-loop passes, well within a frame)
+        QApplication.processEvents()
     window.repaint()
     need = window.minimumSizeHint()
     assert need.width() <= 1080 and need.height() <= 1920, f"{tag}: needs {need} (portrait 1080x1920)"
@@ -74,6 +76,20 @@ def check_screen(app: KioskApp, tag: str, name: str | None = None) -> None:
         assert w.font().pointSizeF() >= MIN_TEXT_PT, f"{tag}: {text!r} is {w.font().pointSizeF()} pt"
         if isinstance(w, QAbstractButton) or (isinstance(w, QLabel) and w.wordWrap() is False):
             assert w.sizeHint().width() <= max(w.width(), 1) + 2, f"{tag}: clipped {text!r}"
+        if isinstance(w, QAbstractButton) and not _scrolls(w):  # in a scroll area, cut-off is by design
+            shown = w.visibleRegion().boundingRect()
+            assert shown.height() >= w.height() - 1 and shown.width() >= w.width() - 1, (
+                f"{tag}: {text!r} is cut to {shown.width()}x{shown.height()} of {w.width()}x{w.height()}"
+            )
+
+
+def _scrolls(w: QWidget) -> bool:
+    parent = w.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QAbstractScrollArea):
+            return True
+        parent = parent.parentWidget()
+    return False
 
 
 def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: Clock, tag: str) -> list[Screen]:  # type: ignore[no-untyped-def]
