@@ -2,7 +2,7 @@
 
 Where udev runs, a USB stick's partition appearing (pyudev monitor) makes the watcher look
 for bundles at its mount point. In containers there is no udev: a configured directory is
-polled instead. Either way the bundle is verified with :mod:`schedules.bundle_format` (server
+polled instead. Either way the bundle is verified by :mod:`signage_player.bundle_reader` (server
 signature, then every asset's SHA-256) before anything reaches the cache or goes live.
 """
 
@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from schedules.bundle_format import BundleError, copy_asset, open_bundle
+from schedules.bundle_format import BundleError
 from schedules.protocol import Manifest
+from signage_player.bundle_reader import copy_asset, open_bundle
 from signage_player.cache import AssetCache, VerificationFailed
 from signage_player.errors import PlayerError
 

@@ -10,7 +10,13 @@ ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN_IN_SCHEDULES = [
     "PySide6", "vlc", "sqlalchemy", "fastapi", "starlette", "requests", "httpx", "urllib3",
     "http.client", "urllib.request", "sqlite3", "alembic", "uvicorn", "aiohttp",
+    "tarfile", "cryptography",
 ]
+# third-party top-level modules schedules may load: the engine's two dependencies and theirs
+ALLOWED_THIRD_PARTY = {
+    "schedules", "dateutil", "six", "pydantic", "pydantic_core", "annotated_types", "typing_extensions",
+    "typing_inspection", "tzdata",
+}
 
 
 def test_import_schedules_pulls_in_no_qt_db_or_network() -> None:
@@ -24,6 +30,8 @@ def test_import_schedules_pulls_in_no_qt_db_or_network() -> None:
     loaded = set(out.stdout.split())
     bad = [m for m in FORBIDDEN_IN_SCHEDULES if m in loaded or any(x.startswith(m + ".") for x in loaded)]
     assert bad == [], f"schedules imports {bad}"
+    tops = {m.split(".")[0] for m in loaded if not m.startswith("_")} - set(sys.stdlib_module_names)
+    assert tops <= ALLOWED_THIRD_PARTY, f"schedules pulls in {sorted(tops - ALLOWED_THIRD_PARTY)}"
 
 
 @pytest.mark.parametrize("package", ["schedules", "signage_player", "kiosk_app"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import tarfile
@@ -17,6 +18,11 @@ from content_server.models import Device
 from content_server.services import manifest as manifests
 from content_server.store import MediaStore
 from schedules import bundle_format as bf
+
+
+def sign_index(index_bytes: bytes, key: Ed25519PrivateKey) -> bytes:
+    """The ``bundle.sig`` content for these index bytes (see :mod:`schedules.bundle_format`)."""
+    return base64.b64encode(key.sign(bf.index_digest(index_bytes)))
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
@@ -53,7 +59,7 @@ def export(
     path = Path(name)
     with open(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:", format=tarfile.PAX_FORMAT) as tar:
         _add_bytes(tar, bf.INDEX_NAME, index_bytes, now.timestamp())
-        _add_bytes(tar, bf.SIGNATURE_NAME, bf.sign_index(index_bytes, key), now.timestamp())
+        _add_bytes(tar, bf.SIGNATURE_NAME, sign_index(index_bytes, key), now.timestamp())
         for sha in sorted({a.sha256 for m in built for a in m.assets}):
             src = store.path_for(sha)
             info = tar.gettarinfo(str(src), arcname=bf.asset_name(sha))

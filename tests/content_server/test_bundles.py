@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from schedules import bundle_format as bf
+from signage_player.bundle_reader import copy_asset, open_bundle  # what the player runs
 from tests.fixtures.server import AppClient, pair_device
 
 
@@ -32,11 +33,11 @@ def test_bundle_verifies_and_tampering_is_detected(
     assert r.status_code == 200 and r.headers["content-type"] == "application/x-tar"
     path = tmp_path / "b.tar"
     path.write_bytes(r.content)
-    index, assets = bf.open_bundle(path, dev.server_public_key)
+    index, assets = open_bundle(path, dev.server_public_key)
     assert [m.screen.id for m in index.manifests] == [dev.device_id]
     assert set(assets) == {img["sha256"]}
     out = io.BytesIO()
-    bf.copy_asset(path, assets[img["sha256"]], out, img["sha256"])
+    copy_asset(path, assets[img["sha256"]], out, img["sha256"])
     assert out.getvalue() == (media_dir / "small.jpg").read_bytes()
 
     # altering the index breaks the signature
@@ -49,7 +50,7 @@ def test_bundle_verifies_and_tampering_is_detected(
                 m.size = len(data)
             dst.addfile(m, io.BytesIO(data))
     with pytest.raises(bf.BundleError, match="signature"):
-        bf.open_bundle(forged, dev.server_public_key)
+        open_bundle(forged, dev.server_public_key)
     # a different server's key does not verify it either
     other = pair_device(c).server_public_key
     assert other == dev.server_public_key  # same server, same key
@@ -64,5 +65,5 @@ def test_bundle_verifies_and_tampering_is_detected(
         .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     ).decode()
     with pytest.raises(bf.BundleError):
-        bf.open_bundle(path, stranger)
+        open_bundle(path, stranger)
     assert c.get("/api/v1/bundles?group=nobody", headers=op).status_code == 404

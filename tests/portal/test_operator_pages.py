@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from schedules.bundle_format import open_bundle
+from signage_player.bundle_reader import open_bundle
 from tests.fixtures.server import AppClient, pair_device
 from tests.portal.conftest import csrf_of, portal_login
 from tests.portal.test_campaign_pages import _upload

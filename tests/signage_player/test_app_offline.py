@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pytestqt.qtbot import QtBot
 
-from schedules.bundle_format import INDEX_NAME, SIGNATURE_NAME, BundleIndex, asset_name, sign_index
+from content_server.services.bundles import sign_index  # the server's signer: the real pair
+from schedules.bundle_format import INDEX_NAME, SIGNATURE_NAME, BundleIndex, asset_name
 from schedules.model import ItemKind
 from signage_player.app import PlayerApp
 from signage_player.clock import MovableClock

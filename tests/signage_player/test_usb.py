@@ -12,7 +12,8 @@ import pyudev
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from schedules.bundle_format import INDEX_NAME, SIGNATURE_NAME, BundleIndex, asset_name, sign_index
+from content_server.services.bundles import sign_index  # the server's signer: the real pair
+from schedules.bundle_format import INDEX_NAME, SIGNATURE_NAME, BundleIndex, asset_name
 from schedules.model import ItemKind
 from signage_player.cache import AssetCache
 from signage_player.sync import Syncer
