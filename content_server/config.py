@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import platformdirs
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,7 +17,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIGNAGE_", extra="ignore")
 
     data_dir: Path = Field(
-        Path("var/server"), description="Directory for the database, media store and keys."
+        default_factory=lambda: platformdirs.user_data_path("community-signage") / "server",
+        description="Directory for the database, media store and keys (the demo uses var/demo/).",
     )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default is SQLite (WAL) at <data_dir>/signage.db."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import platformdirs
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -15,7 +16,8 @@ class KioskSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KIOSK_", extra="forbid")
 
     server_url: str = Field("http://127.0.0.1:8000", description="Base URL of the content server")
-    data_dir: Path = Field(Path("var/kiosk"), description="Identity, outbox, catalogue and case caches")
+    data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("community-kiosk"),
+                           description="Identity, outbox, catalogue and case caches")
     operator_pin_hash: str | None = Field(
         None, description="pbkdf2 hash of the maintenance PIN (community-kiosk --hash-pin); none disables it")
     idle_seconds: int = Field(60, ge=10, le=600, description="Seconds without touch before the idle warning")

@@ -6,6 +6,7 @@ import ipaddress
 from pathlib import Path
 from urllib.parse import urlparse
 
+import platformdirs
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,7 +17,8 @@ class PlayerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIGNAGE_PLAYER_", extra="forbid")
 
     server_url: str = Field(description="content server base URL, e.g. https://signage.example.org")
-    data_dir: Path = Field(Path("/var/lib/signage-player"), description="identity, cache, manifests, outbox")
+    data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("signage-player"),
+                           description="identity, cache, manifests, outbox")
     window: bool = Field(False, description="run in a window instead of full screen")
     screenshot_dir: Path | None = Field(None, description="headless: save what is on screen here")
     screenshot_every_s: float = Field(10.0, gt=0, description="how often to save to screenshot_dir")

@@ -20,7 +20,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--window", action="store_true", help="run in a window instead of full screen")
     mode.add_argument("--screenshot-dir", type=Path, help="no display: render offscreen, save screen.png")
-    p.add_argument("--data-dir", type=Path, help="identity, cache, outbox (default /var/lib/signage-player)")
+    p.add_argument("--data-dir", type=Path, help="identity, cache, outbox (else SIGNAGE_PLAYER_DATA_DIR)")
     p.add_argument("--import-dir", type=Path, help="directory polled for signed bundles (no udev)")
     p.add_argument("--allow-insecure-http", action="store_true", help="plain HTTP to a non-loopback server")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

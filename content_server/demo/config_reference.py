@@ -55,8 +55,9 @@ def _default(info: FieldInfo) -> str:
         return "(none)"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Path):
-        return str(value)
+    if isinstance(value, Path):  # platformdirs defaults: the same text on every machine
+        home = str(Path.home())
+        return "~" + str(value)[len(home):] if str(value).startswith(home + "/") else str(value)
     if isinstance(value, list | tuple | set | frozenset) and not value:
         return "(empty)"
     return str(value)
