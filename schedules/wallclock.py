@@ -60,6 +60,7 @@ def require_range(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt
     return s, e
 
 
+@lru_cache(maxsize=65536)  # campaigns share days and daypart edges: the same few conversions recur
 def local_to_utc(day: dt.date, time: dt.time, tz: ZoneInfo) -> dt.datetime:
     """The UTC instant of wall-clock ``time`` on local ``day`` (gap -> after it, fold -> first)."""
     local = dt.datetime(
@@ -308,7 +309,7 @@ def window(
 
 def clear_caches() -> None:
     """Forget every memoised conversion (benchmarks measure cold starts with it)."""
-    for f in (zone, _on_intervals, hour_starts, rrule_dates):
+    for f in (zone, local_to_utc, _on_intervals, hour_starts, rrule_dates):
         f.cache_clear()
     from schedules import targeting
 
