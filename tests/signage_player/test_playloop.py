@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 from pathlib import Path
 
+import pytest
 from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
@@ -183,3 +185,53 @@ def test_wall_clock_steps_forwards_and_backwards_are_followed_within_a_second(
     assert 0.25 <= records[0].duration_s < 5  # measured on the monotonic clock, not the stepped wall
     loop.stop()
     box.close()
+
+
+def _not_black(loop: PlayLoop) -> bool:
+    img = loop.view.picture()
+    return len({img.pixel(x, y) for x in range(0, 640, 20) for y in range(0, 360, 20)}) > 1
+
+
+def test_an_empty_manifest_shows_the_builtin_slide_not_black(
+    qtbot: QtBot, fake_backend: FakeMediaBackend
+) -> None:
+    m = manifest([])  # nothing scheduled, no filler, no default item
+    loop = _loop(qtbot, fake_backend, {}, MovableClock(T0))
+    loop.set_program(ManifestProgram(m))
+    loop.start()
+    assert loop.current is not None and loop.current.item.id == "builtin-default"
+    assert not loop.view.off and _not_black(loop)
+    loop.stop()
+
+
+class _Broken(ManifestProgram):
+    """A program whose timeline blows up at one moment (a bug, a corrupt rule): the loop must go on."""
+
+    def __init__(self, m: object, bad_from: dt.datetime, bad_until: dt.datetime) -> None:
+        super().__init__(m)  # type: ignore[arg-type]
+        self.bad = (bad_from, bad_until)
+
+    def entry_at(self, now: dt.datetime):  # type: ignore[no-untyped-def]
+        if self.bad[0] <= now < self.bad[1]:
+            raise RuntimeError("timeline exploded")
+        return super().entry_at(now)
+
+
+def test_an_error_in_the_play_loop_shows_a_fallback_and_playback_recovers(
+    qtbot: QtBot, fake_backend: FakeMediaBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    hello = text_item("hello", "欢迎回家", "Welcome home")
+    m = manifest([(hello, None)], default_item_id="hello")
+    clock = MovableClock(T0)
+    loop = _loop(qtbot, fake_backend, {}, clock)
+    loop.set_program(_Broken(m, T0 + dt.timedelta(seconds=60), T0 + dt.timedelta(seconds=120)))
+    loop.start()
+    clock.advance(60)
+    with caplog.at_level(logging.ERROR, logger="signage_player.playloop"):
+        loop.step()  # raises inside: logged, not propagated
+    assert "play loop error" in caplog.text and any("timeline exploded" in e for e in loop.errors)
+    assert loop.current is not None and _not_black(loop)  # a fallback slide, never black
+    clock.advance(70)
+    loop.step()
+    assert loop.current is not None and loop.current.item.id == "hello" and not loop.current.entry.is_default
+    loop.stop()
