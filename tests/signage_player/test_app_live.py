@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 from pytestqt.qtbot import QtBot
+from pyzbar.pyzbar import decode
 
 from signage_player.app import PlayerApp
 from signage_player.media import FakeMediaBackend
@@ -40,6 +43,10 @@ def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
     qtbot.waitUntil(lambda: app.pairing_screen.code == code, timeout=2000)  # type: ignore[union-attr]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     app.window.grab().toImage().save(str(ARTIFACTS / "pairing_screen.png"))  # type: ignore[union-attr]
+    # the QR on screen, read from the painted pixels as an operator's phone would, opens the claim page
+    scanned = decode(Image.open(ARTIFACTS / "pairing_screen.png").convert("L"))
+    assert [q.data.decode() for q in scanned] == [started.args[0].claim_url]
+    assert code in started.args[0].claim_url and "/portal/" in started.args[0].claim_url
 
     op = Operator(live_server)
     with qtbot.waitSignal(app.paired, timeout=15000):
@@ -61,6 +68,14 @@ def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
     assert app.snapshot.screen_hash is not None
     health = op.request("GET", f"/screens/{screen['id']}")
     assert health["last_seen_at"] is not None
+    status = op.request("GET", f"/screens/{screen['id']}/status")
+    beat = status["heartbeat"]
+    assert status["online"] and status["sync"] == "in_sync" and not status["problems"], status
+    assert beat["manifest_version"] == app.syncer.live.version == status["latest_manifest"]
+    assert beat["current_item_id"] == app.loop.current.item.id and beat["missing_assets"] == []
+    assert beat["cache_bytes"] >= media["size"] and beat["free_disk_bytes"] > 0
+    assert beat["rss_bytes"] > 10 << 20
+    assert beat["screen_hash"] == app.snapshot.screen_hash and beat["player_version"]
 
     # remote screenshot: asked by the operator, learned with the heartbeat, uploaded as PNG
     op.request("POST", f"/screens/{screen['id']}/screenshot-request")
@@ -74,6 +89,9 @@ def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
             break
         qtbot.wait(100)
     assert shot.startswith(b"\x89PNG")
+    picture = Image.open(io.BytesIO(shot))
+    assert picture.size == (app.window.width(), app.window.height())  # type: ignore[union-attr]
+    assert len(picture.convert("RGB").getcolors(1 << 20) or ()) > 50  # what is on screen, not blank
 
 
 @pytest.mark.slow
