@@ -135,6 +135,7 @@ def test_browse_book_pay_on_the_phone_and_the_kiosk_shows_paid_then_case_lookup(
     qtbot.waitUntil(lambda: app.flow.state.screen is Screen.RECEIPT, timeout=15_000)  # poll every 2.5 s
     assert app.flow.state.order is not None and app.flow.state.order.state is OrderState.PAID
     assert find(app.window, "receipt_qr").property("qrData") == order.reference
+    assert decode_qr(find(app.window, "receipt_qr")) == order.reference  # scans back to the reference
     app.window.save_screenshot(ARTIFACTS / "live", "receipt")
     tap(qtbot, app, "done")
     case_lookup_by_scanner_shows_the_timeline_with_masked_data(qtbot, live, app)
