@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from signage_player.errors import PlayerError
     from signage_player.identity import DeviceIdentity
+    from signage_player.watchdog import Watchdog
 
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)  # closing the pairing screen must not end the kiosk
@@ -171,18 +172,23 @@ def main(argv: list[str] | None = None) -> int:
     wake = QTimer()
     wake.timeout.connect(lambda: None)  # lets Python run its signal handlers while Qt waits
     wake.start(250)
+    watchdog = Watchdog()
+    watchdog.start()  # READY=1, then pings from the GUI thread (pairing included): systemd restarts a hang
     try:
-        identity: DeviceIdentity | None = DeviceIdentity.load_or_create(Path(settings.data_dir))
-    except (PlayerError, OSError) as exc:
-        print(f"community-kiosk: {exc}", file=sys.stderr)
-        return 1
-    assert identity is not None
-    if not identity.paired:
-        identity = _pair_on_screen(settings, identity, stop)
-        if identity is None or stop.is_set():
-            log.info("stopped before pairing")
-            return 0
-    return _run_kiosk(app, settings, identity, stop)
+        try:
+            identity: DeviceIdentity | None = DeviceIdentity.load_or_create(Path(settings.data_dir))
+        except (PlayerError, OSError) as exc:
+            print(f"community-kiosk: {exc}", file=sys.stderr)
+            return 1
+        assert identity is not None
+        if not identity.paired:
+            identity = _pair_on_screen(settings, identity, stop)
+            if identity is None or stop.is_set():
+                log.info("stopped before pairing")
+                return 0
+        return _run_kiosk(app, settings, identity, stop)
+    finally:
+        watchdog.stop()
 
 
 def _run_kiosk(app: QApplication, settings: KioskSettings, identity: DeviceIdentity,

@@ -15,7 +15,6 @@ import random
 import resource
 import shlex
 import shutil
-import socket
 import subprocess
 import threading
 from collections.abc import Callable
@@ -51,6 +50,7 @@ from signage_player.usb import (
     udev_available,
 )
 from signage_player.view import SignageView
+from signage_player.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ class PlayerApp(QObject):
         self._sync_retry_at = 0.0
         self._emergency_version: str | None = None
         self._timers: list[QTimer] = []
+        self.watchdog = Watchdog(parent=self)
         self._started = False
 
     # -- start-up ----------------------------------------------------------------------------
@@ -164,9 +165,7 @@ class PlayerApp(QObject):
         if s.screenshot_dir is not None:
             s.screenshot_dir.mkdir(parents=True, exist_ok=True)
             self._every(int(s.screenshot_every_s * 1000), self._save_screenshot)
-        if os.environ.get("NOTIFY_SOCKET"):
-            self._every(10_000, self._notify_watchdog)
-            self._sd_notify("READY=1")
+        self.watchdog.start()  # READY=1, then WATCHDOG=1 from this thread (systemd restarts a hang)
         self.scheduler = BackgroundScheduler(timezone=dt.UTC)
         self.scheduler.start()
         self._start_watchers()
@@ -267,6 +266,7 @@ class PlayerApp(QObject):
         self._started = False
         log.info("player stopping")
         self._stop.set()
+        self.watchdog.stop()
         for t in self._timers:
             t.stop()
         for w in self.watchers:
@@ -339,22 +339,6 @@ class PlayerApp(QObject):
         t.timeout.connect(slot)
         t.start()
         self._timers.append(t)
-
-    def _notify_watchdog(self) -> None:
-        self._sd_notify("WATCHDOG=1")  # from the GUI thread: a hung event loop stops the pings
-
-    @staticmethod
-    def _sd_notify(message: str) -> None:
-        addr = os.environ.get("NOTIFY_SOCKET", "")
-        if not addr:
-            return
-        if addr.startswith("@"):
-            addr = "\0" + addr[1:]
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            try:
-                sock.sendto(message.encode(), addr)
-            except OSError as exc:
-                log.warning("sd_notify failed: %s", exc)
 
     # -- worker threads ----------------------------------------------------------------------
 

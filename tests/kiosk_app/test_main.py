@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -46,10 +49,24 @@ def test_new_kiosk_shows_its_pairing_code_then_runs_once_claimed(live_server: Li
     import httpx
 
     log_path, shots, data = tmp_path / "kiosk.log", tmp_path / "shots", tmp_path / "data"
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # systemd's side of sd_notify
+    notify.bind(str(tmp_path / "notify"))
+    notify.settimeout(0.2)
+    told: list[str] = []
+
+    def systemd() -> None:  # reads like systemd does, all the time
+        with contextlib.suppress(OSError):
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    told.append(notify.recv(256).decode())
+
+    threading.Thread(target=systemd, daemon=True).start()
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "NOTIFY_SOCKET": str(tmp_path / "notify"),
+           "WATCHDOG_USEC": "1000000"}  # WatchdogSec=1: a ping every 0.5 s
     with open(log_path, "w") as log_file:
         proc = subprocess.Popen([*CLI, "--server", live_server.url, "--data-dir", str(data),
                                  "--screenshot-dir", str(shots)], cwd=ROOT, stdout=log_file, stderr=log_file,
-                                env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+                                env=env)
     try:
         code = wait_for(lambda: re.search(r"pairing code (\S+)", log_path.read_text()))
         claim = {"code": code.group(1), "name": "lobby kiosk", "screen_class": "kiosk",
@@ -71,6 +88,10 @@ def test_new_kiosk_shows_its_pairing_code_then_runs_once_claimed(live_server: Li
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     assert proc.returncode == 0, log_path.read_text()[-2000:]
+    time.sleep(0.3)
+    notify.close()
+    assert told[0] == "READY=1" and told[-1] == "STOPPING=1", told  # ready while still pairing
+    assert told.count("WATCHDOG=1") >= 4, told  # pinged from the event loop all along
     assert "kiosk stopped" in log_path.read_text()  # SIGTERM: a clean stop
     from signage_player.identity import DeviceIdentity
 
