@@ -8,6 +8,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from schedules.protocol import Manifest
 from tests.fixtures.server import AppClient, pair_device
 
@@ -158,3 +160,54 @@ def test_emergency_reaches_long_poll_within_5_seconds(app_client: AppClient) -> 
     c.post(f"/api/v1/announcements/{ann['id']}/end", headers=op)
     done = c.get(f"/api/v1/device/emergency?known={result['version']}&wait=5", headers=dev.headers).json()
     assert done["active"] is False
+
+
+def test_report_agrees_exactly_with_the_records_per_campaign_screen_day_and_hour(
+    any_db_client: AppClient,
+) -> None:
+    """Random plays over two screens, three campaigns, two days: every report cell is the records' sum."""
+    import random
+    from collections import Counter, defaultdict
+
+    c = any_db_client
+    op = c.auth(c.operator)
+    devices = [pair_device(c, screen_class="indoor_small") for _ in range(2)]
+    rng = random.Random(7)
+    base = dt.datetime(2026, 11, 24, 22, 0, tzinfo=dt.UTC)  # crosses midnight UTC
+    sent: list[tuple[str, dict[str, object]]] = []
+    for dev in devices:
+        batch = []
+        for _ in range(150):
+            rec = {
+                "id": str(uuid.uuid4()),
+                "item_id": "m-x",
+                "campaign_id": rng.choice(["c-a", "c-b", "c-c"]),
+                "started_at": (base + dt.timedelta(seconds=rng.randrange(0, 30 * 3600))).isoformat(),
+                "duration_s": rng.choice([5.0, 7.5, 10.0, 15.0]),
+                "completed": rng.random() < 0.8,
+            }
+            batch.append(rec)
+            sent.append((dev.device_id, rec))
+        assert c.post("/api/v1/device/plays", json={"records": batch}, headers=dev.headers).status_code == 200
+    plays: Counter[tuple[str, str, str, int]] = Counter()
+    done: Counter[tuple[str, str, str, int]] = Counter()
+    seconds: defaultdict[tuple[str, str, str, int], float] = defaultdict(float)
+    for screen, rec in sent:
+        at = dt.datetime.fromisoformat(str(rec["started_at"]))
+        key = (str(rec["campaign_id"]), screen, at.date().isoformat(), at.hour)
+        plays[key] += 1
+        done[key] += bool(rec["completed"])
+        seconds[key] += float(rec["duration_s"])  # type: ignore[arg-type]
+    rows = c.get("/api/v1/reports/plays?group_by=hour", headers=op).json()
+    got = {(r["campaign_id"], r["screen_id"], r["date_utc"], r["hour_utc"]): r for r in rows}
+    assert set(got) == set(plays)
+    for key, row in got.items():
+        assert (row["plays"], row["completed_plays"]) == (plays[key], done[key]), key
+        assert row["seconds"] == pytest.approx(seconds[key]), key
+    first = devices[0].device_id
+    by_day = c.get(f"/api/v1/reports/plays?group_by=day&screen_id={first}", headers=op).json()
+    day_sum: Counter[tuple[str, str]] = Counter()
+    for (camp, screen, day, _), n in plays.items():
+        if screen == first:
+            day_sum[(camp, day)] += n
+    assert {(r["campaign_id"], r["date_utc"]): r["plays"] for r in by_day} == dict(day_sum)
