@@ -304,3 +304,36 @@ def test_leap_day_rule_and_a_daypart_across_midnight() -> None:
     assert leap_days == {dt.date(2028, 2, 29)}
     night_hours = {s.start.astimezone(local).hour for s in slots if s.source_id == "night"}
     assert night_hours == {22, 23, 0, 1}
+
+
+def test_equivalent_screens_share_one_computation() -> None:
+    """Screens that differ only in what no rule looks at get the very same timeline object."""
+    from schedules.engine import engine_for
+
+    cat = catalogue(
+        BASE_ITEMS,
+        campaigns=(
+            campaign("east", targeting=Targeting(groups=frozenset({"east"}))),
+            campaign("b3", targeting=Targeting(tag_expr="building:3")),
+        ),
+    )
+    engine = engine_for(cat)
+    start = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+    end = start + dt.timedelta(days=1)
+    computed: list[object] = []
+    original = engine._compute_skeleton
+
+    def counting(*args: object) -> object:
+        computed.append(args)
+        return original(*args)  # type: ignore[arg-type]
+
+    engine._compute_skeleton = counting  # type: ignore[method-assign]
+    same = [screen(f"lobby-{i}", name=f"Lobby {i}", groups=frozenset({"east", f"floor-{i}"}),
+                   tags=frozenset({"building:3", f"floor:{i}"})) for i in range(50)]
+    timelines = [engine.timeline(s, start, end) for s in same]
+    assert all(t is timelines[0] for t in timelines) and len(computed) == 1
+    west = screen("west", groups=frozenset({"west"}), tags=frozenset({"building:3"}))
+    other = engine.timeline(west, start, end)
+    assert other is not timelines[0] and len(computed) == 2  # a different eligible set: its own
+    assert {s.source_id for s in timelines[0].slots()} >= {"east", "b3"}
+    assert "east" not in {s.source_id for s in other.slots()}
