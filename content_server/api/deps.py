@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from content_server import auth
 from content_server.config import Settings
-from content_server.db import get_session
+from content_server.db import get_session, release_connection
 from content_server.errors import Forbidden, Unauthorized
 from content_server.models import Device, User
+from content_server.portal import security
 from content_server.store import MediaStore
 
 SESSION_COOKIE = "signage_session"
@@ -54,12 +55,33 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def current_user(request: Request, session: SessionDep, now: NowDep) -> User:
-    """The logged-in user from the session cookie or a bearer API token; 401 otherwise."""
-    token = bearer_token(request) or request.cookies.get(SESSION_COOKIE)
+    """The logged-in user from the session cookie or a bearer API token; 401 otherwise.
+
+    A write authenticated by the portal's session cookie must carry the page's CSRF token in
+    ``X-CSRF-Token`` (the portal's scripts send it): a cookie is sent by the browser for any
+    site's request, a bearer token only by code that holds it.
+    """
+    token = bearer_token(request)
+    if token is None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token and request.method.upper() not in SAFE_METHODS:
+            settings: Settings = request.app.state.settings
+            if not security.csrf_valid(
+                settings.secret_key,
+                request.cookies.get(security.CSRF_COOKIE),
+                token,
+                request.headers.get(security.CSRF_HEADER),
+            ):
+                raise Forbidden("a write with the portal's session cookie needs its X-CSRF-Token header")
     if not token:
         raise Unauthorized("log in first (session cookie or Authorization: Bearer token)")
-    return auth.user_for_token(session, token, now)
+    user = auth.user_for_token(session, token, now)
+    release_connection(session)
+    return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -86,7 +108,9 @@ OperatorOrAdvertiser = Annotated[User, Depends(require_role("operator", "adverti
 
 def current_device(request: Request, session: SessionDep) -> Device:
     """The paired, unrevoked device behind the bearer device key; 401 otherwise."""
-    return device_for_key(session, bearer_token(request))
+    device = device_for_key(session, bearer_token(request))
+    release_connection(session)
+    return device
 
 
 def device_for_key(session: Session, token: str | None) -> Device:

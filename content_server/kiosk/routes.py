@@ -18,6 +18,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from content_server.api.deps import CurrentDevice, NowDep, SessionDep, SettingsDep, StoreDep, require_role
+from content_server.db import release_connection
 from content_server.errors import Forbidden, NotFound, ServerError, TooLarge, UnsupportedMedia
 from content_server.models import Device, User
 from content_server.services import library
@@ -107,6 +108,7 @@ def create_order(
     )
     if not created:
         response.status_code = 200
+    release_connection(session)  # a retry only read: no connection held while serialising
     return orders.view(order)
 
 
@@ -125,7 +127,7 @@ def get_order(order_id: str, kiosk: Kiosk, session: SessionDep, now: NowDep, rt:
         order.state in orders.order_states.UNPAID and order.expires_at <= now
     ):  # settle it now, not at the next job
         orders.reconcile_order(session, rt.provider(order.payment_provider), order, now)
-        session.commit()
+    release_connection(session)  # commits a settlement, ends the read: none held while serialising
     return orders.view(order)
 
 

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from content_server import auth
 from content_server.api.deps import SESSION_COOKIE, NowDep, SessionDep, SettingsDep
 from content_server.config import Settings
+from content_server.db import release_connection
 from content_server.errors import ServerError
 from content_server.models import User
 from content_server.portal import security
@@ -159,7 +160,7 @@ class Page:
                 httponly=True,
                 secure=self.settings.secure_cookies,
                 samesite="strict",
-                path=PORTAL_PREFIX,
+                path="/",  # the pages' scripts also write through /api/v1 (uploads) with it
             )
         return response
 
@@ -191,12 +192,14 @@ def page_anonymous(request: Request, settings: SettingsDep, session: SessionDep,
     """A page anyone may open (log-in, sign-up); knows the user if there is one."""
     lang, t = _translator(request)
     cookie = request.cookies.get(security.CSRF_COOKIE)
+    user = _current(request, session, now)
+    release_connection(session)  # not held while the page handler waits for a thread
     return Page(
         request,
         settings,
         lang,
         t,
-        _current(request, session, now),
+        user,
         cookie or security.new_csrf_cookie(),
         cookie is None,
     )

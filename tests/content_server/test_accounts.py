@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.fixtures.server import AppClient
+from tests.portal.conftest import csrf_of
 
 
 def test_login_sets_httponly_lax_cookie_and_me_works(app_client: AppClient) -> None:
@@ -16,7 +17,10 @@ def test_login_sets_httponly_lax_cookie_and_me_works(app_client: AppClient) -> N
     assert "httponly" in cookie and "samesite=lax" in cookie
     me = app_client.get("/api/v1/auth/me")
     assert me.status_code == 200 and me.json()["role"] == "operator"
-    assert app_client.post("/api/v1/auth/logout").status_code == 204
+    forged = app_client.post("/api/v1/auth/logout")  # a cookie alone (any site's form) writes nothing
+    assert forged.status_code == 403 and app_client.get("/api/v1/auth/me").status_code == 200
+    token = csrf_of(app_client.get("/portal/").text)  # what a portal page's script holds
+    assert app_client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": token}).status_code == 204
     app_client.cookies.clear()
     assert app_client.get("/api/v1/auth/me").status_code == 401
 

@@ -13,7 +13,12 @@ XSS = "<script>alert(1)</script>"
 
 
 def _upload(client: AppClient, path: Path) -> str:
-    r = client.post(f"/api/v1/media?filename={path.name}", content=path.read_bytes())
+    """What the media page's script does: the API upload with the page's CSRF token."""
+    url = f"/api/v1/media?filename={path.name}"
+    forged = client.post(url, content=path.read_bytes())  # another site's form: cookie, no token
+    assert forged.status_code == 403 and "X-CSRF-Token" in forged.json()["detail"]
+    token = csrf_of(client.get("/portal/media").text)
+    r = client.post(url, content=path.read_bytes(), headers={"X-CSRF-Token": token})
     assert r.status_code == 201, r.text
     media_id: str = r.json()["id"]
     return media_id
@@ -66,6 +71,19 @@ def test_campaign_from_form_to_approval_with_isolation(app_client: AppClient, me
     assert XSS not in r.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
     campaign_url = str(r.url).split("?")[0]
     assert "待审核" in r.text
+
+    # two dayparts on weekdays, as a breakfast-and-dinner shop books them
+    rush = dict(form, name="rush hours", weekdays=["0", "1", "2", "3", "4"], daypart_start="07:00",
+                daypart_end="09:00", daypart2_start="17:00", daypart2_end="20:00")
+    half = app_client.post("/portal/campaigns/check", data=dict(rush, daypart2_end=""))
+    assert half.status_code == 422  # a range needs both times
+    r2 = app_client.post("/portal/campaigns", data=rush, follow_redirects=True)
+    assert r2.status_code == 200 and "周一 周二 周三 周四 周五 07:00–09:00, 17:00–20:00" in r2.text
+    booked = app_client.get(f"/api/v1/campaigns/{str(r2.url).split('?')[0].rsplit('/', 1)[-1]}",
+                            headers=app_client.auth(shop)).json()
+    assert [(d["start"], d["end"]) for d in booked["dayparts"]] == [("07:00:00", "09:00:00"),
+                                                                  ("17:00:00", "20:00:00")]
+    assert all(sorted(d["weekdays"]) == [0, 1, 2, 3, 4] for d in booked["dayparts"])
 
     # another advertiser learns nothing about it
     other = app_client.create_user("laundry", "advertiser")

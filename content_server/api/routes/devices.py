@@ -18,6 +18,7 @@ from content_server.api.deps import (
     bearer_token,
     device_for_key,
 )
+from content_server.db import release_connection
 from content_server.errors import Invalid, TooLarge
 from content_server.keys import public_key_b64
 from content_server.services import manifest as manifests
@@ -100,6 +101,7 @@ def heartbeat(
     requested = device.screenshot_requested
     session.commit()
     m, _ = request.app.state.manifests.get(session, device, now, days=settings.manifest_days)
+    release_connection(session)  # no connection held while the reply waits to be serialised
     return HeartbeatReply(server_time=now, screenshot_requested=requested, manifest_version=m.version)
 
 
