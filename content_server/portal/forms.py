@@ -94,17 +94,25 @@ def hours_fields(hours: Mapping[str, Any] | None) -> tuple[str, str]:
     return first[0].start.strftime("%H:%M"), first[0].end.strftime("%H:%M")
 
 
-def daypart(weekdays: Iterable[str], start: str, end: str) -> tuple[Daypart, ...]:
-    """One daypart from weekday boxes and two times; nothing ticked and no times = all day."""
+def daypart(weekdays: Iterable[str], *ranges: tuple[str, str]) -> tuple[Daypart, ...]:
+    """Dayparts from weekday boxes and up to a few time ranges (e.g. 07:00-09:00 and 17:00-20:00).
+
+    Each range is two times or two blanks; no times and nothing (or everything) ticked = all day.
+    """
     days = frozenset(int(d) for d in weekdays if d.isdigit() and 0 <= int(d) <= 6)
-    t_start, t_end = parse_time(start), parse_time(end)
-    if (t_start is None) != (t_end is None):
-        raise FormError("campaign.need_times")
-    if t_start is None or t_end is None:
+    times: list[tuple[dt.time, dt.time]] = []
+    for start, end in ranges:
+        t_start, t_end = parse_time(start), parse_time(end)
+        if (t_start is None) != (t_end is None):
+            raise FormError("campaign.need_times")
+        if t_start is not None and t_end is not None:
+            times.append((t_start, t_end))
+    if not times:
         if not days or len(days) == 7:
             return ()
-        t_start, t_end = dt.time(0, 0), dt.time(0, 0)
-    return (Daypart(weekdays=days or frozenset(range(7)), start=t_start, end=t_end),)
+        times = [(dt.time(0, 0), dt.time(0, 0))]
+    on = days or frozenset(range(7))
+    return tuple(Daypart(weekdays=on, start=a, end=b) for a, b in times)
 
 
 def targeting(

@@ -19,7 +19,7 @@ from content_server.portal import forms, insight, queries
 from content_server.portal.svg import ChartSeries, stacked_bar_chart
 from content_server.portal.web import AdvertiserPage, MediaPage, OperatorPage, Page
 from content_server.services import bookings, library, plays
-from schedules.model import ScreenClass, Targeting
+from schedules.model import Daypart, ScreenClass, Targeting
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -80,6 +80,8 @@ class CampaignForm:
     weekdays: list[int] = field(default_factory=list)
     daypart_start: str = ""
     daypart_end: str = ""
+    daypart2_start: str = ""
+    daypart2_end: str = ""
     share_percent: str = "10"
     frequency_cap: str = ""
 
@@ -101,7 +103,11 @@ class CampaignForm:
             flight_start=start,
             flight_end=end,
             dayparts=list(
-                forms.daypart([str(d) for d in self.weekdays], self.daypart_start, self.daypart_end)
+                forms.daypart(
+                    [str(d) for d in self.weekdays],
+                    (self.daypart_start, self.daypart_end),
+                    (self.daypart2_start, self.daypart2_end),
+                )
             ),
             targeting=forms.targeting(self.screen_classes, self.groups, self.buildings),
             share_percent=share,
@@ -121,6 +127,8 @@ def campaign_form(
     weekdays: Many = None,
     daypart_start: Annotated[str, Form(max_length=8)] = "",
     daypart_end: Annotated[str, Form(max_length=8)] = "",
+    daypart2_start: Annotated[str, Form(max_length=8)] = "",
+    daypart2_end: Annotated[str, Form(max_length=8)] = "",
     share_percent: Annotated[str, Form(max_length=8)] = "",
     frequency_cap: Annotated[str, Form(max_length=8)] = "",
 ) -> CampaignForm:
@@ -128,7 +136,8 @@ def campaign_form(
         name=name, category=category, media_ids=media_ids or [], screen_classes=screen_classes or [],
         groups=groups or [], buildings=buildings or [], flight_start=flight_start, flight_end=flight_end,
         weekdays=[int(d) for d in weekdays or [] if d.isdigit()], daypart_start=daypart_start,
-        daypart_end=daypart_end, share_percent=share_percent, frequency_cap=frequency_cap,
+        daypart_end=daypart_end, daypart2_start=daypart2_start, daypart2_end=daypart2_end,
+        share_percent=share_percent, frequency_cap=frequency_cap,
     )  # fmt: skip
 
 
@@ -253,6 +262,19 @@ def targeting_text(page: Page, raw: dict[str, Any]) -> str:
     return " · ".join(parts) or page.t("campaign.any_screen")
 
 
+def daypart_text(page: Page, raw: list[dict[str, Any]]) -> str:
+    """'Mon Tue … 07:00–09:00, 17:00–20:00' per group of weekdays; all day when there is none."""
+    parts: dict[tuple[int, ...], list[str]] = {}
+    for d in (Daypart.model_validate(x) for x in raw or []):
+        span = f"{d.start:%H:%M}–{d.end:%H:%M}" if (d.start, d.end) != (dt.time(0), dt.time(0)) else ""
+        parts.setdefault(tuple(sorted(d.weekdays)), []).append(span)
+    out = []
+    for days, spans in parts.items():
+        names = "" if len(days) == 7 else " ".join(page.t(f"weekday.{w}") for w in days)
+        out.append(" ".join(x for x in (names, ", ".join(s for s in spans if s)) if x))
+    return "; ".join(x for x in out if x) or page.t("campaign.all_day")
+
+
 @dataclass(frozen=True)
 class DayClassRow:
     day: str
@@ -294,6 +316,7 @@ def campaign_page(page: AdvertiserPage, session: SessionDep, campaign_id: str) -
         "section": "campaigns",
         "campaign": campaign,
         "targeting_text": targeting_text(page, campaign.targeting),
+        "daypart_text": daypart_text(page, campaign.dayparts),
         "preview_src": preview_src(session, page.user, campaign.media_ids),
         "report_rows": rows,
         "chart_svg": report_chart(page, rows),
