@@ -147,3 +147,79 @@ def test_a_week_offline_keeps_the_timeline_and_delivers_every_play_once(
         assert app.outbox.count(PLAYS_TOPIC) == 0 and app.upload_plays() == 0
     finally:
         app.shutdown()
+
+
+@pytest.mark.slow
+def test_a_week_offline_keeps_dayparts_and_caps_counted_from_what_played(
+    qtbot: QtBot, live_server: LiveServer, media_dir: Path, tmp_path: Path
+) -> None:
+    """A merchant's 09:00-10:00 daypart, capped at 4 plays an hour, for seven days without network.
+
+    Counted from the plays themselves (the outbox), not recomputed with the engine: inside the
+    daypart the ad plays, never more than the cap in a clock hour; outside it, never.
+    """
+    from zoneinfo import ZoneInfo
+
+    import httpx
+
+    from schedules.model import ScreenClass
+    from schedules.protocol import PlayRecord
+    from signage_player.outbox import Outbox
+    from signage_player.playloop import PlayLoop
+    from signage_player.program import ManifestProgram
+    from signage_player.view import SignageView
+
+    device = pair_device(live_server, "player", screen_class="outdoor_large", groups=["east"])
+    op = Operator(live_server)
+    filler = op.upload(media_dir / "landscape.png", "filler")
+    op.request("PATCH", f"/media/{filler['id']}", json={"filler": True})
+    shop = live_server.auth(live_server.create_user("week-bakery", "advertiser"))
+    ad = httpx.post(live_server.api + "/media?filename=ad.png", headers=shop, timeout=30,
+                    content=(media_dir / "portrait.png").read_bytes()).json()
+    today = dt.datetime.now(dt.UTC).date()
+    body = {"name": "breakfast", "category": "food", "media_ids": [ad["id"]],
+            "flight_start": today.isoformat(), "flight_end": (today + dt.timedelta(days=10)).isoformat(),
+            "share_percent": 30, "frequency_cap_per_hour": 4, "targeting": {"groups": ["east"]},
+            "dayparts": [{"weekdays": list(range(7)), "start": "09:00:00", "end": "10:00:00"}]}
+    camp = httpx.post(live_server.api + "/campaigns", json=body, headers=shop, timeout=30)
+    assert camp.status_code == 201, camp.text
+    op.request("POST", f"/campaigns/{camp.json()['id']}/approve", json={})
+
+    client = ServerClient(live_server.url, device.device_key)
+    cache = AssetCache(tmp_path / "cache", 10**9)
+    syncer = Syncer(client, cache, tmp_path / "player", lambda: dt.datetime.now(dt.UTC))
+    assert syncer.sync_once() and syncer.live is not None
+    client.close()
+    live_server.stop()  # a week without network from here on
+    ad_item = next(i for i in syncer.live.catalogue.items.values() if i.asset_sha256 == ad["sha256"])
+    clock = MovableClock(dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), dt.UTC))
+    box = Outbox(tmp_path / "outbox.db")
+    view = SignageView(FakeMediaBackend(), ScreenClass.OUTDOOR_LARGE)
+    qtbot.addWidget(view)
+    loop = PlayLoop(view, cache.path_if_valid, clock=clock, outbox=box)
+    loop.set_program(ManifestProgram(syncer.live))
+    loop.start()
+    shanghai = ZoneInfo("Asia/Shanghai")
+    for day in range(7):
+        local_day = today + dt.timedelta(days=day + 1)
+        # 08:30 to 10:30 local, switch by switch (one item per step, as the timers would)
+        t = dt.datetime.combine(local_day, dt.time(8, 30), shanghai).astimezone(dt.UTC)
+        clock.set(t)
+        loop.step()
+        while clock.now() < t + dt.timedelta(hours=2):
+            clock.set(loop.program.next_change(clock.now()))  # type: ignore[union-attr]
+            loop.step()
+    loop.stop()
+    plays = [PlayRecord.model_validate_json(e.payload) for e in box.pending(PLAYS_TOPIC, limit=10**6)]
+    assert len(plays) == box.count(PLAYS_TOPIC)
+    box.close()
+    ads = [p for p in plays if p.item_id == ad_item.id]
+    per_hour: dict[tuple[dt.date, int], int] = {}
+    for p in ads:
+        local = p.started_at.astimezone(shanghai)
+        assert dt.time(9) <= local.time() < dt.time(10), f"ad played outside its daypart at {local}"
+        per_hour[(local.date(), local.hour)] = per_hour.get((local.date(), local.hour), 0) + 1
+        assert p.campaign_id == camp.json()["id"]
+    assert len(per_hour) == 7, per_hour  # every day of the week, offline
+    assert all(1 <= n <= 4 for n in per_hour.values()), per_hour  # the cap holds
+    assert len(plays) > 7 * 2 * 3600 / 30  # the rest of the two hours was filled, never empty
