@@ -72,3 +72,32 @@ def test_roles_are_enforced(app_client: AppClient) -> None:
         "/api/v1/auth/signup", json={"username": "x", "password": "longenough", "role": "operator"}
     )
     assert r.status_code == 422
+
+
+def test_passwords_are_stored_as_argon2id_hashes_only(app_client: AppClient) -> None:
+    from sqlalchemy import select
+
+    from content_server.models import User
+
+    app_client.create_user("hash-shop", "advertiser", password="correct horse battery")
+    with app_client.app.state.sessions() as s:  # type: ignore[attr-defined]
+        stored = s.scalars(select(User.password_hash).where(User.username == "hash-shop")).one()
+    assert stored.startswith("$argon2id$") and "correct horse" not in stored
+
+
+def test_one_address_guessing_many_usernames_is_locked_out(app_client: AppClient) -> None:
+    """The per-IP limit: spreading guesses over usernames does not get more tries."""
+    for i in range(5):
+        r = app_client.post("/api/v1/auth/login", json={"username": f"nobody-{i}", "password": "guess-guess"})
+        assert r.status_code == 401
+    right = {"username": "operator", "password": "operator-password-1"}
+    r = app_client.post("/api/v1/auth/login", json=right)
+    assert r.status_code == 429  # even the right password, from this address, for now
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(app_client: AppClient) -> None:
+    from sqlalchemy import text
+
+    with app_client.app.state.sessions() as s:  # type: ignore[attr-defined]
+        assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
