@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import struct
 import tarfile
 import zipfile
@@ -425,3 +426,30 @@ def test_hostile_requests_get_clear_4xx(server: LiveServer) -> None:
     assert server.proc is not None and server.proc.poll() is None
     growth_mb = (_rss_kb(server, "VmHWM") - hwm_before) / 1024
     assert growth_mb < RSS_BOUND_MB, f"peak RSS grew {growth_mb:.0f} MB: {results}"
+
+
+def test_an_upload_over_the_limit_streams_in_bounded_memory_and_stores_nothing(server: LiveServer) -> None:
+    """600 MiB against the 512 MiB limit: read chunk by chunk, refused at the limit, never held in RAM."""
+    shop = server.auth(server.create_user("huge-shop", "advertiser"))
+    before_store = _store_snapshot(server)
+    hwm_before = _rss_kb(server, "VmHWM")
+    chunk = os.urandom(1 << 20)
+    sent = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal sent
+        for _ in range(600):
+            sent += len(chunk)
+            yield chunk
+
+    try:
+        r = httpx.post(server.api + "/media", params={"filename": "huge.mp4"}, content=body(), headers=shop,
+                       timeout=300)
+        assert r.status_code == 413 and "limit" in r.json()["detail"], r.text
+    except httpx.HTTPError:
+        pass  # the server may close the connection at the limit while we are still sending
+    assert sent > 512 << 20  # the server read past what would fit in a small buffer
+    growth_mb = (_rss_kb(server, "VmHWM") - hwm_before) / 1024
+    assert growth_mb < 64, f"peak RSS grew {growth_mb:.0f} MB for a 600 MB upload"
+    assert _store_snapshot(server) == before_store  # the partial file is gone
+    assert httpx.get(server.api + "/media", headers=shop).json() == []
