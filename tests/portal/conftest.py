@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -145,9 +146,28 @@ def shoot(page: Page, name: str, *, phone: bool = False) -> Path:
     if phone:
         page.set_viewport_size(PHONE)
     page.screenshot(path=str(path), full_page=True)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     if phone:
         page.set_viewport_size(DESKTOP)
+    assert overflow <= 1, f"{name}: the page is {overflow}px wider than the screen (sideways scrolling)"
+    missing = sorted(ch for ch in set(page.inner_text("body")) if not ch.isspace() and not _has_glyph(ch))
+    assert not missing, f"{name}: no installed font has {missing!r} (the browser would draw tofu boxes)"
     return path
+
+
+@lru_cache(maxsize=4096)
+def _has_glyph(ch: str) -> bool:
+    """Whether the portal's font (Noto Sans CJK SC, as portal.css asks) or the fallback has ``ch``."""
+    from PySide6.QtGui import QFont, QFontMetrics
+    from PySide6.QtWidgets import QApplication
+
+    if QApplication.instance() is None:
+        _keep.append(QApplication([]))  # fonts need an application object (offscreen); pytest-qt reuses it
+    fonts = ("Noto Sans CJK SC", "DejaVu Sans")
+    return any(QFontMetrics(QFont(family)).inFontUcs4(ord(ch)) for family in fonts)
+
+
+_keep: list[object] = []
 
 
 def browser_login(page: Page, base_url: str, creds: Credentials) -> None:
