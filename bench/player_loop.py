@@ -1,6 +1,8 @@
 """Benchmark: the real player loop offscreen (Qt widgets + libVLC) through thousands of item switches.
 
-Measures the gap from each item's scheduled start to its first painted frame, RSS growth between
+Each switch also writes its proof-of-play record to a real outbox on disk (SQLite, WAL,
+synchronous FULL), as the player does (``--no-outbox`` leaves it out). Measures the gap from
+each item's scheduled start to its first painted frame, RSS growth between
 switch 1,000 and the last one, and cold start (Qt, libVLC, view, loop) to first frame from a warm
 cache. Items are shortened ("clock accelerated") as far as the media allows: images for
 ``--image-s``, videos for ``--video-s``. Prints one JSON line last.
@@ -76,6 +78,8 @@ def main() -> int:
     ap.add_argument("--lead-s", type=float, default=0.3,
                     help="image before each video: time to preroll it (real items last seconds)")
     ap.add_argument("--size", default="1280x720")
+    ap.add_argument("--no-outbox", action="store_true",
+                    help="skip the proof-of-play outbox (the real player writes one record per switch)")
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     width, height = (int(x) for x in args.size.split("x"))
@@ -163,9 +167,11 @@ def run(args: argparse.Namespace, tmp: Path, width: int, height: int) -> int:
     t_cold = time.perf_counter()
     from PySide6.QtCore import QTimer
 
+    from signage_player.outbox import Outbox
     from signage_player.program import LoopProgram
 
-    player = start_player(cache, width, height)
+    outbox = None if args.no_outbox else Outbox(tmp / "outbox.db")  # on disk, WAL + synchronous FULL
+    player = start_player(cache, width, height, outbox)
     app, backend, clock, loop = player.app, player.backend, player.clock, player.loop
     state = {"switches": 0, "first_frame_ms": None, "rss_1000": None, "rss_end": None}
     gaps: list[float] = []
@@ -198,6 +204,9 @@ def run(args: argparse.Namespace, tmp: Path, width: int, height: int) -> int:
     app.exec()
     loop.stop()
     backend.close()
+    recorded = outbox.count() if outbox is not None else None
+    if outbox is not None:
+        outbox.close()
 
     gaps.sort()
     for video, g in by_kind.items():
@@ -216,6 +225,7 @@ def run(args: argparse.Namespace, tmp: Path, width: int, height: int) -> int:
         "switch_gap_ms_p99": pct(99),
         "rss_growth_mb": round(rss_growth, 2) if rss_growth is not None else None,
         "first_frame_ms": round(float(state["first_frame_ms"] or 0), 1),
+        "plays_recorded": recorded,
     }))
     return 0 if state["switches"] >= args.switches else 1
 
