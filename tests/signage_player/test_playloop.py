@@ -33,9 +33,12 @@ def _loop(qtbot: QtBot, backend: FakeMediaBackend, files: dict[str, Path], clock
     return PlayLoop(view, files.get, clock=clock, outbox=outbox)
 
 
+@pytest.mark.parametrize("engine", ["fake", pytest.param("vlc", marks=pytest.mark.vlc)])
 def test_broken_items_are_skipped_and_the_screen_is_never_black(
-    qtbot: QtBot, media_dir: Path, fake_backend: FakeMediaBackend, tmp_path: Path
+    qtbot: QtBot, media_dir: Path, tmp_path: Path, engine: str, request: pytest.FixtureRequest
 ) -> None:
+    """With the fake back end and with real libVLC decoding the truncated video."""
+    backend = request.getfixturevalue("fake_backend" if engine == "fake" else "vlc_backend")
     good, good_ref = asset_item("good", ItemKind.IMAGE, media_dir / "landscape.png")
     zero, zero_ref = asset_item("zero", ItemKind.IMAGE, media_dir / "zero.png")
     trunc, trunc_ref = asset_item("trunc", ItemKind.IMAGE, media_dir / "not_an_image.png")
@@ -47,7 +50,7 @@ def test_broken_items_are_skipped_and_the_screen_is_never_black(
               (cut_ref, "truncated.mp4")]}
     clock = MovableClock(T0)
     box = Outbox(tmp_path / "o.db")
-    loop = _loop(qtbot, fake_backend, files, clock, box)
+    loop = _loop(qtbot, backend, files, clock, box)
     loop.set_program(ManifestProgram(m))
     loop.start()
     seen = []
