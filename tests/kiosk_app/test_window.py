@@ -308,3 +308,37 @@ def test_ticking_countdowns_do_not_rebuild_buttons_under_a_finger(qtbot, make_ki
     assert find(app.window, "countdown").text() != before  # type: ignore[attr-defined]
     qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
     assert app.flow.state.notice is not None and app.flow.state.notice.key == "pay.cancelled"
+
+
+def test_hidden_corner_and_pin_open_maintenance_with_the_devices_facts(  # type: ignore[no-untyped-def]
+    qtbot, make_kiosk: Callable[..., KioskApp], fake_api: FakeKioskApi, clock: Clock
+) -> None:
+    from kiosk_app.ui.window import _Corner
+
+    app = make_kiosk()
+    tap(qtbot, app, "start")
+    fake_api.online = False
+    book(qtbot, app, "housekeeping", "clean", "clean-0", "13812345678")  # one booking waits offline
+    tap(qtbot, app, "done")
+    corner = app.window.findChildren(_Corner)[0]
+    for _ in range(4):
+        qtbot.mouseClick(corner, Qt.MouseButton.LeftButton)
+    assert app.flow.state.screen is not Screen.MAINT_PIN  # four taps: nothing
+    clock.advance(5)  # too slow: the count starts again
+    for _ in range(5):
+        qtbot.mouseClick(corner, Qt.MouseButton.LeftButton)
+    assert app.flow.state.screen is Screen.MAINT_PIN
+    for ch in "0000":
+        tap(qtbot, app, f"key:{ch}")
+    tap(qtbot, app, "pin_ok")
+    assert app.flow.state.screen is Screen.MAINT_PIN  # a wrong PIN opens nothing
+    assert any("密码错误" in text for _, text in visible_texts(app.window))
+    for ch in PIN:
+        tap(qtbot, app, f"key:{ch}")
+    tap(qtbot, app, "pin_ok")
+    assert app.flow.state.screen is Screen.MAINTENANCE
+    texts = " | ".join(text for _, text in visible_texts(app.window))
+    for fact in ("设备编号：kiosk-test-1", "待发送：1 条", "Honeywell 1900", "网络：离线", "版本："):
+        assert fact in texts, (fact, texts)
+    tap(qtbot, app, "maint_exit")
+    assert app.flow.state.screen is Screen.ATTRACT
