@@ -18,6 +18,7 @@ from schedules.model import (
     ContentItem,
     Daypart,
     ItemKind,
+    Orientation,
     Priority,
     Screen,
     Targeting,
@@ -42,6 +43,20 @@ def media_item(m: Media) -> ContentItem:
         asset_sha256=m.sha256,
         title=m.title,
     )
+
+
+SHAPE_RATIO = 1.2  # wider than this (or taller) counts as a landscape (or portrait) picture
+
+
+def picture_orientations(m: Media) -> frozenset[Orientation]:
+    """The orientations a picture suits by its shape; a square-ish one suits both."""
+    if m.width <= 0 or m.height <= 0:
+        return frozenset(Orientation)
+    if m.width >= SHAPE_RATIO * m.height:
+        return frozenset({Orientation.LANDSCAPE})
+    if m.height >= SHAPE_RATIO * m.width:
+        return frozenset({Orientation.PORTRAIT})
+    return frozenset(Orientation)
 
 
 def announcement_items(a: AnnouncementRow, media: dict[str, Media]) -> list[ContentItem]:
@@ -201,8 +216,15 @@ def assemble(
         for mid in c.media_ids:
             if mid in media:
                 items[media_item_id(mid)] = media_item(media[mid])
+    # The community's own slides come in a landscape and a portrait version: each screen plays the
+    # one that fits it (no letterboxing). With only one shape uploaded, every screen plays it.
+    shapes = {f.id: picture_orientations(f) for f in fillers}
+    by_shape = frozenset().union(*shapes.values()) == frozenset(Orientation) if shapes else False
     for f in fillers:
-        items[media_item_id(f.id)] = media_item(f)
+        item = media_item(f)
+        if by_shape:
+            item = item.model_copy(update={"orientations": shapes[f.id]})
+        items[media_item_id(f.id)] = item
     return Catalogue(
         items=items,
         announcements=tuple(to_announcement(a, media) for a in anns),

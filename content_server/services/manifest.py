@@ -119,7 +119,10 @@ def build(
         "catalogue": catalogue,
         "assets": assets,
         "emergency": emergency_for(session, device, now, live),
-        "default_item_id": catalogue.filler_item_ids[0] if catalogue.filler_item_ids else None,
+        "default_item_id": next(
+            (i for i in catalogue.filler_item_ids if screen.orientation in catalogue.items[i].orientations),
+            catalogue.filler_item_ids[0] if catalogue.filler_item_ids else None,
+        ),
     }
     probe = Manifest(version="", generated_at=now, **body)
     parts = probe.model_dump(mode="python", exclude={"version", "generated_at", "catalogue"})

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from schedules.protocol import Manifest
+from schedules.timeline import timeline
 from tests.fixtures.server import AppClient, pair_device
 
 
@@ -211,3 +212,26 @@ def test_report_agrees_exactly_with_the_records_per_campaign_screen_day_and_hour
         if screen == first:
             day_sum[(camp, day)] += n
     assert {(r["campaign_id"], r["date_utc"]): r["plays"] for r in by_day} == dict(day_sum)
+
+
+def test_each_screen_gets_the_filler_slide_of_its_own_shape(app_client: AppClient, media_dir: Path) -> None:
+    """Landscape and portrait versions of the community's slide: no letterboxing on either screen."""
+    c = app_client
+    op = c.auth(c.operator)
+    ids = {}
+    for name in ("landscape.png", "portrait.png"):
+        r = c.post(f"/api/v1/media?filename={name}", content=(media_dir / name).read_bytes(), headers=op)
+        assert r.status_code == 201, r.text
+        ids[name] = "m-" + r.json()["id"]
+        flagged = c.patch(f"/api/v1/media/{r.json()['id']}", json={"filler": True}, headers=op)
+        assert flagged.status_code == 200
+    wide = pair_device(c, screen_class="outdoor_large", orientation="landscape")
+    tall = pair_device(c, screen_class="indoor_small", orientation="portrait")
+    cases = ((wide, "landscape.png", "portrait.png"), (tall, "portrait.png", "landscape.png"))
+    for dev, mine, other in cases:
+        m = Manifest.model_validate(c.get("/api/v1/device/manifest", headers=dev.headers).json())
+        assert m.default_item_id == ids[mine]
+        start = m.generated_at
+        slots = list(timeline(m.screen, m.catalogue, start, start + dt.timedelta(hours=1)).slots())
+        assert slots and {s.item_id for s in slots} == {ids[mine]}, (mine, {s.item_id for s in slots})
+        assert ids[other] in m.catalogue.items  # still there as a last-resort fallback

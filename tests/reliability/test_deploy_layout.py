@@ -24,7 +24,7 @@ from PIL import Image
 from schedules.protocol import Manifest
 from tests.content_server.kiosk.conftest import seeded_live
 from tests.fixtures.server import pair_device
-from tests.kiosk_app.test_live import browse_and_confirm, decode_qr, phone_pays
+from tests.kiosk_app.test_live import browse_and_confirm, decode_qr, phone_pays, start_live_kiosk
 from tests.kiosk_app.test_window import find
 from tests.reliability.stack import PG_BIN, Stack
 
@@ -139,29 +139,13 @@ def test_player_against_the_layout(stack: Stack, tmp_path: Path) -> None:
 
 
 def test_kiosk_books_and_is_paid_through_the_layout(qtbot, stack: Stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from kiosk_app.app import build_app
-    from kiosk_app.flow import FlowSettings, Screen
-    from kiosk_app.http_api import HttpKioskApi
-    from kiosk_app.offline_pay import DeviceKeySigner
-    from kiosk_app.peripherals import FakePeripherals
-    from kiosk_app.settings import KioskSettings
-    from kiosk_app.speech import FakeSpeaker
+    from kiosk_app.flow import Screen
     from schedules.kiosk_protocol import OrderState
 
     seeding = seeded_live(stack.front)
     live = next(seeding)
-    settings = KioskSettings(server_url=stack.front.url, data_dir=tmp_path / "kiosk", request_timeout_s=5)
-    api = HttpKioskApi(settings.server_url, live.kiosk.device_key, timeout=settings.request_timeout_s)
-    app = build_app(settings, api, FakeSpeaker(), FakePeripherals(), device_id=live.kiosk.device_id,
-                    signer=DeviceKeySigner(live.kiosk.private_key, settings.server_url))
+    app = start_live_kiosk(qtbot, live, tmp_path / "kiosk", timeout_s=5)
     try:
-        app.flow.settings = FlowSettings(kiosk_id=live.kiosk.device_id, sync_seconds=1,
-                                         offline_sync_seconds=1)
-        app.window.resize(1080, 1920)
-        qtbot.addWidget(app.window)
-        app.window.show()
-        app.window.timer.setInterval(200)
-        app.window.start_timers()
         browse_and_confirm(qtbot, app, live)
         qtbot.waitUntil(lambda: app.flow.state.screen is Screen.PAY, timeout=15_000)
         order = app.flow.state.order
