@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     ffprobe_path: str = Field("ffprobe", description="ffprobe binary used to probe uploaded videos.")
     ffmpeg_path: str = Field("ffmpeg", description="ffmpeg binary used for video thumbnails.")
     scheduler_enabled: bool = Field(True, description="Run the background job scheduler.")
+    shutdown_grace_s: int = Field(
+        5, ge=0, le=120, description="On SIGTERM, how long open requests may still run before they are cut."
+    )
     log_level: str = Field("INFO", description="Logging level for `signage-server`.")
 
     @model_validator(mode="after")

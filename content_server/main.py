@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import logging
 import sys
+from types import FrameType
 
 from pydantic import ValidationError
 
@@ -44,16 +45,24 @@ def main(argv: list[str] | None = None) -> int:
 
         from content_server.app import create_app
 
-        host = args.host or settings.host
-        port = args.port or settings.port
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port,
+        app = create_app(settings)
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+                # emergency long-polls answer now instead of holding the stop for their wait
+                app.state.emergency.close()
+                super().handle_exit(sig, frame)
+
+        config = uvicorn.Config(
+            app,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
             log_level=settings.log_level.lower(),
             access_log=False,
             proxy_headers=True,
+            timeout_graceful_shutdown=settings.shutdown_grace_s,  # then whatever still runs is cut
         )
+        Server(config).run()
         return 0
 
     from content_server import migrate

@@ -50,3 +50,32 @@ def test_uvicorn_serves_a_large_asset_whole_ranged_and_concurrently(live_server:
     r = httpx.get(url, headers={**dev.headers, "Range": "bytes=4194300-4194400"})
     assert r.status_code == 206 and r.content == body[4194300:4194401]
     assert httpx.get(url, headers={**dev.headers, "If-None-Match": f'"{media["sha256"]}"'}).status_code == 304
+
+
+@pytest.mark.slow
+def test_sigterm_stops_promptly_even_with_emergency_long_polls_waiting(live_server_factory) -> None:  # type: ignore[no-untyped-def]
+    import contextlib
+    import signal
+    import threading
+    import time
+
+    server: LiveServer = live_server_factory(SIGNAGE_SHUTDOWN_GRACE_S="1")
+    dev = pair_device(server)
+    first = httpx.get(server.api + "/device/emergency", headers=dev.headers).json()
+
+    def hold() -> None:  # a player waiting for an emergency that does not come
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(server.api + "/device/emergency", params={"known": first["version"], "wait": 30},
+                      headers=dev.headers, timeout=40)
+
+    waiting = [threading.Thread(target=hold, daemon=True) for _ in range(3)]
+    for t in waiting:
+        t.start()
+    time.sleep(1.0)
+    assert server.proc is not None
+    t0 = time.monotonic()
+    server.proc.terminate()
+    code = server.proc.wait(15)
+    assert time.monotonic() - t0 < 6, "the server waited for the long-polls' full 30 s"
+    assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it shut down on
+    assert "ERROR" not in (server.data_dir / "server.log").read_text()  # long-polls answered, none cut
