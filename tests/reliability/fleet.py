@@ -26,9 +26,11 @@ import random
 import secrets
 import ssl
 import statistics
+import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -614,6 +616,26 @@ def _paid_orders(database_url: str, kiosk_ids: tuple[str, ...]) -> int:
         engine.dispose()
 
 
+def _run_in_own_loop(main: Callable[[], Coroutine[Any, Any, float]]) -> float:
+    """``asyncio.run`` on a thread of its own: the caller's thread may already run a loop
+    (Playwright's sync API keeps one in pytest's main thread for the browser tests)."""
+    out: list[float] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            out.append(asyncio.run(main()))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="fleet")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return out[0]
+
+
 def run_load(stack: Stack, config: FleetConfig) -> FleetResult:
     """Seed the running stack, drive the fleet through nginx for ``config.seconds``, count back."""
     db_url = stack.servers[0].database_url if stack.servers else None
@@ -622,7 +644,7 @@ def run_load(stack: Stack, config: FleetConfig) -> FleetResult:
     log_start = _log_size(stack)
     seeded = seed(db_url, stack.data_dir / "media", config.screens, config.kiosks)
     fleet = _Fleet(stack.front.url, seeded, config)
-    elapsed = asyncio.run(fleet.run())
+    elapsed = _run_in_own_loop(fleet.run)
     tally = fleet.tally
     log_errors = _server_log(stack, log_start, "ERROR", "CRITICAL")
     log_warnings = _server_log(stack, log_start, "WARNING")

@@ -428,8 +428,14 @@ def test_hostile_requests_get_clear_4xx(server: LiveServer) -> None:
     assert growth_mb < RSS_BOUND_MB, f"peak RSS grew {growth_mb:.0f} MB: {results}"
 
 
-def test_an_upload_over_the_limit_streams_in_bounded_memory_and_stores_nothing(server: LiveServer) -> None:
-    """600 MiB against the 512 MiB limit: read chunk by chunk, refused at the limit, never held in RAM."""
+def test_an_upload_over_the_limit_streams_in_bounded_memory_and_stores_nothing(
+    live_server: LiveServer,
+) -> None:
+    """600 MiB against the 512 MiB limit: read chunk by chunk, refused at the limit, never held in RAM.
+
+    Its own server: this module's shared one has locked out its address by now (replayed logins).
+    """
+    server = live_server
     shop = server.auth(server.create_user("huge-shop", "advertiser"))
     before_store = _store_snapshot(server)
     hwm_before = _rss_kb(server, "VmHWM")
