@@ -5,7 +5,7 @@ paired player, kiosk routes as a paired kiosk, cases as a clerk, provider routes
 provider, the rest as the operator), ``FUZZ_EXAMPLES`` generated requests each (75 by
 default: several thousand in all). Each answer must not be a 5xx, must match the response
 schema the document declares for its status, and must carry the declared content type.
-The per-package fuzz tests stay lighter; this is the suite's long run.
+It replaces the earlier per-package runs (signage and kiosk routes, 3-8 requests each).
 """
 
 from __future__ import annotations
