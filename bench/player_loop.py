@@ -139,9 +139,11 @@ class Player:
 
 def start_player(cache: AssetCache, width: int, height: int, outbox: Outbox | None = None) -> Player:
     """Qt, libVLC, view and loop, shown at ``width`` x ``height``; the loop is not started yet."""
+    from signage_player.allocator import pin_mmap_threshold
     from signage_player.qtcompat import make_singletons_immortal
 
     make_singletons_immortal()
+    pin_mmap_threshold()  # as signage_player.main does
     from PySide6.QtWidgets import QApplication
 
     from signage_player.clock import MovableClock

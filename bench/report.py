@@ -37,7 +37,7 @@ class Run:
 RUNS: tuple[Run, ...] = (
     Run("schedule_scale", ("--repeat", "2"), 150),
     Run("server_poll", (), 180),
-    Run("player_loop", ("--switches", "10000"), 240),
+    Run("player_loop", ("--switches", "3000"), 300),  # 10,000 (the size) take about 7 min
     Run("kiosk_ui", (), 90),
     Run("kiosk_orders", (), 120),
     Run("load_fleet", ("--seconds", "45"), 240),

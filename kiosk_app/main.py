@@ -155,10 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from signage_player.allocator import pin_mmap_threshold
     from signage_player.errors import PlayerError
     from signage_player.identity import DeviceIdentity
     from signage_player.watchdog import Watchdog
 
+    pin_mmap_threshold()  # the attract loop plays video through libVLC, as the player does
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)  # closing the pairing screen must not end the kiosk
     stop = threading.Event()

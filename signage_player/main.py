@@ -51,9 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     if settings.screenshot_dir is not None and not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+    from signage_player.allocator import pin_mmap_threshold
     from signage_player.qtcompat import make_singletons_immortal
 
     make_singletons_immortal()
+    pin_mmap_threshold()  # before libVLC's threads start allocating frames
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
