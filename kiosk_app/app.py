@@ -52,6 +52,7 @@ class KioskApp:
             return
         self.closed = True
         self.window.timer.stop()
+        self.window.stop_watching_touches()
         if isinstance(self.runner, QtRunner):
             self.runner.wait()
         self.outbox.close()

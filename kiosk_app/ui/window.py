@@ -15,7 +15,7 @@ from pathlib import Path
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QMouseEvent, QPixmap
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk_app.flow import KioskFlow, KioskState, Screen
 from kiosk_app.i18n import Translator
@@ -185,7 +185,11 @@ class KioskWindow(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(tick_ms)
         self.timer.timeout.connect(self._on_tick)
-        self.installEventFilter(self)
+        # Presses go to the button under the finger, never to this window: watch the whole
+        # application and count those aimed at a widget of this window as touches.
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
         self.refresh()
 
     # -- input ----------------------------------------------------------------------------------
@@ -194,9 +198,16 @@ class KioskWindow(QWidget):
         self.timer.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin):
-            self.flow.touched(self.clock())
+        if event.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin) and (
+            isinstance(watched, QWidget) and (watched is self or self.isAncestorOf(watched))
+        ):
+            self.flow.touched(self.clock())  # any touch restarts the idle clock
         return False
+
+    def stop_watching_touches(self) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Keyboard and USB scanner input: characters into the current field, Enter submits or scans."""

@@ -342,3 +342,17 @@ def test_hidden_corner_and_pin_open_maintenance_with_the_devices_facts(  # type:
         assert fact in texts, (fact, texts)
     tap(qtbot, app, "maint_exit")
     assert app.flow.state.screen is Screen.ATTRACT
+
+
+def test_taps_on_buttons_restart_the_idle_clock(qtbot, make_kiosk: Callable[..., KioskApp],  # type: ignore[no-untyped-def]
+                                                 clock: Clock) -> None:
+    """A resident who keeps tapping is never sent back to the attract loop."""
+    app = make_kiosk()
+    tap(qtbot, app, "start")
+    idle = app.flow.settings.idle_seconds
+    for name in ("category:elderly_care", "service:meal"):
+        app.flow.tick(clock.advance(idle - 5))
+        tap(qtbot, app, name)  # a press on a button, not on the window
+    app.flow.tick(clock.advance(idle - 5))
+    assert app.flow.state.screen is not Screen.ATTRACT and app.flow.state.idle_seconds_left is None
+    assert not app.window.overlay.isVisible()
