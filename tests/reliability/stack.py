@@ -77,8 +77,11 @@ class Postgres:
             capture_output=True,
         )
         conf = self.data / "postgresql.conf"
+        shipped = base / "signage.conf"  # a copy the postgres user can read, wherever the repo lives
+        shutil.copyfile(PG_CONF, shipped)
+        os.chmod(shipped, 0o644)
         with conf.open("a") as f:
-            f.write(f"\ninclude '{PG_CONF}'\n")
+            f.write(f"\ninclude '{shipped}'\n")
 
     @property
     def url(self) -> str:
