@@ -17,8 +17,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,21 +31,14 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from content_server import auth  # noqa: E402
 from content_server.db import make_engine, make_sessionmaker  # noqa: E402
-from content_server.kiosk.models import ServiceRow, SlotRow  # noqa: E402
+from content_server.kiosk.models import ServiceRow  # noqa: E402
 from content_server.kiosk.seed import seed_demo_catalogue  # noqa: E402
 from content_server.migrate import upgrade  # noqa: E402
-from content_server.models import Device  # noqa: E402
+from tests.fixtures.seeding import add_devices, add_open_slot  # noqa: E402
+from tests.fixtures.server import free_port  # noqa: E402
 
 SECRET = "bench-secret-" + "y" * 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def p95(samples: list[float]) -> float:
@@ -58,27 +49,11 @@ def seed(data_dir: Path) -> tuple[str, str, str, list[str]]:
     now = dt.datetime.now(dt.UTC)
     engine = make_engine(f"sqlite:///{data_dir / 'signage.db'}")
     upgrade(engine)
-    key = secrets.token_urlsafe(32)
     with make_sessionmaker(engine)() as s:
         summary = seed_demo_catalogue(s, now)
         meal = s.query(ServiceRow).filter(ServiceRow.name_en == "Meal delivery").one()
-        slot = SlotRow(
-            service_id=meal.id,
-            start=now + dt.timedelta(days=1),
-            end=now + dt.timedelta(days=1, hours=1),
-            capacity=100_000,
-            booked=0,
-        )
-        s.add(slot)
-        s.add(
-            Device(
-                name="bench kiosk",
-                kind="kiosk",
-                key_sha256=auth.sha256_hex(key),
-                screen_class="kiosk",
-                created_at=now,
-            )
-        )
+        slot = add_open_slot(s, meal.id, now, capacity=100_000)
+        (key,), _ = add_devices(s, prefix="bench", count=1, kind="kiosk", groups=("lobby",), now=now)
         s.commit()
         service_id, slot_id = meal.id, slot.id
     engine.dispose()

@@ -20,14 +20,13 @@ import io
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -36,22 +35,15 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from content_server import auth  # noqa: E402
 from content_server.db import make_engine, make_sessionmaker  # noqa: E402
 from content_server.migrate import upgrade  # noqa: E402
-from content_server.models import AnnouncementRow, CampaignRow, Device, Media  # noqa: E402
-from content_server.services import state  # noqa: E402
 from content_server.store import MediaStore  # noqa: E402
+from tests.fixtures.seeding import Picture, add_devices, add_signage  # noqa: E402
+from tests.fixtures.server import free_port  # noqa: E402
 
 SECRET = "bench-secret-" + "x" * 20
 POLLED_SCREENS = 1000  # distinct device keys rotated by the load generator
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+GROUPS = ("north", "south", "east", "west")
 
 
 def make_asset(size_mb: float) -> bytes:
@@ -75,101 +67,22 @@ def seed(data_dir: Path, screens: int) -> tuple[list[str], str, bytes]:
     upgrade(engine)
     store = MediaStore(data_dir / "media")
     asset = make_asset(4)
-    sha = store.put_bytes(asset)
-    keys: list[str] = []
+    picture = Picture(asset, "image/jpeg", 3840, 2160, "default.jpg")
     with make_sessionmaker(engine)() as s:
-        op = auth.create_user(s, username="operator", password="operator-pass-1", role="operator", now=now)
-        adv = auth.create_user(
-            s, username="bakery", password="bakery-pass-1", role="advertiser", now=now, approved=True
+        add_signage(
+            s,
+            store,
+            prefix="",
+            filler=picture,
+            ad=picture,
+            groups=GROUPS,
+            campaign_groups=GROUPS[:2],
+            now=now,
         )
-        filler = Media(
-            owner_id=op.id,
-            sha256=sha,
-            size=len(asset),
-            media_type="image/jpeg",
-            kind="image",
-            width=3840,
-            height=2160,
-            duration_s=10,
-            filename="default.jpg",
-            title="Default slide",
-            filler=True,
-            created_at=now,
-        )
-        ad = Media(
-            owner_id=adv.id,
-            sha256=sha,
-            size=len(asset),
-            media_type="image/jpeg",
-            kind="image",
-            width=3840,
-            height=2160,
-            duration_s=10,
-            filename="ad.jpg",
-            title="Bakery",
-            created_at=now,
-        )
-        s.add_all([filler, ad])
-        s.flush()
-        groups = ["north", "south", "east", "west"]
-        rows = []
-        for i in range(screens):
-            key = secrets.token_urlsafe(32)
-            if i < POLLED_SCREENS:
-                keys.append(key)
-            rows.append(
-                {
-                    "id": f"screen{i:05d}",
-                    "name": f"Screen {i}",
-                    "kind": "player",
-                    "key_sha256": hashlib.sha256(key.encode()).hexdigest(),
-                    "public_key": "",
-                    "screen_class": "outdoor_large" if i % 3 == 0 else "indoor_small",
-                    "orientation": "landscape",
-                    "width": 1920,
-                    "height": 1080,
-                    "groups": [groups[i % 4]],
-                    "tags": [f"building:{i % 40}"],
-                    "timezone": "Asia/Shanghai",
-                    "hours": {},
-                    "created_at": now,
-                    "player_version": "",
-                    "screenshot_requested": False,
-                }
-            )
-        s.execute(Device.__table__.insert(), rows)
-        for n, g in enumerate(groups):
-            s.add(
-                AnnouncementRow(
-                    title=f"Notice {n}",
-                    text={"zh": "停水通知", "en": "Water off 9-12"},
-                    media_ids=[],
-                    valid_from=now,
-                    targeting={"groups": [g]},
-                    created_by=op.id,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        s.add(
-            CampaignRow(
-                advertiser_id=adv.id,
-                name="Bakery",
-                category="food",
-                media_ids=[ad.id],
-                flight_start=now.date(),
-                flight_end=now.date() + dt.timedelta(days=30),
-                targeting={"groups": ["north", "south"]},
-                share_percent=10,
-                state="approved",
-                submitted_at=now,
-                updated_at=now,
-            )
-        )
-        state.bump(s, now)
+        keys, _ = add_devices(s, prefix="screen", count=screens, kind="player", groups=GROUPS, now=now)
         s.commit()
     engine.dispose()
-    return keys, sha, asset
+    return list(keys[:POLLED_SCREENS]), hashlib.sha256(asset).hexdigest(), asset
 
 
 def wait_http(url: str, timeout_s: float = 60) -> None:
@@ -197,7 +110,7 @@ def parse_wrk(out: str) -> dict[str, float]:
 
 
 def run_wrk(
-    url: str, seconds: int, connections: int, script: Path | None = None, headers: list[str] = ()
+    url: str, seconds: int, connections: int, script: Path | None = None, headers: Sequence[str] = ()
 ) -> dict[str, float]:
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for h in headers:

@@ -23,7 +23,6 @@ import asyncio
 import datetime as dt
 import io
 import random
-import secrets
 import ssl
 import statistics
 import threading
@@ -38,16 +37,14 @@ from urllib.parse import urlsplit
 
 import httpx
 from PIL import Image
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from content_server import auth
 from content_server.db import make_engine, make_sessionmaker
-from content_server.kiosk.models import OrderRow, ServiceRow, SlotRow
+from content_server.kiosk.models import OrderRow, ServiceRow
 from content_server.kiosk.seed import seed_demo_catalogue
-from content_server.models import AnnouncementRow, CampaignRow, Device, Media
-from content_server.services import state
 from content_server.services.catalogue import media_item_id
 from content_server.store import MediaStore
+from tests.fixtures.seeding import Picture, add_devices, add_open_slot, add_signage
 from tests.reliability.stack import Stack
 
 GROUPS = ("north", "south", "east", "west")
@@ -152,49 +149,11 @@ class FleetResult:
         }
 
 
-def _png(seed: int) -> bytes:
+def _png(seed: int) -> Picture:
     img = Image.new("RGB", (320, 180), (seed % 256, 90, 140))
     buf = io.BytesIO()
     img.save(buf, "PNG")
-    return buf.getvalue()
-
-
-def _media(owner_id: str, sha: str, size: int, title: str, filler: bool, now: dt.datetime) -> Media:
-    return Media(
-        owner_id=owner_id,
-        sha256=sha,
-        size=size,
-        media_type="image/png",
-        kind="image",
-        width=320,
-        height=180,
-        duration_s=10,
-        filename=f"{title}.png",
-        title=title,
-        filler=filler,
-        created_at=now,
-    )
-
-
-def _device_row(run: str, i: int, kind: str, key: str, now: dt.datetime) -> dict[str, Any]:
-    return {
-        "id": f"{run}-{kind[0]}{i:05d}",
-        "name": f"Load {kind} {i}",
-        "kind": kind,
-        "key_sha256": auth.sha256_hex(key),
-        "public_key": "",
-        "screen_class": "kiosk" if kind == "kiosk" else ("outdoor_large" if i % 3 == 0 else "indoor_small"),
-        "orientation": "landscape",
-        "width": 1920,
-        "height": 1080,
-        "groups": [GROUPS[i % len(GROUPS)]],
-        "tags": [f"building:{i % 40}"],
-        "timezone": "Asia/Shanghai",
-        "hours": {},
-        "created_at": now,
-        "player_version": "",
-        "screenshot_requested": False,
-    }
+    return Picture(buf.getvalue(), "image/png", 320, 180, f"slide{seed}.png")
 
 
 def seed(database_url: str, media_dir: Path, screens: int, kiosks: int) -> Seeded:
@@ -203,85 +162,34 @@ def seed(database_url: str, media_dir: Path, screens: int, kiosks: int) -> Seede
     Names carry a fresh run tag, so one stack can take several runs.
     """
     now = dt.datetime.now(dt.UTC)
-    run = "load" + uuid.uuid4().hex[:8]
-    store = MediaStore(media_dir)
+    run = "load" + uuid.uuid4().hex[:8] + "-"
     engine = make_engine(database_url)
     try:
         with make_sessionmaker(engine)() as s:
-            op = auth.create_user(
-                s, username=f"{run}-op", password="load-op-pass-1", role="operator", now=now
-            )
-            adv = auth.create_user(
+            signage = add_signage(
                 s,
-                username=f"{run}-adv",
-                password="load-adv-pass-1",
-                role="advertiser",
+                MediaStore(media_dir),
+                prefix=run,
+                filler=_png(1),
+                ad=_png(2),
+                groups=GROUPS,
+                campaign_groups=GROUPS,
                 now=now,
-                approved=True,
             )
-            slides = [(_png(i), i) for i in (1, 2)]
-            shas = [store.put_bytes(body) for body, _ in slides]
-            filler = _media(op.id, shas[0], len(slides[0][0]), "default", True, now)
-            ad = _media(adv.id, shas[1], len(slides[1][0]), "bakery", False, now)
-            s.add_all([filler, ad])
-            s.flush()
-            for n, g in enumerate(GROUPS):
-                s.add(
-                    AnnouncementRow(
-                        title=f"Notice {n}",
-                        text={"zh": "停水通知", "en": "Water off 9-12"},
-                        media_ids=[],
-                        valid_from=now,
-                        targeting={"groups": [g]},
-                        created_by=op.id,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-            campaign = CampaignRow(
-                advertiser_id=adv.id,
-                name="Bakery",
-                category="food",
-                media_ids=[ad.id],
-                flight_start=now.date(),
-                flight_end=now.date() + dt.timedelta(days=30),
-                targeting={"groups": list(GROUPS)},
-                share_percent=10,
-                state="approved",
-                submitted_at=now,
-                updated_at=now,
+            screen_keys, _ = add_devices(s, prefix=run, count=screens, kind="player", groups=GROUPS, now=now)
+            kiosk_keys, kiosk_ids = add_devices(
+                s, prefix=run, count=kiosks, kind="kiosk", groups=GROUPS, now=now
             )
-            s.add(campaign)
-            screen_keys = tuple(secrets.token_urlsafe(32) for _ in range(screens))
-            kiosk_keys = tuple(secrets.token_urlsafe(32) for _ in range(kiosks))
-            rows = [_device_row(run, i, "player", k, now) for i, k in enumerate(screen_keys)]
-            kiosk_rows = [_device_row(run, i, "kiosk", k, now) for i, k in enumerate(kiosk_keys)]
-            rows += kiosk_rows
-            s.execute(insert(Device), rows)
-            state.bump(s, now)
             s.commit()
             seed_demo_catalogue(s, now)
-            slots = []
             paid = s.scalars(select(ServiceRow).where(ServiceRow.price_minor > 0).order_by(ServiceRow.id))
-            for service in list(paid)[:4]:  # room for every order of the run, in the catalogue's horizon
-                slot = SlotRow(
-                    service_id=service.id,
-                    start=now + dt.timedelta(days=1),
-                    end=now + dt.timedelta(days=1, hours=1),
-                    capacity=1_000_000,
-                    booked=0,
-                )
-                s.add(slot)
-                s.flush()
-                slots.append((service.id, slot.id))
+            slots = tuple(
+                (service.id, add_open_slot(s, service.id, now, capacity=1_000_000).id)
+                for service in list(paid)[:4]  # room for every order of the run
+            )
             s.commit()
             return Seeded(
-                screen_keys,
-                kiosk_keys,
-                tuple(r["id"] for r in kiosk_rows),
-                campaign.id,
-                media_item_id(ad.id),
-                tuple(slots),
+                screen_keys, kiosk_keys, kiosk_ids, signage.campaign_id, media_item_id(signage.ad_id), slots
             )
     finally:
         engine.dispose()
