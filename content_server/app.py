@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from content_server import migrate
-from content_server.api.fastpath import BodyLimit, ManifestPollFastPath
+from content_server.api.fastpath import BodyLimit, SignageApp
 from content_server.auth import LoginLimiter, RateLimited
 from content_server.clock import utc_now
 from content_server.config import Settings
@@ -162,7 +162,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
                 scheduler.shutdown(wait=False)
             engine.dispose()
 
-    app = FastAPI(
+    app = SignageApp(
         title="Community signage content server",
         version="1",
         lifespan=lifespan,
@@ -178,7 +178,6 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
     app.state.startup_hooks = []  # callables(app) run after DB/store are ready, before the scheduler starts
     _install_error_handlers(app)
     app.add_middleware(BodyLimit)
-    app.add_middleware(ManifestPollFastPath)
 
     from content_server.api.routes import register_api
 

@@ -26,7 +26,11 @@ def make_engine(url: str) -> Engine:
     """Create an engine; SQLite connections get WAL, foreign keys and a busy timeout."""
     url = _normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # the pool as big as PostgreSQL's: connections beyond pool_size are opened and closed per
+        # checkout, and each opening runs the pragmas below
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10, max_overflow=20
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             log_level=settings.log_level.lower(),
             access_log=False,
             proxy_headers=True,
+            server_header=False,  # no version banner for scanners
             timeout_graceful_shutdown=settings.shutdown_grace_s,  # then whatever still runs is cut
         )
         Server(config).run()

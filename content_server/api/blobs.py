@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from pathlib import Path
 
 from fastapi import Request, Response
 from fastapi.responses import FileResponse
@@ -59,8 +60,15 @@ def serve_blob(
     path = store.path_for(sha256)
     if not path.is_file():
         raise NotFound("unknown asset")
+    return blob_response(request.headers.get("if-none-match"), path, sha256, media_type, private=private)
+
+
+def blob_response(
+    if_none_match: str | None, path: Path, sha256: str, media_type: str, *, private: bool = False
+) -> Response:
+    """304 when the client has it, else the file (whole, or the ``Range`` asked for)."""
     etag = f'"{sha256}"'
     cache = "private, max-age=31536000, immutable" if private else IMMUTABLE
-    if etag_matches(request.headers.get("if-none-match"), etag):
+    if etag_matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": cache})
     return BlobResponse(path, media_type=media_type, headers={"ETag": etag, "Cache-Control": cache})

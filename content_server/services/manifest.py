@@ -141,7 +141,7 @@ class ManifestCache:
     """Last manifest per device, valid while the change generation and the UTC day are the same.
 
     The live set (announcements, campaigns, media) is loaded once per generation and shared.
-    ``fresh_etag`` answers the poll fast path from memory, trusting a generation read at most
+    ``fresh_manifest`` answers the poll and download fast path from memory, trusting a generation read at most
     ``generation_ttl_s`` ago: a change reaches a polling screen within that time.
     """
 
@@ -181,8 +181,13 @@ class ManifestCache:
             session.commit()
         return manifest, body
 
-    def fresh_etag(self, key_sha256: str, now: dt.datetime) -> str | None:
-        """The cached manifest version for this device key if it is certainly current, else None."""
+    def fresh_manifest(self, key_sha256: str, now: dt.datetime) -> Manifest | None:
+        """The cached manifest for this device key if it is certainly current, else None.
+
+        Current means: built in the generation last read (at most ``generation_ttl_s`` ago) and
+        on the same UTC day. Revoking or changing a device bumps the generation, so a revoked
+        key is never answered from here.
+        """
         with self._lock:
             device_id = self._by_key_hash.get(key_sha256)
             entry = self._entries.get(device_id) if device_id else None
@@ -191,7 +196,7 @@ class ManifestCache:
             return None
         if entry.key != (gen[1], now.astimezone(dt.UTC).date()):
             return None
-        return entry.manifest.version
+        return entry.manifest
 
     def invalidate(self) -> None:
         """This process committed a change: stop trusting the cached generation."""

@@ -235,3 +235,44 @@ def test_each_screen_gets_the_filler_slide_of_its_own_shape(app_client: AppClien
         slots = list(timeline(m.screen, m.catalogue, start, start + dt.timedelta(hours=1)).slots())
         assert slots and {s.item_id for s in slots} == {ids[mine]}, (mine, {s.item_id for s in slots})
         assert ids[other] in m.catalogue.items  # still there as a last-resort fallback
+
+
+def test_downloads_after_a_poll_skip_the_database_until_the_screen_is_revoked(
+    app_client: AppClient, media_dir: Path
+) -> None:
+    """A fleet downloads right after polling: those answers come from memory (no query), whole,
+    ranged or 304, and stop the moment the operator revokes the screen."""
+    from sqlalchemy import event
+
+    c = app_client
+    op = c.auth(c.operator)
+    body = (media_dir / "small.jpg").read_bytes()
+    img = c.post("/api/v1/media?filename=a.jpg", content=body, headers=op).json()
+    _announce(c, op, text={"zh": "明天停水", "en": "Water off"}, media_ids=[img["id"]])
+    screen = pair_device(c, screen_class="indoor_small")
+    polled = c.get("/api/v1/device/manifest", headers=screen.headers)
+    url = Manifest.model_validate_json(polled.content).assets[0].url
+    queries: list[str] = []
+    engine = c.app.state.engine  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    whole = c.get(url, headers=screen.headers)
+    part = c.get(url, headers={**screen.headers, "Range": "bytes=10-109"})
+    cached = c.get(url, headers={**screen.headers, "If-None-Match": whole.headers["etag"]})
+    unchanged = c.get(
+        "/api/v1/device/manifest", headers={**screen.headers, "If-None-Match": polled.headers["etag"]}
+    )
+    assert whole.status_code == 200 and whole.content == body
+    assert whole.headers["etag"] == f'"{img["sha256"]}"' and "immutable" in whole.headers["cache-control"]
+    assert part.status_code == 206 and part.content == body[10:110]
+    assert part.headers["content-range"] == f"bytes 10-109/{len(body)}"
+    assert cached.status_code == 304 and unchanged.status_code == 304
+    assert queries == []
+    # an asset outside this screen's manifest, and a stranger's key, take the checked route
+    assert c.get("/api/v1/assets/" + "0" * 64, headers=screen.headers).status_code == 404
+    assert c.get(url, headers={"Authorization": "Bearer not-a-device-key"}).status_code == 401
+    assert c.post(f"/api/v1/screens/{screen.device_id}/revoke", headers=op).status_code == 200
+    assert c.get(url, headers=screen.headers).status_code == 401
+    gone = c.get(
+        "/api/v1/device/manifest", headers={**screen.headers, "If-None-Match": polled.headers["etag"]}
+    )
+    assert gone.status_code == 401
