@@ -9,6 +9,7 @@ generation counter, so an answer that arrives after the resident left is dropped
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import re
 import secrets
@@ -173,6 +174,9 @@ class KioskFlow:
         self.state = KioskState()
         self._listeners: list[Callable[[KioskState], None]] = []
         self._generation = 0
+        self._calls = itertools.count(1)  # every server call, numbered as it is sent
+        self._answering: int | None = None  # the call whose answer is being handled
+        self._heard_from = 0  # the latest-sent call whose answer set ``state.online``
         self._last_touch = now
         self._next_poll: dt.datetime | None = None
         self._poll_in_flight = False
@@ -207,7 +211,7 @@ class KioskFlow:
 
     def _submit(self, job: Callable[[], T], done: Callable[[T], None],
                 failed: Callable[[Exception], None]) -> None:
-        """Run ``job`` on the runner; drop its answer if the session was reset meanwhile."""
+        """Run ``job`` for this session; drop its answer if the session was reset meanwhile."""
         generation = self._generation
 
         def on_done(result: T) -> None:
@@ -220,7 +224,32 @@ class KioskFlow:
                 failed(exc)
                 self._changed()
 
-        self.runner.submit(job, on_done, on_failed)
+        self._call(job, on_done, on_failed)
+
+    def _call(self, job: Callable[[], T], done: Callable[[T], None],
+              failed: Callable[[Exception], None]) -> None:
+        """Run ``job`` on the runner, its answer handled knowing when it was sent (``_set_online``)."""
+        number = next(self._calls)
+
+        def answered(handle: Callable[[], None]) -> None:
+            outer, self._answering = self._answering, number
+            try:
+                handle()
+            finally:
+                self._answering = outer
+
+        self.runner.submit(job, lambda result: answered(lambda: done(result)),
+                           lambda exc: answered(lambda: failed(exc)))
+
+    def _set_online(self, reachable: bool) -> None:
+        """Say whether the server answers. Answers land out of order (a refresh sent just before
+        the network dropped can finish after a booking that failed), so only an answer to a call
+        sent later than the last one heard from may change it."""
+        if self._answering is None:
+            self.state.online = reachable
+        elif self._answering >= self._heard_from:
+            self._heard_from = self._answering
+            self.state.online = reachable
 
     def touched(self, now: dt.datetime) -> None:
         """Any touch: restart the idle clock and hide the idle warning."""
@@ -403,7 +432,7 @@ class KioskFlow:
         self._in_flight_keys.discard(str(order.idempotency_key))
         self.outbox.ack(ORDERS_TOPIC, [str(order.idempotency_key)])
         self.state.busy = False
-        self.state.online = True
+        self._set_online(True)
         self._show_order(view)
 
     def _on_order_failed(self, order: OrderCreate, exc: Exception, now: dt.datetime) -> None:
@@ -414,7 +443,7 @@ class KioskFlow:
         if not refused_for_good(exc):  # offline, revoked key, a bug: keep it, say so, deliver later
             if not isinstance(exc, ApiUnavailable):
                 log.error("booking %s kept in the outbox after an unexpected failure: %r", key, exc)
-            self.state.online = False
+            self._set_online(False)
             self.outbox.record_attempt(ORDERS_TOPIC, [key])
             if pending is not None and pending.amount_minor > 0 and self.signer is not None:
                 expires = now + dt.timedelta(minutes=self.settings.offline_token_minutes)
@@ -459,7 +488,7 @@ class KioskFlow:
 
     def _on_polled(self, view: OrderView) -> None:
         self._poll_in_flight = False
-        self.state.online = True
+        self._set_online(True)
         if self.state.order is None or view.id != self.state.order.id:
             return
         previous = self.state.order.state
@@ -470,7 +499,7 @@ class KioskFlow:
     def _on_poll_failed(self, exc: Exception) -> None:
         self._poll_in_flight = False
         if isinstance(exc, ApiUnavailable):
-            self.state.online = False
+            self._set_online(False)
         else:
             log.warning("payment poll failed: %s", exc)
 
@@ -493,14 +522,14 @@ class KioskFlow:
 
     def _on_lookup_done(self, view: OrderView) -> None:
         self.state.busy = False
-        self.state.online = True
+        self._set_online(True)
         self.state.lookup_result = view
 
     def _on_lookup_failed(self, exc: Exception) -> None:
         self.state.busy = False
         self.state.lookup_result = None
         if isinstance(exc, ApiUnavailable):
-            self.state.online = False
+            self._set_online(False)
             self.state.notice = Notice("lookup.offline")
         else:
             self.state.notice = Notice("lookup.not_found")
@@ -544,7 +573,7 @@ class KioskFlow:
 
     def _on_case(self, lookup: CaseLookup, status: CaseStatus, now: dt.datetime) -> None:
         self.state.busy = False
-        self.state.online = True
+        self._set_online(True)
         self.state.case_status, self.state.case_seen_at = status, None
         self.case_memory.remember(lookup.case_number, lookup.id_last4 or "", status, now)
         self._go(Screen.CASE_RESULT)
@@ -552,7 +581,7 @@ class KioskFlow:
     def _on_case_failed(self, lookup: CaseLookup, exc: Exception, now: dt.datetime) -> None:
         self.state.busy = False
         if isinstance(exc, ApiUnavailable):
-            self.state.online = False
+            self._set_online(False)
             seen = self.case_memory.recall(lookup.case_number, lookup.id_last4 or "", now)
             if seen is None:
                 self.state.notice = Notice("case.offline_none")
@@ -674,12 +703,12 @@ class KioskFlow:
             return
         self.state.catalogue_loading = True
         etag = self._etag
-        self.runner.submit(lambda: self.api.catalogue(etag), self._on_catalogue, self._on_catalogue_failed)
+        self._call(lambda: self.api.catalogue(etag), self._on_catalogue, self._on_catalogue_failed)
 
     def _on_catalogue(self, result: CatalogueResult) -> None:
         self.state.catalogue_loading = False
         self._next_catalogue = self._now + dt.timedelta(seconds=self.settings.catalogue_seconds)
-        self.state.online = True
+        self._set_online(True)
         fetched = result.catalogue or self.state.catalogue
         if fetched is not None:
             self._etag = result.etag
@@ -699,7 +728,7 @@ class KioskFlow:
         self.state.catalogue_loading = False
         self._next_catalogue = self._now + dt.timedelta(seconds=self.settings.offline_sync_seconds)
         if isinstance(exc, ApiUnavailable):
-            self.state.online = False
+            self._set_online(False)
         else:
             log.warning("catalogue refresh failed: %s", exc)
         self._changed()
@@ -711,14 +740,15 @@ class KioskFlow:
             return
         self._sync_in_flight = True
         skip = set(self._in_flight_keys)
-        self.runner.submit(lambda: deliver_orders(self.api, self.outbox, skip),
+        self._call(lambda: deliver_orders(self.api, self.outbox, skip),
                            self._on_synced, self._on_sync_failed)
 
-    def _on_synced(self, result: tuple[list[OrderView], bool]) -> None:
+    def _on_synced(self, result: tuple[list[OrderView], bool | None]) -> None:
         delivered, reachable = result
         self._sync_in_flight = False
-        self.state.online = reachable
-        wait = self.settings.sync_seconds if reachable else self.settings.offline_sync_seconds
+        if reachable is not None:
+            self._set_online(reachable)
+        wait = self.settings.sync_seconds if self.state.online else self.settings.offline_sync_seconds
         self._next_sync = self._now + dt.timedelta(seconds=wait)
         self.delivered.extend(delivered)
         pending = self.state.pending
@@ -733,13 +763,17 @@ class KioskFlow:
         log.error("outbox delivery failed: %s", exc)
 
 
-def deliver_orders(api: KioskApi, outbox: OutboxLike, skip: set[str]) -> tuple[list[OrderView], bool]:
+def deliver_orders(
+    api: KioskApi, outbox: OutboxLike, skip: set[str]
+) -> tuple[list[OrderView], bool | None]:
     """Send queued bookings oldest first; ack each the server accepted. Runs on a worker thread.
 
-    Returns the orders delivered and whether the server was reachable. The server's
-    idempotency key makes a repeat after a crash between send and ack harmless.
+    Returns the orders delivered and whether the server was reachable (None when nothing was
+    sent, e.g. the only booking queued is still in flight: that says nothing about the network).
+    The server's idempotency key makes a repeat after a crash between send and ack harmless.
     """
     delivered: list[OrderView] = []
+    sent = False
     for entry in outbox.pending(ORDERS_TOPIC, 100):
         if entry.key in skip:
             continue
@@ -749,6 +783,7 @@ def deliver_orders(api: KioskApi, outbox: OutboxLike, skip: set[str]) -> tuple[l
             log.error("dropping an unreadable outbox entry %s: %s", entry.key, exc)
             outbox.ack(ORDERS_TOPIC, [entry.key])
             continue
+        sent = True
         try:
             view = api.create_order(order)
         except (Rejected, NotFound) as exc:
@@ -765,7 +800,7 @@ def deliver_orders(api: KioskApi, outbox: OutboxLike, skip: set[str]) -> tuple[l
         outbox.ack(ORDERS_TOPIC, [entry.key])
         log.info("delivered queued booking %s as %s", entry.key, view.reference)
         delivered.append(view)
-    return delivered, True
+    return delivered, True if sent else None
 
 
 def _with_qr(view: OrderView) -> OrderView:

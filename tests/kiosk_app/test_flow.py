@@ -144,6 +144,43 @@ def test_full_slot_cannot_be_picked(
     assert flow.state.screen is Screen.SLOT and flow.state.slot_id is None
 
 
+def test_a_late_answer_from_before_the_drop_does_not_say_online(tmp_path: Path, fake_api: FakeKioskApi,
+                                                                 clock: Clock) -> None:
+    """A catalogue refresh answered just before the network dropped, handled after a booking that
+    then failed: the banner keeps saying offline; the next answer that is sent later says online."""
+    runner = ManualRunner()
+    flow = make_flow(tmp_path, fake_api, clock, runner)
+    book_until_confirm(flow)
+    flow.refresh_catalogue()
+    refresh = runner.queue.pop(0)
+    answer = refresh.job()  # the server answered; the reply is still on its way to the GUI thread
+    fake_api.online = False
+    flow.confirm_booking(clock())
+    runner.run_all()
+    assert flow.state.online is False and flow.outbox.count(ORDERS_TOPIC) == 1
+    refresh.done(answer)
+    assert flow.state.online is False
+    fake_api.online = True
+    flow.refresh_catalogue()
+    runner.run_all()
+    assert flow.state.online is True
+
+
+def test_an_outbox_pass_that_sends_nothing_does_not_say_online(tmp_path: Path, fake_api: FakeKioskApi,
+                                                                clock: Clock) -> None:
+    """The background delivery runs while the only queued booking is still in flight: it sends
+    nothing, so it must not contradict the booking's own failure."""
+    runner = ManualRunner()
+    flow = make_flow(tmp_path, fake_api, clock, runner)
+    book_until_confirm(flow)
+    fake_api.online = False
+    flow.confirm_booking(clock())
+    flow.tick(clock.advance(1))  # the outbox pass starts, skipping the booking in flight
+    assert len(runner.queue) == 2
+    runner.run_all()
+    assert flow.state.online is False and flow.outbox.count(ORDERS_TOPIC) == 1
+
+
 def test_offline_booking_survives_a_restart_and_is_delivered_once(tmp_path: Path, fake_api: FakeKioskApi,
                                                                   clock: Clock) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
