@@ -135,7 +135,8 @@ class PlayerApp(QObject):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.identity = DeviceIdentity.load_or_create(self.data_dir)
         log.info("identity loaded (%s)", "paired" if self.identity.paired else "not paired")
-        self.client = ServerClient(s.server_url, self.identity.device_key)
+        limit = s.download_limit_kb_s * 1000 if s.download_limit_kb_s else None
+        self.client = ServerClient(s.server_url, self.identity.device_key, max_bytes_per_s=limit)
         self.cache = AssetCache(self.data_dir / "cache", s.cache_budget_bytes)
         self.outbox = Outbox(self.data_dir / "outbox.db")
         log.info("cache and outbox opened (%d plays waiting)", self.outbox.count(PLAYS_TOPIC))

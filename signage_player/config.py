@@ -25,6 +25,9 @@ class PlayerSettings(BaseSettings):
     width: int = Field(1920, gt=0, description="window/offscreen width before the manifest says")
     height: int = Field(1080, gt=0, description="window/offscreen height before the manifest says")
     cache_budget_mb: int = Field(4096, gt=0, description="disk budget of the asset cache")
+    download_limit_kb_s: int | None = Field(
+        None, gt=0, description="cap on download speed in KB/s (metered or shared links); none = no cap"
+    )
     poll_interval_s: float = Field(30.0, ge=1, description="manifest poll interval")
     poll_jitter_s: float = Field(5.0, ge=0, description="random spread of each poll")
     heartbeat_interval_s: float = Field(60.0, ge=1, description="heartbeat interval")

@@ -32,7 +32,7 @@ from signage_player.client import ServerClient
 from signage_player.sync import Syncer
 from tests.fixtures.server import LiveServer, free_port, pair_device
 from tests.reliability.stack import PG_BIN, Postgres
-from tests.signage_player.serverkit import Operator
+from tests.signage_player.serverkit import Operator, paired_data_dir
 from tests.signage_player.test_sync_faults import _CHILD as SYNC_CHILD
 
 pytestmark = pytest.mark.slow
@@ -95,8 +95,9 @@ def test_kill_9_during_upload_leaves_no_partial_asset(live_server: LiveServer, t
 
     def upload() -> None:
         try:
-            httpx.post(live_server.api + "/media?filename=big.png", content=slow_body(), headers=shop,
-                       timeout=30)
+            httpx.post(
+                live_server.api + "/media?filename=big.png", content=slow_body(), headers=shop, timeout=30
+            )
         except httpx.HTTPError as exc:
             errors.append(exc)
 
@@ -206,6 +207,64 @@ def test_kill_9_of_player_sync_at_random_points(live_server: LiveServer, tmp_pat
         assert m is not None and len(m.assets) == 4
 
 
+def _player(server: LiveServer, data: Path, shots: Path, heartbeat_s: int = 60) -> subprocess.Popen[bytes]:
+    """The real ``signage-player`` offscreen, downloading at 300 KB/s so kills land mid-transfer."""
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "SIGNAGE_PLAYER_SCREENSHOT_EVERY_S": "0.5",
+        "SIGNAGE_PLAYER_USB": "false",
+        "SIGNAGE_PLAYER_DOWNLOAD_LIMIT_KB_S": "300",
+        "SIGNAGE_PLAYER_HEARTBEAT_INTERVAL_S": str(heartbeat_s),
+    }
+    cmd = [sys.executable, "-m", "signage_player.main", "--server", server.url]
+    cmd += ["--screenshot-dir", str(shots), "--data-dir", str(data)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_kill_9_of_the_whole_player_process_mid_sync(live_server: LiveServer, tmp_path: Path) -> None:
+    """The GUI process itself (Qt, libVLC, scheduler, sync threads) killed at random moments while
+    it fetches 8 MB: each restart finds a consistent cache, and the last run plays it all."""
+    dev = pair_device(live_server, screen_class="outdoor_large")
+    op = Operator(live_server)
+    ids = [op.upload(_noise_png(tmp_path / f"n{i}.png", 800 + 8 * i), f"n{i}")["id"] for i in range(4)]
+    op.announce(dev.device_id, media_ids=tuple(ids))
+    data, shots = tmp_path / "player", tmp_path / "shots"
+    data.mkdir()
+    paired_data_dir(data, dev)
+    rng = random.Random(6)
+    partial_seen = 0
+    for _ in range(6 if not LONG else 30):
+        proc = _player(live_server, data, shots)
+        begun_by = time.monotonic() + 30  # the download begins (however slow the start), then a random wait
+        while time.monotonic() < begun_by and not any((data / "cache" / "partial").glob("*.part")):
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 2.5))
+        partial_seen += any((data / "cache" / "partial").glob("*.part"))
+        proc.kill()
+        proc.wait()
+        live = _cache_consistent(data)
+        assert live is None or len(live.assets) == 4  # never a half-updated playlist
+    assert partial_seen >= 4, f"only {partial_seen} kills landed mid-download"
+    proc = _player(live_server, data, shots, heartbeat_s=1)
+    try:
+        deadline, status = time.monotonic() + 60, {}
+        while time.monotonic() < deadline:
+            status = op.request("GET", f"/screens/{dev.device_id}/status")
+            if status["sync"] == "in_sync" and (status["heartbeat"] or {}).get("current_item_id"):
+                break
+            time.sleep(0.5)
+        # the server sees the screen playing its newest manifest with nothing missing
+        assert status["sync"] == "in_sync", status
+        assert status["playing_manifest"] == status["latest_manifest"]
+        assert status["heartbeat"]["missing_assets"] == []
+        live = _cache_consistent(data)
+        assert live is not None and len(live.assets) == 4
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
 # -- disk full ----------------------------------------------------------------------------------
 
 
@@ -285,8 +344,15 @@ def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path) -> None:
     server = LiveServer(data_dir=tmp_path / "srv", port=free_port(), database_url=pg.create_db())
     try:
         server.data_dir.mkdir()
-        server.cli("create-user", "--role", "operator", "--username", server.operator.username,
-                   "--password", server.operator.password)
+        server.cli(
+            "create-user",
+            "--role",
+            "operator",
+            "--username",
+            server.operator.username,
+            "--password",
+            server.operator.password,
+        )
         server.start(timeout_s=90)
         devices = [pair_device(server) for _ in range(3)]
         per_device = 30 if LONG else 10
