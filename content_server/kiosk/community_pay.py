@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import heapq
 import hmac
+import itertools
 import json
 import logging
 import secrets
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -85,6 +89,61 @@ class HttpNotifier:
         if reply.status_code != 200:
             log.warning("community pay: notify URL answered %s: %s", reply.status_code, reply.text[:200])
         return reply.status_code == 200
+
+
+class QueuedNotifier:
+    """Delivers notifications from its own thread, retrying on a schedule, as real providers do.
+
+    The payer's confirm answers at once instead of holding a request thread while the
+    merchant's handler (often this same server process) is reached: under load that thread
+    waited for a free thread of its own process. A notification still unacknowledged after the
+    last retry is left to the merchant's reconciliation, as providers document. Retries stay
+    well inside the signature's 5-minute tolerance, so the signed headers are sent as made.
+    """
+
+    RETRY_AFTER_S = (1.0, 5.0, 30.0)
+
+    def __init__(self, transport: Notifier, retry_after_s: tuple[float, ...] = RETRY_AFTER_S) -> None:
+        self._transport = transport
+        self._retry_after = retry_after_s
+        self._due: list[tuple[float, int, int, str, bytes, dict[str, str]]] = []  # heap by due time
+        self._ids = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> bool:
+        """Queue the first attempt; True means queued, not delivered."""
+        with self._wake:
+            if self._thread is None:  # started on first use: most test apps never pay
+                self._thread = threading.Thread(target=self._run, name="community-pay-notify", daemon=True)
+                self._thread.start()
+            heapq.heappush(self._due, (time.monotonic(), next(self._ids), 0, url, body, dict(headers)))
+            self._wake.notify()
+        return True
+
+    def pending(self) -> int:
+        with self._wake:
+            return len(self._due)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._wake.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                _, n, attempt, url, body, headers = heapq.heappop(self._due)
+            try:  # boundary: one failing delivery never stops the others
+                delivered = self._transport.send(url, body, headers)
+            except Exception:
+                log.exception("community pay: notification %d failed", n)
+                delivered = False
+            if delivered:
+                continue
+            if attempt < len(self._retry_after):
+                with self._wake:
+                    due = time.monotonic() + self._retry_after[attempt]
+                    heapq.heappush(self._due, (due, n, attempt + 1, url, body, headers))
+            else:
+                log.warning("community pay: notification %d undelivered; reconciliation settles it", n)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from content_server.errors import NotFound
 
 from . import orders
-from .community_pay import CommunityPay, HttpNotifier, derive_secret
+from .community_pay import CommunityPay, HttpNotifier, QueuedNotifier, derive_secret
 from .lockout import LockoutPolicy
 from .payment import PaymentProvider
 
@@ -73,7 +73,10 @@ def start(app: FastAPI) -> None:
     """Start-up hook: build the providers and schedule reconciliation."""
     settings = app.state.settings
     pay = CommunityPay(
-        app.state.sessions, derive_secret(settings.secret_key), settings.public_url, HttpNotifier()
+        app.state.sessions,
+        derive_secret(settings.secret_key),
+        settings.public_url,
+        QueuedNotifier(HttpNotifier()),
     )
     app.state.kiosk = KioskRuntime(community_pay=pay)
     app.state.scheduler.add_job(

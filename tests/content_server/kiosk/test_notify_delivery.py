@@ -1,0 +1,95 @@
+"""Community pay's notification delivery: off the payer's request, retried, then left to reconciliation.
+
+A real HTTP endpoint on loopback plays the merchant's notify URL; it refuses the first tries.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from content_server.kiosk.community_pay import HttpNotifier, QueuedNotifier
+
+
+class _Merchant(ThreadingHTTPServer):
+    refuse_first = 0
+    bodies: list[bytes]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Merchant
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.bodies.append(body)
+        ok = len(self.server.bodies) > self.server.refuse_first
+        self.send_response(200 if ok else 503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def merchant() -> Iterator[_Merchant]:
+    server = _Merchant(("127.0.0.1", 0), _Handler)
+    server.bodies = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _url(server: _Merchant) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}/notify"
+
+
+def _wait_for(check: object, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not check():  # type: ignore[operator]
+        time.sleep(0.02)
+
+
+def test_refused_notifications_are_retried_until_acknowledged(merchant: _Merchant) -> None:
+    merchant.refuse_first = 2
+    notifier = QueuedNotifier(HttpNotifier(timeout_s=2), retry_after_s=(0.05, 0.1, 0.2))
+    assert notifier.send(_url(merchant), b'{"n":1}', {"X-Signature": "s"}) is True
+    _wait_for(lambda: len(merchant.bodies) == 3 and notifier.pending() == 0)
+    assert merchant.bodies == [b'{"n":1}'] * 3
+    time.sleep(0.4)  # acknowledged: nothing more is sent
+    assert len(merchant.bodies) == 3
+
+
+def test_a_merchant_that_never_answers_gets_the_last_retry_then_nothing(merchant: _Merchant) -> None:
+    merchant.refuse_first = 100
+    notifier = QueuedNotifier(HttpNotifier(timeout_s=2), retry_after_s=(0.05, 0.05))
+    notifier.send(_url(merchant), b"a", {})
+    notifier.send(_url(merchant), b"b", {})
+    _wait_for(lambda: len(merchant.bodies) == 6 and notifier.pending() == 0)
+    time.sleep(0.3)
+    assert sorted(merchant.bodies) == [b"a"] * 3 + [b"b"] * 3  # one failing never holds up the other
+
+
+def test_send_returns_before_a_slow_merchant_answers() -> None:
+    """The payer's page must not wait for the merchant: queueing is all ``send`` does."""
+    gate = threading.Event()
+
+    class Slow:
+        def send(self, url: str, body: bytes, headers: object) -> bool:
+            gate.wait(10)
+            return True
+
+    notifier = QueuedNotifier(Slow())
+    started = time.monotonic()
+    for _ in range(5):
+        notifier.send("http://merchant.invalid/notify", b"x", {})
+    queued_in = time.monotonic() - started
+    gate.set()
+    _wait_for(lambda: notifier.pending() == 0)
+    assert queued_in < 1.0 and notifier.pending() == 0
