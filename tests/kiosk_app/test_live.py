@@ -2,19 +2,26 @@
 
 Browse → book → the phone pays with ``requests`` against the pay page → the kiosk shows paid;
 and the server stopped mid-flow → offline banner, booking in the outbox and an offline pay QR,
-kiosk closed and restarted, server restarted → the booking reaches the server exactly once; and a case
+kiosk closed (or its process killed with kill -9) and restarted, server restarted → the booking
+reaches the server exactly once; and a case
 looked up by scanning its receipt shows the timeline with masked data only.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from PySide6.QtCore import QBuffer, QIODevice, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel, QWidget
@@ -177,6 +184,71 @@ def test_server_down_mid_flow_then_delivered_exactly_once(qtbot, live: Live,  # 
                                                 == str(state.pending.order.idempotency_key))).all()
     assert len(rows) == 1 and rows[0].state == "paid"
     assert [o.state for o in again.flow.delivered] == [OrderState.PAID]
+
+
+_KILLED_KIOSK = """
+import base64, datetime as dt, os, signal, sys
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from kiosk_app.app import build_app
+from kiosk_app.flow import FlowSettings, ORDERS_TOPIC
+from kiosk_app.http_api import HttpKioskApi
+from kiosk_app.offline_pay import DeviceKeySigner
+from kiosk_app.peripherals import FakePeripherals
+from kiosk_app.settings import KioskSettings
+from kiosk_app.speech import FakeSpeaker
+url, key, device_id, private, data, service_id, slot_id = sys.argv[1:]
+qt = QApplication([])
+settings = KioskSettings(server_url=url, data_dir=Path(data), request_timeout_s=2)
+signer = DeviceKeySigner(Ed25519PrivateKey.from_private_bytes(base64.b64decode(private)), url)
+app = build_app(settings, HttpKioskApi(url, key, timeout=2), FakeSpeaker(), FakePeripherals(),
+                device_id=device_id, signer=signer)
+app.flow.settings = FlowSettings(kiosk_id=device_id)
+app.window.show()
+flow = app.flow
+flow.start()
+service = next(s for s in flow.state.catalogue.services if s.id == service_id)  # the cached catalogue
+flow.open_category(service.category_id)
+flow.open_service(service_id)
+flow.book()
+flow.pick_slot(slot_id)
+for ch in "13812345678":
+    flow.key(ch)
+flow.phone_next()
+flow.confirm_booking(dt.datetime.now(dt.UTC))
+while flow.state.pending is None or flow.state.busy:  # the server is down: the booking call fails
+    qt.processEvents()
+assert flow.state.pending.offline_pay_url and app.outbox.count(ORDERS_TOPIC) == 1
+print(flow.state.pending.order.idempotency_key, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # the power cut: no close, no flush
+"""
+
+
+def test_kiosk_killed_with_a_queued_booking_delivers_it_once_after_restart(
+        qtbot, live: Live, tmp_path: Path, start_kiosk: Callable[[], KioskApp]) -> None:  # type: ignore[no-untyped-def]
+    """The whole kiosk process is killed (kill -9) while its offline booking waits in the outbox."""
+    first = start_kiosk()  # online once: the catalogue is cached on disk
+    tap(qtbot, first, "start")
+    qtbot.waitUntil(lambda: first.flow.state.catalogue is not None, timeout=15_000)
+    first.close()
+    live.server.stop()
+    target = pick_slot(live.sessions, dt.datetime.now(dt.UTC))
+    private = live.kiosk.private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_KIOSK, live.server.url, live.kiosk.device_key, live.kiosk.device_id,
+         base64.b64encode(private).decode(), str(tmp_path / "kiosk"), target.service_id, target.slot_id],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, capture_output=True, text=True, timeout=120)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    key = child.stdout.strip()
+    live.server.start()
+    again = start_kiosk()
+    assert again.outbox.count(ORDERS_TOPIC) == 1  # the queued booking survived the kill
+    qtbot.waitUntil(lambda: len(again.flow.delivered) == 1, timeout=15_000)
+    assert again.outbox.count(ORDERS_TOPIC) == 0
+    with live.sessions() as s:
+        rows = s.scalars(select(OrderRow).where(OrderRow.idempotency_key == key)).all()
+    assert len(rows) == 1 and rows[0].slot_id == target.slot_id
 
 
 def case_lookup_by_scanner_shows_the_timeline_with_masked_data(qtbot, live: Live,  # type: ignore[no-untyped-def]
