@@ -3,8 +3,8 @@
 Browse → book → the phone pays with ``requests`` against the pay page → the kiosk shows paid;
 and the server stopped mid-flow → offline banner, booking in the outbox and an offline pay QR,
 kiosk closed (or its process killed with kill -9) and restarted, server restarted → the booking
-reaches the server exactly once; and a case
-looked up by scanning its receipt shows the timeline with masked data only.
+reaches the server exactly once; and a case looked up by scanning its receipt shows the timeline
+with masked data only.
 """
 
 from __future__ import annotations
