@@ -35,14 +35,26 @@ def text_item_id(announcement_id: str) -> str:
     return f"a-{announcement_id}"
 
 
-def media_item(m: Media) -> ContentItem:
-    return ContentItem(
-        id=media_item_id(m.id),
-        kind=ItemKind.VIDEO if m.kind == "video" else ItemKind.IMAGE,
-        duration_s=max(0.1, min(m.duration_s, 3600.0)),
-        asset_sha256=m.sha256,
-        title=m.title,
-    )
+def media_items(group: Sequence[Media]) -> list[ContentItem]:
+    """Items for pictures or videos that stand in for one another (an announcement's, a campaign's,
+    the community's filler slides).
+
+    When the group holds both a landscape and a portrait one, each plays only on screens of its
+    own shape (no letterboxing); otherwise every screen plays every one.
+    """
+    shapes = [picture_orientations(m) for m in group]
+    by_shape = frozenset().union(*shapes) == frozenset(Orientation)
+    return [
+        ContentItem(
+            id=media_item_id(m.id),
+            kind=ItemKind.VIDEO if m.kind == "video" else ItemKind.IMAGE,
+            duration_s=max(0.1, min(m.duration_s, 3600.0)),
+            asset_sha256=m.sha256,
+            title=m.title,
+            orientations=shape if by_shape else frozenset(Orientation),
+        )
+        for m, shape in zip(group, shapes, strict=True)
+    ]
 
 
 SHAPE_RATIO = 1.2  # wider than this (or taller) counts as a landscape (or portrait) picture
@@ -71,7 +83,7 @@ def announcement_items(a: AnnouncementRow, media: dict[str, Media]) -> list[Cont
                 title=a.title,
             )
         )
-    items += [media_item(media[mid]) for mid in a.media_ids if mid in media]
+    items += media_items([media[mid] for mid in a.media_ids if mid in media])
     return items
 
 
@@ -212,19 +224,9 @@ def assemble(
     for a in anns:
         for item in announcement_items(a, media):
             items[item.id] = item
-    for c in camps:
-        for mid in c.media_ids:
-            if mid in media:
-                items[media_item_id(mid)] = media_item(media[mid])
-    # The community's own slides come in a landscape and a portrait version: each screen plays the
-    # one that fits it (no letterboxing). With only one shape uploaded, every screen plays it.
-    shapes = {f.id: picture_orientations(f) for f in fillers}
-    by_shape = frozenset().union(*shapes.values()) == frozenset(Orientation) if shapes else False
-    for f in fillers:
-        item = media_item(f)
-        if by_shape:
-            item = item.model_copy(update={"orientations": shapes[f.id]})
-        items[media_item_id(f.id)] = item
+    for group in [[media[m] for m in c.media_ids if m in media] for c in camps] + [list(fillers)]:
+        for item in media_items(group):
+            items[item.id] = item
     return Catalogue(
         items=items,
         announcements=tuple(to_announcement(a, media) for a in anns),

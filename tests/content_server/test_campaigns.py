@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from schedules.protocol import Manifest
+from schedules.timeline import timeline
 from tests.fixtures.server import AppClient, pair_device
 
 
@@ -77,3 +79,32 @@ def test_booking_refused_when_it_cannot_fit(app_client: AppClient, media_dir: Pa
     r = c.post("/api/v1/campaigns", json=_campaign(img["id"], flight_end="2026-11-01"), headers=shop)
     assert r.status_code == 422
     assert c.get("/api/v1/campaigns", headers=shop).json() == []
+
+
+def test_a_campaign_with_both_shapes_plays_the_fitting_creative_on_each_screen(
+    app_client: AppClient, media_dir: Path
+) -> None:
+    """A merchant uploads a landscape and a portrait version: the outdoor screen shows the wide
+    one, the lobby's portrait screen the tall one, neither letterboxed."""
+    c = app_client
+    op = c.auth(c.operator)
+    shop = c.auth(c.create_user("bakery", "advertiser"))
+    ids = {}
+    for name in ("landscape.png", "portrait.png"):
+        r = c.post(f"/api/v1/media?filename={name}", content=(media_dir / name).read_bytes(), headers=shop)
+        assert r.status_code == 201, r.text
+        ids[name] = r.json()["id"]
+    wide = pair_device(c, screen_class="outdoor_large", orientation="landscape", groups=["north"])
+    tall = pair_device(c, screen_class="indoor_small", orientation="portrait", groups=["north"])
+    body = _campaign(ids["landscape.png"], media_ids=list(ids.values()), share_percent=30)
+    camp = c.post("/api/v1/campaigns", json=body, headers=shop).json()
+    assert c.post(f"/api/v1/campaigns/{camp['id']}/approve", json={}, headers=op).status_code == 200
+    for dev, mine in ((wide, "landscape.png"), (tall, "portrait.png")):
+        m = Manifest.model_validate(c.get("/api/v1/device/manifest", headers=dev.headers).json())
+        start = m.generated_at
+        played = {
+            s.item_id
+            for s in timeline(m.screen, m.catalogue, start, start + dt.timedelta(hours=1)).slots()
+            if s.source_id == camp["id"]
+        }
+        assert played == {f"m-{ids[mine]}"}, (mine, played)
