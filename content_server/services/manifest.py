@@ -141,8 +141,8 @@ class ManifestCache:
     """Last manifest per device, valid while the change generation and the UTC day are the same.
 
     The live set (announcements, campaigns, media) is loaded once per generation and shared.
-    ``fresh_manifest`` answers the poll and download fast path from memory, trusting a generation read at most
-    ``generation_ttl_s`` ago: a change reaches a polling screen within that time.
+    ``fresh_manifest`` answers the poll and download fast path from memory, trusting a
+    generation read at most ``generation_ttl_s`` ago: a change reaches a screen within that time.
     """
 
     def __init__(self, generation_ttl_s: float = 1.0) -> None:

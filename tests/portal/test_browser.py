@@ -43,8 +43,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     """One server for the module's browser tests (starting one costs seconds); tests use
     their own accounts and screens so they stay independent."""
     server = LiveServer(data_dir=tmp_path_factory.mktemp("portal-server"), port=free_port())
-    op = server.operator
-    server.cli("create-user", "--role", "operator", "--username", op.username, "--password", op.password)
+    server.create_operator()
     server.start()
     engine = make_engine(f"sqlite:///{server.data_dir / 'signage.db'}")
     with make_sessionmaker(engine)() as session:  # the kiosks' service categories, as the demo seeds them

@@ -254,18 +254,10 @@ class Stack:
                 extra = {"SIGNAGE_PUBLIC_URL": f"http://127.0.0.1:{front_port}", **self.env}
                 if i > 0:
                     extra.setdefault("SIGNAGE_SCHEDULER_ENABLED", "0")
-                srv = LiveServer(data_dir=self.data_dir, port=port, database_url=db_url, extra_env=extra)
+                srv = LiveServer(self.data_dir, port, db_url, extra, operator=self.operator)
                 self.data_dir.mkdir(parents=True, exist_ok=True)
                 if i == 0:  # create-user migrates first, as signage-migrate.service does
-                    srv.cli(
-                        "create-user",
-                        "--role",
-                        "operator",
-                        "--username",
-                        self.operator.username,
-                        "--password",
-                        self.operator.password,
-                    )
+                    srv.create_operator()
                 self.servers.append(srv)
             with ThreadPoolExecutor(len(self.servers)) as pool:  # imports take seconds: in parallel
                 list(pool.map(lambda srv: srv.start(timeout_s=90), self.servers))

@@ -344,15 +344,7 @@ def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path) -> None:
     server = LiveServer(data_dir=tmp_path / "srv", port=free_port(), database_url=pg.create_db())
     try:
         server.data_dir.mkdir()
-        server.cli(
-            "create-user",
-            "--role",
-            "operator",
-            "--username",
-            server.operator.username,
-            "--password",
-            server.operator.password,
-        )
+        server.create_operator()
         server.start(timeout_s=90)
         devices = [pair_device(server) for _ in range(3)]
         per_device = 30 if LONG else 10

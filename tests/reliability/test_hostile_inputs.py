@@ -140,15 +140,7 @@ def _rss_kb(server: LiveServer, field: str) -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     srv = LiveServer(data_dir=tmp_path_factory.mktemp("hostile"), port=free_port())
-    srv.cli(
-        "create-user",
-        "--role",
-        "operator",
-        "--username",
-        srv.operator.username,
-        "--password",
-        srv.operator.password,
-    )
+    srv.create_operator()
     srv.start()
     try:
         yield srv

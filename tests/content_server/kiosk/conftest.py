@@ -153,8 +153,7 @@ def live_kiosk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     Tests using it create their own orders and never assume they are alone on the server.
     """
     server = LiveServer(data_dir=tmp_path_factory.mktemp("kiosk-server"), port=free_port())
-    op = server.operator
-    server.cli("create-user", "--role", "operator", "--username", op.username, "--password", op.password)
+    server.create_operator()
     server.start()
     try:
         yield from seeded_live(server)
