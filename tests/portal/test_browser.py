@@ -210,9 +210,11 @@ def test_advertiser_journey_from_signup_to_proof_of_play(
     # 7. the screen reports plays; the advertiser sees them in the chart, table and CSV
     item_id = next(c["item_ids"][0] for c in manifest["catalogue"]["campaigns"] if c["id"] == campaign_id)
     now = dt.datetime.now(dt.UTC)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)  # the chart has a bar per UTC day
     records = [
         {"id": str(uuid.uuid4()), "item_id": item_id, "campaign_id": campaign_id,
-         "started_at": (now - dt.timedelta(minutes=i)).isoformat(), "duration_s": 8.0, "completed": True}
+         "started_at": max(today, now - dt.timedelta(minutes=i)).isoformat(), "duration_s": 8.0,
+         "completed": True}
         for i in range(7)
     ]  # fmt: skip
     r = httpx.post(live_server.api + "/device/plays", json={"records": records}, headers=screen.headers)
