@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from kiosk_app import qr
 from kiosk_app.api import ApiUnavailable, CatalogueResult, KioskApi, LockedOut, NotFound, Rejected
 from kiosk_app.jobs import Runner
-from kiosk_app.scan import case_number_from_scan
+from kiosk_app.scan import ScanKind, parse_scan
 from kiosk_app.store import CachedCatalogue, CaseMemory, CatalogueStore
 from schedules.kiosk_protocol import (
     PHONE_PATTERN,
@@ -546,16 +546,34 @@ class KioskFlow:
         self._changed()
 
     def scanned(self, text: str) -> None:
-        """A USB scanner typed a receipt's QR: take its case number and ask for the ID digits."""
-        number = case_number_from_scan(text)
-        if number is None:
-            self.state.notice = Notice("case.invalid")
+        """A USB scanner typed a receipt's QR: a case number (then ask for the ID digits) or an order.
+
+        Text that is neither (a damaged code, a burst that arrived in parts and does not parse
+        whole) asks for another scan: nothing is looked up, so nothing counts towards the lockout,
+        and what the scanner typed into the field is cleared rather than left to be submitted.
+        """
+        code = parse_scan(text)
+        s = self.state
+        if code is None:
+            if s.screen not in (Screen.CASE_INPUT, Screen.LOOKUP):
+                self._go(Screen.CASE_INPUT)  # where the resident sees the request to scan again
+            if s.screen is Screen.CASE_INPUT:
+                s.case_number, s.id_last4, s.case_field = "", "", CaseField.NUMBER
+            elif s.screen is Screen.LOOKUP:
+                s.lookup_reference = ""
+            s.notice = Notice("scan.retry")
+        elif code.kind is ScanKind.ORDER:
+            if s.screen is not Screen.LOOKUP:
+                self._go(Screen.LOOKUP)
+            s.lookup_reference = code.value
+            self.submit_lookup()
+            return
         else:
-            if self.state.screen is not Screen.CASE_INPUT:
+            if s.screen is not Screen.CASE_INPUT:
                 self._go(Screen.CASE_INPUT)
-            self.state.case_number = number
-            self.state.case_field = CaseField.LAST4
-            self.state.notice = None
+            s.case_number, s.id_last4 = code.value, ""
+            s.case_field = CaseField.LAST4
+            s.notice = None
         self._changed()
 
     def submit_case(self, now: dt.datetime) -> None:

@@ -119,6 +119,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Scan the QR code on your receipt, or type on the keypad",
     ),
     "case.search": ("查询", "Search"),
+    "scan.retry": ("未能读取二维码，请重新扫描。", "Could not read the code. Please scan again."),
     "case.invalid": (
         "请输入办件编号（4位以上）和身份证后4位",
         "Enter the case number (4+ characters) and the last 4 ID digits",

@@ -1,7 +1,10 @@
 """Telling a USB barcode scanner (a keyboard that types very fast and ends with Enter) from a person.
 
-Pure: keystrokes come in with their time. A burst of at least ``min_length`` characters, each
-within ``max_gap`` of the last, closed by Enter, is a scan; anything slower is typing.
+Pure: keystrokes come in with the time the keyboard sent them (the key event's own timestamp,
+never the moment the GUI thread got round to them: a busy GUI thread must not split a burst).
+A burst of at least ``min_length`` characters, each within ``max_gap`` of the last, closed by
+Enter, is a scan; anything slower is typing. A fast tail that follows another fast run is a
+broken scan: the whole input is handed on (never the tail alone), so a fragment is never looked up.
 """
 
 from __future__ import annotations
@@ -9,9 +12,27 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from urllib.parse import parse_qs, urlsplit
 
-_CASE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{3,31}$")
+# Case numbers open with a letter (the case type, ``GA-20261203-522703``): a run of digits alone
+# is a fragment of one, never a whole number.
+_CASE_RE = re.compile(r"^[A-Z][A-Z0-9-]{3,31}$")
+_REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
+_REFERENCE_RE = re.compile(rf"^L?[{_REFERENCE_ALPHABET}]{{3}}-?[{_REFERENCE_ALPHABET}]{{3}}$")
+
+
+class ScanKind(StrEnum):
+    CASE = "case"
+    ORDER = "order"
+
+
+@dataclass(frozen=True)
+class ScannedCode:
+    """What a scanned QR means to the kiosk: a case to look up or an order to show."""
+
+    kind: ScanKind
+    value: str
 
 
 def case_number_from_scan(text: str) -> str | None:
@@ -27,28 +48,88 @@ def case_number_from_scan(text: str) -> str | None:
     return raw if _CASE_RE.fullmatch(raw) else None
 
 
+def _order_part(text: str) -> str | None:
+    """The part of an order link or ``ORDER:`` code that should be a reference; None if not order-shaped."""
+    raw = text.strip()
+    if "://" in raw:
+        path = urlsplit(raw).path
+        return path.rstrip("/").rsplit("/", 1)[-1] if "/orders/" in path or "/o/" in path else None
+    return raw[6:] if raw.upper().startswith("ORDER:") else None
+
+
+def order_reference_from_scan(text: str) -> str | None:
+    """The order reference in an order receipt's QR: ``ORDER:<ref>``, or a link to the order's page."""
+    raw = _order_part(text)
+    if raw is None:
+        return None
+    raw = raw.strip().upper()
+    if not _REFERENCE_RE.fullmatch(raw):
+        return None
+    bare = raw.replace("-", "")
+    return f"{bare[:-3]}-{bare[-3:]}"
+
+
+def parse_scan(text: str) -> ScannedCode | None:
+    """A scanned text as a case number or an order reference; None when it is neither."""
+    if _order_part(text) is not None:
+        reference = order_reference_from_scan(text)
+        return ScannedCode(ScanKind.ORDER, reference) if reference is not None else None
+    number = case_number_from_scan(text)
+    return ScannedCode(ScanKind.CASE, number) if number is not None else None
+
+
+class BurstKind(StrEnum):
+    SCAN = "scan"  # one unbroken fast burst: the scanner's whole text
+    BROKEN = "broken"  # fast runs with a pause between: the text is everything typed since the last Enter
+
+
+@dataclass(frozen=True)
+class Burst:
+    kind: BurstKind
+    text: str
+
+
 @dataclass
 class ScanDetector:
-    """Feed it characters and Enter; it answers with the scanned text, or None for human typing."""
+    """Feed it characters and Enter with their times (seconds, any monotonic origin).
 
-    max_gap: dt.timedelta = dt.timedelta(milliseconds=60)
+    ``enter`` answers with the scanned burst, or None when a person typed. Keys closer than
+    ``rejoin_s`` to a fast burst belong to it: a scanner paused by a busy machine, or a person who
+    pressed a key just before scanning. Either way the whole input is returned as BROKEN.
+    """
+
+    max_gap_s: float = 0.060
     min_length: int = 4
+    rejoin_s: float = 1.0
     _chars: list[str] = field(default_factory=list)
-    _last: dt.datetime | None = None
+    _times: list[float] = field(default_factory=list)
 
-    def char(self, ch: str, at: dt.datetime) -> None:
-        if self._last is not None and at - self._last > self.max_gap:
-            self._chars.clear()
+    def char(self, ch: str, at: float) -> None:
         self._chars.append(ch)
-        self._last = at
+        self._times.append(at)
 
-    def enter(self, at: dt.datetime) -> str | None:
-        """The scan that Enter closes, if the characters before it came as one fast burst."""
-        fast = self._last is not None and at - self._last <= self.max_gap
-        text = "".join(self._chars)
+    def reset(self) -> None:
         self._chars.clear()
-        self._last = None
-        return text if fast and len(text) >= self.min_length else None
+        self._times.clear()
+
+    def enter(self, at: float) -> Burst | None:
+        """The scan that Enter closes, if the characters before it came as a fast burst."""
+        chars, times = list(self._chars), list(self._times)
+        self.reset()
+        if not chars or at - times[-1] > self.max_gap_s:
+            return None  # a person pressed Enter
+        start = len(times) - 1
+        while start > 0 and times[start] - times[start - 1] <= self.max_gap_s:
+            start -= 1
+        tail = "".join(chars[start:])
+        if len(tail) < self.min_length:
+            return None
+        first = start
+        while first > 0 and times[first] - times[first - 1] <= self.rejoin_s:
+            first -= 1
+        if first < start:
+            return Burst(BurstKind.BROKEN, "".join(chars[first:]))
+        return Burst(BurstKind.SCAN, tail)
 
 
 @dataclass

@@ -158,7 +158,7 @@ class UdevWatcher:
     def handle_device(self, device: Any, action: str = "add") -> list[Path]:
         if action != "add" or device is None:
             return []
-        if device.get("SUBSYSTEM", getattr(device, "subsystem", None)) != "block":
+        if getattr(device, "subsystem", None) != "block":
             return []
         node = device.device_node
         if node is None:

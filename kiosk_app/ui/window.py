@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QStackedWidget,
 from kiosk_app.flow import KioskFlow, KioskState, Screen
 from kiosk_app.i18n import Translator
 from kiosk_app.maintenance import MaintenanceInfo
-from kiosk_app.scan import HiddenGesture, ScanDetector
+from kiosk_app.scan import BurstKind, HiddenGesture, ScanDetector
 from kiosk_app.speech import Speaker
 from kiosk_app.store import CatalogueStore
 from kiosk_app.theme import stylesheet, theme_for
@@ -213,10 +213,13 @@ class KioskWindow(QWidget):
         """Keyboard and USB scanner input: characters into the current field, Enter submits or scans."""
         now = self.clock()
         self.flow.touched(now)
+        at = _key_time(event, now)
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            scanned = self._scan.enter(now)
-            if scanned is not None:
-                self.flow.scanned(scanned)
+            burst = self._scan.enter(at)
+            if burst is not None:
+                if burst.kind is BurstKind.BROKEN:
+                    log.info("scanner burst arrived in parts: reading the whole input (%d chars)", len(burst.text))
+                self.flow.scanned(burst.text)
             elif self.flow.state.screen is Screen.CASE_INPUT:
                 self.flow.submit_case(now)
             return
@@ -225,7 +228,7 @@ class KioskWindow(QWidget):
             return
         text = event.text()
         if len(text) == 1 and text.isprintable():
-            self._scan.char(text, now)
+            self._scan.char(text, at)
             self.flow.key(text)
 
     def _on_corner_tapped(self) -> None:
@@ -344,3 +347,11 @@ class KioskWindow(QWidget):
 
     def resizeEvent(self, event: object) -> None:
         self.overlay.setGeometry(self.rect())
+
+
+def _key_time(event: QKeyEvent, now: dt.datetime) -> float:
+    """When the keyboard sent the key, in seconds: the event's own timestamp, so a GUI thread that
+    was busy for a moment does not split a scanner's even burst. Synthetic events carry none (0):
+    then the clock's reading is the best there is."""
+    stamp = event.timestamp()
+    return stamp / 1000.0 if stamp else now.timestamp()

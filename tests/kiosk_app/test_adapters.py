@@ -21,7 +21,16 @@ from kiosk_app.i18n import Language
 from kiosk_app.offline_pay import DeviceKeySigner
 from kiosk_app.peripherals import PeripheralKind, UdevPeripherals, classify
 from kiosk_app.qr import qr_matrix
-from kiosk_app.scan import HiddenGesture, ScanDetector, case_number_from_scan
+from kiosk_app.scan import (
+    Burst,
+    BurstKind,
+    HiddenGesture,
+    ScanDetector,
+    ScanKind,
+    ScannedCode,
+    case_number_from_scan,
+    parse_scan,
+)
 from kiosk_app.speech import EspeakSpeaker
 from schedules.kiosk_protocol import CaseLookup, OfflineOrderClaims, OrderCreate
 from tests.kiosk_app.conftest import T0, sample_case, sample_catalogue
@@ -178,22 +187,66 @@ def test_peripherals_are_recognised_from_udev_properties() -> None:
     assert isinstance(UdevPeripherals().list(), list)  # real pyudev, whatever this machine has
 
 
+def _burst(det: ScanDetector, text: str, start: float, gap: float = 0.008,
+           stall_after: int | None = None, stall: float = 0.0) -> float:
+    """Type ``text`` into the detector as a scanner would, optionally pausing after some keys."""
+    t = start
+    for i, ch in enumerate(text):
+        t += gap + (stall if stall_after is not None and i == stall_after else 0.0)
+        det.char(ch, t)
+    return t + gap
+
+
 def test_scan_detection_and_parsing() -> None:
     det = ScanDetector()
-    t = T0
-    for ch in "GA20261101":
-        t += dt.timedelta(milliseconds=8)
-        det.char(ch, t)
-    assert det.enter(t + dt.timedelta(milliseconds=8)) == "GA20261101"
+    end = _burst(det, "GA20261101", 100.0)
+    assert det.enter(end) == Burst(BurstKind.SCAN, "GA20261101")
+    t = end + 5
     for ch in "1234":
-        t += dt.timedelta(milliseconds=400)
+        t += 0.4
         det.char(ch, t)
-    assert det.enter(t + dt.timedelta(milliseconds=400)) is None
+    assert det.enter(t + 0.4) is None  # a person typing
+    t += 5
+    for ch in "1234":
+        t += 0.4
+        det.char(ch, t)
+    assert det.enter(t + 0.01) is None  # a person typing, then a quick Enter: too short for a scan
     assert case_number_from_scan("CASE:ga-2026-0001") == "GA-2026-0001"
     assert case_number_from_scan("https://x.example/cases/GA20261101") == "GA20261101"
     assert case_number_from_scan("<script>") is None
+    assert case_number_from_scan("522703") is None  # digits alone are the tail of a number, never one
     gesture = HiddenGesture()
     assert [gesture.tap(T0 + dt.timedelta(seconds=0.3 * i)) for i in range(5)] == [False] * 4 + [True]
+
+
+@pytest.mark.parametrize("stall_after", [0, 1, 5, 11, 16])
+def test_a_stalled_burst_is_read_whole_never_as_its_tail(stall_after: int) -> None:
+    """The GUI thread stalls 300 ms mid-burst (repaint, video, GC): the fragment after it is never a scan."""
+    number = "GA-20261203-522703"
+    det = ScanDetector()
+    end = _burst(det, number, 50.0, stall_after=stall_after, stall=0.300)
+    burst = det.enter(end)
+    assert burst == Burst(BurstKind.BROKEN, number)
+    assert parse_scan(burst.text) == ScannedCode(ScanKind.CASE, number)
+
+
+def test_keys_typed_just_before_a_scan_make_it_unreadable_not_a_different_number() -> None:
+    det = ScanDetector()
+    det.char("7", 10.0)  # a resident pressed a key, then scanned within the second
+    end = _burst(det, "GA-20261203-522703", 10.5)
+    burst = det.enter(end)
+    assert burst is not None and burst.kind is BurstKind.BROKEN and burst.text == "7GA-20261203-522703"
+    assert parse_scan(burst.text) is None  # "please scan again", not a look-up of another number
+    det.char("7", 20.0)  # ...or long before: the scan stands on its own
+    end = _burst(det, "GA-20261203-522703", 25.0)
+    assert det.enter(end) == Burst(BurstKind.SCAN, "GA-20261203-522703")
+
+
+def test_scanned_order_links_and_references() -> None:
+    assert parse_scan("ORDER:k7q-4m2") == ScannedCode(ScanKind.ORDER, "K7Q-4M2")
+    assert parse_scan("https://pay.example/orders/K7Q4M2") == ScannedCode(ScanKind.ORDER, "K7Q-4M2")
+    assert parse_scan("https://pay.example/orders/K7Q-4M0") is None  # 0 is not in the alphabet
+    assert parse_scan("CASE:GA-20261203-522703") == ScannedCode(ScanKind.CASE, "GA-20261203-522703")
 
 
 def test_payment_qr_uses_high_error_correction() -> None:

@@ -8,16 +8,17 @@ and that no translation key leaked onto the screen.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent
 from PySide6.QtWidgets import QAbstractButton, QAbstractScrollArea, QApplication, QLabel, QWidget
 
 from kiosk_app.api import FakeKioskApi
 from kiosk_app.app import KioskApp
-from kiosk_app.flow import ORDERS_TOPIC, Screen
+from kiosk_app.flow import ORDERS_TOPIC, CaseField, Screen
 from kiosk_app.i18n import Language
 from kiosk_app.speech import FakeSpeaker
 from kiosk_app.theme import MIN_TEXT_PT, MIN_TOUCH_PX
@@ -247,6 +248,76 @@ def test_scanner_keystrokes_fill_the_case_number(qtbot, make_kiosk: Callable[...
     current = find(app.window, "timeline:materials_needed")
     assert current.objectName() == "current" and "当前" in current.text()  # type: ignore[attr-defined]
     assert "租房合同" in find(app.window, "next_step").text()  # type: ignore[attr-defined]
+
+
+class _Busy(QObject):
+    """Holds the GUI thread for a while when its event comes up, as a repaint or a GC pause would."""
+
+    def __init__(self, seconds: float, clock: Clock) -> None:
+        super().__init__()
+        self.seconds, self.clock, self.ran = seconds, clock, False
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.User:
+            end = time.perf_counter() + self.seconds
+            while time.perf_counter() < end:
+                pass
+            self.clock.advance(self.seconds)  # the kiosk's clock moved on meanwhile
+            self.ran = True
+            return True
+        return super().event(event)
+
+
+def _post_scan(window: QWidget, text: str, start_ms: int, busy: _Busy, stall_after: int) -> None:
+    """Queue a scanner's burst (8 ms apart by the keyboard's own timestamps) with a GUI stall inside it."""
+    t = start_ms
+    for i, ch in enumerate([*text, "\r"]):
+        key = Qt.Key.Key_Return if ch == "\r" else Qt.Key(ord(ch.upper()))
+        for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            event = QKeyEvent(kind, key, Qt.KeyboardModifier.NoModifier, ch)
+            event.setTimestamp(t)
+            QApplication.postEvent(window, event)
+        t += 8
+        if i == stall_after:
+            QApplication.postEvent(busy, QEvent(QEvent.Type.User))
+
+
+@pytest.mark.parametrize("stall_after", [3, 9])
+def test_a_gui_stall_in_the_middle_of_a_scan_still_reads_the_whole_number(
+        qtbot, make_kiosk: Callable[..., KioskApp], clock: Clock, stall_after: int) -> None:  # type: ignore[no-untyped-def]
+    """A 300 ms busy slot between two of the scanner's keys: the case number is read whole."""
+    app = make_kiosk()
+    tap(qtbot, app, "start")
+    tap(qtbot, app, "cases")
+    busy = _Busy(0.300, clock)
+    _post_scan(app.window, "GA20261101", 1_000_000, busy, stall_after)
+    qtbot.waitUntil(lambda: busy.ran and app.flow.state.case_field is CaseField.LAST4, timeout=5_000)
+    assert app.flow.state.case_number == "GA20261101"
+    assert app.flow.state.notice is None
+
+
+def test_an_unreadable_scan_asks_again_and_never_counts_towards_the_lockout(
+        qtbot, make_kiosk: Callable[..., KioskApp], clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    app = make_kiosk()
+    tap(qtbot, app, "start")
+    tap(qtbot, app, "cases")
+    for _ in range(7):  # more than the lockout allows, had they been look-ups
+        for ch in "522703":  # only the tail of a number came through
+            qtbot.keyClick(app.window, ch)
+        qtbot.keyClick(app.window, Qt.Key.Key_Return)
+        assert app.flow.state.notice is not None and app.flow.state.notice.key == "scan.retry"
+        assert app.flow.state.case_number == ""  # the fragment is not left in the field to submit
+        assert "重新扫描" in find(app.window, "notice").text()  # type: ignore[attr-defined]
+        clock.advance(2)
+    for ch in "GA20261101":
+        qtbot.keyClick(app.window, ch)
+    qtbot.keyClick(app.window, Qt.Key.Key_Return)
+    for ch in "123X":
+        clock.advance(0.5)
+        qtbot.keyClick(app.window, ch)
+    clock.advance(0.5)
+    qtbot.keyClick(app.window, Qt.Key.Key_Return)
+    assert app.flow.state.screen is Screen.CASE_RESULT  # not locked out
 
 
 def test_english_switch_and_read_aloud(qtbot, make_kiosk: Callable[..., KioskApp]) -> None:  # type: ignore[no-untyped-def]
