@@ -218,7 +218,7 @@ class KioskWindow(QWidget):
             burst = self._scan.enter(at)
             if burst is not None:
                 if burst.kind is BurstKind.BROKEN:
-                    log.info("scanner burst arrived in parts: reading the whole input (%d chars)", len(burst.text))
+                    log.info("scan came in parts: reading the whole input (%d chars)", len(burst.text))
                 self.flow.scanned(burst.text)
             elif self.flow.state.screen is Screen.CASE_INPUT:
                 self.flow.submit_case(now)
