@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
+    from schedules.clock import MovableClock
     from schedules.model import ContentItem
     from signage_player.cache import AssetCache
-    from signage_player.clock import MovableClock
     from signage_player.media import VlcBackend
     from signage_player.outbox import Outbox
     from signage_player.playloop import PlayLoop
@@ -97,7 +97,7 @@ def media_sequence(tmp: Path, image_s: float, video_s: float, video_every: int,
     import hashlib
 
     from schedules.model import ContentItem, ItemKind
-    from schedules.protocol import AssetRef
+    from schedules.protocol.device import AssetRef
     from signage_player.cache import AssetCache
 
     (tmp / "media").mkdir()
@@ -146,7 +146,7 @@ def start_player(cache: AssetCache, width: int, height: int, outbox: Outbox | No
     pin_mmap_threshold()  # as signage_player.main does
     from PySide6.QtWidgets import QApplication
 
-    from signage_player.clock import MovableClock
+    from schedules.clock import MovableClock
     from signage_player.media import VlcBackend
     from signage_player.playloop import PlayLoop
     from signage_player.view import SignageView

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from kiosk_app.errors import KioskError
-from schedules.kiosk_protocol import (
+from schedules.protocol.kiosk import (
     CaseLookup,
     CaseStatus,
     LocalizedText,

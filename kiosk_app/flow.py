@@ -26,7 +26,7 @@ from kiosk_app.api import ApiUnavailable, CatalogueResult, KioskApi, LockedOut, 
 from kiosk_app.jobs import Runner
 from kiosk_app.scan import ScanKind, parse_scan
 from kiosk_app.store import CachedCatalogue, CaseMemory, CatalogueStore
-from schedules.kiosk_protocol import (
+from schedules.protocol.kiosk import (
     PHONE_PATTERN,
     CaseLookup,
     CaseStatus,

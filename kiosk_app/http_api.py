@@ -1,7 +1,7 @@
 """``KioskApi`` over HTTP (requests), built on the player's :class:`~signage_player.client.ServerClient`.
 
 The player's client brings the bearer header, timeouts and error mapping; this adds the
-kiosk routes of :mod:`schedules.kiosk_protocol` and maps failures to the kiosk's API errors.
+kiosk routes of :mod:`schedules.protocol.kiosk` and maps failures to the kiosk's API errors.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import requests
 from pydantic import BaseModel, ValidationError
 
 from kiosk_app.api import ApiUnavailable, CatalogueResult, KioskApiError, LockedOut, NotFound, Rejected
-from schedules.kiosk_protocol import CaseLookup, CaseStatus, OrderCreate, OrderView, ServiceCatalogue
+from schedules.protocol.kiosk import CaseLookup, CaseStatus, OrderCreate, OrderView, ServiceCatalogue
 from signage_player.client import HttpStatusError, NetworkError, ServerClient
 
 KIOSK_API = "/api/v1/kiosk"

@@ -9,7 +9,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from kiosk_app.errors import KioskError
-from schedules.kiosk_protocol import LocalizedText
+from schedules.protocol.kiosk import LocalizedText
 
 
 class Language(StrEnum):

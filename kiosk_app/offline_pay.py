@@ -1,6 +1,6 @@
 """Offline payment: the kiosk signs the order's claims with its Ed25519 device key.
 
-The token format is shared with the server (``schedules.kiosk_protocol``); the resident's
+The token format is shared with the server (``schedules.protocol.kiosk``); the resident's
 phone opens ``<server>/pay/offline/<token>`` over its own network and the server verifies it
 with the public key this kiosk registered at pairing.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from schedules.kiosk_protocol import OfflineOrderClaims, encode_offline_token, offline_token_payload
+from schedules.protocol.kiosk import OfflineOrderClaims, encode_offline_token, offline_token_payload
 
 
 class DeviceKeySigner:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kiosk_app.api import text
-from schedules.kiosk_protocol import (
+from schedules.protocol.kiosk import (
     CaseEvent,
     CaseState,
     CaseStatus,

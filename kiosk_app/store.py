@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from schedules.kiosk_protocol import CaseStatus, ServiceCatalogue
+from schedules.protocol.kiosk import CaseStatus, ServiceCatalogue
 from signage_player.files import atomic_write
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict
 
+from schedules.bilingual import TextTable
 from schedules.engine import ScheduleEngine, engine_for
 from schedules.errors import ScheduleError
 from schedules.loop import effective_duration
@@ -28,81 +29,96 @@ from schedules.wallclock import (
     zone,
 )
 
-_TEXT: dict[str, tuple[str, str]] = {
+_TEXT = TextTable({
     "screen_off": (
-        "The screen is off at this time (operating hours or holiday).",
         "该屏幕此时处于关闭状态（营业时间外或节假日）。",
+        "The screen is off at this time (operating hours or holiday).",
     ),
     "not_targeted": (
-        "The campaign does not target this screen ({detail}).",
         "该广告活动未投放到此屏幕（{detail}）。",
+        "The campaign does not target this screen ({detail}).",
     ),
-    "outside_flight": ("{date} is outside the flight {detail}.", "{date} 不在投放期 {detail} 内。"),
-    "rrule_excluded": ("The recurrence rule {detail} excludes {date}.", "重复规则 {detail} 不包含 {date}。"),
+    "outside_flight": (
+        "{date} 不在投放期 {detail} 内。",
+        "{date} is outside the flight {detail}.",
+    ),
+    "rrule_excluded": (
+        "重复规则 {detail} 不包含 {date}。",
+        "The recurrence rule {detail} excludes {date}.",
+    ),
     "outside_daypart": (
-        "{time} is outside the booked dayparts {detail}.",
         "{time} 不在预订时段 {detail} 内。",
+        "{time} is outside the booked dayparts {detail}.",
     ),
     "no_valid_items": (
-        "None of its items may play on a {detail} screen.",
         "其内容均不适用于 {detail} 屏幕。",
+        "None of its items may play on a {detail} screen.",
     ),
     "preempted_by_emergency": (
-        "Emergency announcement {detail} preempts all other content.",
         "紧急公告 {detail} 优先于所有其他内容。",
+        "Emergency announcement {detail} preempts all other content.",
     ),
     "sold_out": (
-        "Ad time here is sold out: bookings were scaled to {detail} of what was requested.",
         "此处广告时段已售罄：预订按 {detail} 比例缩减。",
+        "Ad time here is sold out: bookings were scaled to {detail} of what was requested.",
     ),
     "cap_reached": (
-        "Its frequency cap of {detail} plays per hour is reached for this hour.",
         "本小时已达到每小时 {detail} 次的频次上限。",
+        "Its frequency cap of {detail} plays per hour is reached for this hour.",
     ),
-    "playing": ("It is playing now ({detail}).", "正在播放（{detail}）。"),
+    "playing": (
+        "正在播放（{detail}）。",
+        "It is playing now ({detail}).",
+    ),
     "between_plays": (
-        "It is booked here and plays again at {detail}.",
         "已在此投放，下次播放时间 {detail}。",
+        "It is booked here and plays again at {detail}.",
     ),
     "emergency": (
-        "Emergency announcement {detail} preempts everything while it is active.",
         "紧急公告 {detail} 生效期间优先于所有内容。",
+        "Emergency announcement {detail} preempts everything while it is active.",
     ),
     "announcement": (
-        "Community announcement {detail} is active and targets this screen.",
         "社区公告 {detail} 正在生效并投放到此屏幕。",
+        "Community announcement {detail} is active and targets this screen.",
     ),
     "important": (
-        "It is marked important, so it gets twice the loop time.",
         "该公告标记为重要，获得双倍轮播时间。",
+        "It is marked important, so it gets twice the loop time.",
     ),
-    "campaign": ("Campaign {detail} is booked on this screen now.", "广告活动 {detail} 此时已在此屏幕投放。"),
-    "booked_share": ("It booked {detail} of loop time.", "其预订了 {detail} 的轮播时间。"),
+    "campaign": (
+        "广告活动 {detail} 此时已在此屏幕投放。",
+        "Campaign {detail} is booked on this screen now.",
+    ),
+    "booked_share": (
+        "其预订了 {detail} 的轮播时间。",
+        "It booked {detail} of loop time.",
+    ),
     "filler": (
-        "Nothing is booked for this time, so filler content plays.",
         "此时段无预订内容，播放填充内容。",
+        "Nothing is booked for this time, so filler content plays.",
     ),
     "replaced_cap": (
-        "Filler replaces campaign {detail}, whose hourly cap is reached.",
         "广告活动 {detail} 已达每小时上限，由填充内容替代。",
+        "Filler replaces campaign {detail}, whose hourly cap is reached.",
     ),
     "replaced_separation": (
-        "Filler keeps campaign {detail} from playing right after the same advertiser or a competitor.",
         "为避免同一广告主或竞争品类相邻，广告活动 {detail} 由填充内容替代。",
+        "Filler keeps campaign {detail} from playing right after the same advertiser or a competitor.",
     ),
     "not_in_timeline": (
-        "This slot is not in the screen's computed timeline (it plays {detail}).",
         "该时段不在此屏幕的计算排期中（实际播放 {detail}）。",
+        "This slot is not in the screen's computed timeline (it plays {detail}).",
     ),
-}
+})
 
 
 class Reason(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     code: str
-    en: str
     zh: str
+    en: str
 
 
 class Explanation(BaseModel):
@@ -121,9 +137,9 @@ class Explanation(BaseModel):
 
 
 def _reason(code: str, **fmt: str) -> Reason:
-    en, zh = _TEXT[code]
     fmt.setdefault("detail", "")
-    return Reason(code=code, en=en.format(**fmt), zh=zh.format(**fmt))
+    text = _TEXT.both(code, **fmt)
+    return Reason(code=code, zh=text.zh, en=text.en)
 
 
 def _explanation(screen: Screen, at: dt.datetime, subject: str, reasons: list[Reason]) -> Explanation:

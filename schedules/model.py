@@ -1,7 +1,7 @@
 """Domain model shared by the server and the players: screens, content, announcements, campaigns.
 
 These pydantic models are the scheduling engine's inputs. They are also embedded in the
-manifest (see :mod:`schedules.protocol`), so a player can compute its own timeline offline.
+manifest (see :mod:`schedules.protocol.device`), so a player can compute its own timeline offline.
 All datetimes are timezone-aware; local wall-clock concepts (dayparts, operating hours)
 are interpreted in the screen's own time zone.
 """

@@ -27,11 +27,11 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Qt, QTimer, 
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QStackedWidget
 
+from schedules.clock import Clock, SystemClock
 from schedules.model import ContentItem
-from schedules.protocol import Heartbeat, Manifest, PlayBatch, PlayRecord
+from schedules.protocol.device import Heartbeat, Manifest, PlayBatch, PlayRecord
 from signage_player.cache import AssetCache
 from signage_player.client import Backoff, ClientError, ServerClient, Unauthorized
-from signage_player.clock import Clock, SystemClock
 from signage_player.config import PlayerSettings
 from signage_player.files import atomic_write
 from signage_player.identity import DeviceIdentity

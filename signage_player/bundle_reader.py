@@ -1,6 +1,6 @@
 """Reading signed offline bundles: verify the server's signature, then copy assets checking each hash.
 
-The format is :mod:`schedules.bundle_format`; this is the player's side of it (the tar file and
+The format is :mod:`schedules.protocol.bundle`; this is the player's side of it (the tar file and
 Ed25519 verification). Members are checked before anything is read: only regular files with
 the expected names, no duplicates, index and signature size-limited.
 """
@@ -17,7 +17,7 @@ from typing import IO
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from schedules.bundle_format import (
+from schedules.protocol.bundle import (
     ASSET_MEMBER_RE,
     ASSET_PREFIX,
     INDEX_NAME,

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from schedules.protocol import AssetRef
+from schedules.protocol.device import AssetRef
 from signage_player.errors import PlayerError
 from signage_player.files import atomic_write, fsync_dir
 from signage_player.syncplan import CachedAsset, plan_eviction

@@ -1,4 +1,4 @@
-"""HTTP client for the device routes of :mod:`schedules.protocol`, over requests.
+"""HTTP client for the device routes of :mod:`schedules.protocol.device`, over requests.
 
 Every failure surfaces as a :class:`ClientError` subclass, so the sync loop catches one
 family and retries with :class:`Backoff`. Shared by the player and the kiosk.
@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from pydantic import BaseModel, ValidationError
 
-from schedules.protocol import (
+from schedules.protocol.device import (
     EmergencyState,
     Heartbeat,
     HeartbeatReply,

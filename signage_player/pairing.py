@@ -18,7 +18,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
-from schedules.protocol import PairingStarted
+from schedules.protocol.device import PairingStarted
 from signage_player.client import ClientError, ServerClient
 from signage_player.identity import DeviceIdentity
 from signage_player.texts import tr

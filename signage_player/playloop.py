@@ -20,9 +20,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from schedules.clock import Clock, SystemClock
 from schedules.model import ContentItem, ItemKind
-from schedules.protocol import PlayRecord
-from signage_player.clock import Clock, SystemClock
+from schedules.protocol.device import PlayRecord
 from signage_player.media import MediaError
 from signage_player.outbox import Outbox
 from signage_player.program import Entry, Program, builtin_default

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from schedules.errors import ScheduleError
 from schedules.model import ContentItem, ItemKind, Screen, Slot, SlotSource
-from schedules.protocol import EmergencyState, Manifest
+from schedules.protocol.device import EmergencyState, Manifest
 from schedules.timeline import Timeline, active_emergency, is_on, ticker_texts, timeline
 from signage_player.texts import texts
 

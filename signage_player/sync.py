@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from schedules.protocol import AssetRef, Manifest
+from schedules.protocol.device import AssetRef, Manifest
 from signage_player.cache import AssetCache, CacheError
 from signage_player.client import ServerClient
 from signage_player.errors import PlayerError

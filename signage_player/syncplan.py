@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from schedules.protocol import AssetRef, Manifest
+from schedules.protocol.device import AssetRef, Manifest
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from schedules.bundle_format import BundleError
-from schedules.protocol import Manifest
+from schedules.protocol.bundle import BundleError
+from schedules.protocol.device import Manifest
 from signage_player.bundle_reader import copy_asset, open_bundle
 from signage_player.cache import AssetCache, VerificationFailed
 from signage_player.errors import PlayerError

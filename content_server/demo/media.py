@@ -113,7 +113,7 @@ ICONS: dict[str, Icon] = {
     "pharmacy": Icon("药", (0, 150, 110), "药房", "Pharmacy"),
     "laundry": Icon("洗", (57, 73, 171), "洗衣", "Laundry"),
     "welcome": Icon("家", (0, 121, 107), "欢迎", "Welcome"),
-    # the kiosk's service categories (schedules.kiosk_protocol.ServiceCategory ids)
+    # the kiosk's service categories (schedules.protocol.kiosk.ServiceCategory ids)
     "elderly_care": Icon("老", (216, 67, 21), "养老服务", "Elderly care"),
     "housekeeping": Icon("家", (0, 137, 123), "家政服务", "Housekeeping"),
     "repairs": Icon("修", (84, 110, 122), "维修服务", "Repairs"),

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from content_server.demo.media import ANNOUNCEMENTS, FILLERS, MERCHANTS, DemoMedia, Slide
 from content_server.errors import ServerError
 from schedules.model import Orientation, ScreenClass
-from schedules.protocol import PairingRequest, PairingStarted, PairingStatus
+from schedules.protocol.device import PairingRequest, PairingStarted, PairingStatus
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from schedules.kiosk_protocol import CaseState as S
+from schedules.protocol.kiosk import CaseState as S
 
 from .errors import IllegalTransition, InvalidInput
 

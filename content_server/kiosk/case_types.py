@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schedules.kiosk_protocol import CaseState, LocalizedText
+from schedules.protocol.kiosk import CaseState, LocalizedText
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from content_server.auth import RateLimited
 from content_server.errors import Invalid, NotFound
-from schedules.kiosk_protocol import CaseEvent, CaseLookup, CaseState, CaseStatus, LocalizedText
+from schedules.protocol.kiosk import CaseEvent, CaseLookup, CaseState, CaseStatus, LocalizedText
 
 from . import audit
 from .case_states import CaseChange, check_change

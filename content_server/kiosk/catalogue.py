@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content_server.models import User
-from schedules.kiosk_protocol import LocalizedText, ServiceCatalogue, ServiceCategory, ServiceOffer, TimeSlot
+from schedules.protocol.kiosk import LocalizedText, ServiceCatalogue, ServiceCategory, ServiceOffer, TimeSlot
 
 from .models import ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow
 

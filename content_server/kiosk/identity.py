@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from schedules.kiosk_protocol import PHONE_PATTERN
+from schedules.protocol.kiosk import PHONE_PATTERN
 
 from .errors import InvalidInput
 

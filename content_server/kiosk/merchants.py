@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from content_server.errors import Conflict, Forbidden, Invalid, NotFound
 from content_server.models import Media
-from schedules.kiosk_protocol import OrderState
+from schedules.protocol.kiosk import OrderState
 
 from . import audit, orders
 from .models import OrderRow, ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow

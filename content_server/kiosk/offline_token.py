@@ -1,6 +1,6 @@
 """Verification of order tokens a kiosk signed with its Ed25519 device key while offline.
 
-Format and encoding are shared with the kiosk (``schedules.kiosk_protocol``). The server
+Format and encoding are shared with the kiosk (``schedules.protocol.kiosk``). The server
 accepts a token only if the signature verifies with the public key stored when that kiosk
 was paired, the token has not expired and its lifetime is sane. Single use is the caller's
 job: the nonce is stored with the order, so opening the same token again finds that order.
@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from schedules.kiosk_protocol import OfflineOrderClaims, split_offline_token
+from schedules.protocol.kiosk import OfflineOrderClaims, split_offline_token
 
 from .errors import TokenRejected
 

@@ -6,7 +6,7 @@ reconciliation, provider portal) goes through the same table of legal moves.
 
 from __future__ import annotations
 
-from schedules.kiosk_protocol import OrderState
+from schedules.protocol.kiosk import OrderState
 
 from .errors import IllegalTransition
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from content_server.errors import Conflict, Invalid, NotFound
 from content_server.models.base import new_id
-from schedules.kiosk_protocol import (
+from schedules.protocol.kiosk import (
     LocalizedText,
     OfflineOrderClaims,
     OrderCreate,

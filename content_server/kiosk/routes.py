@@ -22,7 +22,7 @@ from content_server.db import release_connection
 from content_server.errors import Forbidden, NotFound, ServerError, TooLarge, UnsupportedMedia
 from content_server.models import Device, User
 from content_server.services import library
-from schedules.kiosk_protocol import (
+from schedules.protocol.kiosk import (
     CaseLookup,
     CaseState,
     CaseStatus,

@@ -1,6 +1,6 @@
 """Request and response models of the kiosk back end's staff APIs (clerks, providers, operators).
 
-The kiosk-facing models are the shared wire format in ``schedules.kiosk_protocol``; these are
+The kiosk-facing models are the shared wire format in ``schedules.protocol.kiosk``; these are
 only spoken between the server and the portal (and its scripts), so they live here.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schedules.kiosk_protocol import CaseState, CaseStatus, LocalizedText, OrderState
+from schedules.protocol.kiosk import CaseState, CaseStatus, LocalizedText, OrderState
 
 
 class _Body(BaseModel):

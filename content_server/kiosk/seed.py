@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schedules.kiosk_protocol import CaseState
+from schedules.protocol.kiosk import CaseState
 
 from . import cases
 from .case_states import CaseChange

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schedules.kiosk_protocol import OrderState
+from schedules.protocol.kiosk import OrderState
 
 from .order_states import UNPAID
 from .payment import TradeStatus

@@ -17,11 +17,11 @@ from content_server.errors import NotFound
 from content_server.models import Device
 from content_server.services import manifest as manifests
 from content_server.store import MediaStore
-from schedules import bundle_format as bf
+from schedules.protocol import bundle as bf
 
 
 def sign_index(index_bytes: bytes, key: Ed25519PrivateKey) -> bytes:
-    """The ``bundle.sig`` content for these index bytes (see :mod:`schedules.bundle_format`)."""
+    """The ``bundle.sig`` content for these index bytes (see :mod:`schedules.protocol.bundle`)."""
     return base64.b64encode(key.sign(bf.index_digest(index_bytes)))
 
 

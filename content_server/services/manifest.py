@@ -22,7 +22,7 @@ from content_server.services import state
 from content_server.services.catalogue import LiveSet, load_live, shared_catalogue, text_item_id
 from content_server.services.screens import to_screen
 from schedules.model import ContentItem, ItemKind, Priority
-from schedules.protocol import AssetRef, EmergencyState, Manifest
+from schedules.protocol.device import AssetRef, EmergencyState, Manifest
 
 NO_EMERGENCY = "none"
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from content_server.errors import NotFound
 from content_server.models import CampaignRow, Device, PlayRow, User
-from schedules.protocol import PlayBatch, PlayBatchResult, PlayRecord
+from schedules.protocol.device import PlayBatch, PlayBatchResult, PlayRecord
 
 
 def _row(device: Device, r: PlayRecord, now: dt.datetime) -> PlayRow:

@@ -21,7 +21,7 @@ from content_server.models import AuthToken, Device, Pairing
 from content_server.services import state
 from schedules.errors import ScheduleError
 from schedules.model import OperatingHours, Orientation, Screen, ScreenClass
-from schedules.protocol import Heartbeat, PairingRequest, PairingStarted, PairingStatus
+from schedules.protocol.device import Heartbeat, PairingRequest, PairingStarted, PairingStatus
 
 log = logging.getLogger(__name__)
 

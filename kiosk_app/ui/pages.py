@@ -27,7 +27,7 @@ from kiosk_app.i18n import Translator, format_money
 from kiosk_app.maintenance import MaintenanceInfo
 from kiosk_app.theme import Theme
 from kiosk_app.ui.widgets import TouchScrolling, keypad, make_button, make_label, qr_label
-from schedules.kiosk_protocol import OrderState
+from schedules.protocol.kiosk import OrderState
 
 DIGITS = [*"123456789", "0"]
 REFERENCE_KEYS = [*"0123456789", *"ABCDEFGHJKMNPQRSTWXYZ", "-"]

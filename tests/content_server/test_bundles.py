@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from schedules import bundle_format as bf
+from schedules.protocol import bundle as bf
 from signage_player.bundle_reader import copy_asset, open_bundle  # what the player runs
 from tests.fixtures.server import AppClient, pair_device
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from schedules.protocol import Manifest
+from schedules.protocol.device import Manifest
 from schedules.timeline import timeline
 from tests.fixtures.server import AppClient, pair_device
 

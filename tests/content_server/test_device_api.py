@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from schedules.protocol import Manifest
+from schedules.protocol.device import Manifest
 from schedules.timeline import timeline
 from tests.fixtures.server import AppClient, pair_device
 

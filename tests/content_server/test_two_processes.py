@@ -10,7 +10,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from schedules.protocol import Manifest
+from schedules.protocol.device import Manifest
 from tests.fixtures.postgres import create_database
 from tests.fixtures.server import LiveServer, pair_device
 

@@ -32,7 +32,7 @@ from kiosk_app.scan import (
     parse_scan,
 )
 from kiosk_app.speech import EspeakSpeaker
-from schedules.kiosk_protocol import CaseLookup, OfflineOrderClaims, OrderCreate
+from schedules.protocol.kiosk import CaseLookup, OfflineOrderClaims, OrderCreate
 from tests.kiosk_app.conftest import T0, sample_case, sample_catalogue
 
 

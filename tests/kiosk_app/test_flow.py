@@ -15,7 +15,7 @@ from kiosk_app.offline_pay import DeviceKeySigner
 from kiosk_app.operator import OperatorPin
 from kiosk_app.qr import qr_matrix
 from kiosk_app.store import CaseMemory, CatalogueStore
-from schedules.kiosk_protocol import OrderState
+from schedules.protocol.kiosk import OrderState
 from signage_player.outbox import Outbox
 from tests.kiosk_app.conftest import PIN, PIN_HASH, Clock
 

@@ -16,7 +16,7 @@ from kiosk_app.i18n import (
     placeholder_mismatches,
 )
 from kiosk_app.theme import LARGE, MIN_TEXT_PT, MIN_TOUCH_PX, NORMAL, contrast
-from schedules.kiosk_protocol import CaseState, OrderState
+from schedules.protocol.kiosk import CaseState, OrderState
 
 SOURCE = Path(__file__).resolve().parents[2] / "kiosk_app"
 KEY_CALL = re.compile(r"""\b(?:t|page)\(\s*["']([a-z_]+\.[a-z_.]+)["']""")

@@ -35,7 +35,7 @@ from kiosk_app.offline_pay import DeviceKeySigner
 from kiosk_app.peripherals import FakePeripherals
 from kiosk_app.settings import KioskSettings
 from kiosk_app.speech import FakeSpeaker
-from schedules.kiosk_protocol import OrderState
+from schedules.protocol.kiosk import OrderState
 from tests.content_server.kiosk.conftest import Live, pick_slot, seeded_live
 from tests.fixtures.server import LiveServer
 from tests.kiosk_app.conftest import ARTIFACTS

@@ -11,8 +11,8 @@ import pytest
 from content_server import auth
 from content_server.portal import screen_view
 from content_server.portal.i18n import LANGUAGES, MESSAGES, MissingTranslation, Translator, pick_language
-from schedules.kiosk_protocol import CaseState
 from schedules.model import ItemKind, Orientation, Priority, ScreenClass
+from schedules.protocol.kiosk import CaseState
 
 PORTAL = Path(__file__).resolve().parents[2] / "content_server" / "portal"
 TEMPLATES = sorted((PORTAL / "templates").glob("*.html"))

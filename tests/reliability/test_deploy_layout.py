@@ -21,7 +21,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from schedules.protocol import Manifest
+from schedules.protocol.device import Manifest
 from tests.content_server.kiosk.conftest import seeded_live
 from tests.fixtures.server import pair_device
 from tests.kiosk_app.test_live import browse_and_confirm, decode_qr, phone_pays, start_live_kiosk
@@ -140,7 +140,7 @@ def test_player_against_the_layout(stack: Stack, tmp_path: Path) -> None:
 
 def test_kiosk_books_and_is_paid_through_the_layout(qtbot, stack: Stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from kiosk_app.flow import Screen
-    from schedules.kiosk_protocol import OrderState
+    from schedules.protocol.kiosk import OrderState
 
     seeding = seeded_live(stack.front)
     live = next(seeding)

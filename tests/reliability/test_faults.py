@@ -26,7 +26,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from schedules.protocol import Manifest
+from schedules.protocol.device import Manifest
 from signage_player.cache import AssetCache
 from signage_player.client import ServerClient
 from signage_player.sync import Syncer

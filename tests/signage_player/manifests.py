@@ -17,7 +17,7 @@ from schedules.model import (
     ScreenClass,
     TimeRange,
 )
-from schedules.protocol import AssetRef, Manifest
+from schedules.protocol.device import AssetRef, Manifest
 
 T0 = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC)  # 10:00 in Asia/Shanghai
 

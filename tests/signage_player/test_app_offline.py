@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pytestqt.qtbot import QtBot
 
 from content_server.services.bundles import sign_index  # the server's signer: the real pair
-from schedules.bundle_format import INDEX_NAME, SIGNATURE_NAME, BundleIndex, asset_name
+from schedules.clock import MovableClock
 from schedules.model import ItemKind
+from schedules.protocol.bundle import INDEX_NAME, SIGNATURE_NAME, BundleIndex, asset_name
 from signage_player.app import PlayerApp
-from signage_player.clock import MovableClock
 from signage_player.config import PlayerSettings
 from signage_player.identity import DeviceIdentity
 from signage_player.media import FakeMediaBackend

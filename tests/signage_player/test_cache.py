@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from schedules.protocol import AssetRef
+from schedules.protocol.device import AssetRef
 from signage_player.cache import AssetCache, VerificationFailed
 from signage_player.syncplan import CachedAsset, plan_eviction, plan_sync
 from tests.signage_player.manifests import manifest, text_item

@@ -11,9 +11,9 @@ import pytest
 from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
+from schedules.clock import MovableClock
 from schedules.model import ItemKind, ScreenClass
-from schedules.protocol import PlayRecord
-from signage_player.clock import MovableClock
+from schedules.protocol.device import PlayRecord
 from signage_player.media import FakeMediaBackend
 from signage_player.outbox import Outbox
 from signage_player.playloop import PLAYS_TOPIC, PlayLoop

@@ -15,11 +15,11 @@ import requests
 from PIL import Image
 from pytestqt.qtbot import QtBot
 
+from schedules.clock import MovableClock
 from schedules.timeline import timeline
 from signage_player.app import PlayerApp
 from signage_player.cache import AssetCache
 from signage_player.client import ServerClient
-from signage_player.clock import MovableClock
 from signage_player.media import FakeMediaBackend
 from signage_player.playloop import PLAYS_TOPIC
 from signage_player.sync import Syncer
@@ -163,7 +163,7 @@ def test_a_week_offline_keeps_dayparts_and_caps_counted_from_what_played(
     import httpx
 
     from schedules.model import ScreenClass
-    from schedules.protocol import PlayRecord
+    from schedules.protocol.device import PlayRecord
     from signage_player.outbox import Outbox
     from signage_player.playloop import PlayLoop
     from signage_player.program import ManifestProgram

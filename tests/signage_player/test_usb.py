@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from content_server.services.bundles import sign_index  # the server's signer: the real pair
-from schedules.bundle_format import INDEX_NAME, SIGNATURE_NAME, BundleIndex, asset_name
 from schedules.model import ItemKind
+from schedules.protocol.bundle import INDEX_NAME, SIGNATURE_NAME, BundleIndex, asset_name
 from signage_player.cache import AssetCache
 from signage_player.sync import Syncer
 from signage_player.usb import BundleRefused, DirectoryWatcher, UdevWatcher, import_bundle

@@ -1,4 +1,4 @@
-"""Device side of :mod:`schedules.protocol`: pairing, manifest, heartbeat, plays, screenshot, emergency."""
+"""Device side of :mod:`schedules.protocol.device`: pairing, manifest, heartbeat, plays, screenshot, alerts."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from content_server.errors import Invalid, TooLarge
 from content_server.keys import public_key_b64
 from content_server.services import manifest as manifests
 from content_server.services import plays, screens, state
-from schedules.protocol import (
+from schedules.protocol.device import (
     EmergencyState,
     Heartbeat,
     HeartbeatReply,

@@ -24,7 +24,7 @@ from content_server.kiosk.schemas import ServiceBody
 from content_server.portal import forms, queries
 from content_server.portal.routes.advertiser import problem_text
 from content_server.portal.web import ClerkPage, Page, ProviderPage
-from schedules.kiosk_protocol import CaseState
+from schedules.protocol.kiosk import CaseState
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -7,7 +7,7 @@ import pytest
 
 from content_server.kiosk.case_states import CaseChange, allowed_targets, check_change
 from content_server.kiosk.errors import IllegalTransition, InvalidInput
-from schedules.kiosk_protocol import CaseState as S
+from schedules.protocol.kiosk import CaseState as S
 
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 

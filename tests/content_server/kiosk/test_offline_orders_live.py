@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import func, select
 
 from content_server.kiosk.models import OrderRow
-from schedules.kiosk_protocol import OfflineOrderClaims, encode_offline_token, offline_token_payload
+from schedules.protocol.kiosk import OfflineOrderClaims, encode_offline_token, offline_token_payload
 from tests.content_server.kiosk.conftest import Live, pick_slot
 
 

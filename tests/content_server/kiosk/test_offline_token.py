@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from content_server.kiosk.errors import TokenRejected
 from content_server.kiosk.offline_token import verify_offline_token
-from schedules.kiosk_protocol import (
+from schedules.protocol.kiosk import (
     OfflineOrderClaims,
     encode_offline_token,
     offline_token_payload,

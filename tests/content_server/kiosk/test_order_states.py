@@ -4,7 +4,7 @@ import pytest
 
 from content_server.kiosk.errors import IllegalTransition
 from content_server.kiosk.order_states import TERMINAL, can_move, move
-from schedules.kiosk_protocol import OrderState as O
+from schedules.protocol.kiosk import OrderState as O
 
 
 def test_happy_path_and_refund() -> None:

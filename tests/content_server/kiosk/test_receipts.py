@@ -12,7 +12,7 @@ from PIL import Image
 from pyzbar.pyzbar import decode
 
 from content_server.kiosk.receipts import qr_png
-from schedules.kiosk_protocol import OfflineOrderClaims, encode_offline_token, offline_token_payload
+from schedules.protocol.kiosk import OfflineOrderClaims, encode_offline_token, offline_token_payload
 
 
 def decoded(png: bytes) -> list[str]:

@@ -2,7 +2,7 @@
 
 from content_server.kiosk.payment import TradeStatus
 from content_server.kiosk.settlement import OrderFacts, Outcome, decide
-from schedules.kiosk_protocol import OrderState as O
+from schedules.protocol.kiosk import OrderState as O
 
 
 def facts(state: O) -> OrderFacts:

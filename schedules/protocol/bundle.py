@@ -21,7 +21,7 @@ import re
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schedules.errors import ScheduleError
-from schedules.protocol import Manifest
+from schedules.protocol.device import Manifest
 
 BUNDLE_FORMAT_VERSION = 1
 INDEX_NAME = "bundle.json"
