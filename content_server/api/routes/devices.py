@@ -1,4 +1,4 @@
-"""Device side of :mod:`schedules.protocol.device`: pairing, manifest, heartbeat, plays, screenshot, alerts."""
+"""Device side of :mod:`schedules.protocol.device`: pairing, manifest, heartbeat, plays, screenshots."""
 
 from __future__ import annotations
 
