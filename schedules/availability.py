@@ -29,6 +29,7 @@ from schedules.wallclock import (
     campaign_intervals,
     hour_starts,
     hours_key,
+    intersect,
     local_to_utc,
     on_intervals,
     validate_campaign,
@@ -92,21 +93,6 @@ def _share(c: Campaign, engine: ScheduleEngine, screen: Screen) -> float | None:
     if c.share_percent is not None:
         return c.share_percent
     return (c.plays_per_hour or 0) * (sum(durations) / len(durations)) / 36.0
-
-
-def _intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo = max(a[i][0], b[j][0])
-        hi = min(a[i][1], b[j][1])
-        if lo < hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
 
 
 def check_availability(
@@ -176,7 +162,7 @@ def check_availability(
         ps, pe, hours, req_all = per_zone[tzname]
         wanted_hours = wanted_on.get((tzname, hkey))
         if wanted_hours is None:
-            req = _intersect(req_all, on_intervals(screen.hours, tzname, ps, pe))
+            req = intersect(req_all, on_intervals(screen.hours, tzname, ps, pe))
             wanted_hours = wanted_on[(tzname, hkey)] = sorted(
                 {i for lo, hi in _hour_spans(hours, req) for i in range(lo, hi)}
             )

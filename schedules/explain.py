@@ -26,6 +26,7 @@ from schedules.wallclock import (
     contains,
     hour_start,
     require_aware,
+    rrule_allows,
     zone,
 )
 
@@ -225,8 +226,10 @@ def explain_absence(screen: Screen, catalogue: Catalogue, campaign_id: str, at: 
                 detail=f"{c.flight_start.isoformat()}..{c.flight_end.isoformat()}",
             )
         )
-    elif not campaign_active_on(c, day) and not in_window:
-        reasons.append(_reason("rrule_excluded", date=day.isoformat(), detail=repr(c.rrule)))
+    elif not rrule_allows(c, local) and not in_window:
+        # an hourly rule that allows the day excludes this hour: say which one
+        when = f"{day.isoformat()} {local:%H}:00" if campaign_active_on(c, day) else day.isoformat()
+        reasons.append(_reason("rrule_excluded", date=when, detail=repr(c.rrule)))
     elif not in_window:
         parts = ", ".join(f"{sorted(d.weekdays)} {d.start:%H:%M}-{d.end:%H:%M}" for d in c.dayparts)
         reasons.append(_reason("outside_daypart", time=f"{local:%a %H:%M}", detail=parts))
