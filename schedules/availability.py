@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from schedules.engine import ScheduleEngine, engine_for, validate_screen
 from schedules.errors import ScheduleError
-from schedules.loop import effective_duration
+from schedules.loop import cap_share, effective_duration
 from schedules.model import Campaign, Catalogue, Screen
 from schedules.targeting import parse_tag_expr, predicate
 from schedules.wallclock import (
@@ -90,9 +90,10 @@ def _share(c: Campaign, engine: ScheduleEngine, screen: Screen) -> float | None:
     ]
     if not durations:
         return None
-    if c.share_percent is not None:
-        return c.share_percent
-    return (c.plays_per_hour or 0) * (sum(durations) / len(durations)) / 36.0
+    mean = sum(durations) / len(durations)
+    share = c.share_percent if c.share_percent is not None else (c.plays_per_hour or 0) * mean / 36.0
+    limit = cap_share(c.frequency_cap_per_hour, mean)  # a capped campaign cannot use more
+    return share if limit is None else min(share, limit)
 
 
 def check_availability(
