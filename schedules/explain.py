@@ -243,7 +243,7 @@ def explain_absence(screen: Screen, catalogue: Catalogue, campaign_id: str, at: 
     elif not in_window:
         parts = ", ".join(f"{sorted(d.weekdays)} {d.start:%H:%M}-{d.end:%H:%M}" for d in c.dayparts)
         reasons.append(_reason("outside_daypart", time=f"{local:%a %H:%M}", detail=parts))
-    rules = engine.rules_for(screen.screen_class)
+    rules = engine.rules_for_screen(screen)
     if all(
         effective_duration(catalogue.items[i], screen.screen_class, screen.orientation, rules.min_dwell_s)
         is None

@@ -311,6 +311,17 @@ class LoopMemo:
     announcements: dict[tuple[str, ...], tuple[Entry, ...]] = field(default_factory=dict)
 
 
+class Load(NamedTuple):
+    """What a campaign asks of a screen's loop: its booked share and its cap's limit (percent)."""
+
+    share: float
+    limit: float | None  # None: no frequency cap
+
+    @property
+    def usable(self) -> float:
+        return self.share if self.limit is None else min(self.share, self.limit)
+
+
 def cap_share(cap_per_hour: int | None, mean_duration_s: float) -> float | None:
     """The most of the loop (percent) a campaign capped at ``cap_per_hour`` plays can fill."""
     return None if cap_per_hour is None else cap_per_hour * mean_duration_s / 36.0

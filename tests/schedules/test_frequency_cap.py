@@ -65,9 +65,10 @@ def test_hand_computed_oversold_hour_with_a_capped_campaign() -> None:
     a_waits = next(p for p in placed if p.entry.source is SlotSource.FILLER).start
     ex = explain_absence(scr, cat, "A", a_waits)
     assert ex.codes[0] == "sold_out" and "81%" in ex.text()
-    assert "frequency_capped" not in explain_slot(
-        scr, cat, next(p for p in placed if p.entry.source_id == "A").slot()
-    ).codes
+    assert (
+        "frequency_capped"
+        not in explain_slot(scr, cat, next(p for p in placed if p.entry.source_id == "A").slot()).codes
+    )
 
 
 def test_allotment_gives_unused_capped_time_to_the_others_and_never_exceeds_bookings() -> None:
