@@ -337,6 +337,12 @@ def allot_ad_time(
     cannot use goes to the others (water-filling), never to filler while another booking is short.
     Returns that factor (1 when nothing was scaled) and the shares.
     """
+    if not any(lim is not None for lim in limits):  # the common case: nobody capped
+        total = sum(shares)
+        if total <= capacity + _EPS:
+            return 1.0, list(shares)
+        scale = capacity / total
+        return scale, [s * scale for s in shares]
     want = [s if lim is None else min(s, lim) for s, lim in zip(shares, limits, strict=True)]
     if sum(want) <= capacity + _EPS:
         return 1.0, want
