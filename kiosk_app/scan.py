@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import pairwise
 from urllib.parse import parse_qs, urlsplit
 
 # Case numbers open with a letter (the case type, ``GA-20261203-522703``): a run of digits alone
@@ -139,7 +140,7 @@ class ScanDetector:
 
 def _fast_keys(times: list[float], max_gap_s: float) -> int:
     """How many keys came within ``max_gap_s`` of the key before them (a scanner's pace)."""
-    return sum(1 for a, b in zip(times, times[1:], strict=False) if b - a <= max_gap_s)
+    return sum(1 for a, b in pairwise(times) if b - a <= max_gap_s)
 
 
 @dataclass
