@@ -7,9 +7,8 @@ and jobs via ``app.state.scheduler`` (an APScheduler BackgroundScheduler started
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,17 +22,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from content_server import migrate
 from content_server.api.fastpath import BodyLimit, SignageApp
-from content_server.auth import LoginLimiter, RateLimited
-from content_server.clock import utc_now
-from content_server.config import Settings
-from content_server.db import make_engine, make_sessionmaker
-from content_server.errors import ServerError
+from content_server.core import migrate
+from content_server.core.auth import LoginLimiter, RateLimited
+from content_server.core.db import make_engine, make_sessionmaker
+from content_server.core.errors import ServerError
+from content_server.core.keys import load_or_create_server_key
+from content_server.core.settings import Settings
+from content_server.core.store import MediaStore
 from content_server.events import EmergencyNotifier
-from content_server.keys import load_or_create_server_key
 from content_server.services.manifest import ManifestCache
-from content_server.store import MediaStore
+from schedules.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +98,7 @@ def _clean_up(app: FastAPI) -> None:
 
     try:
         with app.state.sessions() as session:
-            removed = clean_up(session, now=app.state.clock())
+            removed = clean_up(session, now=app.state.clock.now())
             session.commit()
     except Exception:  # boundary: a scheduler job must log, never kill the scheduler thread
         log.exception("clean-up job failed")
@@ -123,8 +122,8 @@ async def _refresh_generation(app: FastAPI, every_s: float) -> None:
             log.exception("could not refresh the change counter")
 
 
-def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now) -> FastAPI:
-    """Build the app. ``clock`` returns aware UTC now; tests pass a movable one."""
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """Build the app on ``clock`` (the system clock unless a test passes a movable one)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -171,7 +170,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.clock = clock
+    app.state.clock = clock or SystemClock()
     app.state.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
     app.state.emergency = EmergencyNotifier()
     app.state.manifests = ManifestCache(settings.poll_cache_s)

@@ -1,7 +1,7 @@
 """Checking uploaded media: type from the bytes, Pillow verification with a bomb limit, ffprobe for video.
 
 Pure of HTTP and ORM: takes a file path, returns :class:`MediaInfo` or raises
-:class:`~content_server.errors.UnsupportedMedia` / :class:`~content_server.errors.Invalid`.
+:class:`~content_server.core.errors.UnsupportedMedia` / :class:`~content_server.core.errors.Invalid`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from content_server.errors import Invalid, UnsupportedMedia
+from content_server.core.errors import Invalid, UnsupportedMedia
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from content_server.errors import Invalid
+from content_server.core.errors import Invalid
 from schedules.errors import ScheduleError
 from schedules.model import Campaign, Catalogue, Screen, Slot, Targeting
 

@@ -17,8 +17,8 @@ import json
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from content_server.api.blobs import blob_response, etag_matches
-from content_server.errors import TooLarge
+from content_server.core.blobs import blob_response, etag_matches
+from content_server.core.errors import TooLarge
 
 MANIFEST_PATH = "/api/v1/device/manifest"
 ASSET_PREFIX = "/api/v1/assets/"
@@ -49,7 +49,8 @@ class SignageApp(FastAPI):
         if auth is None or auth[:7].lower() != b"bearer ":
             return None
         state = self.state
-        manifest = state.manifests.fresh_manifest(hashlib.sha256(auth[7:].strip()).hexdigest(), state.clock())
+        key_hash = hashlib.sha256(auth[7:].strip()).hexdigest()
+        manifest = state.manifests.fresh_manifest(key_hash, state.clock.now())
         if manifest is None:
             return None
         if path == MANIFEST_PATH:

@@ -25,7 +25,7 @@ END = "<!-- config-reference:end -->"
 
 # (module, what it configures); a module that does not exist yet is skipped.
 SETTINGS_MODULES: tuple[tuple[str, str], ...] = (
-    ("content_server.config", "Content server (`signage-server`)"),
+    ("content_server.core.settings", "Content server (`signage-server`)"),
     ("signage_player.settings", "Signage player (`signage-player`)"),
     ("signage_player.config", "Signage player (`signage-player`)"),
     ("kiosk_app.settings", "Kiosk app (`community-kiosk`)"),

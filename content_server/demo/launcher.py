@@ -35,6 +35,7 @@ from types import FrameType
 
 from pydantic import ValidationError
 
+from content_server.core.errors import ServerError
 from content_server.demo.media import DemoMedia, generate_demo_media, make_demo_videos
 from content_server.demo.processes import Child, Supervisor
 from content_server.demo.seed import (
@@ -53,7 +54,6 @@ from content_server.demo.seed import (
     seed_videos,
 )
 from content_server.demo.settings import DemoSettings
-from content_server.errors import ServerError
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from content_server.errors import ServerError
+from content_server.core.errors import ServerError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from content_server.errors import ServerError
+from content_server.core.errors import ServerError
 
 log = logging.getLogger(__name__)
 

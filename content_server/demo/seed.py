@@ -24,8 +24,8 @@ from typing import Any
 import requests
 from sqlalchemy.engine import Engine
 
+from content_server.core.errors import ServerError
 from content_server.demo.media import ANNOUNCEMENTS, FILLERS, MERCHANTS, DemoMedia, Slide
-from content_server.errors import ServerError
 from schedules.model import Orientation, ScreenClass
 from schedules.protocol.device import PairingRequest, PairingStarted, PairingStatus
 
@@ -130,7 +130,7 @@ DEVICES: tuple[DemoDevice, ...] = (
 @contextmanager
 def _engine(database_url: str) -> Iterator[Engine]:
     """An engine on the demo database, disposed afterwards (the server opens its own)."""
-    from content_server.db import make_engine
+    from content_server.core.db import make_engine
 
     engine = make_engine(database_url)
     try:
@@ -141,7 +141,7 @@ def _engine(database_url: str) -> Iterator[Engine]:
 
 def migrate_database(database_url: str) -> None:
     """Apply the server's migrations (the same call `signage-server migrate` makes)."""
-    from content_server import migrate
+    from content_server.core import migrate
 
     with _engine(database_url) as engine:
         migrate.upgrade(engine)
@@ -153,8 +153,8 @@ def seed_accounts(
     """Create the demo accounts that do not exist yet (approved); return the usernames created."""
     from sqlalchemy import select
 
-    from content_server import auth
-    from content_server.db import make_sessionmaker
+    from content_server.core import auth
+    from content_server.core.db import make_sessionmaker
     from content_server.models import User
 
     created: list[str] = []
@@ -183,7 +183,7 @@ def seed_kiosk_catalogue(database_url: str, now: dt.datetime) -> bool:
     except ImportError:
         log.warning("kiosk catalogue: content_server.kiosk.seed is not available yet; skipped")
         return False
-    from content_server.db import make_sessionmaker
+    from content_server.core.db import make_sessionmaker
 
     with _engine(database_url) as engine, make_sessionmaker(engine)() as session:
         seed_demo_catalogue(session, now)

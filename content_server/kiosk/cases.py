@@ -1,7 +1,7 @@
 """Government-affairs cases: clerks create and move them; residents look them up from kiosks.
 
 A lookup needs the case number plus the last 4 of the ID card (or the phone). A wrong answer
-and an unknown case number give the same :class:`~content_server.errors.NotFound`, and both
+and an unknown case number give the same :class:`~content_server.core.errors.NotFound`, and both
 count as failures for the case number and the device, so a lockout reveals nothing either.
 """
 
@@ -17,8 +17,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from content_server.auth import RateLimited
-from content_server.errors import Invalid, NotFound
+from content_server.core.auth import RateLimited
+from content_server.core.errors import Invalid, NotFound
 from schedules.protocol.kiosk import CaseEvent, CaseLookup, CaseState, CaseStatus, LocalizedText
 
 from . import audit

@@ -12,7 +12,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from content_server.errors import Conflict, Forbidden, Invalid, NotFound
+from content_server.core.errors import Conflict, Forbidden, Invalid, NotFound
 from content_server.models import Media
 from schedules.protocol.kiosk import OrderState
 

@@ -18,8 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from content_server.errors import Conflict, Invalid, NotFound
-from content_server.models.base import new_id
+from content_server.core.errors import Conflict, Invalid, NotFound
+from content_server.core.models import new_id
 from schedules.protocol.kiosk import (
     LocalizedText,
     OfflineOrderClaims,

@@ -17,9 +17,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from content_server.api.deps import CurrentDevice, NowDep, SessionDep, SettingsDep, StoreDep, require_role
-from content_server.db import release_connection
-from content_server.errors import Forbidden, NotFound, ServerError, TooLarge, UnsupportedMedia
+from content_server.core.db import release_connection
+from content_server.core.deps import CurrentDevice, NowDep, SessionDep, SettingsDep, StoreDep, require_role
+from content_server.core.errors import Forbidden, NotFound, ServerError, TooLarge, UnsupportedMedia
 from content_server.models import Device, User
 from content_server.services import library
 from schedules.protocol.kiosk import (
@@ -153,7 +153,7 @@ async def payment_notification(provider_name: str, request: Request, rt: Runtime
     body = await request.body()
     if len(body) > MAX_NOTIFICATION_BYTES:
         raise NotificationRejected("body too large")
-    now = request.app.state.clock()
+    now = request.app.state.clock.now()
     sessions = request.app.state.sessions
 
     def settle() -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from content_server.errors import NotFound
+from content_server.core.errors import NotFound
+from schedules.clock import Clock
 
 from . import orders
 from .community_pay import CommunityPay, HttpNotifier, QueuedNotifier, derive_secret
@@ -62,9 +62,9 @@ def reconcile_all(
 
 
 def _job(app: FastAPI) -> None:
-    clock: Callable[[], dt.datetime] = app.state.clock
+    clock: Clock = app.state.clock
     try:  # boundary: a failing pass is logged and retried at the next interval
-        reconcile_all(app.state.kiosk, app.state.sessions, clock())
+        reconcile_all(app.state.kiosk, app.state.sessions, clock.now())
     except Exception:
         log.exception("kiosk reconciliation pass failed")
 

@@ -1,4 +1,4 @@
-"""Alembic environment: uses the connection handed over by ``content_server.migrate``, or the URL."""
+"""Alembic environment: uses the connection handed over by ``content_server.core.migrate``, or the URL."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """ORM models on one shared ``Base``; other packages (kiosk) add their own models to it."""
 
-from content_server.models.accounts import AuthToken, User
-from content_server.models.base import Base, UTCDateTime, new_id, utcnow
+from content_server.core.changes import ManifestState
+from content_server.core.models import AuthToken, Base, User, UTCDateTime, new_id
 from content_server.models.content import AlertFeed, AnnouncementRow, CampaignRow, CapAlert, Media, PlayRow
-from content_server.models.screens import Device, ManifestState, Pairing
+from content_server.models.screens import Device, Pairing
 
 __all__ = [
     "AlertFeed",
@@ -20,5 +20,4 @@ __all__ = [
     "UTCDateTime",
     "User",
     "new_id",
-    "utcnow",
 ]

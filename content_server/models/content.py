@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from content_server.models.base import Base, UTCDateTime, new_id
+from content_server.core.models import Base, UTCDateTime, new_id
 
 
 class Media(Base):

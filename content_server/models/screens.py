@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from content_server.models.base import Base, UTCDateTime, new_id
+from content_server.core.models import Base, UTCDateTime, new_id
 
 
 class Device(Base):
@@ -65,13 +65,3 @@ class Pairing(Base):
     pending_key: Mapped[str | None] = mapped_column(String(128), nullable=True)  # cleared once delivered
     delivered: Mapped[bool] = mapped_column(Boolean, default=False)
 
-
-class ManifestState(Base):
-    """One row: a counter bumped whenever anything that feeds manifests changes (cheap 304 checks)."""
-
-    __tablename__ = "manifest_state"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    generation: Mapped[int] = mapped_column(Integer, default=0)
-    emergency_generation: Mapped[int] = mapped_column(Integer, default=0)
-    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -22,11 +22,12 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from content_server import auth
-from content_server.api.deps import SESSION_COOKIE, NowDep, SessionDep, SettingsDep
-from content_server.config import Settings
-from content_server.db import release_connection
-from content_server.errors import ServerError
+from content_server.core import auth
+from content_server.core import security as core_security
+from content_server.core.db import release_connection
+from content_server.core.deps import SESSION_COOKIE, NowDep, SessionDep, SettingsDep
+from content_server.core.errors import ServerError
+from content_server.core.settings import Settings
 from content_server.models import User
 from content_server.portal import security
 from content_server.portal.forms import COMMUNITY_TZ
@@ -115,7 +116,7 @@ class Page:
 
     @property
     def csrf_token(self) -> str:
-        return security.csrf_token(self.settings.secret_key, self.csrf_cookie, self.session_token)
+        return core_security.csrf_token(self.settings.secret_key, self.csrf_cookie, self.session_token)
 
     def render(
         self,
@@ -155,7 +156,7 @@ class Page:
             response.headers.setdefault(name, value)
         if self.csrf_cookie_is_new:
             response.set_cookie(
-                security.CSRF_COOKIE,
+                core_security.CSRF_COOKIE,
                 self.csrf_cookie,
                 httponly=True,
                 secure=self.settings.secure_cookies,
@@ -167,7 +168,7 @@ class Page:
     def require_csrf(self, submitted: str | None) -> None:
         """Refuse a state-changing request whose token was not made for this browser and session."""
         cookie = None if self.csrf_cookie_is_new else self.csrf_cookie
-        if not security.csrf_valid(self.settings.secret_key, cookie, self.session_token, submitted):
+        if not core_security.csrf_valid(self.settings.secret_key, cookie, self.session_token, submitted):
             log.warning("portal: CSRF check failed on %s", self.request.url.path)
             raise PortalError("error.csrf", 403)
 
@@ -191,7 +192,7 @@ def _current(request: Request, session: Any, now: dt.datetime) -> User | None:
 def page_anonymous(request: Request, settings: SettingsDep, session: SessionDep, now: NowDep) -> Page:
     """A page anyone may open (log-in, sign-up); knows the user if there is one."""
     lang, t = _translator(request)
-    cookie = request.cookies.get(security.CSRF_COOKIE)
+    cookie = request.cookies.get(core_security.CSRF_COOKIE)
     user = _current(request, session, now)
     release_connection(session)  # not held while the page handler waits for a thread
     return Page(
@@ -200,7 +201,7 @@ def page_anonymous(request: Request, settings: SettingsDep, session: SessionDep,
         lang,
         t,
         user,
-        cookie or security.new_csrf_cookie(),
+        cookie or core_security.new_csrf_cookie(),
         cookie is None,
     )
 
@@ -246,8 +247,8 @@ def _is_portal(request: Request) -> bool:
 def _error_page(request: Request, status_code: int, key: str, message: str = "") -> Response:
     lang, t = _translator(request)
     settings: Settings = request.app.state.settings
-    cookie = request.cookies.get(security.CSRF_COOKIE)
-    page = Page(request, settings, lang, t, None, cookie or security.new_csrf_cookie(), cookie is None)
+    cookie = request.cookies.get(core_security.CSRF_COOKIE)
+    page = Page(request, settings, lang, t, None, cookie or core_security.new_csrf_cookie(), cookie is None)
     wants_json = "application/json" in request.headers.get("accept", "") or request.headers.get(
         "x-csrf-token"
     )

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content_server import cap
-from content_server.errors import Conflict, Invalid, NotFound
+from content_server.core import changes as state
+from content_server.core.errors import Conflict, Invalid, NotFound
 from content_server.models import AlertFeed, AnnouncementRow, CapAlert
-from content_server.services import state
 
 log = logging.getLogger(__name__)
 

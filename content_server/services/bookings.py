@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content_server import scheduling
-from content_server.errors import Conflict, Invalid, NotFound
+from content_server.core import changes as state
+from content_server.core.errors import Conflict, Invalid, NotFound
 from content_server.models import AnnouncementRow, CampaignRow, Device, Media, User
-from content_server.services import state
 from content_server.services.catalogue import catalogue_for, to_campaign
 from content_server.services.screens import to_screen
 from schedules.model import Daypart, Priority, Targeting

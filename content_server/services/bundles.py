@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from content_server.errors import NotFound
+from content_server.core.errors import NotFound
+from content_server.core.store import MediaStore
 from content_server.models import Device
 from content_server.services import manifest as manifests
-from content_server.store import MediaStore
 from schedules.protocol import bundle as bf
 
 

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content_server import media
-from content_server.config import Settings
-from content_server.errors import Conflict, Invalid, NotFound
+from content_server.core import changes as state
+from content_server.core.errors import Conflict, Invalid, NotFound
+from content_server.core.settings import Settings
+from content_server.core.store import MediaStore, StagedFile
 from content_server.models import AnnouncementRow, CampaignRow, Media, User
-from content_server.services import state
-from content_server.store import MediaStore, StagedFile
 
 log = logging.getLogger(__name__)
 SAFE_NAME_MAX = 200

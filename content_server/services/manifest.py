@@ -17,8 +17,8 @@ from enum import Enum
 from sqlalchemy.orm import Session
 
 from content_server import scheduling
+from content_server.core import changes as state
 from content_server.models import Device
-from content_server.services import state
 from content_server.services.catalogue import LiveSet, load_live, shared_catalogue, text_item_id
 from content_server.services.screens import to_screen
 from schedules.model import ContentItem, ItemKind, Priority

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from content_server.errors import NotFound
+from content_server.core.errors import NotFound
 from content_server.models import CampaignRow, Device, PlayRow, User
 from schedules.protocol.device import PlayBatch, PlayBatchResult, PlayRecord
 

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from content_server import health as health_mod
 from content_server import scheduling
-from content_server.auth import sha256_hex
-from content_server.config import Settings
-from content_server.errors import Invalid, NotFound
+from content_server.core import changes as state
+from content_server.core.errors import Invalid, NotFound
+from content_server.core.security import sha256_hex
+from content_server.core.settings import Settings
 from content_server.health import Health, Thresholds
 from content_server.models import AuthToken, Device, Pairing
-from content_server.services import state
 from schedules.errors import ScheduleError
 from schedules.model import OperatingHours, Orientation, Screen, ScreenClass
 from schedules.protocol.device import Heartbeat, PairingRequest, PairingStarted, PairingStatus

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from content_server.db import make_engine, make_sessionmaker
+from content_server.core.db import make_engine, make_sessionmaker
 from content_server.kiosk.seed import seed_demo_catalogue
 from tests.fixtures.server import Credentials, LiveServer, free_port, pair_device
 from tests.portal.conftest import browser_login, shoot

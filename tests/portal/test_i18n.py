@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from content_server import auth
+from content_server.core import auth
 from content_server.portal import screen_view
 from content_server.portal.i18n import LANGUAGES, MESSAGES, MissingTranslation, Translator, pick_language
 from schedules.model import ItemKind, Orientation, Priority, ScreenClass

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from content_server import auth
-from content_server.api.deps import (
+from content_server.core import auth
+from content_server.core.deps import (
     SESSION_COOKIE,
     CurrentUser,
     NowDep,
@@ -19,7 +19,7 @@ from content_server.api.deps import (
     SettingsDep,
     bearer_token,
 )
-from content_server.errors import Invalid, NotFound
+from content_server.core.errors import Invalid, NotFound
 from content_server.models import User
 
 router = APIRouter(tags=["accounts"])

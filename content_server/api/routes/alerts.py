@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from content_server import cap
-from content_server.api.deps import NowDep, Operator, SessionDep, SettingsDep
-from content_server.errors import TooLarge
+from content_server.core.deps import NowDep, Operator, SessionDep, SettingsDep
+from content_server.core.errors import TooLarge
 from content_server.services import alerts
 
 router = APIRouter(tags=["alerts"])

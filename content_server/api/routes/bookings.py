@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from content_server.api.deps import Advertiser, NowDep, Operator, OperatorOrAdvertiser, SessionDep
+from content_server.core.deps import Advertiser, NowDep, Operator, OperatorOrAdvertiser, SessionDep
 from content_server.services import bookings
 
 router = APIRouter(tags=["bookings"])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from content_server.api.deps import NowDep, Operator, SessionDep, SettingsDep, StoreDep
+from content_server.core.deps import NowDep, Operator, SessionDep, SettingsDep, StoreDep
 from content_server.services import bundles
 
 router = APIRouter(tags=["bundles"])

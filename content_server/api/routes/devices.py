@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from content_server.api.blobs import etag_matches
-from content_server.api.deps import (
+from content_server.core import changes as state
+from content_server.core.blobs import etag_matches
+from content_server.core.db import release_connection
+from content_server.core.deps import (
     CurrentDevice,
     NowDep,
     SessionDep,
@@ -18,11 +20,10 @@ from content_server.api.deps import (
     bearer_token,
     device_for_key,
 )
-from content_server.db import release_connection
-from content_server.errors import Invalid, TooLarge
-from content_server.keys import public_key_b64
+from content_server.core.errors import Invalid, TooLarge
+from content_server.core.keys import public_key_b64
 from content_server.services import manifest as manifests
-from content_server.services import plays, screens, state
+from content_server.services import plays, screens
 from schedules.protocol.device import (
     EmergencyState,
     Heartbeat,
@@ -162,7 +163,7 @@ async def emergency(
     def current() -> EmergencyState:
         with app.state.sessions() as s:
             device = device_for_key(s, token)
-            return manifests.emergency_for(s, device, app.state.clock())
+            return manifests.emergency_for(s, device, app.state.clock.now())
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(wait, app.state.settings.emergency_max_wait_s)

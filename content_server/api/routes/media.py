@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from content_server.api.blobs import serve_blob
-from content_server.api.deps import (
+from content_server.core.blobs import serve_blob
+from content_server.core.deps import (
     CurrentDevice,
     NowDep,
     OperatorOrAdvertiser,
@@ -18,10 +18,10 @@ from content_server.api.deps import (
     SettingsDep,
     StoreDep,
 )
-from content_server.errors import NotFound, TooLarge
+from content_server.core.errors import NotFound, TooLarge
+from content_server.core.store import SHA256_RE
 from content_server.models import Media
 from content_server.services import library
-from content_server.store import SHA256_RE
 
 router = APIRouter(tags=["media"])
 

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from content_server.api.deps import OperatorOrAdvertiser, SessionDep
-from content_server.errors import Invalid
+from content_server.core.deps import OperatorOrAdvertiser, SessionDep
+from content_server.core.errors import Invalid
 from content_server.services import plays
 
 router = APIRouter(tags=["reports"])

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from content_server.api.blobs import serve_blob
-from content_server.api.deps import NowDep, Operator, SessionDep, SettingsDep, StoreDep
-from content_server.errors import NotFound
+from content_server.core.blobs import serve_blob
+from content_server.core.deps import NowDep, Operator, SessionDep, SettingsDep, StoreDep
+from content_server.core.errors import NotFound
 from content_server.models import Device
 from content_server.services import screens
 

@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from content_server import auth
-from content_server.api.deps import SESSION_COOKIE, NowDep, SessionDep
-from content_server.errors import ServerError
+from content_server.core import auth
+from content_server.core.deps import SESSION_COOKIE, NowDep, SessionDep
+from content_server.core.errors import ServerError
 from content_server.portal import security
 from content_server.portal.i18n import pick_language
 from content_server.portal.web import PORTAL_PREFIX, AnyPage, LoggedIn

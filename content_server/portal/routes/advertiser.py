@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from content_server.api.deps import NowDep, SessionDep
-from content_server.errors import ServerError
+from content_server.core.deps import NowDep, SessionDep
+from content_server.core.errors import ServerError
 from content_server.models import CampaignRow, Media
 from content_server.portal import forms, insight, queries
 from content_server.portal.svg import ChartSeries, stacked_bar_chart

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import Response
 
-from content_server import auth
-from content_server.api.deps import NowDep, SessionDep
-from content_server.errors import ServerError
+from content_server.core import auth
+from content_server.core.deps import NowDep, SessionDep
+from content_server.core.errors import ServerError
 from content_server.models import CampaignRow, Device
 from content_server.portal import forms, insight, queries, screen_view
 from content_server.portal.routes import advertiser

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
-from content_server.api.deps import NowDep, SessionDep
-from content_server.errors import ServerError
+from content_server.core.deps import NowDep, SessionDep
+from content_server.core.errors import ServerError
 from content_server.kiosk import cases, merchants
 from content_server.kiosk.case_states import CaseChange, allowed_targets
 from content_server.kiosk.case_types import CASE_TYPES

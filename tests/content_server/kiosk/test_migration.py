@@ -10,8 +10,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 import content_server.kiosk.models  # noqa: F401  (registers the kiosk tables)
-from content_server.db import make_engine
-from content_server.migrate import alembic_config, upgrade
+from content_server.core.db import make_engine
+from content_server.core.migrate import alembic_config, upgrade
 from content_server.models import Base
 
 

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-from content_server.errors import Invalid, StorageFull, TooLarge
+from content_server.core.errors import Invalid, StorageFull, TooLarge
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1024 * 1024

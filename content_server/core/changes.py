@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from content_server.models import ManifestState
+from content_server.core.models import Base, UTCDateTime
+
+
+class ManifestState(Base):
+    """One row: a counter bumped whenever anything that feeds manifests changes (cheap 304 checks)."""
+
+    __tablename__ = "manifest_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    emergency_generation: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
 
 
 def _ensure(session: Session, now: dt.datetime) -> None:

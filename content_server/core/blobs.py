@@ -10,8 +10,8 @@ from fastapi import Request, Response
 from fastapi.responses import FileResponse
 from starlette.types import Send
 
-from content_server.errors import NotFound
-from content_server.store import MediaStore
+from content_server.core.errors import NotFound
+from content_server.core.store import MediaStore
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 

@@ -14,13 +14,13 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from content_server import auth
-from content_server.config import Settings
-from content_server.db import get_session, release_connection
-from content_server.errors import Forbidden, Unauthorized
+from content_server.core import auth, security
+from content_server.core.db import get_session, release_connection
+from content_server.core.errors import Forbidden, Unauthorized
+from content_server.core.settings import Settings
+from content_server.core.store import MediaStore
 from content_server.models import Device, User
-from content_server.portal import security
-from content_server.store import MediaStore
+from schedules.clock import Clock
 
 SESSION_COOKIE = "signage_session"
 
@@ -30,10 +30,15 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_clock(request: Request) -> Clock:
+    """The app's one clock (tests move it)."""
+    clock: Clock = request.app.state.clock
+    return clock
+
+
 def get_now(request: Request) -> dt.datetime:
-    """The app's clock (tests move it); always timezone-aware UTC."""
-    clock: Callable[[], dt.datetime] = request.app.state.clock
-    return clock()
+    """Now on the app's clock; always timezone-aware UTC."""
+    return get_clock(request).now()
 
 
 def get_store(request: Request) -> MediaStore:
@@ -43,6 +48,7 @@ def get_store(request: Request) -> MediaStore:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 NowDep = Annotated[dt.datetime, Depends(get_now)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[MediaStore, Depends(get_store)]
 
@@ -116,7 +122,7 @@ def current_device(request: Request, session: SessionDep) -> Device:
 def device_for_key(session: Session, token: str | None) -> Device:
     if not token or len(token) > 256:
         raise Unauthorized("device key missing (Authorization: Bearer <device_key>)")
-    device = session.scalar(select(Device).where(Device.key_sha256 == auth.sha256_hex(token)))
+    device = session.scalar(select(Device).where(Device.key_sha256 == security.sha256_hex(token)))
     if device is None or device.revoked_at is not None:
         raise Unauthorized("unknown or revoked device")
     return device

@@ -6,31 +6,19 @@ Callable from any code (API routes, portal pages, CLI); nothing here knows about
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
 import logging
-import secrets
 import threading
 from collections import defaultdict, deque
 from enum import StrEnum
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from content_server.errors import Conflict, Invalid, NotFound, Unauthorized
-from content_server.models import AuthToken, User
+from content_server.core.errors import Conflict, Invalid, NotFound, Unauthorized
+from content_server.core.models import AuthToken, User
+from content_server.core.security import hash_password, needs_rehash, new_secret, sha256_hex, verify_password
 
 log = logging.getLogger(__name__)
-
-_hasher = PasswordHasher()
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """A real hash to verify against for unknown usernames, so timing does not reveal accounts."""
-    return _hasher.hash("not-a-real-password-0")
 
 
 class Role(StrEnum):
@@ -57,14 +45,6 @@ class RateLimited(AuthError):
 
 class AccountExists(Conflict):
     pass
-
-
-def sha256_hex(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
 
 
 def validate_password(password: str) -> None:
@@ -154,25 +134,20 @@ def authenticate(
     now_s = now.timestamp()
     limiter.check(keys, now_s)
     user = session.scalar(select(User).where(User.username == username.strip()))
-    try:
-        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
-        ok = user is not None
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok or user is None:
+    if not verify_password(user.password_hash if user else None, password) or user is None:
         limiter.failed(keys, now_s)
         raise AuthError("wrong username or password")
     if user.disabled:
         raise AuthError("this account is disabled")
     limiter.succeeded(keys[0])
-    if _hasher.check_needs_rehash(user.password_hash):
+    if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
 
 
 def issue_token(session: Session, user: User, *, kind: str, now: dt.datetime, lifetime: dt.timedelta) -> str:
     """Create a session or API token; returns the secret (only its hash is stored)."""
-    secret = secrets.token_urlsafe(32)
+    secret = new_secret()
     session.add(
         AuthToken(
             user_id=user.id,
