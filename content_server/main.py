@@ -73,12 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     engine = make_engine(settings.effective_database_url)
     migrate.upgrade(engine)
     if args.command == "create-user":
-        from content_server.core import auth
+        from content_server.accounts import services as accounts
         from content_server.core.errors import ServerError
 
         with make_sessionmaker(engine)() as session:
             try:
-                user = auth.create_user(
+                user = accounts.create_user(
                     session,
                     username=args.username,
                     password=args.password,
@@ -90,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
             except ServerError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
-            session.commit()
             print(f"created {user.role} {user.username} ({user.id})")
     engine.dispose()
     return 0

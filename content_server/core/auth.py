@@ -1,6 +1,7 @@
-"""Authentication service: argon2 passwords, users and roles, session/API tokens, login rate limiting.
+"""Authentication: roles, password log-in under a rate limit, session and API tokens.
 
-Callable from any code (API routes, portal pages, CLI); nothing here knows about HTTP.
+Callable from any code (API routes, portal pages, CLI); nothing here knows about HTTP. Creating
+and approving accounts is the ``accounts`` feature's (``content_server.accounts.services``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from content_server.core.errors import Conflict, Invalid, NotFound, Unauthorized
+from content_server.core.errors import Unauthorized
 from content_server.core.models import AuthToken, User
 from content_server.core.security import hash_password, needs_rehash, new_secret, sha256_hex, verify_password
 
@@ -41,51 +42,6 @@ class RateLimited(AuthError):
     def __init__(self, retry_after_s: float) -> None:
         super().__init__("too many failed log-ins; try again later")
         self.retry_after_s = retry_after_s
-
-
-class AccountExists(Conflict):
-    pass
-
-
-def validate_password(password: str) -> None:
-    if len(password) < 8:
-        raise Invalid("password: use at least 8 characters")
-    if len(password) > 256:
-        raise Invalid("password: at most 256 characters")
-
-
-def create_user(
-    session: Session,
-    *,
-    username: str,
-    password: str,
-    role: Role | str,
-    now: dt.datetime,
-    approved: bool | None = None,
-    display_name: str = "",
-) -> User:
-    """Create an account. Operators and clerks are approved at once; advertisers/providers wait."""
-    role = Role(role)
-    username = username.strip()
-    if not username or len(username) > 64:
-        raise Invalid("username: 1 to 64 characters")
-    validate_password(password)
-    if session.scalar(select(User).where(User.username == username)) is not None:
-        raise AccountExists(f"username {username!r} is taken")
-    if approved is None:
-        approved = role not in SELF_SIGNUP_ROLES
-    user = User(
-        username=username,
-        password_hash=hash_password(password),
-        role=role.value,
-        approved=approved,
-        display_name=display_name or username,
-        created_at=now,
-    )
-    session.add(user)
-    session.flush()
-    log.info("created %s account %s (approved=%s)", role.value, username, approved)
-    return user
 
 
 class LoginLimiter:
@@ -178,11 +134,3 @@ def user_for_token(session: Session, secret: str, now: dt.datetime) -> User:
 
 def revoke_token(session: Session, secret: str) -> None:
     session.execute(delete(AuthToken).where(AuthToken.token_sha256 == sha256_hex(secret)))
-
-
-def set_approved(session: Session, user_id: str, approved: bool) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("unknown user")
-    user.approved = approved
-    return user

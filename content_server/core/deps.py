@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from content_server.core import auth, security
 from content_server.core.db import get_session, release_connection
 from content_server.core.errors import Forbidden, Unauthorized
+from content_server.core.models import User
 from content_server.core.settings import Settings
 from content_server.core.store import MediaStore
-from content_server.models import Device, User
+from content_server.signage.models import Device
 from schedules.clock import Clock
 
 SESSION_COOKIE = "signage_session"

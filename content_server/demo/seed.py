@@ -3,7 +3,8 @@
 Two stages, both safe to run again (a second run finds everything and changes nothing):
 
 1. :func:`seed_accounts` and :func:`seed_kiosk_catalogue` run in-process on the migrated
-   database before the server starts (the same ``auth.create_user`` the ``create-user`` CLI uses).
+   database before the server starts (the same ``accounts.services.create_user`` the
+   ``create-user`` CLI uses).
 2. :class:`DemoApi` then talks to the running server as its users do: devices pair through the
    real pairing routes and an operator claims their codes; merchants upload media and book
    campaigns, the operator posts announcements and approves the campaigns.
@@ -153,16 +154,16 @@ def seed_accounts(
     """Create the demo accounts that do not exist yet (approved); return the usernames created."""
     from sqlalchemy import select
 
-    from content_server.core import auth
+    from content_server.accounts.services import create_user
     from content_server.core.db import make_sessionmaker
-    from content_server.models import User
+    from content_server.core.models import User
 
     created: list[str] = []
     with _engine(database_url) as engine, make_sessionmaker(engine)() as session:
         for account in accounts:
             if session.scalar(select(User).where(User.username == account.username)) is not None:
                 continue
-            auth.create_user(
+            create_user(
                 session,
                 username=account.username,
                 password=account.password,
@@ -172,7 +173,6 @@ def seed_accounts(
                 display_name=account.display_name,
             )
             created.append(account.username)
-        session.commit()
     return created
 
 

@@ -8,7 +8,7 @@ import hashlib
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from content_server.models import User
+from content_server.core.models import User
 from schedules.protocol.kiosk import LocalizedText, ServiceCatalogue, ServiceCategory, ServiceOffer, TimeSlot
 
 from .models import ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from content_server.core.errors import Conflict, Forbidden, Invalid, NotFound
-from content_server.models import Media
+from content_server.signage.models import Media
 from schedules.protocol.kiosk import OrderState
 
 from . import audit, orders
@@ -109,6 +109,22 @@ def save_service(
     )
     session.commit()
     return row
+
+
+def categories(session: Session) -> list[ServiceCategoryRow]:
+    """The kiosk's service categories in display order."""
+    return list(session.scalars(select(ServiceCategoryRow).order_by(ServiceCategoryRow.position)))
+
+
+def services_with_slots(session: Session, provider: ProviderRow) -> list[tuple[ServiceRow, list[SlotRow]]]:
+    """One provider's services, newest first, each with its slots in time order."""
+    services = session.scalars(
+        select(ServiceRow).where(ServiceRow.provider_id == provider.id).order_by(ServiceRow.updated_at.desc())
+    )
+    return [
+        (s, list(session.scalars(select(SlotRow).where(SlotRow.service_id == s.id).order_by(SlotRow.start))))
+        for s in services
+    ]
 
 
 def own_service(session: Session, provider: ProviderRow, service_id: str) -> ServiceRow:

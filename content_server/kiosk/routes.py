@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
@@ -20,8 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from content_server.core.db import release_connection
 from content_server.core.deps import CurrentDevice, NowDep, SessionDep, SettingsDep, StoreDep, require_role
 from content_server.core.errors import Forbidden, NotFound, ServerError, TooLarge, UnsupportedMedia
-from content_server.models import Device, User
-from content_server.services import library
+from content_server.core.models import User
+from content_server.signage.models import Device
+from content_server.signage.services import library
 from schedules.protocol.kiosk import (
     CaseLookup,
     CaseState,
@@ -68,7 +69,8 @@ ProviderAny = Annotated[User, Depends(require_role("provider", approved=False))]
 Operator = Annotated[User, Depends(require_role("operator"))]
 
 _templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
+    loader=FileSystemLoader(Path(__file__).parent / "templates" / "pay"),
+    autoescape=select_autoescape(["html"]),
 )
 
 
@@ -459,8 +461,6 @@ def reconcile_now(request: Request, operator: Operator, now: NowDep, rt: Runtime
     return ReconcileView(**counts)
 
 
-def register(app: FastAPI) -> None:
-    """Add the kiosk back end's routes and its start-up hook (providers, reconciliation job)."""
-    for router in (kiosk_router, payments_router, pay_router, clerk_router, provider_router, admin_router):
-        app.include_router(router)
-    app.state.startup_hooks.append(runtime.start)
+router = APIRouter()
+for _router in (kiosk_router, payments_router, pay_router, clerk_router, provider_router, admin_router):
+    router.include_router(_router)

@@ -7,7 +7,7 @@ import importlib.util
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from content_server.models import Base
+from content_server.core.models import Base
 
 if importlib.util.find_spec("content_server.kiosk.models") is not None:
     import content_server.kiosk.models  # noqa: F401  (registers the kiosk tables on Base)

@@ -77,7 +77,7 @@ def test_roles_are_enforced(app_client: AppClient) -> None:
 def test_passwords_are_stored_as_argon2id_hashes_only(app_client: AppClient) -> None:
     from sqlalchemy import select
 
-    from content_server.models import User
+    from content_server.core.models import User
 
     app_client.create_user("hash-shop", "advertiser", password="correct horse battery")
     with app_client.app.state.sessions() as s:  # type: ignore[attr-defined]

@@ -63,8 +63,8 @@ def test_claim_rejects_unknown_timezone(app_client: AppClient) -> None:
 
 
 def test_impossible_hours_refused_and_stale_pairings_cleaned(app_client: AppClient) -> None:
-    from content_server.models import Pairing
-    from content_server.services.screens import clean_up
+    from content_server.signage.models import Pairing
+    from content_server.signage.services.screens import clean_up
 
     body = {"device_kind": "player", "player_version": "1", "public_key": "AAAA"}
     started = app_client.post("/api/v1/devices/pairing", json=body).json()

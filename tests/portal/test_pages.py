@@ -109,15 +109,15 @@ def test_wrong_role_and_unknown_pages(app_client: AppClient) -> None:
 
 def test_cookies_are_secure_outside_plain_http_test_setups(tmp_path: Path) -> None:
     """Production settings (the default) mark the session and CSRF cookies Secure."""
+    from content_server.accounts import services as accounts
     from content_server.app import create_app
-    from content_server.core import auth
     from content_server.core.settings import Settings
 
     settings = Settings(data_dir=tmp_path, secret_key=TEST_SECRET, scheduler_enabled=False)
     assert settings.secure_cookies is True
     with TestClient(create_app(settings), base_url="https://testserver") as client:
         with client.app.state.sessions() as session:  # type: ignore[attr-defined]
-            auth.create_user(session, username="op", password="op-password-1", role="operator", now=START)
+            accounts.create_user(session, username="op", password="op-password-1", role="operator", now=START)
             session.commit()
         first = client.get("/portal/login")
         assert "Secure" in first.headers["set-cookie"]

@@ -1,0 +1,137 @@
+"""Content library: ingest checked uploads into the store, list/edit/delete with owner isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from content_server.core import changes as state
+from content_server.core.errors import Conflict, Invalid, NotFound
+from content_server.core.models import User
+from content_server.core.settings import Settings
+from content_server.core.store import MediaStore, StagedFile
+from content_server.signage import media_check as media
+from content_server.signage.models import AnnouncementRow, CampaignRow, Media
+
+log = logging.getLogger(__name__)
+SAFE_NAME_MAX = 200
+
+
+def clean_filename(name: str) -> str:
+    """Keep only the last path component, printable and short (names are labels, never paths)."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in "\x00")
+    return name.strip().lstrip(".")[:SAFE_NAME_MAX] or "upload"
+
+
+async def ingest(
+    session: Session,
+    store: MediaStore,
+    settings: Settings,
+    owner: User,
+    staged: StagedFile,
+    *,
+    filename: str,
+    title: str,
+    now: dt.datetime,
+) -> tuple[Media, bool]:
+    """Inspect a staged upload, store it content-addressed, record it; (media, created)."""
+    try:
+        info = await asyncio.to_thread(
+            media.inspect,
+            staged.path,
+            max_pixels=settings.max_image_pixels,
+            ffprobe=settings.ffprobe_path,
+            ffmpeg=settings.ffmpeg_path,
+        )
+    except BaseException:
+        staged.discard()
+        raise
+    existing = session.scalar(select(Media).where(Media.owner_id == owner.id, Media.sha256 == staged.sha256))
+    if existing is not None:
+        staged.commit()
+        return existing, False
+    try:
+        thumb_sha = store.put_bytes(info.thumbnail_png)  # first: a full disk then leaves no asset behind
+    except BaseException:
+        staged.discard()
+        raise
+    staged.commit()
+    row = Media(
+        owner_id=owner.id,
+        sha256=staged.sha256,
+        size=staged.size,
+        media_type=info.media_type,
+        kind=info.kind,
+        width=info.width,
+        height=info.height,
+        duration_s=info.duration_s,
+        codec=info.codec,
+        filename=clean_filename(filename),
+        title=(title or clean_filename(filename))[:200],
+        thumbnail_sha256=thumb_sha,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    log.info("stored %s %s (%d bytes) for %s", info.kind, staged.sha256[:12], staged.size, owner.username)
+    return row, True
+
+
+def visible(session: Session, user: User, media_id: str) -> Media:
+    """The media row if this user may see it; otherwise 404 (never reveal others' media)."""
+    row = session.get(Media, media_id)
+    if row is None or (user.role != "operator" and row.owner_id != user.id):
+        raise NotFound("unknown media")
+    return row
+
+
+def list_for(session: Session, user: User) -> list[Media]:
+    q = select(Media).order_by(Media.created_at.desc(), Media.id)
+    if user.role != "operator":
+        q = q.where(Media.owner_id == user.id)
+    return list(session.scalars(q))
+
+
+def edit(
+    session: Session,
+    user: User,
+    media_id: str,
+    *,
+    title: str | None,
+    duration_s: float | None,
+    filler: bool | None,
+    now: dt.datetime,
+) -> Media:
+    row = visible(session, user, media_id)
+    if title is not None:
+        row.title = title
+    if duration_s is not None:
+        if row.kind == "video":
+            raise Invalid("duration_s: a video plays for its real length")
+        row.duration_s = duration_s
+    if filler is not None:
+        if user.role != "operator":
+            raise NotFound("unknown media")
+        row.filler = filler
+    state.bump(session, now)
+    return row
+
+
+def delete(session: Session, user: User, media_id: str, *, now: dt.datetime) -> None:
+    """Delete a library entry unless a live campaign or announcement still uses it (bytes stay: dedup)."""
+    row = visible(session, user, media_id)
+    live_campaigns = session.scalars(
+        select(CampaignRow).where(CampaignRow.state.in_(("pending", "approved", "paused")))
+    )
+    if any(media_id in c.media_ids for c in live_campaigns):
+        raise Conflict("this media is used by a pending or running campaign")
+    live_ann = session.scalars(select(AnnouncementRow).where(AnnouncementRow.state.in_(("active", "paused"))))
+    if any(media_id in a.media_ids for a in live_ann):
+        raise Conflict("this media is used by an announcement")
+    session.delete(row)
+    state.bump(session, now)
