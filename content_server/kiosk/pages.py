@@ -14,14 +14,14 @@ from fastapi.responses import Response
 
 from content_server.core.deps import NowDep, SessionDep
 from content_server.core.errors import ServerError
-from content_server.kiosk import cases, merchants
 from content_server.kiosk.case_states import CaseChange, allowed_targets
 from content_server.kiosk.case_types import CASE_TYPES
-from content_server.kiosk.community_pay import NAME as COMMUNITY_PAY
 from content_server.kiosk.identity import mask_id_number, mask_phone
 from content_server.kiosk.models import OrderRow, SlotRow
 from content_server.kiosk.runtime import get_runtime
 from content_server.kiosk.schemas import ServiceBody
+from content_server.kiosk.services import cases, merchants
+from content_server.kiosk.services.community_pay import NAME as COMMUNITY_PAY
 from content_server.portal import forms
 from content_server.portal.page import ClerkPage, Csrf, Page, ProviderPage, problem_text
 from content_server.portal.shell import NavLink

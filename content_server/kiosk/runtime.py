@@ -14,12 +14,16 @@ from fastapi import FastAPI, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from content_server.core.errors import NotFound
+from content_server.kiosk.lockout import LockoutPolicy
+from content_server.kiosk.payment import PaymentProvider
+from content_server.kiosk.services import orders
+from content_server.kiosk.services.community_pay import (
+    CommunityPay,
+    HttpNotifier,
+    QueuedNotifier,
+    derive_secret,
+)
 from schedules.clock import Clock
-
-from . import orders
-from .community_pay import CommunityPay, HttpNotifier, QueuedNotifier, derive_secret
-from .lockout import LockoutPolicy
-from .payment import PaymentProvider
 
 log = logging.getLogger(__name__)
 

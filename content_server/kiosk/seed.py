@@ -14,11 +14,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from content_server.kiosk.case_states import CaseChange
+from content_server.kiosk.models import ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow
+from content_server.kiosk.services import cases
 from schedules.protocol.kiosk import CaseState
-
-from . import cases
-from .case_states import CaseChange
-from .models import ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 SEED_CLERK = "seed-clerk"

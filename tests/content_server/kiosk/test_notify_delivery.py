@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from content_server.kiosk.community_pay import HttpNotifier, QueuedNotifier
+from content_server.kiosk.services.community_pay import HttpNotifier, QueuedNotifier
 
 
 class _Merchant(ThreadingHTTPServer):

@@ -13,13 +13,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from content_server.core.errors import Conflict, Forbidden, Invalid, NotFound
+from content_server.kiosk.models import OrderRow, ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow
+from content_server.kiosk.payment import PaymentProvider
+from content_server.kiosk.schemas import ServiceBody
+from content_server.kiosk.services import audit, orders
 from content_server.signage.models import Media
 from schedules.protocol.kiosk import OrderState
-
-from . import audit, orders
-from .models import OrderRow, ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow
-from .payment import PaymentProvider
-from .schemas import ServiceBody
 
 
 class BookingAction(StrEnum):

@@ -20,6 +20,14 @@ from sqlalchemy.orm import Session
 
 from content_server.core.errors import Conflict, Invalid, NotFound
 from content_server.core.models import new_id
+from content_server.kiosk import order_states
+from content_server.kiosk.errors import KioskServerError, NotificationRejected
+from content_server.kiosk.identity import mask_phone, normalize_phone
+from content_server.kiosk.models import OrderRow, PaymentNotificationRow, ProviderRow, ServiceRow, SlotRow
+from content_server.kiosk.payment import PaymentProvider, PaymentRequest, TradeQuery, TradeStatus
+from content_server.kiosk.reference import new_reference
+from content_server.kiosk.services import audit
+from content_server.kiosk.settlement import OrderFacts, Outcome, decide
 from schedules.protocol.kiosk import (
     LocalizedText,
     OfflineOrderClaims,
@@ -28,14 +36,6 @@ from schedules.protocol.kiosk import (
     OrderView,
     PaymentView,
 )
-
-from . import audit, order_states
-from .errors import KioskServerError, NotificationRejected
-from .identity import mask_phone, normalize_phone
-from .models import OrderRow, PaymentNotificationRow, ProviderRow, ServiceRow, SlotRow
-from .payment import PaymentProvider, PaymentRequest, TradeQuery, TradeStatus
-from .reference import new_reference
-from .settlement import OrderFacts, Outcome, decide
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,19 @@ from sqlalchemy.orm import Session
 
 from content_server.core.auth import RateLimited
 from content_server.core.errors import Invalid, NotFound
+from content_server.kiosk.case_states import CaseChange, check_change
+from content_server.kiosk.case_types import CASE_TYPES, NEXT_STEP
+from content_server.kiosk.identity import (
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    normalize_id_number,
+    normalize_phone,
+)
+from content_server.kiosk.lockout import LockoutPolicy
+from content_server.kiosk.models import CaseEventRow, CaseRow, LookupFailureRow
+from content_server.kiosk.services import audit
 from schedules.protocol.kiosk import CaseEvent, CaseLookup, CaseState, CaseStatus, LocalizedText
-
-from . import audit
-from .case_states import CaseChange, check_change
-from .case_types import CASE_TYPES, NEXT_STEP
-from .identity import mask_id_number, mask_name, mask_phone, normalize_id_number, normalize_phone
-from .lockout import LockoutPolicy
-from .models import CaseEventRow, CaseRow, LookupFailureRow
 
 
 class LookupLocked(RateLimited):

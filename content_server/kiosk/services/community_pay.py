@@ -30,10 +30,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import signing
-from .errors import NotificationRejected, ProviderError
-from .models import CommunityPayTrade
-from .payment import (
+from content_server.kiosk import signing
+from content_server.kiosk.errors import NotificationRejected, ProviderError
+from content_server.kiosk.models import CommunityPayTrade
+from content_server.kiosk.payment import (
     PaymentCreated,
     PaymentNotification,
     PaymentRequest,

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .models import AuditRow
+from content_server.kiosk.models import AuditRow
 
 
 def record(

@@ -9,9 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content_server.core.models import User
+from content_server.kiosk.models import ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow
 from schedules.protocol.kiosk import LocalizedText, ServiceCatalogue, ServiceCategory, ServiceOffer, TimeSlot
-
-from .models import ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow
 
 HORIZON = dt.timedelta(days=14)  # slots further ahead are not shown on kiosks
 
