@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 export QT_QPA_PLATFORM=offscreen
 export PYTHONDONTWRITEBYTECODE=1
-.venv/bin/ruff check schedules content_server signage_player kiosk_app tests bench
-.venv/bin/mypy  # the four packages (pyproject.toml [tool.mypy])
+.venv/bin/ruff check schedules content_server signage_player kiosk_app signage_demo tests bench
+.venv/bin/mypy  # the five packages (pyproject.toml [tool.mypy])
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

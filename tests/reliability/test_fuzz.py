@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
 from schemathesis.core.result import Ok
 
-from content_server.kiosk.seed import seed_demo_catalogue
+from signage_demo.kiosk_catalogue import seed_demo_catalogue
 from tests.fixtures.server import bootstrap_operator, make_app_client, pair_device
 
 pytestmark = pytest.mark.slow

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import select
 
 from content_server.kiosk.models import ServiceRow, SlotRow
-from content_server.kiosk.seed import seed_demo_catalogue
+from signage_demo.kiosk_catalogue import seed_demo_catalogue
 from tests.fixtures.server import AppClient, PairedDevice, pair_device
 
 ROLES = ("anonymous", "operator", "adv_a", "adv_b", "clerk", "prov_a", "prov_b", "player", "kiosk")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from content_server.core.db import make_engine, make_sessionmaker
 from content_server.kiosk.models import CommunityPayTrade, ServiceRow, SlotRow
 from content_server.kiosk.runtime import KioskRuntime, reconcile_all
-from content_server.kiosk.seed import seed_demo_catalogue
+from signage_demo.kiosk_catalogue import seed_demo_catalogue
 from tests.fixtures.server import AppClient, LiveServer, PairedDevice, free_port, pair_device
 
 

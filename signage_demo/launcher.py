@@ -35,10 +35,10 @@ from types import FrameType
 
 from pydantic import ValidationError
 
-from content_server.core.errors import ServerError
-from content_server.demo.media import DemoMedia, generate_demo_media, make_demo_videos
-from content_server.demo.processes import Child, Supervisor
-from content_server.demo.seed import (
+from signage_demo.errors import DemoError
+from signage_demo.media import DemoMedia, generate_demo_media, make_demo_videos
+from signage_demo.processes import Child, Supervisor
+from signage_demo.seed import (
     ACCOUNTS,
     DEVICES,
     OPERATOR,
@@ -53,14 +53,14 @@ from content_server.demo.seed import (
     seed_provider,
     seed_videos,
 )
-from content_server.demo.settings import DemoSettings
+from signage_demo.settings import DemoSettings
 
 log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"  # var/demo/run.json: URLs and child pids of the running demo
 
 
-class Interrupted(ServerError):
+class Interrupted(DemoError):
     """Ctrl-C arrived while the demo was still starting."""
 
 
@@ -141,7 +141,7 @@ class Launcher:
         s = self.settings
         t0 = time.monotonic()
         if not port_is_free(s.host, self.port):
-            raise ServerError(
+            raise DemoError(
                 f"port {self.port} on {s.host} is in use (another demo or server?); "
                 "stop it or pass --port (0 picks a free one)"
             )
@@ -261,7 +261,7 @@ class Launcher:
                 return
             seed_videos(api, operator, videos, now)
             log.info("ad videos seeded; screens pick them up at their next poll")
-        except ServerError as exc:  # boundary: the demo keeps running on images
+        except DemoError as exc:  # boundary: the demo keeps running on images
             log.error("ad videos not seeded: %s", exc)
 
     def write_run_file(self) -> None:
@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = launcher.wait()
     except Interrupted:
         code = 0
-    except (ServerError, SeedError, OSError) as exc:
+    except (DemoError, OSError) as exc:
         if launcher.stopping.is_set():  # Ctrl-C during start-up cut a step short: not a failure
             log.info("stopped during start-up (%s)", exc)
             return 0

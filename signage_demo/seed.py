@@ -25,10 +25,11 @@ from typing import Any
 import requests
 from sqlalchemy.engine import Engine
 
-from content_server.core.errors import ServerError
-from content_server.demo.media import ANNOUNCEMENTS, FILLERS, MERCHANTS, DemoMedia, Slide
 from schedules.model import Orientation, ScreenClass
 from schedules.protocol.device import PairingRequest, PairingStarted, PairingStatus
+from signage_demo.content import Slide, content
+from signage_demo.errors import DemoError
+from signage_demo.media import DemoMedia
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ API = "/api/v1"
 DEMO_VERSION = "demo-launcher"
 
 
-class SeedError(ServerError):
+class SeedError(DemoError):
     """The demo could not be seeded (the server refused a request the demo relies on)."""
 
 
@@ -177,13 +178,9 @@ def seed_accounts(
 
 
 def seed_kiosk_catalogue(database_url: str, now: dt.datetime) -> bool:
-    """Seed the kiosk's service catalogue with the kiosk back end's own seeder (it skips a seeded one)."""
-    try:
-        from content_server.kiosk.seed import seed_demo_catalogue  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        log.warning("kiosk catalogue: content_server.kiosk.seed is not available yet; skipped")
-        return False
+    """Seed the kiosk's service catalogue (:mod:`signage_demo.kiosk_catalogue` skips a seeded one)."""
     from content_server.core.db import make_sessionmaker
+    from signage_demo.kiosk_catalogue import seed_demo_catalogue
 
     with _engine(database_url) as engine, make_sessionmaker(engine)() as session:
         seed_demo_catalogue(session, now)
@@ -482,13 +479,13 @@ def seed_content(api: DemoApi, operator: DemoApi, media: DemoMedia, now: dt.date
         log.warning("content: the server has no %s yet; screens show their default slide", ", ".join(missing))
         return None
     report = SeedReport()
-    for slide in FILLERS:
+    for slide in content().fillers:
         for orientation, path in zip(("landscape", "portrait"), media.fillers[slide.key], strict=True):
             row = upload(operator, path, f"{slide.title_zh} {slide.title_en} ({orientation})", report)
             if not row.get("filler"):
                 operator.request("PATCH", f"/media/{row['id']}", json={"filler": True})
     existing = {a["title"]: a for a in operator.request("GET", "/announcements")}
-    for slide in ANNOUNCEMENTS:
+    for slide in content().announcements:
         for (orientation, classes), path in zip(ORIENTATIONS, media.announcements[slide.key], strict=True):
             row = upload(operator, path, f"{slide.title_zh} ({orientation})", report)
             _announcement(operator, slide, orientation, classes, row["id"], now, existing, report)
@@ -505,7 +502,7 @@ def seed_content(api: DemoApi, operator: DemoApi, media: DemoMedia, now: dt.date
             },
         )
         report.note(True, f"announcement {TEXT_NOTICE['title']}")
-    for merchant, account in zip(MERCHANTS, ADVERTISERS, strict=True):
+    for merchant, account in zip(content().merchants, ADVERTISERS, strict=True):
         advertiser = api.login(account)
         try:
             for i, (orientation, classes) in enumerate(ORIENTATIONS):
@@ -540,7 +537,7 @@ def seed_videos(
         log.warning("ad videos: the server has no %s yet; not seeded", ", ".join(missing))
         return None
     report = SeedReport()
-    for merchant, account in zip(MERCHANTS, ADVERTISERS, strict=True):
+    for merchant, account in zip(content().merchants, ADVERTISERS, strict=True):
         advertiser = api.login(account)
         try:
             for (orientation, classes), path in zip(ORIENTATIONS, videos[merchant.key], strict=True):

@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from content_server.core.errors import ServerError
+from signage_demo.errors import DemoError
 
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-class ChildError(ServerError):
+class ChildError(DemoError):
     """A demo child process could not be started or died."""
 
 
