@@ -18,7 +18,10 @@ from content_server.accounts import pages as accounts_pages
 from content_server.accounts import routes as accounts_routes
 from content_server.core import api as core_api
 from content_server.core import migrate
+from content_server.core.api import ContentServer
 from content_server.core.auth import LoginLimiter
+from content_server.core.body_limit import BodyLimit, collect_limits
+from content_server.core.changes import ChangeTracker
 from content_server.core.db import make_engine, make_sessionmaker
 from content_server.core.keys import load_or_create_server_key
 from content_server.core.settings import Settings
@@ -30,21 +33,20 @@ from content_server.portal import shell as portal
 from content_server.signage import pages as signage_pages
 from content_server.signage import routes as signage_routes
 from content_server.signage import runtime as signage_runtime
-from content_server.signage.fastpath import BodyLimit, SignageApp
 from schedules.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-STARTUP: tuple[Callable[[FastAPI], None], ...] = (signage_runtime.start, kiosk_runtime.start)
-SHUTDOWN: tuple[Callable[[FastAPI], None], ...] = (signage_runtime.stop,)
+STARTUP: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.start, kiosk_runtime.start)
+SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop,)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     """Build the app on ``clock`` (the system clock unless a test passes a movable one)."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: ContentServer) -> AsyncIterator[None]:
         log.info("starting content server (data dir %s)", settings.data_dir)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.effective_database_url)
@@ -52,6 +54,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         migrate.upgrade(engine)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
+        app.state.changes.install(app.state.sessions)
+        app.state.body_limits = collect_limits(app, settings)
         app.state.store = MediaStore(settings.media_dir)
         app.state.server_key = load_or_create_server_key(settings.data_dir)
         scheduler = BackgroundScheduler(timezone="UTC")
@@ -71,7 +75,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                 scheduler.shutdown(wait=False)
             engine.dispose()
 
-    app = SignageApp(
+    app = ContentServer(
         title="Community signage content server",
         version="1",
         lifespan=lifespan,
@@ -82,6 +86,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
+    app.state.changes = ChangeTracker(app.state.clock)
     core_api.install(app)
     app.add_middleware(BodyLimit)
     app.include_router(core_api.router, prefix=API_PREFIX)

@@ -7,6 +7,7 @@ them (and validation errors, integrity conflicts, the unexpected) into ``{"detai
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from content_server.core.auth import RateLimited
 from content_server.core.errors import ServerError
@@ -22,6 +24,26 @@ from content_server.core.errors import ServerError
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["system"])
+
+FrontAnswer = Callable[[Scope], ASGIApp | None]
+
+
+class ContentServer(FastAPI):
+    """FastAPI, letting features answer a request before its layers (``front_answers``).
+
+    A front answer sees the raw scope and returns an ASGI app to answer with, or None to let
+    FastAPI handle the request as usual. Signage's poll fast path is one (``signage.fastpath``).
+    """
+
+    front_answers: tuple[FrontAnswer, ...] = ()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        for front in self.front_answers:
+            answer = front(scope)
+            if answer is not None:
+                await answer(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 class Health(BaseModel):

@@ -10,10 +10,9 @@ from fastapi import Request, Response
 from fastapi.responses import FileResponse
 from starlette.types import Send
 
+from content_server.core.conditional import IMMUTABLE, PRIVATE_IMMUTABLE, conditional, strong_etag
 from content_server.core.errors import NotFound
 from content_server.core.store import MediaStore
-
-IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 class BlobResponse(FileResponse):
@@ -45,15 +44,6 @@ class BlobResponse(FileResponse):
             await send({"type": "http.response.body", "body": view[start:end], "more_body": end < size})
 
 
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    if if_none_match.strip() == "*":
-        return True
-    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
-    return etag in tags
-
-
 def serve_blob(
     request: Request, store: MediaStore, sha256: str, media_type: str, *, private: bool = False
 ) -> Response:
@@ -67,8 +57,9 @@ def blob_response(
     if_none_match: str | None, path: Path, sha256: str, media_type: str, *, private: bool = False
 ) -> Response:
     """304 when the client has it, else the file (whole, or the ``Range`` asked for)."""
-    etag = f'"{sha256}"'
-    cache = "private, max-age=31536000, immutable" if private else IMMUTABLE
-    if etag_matches(if_none_match, etag):
-        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": cache})
-    return BlobResponse(path, media_type=media_type, headers={"ETag": etag, "Cache-Control": cache})
+    return conditional(
+        if_none_match,
+        strong_etag(sha256),
+        PRIVATE_IMMUTABLE if private else IMMUTABLE,
+        lambda headers: BlobResponse(path, media_type=media_type, headers=headers),
+    )

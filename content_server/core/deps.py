@@ -1,7 +1,7 @@
-"""Typed FastAPI dependencies: clock, settings, DB session, current user/role, current device.
+"""Typed FastAPI dependencies every feature shares: clock, settings, DB session, store, current user/role.
 
-Users authenticate with the portal's session cookie or ``Authorization: Bearer <api token>``;
-devices with ``Authorization: Bearer <device key>`` (only its SHA-256 is stored).
+Users authenticate with the portal's session cookie or ``Authorization: Bearer <api token>``.
+(Devices authenticate with their device key: ``content_server.signage.deps``.)
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content_server.core import auth, security
@@ -20,7 +19,6 @@ from content_server.core.errors import Forbidden, Unauthorized
 from content_server.core.models import User
 from content_server.core.settings import Settings
 from content_server.core.store import MediaStore
-from content_server.signage.models import Device
 from schedules.clock import Clock
 
 SESSION_COOKIE = "signage_session"
@@ -111,22 +109,3 @@ def require_role(*roles: str, approved: bool = True) -> Callable[[User], User]:
 Operator = Annotated[User, Depends(require_role("operator"))]
 Advertiser = Annotated[User, Depends(require_role("advertiser"))]
 OperatorOrAdvertiser = Annotated[User, Depends(require_role("operator", "advertiser"))]
-
-
-def current_device(request: Request, session: SessionDep) -> Device:
-    """The paired, unrevoked device behind the bearer device key; 401 otherwise."""
-    device = device_for_key(session, bearer_token(request))
-    release_connection(session)
-    return device
-
-
-def device_for_key(session: Session, token: str | None) -> Device:
-    if not token or len(token) > 256:
-        raise Unauthorized("device key missing (Authorization: Bearer <device_key>)")
-    device = session.scalar(select(Device).where(Device.key_sha256 == security.sha256_hex(token)))
-    if device is None or device.revoked_at is not None:
-        raise Unauthorized("unknown or revoked device")
-    return device
-
-
-CurrentDevice = Annotated[Device, Depends(current_device)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import hashlib
@@ -10,6 +11,7 @@ import re
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from content_server.core.errors import Invalid, StorageFull, TooLarge
 
@@ -28,6 +30,11 @@ def _clear_when_full() -> Iterator[None]:
             raise StorageFull("not enough space in the media store: nothing was stored; try again later") \
                 from exc
         raise
+
+
+def _flush_and_sync(out: BinaryIO) -> None:
+    out.flush()
+    os.fsync(out.fileno())
 
 
 class StagedFile:
@@ -68,21 +75,36 @@ class MediaStore:
         return self.path_for(sha256).is_file()
 
     async def stage_stream(self, chunks: AsyncIterator[bytes], max_bytes: int) -> StagedFile:
-        """Stream chunks to a temp file, hashing as we go; TooLarge past ``max_bytes`` (file removed)."""
+        """Stream chunks to a temp file, hashing as we go; TooLarge past ``max_bytes`` (file removed).
+
+        The event loop only collects chunks: hashing, writing and the final fsync run on a worker
+        thread, a batch at a time, so a slow disk never stalls other requests.
+        """
         fd, name = tempfile.mkstemp(dir=self.tmp, prefix="up-")
         path = Path(name)
         digest = hashlib.sha256()
         size = 0
+        batch: list[bytes] = []
+        batched = 0
+
+        def write(parts: list[bytes], out: BinaryIO) -> None:
+            for part in parts:
+                digest.update(part)
+                out.write(part)
+
         try:
             with _clear_when_full(), os.fdopen(fd, "wb") as out:
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > max_bytes:
                         raise TooLarge(f"file is larger than the limit of {max_bytes} bytes")
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                    batch.append(chunk)
+                    batched += len(chunk)
+                    if batched >= CHUNK:
+                        await asyncio.to_thread(write, batch, out)
+                        batch, batched = [], 0
+                await asyncio.to_thread(write, batch, out)
+                await asyncio.to_thread(_flush_and_sync, out)
         except BaseException:
             path.unlink(missing_ok=True)
             raise

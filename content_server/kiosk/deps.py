@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from content_server.core.deps import CurrentDevice, require_role
+from content_server.core.deps import require_role
 from content_server.core.errors import Forbidden
 from content_server.core.models import User
 from content_server.kiosk import runtime
+from content_server.signage.deps import CurrentDevice
 from content_server.signage.models import Device
 
 API = "/api/v1"

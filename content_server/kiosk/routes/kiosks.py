@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from content_server.core.conditional import REVALIDATE, conditional, strong_etag
 from content_server.core.db import release_connection
 from content_server.core.deps import NowDep, SessionDep
 from content_server.core.errors import NotFound
@@ -16,20 +17,15 @@ from schedules.protocol.kiosk import CaseLookup, CaseStatus, OrderCreate, OrderV
 kiosk_router = APIRouter(prefix=f"{API}/kiosk", tags=["kiosk"])
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    return header.strip() == "*" or etag in (t.strip().removeprefix("W/") for t in header.split(","))
-
-
 @kiosk_router.get("/catalogue", response_model=ServiceCatalogue)
 def get_catalogue(request: Request, kiosk: Kiosk, session: SessionDep, now: NowDep) -> Response:
     catalogue = build_catalogue(session, now)
-    etag = f'"{catalogue.version}"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if _etag_matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
-    return Response(catalogue.model_dump_json(), media_type="application/json", headers=headers)
+    return conditional(
+        request.headers.get("if-none-match"),
+        strong_etag(catalogue.version),
+        REVALIDATE,
+        lambda headers: Response(catalogue.model_dump_json(), media_type="application/json", headers=headers),
+    )
 
 
 @kiosk_router.post("/orders", response_model=OrderView, status_code=201)
@@ -56,11 +52,8 @@ def order_by_reference(reference: str, kiosk: Kiosk, session: SessionDep) -> Ord
 @kiosk_router.get("/orders/{order_id}", response_model=OrderView)
 def get_order(order_id: str, kiosk: Kiosk, session: SessionDep, now: NowDep, rt: Runtime) -> OrderView:
     order = orders.get_for_kiosk(session, kiosk.id, order_id=order_id)
-    if (
-        order.state in orders.order_states.UNPAID and order.expires_at <= now
-    ):  # settle it now, not at the next job
-        orders.reconcile_order(session, rt.provider(order.payment_provider), order, now)
-    release_connection(session)  # commits a settlement, ends the read: none held while serialising
+    orders.settle_if_overdue(session, rt.provider(order.payment_provider), order, now)
+    release_connection(session)  # ends the read: no connection held while serialising
     return orders.view(order)
 
 

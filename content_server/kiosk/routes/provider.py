@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from content_server.core.deps import NowDep, SessionDep, SettingsDep, StoreDep
-from content_server.core.errors import TooLarge, UnsupportedMedia
+from content_server.core.body_limit import max_body
+from content_server.core.deps import ClockDep, NowDep, SessionDep, SettingsDep, StoreDep
 from content_server.kiosk.deps import API, Provider, ProviderAny, Runtime
 from content_server.kiosk.models import OrderRow, ServiceRow, SlotRow
 from content_server.kiosk.schemas import (
@@ -63,22 +64,36 @@ def get_profile(user: ProviderAny, session: SessionDep) -> ProfileView:
     )
 
 
-@provider_router.post("/images", response_model=ProviderImageView, status_code=201)
+@provider_router.post(
+    "/images",
+    response_model=ProviderImageView,
+    status_code=201,
+    dependencies=[max_body(lambda settings: settings.max_upload_bytes)],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def upload_image(
-    request: Request, session: SessionDep, store: StoreDep, settings: SettingsDep, now: NowDep, user: Provider
+    request: Request, store: StoreDep, settings: SettingsDep, clock: ClockDep, user: Provider
 ) -> ProviderImageView:
-    """A service picture, as the raw request body; stored like every other medium (SHA-256 store)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes:
-        raise TooLarge(f"file is larger than the limit of {settings.max_upload_bytes} bytes")
+    """A service picture, as the raw request body; stored like every other medium (SHA-256 store):
+    streamed to disk, then checked and recorded on a worker thread with its own short session."""
     staged = await store.stage_stream(request.stream(), settings.max_upload_bytes)
-    row, _created = await library.ingest(
-        session, store, settings, user, staged, filename="service", title="", now=now
+    row, _created = await run_in_threadpool(
+        library.ingest,
+        request.app.state.sessions,
+        store,
+        settings,
+        user,
+        staged,
+        filename="service",
+        title="",
+        now=clock.now(),
+        images_only=True,
     )
-    if row.kind != "image":
-        session.rollback()
-        raise UnsupportedMedia("a service picture must be an image")
-    session.commit()
     return ProviderImageView(media_id=row.id, sha256=row.sha256, width=row.width, height=row.height)
 
 

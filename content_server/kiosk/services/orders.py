@@ -461,6 +461,16 @@ def reconcile_order(
     return None
 
 
+def settle_if_overdue(
+    session: Session, provider: PaymentProvider, order: OrderRow, now: dt.datetime
+) -> OrderRow:
+    """An unpaid order a kiosk asks about after its expiry is settled now, not at the next job."""
+    if order.state in order_states.UNPAID and order.expires_at <= now:
+        reconcile_order(session, provider, order, now)
+        session.commit()
+    return order
+
+
 def reconcile(
     session: Session, provider: PaymentProvider, now: dt.datetime, grace: dt.timedelta = NOTIFICATION_GRACE
 ) -> dict[str, int]:

@@ -103,7 +103,6 @@ def publish_announcement(
             targeting=signage_forms.targeting(screen_classes or [], groups or [], tag_expr=tag_expr),
         )
         bookings.create_announcement(session, page.user, body, now=now)
-        session.commit()
     except (ServerError, ValueError) as exc:
         session.rollback()
         return _announcements_page(page, session, now, form, [problem_text(page, exc)])
@@ -120,11 +119,8 @@ def end_announcement(
 
 
 def _end(page: OperatorPage, session: Any, now: dt.datetime, ann_id: str) -> None:
-    """End an announcement; an emergency's end reaches the screens' long-polls at once."""
-    row = bookings.move_announcement(session, ann_id, "end", now=now)
-    session.commit()
-    if row.priority == Priority.EMERGENCY.value:
-        page.request.app.state.emergency.invalidate()
+    """End an announcement (an emergency's end wakes the screens' long-polls: ``core.changes``)."""
+    bookings.move_announcement(session, ann_id, "end", now=now)
 
 
 def _emergency_page(
@@ -187,11 +183,9 @@ def send_emergency(
         if confirmed != "yes":
             return _emergency_page(page, session, now, form, [], confirm=True)
         bookings.create_announcement(session, page.user, body, now=now)
-        session.commit()
     except (ServerError, ValueError) as exc:
         session.rollback()
         return _emergency_page(page, session, now, form, [problem_text(page, exc)], confirm=False)
-    page.request.app.state.emergency.invalidate()  # wake the screens' long-polls now
     log.warning("emergency broadcast %r sent by %s", title, page.user.username)
     return page.redirect("/portal/emergency", notice="emergency_sent")
 

@@ -67,6 +67,5 @@ def decide_campaign(
     if action == "reject" and not reason.strip():
         raise PortalError("approvals.need_reason", 422)
     bookings.decide_campaign(session, page.user, campaign_id, action, reason=reason, now=now)
-    session.commit()
     notice = "campaign_approved" if action == "approve" else "campaign_rejected"
     return page.redirect("/portal/approvals", notice=notice)

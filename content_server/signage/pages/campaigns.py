@@ -20,7 +20,7 @@ from content_server.portal.svg import ChartSeries, stacked_bar_chart
 from content_server.signage import forms as signage_forms
 from content_server.signage.models import CampaignRow
 from content_server.signage.pages.describe import daypart_text, preview_src, targeting_text
-from content_server.signage.services import bookings, insight, library, plays, screens
+from content_server.signage.services import bookings, library, plays, screens
 from schedules.model import ScreenClass
 
 log = logging.getLogger(__name__)
@@ -155,31 +155,19 @@ def check_campaign(
     page.require_csrf(page.request.headers.get("x-csrf-token") or csrf_token)
     assert page.user is not None
     try:
-        request = form.to_request()
-        result = bookings.check_campaign(session, page.user, request, now=now)
-        screens = insight.targeted(session, request.targeting)
-        if not screens:
-            return page.json(
-                {"fits": False, "max_share_percent": 0, "message": page.t("availability.no_screens")}
-            )
-        if not result["fits"]:
-            best = result["max_share_percent"]
-            message = (
-                page.t("availability.no_fit", max=f"{best:g}") if best > 0 else page.t("availability.zero")
-            )
-            return page.json(
-                {"fits": False, "max_share_percent": result["max_share_percent"], "message": message}
-            )
-        row = bookings._new_campaign_row(session, page.user, request, now)
-        row.id = "preview"
-        daily = insight.daily_forecast(session, row, now)
-        message = page.t("availability.fits", screens=len(screens), plays=daily)
-        body = {"fits": True, "max_share_percent": result["max_share_percent"], "daily_plays": daily}
-        return page.json({**body, "screens": len(screens), "message": message})
+        preview = bookings.preview_campaign(session, page.user, form.to_request(), now=now)
     except (forms.FormError, ValidationError, ServerError) as exc:
         return page.json({"fits": False, "message": problem_text(page, exc)}, status_code=422)
-    finally:
-        session.rollback()
+    best = preview.availability["max_share_percent"]
+    if not preview.screens:
+        message = page.t("availability.no_screens")
+        return page.json({"fits": False, "max_share_percent": 0, "message": message})
+    if not preview.availability["fits"]:
+        message = page.t("availability.no_fit", max=f"{best:g}") if best > 0 else page.t("availability.zero")
+        return page.json({"fits": False, "max_share_percent": best, "message": message})
+    message = page.t("availability.fits", screens=preview.screens, plays=preview.daily_plays)
+    body = {"fits": True, "max_share_percent": best, "daily_plays": preview.daily_plays}
+    return page.json({**body, "screens": preview.screens, "message": message})
 
 
 @router.post("/campaigns")
@@ -190,7 +178,6 @@ def submit_campaign(
     assert page.user is not None
     try:
         row = bookings.submit_campaign(session, page.user, form.to_request(), now=now)
-        session.commit()
     except (forms.FormError, ValidationError, ServerError) as exc:
         session.rollback()
         return _form_page(page, session, form, [problem_text(page, exc)], status_code=422)
@@ -270,5 +257,4 @@ def pause_campaign(
     page.require_csrf(csrf_token)
     assert page.user is not None
     bookings.decide_campaign(session, page.user, campaign_id, "pause", reason="", now=now)
-    session.commit()
     return page.redirect(f"/portal/campaigns/{campaign_id}", notice="campaign_paused")

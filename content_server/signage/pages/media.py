@@ -43,5 +43,4 @@ def set_filler(
     page.require_csrf(csrf_token)
     assert page.user is not None
     library.edit(session, page.user, media_id, title=None, duration_s=None, filler=filler, now=now)
-    session.commit()
     return page.redirect("/portal/media", notice="filler_saved")

@@ -79,7 +79,6 @@ def _health_view(page: OperatorPage, session: Any, d: Device, now: dt.datetime) 
 @router.get("/screens")
 def screens_page(page: OperatorPage, session: SessionDep, now: NowDep) -> Response:
     rows = [_health_view(page, session, d, now) for d in screens.all_devices(session) if d.revoked_at is None]
-    session.commit()  # the manifest cache may have recorded what it served
     context = {"section": "screens", "screens": rows, "alerts": screen_view.alerts(rows)}
     return page.render("screens.html", context, title_key="screens.title")
 
@@ -129,7 +128,6 @@ def claim(
     form = {"code": code, **fields}
     try:
         device = screens.claim(session, code, _settings_from(form), now=now)
-        session.commit()
     except (ServerError, ValueError) as exc:
         session.rollback()
         context = {
@@ -168,7 +166,6 @@ def _screen_page(
         "timeline_svg": picture,
         "timeline_problem": problem,
     }
-    session.commit()
     return page.render(
         "screen_detail.html", context, title_key="screens.title", status_code=422 if errors else 200
     )
@@ -194,7 +191,6 @@ def edit_screen(
     try:
         patch = screens.ScreenPatch.model_validate(_settings_from(form).model_dump())
         screens.update(session, screen_id, patch, now=now)
-        session.commit()
     except (ServerError, ValueError) as exc:
         session.rollback()
         return _screen_page(page, session, d, now, form, [_problem(page, exc)])
@@ -207,8 +203,7 @@ def request_screenshot(
 ) -> Response:
     """Ask for a fresh screenshot: the screen hears it in its next heartbeat reply."""
     page.require_csrf(csrf_token)
-    screens.get_device(session, screen_id).screenshot_requested = True
-    session.commit()
+    screens.request_screenshot(session, screen_id)
     return page.redirect(f"/portal/screens/{screen_id}", notice="screenshot_requested")
 
 

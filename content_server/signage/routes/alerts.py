@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from content_server.core.deps import NowDep, Operator, SessionDep, SettingsDep
-from content_server.core.errors import TooLarge
+from content_server.core.body_limit import max_body
+from content_server.core.deps import ClockDep, NowDep, Operator, SessionDep, SettingsDep
 from content_server.signage import cap
 from content_server.signage.services import alerts
 
@@ -43,7 +44,6 @@ def create_feed(
     body: FeedIn, session: SessionDep, now: NowDep, settings: SettingsDep, _op: Operator
 ) -> FeedOut:
     feed = alerts.create_feed(session, body.name, body.area_groups, now=now)
-    session.commit()
     return FeedOut(
         id=feed.id,
         name=feed.name,
@@ -56,31 +56,26 @@ def create_feed(
 @router.post(
     "/alert-feeds/{feed_id}/cap",
     response_model=CapResult,
+    dependencies=[max_body(cap.MAX_CAP_BYTES)],
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/xml": {"schema": {"type": "string"}}}}
     },
 )
 async def post_cap(
-    feed_id: str,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    now: NowDep,
-    settings: SettingsDep,
+    feed_id: str, request: Request, response: Response, clock: ClockDep, settings: SettingsDep
 ) -> CapResult:
-    """Verify the feed's signature over the raw body, then parse and apply the CAP message."""
-    feed = alerts.get_feed(session, feed_id)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > cap.MAX_CAP_BYTES:
-            raise TooLarge("CAP message too large")
-    cap.verify_signature(
-        cap.feed_secret(settings.secret_key, feed.id), bytes(body), request.headers.get("x-signature")
+    """Read the raw body (at most ``MAX_CAP_BYTES``: the route's declared limit), then check the
+    feed's signature over it and apply the CAP message on a worker thread with its own session."""
+    body = await request.body()
+    record, created = await run_in_threadpool(
+        alerts.receive_signed,
+        request.app.state.sessions,
+        settings.secret_key,
+        feed_id,
+        body,
+        request.headers.get("x-signature"),
+        now=clock.now(),
     )
-    msg = cap.parse(bytes(body))
-    record, created = alerts.receive(session, feed, msg, now=now)
-    session.commit()
     response.status_code = 201 if created else 200
     return CapResult(
         identifier=record.identifier,

@@ -72,7 +72,6 @@ def create_announcement(
     body: bookings.AnnouncementIn, session: SessionDep, now: NowDep, op: Operator
 ) -> AnnouncementOut:
     row = bookings.create_announcement(session, op, body, now=now)
-    session.commit()
     return AnnouncementOut.model_validate(row)
 
 
@@ -95,7 +94,6 @@ def move_announcement(
     _op: Operator,
 ) -> AnnouncementOut:
     row = bookings.move_announcement(session, ann_id, action, now=now)
-    session.commit()
     return AnnouncementOut.model_validate(row)
 
 
@@ -103,9 +101,7 @@ def move_announcement(
 def check_availability(
     body: bookings.CampaignIn, session: SessionDep, now: NowDep, adv: Advertiser
 ) -> AvailabilityOut:
-    result = bookings.check_campaign(session, adv, body, now=now)
-    session.rollback()
-    return AvailabilityOut(**result)
+    return AvailabilityOut(**bookings.check_campaign(session, adv, body, now=now))
 
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=201)
@@ -113,7 +109,6 @@ def submit_campaign(
     body: bookings.CampaignIn, session: SessionDep, now: NowDep, adv: Advertiser
 ) -> CampaignOut:
     row = bookings.submit_campaign(session, adv, body, now=now)
-    session.commit()
     return CampaignOut.model_validate(row)
 
 
@@ -137,7 +132,6 @@ def get_campaign(campaign_id: str, session: SessionDep, user: OperatorOrAdvertis
 @router.post("/campaigns/{campaign_id}/withdraw", response_model=CampaignOut)
 def withdraw(campaign_id: str, session: SessionDep, now: NowDep, adv: Advertiser) -> CampaignOut:
     row = bookings.withdraw_campaign(session, adv, campaign_id, now=now)
-    session.commit()
     return CampaignOut.model_validate(row)
 
 
@@ -153,5 +147,4 @@ def decide(
     row = bookings.decide_campaign(
         session, op, campaign_id, action, reason=body.reason if body else "", now=now
     )
-    session.commit()
     return CampaignOut.model_validate(row)

@@ -6,20 +6,23 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from content_server.core.blobs import serve_blob
+from content_server.core.body_limit import max_body
 from content_server.core.deps import (
-    CurrentDevice,
+    ClockDep,
     NowDep,
     OperatorOrAdvertiser,
     SessionDep,
     SettingsDep,
     StoreDep,
 )
-from content_server.core.errors import NotFound, TooLarge
+from content_server.core.errors import NotFound
 from content_server.core.store import SHA256_RE
+from content_server.signage.deps import CurrentDevice
 from content_server.signage.models import Media
 from content_server.signage.services import library
 
@@ -76,6 +79,7 @@ class MediaPatch(BaseModel):
     "/media",
     response_model=MediaOut,
     status_code=201,
+    dependencies=[max_body(lambda settings: settings.max_upload_bytes)],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -86,23 +90,27 @@ class MediaPatch(BaseModel):
 async def upload(
     request: Request,
     response: Response,
-    session: SessionDep,
     store: StoreDep,
     settings: SettingsDep,
-    now: NowDep,
+    clock: ClockDep,
     user: OperatorOrAdvertiser,
     filename: Annotated[str, Query(max_length=255)] = "upload",
     title: Annotated[str, Query(max_length=200)] = "",
 ) -> MediaOut:
-    """Upload the raw file as the request body (streamed to disk, never held in memory)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes:
-        raise TooLarge(f"file is larger than the limit of {settings.max_upload_bytes} bytes")
+    """Upload the raw file as the request body: streamed to disk (never held in memory), then
+    checked and recorded on a worker thread with its own short database session."""
     staged = await store.stage_stream(request.stream(), settings.max_upload_bytes)
-    row, created = await library.ingest(
-        session, store, settings, user, staged, filename=filename, title=title, now=now
+    row, created = await run_in_threadpool(
+        library.ingest,
+        request.app.state.sessions,
+        store,
+        settings,
+        user,
+        staged,
+        filename=filename,
+        title=title,
+        now=clock.now(),
     )
-    session.commit()
     if not created:
         response.status_code = 200
     return MediaOut.of(row)
@@ -125,14 +133,12 @@ def edit_media(
     row = library.edit(
         session, user, media_id, title=body.title, duration_s=body.duration_s, filler=body.filler, now=now
     )
-    session.commit()
     return MediaOut.of(row)
 
 
 @router.delete("/media/{media_id}", status_code=204)
 def delete_media(media_id: str, session: SessionDep, now: NowDep, user: OperatorOrAdvertiser) -> Response:
     library.delete(session, user, media_id, now=now)
-    session.commit()
     return Response(status_code=204)
 
 

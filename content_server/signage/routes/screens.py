@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from content_server.core.blobs import serve_blob
 from content_server.core.deps import NowDep, Operator, SessionDep, SettingsDep, StoreDep
@@ -71,14 +70,12 @@ class ScreenOut(BaseModel):
 @router.post("/screens/claim", response_model=ScreenOut, status_code=201)
 def claim(body: ClaimIn, session: SessionDep, now: NowDep, _op: Operator) -> ScreenOut:
     settings = screens.ScreenSettings.model_validate(body.model_dump(exclude={"code"}))
-    device = screens.claim(session, body.code, settings, now=now)
-    session.commit()
-    return ScreenOut.of(device)
+    return ScreenOut.of(screens.claim(session, body.code, settings, now=now))
 
 
 @router.get("/screens", response_model=list[ScreenOut])
 def list_screens(session: SessionDep, _op: Operator) -> list[ScreenOut]:
-    return [ScreenOut.of(d) for d in session.scalars(select(Device).order_by(Device.name, Device.id))]
+    return [ScreenOut.of(d) for d in screens.all_devices(session)]
 
 
 @router.get("/screens/{screen_id}", response_model=ScreenOut)
@@ -90,9 +87,7 @@ def get_screen(screen_id: str, session: SessionDep, _op: Operator) -> ScreenOut:
 def update_screen(
     screen_id: str, body: screens.ScreenPatch, session: SessionDep, now: NowDep, _op: Operator
 ) -> ScreenOut:
-    d = screens.update(session, screen_id, body, now=now)
-    session.commit()
-    return ScreenOut.of(d)
+    return ScreenOut.of(screens.update(session, screen_id, body, now=now))
 
 
 class StatusOut(BaseModel):
@@ -131,10 +126,7 @@ def status(
 @router.post("/screens/{screen_id}/screenshot-request", response_model=ScreenOut)
 def request_screenshot(screen_id: str, session: SessionDep, _op: Operator) -> ScreenOut:
     """The device is told in its next heartbeat reply and uploads a PNG."""
-    d = screens.get_device(session, screen_id)
-    d.screenshot_requested = True
-    session.commit()
-    return ScreenOut.of(d)
+    return ScreenOut.of(screens.request_screenshot(session, screen_id))
 
 
 @router.get("/screens/{screen_id}/screenshot", response_class=Response)
@@ -149,6 +141,4 @@ def get_screenshot(
 
 @router.post("/screens/{screen_id}/revoke", response_model=ScreenOut)
 def revoke(screen_id: str, session: SessionDep, now: NowDep, _op: Operator) -> ScreenOut:
-    d = screens.revoke(session, screen_id, now=now)
-    session.commit()
-    return ScreenOut.of(d)
+    return ScreenOut.of(screens.revoke(session, screen_id, now=now))

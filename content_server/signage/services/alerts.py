@@ -6,9 +6,8 @@ import datetime as dt
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from content_server.core import changes as state
 from content_server.core.errors import Conflict, Invalid, NotFound
 from content_server.signage import cap
 from content_server.signage.models import AlertFeed, AnnouncementRow, CapAlert
@@ -23,7 +22,7 @@ def create_feed(
         raise Conflict(f"an alert feed named {name!r} exists")
     feed = AlertFeed(name=name, area_groups=area_groups, created_at=now)
     session.add(feed)
-    session.flush()
+    session.commit()
     return feed
 
 
@@ -46,7 +45,6 @@ def receive(
     record = CapAlert(
         feed_id=feed.id, identifier=msg.identifier, sender=msg.sender, msg_type=msg.msg_type, received_at=now
     )
-    changed = False
     if msg.msg_type in {"Update", "Cancel"}:
         for sender, identifier in msg.references:
             ref = session.scalar(
@@ -55,7 +53,7 @@ def receive(
             if ref is not None and ref.announcement_id:
                 ann = session.get(AnnouncementRow, ref.announcement_id)
                 if ann is not None and ann.state != "ended":
-                    ann.state, ann.updated_at, changed = "ended", now, True
+                    ann.state, ann.updated_at = "ended", now
     if msg.msg_type in {"Alert", "Update"} and msg.status == "Actual":
         groups = sorted(
             {g for info in msg.infos for area in info.areas for g in feed.area_groups.get(area, [])}
@@ -88,10 +86,24 @@ def receive(
         session.add(ann)
         session.flush()
         record.announcement_id = ann.id
-        changed = True
         log.warning("CAP alert %s from %s -> emergency on groups %s", msg.identifier, msg.sender, groups)
     session.add(record)
-    if changed:
-        state.bump(session, now, emergency=True)
-    session.flush()
+    session.commit()  # an emergency announcement made or ended here wakes the long-polls (core.changes)
     return record, True
+
+
+def receive_signed(
+    sessions: sessionmaker[Session],
+    server_secret: str,
+    feed_id: str,
+    body: bytes,
+    signature: str | None,
+    *,
+    now: dt.datetime,
+) -> tuple[CapAlert, bool]:
+    """Check the feed's signature over the raw body, then parse and apply the CAP message.
+    Blocking, with its own short session: run it on a worker thread once the body is read."""
+    with sessions() as session:
+        feed = get_feed(session, feed_id)
+        cap.verify_signature(cap.feed_secret(server_secret, feed.id), body, signature)
+        return receive(session, feed, cap.parse(body), now=now)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from content_server.core import changes as state
 from content_server.core.errors import Conflict, Invalid, NotFound
 from content_server.core.models import User
 from content_server.signage import scheduling
 from content_server.signage.models import AnnouncementRow, CampaignRow, Device, Media
+from content_server.signage.services import insight
 from content_server.signage.services.catalogue import catalogue_for, to_campaign
 from content_server.signage.services.screens import to_screen
 from schedules.model import Daypart, Priority, Targeting
@@ -113,8 +114,7 @@ def create_announcement(
         updated_at=now,
     )
     session.add(row)
-    session.flush()
-    state.bump(session, now, emergency=body.priority is Priority.EMERGENCY)
+    session.commit()
     log.info("announcement %s (%s) created by %s", row.id, row.priority, op.username)
     return row
 
@@ -142,7 +142,7 @@ def move_announcement(session: Session, ann_id: str, action: str, *, now: dt.dat
         raise Conflict(f"cannot {action} an announcement that is {row.state}")
     row.state = target
     row.updated_at = now
-    state.bump(session, now, emergency=row.priority == Priority.EMERGENCY.value)
+    session.commit()
     return row
 
 
@@ -198,7 +198,32 @@ def check_campaign(session: Session, adv: User, body: CampaignIn, *, now: dt.dat
     """Availability of a booking request without submitting it."""
     row = _new_campaign_row(session, adv, body, now)
     row.id = "preview"
-    return _availability(session, row, now)
+    try:
+        return _availability(session, row, now)
+    finally:
+        session.rollback()  # a preview: nothing of it may stay
+
+
+@dataclass(frozen=True)
+class CampaignPreview:
+    """What a booking request would get: availability, how many screens, plays on its first day."""
+
+    availability: dict[str, Any]
+    screens: int
+    daily_plays: int
+
+
+def preview_campaign(session: Session, adv: User, body: CampaignIn, *, now: dt.datetime) -> CampaignPreview:
+    """Availability and forecast of a booking request without submitting it (nothing is kept)."""
+    row = _new_campaign_row(session, adv, body, now)
+    row.id = "preview"
+    try:
+        screens = insight.targeted(session, body.targeting)
+        availability = _availability(session, row, now)
+        daily = insight.daily_forecast(session, row, now) if screens and availability["fits"] else 0
+        return CampaignPreview(availability, len(screens), daily)
+    finally:
+        session.rollback()
 
 
 def submit_campaign(session: Session, adv: User, body: CampaignIn, *, now: dt.datetime) -> CampaignRow:
@@ -211,6 +236,7 @@ def submit_campaign(session: Session, adv: User, body: CampaignIn, *, now: dt.da
         session.rollback()
         reasons = "; ".join(row.availability["conflicts"][:3]) or "not enough free airtime"
         raise Conflict(f"the booking does not fit: {reasons}")
+    session.commit()
     return row
 
 
@@ -254,7 +280,7 @@ def decide_campaign(
     if action in ("approve", "reject"):
         row.decided_at = now
         row.decided_by = op.id
-    state.bump(session, now)
+    session.commit()
     log.info("campaign %s %s by %s", row.id, target, op.username)
     return row
 
@@ -266,5 +292,5 @@ def withdraw_campaign(session: Session, adv: User, campaign_id: str, *, now: dt.
         raise Conflict(f"the campaign is already {row.state}")
     row.state = "ended"
     row.updated_at = now
-    state.bump(session, now)
+    session.commit()
     return row

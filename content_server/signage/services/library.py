@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from content_server.core import changes as state
-from content_server.core.errors import Conflict, Invalid, NotFound
+from content_server.core.errors import Conflict, Invalid, NotFound, UnsupportedMedia
 from content_server.core.models import User
 from content_server.core.settings import Settings
 from content_server.core.store import MediaStore, StagedFile
@@ -28,8 +26,8 @@ def clean_filename(name: str) -> str:
     return name.strip().lstrip(".")[:SAFE_NAME_MAX] or "upload"
 
 
-async def ingest(
-    session: Session,
+def ingest(
+    sessions: sessionmaker[Session],
     store: MediaStore,
     settings: Settings,
     owner: User,
@@ -38,46 +36,55 @@ async def ingest(
     filename: str,
     title: str,
     now: dt.datetime,
+    images_only: bool = False,
 ) -> tuple[Media, bool]:
-    """Inspect a staged upload, store it content-addressed, record it; (media, created)."""
+    """Inspect a staged upload, store it content-addressed, record it; (media, created).
+
+    Blocking (inspection, files, database): run it on a worker thread. It opens its own short
+    session, so the upload's streaming never holds a database connection.
+    """
     try:
-        info = await asyncio.to_thread(
-            media.inspect,
+        info = media.inspect(
             staged.path,
             max_pixels=settings.max_image_pixels,
             ffprobe=settings.ffprobe_path,
             ffmpeg=settings.ffmpeg_path,
         )
+        if images_only and info.kind != "image":
+            raise UnsupportedMedia("a service picture must be an image")
     except BaseException:
         staged.discard()
         raise
-    existing = session.scalar(select(Media).where(Media.owner_id == owner.id, Media.sha256 == staged.sha256))
-    if existing is not None:
+    with sessions() as session:
+        existing = session.scalar(
+            select(Media).where(Media.owner_id == owner.id, Media.sha256 == staged.sha256)
+        )
+        if existing is not None:
+            staged.commit()
+            return existing, False
+        try:
+            thumb_sha = store.put_bytes(info.thumbnail_png)  # first: a full disk then leaves no asset behind
+        except BaseException:
+            staged.discard()
+            raise
         staged.commit()
-        return existing, False
-    try:
-        thumb_sha = store.put_bytes(info.thumbnail_png)  # first: a full disk then leaves no asset behind
-    except BaseException:
-        staged.discard()
-        raise
-    staged.commit()
-    row = Media(
-        owner_id=owner.id,
-        sha256=staged.sha256,
-        size=staged.size,
-        media_type=info.media_type,
-        kind=info.kind,
-        width=info.width,
-        height=info.height,
-        duration_s=info.duration_s,
-        codec=info.codec,
-        filename=clean_filename(filename),
-        title=(title or clean_filename(filename))[:200],
-        thumbnail_sha256=thumb_sha,
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
+        row = Media(
+            owner_id=owner.id,
+            sha256=staged.sha256,
+            size=staged.size,
+            media_type=info.media_type,
+            kind=info.kind,
+            width=info.width,
+            height=info.height,
+            duration_s=info.duration_s,
+            codec=info.codec,
+            filename=clean_filename(filename),
+            title=(title or clean_filename(filename))[:200],
+            thumbnail_sha256=thumb_sha,
+            created_at=now,
+        )
+        session.add(row)
+        session.commit()
     log.info("stored %s %s (%d bytes) for %s", info.kind, staged.sha256[:12], staged.size, owner.username)
     return row, True
 
@@ -118,7 +125,7 @@ def edit(
         if user.role != "operator":
             raise NotFound("unknown media")
         row.filler = filler
-    state.bump(session, now)
+    session.commit()
     return row
 
 
@@ -134,4 +141,4 @@ def delete(session: Session, user: User, media_id: str, *, now: dt.datetime) -> 
     if any(media_id in a.media_ids for a in live_ann):
         raise Conflict("this media is used by an announcement")
     session.delete(row)
-    state.bump(session, now)
+    session.commit()

@@ -1,7 +1,8 @@
 """Per-screen manifests (7 days offline) with a stable content-hash version, and emergency state.
 
 ``ManifestCache`` keeps the last built manifest per screen keyed by the change generation and
-the UTC day, so an unchanged poll costs one indexed query and a dict look-up (304 path).
+the UTC day, so an unchanged poll costs one indexed query and a dict look-up (304 path), or
+nothing at all on the fast path.
 """
 
 from __future__ import annotations
@@ -10,15 +11,14 @@ import datetime as dt
 import hashlib
 import json
 import threading
-import time
 from dataclasses import dataclass
 from enum import Enum
 
 from sqlalchemy.orm import Session
 
-from content_server.core import changes as state
+from content_server.core.changes import CachedGenerations, ChangeTracker
 from content_server.signage import scheduling
-from content_server.signage.models import Device
+from content_server.signage.models import AnnouncementRow, CampaignRow, Device, Media
 from content_server.signage.services.catalogue import LiveSet, load_live, shared_catalogue, text_item_id
 from content_server.signage.services.screens import to_screen
 from schedules.model import ContentItem, ItemKind, Priority
@@ -130,6 +130,25 @@ def build(
     return probe.model_copy(update={"version": _digest(parts)})
 
 
+# what of a device feeds its manifest (and, once revoked or re-keyed, the fast path's trust)
+DEVICE_INPUTS = frozenset(
+    {"name", "kind", "screen_class", "orientation", "width", "height", "groups", "tags", "timezone", "hours",
+     "revoked_at", "key_sha256"}
+)  # fmt: skip
+
+
+def watch_inputs(tracker: ChangeTracker) -> None:
+    """Declare what manifests are built from: any change to these moves the change generation.
+
+    New media and new (pending) campaigns feed nothing until an edit or a decision does; a
+    change to a device can change its emergency (groups) or end its key, so it wakes long-polls.
+    """
+    tracker.watch(Device, inserts=False, columns=DEVICE_INPUTS, emergency=lambda _device: True)
+    tracker.watch(Media, inserts=False)
+    tracker.watch(CampaignRow, inserts=False)
+    tracker.watch(AnnouncementRow, emergency=lambda row: row.priority == Priority.EMERGENCY.value)
+
+
 @dataclass
 class _Entry:
     key: tuple[int, dt.date]
@@ -141,26 +160,21 @@ class ManifestCache:
     """Last manifest per device, valid while the change generation and the UTC day are the same.
 
     The live set (announcements, campaigns, media) is loaded once per generation and shared.
-    ``fresh_manifest`` answers the poll and download fast path from memory, trusting a
-    generation read at most ``generation_ttl_s`` ago: a change reaches a screen within that time.
+    ``fresh_manifest`` answers the poll and download fast path from memory, trusting the
+    process's cached generation (``CachedGenerations``: read at most ``poll_cache_s`` ago on the
+    injected clock, dropped at once after a local change), so a change reaches a screen within
+    that time.
     """
 
-    def __init__(self, generation_ttl_s: float = 1.0) -> None:
+    def __init__(self, generations: CachedGenerations) -> None:
+        self._generations = generations
         self._entries: dict[str, _Entry] = {}
-        self._by_key_hash: dict[str, str] = {}  # sha256(device key) -> device id
         self._live: tuple[tuple[int, dt.date], LiveSet] | None = None
-        self._generation: tuple[float, int] | None = None  # (monotonic read time, generation)
-        self._ttl = generation_ttl_s
         self._lock = threading.Lock()
 
-    def generation(self, session: Session) -> int:
-        gen, _ = state.generations(session)
-        with self._lock:
-            self._generation = (time.monotonic(), gen)
-        return gen
-
     def get(self, session: Session, device: Device, now: dt.datetime, *, days: int) -> tuple[Manifest, bytes]:
-        key = (self.generation(session), now.astimezone(dt.UTC).date())
+        """The device's manifest and its JSON; records (and commits) which version it was served."""
+        key = (self._generations.read(session)[0], now.astimezone(dt.UTC).date())
         with self._lock:
             entry = self._entries.get(device.id)
             live = self._live[1] if self._live is not None and self._live[0] == key else None
@@ -174,34 +188,19 @@ class ManifestCache:
         body = manifest.model_dump_json().encode()
         with self._lock:
             self._entries[device.id] = _Entry(key, manifest, body)
-            self._by_key_hash[device.key_sha256] = device.id
         if device.served_manifest != manifest.version:
             device.served_manifest = manifest.version
             device.served_manifest_since = now
             session.commit()
         return manifest, body
 
-    def fresh_manifest(self, key_sha256: str, now: dt.datetime) -> Manifest | None:
-        """The cached manifest for this device key if it is certainly current, else None.
-
-        Current means: built in the generation last read (at most ``generation_ttl_s`` ago) and
-        on the same UTC day. Revoking or changing a device bumps the generation, so a revoked
-        key is never answered from here.
-        """
-        with self._lock:
-            device_id = self._by_key_hash.get(key_sha256)
-            entry = self._entries.get(device_id) if device_id else None
-            gen = self._generation
-        if entry is None or gen is None or time.monotonic() - gen[0] > self._ttl:
-            return None
-        if entry.key != (gen[1], now.astimezone(dt.UTC).date()):
+    def fresh_manifest(self, device_id: str, now: dt.datetime) -> Manifest | None:
+        """The device's cached manifest if it is certainly current, else None (no database)."""
+        entry = self._entries.get(device_id)
+        current = self._generations.current()
+        if entry is None or current is None or entry.key != (current[0], now.astimezone(dt.UTC).date()):
             return None
         return entry.manifest
-
-    def invalidate(self) -> None:
-        """This process committed a change: stop trusting the cached generation."""
-        with self._lock:
-            self._generation = None
 
     def forget(self, device_id: str) -> None:
         with self._lock:

@@ -9,13 +9,13 @@ from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import CursorResult, delete, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from content_server.core import changes as state
-from content_server.core.errors import Invalid, NotFound
+from content_server.core.errors import Invalid, NotFound, TooLarge
 from content_server.core.models import AuthToken
 from content_server.core.security import sha256_hex
 from content_server.core.settings import Settings
+from content_server.core.store import StagedFile
 from content_server.signage import health as health_mod
 from content_server.signage import scheduling
 from content_server.signage.health import Health, Thresholds
@@ -83,7 +83,7 @@ def start_pairing(
         expires_at=now + dt.timedelta(seconds=ttl_s),
     )
     session.add(p)
-    session.flush()
+    session.commit()
     return PairingStarted(
         pairing_id=p.id,
         code=code,
@@ -109,6 +109,7 @@ def poll_pairing(
     key = p.pending_key
     p.pending_key = None
     p.delivered = True
+    session.commit()
     return PairingStatus(
         claimed=True, device_id=p.device_id, device_key=key, server_public_key=server_public_key
     )
@@ -137,6 +138,7 @@ def claim(session: Session, code: str, settings: ScreenSettings, *, now: dt.date
     session.flush()
     p.device_id = device.id
     p.pending_key = key
+    session.commit()
     log.info("paired %s %s (%s)", device.kind, device.id, device.name)
     return device
 
@@ -176,6 +178,7 @@ def clean_up(session: Session, *, now: dt.datetime) -> int:
     for stmt in (stale, delete(AuthToken).where(AuthToken.expires_at < now)):
         result = cast(CursorResult[Any], session.execute(stmt))
         gone += result.rowcount or 0
+    session.commit()
     return gone
 
 
@@ -225,17 +228,50 @@ def update(session: Session, device_id: str, patch: ScreenPatch, *, now: dt.date
     _check(merged)
     for k, v in _settings_columns(merged).items():
         setattr(d, k, v)
-    state.bump(session, now)
+    session.commit()
     return d
 
 
 def revoke(session: Session, device_id: str, *, now: dt.datetime) -> Device:
     d = get_device(session, device_id)
     if d.revoked_at is None:
-        d.revoked_at = now
-        state.bump(session, now)  # drops the device from every process's poll fast path
+        d.revoked_at = now  # the change tracker (and a trigger) move the generation: no fast path keeps it
+        session.commit()
     log.info("revoked device %s", device_id)
     return d
+
+
+def request_screenshot(session: Session, device_id: str) -> Device:
+    """The device hears it in its next heartbeat reply and uploads a PNG."""
+    d = get_device(session, device_id)
+    d.screenshot_requested = True
+    session.commit()
+    return d
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def store_screenshot(
+    sessions: sessionmaker[Session], device_id: str, staged: StagedFile, *, max_bytes: int, now: dt.datetime
+) -> None:
+    """Keep a device's uploaded screenshot (a PNG) and clear its request. Blocking, with its own
+    short session: run it on a worker thread once the upload is staged."""
+    with open(staged.path, "rb") as f:
+        head = f.read(len(PNG_MAGIC))
+    if head != PNG_MAGIC:
+        staged.discard()
+        raise Invalid("screenshot must be a PNG image")
+    if staged.size > max_bytes:
+        staged.discard()
+        raise TooLarge("screenshot too large")
+    staged.commit()
+    with sessions() as session:
+        d = get_device(session, device_id)
+        d.screenshot_sha256 = staged.sha256
+        d.screenshot_at = now
+        d.screenshot_requested = False
+        session.commit()
 
 
 def to_screen(d: Device) -> Screen:
@@ -254,8 +290,9 @@ def to_screen(d: Device) -> Screen:
     )
 
 
-def record_heartbeat(session: Session, d: Device, hb: Heartbeat, *, now: dt.datetime) -> None:
-    """Store the latest report; remember since when the picture hash has been unchanged."""
+def record_heartbeat(session: Session, d: Device, hb: Heartbeat, *, now: dt.datetime) -> bool:
+    """Store the latest report; remember since when the picture hash has been unchanged.
+    Returns whether a screenshot is wanted (told in the reply)."""
     d.last_seen_at = now
     d.player_version = hb.player_version
     d.playing_manifest = hb.manifest_version
@@ -263,6 +300,8 @@ def record_heartbeat(session: Session, d: Device, hb: Heartbeat, *, now: dt.date
     if hb.screen_hash is not None and hb.screen_hash != d.screen_hash:
         d.screen_hash = hb.screen_hash
         d.screen_hash_since = now
+    session.commit()
+    return d.screenshot_requested
 
 
 def health(
