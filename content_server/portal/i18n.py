@@ -92,6 +92,7 @@ TEXTS = TextTable({
     "notice.filler_saved": ("默认内容已更新。", "Default slides updated."),
     "notice.screen_claimed": ("屏幕已绑定。", "Screen paired."),
     "notice.screen_saved": ("屏幕设置已保存。", "Screen settings saved."),
+    "notice.screen_revoked": ("屏幕已解除绑定，它的密钥已失效。", "Screen revoked: its key no longer works."),
     "notice.screenshot_requested": (
         "已请求截图，屏幕下次心跳时上传。",
         "Screenshot requested; the screen sends it at its next heartbeat.",
@@ -323,6 +324,13 @@ TEXTS = TextTable({
     ),
     "screens.status": ("运行状态", "Status"),
     "screens.edit": ("屏幕设置", "Settings"),
+    "screens.revoke": ("解除绑定", "Revoke"),
+    "screens.revoke_help": (
+        "解除后这块屏幕的密钥立即失效，要重新绑定才能再收到内容。屏幕丢失或更换时使用。",
+        "Its key stops working at once; it needs pairing again to get content. For a lost or replaced screen.",
+    ),
+    "screens.revoke_confirm": ("确认解除这块屏幕的绑定", "Yes, revoke this screen"),
+    "screens.revoke_need_confirm": ("请先勾选确认。", "Tick the confirmation first."),
     "screens.orientation": ("方向", "Orientation"),
     "screens.width": ("宽（像素）", "Width (px)"),
     "screens.height": ("高（像素）", "Height (px)"),

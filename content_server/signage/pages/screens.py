@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from content_server.core.deps import NowDep, SessionDep
 from content_server.core.errors import ServerError
 from content_server.portal import forms
-from content_server.portal.page import Csrf, OperatorPage
+from content_server.portal.page import Csrf, OperatorPage, PortalError
 from content_server.portal.svg import TimelineBlock, timeline_picture
 from content_server.signage import forms as signage_forms
 from content_server.signage import screen_view
@@ -205,6 +205,23 @@ def request_screenshot(
     page.require_csrf(csrf_token)
     screens.request_screenshot(session, screen_id)
     return page.redirect(f"/portal/screens/{screen_id}", notice="screenshot_requested")
+
+
+@router.post("/screens/{screen_id}/revoke")
+def revoke_screen(
+    page: OperatorPage,
+    session: SessionDep,
+    now: NowDep,
+    screen_id: str,
+    confirm: Annotated[str, Form(max_length=8)] = "",
+    csrf_token: Csrf = "",
+) -> Response:
+    """A lost or replaced screen: its key stops working at once (the fast path included)."""
+    page.require_csrf(csrf_token)
+    if confirm != "yes":
+        raise PortalError("screens.revoke_need_confirm", 422)
+    screens.revoke(session, screen_id, now=now)
+    return page.redirect("/portal/screens", notice="screen_revoked")
 
 
 @router.get("/screens/{screen_id}/explain")
