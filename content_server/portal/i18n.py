@@ -327,7 +327,8 @@ TEXTS = TextTable({
     "screens.revoke": ("解除绑定", "Revoke"),
     "screens.revoke_help": (
         "解除后这块屏幕的密钥立即失效，要重新绑定才能再收到内容。屏幕丢失或更换时使用。",
-        "Its key stops working at once; it needs pairing again to get content. For a lost or replaced screen.",
+        "Its key stops working at once; it needs pairing again to get content. "
+        "For a lost or replaced screen.",
     ),
     "screens.revoke_confirm": ("确认解除这块屏幕的绑定", "Yes, revoke this screen"),
     "screens.revoke_need_confirm": ("请先勾选确认。", "Tick the confirmation first."),
