@@ -23,6 +23,7 @@ from signage_demo.launcher import free_port
 from signage_demo.processes import Supervisor
 from signage_demo.seed import ACCOUNTS, migrate_database, seed_accounts
 from signage_demo.tofu import find_tofu
+from tests.fixtures.waiting import eventually
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = content()
@@ -183,8 +184,7 @@ def test_supervisor_stops_a_child_and_its_grandchildren(tmp_path: Path) -> None:
     grandchild = int((tmp_path / "grandchild.pid").read_text())
     supervisor.stop_all()
     assert child.popen.returncode is not None
-    time.sleep(0.1)
-    assert not _pid_alive(grandchild) or _is_zombie(grandchild)
+    eventually(lambda: not _pid_alive(grandchild) or _is_zombie(grandchild), 5, "the grandchild's end")
     assert "starting: sh -c" in (tmp_path / "logs" / "shell.log").read_text()
 
 

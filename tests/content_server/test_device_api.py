@@ -13,6 +13,7 @@ import pytest
 from schedules.protocol.device import Manifest
 from schedules.timeline import timeline
 from tests.fixtures.server import AppClient, pair_device
+from tests.fixtures.waiting import eventually
 
 
 def _announce(client: AppClient, op: dict[str, str], **body: object) -> dict:
@@ -144,7 +145,8 @@ def test_emergency_reaches_long_poll_within_5_seconds(app_client: AppClient) -> 
 
     t = threading.Thread(target=poll)
     t.start()
-    time.sleep(0.5)
+    notifier = c.app.state.emergency  # type: ignore[attr-defined]
+    eventually(lambda: notifier.waiting == 1, what="the long-poll waiting")
     sent = time.monotonic()
     ann = _announce(
         c,

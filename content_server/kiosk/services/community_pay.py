@@ -110,6 +110,7 @@ class QueuedNotifier:
         self._ids = itertools.count()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._sending = 0
 
     def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> bool:
         """Queue the first attempt; True means queued, not delivered."""
@@ -125,25 +126,30 @@ class QueuedNotifier:
         with self._wake:
             return len(self._due)
 
+    def idle(self) -> bool:
+        """Nothing queued and nothing being sent: no notification will go out until the next ``send``."""
+        with self._wake:
+            return not self._due and not self._sending
+
     def _run(self) -> None:
         while True:
             with self._wake:
                 while not self._due or self._due[0][0] > time.monotonic():
                     self._wake.wait(self._due[0][0] - time.monotonic() if self._due else None)
                 _, n, attempt, url, body, headers = heapq.heappop(self._due)
+                self._sending += 1
             try:  # boundary: one failing delivery never stops the others
                 delivered = self._transport.send(url, body, headers)
             except Exception:
                 log.exception("community pay: notification %d failed", n)
                 delivered = False
-            if delivered:
-                continue
-            if attempt < len(self._retry_after):
-                with self._wake:
+            with self._wake:
+                self._sending -= 1
+                if not delivered and attempt < len(self._retry_after):
                     due = time.monotonic() + self._retry_after[attempt]
                     heapq.heappush(self._due, (due, n, attempt + 1, url, body, headers))
-            else:
-                log.warning("community pay: notification %d undelivered; reconciliation settles it", n)
+                elif not delivered:
+                    log.warning("community pay: notification %d undelivered; reconciliation settles it", n)
 
 
 @dataclass(frozen=True)

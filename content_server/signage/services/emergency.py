@@ -10,6 +10,7 @@ event loop, and no connection is held while a poll waits.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from fastapi.concurrency import run_in_threadpool
@@ -19,6 +20,8 @@ from content_server.core.changes import CachedGenerations
 from schedules.clock import Clock
 from schedules.protocol.device import EmergencyState
 
+log = logging.getLogger(__name__)
+
 POLL_STEP_S = 0.2
 
 
@@ -26,6 +29,7 @@ class EmergencyNotifier:
     def __init__(self, clock: Clock, refresh_s: float = 0.5) -> None:
         self._view = CachedGenerations(clock, refresh_s)
         self._closed = False
+        self.waiting = 0  # long-polls waiting for a change now (only the event loop changes it)
 
     def invalidate(self) -> None:
         """Force the next check to read the database (after this process committed a change)."""
@@ -66,7 +70,12 @@ class EmergencyNotifier:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            new_gen = await self.wait_for_change(gen, remaining, sessions)
+            self.waiting += 1
+            log.debug("emergency long-poll waiting (%d waiting)", self.waiting)
+            try:
+                new_gen = await self.wait_for_change(gen, remaining, sessions)
+            finally:
+                self.waiting -= 1
             if new_gen == gen:
                 break
             gen = new_gen
