@@ -1,10 +1,11 @@
 """Application factory: ``create_app(settings)`` wires core and each feature, explicitly, in one place.
 
-Core (database, migrations, store, keys, scheduler, error answers, body limits) comes first;
-then each feature adds its JSON routes (under ``/api/v1``), its portal pages and its start-up
-and shutdown hooks. Adding a feature is a few lines here (docs/architecture.md). Nothing
-happens on import.
+Core (database, migrations, store, keys, scheduler, error answers, body limits, the portal's
+shell) comes first; then each feature adds its JSON routes (under ``/api/v1``), its portal pages
+and its start-up and shutdown hooks. Adding a feature is a few lines here (docs/architecture.md,
+"Adding a feature"). Nothing happens on import.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,7 +13,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from fastapi import FastAPI
 
 from content_server.accounts import pages as accounts_pages
 from content_server.accounts import routes as accounts_routes
@@ -38,11 +38,12 @@ from schedules.clock import Clock, SystemClock
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+# each feature's start-up hook (after the database is ready) and shutdown hook, in this order
 STARTUP: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.start, kiosk_runtime.start)
 SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop,)
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServer:
     """Build the app on ``clock`` (the system clock unless a test passes a movable one)."""
 
     @asynccontextmanager
@@ -83,6 +84,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
     )
+    # core: settings, clock, log-in limits, change tracking, JSON errors, body limits, /health
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
@@ -90,14 +92,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     core_api.install(app)
     app.add_middleware(BodyLimit)
     app.include_router(core_api.router, prefix=API_PREFIX)
-    # features: JSON routes, then portal pages
+    portal.install(app)  # the portal's shell: static files, HTML error pages for /portal
+
+    # accounts
     app.include_router(accounts_routes.router, prefix=API_PREFIX)
+    portal.add_pages(app, accounts_pages.router, templates=accounts_pages.TEMPLATES)
+    # signage (its caches declare what feeds them; the fast path is added at start-up)
     signage_runtime.prepare(app)
     app.include_router(signage_routes.router, prefix=API_PREFIX)
-    app.include_router(kiosk_routes.router)  # its routers carry their own prefixes (/api/v1/kiosk, /pay)
-    portal.install(app)
-    portal.add_pages(app, accounts_pages.router, templates=accounts_pages.TEMPLATES)
     portal.add_pages(app, signage_pages.router, templates=signage_pages.TEMPLATES, nav=signage_pages.NAV)
+    # kiosk back end (its routers carry their own prefixes: /api/v1/kiosk, /pay, ...)
+    app.include_router(kiosk_routes.router)
     portal.add_pages(app, kiosk_pages.router, templates=kiosk_pages.TEMPLATES, nav=kiosk_pages.NAV)
+
     core_api.document_error_shape(app)
     return app

@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Depends, FastAPI, params
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
@@ -46,6 +47,12 @@ def max_body(limit: int | Callable[[Settings], int]) -> params.Depends:
     """Declare a route's body limit: ``dependencies=[max_body(...)]``."""
     marker: params.Depends = Depends(MaxBody(limit))
     return marker
+
+
+def raw_body(media_type: str) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its body raw (an upload): documents it as binary."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {"requestBody": {"required": True, "content": {media_type: binary}}}
 
 
 def declared_limit(route: APIRoute) -> MaxBody | None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from content_server.core.body_limit import max_body
+from content_server.core.body_limit import max_body, raw_body
 from content_server.core.deps import ClockDep, NowDep, SessionDep, SettingsDep, StoreDep
 from content_server.kiosk.deps import API, Provider, ProviderAny, Runtime
 from content_server.kiosk.models import OrderRow, ServiceRow, SlotRow
@@ -69,26 +68,19 @@ def get_profile(user: ProviderAny, session: SessionDep) -> ProfileView:
     response_model=ProviderImageView,
     status_code=201,
     dependencies=[max_body(lambda settings: settings.max_upload_bytes)],
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
-        }
-    },
+    openapi_extra=raw_body("image/jpeg"),
 )
 async def upload_image(
     request: Request, store: StoreDep, settings: SettingsDep, clock: ClockDep, user: Provider
 ) -> ProviderImageView:
     """A service picture, as the raw request body; stored like every other medium (SHA-256 store):
     streamed to disk, then checked and recorded on a worker thread with its own short session."""
-    staged = await store.stage_stream(request.stream(), settings.max_upload_bytes)
-    row, _created = await run_in_threadpool(
-        library.ingest,
+    row, _created = await library.upload(
+        request.stream(),
         request.app.state.sessions,
         store,
         settings,
         user,
-        staged,
         filename="service",
         title="",
         now=clock.now(),

@@ -146,7 +146,8 @@ def _screen_page(
     tz = ZoneInfo(d.timezone)
     problem = ""
     try:
-        blocks = [TimelineBlock(b.start, b.end, b.kind, b.label) for b in insight.day_blocks(session, d, now)]
+        day = insight.day_slots(session, d, now)
+        blocks = [TimelineBlock(s.start, s.end, s.source.value, label) for s, label in day]
     except (ScheduleError, ServerError) as exc:  # e.g. no default slide yet: say so over an empty day
         log.info("no timeline for %s: %s", d.id, exc)
         blocks, problem = [], page.t("timeline.unavailable", reason=str(exc))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from content_server.core.body_limit import max_body
+from content_server.core.body_limit import max_body, raw_body
 from content_server.core.conditional import PRIVATE_REVALIDATE, conditional, strong_etag
 from content_server.core.db import release_connection
 from content_server.core.deps import ClockDep, NowDep, SessionDep, SettingsDep, StoreDep, bearer_token
@@ -100,12 +100,7 @@ def upload_plays(body: PlayBatch, session: SessionDep, now: NowDep, device: Curr
     "/device/screenshot",
     status_code=204,
     dependencies=[max_body(MAX_SCREENSHOT_BYTES)],
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
-        }
-    },
+    openapi_extra=raw_body("image/png"),
 )
 async def screenshot(request: Request, store: StoreDep, clock: ClockDep, device: CurrentDevice) -> Response:
     """A PNG of what the screen shows, streamed to the store; recorded on a worker thread."""

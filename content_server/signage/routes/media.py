@@ -6,12 +6,11 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from content_server.core.blobs import serve_blob
-from content_server.core.body_limit import max_body
+from content_server.core.body_limit import max_body, raw_body
 from content_server.core.deps import (
     ClockDep,
     NowDep,
@@ -80,12 +79,7 @@ class MediaPatch(BaseModel):
     response_model=MediaOut,
     status_code=201,
     dependencies=[max_body(lambda settings: settings.max_upload_bytes)],
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-        }
-    },
+    openapi_extra=raw_body("application/octet-stream"),
 )
 async def upload(
     request: Request,
@@ -99,14 +93,12 @@ async def upload(
 ) -> MediaOut:
     """Upload the raw file as the request body: streamed to disk (never held in memory), then
     checked and recorded on a worker thread with its own short database session."""
-    staged = await store.stage_stream(request.stream(), settings.max_upload_bytes)
-    row, created = await run_in_threadpool(
-        library.ingest,
+    row, created = await library.upload(
+        request.stream(),
         request.app.state.sessions,
         store,
         settings,
         user,
-        staged,
         filename=filename,
         title=title,
         now=clock.now(),

@@ -7,7 +7,6 @@ catalogues always come from ``catalogue_for`` so pages show exactly what the scr
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -16,16 +15,6 @@ from content_server.signage.models import CampaignRow, Device
 from content_server.signage.services.catalogue import catalogue_for, to_campaign
 from content_server.signage.services.screens import all_devices, to_screen
 from schedules.model import Catalogue, Screen, Slot, SlotSource, Targeting, Zone
-
-
-@dataclass(frozen=True)
-class DayBlock:
-    """A run of a screen's day: [start, end), what kind of content, and a label for people."""
-
-    start: dt.datetime
-    end: dt.datetime
-    kind: str  # announcement | campaign | filler | emergency
-    label: str
 
 
 def live_players(session: Session) -> list[Screen]:
@@ -49,10 +38,6 @@ def daily_forecast(session: Session, row: CampaignRow, now: dt.datetime) -> int:
     return scheduling.forecast_plays(screens, catalogue, campaign, day)
 
 
-def _kind(slot: Slot) -> str:
-    return slot.source.value
-
-
 def _label(slot: Slot, catalogue: Catalogue) -> str:
     item = catalogue.items.get(slot.item_id)
     title = item.title if item and item.title else slot.item_id
@@ -63,13 +48,15 @@ def _label(slot: Slot, catalogue: Catalogue) -> str:
     return title
 
 
-def day_blocks(session: Session, device: Device, start: dt.datetime, hours: int = 24) -> list[DayBlock]:
-    """The screen's main-zone slots from ``start`` for ``hours``."""
+def day_slots(
+    session: Session, device: Device, start: dt.datetime, hours: int = 24
+) -> list[tuple[Slot, str]]:
+    """The screen's main-zone slots from ``start`` for ``hours``, each with a label for people."""
     screen = to_screen(device)
     catalogue = catalogue_for(session, [screen], start)
     slots = scheduling.slots(screen, catalogue, start, start + dt.timedelta(hours=hours))
     return [
-        DayBlock(s.start, s.end, _kind(s), _label(s, catalogue)) for s in slots if s.zone is Zone.MAIN
+        (s, _label(s, catalogue)) for s in slots if s.zone is Zone.MAIN
     ]
 
 

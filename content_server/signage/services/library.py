@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator
 
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +26,35 @@ def clean_filename(name: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable() and ch not in "\x00")
     return name.strip().lstrip(".")[:SAFE_NAME_MAX] or "upload"
+
+
+async def upload(
+    chunks: AsyncIterator[bytes],
+    sessions: sessionmaker[Session],
+    store: MediaStore,
+    settings: Settings,
+    owner: User,
+    *,
+    filename: str,
+    title: str,
+    now: dt.datetime,
+    images_only: bool = False,
+) -> tuple[Media, bool]:
+    """An upload's body streamed to the store on the event loop, then :func:`ingest` on a worker
+    thread: the loop never waits for the database or the media checks."""
+    staged = await store.stage_stream(chunks, settings.max_upload_bytes)
+    return await run_in_threadpool(
+        ingest,
+        sessions,
+        store,
+        settings,
+        owner,
+        staged,
+        filename=filename,
+        title=title,
+        now=now,
+        images_only=images_only,
+    )
 
 
 def ingest(
