@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from content_server import cap
-from content_server.cap_policy import (
+from content_server.signage import cap
+from content_server.signage.cap_policy import (
     AreaMapping,
     AreaRule,
     CapDecision,
@@ -217,7 +217,7 @@ def test_loudness_never_drops_when_severity_or_urgency_rises() -> None:
 
 
 def test_bad_enumerations_and_blank_geocodes_are_refused_with_a_reason() -> None:
-    from content_server.errors import Invalid
+    from content_server.core.errors import Invalid
 
     bad = feed()["typhoon"].replace(b"<severity>Extreme</severity>", b"<severity>Apocalyptic</severity>", 1)
     with pytest.raises(Invalid, match="severity"):

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from content_server.media_intake import Intake, intake
-from content_server.media_rebuild import MediaRefused, is_animated
-from content_server.media_video import (
+from content_server.signage.media_intake import Intake, intake
+from content_server.signage.media_rebuild import MediaRefused, is_animated
+from content_server.signage.media_video import (
     TranscodeProgress,
     TranscodeStopped,
     is_variable_rate,

@@ -30,7 +30,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from content_server.cap import CapInfo, CapMessage
+from content_server.signage.cap import CapInfo, CapMessage
 from schedules.bilingual import Bilingual, TextTable
 
 

@@ -13,7 +13,7 @@ Three steps, each a function over paths (no HTTP, no ORM):
    callback (ffmpeg's ``-progress`` stream, parsed by :func:`parse_progress`) and stopping when
    asked. The job that runs it in the background belongs to the server; this is the work.
 
-Refusal reasons are :class:`~content_server.media_rebuild.MediaRefused` (people's words in both
+Refusal reasons are :class:`~content_server.signage.media_rebuild.MediaRefused` (people's words in both
 languages); ffmpeg's own messages, which name paths and memory addresses, only go to the log.
 """
 
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from content_server.media_rebuild import MediaRefused
+from content_server.signage.media_rebuild import MediaRefused
 
 log = logging.getLogger(__name__)
 

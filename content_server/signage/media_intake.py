@@ -1,8 +1,8 @@
 """One entry for every upload: what the bytes are, then the rebuilt or checked file to store.
 
-Still pictures are rebuilt (:mod:`content_server.media_rebuild`), animated pictures become
+Still pictures are rebuilt (:mod:`content_server.signage.media_rebuild`), animated pictures become
 videos, videos are checked for consistency and for what players decode well
-(:mod:`content_server.media_video`). The result says which file to keep, what it is as people
+(:mod:`content_server.signage.media_video`). The result says which file to keep, what it is as people
 see it, and, for a video players would not decode well, why it still needs transcoding (the
 server runs that as a background job and serves nothing until it is done). Pure of HTTP and ORM.
 """
@@ -16,8 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from content_server.media import sniff
-from content_server.media_rebuild import (
+from content_server.signage.media_check import sniff
+from content_server.signage.media_rebuild import (
     IMAGE_DEFAULT_DURATION_S,
     THUMB_SIZE,
     MediaRefused,
@@ -27,7 +27,7 @@ from content_server.media_rebuild import (
     rebuild_picture,
     sha256_file,
 )
-from content_server.media_video import VideoFacts, check_consistent, playback_problems, probe
+from content_server.signage.media_video import VideoFacts, check_consistent, playback_problems, probe
 from schedules.model import ScreenClass
 
 log = logging.getLogger(__name__)
