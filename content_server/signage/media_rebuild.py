@@ -82,8 +82,9 @@ REASONS = TextTable(
             "The picture is damaged or cannot be decoded.",
         ),
         "image_bomb": (
-            "图片有 {pixels} 像素，超过上限 {limit} 像素。",
-            "The picture has {pixels} pixels, over the limit of {limit}.",
+            "图片有 {pixels} 像素，超过上限 {limit} 像素：疑似解压炸弹，已拒绝。",
+            "The picture has {pixels} pixels, over the limit of {limit}: refused as a possible "
+            "decompression bomb.",
         ),
         "image_too_small": (
             "图片为 {width}×{height} 像素，对所有屏幕都太小（至少 {need}）。",

@@ -21,6 +21,7 @@ from schedules.model import (
     Orientation,
     Priority,
     Screen,
+    ScreenClass,
     Targeting,
 )
 
@@ -52,9 +53,15 @@ def media_items(group: Sequence[Media]) -> list[ContentItem]:
             asset_sha256=m.sha256,
             title=m.title,
             orientations=shape if by_shape else frozenset(Orientation),
+            screen_classes=suited_classes(m),
         )
         for m, shape in zip(group, shapes, strict=True)
     ]
+
+
+def suited_classes(m: Media) -> frozenset[ScreenClass]:
+    """The screen classes a file is big enough for (recorded at upload; older rows: every class)."""
+    return frozenset(ScreenClass(c) for c in m.screen_classes or ()) or frozenset(ScreenClass)
 
 
 SHAPE_RATIO = 1.2  # wider than this (or taller) counts as a landscape (or portrait) picture
@@ -118,10 +125,12 @@ def to_campaign(c: CampaignRow) -> Campaign:
 
 
 def _media_by_id(session: Session, ids: Iterable[str]) -> dict[str, Media]:
+    """The ready media among ``ids``: a file still being transcoded (or that failed) plays nowhere."""
     wanted = set(ids)
     if not wanted:
         return {}
-    return {m.id: m for m in session.scalars(select(Media).where(Media.id.in_(wanted)))}
+    query = select(Media).where(Media.id.in_(wanted), Media.status == "ready")
+    return {m.id: m for m in session.scalars(query)}
 
 
 @dataclass(frozen=True)
@@ -156,7 +165,11 @@ def load_live(session: Session, now: dt.datetime) -> LiveSet:
         )
     )
     fillers = list(
-        session.scalars(select(Media).where(Media.filler.is_(True)).order_by(Media.created_at, Media.id))
+        session.scalars(
+            select(Media)
+            .where(Media.filler.is_(True), Media.status == "ready")
+            .order_by(Media.created_at, Media.id)
+        )
     )
     media = _media_by_id(
         session, [m for a in anns for m in a.media_ids] + [m for c in camps for m in c.media_ids]
@@ -221,9 +234,14 @@ def assemble(
     media: dict[str, Media],
 ) -> Catalogue:
     items: dict[str, ContentItem] = {}
+    shown = []
     for a in anns:
-        for item in announcement_items(a, media):
+        got = announcement_items(a, media)
+        if got:  # an announcement of a video still being transcoded waits for it
+            shown.append(a)
+        for item in got:
             items[item.id] = item
+    anns = shown
     for group in [[media[m] for m in c.media_ids if m in media] for c in camps] + [list(fillers)]:
         for item in media_items(group):
             items[item.id] = item

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from content_server.core.changes import CachedGenerations, ChangeTracker
 from content_server.signage import scheduling
+from content_server.signage.asset_access import AssetGrant
 from content_server.signage.models import AnnouncementRow, CampaignRow, Device, Media
 from content_server.signage.services.catalogue import LiveSet, load_live, shared_catalogue, text_item_id
 from content_server.signage.services.screens import to_screen
@@ -154,6 +155,21 @@ class _Entry:
     key: tuple[int, dt.date]
     manifest: Manifest
     body: bytes
+    grant: AssetGrant
+
+
+def served(device: Device, manifest: Manifest, now: dt.datetime) -> AssetGrant:
+    """Record that ``device`` was served ``manifest``: its version, and what it may now download
+    (this manifest's assets and the previous one's; see ``asset_access``)."""
+    before = AssetGrant.of(device.served_assets or (), device.previous_assets or ())
+    grant = before.after(a.sha256 for a in manifest.assets)
+    if device.served_manifest != manifest.version:
+        device.served_manifest = manifest.version
+        device.served_manifest_since = now
+    if grant != before:
+        device.served_assets = sorted(grant.current)
+        device.previous_assets = sorted(grant.previous)
+    return grant
 
 
 class ManifestCache:
@@ -186,21 +202,29 @@ class ManifestCache:
                 self._live = (key, live)
         manifest = build(session, device, now, days=days, live=live)
         body = manifest.model_dump_json().encode()
-        with self._lock:
-            self._entries[device.id] = _Entry(key, manifest, body)
-        if device.served_manifest != manifest.version:
-            device.served_manifest = manifest.version
-            device.served_manifest_since = now
+        grant = served(device, manifest, now)
+        if session.dirty:
             session.commit()
+        with self._lock:
+            self._entries[device.id] = _Entry(key, manifest, body, grant)
         return manifest, body
 
     def fresh_manifest(self, device_id: str, now: dt.datetime) -> Manifest | None:
         """The device's cached manifest if it is certainly current, else None (no database)."""
+        entry = self._fresh(device_id, now)
+        return None if entry is None else entry.manifest
+
+    def fresh_grant(self, device_id: str, now: dt.datetime) -> tuple[Manifest, AssetGrant] | None:
+        """The device's current manifest and what it may download, if certainly current."""
+        entry = self._fresh(device_id, now)
+        return None if entry is None else (entry.manifest, entry.grant)
+
+    def _fresh(self, device_id: str, now: dt.datetime) -> _Entry | None:
         entry = self._entries.get(device_id)
         current = self._generations.current()
         if entry is None or current is None or entry.key != (current[0], now.astimezone(dt.UTC).date()):
             return None
-        return entry.manifest
+        return entry
 
     def forget(self, device_id: str) -> None:
         with self._lock:
