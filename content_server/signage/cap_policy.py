@@ -7,7 +7,7 @@ alert carries an ``<info>`` per language, updates replace earlier alerts and can
 - **Where.** Operators map area descriptions (in any language) and geocodes to screen groups
   (:class:`AreaMapping`). Every ``<area>`` of every ``<info>`` is matched; an alert that matches
   nothing is "not for us": accepted and logged, never an error for the feed.
-- **When.** From ``<effective>`` (else ``<sent>``), never before receipt, until ``<expires>``. When
+- **When.** From ``<effective>`` (else on receipt), never before receipt, until ``<expires>``. When
   ``<onset>`` (the hazard itself) is later, the alert shows ahead of it as a banner saying from
   when, and at its full loudness from the onset on.
 - **How loud** (:func:`loudness`): ``full_screen`` (red, takes over the screen) for Extreme
@@ -32,15 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from content_server.signage.cap import CapInfo, CapMessage
 from schedules.bilingual import Bilingual, TextTable
-
-
-class Loudness(StrEnum):
-    """How an alert takes the screen, quietest first."""
-
-    BANNER_NOTICE = "banner_notice"
-    BANNER_WARNING = "banner_warning"
-    FULL_SCREEN = "full_screen"
-
+from schedules.protocol.device import Loudness
 
 _ORDER = (Loudness.BANNER_NOTICE, Loudness.BANNER_WARNING, Loudness.FULL_SCREEN)
 
@@ -257,13 +249,14 @@ def _compose(headline: str, description: str, instruction: str, prefix: str = ""
     return "\n".join(x for x in (prefix + headline, description, instruction) if x)
 
 
-def _local(t: dt.datetime, tz: dt.tzinfo) -> str:
-    return t.astimezone(tz).strftime("%m-%d %H:%M")
+def _local(t: dt.datetime, tz: dt.tzinfo | None) -> str:
+    """A time as the community reads it: in ``tz``, else in the alert's own offset (feeds send local)."""
+    return (t.astimezone(tz) if tz is not None else t).strftime("%m-%d %H:%M")
 
 
 def _present(
     groups: frozenset[str], infos: Sequence[CapInfo], areas: tuple[str, ...], msg: CapMessage,
-    now: dt.datetime, tz: dt.tzinfo,
+    now: dt.datetime, tz: dt.tzinfo | None,
 ) -> CapPresentation | None:  # fmt: skip
     others = [i for i in infos if i.language not in ("zh", "en")]
     zh, en = _pick(infos, "zh"), _pick(infos, "en")
@@ -272,7 +265,9 @@ def _present(
     chosen = [i for i in (zh, en) if i is not None]
     main = max(chosen, key=lambda i: _rank(loudness(i.severity, i.urgency, i.certainty)))
     level = loudness(main.severity, main.urgency, main.certainty)
-    effective = min((i.effective or msg.sent) for i in chosen)
+    # Without <effective> an alert counts from receipt (CAP says <sent>, but a feed's clock running
+    # ahead of ours must not hold a warning back).
+    effective = min((i.effective or now) for i in chosen)
     start = max(effective, now)
     ends = [i.expires for i in chosen]
     end = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
@@ -317,12 +312,13 @@ def decide(
     mapping: AreaMapping,
     *,
     now: dt.datetime,
-    tz: dt.tzinfo = dt.UTC,
+    tz: dt.tzinfo | None = None,
     superseded: bool = False,
 ) -> CapDecision:
     """What to do with one verified, parsed CAP message (see the module docstring).
 
-    ``tz`` is the community's zone, for times written into the text; ``superseded`` is True when
+    ``tz`` is the community's zone for times written into the text (default: the alert's own
+    offset); ``superseded`` is True when
     an Update or Cancel that references this message arrived before it.
     """
 

@@ -30,7 +30,7 @@ def prepare(app: ContentServer) -> None:
     settings, clock = app.state.settings, app.state.clock
     tracker: ChangeTracker = app.state.changes
     generations = CachedGenerations(clock, settings.poll_cache_s)
-    emergency = EmergencyNotifier(clock)
+    emergency = EmergencyNotifier(clock, upcoming=manifest.next_emergency_change)
     app.state.generations = generations
     app.state.device_keys = DeviceKeys(generations)
     app.state.manifests = ManifestCache(generations)

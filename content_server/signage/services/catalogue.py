@@ -106,6 +106,14 @@ def to_announcement(a: AnnouncementRow, media: dict[str, Media]) -> Announcement
     )
 
 
+BANNERS = ("banner_notice", "banner_warning")
+
+
+def is_banner(a: AnnouncementRow) -> bool:
+    """A CAP alert shown as a banner over the programme (its EmergencyState), not a loop slide."""
+    return a.loudness in BANNERS
+
+
 def to_campaign(c: CampaignRow) -> Campaign:
     return Campaign(
         id=c.id,
@@ -192,7 +200,11 @@ def _select(
     def wanted(t: Targeting) -> bool:
         return screens is None or any(scheduling.targets(t, s) for s in screens)
 
-    anns = [a for a, t in live.announcements if (a.valid_until is None or a.valid_until > now) and wanted(t)]
+    anns = [
+        a
+        for a, t in live.announcements
+        if (a.valid_until is None or a.valid_until > now) and not is_banner(a) and wanted(t)
+    ]
     return anns, [c for c, t in (*live.campaigns, *extra) if wanted(t)]
 
 

@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 from enum import Enum
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from content_server.core.changes import CachedGenerations, ChangeTracker
@@ -23,7 +24,7 @@ from content_server.signage.models import AnnouncementRow, CampaignRow, Device, 
 from content_server.signage.services.catalogue import LiveSet, load_live, shared_catalogue, text_item_id
 from content_server.signage.services.screens import to_screen
 from schedules.model import ContentItem, ItemKind, Priority
-from schedules.protocol.device import AssetRef, EmergencyState, Manifest
+from schedules.protocol.device import AssetRef, EmergencyState, Loudness, Manifest
 
 NO_EMERGENCY = "none"
 
@@ -59,7 +60,7 @@ def valid_until(now: dt.datetime, days: int) -> dt.datetime:
 def emergency_for(
     session: Session, device: Device, now: dt.datetime, live: LiveSet | None = None
 ) -> EmergencyState:
-    """The newest active emergency announcement that targets this screen."""
+    """The loudest, then newest, active emergency announcement that targets this screen."""
     screen = to_screen(device)
     live = live or load_live(session, now)
     candidates = [
@@ -69,7 +70,7 @@ def emergency_for(
         and a.valid_from <= now
         and (a.valid_until is None or a.valid_until > now)
     ]
-    candidates.sort(key=lambda at: (-at[0].valid_from.timestamp(), at[0].id))
+    candidates.sort(key=lambda at: _emergency_order(at[0]))
     for a, targeting in candidates:
         if scheduling.targets(targeting, screen):
             text = dict(a.text) or {"zh": a.title, "en": a.title}
@@ -82,9 +83,41 @@ def emergency_for(
             )
             version = _digest([a.id, a.valid_from, a.updated_at, text])[:16]
             return EmergencyState(
-                version=version, active=True, announcement_id=a.id, item=item, started_at=a.valid_from
+                version=version,
+                active=True,
+                announcement_id=a.id,
+                item=item,
+                started_at=a.valid_from,
+                loudness=loudness_of(a),
             )
     return EmergencyState(version=NO_EMERGENCY, active=False)
+
+
+_LOUDNESS_RANK = {Loudness.BANNER_NOTICE: 0, Loudness.BANNER_WARNING: 1, Loudness.FULL_SCREEN: 2}
+
+
+def _emergency_order(a: AnnouncementRow) -> tuple[int, float, str]:
+    """Loudest first, then newest."""
+    return (-_LOUDNESS_RANK[loudness_of(a)], -a.valid_from.timestamp(), a.id)
+
+
+def loudness_of(a: AnnouncementRow) -> Loudness:
+    """An emergency's loudness: a CAP alert's own, full screen for an operator's emergency."""
+    return Loudness(a.loudness) if a.loudness else Loudness.FULL_SCREEN
+
+
+def next_emergency_change(session: Session, now: dt.datetime) -> dt.datetime | None:
+    """The next instant an emergency starts or ends by the clock alone (no change to any row), so
+    long-polls can answer then: a CAP alert effective later, or one that expires."""
+    rows = session.execute(
+        select(AnnouncementRow.valid_from, AnnouncementRow.valid_until).where(
+            AnnouncementRow.state == "active",
+            AnnouncementRow.priority == Priority.EMERGENCY.value,
+            or_(AnnouncementRow.valid_from > now, AnnouncementRow.valid_until > now),
+        )
+    ).all()
+    moments = [t for row in rows for t in row if t is not None and t > now]
+    return min(moments, default=None)
 
 
 def build(
