@@ -73,6 +73,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         body: dict[str, object] = {"detail": str(exc)}
         if exc.texts:
             body["reason"] = exc.texts
+        if exc.details:
+            body.update(exc.details)
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(IntegrityError)

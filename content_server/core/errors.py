@@ -17,6 +17,7 @@ class ServerError(Exception):
 
     status_code = 400
     texts: dict[str, str] | None = None
+    details: dict[str, object] | None = None  # structured facts for the caller (what conflicts)
 
     def in_both(self, zh: str, en: str) -> Self:
         self.texts = {"zh": zh, "en": en}

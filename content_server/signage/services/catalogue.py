@@ -10,19 +10,23 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from content_server.signage import scheduling
-from content_server.signage.models import AnnouncementRow, CampaignRow, Media
+from content_server.signage.models import AnnouncementRow, CampaignRow, HouseRulesRow, Media
 from schedules.model import (
+    DEFAULT_HOUSE_RULES,
     Announcement,
     Campaign,
     Catalogue,
     ContentItem,
     Daypart,
+    HouseRules,
+    HouseRulesOverride,
     ItemKind,
     Orientation,
     Priority,
     Screen,
     ScreenClass,
     Targeting,
+    screen_house_rules,
 )
 
 LIVE_CAMPAIGN_STATES = ("approved",)
@@ -149,7 +153,8 @@ class LiveSet:
     campaigns: tuple[tuple[CampaignRow, Targeting], ...]
     fillers: tuple[Media, ...]
     media: dict[str, Media]
-    memo: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[Catalogue, str]] = field(default_factory=dict)
+    rules: RuleSet = field(default_factory=lambda: RuleSet(dict(DEFAULT_HOUSE_RULES), {}))
+    memo: dict[tuple[object, ...], tuple[Catalogue, str]] = field(default_factory=dict)
 
 
 def load_live(session: Session, now: dt.datetime) -> LiveSet:
@@ -188,7 +193,38 @@ def load_live(session: Session, now: dt.datetime) -> LiveSet:
         campaigns=tuple((c, Targeting.model_validate(c.targeting or {})) for c in camps),
         fillers=tuple(fillers),
         media=media,
+        rules=house_rules_of(session),
     )
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The house rules in force: every class's, and the groups' overrides."""
+
+    classes: dict[ScreenClass, HouseRules]
+    groups: dict[str, HouseRulesOverride]
+
+
+def house_rules_of(session: Session) -> RuleSet:
+    """Every class's rules (defaults with the operators' settings) and every group's overrides."""
+    classes = dict(DEFAULT_HOUSE_RULES)
+    groups: dict[str, HouseRulesOverride] = {}
+    for row in session.scalars(select(HouseRulesRow).order_by(HouseRulesRow.scope, HouseRulesRow.name)):
+        override = HouseRulesOverride(
+            loop_seconds=row.loop_seconds,
+            min_announcement_share=row.min_announcement_share,
+            max_ad_share=row.max_ad_share,
+            min_dwell_s=row.min_dwell_s,
+        )
+        if row.scope == "class" and row.name in CLASS_NAMES:
+            cls = ScreenClass(row.name)
+            classes[cls] = override.apply(DEFAULT_HOUSE_RULES[cls])
+        elif row.scope == "group":
+            groups[row.name] = override
+    return RuleSet(classes, groups)
+
+
+CLASS_NAMES = frozenset(c.value for c in ScreenClass)
 
 
 def _select(
@@ -223,7 +259,7 @@ def catalogue_for(
     if extra:
         media = {**media, **_media_by_id(session, [m for c, _ in extra for m in c.media_ids])}
     anns, camps = _select(live, screens, now, extra)
-    return assemble(anns, camps, live.fillers, media)
+    return assemble(anns, camps, live.fillers, media, live.rules)
 
 
 def shared_catalogue(
@@ -231,10 +267,15 @@ def shared_catalogue(
 ) -> tuple[Catalogue, str]:
     """The screen's catalogue and its hash, built once for all screens that select the same rows."""
     anns, camps = _select(live, [screen], now, ())
-    key = (tuple(a.id for a in anns), tuple(c.id for c in camps))
+    # The screen's own rules (its class's with its groups' overrides) are written in as its class's
+    # rules: the manifest needs no group rules, which older players could not parse.
+    base = Catalogue(house_rules=live.rules.classes, group_house_rules=live.rules.groups)
+    rules = screen_house_rules(base, screen)
+    key = (tuple(a.id for a in anns), tuple(c.id for c in camps), screen.screen_class, rules)
     found = live.memo.get(key)
     if found is None:
-        catalogue = assemble(anns, camps, live.fillers, live.media)
+        own = RuleSet({**live.rules.classes, screen.screen_class: rules}, {})
+        catalogue = assemble(anns, camps, live.fillers, live.media, own)
         found = live.memo[key] = (catalogue, digest(catalogue))
     return found
 
@@ -244,6 +285,7 @@ def assemble(
     camps: Sequence[CampaignRow],
     fillers: Sequence[Media],
     media: dict[str, Media],
+    rules: RuleSet | None = None,
 ) -> Catalogue:
     items: dict[str, ContentItem] = {}
     shown = []
@@ -262,6 +304,8 @@ def assemble(
         announcements=tuple(to_announcement(a, media) for a in anns),
         campaigns=tuple(to_campaign(c) for c in camps if all(m in media for m in c.media_ids)),
         filler_item_ids=tuple(media_item_id(f.id) for f in fillers),
+        house_rules=dict(rules.classes) if rules is not None else dict(DEFAULT_HOUSE_RULES),
+        group_house_rules=dict(rules.groups) if rules is not None else {},
     )
 
 

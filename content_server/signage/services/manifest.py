@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from content_server.core.changes import CachedGenerations, ChangeTracker
 from content_server.signage import scheduling
 from content_server.signage.asset_access import AssetGrant
-from content_server.signage.models import AnnouncementRow, CampaignRow, Device, Media
+from content_server.signage.models import AnnouncementRow, CampaignRow, Device, HouseRulesRow, Media
 from content_server.signage.services.catalogue import LiveSet, load_live, shared_catalogue, text_item_id
 from content_server.signage.services.screens import to_screen
 from schedules.model import ContentItem, ItemKind, Priority
@@ -181,6 +181,7 @@ def watch_inputs(tracker: ChangeTracker) -> None:
     tracker.watch(Media, inserts=False)
     tracker.watch(CampaignRow, inserts=False)
     tracker.watch(AnnouncementRow, emergency=lambda row: row.priority == Priority.EMERGENCY.value)
+    tracker.watch(HouseRulesRow)
 
 
 @dataclass
