@@ -66,8 +66,12 @@ class TranscodeJobs:
             self.submit(media_id)
         return len(ids)
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the running job and any queued one (rows stay processing: the next start resumes them)."""
         self._stop.set()
+
+    def stop(self) -> None:
+        self.halt()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self, media_id: str) -> None:
