@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from content_server.core.errors import Invalid
-from schedules import availability, engine, explain, house_rules, targeting
+from schedules import availability, engine, explain, house_rules, targeting, wallclock
 from schedules import forecast as forecasting
 from schedules import timeline as timelines
 from schedules.errors import ScheduleError
@@ -114,3 +114,13 @@ def validate_catalogue(catalogue: Catalogue) -> None:
         engine.validate_catalogue(catalogue)
     except ScheduleError as exc:
         raise Invalid(str(exc)) from exc
+
+
+def campaign_problem(campaign: Campaign) -> str | None:
+    """Why the engine cannot schedule a stored campaign (a rule the engine now refuses, such as an
+    RRULE with BYMINUTE booked before such rules were checked), or None when it can."""
+    try:
+        wallclock.validate_campaign(campaign)
+    except ScheduleError as exc:
+        return str(exc)
+    return None

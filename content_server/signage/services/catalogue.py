@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ from schedules.model import (
     screen_house_rules,
 )
 
+log = logging.getLogger(__name__)
 LIVE_CAMPAIGN_STATES = ("approved",)
 
 
@@ -134,6 +136,15 @@ def to_campaign(c: CampaignRow) -> Campaign:
         plays_per_hour=c.plays_per_hour,
         frequency_cap_per_hour=c.frequency_cap_per_hour,
     )
+
+
+def _schedulable(campaign: Campaign) -> bool:
+    """A stored campaign the engine refuses (booked before a rule was checked) plays nowhere instead
+    of failing every screen's manifest; the log says why."""
+    problem = scheduling.campaign_problem(campaign)
+    if problem is not None:
+        log.warning("campaign %s is not scheduled: %s", campaign.id, problem)
+    return problem is None
 
 
 def _media_by_id(session: Session, ids: Iterable[str]) -> dict[str, Media]:
@@ -302,7 +313,11 @@ def assemble(
     return Catalogue(
         items=items,
         announcements=tuple(to_announcement(a, media) for a in anns),
-        campaigns=tuple(to_campaign(c) for c in camps if all(m in media for m in c.media_ids)),
+        campaigns=tuple(
+            campaign
+            for c in camps
+            if all(m in media for m in c.media_ids) and _schedulable(campaign := to_campaign(c))
+        ),
         filler_item_ids=tuple(media_item_id(f.id) for f in fillers),
         house_rules=dict(rules.classes) if rules is not None else dict(DEFAULT_HOUSE_RULES),
         group_house_rules=dict(rules.groups) if rules is not None else {},
