@@ -90,7 +90,7 @@ class Snapshot:
 
 class PlayerApp(QObject):
     manifest_live = Signal(object)  # Manifest
-    emergency_changed = Signal(object)  # ContentItem | None
+    emergency_changed = Signal(object, str)  # ContentItem | None, its loudness
     screenshot_requested = Signal()
     pairing_started = Signal(object)  # PairingStarted
     pairing_message = Signal(str)
@@ -300,7 +300,8 @@ class PlayerApp(QObject):
         self.view.set_screen_class(screen.screen_class)
         self.loop.set_program(ManifestProgram(manifest))
         if manifest.emergency is not None and self._emergency_version is None:
-            self.loop.set_remote_emergency(manifest.emergency.item if manifest.emergency.active else None)
+            em = manifest.emergency
+            self.loop.set_remote_emergency(em.item if em.active else None, em.loudness)
 
     def _on_screen_power(self, on: bool) -> None:
         cmd = self.settings.backlight_on_cmd if on else self.settings.backlight_off_cmd
@@ -469,8 +470,8 @@ class PlayerApp(QObject):
             if state.version != self._emergency_version:
                 self._emergency_version = state.version
                 item: ContentItem | None = state.item if state.active else None
-                log.info("emergency %s", "started" if item else "ended")
-                self.emergency_changed.emit(item)
+                log.info("emergency %s (%s)", "started" if item else "ended", state.loudness.value)
+                self.emergency_changed.emit(item, state.loudness.value)
 
     def _upload_screenshot(self, png: bytes) -> None:
         assert self.client is not None
