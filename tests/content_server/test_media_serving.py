@@ -191,3 +191,41 @@ def test_refusals_reach_the_uploader_in_both_languages_without_paths(
         assert r.status_code == 422 and set(body["reason"]) == {"zh", "en"}, body
         assert body["detail"] == body["reason"]["en"] and body["reason"]["zh"] != body["reason"]["en"]
         assert str(c.data_dir) not in r.text and "/tmp" not in r.text and "0x" not in r.text
+
+
+def test_an_upright_phone_photo_plays_on_portrait_screens_and_a_sticker_gif_becomes_a_video(
+    app_client: AppClient, media_dir: Path, tmp_path: Path
+) -> None:
+    from schedules.protocol.device import Manifest
+
+    c = app_client
+    op = c.auth(c.operator)
+    phone = hostile_media.phone_photo(tmp_path / "upright.jpg", 6)  # stored 1600x1200, shown 1200x1600
+    photo = c.post("/api/v1/media?filename=upright.jpg", content=phone.read_bytes(), headers=op).json()
+    assert (photo["width"], photo["height"]) == (1200, 1600)
+    wide = c.post(
+        "/api/v1/media?filename=w.png", content=(media_dir / "landscape.png").read_bytes(), headers=op
+    )
+    portrait = pair_device(c, screen_class="indoor_small", orientation="portrait")
+    body = {
+        "title": "pair", "media_ids": [photo["id"], wide.json()["id"]], "duration_s": 10,
+        "priority": "normal", "valid_from": "2026-11-20T00:00:00+00:00",
+        "targeting": {"screen_ids": [portrait.device_id]},
+    }  # fmt: skip
+    assert c.post("/api/v1/announcements", json=body, headers=op).status_code == 201
+    m = Manifest.model_validate_json(c.get("/api/v1/device/manifest", headers=portrait.headers).content)
+    shapes = {i.asset_sha256: sorted(o.value for o in i.orientations) for i in m.catalogue.items.values()}
+    assert shapes[photo["sha256"]] == ["portrait"] and shapes[wide.json()["sha256"]] == ["landscape"]
+
+    sticker = hostile_media.animated(tmp_path / "s.gif", 30, (320, 240), lambda i: 40 + (i % 5) * 40, "GIF")
+    video = c.post("/api/v1/media?filename=s.gif", content=sticker.read_bytes(), headers=op).json()
+    assert (video["kind"], video["media_type"], video["codec"], video["status"]) == (
+        "video",
+        "video/mp4",
+        "h264",
+        "ready",
+    )
+    assert video["duration_s"] == pytest.approx(10.8, abs=0.05)
+    frames4000 = hostile_media.animated(tmp_path / "f.gif", 1600, (32, 24), lambda i: 40, "GIF")
+    r = c.post("/api/v1/media?filename=f.gif", content=frames4000.read_bytes(), headers=op)
+    assert r.status_code == 422 and "1500" in r.json()["reason"]["zh"]
