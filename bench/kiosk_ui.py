@@ -73,15 +73,15 @@ def touch_and_qr() -> tuple[float, float, float]:
     from kiosk_app.app import build_app
     from kiosk_app.jobs import ImmediateRunner
     from kiosk_app.peripherals import FakePeripherals
-    from kiosk_app.sample import sample_case, sample_catalogue
+    from kiosk_app.sample import T0, sample_case, sample_catalogue
     from kiosk_app.settings import KioskSettings
     from kiosk_app.speech import FakeSpeaker
     from kiosk_app.ui.widgets import qr_image, qr_label
-    from tests.kiosk_app.conftest import Clock
+    from schedules.clock import MovableClock
 
     app = QApplication.instance() or QApplication([])
-    clock = Clock()
-    api = FakeKioskApi(sample_catalogue(), now=clock.now)
+    clock = MovableClock(T0)
+    api = FakeKioskApi(sample_catalogue(), now=clock.now())
     api.cases[("GA20261101", "123X")] = sample_case()
     kiosk = build_app(KioskSettings(data_dir=Path(tempfile.mkdtemp())), api, FakeSpeaker(), FakePeripherals(),
                       clock=clock, runner=ImmediateRunner())

@@ -5,9 +5,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,13 +24,10 @@ from kiosk_app.speech import Speaker
 from kiosk_app.store import CaseMemory, CatalogueStore
 from kiosk_app.ui.window import KioskWindow
 from kiosk_app.worker import QtRunner
+from schedules.clock import Clock, SystemClock
 from signage_player.outbox import Outbox
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -67,23 +62,24 @@ def build_app(
     *,
     device_id: str | None = None,
     signer: OfflineSigner | None = None,
-    clock: Callable[[], dt.datetime] = utc_now,
+    clock: Clock | None = None,
     runner: Runner | None = None,
     attract_content: QWidget | None = None,
 ) -> KioskApp:
+    clock = clock or SystemClock()
     data = Path(settings.data_dir)
     log.info("kiosk data directory: %s", data)
     outbox = Outbox(data / "outbox.sqlite3")
     log.info("outbox open, %d booking(s) waiting", outbox.count(ORDERS_TOPIC))
     store = CatalogueStore(data / "catalogue")
     cases = CaseMemory(data / "cases")
-    cases.prune(clock())
+    cases.prune(clock.now())
     pin = OperatorPin(settings.operator_pin_hash) if settings.operator_pin_hash else None
     if pin is None:
         log.warning("no operator PIN configured (KIOSK_OPERATOR_PIN_HASH): maintenance screen disabled")
     runner = runner or QtRunner()
     flow = KioskFlow(
-        api, runner, outbox, store, cases, signer, pin, clock(),
+        api, runner, outbox, store, cases, signer, pin, clock.now(),
         FlowSettings(idle_seconds=settings.idle_seconds, warning_seconds=settings.warning_seconds,
                      poll_seconds=settings.poll_seconds, kiosk_id=device_id or "unpaired"),
     )

@@ -7,13 +7,12 @@ runs each sync on a worker thread.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from kiosk_app.flow import KioskState, Screen
 from kiosk_app.jobs import Runner
+from schedules.clock import Clock
 from schedules.model import ScreenClass
 from signage_player.cache import AssetCache
 from signage_player.client import ServerClient
@@ -28,12 +27,12 @@ log = logging.getLogger(__name__)
 
 class AttractLoop:
     def __init__(self, client: ServerClient, data_dir: Path, backend: MediaBackend, runner: Runner,
-                 now: Callable[[], dt.datetime], cache_bytes: int = 2 * 1024**3) -> None:
+                 clock: Clock, cache_bytes: int = 2 * 1024**3) -> None:
         root = Path(data_dir) / "signage"
         self.cache = AssetCache(root / "cache", cache_bytes)
-        self.view = SignageView(backend, ScreenClass.KIOSK, now=now)
-        self.loop = PlayLoop(self.view, self.cache.path_if_valid)
-        self.syncer = Syncer(client, self.cache, root, now)
+        self.view = SignageView(backend, ScreenClass.KIOSK, clock=clock)
+        self.loop = PlayLoop(self.view, self.cache.path_if_valid, clock=clock)
+        self.syncer = Syncer(client, self.cache, root, clock.now)
         self.runner = runner
         self.active = False
         self._syncing = False

@@ -54,7 +54,7 @@ def _pair_on_screen(settings: KioskSettings, identity: DeviceIdentity,
     """Show the pairing code and QR until an operator claims this kiosk (or we are stopped)."""
     from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 
-    from kiosk_app.app import utc_now
+    from schedules.clock import SystemClock
     from signage_player.client import ServerClient
     from signage_player.pairing import PairingFlow, PairingScreen
 
@@ -77,7 +77,7 @@ def _pair_on_screen(settings: KioskSettings, identity: DeviceIdentity,
     bridge.message.connect(screen.set_message)
     bridge.finished.connect(on_finished)
     flow = PairingFlow(ServerClient(settings.server_url), identity, Path(settings.data_dir), KIOSK_VERSION,
-                       utc_now, device_kind="kiosk")
+                       SystemClock().now, device_kind="kiosk")
     done_pairing = threading.Event()
     worker = threading.Thread(target=lambda: bridge.finished.emit(flow.run(bridge.started.emit, done_pairing,
                                                                            bridge.message.emit)),
@@ -100,8 +100,8 @@ def _attract_loop(client: ServerClient, settings: KioskSettings, kiosk: KioskApp
     """The signage attract loop (libVLC for video); without it the attract screen still works."""
     from PySide6.QtCore import QTimer
 
-    from kiosk_app.app import utc_now
     from kiosk_app.attract import AttractLoop
+    from schedules.clock import SystemClock
     from signage_player.errors import PlayerError
     from signage_player.media import VlcBackend
 
@@ -110,7 +110,7 @@ def _attract_loop(client: ServerClient, settings: KioskSettings, kiosk: KioskApp
     except PlayerError as exc:
         log.error("no video back end, attract loop without signage content: %s", exc)
         return None
-    attract = AttractLoop(client, Path(settings.data_dir), backend, kiosk.runner, utc_now)
+    attract = AttractLoop(client, Path(settings.data_dir), backend, kiosk.runner, SystemClock())
     kiosk.window.attract.set_content(attract.view)
     kiosk.flow.subscribe(attract.on_state)
     attract.on_state(kiosk.flow.state)

@@ -146,7 +146,7 @@ class PlayerApp(QObject):
         self.window = QStackedWidget()
         self.window.setWindowTitle("signage-player")
         self.view = SignageView(self._backend, crossfade_ms=s.crossfade_ms, langs=s.langs,
-                                now=self.clock.now)
+                                clock=self.clock)
         self.pairing_screen = PairingScreen()
         self.window.addWidget(self.view)
         self.window.addWidget(self.pairing_screen)

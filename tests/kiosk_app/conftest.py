@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from kiosk_app.peripherals import FakePeripherals, Peripheral, PeripheralKind
 from kiosk_app.sample import T0, sample_case, sample_catalogue
 from kiosk_app.settings import KioskSettings
 from kiosk_app.speech import FakeSpeaker
+from schedules.clock import MovableClock
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "kiosk"
@@ -25,34 +25,21 @@ PIN = "246810"
 PIN_HASH = hash_pin(PIN, iterations=1000)
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: dt.datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> dt.datetime:
-        self.now += dt.timedelta(seconds=seconds)
-        return self.now
+@pytest.fixture
+def clock() -> MovableClock:
+    """The one movable test clock (``schedules.clock``), starting at the sample data's T0."""
+    return MovableClock(T0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fake_api(clock: Clock) -> FakeKioskApi:
-    api = FakeKioskApi(sample_catalogue(), now=clock.now)
+def fake_api(clock: MovableClock) -> FakeKioskApi:
+    api = FakeKioskApi(sample_catalogue(), now=clock.now())
     api.cases[("GA20261101", "123X")] = sample_case()
     return api
 
 
 @pytest.fixture
-def make_kiosk(qtbot, tmp_path: Path, clock: Clock, fake_api: FakeKioskApi) -> Iterator:  # type: ignore[no-untyped-def]
+def make_kiosk(qtbot, tmp_path: Path, clock: MovableClock, fake_api: FakeKioskApi) -> Iterator:  # type: ignore[no-untyped-def]
     """Builds kiosks on ``tmp_path`` (a second call = the same kiosk restarted)."""
     built: list[KioskApp] = []
 

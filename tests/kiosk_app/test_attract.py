@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
-from kiosk_app.app import KioskApp, utc_now
+from kiosk_app.app import KioskApp
 from kiosk_app.attract import AttractLoop
 from kiosk_app.flow import Screen
 from kiosk_app.http_api import HttpKioskApi
 from kiosk_app.jobs import ImmediateRunner
+from schedules.clock import SystemClock
 from signage_player.media import FakeMediaBackend
 from tests.fixtures.server import LiveServer, pair_device
 from tests.kiosk_app.conftest import ARTIFACTS
@@ -23,7 +24,7 @@ def test_attract_loop_syncs_kiosk_content_and_pauses_behind_pages(  # type: igno
     device = pair_device(live_server, kind="kiosk", screen_class="kiosk", orientation="portrait")
     client = HttpKioskApi(live_server.url, device.device_key, timeout=5)
     app = make_kiosk()
-    attract = AttractLoop(client, tmp_path / "attract", FakeMediaBackend(), ImmediateRunner(), utc_now)
+    attract = AttractLoop(client, tmp_path / "attract", FakeMediaBackend(), ImmediateRunner(), SystemClock())
     app.window.attract.set_content(attract.view)
     app.flow.subscribe(attract.on_state)
     attract.on_state(app.flow.state)
