@@ -14,7 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from kiosk_app.api import ApiUnavailable, CatalogueResult, KioskApiError, LockedOut, NotFound, Rejected
 from schedules.protocol.kiosk import CaseLookup, CaseStatus, OrderCreate, OrderView, ServiceCatalogue
-from signage_player.client import HttpStatusError, NetworkError, ServerClient
+from signage_player.client import ServerClient
+from signage_player.device_api import HttpStatusError, NetworkError
 
 KIOSK_API = "/api/v1/kiosk"
 _M = TypeVar("_M", bound=BaseModel)

@@ -31,8 +31,9 @@ from schedules.clock import Clock, SystemClock
 from schedules.model import ContentItem
 from schedules.protocol.device import Heartbeat, Manifest, PlayBatch, PlayRecord
 from signage_player.cache import AssetCache
-from signage_player.client import Backoff, ClientError, ServerClient, Unauthorized
+from signage_player.client import ServerClient
 from signage_player.config import PlayerSettings
+from signage_player.device_api import Backoff, ClientError, Unauthorized
 from signage_player.files import atomic_write
 from signage_player.identity import DeviceIdentity
 from signage_player.media import MediaBackend, VlcBackend

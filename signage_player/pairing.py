@@ -19,7 +19,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
 from schedules.protocol.device import PairingStarted
-from signage_player.client import ClientError, ServerClient
+from signage_player.device_api import ClientError, DeviceApi
 from signage_player.identity import DeviceIdentity
 from signage_player.texts import tr
 from signage_player.view import CJK_FAMILY, text_font
@@ -42,7 +42,7 @@ def qr_image(data: str) -> QImage:
 class PairingFlow:
     """Start pairing, poll until claimed (restarting when the code expires), store the key."""
 
-    def __init__(self, client: ServerClient, identity: DeviceIdentity, data_dir: Path, version: str,
+    def __init__(self, client: DeviceApi, identity: DeviceIdentity, data_dir: Path, version: str,
                  now: Callable[[], dt.datetime], device_kind: str = "player", poll_s: float = 3.0) -> None:
         self.client = client
         self.identity = identity
