@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import requests
 from PIL import Image
 
 from schedules.protocol.device import Manifest
@@ -34,7 +35,6 @@ from tests.fixtures.server import LiveServer, free_port, pair_device
 from tests.fixtures.waiting import eventually
 from tests.reliability.stack import PG_BIN, Postgres
 from tests.signage_player.serverkit import Operator, paired_data_dir
-from tests.signage_player.test_sync_faults import _CHILD as SYNC_CHILD
 
 pytestmark = pytest.mark.slow
 LONG = os.environ.get("RELIABILITY_LONG") == "1"
@@ -155,6 +155,78 @@ def test_kill_9_during_play_ingest_loses_and_doubles_nothing(live_server: LiveSe
         again = httpx.post(url, json={"records": batch}, headers=dev.headers).json()
         assert again["accepted"] == 0 and again["duplicates"] == len(batch)
     assert _counted(live_server, "c-kill") == sum(len(b) for b in batches)
+
+
+class RecordingSession(requests.Session):
+    """A real session that remembers the Range headers it sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ranges: list[str] = []
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        rng = (kwargs.get("headers") or {}).get("Range")
+        if rng:
+            self.ranges.append(rng)
+        return super().request(method, url, *args, **kwargs)
+
+
+SYNC_CHILD = """
+import sys, datetime as dt
+from pathlib import Path
+from signage_player.cache import AssetCache
+from signage_player.client import ServerClient
+from signage_player.sync import Syncer
+url, key, data = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+client = ServerClient(url, key, max_bytes_per_s=400_000)
+Syncer(client, AssetCache(data / "cache", 10**9), data, lambda: dt.datetime.now(dt.UTC)).sync_once()
+"""
+
+
+def test_kill_9_mid_download_resumes_and_never_plays_a_partial_file(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    device = pair_device(live_server, "player", screen_class="outdoor_large")
+    op = Operator(live_server)
+    big = op.upload(_noise_png(tmp_path / "noise.png", 1100), "noise")
+    op.announce(device.device_id, media_ids=(big["id"],))
+    data = tmp_path / "player"
+    data.mkdir()
+    child = subprocess.Popen([sys.executable, "-c", SYNC_CHILD, live_server.url, device.device_key,
+                              str(data)])
+    partial_dir = data / "cache" / "partial"
+    deadline = time.monotonic() + 30
+    parts: list[Path] = []
+    while time.monotonic() < deadline:
+        if partial_dir.exists():
+            parts = [p for p in partial_dir.glob("*.part") if p.stat().st_size > 300_000]
+        if parts:
+            break
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert parts, "the download never started"
+    sha = parts[0].name.removesuffix(".part")
+    have = parts[0].stat().st_size
+    cache = AssetCache(data / "cache", 10**9)
+    assert cache.path_if_valid(sha) is None  # the half file is not playable
+    assert not (data / "manifest.json").exists()  # nor was a half-fetched manifest switched to
+
+    session = RecordingSession()
+    syncer = Syncer(ServerClient(live_server.url, device.device_key, session=session), cache, data,
+                    lambda: dt.datetime.now(dt.UTC))
+    assert syncer.sync_once()
+    assert f"bytes={have}-" in session.ranges or any(r.startswith("bytes=") for r in session.ranges)
+    assert int(session.ranges[0].split("=")[1].rstrip("-")) >= have
+    assert cache.path_if_valid(sha) is not None and (data / "manifest.json").exists()
+
+    # a cached file corrupted on disk is detected, never played, and fetched again
+    with open(cache.path(sha), "r+b") as fh:
+        fh.seek(5000)
+        fh.write(b"\xff" * 32)
+    assert cache.path_if_valid(sha) is None
+    assert syncer.sync_once() is False  # same manifest (304), but the asset is refetched
+    assert cache.path_if_valid(sha) is not None
 
 
 def _cache_consistent(data: Path) -> Manifest | None:

@@ -152,7 +152,7 @@ def test_kiosk_attract_loop_cycles_its_items(
 def test_screen_hash_tells_pictures_apart(qapp: object) -> None:
     from PySide6.QtGui import QImage, QPainter
 
-    from signage_player.app import average_hash
+    from signage_player.reporting import average_hash
 
     a = QImage(320, 180, QImage.Format.Format_RGB32)
     a.fill(QColor("navy"))
