@@ -103,13 +103,14 @@ class Pairing(QObject):
         super().__init__(parent)
         self.device, self.version, self.kind = device, version, kind
         self.workers = workers
+        self.poll_s = 3.0  # how often to ask whether an operator claimed the code
         self.started.connect(screen.set_started)
         self.message.connect(screen.set_message)
         self._claimed.connect(self._on_claimed)
 
     def start(self) -> None:
         flow = PairingFlow(self.device.api, self.device.identity, self.device.data_dir, self.version,
-                           self.device.clock.now, device_kind=self.kind)
+                           self.device.clock.now, device_kind=self.kind, poll_s=self.poll_s)
 
         def run() -> None:
             ident = flow.run(self._on_code, self.workers.stopping, self.message.emit)
