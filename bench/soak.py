@@ -248,7 +248,7 @@ def run_kiosk(args: argparse.Namespace) -> dict[str, Any]:
     from PySide6.QtWidgets import QApplication, QWidget
 
     from kiosk_app.api import FakeKioskApi
-    from kiosk_app.app import build_app
+    from kiosk_app.app import build_app, open_device
     from kiosk_app.flow import ORDERS_TOPIC, Screen
     from kiosk_app.jobs import ImmediateRunner, Runner
     from kiosk_app.peripherals import FakePeripherals
@@ -260,6 +260,7 @@ def run_kiosk(args: argparse.Namespace) -> dict[str, Any]:
     from kiosk_app.worker import QtRunner
     from schedules.clock import MovableClock
     from signage_player.allocator import pin_mmap_threshold
+    from signage_player.device_api import FakeDeviceServer
 
     tmp = scratch_dir("soak-kiosk-")
     try:
@@ -268,8 +269,9 @@ def run_kiosk(args: argparse.Namespace) -> dict[str, Any]:
         clock = MovableClock(T0)
         api = FakeKioskApi(sample_catalogue(), now=clock.now())
         runner: Runner = QtRunner() if args.runner == "qt" else ImmediateRunner()
-        kiosk = build_app(KioskSettings(data_dir=tmp / "kiosk"), api, FakeSpeaker(), FakePeripherals(),
-                          clock=clock, runner=runner)
+        settings = KioskSettings(data_dir=tmp / "kiosk")
+        device = open_device(settings, FakeDeviceServer(clock).client(), clock)
+        kiosk = build_app(settings, device, api, FakeSpeaker(), FakePeripherals(), runner=runner)
         window, flow = kiosk.window, kiosk.flow
         window.resize(1080, 1920)
         window.show()

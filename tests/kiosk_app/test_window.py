@@ -411,7 +411,11 @@ def test_hidden_corner_and_pin_open_maintenance_with_the_devices_facts(  # type:
     tap(qtbot, app, "pin_ok")
     assert app.flow.state.screen is Screen.MAINTENANCE
     texts = " | ".join(text for _, text in visible_texts(app.window))
-    for fact in ("设备编号：kiosk-test-1", "待发送：1 条", "Honeywell 1900", "网络：离线", "版本："):
+    device_id = app.device.identity.device_id
+    assert device_id is not None
+    facts = (f"设备编号：{device_id}", "配对状态：已配对", "待发送：1 条", "Honeywell 1900",
+             "网络：离线", "版本：")
+    for fact in facts:
         assert fact in texts, (fact, texts)
     tap(qtbot, app, "maint_exit")
     assert app.flow.state.screen is Screen.ATTRACT
