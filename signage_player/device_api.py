@@ -208,6 +208,19 @@ class FakeDeviceServer:
                     return screen
         raise LookupError(f"no pending pairing with code {code}")
 
+    def wait_for_pairing(self, timeout_s: float) -> PairingStarted:
+        """The next code a device shows (as an operator reads it off the screen); waits for it."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while True:
+                waiting = [p.started for p in self._pairings.values() if p.device_id is None]
+                if waiting:
+                    return waiting[-1]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    raise LookupError("no device started pairing")
+                self._changed.wait(remaining)
+
     def publish(self, device_id: str, manifest: Manifest, assets: dict[str, bytes] | None = None) -> None:
         """Make ``manifest`` the screen's current one (its ETag changes with its version)."""
         with self._changed:
@@ -263,6 +276,7 @@ class FakeDeviceServer:
                 claim_url=f"{self.base_url}/portal/screens/claim?code={code}",
                 expires_at=self.clock.now() + dt.timedelta(seconds=self.pairing_ttl_s))
             self._pairings[started.pairing_id] = _Pairing(started, device_kind, public_key)
+            self._changed.notify_all()
             return started
 
     def poll_pairing(self, pairing_id: str, poll_secret: str) -> PairingStatus:

@@ -129,7 +129,7 @@ class Pairing(QObject):
 
 
 def pair_on_screen(device: Device, version: str, kind: str, stop: threading.Event,
-                   show: Callable[[QWidget], None]) -> bool:
+                   show: Callable[[QWidget], None], poll_s: float = 3.0) -> bool:
     """Show the pairing screen until an operator claims ``device`` (True) or ``stop`` is set (False).
 
     For an app that pairs before it builds anything else (the kiosk): a local event loop, so
@@ -138,6 +138,7 @@ def pair_on_screen(device: Device, version: str, kind: str, stop: threading.Even
     screen = PairingScreen()
     workers = Workers()
     pairing = Pairing(device, version, kind, workers, screen)
+    pairing.poll_s = poll_s
     waiting = QEventLoop()
     pairing.paired.connect(lambda _ident: waiting.quit())
     poll = QTimer()
