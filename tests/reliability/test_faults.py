@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -95,7 +96,7 @@ def test_kill_9_during_upload_leaves_no_partial_asset(live_server: LiveServer, t
             if i >= len(body) // 3:
                 sent.set()
             yield body[i : i + 256 * 1024]
-            time.sleep(0.02)
+            time.sleep(0.02)  # the behaviour under test: a slow client, so the kill lands mid-upload
 
     errors: list[BaseException] = []
 
@@ -195,17 +196,15 @@ def test_kill_9_mid_download_resumes_and_never_plays_a_partial_file(
     child = subprocess.Popen([sys.executable, "-c", SYNC_CHILD, live_server.url, device.device_key,
                               str(data)])
     partial_dir = data / "cache" / "partial"
-    deadline = time.monotonic() + 30
-    parts: list[Path] = []
-    while time.monotonic() < deadline:
-        if partial_dir.exists():
-            parts = [p for p in partial_dir.glob("*.part") if p.stat().st_size > 300_000]
-        if parts:
-            break
-        time.sleep(0.05)
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-    assert parts, "the download never started"
+
+    def big_partials() -> list[Path]:
+        return [p for p in partial_dir.glob("*.part") if p.stat().st_size > 300_000]
+
+    try:
+        parts = eventually(big_partials, 30, "the child's download to be under way")
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
     sha = parts[0].name.removesuffix(".part")
     have = parts[0].stat().st_size
     cache = AssetCache(data / "cache", 10**9)
@@ -311,13 +310,17 @@ def test_kill_9_of_the_whole_player_process_mid_sync(live_server: LiveServer, tm
     paired_data_dir(data, dev)
     rng = random.Random(6)
     partial_seen = 0
+    partial, live_file = data / "cache" / "partial", data / "manifest.json"
+
+    def begun() -> bool:
+        return any(partial.glob("*.part")) or live_file.exists()
+
     for _ in range(6 if not LONG else 30):
         proc = _player(live_server, data, shots)
-        begun_by = time.monotonic() + 30  # the download begins (however slow the start), then a random wait
-        while time.monotonic() < begun_by and not any((data / "cache" / "partial").glob("*.part")):
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 2.5))
-        partial_seen += any((data / "cache" / "partial").glob("*.part"))
+        # the download begins (however slow the start; unless all is fetched already), then a random wait
+        eventually(begun, 30, "the player's download to begin")
+        time.sleep(rng.uniform(0.0, 2.5))  # the behaviour under test: a kill at a random moment
+        partial_seen += any(partial.glob("*.part"))
         proc.kill()
         proc.wait()
         live = _cache_consistent(data)
@@ -325,12 +328,12 @@ def test_kill_9_of_the_whole_player_process_mid_sync(live_server: LiveServer, tm
     assert partial_seen >= 4, f"only {partial_seen} kills landed mid-download"
     proc = _player(live_server, data, shots, heartbeat_s=1)
     try:
-        deadline, status = time.monotonic() + 60, {}
-        while time.monotonic() < deadline:
-            status = op.request("GET", f"/screens/{dev.device_id}/status")
-            if status["sync"] == "in_sync" and (status["heartbeat"] or {}).get("current_item_id"):
-                break
-            time.sleep(0.5)
+        def playing() -> dict[str, Any] | None:
+            status: dict[str, Any] = op.request("GET", f"/screens/{dev.device_id}/status")
+            in_sync = status["sync"] == "in_sync" and (status["heartbeat"] or {}).get("current_item_id")
+            return status if in_sync else None
+
+        status = eventually(playing, 60, "the server to see the screen in sync and playing")
         # the server sees the screen playing its newest manifest with nothing missing
         assert status["sync"] == "in_sync", status
         assert status["playing_manifest"] == status["latest_manifest"]
@@ -438,7 +441,7 @@ def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path) -> None:
                 tries[d.device_id].append(  # type: ignore[attr-defined]
                     _send_until_accepted(server.api + "/device/plays", d.headers, batch)  # type: ignore[attr-defined]
                 )
-                time.sleep(0.05)
+                time.sleep(0.05)  # the behaviour under test: the load spreads over the restart
 
         threads = [threading.Thread(target=sender, args=(d,)) for d in devices]
         for t in threads:
