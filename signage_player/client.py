@@ -37,6 +37,7 @@ from signage_player.device_api import (
     ManifestResult,
     NetworkError,
     Unauthorized,
+    resume_from,
 )
 
 log = logging.getLogger(__name__)
@@ -95,12 +96,9 @@ class ServerClient:
 
         The caller verifies the hash: this only moves bytes.
         """
-        have = partial.stat().st_size if partial.exists() else 0
-        if expected_size is not None and have > expected_size:
-            partial.unlink()
-            have = 0
-        if expected_size is not None and have == expected_size:
-            return have
+        have = resume_from(partial, expected_size)
+        if have is None:
+            return partial.stat().st_size
         headers = {"Range": f"bytes={have}-"} if have else {}
         full = self.asset_url(url)
         if self.device_key and _origin(full) == _origin(self.base_url):

@@ -128,6 +128,20 @@ class Backoff:
         self.attempt = 0
 
 
+def resume_from(partial: Path, expected_size: int | None) -> int | None:
+    """Where a download into ``partial`` goes on from; None when it is complete already.
+
+    A partial longer than the asset cannot be a prefix of it: it is dropped and fetched anew.
+    """
+    have = partial.stat().st_size if partial.exists() else 0
+    if expected_size is not None and have > expected_size:
+        partial.unlink()
+        have = 0
+    if expected_size is not None and have == expected_size:
+        return None
+    return have
+
+
 def etag_of(manifest: Manifest) -> str:
     """The manifest's strong ETag, as the server sends it."""
     return f'"{manifest.version}"'
@@ -309,12 +323,9 @@ class FakeDeviceServer:
             return ManifestResult(m, etag_of(m))
 
     def download(self, key: str | None, url: str, partial: Path, expected_size: int | None) -> int:
-        have = partial.stat().st_size if partial.exists() else 0
-        if expected_size is not None and have > expected_size:
-            partial.unlink()
-            have = 0
-        if expected_size is not None and have == expected_size:
-            return have
+        have = resume_from(partial, expected_size)
+        if have is None:
+            return partial.stat().st_size
         with self._changed:
             self._screen(key, "download")
             parts = urlsplit(url)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,20 +26,12 @@ from tests.signage_player.serverkit import Operator, paired_data_dir, settings
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "player"
 
 
-@pytest.fixture
-def make_app(qtbot: QtBot) -> Iterator[list[Player]]:
-    apps: list[Player] = []
-    yield apps
-    for a in apps:
-        a.shutdown()
-
-
 @pytest.mark.slow
 def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
-    qtbot: QtBot, live_server: LiveServer, media_dir: Path, tmp_path: Path, make_app: list[Player]
+    qtbot: QtBot, live_server: LiveServer, media_dir: Path, tmp_path: Path, players: list[Player]
 ) -> None:
     app = build_player(settings(live_server, tmp_path / "data"), FakeMediaBackend(), SystemClock())
-    make_app.append(app)
+    players.append(app)
     with qtbot.waitSignal(app.pairing.started, timeout=10000) as started:
         app.start()
     code = started.args[0].code
@@ -100,12 +91,12 @@ def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
 
 @pytest.mark.slow
 def test_emergency_is_learned_within_5_s_and_ends(
-    qtbot: QtBot, live_server: LiveServer, tmp_path: Path, make_app: list[Player]
+    qtbot: QtBot, live_server: LiveServer, tmp_path: Path, players: list[Player]
 ) -> None:
     device = pair_device(live_server, "player", screen_class="outdoor_large")
     data = paired_data_dir(tmp_path / "data", device)
     app = build_player(settings(live_server, data, emergency_wait_s=4), FakeMediaBackend(), SystemClock())
-    make_app.append(app)
+    players.append(app)
     op = Operator(live_server)
     with qtbot.waitSignal(app.emergency.changed, timeout=5000):
         app.start()  # the first long-poll answer: no emergency

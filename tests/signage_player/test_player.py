@@ -33,14 +33,6 @@ def fake() -> Iterator[FakeDeviceServer]:
     server.close()  # releases any long-poll still waiting
 
 
-@pytest.fixture
-def players(qtbot: QtBot) -> Iterator[list[Player]]:
-    made: list[Player] = []
-    yield made
-    for p in made:
-        p.shutdown()
-
-
 def _player(fake: FakeDeviceServer, data: Path, players: list[Player], **kw: object) -> Player:
     app = build_player(fake_settings(data, **kw), FakeMediaBackend(), fake.clock, api=fake.client())
     app.pairing.poll_s = 0.05  # the server is in memory: no need to spare it
