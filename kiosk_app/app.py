@@ -1,9 +1,9 @@
 """Wiring: builds the flow, stores, runner and window from settings, the device and the adapters handed in.
 
-The kiosk is a screen too: its :class:`~signage_player.device.Device` (identity, device API,
-outbox, clock; the one door into the player's code) is opened by :func:`open_device` and handed
-in, as the kiosk API, speaker and peripherals are. ``main()`` and the tests both come through
-here, so what is tested is what runs.
+The kiosk is a screen too: its :class:`~signage_player.Device` (identity, device API, outbox,
+clock; the package ``signage_player`` is the kiosk's one door into the player's code) is
+opened by :func:`open_device` and handed in, as the kiosk API, speaker and peripherals are.
+``main()`` and the tests both come through here, so what is tested is what runs.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from kiosk_app.store import CaseMemory, CatalogueStore
 from kiosk_app.ui.window import KioskWindow
 from kiosk_app.worker import QtRunner
 from schedules.clock import Clock
-from signage_player.device import Device, DeviceApi, Outbox
+from signage_player import Device, DeviceApi, Outbox
 
 log = logging.getLogger(__name__)
 OUTBOX_FILE = "outbox.sqlite3"

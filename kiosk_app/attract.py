@@ -1,6 +1,6 @@
 """The attract loop: the community's signage for the ``kiosk`` screen class, played by the player's code.
 
-The :class:`~signage_player.device.Playback` (manifest sync, verified cache, play loop and view)
+The :class:`~signage_player.Playback` (manifest sync, verified cache, play loop and view)
 is the player's; the kiosk adds only when it plays (on the attract screen, paused behind the
 service pages) and runs each sync on its worker runner.
 """
@@ -11,7 +11,7 @@ import logging
 
 from kiosk_app.flow import KioskState, Screen
 from kiosk_app.jobs import Runner
-from signage_player.device import Playback
+from signage_player import Playback
 
 log = logging.getLogger(__name__)
 CACHE_BYTES = 2 * 1024**3

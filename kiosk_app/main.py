@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from kiosk_app.attract import AttractLoop
     from kiosk_app.http_api import HttpKioskApi
     from kiosk_app.settings import KioskSettings
-    from signage_player.device import Device
+    from signage_player import Device
 
 log = logging.getLogger(__name__)
 KIOSK_VERSION = "0.1.0"
@@ -56,7 +56,7 @@ def _attract_loop(settings: KioskSettings, device: Device, kiosk: KioskApp) -> A
 
     from kiosk_app.attract import CACHE_BYTES, AttractLoop
     from schedules.model import ScreenClass
-    from signage_player.device import Playback, PlayerError, VlcBackend
+    from signage_player import Playback, PlayerError, VlcBackend
 
     try:
         backend = VlcBackend()
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     from kiosk_app.app import open_device
     from kiosk_app.http_api import HttpKioskApi
     from schedules.clock import SystemClock
-    from signage_player.device import PlayerError, Watchdog, pair_on_screen, prepare_process
+    from signage_player import PlayerError, Watchdog, pair_on_screen, prepare_process
 
     prepare_process()  # the attract loop plays video through libVLC, as the player does
     app = QApplication(sys.argv[:1])

@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from schedules.protocol.kiosk import CaseStatus, ServiceCatalogue
-from signage_player.device import atomic_write
+from signage_player import atomic_write
 
 log = logging.getLogger(__name__)
 

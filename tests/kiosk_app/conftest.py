@@ -18,7 +18,7 @@ from kiosk_app.sample import T0, sample_case, sample_catalogue
 from kiosk_app.settings import KioskSettings
 from kiosk_app.speech import FakeSpeaker
 from schedules.clock import MovableClock
-from signage_player.device import Device, DeviceIdentity
+from signage_player import Device, DeviceIdentity
 from signage_player.device_api import FakeDeviceServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from kiosk_app.flow import Screen
 from kiosk_app.jobs import ImmediateRunner
 from schedules.clock import MovableClock
 from schedules.model import ItemKind, ScreenClass
-from signage_player.device import FakeMediaBackend, Playback
+from signage_player import FakeMediaBackend, Playback
 from signage_player.device_api import FakeDeviceServer
 from tests.kiosk_app.conftest import ARTIFACTS
 from tests.kiosk_app.test_window import tap

@@ -34,7 +34,7 @@ from kiosk_app.settings import KioskSettings
 from kiosk_app.speech import FakeSpeaker
 from schedules.clock import SystemClock
 from schedules.protocol.kiosk import OrderState
-from signage_player.device import DeviceIdentity
+from signage_player import DeviceIdentity
 from tests.content_server.kiosk.conftest import Live, pick_slot, seeded_live
 from tests.fixtures.server import LiveServer
 from tests.kiosk_app.conftest import ARTIFACTS

@@ -14,7 +14,7 @@ from kiosk_app.app import open_device
 from kiosk_app.main import KIOSK_VERSION
 from kiosk_app.settings import KioskSettings
 from schedules.clock import MovableClock
-from signage_player.device import DeviceIdentity, PairingScreen, pair_on_screen
+from signage_player import DeviceIdentity, PairingScreen, pair_on_screen
 from signage_player.device_api import FakeDeviceServer
 from signage_player.reporting import png_bytes
 from tests.kiosk_app.conftest import ARTIFACTS
