@@ -20,7 +20,7 @@ class ClassProfile:
 
 
 CLASS_PROFILES: dict[ScreenClass, ClassProfile] = {
-    ScreenClass.OUTDOOR_LARGE: ClassProfile(1920, 1080, 40),
+    ScreenClass.OUTDOOR_LARGE: ClassProfile(1920, 1080, 36),
     ScreenClass.INDOOR_SMALL: ClassProfile(1920, 1080, 30),
     ScreenClass.KIOSK: ClassProfile(1920, 1080, 28),
 }
@@ -54,11 +54,17 @@ class Canvas:
         return f"{self.screen_class.value}-{self.orientation.value}-{self.width}x{self.height}"
 
 
-def canvas_for(screen_class: ScreenClass, orientation: Orientation, size: tuple[int, int] | None = None) -> Canvas:
+def canvas_for(
+    screen_class: ScreenClass, orientation: Orientation, size: tuple[int, int] | None = None
+) -> Canvas:
     """The class's default size in ``orientation``, or ``size`` (e.g. a registered screen's own)."""
     if size is None:
         p = CLASS_PROFILES[screen_class]
-        size = (p.short_side, p.long_side) if orientation == Orientation.PORTRAIT else (p.long_side, p.short_side)
+        size = (
+            (p.short_side, p.long_side)
+            if orientation == Orientation.PORTRAIT
+            else (p.long_side, p.short_side)
+        )
     return Canvas(screen_class, orientation, size[0], size[1])
 
 

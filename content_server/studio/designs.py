@@ -66,8 +66,15 @@ class Design:
         raise KeyError(key)
 
 
-def _f(key: str, zh: str, en: str, kind: FieldKind = FieldKind.TEXT, required: bool = False,
-       max_chars: int = 60, choices: tuple[str, ...] = ()) -> FieldSpec:
+def _f(
+    key: str,
+    zh: str,
+    en: str,
+    kind: FieldKind = FieldKind.TEXT,
+    required: bool = False,
+    max_chars: int = 60,
+    choices: tuple[str, ...] = (),
+) -> FieldSpec:
     return FieldSpec(key, (zh, en), kind, required, max_chars, choices)
 
 
@@ -77,72 +84,134 @@ _ISSUER = _f("issuer", "发布单位", "Issued by", max_chars=40)
 DESIGNS: dict[str, Design] = {
     d.key: d
     for d in (
-        Design("notice", ("社区通知", "Community notice"), (
-            _f("title", "标题", "Title", required=True, max_chars=40),
-            _f("body", "正文", "Text", FieldKind.LONG_TEXT, required=True, max_chars=400),
-            _ISSUER,
-            _f("date", "发布日期", "Date", FieldKind.DATE),
-            _URL,
-        ), palette="civic_blue"),
-        Design("offer", ("商家优惠", "Merchant offer"), (
-            _f("product", "商品", "Product", required=True, max_chars=30),
-            _f("details", "优惠说明", "Offer details", FieldKind.LONG_TEXT, max_chars=160),
-            _f("price", "优惠价（元）", "Price (yuan)", FieldKind.PRICE, required=True),
-            _f("original_price", "原价（元）", "Original price (yuan)", FieldKind.PRICE),
-            _f("valid_until", "有效期至", "Valid until", FieldKind.DATE, required=True),
-            _f("merchant", "商家名称", "Merchant", required=True, max_chars=30),
-            _URL,
-        ), palette="festive_red"),
-        Design("event", ("社区活动", "Event"), (
-            _f("title", "活动名称", "Event", required=True, max_chars=40),
-            _f("date", "日期", "Date", FieldKind.DATE, required=True),
-            _f("time", "时间", "Time", max_chars=30),
-            _f("place", "地点", "Place", required=True, max_chars=40),
-            _f("body", "活动介绍", "About the event", FieldKind.LONG_TEXT, max_chars=240),
-            _f("organiser", "主办方", "Organiser", max_chars=40),
-            _URL,
-        ), palette="plum"),
-        Design("lost_found", ("失物招领", "Lost and found"), (
-            _f("kind", "类型", "Kind", FieldKind.CHOICE, required=True, choices=("found", "lost")),
-            _f("item", "物品", "Item", required=True, max_chars=40),
-            _f("where", "地点", "Where", required=True, max_chars=40),
-            _f("when", "日期", "When", FieldKind.DATE),
-            _f("details", "描述", "Description", FieldKind.LONG_TEXT, max_chars=200),
-            _f("contact", "联系方式", "Contact", required=True, max_chars=50),
-            _URL,
-        ), palette="warm_amber"),
-        Design("service", ("便民服务", "Service promotion"), (
-            _f("service", "服务名称", "Service", required=True, max_chars=30),
-            _f("highlights", "服务内容（每行一条）", "What we offer (one a line)", FieldKind.LIST,
-               required=True, max_chars=240),
-            _f("hours", "服务时间", "Hours", max_chars=40),
-            _f("phone", "电话", "Phone", FieldKind.PHONE, max_chars=20),
-            _f("provider", "服务机构", "Provider", max_chars=40),
-            _URL,
-        ), palette="fresh_green"),
-        Design("volunteer", ("志愿者/招聘", "Volunteers or job"), (
-            _f("kind", "类型", "Kind", FieldKind.CHOICE, required=True, choices=("volunteer", "job")),
-            _f("role", "岗位", "Role", required=True, max_chars=40),
-            _f("duties", "内容与要求（每行一条）", "Duties and requirements (one a line)", FieldKind.LIST,
-               required=True, max_chars=240),
-            _f("time", "时间安排", "When", max_chars=40),
-            _f("deadline", "报名截止", "Apply by", FieldKind.DATE),
-            _f("contact", "联系方式", "Contact", required=True, max_chars=50),
-            _URL,
-        ), palette="civic_blue"),
-        Design("data_panel", ("实时数据", "Live data panel"), (
-            _f("title", "标题", "Title", required=True, max_chars=40),
-            _f("value", "数值", "Value", required=True, max_chars=16),
-            _f("caption", "说明", "Caption", max_chars=40),
-            _f("rows", "明细（每行一条）", "Details (one a line)", FieldKind.LIST, max_chars=300),
-            _f("source", "来源", "Source", max_chars=60),
-        ), palette="night", photo=False, data=True),
-        Design("headlines", ("新闻速递", "Headlines"), (
-            _f("title", "标题", "Title", required=True, max_chars=40),
-            _f("items", "条目（每行一条）", "Items (one a line)", FieldKind.LIST, required=True,
-               max_chars=1200),
-            _f("source", "来源", "Source", max_chars=60),
-        ), palette="civic_blue", photo=False, data=True),
+        Design(
+            "notice",
+            ("社区通知", "Community notice"),
+            (
+                _f("title", "标题", "Title", required=True, max_chars=40),
+                _f("body", "正文", "Text", FieldKind.LONG_TEXT, required=True, max_chars=400),
+                _ISSUER,
+                _f("date", "发布日期", "Date", FieldKind.DATE),
+                _URL,
+            ),
+            palette="civic_blue",
+        ),
+        Design(
+            "offer",
+            ("商家优惠", "Merchant offer"),
+            (
+                _f("product", "商品", "Product", required=True, max_chars=30),
+                _f("details", "优惠说明", "Offer details", FieldKind.LONG_TEXT, max_chars=160),
+                _f("price", "优惠价（元）", "Price (yuan)", FieldKind.PRICE, required=True),
+                _f("original_price", "原价（元）", "Original price (yuan)", FieldKind.PRICE),
+                _f("valid_until", "有效期至", "Valid until", FieldKind.DATE, required=True),
+                _f("merchant", "商家名称", "Merchant", required=True, max_chars=30),
+                _URL,
+            ),
+            palette="festive_red",
+        ),
+        Design(
+            "event",
+            ("社区活动", "Event"),
+            (
+                _f("title", "活动名称", "Event", required=True, max_chars=40),
+                _f("date", "日期", "Date", FieldKind.DATE, required=True),
+                _f("time", "时间", "Time", max_chars=30),
+                _f("place", "地点", "Place", required=True, max_chars=40),
+                _f("body", "活动介绍", "About the event", FieldKind.LONG_TEXT, max_chars=240),
+                _f("organiser", "主办方", "Organiser", max_chars=40),
+                _URL,
+            ),
+            palette="plum",
+        ),
+        Design(
+            "lost_found",
+            ("失物招领", "Lost and found"),
+            (
+                _f("kind", "类型", "Kind", FieldKind.CHOICE, required=True, choices=("found", "lost")),
+                _f("item", "物品", "Item", required=True, max_chars=40),
+                _f("where", "地点", "Where", required=True, max_chars=40),
+                _f("when", "日期", "When", FieldKind.DATE),
+                _f("details", "描述", "Description", FieldKind.LONG_TEXT, max_chars=200),
+                _f("contact", "联系方式", "Contact", required=True, max_chars=50),
+                _URL,
+            ),
+            palette="warm_amber",
+        ),
+        Design(
+            "service",
+            ("便民服务", "Service promotion"),
+            (
+                _f("service", "服务名称", "Service", required=True, max_chars=30),
+                _f(
+                    "highlights",
+                    "服务内容（每行一条）",
+                    "What we offer (one a line)",
+                    FieldKind.LIST,
+                    required=True,
+                    max_chars=240,
+                ),
+                _f("hours", "服务时间", "Hours", max_chars=40),
+                _f("phone", "电话", "Phone", FieldKind.PHONE, max_chars=20),
+                _f("provider", "服务机构", "Provider", max_chars=40),
+                _URL,
+            ),
+            palette="fresh_green",
+        ),
+        Design(
+            "volunteer",
+            ("志愿者/招聘", "Volunteers or job"),
+            (
+                _f("kind", "类型", "Kind", FieldKind.CHOICE, required=True, choices=("volunteer", "job")),
+                _f("role", "岗位", "Role", required=True, max_chars=40),
+                _f(
+                    "duties",
+                    "内容与要求（每行一条）",
+                    "Duties and requirements (one a line)",
+                    FieldKind.LIST,
+                    required=True,
+                    max_chars=240,
+                ),
+                _f("time", "时间安排", "When", max_chars=40),
+                _f("deadline", "报名截止", "Apply by", FieldKind.DATE),
+                _f("contact", "联系方式", "Contact", required=True, max_chars=50),
+                _URL,
+            ),
+            palette="civic_blue",
+        ),
+        Design(
+            "data_panel",
+            ("实时数据", "Live data panel"),
+            (
+                _f("title", "标题", "Title", required=True, max_chars=40),
+                _f("value", "数值", "Value", required=True, max_chars=16),
+                _f("caption", "说明", "Caption", max_chars=40),
+                _f("rows", "明细（每行一条）", "Details (one a line)", FieldKind.LIST, max_chars=300),
+                _f("source", "来源", "Source", max_chars=60),
+            ),
+            palette="night",
+            photo=False,
+            data=True,
+        ),
+        Design(
+            "headlines",
+            ("新闻速递", "Headlines"),
+            (
+                _f("title", "标题", "Title", required=True, max_chars=40),
+                _f(
+                    "items",
+                    "条目（每行一条）",
+                    "Items (one a line)",
+                    FieldKind.LIST,
+                    required=True,
+                    max_chars=1200,
+                ),
+                _f("source", "来源", "Source", max_chars=60),
+            ),
+            palette="civic_blue",
+            photo=False,
+            data=True,
+        ),
     )
 }
 
@@ -220,8 +289,14 @@ def resolve(content: TemplateContent, book: FontBook, *, strict: bool = True) ->
     return out
 
 
-def _resolve_field(spec: FieldSpec, entries: dict[str, str], langs: tuple[str, ...], book: FontBook,
-                   strict: bool, out: Resolved) -> None:
+def _resolve_field(
+    spec: FieldSpec,
+    entries: dict[str, str],
+    langs: tuple[str, ...],
+    book: FontBook,
+    strict: bool,
+    out: Resolved,
+) -> None:
     if spec.kind in BILINGUAL_KINDS:
         values: dict[str, str] = {}
         for lang in ("zh", "en"):

@@ -64,7 +64,10 @@ def find_face(bold: bool = False) -> Face:
     if fc_match:
         out = subprocess.run(
             [fc_match, "-f", "%{file}|%{index}", f"Noto Sans CJK SC:{weight.lower()}"],
-            capture_output=True, text=True, timeout=10, check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         ).stdout.strip()
         path, _, index = out.partition("|")
         if "CJK" in path and Path(path).is_file():
@@ -94,8 +97,9 @@ class FontBook:
         f = self._fonts.get(key)
         if f is None:
             face = self.bold if bold else self.regular
-            f = ImageFont.truetype(str(face.path), size, index=face.index,
-                                   layout_engine=ImageFont.Layout.BASIC)
+            f = ImageFont.truetype(
+                str(face.path), size, index=face.index, layout_engine=ImageFont.Layout.BASIC
+            )
             self._fonts[key] = f
         return f
 

@@ -97,8 +97,10 @@ class Slide:
 def _date_text(d: dt.date) -> Bilingual:
     wd = SLIDE_TEXT.both(f"weekday.{d.weekday()}")
     pattern = SLIDE_TEXT.both("date.long")
-    return Bilingual(pattern.zh.format(year=d.year, month=d.month, day=d.day, weekday=wd.zh),
-                     pattern.en.format(year=d.year, month=MONTHS_EN[d.month - 1], day=d.day, weekday=wd.en))
+    return Bilingual(
+        pattern.zh.format(year=d.year, month=d.month, day=d.day, weekday=wd.zh),
+        pattern.en.format(year=d.year, month=MONTHS_EN[d.month - 1], day=d.day, weekday=wd.en),
+    )
 
 
 def _join(a: Bilingual, b: Bilingual) -> Bilingual:
@@ -137,7 +139,11 @@ def compose(r: Resolved) -> Slide:
     label = SLIDE_TEXT.both(f"design.{k}")
     if k == "notice":
         note = _date_text(r.dates["date"]) if "date" in r.dates else None
-        blocks = [Title("title", t["title"]), Body("body", t["body"]), _facts(_fact(r, "issuer", "fact.organiser"))]
+        blocks = [
+            Title("title", t["title"]),
+            Body("body", t["body"]),
+            _facts(_fact(r, "issuer", "fact.organiser")),
+        ]
     elif k == "offer":
         note = _join(SLIDE_TEXT.both("fact.valid"), _date_text(r.dates["valid_until"]))
         blocks = [
@@ -160,21 +166,30 @@ def compose(r: Resolved) -> Slide:
         label = SLIDE_TEXT.both(f"design.{r.plain['kind']}")
         blocks = [
             Title("item", t["item"]),
-            _facts(_fact(r, "where", "fact.where"), _fact(r, "when", "fact.when"),
-                   _fact(r, "contact", "fact.contact")),
+            _facts(
+                _fact(r, "where", "fact.where"),
+                _fact(r, "when", "fact.when"),
+                _fact(r, "contact", "fact.contact"),
+            ),
             Body("details", t["details"]) if "details" in t else None,
         ]
     elif k == "service":
         blocks = [
             Title("service", t["service"]),
             Body("highlights", t["highlights"], bullets=True),
-            _facts(_fact(r, "hours", "fact.hours"), _fact(r, "phone", "fact.phone"),
-                   _fact(r, "provider", "fact.provider")),
+            _facts(
+                _fact(r, "hours", "fact.hours"),
+                _fact(r, "phone", "fact.phone"),
+                _fact(r, "provider", "fact.provider"),
+            ),
         ]
     elif k == "volunteer":
         label = SLIDE_TEXT.both("design.job" if r.plain["kind"] == "job" else "design.volunteer")
-        note = (_join(SLIDE_TEXT.both("fact.deadline"), _date_text(r.dates["deadline"]))
-                if "deadline" in r.dates else None)
+        note = (
+            _join(SLIDE_TEXT.both("fact.deadline"), _date_text(r.dates["deadline"]))
+            if "deadline" in r.dates
+            else None
+        )
         blocks = [
             Title("role", t["role"]),
             Body("duties", t["duties"], bullets=True),
@@ -194,8 +209,14 @@ def compose(r: Resolved) -> Slide:
     else:  # pragma: no cover - DESIGNS and compose are kept in step by a test
         raise KeyError(k)
     url = r.plain.get("url")
-    return Slide(label, note, tuple(b for b in blocks if b is not None), url, qr if url else None,
-                 strict=not r.design.data)
+    return Slide(
+        label,
+        note,
+        tuple(b for b in blocks if b is not None),
+        url,
+        qr if url else None,
+        strict=not r.design.data,
+    )
 
 
 # --------------------------------------------------------------------------- drawing
@@ -221,7 +242,9 @@ class _Painter:
     def pick(self, text: Bilingual) -> Bilingual:
         return Bilingual(text.zh if "zh" in self.langs else "", text.en if "en" in self.langs else "")
 
-    def runs(self, text: Bilingual, colour: RGB, soft: RGB, bold: bool, en_scale: float = EN_SCALE) -> list[Run]:
+    def runs(
+        self, text: Bilingual, colour: RGB, soft: RGB, bold: bool, en_scale: float = EN_SCALE
+    ) -> list[Run]:
         text = self.pick(text)
         if text.zh == text.en:  # numbers, phone numbers: shown once
             text = Bilingual(text.zh, "")
@@ -235,12 +258,32 @@ class _Painter:
                 out.append(Run(text.en, colour, 1.0, bold))
         return out
 
-    def fit(self, key: str, runs: list[Run], box: Box, max_size: int, min_size: int | None = None,
-            **kw: object) -> Layout:
+    def fit(
+        self,
+        key: str,
+        runs: list[Run],
+        box: Box,
+        max_size: int,
+        min_size: int | None = None,
+        *,
+        spacing: float = 1.3,
+        valign: Literal["top", "middle", "bottom"] = "top",
+        max_lines: int | None = None,
+    ) -> Layout:
+        """Fit and draw authored or fetched text; for authors, text that cannot fit names its field."""
         min_size = min(min_size or self.cv.min_text, max_size)
         try:
-            layout = fit(runs, box, self.book, max_size=max_size, min_size=min_size,
-                         overflow="refuse" if self.strict else "ellipsis", **kw)  # type: ignore[arg-type]
+            layout = fit(
+                runs,
+                box,
+                self.book,
+                max_size=max_size,
+                min_size=min_size,
+                spacing=spacing,
+                valign=valign,
+                max_lines=max_lines,
+                overflow="refuse" if self.strict else "ellipsis",
+            )
         except TextDoesNotFit as exc:
             raise FieldProblem({key: str(exc)}) from None
         layout.draw(self.draw)
@@ -250,8 +293,17 @@ class _Painter:
         """A one-line label (band, pills): its size comes from the box, never refused."""
         t = self.pick(text)
         line = f"{t.zh}  {t.en}".strip() if t.zh and t.en else (t.zh or t.en)
-        fit([Run(line, colour, 1.0, True)], box, self.book, max_size=box.h, min_size=max(8, box.h // 3),
-            valign="middle", align=align, max_lines=1, overflow="ellipsis").draw(self.draw)
+        fit(
+            [Run(line, colour, 1.0, True)],
+            box,
+            self.book,
+            max_size=box.h,
+            min_size=max(8, box.h // 3),
+            valign="middle",
+            align=align,
+            max_lines=1,
+            overflow="ellipsis",
+        ).draw(self.draw)
 
 
 def _rounded_paste(img: Image.Image, tile: Image.Image, box: Box, radius: int) -> None:
@@ -274,8 +326,13 @@ def qr_image(url: str, side: int) -> Image.Image:
     n = len(matrix) + 8  # four modules of quiet zone on each side
     module = max(1, side // n)
     img = Image.new("L", (n, n), 255)
-    img.putdata([0 if (0 <= y - 4 < len(matrix) and 0 <= x - 4 < len(matrix) and matrix[y - 4][x - 4])
-                 else 255 for y in range(n) for x in range(n)])
+    img.putdata(
+        [
+            0 if (0 <= y - 4 < len(matrix) and 0 <= x - 4 < len(matrix) and matrix[y - 4][x - 4]) else 255
+            for y in range(n)
+            for x in range(n)
+        ]
+    )
     img = img.resize((n * module, n * module), Image.Resampling.NEAREST)
     out = Image.new("L", (side, side), 255)
     out.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
@@ -283,11 +340,16 @@ def qr_image(url: str, side: int) -> Image.Image:
 
 
 def _qr_card(p: _Painter, slide: Slide, box: Box, caption_right: bool) -> None:
-    assert slide.qr_url is not None  # noqa: S101 - callers check
+    assert slide.qr_url is not None
     cv = p.cv
     pad = cv.px(22)
-    p.draw.rounded_rectangle([box.x, box.y, box.right, box.bottom], radius=cv.px(24), fill=WHITE,
-                             outline=mix(WHITE, p.pal.accent, 0.35), width=max(2, cv.px(3)))
+    p.draw.rounded_rectangle(
+        [box.x, box.y, box.right, box.bottom],
+        radius=cv.px(24),
+        fill=WHITE,
+        outline=mix(WHITE, p.pal.accent, 0.35),
+        width=max(2, cv.px(3)),
+    )
     if caption_right:
         side = box.h - 2 * pad
         p.img.paste(qr_image(slide.qr_url, side), (box.x + pad, box.y + pad))
@@ -296,12 +358,24 @@ def _qr_card(p: _Painter, slide: Slide, box: Box, caption_right: bool) -> None:
     else:
         side = min(box.w - 2 * pad, box.h - 2 * pad - cv.px(96))
         p.img.paste(qr_image(slide.qr_url, side), (box.x + (box.w - side) // 2, box.y + pad))
-        cap = Box(box.x + pad, box.y + 2 * pad + side - cv.px(8), box.w - 2 * pad, box.bottom - pad - (box.y + 2 * pad + side - cv.px(8)))
+        cap = Box(
+            box.x + pad,
+            box.y + 2 * pad + side - cv.px(8),
+            box.w - 2 * pad,
+            box.bottom - pad - (box.y + 2 * pad + side - cv.px(8)),
+        )
         valign = "middle"
     if slide.qr_caption is not None:
-        fit(p.runs(slide.qr_caption, QR_INK, (70, 70, 70), True, en_scale=0.8), cap, p.book,
-            max_size=cv.px(40), min_size=min(cv.px(16), cv.px(40)), align="centre" if not caption_right else "left",
-            valign=valign, overflow="ellipsis").draw(p.draw)
+        fit(
+            p.runs(slide.qr_caption, QR_INK, (70, 70, 70), True, en_scale=0.8),
+            cap,
+            p.book,
+            max_size=cv.px(40),
+            min_size=min(cv.px(16), cv.px(40)),
+            align="centre" if not caption_right else "left",
+            valign=valign,
+            overflow="ellipsis",
+        ).draw(p.draw)
 
 
 def _band(p: _Painter, slide: Slide) -> int:
@@ -315,12 +389,21 @@ def _band(p: _Painter, slide: Slide) -> int:
         left_w = int((cv.width - 2 * m) * 0.5)
         p.label(slide.label, Box(m, (h - text_h) // 2, left_w, text_h), pal.on_accent, "left")
         note_h = cv.px(36)
-        p.label(slide.note, Box(m + left_w + m, (h - note_h) // 2, cv.width - 3 * m - left_w, note_h),
-                pal.on_accent, "right")
+        p.label(
+            slide.note,
+            Box(m + left_w + m, (h - note_h) // 2, cv.width - 3 * m - left_w, note_h),
+            pal.on_accent,
+            "right",
+        )
     elif slide.note is not None:
         p.label(slide.label, Box(m, cv.px(22), cv.width - 2 * m, text_h), pal.on_accent, "left")
         note_h = cv.px(32)
-        p.label(slide.note, Box(m, cv.px(22) + text_h + cv.px(14), cv.width - 2 * m, note_h), pal.on_accent, "left")
+        p.label(
+            slide.note,
+            Box(m, cv.px(22) + text_h + cv.px(14), cv.width - 2 * m, note_h),
+            pal.on_accent,
+            "left",
+        )
     else:
         p.label(slide.label, Box(m, (h - text_h) // 2, cv.width - 2 * m, text_h), pal.on_accent, "left")
     return h + cv.px(8)
@@ -332,8 +415,18 @@ def _emblem(p: _Painter, slide: Slide, box: Box) -> None:
     p.draw.rounded_rectangle([box.x, box.y, box.right, box.bottom], radius=cv.px(28), fill=pal.accent)
     inner = Box(box.x + cv.px(48), box.y + cv.px(48), box.w - cv.px(96), box.h - cv.px(96))
     runs = p.runs(slide.label, pal.on_accent, pal.on_accent, True, en_scale=0.45)
-    fit(runs, inner, p.book, max_size=cv.px(150), min_size=cv.px(24), spacing=1.15, align="centre",
-        valign="middle", max_lines=len(runs) + 1, overflow="ellipsis").draw(p.draw)
+    fit(
+        runs,
+        inner,
+        p.book,
+        max_size=cv.px(150),
+        min_size=cv.px(24),
+        spacing=1.15,
+        align="centre",
+        valign="middle",
+        max_lines=len(runs) + 1,
+        overflow="ellipsis",
+    ).draw(p.draw)
 
 
 def _decorate(p: _Painter) -> None:
@@ -342,7 +435,9 @@ def _decorate(p: _Painter) -> None:
     r = int(min(cv.width, cv.height) * 0.62)
     p.draw.ellipse([cv.width - r, cv.height - r, cv.width + r, cv.height + r], fill=p.pal.tint)
     r2 = int(r * 0.35)
-    p.draw.ellipse([-r2, cv.height // 2 - r2, r2, cv.height // 2 + r2], fill=mix(p.pal.background, p.pal.accent, 0.06))
+    p.draw.ellipse(
+        [-r2, cv.height // 2 - r2, r2, cv.height // 2 + r2], fill=mix(p.pal.background, p.pal.accent, 0.06)
+    )
 
 
 def _pill(p: _Painter, text: Bilingual, x: int, y: int, h: int, max_w: int) -> int:
@@ -353,8 +448,16 @@ def _pill(p: _Painter, text: Bilingual, x: int, y: int, h: int, max_w: int) -> i
     font = p.book.font(font_px, True)
     w = min(max_w, int(font.getlength(line)) + h)
     p.draw.rounded_rectangle([x, y, x + w, y + h], radius=h // 2, fill=p.pal.chip)
-    fit([Run(line, p.pal.ink, 1.0, True)], Box(x + h // 2, y, w - h, h), p.book, max_size=font_px,
-        min_size=max(8, font_px // 2), valign="middle", max_lines=1, overflow="ellipsis").draw(p.draw)
+    fit(
+        [Run(line, p.pal.ink, 1.0, True)],
+        Box(x + h // 2, y, w - h, h),
+        p.book,
+        max_size=font_px,
+        min_size=max(8, font_px // 2),
+        valign="middle",
+        max_lines=1,
+        overflow="ellipsis",
+    ).draw(p.draw)
     return w
 
 
@@ -363,8 +466,14 @@ def _block(p: _Painter, block: Block, box: Box, last: bool) -> int:
     cv, pal = p.cv, p.pal
     if isinstance(block, Title):
         max_h = box.h if last else int(box.h * (0.42 if cv.portrait else 0.4) * p.density)
-        lay = p.fit(block.key, p.runs(block.text, pal.ink, pal.soft_ink, True), Box(box.x, box.y, box.w, max_h),
-                    p.dpx(112), int(cv.min_text * 1.3), spacing=1.2)
+        lay = p.fit(
+            block.key,
+            p.runs(block.text, pal.ink, pal.soft_ink, True),
+            Box(box.x, box.y, box.w, max_h),
+            p.dpx(112),
+            int(cv.min_text * 1.3),
+            spacing=1.2,
+        )
         return lay.ink.h
     if isinstance(block, Facts):
         return _facts_block(p, block, box, dry=False)
@@ -388,31 +497,62 @@ def _block(p: _Painter, block: Block, box: Box, last: bool) -> int:
     if isinstance(block, DateBadge):
         size = p.dpx(170)
         d = block.date
-        p.draw.rounded_rectangle([box.x, box.y, box.x + size, box.y + size], radius=cv.px(22), fill=pal.accent)
+        p.draw.rounded_rectangle(
+            [box.x, box.y, box.x + size, box.y + size], radius=cv.px(22), fill=pal.accent
+        )
         pattern = SLIDE_TEXT.both("date.badge_month")
-        mt = p.pick(Bilingual(pattern.zh.format(month=d.month), pattern.en.format(month=MONTHS_EN[d.month - 1])))
-        fit([Run(mt.zh or mt.en, pal.on_accent, 1.0, True)], Box(box.x, box.y + p.dpx(12), size, p.dpx(40)),
-            p.book, max_size=p.dpx(36), min_size=8, align="centre", valign="middle",
-            overflow="ellipsis").draw(p.draw)
-        fit([Run(str(d.day), pal.on_accent, 1.0, True)], Box(box.x, box.y + p.dpx(56), size, p.dpx(96)), p.book,
-            max_size=p.dpx(96), min_size=8, align="centre", valign="middle", overflow="ellipsis").draw(p.draw)
+        mt = p.pick(
+            Bilingual(pattern.zh.format(month=d.month), pattern.en.format(month=MONTHS_EN[d.month - 1]))
+        )
+        fit(
+            [Run(mt.zh or mt.en, pal.on_accent, 1.0, True)],
+            Box(box.x, box.y + p.dpx(12), size, p.dpx(40)),
+            p.book,
+            max_size=p.dpx(36),
+            min_size=8,
+            align="centre",
+            valign="middle",
+            overflow="ellipsis",
+        ).draw(p.draw)
+        fit(
+            [Run(str(d.day), pal.on_accent, 1.0, True)],
+            Box(box.x, box.y + p.dpx(56), size, p.dpx(96)),
+            p.book,
+            max_size=p.dpx(96),
+            min_size=8,
+            align="centre",
+            valign="middle",
+            overflow="ellipsis",
+        ).draw(p.draw)
         runs = p.runs(_date_text(d), pal.highlight, pal.soft_ink, True, en_scale=0.7)
         if block.time is not None:
             t = p.pick(block.time)
             runs.append(Run(" · ".join(x for x in (t.zh, t.en) if x), pal.ink, 0.8, False, gap_before=0.25))
-        p.fit("time", runs, Box(box.x + size + cv.px(32), box.y, box.w - size - cv.px(32), size),
-              cv.px(56), min(cv.min_text, cv.px(56)), valign="middle", spacing=1.2)
-        return size
+        side = Box(box.x + size + cv.px(32), box.y, box.w - size - cv.px(32), max(size, cv.min_text * 4))
+        lay = p.fit("time", runs, side, cv.px(56), min(cv.min_text, cv.px(56)), valign="top", spacing=1.2)
+        return max(size, lay.ink.h)
     if isinstance(block, BigValue):
         h = box.h if last else int(box.h * 0.45)
         value_h = int(h * (0.62 if block.caption else 1.0))
-        lay = p.fit(block.key, [Run(block.value, pal.highlight, 1.0, True)], Box(box.x, box.y, box.w, value_h),
-                    cv.px(300), cv.min_text, max_lines=1, valign="top")
+        lay = p.fit(
+            block.key,
+            [Run(block.value, pal.highlight, 1.0, True)],
+            Box(box.x, box.y, box.w, value_h),
+            cv.px(300),
+            cv.min_text,
+            max_lines=1,
+            valign="top",
+        )
         used = lay.ink.h
         if block.caption is not None:
-            cap = p.fit("caption", p.runs(block.caption, pal.ink, pal.soft_ink, True),
-                        Box(box.x, box.y + used + cv.px(24), box.w, h - used - cv.px(24)),
-                        cv.px(64), cv.min_text, spacing=1.2)
+            cap = p.fit(
+                "caption",
+                p.runs(block.caption, pal.ink, pal.soft_ink, True),
+                Box(box.x, box.y + used + cv.px(24), box.w, h - used - cv.px(24)),
+                cv.px(64),
+                cv.min_text,
+                spacing=1.2,
+            )
             used += cv.px(24) + cap.ink.h
         return used
     # Body
@@ -436,8 +576,16 @@ def _facts_block(p: _Painter, block: Facts, box: Box, *, dry: bool) -> int:
         value_box = Box(box.x + pill_w + cv.px(24), y, box.w - pill_w - cv.px(24), row_h * 2 + gap)
         runs = p.runs(row.value, pal.ink, pal.soft_ink, False, en_scale=0.8)
         try:
-            lay = fit(runs, value_box, p.book, max_size=cv.px(44), min_size=min(cv.min_text, cv.px(44)),
-                      spacing=1.2, max_lines=3, overflow="refuse" if p.strict else "ellipsis")
+            lay = fit(
+                runs,
+                value_box,
+                p.book,
+                max_size=cv.px(44),
+                min_size=min(cv.min_text, cv.px(44)),
+                spacing=1.2,
+                max_lines=3,
+                overflow="refuse" if p.strict else "ellipsis",
+            )
         except TextDoesNotFit as exc:
             raise FieldProblem({row.key: str(exc)}) from None
         if not dry:
@@ -460,15 +608,25 @@ def _bullet_runs(text: Bilingual, pal: Palette, langs: tuple[str, ...]) -> list[
             runs.append(Run(zh[i], pal.ink, 1.0, False, gap_before=0.45 if runs else 0.0, marker="•"))
         if i < len(en):
             alone = i >= len(zh)  # English only, or more English lines than Chinese ones
-            runs.append(Run(en[i], pal.ink if alone else pal.soft_ink, 1.0 if alone else 0.82, False,
-                            gap_before=(0.45 if runs else 0.0) if alone else 0.1, marker="•" if alone else ""))
+            runs.append(
+                Run(
+                    en[i],
+                    pal.ink if alone else pal.soft_ink,
+                    1.0 if alone else 0.82,
+                    False,
+                    gap_before=(0.45 if runs else 0.0) if alone else 0.1,
+                    marker="•" if alone else "",
+                )
+            )
     return runs
 
 
 DENSITIES = (1.0, 0.85, 0.72)
 
 
-def draw(slide: Slide, r: Resolved, cv: Canvas, book: FontBook, photo: Image.Image | None = None) -> Image.Image:
+def draw(
+    slide: Slide, r: Resolved, cv: Canvas, book: FontBook, photo: Image.Image | None = None
+) -> Image.Image:
     """The slide on ``cv``; raises :class:`FieldProblem` naming the field whose text does not fit.
 
     A full slide is tried again with smaller headings, badges and gaps before anything is refused.
@@ -481,8 +639,9 @@ def draw(slide: Slide, r: Resolved, cv: Canvas, book: FontBook, photo: Image.Ima
     return _draw(slide, r, cv, book, photo, DENSITIES[-1])
 
 
-def _draw(slide: Slide, r: Resolved, cv: Canvas, book: FontBook, photo: Image.Image | None,
-          density: float) -> Image.Image:
+def _draw(
+    slide: Slide, r: Resolved, cv: Canvas, book: FontBook, photo: Image.Image | None, density: float
+) -> Image.Image:
     pal = PALETTES[r.palette]
     img = Image.new("RGB", (cv.width, cv.height), pal.background)
     p = _Painter(img, cv, pal, book, r.langs(), slide.strict, density)
@@ -515,14 +674,18 @@ def _draw(slide: Slide, r: Resolved, cv: Canvas, book: FontBook, photo: Image.Im
             _emblem(p, slide, side)
         else:
             qs = min(side.w, cv.px(470))
-            _qr_card(p, slide, Box(side.x + (side.w - qs) // 2, side.y + (side.h - qs - cv.px(90)) // 2, qs,
-                                   qs + cv.px(90)), caption_right=False)
+            _qr_card(
+                p,
+                slide,
+                Box(side.x + (side.w - qs) // 2, side.y + (side.h - qs - cv.px(90)) // 2, qs, qs + cv.px(90)),
+                caption_right=False,
+            )
     gap = p.dpx(40)
     head = list(slide.blocks)
     while head and isinstance(head[-1], Facts) and any(isinstance(b, Body) for b in head[:-1]):
         # facts after the text sit at the bottom; the text takes what is left between
         tail = head.pop()
-        assert isinstance(tail, Facts)  # noqa: S101 - the loop condition
+        assert isinstance(tail, Facts)
         h = _facts_block(p, tail, main, dry=True)
         _facts_block(p, tail, Box(main.x, main.bottom - h, main.w, h), dry=False)
         main = Box(main.x, main.y, main.w, main.h - h - gap)

@@ -10,6 +10,7 @@ inside the box. When even the smallest readable size does not fit, authored text
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
@@ -24,7 +25,7 @@ NO_LINE_END = frozenset("（「『【《〈〔“‘([{$¥￥£€#")
 ELLIPSIS = "…"
 
 
-class TextDoesNotFit(ValueError):  # noqa: N818 - reads as the condition it reports
+class TextDoesNotFit(ValueError):
     """The text does not fit its box even at the smallest readable size."""
 
     def __init__(self, fitting_chars: int) -> None:
@@ -126,20 +127,26 @@ def _tokens(paragraph: str) -> list[tuple[str, bool]]:
 
 
 def _split_long(word: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
-    """Break a word wider than the line; a hyphen marks a break between two letters."""
+    """Break a word wider than the line; a hyphen marks a break between two letters of a real word.
+
+    Addresses, numbers and codes (anything with digits, dots, @ or colons) break without a hyphen,
+    which would read as part of them.
+    """
     pieces: list[str] = []
     rest = word
+    words_only = word.strip(",;!?'\"()").isalpha()
+
+    def hyphen_at(text: str, i: int) -> str:
+        return "-" if words_only and i < len(text) and text[i - 1].isalpha() and text[i].isalpha() else ""
+
     while rest and font.getlength(rest) > width:
         cut = 1
         for i in range(1, len(rest)):
-            hyphen = "-" if rest[i - 1].isalpha() and rest[i].isalpha() else ""
-            if font.getlength(rest[:i] + hyphen) <= width:
+            if font.getlength(rest[:i] + hyphen_at(rest, i)) <= width:
                 cut = i
             else:
                 break
-        hyphen = "-" if rest[cut - 1].isalpha() and cut < len(rest) and rest[cut].isalpha() else ""
-        # leave at least two letters on each side of a hyphen where the line allows it
-        pieces.append(rest[:cut] + hyphen)
+        pieces.append(rest[:cut] + hyphen_at(rest, cut))
         rest = rest[cut:]
     if rest:
         pieces.append(rest)
@@ -196,11 +203,16 @@ class _Placed:
 
 def _ink(font: ImageFont.FreeTypeFont, text: str) -> tuple[int, int, int, int]:
     """Ink box of ``text`` drawn at baseline 0 (``anchor='ls'``); an empty text has the probe's height."""
-    probe = font.getbbox("国Ég", anchor="ls")
+    probe = [math.floor(v) for v in font.getbbox("国Ég", anchor="ls")]
     if not text.strip():
         return 0, probe[1], 0, probe[3]
     box = font.getbbox(text, anchor="ls")
-    return min(box[0], 0), min(box[1], probe[1]), box[2], max(box[3], probe[3])
+    return (
+        min(math.floor(box[0]), 0),
+        min(math.floor(box[1]), probe[1]),
+        math.ceil(box[2]),
+        max(math.ceil(box[3]), probe[3]),
+    )
 
 
 def _set(runs: tuple[Run, ...], book: FontBook, size: int, width: int, spacing: float) -> list[_Placed]:
@@ -223,10 +235,22 @@ def _set(runs: tuple[Run, ...], book: FontBook, size: int, width: int, spacing: 
             if i == 0 and run.marker:
                 mfont = book.font(max(1, round(size * 0.9)), True)
                 ml, mt, mr, mb = _ink(mfont, run.marker)
-                placed.append(_Placed(run.marker, 0, mfont, run.colour, baseline, ml, mr, baseline + mt,
-                                      baseline + mb))
-            placed.append(_Placed(line, indent, font, run.colour, baseline, indent + left, indent + right,
-                                  baseline + top, baseline + bottom))
+                placed.append(
+                    _Placed(run.marker, 0, mfont, run.colour, baseline, ml, mr, baseline + mt, baseline + mb)
+                )
+            placed.append(
+                _Placed(
+                    line,
+                    indent,
+                    font,
+                    run.colour,
+                    baseline,
+                    indent + left,
+                    indent + right,
+                    baseline + top,
+                    baseline + bottom,
+                )
+            )
     return placed
 
 
@@ -236,7 +260,8 @@ def _fits(placed: list[_Placed], box: Box, max_lines: int | None) -> bool:
     if max_lines is not None and len(placed) > max_lines:
         return False
     return placed[-1].bottom - placed[0].top <= box.h and all(
-        p.right - min(p.left, 0) <= box.w for p in placed)
+        p.right - min(p.left, 0) <= box.w for p in placed
+    )
 
 
 def fit(
@@ -298,14 +323,21 @@ def _truncate(placed: list[_Placed], box: Box, max_lines: int | None) -> list[_P
         text = text[:-1]
     text = text.rstrip() + ELLIPSIS
     left, _t, right, _b = _ink(last.font, text)
-    keep[-1] = _Placed(text, last.indent, last.font, last.colour, last.baseline, last.indent + left,
-                       last.indent + right, last.top, last.bottom)
+    keep[-1] = _Placed(
+        text,
+        last.indent,
+        last.font,
+        last.colour,
+        last.baseline,
+        last.indent + left,
+        last.indent + right,
+        last.top,
+        last.bottom,
+    )
     return keep
 
 
-def _position(
-    placed: list[_Placed], size: int, box: Box, align: str, valign: str, truncated: bool
-) -> Layout:
+def _position(placed: list[_Placed], size: int, box: Box, align: str, valign: str, truncated: bool) -> Layout:
     if not placed:
         return Layout((), size, Box(box.x, box.y, 0, 0), truncated)
     height = placed[-1].bottom - placed[0].top
@@ -326,4 +358,6 @@ def _position(
             origin = box.x - min(p.left, 0)
         left_ink, right_ink = min(left_ink, origin + p.left), max(right_ink, origin + p.right)
         lines.append(SetLine(p.text, origin + p.indent, p.baseline + dy, p.font, p.colour))
-    return Layout(tuple(lines), size, Box(left_ink, placed[0].top + dy, right_ink - left_ink, height), truncated)
+    return Layout(
+        tuple(lines), size, Box(left_ink, placed[0].top + dy, right_ink - left_ink, height), truncated
+    )
