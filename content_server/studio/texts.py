@@ -36,6 +36,7 @@ SLIDE_TEXT = TextTable(
         "qr.offer": ("扫码领取优惠", "Scan to claim"),
         "qr.apply": ("扫码报名", "Scan to apply"),
         "price.was": ("原价 {price}", "was {price}"),
+        "pdf.page": ("第 {number}/{count} 页", "Page {number} of {count}"),
         "data.updated": ("更新于 {time}", "Updated {time}"),
         "choice.lost": ("寻物（我丢了东西）", "Lost (I lost something)"),
         "choice.found": ("招领（我捡到东西）", "Found (I found something)"),
