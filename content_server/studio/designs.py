@@ -313,8 +313,8 @@ def _resolve_field(
                     raise ValueError(f"at most {spec.max_chars} characters (this has {len(text)})", name)
                 text = text[: spec.max_chars - 1].rstrip() + "…"
             values[lang] = text
-        for lang in langs:
-            if spec.required and not values[lang]:
+        for lang in langs:  # data sources need a required field in one language at least
+            if spec.required and not values[lang] and (strict or not any(values.values())):
                 raise ValueError("required", f"{spec.key}.{lang}")
         shown = {lang: values[lang] for lang in langs}
         if any(shown.values()):

@@ -24,7 +24,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageDraw
-from pypdf import PdfReader
+from pypdf import PageObject, PdfReader
 from pypdf.errors import PdfReadError, PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject, StreamObject
 
@@ -230,7 +230,8 @@ def _inspect(path: Path, limits: PdfLimits, watch: _RepairWatch) -> PdfFacts:
 
 def _scan_objects(reader: PdfReader, limits: PdfLimits) -> str | None:
     """Every object the file's cross-reference tables list, looked at for active content."""
-    why = _active(reader.trailer["/Root"].get_object())
+    root = reader.trailer["/Root"].get_object()
+    why = _active(root) if root is not None else None
     if why:
         return why
     seen = 0
@@ -274,7 +275,7 @@ def _active_deep(obj: PdfObject | None, depth: int = 0) -> str | None:
     return None
 
 
-def _check_page(number: int, page: DictionaryObject, limits: PdfLimits) -> tuple[float, float]:
+def _check_page(number: int, page: PageObject, limits: PdfLimits) -> tuple[float, float]:
     box = page.mediabox
     unit = float(_resolve(page.get("/UserUnit")) or 1.0)  # type: ignore[arg-type]
     w, h = abs(float(box.width)) * unit, abs(float(box.height)) * unit

@@ -57,8 +57,8 @@ def test_pages_become_slides_in_order_with_thumbnails_and_dwell(tmp_path: Path) 
         assert max(thumb.size) <= 240
         assert page.dwell_s >= 8 and page.text_chars > 40
         # the page's own colour block tells the pages apart: red grows with the page number
-        img = Image.open(tmp_path / "out" / page.slides["1080x1920"]).convert("RGB")
-        colours = sorted(img.getcolors(5_000_000) or [], reverse=True)
+        rgb = Image.open(tmp_path / "out" / page.slides["1080x1920"]).convert("RGB")
+        colours = sorted(rgb.getcolors(5_000_000) or [], reverse=True)
         block = next(c for _n, c in colours if c[2] - c[1] > 40)  # type: ignore[index]
         reds.append(block[0])  # type: ignore[index]
     assert reds == sorted(reds) and len(set(reds)) == 4
