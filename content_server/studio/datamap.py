@@ -168,7 +168,7 @@ class JsonMapping(BaseModel):
 
 
 def apply_mapping(mapping: JsonMapping, data: Any) -> TemplateContent:
-    """The template content ``data`` gives through ``mapping``; raise :class:`DataProblem` if it does not fit."""
+    """The template content ``data`` gives through ``mapping``; :class:`DataProblem` if it does not fit."""
     out: dict[str, str] = {}
     for name, spec in mapping.fields.items():
         if isinstance(spec, str):

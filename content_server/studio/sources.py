@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,7 +59,7 @@ class SourceSpec(BaseModel):
 
 @dataclass(frozen=True)
 class SourceState:
-    validators: Validators = Validators()
+    validators: Validators = field(default_factory=Validators)
     fetched_at: dt.datetime | None = None  # last good fetch, or last 304 confirming it
     slides: tuple[tuple[str, bytes], ...] = ()  # (canvas key, PNG)
     ticker: str = ""

@@ -19,8 +19,8 @@ def rss(version: int, items: int = 3) -> bytes:
         for i in range(1, items + 1)
     )
     return (
-        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>幸福里新闻 v{version}</title>'
-        f"<link>https://news.example.org/</link><description>d</description>{entries}</channel></rss>"
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>幸福里新闻 v{version}</title><link>https://news.example.org/</link><description>d</description>{entries}</channel></rss>"
     ).encode()
 
 

@@ -143,13 +143,12 @@ def test_dns_rebinding_never_reaches_the_second_answer(
 ) -> None:
     """The name answers 127.0.0.1 (allowed), then 127.0.0.2 (not): every answer is checked and used."""
     s, base = site
-    target, target_base = forbidden_site
+    target, _target_base = forbidden_site
     port = base.rsplit(":", 1)[1]
-    assert target_base.rsplit(":", 1)[1] != port or True
     resolver = StaticResolver({"feeds.example": [["127.0.0.1"], ["127.0.0.2"]]})
     fetcher = Fetcher(LOOPBACK, resolver)
     assert fetcher.fetch(f"http://feeds.example:{port}/feed.xml").peer == "127.0.0.1"
-    with pytest.raises(FetchRefused, match="127.0.0.2"):
+    with pytest.raises(FetchRefused, match=r"127\.0\.0\.2"):
         fetcher.fetch(f"http://feeds.example:{port}/feed.xml")
     s.redirect_to = f"http://feeds.example:{port}/feed.xml"  # a redirect back to itself resolves again
     with pytest.raises(FetchRefused):
@@ -163,7 +162,7 @@ def test_dns_rebinding_never_reaches_the_second_answer(
 
 
 def test_a_stalled_source_times_out(site: tuple[FeedSite, str]) -> None:
-    s, base = site
+    _s, base = site
     policy = FetchPolicy.with_allow(["127.0.0.1/32"], timeout_s=0.5)
     started = time.monotonic()
     with pytest.raises(FetchFailed, match="did not answer"):
@@ -172,7 +171,7 @@ def test_a_stalled_source_times_out(site: tuple[FeedSite, str]) -> None:
 
 
 def test_a_source_dripping_bytes_cannot_outlast_the_deadline(site: tuple[FeedSite, str]) -> None:
-    s, base = site
+    _s, base = site
     policy = FetchPolicy.with_allow(["127.0.0.1/32"], timeout_s=0.6)
     started = time.monotonic()
     with pytest.raises(FetchFailed, match="did not answer"):
@@ -261,7 +260,7 @@ def test_parcel_lists_show_only_the_last_four_digits() -> None:
 
 
 def test_a_mapping_that_does_not_match_the_data_is_a_data_problem() -> None:
-    with pytest.raises(DataProblem, match="current.temperature_2m"):
+    with pytest.raises(DataProblem, match=r"current\.temperature_2m"):
         apply_mapping(PRESETS["open_meteo_weather"], {"hourly": {}})
 
 
