@@ -1,4 +1,4 @@
-"""Live streams: the watch's rules by the clock, and libVLC against an HLS stream ffmpeg serves on loopback."""
+"""Live streams: the watch's rules by the clock, and libVLC playing ffmpeg's HLS over loopback."""
 
 from __future__ import annotations
 
