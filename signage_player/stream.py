@@ -1,4 +1,4 @@
-"""A live stream (HLS or RTSP) played with libVLC and watched by a pure StreamWatch."""
+"""A live stream (HLS or RTSP) played with libVLC and watched by a pure StreamWatch.
 
 The adapter owns one libVLC player; :meth:`LiveStream.step` is called on a timer (or by a test)
 with the monotonic time: it reads libVLC's state and play position, asks the watch what to do,
