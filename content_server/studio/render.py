@@ -292,7 +292,7 @@ class _Painter:
     def label(self, text: Bilingual, box: Box, colour: RGB, align: Literal["left", "right"]) -> None:
         """A one-line label (band, pills): its size comes from the box, never refused."""
         t = self.pick(text)
-        line = f"{t.zh}  {t.en}".strip() if t.zh and t.en else (t.zh or t.en)
+        line = f"{t.zh}  {t.en}".strip() if t.zh and t.en and t.zh != t.en else (t.zh or t.en)
         fit(
             [Run(line, colour, 1.0, True)],
             box,
@@ -410,10 +410,33 @@ def _band(p: _Painter, slide: Slide) -> int:
 
 
 def _emblem(p: _Painter, slide: Slide, box: Box) -> None:
-    """Landscape slides without photo or QR code: the category as a large card, so the slide is balanced."""
+    """Landscape slides without photo or QR code: a large accent card, so the slide is balanced.
+
+    It carries the slide's big value when it has one (a temperature, a queue number), else the category.
+    """
     cv, pal = p.cv, p.pal
     p.draw.rounded_rectangle([box.x, box.y, box.right, box.bottom], radius=cv.px(28), fill=pal.accent)
     inner = Box(box.x + cv.px(48), box.y + cv.px(48), box.w - cv.px(96), box.h - cv.px(96))
+    big = next((b for b in slide.blocks if isinstance(b, BigValue)), None)
+    if big is not None:
+        runs = [Run(big.value, pal.on_accent, 1.0, True)]
+        if big.caption is not None:
+            runs += p.runs(big.caption, pal.on_accent, pal.on_accent, True, en_scale=0.7)
+            runs[1] = Run(runs[1].text, pal.on_accent, 0.36, True, gap_before=0.3)
+            if len(runs) > 2:
+                runs[2] = Run(runs[2].text, pal.on_accent, 0.24, False, gap_before=0.2)
+        fit(
+            runs,
+            inner,
+            p.book,
+            max_size=cv.px(260),
+            min_size=cv.px(24),
+            spacing=1.1,
+            align="centre",
+            valign="middle",
+            overflow="ellipsis",
+        ).draw(p.draw)
+        return
     runs = p.runs(slide.label, pal.on_accent, pal.on_accent, True, en_scale=0.45)
     fit(
         runs,
@@ -424,7 +447,7 @@ def _emblem(p: _Painter, slide: Slide, box: Box) -> None:
         spacing=1.15,
         align="centre",
         valign="middle",
-        max_lines=len(runs) + 1,
+        max_lines=len(runs),
         overflow="ellipsis",
     ).draw(p.draw)
 
@@ -682,6 +705,8 @@ def _draw(
             )
     gap = p.dpx(40)
     head = list(slide.blocks)
+    if not cv.portrait and photo is None and not has_qr:  # the big value sits in the emblem card
+        head = [b for b in head if not isinstance(b, BigValue)]
     while head and isinstance(head[-1], Facts) and any(isinstance(b, Body) for b in head[:-1]):
         # facts after the text sit at the bottom; the text takes what is left between
         tail = head.pop()
