@@ -100,3 +100,58 @@ def notice(pages: int = 3, size: tuple[float, float] = A4) -> bytes:
             for i in range(pages)
         ]
     ).build()
+
+
+def with_object_stream(js: str | None) -> bytes:
+    """A PDF 1.5 file whose catalog, page tree and a names-tree JavaScript action sit compressed in an
+    object stream, indexed by a cross-reference stream: nothing active is visible in the raw bytes."""
+    content = zlib.compress(text_page(["Compressed objects"]))
+    packed = [
+        b"<< /Type /Catalog /Pages 2 0 R /Names << /JavaScript << /Names [(a) 3 0 R] >> >> >>"
+        if js is not None
+        else b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /S /JavaScript /JS (" + js.encode() + b") >>" if js is not None else b"<< /Note (nothing) >>",
+    ]
+    header, body, offset = b"", b"", 0
+    for number, obj in enumerate(packed, start=1):
+        header += b"%d %d " % (number, offset)
+        body += obj + b"\n"
+        offset += len(obj) + 1
+    objstm = zlib.compress(header + body)
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = {}
+    offsets[4] = len(out)
+    out += (
+        b"4 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 5 0 R "
+        b"/Resources << /Font << /F1 8 0 R >> >> >>\nendobj\n"
+    )
+    offsets[5] = len(out)
+    out += (
+        b"5 0 obj\n<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content)
+        + content
+        + b"\nendstream\nendobj\n"
+    )
+    offsets[6] = len(out)
+    out += (
+        b"6 0 obj\n<< /Type /ObjStm /N 3 /First %d /Length %d /Filter /FlateDecode >>\nstream\n"
+        % (len(header), len(objstm))
+        + objstm
+        + b"\nendstream\nendobj\n"
+    )
+    offsets[8] = len(out)
+    out += b"8 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n"
+    offsets[7] = len(out)
+    rows = [b"\x00" + (0).to_bytes(4, "big") + (65535).to_bytes(2, "big")]
+    for number in range(1, 9):
+        if number <= 3:
+            rows.append(b"\x02" + (6).to_bytes(4, "big") + (number - 1).to_bytes(2, "big"))
+        else:
+            rows.append(b"\x01" + offsets[number].to_bytes(4, "big") + (0).to_bytes(2, "big"))
+    table = zlib.compress(b"".join(rows))
+    out += (
+        b"7 0 obj\n<< /Type /XRef /Size 9 /W [1 4 2] /Root 1 0 R /Length %d /Filter /FlateDecode >>\n"
+        b"stream\n" % len(table) + table + b"\nendstream\nendobj\n"
+    )
+    out += b"startxref\n%d\n%%%%EOF\n" % offsets[7]
+    return bytes(out)

@@ -19,7 +19,7 @@ from content_server.studio import pdf_notice
 from content_server.studio.errors import NotAPdf, PdfRefused, PdfTooLarge
 from content_server.studio.fonts import FontBook
 from content_server.studio.pdf_notice import PdfLimits, inspect, render_notice, suggested_dwell_s
-from tests.content_server.studio.pdfs import A4, PdfPage, RawPdf, notice, text_page
+from tests.content_server.studio.pdfs import A4, PdfPage, RawPdf, notice, text_page, with_object_stream
 
 SIZES = [(1920, 1080), (1080, 1920)]
 ROOT = Path(__file__).resolve().parents[3]
@@ -202,6 +202,15 @@ def _active_pdfs(port: int, marker: Path) -> dict[str, bytes]:
             [page], catalog_extra=f"/OpenAction << /S /SubmitForm /F (http://127.0.0.1:{port}/f) >>"
         ).build(),
     }
+
+
+def test_javascript_hidden_in_a_compressed_object_stream_is_found(tmp_path: Path) -> None:
+    data = with_object_stream("app.alert(1);")
+    assert b"JavaScript" not in data  # invisible to a byte scan
+    assert "active content (JavaScript)" in _refused(tmp_path, data)
+    # the same layout without the script is accepted and rendered: the refusal is the script's
+    result = render_notice(_write(tmp_path, with_object_stream(None)), tmp_path / "out", SIZES)
+    assert result.page_count == 1 and set(result.pages[0].slides) == {"1920x1080", "1080x1920"}
 
 
 def test_javascript_and_launch_actions_are_refused(tmp_path: Path, hit_server: tuple[int, list[str]]) -> None:
