@@ -1,4 +1,4 @@
-"""Data sources on their own schedules: one job per source, staggered, replaced, removed; failures contained."""
+"""Data sources on their own schedules: one job each, staggered, replaced, removed; failures contained."""
 
 from __future__ import annotations
 
