@@ -34,13 +34,18 @@ from content_server.signage import pages as signage_pages
 from content_server.signage import routes as signage_routes
 from content_server.signage import runtime as signage_runtime
 from content_server.studio import routes as studio_routes
+from content_server.studio import runtime as studio_runtime
 from schedules.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 # each feature's start-up hook (after the database is ready) and shutdown hook, in this order
-STARTUP: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.start, kiosk_runtime.start)
+STARTUP: tuple[Callable[[ContentServer], None], ...] = (
+    signage_runtime.start,
+    kiosk_runtime.start,
+    studio_runtime.start,
+)
 SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop,)
 
 

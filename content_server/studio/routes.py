@@ -9,14 +9,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from content_server.core.body_limit import max_body, raw_body
-from content_server.core.deps import ClockDep, NowDep, OperatorOrAdvertiser, SessionDep, StoreDep
+from content_server.core.deps import ClockDep, NowDep, Operator, OperatorOrAdvertiser, SessionDep, StoreDep
 from content_server.studio.canvas import canvas_for
 from content_server.studio.designs import AUTHORED_DESIGNS, DESIGNS, TemplateContent
 from content_server.studio.fonts import FontBook
-from content_server.studio.models import PdfDocument, TemplateSlide
+from content_server.studio.models import DataSourceRow, PdfDocument, TemplateSlide
 from content_server.studio.palette import PALETTES
 from content_server.studio.pdf_notice import PdfLimits
-from content_server.studio.services import notices, slides
+from content_server.studio.services import datasources, notices, slides
+from content_server.studio.sources import SourceSpec
 from schedules.model import Orientation, ScreenClass
 
 router = APIRouter(prefix="/studio", tags=["studio"])
@@ -240,3 +241,67 @@ async def upload_pdf(
 @router.get("/pdfs/{doc_id}", response_model=NoticeOut)
 def get_pdf(doc_id: str, session: SessionDep, user: OperatorOrAdvertiser) -> NoticeOut:
     return _notice_out(notices.visible(session, user, doc_id), session)
+
+
+class SourceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    spec: SourceSpec
+    allow_networks: list[str] = Field(default_factory=list, max_length=16)
+
+
+class SourceOut(BaseModel):
+    id: str
+    spec: SourceSpec
+    allow_networks: list[str]
+    fetched_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    last_error: str
+    failures: int
+    ticker: str
+    media_ids: dict[str, str]
+    announcement_id: str | None
+
+    @classmethod
+    def of(cls, row: DataSourceRow) -> SourceOut:
+        spec = SourceSpec.model_validate(row.spec)
+        expires = row.fetched_at + dt.timedelta(seconds=spec.ttl_s) if row.fetched_at else None
+        return cls(
+            id=row.id,
+            spec=spec,
+            allow_networks=row.allow_networks,
+            fetched_at=row.fetched_at,
+            expires_at=expires,
+            last_error=row.last_error,
+            failures=row.failures,
+            ticker=row.ticker,
+            media_ids=row.media_ids,
+            announcement_id=row.announcement_id,
+        )
+
+
+@router.post("/sources", response_model=SourceOut, status_code=201)
+def register_source(
+    body: SourceIn, request: Request, session: SessionDep, now: NowDep, op: Operator
+) -> SourceOut:
+    jobs = getattr(request.app.state, "studio_sources", None)
+    return SourceOut.of(datasources.register(session, op, body.spec, body.allow_networks, now=now, jobs=jobs))
+
+
+@router.get("/sources", response_model=list[SourceOut])
+def list_sources(session: SessionDep, op: Operator) -> list[SourceOut]:
+    return [SourceOut.of(r) for r in datasources.list_all(session)]
+
+
+@router.post("/sources/{source_id}/refresh", response_model=SourceOut)
+def refresh_source(
+    source_id: str, request: Request, store: StoreDep, clock: ClockDep, book: BookDep, op: Operator
+) -> SourceOut:
+    """Fetch now (the schedule goes on as before); the answer says how it went."""
+    return SourceOut.of(datasources.refresh_source(request.app.state.sessions, store, source_id, book, clock))
+
+
+@router.delete("/sources/{source_id}", status_code=204)
+def remove_source(source_id: str, request: Request, session: SessionDep, op: Operator) -> Response:
+    datasources.remove(session, source_id, getattr(request.app.state, "studio_sources", None))
+    return Response(status_code=204)

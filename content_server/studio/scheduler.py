@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger(__name__)
@@ -25,20 +26,21 @@ def stagger_s(source_id: str, every_s: int) -> float:
 
 
 class SourceScheduler:
-    def __init__(self, run: Callable[[str], None], *, workers: int = 2) -> None:
+    """Jobs on ``scheduler`` (the server's own, which it starts and stops) or on a private one."""
+
+    PREFIX = "studio-source-"
+
+    def __init__(self, run: Callable[[str], None], scheduler: BaseScheduler | None = None) -> None:
         self._run = run
-        self._scheduler = BackgroundScheduler(
-            executors={"default": {"type": "threadpool", "max_workers": workers}},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
-            timezone=dt.UTC,
-        )
+        self._own = scheduler is None
+        self._scheduler = scheduler or BackgroundScheduler(timezone=dt.UTC)
 
     def start(self) -> None:
-        self._scheduler.start()
-        log.info("data source scheduler started")
+        if self._own:
+            self._scheduler.start()
 
     def shutdown(self) -> None:
-        if self._scheduler.running:
+        if self._own and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
     def put(self, source_id: str, every_s: int, now: dt.datetime) -> None:

@@ -123,3 +123,50 @@ def test_hostile_pdfs_are_refused_and_store_nothing(app_client: AppClient) -> No
     assert app_client.get("/api/v1/media", headers=shop).json() == before
     leftovers = [p for p in Path(app_client.data_dir, "media").rglob("*") if p.is_file() and "tmp" in str(p)]
     assert leftovers == []
+
+
+def test_a_data_source_is_fetched_rendered_and_published_until_it_expires(app_client: AppClient) -> None:
+    from tests.content_server.studio.feed_server import FeedSite, serve
+
+    op = app_client.auth(app_client.operator)
+    shop = app_client.auth(app_client.create_user("bakery", "advertiser"))
+    site = FeedSite()
+    with serve(site) as base:
+        spec = {"name": "社区新闻", "kind": "feed", "url": base + "/feed.xml", "every_s": 600, "ttl_s": 3600}
+        assert app_client.post("/api/v1/studio/sources", json={"spec": spec}, headers=shop).status_code == 403
+        refused = app_client.post(
+            "/api/v1/studio/sources", json={"spec": spec, "allow_networks": ["nonsense"]}, headers=op
+        )
+        assert refused.status_code == 422
+        # not allow-listed: loopback is refused, nothing is published
+        source = app_client.post("/api/v1/studio/sources", json={"spec": spec}, headers=op).json()
+        r = app_client.post(f"/api/v1/studio/sources/{source['id']}/refresh", headers=op).json()
+        assert "forbidden address" in r["last_error"] and r["announcement_id"] is None and site.hits == []
+        # allow-listed by the operator: fetched, rendered, published with the headlines as ticker text
+        ok = app_client.post(
+            "/api/v1/studio/sources", json={"spec": spec, "allow_networks": ["127.0.0.1/32"]}, headers=op
+        ).json()
+        first = app_client.post(f"/api/v1/studio/sources/{ok['id']}/refresh", headers=op).json()
+        assert first["last_error"] == "" and set(first["media_ids"]) == {"landscape", "portrait"}
+        assert "Water notice 1" in first["ticker"]
+        ann = app_client.get(f"/api/v1/announcements/{first['announcement_id']}", headers=op).json()
+        assert ann["media_ids"] == list(first["media_ids"].values())
+        assert "Water notice 1" in ann["ticker_text"]["zh"]
+        assert ann["valid_until"].startswith(first["expires_at"][:19])
+        # later: the feed is unchanged (304), the data is confirmed and lives on
+        app_client.clock.advance(600)
+        second = app_client.post(f"/api/v1/studio/sources/{ok['id']}/refresh", headers=op).json()
+        assert second["media_ids"] == first["media_ids"] and second["expires_at"] > first["expires_at"]
+        # the source breaks: the last good data stays until it expires, the error is shown
+        site.version = 2
+        broken = {**spec, "url": base + "/broken.xml"}
+        app_client.delete(f"/api/v1/studio/sources/{source['id']}", headers=op)
+        bad = app_client.post(
+            "/api/v1/studio/sources", json={"spec": broken, "allow_networks": ["127.0.0.1/32"]}, headers=op
+        ).json()
+        failed = app_client.post(f"/api/v1/studio/sources/{bad['id']}/refresh", headers=op).json()
+        assert (
+            "cannot be read" in failed["last_error"] and failed["failures"] == 1 and failed["media_ids"] == {}
+        )
+    listed = {s["id"] for s in app_client.get("/api/v1/studio/sources", headers=op).json()}
+    assert listed == {ok["id"], bad["id"]}

@@ -25,9 +25,10 @@ def test_each_source_runs_on_its_own_and_a_failing_one_does_not_stop_the_others(
     scheduler = SourceScheduler(run)
     scheduler.start()
     try:
-        now = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60)  # stagger already passed: due now
-        scheduler.put("bad", 60, now)
-        scheduler.put("good", 60, now)
+        for source_id in ("bad", "good"):  # first run due now: the stagger taken off the start
+            scheduler.put(
+                source_id, 60, dt.datetime.now(dt.UTC) - dt.timedelta(seconds=stagger_s(source_id, 60))
+            )
         assert ran["bad"].wait(10) and ran["good"].wait(10)
         nxt = scheduler.next_run("good")
         assert nxt is not None and nxt > dt.datetime.now(dt.UTC)
