@@ -213,7 +213,7 @@ def _notice_out(doc: PdfDocument, session: SessionDep) -> NoticeOut:
     response_model=NoticeOut,
     status_code=201,
     dependencies=[max_body(PDF_LIMITS.max_bytes)],
-    openapi_extra=raw_body("application/pdf"),
+    openapi_extra=raw_body("application/octet-stream"),  # a PDF; fuzzers send bytes
 )
 async def upload_pdf(
     request: Request,

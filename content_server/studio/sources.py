@@ -39,14 +39,14 @@ class SourceSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str
+    name: str = Field(min_length=1, max_length=200)
     kind: SourceKind
-    url: str
+    url: str = Field(min_length=1, max_length=2000)
     every_s: int = Field(900, ge=60, le=86_400)  # fetch schedule
     ttl_s: int = Field(3600, ge=60, le=7 * 86_400)  # shown at most this long after the last good fetch
     mapping: JsonMapping | None = None  # JSON sources: a mapping, or ...
     preset: str | None = None  # ... one of datamap.PRESETS
-    headline_title: str = ""  # feeds: the slide's title (the feed's own when empty)
+    headline_title: str = Field("", max_length=200)  # feeds: the slide's title (the feed's own when empty)
     max_items: int = Field(5, ge=1, le=8)
 
     def json_mapping(self) -> JsonMapping:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
+import urllib.parse
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +25,7 @@ from content_server.signage.models import AnnouncementRow
 from content_server.signage.services import library
 from content_server.studio.canvas import canvas_for
 from content_server.studio.designs import TemplateContent
+from content_server.studio.errors import DataProblem
 from content_server.studio.fetcher import Fetcher, FetchPolicy, Resolver, Validators
 from content_server.studio.fonts import FontBook
 from content_server.studio.models import DataSourceRow
@@ -58,10 +60,14 @@ def register(
     jobs: SourceScheduler | None,
 ) -> DataSourceRow:
     """Record the source and put it on its schedule (``jobs``: the server's source scheduler)."""
-    if spec.kind == SourceKind.JSON:
-        spec.json_mapping()  # a JSON source needs a usable mapping now, not at its first fetch
-    if not spec.url.startswith(("http://", "https://")):
+    parts = urllib.parse.urlsplit(spec.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Invalid("url: only http:// and https:// sources can be fetched")
+    if spec.kind == SourceKind.JSON:
+        try:
+            spec.json_mapping()  # a JSON source needs a usable mapping now, not at its first fetch
+        except DataProblem as exc:
+            raise Invalid(f"mapping: {exc}") from None
     row = DataSourceRow(
         owner_id=op.id,
         spec=spec.model_dump(mode="json"),
