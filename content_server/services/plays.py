@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -12,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from content_server.core.csvfile import write_csv
 from content_server.errors import NotFound
 from content_server.models import CampaignRow, Device, PlayRow, User
 from schedules.protocol.device import PlayBatch, PlayBatchResult, PlayRecord
@@ -128,10 +127,8 @@ def report(
 
 
 def to_csv(rows: list[ReportRow]) -> str:
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["campaign_id", "screen_id", "date_utc", "hour_utc", "plays", "completed_plays", "seconds"])
-    for r in rows:
-        w.writerow([r.campaign_id, r.screen_id, r.day.isoformat(), "" if r.hour is None else r.hour,
-                    r.plays, r.completed_plays, f"{r.seconds:.3f}"])  # fmt: skip
-    return out.getvalue()
+    return write_csv(
+        ["campaign_id", "screen_id", "date_utc", "hour_utc", "plays", "completed_plays", "seconds"],
+        ([r.campaign_id, r.screen_id, r.day, r.hour, r.plays, r.completed_plays, f"{r.seconds:.3f}"]
+         for r in rows),
+    )  # fmt: skip
