@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INSECURE_DEFAULT_SECRET = "change-me-insecure-default-secret"
@@ -31,6 +32,11 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:8080", description="Base URL devices and browsers reach us at.")
     host: str = Field("127.0.0.1", description="Address `signage-server serve` binds to.")
     port: int = Field(8080, ge=1, le=65535, description="Port `signage-server serve` binds to.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For and "
+        "-Proto are believed (127.0.0.1 for deploy/'s nginx); none by default.",
+    )
     max_upload_bytes: int = Field(
         512 * 1024 * 1024, ge=1, description="Largest accepted media upload; larger uploads get 413."
     )
@@ -80,6 +86,21 @@ class Settings(BaseSettings):
         if not self.demo and len(self.secret_key) < 16:
             raise ValueError("SIGNAGE_SECRET_KEY: use at least 16 characters")
         return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        """Only addresses or networks: ``*`` would let any client choose its own address."""
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"SIGNAGE_TRUSTED_PROXIES: {entry!r} is not an address or network") from None
+        return value
+
+    @property
+    def proxy_list(self) -> list[str]:
+        return [e.strip() for e in self.trusted_proxies.split(",") if e.strip()]
 
     @property
     def effective_database_url(self) -> str:

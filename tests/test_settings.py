@@ -33,3 +33,14 @@ def test_server_refuses_the_default_or_a_short_secret_outside_demo_mode(xdg: Pat
     with pytest.raises(ValidationError, match="at least 16 characters"):
         Settings(secret_key="short")
     assert Settings(demo=True).secret_key == INSECURE_DEFAULT_SECRET  # the demo may run on it
+
+
+def test_trusted_proxies_are_explicit_addresses(xdg: Path) -> None:
+    """None by default; ``*`` (any client picks its own address) is refused."""
+    assert Settings(secret_key="s" * 32).proxy_list == []
+    assert Settings(secret_key="s" * 32, trusted_proxies="127.0.0.1, ::1,10.0.0.0/8").proxy_list == [
+        "127.0.0.1", "::1", "10.0.0.0/8"
+    ]
+    for bad in ("*", "nginx", "127.0.0.1,*"):
+        with pytest.raises(ValidationError, match="SIGNAGE_TRUSTED_PROXIES"):
+            Settings(secret_key="s" * 32, trusted_proxies=bad)
