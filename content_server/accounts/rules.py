@@ -7,9 +7,10 @@ Usernames
   (so no cell that a spreadsheet would run, no markup). Other scripts are refused: a community
   portal needs no Cyrillic or Greek username, and allowing them is how ``оperator`` (Cyrillic
   ``о``) passes for ``operator``.
-  Unique by *key*: the Unicode confusable skeleton (UTS #39, computed by ICU through PyICU) of the
-  case-folded name, case-folded again. ``Operator``, ``0perator``, ``〇perator``, ``rnodern`` and
-  ``modern`` collide with ``operator`` / ``modern``; so would ``оperator`` if the pattern let it in.
+  Unique by *key* (``core.usernames.username_key``): the Unicode confusable skeleton (UTS #39,
+  computed by ICU) of the case-folded name, case-folded again. ``Operator``, ``0perator`` and
+  ``〇perator`` collide with ``operator``, ``rnodern`` with ``modern``; so would ``оperator``
+  if the pattern let it in.
 Passwords
   10 to 256 characters, not one of the common passwords shipped in ``common_passwords.txt``
   (case-insensitively), and not the username itself.
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import icu
-
+from content_server.core.errors import Invalid
+from content_server.core.usernames import username_key
 from schedules.bilingual import TextTable
 
 USERNAME_MIN, USERNAME_MAX = 2, 64  # 2: Chinese names (张三)
@@ -72,8 +73,8 @@ TEXTS = TextTable(
 )
 
 
-class RuleBroken(ValueError):
-    """A username or password breaks a rule; ``problem`` says which (texts in :data:`TEXTS`)."""
+class RuleBroken(Invalid):
+    """A username or password breaks a rule (422); ``problem`` says which (texts in :data:`TEXTS`)."""
 
     def __init__(self, problem: Problem) -> None:
         super().__init__(TEXTS.text(problem, "en"))
@@ -88,21 +89,6 @@ class RuleBroken(ValueError):
 class Username:
     name: str  # what is stored and shown (NFKC, trimmed)
     key: str  # what must be unique: see :func:`username_key`
-
-
-@functools.cache
-def _spoof_checker() -> icu.SpoofChecker:
-    return icu.SpoofChecker()
-
-
-def username_key(raw: str) -> str:
-    """The confusable-and-case-insensitive form of any string (valid username or not).
-
-    Also names a login's throttling counters, so ``Operator`` and ``operator`` share them.
-    """
-    folded = unicodedata.normalize("NFKC", raw.strip()).casefold()
-    skeleton: str = _spoof_checker().getSkeleton(0, folded)
-    return unicodedata.normalize("NFKC", skeleton).casefold()
 
 
 def check_username(raw: str) -> Username:

@@ -18,6 +18,7 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
 
@@ -81,9 +82,15 @@ class LoginPolicy:
     account: GrowingDelay = _ACCOUNT  # every unknown source on one account
     budget: FailureBudget = _BUDGET  # every unknown source on every account
 
+    @classmethod
+    def scaled(cls, free: int, per_hour: int) -> LoginPolicy:
+        """The settings' knobs: ``free`` for a pair (4x per source, 2x per account), the budget."""
+        return cls(_growing(free), _growing(4 * free), _growing(2 * free), FailureBudget(per_hour, HOUR))
+
     @staticmethod
     def keys(account_key: str, source: str) -> LoginKeys:
         """``account_key`` is the canonical username (known or not: the same either way)."""
+        source = source_of(source)
         account = hashlib.sha256(account_key.encode()).hexdigest()[:32]
         return LoginKeys(f"login:{account}@{source}", f"login@{source}", f"login:{account}")
 
@@ -129,6 +136,20 @@ class LoginPolicy:
             all_accounts_first_hour=self.budget.attempts_within(HOUR),
             all_accounts_per_day=self.budget.attempts_within(DAY),
         )
+
+
+def source_of(address: str) -> str:
+    """Who is asking, for counting: an IPv4 address, or an IPv6 address's /64 (one subscriber's
+    network: rotating through its 2**64 addresses must not buy fresh counters)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 KNOWN_DEVICE_COOKIE = "signage_known_device"

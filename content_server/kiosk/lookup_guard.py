@@ -33,6 +33,10 @@ class LookupKeys:
     session: str
     case: str
 
+    @property
+    def all(self) -> tuple[str, str, str]:
+        return (self.pair, self.session, self.case)
+
 
 @dataclass(frozen=True)
 class LookupStates:

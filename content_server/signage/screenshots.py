@@ -25,11 +25,14 @@ class Refusal(StrEnum):
     TOO_MANY_PIXELS = "too_many_pixels"  # 422: a decompression bomb or a silly size
 
 
+MAX_SCREENSHOT_BYTES = 8 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class ScreenshotPolicy:
     min_interval: dt.timedelta = dt.timedelta(seconds=30)
     every: dt.timedelta | None = None  # ask for one this often in heartbeat replies (None: only on request)
-    max_bytes: int = 8 * 1024 * 1024
+    max_bytes: int = MAX_SCREENSHOT_BYTES
     max_pixels: int = 7680 * 4320  # an 8K screen
     max_side: int = 8192
 

@@ -12,8 +12,8 @@ from content_server.accounts.rules import (
     check_password,
     check_username,
     common_passwords,
-    username_key,
 )
+from content_server.core.usernames import username_key
 
 
 @pytest.mark.parametrize(

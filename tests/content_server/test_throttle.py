@@ -11,6 +11,7 @@ from content_server.core.login_guard import (
     LoginStates,
     is_known_device,
     known_device_cookie,
+    source_of,
 )
 from content_server.core.throttle import FailureBudget, GrowingDelay, Strikes
 
@@ -111,3 +112,26 @@ def test_known_device_cookie_names_one_account_and_expires() -> None:
     assert not is_known_device(secret, "operator", cookie[:-2] + "AA", T0)
     for junk in ("", "x", "1.2", "a.b.c", "9" * 300, None):
         assert not is_known_device(secret, "operator", junk, T0)
+
+
+def test_counters_are_per_account_whatever_its_spelling_and_per_ipv6_network() -> None:
+    from content_server.core.usernames import username_key
+
+    keys = {LoginPolicy.keys(username_key(n), "203.0.113.9") for n in ("operator", "Operator", "0PERATOR")}
+    assert len(keys) == 1
+    # rotating through one IPv6 /64 (a subscriber's network) is one source; another /64 is another
+    assert source_of("2001:db8:1:2::1") == source_of("2001:db8:1:2:ffff:1:2:3") == "2001:db8:1:2::/64"
+    assert source_of("2001:db8:1:3::1") != source_of("2001:db8:1:2::1")
+    assert source_of("::ffff:198.51.100.7") == source_of("198.51.100.7") == "198.51.100.7"
+    assert source_of("unknown") == "unknown"
+
+
+def test_stored_counters_outlive_every_policy_s_memory() -> None:
+    """The clean-up job drops counters after throttle_store.HORIZON: no policy may remember longer."""
+    from content_server.core.throttle_store import HORIZON
+    from content_server.kiosk.lookup_guard import LookupPolicy
+
+    login, lookup = LoginPolicy(), LookupPolicy()
+    delays = [login.pair, login.source, login.account, lookup.pair, lookup.session, lookup.case]
+    assert all(d.forget_after < HORIZON for d in delays)
+    assert login.budget.per < HORIZON

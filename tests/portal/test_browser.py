@@ -196,6 +196,7 @@ def test_advertiser_journey_from_signup_to_proof_of_play(
 
     # 6. the targeted screen's manifest carries it, and so does its timeline picture
     manifest = httpx.get(live_server.api + "/device/manifest", headers=screen.headers).json()
+    served_at = dt.datetime.now(dt.UTC)  # plays count only from when the screen had this manifest
     assert campaign_id in [c["id"] for c in manifest["catalogue"]["campaigns"]]
     op.goto(f"{url}/portal/screens/{screen.device_id}")
     ads = op.locator("svg.timeline rect.slot-campaign")
@@ -209,11 +210,12 @@ def test_advertiser_journey_from_signup_to_proof_of_play(
 
     # 7. the screen reports plays; the advertiser sees them in the chart, table and CSV
     item_id = next(c["item_ids"][0] for c in manifest["catalogue"]["campaigns"] if c["id"] == campaign_id)
-    now = dt.datetime.now(dt.UTC)
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)  # the chart has a bar per UTC day
+    start = served_at
+    if (start + dt.timedelta(seconds=63)).date() != start.date():  # the chart has a bar per UTC day
+        start = dt.datetime.combine(start.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
     records = [
         {"id": str(uuid.uuid4()), "item_id": item_id, "campaign_id": campaign_id,
-         "started_at": max(today, now - dt.timedelta(minutes=i)).isoformat(), "duration_s": 8.0,
+         "started_at": (start + dt.timedelta(seconds=9 * i)).isoformat(), "duration_s": 8.0,
          "completed": True}
         for i in range(7)
     ]  # fmt: skip

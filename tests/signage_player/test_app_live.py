@@ -121,3 +121,4 @@ def test_emergency_is_learned_within_5_s_and_ends(
     waiting = app.outbox.count(PLAYS_TOPIC)
     assert app.upload_plays() == waiting
     assert app.outbox.count(PLAYS_TOPIC) == 0 and app.upload_plays() == 0
+    assert op.request("GET", "/reports/refused-plays") == []  # a real player's plays are all believed

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from content_server.core.changes import CachedGenerations, ChangeTracker
 from content_server.signage import scheduling
 from content_server.signage.models import AnnouncementRow, CampaignRow, Device, Media
+from content_server.signage.services import plays
 from content_server.signage.services.catalogue import LiveSet, load_live, shared_catalogue, text_item_id
 from content_server.signage.services.screens import to_screen
 from schedules.model import ContentItem, ItemKind, Priority
@@ -188,9 +189,13 @@ class ManifestCache:
         body = manifest.model_dump_json().encode()
         with self._lock:
             self._entries[device.id] = _Entry(key, manifest, body)
+        # what the device's proof of play will be checked against (once per version)
+        changed = plays.remember_served(session, device, manifest, now)
         if device.served_manifest != manifest.version:
             device.served_manifest = manifest.version
             device.served_manifest_since = now
+            changed = True
+        if changed:
             session.commit()
         return manifest, body
 
