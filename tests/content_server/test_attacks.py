@@ -20,6 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from content_server.core.settings import PUBLISHED_SECRETS
 from content_server.signage import cap
 from signage_demo import secret as demo_secret
 from tests.fixtures.plays import book_campaign, fetch_manifest
@@ -315,7 +316,7 @@ def test_the_demo_s_feed_secrets_cannot_be_computed_from_the_code(
     feed = httpx.post(server.api + "/alert-feeds", json={"name": "typhoon", "area_groups": {}}, headers=op)
     feed = feed.json()
     body = b"<alert/>"
-    for guess in ("change-me-insecure-default-secret", ""):
+    for guess in (*PUBLISHED_SECRETS, ""):  # the key the code used to carry, and none
         sig = hmac.new(cap.feed_secret(guess, feed["id"]).encode(), body, hashlib.sha256).hexdigest()
         r = httpx.post(server.url + feed["post_url"], content=body, headers={"X-Signature": f"sha256={sig}"})
         assert r.status_code == 401
