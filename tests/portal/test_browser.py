@@ -38,6 +38,9 @@ WATCH_PROGRESS = """() => {
 }"""
 
 
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))  # the screens' time zone
+
+
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server for the module's browser tests (starting one costs seconds); tests use
@@ -171,6 +174,8 @@ def test_advertiser_journey_from_signup_to_proof_of_play(
     shop.goto(url + "/portal/campaigns/new")
     shop.get_by_label("名称").first.fill("冬季面包节")
     shop.get_by_label("行业类别").fill("bakery")
+    # from today (the form offers tomorrow): step 7 reports plays, believed only within the flight
+    shop.locator("#flight_start").fill(dt.datetime.now(SHANGHAI).date().isoformat())
     shop.locator(".media-pick label").filter(has_text="landscape.png").locator("input").check()
     shop.get_by_label("户外大屏").check()
     shop.get_by_label("播放占比（%）").fill("95")
