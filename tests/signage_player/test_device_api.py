@@ -35,7 +35,6 @@ from tests.signage_player.manifests import asset_item, manifest, text_item
 from tests.signage_player.serverkit import Operator
 
 
-
 def _png() -> bytes:
     """A real (small) screenshot: the server decodes and re-encodes what it keeps."""
     out = io.BytesIO()
