@@ -40,12 +40,23 @@ def tap(qtbot, app: KioskApp, name: str) -> None:  # type: ignore[no-untyped-def
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
-def book(qtbot, app: KioskApp, category: str, service: str, slot: str, phone: str) -> None:  # type: ignore[no-untyped-def]
+def book(qtbot, app: KioskApp, category: str, service: str, slot: str, phone: str,  # type: ignore[no-untyped-def]
+         address: tuple[str, str, str] = ("3", "2", "1203"), confirm: bool = True) -> None:
     """From the home tiles to "confirm booking", by touch."""
-    keys = [f"key:{c}" for c in phone]
-    for name in (f"category:{category}", f"service:{service}", "book", f"slot:{slot}", *keys, "phone_next",
-                 "confirm"):
+    for name in (f"category:{category}", f"service:{service}", "book", f"slot:{slot}"):
         tap(qtbot, app, name)
+    type_address(qtbot, app, *address)
+    tap(qtbot, app, "address_next")
+    for name in (*(f"key:{c}" for c in phone), "phone_next", *(["confirm"] if confirm else [])):
+        tap(qtbot, app, name)
+
+
+def type_address(qtbot, app: KioskApp, building: str, unit: str, room: str) -> None:  # type: ignore[no-untyped-def]
+    """Tap each field of the address, then its digits on the keypad."""
+    for field, digits in (("building", building), ("unit", unit), ("room", room)):
+        tap(qtbot, app, f"address_{field}")
+        for ch in digits:
+            tap(qtbot, app, f"key:{ch}")
 
 
 def visible_texts(window: QWidget) -> list[tuple[QWidget, str]]:
@@ -113,6 +124,9 @@ def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: MovableCl
     tap(qtbot, app, "book")
     at(Screen.SLOT)
     tap(qtbot, app, "slot:meal-0")
+    type_address(qtbot, app, "3", "2", "1203")
+    at(Screen.ADDRESS)
+    tap(qtbot, app, "address_next")
     for ch in "13812345678":
         tap(qtbot, app, f"key:{ch}")
     at(Screen.PHONE)
@@ -120,6 +134,9 @@ def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: MovableCl
     at(Screen.CONFIRM)
     tap(qtbot, app, "confirm")
     at(Screen.PAY)
+    tap(qtbot, app, "cancel")
+    check_screen(app, f"{tag}/cancel_dialog", "cancel_dialog")
+    tap(qtbot, app, "cancel_no")
     api.mark_paid(app.flow.state.order.id)  # type: ignore[union-attr]
     app.flow.tick(clock.advance(3))
     at(Screen.RECEIPT)
@@ -128,6 +145,8 @@ def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: MovableCl
     at(Screen.ORDER)  # free service: booked, nothing to pay
     tap(qtbot, app, "done")
     tap(qtbot, app, "my_order")
+    at(Screen.ORDERS)
+    tap(qtbot, app, "find_order")
     for ch in next(iter(api.orders.values())).reference:
         tap(qtbot, app, f"key:{ch}")
     tap(qtbot, app, "search")
@@ -217,6 +236,8 @@ def test_idle_reset_clears_the_phone_number_from_widgets(qtbot, make_kiosk: Call
     tap(qtbot, app, "service:meal")
     tap(qtbot, app, "book")
     tap(qtbot, app, "slot:meal-0")
+    type_address(qtbot, app, "3", "2", "1203")
+    tap(qtbot, app, "address_next")
     for ch in "13812345678":
         tap(qtbot, app, f"key:{ch}")
     assert any("138 1234 5678" in t for _, t in visible_texts(app.window))
@@ -228,8 +249,8 @@ def test_idle_reset_clears_the_phone_number_from_widgets(qtbot, make_kiosk: Call
     assert app.flow.state.screen is Screen.ATTRACT
     texts = [w.text() for w in app.window.findChildren(QLabel)] + [
         w.text() for w in app.window.findChildren(QAbstractButton)]
-    assert [t for t in texts if "5678" in t] == []
-    assert app.flow.state.phone == ""
+    assert [t for t in texts if "5678" in t or "1203" in t] == []
+    assert (app.flow.state.phone, app.flow.state.room) == ("", "")
 
 
 def test_scanner_keystrokes_fill_the_case_number(qtbot, make_kiosk: Callable[..., KioskApp],  # type: ignore[no-untyped-def]
@@ -327,7 +348,7 @@ def test_english_switch_and_read_aloud(qtbot, make_kiosk: Callable[..., KioskApp
     tap(qtbot, app, "start")
     tap(qtbot, app, "language")
     assert app.translator.language is Language.EN
-    assert find(app.window, "cases").text() == "Check my application progress"  # type: ignore[attr-defined]
+    assert find(app.window, "cases").text_parts() == ["Application progress"]  # type: ignore[attr-defined]
     tap(qtbot, app, "category:elderly_care")
     tap(qtbot, app, "service:meal")
     tap(qtbot, app, "read_aloud")
@@ -342,9 +363,9 @@ def test_english_switch_and_read_aloud(qtbot, make_kiosk: Callable[..., KioskApp
 def test_large_text_is_one_tap_and_bigger(qtbot, make_kiosk: Callable[..., KioskApp]) -> None:  # type: ignore[no-untyped-def]
     app = make_kiosk()
     tap(qtbot, app, "start")
-    before = find(app.window, "cases").font().pointSizeF()
+    before = find(app.window, "cases").findChild(QLabel).font().pointSizeF()
     tap(qtbot, app, "large_text")
-    after = find(app.window, "cases").font().pointSizeF()
+    after = find(app.window, "cases").findChild(QLabel).font().pointSizeF()
     assert app.flow.state.large_text and after > before
 
 
@@ -380,6 +401,8 @@ def test_ticking_countdowns_do_not_rebuild_buttons_under_a_finger(qtbot, make_ki
     assert find(app.window, "cancel") is cancel  # same widget: a press in progress survives
     assert find(app.window, "countdown").text() != before  # type: ignore[attr-defined]
     qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    assert app.flow.state.confirming_cancel  # asked, not cancelled
+    tap(qtbot, app, "cancel_yes")
     assert app.flow.state.notice is not None and app.flow.state.notice.key == "pay.cancelled"
 
 
