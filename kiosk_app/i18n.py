@@ -102,7 +102,7 @@ CATALOGUE = TextTable({
     "order.local_reference": ("临时订单号：{reference}", "Temporary order number: {reference}"),
     "order.kept": (
         "订单 {reference} 已保留：稍后可在“我的订单”中继续支付。",
-        "Order {reference} is kept: you can pay it later under “My orders”.",
+        "Order {reference} is kept: you can pay it later under \"My orders\".",
     ),
     "order.saved_offline": (
         "网络暂时中断，您的预约已安全保存，联网后自动提交。",

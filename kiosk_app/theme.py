@@ -80,7 +80,7 @@ NORMAL = Theme(
         highlight="#0B5394", on_highlight="#FFFFFF", focus="#0B5394",
     ),
     body_pt=20, title_pt=30, button_pt=22, small_pt=18, touch_px=88, key_px=96, icon_px=144,
-    grid_columns=3, grid_rows=3, service_rows=5, slot_rows=8, order_rows=3, event_rows=4,
+    grid_columns=3, grid_rows=3, service_rows=5, slot_rows=10, order_rows=3, event_rows=4,
 )
 
 LARGE = Theme(
@@ -91,7 +91,7 @@ LARGE = Theme(
         highlight="#FFD400", on_highlight="#000000", focus="#FFD400",
     ),
     body_pt=28, title_pt=40, button_pt=30, small_pt=24, touch_px=110, key_px=116, icon_px=120,
-    grid_columns=2, grid_rows=4, service_rows=3, slot_rows=6, order_rows=2, event_rows=3,
+    grid_columns=2, grid_rows=4, service_rows=3, slot_rows=8, order_rows=2, event_rows=3,
 )
 
 

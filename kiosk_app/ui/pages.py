@@ -155,13 +155,21 @@ class PageBuilder:
         if order.address is not None:
             col.addWidget(self.say(self.t("order.place", place=self.tr.place(order.address, masked=True))))
         col.addWidget(self.say(self.t("order.reference", reference=order.reference)))
+        row = QHBoxLayout()
         state = self.say(self.t("lookup.state", state=self.t(f"state.{order.state.value}")))
         state.setProperty("testName", f"state:{order.id}")
-        col.addWidget(state)
+        row.addWidget(state, 1)
         if order.state is OrderState.AWAITING_PAYMENT and order.payment is not None:
-            col.addWidget(make_button(self.t("orders.pay_now") + " ▶", partial(self.flow.resume_payment, order.id),
-                                      "primary", f"pay:{order.id}"))
+            pay = make_button(self.t("orders.pay_now") + " ▶", partial(self.flow.resume_payment, order.id),
+                              "primary", f"pay:{order.id}")
+            row.addWidget(pay, 1)
+        col.addLayout(row)
         return card
+
+    def receipt_code(self, layout: QVBoxLayout, order: OrderView) -> None:
+        """The order's status page as a QR a phone opens (and the kiosk's scanner reads back)."""
+        layout.addWidget(qr_label(receipt_link(order), 480, "receipt_qr"))
+        layout.addWidget(self.centred(make_label(self.t("receipt.keep"), "muted")))
 
     def countdown_text(self) -> str:
         left = self.flow.state.pay_seconds_left or 0
@@ -207,7 +215,9 @@ class PageBuilder:
                          alignment=Qt.AlignmentFlag.AlignHCenter)
                 tile.add(self.centred(self.say(name, "tileName")))
                 tile.box.addStretch(1)
-                tile.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+                policy = tile.sizePolicy()
+                policy.setVerticalPolicy(QSizePolicy.Policy.Expanding)
+                tile.setSizePolicy(policy)
                 grid.addWidget(tile, i // columns, i % columns)
             for r in range(rows):  # every row the same height, however many tiles this page has
                 grid.setRowStretch(r, 1)
@@ -373,8 +383,7 @@ class PageBuilder:
                 layout.addWidget(self.say(self.t("order.free_done")))
             self.order_facts(layout, order, reference=False)
             if order.state in (OrderState.PAID, OrderState.FULFILLED):
-                layout.addWidget(qr_label(receipt_link(order), 360, "receipt_qr"))
-                layout.addWidget(make_label(self.t("receipt.keep"), "muted"))
+                self.receipt_code(layout, order)
         elif pending is not None and not state.busy:
             ref = pending.order.local_reference or ""
             layout.addWidget(self.say(self.t("order.local_reference", reference=ref), "title"))
@@ -447,8 +456,7 @@ class PageBuilder:
             self.order_facts(layout, order, reference=False)
             layout.addWidget(self.say(self.t("order.amount", amount=format_money(order.amount_minor,
                                                                                 order.currency))))
-            layout.addWidget(qr_label(receipt_link(order), 360, "receipt_qr"))
-            layout.addWidget(make_label(self.t("receipt.keep"), "muted"))
+            self.receipt_code(layout, order)
         layout.addStretch(1)
         layout.addWidget(make_button(self.t("receipt.done"), self.flow.home, "primary", "done"))
         return page
@@ -534,7 +542,10 @@ class PageBuilder:
         events = self.flow.event_page()
         for i, event in enumerate(events.items, start=events.first_index):
             current = i == 0  # newest first: the current step leads
-            row = QHBoxLayout()
+            item = QWidget()
+            item.setProperty("testName", f"event:{i}")
+            row = QHBoxLayout(item)
+            row.setContentsMargins(0, 0, 0, 0)
             marker = make_label("●" if current else "○", wrap=False)
             marker.setFixedWidth(48)
             row.addWidget(marker, alignment=Qt.AlignmentFlag.AlignTop)
@@ -554,7 +565,7 @@ class PageBuilder:
             if event.deadline is not None:
                 col.addWidget(self.say(self.t("case.deadline", date=self.tr.date(event.deadline))))
             row.addLayout(col, 1)
-            layout.addLayout(row)
+            layout.addWidget(item)
         layout.addStretch(1)
         self.pager(layout, events)
         if status.due_by is not None:

@@ -75,6 +75,9 @@ class ContentButton(QPushButton):
         self.box: QBoxLayout = QVBoxLayout(self) if vertical else QHBoxLayout(self)
         self.box.setContentsMargins(20, 16, 20, 16)
         self.box.setSpacing(8)
+        policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+        policy.setHeightForWidth(True)  # a name that wraps makes the button taller, never cut
+        self.setSizePolicy(policy)
 
     def add(self, widget: QWidget, stretch: int = 0,
             alignment: Qt.AlignmentFlag = Qt.AlignmentFlag(0)) -> QWidget:

@@ -17,7 +17,6 @@ from kiosk_app.flow import (
     KioskFlow,
     Screen,
     local_reference,
-    receipt_link,
 )
 from kiosk_app.jobs import ImmediateRunner, ManualRunner, Runner
 from kiosk_app.offline_pay import DeviceKeySigner

@@ -7,13 +7,14 @@ and that no translation key leaked onto the screen.
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from collections.abc import Callable
 
 import pytest
-from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent
+from PySide6.QtCore import QBuffer, QEvent, QIODevice, QObject, Qt
+from PySide6.QtGui import QFont, QFontMetrics, QImage, QKeyEvent
 from PySide6.QtWidgets import QAbstractButton, QAbstractScrollArea, QApplication, QLabel, QWidget
 
 from kiosk_app.api import FakeKioskApi
@@ -26,6 +27,21 @@ from schedules.clock import MovableClock
 from tests.kiosk_app.conftest import ARTIFACTS, PIN
 
 RAW_KEY = re.compile(r"^[a-z_]+\.[a-z_.]+$")
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+ENGLISH_WORD = re.compile(r"\b[A-Za-z]*[a-z][A-Za-z]*\b")  # codes (K23-F4K, GA2026…, MB) are not words
+# What may cross languages: the button naming the other language, and what the server holds in one
+# language only (a name, the documents a clerk listed). The operator's maintenance screens show
+# raw facts (server URL, device id, version) and are not checked.
+OTHER_LANGUAGE_OK = {Language.ZH: ("English",), Language.EN: ("中文", "Applicant:", "Documents needed:")}
+OPERATOR_SCREENS = (Screen.MAINT_PIN, Screen.MAINTENANCE)
+
+
+def other_language(text: str, language: Language) -> str | None:
+    """The first word of the other language in ``text`` (raw English in Chinese or vice versa)."""
+    if text.startswith(OTHER_LANGUAGE_OK[language]):
+        return None
+    found = ENGLISH_WORD.search(text) if language is Language.ZH else CJK.search(text)
+    return found.group(0) if found else None
 
 
 def find(window: QWidget, name: str) -> QWidget:
@@ -33,6 +49,18 @@ def find(window: QWidget, name: str) -> QWidget:
         if w.property("testName") == name and w.isVisible():
             return w
     raise AssertionError(f"no visible widget {name!r} on {window.property('screen')}")
+
+
+def decode_qr(label: QWidget) -> str:
+    """Read the QR the way a phone camera would: from the painted pixels."""
+    from PIL import Image
+    from pyzbar.pyzbar import decode
+
+    image = label.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    return str(decode(Image.open(io.BytesIO(bytes(buffer.data()))))[0].data.decode())
 
 
 def tap(qtbot, app: KioskApp, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -80,8 +108,17 @@ def check_screen(app: KioskApp, tag: str, name: str | None = None) -> None:
     path = window.save_screenshot(ARTIFACTS, name)
     assert path.exists() and path.stat().st_size > 1000
     fonts = [QFontMetrics(QFont(f)) for f in ("Noto Sans CJK SC", "DejaVu Sans")]
+    language = app.translator.language
+    scrollers = [w for w in window.findChildren(QAbstractScrollArea) if w.isVisible()]
+    assert not scrollers, f"{tag}: a scroll area (every option must be visible or paged)"
     for w, text in visible_texts(window):
         assert not RAW_KEY.match(text), f"{tag}: untranslated key {text!r}"
+        if app.flow.state.screen not in OPERATOR_SCREENS:
+            leak = other_language(text, language)
+            assert leak is None, f"{tag}: {leak!r} in {text!r} is not {language.value}"
+        if isinstance(w, QLabel) and w.wordWrap():
+            need = w.heightForWidth(w.width())
+            assert need <= w.height() + 1, f"{tag}: {text!r} is cut (needs {need}px, has {w.height()})"
         for ch in set(text) - {"\n", " "}:
             assert any(m.inFontUcs4(ord(ch)) for m in fonts), f"{tag}: no glyph for {ch!r} in {text!r}"
         if isinstance(w, QAbstractButton) and w.isEnabled() and w.property("testName"):
@@ -89,20 +126,11 @@ def check_screen(app: KioskApp, tag: str, name: str | None = None) -> None:
         assert w.font().pointSizeF() >= MIN_TEXT_PT, f"{tag}: {text!r} is {w.font().pointSizeF()} pt"
         if isinstance(w, QAbstractButton) or (isinstance(w, QLabel) and w.wordWrap() is False):
             assert w.sizeHint().width() <= max(w.width(), 1) + 2, f"{tag}: clipped {text!r}"
-        if isinstance(w, QAbstractButton) and not _scrolls(w):  # in a scroll area, cut-off is by design
+        if isinstance(w, QAbstractButton):
             shown = w.visibleRegion().boundingRect()
             assert shown.height() >= w.height() - 1 and shown.width() >= w.width() - 1, (
                 f"{tag}: {text!r} is cut to {shown.width()}x{shown.height()} of {w.width()}x{w.height()}"
             )
-
-
-def _scrolls(w: QWidget) -> bool:
-    parent = w.parentWidget()
-    while parent is not None:
-        if isinstance(parent, QAbstractScrollArea):
-            return True
-        parent = parent.parentWidget()
-    return False
 
 
 def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: MovableClock,  # type: ignore[no-untyped-def]
