@@ -26,16 +26,11 @@ from kiosk_app.theme import theme_for
 from kiosk_app.ui.widgets import ICONS, ContentButton
 from schedules.clock import MovableClock
 from schedules.protocol.kiosk import CaseEvent, CaseState, ServiceCategory
+from signage_demo.kiosk_catalogue import CATEGORIES as COMMUNITY_CATEGORIES  # the demo community's seven
 from tests.kiosk_app.test_flow_visits import crowded_catalogue
 from tests.kiosk_app.test_window import check_screen, find, tap
 
 MODES = [(Language.ZH, False), (Language.EN, False), (Language.ZH, True), (Language.EN, True)]
-COMMUNITY_CATEGORIES = (  # the seven categories a community kiosk shows (signage_demo's catalogue)
-    ("elderly_care", "居家养老", "Elderly care at home"), ("housekeeping", "家政服务", "Housekeeping"),
-    ("repairs", "维修", "Repairs"), ("property", "物业服务", "Property services"),
-    ("merchants", "周边商家", "Nearby merchants"), ("health", "健康服务", "Health"),
-    ("gov_guides", "政务指南", "Government service guides"),
-)
 
 
 def start_in(qtbot, app: KioskApp, language: Language, large: bool) -> None:  # type: ignore[no-untyped-def]
@@ -114,7 +109,7 @@ def test_home_shows_every_category_as_a_tile_with_its_icon(qtbot, make_kiosk: Ca
                                                            fake_api: FakeKioskApi, language: Language,
                                                            large: bool) -> None:
     fake_api.catalogue_doc = fake_api.catalogue_doc.model_copy(update={"categories": tuple(
-        ServiceCategory(id=cid, name=text(zh, en)) for cid, zh, en in COMMUNITY_CATEGORIES)})
+        ServiceCategory(id=cid, name=text(zh, en)) for cid, zh, en, _ in COMMUNITY_CATEGORIES)})
     app = make_kiosk()
     start_in(qtbot, app, language, large)
     window = app.window
@@ -125,7 +120,7 @@ def test_home_shows_every_category_as_a_tile_with_its_icon(qtbot, make_kiosk: Ca
     assert [t.property("testName") for t in tiles] == [f"category:{c[0]}" for c in COMMUNITY_CATEGORIES]
     with pytest.raises(AssertionError):
         find(window, "page_next")  # all seven on one screen: nothing to page to
-    for tile, (cid, zh, en) in zip(tiles, COMMUNITY_CATEGORIES, strict=True):
+    for tile, (cid, zh, en, _) in zip(tiles, COMMUNITY_CATEGORIES, strict=True):
         assert isinstance(tile, ContentButton)
         assert_whole(window, tile, str(cid))
         assert tile.text_parts() == [zh if language is Language.ZH else en]
