@@ -78,7 +78,9 @@ CATALOGUE = TextTable({
     "address.hint_home": (
         "服务人员会上门，请填写楼号和房号。", "The provider comes to your home: enter building and room."),
     "address.hint_optional": (
-        "此服务不在您家中进行，可以跳过。", "This service does not take place at your home: you may skip this."),
+        "此服务不在您家中进行，可以跳过。",
+        "This service does not take place at your home: you may skip this.",
+    ),
     "address.building": ("楼号", "Building"),
     "address.unit": ("单元（没有可不填）", "Unit (if any)"),
     "address.room": ("房号", "Room"),
@@ -125,7 +127,9 @@ CATALOGUE = TextTable({
         "暂时无法取消，请稍后再试。", "The order could not be cancelled just now. Please try again."),
     "cancel.title": ("确定要取消这个订单吗？", "Cancel this order?"),
     "cancel.consequence": (
-        "取消后，预约的名额会让给别人，不能恢复。", "Your booked place will go to someone else; this cannot be undone."),
+        "取消后，预约的名额会让给别人，不能恢复。",
+        "Your booked place will go to someone else; this cannot be undone.",
+    ),
     "cancel.yes": ("是，取消订单", "Yes, cancel the order"),
     "cancel.no": ("不取消，继续支付", "No, keep it and pay"),
     "receipt.title": ("支付成功", "Payment received"),

@@ -312,7 +312,9 @@ def seed_demo_catalogue(session: Session, now: dt.datetime, days: int = 7) -> Se
     if session.scalar(select(ServiceCategoryRow).limit(1)) is not None:
         return SeedSummary(0, 0, 0, ())
     for position, (cid, zh, en, at_home) in enumerate(CATEGORIES):
-        session.add(ServiceCategoryRow(id=cid, name_zh=zh, name_en=en, icon="", position=position, at_home=at_home))
+        session.add(
+            ServiceCategoryRow(id=cid, name_zh=zh, name_en=en, icon="", position=position, at_home=at_home)
+        )
     providers = {}
     for key, (zh, en, phone) in PROVIDERS.items():
         providers[key] = ProviderRow(name_zh=zh, name_en=en, phone=phone, created_at=now)

@@ -102,8 +102,9 @@ class PageBuilder:
         if page.count <= 1:
             return
         row = QHBoxLayout()
-        prev = make_button("◀ " + self.t("common.previous_page"), self.flow.previous_page, "", "page_previous")
-        nxt = make_button(self.t("common.next_page") + " ▶", self.flow.next_page, "primary", "page_next")
+        t, flow = self.t, self.flow
+        prev = make_button("◀ " + t("common.previous_page"), flow.previous_page, "", "page_previous")
+        nxt = make_button(t("common.next_page") + " ▶", flow.next_page, "primary", "page_next")
         prev.setEnabled(page.has_previous)
         nxt.setEnabled(page.has_next)
         where = self.say(self.t("common.page", page=page.number + 1, pages=page.count))
@@ -165,6 +166,9 @@ class PageBuilder:
             row.addWidget(pay, 1)
         col.addLayout(row)
         return card
+
+    def find_order_button(self) -> QWidget:
+        return make_button(self.t("orders.find_other"), self.flow.open_lookup, "", "find_order")
 
     def receipt_code(self, layout: QVBoxLayout, order: OrderView) -> None:
         """The order's status page as a QR a phone opens (and the kiosk's scanner reads back)."""
@@ -243,7 +247,8 @@ class PageBuilder:
         if not services.items:
             layout.addWidget(self.say(self.t("category.empty")))
         for s in services.items:
-            card = ContentButton(partial(self.flow.open_service, s.id), "card", f"service:{s.id}", vertical=False)
+            card = ContentButton(partial(self.flow.open_service, s.id), "card", f"service:{s.id}",
+                                 vertical=False)
             pixmap = self.images(s.id)
             if pixmap is not None:
                 card.add(icon_label(pixmap.scaled(200, 150, Qt.AspectRatioMode.KeepAspectRatio,
@@ -254,7 +259,8 @@ class PageBuilder:
             col.setSpacing(4)
             col.addWidget(self.say(self.tr.text(s.name), "title"))
             col.addWidget(self.say(self.t("service.price", price=format_money(s.price_minor, s.currency))))
-            col.addWidget(make_label(self.t("service.provider", provider=self.tr.text(s.provider_name)), "muted"))
+            provider = self.t("service.provider", provider=self.tr.text(s.provider_name))
+            col.addWidget(make_label(provider, "muted"))
             rating = (self.t("service.rating", rating=f"{s.rating:.1f}") if s.rating is not None
                       else self.t("service.no_rating"))
             col.addWidget(make_label(rating, "muted"))
@@ -299,8 +305,9 @@ class PageBuilder:
         for slot in slots.items:
             full = slot.remaining <= 0
             extra = self.t("slot.full") if full else self.t("slot.remaining", remaining=slot.remaining)
-            b = make_button(f"{self.when(slot.start, slot.end)}    {extra}", partial(self.flow.pick_slot, slot.id),
-                            "" if full else "primary", f"slot:{slot.id}")
+            pick = partial(self.flow.pick_slot, slot.id)
+            b = make_button(f"{self.when(slot.start, slot.end)}    {extra}", pick, "" if full else "primary",
+                            f"slot:{slot.id}")
             b.setEnabled(not full)
             layout.addWidget(b)
         layout.addStretch(1)
@@ -312,15 +319,16 @@ class PageBuilder:
     def _address(self) -> QWidget:
         state, required = self.flow.state, self.flow.address_required
         page, layout = self.page("address.title_home" if required else "address.title_optional")
-        layout.addWidget(self.say(self.t("address.hint_home" if required else "address.hint_optional"), "muted"))
+        hint = "address.hint_home" if required else "address.hint_optional"
+        layout.addWidget(self.say(self.t(hint), "muted"))
         grid = QGridLayout()
         grid.setHorizontalSpacing(20)
         grid.setVerticalSpacing(12)
         for row, which in enumerate(AddressField):
             grid.addWidget(self.say(self.t(f"address.{which.value}")), row, 0)
+            tap = partial(self.flow.select_address_field, which)
             grid.addWidget(self.field(getattr(state, which.value), state.address_field is which,
-                                      f"address_{which.value}", partial(self.flow.select_address_field, which)),
-                           row, 1)
+                                      f"address_{which.value}", tap), row, 1)
         grid.setColumnStretch(1, 1)
         layout.addLayout(grid)
         self.notice(layout)
@@ -405,8 +413,8 @@ class PageBuilder:
             layout.addWidget(self.say(self.t("order.amount", amount=format_money(order.amount_minor,
                                                                                 order.currency)), "title"))
             self.order_facts(layout, order, masked=False)
-            layout.addWidget(make_label(self.t("service.provider", provider=self.tr.text(order.merchant_name)),
-                                        "muted"))
+            provider = self.t("service.provider", provider=self.tr.text(order.merchant_name))
+            layout.addWidget(make_label(provider, "muted"))
             layout.addWidget(make_label(self.t("pay.waiting"), "muted"))
         elif pending is not None and pending.offline_pay_url:
             layout.addWidget(qr_label(pending.offline_pay_url, 900, "pay_qr"))  # long token: bigger code
@@ -423,7 +431,8 @@ class PageBuilder:
         layout.addStretch(1)
         if order is not None:
             layout.addWidget(make_button("◀ " + self.t("pay.keep"), self.flow.keep_order, "", "keep_order"))
-            layout.addWidget(make_button("✖ " + self.t("pay.cancel"), self.flow.ask_cancel, "danger", "cancel"))
+            layout.addWidget(make_button("✖ " + self.t("pay.cancel"), self.flow.ask_cancel, "danger",
+                                         "cancel"))
         else:
             layout.addWidget(make_button(self.t("receipt.done"), self.flow.home, "primary", "done"))
         return page
@@ -440,10 +449,12 @@ class PageBuilder:
         col.setSpacing(20)
         col.addWidget(self.say(self.t("cancel.title"), "dialogTitle"))
         self.order_facts(col, order, masked=False)
-        col.addWidget(self.say(self.t("order.amount", amount=format_money(order.amount_minor, order.currency))))
+        amount = format_money(order.amount_minor, order.currency)
+        col.addWidget(self.say(self.t("order.amount", amount=amount)))
         col.addWidget(self.say(self.t("cancel.consequence"), "notice"))
-        col.addWidget(make_button("◀ " + self.t("cancel.no"), self.flow.keep_paying, "primary", "cancel_no"))
-        col.addWidget(make_button("✖ " + self.t("cancel.yes"), self.flow.cancel_payment, "danger", "cancel_yes"))
+        t, flow = self.t, self.flow
+        col.addWidget(make_button("◀ " + t("cancel.no"), flow.keep_paying, "primary", "cancel_no"))
+        col.addWidget(make_button("✖ " + t("cancel.yes"), flow.cancel_payment, "danger", "cancel_yes"))
         layout.addWidget(card)
         layout.addStretch(1)
         return page
@@ -469,7 +480,7 @@ class PageBuilder:
         layout.addStretch(1)
         self.pager(layout, orders)
         self.notice(layout)
-        layout.addWidget(make_button(self.t("orders.find_other"), self.flow.open_lookup, "", "find_order"))
+        layout.addWidget(self.find_order_button())
         self.nav(layout)
         return page
 
@@ -481,7 +492,7 @@ class PageBuilder:
             layout.addWidget(self.order_card(result))
             layout.addStretch(1)
             self.notice(layout)
-            layout.addWidget(make_button(self.t("orders.find_other"), self.flow.open_lookup, "", "find_order"))
+            layout.addWidget(self.find_order_button())
             self.nav(layout)
             return page
         layout.addWidget(make_label(self.t("lookup.hint"), "muted"))

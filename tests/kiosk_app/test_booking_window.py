@@ -110,7 +110,7 @@ def test_cancel_asks_in_large_type_and_the_way_back_keeps_the_order(  # type: ig
     clock.advance(120)  # the resident looks around, then comes back to pay
     tap(qtbot, app, "my_order")
     assert app.flow.state.screen is Screen.ORDERS
-    assert find(app.window, f"state:{order.id}").text() == app.translator.t(  # type: ignore[attr-defined]
+    assert find(app.window, f"state:{order.id}").text() == app.translator.t(
         "lookup.state", state=app.translator.t("state.awaiting_payment"))
     check_screen(app, f"my orders {tag}", "orders_to_pay")
     tap(qtbot, app, f"pay:{order.id}")

@@ -48,7 +48,7 @@ def booked_flow(tmp_path: Path, api: FakeKioskApi, clock: MovableClock, runner: 
 
 
 def book_until_confirm(flow: KioskFlow, service: str = "meal", slot: str = "meal-0",
-                       phone: str = "13812345678", address: tuple[str, str, str] = ("3", "2", "1203")) -> None:
+                       phone: str = "13812345678", address: tuple[str, ...] = ("3", "2", "1203")) -> None:
     flow.start()
     if isinstance(flow.runner, ManualRunner):
         flow.runner.run_all()  # the catalogue arrives
@@ -66,7 +66,7 @@ def book_until_confirm(flow: KioskFlow, service: str = "meal", slot: str = "meal
 
 def enter_address(flow: KioskFlow, building: str, unit: str, room: str) -> None:
     """Tap each field of the address and type its digits on the keypad."""
-    for which, digits in ((AddressField.BUILDING, building), (AddressField.UNIT, unit), (AddressField.ROOM, room)):
+    for which, digits in zip(AddressField, (building, unit, room), strict=True):
         flow.select_address_field(which)
         for ch in digits:
             flow.key(ch)

@@ -26,18 +26,20 @@ from schedules.protocol.kiosk import (
 from tests.kiosk_app.test_flow import book_until_confirm, make_flow
 
 
-def crowded_catalogue(now: dt.datetime, categories: int = 19, services: int = 11, slots: int = 23) -> ServiceCatalogue:
+def crowded_catalogue(now: dt.datetime, categories: int = 19, services: int = 11,
+                      slots: int = 23) -> ServiceCatalogue:
     """More of everything than one screen holds at either text size."""
     base = sample_catalogue(now)
     day = now + dt.timedelta(days=1)
-    cats = tuple(ServiceCategory(id=f"cat{i:02d}", name=text(f"类别{i}", f"Category {i}")) for i in range(categories))
+    cats = tuple(ServiceCategory(id=f"cat{i:02d}", name=text(f"类别{i}", f"Category {i}"))
+                 for i in range(categories))
     offers = tuple(
         ServiceOffer(id=f"svc{i:02d}", category_id="cat00", provider_name=text("服务站", "Station"),
                      name=text(f"服务{i}", f"Service {i}"), description=text("说明", "About"),
                      price_minor=100 * i, duration_minutes=30, at_home=i % 2 == 0,
                      slots=tuple(TimeSlot(id=f"svc{i:02d}-{k}", start=day + dt.timedelta(minutes=30 * k),
-                                          end=day + dt.timedelta(minutes=30 * k + 25), capacity=3, remaining=3)
-                                 for k in range(slots)))
+                                          end=day + dt.timedelta(minutes=30 * k + 25), capacity=3,
+                                          remaining=3) for k in range(slots)))
         for i in range(services)
     )
     return base.model_copy(update={"categories": base.categories + cats, "services": base.services + offers,
@@ -119,13 +121,13 @@ def test_a_home_service_needs_building_and_room(tmp_path: Path, fake_api: FakeKi
     assert flow.state.screen is Screen.ADDRESS and flow.state.notice is not None
     assert flow.state.notice.key == "address.required"
     flow.address_next()
-    assert flow.state.notice.key == "address.missing_building"  # type: ignore[union-attr]
+    assert flow.state.notice.key == "address.missing_building"
     assert flow.state.address_field is AddressField.BUILDING
     for ch in "12345":  # building numbers are at most four digits
         flow.key(ch)
     assert flow.state.building == "1234"
     flow.address_next()
-    assert flow.state.notice.key == "address.missing_room"  # type: ignore[union-attr]
+    assert flow.state.notice.key == "address.missing_room"
     assert flow.state.address_field is AddressField.ROOM  # the missing field is the one being typed
     for ch in "1203":
         flow.key(ch)

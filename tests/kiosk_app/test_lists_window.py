@@ -25,7 +25,7 @@ from kiosk_app.sample import sample_case
 from kiosk_app.theme import theme_for
 from kiosk_app.ui.widgets import ICONS, ContentButton
 from schedules.clock import MovableClock
-from schedules.protocol.kiosk import CaseEvent, CaseState, ServiceCategory
+from schedules.protocol.kiosk import CaseEvent, CaseState, CaseStatus, ServiceCategory
 from signage_demo.kiosk_catalogue import CATEGORIES as COMMUNITY_CATEGORIES  # the demo community's seven
 from tests.kiosk_app.test_flow_visits import crowded_catalogue
 from tests.kiosk_app.test_window import check_screen, find, tap
@@ -56,7 +56,7 @@ def assert_whole(window: QWidget, w: QWidget, what: str) -> None:
     for label in [w, *w.findChildren(QLabel)]:
         if isinstance(label, QLabel) and label.isVisible() and label.wordWrap() and label.text():
             need = label.heightForWidth(label.width())
-            assert need <= label.height() + 1, f"{what}: {label.text()!r} needs {need}px, has {label.height()}"
+            assert need <= label.height() + 1, f"{what}: {label.text()!r} needs {need}px of {label.height()}"
 
 
 def no_scrolling(window: QWidget) -> None:
@@ -186,18 +186,17 @@ def test_every_list_is_reached_page_by_page_with_large_buttons(qtbot, make_kiosk
     assert events == [f"event:{i}" for i in range(9)]
 
 
-def long_case(now: dt.datetime) -> object:
+def long_case(now: dt.datetime) -> CaseStatus:
     """A case with nine steps (a few sent back for documents), for the timeline's pages."""
     case = sample_case(now)
     steps = [CaseState.SUBMITTED, CaseState.ACCEPTED, CaseState.MATERIALS_NEEDED, CaseState.UNDER_REVIEW,
              CaseState.MATERIALS_NEEDED, CaseState.UNDER_REVIEW, CaseState.APPROVED, CaseState.IN_PRODUCTION,
              CaseState.READY_FOR_PICKUP]
+    asked = {"note": text("请补充租房合同", "Please bring your tenancy agreement"),
+             "missing_documents": ("租房合同",), "deadline": (now + dt.timedelta(days=7)).date()}
     timeline = tuple(
         CaseEvent(state=state, at=now - dt.timedelta(days=9 - i),
-                  note=text("请补充租房合同", "Please bring your tenancy agreement")
-                  if state is CaseState.MATERIALS_NEEDED else None,
-                  missing_documents=("租房合同",) if state is CaseState.MATERIALS_NEEDED else (),
-                  deadline=(now + dt.timedelta(days=7)).date() if state is CaseState.MATERIALS_NEEDED else None)
+                  **(asked if state is CaseState.MATERIALS_NEEDED else {}))
         for i, state in enumerate(steps))
     return case.model_copy(update={"timeline": timeline, "state": CaseState.READY_FOR_PICKUP})
 

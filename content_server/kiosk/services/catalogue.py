@@ -30,10 +30,13 @@ def build_catalogue(
 ) -> ServiceCatalogue:
     """Everything a kiosk shows; ``version`` hashes the content, so it only changes with it."""
     category_rows = list(
-        session.scalars(select(ServiceCategoryRow).order_by(ServiceCategoryRow.position, ServiceCategoryRow.id))
+        session.scalars(
+            select(ServiceCategoryRow).order_by(ServiceCategoryRow.position, ServiceCategoryRow.id)
+        )
     )
     categories = tuple(
-        ServiceCategory(id=c.id, name=LocalizedText(zh=c.name_zh, en=c.name_en), icon=c.icon) for c in category_rows
+        ServiceCategory(id=c.id, name=LocalizedText(zh=c.name_zh, en=c.name_en), icon=c.icon)
+        for c in category_rows
     )
     at_home = {c.id: c.at_home for c in category_rows}  # the category decides for its services, for now
     providers = _visible_providers(session)
