@@ -218,7 +218,6 @@ CATALOGUE = TextTable({
     "maint.online": ("在线", "Online"),
     "maint.offline": ("离线", "Offline"),
     "maint.none": ("无", "None"),
-    "maint.cache_size": ("{megabytes} MB", "{megabytes} MB"),
     "peripheral.scanner": ("扫码器", "Scanner"),
     "peripheral.printer": ("打印机", "Printer"),
     "peripheral.touchscreen": ("触摸屏", "Touch screen"),

@@ -120,6 +120,17 @@ class PageBuilder:
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         return label
 
+    def finish_list(self, page: QWidget, layout: QVBoxLayout, listing: PageOf[Any],
+                    *extra: QWidget) -> QWidget:
+        """Close a list page: space, the pager, any notice, extra buttons, then back/home."""
+        layout.addStretch(1)
+        self.pager(layout, listing)
+        self.notice(layout)
+        for widget in extra:
+            layout.addWidget(widget)
+        self.nav(layout)
+        return page
+
     def when(self, start: dt.datetime, end: dt.datetime) -> str:
         return f"{self.tr.datetime(start)}–{self.tr.time(end)}"
 
@@ -268,11 +279,7 @@ class PageBuilder:
             card.add(make_label(self.t("service.choose") + " ▶", "action", wrap=False),
                      alignment=Qt.AlignmentFlag.AlignVCenter)
             layout.addWidget(card)
-        layout.addStretch(1)
-        self.pager(layout, services)
-        self.notice(layout)
-        self.nav(layout)
-        return page
+        return self.finish_list(page, layout, services)
 
     def _detail(self) -> QWidget:
         s = self.flow.service
@@ -310,11 +317,7 @@ class PageBuilder:
                             f"slot:{slot.id}")
             b.setEnabled(not full)
             layout.addWidget(b)
-        layout.addStretch(1)
-        self.pager(layout, slots)
-        self.notice(layout)
-        self.nav(layout)
-        return page
+        return self.finish_list(page, layout, slots)
 
     def _address(self) -> QWidget:
         state, required = self.flow.state, self.flow.address_required
@@ -477,12 +480,7 @@ class PageBuilder:
         orders = self.flow.order_page()
         for order in orders.items:
             layout.addWidget(self.order_card(order))
-        layout.addStretch(1)
-        self.pager(layout, orders)
-        self.notice(layout)
-        layout.addWidget(self.find_order_button())
-        self.nav(layout)
-        return page
+        return self.finish_list(page, layout, orders, self.find_order_button())
 
     def _lookup(self) -> QWidget:
         state = self.flow.state
@@ -611,7 +609,7 @@ class PageBuilder:
             t("maint.network", value=t("maint.online") if info.online else t("maint.offline")),
             t("maint.outbox", value=info.outbox_length),
             t("maint.peripherals", value=devices),
-            t("maint.cache", value=t("maint.cache_size", megabytes=f"{info.cache_bytes / 1_048_576:.1f}")),
+            t("maint.cache", value=f"{info.cache_bytes / 1_048_576:.1f} MB"),
             t("maint.version", value=info.version),
         ]
         for text in rows:

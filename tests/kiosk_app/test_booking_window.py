@@ -19,7 +19,7 @@ from kiosk_app.theme import theme_for
 from schedules.clock import MovableClock
 from schedules.protocol.kiosk import OrderState, ServiceAddress
 from tests.kiosk_app.test_lists_window import MODES, mode_name, start_in
-from tests.kiosk_app.test_window import book, check_screen, decode_qr, find, tap, type_address
+from tests.kiosk_app.test_window import book, check_screen, decode_qr, find, shown, tap, type_address
 
 
 def texts(app: KioskApp) -> str:
@@ -29,14 +29,6 @@ def texts(app: KioskApp) -> str:
 def said(app: KioskApp, key: str, **values: object) -> bool:
     """The screen shows this text (from the kiosk's one table, in the current language)."""
     return app.translator.t(key, **values) in texts(app)
-
-
-def visible(app: KioskApp, name: str) -> bool:
-    try:
-        find(app.window, name)
-        return True
-    except AssertionError:
-        return False
 
 
 @pytest.mark.parametrize("language,large", MODES)
@@ -49,7 +41,7 @@ def test_a_home_service_asks_where_with_a_large_keypad(qtbot, make_kiosk: Callab
     for name in ("category:elderly_care", "service:bath", "book", "slot:bath-0"):
         tap(qtbot, app, name)
     assert app.flow.state.screen is Screen.ADDRESS
-    assert said(app, "address.title_home") and not visible(app, "address_skip")  # at home: no way round it
+    assert said(app, "address.title_home") and not shown(app, "address_skip")  # at home: no way round it
     tap(qtbot, app, "address_next")
     assert said(app, "address.missing_building")
     for ch in "0123456789":
@@ -101,7 +93,7 @@ def test_cancel_asks_in_large_type_and_the_way_back_keeps_the_order(  # type: ig
     assert said(app, "cancel.consequence") and said(app, "order.reference", reference=order.reference)
     check_screen(app, f"cancel dialog {tag}", "cancel_question")
     tap(qtbot, app, "cancel_no")
-    assert app.flow.state.screen is Screen.PAY and visible(app, "pay_qr")
+    assert app.flow.state.screen is Screen.PAY and shown(app, "pay_qr")
 
     tap(qtbot, app, "keep_order")  # the way back that keeps the order
     assert app.flow.state.screen is Screen.HOME

@@ -39,7 +39,8 @@ def make_flow(tmp_path: Path, api: FakeKioskApi, clock: MovableClock, runner: Ru
     )
 
 
-def booked_flow(tmp_path: Path, api: FakeKioskApi, clock: MovableClock, runner: Runner) -> KioskFlow:
+def booked_flow(tmp_path: Path, api: FakeKioskApi, clock: MovableClock,
+                runner: Runner | None = None) -> KioskFlow:
     """A flow whose resident has just pressed "confirm booking"."""
     flow = make_flow(tmp_path, api, clock, runner)
     book_until_confirm(flow)

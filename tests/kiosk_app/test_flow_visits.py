@@ -23,7 +23,7 @@ from schedules.protocol.kiosk import (
     TimeSlot,
     split_offline_token,
 )
-from tests.kiosk_app.test_flow import book_until_confirm, make_flow
+from tests.kiosk_app.test_flow import book_until_confirm, booked_flow, make_flow
 
 
 def crowded_catalogue(now: dt.datetime, categories: int = 19, services: int = 11,
@@ -175,9 +175,7 @@ def test_the_address_travels_in_an_offline_booking_too(tmp_path: Path, fake_api:
 
 def test_cancel_asks_first_and_no_keeps_paying(tmp_path: Path, fake_api: FakeKioskApi,
                                                clock: MovableClock) -> None:
-    flow = make_flow(tmp_path, fake_api, clock)
-    book_until_confirm(flow)
-    flow.confirm_booking(clock.now())
+    flow = booked_flow(tmp_path, fake_api, clock)
     flow.ask_cancel()
     assert flow.state.screen is Screen.PAY and flow.state.confirming_cancel
     flow.tick(clock.advance(3))  # the payment is still watched while the question shows
@@ -192,9 +190,7 @@ def test_cancel_asks_first_and_no_keeps_paying(tmp_path: Path, fake_api: FakeKio
 
 def test_an_order_kept_for_later_is_paid_from_my_orders(tmp_path: Path, fake_api: FakeKioskApi,
                                                         clock: MovableClock) -> None:
-    flow = make_flow(tmp_path, fake_api, clock)
-    book_until_confirm(flow)
-    flow.confirm_booking(clock.now())
+    flow = booked_flow(tmp_path, fake_api, clock)
     reference = fake_api.orders["o1"].reference
     flow.keep_order()
     assert flow.state.screen is Screen.HOME and flow.state.order is None
@@ -255,9 +251,7 @@ def test_after_paying_the_facts_are_the_appointment_place_and_status_link(
 
 def test_an_older_servers_order_still_shows_its_time_and_a_scannable_code(
         tmp_path: Path, fake_api: FakeKioskApi, clock: MovableClock) -> None:
-    flow = make_flow(tmp_path, fake_api, clock)
-    book_until_confirm(flow)
-    flow.confirm_booking(clock.now())
+    flow = booked_flow(tmp_path, fake_api, clock)
     view = flow.state.order
     assert view is not None
     old = view.model_copy(update={"appointment_start": None, "appointment_end": None, "status_url": None})
@@ -269,9 +263,7 @@ def test_an_older_servers_order_still_shows_its_time_and_a_scannable_code(
 
 def test_reading_a_receipt_link_anywhere_finds_the_order(tmp_path: Path, fake_api: FakeKioskApi,
                                                          clock: MovableClock) -> None:
-    flow = make_flow(tmp_path, fake_api, clock)
-    book_until_confirm(flow)
-    flow.confirm_booking(clock.now())
+    flow = booked_flow(tmp_path, fake_api, clock)
     link = fake_api.orders["o1"].status_url
     assert link is not None
     flow.reset()

@@ -37,7 +37,7 @@ from signage_player import DeviceIdentity
 from tests.content_server.kiosk.conftest import Live, pick_slot, seeded_live
 from tests.fixtures.server import LiveServer
 from tests.kiosk_app.conftest import ARTIFACTS
-from tests.kiosk_app.test_window import decode_qr, find, tap, type_address
+from tests.kiosk_app.test_window import decode_qr, find, shown, tap, type_address
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +86,7 @@ def browse_and_confirm(qtbot, app: KioskApp, live: Live) -> None:  # type: ignor
     catalogue = app.flow.state.catalogue
     assert catalogue is not None
     service = next(s for s in catalogue.services if s.id == target.service_id)
-    qtbot.waitUntil(lambda: find_ok(app, f"category:{service.category_id}"), timeout=15_000)
+    qtbot.waitUntil(lambda: shown(app, f"category:{service.category_id}"), timeout=15_000)
     tap(qtbot, app, f"category:{service.category_id}")
     tap(qtbot, app, f"service:{service.id}")
     tap(qtbot, app, "book")
@@ -98,14 +98,6 @@ def browse_and_confirm(qtbot, app: KioskApp, live: Live) -> None:  # type: ignor
     tap(qtbot, app, "phone_next")
     assert app.flow.state.screen is Screen.CONFIRM
     tap(qtbot, app, "confirm")
-
-
-def find_ok(app: KioskApp, name: str) -> bool:
-    try:
-        find(app.window, name)
-        return True
-    except AssertionError:
-        return False
 
 
 def phone_pays(url: str) -> None:

@@ -63,6 +63,15 @@ def decode_qr(label: QWidget) -> str:
     return str(decode(Image.open(io.BytesIO(bytes(buffer.data()))))[0].data.decode())
 
 
+def shown(app: KioskApp, name: str) -> bool:
+    """Whether a widget named ``name`` is visible now."""
+    try:
+        find(app.window, name)
+        return True
+    except AssertionError:
+        return False
+
+
 def tap(qtbot, app: KioskApp, name: str) -> None:  # type: ignore[no-untyped-def]
     widget = find(app.window, name)
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
