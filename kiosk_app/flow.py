@@ -359,7 +359,7 @@ class KioskFlow:
     def _page(self, screen: Screen, items: Sequence[T], per_page: int) -> PageOf[T]:
         return page_of(items, self.state.list_pages.get(screen, 0), per_page)
 
-    def _listing(self) -> PageOf[Any] | None:
+    def current_page(self) -> PageOf[Any] | None:
         """The page the current screen shows, if it is a list screen."""
         pages: dict[Screen, Callable[[], PageOf[Any]]] = {
             Screen.HOME: self.category_page, Screen.CATEGORY: self.service_page, Screen.SLOT: self.slot_page,
@@ -375,7 +375,7 @@ class KioskFlow:
         self._turn(-1)
 
     def _turn(self, step: int) -> None:
-        listing = self._listing()
+        listing = self.current_page()
         if listing is None:
             return
         number = min(max(0, listing.number + step), page_count(listing.total, listing.per_page) - 1)
@@ -450,9 +450,9 @@ class KioskFlow:
     def toggle_large_text(self) -> None:
         """Switch text size; a list stays on the page that holds the first item the resident saw."""
         s = self.state
-        listing = self._listing()
+        listing = self.current_page()
         s.large_text = not s.large_text
-        after = self._listing()
+        after = self.current_page()
         if listing is not None and after is not None:
             s.list_pages = {**s.list_pages, s.screen: page_holding(listing.first_index, after.per_page)}
         self._changed()

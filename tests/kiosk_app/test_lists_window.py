@@ -93,7 +93,7 @@ def walk(qtbot, app: KioskApp, prefix: str, shot: str) -> list[str]:  # type: ig
             break  # one page: no pager at all
         assert nxt.height() >= theme.touch_px and nxt.width() >= 2 * theme.touch_px  # large, not a thin bar
         assert find(window, "page_number").text() == app.translator.t(  # type: ignore[attr-defined]
-            "common.page", page=pages, pages=app.flow._listing().count)  # type: ignore[union-attr]
+            "common.page", page=pages, pages=app.flow.current_page().count)  # type: ignore[union-attr]
         if not nxt.isEnabled():
             break
         tap(qtbot, app, "page_next")
