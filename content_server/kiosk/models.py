@@ -87,6 +87,10 @@ class OrderRow(Base):
     slot_id: Mapped[str] = mapped_column(ForeignKey("kiosk_slots.id"), index=True)
     provider_id: Mapped[str] = mapped_column(ForeignKey("kiosk_providers.id"), index=True)
     phone: Mapped[str] = mapped_column(String(20))
+    # where a home service happens (empty when the kiosk did not ask); personal data like the phone
+    building: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    unit: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    room: Mapped[str] = mapped_column(String(32), default="", server_default="")
     amount_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     subject_zh: Mapped[str] = mapped_column(String(200))

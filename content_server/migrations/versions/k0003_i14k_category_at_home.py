@@ -1,7 +1,7 @@
 """service categories say whether their services happen at the resident's home
 
 Revision ID: k0003i14k
-Revises: k0001
+Revises: k0002i14
 Create Date: 2026-12-06 16:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "k0003i14k"
-down_revision: str | Sequence[str] | None = "k0001"
+down_revision: str | Sequence[str] | None = "k0002i14"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
