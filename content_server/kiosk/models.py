@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from content_server.core.models import Base, UTCDateTime, new_id
@@ -23,6 +24,9 @@ class ServiceCategoryRow(Base):
     name_en: Mapped[str] = mapped_column(String(100))
     icon: Mapped[str] = mapped_column(String(64), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Its services are carried out at the resident's home: kiosks then require building and room
+    # (ServiceOffer.at_home); false for services at the provider's place, where the address is optional.
+    at_home: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
 
 
 class ProviderRow(Base):
@@ -83,6 +87,10 @@ class OrderRow(Base):
     slot_id: Mapped[str] = mapped_column(ForeignKey("kiosk_slots.id"), index=True)
     provider_id: Mapped[str] = mapped_column(ForeignKey("kiosk_providers.id"), index=True)
     phone: Mapped[str] = mapped_column(String(20))
+    # where a home service happens (empty when the kiosk did not ask); personal data like the phone
+    building: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    unit: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    room: Mapped[str] = mapped_column(String(32), default="", server_default="")
     amount_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     subject_zh: Mapped[str] = mapped_column(String(200))

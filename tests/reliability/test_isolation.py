@@ -72,7 +72,9 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/v1/media/{media_id}"): ADS,
     ("GET", "/api/v1/media/{media_id}/content"): ADS,
     ("GET", "/api/v1/media/{media_id}/thumbnail"): ADS,
-    ("GET", "/api/v1/assets/{sha256}"): DEVICES,
+    # A's media is in no manifest (its campaign is pending): no device gets it; a screen downloads
+    # its own manifests' files only (test_media_serving)
+    ("GET", "/api/v1/assets/{sha256}"): frozenset(),
     ("GET", "/api/v1/announcements"): OP,
     ("POST", "/api/v1/announcements"): OP,
     ("GET", "/api/v1/announcements/{ann_id}"): OP,
@@ -87,15 +89,15 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/reports/refused-plays"): OP,
     ("GET", "/api/v1/bundles"): OP,
     ("POST", "/api/v1/alert-feeds"): OP,
+    ("POST", "/api/v1/alert-feeds/{feed_id}/cap"): EVERYONE,  # the feed secret in the URL is the credential
     ("GET", "/api/v1/alert-feeds"): OP,
     ("PUT", "/api/v1/alert-feeds/{feed_id}/area-mapping"): OP,
     ("GET", "/api/v1/house-rules"): OP,
     ("PUT", "/api/v1/house-rules/classes/{screen_class}"): OP,
     ("PUT", "/api/v1/house-rules/groups/{group}"): OP,
     ("DELETE", "/api/v1/house-rules/groups/{group}"): OP,
-    ("GET", "/api/v1/kiosk/images/{sha256}"): frozenset({"kiosk"}),
-    ("POST", "/api/v1/alert-feeds/{feed_id}/cap"): EVERYONE,  # the feed secret in the URL is the credential
     ("GET", "/api/v1/kiosk/catalogue"): frozenset({"kiosk"}),
+    ("GET", "/api/v1/kiosk/images/{sha256}"): frozenset({"kiosk"}),  # pictures of services on sale
     ("POST", "/api/v1/kiosk/orders"): frozenset({"kiosk"}),
     ("GET", "/api/v1/kiosk/orders/by-reference/{reference}"): frozenset({"kiosk"}),
     ("GET", "/api/v1/kiosk/orders/{order_id}"): frozenset({"kiosk"}),
@@ -151,11 +153,6 @@ CONTENT_CHECKED = {
     ("POST", "/api/v1/screens/claim"),
     ("POST", "/api/v1/kiosk/orders"),
     ("POST", "/api/v1/provider/images"),
-    # a screen downloads only the assets of manifests served to it (test_asset_access.py); the
-    # world's advertiser picture is in neither device's manifest, so 404 is the right answer
-    ("GET", "/api/v1/assets/{sha256}"),
-    # a kiosk gets the catalogue's pictures only: the world's sha256 is an advertiser's picture (404)
-    ("GET", "/api/v1/kiosk/images/{sha256}"),
     ("POST", "/api/v1/media"),
     ("POST", "/api/v1/device/screenshot"),
     ("POST", "/api/v1/studio/pdfs"),  # an empty body is not a PDF (415) for the allowed roles too
@@ -222,6 +219,8 @@ def _build(c: AppClient, media_dir: Path) -> World:
     catalogue = c.get("/api/v1/kiosk/catalogue", headers=kiosk.headers).json()
     category_id = catalogue["categories"][0]["id"]
     pa = headers["prov_a"]
+    picture = c.post("/api/v1/provider/images", content=(media_dir / "portrait.png").read_bytes(), headers=pa)
+    assert picture.status_code == 201, picture.text
     c.put("/api/v1/provider/profile", json={"name_zh": "甲", "name_en": "Provider A"}, headers=pa)
     c.put(
         "/api/v1/provider/profile", json={"name_zh": "乙", "name_en": "Provider B"}, headers=headers["prov_b"]
@@ -232,6 +231,7 @@ def _build(c: AppClient, media_dir: Path) -> World:
         "name_en": "A's secret service",
         "price_minor": 1000,
         "duration_minutes": 30,
+        "image_sha256": picture.json()["sha256"],
     }
     service = c.post("/api/v1/provider/services", json=service_body, headers=pa)
     assert service.status_code == 201, service.text
@@ -290,8 +290,9 @@ def _build(c: AppClient, media_dir: Path) -> World:
         "token": "not-a-token",
         "case_number": case.json()["case_number"],
         "service_id": service.json()["id"],
+        "service_image": picture.json()["sha256"],
         "screen_class": "indoor_small",
-        "group": "iso-lobby",
+        "group": "north",
     }
     now = c.clock.now()
     bodies: dict[tuple[str, str], Callable[[], Any]] = {
@@ -370,6 +371,8 @@ def _fill(path: str, ids: dict[str, str], method: str) -> str:
         name = m.group(1)
         if name == "action" and "/provider/bookings/" in path:
             return "accept"
+        if name == "sha256" and "/kiosk/images/" in path:
+            return ids["service_image"]  # a kiosk fetches the pictures of services, not A's ads
         return ids[name]
 
     return re.sub(r"\{(\w+)\}", one, path)

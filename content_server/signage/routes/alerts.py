@@ -27,8 +27,8 @@ class FeedIn(BaseModel):
 
     @field_validator("area_groups")
     @classmethod
-    def _older_form_is_a_mapping(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
-        """Checked as the mapping it becomes, so a blank name is a 422 here, not a 500 later."""
+    def _mappable(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        """The older form must make a valid mapping (no blank names), else 422 and nothing stored."""
         AreaMapping.from_area_groups(v)
         return v
 
