@@ -17,7 +17,7 @@ from content_server.core.deps import SESSION_COOKIE, NowDep, SessionDep
 from content_server.core.errors import ServerError
 from content_server.portal import security
 from content_server.portal.i18n import pick_language
-from content_server.portal.page import PORTAL_PREFIX, AnyPage, Csrf, LoggedIn, OperatorPage
+from content_server.portal.page import PORTAL_PREFIX, AnyPage, Csrf, LoggedIn, OperatorPage, problem_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -165,7 +165,7 @@ def signup(
         except services.AccountExists:
             errors.append(page.t("signup.taken"))
         except ServerError as exc:
-            errors.append(str(exc))
+            errors.append(problem_text(page, exc))
     if errors:
         context = {
             "done": False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import Field, model_validator
@@ -70,6 +71,10 @@ class Settings(BaseSettings):
         5, ge=0, le=120, description="On SIGTERM, how long open requests may still run before they are cut."
     )
     log_level: str = Field("INFO", description="Logging level for `signage-server`.")
+    community_timezone: str = Field(
+        "Asia/Shanghai",
+        description="The community's time zone: portal times, proof-of-play days and hours, pay pages.",
+    )
 
     @model_validator(mode="after")
     def _refuse_insecure(self) -> Settings:
@@ -79,7 +84,16 @@ class Settings(BaseSettings):
             )
         if not self.demo and len(self.secret_key) < 16:
             raise ValueError("SIGNAGE_SECRET_KEY: use at least 16 characters")
+        try:
+            ZoneInfo(self.community_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"SIGNAGE_COMMUNITY_TIMEZONE: unknown time zone {self.community_timezone!r}") from exc
         return self
+
+    @property
+    def community_tz(self) -> ZoneInfo:
+        """The community's wall clock, as a zone object."""
+        return ZoneInfo(self.community_timezone)
 
     @property
     def effective_database_url(self) -> str:

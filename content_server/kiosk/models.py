@@ -1,7 +1,8 @@
 """ORM tables of the kiosk back end, on the server's shared ``Base`` (Alembic branch ``kiosk``).
 
-Amounts are integer minor units (fen). Personal data of residents (names, ID numbers, phones)
-lives only in ``kiosk_cases`` and ``kiosk_orders``; kiosk routes mask it before it leaves.
+Amounts are integer minor units (fen). Personal data of residents (names, ID numbers, phones,
+service addresses) lives only in ``kiosk_cases`` and ``kiosk_orders``; kiosk routes mask it before
+it leaves, and a provider sees its own orders' contact details only on a page that audits the view.
 """
 
 from __future__ import annotations
@@ -83,6 +84,10 @@ class OrderRow(Base):
     slot_id: Mapped[str] = mapped_column(ForeignKey("kiosk_slots.id"), index=True)
     provider_id: Mapped[str] = mapped_column(ForeignKey("kiosk_providers.id"), index=True)
     phone: Mapped[str] = mapped_column(String(20))
+    # where a home service happens (empty when the kiosk did not ask); personal data like the phone
+    building: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    unit: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    room: Mapped[str] = mapped_column(String(32), default="", server_default="")
     amount_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     subject_zh: Mapped[str] = mapped_column(String(200))

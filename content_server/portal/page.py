@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
@@ -26,7 +26,7 @@ from content_server.core.deps import SESSION_COOKIE, NowDep, SessionDep, Setting
 from content_server.core.errors import ServerError
 from content_server.core.models import User
 from content_server.core.settings import Settings
-from content_server.portal import security
+from content_server.portal import problems, security
 from content_server.portal.forms import FormError
 from content_server.portal.i18n import TEXTS, Translator, pick_language
 
@@ -67,6 +67,11 @@ class Page:
     csrf_cookie_is_new: bool
 
     @property
+    def tz(self) -> dt.tzinfo:
+        """The community's wall clock: staff type and read local dates and times in it."""
+        return self.settings.community_tz
+
+    @property
     def session_token(self) -> str | None:
         return self.request.cookies.get(SESSION_COOKIE)
 
@@ -100,8 +105,10 @@ class Page:
         return self.finish(HTMLResponse(html, status_code=status_code))
 
     def redirect(self, url: str, notice: str | None = None) -> RedirectResponse:
+        """303 to ``url`` with a notice to show there (the query goes before any ``#fragment``)."""
         if notice:
-            url += ("&" if "?" in url else "?") + f"notice={quote(notice)}"
+            path, hash_, fragment = url.partition("#")
+            url = path + ("&" if "?" in path else "?") + f"notice={quote(notice)}" + hash_ + fragment
         return self.finish(RedirectResponse(url, status_code=303))
 
     def json(self, body: Mapping[str, Any], status_code: int = 200) -> JSONResponse:
@@ -200,10 +207,36 @@ MediaPage = Annotated[Page, Depends(require_role("advertiser", "operator"))]
 
 
 
+def field_names(t: Translator, names: Iterable[str]) -> str:
+    """Form fields as the reader knows them (``"名称、开始日期"``), never their codes."""
+    known = [t(problems.FIELD_LABELS[n]) for n in names if n in problems.FIELD_LABELS]
+    return ("、" if t.lang == "zh" else ", ").join(dict.fromkeys(known)) or t("error.some_fields")
+
+
 def problem_text(page: Page, exc: Exception) -> str:
-    """A message the user can act on, in their language where we have one."""
+    """What went wrong, in the reader's language: form errors by key, the services' English
+    messages through :mod:`content_server.portal.problems`, a model's errors by field name."""
     if isinstance(exc, FormError):
         return page.t(exc.key, **exc.params)
     if isinstance(exc, ValidationError):
-        return "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
-    return str(exc)
+        texts = []
+        for e in exc.errors():
+            found = problems.match(str(e.get("msg", ""))) if e.get("type") == "value_error" else None
+            if found is not None:
+                texts.append(_problem(page.t, *found))
+            else:
+                texts.append(page.t("error.fields", fields=field_names(page.t, [str(x) for x in e["loc"]])))
+        return "; ".join(dict.fromkeys(texts))
+    found = problems.match(str(exc))
+    if found is None:
+        log.warning("portal: no translation for the refusal %r", str(exc))
+        return str(exc) if page.lang == "en" else page.t(problems.GENERIC)
+    return _problem(page.t, *found)
+
+
+def _problem(t: Translator, key: str, values: dict[str, str]) -> str:
+    named = {}
+    for name, value in values.items():
+        table = next((f"{p}{value}" for p in problems.VALUE_TABLES if f"{p}{value}" in TEXTS), None)
+        named[name] = t(table) if table else value
+    return t(key, **named)

@@ -46,7 +46,7 @@ def test_claim_a_pairing_code_from_the_qr_link(app_client: AppClient) -> None:
     assert r.status_code == 200 and "屏幕已绑定" in r.text and "东门大屏" in r.text
     assert 'value="07:00"' in r.text and 'value="east-gate, phase-1"' in r.text
     again = app_client.post("/portal/screens/claim", data=form)
-    assert again.status_code == 422 and "no pending pairing" in again.text
+    assert again.status_code == 422 and "没有待绑定的这个绑定码" in again.text
     poll = app_client.post(
         f"/api/v1/devices/pairing/{started['pairing_id']}/poll", json={"poll_secret": started["poll_secret"]}
     )

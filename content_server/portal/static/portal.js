@@ -139,3 +139,8 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("form[data-check]").forEach((f) => { setupAvailability(f); setupPreviews(f); });
   document.querySelectorAll("[data-explain]").forEach(setupTimeline);
 });
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-print]");
+  if (button) { event.preventDefault(); window.print(); }
+});

@@ -22,11 +22,9 @@ from schedules.model import Priority
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-OPERATOR_TZ = forms.COMMUNITY_TZ
 
-
-def _announcement_form(now: dt.datetime, **over: Any) -> dict[str, Any]:
-    local = now.astimezone(OPERATOR_TZ)
+def _announcement_form(now: dt.datetime, tz: dt.tzinfo, **over: Any) -> dict[str, Any]:
+    local = now.astimezone(tz)
     form: dict[str, Any] = {
         "title": "", "text_zh": "", "text_en": "", "media_id": "", "priority": "normal",
         "screen_classes": [], "groups": [], "tag_expr": "",
@@ -57,7 +55,7 @@ def _announcements_page(
 
 @router.get("/announcements")
 def announcements_page(page: OperatorPage, session: SessionDep, now: NowDep) -> Response:
-    return _announcements_page(page, session, now, _announcement_form(now), [])
+    return _announcements_page(page, session, now, _announcement_form(now, page.tz), [])
 
 
 def _texts(text_zh: str, text_en: str) -> dict[str, str]:
@@ -84,7 +82,7 @@ def publish_announcement(
     page.require_csrf(csrf_token)
     assert page.user is not None
     form = _announcement_form(
-        now, title=title, text_zh=text_zh, text_en=text_en, media_id=media_id, priority=priority,
+        now, page.tz, title=title, text_zh=text_zh, text_en=text_en, media_id=media_id, priority=priority,
         screen_classes=screen_classes or [], groups=groups or [], tag_expr=tag_expr, valid_from=valid_from,
         valid_until=valid_until,
     )  # fmt: skip
@@ -98,8 +96,8 @@ def publish_announcement(
             ticker_text=texts,
             media_ids=[media_id] if media_id else [],
             priority=Priority(priority),
-            valid_from=forms.parse_local_datetime(valid_from, OPERATOR_TZ),
-            valid_until=forms.parse_local_datetime(valid_until, OPERATOR_TZ),
+            valid_from=forms.parse_local_datetime(valid_from, page.tz),
+            valid_until=forms.parse_local_datetime(valid_until, page.tz),
             targeting=signage_forms.targeting(screen_classes or [], groups or [], tag_expr=tag_expr),
         )
         bookings.create_announcement(session, page.user, body, now=now)
@@ -146,7 +144,7 @@ def _emergency_page(
 
 @router.get("/emergency")
 def emergency_page(page: OperatorPage, session: SessionDep, now: NowDep) -> Response:
-    return _emergency_page(page, session, now, _announcement_form(now), [], confirm=False)
+    return _emergency_page(page, session, now, _announcement_form(now, page.tz), [], confirm=False)
 
 
 @router.post("/emergency/send")
@@ -167,7 +165,7 @@ def send_emergency(
     page.require_csrf(csrf_token)
     assert page.user is not None
     form = _announcement_form(
-        now, title=title, text_zh=text_zh, text_en=text_en, screen_classes=screen_classes or [],
+        now, page.tz, title=title, text_zh=text_zh, text_en=text_en, screen_classes=screen_classes or [],
         groups=groups or [], tag_expr=tag_expr,
     )  # fmt: skip
     try:

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from content_server.core.deps import NowDep, SessionDep
 from content_server.core.errors import ServerError
 from content_server.portal import forms
-from content_server.portal.page import Csrf, OperatorPage, PortalError
+from content_server.portal.page import Csrf, OperatorPage, PortalError, problem_text
 from content_server.portal.svg import TimelineBlock, timeline_picture
 from content_server.signage import forms as signage_forms
 from content_server.signage import screen_view
@@ -59,14 +59,6 @@ def _settings_from(form: dict[str, Any]) -> screens.ScreenSettings:
         timezone=form["timezone"].strip() or "Asia/Shanghai",
         hours=signage_forms.daily_hours(form["hours_on"], form["hours_off"]),
     )
-
-
-def _problem(page: OperatorPage, exc: Exception) -> str:
-    if isinstance(exc, forms.FormError):
-        return page.t(exc.key, **exc.params)
-    if isinstance(exc, ValueError) and hasattr(exc, "errors"):
-        return page.t("error.fields", fields=", ".join(str(e["loc"][-1]) for e in exc.errors()))
-    return str(exc)
 
 
 def _health_view(page: OperatorPage, session: Any, d: Device, now: dt.datetime) -> screen_view.ScreenView:
@@ -133,7 +125,7 @@ def claim(
         context = {
             "section": "screens",
             "form": form,
-            "form_errors": [_problem(page, exc)],
+            "form_errors": [problem_text(page, exc)],
             "screen_classes": SCREEN_CLASSES,
         }
         return page.render("claim.html", context, title_key="claim.title", status_code=422)
@@ -150,7 +142,7 @@ def _screen_page(
         blocks = [TimelineBlock(s.start, s.end, s.source.value, label) for s, label in day]
     except (ScheduleError, ServerError) as exc:  # e.g. no default slide yet: say so over an empty day
         log.info("no timeline for %s: %s", d.id, exc)
-        blocks, problem = [], page.t("timeline.unavailable", reason=str(exc))
+        blocks, problem = [], page.t("timeline.unavailable", reason=problem_text(page, exc))
     kind_labels = {
         k: page.t(f"timeline.kind.{k}") for k in ("announcement", "campaign", "filler", "emergency")
     }
@@ -194,7 +186,7 @@ def edit_screen(
         screens.update(session, screen_id, patch, now=now)
     except (ServerError, ValueError) as exc:
         session.rollback()
-        return _screen_page(page, session, d, now, form, [_problem(page, exc)])
+        return _screen_page(page, session, d, now, form, [problem_text(page, exc)])
     return page.redirect(f"/portal/screens/{screen_id}", notice="screen_saved")
 
 
@@ -234,7 +226,7 @@ def explain(page: OperatorPage, session: SessionDep, screen_id: str, at: dt.date
     try:
         found = insight.explain_at(session, d, at.astimezone(dt.UTC), page.lang)
     except (ScheduleError, ServerError) as exc:
-        return page.json({"detail": str(exc)}, status_code=422)
+        return page.json({"detail": problem_text(page, exc)}, status_code=422)
     local = at.astimezone(ZoneInfo(d.timezone)).strftime("%H:%M:%S")
     if found is None:
         return page.json({"text": f"{local} · {page.t('timeline.nothing')}"})
