@@ -9,6 +9,7 @@ finds the template in the feature's ``templates/``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import ValidationError
 
 from content_server.core import auth
@@ -87,6 +89,14 @@ class Page:
         title_key: str,
         status_code: int = 200,
     ) -> HTMLResponse:
+        html = self.render_text(template, context, title_key=title_key)
+        return self.finish(HTMLResponse(html, status_code=status_code))
+
+    def render_text(
+        self, template: str, context: Mapping[str, Any] | None = None, *, title_key: str = "app.name"
+    ) -> str:
+        """A template as text with everything a page's templates may use (a whole page, or a
+        fragment a page's script swaps in)."""
         portal = self.request.app.state.portal
         notice = self.request.query_params.get("notice")
         values: dict[str, Any] = {
@@ -101,8 +111,26 @@ class Page:
             "notice": notice if notice and f"notice.{notice}" in TEXTS else None,
         }
         values.update(context or {})
-        html = portal.env.get_template(template).render(values)
-        return self.finish(HTMLResponse(html, status_code=status_code))
+        html: str = portal.env.get_template(template).render(values)
+        return html
+
+    def live_block(self, template: str, context: Mapping[str, Any], *, url: str, every_s: int = 5) -> Markup:
+        """A part of a page that refreshes itself: ``template`` rendered inside a wrapper that asks
+        ``url`` again every ``every_s`` seconds (htmx), sending the version it shows."""
+        inner = self.render_text(template, context)
+        version = hashlib.sha256(inner.encode()).hexdigest()[:16]
+        wrapper = self.render_text(
+            "live.html", {"live_url": url, "live_version": version, "live_inner": Markup(inner), "every_s": every_s}
+        )
+        return Markup(wrapper)
+
+    def live(self, template: str, context: Mapping[str, Any], *, url: str, known: str | None) -> Response:
+        """The poll of a :meth:`live_block`: 204 while it is unchanged (htmx then keeps what it
+        shows), else the block anew."""
+        block = self.live_block(template, context, url=url)
+        if known is not None and f'data-version="{known}"' in block:
+            return self.finish(Response(status_code=204))
+        return self.finish(HTMLResponse(block))
 
     def redirect(self, url: str, notice: str | None = None) -> RedirectResponse:
         """303 to ``url`` with a notice to show there (the query goes before any ``#fragment``)."""
@@ -203,6 +231,7 @@ OperatorPage = Annotated[Page, Depends(require_role("operator"))]
 ClerkPage = Annotated[Page, Depends(require_role("clerk"))]
 ProviderPage = Annotated[Page, Depends(require_role("provider"))]
 MediaPage = Annotated[Page, Depends(require_role("advertiser", "operator"))]
+CampaignsPage = MediaPage  # advertisers see their own campaigns, operators everyone's
 
 
 
@@ -217,7 +246,10 @@ def problem_text(page: Page, exc: Exception) -> str:
     """What went wrong, in the reader's language: form errors by key, the services' English
     messages through :mod:`content_server.portal.problems`, a model's errors by field name."""
     if isinstance(exc, FormError):
-        return page.t(exc.key, **exc.params)
+        params = dict(exc.params)
+        if "field" in params:  # a field's code becomes its label
+            params["field"] = field_names(page.t, [str(params["field"])])
+        return page.t(exc.key, **params)
     if isinstance(exc, ValidationError):
         texts = []
         for e in exc.errors():

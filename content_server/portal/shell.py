@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +28,7 @@ from content_server.core import security as core_security
 from content_server.core.errors import ServerError
 from content_server.core.settings import Settings
 from content_server.portal.i18n import Translator
+from content_server.portal.security import safe_next
 from content_server.portal.page import (
     PORTAL_PREFIX,
     LoginRequired,
@@ -158,6 +159,10 @@ def _install_handlers(app: FastAPI) -> None:
     previous: dict[Any, Handler] = dict(app.exception_handlers)
 
     async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if request.headers.get("hx-request"):  # a part refreshing itself: the whole page goes to log-in
+            shown = urlsplit(request.headers.get("hx-current-url", ""))
+            back = safe_next(shown.path + (f"?{shown.query}" if shown.query else ""))
+            return Response(status_code=200, headers={"HX-Redirect": f"{PORTAL_PREFIX}/login?next={quote(back)}"})
         return RedirectResponse(f"{PORTAL_PREFIX}/login?next={quote(exc.next_path)}", status_code=303)
 
     def wrap(kind: type[Exception]) -> Handler:

@@ -16,7 +16,7 @@ from content_server.portal.page import Csrf, OperatorPage, problem_text
 from content_server.signage import forms as signage_forms
 from content_server.signage.pages.describe import targeting_text
 from content_server.signage.pages.screens import SCREEN_CLASSES
-from content_server.signage.services import bookings, library, screens
+from content_server.signage.services import bookings, delivery, library, screens
 from schedules.model import Priority
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,13 @@ def _announcements_page(
     page: OperatorPage, session: Any, now: dt.datetime, form: dict[str, Any], errors: list[str]
 ) -> Response:
     assert page.user is not None
+    listed = [a for a in bookings.list_announcements(session) if a.priority != "emergency"]
     context = {
         "section": "announcements",
         "form": form,
         "form_errors": errors,
-        "announcements": [a for a in bookings.list_announcements(session) if a.priority != "emergency"],
+        "announcements": listed,
+        "where": {a.id: targeting_text(page, a.targeting) for a in listed},
         "images": [m for m in library.list_for(session, page.user) if m.kind == "image"],
         "screen_classes": SCREEN_CLASSES,
         "groups": screens.group_names(session),
@@ -121,16 +123,30 @@ def _end(page: OperatorPage, session: Any, now: dt.datetime, ann_id: str) -> Non
     bookings.move_announcement(session, ann_id, "end", now=now)
 
 
+def _on_air(session: Any, now: dt.datetime) -> dict[str, Any]:
+    """The emergency broadcasts on air, each with who has it (``delivery``)."""
+    active = [
+        a for a in bookings.list_announcements(session) if a.priority == "emergency" and a.state == "active"
+    ]
+    return {"active": active, "deliveries": delivery.deliveries(session, now)}
+
+
+@router.get("/emergency/live")
+def emergency_live(page: OperatorPage, session: SessionDep, now: NowDep, v: str | None = None) -> Response:
+    """The broadcasts on air refreshing themselves: screens report back as they show it."""
+    return page.live("emergency_live.html", _on_air(session, now), url="/portal/emergency/live", known=v)
+
+
 def _emergency_page(
     page: OperatorPage, session: Any, now: dt.datetime, form: dict[str, Any], errors: list[str], confirm: bool
 ) -> Response:
     targeting = signage_forms.targeting(form["screen_classes"], form["groups"], tag_expr=form["tag_expr"])
-    active = [
-        a for a in bookings.list_announcements(session) if a.priority == "emergency" and a.state == "active"
-    ]
+    on_air = _on_air(session, now)
     context = {
         "section": "emergency",
-        "active": active,
+        "on_air": page.live_block("emergency_live.html", on_air, url="/portal/emergency/live")
+        if on_air["active"] else None,
+        "targets": delivery.targeted_names(session, targeting) if confirm else [],
         "form": form,
         "form_errors": errors,
         "confirm": confirm,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -12,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from content_server.core.csvfile import write_csv
 from content_server.core.errors import NotFound
 from content_server.core.models import User
 from content_server.signage.models import CampaignRow, Device, PlayRow
@@ -76,8 +75,8 @@ def _ingest_one_by_one(
 class ReportRow:
     campaign_id: str
     screen_id: str
-    day: dt.date
-    hour: int | None  # UTC hour when grouped by hour
+    day: dt.date  # in the zone the report was asked in (UTC for the JSON API)
+    hour: int | None  # that zone's hour when grouped by hour
     plays: int
     completed_plays: int
     seconds: float
@@ -92,8 +91,10 @@ def report(
     start: dt.datetime | None,
     end: dt.datetime | None,
     by_hour: bool,
+    tz: dt.tzinfo = dt.UTC,
 ) -> list[ReportRow]:
-    """Plays and seconds on air per campaign, screen and UTC day (or hour); advertisers see their own."""
+    """Plays and seconds on air per campaign, screen and day (or hour) in ``tz``; advertisers see
+    their own. The portal asks in the community's zone, so a day is the day people lived."""
     own = select(CampaignRow.id)
     if user.role != "operator":
         own = own.where(CampaignRow.advertiser_id == user.id)
@@ -114,7 +115,7 @@ def report(
         q = q.where(PlayRow.started_at < end)
     totals: dict[tuple[str, str, dt.date, int | None], list[float]] = defaultdict(lambda: [0, 0, 0.0])
     for p in session.scalars(q):
-        t = p.started_at.astimezone(dt.UTC)
+        t = p.started_at.astimezone(tz)
         key = (p.campaign_id or "", p.device_id, t.date(), t.hour if by_hour else None)
         acc = totals[key]
         acc[0] += 1
@@ -129,10 +130,52 @@ def report(
 
 
 def to_csv(rows: list[ReportRow]) -> str:
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["campaign_id", "screen_id", "date_utc", "hour_utc", "plays", "completed_plays", "seconds"])
+    return write_csv(
+        ["campaign_id", "screen_id", "date_utc", "hour_utc", "plays", "completed_plays", "seconds"],
+        ([r.campaign_id, r.screen_id, r.day, r.hour, r.plays, r.completed_plays, f"{r.seconds:.3f}"]
+         for r in rows),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NamedRow:
+    """A report row as people read it: names instead of ids."""
+
+    row: ReportRow
+    campaign: str
+    advertiser: str
+    screen: str
+    screen_class: str  # the class code; pages and files name it from the translation table
+
+
+def named(session: Session, rows: list[ReportRow]) -> list[NamedRow]:
+    """The report's rows with campaign, advertiser and screen names (one query per table)."""
+    campaigns = {c.id: c for c in session.scalars(select(CampaignRow).where(
+        CampaignRow.id.in_({r.campaign_id for r in rows})))} if rows else {}  # fmt: skip
+    devices = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_({r.screen_id for r in rows})))}
+    owners = {u.id: u for u in session.scalars(select(User).where(
+        User.id.in_({c.advertiser_id for c in campaigns.values()})))} if campaigns else {}  # fmt: skip
+    out = []
     for r in rows:
-        w.writerow([r.campaign_id, r.screen_id, r.day.isoformat(), "" if r.hour is None else r.hour,
-                    r.plays, r.completed_plays, f"{r.seconds:.3f}"])  # fmt: skip
-    return out.getvalue()
+        c, d = campaigns.get(r.campaign_id), devices.get(r.screen_id)
+        owner = owners.get(c.advertiser_id) if c is not None else None
+        out.append(
+            NamedRow(
+                r,
+                campaign=(c.name or c.id) if c is not None else r.campaign_id,
+                advertiser=(owner.display_name or owner.username) if owner is not None else "",
+                screen=(d.name or d.id) if d is not None else r.screen_id,
+                screen_class=d.screen_class if d is not None else "",
+            )
+        )
+    return out
+
+
+def named_csv(header: list[str], rows: list[NamedRow], class_names: dict[str, str]) -> str:
+    """The portal's proof-of-play file: local date and hour, names, the reader's headers."""
+    return write_csv(
+        header,
+        ([n.row.day, "" if n.row.hour is None else f"{n.row.hour:02d}:00", n.campaign, n.advertiser, n.screen,
+          class_names.get(n.screen_class, n.screen_class), n.row.plays, n.row.completed_plays,
+          round(n.row.seconds, 1)] for n in rows),
+    )  # fmt: skip

@@ -249,6 +249,14 @@ def request_screenshot(session: Session, device_id: str) -> Device:
     return d
 
 
+def latest_screenshot(session: Session, device_id: str) -> str:
+    """The SHA-256 of the screen's latest screenshot in the media store (404 when there is none)."""
+    d = get_device(session, device_id)
+    if d.screenshot_sha256 is None:
+        raise NotFound("no screenshot yet")
+    return d.screenshot_sha256
+
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
