@@ -459,7 +459,7 @@ TEXTS = TextTable({
     "timeline.title": ("未来 24 小时播放时间线", "Timeline for the next 24 hours"),
     "timeline.help": (
         "每行一小时；蓝色为公告，橙色为广告，灰色为默认内容，红色为紧急广播。",
-        "One row per hour; blue is announcements, orange ads, grey filler, red emergencies.",
+        "One row per hour; blue is announcements, orange ads, grey the default slide, red emergencies.",
     ),
     "timeline.click": (
         "点击时间线上的任一片段，或在下方输入时间，查看排期引擎的说明。",
@@ -477,7 +477,7 @@ TEXTS = TextTable({
     "timeline.failed": ("无法获取说明。", "Could not load the explanation."),
     "timeline.kind.announcement": ("公告", "Announcement"),
     "timeline.kind.campaign": ("广告", "Ad"),
-    "timeline.kind.filler": ("默认内容", "Filler"),
+    "timeline.kind.filler": ("默认内容", "Default slide"),
     "timeline.kind.emergency": ("紧急广播", "Emergency"),
     "timeline.svg_title": ("{name} 的播放时间线", "Timeline of {name}"),
     "timeline.unavailable": ("无法计算时间线：{reason}", "No timeline can be computed: {reason}"),
