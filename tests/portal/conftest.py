@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from urllib.parse import urlsplit
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -197,7 +198,8 @@ def shoot(page: Page, name: str, *, phone: bool = False) -> Path:
 def set_language(page: Page, lang: str, url: str | None = None) -> None:
     """Switch the portal's language the way the header's link does (its cookie), then open ``url``
     (or reload the page shown)."""
-    page.context.add_cookies([{"name": "portal_lang", "value": lang, "url": url or page.url}])
+    host = urlsplit(url or page.url).hostname or "127.0.0.1"
+    page.context.add_cookies([{"name": "portal_lang", "value": lang, "domain": host, "path": "/"}])
     page.goto(url or page.url)
 
 
