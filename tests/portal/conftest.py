@@ -163,11 +163,11 @@ def _axe_source() -> str:
     return AXE.read_text()
 
 
-# a data table's cell whose right edge is off the screen (the phone cannot reach it without a hint)
-CUT_OFF = """() => [...document.querySelectorAll('main td, main th')]
+# a table cell or a control whose right edge is off the screen (a phone cannot reach it)
+CUT_OFF = """() => [...document.querySelectorAll('main td, main th, main input, main button, main select, main a')]
   .filter((c) => c.getClientRects().length && c.getBoundingClientRect().right > window.innerWidth + 1
                  && getComputedStyle(c).visibility !== 'hidden' && !c.closest('thead'))
-  .map((c) => c.textContent.trim().slice(0, 40))"""
+  .map((c) => (c.textContent.trim() || c.outerHTML).slice(0, 60))"""
 
 
 def shoot(page: Page, name: str, *, phone: bool = False) -> Path:
@@ -200,7 +200,10 @@ def set_language(page: Page, lang: str, url: str | None = None) -> None:
     (or reload the page shown)."""
     host = urlsplit(url or page.url).hostname or "127.0.0.1"
     page.context.add_cookies([{"name": "portal_lang", "value": lang, "domain": host, "path": "/"}])
-    page.goto(url or page.url)
+    if url is None:
+        page.reload()  # (a goto to the same address with a #fragment would not load it again)
+    else:
+        page.goto(url)
 
 
 def shoot_all(page: Page, name: str) -> list[Path]:
