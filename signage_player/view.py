@@ -436,11 +436,19 @@ class EmergencyOverlay(QWidget):
             self.raise_()
             self.repaint()
 
+    def text(self) -> str:
+        """What the overlay says: the operator's title first (issue 14), then the message."""
+        if self.item is None:
+            return ""
+        body = item_text(self.item, self.langs)
+        title = self.item.title.strip()
+        return f"{title}\n\n{body}" if title and title != body else body
+
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor("#b00020"))
         if self.item is not None:
-            text = item_text(self.item, self.langs)
+            text = self.text()
             if self._font is None:
                 self._font = text_font(text, _text_box(self.rect()).size())
             draw_text_block(p, self.rect(), text, QColor("white"), self._font)

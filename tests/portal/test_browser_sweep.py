@@ -98,14 +98,15 @@ def test_every_page_for_every_role_passes_axe_in_both_languages_and_widths(
     browser_login(tab, url, shop)
     _sweep(tab, url, "advertiser", ["/portal/media", f"/portal/media/{media['id']}", "/portal/campaigns",
                                     "/portal/campaigns/new", f"/portal/campaigns/{running}",
-                                    f"/portal/campaigns/{pending['id']}/edit", "/portal/report"])  # fmt: skip
+                                    f"/portal/campaigns/{pending['id']}/edit", "/portal/report",
+                                    "/portal/studio", "/portal/studio/new/offer"])  # fmt: skip
     tab = open_tab()
     browser_login(tab, url, server.operator)
     _sweep(tab, url, "operator", ["/portal/approvals", "/portal/media", f"/portal/media/{op_media['id']}",
                                   "/portal/campaigns", f"/portal/campaigns/{running}", "/portal/report",
                                   "/portal/screens", f"/portal/screens/{screen.device_id}", "/portal/screens/claim",
                                   "/portal/announcements", "/portal/emergency", "/portal/bundles",
-                                  "/portal/no-such-page"])  # fmt: skip
+                                  "/portal/studio", "/portal/studio/new/notice", "/portal/no-such-page"])  # fmt: skip
     tab = open_tab()
     browser_login(tab, url, clerk)
     number = case["case_number"]
