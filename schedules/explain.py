@@ -173,7 +173,8 @@ def explain_slot(screen: Screen, catalogue: Catalogue, slot: Slot) -> Explanatio
     e = placed.entry
     if (e.item_id, e.source, e.source_id) != (slot.item_id, slot.source, slot.source_id):
         item = catalogue.items.get(e.item_id)
-        reasons.append(_reason("not_in_timeline", detail=_quoted(item.title) if item and item.title else e.item_id))
+        shown = _quoted(item.title) if item and item.title else e.item_id
+        reasons.append(_reason("not_in_timeline", detail=shown))
     if e.source is SlotSource.EMERGENCY:
         reasons.append(_reason("emergency", detail=_announcement_name(catalogue, e.source_id)))
     elif e.source is SlotSource.ANNOUNCEMENT:

@@ -170,7 +170,8 @@ class PlayLoop(QObject):
 
     def _emergency_over(self, entry: Entry) -> bool:
         """An emergency slot of a schedule made while it lasted, after the server said it ended."""
-        return entry.source is SlotSource.EMERGENCY and self.remote_emergency_known and self.remote_emergency is None
+        told_over = self.remote_emergency_known and self.remote_emergency is None
+        return entry.source is SlotSource.EMERGENCY and told_over
 
     def _schedule(self, at: dt.datetime) -> None:
         now = self.clock.now()

@@ -87,7 +87,8 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(self.community_timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"SIGNAGE_COMMUNITY_TIMEZONE: unknown time zone {self.community_timezone!r}") from exc
+            name = self.community_timezone
+            raise ValueError(f"SIGNAGE_COMMUNITY_TIMEZONE: unknown time zone {name!r}") from exc
         return self
 
     @property

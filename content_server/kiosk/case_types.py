@@ -36,11 +36,14 @@ CASE_TYPES: dict[str, CaseType] = {
         CaseType("disability_certificate", _t("残疾人证办理", "Disability certificate"), 30,
                  (ID_CARD, SLIP, HOUSEHOLD, PHOTO)),
         CaseType("residence_permit", _t("居住证办理", "Residence permit"), 15, (ID_CARD, SLIP)),
-        CaseType("housing_assistance", _t("住房保障申请", "Housing assistance"), 30, (ID_CARD, SLIP, HOUSEHOLD)),
+        CaseType("housing_assistance", _t("住房保障申请", "Housing assistance"), 30,
+                 (ID_CARD, SLIP, HOUSEHOLD)),
         CaseType("family_planning", _t("生育登记服务", "Family-planning certificate"), 10,
                  (ID_CARD, SLIP, _t("结婚证", "Marriage certificate"))),
-        CaseType("low_income", _t("最低生活保障申请", "Minimum living allowance"), 30, (ID_CARD, SLIP, HOUSEHOLD)),
-        CaseType("medical_insurance", _t("城乡居民医保参保登记", "Residents' medical insurance"), 7, (ID_CARD, SLIP)),
+        CaseType("low_income", _t("最低生活保障申请", "Minimum living allowance"), 30,
+                 (ID_CARD, SLIP, HOUSEHOLD)),
+        CaseType("medical_insurance", _t("城乡居民医保参保登记", "Residents' medical insurance"), 7,
+                 (ID_CARD, SLIP)),
     )
 }  # fmt: skip
 

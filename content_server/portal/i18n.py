@@ -135,9 +135,15 @@ TEXTS = TextTable({
     ),
     "error.some_fields": ("部分内容", "some fields"),
     # the services' refusals, as a reader understands them (content_server/portal/problems.py)
-    "problem.id_format": ("身份证号应为 17 位数字加 1 位数字或 X。", "An ID number is 17 digits and a digit or X."),
+    "problem.id_format": (
+        "身份证号应为 17 位数字加 1 位数字或 X。",
+        "An ID number is 17 digits and a digit or X.",
+    ),
     "problem.id_birth_date": ("身份证号中的出生日期不存在。", "The ID number's birth date does not exist."),
-    "problem.id_check_digit": ("身份证号末位校验码不对，请核对。", "The ID number's check digit is wrong; check it."),
+    "problem.id_check_digit": (
+        "身份证号末位校验码不对，请核对。",
+        "The ID number's check digit is wrong; check it.",
+    ),
     "problem.phone": ("请填写 11 位手机号。", "Enter an 11-digit mobile number."),
     "problem.case_type": ("请选择办理事项。", "Choose a case type."),
     "problem.applicant_name": ("申请人姓名需 1–50 个字。", "The applicant's name needs 1 to 50 characters."),
@@ -155,13 +161,19 @@ TEXTS = TextTable({
         "只有“需补材料”时才填写材料清单和截止日期。",
         "Only a 'materials needed' change lists documents and a deadline.",
     ),
-    "problem.merchant_name": ("请填写中文和英文商户名称。", "Enter the business name in Chinese and English."),
+    "problem.merchant_name": (
+        "请填写中文和英文商户名称。",
+        "Enter the business name in Chinese and English.",
+    ),
     "problem.category": ("请选择服务类别。", "Choose a category."),
     "problem.service_name": ("请填写中文和英文服务名称。", "Enter the service name in Chinese and English."),
     "problem.price": ("价格须在 0 到 100000 元之间。", "The price must be between 0 and 100,000 yuan."),
     "problem.duration": ("时长须在 5 到 1440 分钟之间。", "The length must be between 5 and 1440 minutes."),
     "problem.service_image": ("请先上传这张图片。", "Upload the picture first."),
-    "problem.slot_times": ("时段须在将来，且结束晚于开始。", "A slot must be in the future and end after it starts."),
+    "problem.slot_times": (
+        "时段须在将来，且结束晚于开始。",
+        "A slot must be in the future and end after it starts.",
+    ),
     "problem.capacity": ("名额须在 {low} 到 1000 之间。", "Places must be between {low} and 1000."),
     "problem.slot_booked_move": (
         "该时段已有 {n} 个预约，不能改时间（可以增加名额）。",
@@ -176,8 +188,14 @@ TEXTS = TextTable({
         "请先完成或取消这些预约：{refs}",
         "Finish or cancel these bookings first: {refs}",
     ),
-    "problem.booking_move": ("该预约当前状态为“{state}”，不能这样处理。", "This booking is '{state}': that is not possible."),
-    "problem.booking_accept_first": ("请先接单，再标记已完成服务。", "Accept the booking before marking it done."),
+    "problem.booking_move": (
+        "该预约当前状态为“{state}”，不能这样处理。",
+        "This booking is '{state}': that is not possible.",
+    ),
+    "problem.booking_accept_first": (
+        "请先接单，再标记已完成服务。",
+        "Accept the booking before marking it done.",
+    ),
     "problem.booking_reason": ("请写明取消原因。", "Say why the booking is cancelled."),
     "problem.contact_closed": (
         "该预约为“{state}”，不再显示居民联系方式。",
@@ -206,14 +224,23 @@ TEXTS = TextTable({
         "以下公告仍在使用该素材，不能删除：{names}",
         "These announcements still use it, so it cannot be deleted: {names}",
     ),
-    "problem.campaign_move": ("该投放当前为“{state}”，不能{action}。", "A campaign that is '{state}' cannot be {action}."),
-    "problem.announcement_move": ("该公告当前为“{state}”，不能{action}。", "An announcement that is '{state}' cannot be {action}."),
+    "problem.campaign_move": (
+        "该投放当前为“{state}”，不能{action}。",
+        "A campaign that is '{state}' cannot be {action}.",
+    ),
+    "problem.announcement_move": (
+        "该公告当前为“{state}”，不能{action}。",
+        "An announcement that is '{state}' cannot be {action}.",
+    ),
     "problem.campaign_over": ("该投放已是“{state}”。", "The campaign is already '{state}'."),
     "problem.campaign_not_pending": (
         "只有待审核的投放可以修改，该投放当前为“{state}”。",
         "Only a pending campaign can be changed; this one is '{state}'.",
     ),
-    "problem.no_fit": ("档期不足，请减少播放占比或更换屏幕、时段。", "It does not fit: book less, or other screens or times."),
+    "problem.no_fit": (
+        "档期不足，请减少播放占比或更换屏幕、时段。",
+        "It does not fit: book less, or other screens or times.",
+    ),
     "problem.tag_expr": (
         "标签条件写法有误，例如：building:3 AND NOT floor:B1",
         "The tag expression is not valid, e.g. building:3 AND NOT floor:B1",
@@ -221,7 +248,10 @@ TEXTS = TextTable({
     "problem.rrule": ("重复规则写法有误。", "The recurrence rule is not valid."),
     "problem.flight_length": ("投放期最长一年。", "A flight lasts at most a year."),
     "problem.validity_order": ("失效时间必须晚于生效时间。", "'Valid until' must be after 'valid from'."),
-    "problem.daypart": ("时段写法有误：开始时间须早于结束时间。", "A daypart is not valid: it must start before it ends."),
+    "problem.daypart": (
+        "时段写法有误：开始时间须早于结束时间。",
+        "A daypart is not valid: it must start before it ends.",
+    ),
     "verb.approve": ("批准", "approved"),
     "verb.reject": ("驳回", "rejected"),
     "verb.pause": ("暂停", "paused"),
@@ -681,7 +711,10 @@ TEXTS = TextTable({
     "notice.slot_deleted": ("时段已删除。", "Slot deleted."),
     "slots.need_weekdays": ("请至少选择一天。", "Choose at least one weekday."),
     "slots.times_order": ("结束时间必须晚于开始时间。", "The end must be after the start."),
-    "slots.too_many": ("一次最多添加 {n} 个时段，请缩短日期范围。", "At most {n} slots at once: shorten the dates."),
+    "slots.too_many": (
+        "一次最多添加 {n} 个时段，请缩短日期范围。",
+        "At most {n} slots at once: shorten the dates.",
+    ),
     # clerk: the resident's receipt slip
     "slip.title": ("办件回执", "Case receipt"),
     "slip.heading": ("社区政务服务办件回执", "Community service centre: case receipt"),
@@ -712,7 +745,10 @@ TEXTS = TextTable({
     "campaign.withdraw": ("撤回申请", "Withdraw"),
     "campaign.resume": ("恢复投放", "Resume"),
     "campaign.end": ("结束投放", "End the campaign"),
-    "campaign.only_pending": ("只有待审核的投放可以修改。", "Only a campaign waiting for approval can be changed."),
+    "campaign.only_pending": (
+        "只有待审核的投放可以修改。",
+        "Only a campaign waiting for approval can be changed.",
+    ),
     "campaign.confirm_pause": (
         "暂停后该广告将从所有屏幕下线，直到恢复投放。确定暂停吗？",
         "Pausing takes it off every screen until it is resumed. Pause it?",

@@ -119,9 +119,8 @@ class Page:
         ``url`` again every ``every_s`` seconds (htmx), sending the version it shows."""
         inner = self.render_text(template, context)
         version = hashlib.sha256(inner.encode()).hexdigest()[:16]
-        wrapper = self.render_text(
-            "live.html", {"live_url": url, "live_version": version, "live_inner": Markup(inner), "every_s": every_s}
-        )
+        values = {"live_url": url, "live_version": version, "live_inner": Markup(inner), "every_s": every_s}
+        wrapper = self.render_text("live.html", values)
         return Markup(wrapper)
 
     def live(self, template: str, context: Mapping[str, Any], *, url: str, known: str | None) -> Response:

@@ -3,22 +3,18 @@ English) matched to the portal's translation table.
 
 The services raise errors with an English message (``"id_number: check digit does not match"``)
 that the JSON API returns as it is. A portal page must not show that to a clerk reading Chinese,
-so :func:`translate` finds the message's entry here and formats its ``problem.*`` text with the
-values the message carried. A message with no entry is shown as a general refusal in Chinese
-(and as it is in English), and logged, so a new message never shows through raw; a test lists
-every message the services can raise and fails when one has no entry.
+so :func:`match` finds the message's entry here and ``page.problem_text`` formats its
+``problem.*`` text with the values the message carried. A message with no entry is shown as a
+general refusal in Chinese (and as it is in English), and logged, so a new message never shows
+through raw; a test lists every message the services can raise and fails when one has no entry.
 
 Pure: no web framework, no database.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
-
-log = logging.getLogger(__name__)
 
 _STATE = r"'?(?P<state>[a-z_]+)'?"
 
@@ -100,7 +96,10 @@ PROBLEMS: tuple[Problem, ...] = (
     _p(rf"cannot (?P<action>[a-z]+) a campaign that is {_STATE}", "problem.campaign_move"),
     _p(rf"cannot (?P<action>[a-z]+) an announcement that is {_STATE}", "problem.announcement_move"),
     _p(rf"the campaign is already {_STATE}", "problem.campaign_over"),
-    _p(r"only a pending campaign can be changed; this one is (?P<state>[a-z_]+)", "problem.campaign_not_pending"),
+    _p(
+        r"only a pending campaign can be changed; this one is (?P<state>[a-z_]+)",
+        "problem.campaign_not_pending",
+    ),
     _p(r"reason: say why the campaign is rejected", "approvals.need_reason"),
     _p(r"the booking does not fit: .*", "problem.no_fit"),
     _p(r"(?:targeting(?:\.tag_expr)?: )+.*", "problem.tag_expr"),
@@ -128,31 +127,44 @@ GENERIC = "error.refused"
 
 # form and model field names as the reader knows them (a refusal never names a code)
 FIELD_LABELS: dict[str, str] = {
-    "title": "field.title", "name": "field.name", "text": "announcements.text_zh", "text_zh": "announcements.text_zh",
-    "text_en": "announcements.text_en", "valid_from": "announcements.valid_from",
-    "valid_until": "announcements.valid_until", "media_ids": "campaign.media", "media_id": "announcements.image",
-    "flight_start": "campaign.flight_start", "flight_end": "campaign.flight_end", "share_percent": "campaign.share",
-    "frequency_cap": "campaign.cap", "frequency_cap_per_hour": "campaign.cap", "category": "campaign.category",
-    "priority": "announcements.priority", "width": "screens.width", "height": "screens.height",
-    "screen_class": "screens.class", "orientation": "screens.orientation", "timezone": "screens.timezone",
-    "groups": "screens.groups", "tags": "screens.tags", "code": "claim.code", "capacity": "services.capacity",
-    "day": "services.day", "start": "campaign.from", "end": "campaign.until", "price": "services.price",
-    "duration_minutes": "services.duration", "reason": "campaign.reason", "phone": "cases.phone",
-    "applicant_name": "cases.applicant", "id_number": "cases.id_number", "case_type": "cases.type",
-    "first_day": "services.first_day", "last_day": "services.last_day", "duration_s": "media.duration",
-}  # fmt: skip
+    "title": "field.title",
+    "name": "field.name",
+    "text": "announcements.text_zh",
+    "text_zh": "announcements.text_zh",
+    "text_en": "announcements.text_en",
+    "valid_from": "announcements.valid_from",
+    "valid_until": "announcements.valid_until",
+    "media_ids": "campaign.media",
+    "media_id": "announcements.image",
+    "flight_start": "campaign.flight_start",
+    "flight_end": "campaign.flight_end",
+    "share_percent": "campaign.share",
+    "frequency_cap": "campaign.cap",
+    "frequency_cap_per_hour": "campaign.cap",
+    "category": "campaign.category",
+    "priority": "announcements.priority",
+    "width": "screens.width",
+    "height": "screens.height",
+    "screen_class": "screens.class",
+    "orientation": "screens.orientation",
+    "timezone": "screens.timezone",
+    "groups": "screens.groups",
+    "tags": "screens.tags",
+    "code": "claim.code",
+    "capacity": "services.capacity",
+    "day": "services.day",
+    "start": "campaign.from",
+    "end": "campaign.until",
+    "price": "services.price",
+    "duration_minutes": "services.duration",
+    "reason": "campaign.reason",
+    "phone": "cases.phone",
+    "applicant_name": "cases.applicant",
+    "id_number": "cases.id_number",
+    "case_type": "cases.type",
+    "first_day": "services.first_day",
+    "last_day": "services.last_day",
+    "duration_s": "media.duration",
+}
 # values a message carries that are codes themselves: shown by their name in these tables
 VALUE_TABLES: tuple[str, ...] = ("state.", "case_state.", "booking_state.", "pay.state.", "verb.")
-
-
-def keys_of(messages: Sequence[str]) -> list[tuple[str, dict[str, str]]]:
-    """Each message's key and values; unknown ones as the generic refusal (and logged)."""
-    out = []
-    for message in messages:
-        found = match(message)
-        if found is None:
-            log.warning("portal: no translation for the refusal %r", message)
-            out.append((GENERIC, {}))
-        else:
-            out.append(found)
-    return out

@@ -28,7 +28,6 @@ from content_server.core import security as core_security
 from content_server.core.errors import ServerError
 from content_server.core.settings import Settings
 from content_server.portal.i18n import Translator
-from content_server.portal.security import safe_next
 from content_server.portal.page import (
     PORTAL_PREFIX,
     LoginRequired,
@@ -38,6 +37,7 @@ from content_server.portal.page import (
     problem_text,
     translator,
 )
+from content_server.portal.security import safe_next
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -162,7 +162,8 @@ def _install_handlers(app: FastAPI) -> None:
         if request.headers.get("hx-request"):  # a part refreshing itself: the whole page goes to log-in
             shown = urlsplit(request.headers.get("hx-current-url", ""))
             back = safe_next(shown.path + (f"?{shown.query}" if shown.query else ""))
-            return Response(status_code=200, headers={"HX-Redirect": f"{PORTAL_PREFIX}/login?next={quote(back)}"})
+            login = f"{PORTAL_PREFIX}/login?next={quote(back)}"
+            return Response(status_code=200, headers={"HX-Redirect": login})
         return RedirectResponse(f"{PORTAL_PREFIX}/login?next={quote(exc.next_path)}", status_code=303)
 
     def wrap(kind: type[Exception]) -> Handler:

@@ -173,7 +173,12 @@ KINDS = ("announcement", "campaign", "filler", "emergency")
 
 
 def summarise(
-    blocks: Sequence[TimelineBlock], *, start: dt.datetime, tz: dt.tzinfo, hours: int = 24, names_per_hour: int = 3
+    blocks: Sequence[TimelineBlock],
+    *,
+    start: dt.datetime,
+    tz: dt.tzinfo,
+    hours: int = 24,
+    names_per_hour: int = 3,
 ) -> TimelineSummary:
     """What the timeline says, for people who do not see the picture (and everyone who wants it in words)."""
     origin = start.astimezone(tz).replace(minute=0, second=0, microsecond=0)

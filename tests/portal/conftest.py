@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import shutil
-from urllib.parse import urlsplit
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -164,7 +164,7 @@ def _axe_source() -> str:
 
 
 # a table cell or a control whose right edge is off the screen (a phone cannot reach it)
-CUT_OFF = """() => [...document.querySelectorAll('main td, main th, main input, main button, main select, main a')]
+CUT_OFF = """() => [...document.querySelectorAll('main :is(td, th, input, button, select, a)')]
   .filter((c) => c.getClientRects().length && c.getBoundingClientRect().right > window.innerWidth + 1
                  && getComputedStyle(c).visibility !== 'hidden' && !c.closest('thead'))
   .map((c) => (c.textContent.trim() || c.outerHTML).slice(0, 60))"""

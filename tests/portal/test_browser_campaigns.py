@@ -39,14 +39,22 @@ def _upload(server: LiveServer, creds: Credentials, path: Path) -> str:
 def _default_slide(server: LiveServer, media_dir: Path) -> None:
     """The operator's default slide (unbooked time on every screen)."""
     media_id = _upload(server, server.operator, media_dir / "small.jpg")
-    r = httpx.patch(f"{server.api}/media/{media_id}", json={"filler": True}, headers=server.auth(server.operator))
+    r = httpx.patch(
+        f"{server.api}/media/{media_id}", json={"filler": True}, headers=server.auth(server.operator)
+    )
     assert r.status_code == 200, r.text
 
 
 def _book(server: LiveServer, creds: Credentials, media_ids: list[str], name: str, **over: Any) -> str:
     today = dt.datetime.now(SHANGHAI).date()
-    body = {"name": name, "media_ids": media_ids, "flight_start": today.isoformat(),
-            "flight_end": (today + dt.timedelta(days=6)).isoformat(), "share_percent": 10, **over}  # fmt: skip
+    body = {
+        "name": name,
+        "media_ids": media_ids,
+        "flight_start": today.isoformat(),
+        "flight_end": (today + dt.timedelta(days=6)).isoformat(),
+        "share_percent": 10,
+        **over,
+    }
     r = httpx.post(server.api + "/campaigns", json=body, headers=server.auth(creds))
     assert r.status_code == 201, r.text
     campaign_id: str = r.json()["id"]
@@ -54,7 +62,9 @@ def _book(server: LiveServer, creds: Credentials, media_ids: list[str], name: st
 
 
 def _approve(server: LiveServer, campaign_id: str) -> None:
-    r = httpx.post(f"{server.api}/campaigns/{campaign_id}/approve", json={}, headers=server.auth(server.operator))
+    r = httpx.post(
+        f"{server.api}/campaigns/{campaign_id}/approve", json={}, headers=server.auth(server.operator)
+    )
     assert r.status_code == 200, r.text
 
 
@@ -63,7 +73,9 @@ def test_merchant_books_with_every_fact_in_view_changes_and_withdraws(
 ) -> None:
     server = portal_server
     pair_device(server, screen_class="outdoor_large", name="东门大屏", tags=["building:3"])
-    pair_device(server, screen_class="indoor_small", orientation="portrait", name="3号楼大堂", tags=["building:3"])
+    pair_device(
+        server, screen_class="indoor_small", orientation="portrait", name="3号楼大堂", tags=["building:3"]
+    )
     _default_slide(server, media_dir)
     shop = server.create_user("bakery", "advertiser", password="bakery-password-1")
     wide = _upload(server, shop, media_dir / "landscape.png")
@@ -138,7 +150,9 @@ def test_merchant_books_with_every_fact_in_view_changes_and_withdraws(
     expect(tab.locator(".used-by")).to_contain_text("冬季面包节（周末加场）")
     tab.get_by_label("确认删除该素材").check()
     tab.get_by_role("button", name="删除素材").click()
-    expect(tab.get_by_role("alert")).to_contain_text("以下投放仍在使用该素材，不能删除：冬季面包节（周末加场）")
+    expect(tab.get_by_role("alert")).to_contain_text(
+        "以下投放仍在使用该素材，不能删除：冬季面包节（周末加场）"
+    )
     shoot(tab, "media-delete-refused-zh-desktop")
     shoot(tab, "media-delete-refused-zh-phone", phone=True)
     spare = _upload(server, shop, media_dir / "small.jpg")
@@ -156,8 +170,9 @@ def test_operator_sees_everything_approves_and_lists_campaigns_merchant_pauses_a
     shop = server.create_user("florist", "advertiser", password="florist-password-1")
     wide, tall = (_upload(server, shop, media_dir / n) for n in ("landscape.png", "portrait.png"))
     daypart = [{"weekdays": [5, 6], "start": "10:00:00", "end": "12:00:00"}]
-    campaign = _book(server, shop, [wide, tall], "鲜花周末", category="花店", dayparts=daypart,
-                     frequency_cap_per_hour=3)  # fmt: skip
+    campaign = _book(
+        server, shop, [wide, tall], "鲜花周末", category="花店", dayparts=daypart, frequency_cap_per_hour=3
+    )
 
     op = open_tab()
     browser_login(op, server.url, server.operator)
@@ -218,17 +233,25 @@ def test_proof_of_play_in_the_communitys_time_with_names_for_both(
     screen = pair_device(server, screen_class="outdoor_large", name="北门大屏", groups=["north"])
     shop = server.create_user("teashop", "advertiser", password="teashop-password-1")
     wide = _upload(server, shop, media_dir / "landscape.png")
-    campaign = _book(server, shop, [wide], "=HYPERLINK(\"x\") 茶饮", targeting={"groups": ["north"]})
+    campaign = _book(server, shop, [wide], '=HYPERLINK("x") 茶饮', targeting={"groups": ["north"]})
     _approve(server, campaign)
     manifest = httpx.get(server.api + "/device/manifest", headers=screen.headers).json()
     item_id = next(c["item_ids"][0] for c in manifest["catalogue"]["campaigns"] if c["id"] == campaign)
     now = dt.datetime.now(dt.UTC)
     local_midnight = dt.datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
     records = [
-        {"id": str(uuid.uuid4()), "item_id": item_id, "campaign_id": campaign, "duration_s": 8.0, "completed": True,
-         "started_at": max(local_midnight.astimezone(dt.UTC), now - dt.timedelta(minutes=2 * i)).isoformat()}
+        {
+            "id": str(uuid.uuid4()),
+            "item_id": item_id,
+            "campaign_id": campaign,
+            "duration_s": 8.0,
+            "completed": True,
+            "started_at": max(
+                local_midnight.astimezone(dt.UTC), now - dt.timedelta(minutes=2 * i)
+            ).isoformat(),
+        }
         for i in range(5)
-    ]  # fmt: skip
+    ]
     r = httpx.post(server.api + "/device/plays", json={"records": records}, headers=screen.headers)
     assert r.status_code == 200 and r.json()["accepted"] == 5, r.text
     today = dt.datetime.now(SHANGHAI).date().isoformat()

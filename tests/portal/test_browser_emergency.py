@@ -17,10 +17,22 @@ from tests.portal.conftest import browser_login, heartbeat, set_language, shoot,
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LIVE = 15_000  # the delivery line polls every 5 s
-ZH = {"title": "标题", "zh": "中文内容", "en": "英文内容", "next": "下一步：确认",
-      "three": "立即发送到下列 3 块屏幕", "never": "几秒内"}  # fmt: skip
-EN = {"title": "Title", "zh": "Chinese text", "en": "English text",
-      "next": "Next: confirm", "three": "sent at once to the 3 screens below", "never": "within seconds"}  # fmt: skip
+ZH = {
+    "title": "标题",
+    "zh": "中文内容",
+    "en": "英文内容",
+    "next": "下一步：确认",
+    "three": "立即发送到下列 3 块屏幕",
+    "never": "几秒内",
+}
+EN = {
+    "title": "Title",
+    "zh": "Chinese text",
+    "en": "English text",
+    "next": "Next: confirm",
+    "three": "sent at once to the 3 screens below",
+    "never": "within seconds",
+}
 
 
 def test_delivery_is_counted_from_the_screens_and_stragglers_are_named(

@@ -28,25 +28,35 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def _provider(server: LiveServer, username: str) -> tuple[Credentials, dict[str, str]]:
     creds = server.create_user(username, "provider", password=f"{username}-password-1")
     me = server.auth(creds)
-    r = httpx.put(server.api + "/provider/profile", headers=me, json={"name_zh": "快修管道", "name_en": "QuickFix"})
+    r = httpx.put(
+        server.api + "/provider/profile", headers=me, json={"name_zh": "快修管道", "name_en": "QuickFix"}
+    )
     assert r.status_code == 200, r.text
     return creds, me
 
 
 def _service_with_slot(server: LiveServer, me: dict[str, str], start: dt.datetime) -> tuple[str, str]:
-    body = {"category_id": "repairs", "name_zh": "上门换水龙头", "name_en": "Tap replaced at home",
-            "price_minor": 8000, "duration_minutes": 60}  # fmt: skip
+    body = {
+        "category_id": "repairs",
+        "name_zh": "上门换水龙头",
+        "name_en": "Tap replaced at home",
+        "price_minor": 8000,
+        "duration_minutes": 60,
+    }
     service = httpx.post(server.api + "/provider/services", headers=me, json=body).json()
     slot = httpx.post(
-        f"{server.api}/provider/services/{service['id']}/slots", headers=me,
+        f"{server.api}/provider/services/{service['id']}/slots",
+        headers=me,
         json={"start": start.isoformat(), "end": (start + dt.timedelta(hours=1)).isoformat(), "capacity": 2},
-    ).json()  # fmt: skip
+    ).json()
     return service["id"], slot["id"]
 
 
-def test_provider_manages_services_and_repeating_slots(portal_server: LiveServer, open_tab: Callable[[], Page]) -> None:
+def test_provider_manages_services_and_repeating_slots(
+    portal_server: LiveServer, open_tab: Callable[[], Page]
+) -> None:
     server = portal_server
-    creds, me = _provider(server, "cleaner")
+    creds, _ = _provider(server, "cleaner")
     tab = open_tab()
     browser_login(tab, server.url, creds)
     tab.get_by_role("link", name="我的服务").click()
@@ -86,14 +96,18 @@ def test_provider_manages_services_and_repeating_slots(portal_server: LiveServer
     expect(slots.first).to_contain_text("已约 0/4")
     slots.last.get_by_role("button", name="删除").click()
     expect(tab.locator(".notice")).to_contain_text("时段已删除")
-    expect(tab.locator("article.service").filter(has_text="家庭保洁").locator("tr.slot")).to_have_count(weekdays - 1)
+    expect(tab.locator("article.service").filter(has_text="家庭保洁").locator("tr.slot")).to_have_count(
+        weekdays - 1
+    )
     edit = tab.locator("article.service").filter(has_text="家庭保洁").locator("details.edit-service")
     edit.locator("summary").click()
     edit.get_by_label("价格（元）").fill("150")
     edit.get_by_role("button", name="保存").click()
     expect(tab.locator(".notice")).to_contain_text("服务已更新")
     expect(tab.locator("article.service").filter(has_text="家庭保洁")).to_contain_text("¥150.00")
-    catalogue = httpx.get(server.api + "/kiosk/catalogue", headers=pair_device(server, kind="kiosk").headers).json()
+    catalogue = httpx.get(
+        server.api + "/kiosk/catalogue", headers=pair_device(server, kind="kiosk").headers
+    ).json()
     offer = next(s for s in catalogue["services"] if s["name"]["en"] == "Home cleaning")
     assert offer["price_minor"] == 15000 and offer["slots"][0]["capacity"] == 4
 
@@ -106,9 +120,16 @@ def test_provider_manages_services_and_repeating_slots(portal_server: LiveServer
     expect(tab.locator("article.service").filter(has_text="家庭保洁")).to_have_count(0)
 
 
-def _order(server: LiveServer, kiosk_headers: dict[str, str], service_id: str, slot_id: str) -> dict[str, Any]:
-    body = {"idempotency_key": str(uuid.uuid4()), "service_id": service_id, "slot_id": slot_id,
-            "phone": "13900001111", "address": {"building": "3号楼", "unit": "2单元", "room": "1203"}}  # fmt: skip
+def _order(
+    server: LiveServer, kiosk_headers: dict[str, str], service_id: str, slot_id: str
+) -> dict[str, Any]:
+    body = {
+        "idempotency_key": str(uuid.uuid4()),
+        "service_id": service_id,
+        "slot_id": slot_id,
+        "phone": "13900001111",
+        "address": {"building": "3号楼", "unit": "2单元", "room": "1203"},
+    }
     r = httpx.post(server.api + "/kiosk/orders", headers=kiosk_headers, json=body)
     assert r.status_code == 201, r.text
     order: dict[str, Any] = r.json()
@@ -120,11 +141,17 @@ def test_home_service_paid_on_a_phone_then_served_by_the_provider(
 ) -> None:
     server = portal_server
     creds, me = _provider(server, "plumber")
-    start = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
+    start = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=2)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
     service_id, slot_id = _service_with_slot(server, me, start)
     kiosk = pair_device(server, kind="kiosk")
     order = _order(server, kiosk.headers, service_id, slot_id)
-    assert order["appointment_start"] and order["address"]["room"] == "1203" and order["phone_masked"] == "139****1111"
+    assert (
+        order["appointment_start"]
+        and order["address"]["room"] == "1203"
+        and order["phone_masked"] == "139****1111"
+    )
     appointment = f"{start:%Y-%m-%d} 10:00–11:00"
 
     # the resident's phone: the pay page says what, when, where and which order
@@ -151,7 +178,9 @@ def test_home_service_paid_on_a_phone_then_served_by_the_provider(
     phone.get_by_role("link", name=re.compile("查看预约详情")).click()
     assert phone.url == order["status_url"]  # the page the receipt's QR opens
     deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=15)
-    while phone.locator("#status").get_attribute("data-status") != "paid" and dt.datetime.now(dt.UTC) < deadline:
+    while (
+        phone.locator("#status").get_attribute("data-status") != "paid" and dt.datetime.now(dt.UTC) < deadline
+    ):
         phone.reload()  # the provider's signed notification arrives on its own thread
     expect(phone.locator("#status")).to_contain_text("已付款，等待服务商接单")
     expect(phone.locator("#appointment")).to_have_text(appointment)
@@ -186,7 +215,9 @@ def test_home_service_paid_on_a_phone_then_served_by_the_provider(
     expect(tab.locator(".booking-contact .address-room")).to_have_text("1203")
     shoot_all(tab, "booking-contact")
     audit = httpx.get(
-        f"{server.api}/kiosk-admin/audit", params={"entity_id": order["id"]}, headers=server.auth(server.operator)
+        f"{server.api}/kiosk-admin/audit",
+        params={"entity_id": order["id"]},
+        headers=server.auth(server.operator),
     ).json()
     assert [a["actor"] for a in audit if a["action"] == "booking.contact_viewed"]
     tab.get_by_role("button", name="已完成服务").click()
@@ -221,7 +252,10 @@ def test_clerk_prints_a_receipt_slip_and_reads_refusals_in_their_language(
     expect(slip).to_contain_text("110***********002X")
     expect(slip.locator(".slip-bring")).to_contain_text("本人身份证原件")
     expect(slip.locator(".slip-bring")).to_contain_text("户口簿")
-    assert slip.get_by_role("img", name=re.compile(number)).evaluate("img => img.complete && img.naturalWidth") > 0
+    assert (
+        slip.get_by_role("img", name=re.compile(number)).evaluate("img => img.complete && img.naturalWidth")
+        > 0
+    )
     expect(tab.get_by_role("button", name="打印")).to_be_visible()
     shoot_all(tab, "case-slip")
     tab.emulate_media(media="print")  # what the printer gets: the slip, not the portal around it

@@ -27,7 +27,9 @@ def test_screenshots_show_with_their_time_and_the_list_refreshes_itself(
 ) -> None:
     server = portal_server
     gate = pair_device(server, screen_class="outdoor_large", name="东门大屏", groups=["east-gate"])
-    pair_device(server, screen_class="indoor_small", orientation="portrait", name="3号楼大堂", groups=["lobby"])
+    pair_device(
+        server, screen_class="indoor_small", orientation="portrait", name="3号楼大堂", groups=["lobby"]
+    )
     op = open_tab()
     browser_login(op, server.url, server.operator)
     op.goto(server.url + "/portal/screens")
@@ -67,7 +69,9 @@ def test_screenshots_show_with_their_time_and_the_list_refreshes_itself(
     thumb = op.locator("tr[data-screen]").filter(has_text="东门大屏").locator("img.thumb")
     expect(thumb).to_be_visible()
     assert thumb.evaluate(LOADED) == 480
-    expect(op.locator("tr[data-screen]").filter(has_text="东门大屏").locator(".thumb-time")).to_contain_text("截于")
+    expect(op.locator("tr[data-screen]").filter(has_text="东门大屏").locator(".thumb-time")).to_contain_text(
+        "截于"
+    )
     shoot_all(op, "screens-live")
 
 

@@ -45,39 +45,89 @@ def test_every_page_for_every_role_passes_axe_in_both_languages_and_widths(
     # what the pages show: screens with a screenshot, media, campaigns, a case, a paid booking
     screen = pair_device(server, screen_class="outdoor_large", name="西门大屏", groups=["west"])
     heartbeat(server, screen)
-    httpx.post(f"{server.api}/screens/{screen.device_id}/screenshot-request", headers=server.auth(server.operator))
+    httpx.post(
+        f"{server.api}/screens/{screen.device_id}/screenshot-request", headers=server.auth(server.operator)
+    )
     heartbeat(server, screen)
-    httpx.post(server.api + "/device/screenshot", content=png_of((20, 120, 200)),
-               headers={**screen.headers, "Content-Type": "image/png"})  # fmt: skip
-    op_media = httpx.post(f"{server.api}/media?filename=small.jpg", content=(media_dir / "small.jpg").read_bytes(),
-                          headers=server.auth(server.operator)).json()  # fmt: skip
-    httpx.patch(f"{server.api}/media/{op_media['id']}", json={"filler": True}, headers=server.auth(server.operator))
+    httpx.post(
+        server.api + "/device/screenshot",
+        content=png_of((20, 120, 200)),
+        headers={**screen.headers, "Content-Type": "image/png"},
+    )
+    op_media = httpx.post(
+        f"{server.api}/media?filename=small.jpg",
+        content=(media_dir / "small.jpg").read_bytes(),
+        headers=server.auth(server.operator),
+    ).json()
+    httpx.patch(
+        f"{server.api}/media/{op_media['id']}", json={"filler": True}, headers=server.auth(server.operator)
+    )
     shop = server.create_user("sweep-shop", "advertiser", password="sweep-shop-pass-1")
-    media = httpx.post(f"{server.api}/media?filename=landscape.png",
-                       content=(media_dir / "landscape.png").read_bytes(), headers=server.auth(shop)).json()  # fmt: skip
+    media = httpx.post(
+        f"{server.api}/media?filename=landscape.png",
+        content=(media_dir / "landscape.png").read_bytes(),
+        headers=server.auth(shop),
+    ).json()
     today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    booking = {"name": "扫描测试", "media_ids": [media["id"]], "flight_start": today.isoformat(),
-               "flight_end": (today + dt.timedelta(days=3)).isoformat(), "share_percent": 5}  # fmt: skip
+    booking = {
+        "name": "扫描测试",
+        "media_ids": [media["id"]],
+        "flight_start": today.isoformat(),
+        "flight_end": (today + dt.timedelta(days=3)).isoformat(),
+        "share_percent": 5,
+    }
     running = httpx.post(server.api + "/campaigns", json=booking, headers=server.auth(shop)).json()["id"]
     httpx.post(f"{server.api}/campaigns/{running}/approve", json={}, headers=server.auth(server.operator))
-    pending = httpx.post(server.api + "/campaigns", json={**booking, "name": "待审"}, headers=server.auth(shop)).json()
+    pending = httpx.post(
+        server.api + "/campaigns", json={**booking, "name": "待审"}, headers=server.auth(shop)
+    ).json()
     clerk = server.create_user("sweep-clerk", "clerk", password="sweep-clerk-pass-1")
-    case = httpx.post(server.api + "/cases", headers=server.auth(clerk), json={
-        "case_type": "residence_permit", "applicant_name": "赵六", "id_number": "11010519491231002X",
-        "phone": "13912345678"}).json()  # fmt: skip
+    case = httpx.post(
+        server.api + "/cases",
+        headers=server.auth(clerk),
+        json={
+            "case_type": "residence_permit",
+            "applicant_name": "赵六",
+            "id_number": "11010519491231002X",
+            "phone": "13912345678",
+        },
+    ).json()
     provider = server.create_user("sweep-provider", "provider", password="sweep-provider-pass-1")
     me = server.auth(provider)
     httpx.put(server.api + "/provider/profile", headers=me, json={"name_zh": "小区维修", "name_en": "Fix it"})
-    service = httpx.post(server.api + "/provider/services", headers=me, json={
-        "category_id": "repairs", "name_zh": "修门锁", "name_en": "Door lock", "price_minor": 5000,
-        "duration_minutes": 30}).json()  # fmt: skip
+    service = httpx.post(
+        server.api + "/provider/services",
+        headers=me,
+        json={
+            "category_id": "repairs",
+            "name_zh": "修门锁",
+            "name_en": "Door lock",
+            "price_minor": 5000,
+            "duration_minutes": 30,
+        },
+    ).json()
     start = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
-    slot = httpx.post(f"{server.api}/provider/services/{service['id']}/slots", headers=me, json={
-        "start": start.isoformat(), "end": (start + dt.timedelta(minutes=30)).isoformat(), "capacity": 3}).json()  # fmt: skip
+    slot = httpx.post(
+        f"{server.api}/provider/services/{service['id']}/slots",
+        headers=me,
+        json={
+            "start": start.isoformat(),
+            "end": (start + dt.timedelta(minutes=30)).isoformat(),
+            "capacity": 3,
+        },
+    ).json()
     kiosk = pair_device(server, kind="kiosk")
-    order = httpx.post(server.api + "/kiosk/orders", headers=kiosk.headers, json={
-        "idempotency_key": str(uuid.uuid4()), "service_id": service["id"], "slot_id": slot["id"],
-        "phone": "13900002222", "address": {"building": "7", "unit": "1", "room": "302"}}).json()  # fmt: skip
+    order = httpx.post(
+        server.api + "/kiosk/orders",
+        headers=kiosk.headers,
+        json={
+            "idempotency_key": str(uuid.uuid4()),
+            "service_id": service["id"],
+            "slot_id": slot["id"],
+            "phone": "13900002222",
+            "address": {"building": "7", "unit": "1", "room": "302"},
+        },
+    ).json()
     pay_path = urlsplit(order["payment"]["qr_payload"]).path
     status_path = urlsplit(order["status_url"]).path
 
@@ -96,17 +146,46 @@ def test_every_page_for_every_role_passes_axe_in_both_languages_and_widths(
 
     tab = open_tab()
     browser_login(tab, url, shop)
-    _sweep(tab, url, "advertiser", ["/portal/media", f"/portal/media/{media['id']}", "/portal/campaigns",
-                                    "/portal/campaigns/new", f"/portal/campaigns/{running}",
-                                    f"/portal/campaigns/{pending['id']}/edit", "/portal/report",
-                                    "/portal/studio", "/portal/studio/new/offer"])  # fmt: skip
+    _sweep(
+        tab,
+        url,
+        "advertiser",
+        [
+            "/portal/media",
+            f"/portal/media/{media['id']}",
+            "/portal/campaigns",
+            "/portal/campaigns/new",
+            f"/portal/campaigns/{running}",
+            f"/portal/campaigns/{pending['id']}/edit",
+            "/portal/report",
+            "/portal/studio",
+            "/portal/studio/new/offer",
+        ],
+    )
     tab = open_tab()
     browser_login(tab, url, server.operator)
-    _sweep(tab, url, "operator", ["/portal/approvals", "/portal/media", f"/portal/media/{op_media['id']}",
-                                  "/portal/campaigns", f"/portal/campaigns/{running}", "/portal/report",
-                                  "/portal/screens", f"/portal/screens/{screen.device_id}", "/portal/screens/claim",
-                                  "/portal/announcements", "/portal/emergency", "/portal/bundles",
-                                  "/portal/studio", "/portal/studio/new/notice", "/portal/no-such-page"])  # fmt: skip
+    _sweep(
+        tab,
+        url,
+        "operator",
+        [
+            "/portal/approvals",
+            "/portal/media",
+            f"/portal/media/{op_media['id']}",
+            "/portal/campaigns",
+            f"/portal/campaigns/{running}",
+            "/portal/report",
+            "/portal/screens",
+            f"/portal/screens/{screen.device_id}",
+            "/portal/screens/claim",
+            "/portal/announcements",
+            "/portal/emergency",
+            "/portal/bundles",
+            "/portal/studio",
+            "/portal/studio/new/notice",
+            "/portal/no-such-page",
+        ],
+    )
     tab = open_tab()
     browser_login(tab, url, clerk)
     number = case["case_number"]

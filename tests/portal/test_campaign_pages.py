@@ -128,7 +128,8 @@ def test_pause_an_approved_campaign_and_download_csv(app_client: AppClient, medi
     portal_login(app_client, shop)
     detail = app_client.get(f"/portal/campaigns/{campaign_id}")
     assert "投放中" in detail.text and "暂停投放" in detail.text  # approved, and its flight has begun
-    asked = app_client.post(f"/portal/campaigns/{campaign_id}/pause", data={"csrf_token": csrf_of(detail.text)})
+    pause = f"/portal/campaigns/{campaign_id}/pause"
+    asked = app_client.post(pause, data={"csrf_token": csrf_of(detail.text)})
     assert "暂停后该广告将从所有屏幕下线" in asked.text and 'name="confirmed" value="yes"' in asked.text
     detail = app_client.get(f"/portal/campaigns/{campaign_id}")
     assert "投放中" in detail.text  # nothing paused before the confirmation

@@ -115,7 +115,8 @@ def test_cap_replacement_is_explained() -> None:
 
 def test_explanations_name_announcements_and_campaigns_as_people_know_them() -> None:
     """Operators read titles and campaign names, never internal ids (issue 14)."""
-    water = item("notice-text", 10, kind=ItemKind.TEXT, text={"zh": "明天停水", "en": "No water"}, title="停水通知")
+    text = {"zh": "明天停水", "en": "No water"}
+    water = item("notice-text", 10, kind=ItemKind.TEXT, text=text, title="停水通知")
     cat = catalogue(
         [*BASE_ITEMS, water],
         campaigns=(campaign("c-7f3a", share=20, name="冬季面包节"),),

@@ -149,7 +149,8 @@ def test_an_ended_emergency_leaves_the_screen_as_promptly_as_it_came(
     def holds(present: bool) -> Callable[[], bool]:  # the live manifest holds the emergency (or not)
         def check() -> bool:
             live = app.playback.syncer.live
-            return live is not None and any(a.id == ann["id"] for a in live.catalogue.announcements) == present
+            held = live is not None and any(a.id == ann["id"] for a in live.catalogue.announcements)
+            return live is not None and held == present
 
         return check
 

@@ -200,7 +200,10 @@ def service_fields(
 
 @router.post("/services")
 def create_service(
-    page: ProviderPage, session: SessionDep, now: NowDep, form: Annotated[dict[str, Any], Depends(service_fields)],
+    page: ProviderPage,
+    session: SessionDep,
+    now: NowDep,
+    form: Annotated[dict[str, Any], Depends(service_fields)],
     csrf_token: Csrf = "",
 ) -> Response:
     """A new service for the kiosks' catalogue."""
@@ -310,7 +313,9 @@ def add_recurring_slots(
         if t_start is None or t_end is None:
             raise forms.FormError("campaign.need_times")
         days = frozenset(int(d) for d in weekdays or [] if d.isdigit())
-        plan = slot_plan.plan(forms.parse_date(first_day), forms.parse_date(last_day), days, t_start, t_end, page.tz)
+        plan = slot_plan.plan(
+            forms.parse_date(first_day), forms.parse_date(last_day), days, t_start, t_end, page.tz
+        )
         added = merchants.add_recurring_slots(session, provider, service_id, plan, capacity, now)
     except slot_plan.PlanError as exc:
         return _refused(page, session, forms.FormError(exc.key, **exc.params))
@@ -344,7 +349,9 @@ def edit_slot(
 
 
 @router.post("/slots/{slot_id}/delete")
-def delete_slot(page: ProviderPage, session: SessionDep, now: NowDep, slot_id: str, csrf_token: Csrf = "") -> Response:
+def delete_slot(
+    page: ProviderPage, session: SessionDep, now: NowDep, slot_id: str, csrf_token: Csrf = ""
+) -> Response:
     page.require_csrf(csrf_token)
     assert page.user is not None
     try:

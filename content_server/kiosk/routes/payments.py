@@ -17,10 +17,10 @@ from content_server.core.db import release_connection
 from content_server.core.deps import NowDep, SessionDep, SettingsDep
 from content_server.core.errors import ServerError
 from content_server.kiosk import receipts, runtime
-from content_server.kiosk.models import OrderRow
 from content_server.kiosk.deps import API, Runtime
 from content_server.kiosk.errors import KioskServerError, NotificationRejected
 from content_server.kiosk.identity import mask_room
+from content_server.kiosk.models import OrderRow
 from content_server.kiosk.offline_token import verify_offline_token
 from content_server.kiosk.reference import normalize_reference
 from content_server.kiosk.services import orders
@@ -133,7 +133,9 @@ def pay_offline(token: str, session: SessionDep, now: NowDep, rt: Runtime, setti
 
 
 @pay_router.get("/pay/{token}", response_class=HTMLResponse)
-def pay_page(token: str, session: SessionDep, now: NowDep, rt: Runtime, settings: SettingsDep) -> HTMLResponse:
+def pay_page(
+    token: str, session: SessionDep, now: NowDep, rt: Runtime, settings: SettingsDep
+) -> HTMLResponse:
     return _pay_page(rt, session, token, now, settings.community_tz)
 
 
@@ -151,7 +153,8 @@ ORDER_TONES = {OrderState.PAID: "ok", OrderState.FULFILLED: "ok", OrderState.AWA
 
 def _state_key(view: OrderView, booking_state: str) -> str:
     if view.state is OrderState.PAID:
-        return f"pay.state.paid_{booking_state}" if booking_state in ("pending", "accepted") else "pay.state.paid"
+        known = booking_state in ("pending", "accepted")
+        return f"pay.state.paid_{booking_state}" if known else "pay.state.paid"
     return f"pay.state.{view.state.value}"
 
 

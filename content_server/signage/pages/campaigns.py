@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -19,8 +18,10 @@ from content_server.core.deps import NowDep, SessionDep
 from content_server.core.errors import ServerError
 from content_server.portal import forms
 from content_server.portal.page import AdvertiserPage, CampaignsPage, Csrf, Page, PortalError, problem_text
+from content_server.signage import campaign_view
 from content_server.signage import forms as signage_forms
 from content_server.signage.models import CampaignRow
+from content_server.signage.pages import reports
 from content_server.signage.pages.describe import (
     buildings_of,
     cap_text,
@@ -29,8 +30,6 @@ from content_server.signage.pages.describe import (
     preview_srcs,
     targeting_text,
 )
-from content_server.signage import campaign_view
-from content_server.signage.pages import reports
 from content_server.signage.services import bookings, library, screens
 from schedules.model import Daypart, ScreenClass, Targeting
 
@@ -167,6 +166,10 @@ def _form_page(
     return page.render("campaign_new.html", context, title_key=title, status_code=status_code)
 
 
+def _owner(session: Any, c: CampaignRow) -> str:
+    return accounts.account_name(session, c.advertiser_id)
+
+
 @router.get("/campaigns")
 def campaigns_page(page: CampaignsPage, session: SessionDep, now: NowDep, show: str = "") -> Response:
     """Advertisers: their campaigns. Operators: everyone's, by what they are doing now."""
@@ -174,7 +177,7 @@ def campaigns_page(page: CampaignsPage, session: SessionDep, now: NowDep, show: 
     operator = page.user.role == "operator"
     today = now.astimezone(page.tz).date()
     rows = [
-        campaign_view.view(c, today, advertiser=accounts.account_name(session, c.advertiser_id) if operator else "")
+        campaign_view.view(c, today, advertiser=_owner(session, c) if operator else "")
         for c in reversed(bookings.list_campaigns(session, page.user, None))
     ]
     if show in campaign_view.FILTERS:
@@ -255,7 +258,12 @@ def edit_form(page: AdvertiserPage, session: SessionDep, campaign_id: str) -> Re
 
 @router.post("/campaigns/{campaign_id}/edit")
 def save_edit(
-    page: AdvertiserPage, session: SessionDep, now: NowDep, campaign_id: str, form: FormDep, csrf_token: Csrf = ""
+    page: AdvertiserPage,
+    session: SessionDep,
+    now: NowDep,
+    campaign_id: str,
+    form: FormDep,
+    csrf_token: Csrf = "",
 ) -> Response:
     page.require_csrf(csrf_token)
     assert page.user is not None
@@ -287,7 +295,7 @@ def _campaign_page(
     context = {
         "section": "campaigns",
         "campaign": campaign,
-        "view": campaign_view.view(campaign, today, advertiser=accounts.account_name(session, campaign.advertiser_id)),
+        "view": campaign_view.view(campaign, today, advertiser=_owner(session, campaign)),
         "operator": operator,
         "own": campaign.advertiser_id == page.user.id,
         "confirm": confirm,

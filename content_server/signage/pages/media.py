@@ -26,7 +26,12 @@ def media_page(page: MediaPage, session: SessionDep) -> Response:
     user = page.user
     assert user is not None
     media = [m for m in library.list_for(session, user) if m.owner_id == user.id or m.filler]
-    context = {"section": "media", "media": media, "operator": user.role == "operator", **_upload_context(page)}
+    context = {
+        "section": "media",
+        "media": media,
+        "operator": user.role == "operator",
+        **_upload_context(page),
+    }
     return page.render("media.html", context, title_key="media.title")
 
 
@@ -38,7 +43,9 @@ def _media_page(page: Page, session: Any, media_id: str, errors: list[str]) -> R
         "section": "media", "m": m, "campaigns": campaigns, "announcements": announcements,
         "form_errors": errors, **_upload_context(page),
     }  # fmt: skip
-    return page.render("media_detail.html", context, title_key="media.title", status_code=409 if errors else 200)
+    return page.render(
+        "media_detail.html", context, title_key="media.title", status_code=409 if errors else 200
+    )
 
 
 @router.get("/media/{media_id}")
@@ -78,11 +85,15 @@ def replace(
     page.require_csrf(csrf_token)
     assert page.user is not None
     try:
-        requeued = library.replace(session, page.user, media_id, upload_id, discard_upload=fresh == "yes", now=now)
+        requeued = library.replace(
+            session, page.user, media_id, upload_id, discard_upload=fresh == "yes", now=now
+        )
     except ServerError as exc:
         session.rollback()
         return _media_page(page, session, media_id, [problem_text(page, exc)])
-    return page.redirect(f"/portal/media/{media_id}", notice="media_requeued" if requeued else "media_replaced")
+    return page.redirect(
+        f"/portal/media/{media_id}", notice="media_requeued" if requeued else "media_replaced"
+    )
 
 
 @router.post("/media/{media_id}/delete")

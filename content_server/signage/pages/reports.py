@@ -107,12 +107,18 @@ def csv_response(
 def _range(page: Page, first: str, last: str) -> tuple[dt.datetime | None, dt.datetime | None]:
     """Local dates typed in the filter as a UTC range [first day 00:00, the day after the last)."""
     start = dt.datetime.combine(forms.parse_date(first), dt.time(), page.tz) if first else None
-    end = dt.datetime.combine(forms.parse_date(last) + dt.timedelta(days=1), dt.time(), page.tz) if last else None
+    end = (
+        dt.datetime.combine(forms.parse_date(last) + dt.timedelta(days=1), dt.time(), page.tz)
+        if last
+        else None
+    )
     return start, end
 
 
 @router.get("/report")
-def report_page(page: CampaignsPage, session: SessionDep, now: NowDep, first: str = "", last: str = "") -> Response:
+def report_page(
+    page: CampaignsPage, session: SessionDep, now: NowDep, first: str = "", last: str = ""
+) -> Response:
     """Proof of play over every campaign one may see, per day and campaign, for a date range."""
     assert page.user is not None
     today = now.astimezone(page.tz).date()
@@ -147,7 +153,9 @@ def report_page(page: CampaignsPage, session: SessionDep, now: NowDep, first: st
         "csv_url": f"/portal/report.csv?first={first}&last={last}",
         "total": sum(r.plays for r in rows),
     }
-    return page.render("report_page.html", context, title_key="report.title", status_code=422 if errors else 200)
+    return page.render(
+        "report_page.html", context, title_key="report.title", status_code=422 if errors else 200
+    )
 
 
 @router.get("/report.csv")

@@ -83,7 +83,8 @@ def screens_page(page: OperatorPage, session: SessionDep, now: NowDep) -> Respon
 @router.get("/screens/live")
 def screens_live(page: OperatorPage, session: SessionDep, now: NowDep, v: str | None = None) -> Response:
     """The screens list's refresh: 204 while nothing changed."""
-    return page.live("screens_live.html", _screens_live(page, session, now), url="/portal/screens/live", known=v)
+    live = _screens_live(page, session, now)
+    return page.live("screens_live.html", live, url="/portal/screens/live", known=v)
 
 
 @router.get("/screens/claim")
@@ -191,7 +192,8 @@ def screen_live(
 ) -> Response:
     """The screen's status card refreshing itself (a requested screenshot appears when it arrives)."""
     d = screens.get_device(session, screen_id)
-    return page.live("screen_status.html", _status(page, session, d, now), url=f"/portal/screens/{d.id}/live", known=v)
+    url = f"/portal/screens/{d.id}/live"
+    return page.live("screen_status.html", _status(page, session, d, now), url=url, known=v)
 
 
 @router.get("/screens/{screen_id}/screenshot")

@@ -240,6 +240,13 @@ def submit_campaign(session: Session, adv: User, body: CampaignIn, *, now: dt.da
     return row
 
 
+# what an advertiser asks for (everything else is the approval's)
+CAMPAIGN_TERMS = (
+    "name", "category", "media_ids", "flight_start", "flight_end", "dayparts", "rrule", "targeting",
+    "share_percent", "plays_per_hour", "frequency_cap_per_hour",
+)  # fmt: skip
+
+
 def update_campaign(
     session: Session, adv: User, campaign_id: str, body: CampaignIn, *, now: dt.datetime
 ) -> CampaignRow:
@@ -250,8 +257,7 @@ def update_campaign(
     if row.state != "pending":
         raise Conflict(f"only a pending campaign can be changed; this one is {row.state}")
     fresh = _new_campaign_row(session, adv, body, now)
-    for column in ("name", "category", "media_ids", "flight_start", "flight_end", "dayparts", "rrule", "targeting",
-                   "share_percent", "plays_per_hour", "frequency_cap_per_hour"):  # fmt: skip
+    for column in CAMPAIGN_TERMS:
         setattr(row, column, getattr(fresh, column))
     row.submitted_at = now  # waits in the queue from its last change
     row.updated_at = now
@@ -268,7 +274,8 @@ def update_campaign(
 
 def campaigns_using(session: Session, media_id: str, states: tuple[str, ...]) -> list[CampaignRow]:
     """Campaigns in ``states`` that show ``media_id``."""
-    rows = session.scalars(select(CampaignRow).where(CampaignRow.state.in_(states)).order_by(CampaignRow.name))
+    query = select(CampaignRow).where(CampaignRow.state.in_(states)).order_by(CampaignRow.name)
+    rows = session.scalars(query)
     return [c for c in rows if media_id in (c.media_ids or [])]
 
 

@@ -44,7 +44,9 @@ def reported_version(device: Device) -> str | None:
 def deliveries(session: Session, now: dt.datetime) -> dict[str, Delivery]:
     """Per active emergency announcement: the live devices it is for now, and who has it."""
     live = load_live(session, now)
-    devices = session.scalars(select(Device).where(Device.revoked_at.is_(None)).order_by(Device.name, Device.id))
+    devices = session.scalars(
+        select(Device).where(Device.revoked_at.is_(None)).order_by(Device.name, Device.id)
+    )
     delivered: dict[str, list[str]] = {}
     waiting: dict[str, list[str]] = {}
     for device in devices:
@@ -55,13 +57,13 @@ def deliveries(session: Session, now: dt.datetime) -> dict[str, Delivery]:
         done = reported_version(device) == state.version
         (delivered if done else waiting).setdefault(state.announcement_id, []).append(name)
     ids = set(delivered) | set(waiting)
-    return {
-        a: Delivery(a, tuple(delivered.get(a, ())), tuple(waiting.get(a, ()))) for a in sorted(ids)
-    }
+    return {a: Delivery(a, tuple(delivered.get(a, ())), tuple(waiting.get(a, ()))) for a in sorted(ids)}
 
 
 def targeted_names(session: Session, rule: Targeting) -> list[str]:
     """The live screens (players and kiosks) a broadcast not sent yet would reach: the confirmation
     step names them."""
-    devices = session.scalars(select(Device).where(Device.revoked_at.is_(None)).order_by(Device.name, Device.id))
+    devices = session.scalars(
+        select(Device).where(Device.revoked_at.is_(None)).order_by(Device.name, Device.id)
+    )
     return [d.name or d.id for d in devices if scheduling.targets(rule, to_screen(d))]

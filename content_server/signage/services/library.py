@@ -209,7 +209,9 @@ def users_of(session: Session, media_id: str) -> tuple[list[CampaignRow], list[A
         select(CampaignRow).where(CampaignRow.state.in_(LIVE_CAMPAIGNS)).order_by(CampaignRow.name)
     )
     announcements = session.scalars(
-        select(AnnouncementRow).where(AnnouncementRow.state.in_(("active", "paused"))).order_by(AnnouncementRow.title)
+        select(AnnouncementRow)
+        .where(AnnouncementRow.state.in_(("active", "paused")))
+        .order_by(AnnouncementRow.title)
     )
     return (
         [c for c in campaigns if media_id in (c.media_ids or [])],
@@ -225,7 +227,8 @@ def delete(session: Session, user: User, media_id: str, *, now: dt.datetime) -> 
     if campaigns:
         raise Conflict(f"this media is used by campaigns: {', '.join(c.name or c.id for c in campaigns)}")
     if announcements:
-        raise Conflict(f"this media is used by announcements: {', '.join(a.title or a.id for a in announcements)}")
+        titles = ", ".join(a.title or a.id for a in announcements)
+        raise Conflict(f"this media is used by announcements: {titles}")
     session.delete(row)
     session.commit()
 
@@ -254,8 +257,8 @@ def replace(
         setattr(row, column, getattr(upload, column))
     if discard_upload and not upload.filler and users_of(session, upload.id) == ([], []):
         session.delete(upload)
-    requeued = [c for c in session.scalars(select(CampaignRow).where(CampaignRow.state.in_(("approved", "paused"))))
-                if media_id in (c.media_ids or [])]  # fmt: skip
+    running = session.scalars(select(CampaignRow).where(CampaignRow.state.in_(("approved", "paused"))))
+    requeued = [c for c in running if media_id in (c.media_ids or [])]
     for c in requeued:
         c.state, c.reason, c.updated_at, c.submitted_at = "pending", "", now, now
         c.decided_at = c.decided_by = None

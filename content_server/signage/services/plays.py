@@ -152,7 +152,8 @@ def named(session: Session, rows: list[ReportRow]) -> list[NamedRow]:
     """The report's rows with campaign, advertiser and screen names (one query per table)."""
     campaigns = {c.id: c for c in session.scalars(select(CampaignRow).where(
         CampaignRow.id.in_({r.campaign_id for r in rows})))} if rows else {}  # fmt: skip
-    devices = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_({r.screen_id for r in rows})))}
+    screen_ids = {r.screen_id for r in rows}
+    devices = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(screen_ids)))}
     owners = {u.id: u for u in session.scalars(select(User).where(
         User.id.in_({c.advertiser_id for c in campaigns.values()})))} if campaigns else {}  # fmt: skip
     out = []
