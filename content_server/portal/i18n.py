@@ -215,6 +215,7 @@ TEXTS = TextTable({
     ),
     "problem.bundle_group": ("该分组没有在用的屏幕。", "No screen in use is in that group."),
     "problem.media_unknown": ("所选素材不存在。", "A chosen media file does not exist."),
+    "problem.replace_same": ("请选择一个新文件来替换。", "Choose a new file to replace it with."),
     "problem.video_duration": ("视频按实际时长播放，不能修改。", "A video plays for its real length."),
     "problem.media_in_use": (
         "以下投放仍在使用该素材，不能删除：{names}",
@@ -760,6 +761,11 @@ TEXTS = TextTable({
     "campaign.confirm_withdraw": (
         "撤回后该申请不再等待审核，也不能恢复。确定撤回吗？",
         "Withdrawn, it stops waiting for approval and cannot come back. Withdraw it?",
+    ),
+    "campaign.operator_reason": ("原因（商户会看到）", "Reason (the merchant reads it)"),
+    "campaign.paused_by_operator": (
+        "该投放由社区运营人员暂停，请联系运营人员恢复。",
+        "The community's operators paused it: ask them to resume it.",
     ),
     "campaign.cap_short": ("每屏每小时上限", "Hourly cap per screen"),
     "campaign.cap_value": ("最多 {n} 次", "At most {n} plays"),

@@ -40,6 +40,7 @@ PROBLEMS: tuple[Problem, ...] = (
     # accounts
     _p(r"password: use at least \d+ characters|password: at most \d+ characters", "signup.password_help"),
     _p(r"username: 1 to 64 characters", "signup.username_help"),
+    _p(r"username .* is taken", "signup.taken"),
     # cases
     _p(r"unknown case type .*", "problem.case_type"),
     _p(r"applicant_name: 1 to 50 characters", "problem.applicant_name"),
@@ -80,7 +81,7 @@ PROBLEMS: tuple[Problem, ...] = (
     # screens
     _p(r"no pending pairing with this code .*", "problem.pairing_code"),
     _p(r"unknown pairing|pairing code expired; start again", "problem.pairing_code"),
-    _p(r"unknown screen", "problem.not_found"),
+    _p(r"unknown screen|no screenshot yet", "problem.not_found"),
     _p(r"timezone: (?:timezone: )?unknown time zone .*", "problem.timezone"),
     _p(r"hours\.[a-z_.]*: .*", "problem.hours"),
     _p(r"no active screen in group .*", "problem.bundle_group"),
@@ -88,6 +89,7 @@ PROBLEMS: tuple[Problem, ...] = (
     # media
     _p(r"unknown media.*", "problem.media_unknown"),
     _p(r"duration_s: a video plays for its real length", "problem.video_duration"),
+    _p(r"choose a new file to replace this one with", "problem.replace_same"),
     _p(r"this media is used by (?:a pending or running )?campaigns?: (?P<names>.+)", "problem.media_in_use"),
     _p(r"this media is used by (?:an )?announcements?: (?P<names>.+)", "problem.media_in_announcement"),
     # campaigns and announcements

@@ -336,24 +336,32 @@ def move_campaign(
     campaign_id: str,
     action: str,
     confirmed: Annotated[str, Form(max_length=8)] = "",
+    reason: Annotated[str, Form(max_length=500)] = "",
     csrf_token: Csrf = "",
 ) -> Response:
     """Pause, resume, end or withdraw. What takes a campaign off the screens asks first: the first
-    post shows the campaign page with a confirmation, only the confirmed second one acts."""
+    post shows the campaign page with a confirmation, only the confirmed second one acts.
+
+    Merchants pause and resume their own; an operator who pauses or ends one says why (the merchant
+    reads it), and a campaign the community paused is resumed by the community only."""
     page.require_csrf(csrf_token)
     assert page.user is not None
     if action not in MOVES:
         raise PortalError("error.not_found", 404)
     campaign = bookings.visible_campaign(session, page.user, campaign_id)
-    if action in NEEDS_CONFIRMING and confirmed != "yes":
+    operator = page.user.role == "operator"
+    if action in NEEDS_CONFIRMING and (confirmed != "yes" or (operator and not reason.strip())):
         return _campaign_page(page, session, now, campaign.id, confirm=action)
     if action == "withdraw" and campaign.advertiser_id != page.user.id:
         raise PortalError("error.forbidden", 403)
+    if action == "resume" and not operator and campaign.reason:
+        raise PortalError("campaign.paused_by_operator", 403)
     try:
         if action == "withdraw":
             bookings.withdraw_campaign(session, page.user, campaign.id, now=now)
         else:
-            bookings.decide_campaign(session, page.user, campaign.id, action, reason="", now=now)
+            said = reason.strip() if operator else ""
+            bookings.decide_campaign(session, page.user, campaign.id, action, reason=said, now=now)
     except ServerError as exc:
         session.rollback()
         return _campaign_page(page, session, now, campaign.id, errors=[problem_text(page, exc)])
