@@ -42,5 +42,6 @@ def test_no_retired_name_is_left_anywhere() -> None:
 
 def test_screen_shapes_in_previews_use_the_class_names() -> None:
     for lang in ("zh", "en"):
-        assert TEXTS.text("class.outdoor_large", lang).lower() in TEXTS.text("preview.landscape", lang).lower()
-        assert TEXTS.text("class.indoor_small", lang).lower() in TEXTS.text("preview.portrait", lang).lower()
+        for cls, shape in (("outdoor_large", "landscape"), ("indoor_small", "portrait")):
+            name, caption = TEXTS.text(f"class.{cls}", lang), TEXTS.text(f"preview.{shape}", lang)
+            assert name.lower() in caption.lower()
