@@ -97,6 +97,7 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/pay/offline/{token}"): EVERYONE,  # signed token is the credential
     ("GET", "/pay/{token}"): EVERYONE,
     ("POST", "/pay/{token}/confirm"): EVERYONE,
+    ("GET", "/o/{token}/{reference}"): EVERYONE,  # the signed link is the credential (receipt QR)
     ("GET", "/api/v1/cases/types"): CLERKS,
     ("POST", "/api/v1/cases"): CLERKS,
     ("GET", "/api/v1/cases"): CLERKS,
@@ -140,6 +141,7 @@ CONTENT_CHECKED = {
     ("GET", "/pay/offline/{token}"),
     ("GET", "/pay/{token}"),
     ("POST", "/pay/{token}/confirm"),
+    ("GET", "/o/{token}/{reference}"),
     ("POST", "/api/v1/screens/claim"),
     ("POST", "/api/v1/kiosk/orders"),
     ("POST", "/api/v1/provider/images"),
