@@ -131,7 +131,7 @@ class Player(QObject):
     def _on_newer_manifest(self) -> None:
         self.workers.run_soon("sync")
 
-    def _on_emergency_changed(self, _item: object) -> None:
+    def _on_emergency_changed(self, _item: object, _loudness: str = "") -> None:
         """An emergency started or ended: the manifest changed with it, fetch it now (not at the next
         poll: an ended one must not linger in the main zone's schedule)."""
         self.workers.run_soon("sync")

@@ -258,6 +258,8 @@ def problem_text(page: Page, exc: Exception) -> str:
             else:
                 texts.append(page.t("error.fields", fields=field_names(page.t, [str(x) for x in e["loc"]])))
         return "; ".join(dict.fromkeys(texts))
+    if isinstance(exc, ServerError) and exc.texts and exc.texts.get(page.lang):
+        return exc.texts[page.lang]  # the service wrote it for people, in both languages
     found = problems.match(str(exc))
     if found is None:
         log.warning("portal: no translation for the refusal %r", str(exc))

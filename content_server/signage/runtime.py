@@ -20,6 +20,7 @@ from content_server.signage.services.devices import DeviceKeys
 from content_server.signage.services.emergency import EmergencyNotifier
 from content_server.signage.services.manifest import ManifestCache
 from content_server.signage.services.screens import clean_up
+from content_server.signage.services.transcoding import TranscodeJobs
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def prepare(app: ContentServer) -> None:
     settings, clock = app.state.settings, app.state.clock
     tracker: ChangeTracker = app.state.changes
     generations = CachedGenerations(clock, settings.poll_cache_s)
-    emergency = EmergencyNotifier(clock)
+    emergency = EmergencyNotifier(clock, upcoming=manifest.next_emergency_change)
     app.state.generations = generations
     app.state.device_keys = DeviceKeys(generations)
     app.state.manifests = ManifestCache(generations)
@@ -76,6 +77,10 @@ def start(app: ContentServer) -> None:
     """Start-up hook (on the event loop, the database ready): the fast path, jobs, the refresher."""
     settings, state = app.state.settings, app.state
     state.scheduler.add_job(_clean_up, "interval", args=[app], minutes=15, id="signage-clean-up")
+    state.transcoder = TranscodeJobs(state.sessions, state.store, settings, state.clock)
+    resumed = state.transcoder.resume()
+    if resumed:
+        log.info("resumed %d transcoding job(s)", resumed)
     if settings.poll_cache_s > 0:
         fast = PollFastPath(state.device_keys, state.manifests, state.store, state.clock)
         app.front_answers = (*app.front_answers, fast)
@@ -89,4 +94,5 @@ def stop(app: ContentServer) -> None:
     refresher = getattr(app.state, "signage_refresher", None)
     if refresher is not None:
         refresher.cancel()
+    app.state.transcoder.stop()
     app.state.emergency.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,6 +64,14 @@ class AssetRef(_Wire):
     url: str  # absolute, or relative to the server's base URL
 
 
+class Loudness(StrEnum):
+    """How an alert takes the screen (a CAP alert's severity, urgency and certainty decide)."""
+
+    BANNER_NOTICE = "banner_notice"  # a quiet banner over the programme
+    BANNER_WARNING = "banner_warning"  # a red banner over the programme
+    FULL_SCREEN = "full_screen"  # red, the whole screen, the programme stops
+
+
 class EmergencyState(_Wire):
     """The current emergency for this screen; ``active`` False means none."""
 
@@ -71,6 +80,8 @@ class EmergencyState(_Wire):
     announcement_id: str | None = None
     item: ContentItem | None = None  # always a TEXT item, so it needs no download
     started_at: dt.datetime | None = None
+    # Left out when full screen (what every emergency was before), so older players still parse it.
+    loudness: Loudness = Field(Loudness.FULL_SCREEN, exclude_if=lambda v: v is Loudness.FULL_SCREEN)
 
 
 class Manifest(_Wire):

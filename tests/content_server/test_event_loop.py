@@ -33,7 +33,7 @@ P99_LIMIT_S = 0.100
 
 def png() -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", (64, 36), (200, 40, 40)).save(out, "PNG")
+    Image.new("RGB", (320, 180), (200, 40, 40)).save(out, "PNG")  # big enough for an indoor screen
     return out.getvalue()
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from content_server.portal.shell import NavLink
-from content_server.signage.pages import announcements, approvals, campaigns, media, reports, screens
+from content_server.signage.pages import announcements, approvals, campaigns, media, reports, rules, screens
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 NAV = (
@@ -22,8 +22,10 @@ NAV = (
     NavLink("operator", "announcements", "nav.announcements", "/portal/announcements"),
     NavLink("operator", "emergency", "nav.emergency", "/portal/emergency", "nav-emergency"),
     NavLink("operator", "bundles", "nav.bundles", "/portal/bundles"),
+    NavLink("operator", "house_rules", "nav.house_rules", "/portal/house-rules"),
+    NavLink("operator", "alerts", "nav.alert_feeds", "/portal/alert-feeds"),
 )
 
 router = APIRouter()
-for _module in (media, reports, campaigns, approvals, screens, announcements):
+for _module in (media, reports, campaigns, approvals, screens, announcements, rules):
     router.include_router(_module.router)

@@ -187,6 +187,11 @@ def all_devices(session: Session) -> list[Device]:
     return list(session.scalars(select(Device).order_by(Device.name, Device.id)))
 
 
+def live_screens(session: Session) -> list[Screen]:
+    """Every screen that plays (not revoked), as the engine sees it."""
+    return [to_screen(d) for d in all_devices(session) if d.revoked_at is None]
+
+
 def group_names(session: Session) -> list[str]:
     """Group names in use on live screens."""
     return sorted({g for d in all_devices(session) if d.revoked_at is None for g in d.groups or ()})
