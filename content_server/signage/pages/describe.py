@@ -39,7 +39,7 @@ def orientations_of(m: Media) -> str:
 
 
 def targeting_text(page: Page, raw: dict[str, Any]) -> str:
-    """Which screens, in words: "户外大屏 · 分组：东门 · 3 号楼"; every screen when nothing is chosen."""
+    """Which screens, in words: "户外大屏 · 屏幕组：东门 · 楼栋：3"; every screen when nothing is chosen."""
     t = Targeting.model_validate(raw or {})
     parts = [page.t(f"class.{c.value}") for c in sorted(t.screen_classes)]
     if t.groups:

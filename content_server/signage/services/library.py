@@ -308,7 +308,8 @@ def replace(
     if upload.status != "ready":  # a transcoding job still writes to the upload's own entry
         raise Conflict(f"the file is not ready ({upload.status})").in_both(
             "新文件尚未就绪（正在转码或转码失败），就绪后再替换。",
-            "The new file is not ready yet (being converted, or the conversion failed); replace it once ready.",
+            "The new file is not ready yet (being converted, or the conversion failed); "
+            "replace it once ready.",
         )
     for column in CONTENT_COLUMNS:
         setattr(row, column, getattr(upload, column))
