@@ -50,6 +50,6 @@ def test_screen_shapes_in_previews_use_the_class_names() -> None:
 def test_one_chinese_word_per_concept() -> None:
     """Screen class 屏幕类型, screen group 屏幕组, campaign 投放: not a second word for any of them."""
     others = ("屏幕类别", "屏幕分组", "广告活动", "楼宇大堂屏")
-    texts = [TEXTS.both(k).zh for k in TEXTS.keys()]
+    texts = [TEXTS.both(k).zh for k in TEXTS]
     code = [p.read_text() for p in ROOT.glob("content_server/**/*.py")]
     assert [w for w in others for t in texts + code if w in t] == []
