@@ -55,8 +55,8 @@ TEXTS = TextTable({
     "login.no_account": ("还没有账号？", "No account yet?"),
     "login.failed": ("用户名或密码错误。", "Wrong username or password."),
     "login.rate_limited": (
-        "登录失败次数过多，请稍后再试。",
-        "Too many failed log-ins; please try again later.",
+        "失败次数过多，请 {seconds} 秒后再试。",
+        "Too many failed log-ins; try again in {seconds} s.",
     ),
     "signup.title": ("注册账号", "Sign up"),
     "signup.intro": (
@@ -66,10 +66,13 @@ TEXTS = TextTable({
     ),
     "signup.kind": ("账号类型", "Account type"),
     "signup.username_help": (
-        "3–64 位字母、数字、点、下划线或短横线。",
-        "3–64 letters, digits, dots, underscores or dashes.",
+        "2–64 位字母、数字或汉字，可含 . _ @ + -，以字母、数字或汉字开头。",
+        "2–64 letters, digits or Chinese characters, with . _ @ + - allowed after the first.",
     ),
-    "signup.password_help": ("密码至少 10 个字符。", "Use a password of at least 10 characters."),
+    "signup.password_help": (
+        "密码至少 10 个字符，不能是常见密码。",
+        "Use a password of at least 10 characters that is not a common one.",
+    ),
     "signup.submit": ("提交注册", "Sign up"),
     "signup.pending": (
         "注册成功。运营人员审核通过后即可登录使用。",

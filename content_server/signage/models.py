@@ -215,3 +215,28 @@ class HouseRulesRow(Base):
     min_dwell_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+
+
+class ServedManifestRow(Base):
+    """A manifest version served to a device (``signage.proof_of_play.ServedManifest`` as JSON):
+    what the device's proof of play is checked against, kept for the offline window."""
+
+    __tablename__ = "served_manifests"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    served_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PlayRefusalRow(Base):
+    """Refused proof-of-play records per device, UTC day and reason (for the fleet's alerts)."""
+
+    __tablename__ = "play_refusals"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

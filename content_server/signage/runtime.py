@@ -8,6 +8,7 @@ import.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 
 from fastapi.concurrency import run_in_threadpool
@@ -15,6 +16,8 @@ from fastapi.concurrency import run_in_threadpool
 from content_server.core.api import ContentServer
 from content_server.core.changes import CachedGenerations, ChangeTracker
 from content_server.signage.fastpath import PollFastPath
+from content_server.signage.proof_of_play import PlayPolicy
+from content_server.signage.screenshots import ScreenshotPolicy
 from content_server.signage.services import manifest
 from content_server.signage.services.devices import DeviceKeys
 from content_server.signage.services.emergency import EmergencyNotifier
@@ -35,6 +38,10 @@ def prepare(app: ContentServer) -> None:
     app.state.device_keys = DeviceKeys(generations)
     app.state.manifests = ManifestCache(generations)
     app.state.emergency = emergency
+    # what proof of play and screenshots are judged by (proof_of_play.py, screenshots.py)
+    app.state.play_policy = PlayPolicy(offline_window=dt.timedelta(days=settings.manifest_days))
+    every = dt.timedelta(seconds=settings.screenshot_every_s) if settings.screenshot_every_s else None
+    app.state.screenshot_policy = ScreenshotPolicy(every=every)
     manifest.watch_inputs(tracker)
 
     def changed(is_emergency: bool) -> None:
@@ -46,7 +53,7 @@ def prepare(app: ContentServer) -> None:
 
 
 def _clean_up(app: ContentServer) -> None:
-    """Scheduler job: forget stale pairing requests and expired tokens."""
+    """Scheduler job: forget stale pairings, tokens, counters and served manifests (``clean_up``)."""
     try:
         with app.state.sessions() as session:
             removed = clean_up(session, now=app.state.clock.now())
@@ -54,7 +61,7 @@ def _clean_up(app: ContentServer) -> None:
         log.exception("clean-up job failed")
         return
     if removed:
-        log.info("clean-up removed %d stale pairing(s)/token(s)", removed)
+        log.info("clean-up removed %d stale row(s)", removed)
 
 
 async def _refresh_generation(app: ContentServer, every_s: float) -> None:

@@ -8,7 +8,8 @@ routes authenticated with ``Authorization: Bearer <device_key>``):
 - ``GET  /device/manifest`` -> :class:`Manifest`, with a strong ``ETag``; ``If-None-Match`` -> 304
 - ``GET  /assets/{sha256}`` -> bytes; ``Range``, ``ETag`` (= sha256), ``If-None-Match``
 - ``POST /device/heartbeat`` body :class:`Heartbeat` -> :class:`HeartbeatReply`
-- ``POST /device/plays`` body :class:`PlayBatch` -> :class:`PlayBatchResult` (idempotent by record id)
+- ``POST /device/plays`` body :class:`PlayBatch` -> :class:`PlayBatchResult` (idempotent by record id;
+  only plays a manifest served to the device vouches for are kept, the rest counted by reason)
 - ``POST /device/screenshot`` body ``image/png`` bytes -> 204
 - ``GET  /device/emergency?known=<version>&wait=<s>`` -> :class:`EmergencyState` (long-poll:
   returns at once when the version differs from ``known``, else after at most ``wait`` s)
@@ -137,5 +138,10 @@ class PlayBatch(_Wire):
 
 
 class PlayBatchResult(_Wire):
+    """Refused records (not vouched for by a manifest served to the device, too long, overlapping,
+    malformed ids, ...) are acknowledged too: sending them again would not change the verdict."""
+
     accepted: int
     duplicates: int
+    refused: int = 0
+    refused_reasons: dict[str, int] = Field(default_factory=dict)  # reason -> count

@@ -13,7 +13,8 @@ Kiosk routes (under ``/api/v1/kiosk``, ``Authorization: Bearer <device_key>`` of
 Fields added after version 1 are optional with defaults (``address`` of an order, its
 appointment and ``status_url``), so a kiosk that does not know them keeps working.
 - ``POST /cases/lookup`` body :class:`CaseLookup` -> :class:`CaseStatus`; a wrong answer and an
-  unknown case number both give the same 404; 429 with ``Retry-After`` when locked out.
+  unknown case number both give the same 404; 429 with ``Retry-After`` while wrong answers must
+  wait (growing delays per case and kiosk, per kiosk session, per case).
 
 Phone side (no auth, opened from the QR): ``GET /pay/{token}`` (HTML), and for orders signed
 offline by a kiosk, ``GET /pay/offline/{token}`` where the token is :func:`OfflineOrderToken`
@@ -71,6 +72,10 @@ class ServiceOffer(_Wire):
     image_url: str | None = None
     rating: float | None = None
     slots: tuple[TimeSlot, ...] = ()
+    # Carried out at the resident's home (the kiosk asks for building and room and will not go on
+    # without them); False: at the provider's place, the address is optional. Added in v1.1: a
+    # server that does not say means at home, so a provider is never left without a place.
+    at_home: bool = True
 
 
 class ServiceCatalogue(_Wire):
@@ -156,6 +161,9 @@ class CaseLookup(_Wire):
     case_number: str = Field(min_length=4, max_length=32)
     id_last4: str | None = Field(None, pattern=r"^\d{3}[\dX]$")
     phone: str | None = Field(None, pattern=PHONE_PATTERN)
+    # the kiosk's current resident session (new at each idle reset): the server slows wrong
+    # answers per session, so the next resident never waits for the previous one's mistakes
+    session: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
 
 
 class CaseState(StrEnum):

@@ -80,4 +80,4 @@ def cancel_order(order_id: str, kiosk: Kiosk, session: SessionDep, now: NowDep, 
 
 @kiosk_router.post("/cases/lookup", response_model=CaseStatus)
 def lookup_case(body: CaseLookup, kiosk: Kiosk, session: SessionDep, now: NowDep, rt: Runtime) -> CaseStatus:
-    return cases.lookup(session, kiosk.id, body, rt.lockout, now)
+    return cases.lookup(session, kiosk.id, body, rt.lookups, rt.throttles, now)

@@ -21,6 +21,7 @@ from content_server.core.changes import CachedGenerations, ChangeTracker
 from content_server.signage import scheduling
 from content_server.signage.asset_access import AssetGrant
 from content_server.signage.models import AnnouncementRow, CampaignRow, Device, HouseRulesRow, Media
+from content_server.signage.services import plays
 from content_server.signage.services.catalogue import LiveSet, load_live, shared_catalogue, text_item_id
 from content_server.signage.services.screens import to_screen
 from schedules.model import ContentItem, ItemKind, Priority
@@ -237,7 +238,9 @@ class ManifestCache:
         manifest = build(session, device, now, days=days, live=live)
         body = manifest.model_dump_json().encode()
         grant = served(device, manifest, now)
-        if session.dirty:
+        # what the device's proof of play will be checked against (once per version)
+        remembered = plays.remember_served(session, device, manifest, now)
+        if remembered or session.dirty or session.new:
             session.commit()
         with self._lock:
             self._entries[device.id] = _Entry(key, manifest, body, grant)
