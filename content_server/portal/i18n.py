@@ -250,6 +250,11 @@ TEXTS = TextTable({
         "The tag expression is not valid, e.g. building:3 AND NOT floor:B1",
     ),
     "problem.rrule": ("重复规则写法有误。", "The recurrence rule is not valid."),
+    "problem.rrule_minutes": (
+        "重复规则只能精确到整点小时；一小时内的时间（分钟）请用上面的时段，例如 09:30–11:00。",
+        "The recurrence rule goes down to whole hours only; for times within an hour (minutes) use the "
+        "dayparts above, e.g. 09:30–11:00.",
+    ),
     "problem.flight_length": ("投放期最长一年。", "A flight lasts at most a year."),
     "problem.validity_order": ("失效时间必须晚于生效时间。", "'Valid until' must be after 'valid from'."),
     "problem.daypart": (

@@ -105,6 +105,7 @@ PROBLEMS: tuple[Problem, ...] = (
     _p(r"reason: say why the campaign is rejected", "approvals.need_reason"),
     _p(r"the booking does not fit: .*", "problem.no_fit"),
     _p(r"(?:targeting(?:\.tag_expr)?: )+.*", "problem.tag_expr"),
+    _p(r"rrule: .* is finer than an hour: .*", "problem.rrule_minutes"),
     _p(r"rrule: .*", "problem.rrule"),
     _p(r"flight_end must not be before flight_start", "campaign.dates_order"),
     _p(r"a flight may last at most a year", "problem.flight_length"),
