@@ -166,7 +166,8 @@ def test_a_feed_whose_older_area_map_has_a_blank_name_is_refused_and_the_feeds_s
     for area_groups in ({"": ["north"]}, {"North gate": [" "]}):
         r = c.post("/api/v1/alert-feeds", json={"name": "blank", "area_groups": area_groups}, headers=op)
         assert r.status_code == 422 and "blank" in r.text, r.text
-    ok = c.post("/api/v1/alert-feeds", json={"name": "ok", "area_groups": {"North gate": ["north"]}}, headers=op)
+    good = {"name": "ok", "area_groups": {"North gate": ["north"]}}
+    ok = c.post("/api/v1/alert-feeds", json=good, headers=op)
     assert ok.status_code == 201, ok.text
     listed = c.get("/api/v1/alert-feeds", headers=op)
     assert listed.status_code == 200 and [f["name"] for f in listed.json()] == ["ok"]

@@ -48,9 +48,12 @@ def test_proof_of_play_counts_the_communitys_days_and_names_things(
     app_client: AppClient, media_dir: Path
 ) -> None:
     c = app_client
+    start = c.clock.now()
+    c.clock.set(dt.datetime(2026, 11, 24, 16, 0, tzinfo=dt.UTC))  # plays count from the manifest served
     _, campaign_id, _, dev = _booked(c, media_dir)
     manifest = c.get("/api/v1/device/manifest", headers=dev.headers).json()
     item = manifest["catalogue"]["campaigns"][0]["item_ids"][0]
+    c.clock.set(start)
     # 00:30 in Shanghai is still the previous day in UTC: the report must say the 25th, not the 24th
     at = [dt.datetime(2026, 11, 24, 16, 30, tzinfo=dt.UTC), dt.datetime(2026, 11, 25, 1, 5, tzinfo=dt.UTC)]
     records = [

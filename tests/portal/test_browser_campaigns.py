@@ -236,9 +236,11 @@ def test_proof_of_play_in_the_communitys_time_with_names_for_both(
     campaign = _book(server, shop, [wide], '=HYPERLINK("x") 茶饮', targeting={"groups": ["north"]})
     _approve(server, campaign)
     manifest = httpx.get(server.api + "/device/manifest", headers=screen.headers).json()
+    served_at = dt.datetime.now(dt.UTC)  # plays count only from when the screen had this manifest
     item_id = next(c["item_ids"][0] for c in manifest["catalogue"]["campaigns"] if c["id"] == campaign)
-    now = dt.datetime.now(dt.UTC)
-    local_midnight = dt.datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+    start, day = served_at, served_at.astimezone(SHANGHAI).date()  # the report has a row per day
+    if (start + dt.timedelta(seconds=45)).astimezone(SHANGHAI).date() != day:  # all five on one day
+        start = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), SHANGHAI)
     records = [
         {
             "id": str(uuid.uuid4()),
@@ -246,15 +248,13 @@ def test_proof_of_play_in_the_communitys_time_with_names_for_both(
             "campaign_id": campaign,
             "duration_s": 8.0,
             "completed": True,
-            "started_at": max(
-                local_midnight.astimezone(dt.UTC), now - dt.timedelta(minutes=2 * i)
-            ).isoformat(),
+            "started_at": (start + dt.timedelta(seconds=9 * i)).isoformat(),
         }
         for i in range(5)
     ]
     r = httpx.post(server.api + "/device/plays", json={"records": records}, headers=screen.headers)
     assert r.status_code == 200 and r.json()["accepted"] == 5, r.text
-    today = dt.datetime.now(SHANGHAI).date().isoformat()
+    today = start.astimezone(SHANGHAI).date().isoformat()
 
     op = open_tab()
     browser_login(op, server.url, server.operator)
