@@ -54,6 +54,7 @@ class Player(QObject):
         pairing.paired.connect(self._on_paired)
         workers.unauthorized.connect(self._on_unauthorized)
         reporter.newer_manifest.connect(self._on_newer_manifest)
+        emergency.changed.connect(self._on_emergency_changed)
 
     def start(self) -> None:
         s = self.settings
@@ -130,6 +131,11 @@ class Player(QObject):
     def _on_newer_manifest(self) -> None:
         self.workers.run_soon("sync")
 
+    def _on_emergency_changed(self, _item: object, _loudness: str = "") -> None:
+        """An emergency started or ended: the manifest changed with it, fetch it now (not at the next
+        poll: an ended one must not linger in the main zone's schedule)."""
+        self.workers.run_soon("sync")
+
 
 def build_player(settings: PlayerSettings, backend: MediaBackend, clock: Clock, *,
                  api: DeviceApi | None = None, rand: random.Random | None = None) -> Player:
@@ -154,10 +160,10 @@ def build_player(settings: PlayerSettings, backend: MediaBackend, clock: Clock, 
     window.addWidget(playback.view)
     window.addWidget(pairing_screen)
     pairing = Pairing(device, s.version, "player", workers, pairing_screen)
+    emergency = EmergencyWatch(api, s.emergency_wait_s, workers.stopping, rand)
     reporter = Reporter(device, playback, window, s.version, workers, screenshot_file=(
         s.screenshot_dir / "screen.png" if s.screenshot_dir is not None else None),
-        screenshot_every_s=s.screenshot_every_s)
-    emergency = EmergencyWatch(api, s.emergency_wait_s, workers.stopping, rand)
+        screenshot_every_s=s.screenshot_every_s, emergency_version=lambda: emergency.version)
     emergency.changed.connect(playback.loop.set_remote_emergency)
     playback.manifest_live.connect(emergency.on_manifest)  # after playback's own slot: program first
     usb = BundleImporter(device, playback.syncer, playback.cache, usb=s.usb, import_dir=s.import_dir)

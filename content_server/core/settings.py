@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import Field, field_validator, model_validator
@@ -85,6 +86,10 @@ class Settings(BaseSettings):
         5, ge=0, le=120, description="On SIGTERM, how long open requests may still run before they are cut."
     )
     log_level: str = Field("INFO", description="Logging level for `signage-server`.")
+    community_timezone: str = Field(
+        "Asia/Shanghai",
+        description="The community's time zone: portal times, proof-of-play days and hours, pay pages.",
+    )
 
     @model_validator(mode="after")
     def _refuse_insecure(self) -> Settings:
@@ -94,6 +99,11 @@ class Settings(BaseSettings):
             )
         if len(self.secret_key) < 16:
             raise ValueError("SIGNAGE_SECRET_KEY: use at least 16 characters")
+        try:
+            ZoneInfo(self.community_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            name = self.community_timezone
+            raise ValueError(f"SIGNAGE_COMMUNITY_TIMEZONE: unknown time zone {name!r}") from exc
         return self
 
     @field_validator("trusted_proxies")
@@ -110,6 +120,11 @@ class Settings(BaseSettings):
     @property
     def proxy_list(self) -> list[str]:
         return [e.strip() for e in self.trusted_proxies.split(",") if e.strip()]
+
+    @property
+    def community_tz(self) -> ZoneInfo:
+        """The community's wall clock, as a zone object."""
+        return ZoneInfo(self.community_timezone)
 
     @property
     def effective_database_url(self) -> str:

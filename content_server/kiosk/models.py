@@ -1,7 +1,8 @@
 """ORM tables of the kiosk back end, on the server's shared ``Base`` (Alembic branch ``kiosk``).
 
-Amounts are integer minor units (fen). Personal data of residents (names, ID numbers, phones)
-lives only in ``kiosk_cases`` and ``kiosk_orders``; kiosk routes mask it before it leaves.
+Amounts are integer minor units (fen). Personal data of residents (names, ID numbers, phones,
+service addresses) lives only in ``kiosk_cases`` and ``kiosk_orders``; kiosk routes mask it before
+it leaves, and a provider sees its own orders' contact details only on a page that audits the view.
 """
 
 from __future__ import annotations

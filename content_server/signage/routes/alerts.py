@@ -6,7 +6,7 @@ import datetime as dt
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from content_server.core.body_limit import max_body
 from content_server.core.deps import ClockDep, NowDep, Operator, SessionDep, SettingsDep
@@ -28,8 +28,12 @@ class FeedIn(BaseModel):
     @field_validator("area_groups")
     @classmethod
     def _mappable(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
-        """The older form must make a valid mapping (no blank names), else 422 and nothing stored."""
-        AreaMapping.from_area_groups(v)
+        """The older form is read back as an AreaMapping: refuse (422) what that would refuse, not
+        store it and fail every later read of the feed."""
+        try:
+            AreaMapping.from_area_groups(v)
+        except ValidationError as exc:
+            raise ValueError("; ".join(e["msg"] for e in exc.errors())) from None
         return v
 
 
