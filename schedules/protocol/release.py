@@ -81,7 +81,7 @@ def running_platform() -> str:
     return platform_key(impl, sys.version_info.major, sys.version_info.minor, sysconfig.get_platform())
 
 
-def version_key(version: str) -> tuple[tuple[int, ...], int, int, int, int]:
+def version_key(version: str) -> tuple[tuple[int, ...], int, int, int]:
     """Sort key for the versions :data:`VERSION_RE` accepts (dev < pre < final < post)."""
     m = re.match(r"^([0-9.]+?)(?:(a|b|rc)([0-9]+))?(?:\.post([0-9]+))?(?:\.dev([0-9]+))?$", version)
     if m is None:
@@ -89,10 +89,13 @@ def version_key(version: str) -> tuple[tuple[int, ...], int, int, int, int]:
     release = tuple(int(p) for p in m.group(1).split("."))
     release = release + (0,) * (4 - len(release))
     pre_rank = {"a": 0, "b": 1, "rc": 2}
-    pre = (pre_rank[m.group(2)] * 10**6 + int(m.group(3))) if m.group(2) else 9 * 10**6
     post = int(m.group(4)) if m.group(4) is not None else -1
     dev = int(m.group(5)) if m.group(5) is not None else 10**9
-    return release, pre, post, dev, 0
+    if m.group(2):
+        pre = pre_rank[m.group(2)] * 10**6 + int(m.group(3))
+    else:  # 1.0.dev1 comes before 1.0a1; a final or post release after every pre-release
+        pre = -1 if m.group(5) is not None and post < 0 else 9 * 10**6
+    return release, pre, post, dev
 
 
 class UpdatePhase(StrEnum):

@@ -58,7 +58,8 @@ def command_restart(command: str) -> Callable[[], None]:
 class UpdateAgent:
     def __init__(self, layout: InstallLayout, own_version: str, platform: str, clock: Clock,
                  restart: Callable[[], None], policy: sm.Policy | None = None,
-                 fetcher: ReleaseFetcher | None = None, installer: Installer | None = None) -> None:
+                 fetcher: ReleaseFetcher | None = None, installer: Installer | None = None,
+                 checkpoint: Callable[[str], None] | None = None) -> None:
         self.layout = layout
         self.journal = Journal(layout.journal_path)
         self.own_version = own_version
@@ -66,18 +67,23 @@ class UpdateAgent:
         self.clock = clock
         self.policy = policy or sm.Policy()
         self._restart = restart
+        # called with the name of each step as it is reached: progress logging, and the tests'
+        # kill -9 at every step
+        self._checkpoint = checkpoint or (lambda _step: None)
         self.fetcher = fetcher or ReleaseFetcher(layout.tuf_dir, layout.wheels_dir, layout.releases_dir,
-                                                 layout.trusted_root.read_bytes())
-        self.installer = installer or Installer(layout)
+                                                 layout.trusted_root.read_bytes(), self._checkpoint)
+        self.installer = installer or Installer(layout, checkpoint=self._checkpoint)
 
     @classmethod
     def from_environment(cls, own_version: str, platform: str, clock: Clock, restart: Callable[[], None],
-                         policy: sm.Policy | None = None) -> UpdateAgent | None:
+                         policy: sm.Policy | None = None,
+                         checkpoint: Callable[[str], None] | None = None) -> UpdateAgent | None:
         """The agent when the app was started by the guard (which names the prefix), else None."""
         prefix = os.environ.get(PREFIX_ENV)
         if not prefix or not InstallLayout(Path(prefix)).trusted_root.is_file():
             return None
-        return cls(InstallLayout(Path(prefix)), own_version, platform, clock, restart, policy)
+        return cls(InstallLayout(Path(prefix)), own_version, platform, clock, restart, policy,
+                   checkpoint=checkpoint)
 
     def report(self) -> UpdateReport:
         return self.journal.read().report(self.platform)
@@ -112,6 +118,7 @@ class UpdateAgent:
             log.error("update: %s could not be installed: %s", version, exc)
             return UpdateResult(Outcome.INSTALL_FAILED, str(exc))
         self.journal.update(sm.installed)
+        self._checkpoint("install:recorded")
         self.switch()
         self.housekeeping()
         self._restart()
@@ -121,9 +128,12 @@ class UpdateAgent:
         """Point ``current`` at the installed target: intent first, then the link, then the record."""
         state = self.journal.update(sm.switching)
         assert state.target is not None
+        self._checkpoint("switch:intent")
         self.layout.point(self.layout.current_link, state.target)
+        self._checkpoint("switch:linked")
         now = self.clock.now()
         self.journal.update(lambda s: sm.switched(s, now, self.policy))
+        self._checkpoint("switch:recorded")
         log.info("update: switched to %s (previous %s kept)", state.target, state.running)
 
     def housekeeping(self) -> list[str]:

@@ -11,6 +11,7 @@ the previous version, with the failure and its last log lines in the journal for
     signage-update-guard provision --prefix /opt/signage --release DIR --root root.json
     signage-update-guard run --prefix /opt/signage --app signage-player [-- app args]
     signage-update-guard status --prefix /opt/signage
+    signage-update-guard recover --prefix /opt/signage
 """
 
 from __future__ import annotations
@@ -321,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     p_prov.add_argument("--release", type=Path, required=True)
     p_prov.add_argument("--root", type=Path, required=True, help="the repository's root.json (trust anchor)")
     sub.add_parser("status", help="print the update journal")
+    sub.add_parser("recover", help="finish or undo an interrupted update step (what run does at start)")
     for p in (p_run, p_prov, *sub.choices.values()):
         if not any(a.dest == "prefix" for a in p._actions):
             p.add_argument("--prefix", type=Path, default=Path(os.environ.get(PREFIX_ENV, "/opt/signage")))
@@ -333,6 +335,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "status":
         print(json.dumps(json.loads(Journal(layout.journal_path).read().model_dump_json()), indent=2))
+        return 0
+    if args.command == "recover":
+        state = recover(layout, Journal(layout.journal_path), dt.datetime.now(dt.UTC), sm.Policy(), __version__)
+        print(f"current {layout.points_to(layout.current_link)}, good {layout.points_to(layout.good_link)}, "
+              f"phase {state.phase}")
         return 0
     guard = Guard(layout, args.app, _policy(args), app_args=args.app_args)
     signal.signal(signal.SIGTERM, lambda *_: guard.stop())

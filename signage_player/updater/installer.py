@@ -50,7 +50,10 @@ class Installer:
     def _run(self, cmd: list[str], what: str) -> None:
         try:
             env = {**os.environ, "PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout_s, env=env)
+            # run outside any source tree: a checkout's egg-info in the working directory would
+            # otherwise look like the installed package to pip and importlib.metadata
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout_s, env=env,
+                                  cwd=self.layout.versions_dir)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise InstallError(f"{what}: {exc}", []) from exc
         if proc.returncode != 0:
@@ -76,11 +79,11 @@ class Installer:
             self._checkpoint("install:staged")
             self._run([self.python, "-m", "venv", str(target)], "python -m venv")
             self._checkpoint("install:venv")
-            self._run([str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
+            self._run([str(target / "bin" / "python"), "-I", "-m", "pip", "install", "--quiet", "--no-index",
                        "--no-cache-dir", "--find-links", str(staging), f"{index.package}=={index.version}"],
                       "pip install")
             self._checkpoint("install:pip")
-            self._run([str(target / "bin" / "python"), "-c",
+            self._run([str(target / "bin" / "python"), "-I", "-c",
                        "import sys, importlib.metadata as m; "
                        "sys.exit(m.version(sys.argv[1]) != sys.argv[2])", index.package, index.version],
                       "version check")
