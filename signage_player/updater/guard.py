@@ -181,7 +181,7 @@ class Guard:
         if code is None:  # stopped because its health gate failed, and rolled back: start at once
             return sm.RESTART_EXIT_CODE
         if self._stopping.is_set():  # stopped with the guard (shutdown): not the app's failure
-            return code
+            return 0
         now = self.clock.now()
         verdict = sm.Verdict.CONTINUE
 
@@ -228,6 +228,9 @@ class Guard:
                 return child.wait(timeout=self.poll_s)
             except subprocess.TimeoutExpired:
                 pass
+            if self._stopping.is_set():  # a stop that came while the app was being started
+                self._terminate(child)
+                continue
             state = self.journal.read()
             verdict = sm.tick(state, self.clock.now(), self.policy)
             if verdict is sm.Verdict.ROLL_BACK:

@@ -1,0 +1,176 @@
+"""The guard as a real process: it starts the app from ``current``, enforces the health gate, rolls back.
+
+The device is a real layout provisioned from real releases; the guard runs from ``good`` as the
+systemd units run it; the app (``probe-app``) takes its update assignment from a file (the
+server's stand-in here) and updates through the TUF repository on loopback. Waits are for
+events in the journal, with deadlines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from signage_player.updater.guard import provision
+from signage_player.updater.layout import InstallLayout
+from tests.fixtures.updates import DEVICE_KEY, ReleaseFactory, RepoServer, UpdateRepo
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(what: Callable[[], Any], timeout_s: float = 60, message: str = "") -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = what()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {message or what}")
+
+
+@dataclass
+class GuardedDevice:
+    prefix: Path
+    server: RepoServer
+    guard: subprocess.Popen[bytes] | None = None
+
+    @property
+    def layout(self) -> InstallLayout:
+        return InstallLayout(self.prefix)
+
+    def journal(self) -> dict[str, Any]:
+        try:
+            doc: dict[str, Any] = json.loads(self.layout.journal_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return doc
+
+    def start_guard(self, health_timeout_s: float = 30) -> None:
+        exe = self.prefix / "good" / "bin" / "signage-update-guard"
+        self.guard = subprocess.Popen(
+            [str(exe), "run", "--prefix", str(self.prefix), "--app", "probe-app", "--restart-delay-s", "0.2",
+             "--health-timeout-s", str(health_timeout_s)],
+            stdout=subprocess.DEVNULL, stderr=open(self.prefix.parent / "guard.log", "ab"),  # noqa: SIM115
+            start_new_session=True)
+
+    def assign(self, version: str) -> None:
+        doc = {"version": version, "url": self.server.url, "key": DEVICE_KEY}
+        (self.prefix / ".assign.tmp").write_text(json.dumps(doc))
+        os.replace(self.prefix / ".assign.tmp", self.prefix / "assign.json")
+
+    def log(self, version: str) -> str:
+        try:
+            return self.layout.log_file(version).read_text()
+        except OSError:
+            return ""
+
+    def stop(self) -> int | None:
+        if self.guard is None:
+            return None
+        self.guard.send_signal(signal.SIGTERM)
+        code = self.guard.wait(timeout=30)
+        self.guard = None
+        return code
+
+    def power_cut(self) -> None:
+        assert self.guard is not None
+        os.killpg(self.guard.pid, signal.SIGKILL)
+        self.guard.wait(timeout=30)
+        self.guard = None
+
+
+@pytest.fixture(scope="module")
+def repo(release_factory: ReleaseFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+        tuple[UpdateRepo, RepoServer]]:
+    ur = UpdateRepo.create(tmp_path_factory.mktemp("guard-repo"))
+    ur.publish(release_factory("1.0.0", "version one"))
+    ur.publish(release_factory("1.1.0", "version two"))
+    ur.publish(release_factory("1.2.0", "version three", broken=True))
+    ur.publish(release_factory("1.3.0", "version four", marks=("painted",)))
+    server = RepoServer(ur.repo).start()
+    yield ur, server
+    server.stop()
+
+
+@pytest.fixture
+def device(repo: tuple[UpdateRepo, RepoServer], release_factory: ReleaseFactory,
+           tmp_path: Path) -> Iterator[GuardedDevice]:
+    ur, server = repo
+    prefix = tmp_path / "opt-signage"
+    provision(InstallLayout(prefix), release_factory("1.0.0", "version one"), ur.root_bytes())
+    dev = GuardedDevice(prefix, server)
+    yield dev
+    if dev.guard is not None:
+        dev.power_cut()
+
+
+def test_update_then_a_broken_release_rolls_back_by_itself(device: GuardedDevice) -> None:
+    device.start_guard()
+    wait_for(lambda: "probe-app 1.0.0: version one" in device.log("1.0.0"), message="1.0.0 running")
+    device.assign("1.1.0")
+    state = wait_for(lambda: (j := device.journal()).get("phase") == "healthy" and j, message="1.1.0 healthy")
+    assert state["running"] == "1.1.0" and state["previous"] == "1.0.0"
+    assert "probe-app 1.1.0: version two" in device.log("1.1.0")
+    assert device.layout.points_to(device.layout.current_link) == "1.1.0"
+    assert device.layout.points_to(device.layout.good_link) == "1.0.0"  # until 1.1.0 has been healthy a day
+
+    device.assign("1.2.0")  # exits at start
+    state = wait_for(lambda: (j := device.journal()).get("phase") == "rolled_back" and j, 90, "rollback")
+    assert state["running"] == "1.1.0" and state["failed"] == ["1.2.0"]
+    failure = state["failure"]
+    assert failure["version"] == "1.2.0" and failure["reason"].startswith("crash_loop")
+    assert "probe-app: deliberately broken build, exiting at start" in failure["log_tail"]
+    assert device.layout.points_to(device.layout.current_link) == "1.1.0"
+    # the guard started the good version again, and it is up
+    wait_for(lambda: device.log("1.1.0").count("probe-app 1.1.0: version two") >= 2, message="1.1.0 restarted")
+    assert device.log("1.2.0").count("deliberately broken") == 3
+    assert device.stop() == 0
+
+
+def test_a_version_that_never_becomes_healthy_is_rolled_back_at_its_deadline(device: GuardedDevice) -> None:
+    device.start_guard(health_timeout_s=4)
+    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"), message="1.0.0 running")
+    device.assign("1.3.0")  # paints, but never syncs or gets a heartbeat through
+    state = wait_for(lambda: (j := device.journal()).get("phase") == "rolled_back" and j, 90, "rollback")
+    assert state["running"] == "1.0.0"
+    assert state["failure"]["reason"] == "health_timeout: never heartbeat, synced"
+    assert "probe-app 1.3.0: version four" in state["failure"]["log_tail"]
+    wait_for(lambda: device.log("1.0.0").count("probe-app 1.0.0: version one") >= 2, message="1.0.0 restarted")
+    assert device.stop() == 0
+
+
+def test_power_cut_during_probation_resumes_it_after_boot(device: GuardedDevice) -> None:
+    device.start_guard(health_timeout_s=60)
+    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"), message="1.0.0 running")
+    device.assign("1.2.0")
+    wait_for(lambda: device.journal().get("phase") == "probation", message="probation")
+    device.power_cut()  # guard and app gone at once; nothing recorded their end
+    assert device.layout.points_to(device.layout.current_link) == "1.2.0"
+    device.start_guard(health_timeout_s=60)  # power back: the same unit starts the guard again
+    state = wait_for(lambda: (j := device.journal()).get("phase") == "rolled_back" and j, 90, "rollback")
+    assert state["running"] == "1.0.0" and state["failure"]["version"] == "1.2.0"
+    assert device.stop() == 0
+
+
+def test_stopping_the_guard_stops_the_app_and_is_not_counted_as_a_crash(device: GuardedDevice) -> None:
+    device.start_guard()
+    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"), message="1.0.0 running")
+    device.assign("1.1.0")
+    wait_for(lambda: device.journal().get("phase") == "healthy", message="healthy")
+    for _ in range(3):
+        runs = device.log("1.1.0").count("probe-app 1.1.0: version two")
+        assert device.stop() == 0
+        assert device.journal()["exits"] == []
+        device.start_guard()
+        wait_for(lambda: device.log("1.1.0").count("probe-app 1.1.0: version two") > runs, message="app back")
+    assert device.journal()["running"] == "1.1.0"
+    assert device.stop() == 0
