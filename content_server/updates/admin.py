@@ -4,7 +4,8 @@
     python -m content_server.updates.admin --dir … install-root 1.root.json
     python -m content_server.updates.admin --dir … current-targets > current-targets.json
     python -m content_server.updates.admin --dir … publish new-targets.json --release rel-0.2.0
-    python -m content_server.updates.admin --dir … refresh | status | export-usb --version 0.2.0 --out /media/stick
+    python -m content_server.updates.admin --dir … refresh | status
+    python -m content_server.updates.admin --dir … export-usb --version 0.2.0 --out /media/stick
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ def release_files(release_dir: Path) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m content_server.updates.admin", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m content_server.updates.admin",
+                                description=__doc__.split("\n\n")[0])
     p.add_argument("--dir", type=Path, required=True, help="the repository directory (<data dir>/updates)")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("online-keys", help="print the server's snapshot and timestamp public keys (made if missing)")
+    sub.add_parser("online-keys", help="print the server's online public keys (made if missing)")
     c = sub.add_parser("install-root", help="accept root version N+1 (or 1)")
     c.add_argument("root", type=Path)
     sub.add_parser("current-targets", help="print the current targets metadata for the operator to sign on")

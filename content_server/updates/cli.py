@@ -70,7 +70,8 @@ def cmd_keygen(args: argparse.Namespace) -> None:
     keyfiles.save_private(signer, args.out, _passphrase(args))
     pub = args.out.with_name(args.out.name + ".pub.json")
     pub.write_text(keyfiles.public_json(signer.public_key))
-    print(f"private key {args.out} (keep it offline), public key {pub} (keyid {signer.public_key.keyid[:16]})")
+    keyid = signer.public_key.keyid[:16]
+    print(f"private key {args.out} (keep it offline), public key {pub} (keyid {keyid})")
 
 
 def cmd_root_new(args: argparse.Namespace, now: dt.datetime) -> None:
@@ -116,7 +117,8 @@ def cmd_release_add(args: argparse.Namespace, now: dt.datetime) -> None:
         path = args.release / "wheels" / wheel.filename
         if not path.is_file() or path.stat().st_size != wheel.size:
             raise ServerError(f"{path}: missing or not the size the index lists")
-    meta = md.with_release(_current_targets(args), index, index_bytes, now, dt.timedelta(days=args.expires_days))
+    lifetime = dt.timedelta(days=args.expires_days)
+    meta = md.with_release(_current_targets(args), index, index_bytes, now, lifetime)
     md.sign(meta, _signers(args.sign_with, args))
     _write(meta, args.out)
 
@@ -161,7 +163,7 @@ def parser() -> argparse.ArgumentParser:
                    help="private key (repeat): enough old and new root keys")
     c.add_argument("--root-pub", type=Path, action="append", help="new root public keys (default: keep)")
     c.add_argument("--root-threshold", type=int)
-    c.add_argument("--targets-pub", type=Path, action="append", help="new targets public keys (default: keep)")
+    c.add_argument("--targets-pub", type=Path, action="append", help="new targets public keys (or keep)")
     c.add_argument("--targets-threshold", type=int)
     c.add_argument("--online-pub", type=Path, help="new server online keys (default: keep)")
     c.add_argument("--expires-days", type=int, default=365)

@@ -309,7 +309,7 @@ def _policy(args: argparse.Namespace) -> sm.Policy:
                      keep_previous=dt.timedelta(hours=args.keep_previous_h))
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="signage-update-guard", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run the app from current under the health gate; restart it on exit")
@@ -329,7 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     for p in (p_run, p_prov, *sub.choices.values()):
         if not any(a.dest == "prefix" for a in p._actions):
             p.add_argument("--prefix", type=Path, default=Path(os.environ.get(PREFIX_ENV, "/opt/signage")))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     layout = InstallLayout(args.prefix)
     if args.command == "provision":
@@ -340,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(json.loads(Journal(layout.journal_path).read().model_dump_json()), indent=2))
         return 0
     if args.command == "recover":
-        state = recover(layout, Journal(layout.journal_path), dt.datetime.now(dt.UTC), sm.Policy(), __version__)
+        now = dt.datetime.now(dt.UTC)
+        state = recover(layout, Journal(layout.journal_path), now, sm.Policy(), __version__)
         print(f"current {layout.points_to(layout.current_link)}, good {layout.points_to(layout.good_link)}, "
               f"phase {state.phase}")
         return 0

@@ -14,7 +14,7 @@ from content_server.updates import keys as keyfiles
 from content_server.updates import metadata as md
 from content_server.updates.errors import KeyFileError, MetadataRejected
 from content_server.updates.repository import TufRepository
-from tests.fixtures.updates import UpdateRepo
+from tests.fixtures.updates import UpdateRepo, role_signers
 
 
 def _timestamp(repo: TufRepository) -> Timestamp:
@@ -26,9 +26,13 @@ def _timestamp(repo: TufRepository) -> Timestamp:
 def test_publish_stores_each_target_once_under_its_hash_and_moves_the_chain(update_repo: UpdateRepo) -> None:
     repo = update_repo.repo
     assert repo.targets_version() == 0 and repo.timestamp() is None
-    one = update_repo.fake_release("1.0.0", {"dep-1-py3-none-any.whl": b"dep", "app-1.0.0-py3-none-any.whl": b"v1"})
+    one = update_repo.fake_release(
+        "1.0.0", {"dep-1-py3-none-any.whl": b"dep", "app-1.0.0-py3-none-any.whl": b"v1"}
+    )
     update_repo.publish(one)
-    two = update_repo.fake_release("1.1.0", {"dep-1-py3-none-any.whl": b"dep", "app-1.1.0-py3-none-any.whl": b"v2"})
+    two = update_repo.fake_release(
+        "1.1.0", {"dep-1-py3-none-any.whl": b"dep", "app-1.1.0-py3-none-any.whl": b"v2"}
+    )
     targets = update_repo.publish(two)
     assert targets.version == 2 and repo.targets_version() == 2
     snap = repo.snapshot()
@@ -42,14 +46,20 @@ def test_publish_stores_each_target_once_under_its_hash_and_moves_the_chain(upda
 
 
 def test_nothing_is_published_when_a_file_does_not_match_or_the_signer_is_the_server(
-        update_repo: UpdateRepo, tmp_path: Path) -> None:
+    update_repo: UpdateRepo, tmp_path: Path
+) -> None:
     repo = update_repo.repo
     update_repo.publish(update_repo.fake_release("1.0.0", {"a-1-py3-none-any.whl": b"a"}))
     before = _timestamp(repo).version
     two = update_repo.fake_release("1.1.0", {"a-2-py3-none-any.whl": b"good bytes"})
     raw = (two / "release.json").read_bytes()
-    meta = md.with_release(repo.targets(), md.ReleaseIndex.model_validate_json(raw), raw, dt.datetime.now(dt.UTC),
-                           repo.lifetimes.targets)
+    meta = md.with_release(
+        repo.targets(),
+        md.ReleaseIndex.model_validate_json(raw),
+        raw,
+        dt.datetime.now(dt.UTC),
+        repo.lifetimes.targets,
+    )
     md.sign(meta, [update_repo.targets_key])
     (two / "wheels" / "a-2-py3-none-any.whl").write_bytes(b"evil bytes")  # swapped after signing
     with pytest.raises(MetadataRejected, match="does not match its signed hash"):
@@ -58,8 +68,13 @@ def test_nothing_is_published_when_a_file_does_not_match_or_the_signer_is_the_se
     assert not list((repo.targets_dir / "wheels").glob(".upload-*"))
 
     (two / "wheels" / "a-2-py3-none-any.whl").write_bytes(b"good bytes")
-    rogue = md.with_release(repo.targets(), md.ReleaseIndex.model_validate_json(raw), raw, dt.datetime.now(dt.UTC),
-                            repo.lifetimes.targets)
+    rogue = md.with_release(
+        repo.targets(),
+        md.ReleaseIndex.model_validate_json(raw),
+        raw,
+        dt.datetime.now(dt.UTC),
+        repo.lifetimes.targets,
+    )
     md.sign(rogue, [repo.online_signer("snapshot"), repo.online_signer("timestamp")])  # all the server holds
     with pytest.raises(MetadataRejected, match="not signed by the targets key"):
         repo.publish_targets(rogue.to_bytes(), admin.release_files(two), dt.datetime.now(dt.UTC))
@@ -96,8 +111,9 @@ def test_rotating_the_online_keys_re_signs_snapshot_and_timestamp_at_once(update
         (repo.keys_dir / f"{role}.pem").unlink()
     online = repo.online_public_keys()
     now = dt.datetime.now(dt.UTC)
-    v2 = md.rotated_root(repo.root(), now, repo.lifetimes.root, snapshot=[online["snapshot"]],
-                         timestamp=[online["timestamp"]])
+    v2 = md.rotated_root(
+        repo.root(), now, repo.lifetimes.root, snapshot=[online["snapshot"]], timestamp=[online["timestamp"]]
+    )
     md.sign(v2, [update_repo.root_key])
     assert repo.install_root(v2.to_bytes(), now).version == 2
     root = repo.root()
@@ -113,8 +129,7 @@ def test_rotating_the_online_keys_re_signs_snapshot_and_timestamp_at_once(update
 
 def test_root_must_list_the_servers_online_keys(tmp_path: Path) -> None:
     repo = TufRepository(tmp_path / "repo")
-    signers = {r: keyfiles.generate() for r in ("root", "targets", "snapshot", "timestamp")}
-    keys = md.RoleKeys(*(tuple([signers[r].public_key]) for r in ("root", "targets", "snapshot", "timestamp")))
+    keys, signers = role_signers()
     root = md.sign(md.new_root(keys, dt.datetime.now(dt.UTC), dt.timedelta(days=30)), [signers["root"]])
     with pytest.raises(MetadataRejected, match="does not list this server's snapshot key"):
         repo.install_root(root.to_bytes(), dt.datetime.now(dt.UTC))
@@ -143,7 +158,8 @@ def test_status_warns_before_the_offline_signed_roles_expire(tmp_path: Path) -> 
 
 
 def test_the_operator_cli_and_the_server_commands_make_a_working_repository(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The documented workflow: keys and signing offline, only public keys and signed files move."""
     offline, server = tmp_path / "offline", tmp_path / "server"
     offline.mkdir()
@@ -153,24 +169,77 @@ def test_the_operator_cli_and_the_server_commands_make_a_working_repository(
     assert cli.main(["keygen", str(offline / "targets.pem")]) == 0
     assert cli.main(["keygen", str(offline / "targets.pem")]) == 1  # never overwrites a key
     assert (offline / "root.pem").stat().st_mode & 0o777 == 0o600
-    assert cli.main(["root-new", "--root-key", str(offline / "root.pem"),
-                     "--targets-pub", str(offline / "targets.pem.pub.json"),
-                     "--online-pub", str(offline / "online-keys.json"), "--out", str(offline / "1.root.json")]) == 0
+    assert (
+        cli.main(
+            [
+                "root-new",
+                "--root-key",
+                str(offline / "root.pem"),
+                "--targets-pub",
+                str(offline / "targets.pem.pub.json"),
+                "--online-pub",
+                str(offline / "online-keys.json"),
+                "--out",
+                str(offline / "1.root.json"),
+            ]
+        )
+        == 0
+    )
     assert admin.main(["--dir", str(server), "install-root", str(offline / "1.root.json")]) == 0
-    release = UpdateRepo(TufRepository(server), keyfiles.generate(), keyfiles.generate(), tmp_path).fake_release(
-        "2.0.0", {"app-2.0.0-py3-none-any.whl": b"app"})
-    assert cli.main(["release-add", "--release", str(release), "--sign-with", str(offline / "targets.pem"),
-                     "--out", str(offline / "t1.json")]) == 0
-    assert admin.main(["--dir", str(server), "publish", str(offline / "t1.json"), "--release", str(release)]) == 0
+    release = UpdateRepo(
+        TufRepository(server), keyfiles.generate(), keyfiles.generate(), tmp_path
+    ).fake_release("2.0.0", {"app-2.0.0-py3-none-any.whl": b"app"})
+    assert (
+        cli.main(
+            [
+                "release-add",
+                "--release",
+                str(release),
+                "--sign-with",
+                str(offline / "targets.pem"),
+                "--out",
+                str(offline / "t1.json"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        admin.main(["--dir", str(server), "publish", str(offline / "t1.json"), "--release", str(release)])
+        == 0
+    )
     capsys.readouterr()
     assert admin.main(["--dir", str(server), "current-targets"]) == 0
     (offline / "current.json").write_bytes(capsys.readouterr().out.encode())
-    assert cli.main(["targets-resign", "--targets", str(offline / "current.json"),
-                     "--sign-with", str(offline / "targets.pem"), "--out", str(offline / "t2.json")]) == 0
+    assert (
+        cli.main(
+            [
+                "targets-resign",
+                "--targets",
+                str(offline / "current.json"),
+                "--sign-with",
+                str(offline / "targets.pem"),
+                "--out",
+                str(offline / "t2.json"),
+            ]
+        )
+        == 0
+    )
     assert admin.main(["--dir", str(server), "publish", str(offline / "t2.json")]) == 0
     # a targets file signed with the root key instead is refused by the server
-    assert cli.main(["targets-resign", "--targets", str(offline / "t2.json"), "--sign-with", str(offline / "root.pem"),
-                     "--out", str(offline / "t3.json")]) == 0
+    assert (
+        cli.main(
+            [
+                "targets-resign",
+                "--targets",
+                str(offline / "t2.json"),
+                "--sign-with",
+                str(offline / "root.pem"),
+                "--out",
+                str(offline / "t3.json"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert admin.main(["--dir", str(server), "publish", str(offline / "t3.json")]) == 1
     assert "not signed by the targets key" in capsys.readouterr().err
@@ -179,9 +248,24 @@ def test_the_operator_cli_and_the_server_commands_make_a_working_repository(
     assert "targets   v2" in out and "release 2.0.0" in out
     # root rotation to a second root key, signed by the old and the new one
     assert cli.main(["keygen", str(offline / "root2.pem")]) == 0
-    assert cli.main(["root-rotate", "--current", str(offline / "1.root.json"),
-                     "--root-pub", str(offline / "root2.pem.pub.json"), "--sign-with", str(offline / "root.pem"),
-                     "--sign-with", str(offline / "root2.pem"), "--out", str(offline / "2.root.json")]) == 0
+    assert (
+        cli.main(
+            [
+                "root-rotate",
+                "--current",
+                str(offline / "1.root.json"),
+                "--root-pub",
+                str(offline / "root2.pem.pub.json"),
+                "--sign-with",
+                str(offline / "root.pem"),
+                "--sign-with",
+                str(offline / "root2.pem"),
+                "--out",
+                str(offline / "2.root.json"),
+            ]
+        )
+        == 0
+    )
     assert admin.main(["--dir", str(server), "install-root", str(offline / "2.root.json")]) == 0
     assert json.loads((server / "metadata" / "2.root.json").read_text())["signed"]["version"] == 2
     assert isinstance(TufRepository(server).root(), Root)

@@ -8,6 +8,7 @@ events in the journal, with deadlines.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -20,9 +21,13 @@ from typing import Any
 
 import pytest
 
+from schedules.clock import SystemClock
+from schedules.protocol.release import running_platform
+from signage_player.updater.agent import Outcome, UpdateAgent
 from signage_player.updater.guard import provision
 from signage_player.updater.layout import InstallLayout
-from tests.fixtures.updates import DEVICE_KEY, ReleaseFactory, RepoServer, UpdateRepo
+from signage_player.updater.stick import STICK_DIR, update_from_stick
+from tests.fixtures.updates import DEVICE_KEY, ReleaseFactory, RepoServer, UpdateRepo, run_current
 
 pytestmark = pytest.mark.slow
 
@@ -57,10 +62,22 @@ class GuardedDevice:
     def start_guard(self, health_timeout_s: float = 30) -> None:
         exe = self.prefix / "good" / "bin" / "signage-update-guard"
         self.guard = subprocess.Popen(
-            [str(exe), "run", "--prefix", str(self.prefix), "--app", "probe-app", "--restart-delay-s", "0.2",
-             "--health-timeout-s", str(health_timeout_s)],
-            stdout=subprocess.DEVNULL, stderr=open(self.prefix.parent / "guard.log", "ab"),  # noqa: SIM115
-            start_new_session=True)
+            [
+                str(exe),
+                "run",
+                "--prefix",
+                str(self.prefix),
+                "--app",
+                "probe-app",
+                "--restart-delay-s",
+                "0.2",
+                "--health-timeout-s",
+                str(health_timeout_s),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.prefix.parent / "guard.log", "ab"),  # noqa: SIM115
+            start_new_session=True,
+        )
 
     def assign(self, version: str) -> None:
         doc = {"version": version, "url": self.server.url, "key": DEVICE_KEY}
@@ -89,8 +106,9 @@ class GuardedDevice:
 
 
 @pytest.fixture(scope="module")
-def repo(release_factory: ReleaseFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-        tuple[UpdateRepo, RepoServer]]:
+def repo(
+    release_factory: ReleaseFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[UpdateRepo, RepoServer]]:
     ur = UpdateRepo.create(tmp_path_factory.mktemp("guard-repo"))
     ur.publish(release_factory("1.0.0", "version one"))
     ur.publish(release_factory("1.1.0", "version two"))
@@ -102,8 +120,9 @@ def repo(release_factory: ReleaseFactory, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture
-def device(repo: tuple[UpdateRepo, RepoServer], release_factory: ReleaseFactory,
-           tmp_path: Path) -> Iterator[GuardedDevice]:
+def device(
+    repo: tuple[UpdateRepo, RepoServer], release_factory: ReleaseFactory, tmp_path: Path
+) -> Iterator[GuardedDevice]:
     ur, server = repo
     prefix = tmp_path / "opt-signage"
     provision(InstallLayout(prefix), release_factory("1.0.0", "version one"), ur.root_bytes())
@@ -131,7 +150,9 @@ def test_update_then_a_broken_release_rolls_back_by_itself(device: GuardedDevice
     assert "probe-app: deliberately broken build, exiting at start" in failure["log_tail"]
     assert device.layout.points_to(device.layout.current_link) == "1.1.0"
     # the guard started the good version again, and it is up
-    wait_for(lambda: device.log("1.1.0").count("probe-app 1.1.0: version two") >= 2, message="1.1.0 restarted")
+    wait_for(
+        lambda: device.log("1.1.0").count("probe-app 1.1.0: version two") >= 2, message="1.1.0 restarted"
+    )
     assert device.log("1.2.0").count("deliberately broken") == 3
     assert device.stop() == 0
 
@@ -144,7 +165,9 @@ def test_a_version_that_never_becomes_healthy_is_rolled_back_at_its_deadline(dev
     assert state["running"] == "1.0.0"
     assert state["failure"]["reason"] == "health_timeout: never heartbeat, synced"
     assert "probe-app 1.3.0: version four" in state["failure"]["log_tail"]
-    wait_for(lambda: device.log("1.0.0").count("probe-app 1.0.0: version one") >= 2, message="1.0.0 restarted")
+    wait_for(
+        lambda: device.log("1.0.0").count("probe-app 1.0.0: version one") >= 2, message="1.0.0 restarted"
+    )
     assert device.stop() == 0
 
 
@@ -166,11 +189,59 @@ def test_stopping_the_guard_stops_the_app_and_is_not_counted_as_a_crash(device: 
     wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"), message="1.0.0 running")
     device.assign("1.1.0")
     wait_for(lambda: device.journal().get("phase") == "healthy", message="healthy")
+    line = "probe-app 1.1.0: version two"
     for _ in range(3):
-        runs = device.log("1.1.0").count("probe-app 1.1.0: version two")
+        runs = device.log("1.1.0").count(line)
         assert device.stop() == 0
         assert device.journal()["exits"] == []
         device.start_guard()
-        wait_for(lambda: device.log("1.1.0").count("probe-app 1.1.0: version two") > runs, message="app back")
+        wait_for(lambda n=runs: device.log("1.1.0").count(line) > n, message="app back")  # type: ignore[misc]
     assert device.journal()["running"] == "1.1.0"
     assert device.stop() == 0
+
+
+def test_usb_stick_updates_an_offline_device_and_never_downgrades(
+    repo: tuple[UpdateRepo, RepoServer], release_factory: ReleaseFactory, tmp_path: Path
+) -> None:
+    ur, _server = repo
+    prefix = tmp_path / "offline"
+    provision(InstallLayout(prefix), release_factory("1.0.0", "version one"), ur.root_bytes())
+    agent = UpdateAgent(
+        InstallLayout(prefix), "1.0.0", running_platform(), SystemClock(), restart=lambda: None
+    )
+    now = dt.datetime.now(dt.UTC)
+    stick = tmp_path / "stick"
+    ur.repo.export_usb(stick, "1.1.0", running_platform(), now)
+    assert update_from_stick(agent, tmp_path / "empty").outcome is Outcome.SKIPPED
+    result = update_from_stick(agent, stick)
+    assert result.outcome is Outcome.SWITCHED, result
+    assert "probe-app 1.1.0: version two" in run_current(prefix)
+
+    old = tmp_path / "old-stick"
+    ur.repo.export_usb(old, "1.0.0", running_platform(), now)
+    newer_agent = UpdateAgent(
+        InstallLayout(prefix), "1.1.0", running_platform(), SystemClock(), restart=lambda: None
+    )
+    result = update_from_stick(newer_agent, old)
+    assert result.outcome is Outcome.SKIPPED and "not newer" in result.detail
+
+
+def test_tampered_usb_stick_is_refused_and_nothing_changes(
+    repo: tuple[UpdateRepo, RepoServer], release_factory: ReleaseFactory, tmp_path: Path
+) -> None:
+    ur, _server = repo
+    prefix = tmp_path / "offline"
+    provision(InstallLayout(prefix), release_factory("1.0.0", "version one"), ur.root_bytes())
+    stick = tmp_path / "stick"
+    ur.repo.export_usb(stick, "1.1.0", running_platform(), dt.datetime.now(dt.UTC))
+    wheel = next((stick / STICK_DIR / "targets" / "wheels").glob("*.community_signage-*"))
+    data = bytearray(wheel.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    wheel.write_bytes(bytes(data))
+    agent = UpdateAgent(
+        InstallLayout(prefix), "1.0.0", running_platform(), SystemClock(), restart=lambda: None
+    )
+    result = update_from_stick(agent, stick)
+    assert result.outcome is Outcome.REFUSED and "LengthOrHashMismatchError" in result.detail
+    assert "probe-app 1.0.0: version one" in run_current(prefix)
+    assert InstallLayout(prefix).installed_versions() == ["1.0.0"]

@@ -79,22 +79,31 @@ class Device:
 
     def updater(self, kill_at: str = "") -> subprocess.Popen[str]:
         python = self.prefix / "versions" / "1.0.0" / "bin" / "python"
-        return subprocess.Popen([str(python), "-c", CHILD, str(self.prefix), self.server.url, DEVICE_KEY, "1.1.0",
-                                 kill_at], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True, cwd=self.prefix)
+        return subprocess.Popen(
+            [str(python), "-c", CHILD, str(self.prefix), self.server.url, DEVICE_KEY, "1.1.0", kill_at],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            cwd=self.prefix,
+        )
 
     def boot(self) -> str:
         """What the device does at power-on: the good version's guard recovers, then current starts."""
         guard = self.prefix / "good" / "bin" / "signage-update-guard"
-        proc = subprocess.run([str(guard), "recover", "--prefix", str(self.prefix)], capture_output=True,
-                              text=True, timeout=60)
+        proc = subprocess.run(
+            [str(guard), "recover", "--prefix", str(self.prefix)], capture_output=True, text=True, timeout=60
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return run_current(self.prefix)
 
     def leftovers(self) -> list[str]:
         layout = self.layout
-        found = [p.name for p in layout.versions_dir.iterdir()
-                 if p.name.startswith(".") or not (p / INSTALLED_MARKER).exists()]
+        found = [
+            p.name
+            for p in layout.versions_dir.iterdir()
+            if p.name.startswith(".") or not (p / INSTALLED_MARKER).exists()
+        ]
         found += [p.name for p in layout.wheels_dir.glob(".*")] + [p.name for p in self.prefix.glob(".*.tmp")]
         return found
 
@@ -133,8 +142,9 @@ KILL_POINTS = [
 
 
 @pytest.mark.parametrize(("kill_at", "boots", "finish"), KILL_POINTS, ids=[k[0] for k in KILL_POINTS])
-def test_power_cut_at_each_step_boots_a_working_version(device: Device, kill_at: str, boots: str,
-                                                        finish: bool) -> None:
+def test_power_cut_at_each_step_boots_a_working_version(
+    device: Device, kill_at: str, boots: str, finish: bool
+) -> None:
     device.reset()
     child = device.updater(kill_at)
     out, _ = child.communicate(timeout=300)
