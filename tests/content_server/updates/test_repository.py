@@ -53,33 +53,25 @@ def test_nothing_is_published_when_a_file_does_not_match_or_the_signer_is_the_se
     before = _timestamp(repo).version
     two = update_repo.fake_release("1.1.0", {"a-2-py3-none-any.whl": b"good bytes"})
     raw = (two / "release.json").read_bytes()
-    meta = md.with_release(
-        repo.targets(),
-        md.ReleaseIndex.model_validate_json(raw),
-        raw,
-        dt.datetime.now(dt.UTC),
-        repo.lifetimes.targets,
-    )
-    md.sign(meta, [update_repo.targets_key])
+    index = md.ReleaseIndex.model_validate_json(raw)
+
+    def signed_by(*signers: keyfiles.CryptoSigner) -> bytes:
+        meta = md.with_release(repo.targets(), index, raw, dt.datetime.now(dt.UTC), repo.lifetimes.targets)
+        return md.sign(meta, signers).to_bytes()
+
+    meta = signed_by(update_repo.targets_key)
     (two / "wheels" / "a-2-py3-none-any.whl").write_bytes(b"evil bytes")  # swapped after signing
     with pytest.raises(MetadataRejected, match="does not match its signed hash"):
-        repo.publish_targets(meta.to_bytes(), admin.release_files(two), dt.datetime.now(dt.UTC))
+        repo.publish_targets(meta, admin.release_files(two), dt.datetime.now(dt.UTC))
     assert _timestamp(repo).version == before and repo.targets_version() == 1
     assert not list((repo.targets_dir / "wheels").glob(".upload-*"))
 
     (two / "wheels" / "a-2-py3-none-any.whl").write_bytes(b"good bytes")
-    rogue = md.with_release(
-        repo.targets(),
-        md.ReleaseIndex.model_validate_json(raw),
-        raw,
-        dt.datetime.now(dt.UTC),
-        repo.lifetimes.targets,
-    )
-    md.sign(rogue, [repo.online_signer("snapshot"), repo.online_signer("timestamp")])  # all the server holds
+    rogue = signed_by(repo.online_signer("snapshot"), repo.online_signer("timestamp"))  # all the server holds
     with pytest.raises(MetadataRejected, match="not signed by the targets key"):
-        repo.publish_targets(rogue.to_bytes(), admin.release_files(two), dt.datetime.now(dt.UTC))
+        repo.publish_targets(rogue, admin.release_files(two), dt.datetime.now(dt.UTC))
     with pytest.raises(MetadataRejected, match="not stored here and was not uploaded"):
-        repo.publish_targets(meta.to_bytes(), {}, dt.datetime.now(dt.UTC))
+        repo.publish_targets(meta, {}, dt.datetime.now(dt.UTC))
     assert repo.targets_version() == 1
 
 

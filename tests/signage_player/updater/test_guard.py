@@ -13,8 +13,7 @@ import json
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,18 +27,9 @@ from signage_player.updater.guard import provision
 from signage_player.updater.layout import InstallLayout
 from signage_player.updater.stick import STICK_DIR, update_from_stick
 from tests.fixtures.updates import DEVICE_KEY, ReleaseFactory, RepoServer, UpdateRepo, run_current
+from tests.kiosk_app.test_main import wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(what: Callable[[], Any], timeout_s: float = 60, message: str = "") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = what()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {message or what}")
 
 
 @dataclass
@@ -134,81 +124,82 @@ def device(
 
 def test_update_then_a_broken_release_rolls_back_by_itself(device: GuardedDevice) -> None:
     device.start_guard()
-    wait_for(lambda: "probe-app 1.0.0: version one" in device.log("1.0.0"), message="1.0.0 running")
+    wait_for(lambda: "probe-app 1.0.0: version one" in device.log("1.0.0"))
     device.assign("1.1.0")
-    state = wait_for(lambda: (j := device.journal()).get("phase") == "healthy" and j, message="1.1.0 healthy")
+    state = wait_for(lambda: (j := device.journal()).get("phase") == "healthy" and j)
     assert state["running"] == "1.1.0" and state["previous"] == "1.0.0"
     assert "probe-app 1.1.0: version two" in device.log("1.1.0")
     assert device.layout.points_to(device.layout.current_link) == "1.1.0"
     assert device.layout.points_to(device.layout.good_link) == "1.0.0"  # until 1.1.0 has been healthy a day
 
     device.assign("1.2.0")  # exits at start
-    state = wait_for(lambda: (j := device.journal()).get("phase") == "rolled_back" and j, 90, "rollback")
+    state = wait_for(lambda: (j := device.journal()).get("phase") == "rolled_back" and j, 90)
     assert state["running"] == "1.1.0" and state["failed"] == ["1.2.0"]
     failure = state["failure"]
     assert failure["version"] == "1.2.0" and failure["reason"].startswith("crash_loop")
     assert "probe-app: deliberately broken build, exiting at start" in failure["log_tail"]
     assert device.layout.points_to(device.layout.current_link) == "1.1.0"
     # the guard started the good version again, and it is up
-    wait_for(
-        lambda: device.log("1.1.0").count("probe-app 1.1.0: version two") >= 2, message="1.1.0 restarted"
-    )
+    wait_for(lambda: device.log("1.1.0").count("probe-app 1.1.0: version two") >= 2)
     assert device.log("1.2.0").count("deliberately broken") == 3
     assert device.stop() == 0
 
 
 def test_a_version_that_never_becomes_healthy_is_rolled_back_at_its_deadline(device: GuardedDevice) -> None:
     device.start_guard(health_timeout_s=4)
-    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"), message="1.0.0 running")
+    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"))
     device.assign("1.3.0")  # paints, but never syncs or gets a heartbeat through
-    state = wait_for(lambda: (j := device.journal()).get("phase") == "rolled_back" and j, 90, "rollback")
+    state = wait_for(lambda: (j := device.journal()).get("phase") == "rolled_back" and j, 90)
     assert state["running"] == "1.0.0"
     assert state["failure"]["reason"] == "health_timeout: never heartbeat, synced"
     assert "probe-app 1.3.0: version four" in state["failure"]["log_tail"]
-    wait_for(
-        lambda: device.log("1.0.0").count("probe-app 1.0.0: version one") >= 2, message="1.0.0 restarted"
-    )
+    wait_for(lambda: device.log("1.0.0").count("probe-app 1.0.0: version one") >= 2)
     assert device.stop() == 0
 
 
 def test_power_cut_during_probation_resumes_it_after_boot(device: GuardedDevice) -> None:
     device.start_guard(health_timeout_s=60)
-    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"), message="1.0.0 running")
+    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"))
     device.assign("1.2.0")
-    wait_for(lambda: device.journal().get("phase") == "probation", message="probation")
+    wait_for(lambda: device.journal().get("phase") == "probation")
     device.power_cut()  # guard and app gone at once; nothing recorded their end
     assert device.layout.points_to(device.layout.current_link) == "1.2.0"
     device.start_guard(health_timeout_s=60)  # power back: the same unit starts the guard again
-    state = wait_for(lambda: (j := device.journal()).get("phase") == "rolled_back" and j, 90, "rollback")
+    state = wait_for(lambda: (j := device.journal()).get("phase") == "rolled_back" and j, 90)
     assert state["running"] == "1.0.0" and state["failure"]["version"] == "1.2.0"
     assert device.stop() == 0
 
 
 def test_stopping_the_guard_stops_the_app_and_is_not_counted_as_a_crash(device: GuardedDevice) -> None:
     device.start_guard()
-    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"), message="1.0.0 running")
+    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"))
     device.assign("1.1.0")
-    wait_for(lambda: device.journal().get("phase") == "healthy", message="healthy")
+    wait_for(lambda: device.journal().get("phase") == "healthy")
     line = "probe-app 1.1.0: version two"
     for _ in range(3):
         runs = device.log("1.1.0").count(line)
         assert device.stop() == 0
         assert device.journal()["exits"] == []
         device.start_guard()
-        wait_for(lambda n=runs: device.log("1.1.0").count(line) > n, message="app back")  # type: ignore[misc]
+        wait_for(lambda n=runs: device.log("1.1.0").count(line) > n)
     assert device.journal()["running"] == "1.1.0"
     assert device.stop() == 0
+
+
+def _offline_device(
+    ur: UpdateRepo, release_factory: ReleaseFactory, tmp_path: Path, version: str = "1.0.0"
+) -> tuple[Path, UpdateAgent]:
+    prefix = tmp_path / "offline"
+    provision(InstallLayout(prefix), release_factory("1.0.0", "version one"), ur.root_bytes())
+    agent = UpdateAgent(InstallLayout(prefix), version, running_platform(), SystemClock(), lambda: None)
+    return prefix, agent
 
 
 def test_usb_stick_updates_an_offline_device_and_never_downgrades(
     repo: tuple[UpdateRepo, RepoServer], release_factory: ReleaseFactory, tmp_path: Path
 ) -> None:
     ur, _server = repo
-    prefix = tmp_path / "offline"
-    provision(InstallLayout(prefix), release_factory("1.0.0", "version one"), ur.root_bytes())
-    agent = UpdateAgent(
-        InstallLayout(prefix), "1.0.0", running_platform(), SystemClock(), restart=lambda: None
-    )
+    prefix, agent = _offline_device(ur, release_factory, tmp_path)
     now = dt.datetime.now(dt.UTC)
     stick = tmp_path / "stick"
     ur.repo.export_usb(stick, "1.1.0", running_platform(), now)
@@ -230,17 +221,13 @@ def test_tampered_usb_stick_is_refused_and_nothing_changes(
     repo: tuple[UpdateRepo, RepoServer], release_factory: ReleaseFactory, tmp_path: Path
 ) -> None:
     ur, _server = repo
-    prefix = tmp_path / "offline"
-    provision(InstallLayout(prefix), release_factory("1.0.0", "version one"), ur.root_bytes())
+    prefix, agent = _offline_device(ur, release_factory, tmp_path)
     stick = tmp_path / "stick"
     ur.repo.export_usb(stick, "1.1.0", running_platform(), dt.datetime.now(dt.UTC))
     wheel = next((stick / STICK_DIR / "targets" / "wheels").glob("*.community_signage-*"))
     data = bytearray(wheel.read_bytes())
     data[len(data) // 2] ^= 0xFF
     wheel.write_bytes(bytes(data))
-    agent = UpdateAgent(
-        InstallLayout(prefix), "1.0.0", running_platform(), SystemClock(), restart=lambda: None
-    )
     result = update_from_stick(agent, stick)
     assert result.outcome is Outcome.REFUSED and "LengthOrHashMismatchError" in result.detail
     assert "probe-app 1.0.0: version one" in run_current(prefix)
