@@ -49,7 +49,7 @@ class GuardedDevice:
             return {}
         return doc
 
-    def start_guard(self, health_timeout_s: float = 30) -> None:
+    def start_guard(self, health_timeout_s: float = 30, keep_previous_h: float = 24) -> None:
         exe = self.prefix / "good" / "bin" / "signage-update-guard"
         self.guard = subprocess.Popen(
             [
@@ -63,6 +63,8 @@ class GuardedDevice:
                 "0.2",
                 "--health-timeout-s",
                 str(health_timeout_s),
+                "--keep-previous-h",
+                str(keep_previous_h),
             ],
             stdout=subprocess.DEVNULL,
             stderr=open(self.prefix.parent / "guard.log", "ab"),  # noqa: SIM115
@@ -167,6 +169,22 @@ def test_power_cut_during_probation_resumes_it_after_boot(device: GuardedDevice)
     device.start_guard(health_timeout_s=60)  # power back: the same unit starts the guard again
     state = wait_for(lambda: (j := device.journal()).get("phase") == "rolled_back" and j, 90)
     assert state["running"] == "1.0.0" and state["failure"]["version"] == "1.2.0"
+    assert device.stop() == 0
+
+
+def test_after_its_day_of_probation_the_new_version_becomes_good_and_the_old_one_goes(
+    device: GuardedDevice,
+) -> None:
+    device.start_guard(keep_previous_h=2 / 3600)  # a "day" of two seconds
+    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"))
+    device.assign("1.1.0")
+    wait_for(lambda: device.layout.points_to(device.layout.good_link) == "1.1.0")
+    assert device.journal()["previous"] is None
+    assert device.layout.installed_versions() == ["1.0.0", "1.1.0"]  # the running guard's own version stays
+    assert device.stop() == 0
+    device.start_guard()  # the next start runs the guard of 1.1.0, which removes 1.0.0
+    wait_for(lambda: device.layout.installed_versions() == ["1.1.0"])
+    wait_for(lambda: device.journal().get("guard_version") == "1.1.0")
     assert device.stop() == 0
 
 
