@@ -115,6 +115,13 @@ class UpdateFailure(_Wire):
     log_tail: tuple[str, ...] = Field((), max_length=200)
 
 
+class UpdateAssignment(_Wire):
+    """The version the server asks a device to run (in the heartbeat reply); None: stay as you are."""
+
+    version: str = Field(pattern=VERSION_RE.pattern, max_length=64)
+    retry: bool = False  # the operator asked again for a version that failed on this device
+
+
 class UpdateReport(_Wire):
     """A device's update state, sent with each heartbeat."""
 
