@@ -46,20 +46,23 @@ class UpdateRunner:
         """Start updating to ``assignment`` unless nothing is to do or an update runs; True if started."""
         if assignment is None or assignment.version == self.agent.own_version:
             return False
-        if not assignment.retry and sm.may_update_to(self.agent.journal.read(), assignment.version) is not None:
+        why_not = sm.may_update_to(self.agent.journal.read(), assignment.version)
+        if why_not is not None and not assignment.retry:
             return False  # failed here before, or an update is still on trial: nothing to start
         with self._lock:
             if self.busy:
                 return False
             self.done.clear()
-            self._thread = threading.Thread(target=self._run, args=(assignment,), name="update", daemon=True)
+            self._thread = threading.Thread(target=self._run, args=(assignment,), name="update",
+                                            daemon=True)
             self._thread.start()
         return True
 
     def _run(self, assignment: UpdateAssignment) -> None:
         try:
-            self.last_result = self.agent.update_to(assignment.version, self._source(), retry=assignment.retry)
-            log.info("update to %s: %s %s", assignment.version, self.last_result.outcome, self.last_result.detail)
+            result = self.agent.update_to(assignment.version, self._source(), retry=assignment.retry)
+            self.last_result = result
+            log.info("update to %s: %s %s", assignment.version, result.outcome, result.detail)
         except Exception:  # marked boundary: an update must never take the app down
             log.exception("update to %s failed unexpectedly", assignment.version)
         finally:
