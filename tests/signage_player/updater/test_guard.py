@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,3 +251,33 @@ def test_tampered_usb_stick_is_refused_and_nothing_changes(
     assert result.outcome is Outcome.REFUSED and "LengthOrHashMismatchError" in result.detail
     assert "probe-app 1.0.0: version one" in run_current(prefix)
     assert InstallLayout(prefix).installed_versions() == ["1.0.0"]
+
+
+def test_provision_and_status_commands(
+    repo: tuple[UpdateRepo, RepoServer], release_factory: ReleaseFactory, tmp_path: Path
+) -> None:
+    ur, _server = repo
+    (tmp_path / "1.root.json").write_bytes(ur.root_bytes())
+    release = release_factory("1.0.0", "version one")
+    prefix = tmp_path / "opt-signage"
+    args = [
+        "provision",
+        "--prefix",
+        str(prefix),
+        "--release",
+        str(release),
+        "--root",
+        str(tmp_path / "1.root.json"),
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "signage_player.updater.guard", *args], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (prefix / "trusted-root.json").read_bytes() == ur.root_bytes()
+    assert "probe-app 1.0.0: version one" in run_current(prefix)
+    status = subprocess.run(
+        [str(prefix / "good" / "bin" / "signage-update-guard"), "status", "--prefix", str(prefix)],
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(status.stdout)["running"] == "1.0.0"
