@@ -31,10 +31,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from content_server.db import make_engine, make_sessionmaker  # noqa: E402
+from content_server.core.db import make_engine, make_sessionmaker  # noqa: E402
+from content_server.core.migrate import upgrade  # noqa: E402
 from content_server.kiosk.models import ServiceRow  # noqa: E402
-from content_server.kiosk.seed import seed_demo_catalogue  # noqa: E402
-from content_server.migrate import upgrade  # noqa: E402
+from signage_demo.kiosk_catalogue import seed_demo_catalogue  # noqa: E402
 from tests.fixtures.seeding import add_devices, add_open_slot  # noqa: E402
 from tests.fixtures.server import free_port  # noqa: E402
 

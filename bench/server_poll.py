@@ -35,9 +35,9 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from content_server.db import make_engine, make_sessionmaker  # noqa: E402
-from content_server.migrate import upgrade  # noqa: E402
-from content_server.store import MediaStore  # noqa: E402
+from content_server.core.db import make_engine, make_sessionmaker  # noqa: E402
+from content_server.core.migrate import upgrade  # noqa: E402
+from content_server.core.store import MediaStore  # noqa: E402
 from tests.fixtures.seeding import Picture, add_devices, add_signage  # noqa: E402
 from tests.fixtures.server import free_port  # noqa: E402
 

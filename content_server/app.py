@@ -1,133 +1,53 @@
-"""Application factory: ``create_app(settings)`` wires DB, migrations, media store, keys and scheduler.
+"""Application factory: ``create_app(settings)`` wires core and each feature, explicitly, in one place.
 
-Nothing happens on import. Other packages add routers with one ``app.include_router`` line below
-and jobs via ``app.state.scheduler`` (an APScheduler BackgroundScheduler started in the lifespan).
+Core (database, migrations, store, keys, scheduler, error answers, body limits, the portal's
+shell) comes first; then each feature adds its JSON routes (under ``/api/v1``), its portal pages
+and its start-up and shutdown hooks. Adding a feature is a few lines here (docs/architecture.md,
+"Adding a feature"). Nothing happens on import.
 """
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy import event
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from content_server import migrate
-from content_server.api.fastpath import BodyLimit, SignageApp
-from content_server.auth import LoginLimiter, RateLimited
-from content_server.clock import utc_now
-from content_server.config import Settings
-from content_server.db import make_engine, make_sessionmaker
-from content_server.errors import ServerError
-from content_server.events import EmergencyNotifier
-from content_server.keys import load_or_create_server_key
-from content_server.services.manifest import ManifestCache
-from content_server.store import MediaStore
+from content_server.accounts import pages as accounts_pages
+from content_server.accounts import routes as accounts_routes
+from content_server.core import api as core_api
+from content_server.core import migrate
+from content_server.core.api import ContentServer
+from content_server.core.auth import LoginLimiter
+from content_server.core.body_limit import BodyLimit, collect_limits
+from content_server.core.changes import ChangeTracker
+from content_server.core.db import make_engine, make_sessionmaker
+from content_server.core.keys import load_or_create_server_key
+from content_server.core.settings import Settings
+from content_server.core.store import MediaStore
+from content_server.kiosk import pages as kiosk_pages
+from content_server.kiosk import routes as kiosk_routes
+from content_server.kiosk import runtime as kiosk_runtime
+from content_server.portal import shell as portal
+from content_server.signage import pages as signage_pages
+from content_server.signage import routes as signage_routes
+from content_server.signage import runtime as signage_runtime
+from schedules.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+# each feature's start-up hook (after the database is ready) and shutdown hook, in this order
+STARTUP: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.start, kiosk_runtime.start)
+SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop,)
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ServerError)
-    async def _server_error(_request: Request, exc: ServerError) -> JSONResponse:
-        headers = {}
-        if isinstance(exc, RateLimited):
-            headers["Retry-After"] = str(int(exc.retry_after_s + 0.999))
-        if exc.status_code == 401:
-            headers["WWW-Authenticate"] = "Bearer"
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
-        # a concurrent request created the same thing first (services check before inserting)
-        log.info("integrity conflict: %s", exc.orig)
-        return JSONResponse({"detail": "conflicts with existing data; reload and try again"}, status_code=409)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems: list[dict[str, object]] = []
-        messages: list[str] = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()))
-            messages.append(f"{where}: {err.get('msg', 'invalid')}")
-            problems.append({"loc": [str(p) for p in err.get("loc", ())], "msg": messages[-1]})
-        summary = "; ".join(messages[:5]) or "invalid request"
-        return JSONResponse({"detail": summary, "errors": problems}, status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal server error"}, status_code=500)
-
-
-def _watch_commits(app: FastAPI) -> None:
-    """After a commit that bumped the change counters, drop this process's cached generations."""
-
-    @event.listens_for(app.state.sessions, "after_commit")
-    def _after_commit(session: Session) -> None:
-        if session.info.pop("manifests_changed", False):
-            app.state.manifests.invalidate()
-        if session.info.pop("emergency_changed", False):
-            app.state.emergency.invalidate()
-
-    @event.listens_for(app.state.sessions, "after_rollback")
-    def _after_rollback(session: Session) -> None:
-        session.info.pop("manifests_changed", None)
-        session.info.pop("emergency_changed", None)
-
-
-def _clean_up(app: FastAPI) -> None:
-    """Scheduler job: forget stale pairing requests and expired tokens."""
-    from content_server.services.screens import clean_up
-
-    try:
-        with app.state.sessions() as session:
-            removed = clean_up(session, now=app.state.clock())
-            session.commit()
-    except Exception:  # boundary: a scheduler job must log, never kill the scheduler thread
-        log.exception("clean-up job failed")
-        return
-    if removed:
-        log.info("clean-up removed %d stale pairing(s)/token(s)", removed)
-
-
-async def _refresh_generation(app: FastAPI, every_s: float) -> None:
-    """Keep the poll fast path's view of the change counter fresh, so polls never wait for it."""
-
-    def read() -> None:
-        with app.state.sessions() as session:
-            app.state.manifests.generation(session)
-
-    while True:
-        await asyncio.sleep(every_s)
-        try:
-            await run_in_threadpool(read)
-        except Exception:  # boundary: a failed read only makes polls take the normal route
-            log.exception("could not refresh the change counter")
-
-
-def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now) -> FastAPI:
-    """Build the app. ``clock`` returns aware UTC now; tests pass a movable one."""
+def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServer:
+    """Build the app on ``clock`` (the system clock unless a test passes a movable one)."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: ContentServer) -> AsyncIterator[None]:
         log.info("starting content server (data dir %s)", settings.data_dir)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.effective_database_url)
@@ -135,34 +55,28 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
         migrate.upgrade(engine)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
-        _watch_commits(app)
+        app.state.changes.install(app.state.sessions)
+        app.state.body_limits = collect_limits(app, settings)
         app.state.store = MediaStore(settings.media_dir)
         app.state.server_key = load_or_create_server_key(settings.data_dir)
         scheduler = BackgroundScheduler(timezone="UTC")
         app.state.scheduler = scheduler
-        scheduler.add_job(_clean_up, "interval", args=[app], minutes=15, id="signage-clean-up")
-        for hook in app.state.startup_hooks:
-            hook(app)
+        for start in STARTUP:
+            start(app)
         if settings.scheduler_enabled:
             scheduler.start()
             log.info("background scheduler started with %d job(s)", len(scheduler.get_jobs()))
-        refresher = (
-            asyncio.create_task(_refresh_generation(app, settings.poll_cache_s / 2))
-            if settings.poll_cache_s > 0
-            else None
-        )
         try:
             yield
         finally:
             log.info("stopping content server")
-            if refresher is not None:
-                refresher.cancel()
-            app.state.emergency.close()
+            for stop in SHUTDOWN:
+                stop(app)
             if scheduler.running:
                 scheduler.shutdown(wait=False)
             engine.dispose()
 
-    app = SignageApp(
+    app = ContentServer(
         title="Community signage content server",
         version="1",
         lifespan=lifespan,
@@ -170,63 +84,26 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] = utc_now
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
     )
+    # core: settings, clock, log-in limits, change tracking, JSON errors, body limits, /health
     app.state.settings = settings
-    app.state.clock = clock
+    app.state.clock = clock or SystemClock()
     app.state.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
-    app.state.emergency = EmergencyNotifier()
-    app.state.manifests = ManifestCache(settings.poll_cache_s)
-    app.state.startup_hooks = []  # callables(app) run after DB/store are ready, before the scheduler starts
-    _install_error_handlers(app)
+    app.state.changes = ChangeTracker(app.state.clock)
+    core_api.install(app)
     app.add_middleware(BodyLimit)
+    app.include_router(core_api.router, prefix=API_PREFIX)
+    portal.install(app)  # the portal's shell: static files, HTML error pages for /portal
 
-    from content_server.api.routes import register_api
+    # accounts
+    app.include_router(accounts_routes.router, prefix=API_PREFIX)
+    portal.add_pages(app, accounts_pages.router, templates=accounts_pages.TEMPLATES)
+    # signage (its caches declare what feeds them; the fast path is added at start-up)
+    signage_runtime.prepare(app)
+    app.include_router(signage_routes.router, prefix=API_PREFIX)
+    portal.add_pages(app, signage_pages.router, templates=signage_pages.TEMPLATES, nav=signage_pages.NAV)
+    # kiosk back end (its routers carry their own prefixes: /api/v1/kiosk, /pay, ...)
+    app.include_router(kiosk_routes.router)
+    portal.add_pages(app, kiosk_pages.router, templates=kiosk_pages.TEMPLATES, nav=kiosk_pages.NAV)
 
-    register_api(app, API_PREFIX)
-    from content_server.kiosk.routes import register as register_kiosk  # the kiosk back end (issue 7)
-
-    register_kiosk(app)
-    from content_server.portal.web import register as register_portal  # the web portal (issue 5)
-
-    register_portal(app)
-    _document_error_shape(app)
+    core_api.document_error_shape(app)
     return app
-
-
-def _document_error_shape(app: FastAPI) -> None:
-    """The served OpenAPI describes the 422 body the error handler really sends.
-
-    FastAPI documents its default ``{"detail": [ValidationError]}``; ours is one readable
-    ``detail`` string plus the list of ``errors`` (see ``_install_error_handlers``).
-    """
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            shapes = schema.get("components", {}).get("schemas", {})
-            if "HTTPValidationError" in shapes:
-                shapes["HTTPValidationError"] = {
-                    "title": "HTTPValidationError",
-                    "type": "object",
-                    "required": ["detail"],
-                    "properties": {
-                        "detail": {"type": "string", "title": "Detail"},
-                        "errors": {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/ValidationError"},
-                        },
-                    },
-                }
-                shapes["ValidationError"] = {
-                    "title": "ValidationError",
-                    "type": "object",
-                    "required": ["loc", "msg"],
-                    "properties": {
-                        "loc": {"type": "array", "items": {"type": "string"}},
-                        "msg": {"type": "string"},
-                    },
-                }
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -10,7 +10,7 @@ from types import FrameType
 
 from pydantic import ValidationError
 
-from content_server.config import Settings
+from content_server.core.settings import Settings
 
 
 def _settings() -> Settings:
@@ -66,19 +66,19 @@ def main(argv: list[str] | None = None) -> int:
         Server(config).run()
         return 0
 
-    from content_server import migrate
-    from content_server.db import make_engine, make_sessionmaker
+    from content_server.core import migrate
+    from content_server.core.db import make_engine, make_sessionmaker
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
     migrate.upgrade(engine)
     if args.command == "create-user":
-        from content_server import auth
-        from content_server.errors import ServerError
+        from content_server.accounts import services as accounts
+        from content_server.core.errors import ServerError
 
         with make_sessionmaker(engine)() as session:
             try:
-                user = auth.create_user(
+                user = accounts.create_user(
                     session,
                     username=args.username,
                     password=args.password,
@@ -90,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
             except ServerError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
-            session.commit()
             print(f"created {user.role} {user.username} ({user.id})")
     engine.dispose()
     return 0

@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import pairwise
 from urllib.parse import parse_qs, urlsplit
 
 # Case numbers open with a letter (the case type, ``GA-20261203-522703``): a run of digits alone
@@ -78,6 +79,9 @@ def parse_scan(text: str) -> ScannedCode | None:
     return ScannedCode(ScanKind.CASE, number) if number is not None else None
 
 
+_MAX_KEPT = 256  # longer than any code a receipt carries
+
+
 class BurstKind(StrEnum):
     SCAN = "scan"  # one unbroken fast burst: the scanner's whole text
     BROKEN = "broken"  # fast runs with a pause between: the text is everything typed since the last Enter
@@ -107,6 +111,8 @@ class ScanDetector:
     def char(self, ch: str, at: float) -> None:
         self._chars.append(ch)
         self._times.append(at)
+        if len(self._chars) > _MAX_KEPT:  # keys typed with no Enter for a long while
+            del self._chars[0], self._times[0]
 
     def reset(self) -> None:
         self._chars.clear()
@@ -121,15 +127,20 @@ class ScanDetector:
         start = len(times) - 1
         while start > 0 and times[start] - times[start - 1] <= self.max_gap_s:
             start -= 1
-        tail = "".join(chars[start:])
-        if len(tail) < self.min_length:
-            return None
         first = start
         while first > 0 and times[first] - times[first - 1] <= self.rejoin_s:
             first -= 1
-        if first < start:
-            return Burst(BurstKind.BROKEN, "".join(chars[first:]))
-        return Burst(BurstKind.SCAN, tail)
+        if first == start:
+            tail = "".join(chars[start:])
+            return Burst(BurstKind.SCAN, tail) if len(tail) >= self.min_length else None
+        if _fast_keys(times[first:], self.max_gap_s) + 1 < self.min_length:
+            return None  # a person's keys, the last one followed quickly by Enter
+        return Burst(BurstKind.BROKEN, "".join(chars[first:]))
+
+
+def _fast_keys(times: list[float], max_gap_s: float) -> int:
+    """How many keys came within ``max_gap_s`` of the key before them (a scanner's pace)."""
+    return sum(1 for a, b in pairwise(times) if b - a <= max_gap_s)
 
 
 @dataclass

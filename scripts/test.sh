@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs (scripts/setup.sh --test), lints and type-checks,
-# then runs pytest.
+# The whole test suite: installs what it needs (scripts/setup.sh --test), lints, type-checks and
+# checks the import contracts, then runs pytest.
 # Tests start their own servers (content server, PostgreSQL, nginx) on loopback and temp dirs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 export QT_QPA_PLATFORM=offscreen
 export PYTHONDONTWRITEBYTECODE=1
-.venv/bin/ruff check schedules content_server signage_player kiosk_app tests bench
-.venv/bin/mypy  # the four packages (pyproject.toml [tool.mypy])
+.venv/bin/ruff check schedules content_server signage_player kiosk_app signage_demo tests bench
+.venv/bin/mypy  # the five packages (pyproject.toml [tool.mypy])
+.venv/bin/lint-imports  # the layering contracts (pyproject.toml [tool.importlinter])
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

@@ -17,13 +17,16 @@ import pytest
 import requests
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from content_server.demo import media as demo_media
-from content_server.demo.launcher import free_port
-from content_server.demo.processes import Supervisor
-from content_server.demo.seed import ACCOUNTS, migrate_database, seed_accounts
-from content_server.demo.tofu import find_tofu
+from signage_demo import media as demo_media
+from signage_demo.content import content
+from signage_demo.launcher import free_port
+from signage_demo.processes import Supervisor
+from signage_demo.seed import ACCOUNTS, migrate_database, seed_accounts
+from signage_demo.tofu import find_tofu
+from tests.fixtures.waiting import eventually
 
 REPO = Path(__file__).resolve().parent.parent
+DEMO = content()
 TOFU = "\U0010fffd"  # a private-use code point no font has: renders as the font's .notdef box
 
 
@@ -93,16 +96,16 @@ def _tofu_chars(texts: list[str], font: ImageFont.FreeTypeFont) -> set[str]:
 
 
 def _demo_texts() -> list[str]:
-    slides = [*demo_media.ANNOUNCEMENTS, *demo_media.FILLERS]
-    slides += [scene for m in demo_media.MERCHANTS for scene in m.scenes]
+    slides = [*DEMO.announcements, *DEMO.fillers]
+    slides += [scene for m in DEMO.merchants for scene in m.scenes]
     texts = [
         getattr(s, f)
         for s in slides
         for f in ("tag_zh", "tag_en", "title_zh", "title_en", "body_zh", "body_en", "footer_zh", "footer_en")
     ]
     texts += [label for s in slides for label, _ in s.chips]
-    texts += [icon.glyph for icon in demo_media.ICONS.values()]
-    texts += [demo_media.COMMUNITY_ZH, demo_media.COMMUNITY_EN]
+    texts += [icon.glyph for icon in DEMO.icons.values()]
+    texts += [DEMO.community_zh, DEMO.community_en]
     return texts
 
 
@@ -114,7 +117,7 @@ def test_every_demo_character_has_a_real_glyph_not_tofu() -> None:
 
 
 def test_a_slide_is_drawn_with_chinese_text_and_both_orientations(tmp_path: Path) -> None:
-    slide = demo_media.ANNOUNCEMENTS[0]
+    slide = DEMO.announcements[0]
     landscape, portrait = demo_media.write_slide(slide, tmp_path)
     with Image.open(landscape) as img:
         assert img.size == demo_media.LANDSCAPE
@@ -129,7 +132,7 @@ def test_a_slide_is_drawn_with_chinese_text_and_both_orientations(tmp_path: Path
 
 def test_wrap_text_keeps_lines_within_width() -> None:
     font = ImageFont.truetype(str(demo_media.find_cjk_font()), 40, index=2)
-    text = demo_media.ANNOUNCEMENTS[0].body_zh + " " + demo_media.ANNOUNCEMENTS[0].body_en
+    text = DEMO.announcements[0].body_zh + " " + DEMO.announcements[0].body_en
     lines = demo_media.wrap_text(text, font, 600)
     assert len(lines) > 3
     assert all(font.getlength(line) <= 600 + font.size for line in lines)
@@ -138,18 +141,18 @@ def test_wrap_text_keeps_lines_within_width() -> None:
 
 def test_committed_assets_are_the_generators_output() -> None:
     assets = REPO / "assets"
-    for slide in demo_media.FILLERS:
+    for slide in DEMO.fillers:
         for orient, size in (("landscape", demo_media.LANDSCAPE), ("portrait", demo_media.PORTRAIT)):
             with Image.open(assets / "slides" / f"{slide.key}_{orient}.png") as img:
                 assert img.size == size
-    for key in demo_media.KIOSK_CATEGORY_ICONS:
+    for key in DEMO.kiosk_category_icons:
         with Image.open(assets / "icons" / f"{key}.png") as img:
             assert img.size == (256, 256) and img.mode == "RGBA"
 
 
 @pytest.mark.slow
 def test_ad_video_is_h264_in_the_right_size(tmp_path: Path) -> None:
-    merchant = demo_media.MERCHANTS[0]
+    merchant = DEMO.merchants[0]
     path = demo_media.make_ad_video(merchant, (540, 960), tmp_path / "ad.mp4", scene_seconds=2.0)
     streams = _probe(path)
     assert streams[0]["codec_name"] == "h264"
@@ -181,8 +184,7 @@ def test_supervisor_stops_a_child_and_its_grandchildren(tmp_path: Path) -> None:
     grandchild = int((tmp_path / "grandchild.pid").read_text())
     supervisor.stop_all()
     assert child.popen.returncode is not None
-    time.sleep(0.1)
-    assert not _pid_alive(grandchild) or _is_zombie(grandchild)
+    eventually(lambda: not _pid_alive(grandchild) or _is_zombie(grandchild), 5, "the grandchild's end")
     assert "starting: sh -c" in (tmp_path / "logs" / "shell.log").read_text()
 
 
@@ -190,7 +192,7 @@ def test_children_die_when_the_launcher_is_killed_outright(tmp_path: Path) -> No
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from content_server.demo.processes import Supervisor\n"
+        "from signage_demo.processes import Supervisor\n"
         "c = Supervisor(Path(sys.argv[1])).start('sleeper', ['sleep', '60'])\n"
         "print(c.pid, flush=True)\n"
         "time.sleep(60)\n"
@@ -224,7 +226,7 @@ class DemoRun:
             [
                 sys.executable,
                 "-m",
-                "content_server.demo.launcher",
+                "signage_demo.launcher",
                 "--port",
                 str(port),
                 "--var-dir",
@@ -332,10 +334,10 @@ def test_demo_starts_every_app_draws_and_ctrl_c_stops_everything(demo: DemoRun) 
     assert {s["screen_class"] for s in screens} == {"outdoor_large", "indoor_small", "kiosk"}
     # the seeded content: every notice in both orientations, every merchant's campaigns approved
     announcements = requests.get(f"{base}/api/v1/announcements", timeout=10, headers=auth).json()
-    assert len(announcements) == 2 * len(demo_media.ANNOUNCEMENTS) + 1  # + a text-only notice
+    assert len(announcements) == 2 * len(DEMO.announcements) + 1  # + a text-only notice
     assert any("停水通知" in a["title"] for a in announcements)
     campaigns = requests.get(f"{base}/api/v1/campaigns", timeout=10, headers=auth).json()
-    assert len(campaigns) == 2 * len(demo_media.MERCHANTS)
+    assert len(campaigns) == 2 * len(DEMO.merchants)
     assert {c["state"] for c in campaigns} == {"approved"}
     provider = requests.post(
         f"{base}/api/v1/auth/token", json={"username": "provider", "password": "provider-demo"}, timeout=10
@@ -371,14 +373,14 @@ def test_demo_starts_every_app_draws_and_ctrl_c_stops_everything(demo: DemoRun) 
 
 
 def test_readme_configuration_reference_is_current() -> None:
-    from content_server.demo import config_reference
+    from signage_demo import config_reference
 
     readme = (REPO / "README.md").read_text()
     table = config_reference.render()
     assert "`SIGNAGE_SECRET_KEY`" in table and "`SIGNAGE_DEMO_PORT`" in table
     assert config_reference.splice(readme, table) == readme, (
         "README.md's configuration reference is out of date: "
-        "run .venv/bin/python -m content_server.demo.config_reference --write README.md"
+        "run .venv/bin/python -m signage_demo.config_reference --write README.md"
     )
 
 

@@ -1,10 +1,13 @@
-"""The dependency direction holds: schedules is pure; nothing imports content_server but itself."""
+"""The dependency direction holds: schedules is pure and loads no Qt, database or network library.
+
+Which of *our* packages may import which is declared as import-linter contracts in pyproject.toml
+(``[tool.importlinter]``, run by scripts/test.sh); the tool does not see third-party imports at
+run time, so that part is checked here.
+"""
 
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN_IN_SCHEDULES = [
@@ -34,17 +37,7 @@ def test_import_schedules_pulls_in_no_qt_db_or_network() -> None:
     assert tops <= ALLOWED_THIRD_PARTY, f"schedules pulls in {sorted(tops - ALLOWED_THIRD_PARTY)}"
 
 
-@pytest.mark.parametrize("package", ["schedules", "signage_player", "kiosk_app"])
-def test_devices_and_engine_never_import_the_server(package: str) -> None:
-    offenders = [
-        str(p.relative_to(ROOT))
-        for p in (ROOT / package).rglob("*.py")
-        if "import content_server" in p.read_text() or "from content_server" in p.read_text()
-    ]
-    assert offenders == []
-
-
 def test_importing_packages_does_nothing_visible() -> None:
-    code = "import schedules, content_server, signage_player, kiosk_app; print('quiet')"
+    code = "import schedules, content_server, signage_player, kiosk_app, signage_demo; print('quiet')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "quiet" and out.stderr == ""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from content_server.config import INSECURE_DEFAULT_SECRET, Settings
+from content_server.core.settings import INSECURE_DEFAULT_SECRET, Settings
 from kiosk_app.settings import KioskSettings
 from signage_player.config import PlayerSettings
 

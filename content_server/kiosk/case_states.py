@@ -10,9 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from content_server.kiosk.errors import IllegalTransition, InvalidInput
 from schedules.protocol.kiosk import CaseState as S
-
-from .errors import IllegalTransition, InvalidInput
 
 _ALLOWED: dict[S, frozenset[S]] = {
     S.SUBMITTED: frozenset({S.ACCEPTED, S.REJECTED, S.MATERIALS_NEEDED}),

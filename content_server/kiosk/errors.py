@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from content_server.errors import ServerError
+from content_server.core.errors import ServerError
 
 
 class KioskServerError(ServerError):

@@ -10,9 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from content_server.kiosk.errors import InvalidInput
 from schedules.protocol.kiosk import PHONE_PATTERN
-
-from .errors import InvalidInput
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"

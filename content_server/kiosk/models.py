@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from content_server.models.base import Base, UTCDateTime, new_id
+from content_server.core.models import Base, UTCDateTime, new_id
 
 
 class ServiceCategoryRow(Base):

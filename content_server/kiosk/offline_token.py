@@ -17,9 +17,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
+from content_server.kiosk.errors import TokenRejected
 from schedules.protocol.kiosk import OfflineOrderClaims, split_offline_token
-
-from .errors import TokenRejected
 
 MAX_LIFETIME = dt.timedelta(hours=2)
 CLOCK_SKEW = dt.timedelta(minutes=10)

@@ -6,9 +6,8 @@ reconciliation, provider portal) goes through the same table of legal moves.
 
 from __future__ import annotations
 
+from content_server.kiosk.errors import IllegalTransition
 from schedules.protocol.kiosk import OrderState
-
-from .errors import IllegalTransition
 
 _ALLOWED: dict[OrderState, frozenset[OrderState]] = {
     OrderState.CREATED: frozenset({OrderState.AWAITING_PAYMENT, OrderState.EXPIRED, OrderState.CANCELLED}),

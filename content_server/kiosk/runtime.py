@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from content_server.errors import NotFound
-
-from . import orders
-from .community_pay import CommunityPay, HttpNotifier, QueuedNotifier, derive_secret
-from .lockout import LockoutPolicy
-from .payment import PaymentProvider
+from content_server.core.errors import NotFound
+from content_server.kiosk.lockout import LockoutPolicy
+from content_server.kiosk.payment import PaymentProvider
+from content_server.kiosk.services import orders
+from content_server.kiosk.services.community_pay import (
+    CommunityPay,
+    HttpNotifier,
+    QueuedNotifier,
+    derive_secret,
+)
+from schedules.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +66,9 @@ def reconcile_all(
 
 
 def _job(app: FastAPI) -> None:
-    clock: Callable[[], dt.datetime] = app.state.clock
+    clock: Clock = app.state.clock
     try:  # boundary: a failing pass is logged and retried at the next interval
-        reconcile_all(app.state.kiosk, app.state.sessions, clock())
+        reconcile_all(app.state.kiosk, app.state.sessions, clock.now())
     except Exception:
         log.exception("kiosk reconciliation pass failed")
 

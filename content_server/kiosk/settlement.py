@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from content_server.kiosk.order_states import UNPAID
+from content_server.kiosk.payment import TradeStatus
 from schedules.protocol.kiosk import OrderState
-
-from .order_states import UNPAID
-from .payment import TradeStatus
 
 
 class Outcome(StrEnum):

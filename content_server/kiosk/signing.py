@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from .errors import NotificationRejected
+from content_server.kiosk.errors import NotificationRejected
 
 TIMESTAMP_HEADER = "X-Pay-Timestamp"
 SIGNATURE_HEADER = "X-Pay-Signature"

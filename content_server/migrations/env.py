@@ -1,16 +1,15 @@
-"""Alembic environment: uses the connection handed over by ``content_server.migrate``, or the URL."""
+"""Alembic environment: uses the connection handed over by ``content_server.core.migrate``, or the URL."""
 
 from __future__ import annotations
-
-import importlib.util
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from content_server.models import Base
-
-if importlib.util.find_spec("content_server.kiosk.models") is not None:
-    import content_server.kiosk.models  # noqa: F401  (registers the kiosk tables on Base)
+# every feature's tables on the one Base (a new feature adds its models here; autogenerate sees them)
+import content_server.core.changes
+import content_server.kiosk.models
+import content_server.signage.models  # noqa: F401
+from content_server.core.models import Base
 
 target_metadata = Base.metadata
 config = context.config

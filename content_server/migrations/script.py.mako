@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import content_server.models.base
+import content_server.core.models
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

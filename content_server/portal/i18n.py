@@ -1,6 +1,7 @@
 """The portal's one translation table (Chinese first, English second) and its lookup.
 
-Every word a portal page shows comes from :data:`MESSAGES`: templates call ``t("key")`` and
+Every word a portal page of any feature shows comes from :data:`TEXTS` (a
+``schedules.bilingual.TextTable``, the suite's one shape of texts): templates call ``t("key")`` and
 scripts read their strings from ``data-`` attributes the templates fill. A test renders every
 template and fails on a key missing here or text written straight into a template.
 """
@@ -10,13 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from schedules.bilingual import LANGUAGES, MissingText, TextTable
+
 log = logging.getLogger(__name__)
 
-LANGUAGES: tuple[str, ...] = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 
 # key -> (Chinese, English)
-MESSAGES: dict[str, tuple[str, str]] = {
+TEXTS = TextTable({
     # app frame
     "app.name": ("社区信息屏管理平台", "Community Signage Portal"),
     "app.footer": ("社区数字标牌与自助终端系统", "Community signage and kiosk suite"),
@@ -90,6 +92,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "notice.filler_saved": ("默认内容已更新。", "Default slides updated."),
     "notice.screen_claimed": ("屏幕已绑定。", "Screen paired."),
     "notice.screen_saved": ("屏幕设置已保存。", "Screen settings saved."),
+    "notice.screen_revoked": ("屏幕已解除绑定，它的密钥已失效。", "Screen revoked: its key no longer works."),
     "notice.screenshot_requested": (
         "已请求截图，屏幕下次心跳时上传。",
         "Screenshot requested; the screen sends it at its next heartbeat.",
@@ -321,6 +324,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "screens.status": ("运行状态", "Status"),
     "screens.edit": ("屏幕设置", "Settings"),
+    "screens.revoke": ("解除绑定", "Revoke"),
+    "screens.revoke_help": (
+        "解除后这块屏幕的密钥立即失效，要重新绑定才能再收到内容。屏幕丢失或更换时使用。",
+        "Its key stops working at once; it needs pairing again to get content. "
+        "For a lost or replaced screen.",
+    ),
+    "screens.revoke_confirm": ("确认解除这块屏幕的绑定", "Yes, revoke this screen"),
+    "screens.revoke_need_confirm": ("请先勾选确认。", "Tick the confirmation first."),
     "screens.orientation": ("方向", "Orientation"),
     "screens.width": ("宽（像素）", "Width (px)"),
     "screens.height": ("高（像素）", "Height (px)"),
@@ -493,11 +504,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bundles.group": ("屏幕分组", "Screen group"),
     "bundles.export": ("导出离线包", "Export bundle"),
     "bundles.no_groups": ("还没有屏幕分组。", "No screen groups yet."),
-}
-
-
-class MissingTranslation(KeyError):
-    """A page asked for a key the table does not have (a bug: tests catch it)."""
+})
 
 
 @dataclass(frozen=True)
@@ -508,14 +515,13 @@ class Translator:
     strict: bool = False
 
     def __call__(self, key: str, **params: object) -> str:
-        entry = MESSAGES.get(key)
-        if entry is None:
+        try:
+            return TEXTS.text(key, self.lang, **params)
+        except MissingText:
             if self.strict:
-                raise MissingTranslation(key)
+                raise
             log.warning("portal: no translation for %r", key)
             return key
-        text = entry[LANGUAGES.index(self.lang)]
-        return text.format(**params) if params else text
 
 
 def pick_language(requested: str | None) -> str:

@@ -1,20 +1,13 @@
-"""Portal request hygiene: session-bound CSRF tokens, security headers, safe redirects.
+"""Portal request hygiene: security headers, safe redirects, the language cookie.
 
-Pure functions (no web framework) so the rules are tested on their own. The CSRF scheme is
-the signed double-submit cookie: a random cookie plus a form token that is an HMAC of that
-cookie and the session cookie, so a token stolen from one session is useless in another.
+Pure functions (no web framework) so the rules are tested on their own. CSRF tokens are
+``content_server.core.security``'s (the JSON API checks them too).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from urllib.parse import urlsplit
 
-CSRF_COOKIE = "portal_csrf"
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "x-csrf-token"
 LANG_COOKIE = "portal_lang"
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -39,24 +32,6 @@ SECURITY_HEADERS: dict[str, str] = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-
-
-def new_csrf_cookie() -> str:
-    """A fresh random value for the CSRF cookie."""
-    return secrets.token_urlsafe(32)
-
-
-def csrf_token(secret: str, csrf_cookie: str, session: str | None) -> str:
-    """The form token for this browser (CSRF cookie) and this log-in (session cookie)."""
-    message = f"{csrf_cookie}|{session or ''}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def csrf_valid(secret: str, csrf_cookie: str | None, session: str | None, submitted: str | None) -> bool:
-    """True when the submitted token was made for this CSRF cookie and session."""
-    if not csrf_cookie or not submitted:
-        return False
-    return hmac.compare_digest(csrf_token(secret, csrf_cookie, session), submitted)
 
 
 def safe_next(target: str | None, default: str = "/portal/") -> str:

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from content_server.errors import ServerError
+from content_server.core.errors import ServerError
 from content_server.updates.repository import TufRepository
 from schedules.protocol.release import ReleaseIndex, running_platform
 

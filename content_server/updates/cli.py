@@ -25,7 +25,7 @@ from typing import Any
 from securesystemslib.signer import CryptoSigner, Key
 from tuf.api.metadata import Metadata, Root, Targets
 
-from content_server.errors import ServerError
+from content_server.core.errors import ServerError
 from content_server.updates import keys as keyfiles
 from content_server.updates import metadata as md
 from schedules.protocol.release import ReleaseIndex

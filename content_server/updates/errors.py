@@ -1,6 +1,6 @@
 """Errors of the update repository: each a client mistake (4xx) with a message that says what to fix."""
 
-from content_server.errors import Conflict, Invalid
+from content_server.core.errors import Conflict, Invalid
 
 
 class KeyFileError(Invalid):

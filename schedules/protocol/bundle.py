@@ -8,7 +8,7 @@ A bundle is an uncompressed tar with exactly these members:
 - ``assets/<sha256>`` — each asset named by its SHA-256, checked against the name on import.
 
 Only the format lives here (names, the index model, what is signed): pure, no I/O and no
-cryptography. The server signs and writes bundles (``content_server.services.bundles``), the
+cryptography. The server signs and writes bundles (``content_server.signage.services.bundles``), the
 player verifies and reads them (``signage_player.bundle_reader``).
 """
 

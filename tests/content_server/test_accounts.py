@@ -34,7 +34,7 @@ def test_wrong_password_is_401_and_then_rate_limited(app_client: AppClient) -> N
         "/api/v1/auth/login", json={"username": "operator", "password": "operator-password-1"}
     )
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
-    app_client.clock.advance(dt.timedelta(minutes=6))
+    app_client.clock.advance(dt.timedelta(minutes=6).total_seconds())
     r = app_client.post(
         "/api/v1/auth/login", json={"username": "operator", "password": "operator-password-1"}
     )
@@ -44,7 +44,7 @@ def test_wrong_password_is_401_and_then_rate_limited(app_client: AppClient) -> N
 def test_token_expires(app_client: AppClient) -> None:
     headers = app_client.auth(app_client.operator)
     assert app_client.get("/api/v1/auth/me", headers=headers).status_code == 200
-    app_client.clock.advance(dt.timedelta(days=31))
+    app_client.clock.advance(dt.timedelta(days=31).total_seconds())
     r = app_client.get("/api/v1/auth/me", headers=headers)
     assert r.status_code == 401 and "expired" in r.json()["detail"]
 
@@ -77,7 +77,7 @@ def test_roles_are_enforced(app_client: AppClient) -> None:
 def test_passwords_are_stored_as_argon2id_hashes_only(app_client: AppClient) -> None:
     from sqlalchemy import select
 
-    from content_server.models import User
+    from content_server.core.models import User
 
     app_client.create_user("hash-shop", "advertiser", password="correct horse battery")
     with app_client.app.state.sessions() as s:  # type: ignore[attr-defined]

@@ -58,7 +58,7 @@ def test_behind_failing_and_frozen(app_client: AppClient, media_dir) -> None:  #
     old = c.get("/api/v1/device/manifest", headers=dev.headers).json()["version"]
 
     def beat(**kw: object) -> dict:
-        hb = {"sent_at": c.clock().isoformat(), "player_version": "1", "manifest_version": old, **kw}
+        hb = {"sent_at": c.clock.now().isoformat(), "player_version": "1", "manifest_version": old, **kw}
         c.post("/api/v1/device/heartbeat", json=hb, headers=dev.headers)
         return c.get(f"/api/v1/screens/{dev.device_id}/status", headers=op).json()
 
@@ -66,13 +66,13 @@ def test_behind_failing_and_frozen(app_client: AppClient, media_dir) -> None:  #
     c.post("/api/v1/announcements", json={"title": "new", "text": {"en": "new"}}, headers=op)
     status = beat(screen_hash="h2")
     assert status["sync"] == "syncing" and status["latest_manifest"] != old
-    c.clock.advance(dt.timedelta(minutes=11))
+    c.clock.advance(dt.timedelta(minutes=11).total_seconds())
     status = beat(screen_hash="h3")
     assert status["sync"] == "behind" and "old manifest" in " ".join(status["problems"])
     status = beat(screen_hash="h3", failed_items=["m-x"])
     assert status["sync"] == "failing"
     # the picture hash stays "h3" for 6 minutes while the loop rotates two slides: frozen
-    c.clock.advance(dt.timedelta(minutes=6))
+    c.clock.advance(dt.timedelta(minutes=6).total_seconds())
     status = beat(screen_hash="h3")
     assert status["frozen"] is True
     status = beat(screen_hash="h4")
@@ -83,7 +83,7 @@ def test_screenshot_on_request(app_client: AppClient, media_dir) -> None:  # typ
     c = app_client
     op = c.auth(c.operator)
     dev = pair_device(c)
-    hb = {"sent_at": c.clock().isoformat(), "player_version": "1"}
+    hb = {"sent_at": c.clock.now().isoformat(), "player_version": "1"}
     assert (
         c.post("/api/v1/device/heartbeat", json=hb, headers=dev.headers).json()["screenshot_requested"]
         is False

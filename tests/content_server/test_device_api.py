@@ -13,6 +13,7 @@ import pytest
 from schedules.protocol.device import Manifest
 from schedules.timeline import timeline
 from tests.fixtures.server import AppClient, pair_device
+from tests.fixtures.waiting import eventually
 
 
 def _announce(client: AppClient, op: dict[str, str], **body: object) -> dict:
@@ -34,7 +35,7 @@ def test_manifest_etag_304_and_changes_at_next_poll(any_db_client: AppClient, me
     etag = first.headers["etag"]
     m = Manifest.model_validate_json(first.content)
     assert etag == f'"{m.version}"' and m.catalogue.announcements == ()
-    assert m.valid_until - c.clock() >= dt.timedelta(days=7)
+    assert m.valid_until - c.clock.now() >= dt.timedelta(days=7)
     again = c.get("/api/v1/device/manifest", headers={**north.headers, "If-None-Match": etag})
     assert again.status_code == 304
     ann = _announce(
@@ -55,7 +56,7 @@ def test_manifest_etag_304_and_changes_at_next_poll(any_db_client: AppClient, me
     ms = Manifest.model_validate_json(c.get("/api/v1/device/manifest", headers=south.headers).content)
     assert ms.catalogue.announcements == () and ms.assets == ()
     # version is a content hash: unchanged content later in the day -> same ETag
-    c.clock.advance(dt.timedelta(minutes=30))
+    c.clock.advance(dt.timedelta(minutes=30).total_seconds())
     later = c.get(
         "/api/v1/device/manifest", headers={**north.headers, "If-None-Match": changed.headers["etag"]}
     )
@@ -68,7 +69,7 @@ def test_heartbeat_status_and_plays_idempotent_with_reports(any_db_client: AppCl
     dev = pair_device(c, screen_class="indoor_small")
     m = c.get("/api/v1/device/manifest", headers=dev.headers).json()
     hb = {
-        "sent_at": c.clock().isoformat(),
+        "sent_at": c.clock.now().isoformat(),
         "player_version": "1.0",
         "manifest_version": m["version"],
         "screen_hash": "aa",
@@ -77,11 +78,11 @@ def test_heartbeat_status_and_plays_idempotent_with_reports(any_db_client: AppCl
     assert reply.status_code == 200 and reply.json()["manifest_version"] == m["version"]
     status = c.get(f"/api/v1/screens/{dev.device_id}/status", headers=op).json()
     assert (status["online"], status["sync"]) == (True, "in_sync")
-    c.clock.advance(dt.timedelta(minutes=10))
+    c.clock.advance(dt.timedelta(minutes=10).total_seconds())
     status = c.get(f"/api/v1/screens/{dev.device_id}/status", headers=op).json()
     assert status["online"] is False
 
-    base = c.clock().replace(minute=0, second=0)
+    base = c.clock.now().replace(minute=0, second=0)
     records = [
         {
             "id": str(uuid.uuid4()),
@@ -144,7 +145,8 @@ def test_emergency_reaches_long_poll_within_5_seconds(app_client: AppClient) -> 
 
     t = threading.Thread(target=poll)
     t.start()
-    time.sleep(0.5)
+    notifier = c.app.state.emergency  # type: ignore[attr-defined]
+    eventually(lambda: notifier.waiting == 1, what="the long-poll waiting")
     sent = time.monotonic()
     ann = _announce(
         c,

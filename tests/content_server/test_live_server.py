@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.fixtures.server import LiveServer, pair_device
+from tests.fixtures.waiting import eventually
 
 
 @pytest.mark.slow
@@ -59,7 +60,7 @@ def test_sigterm_stops_promptly_even_with_emergency_long_polls_waiting(live_serv
     import threading
     import time
 
-    server: LiveServer = live_server_factory(SIGNAGE_SHUTDOWN_GRACE_S="1")
+    server: LiveServer = live_server_factory(SIGNAGE_SHUTDOWN_GRACE_S="1", SIGNAGE_LOG_LEVEL="DEBUG")
     dev = pair_device(server)
     first = httpx.get(server.api + "/device/emergency", headers=dev.headers).json()
 
@@ -71,7 +72,8 @@ def test_sigterm_stops_promptly_even_with_emergency_long_polls_waiting(live_serv
     waiting = [threading.Thread(target=hold, daemon=True) for _ in range(3)]
     for t in waiting:
         t.start()
-    time.sleep(1.0)
+    log = server.data_dir / "server.log"
+    eventually(lambda: "long-poll waiting (3 waiting)" in log.read_text(), what="three long-polls waiting")
     assert server.proc is not None
     t0 = time.monotonic()
     server.proc.terminate()

@@ -47,7 +47,7 @@ def test_key_is_delivered_once_and_codes_expire(app_client: AppClient) -> None:
     assert app_client.post(poll, json={"poll_secret": started["poll_secret"]}).status_code == 404
     # an expired code cannot be claimed
     late = app_client.post("/api/v1/devices/pairing", json=body).json()
-    app_client.clock.advance(dt.timedelta(hours=1))
+    app_client.clock.advance(dt.timedelta(hours=1).total_seconds())
     claim["code"] = late["code"]
     r = app_client.post("/api/v1/screens/claim", json=claim, headers=op)
     assert r.status_code == 404 and "expired" in r.json()["detail"]
@@ -63,8 +63,8 @@ def test_claim_rejects_unknown_timezone(app_client: AppClient) -> None:
 
 
 def test_impossible_hours_refused_and_stale_pairings_cleaned(app_client: AppClient) -> None:
-    from content_server.models import Pairing
-    from content_server.services.screens import clean_up
+    from content_server.signage.models import Pairing
+    from content_server.signage.services.screens import clean_up
 
     body = {"device_kind": "player", "player_version": "1", "public_key": "AAAA"}
     started = app_client.post("/api/v1/devices/pairing", json=body).json()
@@ -73,8 +73,8 @@ def test_impossible_hours_refused_and_stale_pairings_cleaned(app_client: AppClie
     claim = {"code": started["code"], "name": "x", "screen_class": "kiosk", "hours": hours}
     r = app_client.post("/api/v1/screens/claim", json=claim, headers=op)
     assert r.status_code == 422 and "empty" in r.json()["detail"]
-    app_client.clock.advance(dt.timedelta(days=2))
+    app_client.clock.advance(dt.timedelta(days=2).total_seconds())
     with app_client.app.state.sessions() as session:  # type: ignore[attr-defined]
-        assert clean_up(session, now=app_client.clock()) >= 1
+        assert clean_up(session, now=app_client.clock.now()) >= 1
         session.commit()
         assert session.get(Pairing, started["pairing_id"]) is None

@@ -13,6 +13,7 @@ import pytest
 from schedules.protocol.device import Manifest
 from tests.fixtures.postgres import create_database
 from tests.fixtures.server import LiveServer, pair_device
+from tests.fixtures.waiting import eventually
 
 
 def _manifest(server: LiveServer, headers: dict[str, str]) -> tuple[str, Manifest]:
@@ -28,7 +29,7 @@ def test_two_processes_on_one_postgres_agree(
 ) -> None:
     url = create_database(postgres_url)
     # each process trusts its cached change counter for SIGNAGE_POLL_CACHE_S (1 s by default)
-    a = live_server_factory(database_url=url, SIGNAGE_POLL_CACHE_S="0.2")
+    a = live_server_factory(database_url=url, SIGNAGE_POLL_CACHE_S="0.2", SIGNAGE_LOG_LEVEL="DEBUG")
     b = live_server_factory(
         database_url=url, data_dir=a.data_dir, create_operator=False, SIGNAGE_POLL_CACHE_S="0.2"
     )
@@ -49,11 +50,18 @@ def test_two_processes_on_one_postgres_agree(
     )
     assert [x.id for x in m_a.catalogue.announcements] == [ann["id"]]
 
-    # a change made through B is seen through A at the next poll (no stale per-process cache)
+    # a change made through B is seen through A once A's cached counter is older than
+    # SIGNAGE_POLL_CACHE_S (0.2 s here): A's next poll after that answers the new manifest
     httpx.post(b.api + f"/announcements/{ann['id']}/pause", headers=op_b)
-    time.sleep(0.3)  # > SIGNAGE_POLL_CACHE_S: the next poll of a real screen comes much later
-    r = httpx.get(a.api + "/device/manifest", headers={**dev.headers, "If-None-Match": etag_a})
-    assert r.status_code == 200 and Manifest.model_validate_json(r.content).catalogue.announcements == ()
+    paused = time.monotonic()
+
+    def changed() -> httpx.Response | None:
+        r = httpx.get(a.api + "/device/manifest", headers={**dev.headers, "If-None-Match": etag_a})
+        return r if r.status_code == 200 else None
+
+    r = eventually(changed, what="process A serving the paused announcement's manifest")
+    assert time.monotonic() - paused < 2.0
+    assert Manifest.model_validate_json(r.content).catalogue.announcements == ()
     assert r.headers["etag"] == _manifest(b, dev.headers)[0]
 
     # a batch sent to A and retried on B counts once
@@ -84,7 +92,8 @@ def test_two_processes_on_one_postgres_agree(
 
     t = threading.Thread(target=poll)
     t.start()
-    time.sleep(0.3)
+    log = a.data_dir / "server.log"  # A logs at DEBUG: each long-poll that starts waiting
+    eventually(lambda: "long-poll waiting (1 waiting)" in log.read_text(), what="the long-poll waiting on A")
     sent = time.monotonic()
     httpx.post(
         b.api + "/announcements",

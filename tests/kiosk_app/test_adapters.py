@@ -189,10 +189,10 @@ def test_peripherals_are_recognised_from_udev_properties() -> None:
 
 def _burst(det: ScanDetector, text: str, start: float, gap: float = 0.008,
            stall_after: int | None = None, stall: float = 0.0) -> float:
-    """Type ``text`` into the detector as a scanner would, optionally pausing after some keys."""
+    """Type ``text`` into the detector as a scanner would, optionally pausing after key ``stall_after``."""
     t = start
     for i, ch in enumerate(text):
-        t += gap + (stall if stall_after is not None and i == stall_after else 0.0)
+        t += gap + (stall if stall_after is not None and i == stall_after + 1 else 0.0)
         det.char(ch, t)
     return t + gap
 

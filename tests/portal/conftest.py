@@ -21,7 +21,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from content_server.portal.i18n import MESSAGES
+from content_server.portal.i18n import TEXTS
 from tests.fixtures.server import Credentials
 
 TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
@@ -115,7 +115,8 @@ def browser_page(open_tab: Callable[[], Page]) -> Page:
     return open_tab()
 
 
-KEY_PREFIXES = sorted({key.split(".")[0] for key in MESSAGES})
+KEYS = TEXTS.keys()
+KEY_PREFIXES = sorted({key.split(".")[0] for key in KEYS})
 RAW_KEY = re.compile(r"\b(?:" + "|".join(KEY_PREFIXES) + r")\.[a-z0-9_.]*[a-z0-9_]\b")
 
 

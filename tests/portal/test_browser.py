@@ -23,8 +23,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from content_server.db import make_engine, make_sessionmaker
-from content_server.kiosk.seed import seed_demo_catalogue
+from content_server.core.db import make_engine, make_sessionmaker
+from signage_demo.kiosk_catalogue import seed_demo_catalogue
 from tests.fixtures.server import Credentials, LiveServer, free_port, pair_device
 from tests.portal.conftest import browser_login, shoot
 

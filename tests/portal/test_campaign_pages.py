@@ -27,7 +27,7 @@ def _upload(client: AppClient, path: Path) -> str:
 def _campaign_form(client: AppClient, media_id: str, **over: Any) -> dict[str, Any]:
     page = client.get("/portal/campaigns/new")
     assert page.status_code == 200
-    start = client.clock().date()
+    start = client.clock.now().date()
     form: dict[str, Any] = {
         "csrf_token": csrf_of(page.text),
         "name": XSS,

@@ -8,15 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from content_server import auth
-from content_server.portal import screen_view
-from content_server.portal.i18n import LANGUAGES, MESSAGES, MissingTranslation, Translator, pick_language
+from content_server.core import auth
+from content_server.portal.i18n import TEXTS, Translator, pick_language
+from content_server.signage import screen_view
+from schedules.bilingual import LANGUAGES, MissingText
 from schedules.model import ItemKind, Orientation, Priority, ScreenClass
 from schedules.protocol.kiosk import CaseState
 
-PORTAL = Path(__file__).resolve().parents[2] / "content_server" / "portal"
-TEMPLATES = sorted((PORTAL / "templates").glob("*.html"))
-SOURCES = sorted(p for p in PORTAL.rglob("*.py") if p.name != "i18n.py")
+SERVER = Path(__file__).resolve().parents[2] / "content_server"
+# the shell's and every feature's portal templates, and the Python that renders pages
+TEMPLATES = sorted(SERVER.glob("*/templates/*.html"))  # (the phone's pay pages, templates/pay/, are not)
+SOURCES = sorted(
+    p
+    for p in [*SERVER.glob("portal/*.py"), *SERVER.glob("*/pages.py"), *SERVER.glob("*/pages/*.py")]
+    if p.name != "i18n.py"
+)
+KEYS = TEXTS.keys()
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # keys the Python code builds from values rather than writes literally
@@ -65,7 +72,7 @@ def _literal_keys() -> set[str]:
 def test_every_key_used_by_pages_and_code_is_in_the_table() -> None:
     keys = _literal_keys()
     assert len(keys) > 150, "the key scanner found too few keys: it is broken"
-    missing = sorted(k for k in keys if k not in MESSAGES)
+    missing = sorted(k for k in keys if k not in TEXTS)
     assert missing == []
 
 
@@ -74,19 +81,20 @@ def test_keys_built_from_values_are_in_the_table() -> None:
         f"{prefix}.{v}"
         for prefix, values in DYNAMIC.items()
         for v in values
-        if f"{prefix}.{v}" not in MESSAGES
+        if f"{prefix}.{v}" not in TEXTS
     ]
     assert missing == []
 
 
 def test_alert_keys_are_in_the_table() -> None:
-    assert [key for key, _ in screen_view.ALERTS if key not in MESSAGES] == []
+    assert [key for key, _ in screen_view.ALERTS if key not in TEXTS] == []
 
 
 def test_both_languages_are_filled_and_chinese_is_chinese() -> None:
-    for key, entry in MESSAGES.items():
-        assert len(entry) == len(LANGUAGES), key
-        zh, en = entry
+    assert LANGUAGES == ("zh", "en")
+    for key in KEYS:
+        entry = TEXTS.both(key)
+        zh, en = entry.zh, entry.en
         assert zh.strip() and en.strip(), key
         if key != "lang.switch":  # the switch names the other language
             assert CJK.search(zh), f"{key}: Chinese text has no Chinese: {zh!r}"
@@ -95,7 +103,8 @@ def test_both_languages_are_filled_and_chinese_is_chinese() -> None:
 
 def test_placeholders_agree_between_languages() -> None:
     fields = string.Formatter()
-    for key, (zh, en) in MESSAGES.items():
+    for key in KEYS:
+        zh, en = TEXTS.both(key).zh, TEXTS.both(key).en
         assert {f for _, f, _, _ in fields.parse(zh) if f} == {f for _, f, _, _ in fields.parse(en) if f}, key
 
 
@@ -115,6 +124,6 @@ def test_translator_formats_and_is_strict_when_asked() -> None:
     assert Translator("en")("media.uploading", name="a.mp4", percent=42) == "Uploading a.mp4: 42%"
     assert Translator("zh")("nav.campaigns") == "广告投放"
     assert Translator("en")("no.such.key") == "no.such.key"
-    with pytest.raises(MissingTranslation):
+    with pytest.raises(MissingText):
         Translator("en", strict=True)("no.such.key")
     assert pick_language("en") == "en" and pick_language("fr") == "zh" and pick_language(None) == "zh"

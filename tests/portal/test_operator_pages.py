@@ -17,7 +17,7 @@ from tests.portal.test_campaign_pages import _upload
 
 def _heartbeat(client: AppClient, key: str, **extra: object) -> None:
     body = {
-        "sent_at": client.clock().isoformat(),
+        "sent_at": client.clock.now().isoformat(),
         "player_version": "t",
         "free_disk_bytes": 8_000_000_000,
         **extra,
@@ -65,7 +65,7 @@ def test_screens_list_shows_health_and_edits_stick(app_client: AppClient, media_
     assert "缺少 1 个素材" in listing.text
     _heartbeat(app_client, dev.device_key, failed_items=["m-broken"])
     assert "1 块屏幕内容播放失败：3号楼大堂" in app_client.get("/portal/screens").text
-    app_client.clock.advance(dt.timedelta(minutes=10))
+    app_client.clock.advance(dt.timedelta(minutes=10).total_seconds())
     assert "1 块屏幕离线：3号楼大堂" in app_client.get("/portal/screens").text
 
     page = app_client.get(f"/portal/screens/{dev.device_id}")
@@ -88,7 +88,8 @@ def test_screens_list_shows_health_and_edits_stick(app_client: AppClient, media_
     )
     assert "已请求截图" in r.text
     reply = app_client.post(
-        "/api/v1/device/heartbeat", json={"sent_at": app_client.clock().isoformat(), "player_version": "t"},
+        "/api/v1/device/heartbeat",
+        json={"sent_at": app_client.clock.now().isoformat(), "player_version": "t"},
         headers=dev.headers,
     )  # fmt: skip
     assert reply.json()["screenshot_requested"] is True

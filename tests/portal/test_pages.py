@@ -69,7 +69,7 @@ def test_login_is_rate_limited(app_client: AppClient) -> None:
 def test_sessions_expire(app_client: AppClient) -> None:
     portal_login(app_client, app_client.operator)
     assert app_client.get("/portal/approvals", follow_redirects=False).status_code == 200
-    app_client.clock.advance(dt.timedelta(hours=13))
+    app_client.clock.advance(dt.timedelta(hours=13).total_seconds())
     r = app_client.get("/portal/approvals", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/portal/login?next=/portal/approvals"
 
@@ -109,15 +109,15 @@ def test_wrong_role_and_unknown_pages(app_client: AppClient) -> None:
 
 def test_cookies_are_secure_outside_plain_http_test_setups(tmp_path: Path) -> None:
     """Production settings (the default) mark the session and CSRF cookies Secure."""
-    from content_server import auth
+    from content_server.accounts import services as accounts
     from content_server.app import create_app
-    from content_server.config import Settings
+    from content_server.core.settings import Settings
 
     settings = Settings(data_dir=tmp_path, secret_key=TEST_SECRET, scheduler_enabled=False)
     assert settings.secure_cookies is True
     with TestClient(create_app(settings), base_url="https://testserver") as client:
         with client.app.state.sessions() as session:  # type: ignore[attr-defined]
-            auth.create_user(session, username="op", password="op-password-1", role="operator", now=START)
+            accounts.create_user(session, username="op", password="op-password-1", role="operator", now=START)
             session.commit()
         first = client.get("/portal/login")
         assert "Secure" in first.headers["set-cookie"]

@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import pytest
 
+from content_server.core import security as core_security
 from content_server.portal import security
 
 SECRET = "a-test-secret-of-enough-length"
 
 
 def test_a_token_is_valid_only_for_its_cookie_and_session() -> None:
-    cookie = security.new_csrf_cookie()
-    token = security.csrf_token(SECRET, cookie, "session-1")
-    assert security.csrf_valid(SECRET, cookie, "session-1", token)
-    assert not security.csrf_valid(SECRET, cookie, "session-2", token)  # stolen into another session
-    assert not security.csrf_valid(SECRET, security.new_csrf_cookie(), "session-1", token)  # another browser
-    assert not security.csrf_valid("another-secret-entirely", cookie, "session-1", token)
-    assert not security.csrf_valid(SECRET, cookie, "session-1", None)
-    assert not security.csrf_valid(SECRET, None, "session-1", token)
-    assert not security.csrf_valid(
+    cookie = core_security.new_csrf_cookie()
+    token = core_security.csrf_token(SECRET, cookie, "session-1")
+    assert core_security.csrf_valid(SECRET, cookie, "session-1", token)
+    assert not core_security.csrf_valid(SECRET, cookie, "session-2", token)  # stolen into another session
+    another_browser = core_security.new_csrf_cookie()
+    assert not core_security.csrf_valid(SECRET, another_browser, "session-1", token)
+    assert not core_security.csrf_valid("another-secret-entirely", cookie, "session-1", token)
+    assert not core_security.csrf_valid(SECRET, cookie, "session-1", None)
+    assert not core_security.csrf_valid(SECRET, None, "session-1", token)
+    assert not core_security.csrf_valid(
         SECRET, cookie, "session-1", token[:-1] + ("0" if token[-1] != "0" else "1")
     )
 
 
 def test_cookies_are_random() -> None:
-    assert len({security.new_csrf_cookie() for _ in range(50)}) == 50
+    assert len({core_security.new_csrf_cookie() for _ in range(50)}) == 50
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ def test_clerk_creates_and_moves_a_case(app_client: AppClient) -> None:
     change = {"csrf_token": csrf_of(r.text), "target": "materials_needed", "missing_documents": ""}
     refused = app_client.post(f"/portal/cases/{number.group(1)}", data=change)
     assert refused.status_code == 422 and "missing documents" in refused.text
-    deadline = (app_client.clock().date() + dt.timedelta(days=10)).isoformat()
+    deadline = (app_client.clock.now().date() + dt.timedelta(days=10)).isoformat()
     change.update(missing_documents="户口簿\n近期一寸照片", deadline=deadline, note_zh="请补交材料")
     r = app_client.post(f"/portal/cases/{number.group(1)}", data=change, follow_redirects=True)
     assert "办件状态已更新" in r.text and "户口簿、近期一寸照片" in r.text

@@ -39,11 +39,11 @@ import httpx
 from PIL import Image
 from sqlalchemy import func, select
 
-from content_server.db import make_engine, make_sessionmaker
+from content_server.core.db import make_engine, make_sessionmaker
+from content_server.core.store import MediaStore
 from content_server.kiosk.models import OrderRow, ServiceRow
-from content_server.kiosk.seed import seed_demo_catalogue
-from content_server.services.catalogue import media_item_id
-from content_server.store import MediaStore
+from content_server.signage.services.catalogue import media_item_id
+from signage_demo.kiosk_catalogue import seed_demo_catalogue
 from tests.fixtures.seeding import Picture, add_devices, add_open_slot, add_signage
 from tests.reliability.stack import Stack
 

@@ -31,6 +31,7 @@ from signage_player.cache import AssetCache
 from signage_player.client import ServerClient
 from signage_player.sync import Syncer
 from tests.fixtures.server import LiveServer, free_port, pair_device
+from tests.fixtures.waiting import eventually
 from tests.reliability.stack import PG_BIN, Postgres
 from tests.signage_player.serverkit import Operator, paired_data_dir
 from tests.signage_player.test_sync_faults import _CHILD as SYNC_CHILD
@@ -64,8 +65,11 @@ def _counted(server: LiveServer, campaign: str) -> int:
     return sum(r["plays"] for r in rows if r["campaign_id"] == campaign)
 
 
-def _send_until_accepted(url: str, headers: dict[str, str], batch: list[dict[str, object]]) -> int:
-    """What a player's outbox does: resend the same batch until the server answers; returns tries."""
+def _send_until_accepted(
+    url: str, headers: dict[str, str], batch: list[dict[str, object]], refused: threading.Event | None = None
+) -> int:
+    """What a player's outbox does: resend the same batch until the server answers; returns tries.
+    ``refused`` is set when an attempt fails (the outage was met)."""
     tries = 0
     while True:
         tries += 1
@@ -75,7 +79,9 @@ def _send_until_accepted(url: str, headers: dict[str, str], batch: list[dict[str
                 return tries
         except httpx.HTTPError:
             pass
-        time.sleep(0.1)
+        if refused is not None:
+            refused.set()
+        time.sleep(0.1)  # the outbox's retry pace
 
 
 def test_kill_9_during_upload_leaves_no_partial_asset(live_server: LiveServer, tmp_path: Path) -> None:
@@ -127,20 +133,19 @@ def test_kill_9_during_play_ingest_loses_and_doubles_nothing(live_server: LiveSe
         for i in range(60 if LONG else 20)
     ]
     url = live_server.api + "/device/plays"
-    done = threading.Event()
+    done, refused = threading.Event(), threading.Event()
     tries: list[int] = []
 
     def sender() -> None:
         for batch in batches:
-            tries.append(_send_until_accepted(url, dev.headers, batch))
+            tries.append(_send_until_accepted(url, dev.headers, batch, refused))
         done.set()
 
     t = threading.Thread(target=sender)
     t.start()
-    while len(tries) < len(batches) // 3:
-        time.sleep(0.01)
+    eventually(lambda: len(tries) >= len(batches) // 3, 60, "a third of the batches accepted")
     live_server.kill()
-    time.sleep(0.3)
+    assert refused.wait(30), "the outbox never met the outage"
     live_server.start()
     assert done.wait(120)
     t.join()
@@ -318,8 +323,7 @@ def test_player_cache_full(live_server: LiveServer, tmp_path: Path) -> None:
             assert before is not None
             big = op.upload(_noise_png(tmp_path / "b.png", 1000), "b")["id"]  # ~3 MB: no room
             op.request("POST", f"/announcements/{ann['id']}/end")
-            op.announce(dev.device_id, media_ids=(big,))
-            time.sleep(1.2)  # the server's 304 cache (1 s)
+            op.announce(dev.device_id, media_ids=(big,))  # this process's caches drop it at once
             with pytest.raises(Exception) as info:
                 syncer.sync_once()
             assert "space" in str(info.value).lower() or "28" in str(info.value), info.value
@@ -367,8 +371,8 @@ def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path) -> None:
         threads = [threading.Thread(target=sender, args=(d,)) for d in devices]
         for t in threads:
             t.start()
-        while sum(len(v) for v in tries.values()) < len(devices) * per_device // 3:
-            time.sleep(0.02)
+        third = len(devices) * per_device // 3
+        eventually(lambda: sum(len(v) for v in tries.values()) >= third, 60, "a third of the batches in")
         pg.restart()
         for t in threads:
             t.join(120)

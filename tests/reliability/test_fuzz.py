@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
 from schemathesis.core.result import Ok
 
-from content_server.kiosk.seed import seed_demo_catalogue
+from signage_demo.kiosk_catalogue import seed_demo_catalogue
 from tests.fixtures.server import bootstrap_operator, make_app_client, pair_device
 
 pytestmark = pytest.mark.slow
@@ -47,7 +47,7 @@ def test_whole_api_has_no_server_errors_and_no_schema_violations(tmp_path: Path)
     with client:
         bootstrap_operator(client)
         with client.app.state.sessions() as s:  # type: ignore[attr-defined]
-            seed_demo_catalogue(s, client.clock(), days=1)
+            seed_demo_catalogue(s, client.clock.now(), days=1)
         operator = client.auth(client.operator)
         clerk = client.auth(client.create_user("clerk", "clerk"))
         provider = client.auth(client.create_user("merchant", "provider"))

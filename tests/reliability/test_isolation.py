@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import select
 
 from content_server.kiosk.models import ServiceRow, SlotRow
-from content_server.kiosk.seed import seed_demo_catalogue
+from signage_demo.kiosk_catalogue import seed_demo_catalogue
 from tests.fixtures.server import AppClient, PairedDevice, pair_device
 
 ROLES = ("anonymous", "operator", "adv_a", "adv_b", "clerk", "prov_a", "prov_b", "player", "kiosk")
@@ -145,7 +145,7 @@ class World:
 
 def _build(c: AppClient, media_dir: Path) -> World:
     with c.app.state.sessions() as s:  # type: ignore[attr-defined]
-        seed_demo_catalogue(s, c.clock(), days=2)
+        seed_demo_catalogue(s, c.clock.now(), days=2)
     creds = {
         "adv_a": c.create_user("iso-adv-a", "advertiser"),
         "adv_b": c.create_user("iso-adv-b", "advertiser"),
@@ -206,7 +206,7 @@ def _build(c: AppClient, media_dir: Path) -> World:
     }
     service = c.post("/api/v1/provider/services", json=service_body, headers=pa)
     assert service.status_code == 201, service.text
-    start = (c.clock() + dt.timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    start = (c.clock.now() + dt.timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
     slot_body = {
         "start": start.isoformat(),
         "end": (start + dt.timedelta(minutes=30)).isoformat(),
@@ -249,7 +249,7 @@ def _build(c: AppClient, media_dir: Path) -> World:
         "case_number": case.json()["case_number"],
         "service_id": service.json()["id"],
     }
-    now = c.clock()
+    now = c.clock.now()
     bodies: dict[tuple[str, str], Callable[[], Any]] = {
         ("POST", "/api/v1/auth/login"): lambda: {"username": "iso-adv-a", "password": "wrong-password"},
         ("POST", "/api/v1/auth/token"): lambda: {"username": "iso-adv-a", "password": "wrong-password"},

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pytestqt.qtbot import QtBot
 
-from content_server.services.bundles import sign_index  # the server's signer: the real pair
+from content_server.signage.services.bundles import sign_index  # the server's signer: the real pair
 from schedules.clock import MovableClock
 from schedules.model import ItemKind
 from schedules.protocol.bundle import INDEX_NAME, SIGNATURE_NAME, BundleIndex, asset_name

@@ -12,7 +12,7 @@ import pyudev
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from content_server.services.bundles import sign_index  # the server's signer: the real pair
+from content_server.signage.services.bundles import sign_index  # the server's signer: the real pair
 from schedules.model import ItemKind
 from schedules.protocol.bundle import INDEX_NAME, SIGNATURE_NAME, BundleIndex, asset_name
 from signage_player.cache import AssetCache

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import content_server.models.base
+import content_server.core.models
 
 revision: str = "k0001"
 down_revision: str | Sequence[str] | None = None
@@ -30,9 +30,9 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=200), nullable=False),
         sa.Column("merchant_name", sa.String(length=200), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("created_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("paid_at", content_server.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("paid_at", content_server.core.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("refunded_minor", sa.Integer(), nullable=False),
         sa.Column("refund_ids", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("token", name=op.f("pk_community_pay_trades")),
@@ -42,7 +42,7 @@ def upgrade() -> None:
     op.create_table(
         "kiosk_audit",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=100), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("entity", sa.String(length=32), nullable=False),
@@ -64,7 +64,7 @@ def upgrade() -> None:
         sa.Column("id_number", sa.String(length=18), nullable=False),
         sa.Column("phone", sa.String(length=20), nullable=False),
         sa.Column("state", sa.String(length=24), nullable=False),
-        sa.Column("created_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=32), nullable=False),
         sa.Column("due_by", sa.Date(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kiosk_cases")),
@@ -83,7 +83,7 @@ def upgrade() -> None:
         "kiosk_lookup_failures",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("key", sa.String(length=80), nullable=False),
-        sa.Column("at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kiosk_lookup_failures")),
     )
     with op.batch_alter_table("kiosk_lookup_failures", schema=None) as batch_op:
@@ -93,7 +93,7 @@ def upgrade() -> None:
         "kiosk_payment_notifications",
         sa.Column("id", sa.String(length=128), nullable=False),
         sa.Column("order_id", sa.String(length=64), nullable=False),
-        sa.Column("received_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("outcome", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kiosk_payment_notifications")),
     )
@@ -107,7 +107,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("case_id", sa.String(length=32), nullable=False),
         sa.Column("state", sa.String(length=24), nullable=False),
-        sa.Column("at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("clerk_id", sa.String(length=32), nullable=False),
         sa.Column("note_zh", sa.Text(), nullable=False),
         sa.Column("note_en", sa.Text(), nullable=False),
@@ -131,7 +131,7 @@ def upgrade() -> None:
         sa.Column("name_zh", sa.String(length=200), nullable=False),
         sa.Column("name_en", sa.String(length=200), nullable=False),
         sa.Column("phone", sa.String(length=20), nullable=False),
-        sa.Column("created_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_kiosk_providers_user_id_users"), ondelete="SET NULL"
         ),
@@ -152,7 +152,7 @@ def upgrade() -> None:
         sa.Column("duration_minutes", sa.Integer(), nullable=False),
         sa.Column("image_sha256", sa.String(length=64), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("updated_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["category_id"],
             ["kiosk_categories.id"],
@@ -174,8 +174,8 @@ def upgrade() -> None:
         "kiosk_slots",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("service_id", sa.String(length=32), nullable=False),
-        sa.Column("start", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("end", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("start", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("end", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("capacity", sa.Integer(), nullable=False),
         sa.Column("booked", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -209,10 +209,10 @@ def upgrade() -> None:
         sa.Column("merchant_en", sa.String(length=200), nullable=False),
         sa.Column("local_reference", sa.String(length=32), nullable=True),
         sa.Column("state", sa.String(length=20), nullable=False),
-        sa.Column("created_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("paid_at", content_server.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("paid_at", content_server.core.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("payment_provider", sa.String(length=32), nullable=False),
         sa.Column("qr_payload", sa.String(length=1000), nullable=True),
         sa.Column("provider_trade_no", sa.String(length=64), nullable=True),

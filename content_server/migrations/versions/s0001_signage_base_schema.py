@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import content_server.models.base
+import content_server.core.models
 
 revision: str = "s0001"
 down_revision: str | Sequence[str] | None = None
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("area_groups", sa.JSON(), nullable=False),
-        sa.Column("created_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_feeds")),
         sa.UniqueConstraint("name", name=op.f("uq_alert_feeds_name")),
@@ -45,21 +45,21 @@ def upgrade() -> None:
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("hours", sa.JSON(), nullable=False),
-        sa.Column("created_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", content_server.models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_seen_at", content_server.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", content_server.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_seen_at", content_server.core.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("player_version", sa.String(length=64), nullable=False),
         sa.Column("playing_manifest", sa.String(length=64), nullable=True),
         sa.Column("last_heartbeat", sa.JSON(), nullable=True),
         sa.Column("screen_hash", sa.String(length=64), nullable=True),
-        sa.Column("screen_hash_since", content_server.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("screen_hash_since", content_server.core.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("served_manifest", sa.String(length=64), nullable=True),
         sa.Column(
-            "served_manifest_since", content_server.models.base.UTCDateTime(timezone=True), nullable=True
+            "served_manifest_since", content_server.core.models.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("screenshot_requested", sa.Boolean(), nullable=False),
         sa.Column("screenshot_sha256", sa.String(length=64), nullable=True),
-        sa.Column("screenshot_at", content_server.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("screenshot_at", content_server.core.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_devices")),
         sa.UniqueConstraint("key_sha256", name=op.f("uq_devices_key_sha256")),
     )
@@ -68,7 +68,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("generation", sa.Integer(), nullable=False),
         sa.Column("emergency_generation", sa.Integer(), nullable=False),
-        sa.Column("changed_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("changed_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_manifest_state")),
     )
     op.create_table(
@@ -80,7 +80,7 @@ def upgrade() -> None:
         sa.Column("approved", sa.Boolean(), nullable=False),
         sa.Column("display_name", sa.String(length=200), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.Column("created_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
@@ -93,14 +93,14 @@ def upgrade() -> None:
         sa.Column("media_ids", sa.JSON(), nullable=False),
         sa.Column("duration_s", sa.Float(), nullable=False),
         sa.Column("priority", sa.String(length=16), nullable=False),
-        sa.Column("valid_from", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("valid_until", content_server.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("valid_from", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("valid_until", content_server.core.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("targeting", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("created_by", sa.String(length=32), nullable=True),
-        sa.Column("created_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["created_by"], ["users.id"], name=op.f("fk_announcements_created_by_users"), ondelete="SET NULL"
         ),
@@ -112,8 +112,8 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=32), nullable=False),
         sa.Column("token_sha256", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("created_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_auth_tokens_user_id_users"), ondelete="CASCADE"
         ),
@@ -141,10 +141,10 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("availability", sa.JSON(), nullable=True),
-        sa.Column("submitted_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("decided_at", content_server.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("submitted_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", content_server.core.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("decided_by", sa.String(length=32), nullable=True),
-        sa.Column("updated_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["advertiser_id"], ["users.id"], name=op.f("fk_campaigns_advertiser_id_users"), ondelete="CASCADE"
         ),
@@ -165,7 +165,7 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(length=255), nullable=False),
         sa.Column("msg_type", sa.String(length=16), nullable=False),
         sa.Column("announcement_id", sa.String(length=32), nullable=True),
-        sa.Column("received_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["feed_id"],
             ["alert_feeds.id"],
@@ -191,7 +191,7 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("thumbnail_sha256", sa.String(length=64), nullable=True),
         sa.Column("filler", sa.Boolean(), nullable=False),
-        sa.Column("created_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["owner_id"], ["users.id"], name=op.f("fk_media_owner_id_users"), ondelete="CASCADE"
         ),
@@ -209,8 +209,8 @@ def upgrade() -> None:
         sa.Column("device_kind", sa.String(length=16), nullable=False),
         sa.Column("player_version", sa.String(length=64), nullable=False),
         sa.Column("public_key", sa.String(length=128), nullable=False),
-        sa.Column("created_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("device_id", sa.String(length=32), nullable=True),
         sa.Column("pending_key", sa.String(length=128), nullable=True),
         sa.Column("delivered", sa.Boolean(), nullable=False),
@@ -230,10 +230,10 @@ def upgrade() -> None:
         sa.Column("item_id", sa.String(length=64), nullable=False),
         sa.Column("campaign_id", sa.String(length=32), nullable=True),
         sa.Column("announcement_id", sa.String(length=32), nullable=True),
-        sa.Column("started_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("duration_s", sa.Float(), nullable=False),
         sa.Column("completed", sa.Boolean(), nullable=False),
-        sa.Column("received_at", content_server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", content_server.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["device_id"], ["devices.id"], name=op.f("fk_plays_device_id_devices"), ondelete="CASCADE"
         ),

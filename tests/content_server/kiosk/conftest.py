@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from content_server.db import make_engine, make_sessionmaker
+from content_server.core.db import make_engine, make_sessionmaker
 from content_server.kiosk.models import CommunityPayTrade, ServiceRow, SlotRow
 from content_server.kiosk.runtime import KioskRuntime, reconcile_all
-from content_server.kiosk.seed import seed_demo_catalogue
+from signage_demo.kiosk_catalogue import seed_demo_catalogue
 from tests.fixtures.server import AppClient, LiveServer, PairedDevice, free_port, pair_device
 
 
@@ -88,11 +88,11 @@ class InProcess:
         return factory
 
     def now(self) -> dt.datetime:
-        now: dt.datetime = self.client.clock()
+        now: dt.datetime = self.client.clock.now()
         return now
 
     def advance(self, **kw: float) -> None:
-        self.client.clock.advance(dt.timedelta(**kw))
+        self.client.clock.advance(dt.timedelta(**kw).total_seconds())
 
     def order(self, body: dict[str, Any]) -> httpx.Response:
         return self.client.post("/api/v1/kiosk/orders", json=body, headers=self.kiosk.headers)
@@ -105,7 +105,7 @@ class InProcess:
 
 def _in_process(client: AppClient) -> InProcess:
     with client.app.state.sessions() as s:  # type: ignore[attr-defined]
-        seed_demo_catalogue(s, client.clock(), days=2)
+        seed_demo_catalogue(s, client.clock.now(), days=2)
     notifier = ClientNotifier(client)
     client.app.state.kiosk.community_pay.notifier = notifier  # type: ignore[attr-defined]
     return InProcess(client, pair_device(client, kind="kiosk"), notifier)

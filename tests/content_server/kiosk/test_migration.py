@@ -10,9 +10,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 import content_server.kiosk.models  # noqa: F401  (registers the kiosk tables)
-from content_server.db import make_engine
-from content_server.migrate import alembic_config, upgrade
-from content_server.models import Base
+from content_server.core.db import make_engine
+from content_server.core.migrate import alembic_config, upgrade
+from content_server.core.models import Base
 
 
 def test_kiosk_branch_matches_models_and_downgrades(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from content_server.kiosk.community_pay import HttpNotifier, QueuedNotifier
+from content_server.kiosk.services.community_pay import HttpNotifier, QueuedNotifier
+from tests.fixtures.waiting import eventually
 
 
 class _Merchant(ThreadingHTTPServer):
@@ -50,20 +51,12 @@ def _url(server: _Merchant) -> str:
     return f"http://127.0.0.1:{server.server_address[1]}/notify"
 
 
-def _wait_for(check: object, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not check():  # type: ignore[operator]
-        time.sleep(0.02)
-
-
 def test_refused_notifications_are_retried_until_acknowledged(merchant: _Merchant) -> None:
     merchant.refuse_first = 2
     notifier = QueuedNotifier(HttpNotifier(timeout_s=2), retry_after_s=(0.05, 0.1, 0.2))
     assert notifier.send(_url(merchant), b'{"n":1}', {"X-Signature": "s"}) is True
-    _wait_for(lambda: len(merchant.bodies) == 3 and notifier.pending() == 0)
-    assert merchant.bodies == [b'{"n":1}'] * 3
-    time.sleep(0.4)  # acknowledged: nothing more is sent
-    assert len(merchant.bodies) == 3
+    eventually(notifier.idle, what="the notifier going idle")  # nothing queued, nothing being sent
+    assert merchant.bodies == [b'{"n":1}'] * 3  # acknowledged at the third: nothing more goes out
 
 
 def test_a_merchant_that_never_answers_gets_the_last_retry_then_nothing(merchant: _Merchant) -> None:
@@ -71,8 +64,7 @@ def test_a_merchant_that_never_answers_gets_the_last_retry_then_nothing(merchant
     notifier = QueuedNotifier(HttpNotifier(timeout_s=2), retry_after_s=(0.05, 0.05))
     notifier.send(_url(merchant), b"a", {})
     notifier.send(_url(merchant), b"b", {})
-    _wait_for(lambda: len(merchant.bodies) == 6 and notifier.pending() == 0)
-    time.sleep(0.3)
+    eventually(notifier.idle, what="the notifier going idle")
     assert sorted(merchant.bodies) == [b"a"] * 3 + [b"b"] * 3  # one failing never holds up the other
 
 
@@ -91,5 +83,5 @@ def test_send_returns_before_a_slow_merchant_answers() -> None:
         notifier.send("http://merchant.invalid/notify", b"x", {})
     queued_in = time.monotonic() - started
     gate.set()
-    _wait_for(lambda: notifier.pending() == 0)
-    assert queued_in < 1.0 and notifier.pending() == 0
+    eventually(notifier.idle, what="the notifier going idle")
+    assert queued_in < 1.0

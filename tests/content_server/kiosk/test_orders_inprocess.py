@@ -6,8 +6,8 @@ import uuid
 
 from sqlalchemy import select
 
-from content_server.kiosk.community_pay import derive_secret
 from content_server.kiosk.models import CommunityPayTrade, OrderRow, SlotRow
+from content_server.kiosk.services.community_pay import derive_secret
 from content_server.kiosk.signing import signed_headers
 from tests.content_server.kiosk.conftest import InProcess, pick_slot, success_notification
 from tests.fixtures.server import TEST_SECRET

@@ -18,8 +18,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from content_server.kiosk.community_pay import derive_secret
 from content_server.kiosk.models import AuditRow, CommunityPayTrade, OrderRow, SlotRow
+from content_server.kiosk.services.community_pay import derive_secret
 from content_server.kiosk.signing import signed_headers
 from tests.content_server.kiosk.conftest import Live, pick_slot, success_notification
 from tests.fixtures.postgres import create_database

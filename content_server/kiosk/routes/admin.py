@@ -1,0 +1,33 @@
+"""Operators' view of the kiosk back end: the audit trail and a reconciliation pass on demand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from content_server.core.deps import NowDep, SessionDep
+from content_server.kiosk import runtime
+from content_server.kiosk.deps import API, Operator, Runtime
+from content_server.kiosk.models import AuditRow
+from content_server.kiosk.schemas import AuditView, ReconcileView
+
+admin_router = APIRouter(prefix=f"{API}/kiosk-admin", tags=["kiosk admin"])
+
+
+@admin_router.get("/audit", response_model=list[AuditView])
+def audit_trail(
+    operator: Operator, session: SessionDep, entity_id: str | None = None, limit: int = 200
+) -> list[AuditView]:
+    query = select(AuditRow).order_by(AuditRow.id.desc()).limit(min(max(limit, 1), 1000))
+    if entity_id:
+        query = query.where(AuditRow.entity_id == entity_id)
+    return [AuditView.model_validate(r, from_attributes=True) for r in session.scalars(query)]
+
+
+@admin_router.post("/reconcile", response_model=ReconcileView)
+def reconcile_now(request: Request, operator: Operator, now: NowDep, rt: Runtime) -> ReconcileView:
+    """Run a reconciliation pass now (without the grace period the scheduled job leaves)."""
+    counts = runtime.reconcile_all(rt, request.app.state.sessions, now, grace=dt.timedelta(0))
+    return ReconcileView(**counts)

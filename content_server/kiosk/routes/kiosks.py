@@ -1,0 +1,69 @@
+"""What kiosks ask: the service catalogue (ETag), orders, case look-ups (``schedules.protocol.kiosk``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from content_server.core.conditional import REVALIDATE, conditional, strong_etag
+from content_server.core.db import release_connection
+from content_server.core.deps import NowDep, SessionDep
+from content_server.core.errors import NotFound
+from content_server.kiosk.deps import API, Kiosk, Runtime
+from content_server.kiosk.reference import normalize_reference
+from content_server.kiosk.services import cases, orders
+from content_server.kiosk.services.catalogue import build_catalogue
+from schedules.protocol.kiosk import CaseLookup, CaseStatus, OrderCreate, OrderView, ServiceCatalogue
+
+kiosk_router = APIRouter(prefix=f"{API}/kiosk", tags=["kiosk"])
+
+
+@kiosk_router.get("/catalogue", response_model=ServiceCatalogue)
+def get_catalogue(request: Request, kiosk: Kiosk, session: SessionDep, now: NowDep) -> Response:
+    catalogue = build_catalogue(session, now)
+    return conditional(
+        request.headers.get("if-none-match"),
+        strong_etag(catalogue.version),
+        REVALIDATE,
+        lambda headers: Response(catalogue.model_dump_json(), media_type="application/json", headers=headers),
+    )
+
+
+@kiosk_router.post("/orders", response_model=OrderView, status_code=201)
+def create_order(
+    body: OrderCreate, response: Response, kiosk: Kiosk, session: SessionDep, now: NowDep, rt: Runtime
+) -> OrderView:
+    order, created = orders.place_order(
+        session, rt.default_provider, orders.OrderRequest.online(kiosk.id, body), now
+    )
+    if not created:
+        response.status_code = 200
+    release_connection(session)  # a retry only read: no connection held while serialising
+    return orders.view(order)
+
+
+@kiosk_router.get("/orders/by-reference/{reference}", response_model=OrderView)
+def order_by_reference(reference: str, kiosk: Kiosk, session: SessionDep) -> OrderView:
+    ref = normalize_reference(reference)
+    if ref is None:
+        raise NotFound("no such order")
+    return orders.view(orders.get_for_kiosk(session, kiosk.id, reference=ref))
+
+
+@kiosk_router.get("/orders/{order_id}", response_model=OrderView)
+def get_order(order_id: str, kiosk: Kiosk, session: SessionDep, now: NowDep, rt: Runtime) -> OrderView:
+    order = orders.get_for_kiosk(session, kiosk.id, order_id=order_id)
+    orders.settle_if_overdue(session, rt.provider(order.payment_provider), order, now)
+    release_connection(session)  # ends the read: no connection held while serialising
+    return orders.view(order)
+
+
+@kiosk_router.post("/orders/{order_id}/cancel", response_model=OrderView)
+def cancel_order(order_id: str, kiosk: Kiosk, session: SessionDep, now: NowDep, rt: Runtime) -> OrderView:
+    order = orders.get_for_kiosk(session, kiosk.id, order_id=order_id)
+    provider = rt.provider(order.payment_provider)
+    return orders.view(orders.cancel_unpaid(session, provider, order, actor=f"kiosk:{kiosk.id}", now=now))
+
+
+@kiosk_router.post("/cases/lookup", response_model=CaseStatus)
+def lookup_case(body: CaseLookup, kiosk: Kiosk, session: SessionDep, now: NowDep, rt: Runtime) -> CaseStatus:
+    return cases.lookup(session, kiosk.id, body, rt.lockout, now)

@@ -1,0 +1,1 @@
+"""Kiosk back-end services: each function owns its transaction (commits what it changed)."""

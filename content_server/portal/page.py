@@ -1,0 +1,209 @@
+"""What every portal page of every feature uses: :class:`Page` (language, user, CSRF, rendering
+with security headers) and the dependencies that give one to a page handler by role.
+
+A feature's ``pages.py`` declares ``page: OperatorPage`` (or another role) and calls
+``page.render("its_template.html", {...}, title_key=...)``; the shell (``portal/shell.py``)
+finds the template in the feature's ``templates/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
+
+from fastapi import Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from content_server.core import auth
+from content_server.core import security as core_security
+from content_server.core.db import release_connection
+from content_server.core.deps import SESSION_COOKIE, NowDep, SessionDep, SettingsDep
+from content_server.core.errors import ServerError
+from content_server.core.models import User
+from content_server.core.settings import Settings
+from content_server.portal import security
+from content_server.portal.forms import FormError
+from content_server.portal.i18n import TEXTS, Translator, pick_language
+
+log = logging.getLogger(__name__)
+
+PORTAL_PREFIX = "/portal"
+R = TypeVar("R", bound=Response)
+Csrf = Annotated[str, Form(max_length=128)]  # the CSRF token every form posts
+
+
+class LoginRequired(Exception):
+    """Raised by the user dependency; answered with a redirect to the log-in page."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class PortalError(ServerError):
+    """A refusal shown as a page: ``key`` names the message in the translation table."""
+
+    def __init__(self, key: str, status_code: int = 400) -> None:
+        super().__init__(key)
+        self.key = key
+        self.status_code = status_code
+
+
+@dataclass
+class Page:
+    """What every page needs about the request: language, user, CSRF state."""
+
+    request: Request
+    settings: Settings
+    lang: str
+    t: Translator
+    user: User | None
+    csrf_cookie: str
+    csrf_cookie_is_new: bool
+
+    @property
+    def session_token(self) -> str | None:
+        return self.request.cookies.get(SESSION_COOKIE)
+
+    @property
+    def csrf_token(self) -> str:
+        return core_security.csrf_token(self.settings.secret_key, self.csrf_cookie, self.session_token)
+
+    def render(
+        self,
+        template: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        title_key: str,
+        status_code: int = 200,
+    ) -> HTMLResponse:
+        portal = self.request.app.state.portal
+        notice = self.request.query_params.get("notice")
+        values: dict[str, Any] = {
+            "t": self.t,
+            "lang": self.lang,
+            "user": self.user,
+            "nav": portal.nav_for(self.user.role if self.user else None),
+            "csrf_token": self.csrf_token,
+            "path": self.request.url.path,
+            "title_key": title_key,
+            "section": "",
+            "notice": notice if notice and f"notice.{notice}" in TEXTS else None,
+        }
+        values.update(context or {})
+        html = portal.env.get_template(template).render(values)
+        return self.finish(HTMLResponse(html, status_code=status_code))
+
+    def redirect(self, url: str, notice: str | None = None) -> RedirectResponse:
+        if notice:
+            url += ("&" if "?" in url else "?") + f"notice={quote(notice)}"
+        return self.finish(RedirectResponse(url, status_code=303))
+
+    def json(self, body: Mapping[str, Any], status_code: int = 200) -> JSONResponse:
+        return self.finish(JSONResponse(dict(body), status_code=status_code))
+
+    def finish(self, response: R) -> R:
+        """Security headers on every portal response; the CSRF cookie on first contact."""
+        for name, value in security.SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if self.csrf_cookie_is_new:
+            response.set_cookie(
+                core_security.CSRF_COOKIE,
+                self.csrf_cookie,
+                httponly=True,
+                secure=self.settings.secure_cookies,
+                samesite="strict",
+                path="/",  # the pages' scripts also write through /api/v1 (uploads) with it
+            )
+        return response
+
+    def require_csrf(self, submitted: str | None) -> None:
+        """Refuse a state-changing request whose token was not made for this browser and session."""
+        cookie = None if self.csrf_cookie_is_new else self.csrf_cookie
+        if not core_security.csrf_valid(self.settings.secret_key, cookie, self.session_token, submitted):
+            log.warning("portal: CSRF check failed on %s", self.request.url.path)
+            raise PortalError("error.csrf", 403)
+
+
+def translator(request: Request) -> tuple[str, Translator]:
+    """The request's language (cookie, Chinese by default) and its translator."""
+    lang = pick_language(request.cookies.get(security.LANG_COOKIE))
+    strict: bool = request.app.state.portal.env.globals.get("strict_i18n", False)
+    return lang, Translator(lang, strict)
+
+
+def _current(request: Request, session: Any, now: dt.datetime) -> User | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        return auth.user_for_token(session, token, now)
+    except auth.AuthError:
+        return None
+
+
+def page_anonymous(request: Request, settings: SettingsDep, session: SessionDep, now: NowDep) -> Page:
+    """A page anyone may open (log-in, sign-up); knows the user if there is one."""
+    lang, t = translator(request)
+    cookie = request.cookies.get(core_security.CSRF_COOKIE)
+    user = _current(request, session, now)
+    release_connection(session)  # not held while the page handler waits for a thread
+    return Page(
+        request,
+        settings,
+        lang,
+        t,
+        user,
+        cookie or core_security.new_csrf_cookie(),
+        cookie is None,
+    )
+
+
+AnyPage = Annotated[Page, Depends(page_anonymous)]
+
+
+def _logged_in(page: AnyPage) -> Page:
+    if page.user is None:
+        path = page.request.url.path
+        if page.request.url.query:
+            path += "?" + page.request.url.query
+        raise LoginRequired(path)
+    if not page.user.approved:
+        raise PortalError("error.awaiting_approval", 403)
+    return page
+
+
+def require_role(*roles: str) -> Callable[[Page], Page]:
+    """Dependency factory: a logged-in, approved user holding one of ``roles``."""
+
+    def dependency(page: Annotated[Page, Depends(_logged_in)]) -> Page:
+        assert page.user is not None
+        if page.user.role not in roles:
+            raise PortalError("error.forbidden", 403)
+        return page
+
+    return dependency
+
+
+LoggedIn = Annotated[Page, Depends(_logged_in)]
+AdvertiserPage = Annotated[Page, Depends(require_role("advertiser"))]
+OperatorPage = Annotated[Page, Depends(require_role("operator"))]
+ClerkPage = Annotated[Page, Depends(require_role("clerk"))]
+ProviderPage = Annotated[Page, Depends(require_role("provider"))]
+MediaPage = Annotated[Page, Depends(require_role("advertiser", "operator"))]
+
+
+
+
+def problem_text(page: Page, exc: Exception) -> str:
+    """A message the user can act on, in their language where we have one."""
+    if isinstance(exc, FormError):
+        return page.t(exc.key, **exc.params)
+    if isinstance(exc, ValidationError):
+        return "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
+    return str(exc)

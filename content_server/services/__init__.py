@@ -1,1 +1,0 @@
-"""Business logic as plain functions over a SQLAlchemy session; routes and the portal call these."""

@@ -1,0 +1,26 @@
+"""The signage feature's portal pages: one router, its templates and its navigation links."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from content_server.portal.shell import NavLink
+from content_server.signage.pages import announcements, approvals, campaigns, media, screens
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+NAV = (
+    NavLink("advertiser", "media", "nav.media", "/portal/media"),
+    NavLink("advertiser", "campaigns", "nav.campaigns", "/portal/campaigns"),
+    NavLink("operator", "media", "nav.media", "/portal/media"),
+    NavLink("operator", "approvals", "nav.approvals", "/portal/approvals"),
+    NavLink("operator", "screens", "nav.screens", "/portal/screens"),
+    NavLink("operator", "announcements", "nav.announcements", "/portal/announcements"),
+    NavLink("operator", "emergency", "nav.emergency", "/portal/emergency", "nav-emergency"),
+    NavLink("operator", "bundles", "nav.bundles", "/portal/bundles"),
+)
+
+router = APIRouter()
+for _module in (media, campaigns, approvals, screens, announcements):
+    router.include_router(_module.router)

@@ -1,0 +1,141 @@
+"""Device side of :mod:`schedules.protocol.device`: pairing, manifest, heartbeat, plays, screenshots."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from content_server.core.body_limit import max_body, raw_body
+from content_server.core.conditional import PRIVATE_REVALIDATE, conditional, strong_etag
+from content_server.core.db import release_connection
+from content_server.core.deps import ClockDep, NowDep, SessionDep, SettingsDep, StoreDep, bearer_token
+from content_server.core.keys import public_key_b64
+from content_server.signage.deps import CurrentDevice, device_for_key
+from content_server.signage.services import manifest as manifests
+from content_server.signage.services import plays, screens
+from schedules.protocol.device import (
+    EmergencyState,
+    Heartbeat,
+    HeartbeatReply,
+    Manifest,
+    PairingPoll,
+    PairingRequest,
+    PairingStarted,
+    PairingStatus,
+    PlayBatch,
+    PlayBatchResult,
+)
+
+router = APIRouter(tags=["devices"])
+MAX_SCREENSHOT_BYTES = 8 * 1024 * 1024
+
+
+@router.post("/devices/pairing", response_model=PairingStarted, status_code=201)
+def start_pairing(
+    body: PairingRequest, session: SessionDep, now: NowDep, settings: SettingsDep
+) -> PairingStarted:
+    """A new device asks for a code to show; an operator claims it in the portal."""
+    return screens.start_pairing(
+        session, body, now=now, public_url=settings.public_url, ttl_s=settings.pairing_ttl_s
+    )
+
+
+@router.post("/devices/pairing/{pairing_id}/poll", response_model=PairingStatus)
+def poll_pairing(
+    pairing_id: str, body: PairingPoll, request: Request, session: SessionDep, now: NowDep
+) -> PairingStatus:
+    server_key = public_key_b64(request.app.state.server_key)
+    return screens.poll_pairing(session, pairing_id, body.poll_secret, now=now, server_public_key=server_key)
+
+
+@router.get(
+    "/device/manifest",
+    response_model=Manifest,
+    responses={304: {"description": "unchanged since the ETag given in If-None-Match"}},
+)
+def manifest(
+    request: Request, session: SessionDep, now: NowDep, settings: SettingsDep, device: CurrentDevice
+) -> Response:
+    """The screen's catalogue and rules for the next days, with ``ETag`` = manifest version."""
+    cache: manifests.ManifestCache = request.app.state.manifests
+    m, body = cache.get(session, device, now, days=settings.manifest_days)
+    return conditional(
+        request.headers.get("if-none-match"),
+        strong_etag(m.version),
+        PRIVATE_REVALIDATE,
+        lambda headers: Response(body, media_type="application/json", headers=headers),
+    )
+
+
+@router.get("/device/auth", status_code=204, response_class=Response)
+def device_auth(_device: CurrentDevice) -> Response:
+    """204 for a valid device key: lets nginx ``auth_request`` guard assets it serves itself."""
+    return Response(status_code=204)
+
+
+@router.post("/device/heartbeat", response_model=HeartbeatReply)
+def heartbeat(
+    body: Heartbeat,
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    device: CurrentDevice,
+) -> HeartbeatReply:
+    requested = screens.record_heartbeat(session, device, body, now=now)
+    m, _ = request.app.state.manifests.get(session, device, now, days=settings.manifest_days)
+    release_connection(session)  # no connection held while the reply waits to be serialised
+    return HeartbeatReply(server_time=now, screenshot_requested=requested, manifest_version=m.version)
+
+
+@router.post("/device/plays", response_model=PlayBatchResult)
+def upload_plays(body: PlayBatch, session: SessionDep, now: NowDep, device: CurrentDevice) -> PlayBatchResult:
+    """Proof of play; a retried batch never double counts (records are keyed by their id)."""
+    return plays.ingest(session, device, body, now=now)
+
+
+@router.post(
+    "/device/screenshot",
+    status_code=204,
+    dependencies=[max_body(MAX_SCREENSHOT_BYTES)],
+    openapi_extra=raw_body("image/png"),
+)
+async def screenshot(request: Request, store: StoreDep, clock: ClockDep, device: CurrentDevice) -> Response:
+    """A PNG of what the screen shows, streamed to the store; recorded on a worker thread."""
+    staged = await store.stage_stream(request.stream(), MAX_SCREENSHOT_BYTES)
+    await run_in_threadpool(
+        screens.store_screenshot,
+        request.app.state.sessions,
+        device.id,
+        staged,
+        max_bytes=MAX_SCREENSHOT_BYTES,
+        now=clock.now(),
+    )
+    return Response(status_code=204)
+
+
+@router.get("/device/emergency", response_model=EmergencyState)
+async def emergency(
+    request: Request,
+    clock: ClockDep,
+    settings: SettingsDep,
+    known: Annotated[str | None, Query(max_length=64)] = None,
+    wait: Annotated[float, Query(ge=0, le=120)] = 0,
+) -> EmergencyState:
+    """Long-poll: answers at once when the screen's emergency version differs from ``known``.
+
+    Holds no database connection while waiting: each check opens a short session on a worker thread.
+    """
+    state = request.app.state
+    token = bearer_token(request)
+
+    def current() -> EmergencyState:
+        with state.sessions() as session:
+            device = device_for_key(state.device_keys, session, token)
+            return manifests.emergency_for(session, device, clock.now())
+
+    return await state.emergency.long_poll(
+        state.sessions, current, known, min(wait, settings.emergency_max_wait_s)
+    )

@@ -1,0 +1,72 @@
+"""Proof-of-play reports: per campaign, screen, UTC day or hour; JSON or CSV."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
+
+from content_server.core.deps import OperatorOrAdvertiser, SessionDep
+from content_server.core.errors import Invalid
+from content_server.signage.services import plays
+
+router = APIRouter(tags=["reports"])
+
+
+class ReportRowOut(BaseModel):
+    campaign_id: str
+    screen_id: str
+    date_utc: dt.date
+    hour_utc: int | None
+    plays: int
+    completed_plays: int
+    seconds: float
+
+
+@router.get(
+    "/reports/plays",
+    response_model=list[ReportRowOut],
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def play_report(
+    session: SessionDep,
+    user: OperatorOrAdvertiser,
+    campaign_id: Annotated[str | None, Query(max_length=64)] = None,
+    screen_id: Annotated[str | None, Query(max_length=64)] = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    group_by: Literal["day", "hour"] = "day",
+    format: Literal["json", "csv"] = "json",
+) -> Response | list[ReportRowOut]:
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and value.tzinfo is None:
+            raise Invalid(f"{name}: needs a time zone offset")
+    rows = plays.report(
+        session,
+        user,
+        campaign_id=campaign_id,
+        screen_id=screen_id,
+        start=start,
+        end=end,
+        by_hour=group_by == "hour",
+    )
+    if format == "csv":
+        return Response(
+            plays.to_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="plays.csv"'},
+        )
+    return [
+        ReportRowOut(
+            campaign_id=r.campaign_id,
+            screen_id=r.screen_id,
+            date_utc=r.day,
+            hour_utc=r.hour,
+            plays=r.plays,
+            completed_plays=r.completed_plays,
+            seconds=r.seconds,
+        )
+        for r in rows
+    ]

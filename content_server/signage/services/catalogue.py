@@ -1,0 +1,251 @@
+"""Turning rows into the scheduling engine's model: items, announcements, campaigns, catalogues."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from content_server.signage import scheduling
+from content_server.signage.models import AnnouncementRow, CampaignRow, Media
+from schedules.model import (
+    Announcement,
+    Campaign,
+    Catalogue,
+    ContentItem,
+    Daypart,
+    ItemKind,
+    Orientation,
+    Priority,
+    Screen,
+    Targeting,
+)
+
+LIVE_CAMPAIGN_STATES = ("approved",)
+
+
+def media_item_id(media_id: str) -> str:
+    return f"m-{media_id}"
+
+
+def text_item_id(announcement_id: str) -> str:
+    return f"a-{announcement_id}"
+
+
+def media_items(group: Sequence[Media]) -> list[ContentItem]:
+    """Items for pictures or videos that stand in for one another (an announcement's, a campaign's,
+    the community's filler slides).
+
+    When the group holds both a landscape and a portrait one, each plays only on screens of its
+    own shape (no letterboxing); otherwise every screen plays every one.
+    """
+    shapes = [picture_orientations(m) for m in group]
+    by_shape = frozenset().union(*shapes) == frozenset(Orientation)
+    return [
+        ContentItem(
+            id=media_item_id(m.id),
+            kind=ItemKind.VIDEO if m.kind == "video" else ItemKind.IMAGE,
+            duration_s=max(0.1, min(m.duration_s, 3600.0)),
+            asset_sha256=m.sha256,
+            title=m.title,
+            orientations=shape if by_shape else frozenset(Orientation),
+        )
+        for m, shape in zip(group, shapes, strict=True)
+    ]
+
+
+SHAPE_RATIO = 1.2  # wider than this (or taller) counts as a landscape (or portrait) picture
+
+
+def picture_orientations(m: Media) -> frozenset[Orientation]:
+    """The orientations a picture suits by its shape; a square-ish one suits both."""
+    if m.width <= 0 or m.height <= 0:
+        return frozenset(Orientation)
+    if m.width >= SHAPE_RATIO * m.height:
+        return frozenset({Orientation.LANDSCAPE})
+    if m.height >= SHAPE_RATIO * m.width:
+        return frozenset({Orientation.PORTRAIT})
+    return frozenset(Orientation)
+
+
+def announcement_items(a: AnnouncementRow, media: dict[str, Media]) -> list[ContentItem]:
+    items = []
+    if a.text:
+        items.append(
+            ContentItem(
+                id=text_item_id(a.id),
+                kind=ItemKind.TEXT,
+                duration_s=a.duration_s,
+                text=dict(a.text),
+                title=a.title,
+            )
+        )
+    items += media_items([media[mid] for mid in a.media_ids if mid in media])
+    return items
+
+
+def to_announcement(a: AnnouncementRow, media: dict[str, Media]) -> Announcement:
+    return Announcement(
+        id=a.id,
+        item_ids=tuple(i.id for i in announcement_items(a, media)),
+        priority=Priority(a.priority),
+        valid_from=a.valid_from,
+        valid_until=a.valid_until,
+        targeting=Targeting.model_validate(a.targeting or {}),
+        ticker_text=dict(a.ticker_text or {}),
+    )
+
+
+def to_campaign(c: CampaignRow) -> Campaign:
+    return Campaign(
+        id=c.id,
+        advertiser_id=c.advertiser_id,
+        name=c.name,
+        category=c.category,
+        item_ids=tuple(media_item_id(m) for m in c.media_ids),
+        flight_start=c.flight_start,
+        flight_end=c.flight_end,
+        dayparts=tuple(Daypart.model_validate(d) for d in c.dayparts or ()),
+        rrule=c.rrule,
+        targeting=Targeting.model_validate(c.targeting or {}),
+        share_percent=c.share_percent,
+        plays_per_hour=c.plays_per_hour,
+        frequency_cap_per_hour=c.frequency_cap_per_hour,
+    )
+
+
+def _media_by_id(session: Session, ids: Iterable[str]) -> dict[str, Media]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {m.id: m for m in session.scalars(select(Media).where(Media.id.in_(wanted)))}
+
+
+@dataclass(frozen=True)
+class LiveSet:
+    """Everything that can reach a screen now, loaded once and shared by every screen's manifest."""
+
+    announcements: tuple[tuple[AnnouncementRow, Targeting], ...]
+    campaigns: tuple[tuple[CampaignRow, Targeting], ...]
+    fillers: tuple[Media, ...]
+    media: dict[str, Media]
+    memo: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[Catalogue, str]] = field(default_factory=dict)
+
+
+def load_live(session: Session, now: dt.datetime) -> LiveSet:
+    """Active announcements, approved campaigns not yet over, the operators' filler media, their media."""
+    anns = list(
+        session.scalars(
+            select(AnnouncementRow)
+            .where(
+                AnnouncementRow.state == "active",
+                or_(AnnouncementRow.valid_until.is_(None), AnnouncementRow.valid_until > now),
+            )
+            .order_by(AnnouncementRow.created_at, AnnouncementRow.id)
+        )
+    )
+    yesterday = (now - dt.timedelta(days=1)).date()
+    camps = list(
+        session.scalars(
+            select(CampaignRow)
+            .where(CampaignRow.state.in_(LIVE_CAMPAIGN_STATES), CampaignRow.flight_end >= yesterday)
+            .order_by(CampaignRow.submitted_at, CampaignRow.id)
+        )
+    )
+    fillers = list(
+        session.scalars(select(Media).where(Media.filler.is_(True)).order_by(Media.created_at, Media.id))
+    )
+    media = _media_by_id(
+        session, [m for a in anns for m in a.media_ids] + [m for c in camps for m in c.media_ids]
+    )
+    media.update({m.id: m for m in fillers})
+    return LiveSet(
+        announcements=tuple((a, Targeting.model_validate(a.targeting or {})) for a in anns),
+        campaigns=tuple((c, Targeting.model_validate(c.targeting or {})) for c in camps),
+        fillers=tuple(fillers),
+        media=media,
+    )
+
+
+def _select(
+    live: LiveSet,
+    screens: Sequence[Screen] | None,
+    now: dt.datetime,
+    extra: Sequence[tuple[CampaignRow, Targeting]],
+) -> tuple[list[AnnouncementRow], list[CampaignRow]]:
+    def wanted(t: Targeting) -> bool:
+        return screens is None or any(scheduling.targets(t, s) for s in screens)
+
+    anns = [a for a, t in live.announcements if (a.valid_until is None or a.valid_until > now) and wanted(t)]
+    return anns, [c for c, t in (*live.campaigns, *extra) if wanted(t)]
+
+
+def catalogue_for(
+    session: Session,
+    screens: Sequence[Screen] | None,
+    now: dt.datetime,
+    *,
+    extra_campaigns: Sequence[CampaignRow] = (),
+    live: LiveSet | None = None,
+) -> Catalogue:
+    """The catalogue restricted to what targets any of ``screens`` (None = everything live)."""
+    live = live or load_live(session, now)
+    media = live.media
+    extra = [(c, Targeting.model_validate(c.targeting or {})) for c in extra_campaigns]
+    if extra:
+        media = {**media, **_media_by_id(session, [m for c, _ in extra for m in c.media_ids])}
+    anns, camps = _select(live, screens, now, extra)
+    return assemble(anns, camps, live.fillers, media)
+
+
+def shared_catalogue(
+    live: LiveSet, screen: Screen, now: dt.datetime, digest: Callable[[Catalogue], str]
+) -> tuple[Catalogue, str]:
+    """The screen's catalogue and its hash, built once for all screens that select the same rows."""
+    anns, camps = _select(live, [screen], now, ())
+    key = (tuple(a.id for a in anns), tuple(c.id for c in camps))
+    found = live.memo.get(key)
+    if found is None:
+        catalogue = assemble(anns, camps, live.fillers, live.media)
+        found = live.memo[key] = (catalogue, digest(catalogue))
+    return found
+
+
+def assemble(
+    anns: Sequence[AnnouncementRow],
+    camps: Sequence[CampaignRow],
+    fillers: Sequence[Media],
+    media: dict[str, Media],
+) -> Catalogue:
+    items: dict[str, ContentItem] = {}
+    for a in anns:
+        for item in announcement_items(a, media):
+            items[item.id] = item
+    for group in [[media[m] for m in c.media_ids if m in media] for c in camps] + [list(fillers)]:
+        for item in media_items(group):
+            items[item.id] = item
+    return Catalogue(
+        items=items,
+        announcements=tuple(to_announcement(a, media) for a in anns),
+        campaigns=tuple(to_campaign(c) for c in camps if all(m in media for m in c.media_ids)),
+        filler_item_ids=tuple(media_item_id(f.id) for f in fillers),
+    )
+
+
+def item_title(session: Session, item_id: str | None) -> str | None:
+    """A readable name for a catalogue item id (a heartbeat's current item), else the id itself."""
+    if not item_id:
+        return None
+    media_prefix, text_prefix = media_item_id(""), text_item_id("")
+    if item_id.startswith(media_prefix):
+        media = session.get(Media, item_id.removeprefix(media_prefix))
+        if media is not None:
+            return media.title or media.filename or item_id
+    if item_id.startswith(text_prefix):
+        announcement = session.get(AnnouncementRow, item_id.removeprefix(text_prefix))
+        if announcement is not None:
+            return announcement.title or item_id
+    return item_id

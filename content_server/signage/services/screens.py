@@ -1,0 +1,339 @@
+"""Screens and kiosks: pairing, claiming, settings, revocation, heartbeats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from typing import Any, cast
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import CursorResult, delete, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from content_server.core.errors import Invalid, NotFound, TooLarge
+from content_server.core.models import AuthToken
+from content_server.core.security import sha256_hex
+from content_server.core.settings import Settings
+from content_server.core.store import StagedFile
+from content_server.signage import health as health_mod
+from content_server.signage import scheduling
+from content_server.signage.health import Health, Thresholds
+from content_server.signage.models import Device, Pairing
+from schedules.errors import ScheduleError
+from schedules.model import OperatingHours, Orientation, Screen, ScreenClass
+from schedules.protocol.device import Heartbeat, PairingRequest, PairingStarted, PairingStatus
+
+log = logging.getLogger(__name__)
+
+
+class ScreenSettings(BaseModel):
+    """What an operator sets when claiming or editing a screen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    screen_class: ScreenClass
+    orientation: Orientation = Orientation.LANDSCAPE
+    width: int = Field(1920, ge=64, le=16384)
+    height: int = Field(1080, ge=64, le=16384)
+    groups: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    timezone: str = Field("Asia/Shanghai", max_length=64)
+    hours: OperatingHours = OperatingHours()
+
+
+class ScreenPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    screen_class: ScreenClass | None = None
+    orientation: Orientation | None = None
+    width: int | None = Field(None, ge=64, le=16384)
+    height: int | None = Field(None, ge=64, le=16384)
+    groups: list[str] | None = Field(None, max_length=50)
+    tags: list[str] | None = Field(None, max_length=50)
+    timezone: str | None = Field(None, max_length=64)
+    hours: OperatingHours | None = None
+
+
+def _new_code() -> str:
+    n = secrets.randbelow(1_000_000)
+    return f"{n // 1000:03d}-{n % 1000:03d}"
+
+
+def start_pairing(
+    session: Session, req: PairingRequest, *, now: dt.datetime, public_url: str, ttl_s: int
+) -> PairingStarted:
+    """Create a pairing with a short code unique among the live ones."""
+    live_codes = set(
+        session.scalars(select(Pairing.code).where(Pairing.expires_at > now, Pairing.device_id.is_(None)))
+    )
+    code = _new_code()
+    while code in live_codes:
+        code = _new_code()
+    secret = secrets.token_urlsafe(24)
+    p = Pairing(
+        code=code,
+        poll_secret_sha256=sha256_hex(secret),
+        device_kind=req.device_kind,
+        player_version=req.player_version,
+        public_key=req.public_key,
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=ttl_s),
+    )
+    session.add(p)
+    session.commit()
+    return PairingStarted(
+        pairing_id=p.id,
+        code=code,
+        poll_secret=secret,
+        claim_url=f"{public_url.rstrip('/')}/portal/screens/claim?code={code}",
+        expires_at=p.expires_at,
+    )
+
+
+def poll_pairing(
+    session: Session, pairing_id: str, poll_secret: str, *, now: dt.datetime, server_public_key: str
+) -> PairingStatus:
+    """The device asks whether it was claimed; the key is handed out exactly once."""
+    p = session.get(Pairing, pairing_id)
+    if p is None or not secrets.compare_digest(p.poll_secret_sha256, sha256_hex(poll_secret)):
+        raise NotFound("unknown pairing")
+    if p.device_id is None:
+        if p.expires_at <= now:
+            raise NotFound("pairing code expired; start again")
+        return PairingStatus(claimed=False)
+    if p.delivered or p.pending_key is None:
+        raise NotFound("this pairing was already completed")
+    key = p.pending_key
+    p.pending_key = None
+    p.delivered = True
+    session.commit()
+    return PairingStatus(
+        claimed=True, device_id=p.device_id, device_key=key, server_public_key=server_public_key
+    )
+
+
+def claim(session: Session, code: str, settings: ScreenSettings, *, now: dt.datetime) -> Device:
+    """An operator claims a live code: creates the device and prepares its key for the next poll."""
+    _check(settings)
+    p = session.scalar(
+        select(Pairing).where(
+            Pairing.code == code.strip(), Pairing.expires_at > now, Pairing.device_id.is_(None)
+        )
+    )
+    if p is None:
+        raise NotFound("no pending pairing with this code (expired or already claimed?)")
+    key = secrets.token_urlsafe(32)
+    device = Device(
+        kind=p.device_kind,
+        key_sha256=sha256_hex(key),
+        public_key=p.public_key,
+        player_version=p.player_version,
+        created_at=now,
+        **_settings_columns(settings),
+    )
+    session.add(device)
+    session.flush()
+    p.device_id = device.id
+    p.pending_key = key
+    session.commit()
+    log.info("paired %s %s (%s)", device.kind, device.id, device.name)
+    return device
+
+
+def _check(settings: ScreenSettings) -> None:
+    try:
+        screen = Screen(
+            id="x", screen_class=settings.screen_class, timezone=settings.timezone, hours=settings.hours
+        )
+    except ValidationError as exc:
+        raise Invalid(f"timezone: unknown time zone {settings.timezone!r}") from exc
+    scheduling.validate_screen(screen)
+
+
+def _settings_columns(s: ScreenSettings) -> dict[str, object]:
+    return {
+        "name": s.name,
+        "screen_class": s.screen_class.value,
+        "orientation": s.orientation.value,
+        "width": s.width,
+        "height": s.height,
+        "groups": sorted(set(s.groups)),
+        "tags": sorted(set(s.tags)),
+        "timezone": s.timezone,
+        "hours": s.hours.model_dump(mode="json"),
+    }
+
+
+def clean_up(session: Session, *, now: dt.datetime) -> int:
+    """Drop pairing requests a day past expiry and expired log-in tokens (unauthenticated callers
+    can create pairings, so they must not pile up)."""
+    day_ago = now - dt.timedelta(days=1)
+    stale = delete(Pairing).where(
+        Pairing.expires_at < day_ago, or_(Pairing.device_id.is_(None), Pairing.delivered)
+    )
+    gone = 0
+    for stmt in (stale, delete(AuthToken).where(AuthToken.expires_at < now)):
+        result = cast(CursorResult[Any], session.execute(stmt))
+        gone += result.rowcount or 0
+    session.commit()
+    return gone
+
+
+def all_devices(session: Session) -> list[Device]:
+    """Every paired device, by name (revoked ones included)."""
+    return list(session.scalars(select(Device).order_by(Device.name, Device.id)))
+
+
+def group_names(session: Session) -> list[str]:
+    """Group names in use on live screens."""
+    return sorted({g for d in all_devices(session) if d.revoked_at is None for g in d.groups or ()})
+
+
+def building_tags(session: Session) -> list[str]:
+    """Building numbers (``building:<n>`` tags) in use on live screens."""
+    return sorted(
+        {
+            t.split(":", 1)[1]
+            for d in all_devices(session)
+            if d.revoked_at is None
+            for t in d.tags or ()
+            if t.startswith("building:")
+        }
+    )
+
+
+def get_device(session: Session, device_id: str) -> Device:
+    d = session.get(Device, device_id)
+    if d is None:
+        raise NotFound("unknown screen")
+    return d
+
+
+def update(session: Session, device_id: str, patch: ScreenPatch, *, now: dt.datetime) -> Device:
+    d = get_device(session, device_id)
+    merged = ScreenSettings(
+        name=patch.name or d.name,
+        screen_class=patch.screen_class or ScreenClass(d.screen_class),
+        orientation=patch.orientation or Orientation(d.orientation),
+        width=patch.width or d.width,
+        height=patch.height or d.height,
+        groups=patch.groups if patch.groups is not None else list(d.groups),
+        tags=patch.tags if patch.tags is not None else list(d.tags),
+        timezone=patch.timezone or d.timezone,
+        hours=patch.hours or OperatingHours.model_validate(d.hours or {}),
+    )
+    _check(merged)
+    for k, v in _settings_columns(merged).items():
+        setattr(d, k, v)
+    session.commit()
+    return d
+
+
+def revoke(session: Session, device_id: str, *, now: dt.datetime) -> Device:
+    d = get_device(session, device_id)
+    if d.revoked_at is None:
+        d.revoked_at = now  # the change tracker (and a trigger) move the generation: no fast path keeps it
+        session.commit()
+    log.info("revoked device %s", device_id)
+    return d
+
+
+def request_screenshot(session: Session, device_id: str) -> Device:
+    """The device hears it in its next heartbeat reply and uploads a PNG."""
+    d = get_device(session, device_id)
+    d.screenshot_requested = True
+    session.commit()
+    return d
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def store_screenshot(
+    sessions: sessionmaker[Session], device_id: str, staged: StagedFile, *, max_bytes: int, now: dt.datetime
+) -> None:
+    """Keep a device's uploaded screenshot (a PNG) and clear its request. Blocking, with its own
+    short session: run it on a worker thread once the upload is staged."""
+    with open(staged.path, "rb") as f:
+        head = f.read(len(PNG_MAGIC))
+    if head != PNG_MAGIC:
+        staged.discard()
+        raise Invalid("screenshot must be a PNG image")
+    if staged.size > max_bytes:
+        staged.discard()
+        raise TooLarge("screenshot too large")
+    staged.commit()
+    with sessions() as session:
+        d = get_device(session, device_id)
+        d.screenshot_sha256 = staged.sha256
+        d.screenshot_at = now
+        d.screenshot_requested = False
+        session.commit()
+
+
+def to_screen(d: Device) -> Screen:
+    """The scheduling engine's view of a device."""
+    return Screen(
+        id=d.id,
+        name=d.name,
+        screen_class=ScreenClass(d.screen_class),
+        orientation=Orientation(d.orientation),
+        width=d.width,
+        height=d.height,
+        groups=frozenset(d.groups or ()),
+        tags=frozenset(d.tags or ()),
+        timezone=d.timezone,
+        hours=OperatingHours.model_validate(d.hours or {}),
+    )
+
+
+def record_heartbeat(session: Session, d: Device, hb: Heartbeat, *, now: dt.datetime) -> bool:
+    """Store the latest report; remember since when the picture hash has been unchanged.
+    Returns whether a screenshot is wanted (told in the reply)."""
+    d.last_seen_at = now
+    d.player_version = hb.player_version
+    d.playing_manifest = hb.manifest_version
+    d.last_heartbeat = hb.model_dump(mode="json")
+    if hb.screen_hash is not None and hb.screen_hash != d.screen_hash:
+        d.screen_hash = hb.screen_hash
+        d.screen_hash_since = now
+    session.commit()
+    return d.screenshot_requested
+
+
+def health(
+    session: Session, d: Device, *, now: dt.datetime, settings: Settings, latest: str | None
+) -> Health:
+    """Online / sync / frozen for one device, with the schedule consulted for frozen detection."""
+    limits = Thresholds(
+        offline_after=dt.timedelta(seconds=settings.offline_after_s),
+        behind_after=dt.timedelta(seconds=settings.behind_after_s),
+        frozen_after=dt.timedelta(seconds=settings.frozen_after_s),
+    )
+    changes = False
+    if d.screen_hash_since is not None and now - d.screen_hash_since > limits.frozen_after:
+        from content_server.signage.services.catalogue import catalogue_for
+
+        screen = to_screen(d)
+        try:
+            window = scheduling.slots(
+                screen, catalogue_for(session, [screen], now), now - limits.frozen_after, now
+            )
+        except ScheduleError as exc:  # nothing schedulable (no filler yet): cannot call it frozen
+            log.info("no timeline for %s: %s", d.id, exc)
+            window = []
+        changes = health_mod.expected_changes(window)
+    return health_mod.assess(
+        now=now,
+        last_seen=d.last_seen_at,
+        heartbeat=d.last_heartbeat,
+        playing=d.playing_manifest,
+        latest=latest,
+        latest_since=d.served_manifest_since,
+        hash_since=d.screen_hash_since,
+        schedule_changes=changes,
+        limits=limits,
+    )
