@@ -33,13 +33,18 @@ from content_server.portal import shell as portal
 from content_server.signage import pages as signage_pages
 from content_server.signage import routes as signage_routes
 from content_server.signage import runtime as signage_runtime
+from content_server.updates import pages as updates_pages
+from content_server.updates import routes as updates_routes
+from content_server.updates import runtime as updates_runtime
 from schedules.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 # each feature's start-up hook (after the database is ready) and shutdown hook, in this order
-STARTUP: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.start, kiosk_runtime.start)
+STARTUP: tuple[Callable[[ContentServer], None], ...] = (
+    signage_runtime.start, kiosk_runtime.start, updates_runtime.start
+)
 SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop,)
 
 
@@ -104,6 +109,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
     # kiosk back end (its routers carry their own prefixes: /api/v1/kiosk, /pay, ...)
     app.include_router(kiosk_routes.router)
     portal.add_pages(app, kiosk_pages.router, templates=kiosk_pages.TEMPLATES, nav=kiosk_pages.NAV)
+    # software updates (the TUF repository for devices; answers heartbeats' update reports)
+    updates_runtime.prepare(app)
+    app.include_router(updates_routes.router, prefix=API_PREFIX)
+    portal.add_pages(app, updates_pages.router, templates=updates_pages.TEMPLATES, nav=updates_pages.NAV)
 
     core_api.document_error_shape(app)
     return app

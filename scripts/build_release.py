@@ -35,8 +35,17 @@ sys.path.insert(0, str(REPO))
 
 from schedules.protocol.release import ReleaseIndex, WheelRef, running_platform  # noqa: E402
 
-IGNORED = {".git", ".venv", "var", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "build",
-           "dist"}
+IGNORED = {
+    ".git",
+    ".venv",
+    "var",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    "build",
+    "dist",
+}
 
 
 class BuildError(Exception):
@@ -55,21 +64,31 @@ def stage_source(project: Path, dest: Path) -> str | None:
     """Copy the checkout's files (tracked and untracked-not-ignored) to ``dest``; returns the commit."""
     commit = None
     if (project / ".git").exists():
-        listed = subprocess.run(
-            ["git", "-C", str(project), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            capture_output=True, check=True,
-        ).stdout.decode().split("\0")
+        listed = (
+            subprocess.run(
+                ["git", "-C", str(project), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .split("\0")
+        )
         for rel in filter(None, listed):
             src = project / rel
             if src.is_file():
                 (dest / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dest / rel)
-        head = subprocess.run(["git", "-C", str(project), "rev-parse", "HEAD"],
-                              capture_output=True, text=True)
+        head = subprocess.run(
+            ["git", "-C", str(project), "rev-parse", "HEAD"], capture_output=True, text=True
+        )
         commit = head.stdout.strip() or None if head.returncode == 0 else None
     else:
-        shutil.copytree(project, dest, dirs_exist_ok=True,
-                        ignore=lambda _d, names: [n for n in names if n in IGNORED or n.endswith(".pyc")])
+        shutil.copytree(
+            project,
+            dest,
+            dirs_exist_ok=True,
+            ignore=lambda _d, names: [n for n in names if n in IGNORED or n.endswith(".pyc")],
+        )
     return commit
 
 
@@ -77,7 +96,7 @@ def set_version(pyproject: Path, version: str) -> None:
     text = pyproject.read_text()
     new, n = re.subn(r'(?m)^version\s*=\s*"[^"]*"', f'version = "{version}"', text, count=1)
     if n != 1:
-        raise BuildError(f"{pyproject}: no static `version = \"…\"` line to set")
+        raise BuildError(f'{pyproject}: no static `version = "…"` line to set')
     pyproject.write_text(new)
 
 
@@ -115,8 +134,22 @@ def dependency_wheelhouse(requirements: list[str], constraints: Path, cache: Pat
         reqfile = work / ".requirements.txt"
         reqfile.write_text("\n".join(requirements) + "\n")
         if requirements:
-            _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
-                  "-r", str(reqfile), "-c", str(constraints), "-w", str(work)])
+            _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "wheel",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                    str(reqfile),
+                    "-c",
+                    str(constraints),
+                    "-w",
+                    str(work),
+                ]
+            )
         (work / ".complete").write_text(key + "\n")
         try:
             work.rename(ready)
@@ -143,8 +176,9 @@ def _place(src: Path, dest: Path) -> None:
         shutil.copy2(src, dest)
 
 
-def build_release(project: Path, out: Path, version: str | None, constraints: Path | None,
-                  cache: Path) -> ReleaseIndex:
+def build_release(
+    project: Path, out: Path, version: str | None, constraints: Path | None, cache: Path
+) -> ReleaseIndex:
     project = project.resolve()
     constraints = (constraints or project / "constraints.txt").resolve()
     if not constraints.exists():
@@ -158,8 +192,20 @@ def build_release(project: Path, out: Path, version: str | None, constraints: Pa
         if version is not None:
             set_version(src / "pyproject.toml", version)
         own_dir = Path(tmp) / "own"
-        _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
-              "-w", str(own_dir), str(src)])
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "-w",
+                str(own_dir),
+                str(src),
+            ]
+        )
         (own_wheel,) = own_dir.glob("*.whl")
         meta = wheel_metadata(own_wheel)
         package, built_version = str(meta["Name"]), str(meta["Version"])
@@ -172,38 +218,69 @@ def build_release(project: Path, out: Path, version: str | None, constraints: Pa
         _place(own_wheel, wheels_dir / own_wheel.name)
         for wheel in sorted(deps.glob("*.whl")):
             _place(wheel, wheels_dir / wheel.name)
-    refs = tuple(WheelRef(filename=w.name, sha256=_sha256(w), size=w.stat().st_size)
-                 for w in sorted(wheels_dir.iterdir()))
-    index = ReleaseIndex(package=package, version=built_version, platform=running_platform(),
-                         built_at=dt.datetime.now(dt.UTC).replace(microsecond=0), commit=commit, wheels=refs)
+    refs = tuple(
+        WheelRef(filename=w.name, sha256=_sha256(w), size=w.stat().st_size)
+        for w in sorted(wheels_dir.iterdir())
+    )
+    index = ReleaseIndex(
+        package=package,
+        version=built_version,
+        platform=running_platform(),
+        built_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        commit=commit,
+        wheels=refs,
+    )
     # the release must install from these wheels alone, as a device will
-    _run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--dry-run",
-          "--ignore-installed", "--no-index", "--find-links", str(wheels_dir), f"{package}=={built_version}"])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--dry-run",
+            "--ignore-installed",
+            "--no-index",
+            "--find-links",
+            str(wheels_dir),
+            f"{package}=={built_version}",
+        ]
+    )
     (out / "release.json").write_text(index.model_dump_json(indent=2) + "\n")
     return index
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, required=True,
-                        help="empty directory for wheels/ and release.json")
-    parser.add_argument("--project", type=Path, default=REPO,
-                        help="the checkout to build (default: this one)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="empty directory for wheels/ and release.json"
+    )
+    parser.add_argument(
+        "--project", type=Path, default=REPO, help="the checkout to build (default: this one)"
+    )
     parser.add_argument("--version", help="build as this version (default: pyproject.toml's)")
     parser.add_argument("--constraints", type=Path, help="pins (default: the project's constraints.txt)")
-    parser.add_argument("--wheelhouse-cache", type=Path, default=None,
-                        help="where dependency wheels are kept between builds "
-                             "(default: $SIGNAGE_WHEELHOUSE_CACHE or ~/.cache/community-signage/wheelhouse)")
+    parser.add_argument(
+        "--wheelhouse-cache",
+        type=Path,
+        default=None,
+        help="where dependency wheels are kept between builds "
+        "(default: $SIGNAGE_WHEELHOUSE_CACHE or ~/.cache/community-signage/wheelhouse)",
+    )
     args = parser.parse_args(argv)
     try:
-        index = build_release(args.project, args.out, args.version, args.constraints,
-                              args.wheelhouse_cache or default_cache())
+        index = build_release(
+            args.project, args.out, args.version, args.constraints, args.wheelhouse_cache or default_cache()
+        )
     except BuildError as exc:
         print(f"build_release: {exc}", file=sys.stderr)
         return 1
     total = sum(w.size for w in index.wheels)
-    print(f"{index.package} {index.version} for {index.platform}: {len(index.wheels)} wheels, "
-          f"{total / 1e6:.1f} MB in {args.out}")
+    print(
+        f"{index.package} {index.version} for {index.platform}: {len(index.wheels)} wheels, "
+        f"{total / 1e6:.1f} MB in {args.out}"
+    )
     return 0
 
 

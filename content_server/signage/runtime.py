@@ -34,6 +34,7 @@ def prepare(app: ContentServer) -> None:
     app.state.device_keys = DeviceKeys(generations)
     app.state.manifests = ManifestCache(generations)
     app.state.emergency = emergency
+    app.state.update_hook = None  # the updates feature answers heartbeats' update reports (app.py)
     manifest.watch_inputs(tracker)
 
     def changed(is_emergency: bool) -> None:

@@ -1,11 +1,11 @@
 """Server-side commands for the update repository (run on the server host, next to its data dir).
 
-    python -m content_server.updates.admin --dir /var/lib/signage/updates online-keys > online-keys.json
-    python -m content_server.updates.admin --dir … install-root 1.root.json
-    python -m content_server.updates.admin --dir … current-targets > current-targets.json
-    python -m content_server.updates.admin --dir … publish new-targets.json --release rel-0.2.0
-    python -m content_server.updates.admin --dir … refresh | status
-    python -m content_server.updates.admin --dir … export-usb --version 0.2.0 --out /media/stick
+python -m content_server.updates.admin --dir /var/lib/signage/updates online-keys > online-keys.json
+python -m content_server.updates.admin --dir … install-root 1.root.json
+python -m content_server.updates.admin --dir … current-targets > current-targets.json
+python -m content_server.updates.admin --dir … publish new-targets.json --release rel-0.2.0
+python -m content_server.updates.admin --dir … refresh | status
+python -m content_server.updates.admin --dir … export-usb --version 0.2.0 --out /media/stick
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ def release_files(release_dir: Path) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m content_server.updates.admin",
-                                description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m content_server.updates.admin", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument("--dir", type=Path, required=True, help="the repository directory (<data dir>/updates)")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("online-keys", help="print the server's online public keys (made if missing)")

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import os
 import sys
+import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -57,8 +59,10 @@ def online_keys(path: Path) -> dict[str, Key]:
 
 def _write(meta: Metadata[Any], out: Path) -> None:
     out.write_bytes(meta.to_bytes())
-    print(f"wrote {meta.signed.type} version {meta.signed.version} (expires {meta.signed.expires:%Y-%m-%d}) "
-          f"to {out}")
+    print(
+        f"wrote {meta.signed.type} version {meta.signed.version} (expires {meta.signed.expires:%Y-%m-%d}) "
+        f"to {out}"
+    )
 
 
 def _read(path: Path, role: str) -> Metadata[Any]:
@@ -78,8 +82,10 @@ def cmd_root_new(args: argparse.Namespace, now: dt.datetime) -> None:
     signers = _signers(args.root_key, args)
     online = online_keys(args.online_pub)
     keys = md.RoleKeys(
-        root=tuple(s.public_key for s in signers), targets=tuple(_pubs(args.targets_pub) or ()),
-        snapshot=(online["snapshot"],), timestamp=(online["timestamp"],),
+        root=tuple(s.public_key for s in signers),
+        targets=tuple(_pubs(args.targets_pub) or ()),
+        snapshot=(online["snapshot"],),
+        timestamp=(online["timestamp"],),
         thresholds={"root": args.root_threshold, "targets": args.targets_threshold},
     )
     meta = md.new_root(keys, now, dt.timedelta(days=args.expires_days))
@@ -92,9 +98,14 @@ def cmd_root_rotate(args: argparse.Namespace, now: dt.datetime) -> None:
     online = online_keys(args.online_pub) if args.online_pub else None
     thresholds = {k: v for k, v in (("root", args.root_threshold), ("targets", args.targets_threshold)) if v}
     meta = md.rotated_root(
-        current, now, dt.timedelta(days=args.expires_days), root=_pubs(args.root_pub),
-        targets=_pubs(args.targets_pub), snapshot=[online["snapshot"]] if online else None,
-        timestamp=[online["timestamp"]] if online else None, thresholds=thresholds,
+        current,
+        now,
+        dt.timedelta(days=args.expires_days),
+        root=_pubs(args.root_pub),
+        targets=_pubs(args.targets_pub),
+        snapshot=[online["snapshot"]] if online else None,
+        timestamp=[online["timestamp"]] if online else None,
+        thresholds=thresholds,
     )
     md.sign(meta, _signers(args.sign_with, args))
     _write(meta, args.out)
@@ -110,6 +121,25 @@ def _current_targets(args: argparse.Namespace) -> Targets | None:
     return _read(args.targets, Targets.type).signed if args.targets else None
 
 
+def write_upload(out: Path, targets: bytes, release: Path | None) -> None:
+    """The tar the portal's upload takes: the signed ``targets.json``, and the release it adds."""
+    with tarfile.open(out, "w") as tar:
+        info = tarfile.TarInfo("targets.json")
+        info.size = len(targets)
+        tar.addfile(info, io.BytesIO(targets))
+        if release is not None:
+            tar.add(release / "release.json", "release.json")
+            for wheel in sorted((release / "wheels").glob("*.whl")):
+                tar.add(wheel, f"wheels/{wheel.name}")
+    print(f"wrote {out}: upload it on the portal's software update page")
+
+
+def _finish(meta: Metadata[Any], args: argparse.Namespace, release: Path | None = None) -> None:
+    _write(meta, args.out)
+    if args.upload:
+        write_upload(args.upload, meta.to_bytes(), release)
+
+
 def cmd_release_add(args: argparse.Namespace, now: dt.datetime) -> None:
     index_bytes = (args.release / "release.json").read_bytes()
     index = ReleaseIndex.model_validate_json(index_bytes)
@@ -120,7 +150,7 @@ def cmd_release_add(args: argparse.Namespace, now: dt.datetime) -> None:
     lifetime = dt.timedelta(days=args.expires_days)
     meta = md.with_release(_current_targets(args), index, index_bytes, now, lifetime)
     md.sign(meta, _signers(args.sign_with, args))
-    _write(meta, args.out)
+    _finish(meta, args, args.release)
 
 
 def cmd_release_withdraw(args: argparse.Namespace, now: dt.datetime) -> None:
@@ -129,13 +159,13 @@ def cmd_release_withdraw(args: argparse.Namespace, now: dt.datetime) -> None:
         raise ServerError("--targets: the current targets metadata is needed")
     meta = md.without_release(current, args.version, now, dt.timedelta(days=args.expires_days))
     md.sign(meta, _signers(args.sign_with, args))
-    _write(meta, args.out)
+    _finish(meta, args)
 
 
 def cmd_targets_resign(args: argparse.Namespace, now: dt.datetime) -> None:
     meta = md.resigned_targets(_current_targets(args), now, dt.timedelta(days=args.expires_days))
     md.sign(meta, _signers(args.sign_with, args))
-    _write(meta, args.out)
+    _finish(meta, args)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -159,8 +189,13 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, required=True)
     c = cmd("root-rotate", "root version N+1 (new keys, thresholds or just a later expiry)")
     c.add_argument("--current", type=Path, required=True, help="the current N.root.json")
-    c.add_argument("--sign-with", type=Path, action="append", required=True,
-                   help="private key (repeat): enough old and new root keys")
+    c.add_argument(
+        "--sign-with",
+        type=Path,
+        action="append",
+        required=True,
+        help="private key (repeat): enough old and new root keys",
+    )
     c.add_argument("--root-pub", type=Path, action="append", help="new root public keys (default: keep)")
     c.add_argument("--root-threshold", type=int)
     c.add_argument("--targets-pub", type=Path, action="append", help="new targets public keys (or keep)")
@@ -172,15 +207,22 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--root", type=Path, required=True)
     c.add_argument("--sign-with", type=Path, action="append", required=True)
     c.add_argument("--out", type=Path, required=True)
-    for name, help_ in (("release-add", "targets N+1 with a release built by scripts/build_release.py"),
-                        ("release-withdraw", "targets N+1 without a release (devices no longer install it)"),
-                        ("targets-resign", "targets N+1, unchanged, with a later expiry")):
+    for name, help_ in (
+        ("release-add", "targets N+1 with a release built by scripts/build_release.py"),
+        ("release-withdraw", "targets N+1 without a release (devices no longer install it)"),
+        ("targets-resign", "targets N+1, unchanged, with a later expiry"),
+    ):
         c = cmd(name, help_)
-        c.add_argument("--targets", type=Path, required=name != "release-add",
-                       help="the current targets metadata from the server (none for the first release)")
+        c.add_argument(
+            "--targets",
+            type=Path,
+            required=name != "release-add",
+            help="the current targets metadata from the server (none for the first release)",
+        )
         c.add_argument("--sign-with", type=Path, action="append", required=True, help="private targets key")
         c.add_argument("--expires-days", type=int, default=90)
         c.add_argument("--out", type=Path, required=True)
+        c.add_argument("--upload", type=Path, help="also write the tar to upload on the portal")
         if name == "release-add":
             c.add_argument("--release", type=Path, required=True, help="the directory build_release.py wrote")
         if name == "release-withdraw":
@@ -192,8 +234,11 @@ def main(argv: list[str] | None = None, now: dt.datetime | None = None) -> int:
     args = parser().parse_args(argv)
     now = now or dt.datetime.now(dt.UTC)
     commands = {
-        "root-new": cmd_root_new, "root-rotate": cmd_root_rotate, "root-sign": cmd_root_sign,
-        "release-add": cmd_release_add, "release-withdraw": cmd_release_withdraw,
+        "root-new": cmd_root_new,
+        "root-rotate": cmd_root_rotate,
+        "root-sign": cmd_root_sign,
+        "release-add": cmd_release_add,
+        "release-withdraw": cmd_release_withdraw,
         "targets-resign": cmd_targets_resign,
     }
     try:

@@ -121,8 +121,12 @@ def _set_role(root: Root, role: str, keys: Sequence[Key], threshold: int) -> Non
 
 def new_root(keys: RoleKeys, now: dt.datetime, lifetime: dt.timedelta, version: int = 1) -> Metadata[Root]:
     """An unsigned root of ``version`` with these keys; the root key holders sign it."""
-    root = Root(version=version, expires=expires_at(now, lifetime), consistent_snapshot=True,
-                roles={r: Role([], 1) for r in ("root", "targets", "snapshot", "timestamp")})
+    root = Root(
+        version=version,
+        expires=expires_at(now, lifetime),
+        consistent_snapshot=True,
+        roles={r: Role([], 1) for r in ("root", "targets", "snapshot", "timestamp")},
+    )
     for role in ("root", "targets", "snapshot", "timestamp"):
         _set_role(root, role, getattr(keys, role), keys.threshold(role))
     return Metadata(root)
@@ -132,14 +136,26 @@ def role_keys(root: Root) -> RoleKeys:
     def keys(role: str) -> tuple[Key, ...]:
         return tuple(root.get_key(k) for k in root.roles[role].keyids)
 
-    return RoleKeys(keys("root"), keys("targets"), keys("snapshot"), keys("timestamp"),
-                    {r: root.roles[r].threshold for r in root.roles})
+    return RoleKeys(
+        keys("root"),
+        keys("targets"),
+        keys("snapshot"),
+        keys("timestamp"),
+        {r: root.roles[r].threshold for r in root.roles},
+    )
 
 
-def rotated_root(current: Root, now: dt.datetime, lifetime: dt.timedelta, *,
-                 root: Sequence[Key] | None = None, targets: Sequence[Key] | None = None,
-                 snapshot: Sequence[Key] | None = None, timestamp: Sequence[Key] | None = None,
-                 thresholds: dict[str, int] | None = None) -> Metadata[Root]:
+def rotated_root(
+    current: Root,
+    now: dt.datetime,
+    lifetime: dt.timedelta,
+    *,
+    root: Sequence[Key] | None = None,
+    targets: Sequence[Key] | None = None,
+    snapshot: Sequence[Key] | None = None,
+    timestamp: Sequence[Key] | None = None,
+    thresholds: dict[str, int] | None = None,
+) -> Metadata[Root]:
     """Root version N+1: the current keys with the roles given replaced.
 
     Sign it with the threshold of the current root keys and of the new ones; rotating with no
@@ -193,8 +209,10 @@ def _next_targets(current: Targets | None, now: dt.datetime, lifetime: dt.timede
     """A copy of ``current`` as the next version (version 1 when there is none yet)."""
     nxt = Targets(version=1 if current is None else current.version + 1, expires=expires_at(now, lifetime))
     if current is not None:
-        nxt.targets = {path: TargetFile(t.length, dict(t.hashes), path, dict(t.unrecognized_fields))
-                       for path, t in current.targets.items()}
+        nxt.targets = {
+            path: TargetFile(t.length, dict(t.hashes), path, dict(t.unrecognized_fields))
+            for path, t in current.targets.items()
+        }
     return nxt
 
 
@@ -208,8 +226,9 @@ def _add(targets: Targets, new: TargetFile) -> None:
     targets.targets[new.path] = new
 
 
-def with_release(current: Targets | None, index: ReleaseIndex, index_bytes: bytes, now: dt.datetime,
-                 lifetime: dt.timedelta) -> Metadata[Targets]:
+def with_release(
+    current: Targets | None, index: ReleaseIndex, index_bytes: bytes, now: dt.datetime, lifetime: dt.timedelta
+) -> Metadata[Targets]:
     """Targets N+1 with the release's index and wheels added (wheels already there are shared)."""
     nxt = _next_targets(current, now, lifetime)
     for wheel in index.wheels:
@@ -222,8 +241,9 @@ def with_release(current: Targets | None, index: ReleaseIndex, index_bytes: byte
     return Metadata(nxt)
 
 
-def without_release(current: Targets, version: str, now: dt.datetime,
-                    lifetime: dt.timedelta) -> Metadata[Targets]:
+def without_release(
+    current: Targets, version: str, now: dt.datetime, lifetime: dt.timedelta
+) -> Metadata[Targets]:
     """Targets N+1 without release ``version`` (all platforms): no device installs it any more.
 
     Its wheels stay signed (other releases may share them; a wheel without a release index is
@@ -248,8 +268,10 @@ def check_targets(md: Metadata[Any], root: Root, current_version: int, now: dt.d
     if not isinstance(targets, Targets):
         raise MetadataRejected("not targets metadata")
     if targets.version != current_version + 1:
-        raise MetadataRejected(f"targets version {targets.version}: expected {current_version + 1} "
-                               "(sign the current targets metadata from the server)")
+        raise MetadataRejected(
+            f"targets version {targets.version}: expected {current_version + 1} "
+            "(sign the current targets metadata from the server)"
+        )
     if targets.is_expired(now):
         raise MetadataRejected(f"targets version {targets.version} expired at {targets.expires.isoformat()}")
     if targets.delegations is not None:
@@ -276,15 +298,25 @@ def releases(targets: Targets) -> list[ReleaseEntry]:
 # -- snapshot and timestamp (online) -----------------------------------------------------------
 
 
-def next_snapshot(previous: Snapshot | None, targets_bytes: bytes, targets_version: int, now: dt.datetime,
-                  lifetime: dt.timedelta) -> Metadata[Snapshot]:
+def next_snapshot(
+    previous: Snapshot | None,
+    targets_bytes: bytes,
+    targets_version: int,
+    now: dt.datetime,
+    lifetime: dt.timedelta,
+) -> Metadata[Snapshot]:
     version = 1 if previous is None else previous.version + 1
     meta = {TARGETS_META: MetaFile.from_data(targets_version, targets_bytes, ["sha256"])}
     return Metadata(Snapshot(version=version, expires=expires_at(now, lifetime), meta=meta))
 
 
-def next_timestamp(previous: Timestamp | None, snapshot_bytes: bytes, snapshot_version: int,
-                   now: dt.datetime, lifetime: dt.timedelta) -> Metadata[Timestamp]:
+def next_timestamp(
+    previous: Timestamp | None,
+    snapshot_bytes: bytes,
+    snapshot_version: int,
+    now: dt.datetime,
+    lifetime: dt.timedelta,
+) -> Metadata[Timestamp]:
     version = 1 if previous is None else previous.version + 1
     meta = MetaFile.from_data(snapshot_version, snapshot_bytes, ["sha256"])
     return Metadata(Timestamp(version=version, expires=expires_at(now, lifetime), snapshot_meta=meta))

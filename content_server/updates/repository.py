@@ -221,8 +221,10 @@ class TufRepository:
             for role in md.ONLINE_ROLES:
                 if online[role].keyid not in root.roles[role].keyids:
                     keyid = online[role].keyid[:12]
-                    raise MetadataRejected(f"root does not list this server's {role} key {keyid} "
-                                           "(put the server's online keys into root)")
+                    raise MetadataRejected(
+                        f"root does not list this server's {role} key {keyid} "
+                        "(put the server's online keys into root)"
+                    )
             _write_atomic(self.metadata_dir / f"{root.version}.root.json", data)
             log.info("update repository: root version %d installed", root.version)
             if self.targets_version():
@@ -257,8 +259,9 @@ class TufRepository:
                     staged.append((tmp, dest))
                     got_sha, got_size = _sha256_file(tmp)
                     if (got_sha, got_size) != (sha, info.length):
-                        raise MetadataRejected(f"{path}: the uploaded file does not match its signed hash "
-                                               "and length")
+                        raise MetadataRejected(
+                            f"{path}: the uploaded file does not match its signed hash and length"
+                        )
                     if path.startswith("releases/"):
                         self._check_index(path, tmp)
                 for staged_file, dest in staged:
@@ -272,8 +275,11 @@ class TufRepository:
                     staged_file.unlink(missing_ok=True)
             _write_atomic(self.metadata_dir / f"{targets.version}.targets.json", data)
             self._publish_online(now, force=True, targets=(targets.version, data))
-            log.info("update repository: targets version %d published (%d targets)",
-                     targets.version, len(targets.targets))
+            log.info(
+                "update repository: targets version %d published (%d targets)",
+                targets.version,
+                len(targets.targets),
+            )
             return targets
 
     @staticmethod
@@ -292,14 +298,17 @@ class TufRepository:
                 return []
             return self._publish_online(now, force=False)
 
-    def _publish_online(self, now: dt.datetime, force: bool,
-                        targets: tuple[int, bytes] | None = None) -> list[str]:
+    def _publish_online(
+        self, now: dt.datetime, force: bool, targets: tuple[int, bytes] | None = None
+    ) -> list[str]:
         root = self.root()
         ts_prev, snap_prev = self.timestamp(), self.snapshot()
         signed: list[str] = []
         snap_md = None if ts_prev is None else self._read(f"{ts_prev.snapshot_meta.version}.snapshot.json")
         need_snapshot = (
-            force or snap_prev is None or snap_md is None
+            force
+            or snap_prev is None
+            or snap_md is None
             or md.due(snap_prev, self.lifetimes.snapshot, now)
             or not md.verify_role(root, Snapshot.type, snap_md)
         )
@@ -316,9 +325,13 @@ class TufRepository:
             snap_version = snap_prev.version
             snap_bytes = (self.metadata_dir / f"{snap_version}.snapshot.json").read_bytes()
         ts_md = self._read("timestamp.json")
-        if (need_snapshot or ts_prev is None or ts_md is None
-                or md.due(ts_prev, self.lifetimes.timestamp, now)
-                or not md.verify_role(root, Timestamp.type, ts_md)):
+        if (
+            need_snapshot
+            or ts_prev is None
+            or ts_md is None
+            or md.due(ts_prev, self.lifetimes.timestamp, now)
+            or not md.verify_role(root, Timestamp.type, ts_md)
+        ):
             ts = md.next_timestamp(ts_prev, snap_bytes, snap_version, now, self.lifetimes.timestamp)
             md.sign(ts, [self.online_signer(Timestamp.type)])
             self._write_metadata("timestamp.json", ts)
@@ -379,14 +392,19 @@ class TufRepository:
         if self.root_version():
             root = self.root()
             roles["root"] = RoleStatus(root.version, root.expires)
-        for name, role in (("targets", self.targets()), ("snapshot", self.snapshot()),
-                           ("timestamp", self.timestamp())):
+        for name, role in (
+            ("targets", self.targets()),
+            ("snapshot", self.snapshot()),
+            ("timestamp", self.timestamp()),
+        ):
             if role is not None:
                 roles[name] = RoleStatus(role.version, role.expires)
         for name, warn_before in (("root", dt.timedelta(days=30)), ("targets", dt.timedelta(days=14))):
             st = roles.get(name)
             if st is not None and st.expires - now < warn_before:
-                warnings.append(f"{name} metadata expires at {st.expires.isoformat()}: the operator must "
-                                "sign a new version with the offline key before then")
+                warnings.append(
+                    f"{name} metadata expires at {st.expires.isoformat()}: the operator must "
+                    "sign a new version with the offline key before then"
+                )
         targets = self.targets()
         return RepositoryStatus(roles, md.releases(targets) if targets else [], warnings)

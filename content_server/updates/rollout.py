@@ -167,36 +167,47 @@ def outcome(version: str, device: Device, now: dt.datetime, offline_after: dt.ti
     return Outcome.PENDING
 
 
-def wave_statuses(rollout: Rollout, devices: Iterable[Device], now: dt.datetime,
-                  offline_after: dt.timedelta) -> list[WaveStatus]:
+def wave_statuses(
+    rollout: Rollout, devices: Iterable[Device], now: dt.datetime, offline_after: dt.timedelta
+) -> list[WaveStatus]:
     counts: list[dict[Outcome, int]] = [{} for _ in rollout.waves]
     for device in devices:
         i = wave_index(rollout, device)
         if i is not None:
             o = outcome(rollout.version, device, now, offline_after)
             counts[i][o] = counts[i].get(o, 0) + 1
-    return [WaveStatus(i, w.name, sum(c.values()), c, i < rollout.opened)
-            for i, (w, c) in enumerate(zip(rollout.waves, counts, strict=True))]
+    return [
+        WaveStatus(i, w.name, sum(c.values()), c, i < rollout.opened)
+        for i, (w, c) in enumerate(zip(rollout.waves, counts, strict=True))
+    ]
 
 
-def advance(rollout: Rollout, devices: Sequence[Device], now: dt.datetime,
-            offline_after: dt.timedelta) -> tuple[Rollout, list[Event]]:
+def advance(
+    rollout: Rollout, devices: Sequence[Device], now: dt.datetime, offline_after: dt.timedelta
+) -> tuple[Rollout, list[Event]]:
     """Open the next wave when the open ones passed their gate; pause on too many failures."""
     if rollout.state is not RolloutState.RUNNING:
         return rollout, []
     events: list[Event] = []
     while True:
         statuses = wave_statuses(rollout, devices, now, offline_after)
-        for st in statuses[:rollout.opened]:
+        for st in statuses[: rollout.opened]:
             if st.failed_share > rollout.max_failure_share and st.index > rollout.accepted_failures_wave:
-                failed = tuple(sorted(
-                    d.id for d in devices if wave_index(rollout, d) == st.index
-                    and outcome(rollout.version, d, now, offline_after) is Outcome.FAILED))
-                reason = (f"wave {st.name}: {len(failed)} of {st.size} devices failed "
-                          f"(more than {rollout.max_failure_share:.0%})")
+                failed = tuple(
+                    sorted(
+                        d.id
+                        for d in devices
+                        if wave_index(rollout, d) == st.index
+                        and outcome(rollout.version, d, now, offline_after) is Outcome.FAILED
+                    )
+                )
+                reason = (
+                    f"wave {st.name}: {len(failed)} of {st.size} devices failed "
+                    f"(more than {rollout.max_failure_share:.0%})"
+                )
                 rollout = replace(rollout, state=RolloutState.PAUSED, reason=reason)
                 return rollout, [*events, Event("paused", rollout.id, reason, failed)]
-        if not all(st.settled for st in statuses[:rollout.opened]):
+        if not all(st.settled for st in statuses[: rollout.opened]):
             return rollout, events
         if rollout.opened >= len(rollout.waves):
             reason = "every wave passed its health gate"
@@ -227,7 +238,14 @@ def abort(rollout: Rollout) -> Rollout:
 
 
 def is_downgrade(version: str, running: str | None) -> bool:
-    return running is not None and version_key(version) < version_key(running)
+    """True when ``running`` is a newer release version; a version we cannot read (a developer
+    build) is not called newer."""
+    if running is None:
+        return False
+    try:
+        return version_key(version) < version_key(running)
+    except ValueError:
+        return False
 
 
 def assignment(device: Device, rollouts: Sequence[Rollout], pins: Sequence[Pin]) -> Assignment | None:

@@ -12,6 +12,8 @@ routes authenticated with ``Authorization: Bearer <device_key>``):
 - ``POST /device/screenshot`` body ``image/png`` bytes -> 204
 - ``GET  /device/emergency?known=<version>&wait=<s>`` -> :class:`EmergencyState` (long-poll:
   returns at once when the version differs from ``known``, else after at most ``wait`` s)
+- ``GET  /updates/metadata/<name>``, ``GET /updates/targets/<hash>.<file>``: the TUF repository of
+  software releases (:mod:`schedules.protocol.release`); 404 for what is not there
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 
 from schedules.model import Catalogue, ContentItem, Screen
+from schedules.protocol.release import UpdateAssignment, UpdateReport
 
 PROTOCOL_VERSION = 1
 MAX_PLAY_BATCH = 1000
@@ -101,12 +104,14 @@ class Heartbeat(_Wire):
     screen_hash: str | None = Field(None, max_length=64)  # small perceptual hash of the picture
     errors: tuple[str, ...] = Field((), max_length=50)
     outbox_length: int = Field(0, ge=0)
+    update: UpdateReport | None = None  # software version and update state (docs/updates.md)
 
 
 class HeartbeatReply(_Wire):
     server_time: dt.datetime
     screenshot_requested: bool = False
     manifest_version: str  # latest for this screen: a cheap hint to sync now
+    update: UpdateAssignment | None = None  # the software version to run, when it is not the current one
 
 
 class PlayRecord(_Wire):

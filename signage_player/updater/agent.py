@@ -56,10 +56,18 @@ def command_restart(command: str) -> Callable[[], None]:
 
 
 class UpdateAgent:
-    def __init__(self, layout: InstallLayout, own_version: str, platform: str, clock: Clock,
-                 restart: Callable[[], None], policy: sm.Policy | None = None,
-                 fetcher: ReleaseFetcher | None = None, installer: Installer | None = None,
-                 checkpoint: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        layout: InstallLayout,
+        own_version: str,
+        platform: str,
+        clock: Clock,
+        restart: Callable[[], None],
+        policy: sm.Policy | None = None,
+        fetcher: ReleaseFetcher | None = None,
+        installer: Installer | None = None,
+        checkpoint: Callable[[str], None] | None = None,
+    ) -> None:
         self.layout = layout
         self.journal = Journal(layout.journal_path)
         self.own_version = own_version
@@ -70,20 +78,32 @@ class UpdateAgent:
         # called with the name of each step as it is reached: progress logging, and the tests'
         # kill -9 at every step
         self._checkpoint = checkpoint or (lambda _step: None)
-        self.fetcher = fetcher or ReleaseFetcher(layout.tuf_dir, layout.wheels_dir, layout.releases_dir,
-                                                 layout.trusted_root.read_bytes(), self._checkpoint)
+        self.fetcher = fetcher or ReleaseFetcher(
+            layout.tuf_dir,
+            layout.wheels_dir,
+            layout.releases_dir,
+            layout.trusted_root.read_bytes(),
+            self._checkpoint,
+        )
         self.installer = installer or Installer(layout, checkpoint=self._checkpoint)
 
     @classmethod
-    def from_environment(cls, own_version: str, platform: str, clock: Clock, restart: Callable[[], None],
-                         policy: sm.Policy | None = None,
-                         checkpoint: Callable[[str], None] | None = None) -> UpdateAgent | None:
+    def from_environment(
+        cls,
+        own_version: str,
+        platform: str,
+        clock: Clock,
+        restart: Callable[[], None],
+        policy: sm.Policy | None = None,
+        checkpoint: Callable[[str], None] | None = None,
+    ) -> UpdateAgent | None:
         """The agent when the app was started by the guard (which names the prefix), else None."""
         prefix = os.environ.get(PREFIX_ENV)
         if not prefix or not InstallLayout(Path(prefix)).trusted_root.is_file():
             return None
-        return cls(InstallLayout(Path(prefix)), own_version, platform, clock, restart, policy,
-                   checkpoint=checkpoint)
+        return cls(
+            InstallLayout(Path(prefix)), own_version, platform, clock, restart, policy, checkpoint=checkpoint
+        )
 
     def report(self) -> UpdateReport:
         return self.journal.read().report(self.platform)

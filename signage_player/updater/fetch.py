@@ -48,8 +48,13 @@ class ReleaseNotSigned(FetchError):
 class HttpFetcher(FetcherInterface):
     """TUF downloads over requests, authenticated with the device key; counts bytes as they arrive."""
 
-    def __init__(self, session: requests.Session, headers: dict[str, str] | None = None,
-                 timeout_s: float = 30.0, on_bytes: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        session: requests.Session,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = 30.0,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
         self._session = session
         self._headers = dict(headers or {})
         self._timeout = timeout_s
@@ -62,8 +67,9 @@ class HttpFetcher(FetcherInterface):
             raise tuf_errors.SlowRetrievalError(f"{url}: {exc}") from exc
         if response.status_code >= 400:
             response.close()
-            raise tuf_errors.DownloadHTTPError(f"HTTP {response.status_code} from {url}",
-                                               response.status_code)
+            raise tuf_errors.DownloadHTTPError(
+                f"HTTP {response.status_code} from {url}", response.status_code
+            )
         return self._chunks(response)
 
     def _chunks(self, response: requests.Response) -> Iterator[bytes]:
@@ -130,8 +136,14 @@ class Source:
 class ReleaseFetcher:
     """Fetches one release's index and wheels into the device's wheel cache, all verified by TUF."""
 
-    def __init__(self, metadata_dir: Path, wheels_dir: Path, releases_dir: Path, trusted_root: bytes,
-                 checkpoint: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        metadata_dir: Path,
+        wheels_dir: Path,
+        releases_dir: Path,
+        trusted_root: bytes,
+        checkpoint: Callable[[str], None] | None = None,
+    ) -> None:
         self.metadata_dir = Path(metadata_dir)
         self.wheels_dir = Path(wheels_dir)
         self.releases_dir = Path(releases_dir)
@@ -141,8 +153,14 @@ class ReleaseFetcher:
     def _updater(self, source: Source) -> Updater:
         for d in (self.metadata_dir, self.wheels_dir, self.releases_dir):
             d.mkdir(parents=True, exist_ok=True)
-        return Updater(str(self.metadata_dir), source.metadata_url, str(self.wheels_dir), source.targets_url,
-                       source.fetcher, bootstrap=self.trusted_root)
+        return Updater(
+            str(self.metadata_dir),
+            source.metadata_url,
+            str(self.wheels_dir),
+            source.targets_url,
+            source.fetcher,
+            bootstrap=self.trusted_root,
+        )
 
     def fetch(self, source: Source, version: str, platform: str) -> FetchedRelease:
         try:
@@ -167,8 +185,9 @@ class ReleaseFetcher:
         except ValidationError as exc:
             raise FetchError(f"release {version}: signed index is malformed: {exc}", refused=True) from exc
         if (index.version, index.platform) != (version, platform):
-            raise FetchError(f"release {version}: the index is for {index.version}/{index.platform}",
-                             refused=True)
+            raise FetchError(
+                f"release {version}: the index is for {index.version}/{index.platform}", refused=True
+            )
         wheels: dict[str, Path] = {}
         downloaded: list[str] = []
         for ref in index.wheels:

@@ -56,8 +56,13 @@ def _newest(versions: list[str]) -> str | None:
         return sorted(versions)[-1] if versions else None
 
 
-def recover(layout: InstallLayout, journal: Journal, now: dt.datetime, policy: sm.Policy,
-            own_version: str | None = None) -> sm.UpdateState:
+def recover(
+    layout: InstallLayout,
+    journal: Journal,
+    now: dt.datetime,
+    policy: sm.Policy,
+    own_version: str | None = None,
+) -> sm.UpdateState:
     """Boot-time recovery: after this, ``current`` and ``good`` name complete versions and the
     journal agrees with them, whatever step a kill or power cut interrupted."""
     layout.create_dirs()
@@ -102,8 +107,9 @@ def recover(layout: InstallLayout, journal: Journal, now: dt.datetime, policy: s
     return journal.update(fix)
 
 
-def provision(layout: InstallLayout, release_dir: Path, trusted_root: bytes,
-              installer: Installer | None = None) -> str:
+def provision(
+    layout: InstallLayout, release_dir: Path, trusted_root: bytes, installer: Installer | None = None
+) -> str:
     """First install of a device from a release directory (``scripts/build_release.py`` output).
 
     Trust starts here: the root given is the device's bootstrap root for every later update.
@@ -121,17 +127,26 @@ def provision(layout: InstallLayout, release_dir: Path, trusted_root: bytes,
     (installer or Installer(layout)).install(FetchedRelease(index, wheels, tuple(wheels)))
     layout.point(layout.current_link, index.version)
     layout.point(layout.good_link, index.version)
-    Journal(layout.journal_path).update(lambda s: sm.provisioned(index.version).model_copy(
-        update={"failed": s.failed}))
+    Journal(layout.journal_path).update(
+        lambda s: sm.provisioned(index.version).model_copy(update={"failed": s.failed})
+    )
     return index.version
 
 
 class Guard:
     """Runs the app from ``current`` under the health gate; one instance per device."""
 
-    def __init__(self, layout: InstallLayout, app: str, policy: sm.Policy, clock: Clock | None = None,
-                 app_args: list[str] | None = None, poll_s: float = 0.5, stop_grace_s: float = 10.0,
-                 own_version: str | None = None) -> None:
+    def __init__(
+        self,
+        layout: InstallLayout,
+        app: str,
+        policy: sm.Policy,
+        clock: Clock | None = None,
+        app_args: list[str] | None = None,
+        poll_s: float = 0.5,
+        stop_grace_s: float = 10.0,
+        own_version: str | None = None,
+    ) -> None:
         self.layout = layout
         self.journal = Journal(layout.journal_path)
         self.app = app
@@ -191,8 +206,13 @@ class Guard:
             return s
 
         self.journal.update(on_exit)
-        log.log(logging.INFO if code in (0, sm.RESTART_EXIT_CODE) else logging.WARNING,
-                "update: %s %s exited with %s", self.app, version, code)
+        log.log(
+            logging.INFO if code in (0, sm.RESTART_EXIT_CODE) else logging.WARNING,
+            "update: %s %s exited with %s",
+            self.app,
+            version,
+            code,
+        )
         if verdict is sm.Verdict.ROLL_BACK:
             window = self.policy.crash_window.total_seconds()
             self.roll_back(f"crash_loop: exited {self.policy.crash_exits} times within {window:.0f} s")
@@ -209,8 +229,13 @@ class Guard:
         out.flush()
         env = {**os.environ, PREFIX_ENV: str(self.layout.prefix)}
         try:
-            child = subprocess.Popen([str(exe), *self.app_args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+            child = subprocess.Popen(
+                [str(exe), *self.app_args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
         except OSError as exc:
             out.write(f"cannot start {exe}: {exc}\n".encode())
             out.close()
@@ -272,8 +297,12 @@ class Guard:
         self.journal.update(sm.pruned)
         if previous != self.own_version:  # else at the next start, from the new guard
             self.layout.remove_version(previous)
-        log.info("update: %s healthy for %s: previous %s released", state.running, self.policy.keep_previous,
-                 previous)
+        log.info(
+            "update: %s healthy for %s: previous %s released",
+            state.running,
+            self.policy.keep_previous,
+            previous,
+        )
 
 
 def _pump(stream: IO[bytes] | None, out: IO[bytes]) -> None:
@@ -300,13 +329,16 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
         return []
     all_lines = text.splitlines()
     starts = [i for i, line in enumerate(all_lines) if line.startswith("=== ") and " start " in line]
-    return (all_lines[starts[-1] + 1:] if starts else all_lines)[-lines:]
+    return (all_lines[starts[-1] + 1 :] if starts else all_lines)[-lines:]
 
 
 def _policy(args: argparse.Namespace) -> sm.Policy:
-    return sm.Policy(health_timeout=dt.timedelta(seconds=args.health_timeout_s), crash_exits=args.crash_exits,
-                     crash_window=dt.timedelta(seconds=args.crash_window_s),
-                     keep_previous=dt.timedelta(hours=args.keep_previous_h))
+    return sm.Policy(
+        health_timeout=dt.timedelta(seconds=args.health_timeout_s),
+        crash_exits=args.crash_exits,
+        crash_window=dt.timedelta(seconds=args.crash_window_s),
+        keep_previous=dt.timedelta(hours=args.keep_previous_h),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -346,8 +378,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "recover":
         now = dt.datetime.now(dt.UTC)
         state = recover(layout, Journal(layout.journal_path), now, sm.Policy(), __version__)
-        print(f"current {layout.points_to(layout.current_link)}, good {layout.points_to(layout.good_link)}, "
-              f"phase {state.phase}")
+        print(
+            f"current {layout.points_to(layout.current_link)}, good {layout.points_to(layout.good_link)}, "
+            f"phase {state.phase}"
+        )
         return 0
     guard = Guard(layout, args.app, _policy(args), app_args=args.app_args)
     signal.signal(signal.SIGTERM, lambda *_: guard.stop())

@@ -40,8 +40,13 @@ def base_python() -> str:
 
 
 class Installer:
-    def __init__(self, layout: InstallLayout, python: str | None = None, timeout_s: float = 1800,
-                 checkpoint: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        layout: InstallLayout,
+        python: str | None = None,
+        timeout_s: float = 1800,
+        checkpoint: Callable[[str], None] | None = None,
+    ) -> None:
         self.layout = layout
         self.python = python or base_python()
         self.timeout_s = timeout_s
@@ -52,8 +57,14 @@ class Installer:
             env = {**os.environ, "PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
             # run outside any source tree: a checkout's egg-info in the working directory would
             # otherwise look like the installed package to pip and importlib.metadata
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout_s, env=env,
-                                  cwd=self.layout.versions_dir)
+            proc = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_s,
+                env=env,
+                cwd=self.layout.versions_dir,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise InstallError(f"{what}: {exc}", []) from exc
         if proc.returncode != 0:
@@ -79,14 +90,34 @@ class Installer:
             self._checkpoint("install:staged")
             self._run([self.python, "-m", "venv", str(target)], "python -m venv")
             self._checkpoint("install:venv")
-            self._run([str(target / "bin" / "python"), "-I", "-m", "pip", "install", "--quiet", "--no-index",
-                       "--no-cache-dir", "--find-links", str(staging), f"{index.package}=={index.version}"],
-                      "pip install")
+            self._run(
+                [
+                    str(target / "bin" / "python"),
+                    "-I",
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--no-index",
+                    "--no-cache-dir",
+                    "--find-links",
+                    str(staging),
+                    f"{index.package}=={index.version}",
+                ],
+                "pip install",
+            )
             self._checkpoint("install:pip")
-            self._run([str(target / "bin" / "python"), "-I", "-c",
-                       "import sys, importlib.metadata as m; "
-                       "sys.exit(m.version(sys.argv[1]) != sys.argv[2])", index.package, index.version],
-                      "version check")
+            self._run(
+                [
+                    str(target / "bin" / "python"),
+                    "-I",
+                    "-c",
+                    "import sys, importlib.metadata as m; sys.exit(m.version(sys.argv[1]) != sys.argv[2])",
+                    index.package,
+                    index.version,
+                ],
+                "version check",
+            )
             marker = {"package": index.package, "version": index.version, "platform": index.platform}
             atomic_write(target / INSTALLED_MARKER, json.dumps(marker).encode(), 0o644)
             fsync_dir(self.layout.versions_dir)

@@ -46,8 +46,14 @@ class InstallLayout:
         self.logs_dir = self.prefix / "logs"
 
     def create_dirs(self) -> None:
-        for d in (self.versions_dir, self.state_dir, self.tuf_dir, self.wheels_dir, self.releases_dir,
-                  self.logs_dir):
+        for d in (
+            self.versions_dir,
+            self.state_dir,
+            self.tuf_dir,
+            self.wheels_dir,
+            self.releases_dir,
+            self.logs_dir,
+        ):
             d.mkdir(parents=True, exist_ok=True)
 
     def version_dir(self, version: str) -> Path:
@@ -61,8 +67,11 @@ class InstallLayout:
     def installed_versions(self) -> list[str]:
         if not self.versions_dir.is_dir():
             return []
-        return sorted(p.name for p in self.versions_dir.iterdir()
-                      if not p.name.startswith(".") and (p / INSTALLED_MARKER).is_file())
+        return sorted(
+            p.name
+            for p in self.versions_dir.iterdir()
+            if not p.name.startswith(".") and (p / INSTALLED_MARKER).is_file()
+        )
 
     def executable(self, version: str, name: str) -> Path:
         return self.version_dir(version) / "bin" / name

@@ -53,8 +53,7 @@ class UpdateRunner:
             if self.busy:
                 return False
             self.done.clear()
-            self._thread = threading.Thread(target=self._run, args=(assignment,), name="update",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._run, args=(assignment,), name="update", daemon=True)
             self._thread.start()
         return True
 

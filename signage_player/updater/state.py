@@ -73,9 +73,14 @@ class UpdateState(BaseModel):
         return self.running
 
     def report(self, platform: str | None = None) -> UpdateReport:
-        return UpdateReport(running_version=self.running or "unknown", phase=self.phase,
-                            target_version=self.target, previous_version=self.previous, platform=platform,
-                            failure=self.failure)
+        return UpdateReport(
+            running_version=self.running or "unknown",
+            phase=self.phase,
+            target_version=self.target,
+            previous_version=self.previous,
+            platform=platform,
+            failure=self.failure,
+        )
 
 
 def provisioned(version: str) -> UpdateState:
@@ -112,8 +117,9 @@ def installed(s: UpdateState) -> UpdateState:
 def install_failed(s: UpdateState, reason: str, log_tail: Sequence[str], now: dt.datetime) -> UpdateState:
     version = s.target or "unknown"
     failure = UpdateFailure(version=version, reason=reason, at=now, log_tail=tuple(log_tail)[-50:])
-    return s.model_copy(update={"phase": UpdatePhase.IDLE, "target": None, "failed": (*s.failed, version),
-                                "failure": failure})
+    return s.model_copy(
+        update={"phase": UpdatePhase.IDLE, "target": None, "failed": (*s.failed, version), "failure": failure}
+    )
 
 
 def switching(s: UpdateState) -> UpdateState:
@@ -124,11 +130,21 @@ def switching(s: UpdateState) -> UpdateState:
 
 def switched(s: UpdateState, now: dt.datetime, policy: Policy) -> UpdateState:
     """``current`` now points to the target: its probation starts when the guard first starts it."""
-    return s.model_copy(update={
-        "phase": UpdatePhase.SWITCHED, "step": None, "previous": s.running, "running": s.target,
-        "switched_at": now, "deadline": None, "exits": (), "health": (), "healthy_at": None,
-        "required": tuple(policy.required_health), "failure": None,
-    })
+    return s.model_copy(
+        update={
+            "phase": UpdatePhase.SWITCHED,
+            "step": None,
+            "previous": s.running,
+            "running": s.target,
+            "switched_at": now,
+            "deadline": None,
+            "exits": (),
+            "health": (),
+            "healthy_at": None,
+            "required": tuple(policy.required_health),
+            "failure": None,
+        }
+    )
 
 
 def switch_abandoned(s: UpdateState) -> UpdateState:
@@ -164,19 +180,34 @@ def marked(s: UpdateState, mark: str, version: str, now: dt.datetime) -> UpdateS
         return s
     health = tuple(sorted({*s.health, mark}))
     if set(s.required) <= set(health):
-        return s.model_copy(update={"health": health, "phase": UpdatePhase.HEALTHY, "healthy_at": now,
-                                    "deadline": None, "exits": ()})
+        return s.model_copy(
+            update={
+                "health": health,
+                "phase": UpdatePhase.HEALTHY,
+                "healthy_at": now,
+                "deadline": None,
+                "exits": (),
+            }
+        )
     return s.model_copy(update={"health": health})
 
 
 def tick(s: UpdateState, now: dt.datetime, policy: Policy) -> Verdict:
     if s.step is not None:
         return Verdict.CONTINUE
-    if (s.phase is UpdatePhase.PROBATION and s.previous is not None and s.deadline is not None
-            and now >= s.deadline):
+    if (
+        s.phase is UpdatePhase.PROBATION
+        and s.previous is not None
+        and s.deadline is not None
+        and now >= s.deadline
+    ):
         return Verdict.ROLL_BACK
-    if (s.phase is UpdatePhase.HEALTHY and s.previous is not None and s.healthy_at is not None
-            and now - s.healthy_at >= policy.keep_previous):
+    if (
+        s.phase is UpdatePhase.HEALTHY
+        and s.previous is not None
+        and s.healthy_at is not None
+        and now - s.healthy_at >= policy.keep_previous
+    ):
         return Verdict.PRUNE_PREVIOUS
     return Verdict.CONTINUE
 
@@ -191,19 +222,32 @@ def rollback_reason(s: UpdateState, now: dt.datetime) -> str:
 def rolling_back(s: UpdateState, reason: str, log_tail: Sequence[str], now: dt.datetime) -> UpdateState:
     if s.previous is None:
         raise ValueError("nothing to roll back to")
-    failure = UpdateFailure(version=s.running or "unknown", reason=reason[:200], at=now,
-                            log_tail=tuple(line[:500] for line in log_tail)[-50:])
+    failure = UpdateFailure(
+        version=s.running or "unknown",
+        reason=reason[:200],
+        at=now,
+        log_tail=tuple(line[:500] for line in log_tail)[-50:],
+    )
     return s.model_copy(update={"step": "rolling_back", "failure": failure})
 
 
 def rolled_back(s: UpdateState) -> UpdateState:
     """``current`` points to the previous version again; the failed one is never retried by itself."""
     bad = s.running or "unknown"
-    return s.model_copy(update={
-        "phase": UpdatePhase.ROLLED_BACK, "step": None, "running": s.previous, "previous": None,
-        "target": None, "failed": tuple(dict.fromkeys((*s.failed, bad))), "deadline": None, "exits": (),
-        "health": (), "healthy_at": None,
-    })
+    return s.model_copy(
+        update={
+            "phase": UpdatePhase.ROLLED_BACK,
+            "step": None,
+            "running": s.previous,
+            "previous": None,
+            "target": None,
+            "failed": tuple(dict.fromkeys((*s.failed, bad))),
+            "deadline": None,
+            "exits": (),
+            "health": (),
+            "healthy_at": None,
+        }
+    )
 
 
 def pruned(s: UpdateState) -> UpdateState:

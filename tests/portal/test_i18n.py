@@ -53,6 +53,8 @@ DYNAMIC = {
     "timeline.kind": ["announcement", "campaign", "filler", "emergency"],
     "case_state": [s.value for s in CaseState],
     "booking_state": ["pending", "accepted", "done", "cancelled"],
+    "updates.state": ["running", "paused", "completed", "aborted"],
+    "updates.action": ["pause", "resume", "abort"],
 }
 
 

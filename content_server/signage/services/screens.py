@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -23,6 +24,7 @@ from content_server.signage.models import Device, Pairing
 from schedules.errors import ScheduleError
 from schedules.model import OperatingHours, Orientation, Screen, ScreenClass
 from schedules.protocol.device import Heartbeat, PairingRequest, PairingStarted, PairingStatus
+from schedules.protocol.release import UpdateAssignment, UpdateReport
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +290,11 @@ def to_screen(d: Device) -> Screen:
         timezone=d.timezone,
         hours=OperatingHours.model_validate(d.hours or {}),
     )
+
+
+# what another feature (software updates) answers to a heartbeat's update report: the version the
+# device should run, or None; set on ``app.state.update_hook`` by that feature, None without it
+UpdateHook = Callable[[Session, Device, UpdateReport | None, dt.datetime], UpdateAssignment | None]
 
 
 def record_heartbeat(session: Session, d: Device, hb: Heartbeat, *, now: dt.datetime) -> bool:
