@@ -131,13 +131,13 @@ def write_upload(out: Path, targets: bytes, release: Path | None) -> None:
             tar.add(release / "release.json", "release.json")
             for wheel in sorted((release / "wheels").glob("*.whl")):
                 tar.add(wheel, f"wheels/{wheel.name}")
-    print(f"wrote {out}: upload it on the portal's software update page")
 
 
 def _finish(meta: Metadata[Any], args: argparse.Namespace, release: Path | None = None) -> None:
     _write(meta, args.out)
     if args.upload:
         write_upload(args.upload, meta.to_bytes(), release)
+        print(f"wrote {args.upload}: upload it on the portal's software update page")
 
 
 def cmd_release_add(args: argparse.Namespace, now: dt.datetime) -> None:

@@ -14,8 +14,8 @@ from content_server.portal.security import LANG_COOKIE
 from content_server.updates import runtime
 from schedules.protocol.release import UpdateFailure, UpdatePhase, UpdateReport, running_platform
 from tests.fixtures.server import AppClient, PairedDevice, pair_device
-from tests.portal.conftest import csrf_of, portal_login
 from tests.fixtures.updates import ServerUpdates, UpdateRepo
+from tests.portal.conftest import csrf_of, portal_login
 
 
 @pytest.fixture
