@@ -28,7 +28,7 @@ from signage_player.updater.guard import provision
 from signage_player.updater.layout import InstallLayout
 from signage_player.updater.stick import STICK_DIR, update_from_stick
 from tests.fixtures.updates import DEVICE_KEY, ReleaseFactory, RepoServer, UpdateRepo, run_current
-from tests.kiosk_app.test_main import wait_for
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -71,6 +71,11 @@ class GuardedDevice:
             stderr=open(self.prefix.parent / "guard.log", "ab"),  # noqa: SIM115
             start_new_session=True,
         )
+
+    def in_phase(self, phase: str) -> dict[str, Any]:
+        """The journal when the device is in ``phase``, else an empty (false) dict."""
+        journal = self.journal()
+        return journal if journal.get("phase") == phase else {}
 
     def assign(self, version: str) -> None:
         doc = {"version": version, "url": self.server.url, "key": DEVICE_KEY}
@@ -127,48 +132,48 @@ def device(
 
 def test_update_then_a_broken_release_rolls_back_by_itself(device: GuardedDevice) -> None:
     device.start_guard()
-    wait_for(lambda: "probe-app 1.0.0: version one" in device.log("1.0.0"))
+    eventually(lambda: "probe-app 1.0.0: version one" in device.log("1.0.0"), 60)
     device.assign("1.1.0")
-    state = wait_for(lambda: (j := device.journal()).get("phase") == "healthy" and j)
+    state = eventually(lambda: device.in_phase("healthy"), 60)
     assert state["running"] == "1.1.0" and state["previous"] == "1.0.0"
     assert "probe-app 1.1.0: version two" in device.log("1.1.0")
     assert device.layout.points_to(device.layout.current_link) == "1.1.0"
     assert device.layout.points_to(device.layout.good_link) == "1.0.0"  # until 1.1.0 has been healthy a day
 
     device.assign("1.2.0")  # exits at start
-    state = wait_for(lambda: (j := device.journal()).get("phase") == "rolled_back" and j, 90)
+    state = eventually(lambda: device.in_phase("rolled_back"), 90)
     assert state["running"] == "1.1.0" and state["failed"] == ["1.2.0"]
     failure = state["failure"]
     assert failure["version"] == "1.2.0" and failure["reason"].startswith("crash_loop")
     assert "probe-app: deliberately broken build, exiting at start" in failure["log_tail"]
     assert device.layout.points_to(device.layout.current_link) == "1.1.0"
     # the guard started the good version again, and it is up
-    wait_for(lambda: device.log("1.1.0").count("probe-app 1.1.0: version two") >= 2)
+    eventually(lambda: device.log("1.1.0").count("probe-app 1.1.0: version two") >= 2, 60)
     assert device.log("1.2.0").count("deliberately broken") == 3
     assert device.stop() == 0
 
 
 def test_a_version_that_never_becomes_healthy_is_rolled_back_at_its_deadline(device: GuardedDevice) -> None:
     device.start_guard(health_timeout_s=4)
-    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"))
+    eventually(lambda: "probe-app 1.0.0" in device.log("1.0.0"), 60)
     device.assign("1.3.0")  # paints, but never syncs or gets a heartbeat through
-    state = wait_for(lambda: (j := device.journal()).get("phase") == "rolled_back" and j, 90)
+    state = eventually(lambda: device.in_phase("rolled_back"), 90)
     assert state["running"] == "1.0.0"
     assert state["failure"]["reason"] == "health_timeout: never heartbeat, synced"
     assert "probe-app 1.3.0: version four" in state["failure"]["log_tail"]
-    wait_for(lambda: device.log("1.0.0").count("probe-app 1.0.0: version one") >= 2)
+    eventually(lambda: device.log("1.0.0").count("probe-app 1.0.0: version one") >= 2, 60)
     assert device.stop() == 0
 
 
 def test_power_cut_during_probation_resumes_it_after_boot(device: GuardedDevice) -> None:
     device.start_guard(health_timeout_s=60)
-    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"))
+    eventually(lambda: "probe-app 1.0.0" in device.log("1.0.0"), 60)
     device.assign("1.2.0")
-    wait_for(lambda: device.journal().get("phase") == "probation")
+    eventually(lambda: device.journal().get("phase") == "probation", 60)
     device.power_cut()  # guard and app gone at once; nothing recorded their end
     assert device.layout.points_to(device.layout.current_link) == "1.2.0"
     device.start_guard(health_timeout_s=60)  # power back: the same unit starts the guard again
-    state = wait_for(lambda: (j := device.journal()).get("phase") == "rolled_back" and j, 90)
+    state = eventually(lambda: device.in_phase("rolled_back"), 90)
     assert state["running"] == "1.0.0" and state["failure"]["version"] == "1.2.0"
     assert device.stop() == 0
 
@@ -177,30 +182,34 @@ def test_after_its_day_of_probation_the_new_version_becomes_good_and_the_old_one
     device: GuardedDevice,
 ) -> None:
     device.start_guard(keep_previous_h=2 / 3600)  # a "day" of two seconds
-    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"))
+    eventually(lambda: "probe-app 1.0.0" in device.log("1.0.0"), 60)
     device.assign("1.1.0")
-    wait_for(lambda: device.layout.points_to(device.layout.good_link) == "1.1.0")
+    eventually(lambda: device.layout.points_to(device.layout.good_link) == "1.1.0", 60)
     assert device.journal()["previous"] is None
     assert device.layout.installed_versions() == ["1.0.0", "1.1.0"]  # the running guard's own version stays
     assert device.stop() == 0
     device.start_guard()  # the next start runs the guard of 1.1.0, which removes 1.0.0
-    wait_for(lambda: device.layout.installed_versions() == ["1.1.0"])
-    wait_for(lambda: device.journal().get("guard_version") == "1.1.0")
+    eventually(lambda: device.layout.installed_versions() == ["1.1.0"], 60)
+    eventually(lambda: device.journal().get("guard_version") == "1.1.0", 60)
     assert device.stop() == 0
 
 
 def test_stopping_the_guard_stops_the_app_and_is_not_counted_as_a_crash(device: GuardedDevice) -> None:
     device.start_guard()
-    wait_for(lambda: "probe-app 1.0.0" in device.log("1.0.0"))
+    eventually(lambda: "probe-app 1.0.0" in device.log("1.0.0"), 60)
     device.assign("1.1.0")
-    wait_for(lambda: device.journal().get("phase") == "healthy")
+    eventually(lambda: device.journal().get("phase") == "healthy", 60)
     line = "probe-app 1.1.0: version two"
     for _ in range(3):
         runs = device.log("1.1.0").count(line)
         assert device.stop() == 0
         assert device.journal()["exits"] == []
         device.start_guard()
-        wait_for(lambda n=runs: device.log("1.1.0").count(line) > n)
+
+        def restarted(before: int = runs) -> bool:
+            return device.log("1.1.0").count(line) > before
+
+        eventually(restarted, 60)
     assert device.journal()["running"] == "1.1.0"
     assert device.stop() == 0
 
