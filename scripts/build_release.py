@@ -60,6 +60,10 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+def _pip(*args: str) -> None:
+    _run([sys.executable, "-m", "pip", *args, "--quiet", "--disable-pip-version-check"])
+
+
 def stage_source(project: Path, dest: Path) -> str | None:
     """Copy the checkout's files (tracked and untracked-not-ignored) to ``dest``; returns the commit."""
     commit = None
@@ -134,22 +138,7 @@ def dependency_wheelhouse(requirements: list[str], constraints: Path, cache: Pat
         reqfile = work / ".requirements.txt"
         reqfile.write_text("\n".join(requirements) + "\n")
         if requirements:
-            _run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "wheel",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "-r",
-                    str(reqfile),
-                    "-c",
-                    str(constraints),
-                    "-w",
-                    str(work),
-                ]
-            )
+            _pip("wheel", "-r", str(reqfile), "-c", str(constraints), "-w", str(work))
         (work / ".complete").write_text(key + "\n")
         try:
             work.rename(ready)
@@ -192,20 +181,7 @@ def build_release(
         if version is not None:
             set_version(src / "pyproject.toml", version)
         own_dir = Path(tmp) / "own"
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-deps",
-                "-w",
-                str(own_dir),
-                str(src),
-            ]
-        )
+        _pip("wheel", "--no-deps", "-w", str(own_dir), str(src))
         (own_wheel,) = own_dir.glob("*.whl")
         meta = wheel_metadata(own_wheel)
         package, built_version = str(meta["Name"]), str(meta["Version"])
@@ -231,21 +207,14 @@ def build_release(
         wheels=refs,
     )
     # the release must install from these wheels alone, as a device will
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--dry-run",
-            "--ignore-installed",
-            "--no-index",
-            "--find-links",
-            str(wheels_dir),
-            f"{package}=={built_version}",
-        ]
+    _pip(
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--no-index",
+        "--find-links",
+        str(wheels_dir),
+        f"{package}=={built_version}",
     )
     (out / "release.json").write_text(index.model_dump_json(indent=2) + "\n")
     return index

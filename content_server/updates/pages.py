@@ -5,6 +5,7 @@ when a rollout paused itself."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -64,6 +65,16 @@ def updates_page(page: OperatorPage, session: SessionDep, now: NowDep) -> Respon
     return _page(page, session, now, dict(EMPTY_ROLLOUT), [])
 
 
+def _act(page: Page, session: Any, now: dt.datetime, change: Callable[[], object], notice: str) -> Response:
+    """Run one change; on success back to the page with ``notice``, else the page with the reason."""
+    try:
+        change()
+    except ServerError as exc:
+        session.rollback()
+        return _page(page, session, now, dict(EMPTY_ROLLOUT), [str(exc)])
+    return page.redirect("/portal/updates", notice=notice)
+
+
 def _split(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.replace("，", ",").split(",") if p.strip())
 
@@ -115,13 +126,15 @@ def change_rollout(
     page: OperatorPage, session: SessionDep, now: NowDep, rollout_id: str, action: str, csrf_token: Csrf = ""
 ) -> Response:
     page.require_csrf(csrf_token)
-    assert page.user is not None
-    try:
-        services.change_rollout(session, rollout_id, action, page.user, now)
-    except ServerError as exc:
-        session.rollback()
-        return _page(page, session, now, dict(EMPTY_ROLLOUT), [str(exc)])
-    return page.redirect("/portal/updates", notice=f"rollout_{action}")
+    user = page.user
+    assert user is not None
+    return _act(
+        page,
+        session,
+        now,
+        lambda: services.change_rollout(session, rollout_id, action, user, now),
+        f"rollout_{action}",
+    )
 
 
 @router.post("/updates/pins")
@@ -135,13 +148,15 @@ def set_pin(
     csrf_token: Csrf = "",
 ) -> Response:
     page.require_csrf(csrf_token)
-    assert page.user is not None
-    try:
-        services.set_pin(session, group, version, allow_downgrade == "on", page.user, now)
-    except ServerError as exc:
-        session.rollback()
-        return _page(page, session, now, dict(EMPTY_ROLLOUT), [str(exc)])
-    return page.redirect("/portal/updates", notice="pin_saved")
+    user = page.user
+    assert user is not None
+    return _act(
+        page,
+        session,
+        now,
+        lambda: services.set_pin(session, group, version, allow_downgrade == "on", user, now),
+        "pin_saved",
+    )
 
 
 @router.post("/updates/pins/{group}/remove")
@@ -149,12 +164,7 @@ def remove_pin(
     page: OperatorPage, session: SessionDep, now: NowDep, group: str, csrf_token: Csrf = ""
 ) -> Response:
     page.require_csrf(csrf_token)
-    try:
-        services.remove_pin(session, group)
-    except ServerError as exc:
-        session.rollback()
-        return _page(page, session, now, dict(EMPTY_ROLLOUT), [str(exc)])
-    return page.redirect("/portal/updates", notice="pin_removed")
+    return _act(page, session, now, lambda: services.remove_pin(session, group), "pin_removed")
 
 
 @router.post("/updates/alerts/{alert_id}/acknowledge")
@@ -162,6 +172,8 @@ def acknowledge(
     page: OperatorPage, session: SessionDep, now: NowDep, alert_id: int, csrf_token: Csrf = ""
 ) -> Response:
     page.require_csrf(csrf_token)
-    assert page.user is not None
-    services.acknowledge(session, alert_id, page.user, now)
-    return page.redirect("/portal/updates", notice="alert_acknowledged")
+    user = page.user
+    assert user is not None
+    return _act(
+        page, session, now, lambda: services.acknowledge(session, alert_id, user, now), "alert_acknowledged"
+    )
