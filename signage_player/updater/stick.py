@@ -19,12 +19,13 @@ from signage_player.updater.fetch import Source
 
 log = logging.getLogger(__name__)
 STICK_DIR = "signage-update"
+UPDATE_MARKER = "bundle.json"  # names the release on the stick; every byte is checked by TUF
 
 
 def find_update(root: Path) -> Path | None:
     """The ``signage-update`` directory at the top of a mounted stick (or its ``signage/`` folder)."""
     for d in (root / STICK_DIR, root / "signage" / STICK_DIR):
-        if (d / "bundle.json").is_file():
+        if (d / UPDATE_MARKER).is_file():
             return d
     return None
 
@@ -34,7 +35,7 @@ def update_from_stick(agent: UpdateAgent, root: Path) -> UpdateResult:
     if found is None:
         return UpdateResult(Outcome.SKIPPED, "no software update on this stick")
     try:
-        hint = json.loads((found / "bundle.json").read_text())
+        hint = json.loads((found / UPDATE_MARKER).read_text())
         version, platform = str(hint["version"]), str(hint["platform"])
         newer = version_key(version) > version_key(agent.own_version)
     except (OSError, ValueError, KeyError, TypeError) as exc:
