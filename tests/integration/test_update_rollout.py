@@ -235,8 +235,9 @@ def test_player_and_kiosk_update_and_roll_back_a_broken_release_by_themselves(
             60,
             "the rollout pausing itself",
         )
-        alerts = http.get("/api/v1/updates/alerts", headers=ops.headers).json()
-        assert {player_id.device_id, kiosk_id.device_id} <= set(alerts[0]["devices"])
+        (alert,) = http.get("/api/v1/updates/alerts", headers=ops.headers).json()
+        assert alert["rollout_id"] == rollout["id"]  # the first failures paused it: they are named
+        assert set(alert["devices"]) and set(alert["devices"]) <= {player_id.device_id, kiosk_id.device_id}
         counts = _releases(http, ops)
         eventually(
             lambda: _releases(http, ops)[V3]["rolled_back"] == 2, 60, "the server counting two rollbacks"
