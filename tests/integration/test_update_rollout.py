@@ -35,7 +35,7 @@ from tests.fixtures.server import LiveServer, PairedDevice, free_port, pair_devi
 from tests.fixtures.updates import FullReleaseFactory, ServerUpdates
 from tests.fixtures.waiting import eventually
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # three builds, six installs, two devices
 
 V1, V2, V3 = "1.0.0", "2.0.0", "3.0.0"
 WELCOME_V2 = "Welcome to version two"
