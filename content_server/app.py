@@ -33,6 +33,9 @@ from content_server.portal import shell as portal
 from content_server.signage import pages as signage_pages
 from content_server.signage import routes as signage_routes
 from content_server.signage import runtime as signage_runtime
+from content_server.studio import pages as studio_pages
+from content_server.studio import routes as studio_routes
+from content_server.studio import runtime as studio_runtime
 from content_server.updates import pages as updates_pages
 from content_server.updates import routes as updates_routes
 from content_server.updates import runtime as updates_runtime
@@ -43,7 +46,10 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 # each feature's start-up hook (after the database is ready) and shutdown hook, in this order
 STARTUP: tuple[Callable[[ContentServer], None], ...] = (
-    signage_runtime.start, kiosk_runtime.start, updates_runtime.start
+    signage_runtime.start,
+    kiosk_runtime.start,
+    studio_runtime.start,
+    updates_runtime.start,
 )
 SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop,)
 
@@ -107,6 +113,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
     app.include_router(signage_routes.router, prefix=API_PREFIX)
     portal.add_pages(app, signage_pages.router, templates=signage_pages.TEMPLATES, nav=signage_pages.NAV)
     # kiosk back end (its routers carry their own prefixes: /api/v1/kiosk, /pay, ...)
+    app.include_router(studio_routes.router, prefix=API_PREFIX)
+    portal.add_pages(app, studio_pages.router, templates=studio_pages.TEMPLATES, nav=studio_pages.NAV)
     app.include_router(kiosk_routes.router)
     portal.add_pages(app, kiosk_pages.router, templates=kiosk_pages.TEMPLATES, nav=kiosk_pages.NAV)
     # software updates (the TUF repository for devices; answers heartbeats' update reports)
