@@ -154,3 +154,17 @@ def test_a_cancel_that_arrives_before_its_alert_keeps_the_alert_off(app_client: 
     assert late["outcome"] == "superseded" and late["announcement_ids"] == []
     assert not _em(c, lobby)["active"]
     assert SENDER and CST  # the feed's sender and zone are the fixture's
+
+
+def test_a_feed_with_blank_area_or_group_names_is_refused_with_the_reason(app_client: AppClient) -> None:
+    """Both forms of the mapping are checked when the feed is made: 422 naming it, nothing stored."""
+    op = app_client.auth(app_client.operator)
+    bad_bodies = [
+        {"name": "w", "area_groups": {" ": ["lobby"]}},
+        {"name": "w", "area_groups": {"南山区": [""]}},
+        {"name": "w", "area_mapping": {"rules": [{"groups": ["lobby"], "area_descs": ["  "]}]}},
+    ]
+    for body in bad_bodies:
+        r = app_client.post("/api/v1/alert-feeds", json=body, headers=op)
+        assert r.status_code == 422 and "blank" in r.text, (body, r.text)
+    assert app_client.get("/api/v1/alert-feeds", headers=op).json() == []

@@ -308,7 +308,7 @@ def test_wrong_answers_get_the_same_message_then_a_lockout(tmp_path: Path, fake_
     enter_case(flow, "GA20261101", "")
     for ch in "0000":
         flow.key(ch)
-    flow.submit_case(clock())
+    flow.submit_case(clock.now())
     assert flow.state.notice is not None and flow.state.notice.key == "case.not_found"
 
 

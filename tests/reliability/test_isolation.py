@@ -87,6 +87,13 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/reports/refused-plays"): OP,
     ("GET", "/api/v1/bundles"): OP,
     ("POST", "/api/v1/alert-feeds"): OP,
+    ("GET", "/api/v1/alert-feeds"): OP,
+    ("PUT", "/api/v1/alert-feeds/{feed_id}/area-mapping"): OP,
+    ("GET", "/api/v1/house-rules"): OP,
+    ("PUT", "/api/v1/house-rules/classes/{screen_class}"): OP,
+    ("PUT", "/api/v1/house-rules/groups/{group}"): OP,
+    ("DELETE", "/api/v1/house-rules/groups/{group}"): OP,
+    ("GET", "/api/v1/kiosk/images/{sha256}"): frozenset({"kiosk"}),
     ("POST", "/api/v1/alert-feeds/{feed_id}/cap"): EVERYONE,  # the feed secret in the URL is the credential
     ("GET", "/api/v1/kiosk/catalogue"): frozenset({"kiosk"}),
     ("POST", "/api/v1/kiosk/orders"): frozenset({"kiosk"}),
@@ -144,6 +151,11 @@ CONTENT_CHECKED = {
     ("POST", "/api/v1/screens/claim"),
     ("POST", "/api/v1/kiosk/orders"),
     ("POST", "/api/v1/provider/images"),
+    # a screen downloads only the assets of manifests served to it (test_asset_access.py); the
+    # world's advertiser picture is in neither device's manifest, so 404 is the right answer
+    ("GET", "/api/v1/assets/{sha256}"),
+    # a kiosk gets the catalogue's pictures only: the world's sha256 is an advertiser's picture (404)
+    ("GET", "/api/v1/kiosk/images/{sha256}"),
     ("POST", "/api/v1/media"),
     ("POST", "/api/v1/device/screenshot"),
     ("POST", "/api/v1/studio/pdfs"),  # an empty body is not a PDF (415) for the allowed roles too
@@ -278,6 +290,8 @@ def _build(c: AppClient, media_dir: Path) -> World:
         "token": "not-a-token",
         "case_number": case.json()["case_number"],
         "service_id": service.json()["id"],
+        "screen_class": "indoor_small",
+        "group": "iso-lobby",
     }
     now = c.clock.now()
     bodies: dict[tuple[str, str], Callable[[], Any]] = {

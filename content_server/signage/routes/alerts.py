@@ -6,7 +6,7 @@ import datetime as dt
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from content_server.core.body_limit import max_body
 from content_server.core.deps import ClockDep, NowDep, Operator, SessionDep, SettingsDep
@@ -24,6 +24,13 @@ class FeedIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     area_groups: dict[str, list[str]] = Field(default_factory=dict, max_length=200)  # names only (older form)
     area_mapping: AreaMapping | None = None  # area names in any language and geocodes -> groups
+
+    @field_validator("area_groups")
+    @classmethod
+    def _older_form_is_a_mapping(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Checked as the mapping it becomes, so a blank name is a 422 here, not a 500 later."""
+        AreaMapping.from_area_groups(v)
+        return v
 
 
 class FeedOut(BaseModel):
