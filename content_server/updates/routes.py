@@ -147,7 +147,7 @@ class ReleaseOut(BaseModel):
     response_model=list[ReleaseOut],
     status_code=201,
     dependencies=[max_body(lambda settings: settings.max_upload_bytes)],
-    openapi_extra=raw_body("application/x-tar"),
+    openapi_extra=raw_body("application/octet-stream"),  # a tar (any type is read raw); fuzzers send bytes
 )
 async def upload_release(
     request: Request, store: StoreDep, settings: SettingsDep, clock: ClockDep, user: Operator
@@ -311,6 +311,9 @@ def list_alerts(session: SessionDep, _user: Operator) -> list[AlertOut]:
 
 
 @router.post("/alerts/{alert_id}/acknowledge", status_code=204, response_class=Response)
-def acknowledge(alert_id: int, session: SessionDep, now: NowDep, user: Operator) -> Response:
+def acknowledge(
+    alert_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, now: NowDep, user: Operator
+) -> Response:
+    """Marks a self-paused rollout's alert seen (ids beyond the database's integers are a 422)."""
     services.acknowledge(session, alert_id, user, now)
     return Response(status_code=204)
