@@ -43,6 +43,7 @@ RUNS: tuple[Run, ...] = (
     Run("load_fleet", ("--seconds", "45"), 240),
     Run("soak", ("--switches", "10000", "--sessions", "1000"), 300),
     Run("content_render", ("--repeat", "20"), 180),
+    Run("update_rollout", (), 300),
 )
 
 

@@ -39,6 +39,9 @@ from content_server.signage import runtime as signage_runtime
 from content_server.studio import pages as studio_pages
 from content_server.studio import routes as studio_routes
 from content_server.studio import runtime as studio_runtime
+from content_server.updates import pages as updates_pages
+from content_server.updates import routes as updates_routes
+from content_server.updates import runtime as updates_runtime
 from schedules.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ STARTUP: tuple[Callable[[ContentServer], None], ...] = (
     signage_runtime.start,
     kiosk_runtime.start,
     studio_runtime.start,
+    updates_runtime.start,
 )
 SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop,)
 
@@ -121,6 +125,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
     portal.add_pages(app, studio_pages.router, templates=studio_pages.TEMPLATES, nav=studio_pages.NAV)
     app.include_router(kiosk_routes.router)
     portal.add_pages(app, kiosk_pages.router, templates=kiosk_pages.TEMPLATES, nav=kiosk_pages.NAV)
+    # software updates (the TUF repository for devices; answers heartbeats' update reports)
+    updates_runtime.prepare(app)
+    app.include_router(updates_routes.router, prefix=API_PREFIX)
+    portal.add_pages(app, updates_pages.router, templates=updates_pages.TEMPLATES, nav=updates_pages.NAV)
 
     core_api.document_error_shape(app)
     return app

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from signage_player import Device
 
 log = logging.getLogger(__name__)
-KIOSK_VERSION = "0.1.0"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -112,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from kiosk_app.app import open_device
     from kiosk_app.http_api import HttpKioskApi
+    from kiosk_app.maintenance import app_version
     from schedules.clock import SystemClock
     from signage_player import PlayerError, Watchdog, pair_on_screen, prepare_process
 
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"community-kiosk: {exc}", file=sys.stderr)
             api.close()
             return 1
-        if not device.paired and not pair_on_screen(device, KIOSK_VERSION, "kiosk", stop,
+        if not device.paired and not pair_on_screen(device, app_version(), "kiosk", stop,
                                                      lambda w: _show(w, settings)):
             log.info("stopped before pairing")
             device.close()
@@ -152,17 +152,23 @@ def main(argv: list[str] | None = None) -> int:
 def _run_kiosk(app: QApplication, settings: KioskSettings, device: Device, api: HttpKioskApi,
                stop: threading.Event) -> int:
     from kiosk_app.app import build_app
+    from kiosk_app.maintenance import app_version
     from kiosk_app.peripherals import UdevPeripherals
     from kiosk_app.speech import EspeakSpeaker
+    from kiosk_app.updates import KioskUpdates
 
     kiosk = build_app(settings, device, api, EspeakSpeaker(), UdevPeripherals())
     attract = _attract_loop(settings, device, kiosk)
     _show(kiosk.window, settings)
     kiosk.window.start_timers()
+    heartbeats = KioskUpdates(kiosk, device, settings.server_url, app_version(),
+                              settings.heartbeat_interval_s, settings.update_restart_cmd)
+    heartbeats.start()
     log.info("kiosk running as %s", device.identity.device_id)
     try:
         return 0 if stop.is_set() else app.exec()
     finally:
+        heartbeats.stop()
         if attract is not None:
             attract.close()
         kiosk.close()  # closes the device: its outbox and the API client

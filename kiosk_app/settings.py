@@ -30,6 +30,9 @@ class KioskSettings(BaseSettings):
     read_aloud: bool = Field(True, description="Offer the read-aloud button (needs espeak-ng)")
     window: bool = Field(False, description="Run in a window instead of full screen")
     screenshot_dir: Path | None = Field(None, description="Save a PNG of every screen shown (docs, QA)")
+    heartbeat_interval_s: float = Field(60.0, ge=1, description="How often the kiosk reports to the server")
+    update_restart_cmd: str | None = Field(
+        None, description="After installing an update, run this to restart (else exit for the update guard)")
 
     @field_validator("server_url")
     @classmethod

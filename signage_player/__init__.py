@@ -12,7 +12,8 @@ player's code; everything else is the player's own. What it offers:
 - playback: :class:`Playback` (verified cache, manifest sync, play loop, view) and the media
   back ends;
 - background work and reports: :class:`Workers`, :class:`Reporter` (heartbeats, proof of play,
-  screenshots), :class:`Watchdog`.
+  screenshots), :class:`Watchdog`;
+- software updates: :class:`UpdateRunner`, :func:`updates_for_device` (docs/updates.md).
 
 Each name is imported from its module when first asked for, so importing the package does
 nothing, and the kiosk's pure modules (its flow and stores) can use it without pulling in Qt
@@ -22,9 +23,14 @@ or requests.
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+try:
+    # one source of truth: the version the release was built with (pyproject.toml)
+    __version__ = version("community-signage")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0.0.0"
 
 if TYPE_CHECKING:
     from signage_player.client import ServerClient
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
     from signage_player.pairing import Pairing, PairingScreen, pair_on_screen
     from signage_player.playback import Playback
     from signage_player.reporting import Reporter
+    from signage_player.updater.runner import UpdateRunner, updates_for_device
     from signage_player.watchdog import Watchdog
     from signage_player.workers import Workers
 
@@ -50,6 +57,7 @@ _HOME = {
     "Pairing": "pairing", "PairingScreen": "pairing", "pair_on_screen": "pairing",
     "Outbox": "outbox", "PlayerError": "errors", "Playback": "playback", "Reporter": "reporting",
     "ServerClient": "client", "Watchdog": "watchdog", "Workers": "workers", "atomic_write": "files",
+    "UpdateRunner": "updater.runner", "updates_for_device": "updater.runner",
 }
 __all__ = [  # the names of _HOME (a test keeps them the same)
     "ClientError",
@@ -69,12 +77,14 @@ __all__ = [  # the names of _HOME (a test keeps them the same)
     "Reporter",
     "ServerClient",
     "Unauthorized",
+    "UpdateRunner",
     "VlcBackend",
     "Watchdog",
     "Workers",
     "atomic_write",
     "pair_on_screen",
     "prepare_process",
+    "updates_for_device",
 ]
 
 

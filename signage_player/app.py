@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import random
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import QStackedWidget
 
 from schedules.clock import Clock
@@ -31,11 +31,27 @@ from signage_player.pairing import Pairing, PairingScreen
 from signage_player.playback import Playback
 from signage_player.playloop import PLAYS_TOPIC
 from signage_player.reporting import Reporter
+from signage_player.updater.runner import updates_for_device
+from signage_player.updater.state import RESTART_EXIT_CODE
 from signage_player.usb import BundleImporter
 from signage_player.watchdog import Watchdog
 from signage_player.workers import Workers
 
 log = logging.getLogger(__name__)
+
+
+class Restart(QObject):
+    """An installed update asks (from its thread) for the app to end, so the guard starts the new version."""
+
+    requested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested.connect(self._on_requested)
+
+    def _on_requested(self) -> None:
+        log.info("restarting into the new version")
+        QCoreApplication.exit(RESTART_EXIT_CODE)
 
 
 class Player(QObject):
@@ -44,8 +60,9 @@ class Player(QObject):
     def __init__(self, settings: PlayerSettings, device: Device, backend: MediaBackend, workers: Workers,
                  playback: Playback, window: QStackedWidget, pairing_screen: PairingScreen, pairing: Pairing,
                  reporter: Reporter, emergency: EmergencyWatch, usb: BundleImporter, backlight: Backlight,
-                 watchdog: Watchdog) -> None:
+                 watchdog: Watchdog, restart: Restart | None = None) -> None:
         super().__init__()
+        self.restart = restart or Restart()
         self.settings, self.device, self.backend, self.workers = settings, device, backend, workers
         self.playback, self.window, self.pairing_screen = playback, window, pairing_screen
         self.pairing, self.reporter, self.emergency = pairing, reporter, emergency
@@ -150,6 +167,9 @@ def build_player(settings: PlayerSettings, backend: MediaBackend, clock: Clock, 
         limit = s.download_limit_kb_s * 1000 if s.download_limit_kb_s else None
         api = ServerClient(s.server_url, max_bytes_per_s=limit)
     device = Device.open(s.data_dir, api, clock)
+    restart = Restart()
+    updates = updates_for_device(device, s.server_url, s.version, restart.requested.emit,
+                                 s.update_restart_cmd)
     workers = Workers()
     playback = Playback(api, s.data_dir, backend, clock, cache_bytes=s.cache_budget_bytes,
                         outbox=device.outbox, langs=s.langs, crossfade_ms=s.crossfade_ms,
@@ -163,14 +183,16 @@ def build_player(settings: PlayerSettings, backend: MediaBackend, clock: Clock, 
     emergency = EmergencyWatch(api, s.emergency_wait_s, workers.stopping, rand)
     reporter = Reporter(device, playback, window, s.version, workers, screenshot_file=(
         s.screenshot_dir / "screen.png" if s.screenshot_dir is not None else None),
-        screenshot_every_s=s.screenshot_every_s, emergency_version=lambda: emergency.version)
+        screenshot_every_s=s.screenshot_every_s, emergency_version=lambda: emergency.version,
+        updates=updates)
     emergency.changed.connect(playback.loop.set_remote_emergency)
     playback.manifest_live.connect(emergency.on_manifest)  # after playback's own slot: program first
-    usb = BundleImporter(device, playback.syncer, playback.cache, usb=s.usb, import_dir=s.import_dir)
+    usb = BundleImporter(device, playback.syncer, playback.cache, usb=s.usb, import_dir=s.import_dir,
+                         updates=updates)
     backlight = Backlight(s.backlight_on_cmd, s.backlight_off_cmd)
     playback.loop.screen_power.connect(backlight.set_power)
     player = Player(s, device, backend, workers, playback, window, pairing_screen, pairing, reporter,
-                    emergency, usb, backlight, Watchdog())
+                    emergency, usb, backlight, Watchdog(), restart)
     log.info("player built")
     return player
 

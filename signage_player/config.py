@@ -41,6 +41,9 @@ class PlayerSettings(BaseSettings):
     langs: tuple[str, ...] = Field(("zh", "en"), description="text languages in display order")
     allow_insecure_http: bool = Field(False, description="allow plain HTTP to a non-loopback server (demo)")
     version: str = Field(__version__, description="reported to the server")
+    update_restart_cmd: str | None = Field(
+        None, description="after installing an update, run this to restart (else exit for the update guard)"
+    )
 
     @field_validator("server_url")
     @classmethod

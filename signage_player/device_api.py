@@ -41,6 +41,7 @@ from schedules.protocol.device import (
     PlayBatchResult,
     PlayRecord,
 )
+from schedules.protocol.release import UpdateAssignment
 from signage_player.errors import PlayerError
 
 API = "/api/v1"
@@ -163,6 +164,7 @@ class FakeScreen:
     emergency: EmergencyState = field(default_factory=lambda: EmergencyState(version="none", active=False))
     revoked: bool = False
     screenshot_requested: bool = False
+    update: UpdateAssignment | None = None  # the software version the operator assigns
     heartbeats: list[Heartbeat] = field(default_factory=list)
     screenshots: list[bytes] = field(default_factory=list)
 
@@ -265,6 +267,11 @@ class FakeDeviceServer:
         with self._changed:
             self.screens[device_id].screenshot_requested = True
 
+    def assign_update(self, device_id: str, version: str | None) -> None:
+        """What a rollout or pin tells this device to run (None: stay)."""
+        with self._changed:
+            self.screens[device_id].update = UpdateAssignment(version=version) if version else None
+
     def revoke(self, device_id: str) -> None:
         """The key stops working at once, for waiting long-polls too."""
         with self._changed:
@@ -358,7 +365,7 @@ class FakeDeviceServer:
             screen.heartbeats.append(beat)
             latest = screen.manifest.version if screen.manifest else ""
             return HeartbeatReply(server_time=self.clock.now(), manifest_version=latest,
-                                  screenshot_requested=screen.screenshot_requested)
+                                  screenshot_requested=screen.screenshot_requested, update=screen.update)
 
     def send_plays(self, key: str | None, batch: PlayBatch) -> PlayBatchResult:
         with self._changed:

@@ -30,6 +30,7 @@ from signage_player.device_api import ClientError, Unauthorized
 from signage_player.files import atomic_write
 from signage_player.playback import Playback
 from signage_player.playloop import PLAYS_TOPIC
+from signage_player.updater.runner import UpdateRunner
 from signage_player.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,13 @@ class Reporter(QObject):
     def __init__(self, device: Device, playback: Playback, screen: QWidget, version: str, workers: Workers,
                  *, screenshot_file: Path | None = None, screenshot_every_s: float = 10.0,
                  emergency_version: Callable[[], str | None] = lambda: None,
-                 parent: QObject | None = None) -> None:
+                 updates: UpdateRunner | None = None, parent: QObject | None = None) -> None:
         """``screen`` is what a screenshot shows; ``screenshot_file`` (headless runs) is kept current;
-        ``emergency_version`` tells the emergency state in play (the operator's delivery count)."""
+        ``emergency_version`` tells the emergency state in play (the operator's delivery count);
+        ``updates`` (when the update guard started the app) rides on the heartbeats."""
         super().__init__(parent)
         self.device, self.playback, self.screen = device, playback, screen
+        self.updates = updates
         self.version = version
         self.emergency_version = emergency_version
         self.workers = workers
@@ -151,6 +154,7 @@ class Reporter(QObject):
             errors=tuple([*st.errors, *snap.errors][-50:]),
             outbox_length=self.device.outbox.count(),
             emergency_version=self.emergency_version(),
+            update=self.updates.report() if self.updates is not None else None,
         )
 
     def heartbeat(self) -> HeartbeatReply | None:
@@ -166,7 +170,19 @@ class Reporter(QObject):
             self.screenshot_requested.emit()
         if reply.manifest_version not in (self.playback.syncer.status.live_version, None):
             self.newer_manifest.emit()
+        if self.updates is not None:
+            self.report_health(self.updates)
+            self.updates.offer(reply.update)
         return reply
+
+    def report_health(self, updates: UpdateRunner) -> None:
+        """A new version's health gate: a frame painted, a manifest synced, a heartbeat accepted
+        (this one). A version already past its gate ignores them."""
+        if self.snapshot.current_item_id is not None and self.snapshot.screen_hash is not None:
+            updates.mark(UpdateRunner.PAINTED)
+        if self.playback.syncer.status.last_sync_at is not None:
+            updates.mark(UpdateRunner.SYNCED)
+        updates.mark(UpdateRunner.HEARTBEAT)
 
     def upload_plays(self, limit: int = 500) -> int:
         """Send waiting play records in batches until none are left; returns how many were delivered."""

@@ -24,6 +24,8 @@ from signage_player.cache import AssetCache, VerificationFailed
 from signage_player.device import Device
 from signage_player.errors import PlayerError
 from signage_player.sync import Syncer
+from signage_player.updater.runner import UpdateRunner
+from signage_player.updater.stick import STICK_DIR, UPDATE_MARKER
 
 log = logging.getLogger(__name__)
 BUNDLE_SUFFIXES = (".tar", ".signage-bundle")
@@ -34,13 +36,16 @@ class BundleRefused(PlayerError):
 
 
 def find_bundles(root: Path) -> list[Path]:
-    """Bundle files at the top of ``root`` or in its ``signage/`` folder, newest name last."""
+    """Bundle files at the top of ``root`` or in its ``signage/`` folder, newest name last; and a
+    software release's ``signage-update/bundle.json`` (see :mod:`signage_player.updater.stick`)."""
     found: list[Path] = []
     for d in (root, root / "signage"):
         try:
             found += [p for p in d.iterdir() if p.is_file() and p.name.endswith(BUNDLE_SUFFIXES)]
         except OSError:
             continue
+        if (d / STICK_DIR / UPDATE_MARKER).is_file():
+            found.append(d / STICK_DIR / UPDATE_MARKER)
     return sorted(found)
 
 
@@ -218,9 +223,11 @@ class BundleImporter(QObject):
     refused = Signal(str)  # why, from the watcher thread
 
     def __init__(self, device: Device, syncer: Syncer, cache: AssetCache, *, usb: bool = True,
-                 import_dir: Path | None = None, parent: QObject | None = None) -> None:
+                 import_dir: Path | None = None, updates: UpdateRunner | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.device, self.syncer, self.cache = device, syncer, cache
+        self.updates = updates  # a stick may also carry a signed software release
         self.usb, self.import_dir = usb, import_dir
         self.watchers: list[BundleWatcher] = []
 
@@ -246,6 +253,10 @@ class BundleImporter(QObject):
 
     def import_path(self, path: Path) -> None:
         """Watcher thread: verify and import one bundle, then let it go live (or announce the refusal)."""
+        if path.name == UPDATE_MARKER:  # signage-update/bundle.json: a software release (TUF-checked)
+            if self.updates is not None:
+                self.updates.offer_stick(path.parent.parent)
+            return
         ident = self.device.identity
         live = self.syncer.live
         screen_id = live.screen.id if live is not None else ident.device_id

@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.media",
     "tests.fixtures.server",
     "tests.fixtures.postgres",
+    "tests.fixtures.updates",
 ]

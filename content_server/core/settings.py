@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     ffprobe_path: str = Field("ffprobe", description="ffprobe binary used to probe uploaded videos.")
     ffmpeg_path: str = Field("ffmpeg", description="ffmpeg binary used for video thumbnails.")
     scheduler_enabled: bool = Field(True, description="Run the background job scheduler.")
+    update_check_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="How often rollouts move on past health gates and the update timestamp is kept fresh.",
+    )
     shutdown_grace_s: int = Field(
         5, ge=0, le=120, description="On SIGTERM, how long open requests may still run before they are cut."
     )
@@ -136,3 +140,8 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def updates_dir(self) -> Path:
+        """The TUF repository of software releases and its online keys (docs/updates.md)."""
+        return self.data_dir / "updates"

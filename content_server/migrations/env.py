@@ -9,7 +9,8 @@ from sqlalchemy import engine_from_config, pool
 import content_server.core.changes
 import content_server.kiosk.models
 import content_server.signage.models
-import content_server.studio.models  # noqa: F401
+import content_server.studio.models
+import content_server.updates.models  # noqa: F401
 from content_server.core.models import Base
 
 target_metadata = Base.metadata

@@ -988,6 +988,93 @@ TEXTS = TextTable({
     "bundles.group": ("屏幕组", "Screen group"),
     "bundles.export": ("导出离线包", "Export bundle"),
     "bundles.no_groups": ("还没有屏幕组。", "No screen groups yet."),
+    # operator: software updates
+    "nav.updates": ("软件更新", "Software updates"),
+    "updates.title": ("软件更新", "Software updates"),
+    "updates.alert_paused": ("更新已自动暂停：", "A rollout paused itself:"),
+    "updates.alert_devices": ("失败的设备：{devices}", "Devices that failed: {devices}"),
+    "updates.acknowledge": ("知道了", "Acknowledge"),
+    "updates.expiry_warning": ("签名即将过期：", "Signatures expire soon:"),
+    "updates.releases": ("版本", "Releases"),
+    "updates.version": ("版本号", "Version"),
+    "updates.platform": ("平台", "Platform"),
+    "updates.published": ("发布时间", "Published"),
+    "updates.running": ("运行中", "Running"),
+    "updates.updating": ("更新中", "Updating"),
+    "updates.failed": ("安装失败", "Failed"),
+    "updates.rolled_back": ("已回滚", "Rolled back"),
+    "updates.withdrawn": ("已撤回", "withdrawn"),
+    "updates.unlisted": ("未发布的版本（例如手动安装）", "not a published release (installed by hand)"),
+    "updates.no_releases": ("还没有发布任何版本。", "No release has been published yet."),
+    "updates.upload": ("上传已签名的版本（.tar）", "Upload a signed release (.tar)"),
+    "updates.upload_help": (
+        "由 signage-release release-add --upload 生成，包含离线签名的 targets.json 和版本文件；"
+        "最大 {max_mb} MB。服务器会逐一核对签名和哈希。",
+        "Made by signage-release release-add --upload: the offline-signed targets.json and the "
+        "release's files; at most {max_mb} MB. The server checks every signature and hash.",
+    ),
+    "updates.upload_button": ("上传并发布", "Upload and publish"),
+    "updates.rollouts": ("分批推送", "Rollouts"),
+    "updates.state.running": ("进行中", "running"),
+    "updates.state.paused": ("已暂停", "paused"),
+    "updates.state.completed": ("已完成", "completed"),
+    "updates.state.aborted": ("已中止", "aborted"),
+    "updates.downgrade": ("允许降级", "downgrade allowed"),
+    "updates.pause_over": (
+        "一批中失败超过 {percent}% 时自动暂停", "pauses by itself when over {percent}% of a wave fail"
+    ),
+    "updates.wave_counts": (
+        "{size} 台：{healthy} 台正常，{updating} 台进行中，{failed} 台失败，{offline} 台离线",
+        "{size} devices: {healthy} healthy, {updating} on their way, {failed} failed, {offline} offline",
+    ),
+    "updates.wave_waiting": ("等待上一批通过健康检查", "waiting for the previous wave's health gate"),
+    "updates.action.pause": ("暂停", "Pause"),
+    "updates.action.resume": ("继续（接受已有的失败）", "Resume (accepting the failures so far)"),
+    "updates.action.abort": ("中止", "Abort"),
+    "updates.no_rollouts": ("还没有推送。", "No rollouts yet."),
+    "updates.new_rollout": ("开始推送", "Start a rollout"),
+    "updates.canary": ("先行分组（金丝雀）", "Canary group first"),
+    "updates.waves": ("之后的批次", "Then the waves"),
+    "updates.waves_help": (
+        "用逗号分隔：百分比（10, 50, 100，按全部设备累计）或 group:分组名。"
+        "每批都要等上一批全部正常、失败或离线后才开始。",
+        "Comma separated: percentages (10, 50, 100, cumulative over all devices) or group:<name>. "
+        "Each wave starts only when every device of the one before is healthy, failed or offline.",
+    ),
+    "updates.max_failure": ("失败比例上限（%）", "Pause above this share failing (%)"),
+    "updates.scope": ("只推送给这些分组（留空为全部）", "Only these groups (empty: every device)"),
+    "updates.allow_downgrade": (
+        "允许降级（运行较新版本的设备将退回此版本）",
+        "Allow a downgrade (devices on a newer version go back to this one)",
+    ),
+    "updates.start": ("开始推送", "Start rollout"),
+    "updates.bad_share": (
+        "失败比例上限必须是 0–99 之间的数字。", "The failure share must be a number from 0 to 99."
+    ),
+    "updates.pins": ("固定版本的分组", "Groups pinned to a version"),
+    "updates.pinned": ("分组 {group} 固定为 {version}", "Group {group} stays at {version}"),
+    "updates.unpin": ("取消固定", "Unpin"),
+    "updates.no_pins": ("没有固定版本的分组。", "No group is pinned."),
+    "updates.group": ("分组", "Group"),
+    "updates.pin": ("固定", "Pin"),
+    "updates.repository": ("签名仓库", "Signed repository"),
+    "updates.repository_help": (
+        "版本清单由运维人员在离线电脑上签名；服务器只自动续签时间戳和快照（见 docs/updates.md）。",
+        "Operators sign the list of releases on an offline machine; the server only re-signs the "
+        "timestamp and snapshot by itself (docs/updates.md).",
+    ),
+    "updates.role_line": ("{role}：第 {version} 版，{at} 过期", "{role}: version {version}, expires {at}"),
+    "updates.no_repository": ("尚未设置签名仓库。", "The signed repository is not set up yet."),
+    "notice.release_uploaded": ("版本已核验并发布。", "Release verified and published."),
+    "notice.rollout_started": (
+        "推送已开始：先行分组先更新。", "Rollout started: the canary group goes first."
+    ),
+    "notice.rollout_pause": ("推送已暂停。", "Rollout paused."),
+    "notice.rollout_resume": ("推送已继续。", "Rollout resumed."),
+    "notice.rollout_abort": ("推送已中止。", "Rollout aborted."),
+    "notice.pin_saved": ("分组已固定版本。", "Group pinned."),
+    "notice.pin_removed": ("已取消固定。", "Pin removed."),
+    "notice.alert_acknowledged": ("已确认。", "Acknowledged."),
     # studio: designed slides, PDF notices
     "nav.studio": ("设计工具", "Studio"),
     "studio.title": ("设计工具", "Studio"),

@@ -38,6 +38,7 @@ def prepare(app: ContentServer) -> None:
     app.state.device_keys = DeviceKeys(generations)
     app.state.manifests = ManifestCache(generations)
     app.state.emergency = emergency
+    app.state.update_hook = None  # the updates feature answers heartbeats' update reports (app.py)
     # what proof of play and screenshots are judged by (proof_of_play.py, screenshots.py)
     app.state.play_policy = PlayPolicy(offline_window=dt.timedelta(days=settings.manifest_days))
     every = dt.timedelta(seconds=settings.screenshot_every_s) if settings.screenshot_every_s else None

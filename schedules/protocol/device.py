@@ -13,6 +13,8 @@ routes authenticated with ``Authorization: Bearer <device_key>``):
 - ``POST /device/screenshot`` body ``image/png`` bytes -> 204
 - ``GET  /device/emergency?known=<version>&wait=<s>`` -> :class:`EmergencyState` (long-poll:
   returns at once when the version differs from ``known``, else after at most ``wait`` s)
+- ``GET  /updates/metadata/<name>``, ``GET /updates/targets/<hash>.<file>``: the TUF repository of
+  software releases (:mod:`schedules.protocol.release`); 404 for what is not there
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from schedules.model import Catalogue, ContentItem, Screen
+from schedules.protocol.release import UpdateAssignment, UpdateReport
 
 PROTOCOL_VERSION = 1
 MAX_PLAY_BATCH = 1000
@@ -115,12 +118,14 @@ class Heartbeat(_Wire):
     outbox_length: int = Field(0, ge=0)
     # the EmergencyState.version in play ("none" when none); added in v1.1, left out when unknown
     emergency_version: str | None = Field(None, max_length=64, exclude_if=lambda v: v is None)
+    update: UpdateReport | None = None  # software version and update state (docs/updates.md)
 
 
 class HeartbeatReply(_Wire):
     server_time: dt.datetime
     screenshot_requested: bool = False
     manifest_version: str  # latest for this screen: a cheap hint to sync now
+    update: UpdateAssignment | None = None  # the software version to run, when it is not the current one
 
 
 class PlayRecord(_Wire):

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QWidget
 from pyzbar.pyzbar import decode
 
 from kiosk_app.app import open_device
-from kiosk_app.main import KIOSK_VERSION
+from kiosk_app.maintenance import app_version
 from kiosk_app.settings import KioskSettings
 from schedules.clock import MovableClock
 from signage_player import DeviceIdentity, PairingScreen, pair_on_screen
@@ -41,7 +41,7 @@ def test_a_new_kiosk_shows_its_code_and_qr_until_an_operator_claims_it(  # type:
     helper = threading.Thread(target=operator)
     helper.start()
     stop = threading.Event()
-    assert pair_on_screen(device, KIOSK_VERSION, "kiosk", stop, show, poll_s=0.05) is True
+    assert pair_on_screen(device, app_version(), "kiosk", stop, show, poll_s=0.05) is True
     helper.join(5)
     screen = shown[0]
     assert isinstance(screen, PairingScreen) and screen.code == seen["started"].code  # type: ignore[attr-defined]
@@ -70,7 +70,7 @@ def test_a_kiosk_stopped_while_pairing_returns_unpaired(  # type: ignore[no-unty
 
     helper = threading.Thread(target=sigterm_once_the_code_shows)
     helper.start()
-    assert pair_on_screen(device, KIOSK_VERSION, "kiosk", stop, lambda w: w.show()) is False
+    assert pair_on_screen(device, app_version(), "kiosk", stop, lambda w: w.show()) is False
     helper.join(5)
     assert not device.paired and not DeviceIdentity.load(tmp_path / "kiosk").paired  # type: ignore[union-attr]
     device.close()

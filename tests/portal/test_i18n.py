@@ -56,6 +56,8 @@ DYNAMIC = {
     "phase": ["pending", "scheduled", "running", "paused", "finished", "ended", "rejected"],
     "pay.state": [s.value for s in OrderState] + ["paid_pending", "paid_accepted"],
     "verb": ["approve", "reject", "pause", "resume", "end"],
+    "updates.state": ["running", "paused", "completed", "aborted"],
+    "updates.action": ["pause", "resume", "abort"],
 }
 
 

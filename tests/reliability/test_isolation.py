@@ -137,6 +137,22 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/studio/sources"): OP,
     ("POST", "/api/v1/studio/sources/{source_id}/refresh"): OP,
     ("DELETE", "/api/v1/studio/sources/{source_id}"): OP,
+    # software updates: devices read the TUF repository; everything else is the operator's
+    ("GET", "/api/v1/updates/metadata/{name}"): DEVICES,
+    ("GET", "/api/v1/updates/targets/{name}"): DEVICES,
+    ("GET", "/api/v1/updates/repository"): OP,
+    ("GET", "/api/v1/updates/repository/targets.json"): OP,
+    ("POST", "/api/v1/updates/repository/root"): OP,
+    ("POST", "/api/v1/updates/releases"): OP,
+    ("GET", "/api/v1/updates/releases"): OP,
+    ("POST", "/api/v1/updates/rollouts"): OP,
+    ("GET", "/api/v1/updates/rollouts"): OP,
+    ("POST", "/api/v1/updates/rollouts/{rollout_id}/{action}"): OP,
+    ("GET", "/api/v1/updates/pins"): OP,
+    ("PUT", "/api/v1/updates/pins/{group}"): OP,
+    ("DELETE", "/api/v1/updates/pins/{group}"): OP,
+    ("GET", "/api/v1/updates/alerts"): OP,
+    ("POST", "/api/v1/updates/alerts/{alert_id}/acknowledge"): OP,
 }
 # routes whose answer for an allowed role may be a refusal of the *content* (bad signature,
 # wrong secret, wrong state): what matters there is that nobody else gets further
@@ -157,6 +173,9 @@ CONTENT_CHECKED = {
     ("POST", "/api/v1/media"),
     ("POST", "/api/v1/device/screenshot"),
     ("POST", "/api/v1/studio/pdfs"),  # an empty body is not a PDF (415) for the allowed roles too
+    # this world has no update repository set up: the files a device asks for do not exist (404)
+    ("GET", "/api/v1/updates/metadata/{name}"),
+    ("GET", "/api/v1/updates/targets/{name}"),
 }
 DESTRUCTIVE = ("DELETE", "/revoke", "/withdraw", "/cancel", "/{action}", "/logout")
 
@@ -305,6 +324,9 @@ def _build(c: AppClient, media_dir: Path, tmp_path: Path) -> World:
         "served_asset": filler.json()["sha256"],
         "screen_class": "indoor_small",
         "group": "north",
+        "name": "timestamp.json",  # a TUF file a device asks for
+        "rollout_id": "1",
+        "alert_id": "1",
     }
     now = c.clock.now()
     bodies: dict[tuple[str, str], Callable[[], Any]] = {

@@ -87,8 +87,11 @@ def heartbeat(
     policy = request.app.state.screenshot_policy
     requested = screens.record_heartbeat(session, device, body, now=now, screenshots=policy)
     m, _ = request.app.state.manifests.get(session, device, now, days=settings.manifest_days)
+    updates: screens.UpdateHook | None = request.app.state.update_hook
+    update = updates(session, device, body.update, now) if updates is not None else None
     release_connection(session)  # no connection held while the reply waits to be serialised
-    return HeartbeatReply(server_time=now, screenshot_requested=requested, manifest_version=m.version)
+    return HeartbeatReply(server_time=now, screenshot_requested=requested, manifest_version=m.version,
+                          update=update)
 
 
 @router.post("/device/plays", response_model=PlayBatchResult)

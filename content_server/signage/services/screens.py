@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,6 +27,7 @@ from schedules.clock import Clock
 from schedules.errors import ScheduleError
 from schedules.model import OperatingHours, Orientation, Screen, ScreenClass
 from schedules.protocol.device import Heartbeat, PairingRequest, PairingStarted, PairingStatus
+from schedules.protocol.release import UpdateAssignment, UpdateReport
 
 log = logging.getLogger(__name__)
 
@@ -341,6 +343,11 @@ def to_screen(d: Device) -> Screen:
         timezone=d.timezone,
         hours=OperatingHours.model_validate(d.hours or {}),
     )
+
+
+# what another feature (software updates) answers to a heartbeat's update report: the version the
+# device should run, or None; set on ``app.state.update_hook`` by that feature, None without it
+UpdateHook = Callable[[Session, Device, UpdateReport | None, dt.datetime], UpdateAssignment | None]
 
 
 def record_heartbeat(
