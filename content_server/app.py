@@ -1,9 +1,9 @@
 """Application factory: ``create_app(settings)`` wires core and each feature, explicitly, in one place.
 
-Core (database, migrations, store, keys, scheduler, error answers, body limits, the portal's
-shell) comes first; then each feature adds its JSON routes (under ``/api/v1``), its portal pages
-and its start-up and shutdown hooks. Adding a feature is a few lines here (docs/architecture.md,
-"Adding a feature"). Nothing happens on import.
+Core (database, migrations, the group-commit writer, store, keys, scheduler, error answers, body
+limits, the portal's shell) comes first; then each feature adds its JSON routes (under
+``/api/v1``), its portal pages and its start-up and shutdown hooks. Adding a feature is a few
+lines here (docs/architecture.md, "Adding a feature"). Nothing happens on import.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from content_server.core.auth import LoginLimiter
 from content_server.core.body_limit import BodyLimit, collect_limits
 from content_server.core.changes import ChangeTracker
 from content_server.core.db import make_engine, make_sessionmaker
+from content_server.core.group_commit import GroupCommit
 from content_server.core.keys import load_or_create_server_key
 from content_server.core.settings import Settings
 from content_server.core.store import MediaStore
@@ -56,6 +57,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.changes.install(app.state.sessions)
+        # the group-commit writer: its own connection, its sessions tracked like the requests'
+        write_engine = make_engine(
+            settings.effective_database_url, pool_size=1, max_overflow=0, pre_ping=False
+        )
+        write_sessions = make_sessionmaker(write_engine)
+        app.state.changes.install(write_sessions)
+        app.state.write_sessions = write_sessions
+        app.state.writes = GroupCommit(write_sessions)
+        app.state.writes.start()
         app.state.body_limits = collect_limits(app, settings)
         app.state.store = MediaStore(settings.media_dir)
         app.state.server_key = load_or_create_server_key(settings.data_dir)
@@ -74,6 +84,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
                 stop(app)
             if scheduler.running:
                 scheduler.shutdown(wait=False)
+            app.state.writes.stop()
+            write_engine.dispose()
             engine.dispose()
 
     app = ContentServer(

@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             access_log=False,
             proxy_headers=True,
             server_header=False,  # no version banner for scanners
+            # idle connections outlive the proxy's upstream keep-alive: were the app to close one
+            # first, nginx could reuse it at that very moment and answer a POST with 502
+            timeout_keep_alive=settings.keep_alive_s,
             timeout_graceful_shutdown=settings.shutdown_grace_s,  # then whatever still runs is cut
         )
         Server(config).run()

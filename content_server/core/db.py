@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -22,14 +23,22 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite connections get WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20, pre_ping: bool = True) -> Engine:
+    """Create an engine; SQLite connections get WAL, foreign keys and a busy timeout.
+
+    The defaults are the request pool's. One thread that keeps its connection (the group-commit
+    writer) asks for a pool of one without the ping at each check-out: a connection found dead
+    is dropped when a statement fails on it, and the next check-out opens a new one.
+    """
     url = _normalise_url(url)
     if url.startswith("sqlite"):
         # the pool as big as PostgreSQL's: connections beyond pool_size are opened and closed per
         # checkout, and each opening runs the pragmas below
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10, max_overflow=20
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool_size,
+            max_overflow=max_overflow,
         )
 
         @event.listens_for(engine, "connect")
@@ -42,7 +51,20 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=pre_ping, pool_size=pool_size, max_overflow=max_overflow)
+
+
+def insert_new(session: Session, table: Table, rows: list[dict[str, Any]], *, key: str) -> list[Any]:
+    """Insert the rows whose ``key`` is not taken yet, in one statement; the keys inserted.
+
+    ``INSERT … ON CONFLICT (key) DO NOTHING RETURNING key`` (PostgreSQL and SQLite 3.35+): a row
+    already there (from an earlier request, or from another process a moment ago) is skipped
+    without an error and without a read before the write.
+    """
+    dialect = session.get_bind().dialect.name
+    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = build(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+    return list(session.connection().execute(stmt, rows).scalars())
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

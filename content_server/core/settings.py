@@ -66,6 +66,20 @@ class Settings(BaseSettings):
     ffprobe_path: str = Field("ffprobe", description="ffprobe binary used to probe uploaded videos.")
     ffmpeg_path: str = Field("ffmpeg", description="ffmpeg binary used for video thumbnails.")
     scheduler_enabled: bool = Field(True, description="Run the background job scheduler.")
+    keep_alive_s: int = Field(
+        75,
+        ge=1,
+        le=3600,
+        description="How long an idle HTTP connection stays open; keep it longer than the proxy's upstream "
+        "keepalive_timeout (60 s in deploy/'s nginx), so the proxy closes idle connections, never the app.",
+    )
+    heartbeat_flush_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="Heartbeats that change nothing are kept in memory and written at most this many seconds "
+        "later (a change is written before the reply).",
+    )
     shutdown_grace_s: int = Field(
         5, ge=0, le=120, description="On SIGTERM, how long open requests may still run before they are cut."
     )
@@ -79,6 +93,15 @@ class Settings(BaseSettings):
             )
         if not self.demo and len(self.secret_key) < 16:
             raise ValueError("SIGNAGE_SECRET_KEY: use at least 16 characters")
+        return self
+
+    @model_validator(mode="after")
+    def _flush_well_within_offline(self) -> Settings:
+        if self.heartbeat_flush_s * 4 > self.offline_after_s:
+            raise ValueError(
+                "SIGNAGE_HEARTBEAT_FLUSH_S: keep it under a quarter of SIGNAGE_OFFLINE_AFTER_S, or screens "
+                "would look offline while their heartbeats wait in memory"
+            )
         return self
 
     @property

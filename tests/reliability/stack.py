@@ -130,6 +130,10 @@ class Postgres:
             c.execute(f'CREATE DATABASE "{name}"')
         return self.url.rsplit("/", 1)[0] + "/" + name
 
+    def pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def setting(self, name: str) -> str:
         import psycopg
 
@@ -280,6 +284,14 @@ class Stack:
             database_url=self.servers[0].database_url,
             operator=self.operator,
         )
+
+    def server_pids(self) -> list[int]:
+        return [srv.proc.pid for srv in self.servers if srv.proc is not None]
+
+    def nginx_pid(self) -> int:
+        """nginx's master process (the workers are its children)."""
+        assert self.nginx is not None and self.nginx.proc is not None
+        return self.nginx.proc.pid
 
     def close(self) -> None:
         if self.nginx is not None:

@@ -1,4 +1,4 @@
-"""Proof-of-play ingest (idempotent by record id) and reports that add up exactly."""
+"""Proof-of-play ingest (idempotent by record id, set-based, group-committed); reports that add up."""
 
 from __future__ import annotations
 
@@ -7,69 +7,74 @@ import datetime as dt
 import io
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from content_server.core.db import insert_new
 from content_server.core.errors import NotFound
+from content_server.core.group_commit import WriteKind
 from content_server.core.models import User
-from content_server.signage.models import CampaignRow, Device, PlayRow
+from content_server.signage.models import CampaignRow, PlayRow
 from schedules.protocol.device import PlayBatch, PlayBatchResult, PlayRecord
 
 
-def _row(device: Device, r: PlayRecord, now: dt.datetime) -> PlayRow:
-    return PlayRow(
-        id=str(r.id),
-        device_id=device.id,
-        item_id=r.item_id[:64],
-        campaign_id=r.campaign_id[:32] if r.campaign_id else None,
-        announcement_id=r.announcement_id[:32] if r.announcement_id else None,
-        started_at=r.started_at.astimezone(dt.UTC),
-        duration_s=r.duration_s,
-        completed=r.completed,
-        received_at=now,
-    )
+@dataclass(frozen=True)
+class PlaySubmission:
+    """One request's batch, from the device its key belongs to, received at ``now``."""
+
+    device_id: str
+    batch: PlayBatch
+    now: dt.datetime
 
 
-def ingest(session: Session, device: Device, batch: PlayBatch, *, now: dt.datetime) -> PlayBatchResult:
-    """Store each record id once; a replayed or overlapping batch only counts the new ones."""
-    ids = [str(r.id) for r in batch.records]
-    seen = set(session.scalars(select(PlayRow.id).where(PlayRow.id.in_(ids)))) if ids else set()
-    accepted = duplicates = 0
-    for r in batch.records:
-        rid = str(r.id)
-        if rid in seen:
-            duplicates += 1
-            continue
-        seen.add(rid)
-        session.add(_row(device, r, now))
-        accepted += 1
-    try:
-        session.commit()
-    except IntegrityError:
-        # a concurrent retry of the same batch won the race: count record by record
-        session.rollback()
-        return _ingest_one_by_one(session, device, batch, now=now)
-    return PlayBatchResult(accepted=accepted, duplicates=duplicates)
+def _row(device_id: str, r: PlayRecord, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": str(r.id),
+        "device_id": device_id,
+        "item_id": r.item_id[:64],
+        "campaign_id": r.campaign_id[:32] if r.campaign_id else None,
+        "announcement_id": r.announcement_id[:32] if r.announcement_id else None,
+        "started_at": r.started_at.astimezone(dt.UTC),
+        "duration_s": r.duration_s,
+        "completed": r.completed,
+        "received_at": now,
+    }
 
 
-def _ingest_one_by_one(
-    session: Session, device: Device, batch: PlayBatch, *, now: dt.datetime
-) -> PlayBatchResult:
-    accepted = duplicates = 0
-    for r in batch.records:
-        if session.get(PlayRow, str(r.id)) is not None:
-            duplicates += 1
-            continue
-        try:
-            with session.begin_nested():
-                session.add(_row(device, r, now))
-            accepted += 1
-        except IntegrityError:
-            duplicates += 1
-    session.commit()
-    return PlayBatchResult(accepted=accepted, duplicates=duplicates)
+def ingest(session: Session, submissions: list[PlaySubmission]) -> list[PlayBatchResult]:
+    """Store each record id once, whichever batch, request, retry or process brings it; one
+    result per submission. Every proof-of-play write goes through here (the group-commit writer
+    calls it with the batches of many requests: see ``INGEST``); it does not commit.
+
+    One statement for all: ``INSERT … ON CONFLICT (id) DO NOTHING RETURNING id`` says which ids
+    are new, so a record already stored (an earlier send of the same batch, here or in another
+    process) is a duplicate and nothing is counted twice. Within one call the first submission
+    of an id counts.
+    """
+    rows: list[dict[str, Any]] = []
+    owner: list[int] = []  # which submission each row came from
+    taken: set[str] = set()
+    for n, sub in enumerate(submissions):
+        for r in sub.batch.records:
+            row = _row(sub.device_id, r, sub.now)
+            if row["id"] not in taken:
+                taken.add(row["id"])
+                rows.append(row)
+                owner.append(n)
+    stored = set(insert_new(session, cast(Table, PlayRow.__table__), rows, key="id")) if rows else set()
+    accepted = [0] * len(submissions)
+    for row, n in zip(rows, owner, strict=True):
+        if row["id"] in stored:
+            accepted[n] += 1
+    return [
+        PlayBatchResult(accepted=a, duplicates=len(sub.batch.records) - a)
+        for a, sub in zip(accepted, submissions, strict=True)
+    ]
+
+
+INGEST: WriteKind[PlaySubmission, PlayBatchResult] = WriteKind("plays", ingest)
 
 
 @dataclass(frozen=True)

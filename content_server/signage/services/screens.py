@@ -22,7 +22,7 @@ from content_server.signage.health import Health, Thresholds
 from content_server.signage.models import Device, Pairing
 from schedules.errors import ScheduleError
 from schedules.model import OperatingHours, Orientation, Screen, ScreenClass
-from schedules.protocol.device import Heartbeat, PairingRequest, PairingStarted, PairingStatus
+from schedules.protocol.device import PairingRequest, PairingStarted, PairingStatus
 
 log = logging.getLogger(__name__)
 
@@ -288,20 +288,6 @@ def to_screen(d: Device) -> Screen:
         timezone=d.timezone,
         hours=OperatingHours.model_validate(d.hours or {}),
     )
-
-
-def record_heartbeat(session: Session, d: Device, hb: Heartbeat, *, now: dt.datetime) -> bool:
-    """Store the latest report; remember since when the picture hash has been unchanged.
-    Returns whether a screenshot is wanted (told in the reply)."""
-    d.last_seen_at = now
-    d.player_version = hb.player_version
-    d.playing_manifest = hb.manifest_version
-    d.last_heartbeat = hb.model_dump(mode="json")
-    if hb.screen_hash is not None and hb.screen_hash != d.screen_hash:
-        d.screen_hash = hb.screen_hash
-        d.screen_hash_since = now
-    session.commit()
-    return d.screenshot_requested
 
 
 def health(
