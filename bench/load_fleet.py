@@ -38,7 +38,6 @@ that took the most samples). Usage:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -168,7 +167,11 @@ def main() -> int:
     ap.add_argument("--capacity-steps", default="3000,4000,6000,8000,10000,12000",
                     help="fleet sizes to step through after the main run (empty: skip)")  # fmt: skip
     ap.add_argument("--step-seconds", type=float, default=60.0)
-    ap.add_argument("--py-spy", type=Path, help="record a profile (samples holding the GIL) of each cost phase into this directory")
+    ap.add_argument(
+        "--py-spy",
+        type=Path,
+        help="record a profile (samples holding the GIL) of each cost phase into this directory",
+    )
     args = ap.parse_args()
     if not (PG_BIN / "initdb").exists() or not Path(NGINX_BIN).exists():
         sys.exit(f"needs PostgreSQL 15 in {PG_BIN} and nginx (apt-get install postgresql-15 nginx-light)")
@@ -197,18 +200,28 @@ def main() -> int:
             try:
                 if not args.no_costs:
                     profiler = Profiler(args.py_spy, stack.server_pids()[0]) if args.py_spy else None
-                    costs = await measure_costs(stack, fleet, screens=config.screens, rate=rate, on_phase=profiler)
+                    costs = await measure_costs(
+                        stack, fleet, screens=config.screens, rate=rate, on_phase=profiler
+                    )
                     extra["server_cpu_ms_per_request"] = {k: c.servers_ms for k, c in costs.items()}
                     extra["costs"] = {k: c.as_json() for k, c in costs.items()}
                     print("costs:", json.dumps(extra["costs"]), file=sys.stderr)
                     for kind, c in costs.items():
                         for sample in c.error_samples:
                             print(f"error in cost phase {kind}:", sample, file=sys.stderr)
-                result = await run_fleet(stack, fleet, config.screens, config.kiosks, config.seconds, config.warmup_s)
+                result = await run_fleet(
+                    stack, fleet, config.screens, config.kiosks, config.seconds, config.warmup_s
+                )
                 print("fleet:", json.dumps(result.as_json()), file=sys.stderr)
                 if steps:
                     best, table = await capacity(
-                        stack, fleet, steps, config.kiosks, args.step_seconds, min(20.0, args.step_seconds / 3), rate
+                        stack,
+                        fleet,
+                        steps,
+                        config.kiosks,
+                        args.step_seconds,
+                        min(20.0, args.step_seconds / 3),
+                        rate,
                     )
                     main_rps = result.requests / result.elapsed_s if result.elapsed_s else 0.0
                     main_ok = result.errors == 0 and result.worst_p99_ms <= P99_TARGET_MS

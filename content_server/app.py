@@ -57,14 +57,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.changes.install(app.state.sessions)
-        # the group-commit writer: its own connection, its sessions tracked like the requests'
+        # the group-commit writer, on a connection of its own
         write_engine = make_engine(
             settings.effective_database_url, pool_size=1, max_overflow=0, pre_ping=False
         )
-        write_sessions = make_sessionmaker(write_engine)
-        app.state.changes.install(write_sessions)
-        app.state.write_sessions = write_sessions
-        app.state.writes = GroupCommit(write_sessions)
+        app.state.writes = GroupCommit(write_engine)
         app.state.writes.start()
         app.state.body_limits = collect_limits(app, settings)
         app.state.store = MediaStore(settings.media_dir)
@@ -103,6 +100,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
     app.state.changes = ChangeTracker(app.state.clock)
     core_api.install(app)
     app.add_middleware(BodyLimit)
+    # the routes a fleet calls all day come first: FastAPI tries routes in order, and each try costs
+    app.include_router(signage_routes.device_router, prefix=API_PREFIX)
+    app.include_router(kiosk_routes.device_router)
     app.include_router(core_api.router, prefix=API_PREFIX)
     portal.install(app)  # the portal's shell: static files, HTML error pages for /portal
 

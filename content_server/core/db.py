@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,17 +55,21 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20, pre_pi
     return create_engine(url, pool_pre_ping=pre_ping, pool_size=pool_size, max_overflow=max_overflow)
 
 
-def insert_new(session: Session, table: Table, rows: list[dict[str, Any]], *, key: str) -> list[Any]:
+def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]], *, key: str) -> list[Any]:
     """Insert the rows whose ``key`` is not taken yet, in one statement; the keys inserted.
 
     ``INSERT … ON CONFLICT (key) DO NOTHING RETURNING key`` (PostgreSQL and SQLite 3.35+): a row
     already there (from an earlier request, or from another process a moment ago) is skipped
     without an error and without a read before the write.
     """
-    dialect = session.get_bind().dialect.name
+    return list(conn.execute(_insert_new_statement(conn.dialect.name, table, key), rows).scalars())
+
+
+@functools.cache
+def _insert_new_statement(dialect: str, table: Table, key: str) -> Insert:
+    """Built once per table: building it again for every write cost as much as running it."""
     build = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = build(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
-    return list(session.connection().execute(stmt, rows).scalars())
+    return build(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -10,8 +10,12 @@ dozens of requests. Nothing waits on a timer: while a transaction commits the ne
 up, so a quiet server commits each write at once and a busy one in groups.
 
 A group that fails (a constraint, a lost connection) is tried again one write at a time, so one
-bad write fails only its own request. The writer has its own connection, not the request pool:
-it never waits behind requests for one, and the requests never wait behind it.
+bad write fails only its own request. The writer keeps a connection of its own, not one of the
+request pool's: it never waits behind requests for one, nor they behind it. Write kinds work on
+that SQLAlchemy ``Connection`` with Core statements, not through an ORM ``Session``: at one
+write per transaction (a quiet server) the session's bookkeeping cost as much as the write.
+The change tracker does not see these statements, so a kind must not touch the tables that feed
+manifests (none does: plays, and the heartbeat columns of devices, feed none).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +39,11 @@ R = TypeVar("R")  # its result
 
 @dataclass(frozen=True, eq=False)
 class WriteKind(Generic[I, R]):
-    """One kind of write: ``apply(session, items)`` stores a group's items of this kind in the
-    session's transaction (without committing) and returns one result per item, in order."""
+    """One kind of write: ``apply(connection, items)`` stores a group's items of this kind in the
+    connection's transaction (without committing) and returns one result per item, in order."""
 
     name: str
-    apply: Callable[[Session, list[I]], Sequence[R]]
+    apply: Callable[[Connection, list[I]], Sequence[R]]
 
 
 @dataclass(eq=False)
@@ -60,8 +64,9 @@ class GroupCommit:
     """The process's writer thread; :meth:`write` from the event loop, :meth:`write_blocking`
     from any other thread."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, max_group: int = 500) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: Engine, *, max_group: int = 500) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
         self._max_group = max_group
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -120,6 +125,14 @@ class GroupCommit:
     # ---- the writer thread -------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    def _serve(self) -> None:
         stopping = False
         while not stopping:
             first = self._queue.get()
@@ -152,13 +165,18 @@ class GroupCommit:
             by_kind.setdefault(pending.kind, []).append(i)
         results: list[Any] = [None] * len(group)
         try:
-            with self._sessions() as session:
+            if self._connection is None or self._connection.closed:
+                self._connection = self._engine.connect()
+            conn = self._connection
+            with conn.begin():  # commits, or rolls back what raised
                 for kind, positions in by_kind.items():
-                    out = kind.apply(session, [group[i].item for i in positions])
+                    out = kind.apply(conn, [group[i].item for i in positions])
                     for i, result in zip(positions, out, strict=True):
                         results[i] = result
-                session.commit()
         except Exception as exc:  # boundary: every waiting request gets an answer
+            if self._connection is not None and self._connection.invalidated:
+                self._connection.close()  # lost: the next group connects again
+                self._connection = None
             if len(group) == 1:
                 log.info("write %s failed: %r", group[0].kind.name, exc)
                 group[0].answer(None, exc)

@@ -35,7 +35,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,7 +89,9 @@ class FleetConfig:
     @property
     def screen_rps(self) -> float:
         """Requests per second the screens ask for (the kiosks add a few)."""
-        return self.screens * (1 / self.manifest_every_s + 1 / self.heartbeat_every_s + 1 / self.plays_every_s)
+        return self.screens * (
+            1 / self.manifest_every_s + 1 / self.heartbeat_every_s + 1 / self.plays_every_s
+        )
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,9 @@ class FleetResult:
             "server_log_warnings": self.server_log_warnings,
             "cpu_s": {who: round(s, 2) for who, s in self.cpu_s.items()},
             **per_request,
-            "driver_cores": round(self.cpu_s.get("driver", 0.0) / self.elapsed_s, 3) if self.elapsed_s else 0.0,
+            "driver_cores": round(self.cpu_s.get("driver", 0.0) / self.elapsed_s, 3)
+            if self.elapsed_s
+            else 0.0,
         }
 
 
@@ -346,7 +350,12 @@ class Fleet:
         timeout = config.timeout_s
         self.screens = [_Screen(key, Connection(self.base, timeout)) for key in seeded.screen_keys]
         self.kiosks = [
-            _Kiosk(key, Connection(self.base, timeout), Connection(self.base, timeout), Connection(self.base, timeout))
+            _Kiosk(
+                key,
+                Connection(self.base, timeout),
+                Connection(self.base, timeout),
+                Connection(self.base, timeout),
+            )
             for key in seeded.kiosk_keys
         ]
 
@@ -426,7 +435,12 @@ class Fleet:
             "outbox_length": len(screen.outbox),
         }
         return await self.tally.call(
-            screen.conn, "heartbeat", "POST", API + "/device/heartbeat", headers=screen.headers, json_body=beat
+            screen.conn,
+            "heartbeat",
+            "POST",
+            API + "/device/heartbeat",
+            headers=screen.headers,
+            json_body=beat,
         )
 
     async def plays(self, screen: _Screen) -> bool:
@@ -500,14 +514,23 @@ class Fleet:
                 return False
         return True
 
-    async def create_order(self, kiosk: _Kiosk, slot: tuple[str, str], *, twice: bool) -> dict[str, Any] | None:
+    async def create_order(
+        self, kiosk: _Kiosk, slot: tuple[str, str], *, twice: bool
+    ) -> dict[str, Any] | None:
         """Order with a fresh idempotency key (``twice``: sent twice at once); the order, or None."""
         tally = self.tally
-        body = {"idempotency_key": str(uuid.uuid4()), "service_id": slot[0], "slot_id": slot[1], "phone": PHONE}
+        body = {
+            "idempotency_key": str(uuid.uuid4()),
+            "service_id": slot[0],
+            "slot_id": slot[1],
+            "phone": PHONE,
+        }
         url = API + "/kiosk/orders"
         sends = [tally.call(kiosk.conn, "order_create", "POST", url, (200, 201), kiosk.headers, body)]
         if twice:
-            sends.append(tally.call(kiosk.second, "order_create", "POST", url, (200, 201), kiosk.headers, body))
+            sends.append(
+                tally.call(kiosk.second, "order_create", "POST", url, (200, 201), kiosk.headers, body)
+            )
         replies = [r for r in await asyncio.gather(*sends) if r is not None]
         if len(replies) != len(sends):
             return None
@@ -545,7 +568,9 @@ class Fleet:
         return True
 
     async def poll_order(self, kiosk: _Kiosk, order_id: str) -> bool:
-        r = await self.tally.call(kiosk.conn, "order_poll", "GET", f"{API}/kiosk/orders/{order_id}", headers=kiosk.headers)
+        r = await self.tally.call(
+            kiosk.conn, "order_poll", "GET", f"{API}/kiosk/orders/{order_id}", headers=kiosk.headers
+        )
         return r is not None and r.json()["state"] == "paid"
 
     async def order(self, kiosk: _Kiosk, slot: tuple[str, str], *, twice: bool) -> None:
@@ -715,7 +740,9 @@ def run_load(stack: Stack, config: FleetConfig) -> FleetResult:
     async def main() -> FleetResult:
         fleet = Fleet(stack.front.url, seeded, config)
         try:
-            return await run_fleet(stack, fleet, config.screens, config.kiosks, config.seconds, config.warmup_s)
+            return await run_fleet(
+                stack, fleet, config.screens, config.kiosks, config.seconds, config.warmup_s
+            )
         finally:
             fleet.close()
 
@@ -806,17 +833,30 @@ async def measure_costs(
 
     slots = fleet.seeded.slots
     Jobs = list[Callable[[], Awaitable[object]]]
+    # Each server process's first sight of a device is not the steady state (its manifest is
+    # built there, its first beat written): the warm-ups go to every process directly.
+    direct = [[Connection(srv.url, fleet.config.timeout_s) for _ in range(50)] for srv in stack.servers]
+
+    def everywhere(call: Callable[[_Screen], Awaitable[object]]) -> Jobs:
+        return [
+            lambda s=s, c=conns[i % len(conns)]: call(replace(s, conn=c))
+            for conns in direct
+            for i, s in enumerate(fs)
+        ]
+
     phases: list[tuple[str, Callable[[], Jobs]]] = [
         ("manifest_first", lambda: [lambda s=s: fleet.manifest(s) for s in fs]),
-        # each process's first sight of a device is not the steady state: warm both first
-        ("manifest_warm", lambda: [lambda s=s: fleet.manifest(s) for s in fs] * 2),
+        ("manifest_warm", lambda: everywhere(fleet.manifest)),
         ("manifest_304", lambda: [lambda s=s: fleet.manifest(s) for s in fs]),
-        ("heartbeat_warm", lambda: [lambda s=s: fleet.heartbeat(s) for s in fs] * 2),
+        ("heartbeat_warm", lambda: everywhere(fleet.heartbeat)),
         ("heartbeat", lambda: [lambda s=s: fleet.heartbeat(s) for s in fs]),
         ("plays", lambda: [lambda s=s: fleet.plays(s) for s in fs]),
         ("catalogue", lambda: [lambda k=k: uncached_browse(k) for k in kiosks] * repeat),
         ("catalogue_304", lambda: [lambda k=k: fleet.browse(k) for k in kiosks] * repeat),
-        ("order_create", lambda: [lambda k=k, i=i: create(k, slots[i % len(slots)]) for i, k in enumerate(kiosks)] * 4),
+        (
+            "order_create",
+            lambda: [lambda k=k, i=i: create(k, slots[i % len(slots)]) for i, k in enumerate(kiosks)] * 4,
+        ),
         ("order_poll", lambda: [lambda k=k, o=o: fleet.poll_order(k, o) for k, o in orders]),
     ]
     out: dict[str, Cost] = {}
@@ -837,6 +877,9 @@ async def measure_costs(
         if on_phase is not None:
             on_phase(kind, False)
         if kind.endswith("_warm"):
+            for conns in direct:
+                for c in conns:
+                    c.close()
             continue
         n = len(jobs)
         stats = fleet.tally.stats().get(endpoint)

@@ -143,8 +143,27 @@ class Postgres:
         return str(row[0])
 
 
-def render_site(site: str, *, listen_port: int, upstream_ports: list[int], media_root: Path) -> str:
-    """The shipped site with its production port, upstreams and store root replaced."""
+UPSTREAM_KEEPALIVE = re.compile(r"^(\s*)keepalive_timeout (\d+)s;$", flags=re.M)
+
+
+def upstream_keepalive_s(site: str) -> int:
+    """How long the site keeps an idle upstream connection (its upstream ``keepalive_timeout``)."""
+    found = UPSTREAM_KEEPALIVE.findall(site[site.index("upstream ") : site.index("server {")])
+    if len(found) != 1:
+        raise StackError("the nginx site's upstream block has no single 'keepalive_timeout Ns;'")
+    return int(found[0][1])
+
+
+def render_site(
+    site: str,
+    *,
+    listen_port: int,
+    upstream_ports: list[int],
+    media_root: Path,
+    upstream_keepalive: int | None = None,
+) -> str:
+    """The shipped site with its production port, upstreams and store root replaced (and, for a
+    test that cannot wait a minute, its upstream ``keepalive_timeout``)."""
     servers = re.findall(r"^\s*server 127\.0\.0\.1:\d+ [^;]*;$", site, flags=re.M)
     if len(servers) < 1:
         raise StackError("no upstream servers found in the nginx site")
@@ -156,6 +175,9 @@ def render_site(site: str, *, listen_port: int, upstream_ports: list[int], media
     out, n = re.subn(r"^(\s*)listen 80;", rf"\g<1>listen 127.0.0.1:{listen_port};", out, flags=re.M)
     if n != 1:
         raise StackError("the nginx site has no 'listen 80;' line to template")
+    if upstream_keepalive is not None:
+        upstream_keepalive_s(out)  # exactly one, in the upstream block
+        out = UPSTREAM_KEEPALIVE.sub(rf"\g<1>keepalive_timeout {upstream_keepalive}s;", out, count=1)
     if "/var/lib/signage/media" not in out:
         raise StackError("the nginx site does not name the store root /var/lib/signage/media")
     return out.replace("/var/lib/signage/media", str(media_root))
@@ -171,6 +193,7 @@ class Nginx:
         media_root: Path,
         workers: int = 1,
         port: int | None = None,
+        upstream_keepalive: int | None = None,
     ) -> None:
         self.base = base
         self.port = port or free_port()
@@ -180,6 +203,7 @@ class Nginx:
             listen_port=self.port,
             upstream_ports=upstream_ports,
             media_root=media_root,
+            upstream_keepalive=upstream_keepalive,
         )
         (base / "site.conf").write_text(site)
         user = "user root;\n" if os.geteuid() == 0 else ""  # temp dirs are 0700: workers read as root

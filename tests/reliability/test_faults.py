@@ -7,6 +7,7 @@ needs root; without it they skip and say so (no faked ENOSPC here).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import os
@@ -20,18 +21,24 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
+from content_server.core.db import make_engine
+from content_server.signage.models import PlayRow
 from schedules.protocol.device import Manifest
 from signage_player.cache import AssetCache
 from signage_player.client import ServerClient
 from signage_player.sync import Syncer
-from tests.fixtures.server import LiveServer, free_port, pair_device
+from tests.fixtures.server import LiveServer, PairedDevice, free_port, pair_device
 from tests.fixtures.waiting import eventually
+from tests.reliability.fleet import run_in_own_loop
+from tests.reliability.http1 import ClientError, Connection
 from tests.reliability.stack import PG_BIN, Postgres
 from tests.signage_player.serverkit import Operator, paired_data_dir
 from tests.signage_player.test_sync_faults import _CHILD as SYNC_CHILD
@@ -155,6 +162,118 @@ def test_kill_9_during_play_ingest_loses_and_doubles_nothing(live_server: LiveSe
         again = httpx.post(url, json={"records": batch}, headers=dev.headers).json()
         assert again["accepted"] == 0 and again["duplicates"] == len(batch)
     assert _counted(live_server, "c-kill") == sum(len(b) for b in batches)
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_kill_9_mid_group_commit_keeps_every_acknowledged_play_and_counts_each_once(
+    db: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Many devices' batches at once, so the server commits them in groups; kill -9 while groups
+    are in flight. Every batch answered 200 before the kill is in the database right after it
+    (a 2xx means durable); the batches cut off are resent after the restart, and every record is
+    counted exactly once, those committed before the kill whose answer was lost included."""
+    url = None
+    if db == "postgres":
+        from tests.fixtures.postgres import create_database
+
+        url = create_database(request.getfixturevalue("postgres_url"))
+    server = LiveServer(data_dir=tmp_path / "srv", port=free_port(), database_url=url)
+    server.data_dir.mkdir()
+    server.create_operator()
+    server.start()
+    try:
+        devices = [pair_device(server) for _ in range(4)]
+        lanes, per_lane = 32, 12 if not LONG else 40
+        start = dt.datetime(2026, 11, 25, 2, tzinfo=dt.UTC)
+        batches = [
+            _plays("c-group", 5, start + dt.timedelta(minutes=lane * per_lane + n))
+            for lane in range(lanes)
+            for n in range(per_lane)
+        ]
+        acked: dict[int, int] = {}  # batch -> records the first 200 accepted
+        tries = [0] * len(batches)
+        report = _run_lanes_across_a_kill(server, devices, batches, lanes, acked, tries)
+        assert report.durable_missing == [], (
+            f"acknowledged before the kill, lost: {report.durable_missing[:5]}"
+        )
+        assert report.acked_at_kill and report.acked_at_kill < len(batches), "the kill missed the run"
+        assert max(tries) > 1, "no batch was cut off by the kill"
+        sent = sum(len(b) for b in batches)
+        assert _counted(server, "c-group") == sent  # each record once, in doubt or not
+        for i in range(0, len(batches), len(batches) // 8):  # a resent batch adds nothing
+            again = httpx.post(
+                server.api + "/device/plays", json={"records": batches[i]}, headers=devices[i % 4].headers
+            ).json()
+            assert (again["accepted"], again["duplicates"]) == (0, len(batches[i]))
+        assert _counted(server, "c-group") == sent
+    finally:
+        server.stop()
+
+
+@dataclass
+class _KillReport:
+    acked_at_kill: int = 0
+    durable_missing: list[str] = field(default_factory=list)
+
+
+def _run_lanes_across_a_kill(
+    server: LiveServer,
+    devices: list[PairedDevice],
+    batches: list[list[dict[str, object]]],
+    lanes: int,
+    acked: dict[int, int],
+    tries: list[int],
+) -> _KillReport:
+    """``lanes`` senders, each sending its share of ``batches`` back to back and resending what
+    got no 200 (as the outbox does); the server is killed once a third is acknowledged, the
+    database checked, and the server started again."""
+    report = _KillReport()
+    per_lane = len(batches) // lanes
+    engine = make_engine(server.database_url or f"sqlite:///{server.data_dir / 'signage.db'}")
+
+    async def lane(n: int) -> None:
+        device = devices[n % len(devices)]
+        conn = Connection(server.url, timeout_s=10)
+        try:
+            for i in range(n * per_lane, (n + 1) * per_lane):
+                while True:
+                    tries[i] += 1
+                    try:
+                        r = await conn.request(
+                            "POST", "/api/v1/device/plays", device.headers, json_body={"records": batches[i]}
+                        )
+                        if r.status_code == 200:
+                            acked[i] = int(r.json()["accepted"])
+                            break
+                    except ClientError:
+                        conn.close()
+                    await asyncio.sleep(0.1)  # the outbox's retry pace
+        finally:
+            conn.close()
+
+    def stored(ids: list[str]) -> set[str]:
+        with engine.connect() as c:
+            return set(c.execute(select(PlayRow.id).where(PlayRow.id.in_(ids))).scalars())
+
+    async def killer() -> None:
+        while len(acked) < len(batches) // 3:
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(server.kill)
+        answered = list(acked)  # nothing more can be answered: the process is gone
+        report.acked_at_kill = len(answered)
+        ids = [str(rec["id"]) for i in answered for rec in batches[i]]
+        found = await asyncio.to_thread(stored, ids)
+        report.durable_missing = [i for i in ids if i not in found]
+        await asyncio.to_thread(server.start)
+
+    async def main() -> None:
+        await asyncio.gather(killer(), *(lane(n) for n in range(lanes)))
+
+    try:
+        run_in_own_loop(main)
+    finally:
+        engine.dispose()
+    return report
 
 
 def _cache_consistent(data: Path) -> Manifest | None:

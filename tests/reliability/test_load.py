@@ -61,7 +61,13 @@ def test_a_burst_of_concurrent_requests_is_served(stack: Stack) -> None:
 
 def test_small_fleet_loses_and_doubles_nothing(stack: Stack) -> None:
     config = FleetConfig(
-        screens=200, kiosks=5, seconds=15, warmup_s=0, manifest_every_s=3, heartbeat_every_s=6, plays_every_s=3,
+        screens=200,
+        kiosks=5,
+        seconds=15,
+        warmup_s=0,
+        manifest_every_s=3,
+        heartbeat_every_s=6,
+        plays_every_s=3,
         play_s=1.0,
     )
     result = run_load(stack, config)

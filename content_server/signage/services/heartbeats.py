@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import JSON, String, Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import JSON, Connection, String, Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from content_server.core.errors import Unauthorized
@@ -95,7 +95,7 @@ _WRITE = (
 )
 
 
-def write(session: Session, beats: Sequence[Beat]) -> None:
+def write(conn: Connection, beats: Sequence[Beat]) -> None:
     """Write each beat into its device's row (the one place heartbeats are stored); no commit."""
     if not beats:
         return
@@ -110,13 +110,13 @@ def write(session: Session, beats: Sequence[Beat]) -> None:
         }
         for b in beats
     ]
-    session.connection().execute(_WRITE, params)
+    conn.execute(_WRITE, params)
 
 
-def _flush(session: Session, flushes: list[list[Beat]]) -> list[frozenset[str]]:
+def _flush(conn: Connection, flushes: list[list[Beat]]) -> list[frozenset[str]]:
     """The group-commit writer's part of a flush: the beats, then who owes a screenshot now."""
-    write(session, [b for beats in flushes for b in beats])
-    owed = frozenset(session.scalars(select(Device.id).where(Device.screenshot_requested.is_(True))))
+    write(conn, [b for beats in flushes for b in beats])
+    owed = frozenset(conn.execute(select(_T.id).where(_T.screenshot_requested.is_(True))).scalars())
     return [owed] * len(flushes)
 
 
@@ -177,7 +177,7 @@ class HeartbeatBook:
             device = session.get(Device, beat.device_id)
             if device is None or device.revoked_at is not None:
                 raise Unauthorized("unknown or revoked device")
-            write(session, [beat])
+            write(session.connection(), [beat])
             session.commit()
             manifest, _ = self._manifests.get(session, device, beat.seen_at, days=self._days)
             requested = device.screenshot_requested

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
 from content_server.core.db import insert_new
@@ -43,7 +43,7 @@ def _row(device_id: str, r: PlayRecord, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def ingest(session: Session, submissions: list[PlaySubmission]) -> list[PlayBatchResult]:
+def ingest(conn: Connection, submissions: list[PlaySubmission]) -> list[PlayBatchResult]:
     """Store each record id once, whichever batch, request, retry or process brings it; one
     result per submission. Every proof-of-play write goes through here (the group-commit writer
     calls it with the batches of many requests: see ``INGEST``); it does not commit.
@@ -63,7 +63,7 @@ def ingest(session: Session, submissions: list[PlaySubmission]) -> list[PlayBatc
                 taken.add(row["id"])
                 rows.append(row)
                 owner.append(n)
-    stored = set(insert_new(session, cast(Table, PlayRow.__table__), rows, key="id")) if rows else set()
+    stored = set(insert_new(conn, cast(Table, PlayRow.__table__), rows, key="id")) if rows else set()
     accepted = [0] * len(submissions)
     for row, n in zip(rows, owner, strict=True):
         if row["id"] in stored:
