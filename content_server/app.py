@@ -17,14 +17,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from content_server.accounts import pages as accounts_pages
 from content_server.accounts import routes as accounts_routes
 from content_server.core import api as core_api
+from content_server.core import docs as core_docs
 from content_server.core import migrate
 from content_server.core.api import ContentServer
-from content_server.core.auth import LoginLimiter
+from content_server.core.auth import LoginGuard
 from content_server.core.body_limit import BodyLimit, collect_limits
 from content_server.core.changes import ChangeTracker
 from content_server.core.db import make_engine, make_sessionmaker
 from content_server.core.group_commit import GroupCommit
+from content_server.core.headers import SecurityHeaders
 from content_server.core.keys import load_or_create_server_key
+from content_server.core.login_guard import LoginPolicy
 from content_server.core.settings import Settings
 from content_server.core.store import MediaStore
 from content_server.kiosk import pages as kiosk_pages
@@ -34,13 +37,20 @@ from content_server.portal import shell as portal
 from content_server.signage import pages as signage_pages
 from content_server.signage import routes as signage_routes
 from content_server.signage import runtime as signage_runtime
+from content_server.studio import pages as studio_pages
+from content_server.studio import routes as studio_routes
+from content_server.studio import runtime as studio_runtime
 from schedules.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 # each feature's start-up hook (after the database is ready) and shutdown hook, in this order
-STARTUP: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.start, kiosk_runtime.start)
+STARTUP: tuple[Callable[[ContentServer], None], ...] = (
+    signage_runtime.start,
+    kiosk_runtime.start,
+    studio_runtime.start,
+)
 SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop,)
 
 
@@ -90,16 +100,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
         version="1",
         lifespan=lifespan,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served by core.docs from local files, under a CSP
         redoc_url=None,
     )
-    # core: settings, clock, log-in limits, change tracking, JSON errors, body limits, /health
+    # core: settings, clock, log-in throttling, change tracking, JSON errors, body limits, /health
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
-    app.state.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
+    app.state.login_guard = LoginGuard(
+        settings.secret_key.encode(),
+        LoginPolicy.scaled(settings.login_free_failures, settings.login_failures_per_hour),
+    )
     app.state.changes = ChangeTracker(app.state.clock)
     core_api.install(app)
+    core_docs.install(app, API_PREFIX)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # nosniff; no-store unless a route chose (core/headers.py)
     # the routes a fleet calls all day come first: FastAPI tries routes in order, and each try costs
     app.include_router(signage_routes.device_router, prefix=API_PREFIX)
     app.include_router(kiosk_routes.device_router)
@@ -114,6 +129,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
     app.include_router(signage_routes.router, prefix=API_PREFIX)
     portal.add_pages(app, signage_pages.router, templates=signage_pages.TEMPLATES, nav=signage_pages.NAV)
     # kiosk back end (its routers carry their own prefixes: /api/v1/kiosk, /pay, ...)
+    app.include_router(studio_routes.router, prefix=API_PREFIX)
+    portal.add_pages(app, studio_pages.router, templates=studio_pages.TEMPLATES, nav=studio_pages.NAV)
     app.include_router(kiosk_routes.router)
     portal.add_pages(app, kiosk_pages.router, templates=kiosk_pages.TEMPLATES, nav=kiosk_pages.NAV)
 

@@ -1,13 +1,14 @@
-"""Wiring: builds the flow, stores, runner and window from settings and the adapters handed in.
+"""Wiring: builds the flow, stores, runner and window from settings, the device and the adapters handed in.
 
+The kiosk is a screen too: its :class:`~signage_player.Device` (identity, device API, outbox,
+clock; the package ``signage_player`` is the kiosk's one door into the player's code) is
+opened by :func:`open_device` and handed in, as the kiosk API, speaker and peripherals are.
 ``main()`` and the tests both come through here, so what is tested is what runs.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from kiosk_app.flow import ORDERS_TOPIC, FlowSettings, KioskFlow, OfflineSigner
 from kiosk_app.i18n import Translator
 from kiosk_app.jobs import Runner
 from kiosk_app.maintenance import MaintenanceInfo, app_version
+from kiosk_app.offline_pay import DeviceKeySigner
 from kiosk_app.operator import OperatorPin
 from kiosk_app.peripherals import PeripheralSource
 from kiosk_app.settings import KioskSettings
@@ -26,28 +28,35 @@ from kiosk_app.speech import Speaker
 from kiosk_app.store import CaseMemory, CatalogueStore
 from kiosk_app.ui.window import KioskWindow
 from kiosk_app.worker import QtRunner
-from signage_player.outbox import Outbox
+from schedules.clock import Clock
+from signage_player import Device, DeviceApi, Outbox
 
 log = logging.getLogger(__name__)
+OUTBOX_FILE = "outbox.sqlite3"
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def open_device(settings: KioskSettings, api: DeviceApi, clock: Clock) -> Device:
+    """The kiosk's identity and outbox in its data directory, with ``api`` holding its key."""
+    return Device.open(Path(settings.data_dir), api, clock, outbox_name=OUTBOX_FILE)
 
 
 @dataclass
 class KioskApp:
     flow: KioskFlow
     window: KioskWindow
-    outbox: Outbox
+    device: Device
     runner: Runner
     translator: Translator
     catalogue_store: CatalogueStore
 
     closed: bool = False
 
+    @property
+    def outbox(self) -> Outbox:
+        return self.device.outbox
+
     def close(self) -> None:
-        """Stop timers, let running jobs finish, close the outbox (pending entries stay on disk)."""
+        """Stop timers, let running jobs finish, close the device (pending outbox entries stay on disk)."""
         if self.closed:
             return
         self.closed = True
@@ -55,35 +64,37 @@ class KioskApp:
         self.window.stop_watching_touches()
         if isinstance(self.runner, QtRunner):
             self.runner.wait()
-        self.outbox.close()
+        self.device.close()
         self.window.close()
 
 
 def build_app(
     settings: KioskSettings,
+    device: Device,
     api: KioskApi,
     speaker: Speaker,
     peripherals: PeripheralSource,
     *,
-    device_id: str | None = None,
     signer: OfflineSigner | None = None,
-    clock: Callable[[], dt.datetime] = utc_now,
     runner: Runner | None = None,
     attract_content: QWidget | None = None,
 ) -> KioskApp:
+    """The kiosk on ``device`` (its clock, outbox and identity); ``signer`` defaults to its key."""
+    clock, outbox, device_id = device.clock, device.outbox, device.identity.device_id
     data = Path(settings.data_dir)
     log.info("kiosk data directory: %s", data)
-    outbox = Outbox(data / "outbox.sqlite3")
     log.info("outbox open, %d booking(s) waiting", outbox.count(ORDERS_TOPIC))
+    if signer is None and device.paired:
+        signer = DeviceKeySigner(device.identity.private_key, settings.server_url)
     store = CatalogueStore(data / "catalogue")
     cases = CaseMemory(data / "cases")
-    cases.prune(clock())
+    cases.prune(clock.now())
     pin = OperatorPin(settings.operator_pin_hash) if settings.operator_pin_hash else None
     if pin is None:
         log.warning("no operator PIN configured (KIOSK_OPERATOR_PIN_HASH): maintenance screen disabled")
     runner = runner or QtRunner()
     flow = KioskFlow(
-        api, runner, outbox, store, cases, signer, pin, clock(),
+        api, runner, outbox, store, cases, signer, pin, clock.now(),
         FlowSettings(idle_seconds=settings.idle_seconds, warning_seconds=settings.warning_seconds,
                      poll_seconds=settings.poll_seconds, kiosk_id=device_id or "unpaired"),
     )
@@ -98,4 +109,4 @@ def build_app(
     window = KioskWindow(flow, tr, speaker, clock, maintenance, store, attract_content,
                          settings.screenshot_dir)
     log.info("kiosk window built")
-    return KioskApp(flow, window, outbox, runner, tr, store)
+    return KioskApp(flow, window, device, runner, tr, store)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from schedules.protocol.device import AssetRef, Manifest
 from signage_player.cache import AssetCache, CacheError
-from signage_player.client import ServerClient
+from signage_player.device_api import DeviceApi
 from signage_player.errors import PlayerError
 from signage_player.files import atomic_write
 from signage_player.syncplan import plan_sync, referenced
@@ -51,7 +51,7 @@ def load_manifest(path: Path) -> Manifest | None:
 
 
 class Syncer:
-    def __init__(self, client: ServerClient | None, cache: AssetCache, data_dir: Path,
+    def __init__(self, client: DeviceApi | None, cache: AssetCache, data_dir: Path,
                  now: Callable[[], dt.datetime], on_live: Callable[[Manifest], None] | None = None) -> None:
         self.client = client
         self.cache = cache

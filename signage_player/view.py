@@ -8,11 +8,10 @@ picture stays on screen until the next one has its first frame: never black.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,7 +31,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QWidget
 
+from schedules.clock import Clock, SystemClock
 from schedules.model import ContentItem, ItemKind, ScreenClass
+from schedules.protocol.device import Loudness
 from signage_player.media import MediaBackend, MediaError, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -348,14 +349,13 @@ class _Refreshing(QWidget):
 class Ticker(_Refreshing):
     """Announcement texts scrolling right to left; position follows the monotonic clock, not frame count."""
 
-    def __init__(self, parent: QWidget | None = None, speed_px_s: float = 120.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Clock, parent: QWidget | None = None, speed_px_s: float = 120.0) -> None:
         super().__init__(33, parent)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.speed_px_s = speed_px_s
         self._clock = clock
         self._text = ""
-        self._start = clock()
+        self._start = clock.monotonic()
         self._font = QFont(CJK_FAMILY)
 
     @property
@@ -367,7 +367,7 @@ class Ticker(_Refreshing):
         if text == self._text:
             return
         self._text = text
-        self._start = self._clock()
+        self._start = self._clock.monotonic()
         self._refresh_timer()
         self.update()
 
@@ -384,7 +384,7 @@ class Ticker(_Refreshing):
             width = QFontMetrics(self._font).horizontalAdvance(self._text)
             travel = width + self.width()
             # starts fully visible at the left edge, then loops in from the right
-            offset = ((self._clock() - self._start) * self.speed_px_s + self.width()) % travel
+            offset = ((self._clock.monotonic() - self._start) * self.speed_px_s + self.width()) % travel
             p.drawText(QRectF(self.width() - offset, 0, width + 10, self.height()),
                        int(Qt.AlignmentFlag.AlignVCenter), self._text)
         p.end()
@@ -393,14 +393,14 @@ class Ticker(_Refreshing):
 class ClockLabel(_Refreshing):
     """Local date and time for the screen's time zone."""
 
-    def __init__(self, tz: ZoneInfo, now: Callable[[], dt.datetime], parent: QWidget | None = None) -> None:
+    def __init__(self, tz: ZoneInfo, clock: Clock, parent: QWidget | None = None) -> None:
         super().__init__(1000, parent)
         self.tz = tz
-        self._now = now
+        self._clock = clock
         self._font = QFont(CJK_FAMILY)
 
     def text(self) -> str:
-        local = self._now().astimezone(self.tz)
+        local = self._clock.now().astimezone(self.tz)
         weekday = "一二三四五六日"[local.weekday()]
         return f"{local:%Y-%m-%d} 星期{weekday}  {local:%H:%M}"
 
@@ -419,27 +419,61 @@ class ClockLabel(_Refreshing):
         p.end()
 
 
+BANNER_SHARE: Mapping[Loudness, float] = {  # of the screen's height
+    Loudness.BANNER_WARNING: 0.24,
+    Loudness.BANNER_NOTICE: 0.18,
+}
+ALERT_COLOURS: Mapping[Loudness, str] = {
+    Loudness.FULL_SCREEN: "#b00020",
+    Loudness.BANNER_WARNING: "#b00020",
+    Loudness.BANNER_NOTICE: "#1d3557",
+}
+
+
 class EmergencyOverlay(QWidget):
-    """Covers the whole view with the emergency text until the operator ends it."""
+    """An emergency until the operator (or the alert's expiry) ends it, as loud as the alert is:
+    full screen red over everything, or a banner across the top over the programme (red for a
+    warning, dark blue for a notice), so residents still see what plays beneath."""
+
 
     def __init__(self, parent: QWidget | None = None, langs: Sequence[str] = DEFAULT_LANGS) -> None:
         super().__init__(parent)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.langs = tuple(langs)
         self.item: ContentItem | None = None
+        self.loudness = Loudness.FULL_SCREEN
         self._font: QFont | None = None
+        self._area = QRect()
 
-    def set_item(self, item: ContentItem | None) -> None:
+    @property
+    def is_banner(self) -> bool:
+        return self.loudness is not Loudness.FULL_SCREEN
+
+    def set_item(self, item: ContentItem | None, loudness: Loudness = Loudness.FULL_SCREEN) -> None:
         self.item = item
+        self.loudness = loudness
         self._font = None
+        self.place(self._area)
         self.setVisible(item is not None)
         if item is not None:
             self.raise_()
             self.repaint()
 
+    def place(self, area: QRect) -> None:
+        """Cover ``area`` (the whole view), or its top strip for a banner."""
+        self._area = QRect(area)
+        if self.is_banner:
+            height = max(48, int(area.height() * BANNER_SHARE[self.loudness]))
+            self.setGeometry(area.x(), area.y(), area.width(), height)
+        else:
+            self.setGeometry(area)
+        self._font = None
+
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor("#b00020"))
+        p.fillRect(self.rect(), QColor(ALERT_COLOURS[self.loudness]))
+        if self.is_banner:  # a light edge between the banner and the programme
+            p.fillRect(0, self.height() - 4, self.width(), 4, QColor("#ffd166"))
         if self.item is not None:
             text = item_text(self.item, self.langs)
             if self._font is None:
@@ -457,7 +491,7 @@ class SignageView(QWidget):
         screen_class: ScreenClass = ScreenClass.OUTDOOR_LARGE,
         *,
         tz: ZoneInfo | None = None,
-        now: Callable[[], dt.datetime] | None = None,
+        clock: Clock | None = None,
         crossfade_ms: int = 0,
         langs: Sequence[str] = DEFAULT_LANGS,
         parent: QWidget | None = None,
@@ -467,9 +501,9 @@ class SignageView(QWidget):
         self.setAutoFillBackground(False)
         self.screen_class = screen_class
         self.main = MainZone(backend, self, crossfade_ms, langs)
-        self.ticker = Ticker(self)
-        utc_now = now or (lambda: dt.datetime.now(dt.UTC))
-        self.clock = ClockLabel(tz or ZoneInfo("Asia/Shanghai"), utc_now, self)
+        clock = clock or SystemClock()
+        self.ticker = Ticker(clock, self)
+        self.clock = ClockLabel(tz or ZoneInfo("Asia/Shanghai"), clock, self)
         self.emergency = EmergencyOverlay(self, langs)
         self.emergency.hide()
         self._off = False
@@ -512,7 +546,7 @@ class SignageView(QWidget):
 
     def _layout(self) -> None:
         r = self.rect()
-        self.emergency.setGeometry(r)
+        self.emergency.place(r)
         if self.screen_class is ScreenClass.INDOOR_SMALL:
             bar = max(40, r.height() // 9)
             clock_w = max(240, r.width() // 4)

@@ -8,7 +8,8 @@ from sqlalchemy import engine_from_config, pool
 # every feature's tables on the one Base (a new feature adds its models here; autogenerate sees them)
 import content_server.core.changes
 import content_server.kiosk.models
-import content_server.signage.models  # noqa: F401
+import content_server.signage.models
+import content_server.studio.models  # noqa: F401
 from content_server.core.models import Base
 
 target_metadata = Base.metadata

@@ -26,6 +26,7 @@ from kiosk_app.store import CatalogueStore
 from kiosk_app.theme import stylesheet, theme_for
 from kiosk_app.ui.pages import PageBuilder
 from kiosk_app.ui.widgets import TouchScrolling, make_button, make_label, qr_image
+from schedules.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class KioskWindow(QWidget):
         flow: KioskFlow,
         tr: Translator,
         speaker: Speaker,
-        clock: Callable[[], dt.datetime],
+        clock: Clock,
         maintenance: Callable[[], MaintenanceInfo],
         catalogue_store: CatalogueStore,
         attract_content: QWidget | None = None,
@@ -174,7 +175,7 @@ class KioskWindow(QWidget):
         self.overlay_title = make_label("", "title")
         self.overlay_text = make_label("")
         self.overlay_text.setProperty("testName", "idle_countdown")
-        self.more_time = make_button("", lambda: self.flow.touched(self.clock()), "primary", "more_time")
+        self.more_time = make_button("", lambda: self.flow.touched(self.clock.now()), "primary", "more_time")
         for w in (self.overlay_title, self.overlay_text, self.more_time):
             col.addWidget(w)
         box.addWidget(card)
@@ -201,7 +202,7 @@ class KioskWindow(QWidget):
         if event.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin) and (
             isinstance(watched, QWidget) and (watched is self or self.isAncestorOf(watched))
         ):
-            self.flow.touched(self.clock())  # any touch restarts the idle clock
+            self.flow.touched(self.clock.now())  # any touch restarts the idle clock
         return False
 
     def stop_watching_touches(self) -> None:
@@ -211,7 +212,7 @@ class KioskWindow(QWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Keyboard and USB scanner input: characters into the current field, Enter submits or scans."""
-        now = self.clock()
+        now = self.clock.now()
         self.flow.touched(now)
         at = _key_time(event, now)
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -232,12 +233,12 @@ class KioskWindow(QWidget):
             self.flow.key(text)
 
     def _on_corner_tapped(self) -> None:
-        self.flow.touched(self.clock())
-        if self._gesture.tap(self.clock()):
+        self.flow.touched(self.clock.now())
+        if self._gesture.tap(self.clock.now()):
             self.flow.open_maintenance_pin()
 
     def _on_tick(self) -> None:
-        self.flow.tick(self.clock())
+        self.flow.tick(self.clock.now())
 
     def read_aloud(self) -> None:
         if self.flow.state.screen is Screen.ATTRACT:

@@ -18,14 +18,15 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import requests
 from PIL import Image
 from sqlalchemy import select
 
@@ -35,13 +36,13 @@ from schedules.protocol.device import Manifest
 from signage_player.cache import AssetCache
 from signage_player.client import ServerClient
 from signage_player.sync import Syncer
+from tests.fixtures.plays import backdate_served, believable_batches, campaign_play_batches, fetch_manifest
 from tests.fixtures.server import LiveServer, PairedDevice, free_port, pair_device
 from tests.fixtures.waiting import eventually
 from tests.reliability.fleet import run_in_own_loop
 from tests.reliability.http1 import ClientError, Connection
 from tests.reliability.stack import PG_BIN, Postgres
 from tests.signage_player.serverkit import Operator, paired_data_dir
-from tests.signage_player.test_sync_faults import _CHILD as SYNC_CHILD
 
 pytestmark = pytest.mark.slow
 LONG = os.environ.get("RELIABILITY_LONG") == "1"
@@ -51,20 +52,6 @@ MB = 1024 * 1024
 def _noise_png(path: Path, side: int) -> Path:
     Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(path)
     return path
-
-
-def _plays(campaign: str, n: int, start: dt.datetime) -> list[dict[str, object]]:
-    return [
-        {
-            "id": str(uuid.uuid4()),
-            "item_id": "a-fault",
-            "campaign_id": campaign,
-            "started_at": (start + dt.timedelta(seconds=i)).isoformat(),
-            "duration_s": 1,
-            "completed": True,
-        }
-        for i in range(n)
-    ]
 
 
 def _counted(server: LiveServer, campaign: str) -> int:
@@ -102,7 +89,7 @@ def test_kill_9_during_upload_leaves_no_partial_asset(live_server: LiveServer, t
             if i >= len(body) // 3:
                 sent.set()
             yield body[i : i + 256 * 1024]
-            time.sleep(0.02)
+            time.sleep(0.02)  # the behaviour under test: a slow client, so the kill lands mid-upload
 
     errors: list[BaseException] = []
 
@@ -133,12 +120,13 @@ def test_kill_9_during_upload_leaves_no_partial_asset(live_server: LiveServer, t
     assert all(name.startswith("up-") for name in leftovers), leftovers
 
 
-def test_kill_9_during_play_ingest_loses_and_doubles_nothing(live_server: LiveServer) -> None:
+def test_kill_9_during_play_ingest_loses_and_doubles_nothing(
+    live_server: LiveServer, media_dir: Path
+) -> None:
     dev = pair_device(live_server)
-    batches = [
-        _plays("c-kill", 100, dt.datetime(2026, 11, 25, 2, tzinfo=dt.UTC) + dt.timedelta(hours=i))
-        for i in range(60 if LONG else 20)
-    ]
+    camp, batches = believable_batches(
+        live_server, dev, media_dir / "small.jpg", count=60 if LONG else 20, size=100, name="Kill"
+    )
     url = live_server.api + "/device/plays"
     done, refused = threading.Event(), threading.Event()
     tries: list[int] = []
@@ -161,12 +149,82 @@ def test_kill_9_during_play_ingest_loses_and_doubles_nothing(live_server: LiveSe
     for batch in batches[:5]:
         again = httpx.post(url, json={"records": batch}, headers=dev.headers).json()
         assert again["accepted"] == 0 and again["duplicates"] == len(batch)
-    assert _counted(live_server, "c-kill") == sum(len(b) for b in batches)
+    assert _counted(live_server, camp) == sum(len(b) for b in batches)
+
+
+class RecordingSession(requests.Session):
+    """A real session that remembers the Range headers it sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ranges: list[str] = []
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        rng = (kwargs.get("headers") or {}).get("Range")
+        if rng:
+            self.ranges.append(rng)
+        return super().request(method, url, *args, **kwargs)
+
+
+SYNC_CHILD = """
+import sys, datetime as dt
+from pathlib import Path
+from signage_player.cache import AssetCache
+from signage_player.client import ServerClient
+from signage_player.sync import Syncer
+url, key, data = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+client = ServerClient(url, key, max_bytes_per_s=400_000)
+Syncer(client, AssetCache(data / "cache", 10**9), data, lambda: dt.datetime.now(dt.UTC)).sync_once()
+"""
+
+
+def test_kill_9_mid_download_resumes_and_never_plays_a_partial_file(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    device = pair_device(live_server, "player", screen_class="outdoor_large")
+    op = Operator(live_server)
+    big = op.upload(_noise_png(tmp_path / "noise.png", 1100), "noise")
+    op.announce(device.device_id, media_ids=(big["id"],))
+    data = tmp_path / "player"
+    data.mkdir()
+    child = subprocess.Popen([sys.executable, "-c", SYNC_CHILD, live_server.url, device.device_key,
+                              str(data)])
+    partial_dir = data / "cache" / "partial"
+
+    def big_partials() -> list[Path]:
+        return [p for p in partial_dir.glob("*.part") if p.stat().st_size > 300_000]
+
+    try:
+        parts = eventually(big_partials, 30, "the child's download to be under way")
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    sha = parts[0].name.removesuffix(".part")
+    have = parts[0].stat().st_size
+    cache = AssetCache(data / "cache", 10**9)
+    assert cache.path_if_valid(sha) is None  # the half file is not playable
+    assert not (data / "manifest.json").exists()  # nor was a half-fetched manifest switched to
+
+    session = RecordingSession()
+    syncer = Syncer(ServerClient(live_server.url, device.device_key, session=session), cache, data,
+                    lambda: dt.datetime.now(dt.UTC))
+    assert syncer.sync_once()
+    assert f"bytes={have}-" in session.ranges or any(r.startswith("bytes=") for r in session.ranges)
+    assert int(session.ranges[0].split("=")[1].rstrip("-")) >= have
+    assert cache.path_if_valid(sha) is not None and (data / "manifest.json").exists()
+
+    # a cached file corrupted on disk is detected, never played, and fetched again
+    with open(cache.path(sha), "r+b") as fh:
+        fh.seek(5000)
+        fh.write(b"\xff" * 32)
+    assert cache.path_if_valid(sha) is None
+    assert syncer.sync_once() is False  # same manifest (304), but the asset is refetched
+    assert cache.path_if_valid(sha) is not None
 
 
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_kill_9_mid_group_commit_keeps_every_acknowledged_play_and_counts_each_once(
-    db: str, tmp_path: Path, request: pytest.FixtureRequest
+    db: str, tmp_path: Path, media_dir: Path, request: pytest.FixtureRequest
 ) -> None:
     """Many devices' batches at once, so the server commits them in groups; kill -9 while groups
     are in flight. Every batch answered 200 before the kill is in the database right after it
@@ -184,12 +242,11 @@ def test_kill_9_mid_group_commit_keeps_every_acknowledged_play_and_counts_each_o
     try:
         devices = [pair_device(server) for _ in range(4)]
         lanes, per_lane = 32, 12 if not LONG else 40
-        start = dt.datetime(2026, 11, 25, 2, tzinfo=dt.UTC)
-        batches = [
-            _plays("c-group", 5, start + dt.timedelta(minutes=lane * per_lane + n))
-            for lane in range(lanes)
-            for n in range(per_lane)
-        ]
+        pools = _believable_pools(server, devices, media_dir / "small.jpg", lanes // 4 * per_lane)
+        camp, pools = pools[0], pools[1]
+        batches = [batch for lane in range(lanes) for batch in pools[lane % 4][:per_lane]]
+        for lane in range(lanes):  # lane n sends batches [n * per_lane, (n + 1) * per_lane) as device n % 4
+            del pools[lane % 4][:per_lane]
         acked: dict[int, int] = {}  # batch -> records the first 200 accepted
         tries = [0] * len(batches)
         report = _run_lanes_across_a_kill(server, devices, batches, lanes, acked, tries)
@@ -199,21 +256,40 @@ def test_kill_9_mid_group_commit_keeps_every_acknowledged_play_and_counts_each_o
         assert report.acked_at_kill and report.acked_at_kill < len(batches), "the kill missed the run"
         assert max(tries) > 1, "no batch was cut off by the kill"
         sent = sum(len(b) for b in batches)
-        assert _counted(server, "c-group") == sent  # each record once, in doubt or not
+        assert report.refused == 0, "a believable play was refused"
+        assert _counted(server, camp) == sent  # each record once, in doubt or not
         for i in range(0, len(batches), len(batches) // 8):  # a resent batch adds nothing
+            device = devices[(i // per_lane) % 4]
             again = httpx.post(
-                server.api + "/device/plays", json={"records": batches[i]}, headers=devices[i % 4].headers
+                server.api + "/device/plays", json={"records": batches[i]}, headers=device.headers
             ).json()
-            assert (again["accepted"], again["duplicates"]) == (0, len(batches[i]))
-        assert _counted(server, "c-group") == sent
+            assert (again["accepted"], again["duplicates"], again["refused"]) == (0, len(batches[i]), 0)
+        assert _counted(server, camp) == sent
     finally:
         server.stop()
+
+
+def _believable_pools(
+    server: LiveServer, devices: list[PairedDevice], media: Path, count: int
+) -> tuple[str, list[list[list[dict[str, Any]]]]]:
+    """A campaign on every screen, and for each device ``count`` batches of 5 of its plays that
+    the device's served manifest vouches for (the server refuses any other)."""
+    camp, first = believable_batches(server, devices[0], media, count=count, size=5, name="Group")
+    pools = [first]
+    now = dt.datetime.now(dt.UTC)
+    start = now - dt.timedelta(days=2)
+    for device in devices[1:]:
+        manifest = fetch_manifest(httpx, device.headers, base=server.api)
+        backdate_served(server.db_url, device.device_id, start - dt.timedelta(minutes=5))
+        pools.append(campaign_play_batches(manifest, camp, start, now, count=count, size=5))
+    return camp, pools
 
 
 @dataclass
 class _KillReport:
     acked_at_kill: int = 0
     durable_missing: list[str] = field(default_factory=list)
+    refused: int = 0  # records any answer refused
 
 
 def _run_lanes_across_a_kill(
@@ -244,6 +320,7 @@ def _run_lanes_across_a_kill(
                         )
                         if r.status_code == 200:
                             acked[i] = int(r.json()["accepted"])
+                            report.refused += int(r.json()["refused"])
                             break
                     except ClientError:
                         conn.close()
@@ -358,13 +435,17 @@ def test_kill_9_of_the_whole_player_process_mid_sync(live_server: LiveServer, tm
     paired_data_dir(data, dev)
     rng = random.Random(6)
     partial_seen = 0
+    partial, live_file = data / "cache" / "partial", data / "manifest.json"
+
+    def begun() -> bool:
+        return any(partial.glob("*.part")) or live_file.exists()
+
     for _ in range(6 if not LONG else 30):
         proc = _player(live_server, data, shots)
-        begun_by = time.monotonic() + 30  # the download begins (however slow the start), then a random wait
-        while time.monotonic() < begun_by and not any((data / "cache" / "partial").glob("*.part")):
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 2.5))
-        partial_seen += any((data / "cache" / "partial").glob("*.part"))
+        # the download begins (however slow the start; unless all is fetched already), then a random wait
+        eventually(begun, 30, "the player's download to begin")
+        time.sleep(rng.uniform(0.0, 2.5))  # the behaviour under test: a kill at a random moment
+        partial_seen += any(partial.glob("*.part"))
         proc.kill()
         proc.wait()
         live = _cache_consistent(data)
@@ -372,12 +453,12 @@ def test_kill_9_of_the_whole_player_process_mid_sync(live_server: LiveServer, tm
     assert partial_seen >= 4, f"only {partial_seen} kills landed mid-download"
     proc = _player(live_server, data, shots, heartbeat_s=1)
     try:
-        deadline, status = time.monotonic() + 60, {}
-        while time.monotonic() < deadline:
-            status = op.request("GET", f"/screens/{dev.device_id}/status")
-            if status["sync"] == "in_sync" and (status["heartbeat"] or {}).get("current_item_id"):
-                break
-            time.sleep(0.5)
+        def playing() -> dict[str, Any] | None:
+            status: dict[str, Any] = op.request("GET", f"/screens/{dev.device_id}/status")
+            in_sync = status["sync"] == "in_sync" and (status["heartbeat"] or {}).get("current_item_id")
+            return status if in_sync else None
+
+        status = eventually(playing, 60, "the server to see the screen in sync and playing")
         # the server sees the screen playing its newest manifest with nothing missing
         assert status["sync"] == "in_sync", status
         assert status["playing_manifest"] == status["latest_manifest"]
@@ -461,7 +542,7 @@ def test_player_cache_full(live_server: LiveServer, tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason="PostgreSQL 15 binaries missing")
-def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path) -> None:
+def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path, media_dir: Path) -> None:
     pg = Postgres()
     pg.start()
     server = LiveServer(data_dir=tmp_path / "srv", port=free_port(), database_url=pg.create_db())
@@ -471,13 +552,13 @@ def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path) -> None:
         server.start(timeout_s=90)
         devices = [pair_device(server) for _ in range(3)]
         per_device = 30 if LONG else 10
-        batches = {
-            d.device_id: [
-                _plays("c-pg", 50, dt.datetime(2026, 11, 25, tzinfo=dt.UTC) + dt.timedelta(hours=i))
-                for i in range(per_device)
-            ]
-            for d in devices
-        }
+        batches = {}
+        camps = []
+        for i, d in enumerate(devices):
+            camp, batches[d.device_id] = believable_batches(
+                server, d, media_dir / "small.jpg", count=per_device, size=50, name=f"Pg{i}", share=15
+            )
+            camps.append(camp)
         tries: dict[str, list[int]] = {d.device_id: [] for d in devices}
 
         def sender(d: object) -> None:
@@ -485,7 +566,7 @@ def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path) -> None:
                 tries[d.device_id].append(  # type: ignore[attr-defined]
                     _send_until_accepted(server.api + "/device/plays", d.headers, batch)  # type: ignore[attr-defined]
                 )
-                time.sleep(0.05)
+                time.sleep(0.05)  # the behaviour under test: the load spreads over the restart
 
         threads = [threading.Thread(target=sender, args=(d,)) for d in devices]
         for t in threads:
@@ -496,7 +577,7 @@ def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path) -> None:
         for t in threads:
             t.join(120)
         assert all(len(v) == per_device for v in tries.values())
-        assert _counted(server, "c-pg") == len(devices) * per_device * 50
+        assert sum(_counted(server, c) for c in camps) == len(devices) * per_device * 50
         hb = httpx.post(
             server.api + "/device/heartbeat",
             json={"sent_at": dt.datetime.now(dt.UTC).isoformat(), "player_version": "t"},

@@ -24,6 +24,8 @@ from sqlalchemy import select
 
 from content_server.kiosk.models import ServiceRow, SlotRow
 from signage_demo.kiosk_catalogue import seed_demo_catalogue
+from tests.content_server.studio.pdfs import notice
+from tests.content_server.studio.samples import SAMPLES
 from tests.fixtures.server import AppClient, PairedDevice, pair_device
 
 ROLES = ("anonymous", "operator", "adv_a", "adv_b", "clerk", "prov_a", "prov_b", "player", "kiosk")
@@ -82,6 +84,7 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/campaigns/{campaign_id}/withdraw"): frozenset({"adv_a"}),
     ("POST", "/api/v1/campaigns/{campaign_id}/{action}"): OP,
     ("GET", "/api/v1/reports/plays"): ADVERTISERS,
+    ("GET", "/api/v1/reports/refused-plays"): OP,
     ("GET", "/api/v1/bundles"): OP,
     ("POST", "/api/v1/alert-feeds"): OP,
     ("POST", "/api/v1/alert-feeds/{feed_id}/cap"): EVERYONE,  # the feed secret in the URL is the credential
@@ -112,6 +115,19 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/provider/bookings/{order_id}/{action}"): frozenset({"prov_a"}),
     ("GET", "/api/v1/kiosk-admin/audit"): OP,
     ("POST", "/api/v1/kiosk-admin/reconcile"): OP,
+    ("GET", "/api/v1/studio/designs"): ADVERTISERS,
+    ("GET", "/api/v1/studio/palettes"): ADVERTISERS,
+    ("POST", "/api/v1/studio/preview"): ADVERTISERS,
+    ("POST", "/api/v1/studio/slides"): ADVERTISERS,
+    ("GET", "/api/v1/studio/slides"): ADVERTISERS,
+    ("GET", "/api/v1/studio/slides/{slide_id}"): ADS,
+    ("PUT", "/api/v1/studio/slides/{slide_id}"): frozenset({"adv_a"}),  # only the author edits
+    ("POST", "/api/v1/studio/pdfs"): ADVERTISERS,
+    ("GET", "/api/v1/studio/pdfs/{doc_id}"): ADS,
+    ("POST", "/api/v1/studio/sources"): OP,
+    ("GET", "/api/v1/studio/sources"): OP,
+    ("POST", "/api/v1/studio/sources/{source_id}/refresh"): OP,
+    ("DELETE", "/api/v1/studio/sources/{source_id}"): OP,
 }
 # routes whose answer for an allowed role may be a refusal of the *content* (bad signature,
 # wrong secret, wrong state): what matters there is that nobody else gets further
@@ -130,6 +146,7 @@ CONTENT_CHECKED = {
     ("POST", "/api/v1/provider/images"),
     ("POST", "/api/v1/media"),
     ("POST", "/api/v1/device/screenshot"),
+    ("POST", "/api/v1/studio/pdfs"),  # an empty body is not a PDF (415) for the allowed roles too
 }
 DESTRUCTIVE = ("DELETE", "/revoke", "/withdraw", "/cancel", "/{action}", "/logout")
 
@@ -232,7 +249,20 @@ def _build(c: AppClient, media_dir: Path) -> World:
         "/api/v1/devices/pairing",
         json={"device_kind": "player", "player_version": "t", "public_key": "A" * 43 + "="},
     ).json()
+    slide_body = {"content": {"design": "offer", "fields": SAMPLES["offer"]}, "title": "a slide"}
+    slide = c.post("/api/v1/studio/slides", json={**slide_body, "title": "A's secret slide"}, headers=a)
+    assert slide.status_code == 201, slide.text
+    doc = c.post("/api/v1/studio/pdfs", content=notice(1), headers=a)
+    assert doc.status_code == 201, doc.text
+    source_body = {
+        "spec": {"name": "iso", "kind": "feed", "url": "http://127.0.0.1:9/feed.xml"}
+    }  # never allowed
+    source = c.post("/api/v1/studio/sources", json=source_body, headers=op)
+    assert source.status_code == 201, source.text
     ids = {
+        "slide_id": slide.json()["id"],
+        "doc_id": doc.json()["id"],
+        "source_id": source.json()["id"],
         "user_id": adv_a_id,
         "pairing_id": pairing["pairing_id"],
         "screen_id": player.device_id,
@@ -301,10 +331,23 @@ def _build(c: AppClient, media_dir: Path) -> World:
             "end": (start + dt.timedelta(hours=1, minutes=30)).isoformat(),
         },
         ("POST", "/api/v1/provider/bookings/{order_id}/{action}"): lambda: {"reason": "isolation test"},
+        ("POST", "/api/v1/studio/preview"): lambda: slide_body,
+        ("POST", "/api/v1/studio/slides"): lambda: slide_body,
+        ("PUT", "/api/v1/studio/slides/{slide_id}"): lambda: slide_body,
+        ("POST", "/api/v1/studio/sources"): lambda: source_body,
     }
     ct = case_types[0]
     ids["case_type"] = ct["code"]
-    secrets = [media["id"], media["sha256"], camp.json()["id"], ids["order_id"], "A's secret service"]
+    secrets = [
+        media["id"],
+        media["sha256"],
+        camp.json()["id"],
+        ids["order_id"],
+        "A's secret service",
+        ids["slide_id"],
+        ids["doc_id"],
+        "A's secret slide",
+    ]
     return World(c, headers, ids, bodies, secrets)
 
 

@@ -13,6 +13,7 @@ from content_server.core.deps import ClockDep, NowDep, SessionDep, SettingsDep, 
 from content_server.core.group_commit import GroupCommit
 from content_server.core.keys import public_key_b64
 from content_server.signage.deps import CurrentDevice, CurrentGrant, device_for_key
+from content_server.signage.screenshots import MAX_SCREENSHOT_BYTES, ScreenshotPolicy
 from content_server.signage.services import manifest as manifests
 from content_server.signage.services import plays, screens
 from content_server.signage.services.heartbeats import HeartbeatBook
@@ -30,7 +31,6 @@ from schedules.protocol.device import (
 )
 
 router = APIRouter(tags=["devices"])
-MAX_SCREENSHOT_BYTES = 8 * 1024 * 1024
 
 
 @router.post("/devices/pairing", response_model=PairingStarted, status_code=201)
@@ -88,28 +88,30 @@ async def heartbeat(body: Heartbeat, request: Request, now: NowDep, grant: Curre
 async def upload_plays(
     body: PlayBatch, request: Request, now: NowDep, grant: CurrentGrant
 ) -> PlayBatchResult:
-    """Proof of play, answered once committed (with other requests' batches: group commit); a
-    retried batch never double counts (records are keyed by their id)."""
+    """Proof of play, answered once committed (with other requests' batches: group commit): only
+    plays a manifest served to this device vouches for are kept (the others are counted by
+    reason); a retried batch never double counts (records are keyed by their id)."""
     writes: GroupCommit = request.app.state.writes
-    return await writes.write(plays.INGEST, plays.PlaySubmission(grant.device_id, body, now))
+    submission = plays.PlaySubmission(grant.device_id, body, now, request.app.state.play_policy)
+    return await writes.write(plays.INGEST, submission)
 
 
 @router.post(
     "/device/screenshot",
     status_code=204,
-    dependencies=[max_body(MAX_SCREENSHOT_BYTES)],
+    dependencies=[max_body(MAX_SCREENSHOT_BYTES)],  # the policy's default
     openapi_extra=raw_body("image/png"),
 )
 async def screenshot(request: Request, store: StoreDep, clock: ClockDep, device: CurrentDevice) -> Response:
-    """A PNG of what the screen shows, streamed to the store; recorded on a worker thread."""
-    staged = await store.stage_stream(request.stream(), MAX_SCREENSHOT_BYTES)
+    """A PNG the server asked for (``HeartbeatReply.screenshot_requested``): 409 when nobody asked
+    (before a byte is read), 429 within the policy's interval of the last one, 422 unless it
+    decodes as a PNG under the pixel limit. Streamed, then decoded, re-encoded and recorded on a
+    worker thread; only the server's re-encoding of the latest is kept."""
+    policy: ScreenshotPolicy = request.app.state.screenshot_policy
+    screens.check_screenshot_wanted(device, policy, clock.now())
+    staged = await store.stage_stream(request.stream(), policy.max_bytes)
     await run_in_threadpool(
-        screens.store_screenshot,
-        request.app.state.sessions,
-        device.id,
-        staged,
-        max_bytes=MAX_SCREENSHOT_BYTES,
-        now=clock.now(),
+        screens.store_screenshot, request.app.state.sessions, device.id, staged, store, policy, clock
     )
     return Response(status_code=204)
 

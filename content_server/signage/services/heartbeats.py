@@ -5,13 +5,14 @@ same manifest in play, the same picture, no new errors) and differ only in when 
 and in the numbers that drift (cache size, free disk, the item on screen). Writing each into its
 device row cost a transaction per beat. Here a beat whose *status* (:func:`status_of`) differs
 from what this process last wrote, from a device this process does not know yet, or that must
-fetch something from the database (a screenshot is wanted, the manifest version for the reply is
-not known current), is written before the reply, as before. Any other beat is answered from
-memory and kept as the device's latest; every ``heartbeat_flush_s`` seconds the latest beat of
-every device heard from is written in one statement (:func:`write`) through the group-commit
-writer. "Offline" is decided over minutes (``offline_after_s``, at least four flush periods), so
-every process, the portal included, sees the same online state a few seconds later at most; a
-crash loses at most those seconds of last-seen times, and the next beat brings them back.
+fetch something from the database (a screenshot is wanted or due by ``ScreenshotPolicy``, the
+manifest version for the reply is not known current), is written before the reply, as before.
+Any other beat is answered from memory and kept as the device's latest; every
+``heartbeat_flush_s`` seconds the latest beat of every device heard from is written in one
+statement (:func:`write`) through the group-commit writer. "Offline" is decided over minutes
+(``offline_after_s``, at least four flush periods), so every process, the portal included, sees
+the same online state a few seconds later at most; a crash loses at most those seconds of
+last-seen times, and the next beat brings them back.
 
 Cross-process news reaches the memory too: each flush reads which screens owe a screenshot (an
 operator may have asked another process), and a change to a device's screenshot columns through
@@ -35,6 +36,7 @@ from content_server.core.errors import Unauthorized
 from content_server.core.group_commit import GroupCommit, WriteKind
 from content_server.core.models import UTCDateTime
 from content_server.signage.models import Device
+from content_server.signage.screenshots import ScreenshotPolicy
 from content_server.signage.services.manifest import ManifestCache
 from schedules.clock import Clock
 from schedules.protocol.device import Heartbeat, HeartbeatReply
@@ -129,6 +131,7 @@ class _Known:
 
     status: Status
     screenshot_requested: bool
+    screenshot_at: dt.datetime | None  # the last screenshot received (for a policy that asks on a schedule)
 
 
 class HeartbeatBook:
@@ -140,6 +143,7 @@ class HeartbeatBook:
         sessions: sessionmaker[Session],
         manifests: ManifestCache,
         clock: Clock,
+        screenshots: ScreenshotPolicy,
         *,
         flush_s: float,
         manifest_days: int,
@@ -148,6 +152,7 @@ class HeartbeatBook:
         self._sessions = sessions
         self._manifests = manifests
         self._clock = clock
+        self._screenshots = screenshots
         self._flush_s = flush_s
         self._days = manifest_days
         self._known: dict[str, _Known] = {}
@@ -162,7 +167,12 @@ class HeartbeatBook:
         self._pending[device_id] = beat
         known = self._known.get(device_id)
         fresh = self._manifests.fresh_manifest(device_id, now)
-        if known is None or known.status != status_of(hb) or known.screenshot_requested or fresh is None:
+        if (
+            known is None
+            or known.status != status_of(hb)
+            or self._screenshots.due(known.screenshot_requested, known.screenshot_at, now)
+            or fresh is None
+        ):
             reply, self._known[device_id] = await run_in_threadpool(self._write_now, beat)
             if self._pending.get(device_id) is beat:  # written: unless a newer one came meanwhile
                 del self._pending[device_id]
@@ -180,11 +190,12 @@ class HeartbeatBook:
             write(session.connection(), [beat])
             session.commit()
             manifest, _ = self._manifests.get(session, device, beat.seen_at, days=self._days)
-            requested = device.screenshot_requested
+            known = _Known(status_of(beat.heartbeat), device.screenshot_requested, device.screenshot_at)
+        wanted = self._screenshots.due(known.screenshot_requested, known.screenshot_at, beat.seen_at)
         reply = HeartbeatReply(
-            server_time=beat.seen_at, screenshot_requested=requested, manifest_version=manifest.version
+            server_time=beat.seen_at, screenshot_requested=wanted, manifest_version=manifest.version
         )
-        return reply, _Known(status_of(beat.heartbeat), requested)
+        return reply, known
 
     async def flush(self) -> None:
         """Write every device's latest beat not written yet (one transaction)."""
@@ -212,11 +223,13 @@ class HeartbeatBook:
 
     def _learn(self, beats: list[Beat], owed: frozenset[str]) -> None:
         for b in beats:
-            self._known[b.device_id] = _Known(status_of(b.heartbeat), b.device_id in owed)
+            before = self._known.get(b.device_id)
+            at = before.screenshot_at if before is not None else None
+            self._known[b.device_id] = _Known(status_of(b.heartbeat), b.device_id in owed, at)
         for device_id in owed:  # asked in another process: answered by the next beat
             known = self._known.get(device_id)
             if known is not None and not known.screenshot_requested:
-                self._known[device_id] = _Known(known.status, True)
+                self._known[device_id] = _Known(known.status, True, known.screenshot_at)
         self.flushes += 1
 
     def forget(self, device_ids: set[Any]) -> None:
