@@ -242,11 +242,14 @@ def test_kill_9_mid_group_commit_keeps_every_acknowledged_play_and_counts_each_o
     try:
         devices = [pair_device(server) for _ in range(4)]
         lanes, per_lane = 32, 12 if not LONG else 40
-        pools = _believable_pools(server, devices, media_dir / "small.jpg", lanes // 4 * per_lane)
-        camp, pools = pools[0], pools[1]
-        batches = [batch for lane in range(lanes) for batch in pools[lane % 4][:per_lane]]
-        for lane in range(lanes):  # lane n sends batches [n * per_lane, (n + 1) * per_lane) as device n % 4
-            del pools[lane % 4][:per_lane]
+        camp, pools = _believable_pools(server, devices, media_dir / "small.jpg", lanes // 4 * per_lane)
+        # lane n sends batches [n * per_lane, (n + 1) * per_lane), as device n % 4
+        batches = [
+            batch
+            for lane in range(lanes)
+            for batch in pools[lane % 4][lane // 4 * per_lane : (lane // 4 + 1) * per_lane]
+        ]
+        assert len({rec["id"] for b in batches for rec in b}) == 5 * len(batches)
         acked: dict[int, int] = {}  # batch -> records the first 200 accepted
         tries = [0] * len(batches)
         report = _run_lanes_across_a_kill(server, devices, batches, lanes, acked, tries)

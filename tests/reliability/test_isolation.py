@@ -72,7 +72,9 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/v1/media/{media_id}"): ADS,
     ("GET", "/api/v1/media/{media_id}/content"): ADS,
     ("GET", "/api/v1/media/{media_id}/thumbnail"): ADS,
-    ("GET", "/api/v1/assets/{sha256}"): DEVICES,
+    # A's media is in no manifest yet (its campaign is pending), and a device gets only the assets
+    # of manifests served to it (``asset_access``): nobody gets through
+    ("GET", "/api/v1/assets/{sha256}"): frozenset(),
     ("GET", "/api/v1/announcements"): OP,
     ("POST", "/api/v1/announcements"): OP,
     ("GET", "/api/v1/announcements/{ann_id}"): OP,
@@ -87,6 +89,13 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/reports/refused-plays"): OP,
     ("GET", "/api/v1/bundles"): OP,
     ("POST", "/api/v1/alert-feeds"): OP,
+    ("GET", "/api/v1/alert-feeds"): OP,
+    ("PUT", "/api/v1/alert-feeds/{feed_id}/area-mapping"): OP,
+    ("GET", "/api/v1/house-rules"): OP,
+    ("PUT", "/api/v1/house-rules/classes/{screen_class}"): OP,
+    ("PUT", "/api/v1/house-rules/groups/{group}"): OP,
+    ("DELETE", "/api/v1/house-rules/groups/{group}"): OP,
+    ("GET", "/api/v1/kiosk/images/{sha256}"): frozenset({"kiosk"}),  # a picture of the public catalogue
     ("POST", "/api/v1/alert-feeds/{feed_id}/cap"): EVERYONE,  # the feed secret in the URL is the credential
     ("GET", "/api/v1/kiosk/catalogue"): frozenset({"kiosk"}),
     ("POST", "/api/v1/kiosk/orders"): frozenset({"kiosk"}),
@@ -221,7 +230,11 @@ def _build(c: AppClient, media_dir: Path) -> World:
         "price_minor": 1000,
         "duration_minutes": 30,
     }
-    service = c.post("/api/v1/provider/services", json=service_body, headers=pa)
+    service_png = (media_dir / "landscape.png").read_bytes()  # not A's file: its sha names A's media
+    picture = c.post("/api/v1/provider/images", content=service_png, headers=pa)
+    assert picture.status_code == 201, picture.text
+    pictured = {**service_body, "image_sha256": picture.json()["sha256"]}
+    service = c.post("/api/v1/provider/services", json=pictured, headers=pa)
     assert service.status_code == 201, service.text
     start = (c.clock.now() + dt.timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
     slot_body = {
@@ -278,6 +291,9 @@ def _build(c: AppClient, media_dir: Path) -> World:
         "token": "not-a-token",
         "case_number": case.json()["case_number"],
         "service_id": service.json()["id"],
+        "service_image": picture.json()["sha256"],
+        "screen_class": "indoor_small",
+        "group": "north",
     }
     now = c.clock.now()
     bodies: dict[tuple[str, str], Callable[[], Any]] = {
@@ -335,6 +351,9 @@ def _build(c: AppClient, media_dir: Path) -> World:
         ("POST", "/api/v1/studio/slides"): lambda: slide_body,
         ("PUT", "/api/v1/studio/slides/{slide_id}"): lambda: slide_body,
         ("POST", "/api/v1/studio/sources"): lambda: source_body,
+        ("PUT", "/api/v1/house-rules/classes/{screen_class}"): lambda: {"loop_seconds": 120},
+        ("PUT", "/api/v1/house-rules/groups/{group}"): lambda: {"max_ad_share": 40},
+        ("PUT", "/api/v1/alert-feeds/{feed_id}/area-mapping"): lambda: {"rules": []},
     }
     ct = case_types[0]
     ids["case_type"] = ct["code"]
@@ -356,6 +375,8 @@ def _fill(path: str, ids: dict[str, str], method: str) -> str:
         name = m.group(1)
         if name == "action" and "/provider/bookings/" in path:
             return "accept"
+        if name == "sha256" and "/kiosk/images/" in path:
+            return ids["service_image"]
         return ids[name]
 
     return re.sub(r"\{(\w+)\}", one, path)

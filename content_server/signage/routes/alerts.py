@@ -6,7 +6,7 @@ import datetime as dt
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from content_server.core.body_limit import max_body
 from content_server.core.deps import ClockDep, NowDep, Operator, SessionDep, SettingsDep
@@ -24,6 +24,16 @@ class FeedIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     area_groups: dict[str, list[str]] = Field(default_factory=dict, max_length=200)  # names only (older form)
     area_mapping: AreaMapping | None = None  # area names in any language and geocodes -> groups
+
+    @model_validator(mode="after")
+    def _area_groups_make_a_mapping(self) -> FeedIn:
+        """The older form is turned into a mapping: checked by the mapping's rules here (a 422), not
+        when the feed is created (a 500)."""
+        try:
+            AreaMapping.from_area_groups(self.area_groups)
+        except ValidationError as exc:
+            raise ValueError(f"area_groups: {exc.errors()[0]['msg']}") from None
+        return self
 
 
 class FeedOut(BaseModel):
