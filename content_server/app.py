@@ -1,9 +1,9 @@
 """Application factory: ``create_app(settings)`` wires core and each feature, explicitly, in one place.
 
-Core (database, migrations, store, keys, scheduler, error answers, body limits, the portal's
-shell) comes first; then each feature adds its JSON routes (under ``/api/v1``), its portal pages
-and its start-up and shutdown hooks. Adding a feature is a few lines here (docs/architecture.md,
-"Adding a feature"). Nothing happens on import.
+Core (database, migrations, the group-commit writer, store, keys, scheduler, error answers, body
+limits, the portal's shell) comes first; then each feature adds its JSON routes (under
+``/api/v1``), its portal pages and its start-up and shutdown hooks. Adding a feature is a few
+lines here (docs/architecture.md, "Adding a feature"). Nothing happens on import.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from content_server.core.auth import LoginGuard
 from content_server.core.body_limit import BodyLimit, collect_limits
 from content_server.core.changes import ChangeTracker
 from content_server.core.db import make_engine, make_sessionmaker
+from content_server.core.group_commit import GroupCommit
 from content_server.core.headers import SecurityHeaders
 from content_server.core.keys import load_or_create_server_key
 from content_server.core.login_guard import LoginPolicy
@@ -70,6 +71,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.changes.install(app.state.sessions)
+        # the group-commit writer, on a connection of its own
+        write_engine = make_engine(
+            settings.effective_database_url, pool_size=1, max_overflow=0, pre_ping=False
+        )
+        app.state.writes = GroupCommit(write_engine)
+        app.state.writes.start()
         app.state.body_limits = collect_limits(app, settings)
         app.state.store = MediaStore(settings.media_dir)
         app.state.server_key = load_or_create_server_key(settings.data_dir)
@@ -88,6 +95,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
                 stop(app)
             if scheduler.running:
                 scheduler.shutdown(wait=False)
+            app.state.writes.stop()
+            write_engine.dispose()
             engine.dispose()
 
     app = ContentServer(
@@ -110,6 +119,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
     core_docs.install(app, API_PREFIX)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # nosniff; no-store unless a route chose (core/headers.py)
+    # the routes a fleet calls all day come first: FastAPI tries routes in order, and each try costs
+    app.include_router(signage_routes.device_router, prefix=API_PREFIX)
+    app.include_router(kiosk_routes.device_router)
     app.include_router(core_api.router, prefix=API_PREFIX)
     portal.install(app)  # the portal's shell: static files, HTML error pages for /portal
 

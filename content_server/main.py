@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             proxy_headers=bool(settings.proxy_list),
             forwarded_allow_ips=settings.proxy_list,
             server_header=False,  # no version banner for scanners
+            # idle connections outlive the proxy's upstream keep-alive: were the app to close one
+            # first, nginx could reuse it at that very moment and answer a POST with 502
+            timeout_keep_alive=settings.keep_alive_s,
             timeout_graceful_shutdown=settings.shutdown_grace_s,  # then whatever still runs is cut
         )
         Server(config).run()

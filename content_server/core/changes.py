@@ -94,6 +94,7 @@ class ChangeTracker:
         self._clock = clock
         self._watches: dict[type[Any], Watch] = {}
         self._listeners: list[Callable[[bool], None]] = []
+        self._row_listeners: list[tuple[type[Any], frozenset[str], Callable[[set[Any]], None]]] = []
 
     def watch(
         self,
@@ -111,6 +112,14 @@ class ChangeTracker:
     def on_commit(self, listener: Callable[[bool], None]) -> None:
         """``listener(emergency)`` runs after each commit of this process that changed something."""
         self._listeners.append(listener)
+
+    def on_row_change(
+        self, model: type[Any], columns: frozenset[str] | set[str], listener: Callable[[set[Any]], None]
+    ) -> None:
+        """``listener(ids)`` runs after each commit of this process that changed ``columns`` of
+        ``model`` rows through the ORM, with their primary keys; it bumps nothing (for a cache of
+        a few rows' columns, such as the heartbeat's memory of which screens owe a screenshot)."""
+        self._row_listeners.append((model, frozenset(columns), listener))
 
     def install(self, sessions: sessionmaker[Session]) -> None:
         event.listen(sessions, "after_flush", self._after_flush)
@@ -139,6 +148,12 @@ class ChangeTracker:
                 changed, emergency = changed or c, emergency or e
         if changed:
             self._record(session, emergency)
+        for n, (model, columns, _listener) in enumerate(self._row_listeners):
+            for obj in session.dirty:
+                if type(obj) is model:
+                    attrs = inspect(obj).attrs
+                    if any(attrs[name].history.has_changes() for name in columns):
+                        session.info.setdefault("rows", {}).setdefault(n, set()).add(inspect(obj).identity[0])
 
     def _on_statement(self, state: ORMExecuteState) -> None:
         if not (state.is_update or state.is_delete or state.is_insert):
@@ -163,9 +178,12 @@ class ChangeTracker:
         if marks:
             for listener in self._listeners:
                 listener("emergency" in marks)
+        for n, ids in session.info.pop("rows", {}).items():
+            self._row_listeners[n][2](ids)
 
     def _after_rollback(self, session: Session) -> None:
         session.info.pop("changes", None)
+        session.info.pop("rows", None)
 
 
 class CachedGenerations:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -22,14 +24,22 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite connections get WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20, pre_ping: bool = True) -> Engine:
+    """Create an engine; SQLite connections get WAL, foreign keys and a busy timeout.
+
+    The defaults are the request pool's. One thread that keeps its connection (the group-commit
+    writer) asks for a pool of one without the ping at each check-out: a connection found dead
+    is dropped when a statement fails on it, and the next check-out opens a new one.
+    """
     url = _normalise_url(url)
     if url.startswith("sqlite"):
         # the pool as big as PostgreSQL's: connections beyond pool_size are opened and closed per
         # checkout, and each opening runs the pragmas below
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10, max_overflow=20
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool_size,
+            max_overflow=max_overflow,
         )
 
         @event.listens_for(engine, "connect")
@@ -42,7 +52,24 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=pre_ping, pool_size=pool_size, max_overflow=max_overflow)
+
+
+def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]], *, key: str) -> list[Any]:
+    """Insert the rows whose ``key`` is not taken yet, in one statement; the keys inserted.
+
+    ``INSERT … ON CONFLICT (key) DO NOTHING RETURNING key`` (PostgreSQL and SQLite 3.35+): a row
+    already there (from an earlier request, or from another process a moment ago) is skipped
+    without an error and without a read before the write.
+    """
+    return list(conn.execute(_insert_new_statement(conn.dialect.name, table, key), rows).scalars())
+
+
+@functools.cache
+def _insert_new_statement(dialect: str, table: Table, key: str) -> Insert:
+    """Built once per table: building it again for every write cost as much as running it."""
+    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return build(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

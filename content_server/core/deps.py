@@ -25,23 +25,28 @@ from schedules.clock import Clock
 SESSION_COOKIE = "signage_session"
 
 
-def get_settings(request: Request) -> Settings:
+# The dependencies that only read the app's state are coroutines: FastAPI runs a plain function
+# dependency on a worker thread, a hop that costs more than the look-up itself.
+
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     """The app's one clock (tests move it)."""
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_now(request: Request) -> dt.datetime:
+async def get_now(request: Request) -> dt.datetime:
     """Now on the app's clock; always timezone-aware UTC."""
-    return get_clock(request).now()
+    clock: Clock = request.app.state.clock
+    return clock.now()
 
 
-def get_store(request: Request) -> MediaStore:
+async def get_store(request: Request) -> MediaStore:
     store: MediaStore = request.app.state.store
     return store
 

@@ -86,6 +86,20 @@ class Settings(BaseSettings):
         30.0, gt=0, le=3600,
         description="How often rollouts move on past health gates and the update timestamp is kept fresh.",
     )
+    keep_alive_s: int = Field(
+        75,
+        ge=1,
+        le=3600,
+        description="How long an idle HTTP connection stays open; keep it longer than the proxy's upstream "
+        "keepalive_timeout (60 s in deploy/'s nginx), so the proxy closes idle connections, never the app.",
+    )
+    heartbeat_flush_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="Heartbeats that change nothing are kept in memory and written at most this many seconds "
+        "later (a change is written before the reply).",
+    )
     shutdown_grace_s: int = Field(
         5, ge=0, le=120, description="On SIGTERM, how long open requests may still run before they are cut."
     )
@@ -108,6 +122,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             name = self.community_timezone
             raise ValueError(f"SIGNAGE_COMMUNITY_TIMEZONE: unknown time zone {name!r}") from exc
+        return self
+
+    @model_validator(mode="after")
+    def _flush_well_within_offline(self) -> Settings:
+        if self.heartbeat_flush_s * 4 > self.offline_after_s:
+            raise ValueError(
+                "SIGNAGE_HEARTBEAT_FLUSH_S: keep it under a quarter of SIGNAGE_OFFLINE_AFTER_S, or screens "
+                "would look offline while their heartbeats wait in memory"
+            )
         return self
 
     @field_validator("trusted_proxies")

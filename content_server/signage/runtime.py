@@ -1,8 +1,8 @@
 """Wiring of the signage feature into a running server: caches, change watching, the fast path, jobs.
 
 ``prepare`` runs in ``create_app`` (it declares what feeds the caches and builds them), ``start``
-once the database is ready (jobs, the poll fast path), ``stop`` at shutdown. Nothing happens on
-import.
+once the database is ready (jobs, the poll fast path, the heartbeats' memory and its flush),
+``stop`` at shutdown (the last heartbeats written). Nothing happens on import.
 """
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-
-from fastapi.concurrency import run_in_threadpool
+from concurrent.futures import ThreadPoolExecutor
 
 from content_server.core.api import ContentServer
 from content_server.core.changes import CachedGenerations, ChangeTracker
 from content_server.signage.fastpath import PollFastPath
+from content_server.signage.models import Device
 from content_server.signage.proof_of_play import PlayPolicy
 from content_server.signage.screenshots import ScreenshotPolicy
 from content_server.signage.services import manifest
 from content_server.signage.services.devices import DeviceKeys
 from content_server.signage.services.emergency import EmergencyNotifier
+from content_server.signage.services.heartbeats import SCREENSHOT_COLUMNS, HeartbeatBook
 from content_server.signage.services.manifest import ManifestCache
 from content_server.signage.services.screens import clean_up
 from content_server.signage.services.transcoding import TranscodeJobs
@@ -65,9 +66,14 @@ def _clean_up(app: ContentServer) -> None:
         log.info("clean-up removed %d stale row(s)", removed)
 
 
-async def _refresh_generation(app: ContentServer, every_s: float) -> None:
-    """Keep the fast path's view of the change counter fresh, so polls never wait for it."""
+async def _refresh_generation(app: ContentServer, every_s: float, thread: ThreadPoolExecutor) -> None:
+    """Keep the fast path's view of the change counter fresh, so polls never wait for it.
+
+    On a thread of its own: on the request threads, a busy server would read it late, its 304s
+    and heartbeats would then miss the fast path and make the server busier still.
+    """
     generations: CachedGenerations = app.state.generations
+    loop = asyncio.get_running_loop()
 
     def read() -> None:
         with app.state.sessions() as session:
@@ -76,31 +82,58 @@ async def _refresh_generation(app: ContentServer, every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
         try:
-            await run_in_threadpool(read)
+            await loop.run_in_executor(thread, read)
         except Exception:  # boundary: a failed read only makes polls take the normal route
             log.exception("could not refresh the change counter")
 
 
 def start(app: ContentServer) -> None:
-    """Start-up hook (on the event loop, the database ready): the fast path, jobs, the refresher."""
+    """Start-up hook (on the event loop, the database ready): the fast path, jobs, the refresher,
+    the heartbeats' memory and its flush."""
     settings, state = app.state.settings, app.state
+    loop = asyncio.get_running_loop()
     state.scheduler.add_job(_clean_up, "interval", args=[app], minutes=15, id="signage-clean-up")
     state.transcoder = TranscodeJobs(state.sessions, state.store, settings, state.clock)
     resumed = state.transcoder.resume()
     if resumed:
         log.info("resumed %d transcoding job(s)", resumed)
+    book = HeartbeatBook(
+        state.writes,
+        state.sessions,
+        state.manifests,
+        state.clock,
+        state.screenshot_policy,
+        flush_s=settings.heartbeat_flush_s,
+        manifest_days=settings.manifest_days,
+        update_hook=state.update_hook,
+    )
+    state.heartbeats = book
+    state.changes.on_row_change(Device, SCREENSHOT_COLUMNS, book.forget)
+    state.signage_tasks = [loop.create_task(book.run())]
+    state.signage_threads = []
     if settings.poll_cache_s > 0:
         fast = PollFastPath(state.device_keys, state.manifests, state.store, state.clock)
         app.front_answers = (*app.front_answers, fast)
-        state.signage_refresher = asyncio.get_running_loop().create_task(
-            _refresh_generation(app, settings.poll_cache_s / 2)
-        )
+        thread = ThreadPoolExecutor(1, thread_name_prefix="generation-refresh")
+        state.signage_threads.append(thread)
+        refresh = _refresh_generation(app, settings.poll_cache_s / 2, thread)
+        state.signage_tasks.append(loop.create_task(refresh))
 
 
 def stop(app: ContentServer) -> None:
-    """Shutdown hook: stop the refresher and answer the emergency long-polls now."""
-    refresher = getattr(app.state, "signage_refresher", None)
-    if refresher is not None:
-        refresher.cancel()
-    app.state.transcoder.stop()
+    """Shutdown hook: stop the background tasks, write the last heartbeats, answer the emergency
+    long-polls now."""
+    for task in getattr(app.state, "signage_tasks", []):
+        task.cancel()
+    for thread in getattr(app.state, "signage_threads", []):
+        thread.shutdown(wait=False)
+    book: HeartbeatBook | None = getattr(app.state, "heartbeats", None)
+    if book is not None:
+        try:
+            book.flush_blocking()
+        except Exception:  # boundary: a stop must finish; the beats are seconds of last-seen times
+            log.exception("could not write the last heartbeats")
+    transcoder = getattr(app.state, "transcoder", None)
+    if transcoder is not None:
+        transcoder.stop()
     app.state.emergency.close()

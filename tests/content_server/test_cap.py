@@ -90,3 +90,12 @@ def test_unsigned_forged_and_malformed_alerts_are_refused(app_client: AppClient)
     status, body = _post(c, feed, ALERT.format(ident="B2", msg_type="Alert", refs="", area="Atlantis"))
     assert status == 201 and body["outcome"] == "not_for_us" and "Atlantis" in body["reason"]["en"]
     assert c.get("/api/v1/device/emergency", headers=dev.headers).json()["active"] is False
+
+
+def test_a_feed_with_a_blank_group_name_is_a_422_and_creates_nothing(app_client: AppClient) -> None:
+    op = app_client.auth(app_client.operator)
+    for groups in ({"北区": [" "]}, {" ": ["north"]}):
+        r = app_client.post("/api/v1/alert-feeds", json={"name": "blank", "area_groups": groups}, headers=op)
+        assert r.status_code == 422, r.text
+        assert "blank" in r.text
+    assert app_client.get("/api/v1/alert-feeds", headers=op).json() == []

@@ -130,6 +130,10 @@ class Postgres:
             c.execute(f'CREATE DATABASE "{name}"')
         return self.url.rsplit("/", 1)[0] + "/" + name
 
+    def pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def setting(self, name: str) -> str:
         import psycopg
 
@@ -139,8 +143,27 @@ class Postgres:
         return str(row[0])
 
 
-def render_site(site: str, *, listen_port: int, upstream_ports: list[int], media_root: Path) -> str:
-    """The shipped site with its production port, upstreams and store root replaced."""
+UPSTREAM_KEEPALIVE = re.compile(r"^(\s*)keepalive_timeout (\d+)s;$", flags=re.M)
+
+
+def upstream_keepalive_s(site: str) -> int:
+    """How long the site keeps an idle upstream connection (its upstream ``keepalive_timeout``)."""
+    found = UPSTREAM_KEEPALIVE.findall(site[site.index("upstream ") : site.index("server {")])
+    if len(found) != 1:
+        raise StackError("the nginx site's upstream block has no single 'keepalive_timeout Ns;'")
+    return int(found[0][1])
+
+
+def render_site(
+    site: str,
+    *,
+    listen_port: int,
+    upstream_ports: list[int],
+    media_root: Path,
+    upstream_keepalive: int | None = None,
+) -> str:
+    """The shipped site with its production port, upstreams and store root replaced (and, for a
+    test that cannot wait a minute, its upstream ``keepalive_timeout``)."""
     servers = re.findall(r"^\s*server 127\.0\.0\.1:\d+ [^;]*;$", site, flags=re.M)
     if len(servers) < 1:
         raise StackError("no upstream servers found in the nginx site")
@@ -152,6 +175,9 @@ def render_site(site: str, *, listen_port: int, upstream_ports: list[int], media
     out, n = re.subn(r"^(\s*)listen 80;", rf"\g<1>listen 127.0.0.1:{listen_port};", out, flags=re.M)
     if n != 1:
         raise StackError("the nginx site has no 'listen 80;' line to template")
+    if upstream_keepalive is not None:
+        upstream_keepalive_s(out)  # exactly one, in the upstream block
+        out = UPSTREAM_KEEPALIVE.sub(rf"\g<1>keepalive_timeout {upstream_keepalive}s;", out, count=1)
     if "/var/lib/signage/media" not in out:
         raise StackError("the nginx site does not name the store root /var/lib/signage/media")
     return out.replace("/var/lib/signage/media", str(media_root))
@@ -167,6 +193,7 @@ class Nginx:
         media_root: Path,
         workers: int = 1,
         port: int | None = None,
+        upstream_keepalive: int | None = None,
     ) -> None:
         self.base = base
         self.port = port or free_port()
@@ -176,6 +203,7 @@ class Nginx:
             listen_port=self.port,
             upstream_ports=upstream_ports,
             media_root=media_root,
+            upstream_keepalive=upstream_keepalive,
         )
         (base / "site.conf").write_text(site)
         user = "user root;\n" if os.geteuid() == 0 else ""  # temp dirs are 0700: workers read as root
@@ -280,6 +308,14 @@ class Stack:
             database_url=self.servers[0].database_url,
             operator=self.operator,
         )
+
+    def server_pids(self) -> list[int]:
+        return [srv.proc.pid for srv in self.servers if srv.proc is not None]
+
+    def nginx_pid(self) -> int:
+        """nginx's master process (the workers are its children)."""
+        assert self.nginx is not None and self.nginx.proc is not None
+        return self.nginx.proc.pid
 
     def close(self) -> None:
         if self.nginx is not None:

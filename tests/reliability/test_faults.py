@@ -7,6 +7,7 @@ needs root; without it they skip and say so (no faked ENOSPC here).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import os
@@ -19,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +28,19 @@ import httpx
 import pytest
 import requests
 from PIL import Image
+from sqlalchemy import select
 
+from content_server.core.db import make_engine
+from content_server.signage.models import PlayRow
 from schedules.protocol.device import Manifest
 from signage_player.cache import AssetCache
 from signage_player.client import ServerClient
 from signage_player.sync import Syncer
-from tests.fixtures.plays import believable_batches
-from tests.fixtures.server import LiveServer, free_port, pair_device
+from tests.fixtures.plays import backdate_served, believable_batches, campaign_play_batches, fetch_manifest
+from tests.fixtures.server import LiveServer, PairedDevice, free_port, pair_device
 from tests.fixtures.waiting import eventually
+from tests.reliability.fleet import run_in_own_loop
+from tests.reliability.http1 import ClientError, Connection
 from tests.reliability.stack import PG_BIN, Postgres
 from tests.signage_player.serverkit import Operator, paired_data_dir
 
@@ -213,6 +220,140 @@ def test_kill_9_mid_download_resumes_and_never_plays_a_partial_file(
     assert cache.path_if_valid(sha) is None
     assert syncer.sync_once() is False  # same manifest (304), but the asset is refetched
     assert cache.path_if_valid(sha) is not None
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_kill_9_mid_group_commit_keeps_every_acknowledged_play_and_counts_each_once(
+    db: str, tmp_path: Path, media_dir: Path, request: pytest.FixtureRequest
+) -> None:
+    """Many devices' batches at once, so the server commits them in groups; kill -9 while groups
+    are in flight. Every batch answered 200 before the kill is in the database right after it
+    (a 2xx means durable); the batches cut off are resent after the restart, and every record is
+    counted exactly once, those committed before the kill whose answer was lost included."""
+    url = None
+    if db == "postgres":
+        from tests.fixtures.postgres import create_database
+
+        url = create_database(request.getfixturevalue("postgres_url"))
+    server = LiveServer(data_dir=tmp_path / "srv", port=free_port(), database_url=url)
+    server.data_dir.mkdir()
+    server.create_operator()
+    server.start()
+    try:
+        devices = [pair_device(server) for _ in range(4)]
+        lanes, per_lane = 32, 12 if not LONG else 40
+        camp, pools = _believable_pools(server, devices, media_dir / "small.jpg", lanes // 4 * per_lane)
+        # lane n sends batches [n * per_lane, (n + 1) * per_lane), as device n % 4
+        batches = [
+            batch
+            for lane in range(lanes)
+            for batch in pools[lane % 4][lane // 4 * per_lane : (lane // 4 + 1) * per_lane]
+        ]
+        assert len({rec["id"] for b in batches for rec in b}) == 5 * len(batches)
+        acked: dict[int, int] = {}  # batch -> records the first 200 accepted
+        tries = [0] * len(batches)
+        report = _run_lanes_across_a_kill(server, devices, batches, lanes, acked, tries)
+        assert report.durable_missing == [], (
+            f"acknowledged before the kill, lost: {report.durable_missing[:5]}"
+        )
+        assert report.acked_at_kill and report.acked_at_kill < len(batches), "the kill missed the run"
+        assert max(tries) > 1, "no batch was cut off by the kill"
+        sent = sum(len(b) for b in batches)
+        assert report.refused == 0, "a believable play was refused"
+        assert _counted(server, camp) == sent  # each record once, in doubt or not
+        for i in range(0, len(batches), len(batches) // 8):  # a resent batch adds nothing
+            device = devices[(i // per_lane) % 4]
+            again = httpx.post(
+                server.api + "/device/plays", json={"records": batches[i]}, headers=device.headers
+            ).json()
+            assert (again["accepted"], again["duplicates"], again["refused"]) == (0, len(batches[i]), 0)
+        assert _counted(server, camp) == sent
+    finally:
+        server.stop()
+
+
+def _believable_pools(
+    server: LiveServer, devices: list[PairedDevice], media: Path, count: int
+) -> tuple[str, list[list[list[dict[str, Any]]]]]:
+    """A campaign on every screen, and for each device ``count`` batches of 5 of its plays that
+    the device's served manifest vouches for (the server refuses any other)."""
+    camp, first = believable_batches(server, devices[0], media, count=count, size=5, name="Group")
+    pools = [first]
+    now = dt.datetime.now(dt.UTC)
+    start = now - dt.timedelta(days=2)
+    for device in devices[1:]:
+        manifest = fetch_manifest(httpx, device.headers, base=server.api)
+        backdate_served(server.db_url, device.device_id, start - dt.timedelta(minutes=5))
+        pools.append(campaign_play_batches(manifest, camp, start, now, count=count, size=5))
+    return camp, pools
+
+
+@dataclass
+class _KillReport:
+    acked_at_kill: int = 0
+    durable_missing: list[str] = field(default_factory=list)
+    refused: int = 0  # records any answer refused
+
+
+def _run_lanes_across_a_kill(
+    server: LiveServer,
+    devices: list[PairedDevice],
+    batches: list[list[dict[str, object]]],
+    lanes: int,
+    acked: dict[int, int],
+    tries: list[int],
+) -> _KillReport:
+    """``lanes`` senders, each sending its share of ``batches`` back to back and resending what
+    got no 200 (as the outbox does); the server is killed once a third is acknowledged, the
+    database checked, and the server started again."""
+    report = _KillReport()
+    per_lane = len(batches) // lanes
+    engine = make_engine(server.database_url or f"sqlite:///{server.data_dir / 'signage.db'}")
+
+    async def lane(n: int) -> None:
+        device = devices[n % len(devices)]
+        conn = Connection(server.url, timeout_s=10)
+        try:
+            for i in range(n * per_lane, (n + 1) * per_lane):
+                while True:
+                    tries[i] += 1
+                    try:
+                        r = await conn.request(
+                            "POST", "/api/v1/device/plays", device.headers, json_body={"records": batches[i]}
+                        )
+                        if r.status_code == 200:
+                            acked[i] = int(r.json()["accepted"])
+                            report.refused += int(r.json()["refused"])
+                            break
+                    except ClientError:
+                        conn.close()
+                    await asyncio.sleep(0.1)  # the outbox's retry pace
+        finally:
+            conn.close()
+
+    def stored(ids: list[str]) -> set[str]:
+        with engine.connect() as c:
+            return set(c.execute(select(PlayRow.id).where(PlayRow.id.in_(ids))).scalars())
+
+    async def killer() -> None:
+        while len(acked) < len(batches) // 3:
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(server.kill)
+        answered = list(acked)  # nothing more can be answered: the process is gone
+        report.acked_at_kill = len(answered)
+        ids = [str(rec["id"]) for i in answered for rec in batches[i]]
+        found = await asyncio.to_thread(stored, ids)
+        report.durable_missing = [i for i in ids if i not in found]
+        await asyncio.to_thread(server.start)
+
+    async def main() -> None:
+        await asyncio.gather(killer(), *(lane(n) for n in range(lanes)))
+
+    try:
+        run_in_own_loop(main)
+    finally:
+        engine.dispose()
+    return report
 
 
 def _cache_consistent(data: Path) -> Manifest | None:

@@ -45,7 +45,13 @@ def _assert_clean(result: FleetResult) -> None:
 
 def test_a_burst_of_concurrent_requests_is_served(stack: Stack) -> None:
     burst = FleetConfig(
-        screens=300, kiosks=2, seconds=5, manifest_every_s=0.2, heartbeat_every_s=0.2, plays_every_s=0.2,
+        screens=300,
+        kiosks=2,
+        seconds=5,
+        warmup_s=0,
+        manifest_every_s=0.2,
+        heartbeat_every_s=0.2,
+        plays_every_s=0.2,
         play_s=0.5,
     )
     result = run_load(stack, burst)
@@ -55,7 +61,14 @@ def test_a_burst_of_concurrent_requests_is_served(stack: Stack) -> None:
 
 def test_small_fleet_loses_and_doubles_nothing(stack: Stack) -> None:
     config = FleetConfig(
-        screens=200, kiosks=5, seconds=15, manifest_every_s=3, heartbeat_every_s=6, plays_every_s=3
+        screens=200,
+        kiosks=5,
+        seconds=15,
+        warmup_s=0,
+        manifest_every_s=3,
+        heartbeat_every_s=6,
+        plays_every_s=3,
+        play_s=1.0,
     )
     result = run_load(stack, config)
     _assert_clean(result)

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 
 from content_server.kiosk.routes import admin, cases, kiosks, payments, provider
 
+device_router = kiosks.kiosk_router  # what kiosks call: mounted first, like signage's device routes
 router = APIRouter()
 for _router in (
-    kiosks.kiosk_router,
     payments.payments_router,
     payments.pay_router,
     cases.clerk_router,

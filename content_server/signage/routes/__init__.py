@@ -1,4 +1,6 @@
-"""The signage feature's JSON API: one router that ``create_app`` mounts under ``/api/v1``."""
+"""The signage feature's JSON API, mounted by ``create_app`` under ``/api/v1``: ``device_router``
+(what screens call, most of a server's requests: mounted before every other route, since
+FastAPI tries routes in order and each try costs) and ``router`` (the rest)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from content_server.signage.routes import (
     screens,
 )
 
+device_router = devices.router
 router = APIRouter()
-for _module in (devices, screens, media, bookings, reports, bundles, alerts, house_rules):
+for _module in (screens, media, bookings, reports, bundles, alerts, house_rules):
     router.include_router(_module.router)

@@ -9,13 +9,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from content_server.core.body_limit import max_body, raw_body
 from content_server.core.conditional import PRIVATE_REVALIDATE, conditional, strong_etag
-from content_server.core.db import release_connection
 from content_server.core.deps import ClockDep, NowDep, SessionDep, SettingsDep, StoreDep, bearer_token
+from content_server.core.group_commit import GroupCommit
 from content_server.core.keys import public_key_b64
-from content_server.signage.deps import CurrentDevice, device_for_key
+from content_server.signage.deps import CurrentDevice, CurrentGrant, device_for_key
 from content_server.signage.screenshots import MAX_SCREENSHOT_BYTES, ScreenshotPolicy
 from content_server.signage.services import manifest as manifests
 from content_server.signage.services import plays, screens
+from content_server.signage.services.heartbeats import HeartbeatBook
 from schedules.protocol.device import (
     EmergencyState,
     Heartbeat,
@@ -76,31 +77,23 @@ def device_auth(_device: CurrentDevice) -> Response:
 
 
 @router.post("/device/heartbeat", response_model=HeartbeatReply)
-def heartbeat(
-    body: Heartbeat,
-    request: Request,
-    session: SessionDep,
-    now: NowDep,
-    settings: SettingsDep,
-    device: CurrentDevice,
-) -> HeartbeatReply:
-    policy = request.app.state.screenshot_policy
-    requested = screens.record_heartbeat(session, device, body, now=now, screenshots=policy)
-    m, _ = request.app.state.manifests.get(session, device, now, days=settings.manifest_days)
-    updates: screens.UpdateHook | None = request.app.state.update_hook
-    update = updates(session, device, body.update, now) if updates is not None else None
-    release_connection(session)  # no connection held while the reply waits to be serialised
-    return HeartbeatReply(server_time=now, screenshot_requested=requested, manifest_version=m.version,
-                          update=update)
+async def heartbeat(body: Heartbeat, request: Request, now: NowDep, grant: CurrentGrant) -> HeartbeatReply:
+    """The screen's state; a change is stored before the reply, the last-seen time within
+    ``SIGNAGE_HEARTBEAT_FLUSH_S`` (``services/heartbeats.py``)."""
+    book: HeartbeatBook = request.app.state.heartbeats
+    return await book.record(grant.device_id, body, now)
 
 
 @router.post("/device/plays", response_model=PlayBatchResult)
-def upload_plays(
-    body: PlayBatch, request: Request, session: SessionDep, now: NowDep, device: CurrentDevice
+async def upload_plays(
+    body: PlayBatch, request: Request, now: NowDep, grant: CurrentGrant
 ) -> PlayBatchResult:
-    """Proof of play: only plays a manifest served to this device vouches for are kept (the others
-    are counted by reason); a retried batch never double counts (records are keyed by their id)."""
-    return plays.ingest(session, device, body, now=now, policy=request.app.state.play_policy)
+    """Proof of play, answered once committed (with other requests' batches: group commit): only
+    plays a manifest served to this device vouches for are kept (the others are counted by
+    reason); a retried batch never double counts (records are keyed by their id)."""
+    writes: GroupCommit = request.app.state.writes
+    submission = plays.PlaySubmission(grant.device_id, body, now, request.app.state.play_policy)
+    return await writes.write(plays.INGEST, submission)
 
 
 @router.post(

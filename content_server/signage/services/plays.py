@@ -1,18 +1,24 @@
-"""Proof-of-play ingest (believed plays only, idempotent by record id) and reports that add up exactly."""
+"""Proof-of-play ingest: believed plays only (``proof_of_play``), idempotent by record id,
+set-based and group-committed; reports that add up exactly."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from content_server.core.csvfile import write_csv
+from content_server.core.db import insert_new
 from content_server.core.errors import NotFound
+from content_server.core.group_commit import WriteKind
 from content_server.core.models import User
 from content_server.signage import proof_of_play as proof
 from content_server.signage.models import CampaignRow, Device, PlayRefusalRow, PlayRow, ServedManifestRow
@@ -23,20 +29,34 @@ log = logging.getLogger(__name__)
 
 
 LONGEST_PLAY = dt.timedelta(hours=2)  # above any slot (items last at most an hour): the overlap query's reach
+_PLAYS = cast(Table, PlayRow.__table__)
+_SERVED = cast(Table, ServedManifestRow.__table__)
+_REFUSALS = cast(Table, PlayRefusalRow.__table__)
 
 
-def _row(device: Device, r: PlayRecord, now: dt.datetime) -> PlayRow:
-    return PlayRow(
-        id=str(r.id),
-        device_id=device.id,
-        item_id=r.item_id,
-        campaign_id=r.campaign_id,
-        announcement_id=r.announcement_id,
-        started_at=r.started_at.astimezone(dt.UTC),
-        duration_s=r.duration_s,
-        completed=r.completed,
-        received_at=now,
-    )
+@dataclass(frozen=True)
+class PlaySubmission:
+    """One request's batch, from the device its key belongs to, received at ``now``, judged by
+    ``policy``."""
+
+    device_id: str
+    batch: PlayBatch
+    now: dt.datetime
+    policy: PlayPolicy
+
+
+def _row(device_id: str, r: PlayRecord, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": str(r.id),
+        "device_id": device_id,
+        "item_id": r.item_id,
+        "campaign_id": r.campaign_id,
+        "announcement_id": r.announcement_id,
+        "started_at": r.started_at.astimezone(dt.UTC),
+        "duration_s": r.duration_s,
+        "completed": r.completed,
+        "received_at": now,
+    }
 
 
 def remember_served(session: Session, device: Device, manifest: Manifest, now: dt.datetime) -> bool:
@@ -72,107 +92,131 @@ def remember_served(session: Session, device: Device, manifest: Manifest, now: d
     return True
 
 
-def _served(session: Session, device: Device, now: dt.datetime, policy: PlayPolicy) -> list[ServedManifest]:
-    """The device's served manifests that can still vouch for a play (the columns are authoritative
-    for when each was served and until when); the older ones are dropped."""
-    rows = session.scalars(select(ServedManifestRow).where(ServedManifestRow.device_id == device.id)).all()
-    served: list[ServedManifest] = []
-    for row in rows:
-        record = ServedManifest.model_validate(row.record).model_copy(
-            update={"served_from": row.served_from, "valid_until": row.valid_until}
+def _served(
+    conn: Connection, device_ids: set[str], now: dt.datetime, policy: PlayPolicy
+) -> dict[str, list[ServedManifest]]:
+    """Each device's served manifests that can still vouch for a play (the columns are
+    authoritative for when each was served and until when); the older ones are deleted."""
+    q = select(
+        _SERVED.c.device_id, _SERVED.c.version, _SERVED.c.served_from, _SERVED.c.valid_until, _SERVED.c.record
+    )
+    served: dict[str, list[ServedManifest]] = {d: [] for d in device_ids}
+    expired: list[tuple[str, str]] = []
+    for device_id, version, served_from, valid_until, raw in conn.execute(
+        q.where(_SERVED.c.device_id.in_(device_ids))
+    ):
+        record = ServedManifest.model_validate(raw).model_copy(
+            update={"served_from": served_from, "valid_until": valid_until}
         )
         if proof.still_needed(record, now, policy):
-            served.append(record)
+            served[device_id].append(record)
         else:
-            session.delete(row)
+            expired.append((device_id, version))
+    if expired:
+        conn.execute(delete(_SERVED).where(tuple_(_SERVED.c.device_id, _SERVED.c.version).in_(expired)))
     return served
 
 
-def _stored_near(session: Session, device: Device, records: list[PlayRecord]) -> list[Interval]:
+def _stored_near(conn: Connection, device_id: str, records: Sequence[PlayRecord]) -> list[Interval]:
     reach = proof.span(records, LONGEST_PLAY)
     if reach is None:
         return []
-    q = select(PlayRow.started_at, PlayRow.duration_s).where(
-        PlayRow.device_id == device.id, PlayRow.started_at >= reach.start, PlayRow.started_at < reach.end
+    q = select(_PLAYS.c.started_at, _PLAYS.c.duration_s).where(
+        _PLAYS.c.device_id == device_id, _PLAYS.c.started_at >= reach.start, _PLAYS.c.started_at < reach.end
     )
-    return [Interval.of(start, seconds) for start, seconds in session.execute(q)]
+    return [Interval.of(start, seconds) for start, seconds in conn.execute(q)]
 
 
-def _count_refusals(session: Session, device: Device, refused: Counter[str], now: dt.datetime) -> None:
-    day = now.astimezone(dt.UTC).date()
-    for reason, n in refused.items():
-        row = session.get(PlayRefusalRow, (device.id, day, reason))
-        if row is None:
-            session.add(PlayRefusalRow(device_id=device.id, day=day, reason=reason, count=n, last_at=now))
-        else:
-            row.count += n
-            row.last_at = now
+def _count_refusals(
+    conn: Connection,
+    refused: dict[tuple[str, dt.date], Counter[str]],
+    at: dict[tuple[str, dt.date], dt.datetime],
+) -> None:
+    """Add the refused records to their (device, UTC day, reason) counters, one statement."""
+    rows = [
+        {"device_id": device_id, "day": day, "reason": reason, "count": n, "last_at": at[(device_id, day)]}
+        for (device_id, day), reasons in refused.items()
+        for reason, n in reasons.items()
+    ]
+    if not rows:
+        return
+    build = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = build(_REFUSALS)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[_REFUSALS.c.device_id, _REFUSALS.c.day, _REFUSALS.c.reason],
+        set_={"count": _REFUSALS.c.count + stmt.excluded.count, "last_at": stmt.excluded.last_at},
+    )
+    conn.execute(stmt, rows)
 
 
-def ingest(
-    session: Session, device: Device, batch: PlayBatch, *, now: dt.datetime, policy: PlayPolicy
-) -> PlayBatchResult:
-    """Store each believable record once (``proof_of_play``); count the others by reason.
+def ingest(conn: Connection, submissions: list[PlaySubmission]) -> list[PlayBatchResult]:
+    """Store each believable record once (``proof_of_play.judge``), whichever batch, request,
+    retry or process brings it; count the others by reason; one result per submission. Every
+    proof-of-play write goes through here (the group-commit writer calls it with the batches of
+    many requests: see ``INGEST``); it does not commit.
 
-    A replayed or overlapping batch counts only its new records; refused ones are acknowledged
-    too (sending them again would not change the verdict) and counted per device and day.
+    A record already stored (an earlier send of the same batch, here or in another process) is a
+    duplicate; within one call the first submission of an id counts. A device's new records of
+    the whole group are judged together, so two overlapping claims in two requests of the same
+    group are caught as they would be one after the other. Refused records are acknowledged too
+    (sending them again would not change the verdict) and counted per device and UTC day. The
+    believed ones go in with ``INSERT … ON CONFLICT (id) DO NOTHING RETURNING id``: one another
+    process stored a moment ago is a duplicate, not an error.
     """
-    ids = [str(r.id) for r in batch.records]
-    seen = set(session.scalars(select(PlayRow.id).where(PlayRow.id.in_(ids)))) if ids else set()
-    fresh: list[PlayRecord] = []
-    for r in batch.records:
-        if str(r.id) not in seen:
-            seen.add(str(r.id))
-            fresh.append(r)
-    duplicates = len(batch.records) - len(fresh)
-    served = _served(session, device, now, policy)
-    judgement = proof.judge(fresh, served, _stored_near(session, device, fresh), now=now, policy=policy)
-    believed = [r for r, why in zip(fresh, judgement.verdicts, strict=True) if why is None]
-    refused = judgement.refused
-    if refused:
-        log.info("device %s: refused %d play(s): %s", device.id, sum(refused.values()), dict(refused))
-        _count_refusals(session, device, refused, now)
-    for r in believed:
-        session.add(_row(device, r, now))
-    try:
-        session.commit()
-    except IntegrityError:
-        # a concurrent retry of the same batch won the race: store record by record
-        session.rollback()
-        return _ingest_one_by_one(session, device, believed, refused, duplicates, now=now)
-    return _result(len(believed), duplicates, refused)
-
-
-def _result(accepted: int, duplicates: int, refused: Counter[str]) -> PlayBatchResult:
-    return PlayBatchResult(
-        accepted=accepted, duplicates=duplicates, refused=sum(refused.values()), refused_reasons=dict(refused)
+    ids = list({str(r.id) for sub in submissions for r in sub.batch.records})
+    stored_before = (
+        set(conn.execute(select(_PLAYS.c.id).where(_PLAYS.c.id.in_(ids))).scalars()) if ids else set()
     )
+    seen = set(stored_before)
+    fresh: dict[str, list[tuple[int, PlayRecord]]] = defaultdict(list)  # device -> (submission, record)
+    for n, sub in enumerate(submissions):
+        for r in sub.batch.records:
+            if str(r.id) not in seen:
+                seen.add(str(r.id))
+                fresh[sub.device_id].append((n, r))
+    accepted = [0] * len(submissions)
+    refused = [Counter[str]() for _ in submissions]
+    rows: list[dict[str, Any]] = []
+    owner: list[int] = []
+    if fresh:
+        latest = max(submissions, key=lambda s: s.now)  # one policy per process: any will do
+        served = _served(conn, set(fresh), latest.now, latest.policy)
+        for device_id, claims in fresh.items():
+            records = [r for _, r in claims]
+            now = max(submissions[n].now for n, _ in claims)
+            stored = _stored_near(conn, device_id, records)
+            judgement = proof.judge(records, served[device_id], stored, now=now, policy=latest.policy)
+            for (n, r), why in zip(claims, judgement.verdicts, strict=True):
+                if why is None:
+                    rows.append(_row(device_id, r, submissions[n].now))
+                    owner.append(n)
+                else:
+                    refused[n][str(why)] += 1
+    by_day: dict[tuple[str, dt.date], Counter[str]] = defaultdict(Counter)
+    last_at: dict[tuple[str, dt.date], dt.datetime] = {}
+    for sub, reasons in zip(submissions, refused, strict=True):
+        if reasons:
+            log.info("device %s: refused %d play(s): %s", sub.device_id, sum(reasons.values()), dict(reasons))
+            key = (sub.device_id, sub.now.astimezone(dt.UTC).date())
+            by_day[key].update(reasons)
+            last_at[key] = max(sub.now, last_at.get(key, sub.now))
+    _count_refusals(conn, by_day, last_at)
+    inserted = set(insert_new(conn, _PLAYS, rows, key="id")) if rows else set()
+    for row, n in zip(rows, owner, strict=True):
+        if row["id"] in inserted:
+            accepted[n] += 1
+    return [
+        PlayBatchResult(
+            accepted=a,
+            duplicates=len(sub.batch.records) - a - sum(why.values()),
+            refused=sum(why.values()),
+            refused_reasons=dict(why),
+        )
+        for a, why, sub in zip(accepted, refused, submissions, strict=True)
+    ]
 
 
-def _ingest_one_by_one(
-    session: Session,
-    device: Device,
-    believed: list[PlayRecord],
-    refused: Counter[str],
-    duplicates: int,
-    *,
-    now: dt.datetime,
-) -> PlayBatchResult:
-    accepted = 0
-    if refused:
-        _count_refusals(session, device, refused, now)
-    for r in believed:
-        if session.get(PlayRow, str(r.id)) is not None:
-            duplicates += 1
-            continue
-        try:
-            with session.begin_nested():
-                session.add(_row(device, r, now))
-            accepted += 1
-        except IntegrityError:
-            duplicates += 1
-    session.commit()
-    return _result(accepted, duplicates, refused)
+INGEST: WriteKind[PlaySubmission, PlayBatchResult] = WriteKind("plays", ingest)
 
 
 def refusals_since(session: Session, since: dt.date) -> dict[str, dict[str, int]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Callable
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,8 +25,7 @@ from content_server.signage.screenshots import BadScreenshot, Refusal, Screensho
 from schedules.clock import Clock
 from schedules.errors import ScheduleError
 from schedules.model import OperatingHours, Orientation, Screen, ScreenClass
-from schedules.protocol.device import Heartbeat, PairingRequest, PairingStarted, PairingStatus
-from schedules.protocol.release import UpdateAssignment, UpdateReport
+from schedules.protocol.device import PairingRequest, PairingStarted, PairingStatus
 
 log = logging.getLogger(__name__)
 
@@ -343,27 +341,6 @@ def to_screen(d: Device) -> Screen:
         timezone=d.timezone,
         hours=OperatingHours.model_validate(d.hours or {}),
     )
-
-
-# what another feature (software updates) answers to a heartbeat's update report: the version the
-# device should run, or None; set on ``app.state.update_hook`` by that feature, None without it
-UpdateHook = Callable[[Session, Device, UpdateReport | None, dt.datetime], UpdateAssignment | None]
-
-
-def record_heartbeat(
-    session: Session, d: Device, hb: Heartbeat, *, now: dt.datetime, screenshots: ScreenshotPolicy
-) -> bool:
-    """Store the latest report; remember since when the picture hash has been unchanged.
-    Returns whether a screenshot is wanted (asked by an operator, or due by the schedule)."""
-    d.last_seen_at = now
-    d.player_version = hb.player_version
-    d.playing_manifest = hb.manifest_version
-    d.last_heartbeat = hb.model_dump(mode="json")
-    if hb.screen_hash is not None and hb.screen_hash != d.screen_hash:
-        d.screen_hash = hb.screen_hash
-        d.screen_hash_since = now
-    session.commit()
-    return screenshots.due(d.screenshot_requested, d.screenshot_at, now)
 
 
 def health(
