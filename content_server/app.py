@@ -16,9 +16,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from content_server.accounts import pages as accounts_pages
 from content_server.accounts import routes as accounts_routes
+from content_server.accounts import services as accounts_services
 from content_server.core import api as core_api
 from content_server.core import migrate
+from content_server.core import runtime as core_runtime
 from content_server.core.api import ContentServer
+from content_server.core.audit.services import AuditLog
 from content_server.core.auth import LoginLimiter
 from content_server.core.body_limit import BodyLimit, collect_limits
 from content_server.core.changes import ChangeTracker
@@ -26,10 +29,12 @@ from content_server.core.db import make_engine, make_sessionmaker
 from content_server.core.keys import load_or_create_server_key
 from content_server.core.settings import Settings
 from content_server.core.store import MediaStore
+from content_server.kiosk import models as kiosk_models
 from content_server.kiosk import pages as kiosk_pages
 from content_server.kiosk import routes as kiosk_routes
 from content_server.kiosk import runtime as kiosk_runtime
 from content_server.portal import shell as portal
+from content_server.signage import models as signage_models
 from content_server.signage import pages as signage_pages
 from content_server.signage import routes as signage_routes
 from content_server.signage import runtime as signage_runtime
@@ -41,6 +46,13 @@ API_PREFIX = "/api/v1"
 # each feature's start-up hook (after the database is ready) and shutdown hook, in this order
 STARTUP: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.start, kiosk_runtime.start)
 SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop,)
+
+
+def declare_audit(log_: AuditLog) -> None:
+    """Each feature names the tables the audit trail follows (the app and the CLI both use this)."""
+    accounts_services.audit_inputs(log_)
+    signage_models.audit_inputs(log_)
+    kiosk_models.audit_inputs(log_)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServer:
@@ -61,11 +73,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
         app.state.server_key = load_or_create_server_key(settings.data_dir)
         scheduler = BackgroundScheduler(timezone="UTC")
         app.state.scheduler = scheduler
+        core_runtime.start(app)  # audit hooks, the delivery worker, core's jobs
         for start in STARTUP:
             start(app)
         if settings.scheduler_enabled:
             scheduler.start()
             log.info("background scheduler started with %d job(s)", len(scheduler.get_jobs()))
+        core_runtime.started(app)  # every feature's senders are registered: start sending
         try:
             yield
         finally:
@@ -74,6 +88,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
                 stop(app)
             if scheduler.running:
                 scheduler.shutdown(wait=False)
+            core_runtime.stop(app)
             engine.dispose()
 
     app = ContentServer(
@@ -89,6 +104,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
     app.state.clock = clock or SystemClock()
     app.state.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
     app.state.changes = ChangeTracker(app.state.clock)
+    core_runtime.prepare(app)  # the audit log and the counters, which features declare to
+    declare_audit(app.state.audit)
     core_api.install(app)
     app.add_middleware(BodyLimit)
     app.include_router(core_api.router, prefix=API_PREFIX)

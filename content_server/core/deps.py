@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from content_server.core import auth, security
+from content_server.core.audit.services import Actor, act_as
 from content_server.core.db import get_session, release_connection
 from content_server.core.errors import Forbidden, Unauthorized
 from content_server.core.models import User
@@ -60,6 +61,11 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+def client_address(request: Request) -> str:
+    """The caller's address as the audit trail records it (uvicorn resolves trusted proxies)."""
+    return request.client.host if request.client else ""
+
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -85,6 +91,7 @@ def current_user(request: Request, session: SessionDep, now: NowDep) -> User:
     if not token:
         raise Unauthorized("log in first (session cookie or Authorization: Bearer token)")
     user = auth.user_for_token(session, token, now)
+    act_as(session, Actor.of_user(user, client_address(request)))  # what this request changes is theirs
     release_connection(session)
     return user
 

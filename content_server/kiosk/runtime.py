@@ -18,9 +18,10 @@ from content_server.kiosk.lockout import LockoutPolicy
 from content_server.kiosk.payment import PaymentProvider
 from content_server.kiosk.services import orders
 from content_server.kiosk.services.community_pay import (
+    NOTIFY_SENDER,
     CommunityPay,
     HttpNotifier,
-    QueuedNotifier,
+    NotificationSender,
     derive_secret,
 )
 from schedules.clock import Clock
@@ -80,9 +81,10 @@ def start(app: FastAPI) -> None:
         app.state.sessions,
         derive_secret(settings.secret_key),
         settings.public_url,
-        QueuedNotifier(HttpNotifier()),
+        HttpNotifier(),
     )
     app.state.kiosk = KioskRuntime(community_pay=pay)
+    app.state.deliveries.register(NOTIFY_SENDER, NotificationSender(pay))  # durable, retried (core.delivery)
     app.state.scheduler.add_job(
         _job,
         "interval",

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from content_server.core.audit import services as audit
 from content_server.core.auth import RateLimited
 from content_server.core.errors import Invalid, NotFound
 from content_server.kiosk.case_states import CaseChange, check_change
@@ -30,7 +31,6 @@ from content_server.kiosk.identity import (
 )
 from content_server.kiosk.lockout import LockoutPolicy
 from content_server.kiosk.models import CaseEventRow, CaseRow, LookupFailureRow
-from content_server.kiosk.services import audit
 from schedules.protocol.kiosk import CaseEvent, CaseLookup, CaseState, CaseStatus, LocalizedText
 
 
