@@ -29,6 +29,10 @@ from content_server.core.db import make_engine, make_sessionmaker
 from content_server.core.keys import load_or_create_server_key
 from content_server.core.settings import Settings
 from content_server.core.store import MediaStore
+from content_server.fleet import models as fleet_models
+from content_server.fleet import pages as fleet_pages
+from content_server.fleet import routes as fleet_routes
+from content_server.fleet import runtime as fleet_runtime
 from content_server.kiosk import models as kiosk_models
 from content_server.kiosk import pages as kiosk_pages
 from content_server.kiosk import routes as kiosk_routes
@@ -44,7 +48,11 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 # each feature's start-up hook (after the database is ready) and shutdown hook, in this order
-STARTUP: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.start, kiosk_runtime.start)
+STARTUP: tuple[Callable[[ContentServer], None], ...] = (
+    signage_runtime.start,
+    kiosk_runtime.start,
+    fleet_runtime.start,
+)
 SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop,)
 
 
@@ -53,6 +61,7 @@ def declare_audit(log_: AuditLog) -> None:
     accounts_services.audit_inputs(log_)
     signage_models.audit_inputs(log_)
     kiosk_models.audit_inputs(log_)
+    fleet_models.audit_inputs(log_)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServer:
@@ -121,6 +130,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
     # kiosk back end (its routers carry their own prefixes: /api/v1/kiosk, /pay, ...)
     app.include_router(kiosk_routes.router)
     portal.add_pages(app, kiosk_pages.router, templates=kiosk_pages.TEMPLATES, nav=kiosk_pages.NAV)
+    # fleet operations: alerts and channels, deliveries, the audit trail, /metrics (its own token)
+    fleet_runtime.prepare(app)
+    app.include_router(fleet_routes.router, prefix=API_PREFIX)
+    app.include_router(fleet_routes.metrics_router)
+    portal.add_pages(app, fleet_pages.router, templates=fleet_pages.TEMPLATES, nav=fleet_pages.NAV)
 
     core_api.document_error_shape(app)
     return app

@@ -56,6 +56,7 @@ def start(app: ContentServer) -> None:
         owner=state.process,
         lease=dt.timedelta(seconds=settings.delivery_lease_s),
         poll_s=settings.delivery_poll_s,
+        on_outcome=lambda _m, out: state.counters.add("deliveries_sent" if out.ok else "delivery_failures"),
     )
     worker.install(state.sessions)
     state.deliveries = worker

@@ -293,6 +293,12 @@ def by_key(session: Session, key: str) -> Delivery | None:
     return session.scalar(select(Delivery).where(Delivery.key == key))
 
 
+def with_key_prefix(session: Session, prefix: str, *, limit: int = 200) -> list[Delivery]:
+    """Messages whose key starts with ``prefix`` (one alert's messages), oldest first."""
+    query = select(Delivery).where(Delivery.key.startswith(prefix, autoescape=True))
+    return list(session.scalars(query.order_by(Delivery.created_at).limit(limit)))
+
+
 def listing(
     session: Session,
     *,

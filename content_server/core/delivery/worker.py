@@ -57,6 +57,7 @@ class DeliveryWorker:
         lease: dt.timedelta,
         poll_s: float,
         threads: int = 4,
+        on_outcome: Callable[[Message, Outcome], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -66,6 +67,7 @@ class DeliveryWorker:
         self._poll_s = poll_s
         self._threads = threads
         self._senders: dict[str, Sender] = {}
+        self._on_outcome = on_outcome  # e.g. counting sends and failures for the metrics
         self._wake = threading.Condition()
         self._woken = False
         self._stopping = False
@@ -113,6 +115,8 @@ class DeliveryWorker:
         except Exception as exc:
             log.exception("delivery %s: sender %s failed", message.id, message.sender)
             outcome = Outcome(False, f"{type(exc).__name__}: {exc}")
+        if self._on_outcome is not None:
+            self._on_outcome(message, outcome)
         with self._sessions() as session:
             return services.finish(
                 session,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -503,3 +503,13 @@ def reconcile(
     if counts["paid"] or counts["expired"]:
         log.info("reconciliation: %s", counts)
     return counts
+
+
+def counts(session: Session) -> tuple[dict[str, int], int]:
+    """Orders per state, and payment notifications received (for the metrics)."""
+    by_state = {
+        str(s): int(n)
+        for s, n in session.execute(select(OrderRow.state, func.count()).group_by(OrderRow.state))
+    }
+    notifications = session.scalar(select(func.count()).select_from(PaymentNotificationRow)) or 0
+    return by_state, int(notifications)
