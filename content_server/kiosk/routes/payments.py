@@ -12,7 +12,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from content_server.core.deps import NowDep, SessionDep
+from content_server.core.audit.services import Actor, act_as
+from content_server.core.deps import NowDep, SessionDep, client_address
 from content_server.core.errors import ServerError
 from content_server.kiosk import runtime
 from content_server.kiosk.deps import API, Runtime
@@ -41,6 +42,10 @@ async def payment_notification(provider_name: str, request: Request, rt: Runtime
 
     def settle() -> None:
         with sessions() as session:
+            act_as(
+                session,
+                Actor("provider", provider.name, provider.name, "payment provider", client_address(request)),
+            )
             orders.handle_notification(session, provider, dict(request.headers), body, now)
 
     await run_in_threadpool(settle)

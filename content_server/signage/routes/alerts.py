@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from content_server.core.body_limit import max_body
-from content_server.core.deps import ClockDep, NowDep, Operator, SessionDep, SettingsDep
+from content_server.core.deps import ClockDep, NowDep, Operator, SessionDep, SettingsDep, client_address
 from content_server.signage import cap
 from content_server.signage.services import alerts
 
@@ -75,6 +75,7 @@ async def post_cap(
         body,
         request.headers.get("x-signature"),
         now=clock.now(),
+        address=client_address(request),
     )
     response.status_code = 201 if created else 200
     return CapResult(

@@ -10,9 +10,17 @@ from fastapi.concurrency import run_in_threadpool
 from content_server.core.body_limit import max_body, raw_body
 from content_server.core.conditional import PRIVATE_REVALIDATE, conditional, strong_etag
 from content_server.core.db import release_connection
-from content_server.core.deps import ClockDep, NowDep, SessionDep, SettingsDep, StoreDep, bearer_token
+from content_server.core.deps import (
+    ClockDep,
+    NowDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    bearer_token,
+    client_address,
+)
 from content_server.core.keys import public_key_b64
-from content_server.signage.deps import CurrentDevice, device_for_key
+from content_server.signage.deps import CurrentDevice, device_actor, device_for_key
 from content_server.signage.services import manifest as manifests
 from content_server.signage.services import plays, screens
 from schedules.protocol.device import (
@@ -112,6 +120,7 @@ async def screenshot(request: Request, store: StoreDep, clock: ClockDep, device:
         staged,
         max_bytes=MAX_SCREENSHOT_BYTES,
         now=clock.now(),
+        actor=device_actor(device, client_address(request)),
     )
     return Response(status_code=204)
 

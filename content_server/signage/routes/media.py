@@ -18,6 +18,7 @@ from content_server.core.deps import (
     SessionDep,
     SettingsDep,
     StoreDep,
+    client_address,
 )
 from content_server.core.errors import NotFound
 from content_server.core.store import SHA256_RE
@@ -102,6 +103,7 @@ async def upload(
         filename=filename,
         title=title,
         now=clock.now(),
+        address=client_address(request),
     )
     if not created:
         response.status_code = 200

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from content_server.core.audit.services import Actor, act_as
 from content_server.core.errors import Conflict, Invalid, NotFound, UnsupportedMedia
 from content_server.core.models import User
 from content_server.core.settings import Settings
@@ -39,6 +40,7 @@ async def upload(
     title: str,
     now: dt.datetime,
     images_only: bool = False,
+    address: str = "",
 ) -> tuple[Media, bool]:
     """An upload's body streamed to the store on the event loop, then :func:`ingest` on a worker
     thread: the loop never waits for the database or the media checks."""
@@ -54,6 +56,7 @@ async def upload(
         title=title,
         now=now,
         images_only=images_only,
+        address=address,
     )
 
 
@@ -68,6 +71,7 @@ def ingest(
     title: str,
     now: dt.datetime,
     images_only: bool = False,
+    address: str = "",
 ) -> tuple[Media, bool]:
     """Inspect a staged upload, store it content-addressed, record it; (media, created).
 
@@ -87,6 +91,7 @@ def ingest(
         staged.discard()
         raise
     with sessions() as session:
+        act_as(session, Actor.of_user(owner, address))  # the uploader, in the audit trail
         existing = session.scalar(
             select(Media).where(Media.owner_id == owner.id, Media.sha256 == staged.sha256)
         )

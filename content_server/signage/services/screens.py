@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import CursorResult, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from content_server.core.audit.services import SYSTEM, Actor, act_as
 from content_server.core.errors import Invalid, NotFound, TooLarge
 from content_server.core.models import AuthToken
 from content_server.core.security import sha256_hex
@@ -253,7 +254,13 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def store_screenshot(
-    sessions: sessionmaker[Session], device_id: str, staged: StagedFile, *, max_bytes: int, now: dt.datetime
+    sessions: sessionmaker[Session],
+    device_id: str,
+    staged: StagedFile,
+    *,
+    max_bytes: int,
+    now: dt.datetime,
+    actor: Actor = SYSTEM,
 ) -> None:
     """Keep a device's uploaded screenshot (a PNG) and clear its request. Blocking, with its own
     short session: run it on a worker thread once the upload is staged."""
@@ -267,6 +274,7 @@ def store_screenshot(
         raise TooLarge("screenshot too large")
     staged.commit()
     with sessions() as session:
+        act_as(session, actor)
         d = get_device(session, device_id)
         d.screenshot_sha256 = staged.sha256
         d.screenshot_at = now
