@@ -282,9 +282,33 @@ class AuditLog:
         if watch is None or state.execution_options.get(COVERED):
             return
         kind = "update" if state.is_update else "delete" if state.is_delete else "insert"
-        params = state.parameters if isinstance(state.parameters, Mapping) else {}
-        after = {"statement": str(state.statement)[:1000], "parameters": jsonable(dict(params or {}))}
-        self._entry(state.session, f"{watch.entity}.bulk_{kind}", watch, "*", None, after)
+        self._entry(
+            state.session, f"{watch.entity}.bulk_{kind}", watch, "*", None, self._statement(state, watch)
+        )
+
+    def _statement(self, state: ORMExecuteState, watch: Watch) -> dict[str, Any]:
+        """What a bulk statement did, as far as it can be told without running it: its rows or
+        values (secrets hidden as for single rows) and its condition."""
+        described: dict[str, Any] = {}
+        params = state.parameters
+        if isinstance(params, Mapping):
+            described["values"] = {str(k): self._value(watch, str(k), v) for k, v in params.items()}
+        elif isinstance(params, Sequence):
+            described["rows"] = len(params)
+        values = getattr(state.statement, "_values", None)
+        if values:
+            described["set"] = {
+                getattr(k, "key", str(k)): self._value(watch, getattr(k, "key", str(k)), v)
+                for k, v in values.items()
+                if not hasattr(v, "compile")
+            }
+        where = getattr(state.statement, "whereclause", None)
+        if where is not None:
+            try:
+                described["where"] = str(where)[:500]
+            except Exception:  # boundary: a clause that cannot be shown still leaves its record
+                described["where"] = "(condition)"
+        return described
 
     # ---- writing at commit --------------------------------------------------------------------
 

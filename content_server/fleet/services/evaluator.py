@@ -13,9 +13,9 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from content_server.core import leases
@@ -46,20 +46,59 @@ def _bilingual(value: Mapping[str, str] | None) -> Bilingual | None:
     return Bilingual(value.get("zh", ""), value.get("en", "")) if value else None
 
 
-def _state(row: AlertSubject) -> SubjectState:
+SUBJECT_COLUMNS = (
+    "subject",
+    "name",
+    "group",
+    "detail",
+    "pending_since",
+    "firing",
+    "fired_at",
+    "clear_since",
+    "fires",
+    "incident_id",
+    "late",
+)
+
+
+def _values(st: SubjectState) -> dict[str, Any]:
+    """A subject's state as its row's columns (what is compared, written and read back)."""
+    return {
+        "subject": st.subject,
+        "name": st.name[:200],
+        "group": st.group[:100],
+        "detail": st.detail.as_dict() if st.detail else None,
+        "pending_since": st.pending_since,
+        "firing": st.firing,
+        "fired_at": st.fired_at,
+        "clear_since": st.clear_since,
+        "fires": [t.isoformat() for t in st.fires],
+        "incident_id": st.incident,
+        "late": st.late,
+    }
+
+
+def _state(row: Mapping[str, Any]) -> SubjectState:
     return SubjectState(
-        subject=row.subject,
-        name=row.name,
-        group=row.group,
-        detail=_bilingual(row.detail),
-        pending_since=row.pending_since,
-        firing=row.firing,
-        fired_at=row.fired_at,
-        clear_since=row.clear_since,
-        fires=tuple(dt.datetime.fromisoformat(t) for t in row.fires or ()),
-        incident=row.incident_id,
-        late=row.late,
+        subject=row["subject"],
+        name=row["name"],
+        group=row["group"],
+        detail=_bilingual(row["detail"]),
+        pending_since=row["pending_since"],
+        firing=row["firing"],
+        fired_at=row["fired_at"],
+        clear_since=row["clear_since"],
+        fires=tuple(dt.datetime.fromisoformat(t) for t in row["fires"] or ()),
+        incident=row["incident_id"],
+        late=row["late"],
     )
+
+
+def _load_subjects(session: Session, rule: AlertRule) -> dict[str, dict[str, Any]]:
+    """The rule's remembered subjects as plain rows (thousands in an outage: no ORM objects)."""
+    columns = [getattr(AlertSubject, c) for c in SUBJECT_COLUMNS]
+    rows = session.execute(select(*columns).where(AlertSubject.rule_id == rule.id))
+    return {row.subject: dict(zip(SUBJECT_COLUMNS, row, strict=True)) for row in rows}
 
 
 def _member_json(m: Member) -> dict[str, Any]:
@@ -94,32 +133,35 @@ def _incident(row: Incident) -> IncidentState:
     )
 
 
-def _save_subjects(session: Session, rule: AlertRule, rows: dict[str, AlertSubject], result: Result) -> None:
+def _save_subjects(
+    session: Session, rule: AlertRule, rows: dict[str, dict[str, Any]], result: Result
+) -> None:
+    """Write only what changed, in bulk statements."""
+    table = cast(Table, AlertSubject.__table__)
     gone = [s for s in rows if s not in result.subjects]
     if gone:
         session.execute(
             delete(AlertSubject).where(AlertSubject.rule_id == rule.id, AlertSubject.subject.in_(gone))
         )
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for subject, st in result.subjects.items():
-        values = {
-            "name": st.name[:200],
-            "group": st.group[:100],
-            "detail": st.detail.as_dict() if st.detail else None,
-            "pending_since": st.pending_since,
-            "firing": st.firing,
-            "fired_at": st.fired_at,
-            "clear_since": st.clear_since,
-            "fires": [t.isoformat() for t in st.fires],
-            "incident_id": st.incident,
-            "late": st.late,
-        }
-        row = rows.get(subject)
-        if row is None:
-            session.add(AlertSubject(rule_id=rule.id, subject=subject, **values))
-            continue
-        for name, value in values.items():
-            if getattr(row, name) != value:
-                setattr(row, name, value)
+        values = _values(st)
+        old = rows.get(subject)
+        if old is None:
+            new.append({"rule_id": rule.id, **values})
+        elif _state(old) != st:
+            changed.append({"b_rule": rule.id, "b_subject": subject, **values})
+    conn = session.connection()
+    if new:
+        conn.execute(table.insert(), new)
+    if changed:
+        conn.execute(
+            table.update()
+            .where(table.c.rule_id == bindparam("b_rule"), table.c.subject == bindparam("b_subject"))
+            .values({c: bindparam(c) for c in SUBJECT_COLUMNS if c != "subject"}),
+            changed,
+        )
 
 
 def _save_incident(session: Session, rule: AlertRule, st: IncidentState, row: Incident | None) -> Incident:
@@ -155,9 +197,7 @@ def evaluate_rule(
     """Evaluate one rule at ``facts.now``; (notices, messages queued). Not committed."""
     now = facts.now
     observations = observe.observe(session, rule, facts, settings)
-    rows = {
-        r.subject: r for r in session.scalars(select(AlertSubject).where(AlertSubject.rule_id == rule.id))
-    }
+    rows = _load_subjects(session, rule)
     open_rows = {
         r.id: r
         for r in session.scalars(

@@ -49,20 +49,42 @@ class FeedFacts:
     never: bool  # no message yet
 
 
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What the rules read of a device (plain columns: thousands are read every few seconds)."""
+
+    id: str
+    name: str
+    kind: str
+    screen_class: str
+    groups: list[str]
+    tags: list[str]
+    created_at: dt.datetime
+    last_seen_at: dt.datetime | None
+    last_heartbeat: dict[str, Any] | None
+    playing_manifest: str | None
+    served_manifest: str | None
+    served_manifest_since: dt.datetime | None
+    screen_hash_since: dt.datetime | None
+
+
+COLUMNS = [getattr(Device, f) for f in DeviceFacts.__dataclass_fields__]
+
+
 @dataclass
 class Facts:
     """Everything one evaluation pass looks at, read once."""
 
     now: dt.datetime
-    devices: list[Device]
+    devices: list[DeviceFacts]
     feeds: list[FeedFacts] = field(default_factory=list)
     emergencies: dict[str, EmergencyState] = field(default_factory=dict)  # device id -> its emergency
 
 
 def gather(session: Session, now: dt.datetime, kinds: set[RuleKind]) -> Facts:
     """Read what the enabled rules need."""
-    devices = list(session.scalars(select(Device).where(Device.revoked_at.is_(None)).order_by(Device.name)))
-    facts = Facts(now, devices)
+    rows = session.execute(select(*COLUMNS).where(Device.revoked_at.is_(None)).order_by(Device.name))
+    facts = Facts(now, [DeviceFacts(*row) for row in rows])
     if RuleKind.CAP_SILENT in kinds:
         newest = dict(
             session.execute(
@@ -74,15 +96,15 @@ def gather(session: Session, now: dt.datetime, kinds: set[RuleKind]) -> Facts:
             facts.feeds.append(FeedFacts(feed.id, feed.name, last or feed.created_at, last is None))
     if RuleKind.EMERGENCY in kinds:
         live = load_live(session, now)
-        if any(a.priority == "emergency" for a, _ in live.announcements):
-            for d in devices:
+        if any(a.priority == "emergency" for a, _ in live.announcements):  # rare: the full rows then
+            for d in session.scalars(select(Device).where(Device.revoked_at.is_(None))):
                 state = emergency_for(session, d, now, live)
                 if state.active:
                     facts.emergencies[d.id] = state
     return facts
 
 
-def group_of(d: Device, group_by: str) -> str:
+def group_of(d: DeviceFacts, group_by: str) -> str:
     """A device's grouping key: its building (``building:<n>`` tag), its first group, or none."""
     if group_by == "building":
         return next((t for t in sorted(d.tags or ()) if t.startswith(BUILDING_TAG)), "")
@@ -91,7 +113,7 @@ def group_of(d: Device, group_by: str) -> str:
     return ""
 
 
-def selected(d: Device, selector: Mapping[str, Sequence[str]]) -> bool:
+def selected(d: DeviceFacts, selector: Mapping[str, Sequence[str]]) -> bool:
     """Whether a rule's selection (any of its groups, tags, screen classes, device kinds) takes ``d``."""
     for key, values in (("groups", d.groups or ()), ("tags", d.tags or ())):
         wanted = set(selector.get(key) or ())
@@ -102,13 +124,13 @@ def selected(d: Device, selector: Mapping[str, Sequence[str]]) -> bool:
     return (not classes or d.screen_class in classes) and (not kinds or d.kind in kinds)
 
 
-def _online(d: Device, now: dt.datetime, settings: Settings) -> bool:
+def _online(d: DeviceFacts, now: dt.datetime, settings: Settings) -> bool:
     return d.last_seen_at is not None and now - d.last_seen_at <= dt.timedelta(
         seconds=settings.offline_after_s
     )
 
 
-def _hb(d: Device) -> dict[str, Any]:
+def _hb(d: DeviceFacts) -> dict[str, Any]:
     return d.last_heartbeat or {}
 
 
@@ -147,7 +169,7 @@ def observe(session: Session, rule: AlertRule, facts: Facts, settings: Settings)
 def _device(
     session: Session,
     kind: RuleKind,
-    d: Device,
+    d: DeviceFacts,
     group: str,
     params: Mapping[str, float],
     facts: Facts,
@@ -203,7 +225,10 @@ def _device(
         frozen_after = dt.timedelta(seconds=settings.frozen_after_s)
         if d.screen_hash_since is None or now - d.screen_hash_since <= frozen_after:
             return Observation(d.id, name, group)
-        assessed = screens.health(session, d, now=now, settings=settings, latest=d.served_manifest)
+        row = session.get(Device, d.id)  # a candidate: the schedule says whether it should change
+        if row is None:
+            return None
+        assessed = screens.health(session, row, now=now, settings=settings, latest=d.served_manifest)
         detail = TEXTS.both("fleet.detail.same_picture", time=local(d.screen_hash_since, "%m-%d %H:%M"))
         return Observation(d.id, name, group, failing=assessed.frozen, detail=detail)
     if kind is RuleKind.STORAGE:
@@ -225,7 +250,7 @@ def _limits(settings: Settings) -> health_mod.Thresholds:
 
 
 def _storage(
-    d: Device, name: str, group: str, hb: Mapping[str, Any], params: Mapping[str, float]
+    d: DeviceFacts, name: str, group: str, hb: Mapping[str, Any], params: Mapping[str, float]
 ) -> Observation:
     free = int(hb.get("free_disk_bytes") or 0)
     cache = int(hb.get("cache_bytes") or 0)
