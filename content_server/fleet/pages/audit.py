@@ -71,6 +71,7 @@ def audit_page(
         "total": audit.count(session, f),
         "query": query,
         "bad_date": bad,
+        "role_name": lambda role: common.label_of(page, role, ("role", "fleet.device", "fleet.actor")),
         "offset": offset,
         "page_size": PAGE,
     }

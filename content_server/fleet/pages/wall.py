@@ -30,7 +30,9 @@ def wall_page(
     state: Annotated[str, Query(max_length=16)] = "",
     screen_class: Annotated[str, Query(alias="class", max_length=32)] = "",
     kind: Annotated[str, Query(max_length=16)] = "",
+    refresh: Annotated[int, Query(ge=2, le=600)] = REFRESH_S,
 ) -> Response:
+    """``refresh``: seconds between the wall's own refreshes (a wall display may want it slower)."""
     view = wall_service.view(
         session, now=now, settings=page.settings, state=state, screen_class=screen_class, kind=kind
     )
@@ -40,7 +42,7 @@ def wall_page(
         states=wall_model.STATES,
         classes=[c.value for c in ScreenClass],
         open_alerts=incidents.open_incidents(session),
-        refresh_s=REFRESH_S,
+        refresh_s=refresh,
         now=now,
     )
     return page.render("fleet_wall.html", context, title_key="fleet.wall.title")

@@ -107,7 +107,10 @@ def delete(session: Session, rule_id: str, *, now: dt.datetime) -> None:
 
 
 def listing(session: Session) -> list[AlertRule]:
-    return list(session.scalars(select(AlertRule).order_by(AlertRule.created_at, AlertRule.name)))
+    """Rules as operators read them: the defaults in their order, then the ones they made."""
+    order = {kind.value: n for n, kind in enumerate(RuleKind)}
+    found = session.scalars(select(AlertRule))
+    return sorted(found, key=lambda r: (not r.builtin, r.created_at, order.get(r.kind, 99), r.name))
 
 
 def spec(rule: AlertRule) -> RuleSpec:
