@@ -148,7 +148,11 @@ def apprise_url(kind: str, config: Mapping[str, Any]) -> str:
         if not token:
             raise ChannelConfigError("url", "the DingTalk robot's URL ends in ?access_token=...")
         secret = str(config.get("secret", "")).strip()
-        return f"dingtalk://{quote(secret, safe='')}@{quote(token, safe='')}/" if secret else f"dingtalk://{token}/"
+        return (
+            f"dingtalk://{quote(secret, safe='')}@{quote(token, safe='')}/"
+            if secret
+            else f"dingtalk://{token}/"
+        )
     token = parts.path.rstrip("/").rsplit("/", 1)[-1]
     if "/bot/v2/hook/" not in parts.path or not token:
         raise ChannelConfigError("url", "the Feishu robot's URL ends in /open-apis/bot/v2/hook/<token>")

@@ -30,6 +30,17 @@ DEVICE_KINDS = frozenset(
     }
 )
 GROUP_BY = ("building", "group", "none")
+# rules that read what heartbeats report (not just when they came) hold for minutes: looking every
+# 30 s is enough, and spares the evaluator decoding every device's last heartbeat every pass
+HEARTBEAT_KINDS = frozenset({RuleKind.FROZEN, RuleKind.SYNC, RuleKind.STORAGE, RuleKind.PERIPHERAL})
+HEARTBEAT_RULES_EVERY_S = 30.0
+
+
+def due(kind: RuleKind, last: float | None, now: float, every_s: float) -> bool:
+    """Whether a rule of ``kind`` last evaluated at ``last`` (monotonic seconds) is due at ``now``."""
+    if last is None:
+        return True
+    return now - last >= (max(every_s, HEARTBEAT_RULES_EVERY_S) if kind in HEARTBEAT_KINDS else every_s) - 0.5
 
 
 class RuleError(ValueError):
@@ -111,7 +122,8 @@ class DefaultRule:
 
 # what a new server starts with: sensible for a property team with two or three people on duty
 DEFAULT_RULES: tuple[DefaultRule, ...] = (
-    DefaultRule("屏幕离线 · Screens offline", RuleKind.OFFLINE, Timing(0, 120, 20, 1800), {"minutes": 10}),
+    # a building's screens going silent together are gathered by their lateness, not by waiting
+    DefaultRule("屏幕离线 · Screens offline", RuleKind.OFFLINE, Timing(0, 120, 10, 1800), {"minutes": 10}),
     DefaultRule("画面冻结 · Frozen picture", RuleKind.FROZEN, Timing(300, 300, 30, 3600)),
     DefaultRule("同步落后或失败 · Sync behind or failing", RuleKind.SYNC, Timing(600, 300, 60, 0)),
     DefaultRule(

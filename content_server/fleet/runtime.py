@@ -40,11 +40,19 @@ def evaluate(app: ContentServer) -> evaluator.PassSummary | None:
     try:  # boundary: a failing pass is logged; the next one decides again from the facts
         with state.sessions() as session:
             summary = evaluator.evaluate_all(
-                session, now=state.clock.now(), settings=state.settings, owner=state.process
+                session,
+                now=state.clock.now(),
+                settings=state.settings,
+                owner=state.process,
+                last_run=state.fleet_last_run,
+                monotonic=state.clock.monotonic(),
             )
     except Exception:
         log.exception("alert evaluation failed")
         return None
+    every = state.settings.fleet_evaluate_every_s
+    if summary.took_s > every:
+        log.warning("alert pass took %.1f s, longer than its %.0f s interval", summary.took_s, every)
     if summary.notices:
         log.info(
             "alert pass: %d notice(s), %d message(s) queued, %d open",
@@ -58,6 +66,7 @@ def evaluate(app: ContentServer) -> evaluator.PassSummary | None:
 def start(app: ContentServer) -> None:
     """Start-up hook: the fleet's sender on the delivery queue and the evaluator's job."""
     state = app.state
+    state.fleet_last_run = {}  # rule id -> when this process last evaluated it (monotonic)
     state.deliveries.register(SENDER, ChannelSender(state.sessions))
     state.scheduler.add_job(
         evaluate,

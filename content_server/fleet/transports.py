@@ -109,4 +109,3 @@ def send_webhook(
         return Outcome(True, detail)
     # 410 Gone: the receiver says this endpoint is no more (Standard Webhooks); stop trying
     return Outcome(False, f"{detail}: {reply.text[:200]}", permanent=reply.status_code == 410)
-

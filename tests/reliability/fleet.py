@@ -84,6 +84,7 @@ class Seeded:
     campaign_id: str
     item_id: str
     slots: tuple[tuple[str, str], ...]  # (service_id, slot_id) with room for the whole run
+    screen_ids: tuple[str, ...] = ()  # in the order of screen_keys (screen i is in building i % 40)
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,9 @@ def seed(database_url: str, media_dir: Path, screens: int, kiosks: int) -> Seede
                 campaign_groups=GROUPS,
                 now=now,
             )
-            screen_keys, _ = add_devices(s, prefix=run, count=screens, kind="player", groups=GROUPS, now=now)
+            screen_keys, screen_ids = add_devices(
+                s, prefix=run, count=screens, kind="player", groups=GROUPS, now=now
+            )
             kiosk_keys, kiosk_ids = add_devices(
                 s, prefix=run, count=kiosks, kind="kiosk", groups=GROUPS, now=now
             )
@@ -189,7 +192,13 @@ def seed(database_url: str, media_dir: Path, screens: int, kiosks: int) -> Seede
             )
             s.commit()
             return Seeded(
-                screen_keys, kiosk_keys, kiosk_ids, signage.campaign_id, media_item_id(signage.ad_id), slots
+                screen_keys,
+                kiosk_keys,
+                kiosk_ids,
+                signage.campaign_id,
+                media_item_id(signage.ad_id),
+                slots,
+                screen_ids,
             )
     finally:
         engine.dispose()
@@ -270,6 +279,8 @@ class _Fleet:
         self.config = config
         self.tally = _Tally()
         self.deadline = 0.0
+        self.started = 0.0
+        self.cut_at: dict[str, float] = {}  # screen key -> seconds into the run its network goes down
         self._tls = ssl.create_default_context()
 
     def _client(self) -> httpx.AsyncClient:
@@ -288,6 +299,7 @@ class _Fleet:
         cfg = self.config
         loop = asyncio.get_running_loop()
         start = loop.time()
+        self.started = start
         self.deadline = start + cfg.seconds
         rng = random.Random(cfg.seed)
         actors = [self._screen(key, random.Random(rng.random())) for key in self.seeded.screen_keys]
@@ -313,8 +325,12 @@ class _Fleet:
             "plays": now + rng.uniform(0, cfg.plays_every_s),
         }
         outbox: list[dict[str, Any]] = []  # the batch not yet acknowledged
+        cut = self.started + self.cut_at[key] if key in self.cut_at else float("inf")
         while True:
             what, at = min(due.items(), key=lambda kv: kv[1])
+            if at >= cut:  # its network went down: it says nothing more
+                await asyncio.sleep(max(0.0, self.deadline - loop.time()))
+                return
             if at >= self.deadline:
                 break
             await asyncio.sleep(max(0.0, at - loop.time()))

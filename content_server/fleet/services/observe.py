@@ -22,7 +22,7 @@ from content_server.core.delivery import services as deliveries
 from content_server.core.settings import Settings
 from content_server.fleet.evaluation import Observation
 from content_server.fleet.models import AlertRule
-from content_server.fleet.rule_kinds import RuleKind
+from content_server.fleet.rule_kinds import HEARTBEAT_KINDS, RuleKind
 from content_server.kiosk.services.community_pay import NOTIFY_SENDER
 from content_server.portal.i18n import TEXTS
 from content_server.portal.shell import local_time as local
@@ -61,14 +61,16 @@ class DeviceFacts:
     tags: list[str]
     created_at: dt.datetime
     last_seen_at: dt.datetime | None
-    last_heartbeat: dict[str, Any] | None
-    playing_manifest: str | None
-    served_manifest: str | None
-    served_manifest_since: dt.datetime | None
-    screen_hash_since: dt.datetime | None
+    # what the last heartbeat said: read only when a rule that needs it is due
+    last_heartbeat: dict[str, Any] | None = None
+    playing_manifest: str | None = None
+    served_manifest: str | None = None
+    served_manifest_since: dt.datetime | None = None
+    screen_hash_since: dt.datetime | None = None
 
 
-COLUMNS = [getattr(Device, f) for f in DeviceFacts.__dataclass_fields__]
+FIELDS = list(DeviceFacts.__dataclass_fields__)
+LIGHT = FIELDS[: FIELDS.index("last_heartbeat")]
 
 
 @dataclass
@@ -82,8 +84,11 @@ class Facts:
 
 
 def gather(session: Session, now: dt.datetime, kinds: set[RuleKind]) -> Facts:
-    """Read what the enabled rules need."""
-    rows = session.execute(select(*COLUMNS).where(Device.revoked_at.is_(None)).order_by(Device.name))
+    """Read what the rules due in this pass need (heartbeat contents only for the rules reading them)."""
+    names = FIELDS if kinds & HEARTBEAT_KINDS else LIGHT
+    rows = session.execute(
+        select(*(getattr(Device, f) for f in names)).where(Device.revoked_at.is_(None)).order_by(Device.name)
+    )
     facts = Facts(now, [DeviceFacts(*row) for row in rows])
     if RuleKind.CAP_SILENT in kinds:
         newest = dict(
@@ -182,9 +187,12 @@ def _device(
         seen = d.last_seen_at or d.created_at
         silent = now - seen
         late = silent > dt.timedelta(seconds=2 * settings.fleet_heartbeat_every_s)
+        failing = silent > threshold
+        if not late and not failing:  # heard lately: nothing to say (most screens, every pass)
+            return Observation(d.id, name, group)
         detail = TEXTS.both("fleet.detail.silent_since", time=local(seen, "%m-%d %H:%M:%S"))
         return Observation(
-            d.id, name, group, failing=silent > threshold, since=seen + threshold, late=late, detail=detail
+            d.id, name, group, failing=failing, since=seen + threshold, late=late, detail=detail
         )
     if kind is RuleKind.EMERGENCY:
         state = facts.emergencies.get(d.id)

@@ -277,3 +277,13 @@ def test_quiet_subjects_are_forgotten() -> None:
     run = Run(RuleSpec("r"))
     run.step(T0, [obs(str(i), False) for i in range(100)])
     assert run.subjects == {}
+
+
+def test_rules_reading_heartbeat_contents_are_looked_at_every_30_s_the_others_every_pass() -> None:
+    from content_server.fleet.rule_kinds import RuleKind, due
+
+    assert due(RuleKind.OFFLINE, None, 100.0, 5) and due(RuleKind.SYNC, None, 100.0, 5)
+    assert due(RuleKind.OFFLINE, 100.0, 105.0, 5) and due(RuleKind.EMERGENCY, 100.0, 105.0, 5)
+    assert not due(RuleKind.SYNC, 100.0, 105.0, 5) and not due(RuleKind.STORAGE, 100.0, 120.0, 5)
+    assert due(RuleKind.STORAGE, 100.0, 130.0, 5) and due(RuleKind.FROZEN, 100.0, 160.0, 60)
+    assert not due(RuleKind.PERIPHERAL, 100.0, 150.0, 60)
