@@ -529,6 +529,7 @@ TEXTS = TextTable({
     "fleet.peripheral.scanner": ("扫码器", "scanner"),
     "fleet.peripheral.printer": ("打印机", "printer"),
     "fleet.peripheral.speaker": ("扬声器", "speaker"),
+    "fleet.peripheral.touchscreen": ("触摸屏", "touchscreen"),
     "fleet.subject.payments": ("社区支付 → 商户通知", "Community pay → merchant notifications"),
     # message words
     "fleet.kind.offline": ("离线", "offline"),

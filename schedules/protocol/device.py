@@ -101,9 +101,8 @@ class Heartbeat(_Wire):
     screen_hash: str | None = Field(None, max_length=64)  # small perceptual hash of the picture
     errors: tuple[str, ...] = Field((), max_length=50)
     outbox_length: int = Field(0, ge=0)
-    # the EmergencyState.version on screen now (the no-emergency version when none is); None: the
-    # device does not report it (older players), so the server cannot tell whether it reached it
-    emergency_version: str | None = Field(None, max_length=64)
+    # the EmergencyState.version in play ("none" when none); added in v1.1, left out when unknown
+    emergency_version: str | None = Field(None, max_length=64, exclude_if=lambda v: v is None)
 
 
 class HeartbeatReply(_Wire):
