@@ -26,6 +26,9 @@ from content_server.core.db import make_engine, make_sessionmaker
 from content_server.core.keys import load_or_create_server_key
 from content_server.core.settings import Settings
 from content_server.core.store import MediaStore
+from content_server.fleet.commands import pages as command_pages
+from content_server.fleet.commands import routes as command_routes
+from content_server.fleet.commands import runtime as command_runtime
 from content_server.kiosk import pages as kiosk_pages
 from content_server.kiosk import routes as kiosk_routes
 from content_server.kiosk import runtime as kiosk_runtime
@@ -46,8 +49,9 @@ STARTUP: tuple[Callable[[ContentServer], None], ...] = (
     signage_runtime.start,
     kiosk_runtime.start,
     studio_runtime.start,
+    command_runtime.start,
 )
-SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop,)
+SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop, command_runtime.stop)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServer:
@@ -113,6 +117,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
     portal.add_pages(app, studio_pages.router, templates=studio_pages.TEMPLATES, nav=studio_pages.NAV)
     app.include_router(kiosk_routes.router)
     portal.add_pages(app, kiosk_pages.router, templates=kiosk_pages.TEMPLATES, nav=kiosk_pages.NAV)
+    # fleet: remote commands (the devices' long-poll and the operators' sends)
+    command_runtime.prepare(app)
+    app.include_router(command_routes.router, prefix=API_PREFIX)
+    portal.add_pages(app, command_pages.router, templates=command_pages.TEMPLATES, nav=command_pages.NAV)
 
     core_api.document_error_shape(app)
     return app

@@ -60,6 +60,11 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+def client_address(request: Request) -> str:
+    """The caller's address as the audit trail records it (uvicorn resolves trusted proxies)."""
+    return request.client.host if request.client else ""
+
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 
 # every feature's tables on the one Base (a new feature adds its models here; autogenerate sees them)
 import content_server.core.changes
+import content_server.fleet.commands.models
 import content_server.kiosk.models
 import content_server.signage.models
 import content_server.studio.models  # noqa: F401
