@@ -12,7 +12,11 @@ player's code; everything else is the player's own. What it offers:
 - playback: :class:`Playback` (verified cache, manifest sync, play loop, view) and the media
   back ends;
 - background work and reports: :class:`Workers`, :class:`Reporter` (heartbeats, proof of play,
-  screenshots), :class:`Watchdog`.
+  screenshots) and its :class:`ScreenSource` facts (:class:`Snapshot`, :class:`ContentFacts`,
+  :func:`average_hash`), :class:`Watchdog`;
+- what the server tells a screen: :class:`EmergencyWatch` (the emergency long-poll),
+  :class:`CommandRunner` and :class:`ScreenCommands` (remote commands, :func:`sync_handlers`),
+  :class:`IdentifyBanner`, :class:`Backlight` (the site's screen on/off commands).
 
 Each name is imported from its module when first asked for, so importing the package does
 nothing, and the kiosk's pure modules (its flow and stores) can use it without pulling in Qt
@@ -27,17 +31,21 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from signage_player.backlight import Backlight
     from signage_player.client import ServerClient
+    from signage_player.commands import CommandRunner, ScreenCommands, sync_handlers
     from signage_player.device import Device, prepare_process
     from signage_player.device_api import ClientError, DeviceApi, HttpStatusError, NetworkError, Unauthorized
+    from signage_player.emergency import EmergencyWatch
     from signage_player.errors import PlayerError
     from signage_player.files import atomic_write
+    from signage_player.identify import IdentifyBanner
     from signage_player.identity import DeviceIdentity, IdentityError
     from signage_player.media import FakeMediaBackend, MediaBackend, VlcBackend
     from signage_player.outbox import Outbox
     from signage_player.pairing import Pairing, PairingScreen, pair_on_screen
     from signage_player.playback import Playback
-    from signage_player.reporting import Reporter
+    from signage_player.reporting import ContentFacts, Reporter, ScreenSource, Snapshot, average_hash
     from signage_player.watchdog import Watchdog
     from signage_player.workers import Workers
 
@@ -50,14 +58,23 @@ _HOME = {
     "Pairing": "pairing", "PairingScreen": "pairing", "pair_on_screen": "pairing",
     "Outbox": "outbox", "PlayerError": "errors", "Playback": "playback", "Reporter": "reporting",
     "ServerClient": "client", "Watchdog": "watchdog", "Workers": "workers", "atomic_write": "files",
+    "ContentFacts": "reporting", "ScreenSource": "reporting", "Snapshot": "reporting",
+    "average_hash": "reporting",
+    "EmergencyWatch": "emergency", "IdentifyBanner": "identify", "Backlight": "backlight",
+    "CommandRunner": "commands", "ScreenCommands": "commands", "sync_handlers": "commands",
 }
 __all__ = [  # the names of _HOME (a test keeps them the same)
+    "Backlight",
     "ClientError",
+    "CommandRunner",
+    "ContentFacts",
     "Device",
     "DeviceApi",
     "DeviceIdentity",
+    "EmergencyWatch",
     "FakeMediaBackend",
     "HttpStatusError",
+    "IdentifyBanner",
     "IdentityError",
     "MediaBackend",
     "NetworkError",
@@ -67,14 +84,19 @@ __all__ = [  # the names of _HOME (a test keeps them the same)
     "Playback",
     "PlayerError",
     "Reporter",
+    "ScreenCommands",
+    "ScreenSource",
     "ServerClient",
+    "Snapshot",
     "Unauthorized",
     "VlcBackend",
     "Watchdog",
     "Workers",
     "atomic_write",
+    "average_hash",
     "pair_on_screen",
     "prepare_process",
+    "sync_handlers",
 ]
 
 
