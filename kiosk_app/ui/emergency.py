@@ -43,7 +43,7 @@ class EmergencyPanel(QFrame):
         self.text.setTextFormat(Qt.TextFormat.PlainText)
         self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.text.setProperty("testName", "emergency_text")
-        self.text.setStyleSheet("font-size: 44pt; font-weight: bold;")
+        self.text.setStyleSheet("font-size: 56pt; font-weight: bold;")
         self.kept = make_label("")
         self.kept.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.kept.setProperty("testName", "emergency_kept")
@@ -94,7 +94,6 @@ class PrivacyPage(QFrame):
         layout.addStretch(1)
         self.caption = make_label("", "title")
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        layout.addWidget(make_label("🔒", "title"), alignment=Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.caption)
         layout.addStretch(1)
 
