@@ -95,7 +95,8 @@ def test_heartbeat_names_the_page_peripherals_and_catalogue_never_the_resident(
 
 
 def test_screenshots_blank_pages_with_personal_data_and_show_the_others(
-        qtbot: QtBot, make_kiosk: Callable[..., KioskApp], fake_api: FakeKioskApi, clock: MovableClock) -> None:
+        qtbot: QtBot, make_kiosk: Callable[..., KioskApp], fake_api: FakeKioskApi,
+        clock: MovableClock) -> None:
     app = make_kiosk()
     tap(qtbot, app, "start")
     home = app.reporter.screenshot_png()
@@ -224,8 +225,8 @@ def test_remote_commands_on_the_kiosk(qtbot: QtBot, make_kiosk: Callable[..., Ki
 
 
 def test_the_attract_loop_records_proof_of_play_and_uploads_it(
-        qtbot: QtBot, make_kiosk: Callable[..., KioskApp], fake_devices: FakeDeviceServer, clock: MovableClock,
-        media_dir: Path) -> None:
+        qtbot: QtBot, make_kiosk: Callable[..., KioskApp], fake_devices: FakeDeviceServer,
+        clock: MovableClock, media_dir: Path) -> None:
     app = make_kiosk(backend=FakeMediaBackend())
     device_id = app.device.identity.device_id
     assert device_id is not None and app.playback is not None

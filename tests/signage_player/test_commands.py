@@ -61,8 +61,9 @@ def _answer(qtbot: QtBot, fake: FakeDeviceServer, device_id: str, cmd: DeviceCom
     return acks[cmd.id].outcome.value, acks[cmd.id].detail
 
 
-def test_identify_shows_name_and_id_large_for_30_seconds(qtbot: QtBot, fake: FakeDeviceServer, media_dir: Path,
-                                                        tmp_path: Path, players: list[Player]) -> None:
+def test_identify_shows_name_and_id_large_for_30_seconds(qtbot: QtBot, fake: FakeDeviceServer,
+                                                        media_dir: Path, tmp_path: Path,
+                                                        players: list[Player]) -> None:
     app, device_id = _online(qtbot, fake, tmp_path / "data", players, media_dir)
     cmd = fake.send_command(device_id, CommandKind.IDENTIFY, screen_name="3号楼大堂 东")
     assert _answer(qtbot, fake, device_id, cmd) == ("done", "showing the name for 30 s")
@@ -107,7 +108,8 @@ def test_volume_reboot_and_screenshot(qtbot: QtBot, fake: FakeDeviceServer, medi
                              volume_cmd=write + " {percent}", reboot_cmd=f"touch {reboot_marker}")
     vol = fake.send_command(device_id, CommandKind.SET_VOLUME, volume=35)
     assert _answer(qtbot, fake, device_id, vol) == ("done", "volume 35%")
-    assert eventually(lambda: volume_file.exists() and volume_file.read_text(), 5, "the volume command") == "35"
+    written = eventually(lambda: volume_file.exists() and volume_file.read_text(), 5, "the volume command")
+    assert written == "35"
     shot = fake.send_command(device_id, CommandKind.SCREENSHOT)
     outcome, detail = _answer(qtbot, fake, device_id, shot)
     assert outcome == "done" and "screenshot sent" in detail
@@ -120,9 +122,10 @@ def test_volume_reboot_and_screenshot(qtbot: QtBot, fake: FakeDeviceServer, medi
     eventually(reboot_marker.exists, 5, "the reboot command")
 
 
-def test_reboot_without_a_configured_command_fails_clearly(qtbot: QtBot, fake: FakeDeviceServer, media_dir: Path,
-                                                           tmp_path: Path, players: list[Player]) -> None:
-    app, device_id = _online(qtbot, fake, tmp_path / "data", players, media_dir)
+def test_reboot_without_a_configured_command_fails_clearly(qtbot: QtBot, fake: FakeDeviceServer,
+                                                           media_dir: Path, tmp_path: Path,
+                                                           players: list[Player]) -> None:
+    _app, device_id = _online(qtbot, fake, tmp_path / "data", players, media_dir)
     boot = fake.send_command(device_id, CommandKind.REBOOT)
     outcome, detail = _answer(qtbot, fake, device_id, boot)
     assert outcome == "failed" and "no reboot command" in detail
@@ -154,7 +157,8 @@ def test_a_command_for_another_device_is_refused_and_never_run(qtbot: QtBot, fak
     ran: list[str] = []
     app.commands.finished.connect(lambda cid, outcome, detail: ran.append(cid))
     with qtbot.waitSignal(app.commands.refused, timeout=5000) as refused:
-        stray = fake.send_command(device_id, CommandKind.SCREEN_POWER, screen_on=False, addressed_to="player-99")
+        stray = fake.send_command(device_id, CommandKind.SCREEN_POWER, screen_on=False,
+                                  addressed_to="player-99")
     assert refused.args == [stray.id, "player-99"]
     mine = fake.send_command(device_id, CommandKind.IDENTIFY)  # the next one still runs
     assert _answer(qtbot, fake, device_id, mine)[0] == "done"
@@ -193,7 +197,7 @@ def test_a_command_cut_short_by_a_crash_is_answered_failed_not_run_again(
     assert journal.begin(cut, fake.clock.now()) and journal.begin(restart, fake.clock.now())
     assert not journal.begin(cut, fake.clock.now())  # known: never begun twice
     journal.close()
-    app, _ = _online(qtbot, fake, data, players, media_dir, screen)
+    _online(qtbot, fake, data, players, media_dir, screen)
     calls_before = len(fake.calls)
     assert _answer(qtbot, fake, screen.device_id, cut)[0] == "failed"
     assert "not run again" in _answer(qtbot, fake, screen.device_id, cut)[1]
