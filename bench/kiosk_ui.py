@@ -25,8 +25,10 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
-from kiosk_app.app import build_app
+from kiosk_app.app import build_app, open_device
 from kiosk_app.api import FakeKioskApi
+from schedules.clock import SystemClock
+from signage_player.device_api import FakeDeviceServer
 from kiosk_app.jobs import ImmediateRunner
 from kiosk_app.peripherals import FakePeripherals
 from kiosk_app.settings import KioskSettings
@@ -41,7 +43,8 @@ class Painted(QObject):
         return False
 
 settings = KioskSettings(data_dir=Path(tempfile.mkdtemp()))
-kiosk = build_app(settings, FakeKioskApi(sample_catalogue()), FakeSpeaker(), FakePeripherals(),
+device = open_device(settings, FakeDeviceServer().client(), SystemClock())
+kiosk = build_app(settings, device, FakeKioskApi(sample_catalogue()), FakeSpeaker(), FakePeripherals(),
                   runner=ImmediateRunner())
 kiosk.window.attract.start.installEventFilter(Painted(app))
 kiosk.window.resize(1080, 1920)
@@ -70,21 +73,23 @@ def touch_and_qr() -> tuple[float, float, float]:
     from PySide6.QtWidgets import QApplication, QWidget
 
     from kiosk_app.api import FakeKioskApi
-    from kiosk_app.app import build_app
+    from kiosk_app.app import build_app, open_device
     from kiosk_app.jobs import ImmediateRunner
     from kiosk_app.peripherals import FakePeripherals
-    from kiosk_app.sample import sample_case, sample_catalogue
+    from kiosk_app.sample import T0, sample_case, sample_catalogue
     from kiosk_app.settings import KioskSettings
     from kiosk_app.speech import FakeSpeaker
     from kiosk_app.ui.widgets import qr_image, qr_label
-    from tests.kiosk_app.conftest import Clock
+    from schedules.clock import MovableClock
+    from signage_player.device_api import FakeDeviceServer
 
     app = QApplication.instance() or QApplication([])
-    clock = Clock()
-    api = FakeKioskApi(sample_catalogue(), now=clock.now)
+    clock = MovableClock(T0)
+    api = FakeKioskApi(sample_catalogue(), now=clock.now())
     api.cases[("GA20261101", "123X")] = sample_case()
-    kiosk = build_app(KioskSettings(data_dir=Path(tempfile.mkdtemp())), api, FakeSpeaker(), FakePeripherals(),
-                      clock=clock, runner=ImmediateRunner())
+    settings = KioskSettings(data_dir=Path(tempfile.mkdtemp()))
+    device = open_device(settings, FakeDeviceServer(clock).client(), clock)
+    kiosk = build_app(settings, device, api, FakeSpeaker(), FakePeripherals(), runner=ImmediateRunner())
     window = kiosk.window
     window.resize(1080, 1920)
     window.show()

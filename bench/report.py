@@ -42,6 +42,7 @@ RUNS: tuple[Run, ...] = (
     Run("kiosk_orders", (), 120),
     Run("load_fleet", ("--seconds", "45"), 240),
     Run("soak", ("--switches", "10000", "--sessions", "1000"), 300),
+    Run("content_render", ("--repeat", "20"), 180),
 )
 
 

@@ -248,28 +248,30 @@ def run_kiosk(args: argparse.Namespace) -> dict[str, Any]:
     from PySide6.QtWidgets import QApplication, QWidget
 
     from kiosk_app.api import FakeKioskApi
-    from kiosk_app.app import build_app
+    from kiosk_app.app import build_app, open_device
     from kiosk_app.flow import ORDERS_TOPIC, Screen
     from kiosk_app.jobs import ImmediateRunner, Runner
     from kiosk_app.peripherals import FakePeripherals
     from kiosk_app.qr import qr_matrix
-    from kiosk_app.sample import sample_catalogue
+    from kiosk_app.sample import T0, sample_catalogue
     from kiosk_app.settings import KioskSettings
     from kiosk_app.speech import FakeSpeaker
     from kiosk_app.ui.widgets import qr_image
     from kiosk_app.worker import QtRunner
+    from schedules.clock import MovableClock
     from signage_player.allocator import pin_mmap_threshold
-    from tests.kiosk_app.conftest import Clock
+    from signage_player.device_api import FakeDeviceServer
 
     tmp = scratch_dir("soak-kiosk-")
     try:
         pin_mmap_threshold()  # as kiosk_app.main does
         app = QApplication.instance() or QApplication([])
-        clock = Clock()
-        api = FakeKioskApi(sample_catalogue(), now=clock())
+        clock = MovableClock(T0)
+        api = FakeKioskApi(sample_catalogue(), now=clock.now())
         runner: Runner = QtRunner() if args.runner == "qt" else ImmediateRunner()
-        kiosk = build_app(KioskSettings(data_dir=tmp / "kiosk"), api, FakeSpeaker(), FakePeripherals(),
-                          clock=clock, runner=runner)
+        settings = KioskSettings(data_dir=tmp / "kiosk")
+        device = open_device(settings, FakeDeviceServer(clock).client(), clock)
+        kiosk = build_app(settings, device, api, FakeSpeaker(), FakePeripherals(), runner=runner)
         window, flow = kiosk.window, kiosk.flow
         window.resize(1080, 1920)
         window.show()
@@ -305,20 +307,20 @@ def run_kiosk(args: argparse.Namespace) -> dict[str, Any]:
                     clock.advance(0.5)  # a resident's finger, not a test's
                     QTest.mouseClick(w, Qt.MouseButton.LeftButton)
                     seen["taps"] += 1
-                    if flow._last_touch == clock():
+                    if flow._last_touch == clock.now():
                         seen["taps_seen_by_idle_clock"] += 1
                     else:
                         # The window's event filter sees presses on itself, not on its buttons, so a
                         # tap does not restart the idle clock; stand in for it so the idle phase
                         # starts at the resident's last tap (counted in the result).
-                        flow.touched(clock())
+                        flow.touched(clock.now())
                     return
             raise SessionFailed(f"no visible {name!r} on {flow.state.screen.value}")
 
         def session(i: int) -> None:
             if flow.state.screen is not Screen.ATTRACT:
                 raise SessionFailed(f"session {i} began on {flow.state.screen.value}")
-            api.now = clock()  # the fake server's clock: payments expire 15 min after this
+            api.now = clock.now()  # the fake server's clock: payments expire 15 min after this
             phone = f"139{i:08d}"[-11:]
             tap("start")
             settle(lambda: not flow.state.catalogue_loading, "the catalogue")
@@ -329,13 +331,13 @@ def run_kiosk(args: argparse.Namespace) -> dict[str, Any]:
             settle(lambda: flow.state.screen is Screen.PAY, "the order")
             # untouched: ticks while the pay screen waits (each polls the order), then into the idle
             # warning, a tick of its countdown, and past its end: the privacy reset
-            last_touch, limit = clock(), flow.settings.pay_idle_seconds
+            last_touch, limit = clock.now(), flow.settings.pay_idle_seconds
             warning = flow.settings.warning_seconds
             warned = False
             steps = (*range(TICK_S, limit, TICK_S), limit + 1, limit + warning - 1, limit + warning + 1)
             for idle_s in steps:
-                clock.now = last_touch + dt.timedelta(seconds=idle_s)
-                flow.tick(clock())
+                clock.set(last_touch + dt.timedelta(seconds=idle_s))
+                flow.tick(clock.now())
                 settle()
                 warned |= window.overlay.isVisible()
                 if flow.state.screen is Screen.ATTRACT:

@@ -33,6 +33,9 @@ from content_server.fleet import models as fleet_models
 from content_server.fleet import pages as fleet_pages
 from content_server.fleet import routes as fleet_routes
 from content_server.fleet import runtime as fleet_runtime
+from content_server.fleet.commands import pages as command_pages
+from content_server.fleet.commands import routes as command_routes
+from content_server.fleet.commands import runtime as command_runtime
 from content_server.kiosk import models as kiosk_models
 from content_server.kiosk import pages as kiosk_pages
 from content_server.kiosk import routes as kiosk_routes
@@ -42,6 +45,9 @@ from content_server.signage import models as signage_models
 from content_server.signage import pages as signage_pages
 from content_server.signage import routes as signage_routes
 from content_server.signage import runtime as signage_runtime
+from content_server.studio import pages as studio_pages
+from content_server.studio import routes as studio_routes
+from content_server.studio import runtime as studio_runtime
 from schedules.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -51,9 +57,11 @@ API_PREFIX = "/api/v1"
 STARTUP: tuple[Callable[[ContentServer], None], ...] = (
     signage_runtime.start,
     kiosk_runtime.start,
+    studio_runtime.start,
     fleet_runtime.start,
+    command_runtime.start,
 )
-SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop,)
+SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop, command_runtime.stop)
 
 
 def declare_audit(log_: AuditLog) -> None:
@@ -128,6 +136,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
     app.include_router(signage_routes.router, prefix=API_PREFIX)
     portal.add_pages(app, signage_pages.router, templates=signage_pages.TEMPLATES, nav=signage_pages.NAV)
     # kiosk back end (its routers carry their own prefixes: /api/v1/kiosk, /pay, ...)
+    app.include_router(studio_routes.router, prefix=API_PREFIX)
+    portal.add_pages(app, studio_pages.router, templates=studio_pages.TEMPLATES, nav=studio_pages.NAV)
     app.include_router(kiosk_routes.router)
     portal.add_pages(app, kiosk_pages.router, templates=kiosk_pages.TEMPLATES, nav=kiosk_pages.NAV)
     # fleet operations: alerts and channels, deliveries, the audit trail, /metrics (its own token)
@@ -135,6 +145,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
     app.include_router(fleet_routes.router, prefix=API_PREFIX)
     app.include_router(fleet_routes.metrics_router)
     portal.add_pages(app, fleet_pages.router, templates=fleet_pages.TEMPLATES, nav=fleet_pages.NAV)
+    # fleet: remote commands (the devices' long-poll and the operators' sends)
+    command_runtime.prepare(app)
+    app.include_router(command_routes.router, prefix=API_PREFIX)
+    portal.add_pages(app, command_pages.router, templates=command_pages.TEMPLATES, nav=command_pages.NAV)
 
     core_api.document_error_shape(app)
     return app

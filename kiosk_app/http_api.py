@@ -1,7 +1,8 @@
-"""``KioskApi`` over HTTP (requests), built on the player's :class:`~signage_player.client.ServerClient`.
+"""``KioskApi`` over HTTP (requests), built on the device's client (``signage_player.ServerClient``).
 
-The player's client brings the bearer header, timeouts and error mapping; this adds the
-kiosk routes of :mod:`schedules.protocol.kiosk` and maps failures to the kiosk's API errors.
+The device client brings the device routes, the bearer header, timeouts and error mapping, so
+one object is both the kiosk's device API and its ``KioskApi``; this adds the kiosk routes of
+:mod:`schedules.protocol.kiosk` and maps failures to the kiosk's API errors.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from kiosk_app.api import ApiUnavailable, CatalogueResult, KioskApiError, LockedOut, NotFound, Rejected
 from schedules.protocol.kiosk import CaseLookup, CaseStatus, OrderCreate, OrderView, ServiceCatalogue
-from signage_player.client import HttpStatusError, NetworkError, ServerClient
+from signage_player import HttpStatusError, NetworkError, ServerClient
 
 KIOSK_API = "/api/v1/kiosk"
 _M = TypeVar("_M", bound=BaseModel)

@@ -1,14 +1,19 @@
-"""The kiosk's one translation layer: every string a resident sees comes from here (zh default, en)."""
+"""The kiosk's one translation layer: every string a resident sees comes from here (zh default, en).
+
+The texts are one :class:`schedules.bilingual.TextTable` (``key -> (zh, en)``, the suite's one
+shape), which refuses at import a pair whose placeholders differ; :class:`Translator` adds the
+current language, its listeners and the community's time zone for the widgets.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import string
 from collections.abc import Callable
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from kiosk_app.errors import KioskError
+from schedules.bilingual import MissingText, TextTable
 from schedules.protocol.kiosk import LocalizedText
 
 
@@ -22,7 +27,7 @@ class MissingTranslation(KioskError):
 
 
 # key -> (zh, en). Placeholders use str.format names and must match in both languages.
-CATALOGUE: dict[str, tuple[str, str]] = {
+CATALOGUE = TextTable({
     "app.title": ("社区自助服务", "Community self-service"),
     "attract.touch_to_start": ("点击开始", "Touch to start"),
     "attract.subtitle": ("社区服务 · 缴费 · 办件进度", "Services · Payment · Application progress"),
@@ -176,11 +181,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "maint.offline": ("离线", "Offline"),
     "maint.none": ("无", "None"),
     "maint.exit": ("退出维护", "Leave maintenance"),
-}
-
-
-def _fields(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    "emergency.title": ("紧急通知", "Emergency notice"),
+    "emergency.kept": (
+        "您正在办理的事项已保留，通知结束后可继续。",
+        "What you were doing is kept; you can carry on when this notice ends.",
+    ),
+    "emergency.read_aloud": ("朗读通知", "Read the notice aloud"),
+    "privacy.hidden": (
+        "居民正在使用（页面：{page}）— 为保护隐私，截图不显示页面内容",
+        "A resident is using the kiosk (page: {page}): hidden from screenshots for privacy",
+    ),
+})
 
 
 class Translator:
@@ -193,11 +204,9 @@ class Translator:
 
     def t(self, key: str, **values: object) -> str:
         try:
-            pair = CATALOGUE[key]
-        except KeyError:
+            return CATALOGUE.text(key, self.language.value, **values)
+        except MissingText:
             raise MissingTranslation(key) from None
-        template = pair[0] if self.language is Language.ZH else pair[1]
-        return template.format(**values) if values else template
 
     def text(self, localized: LocalizedText) -> str:
         """Pick the current language out of server-provided bilingual text."""
@@ -223,11 +232,6 @@ class Translator:
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
-
-
-def placeholder_mismatches() -> list[str]:
-    """Keys whose zh and en templates name different placeholders (a test keeps this empty)."""
-    return [key for key, (zh, en) in CATALOGUE.items() if _fields(zh) != _fields(en)]
 
 
 def format_money(amount_minor: int, currency: str = "CNY") -> str:

@@ -1,8 +1,10 @@
 """``community-kiosk``: start the touch kiosk against a content server.
 
-Start-up order (each step logged): settings → Qt → identity → on-screen pairing when new
-(the player's pairing flow and screen) → API client → outbox and caches → window → attract
-loop → timers. SIGTERM / Ctrl+C stop it cleanly; queued bookings stay in the outbox.
+Start-up order (each step logged): settings → Qt → the device (identity, API client with its
+key, outbox) → on-screen pairing when new (the player's pairing and its screen) → caches →
+window and attract loop → timers, heartbeats, long-polls. SIGTERM / Ctrl+C stop it cleanly;
+queued bookings stay in the outbox. A remote restart ends it with exit code 75 (the service
+manager starts it again).
 """
 
 from __future__ import annotations
@@ -19,11 +21,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication, QWidget
 
-    from kiosk_app.app import KioskApp
-    from kiosk_app.attract import AttractLoop
+    from kiosk_app.http_api import HttpKioskApi
     from kiosk_app.settings import KioskSettings
-    from signage_player.client import ServerClient
-    from signage_player.identity import DeviceIdentity
+    from signage_player import Device, MediaBackend
 
 log = logging.getLogger(__name__)
 KIOSK_VERSION = "0.1.0"
@@ -49,78 +49,15 @@ def _show(widget: QWidget, settings: KioskSettings) -> None:
         widget.showFullScreen()
 
 
-def _pair_on_screen(settings: KioskSettings, identity: DeviceIdentity,
-                    stop: threading.Event) -> DeviceIdentity | None:
-    """Show the pairing code and QR until an operator claims this kiosk (or we are stopped)."""
-    from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
-
-    from kiosk_app.app import utc_now
-    from signage_player.client import ServerClient
-    from signage_player.pairing import PairingFlow, PairingScreen
-
-    class Bridge(QObject):
-        started = Signal(object)
-        message = Signal(str)
-        finished = Signal(object)
-
-    screen, bridge = PairingScreen(), Bridge()
-    result: list[DeviceIdentity | None] = []
-
-    waiting = QEventLoop()  # a local loop: the application's own loop is started once, for the kiosk
-
-    def on_finished(ident: DeviceIdentity | None) -> None:
-        result.append(ident)
-        waiting.quit()
-
-    bridge.started.connect(screen.set_started)
-    bridge.started.connect(lambda s: log.info("pairing code %s (claim at %s)", s.code, s.claim_url))
-    bridge.message.connect(screen.set_message)
-    bridge.finished.connect(on_finished)
-    flow = PairingFlow(ServerClient(settings.server_url), identity, Path(settings.data_dir), KIOSK_VERSION,
-                       utc_now, device_kind="kiosk")
-    done_pairing = threading.Event()
-    worker = threading.Thread(target=lambda: bridge.finished.emit(flow.run(bridge.started.emit, done_pairing,
-                                                                           bridge.message.emit)),
-                              name="pairing", daemon=True)
-    _show(screen, settings)
-    worker.start()
-    log.info("waiting for an operator to claim this kiosk")
-    poll = QTimer()
-    poll.timeout.connect(lambda: waiting.quit() if stop.is_set() else None)  # SIGTERM while pairing
-    poll.start(200)
-    waiting.exec()
-    poll.stop()
-    done_pairing.set()
-    worker.join(timeout=10)
-    screen.close()
-    return result[0] if result and result[0] is not None else None
-
-
-def _attract_loop(client: ServerClient, settings: KioskSettings, kiosk: KioskApp) -> AttractLoop | None:
-    """The signage attract loop (libVLC for video); without it the attract screen still works."""
-    from PySide6.QtCore import QTimer
-
-    from kiosk_app.app import utc_now
-    from kiosk_app.attract import AttractLoop
-    from signage_player.errors import PlayerError
-    from signage_player.media import VlcBackend
+def _media_backend() -> MediaBackend | None:
+    """libVLC for the attract loop's video; without it the kiosk runs with no signage content."""
+    from signage_player import PlayerError, VlcBackend
 
     try:
-        backend = VlcBackend()
+        return VlcBackend(wait=False)
     except PlayerError as exc:
         log.error("no video back end, attract loop without signage content: %s", exc)
         return None
-    attract = AttractLoop(client, Path(settings.data_dir), backend, kiosk.runner, utc_now)
-    kiosk.window.attract.set_content(attract.view)
-    kiosk.flow.subscribe(attract.on_state)
-    attract.on_state(kiosk.flow.state)
-    timer = QTimer(kiosk.window)
-    timer.setInterval(300_000)
-    timer.timeout.connect(attract.sync)
-    timer.start()
-    attract.sync()
-    log.info("attract loop started")
-    return attract
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,12 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from signage_player.allocator import pin_mmap_threshold
-    from signage_player.errors import PlayerError
-    from signage_player.identity import DeviceIdentity
-    from signage_player.watchdog import Watchdog
+    from kiosk_app.app import open_device
+    from kiosk_app.http_api import HttpKioskApi
+    from schedules.clock import SystemClock
+    from signage_player import PlayerError, Watchdog, pair_on_screen, prepare_process
 
-    pin_mmap_threshold()  # the attract loop plays video through libVLC, as the player does
+    prepare_process()  # the attract loop plays video through libVLC, as the player does
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)  # closing the pairing screen must not end the kiosk
     stop = threading.Event()
@@ -176,45 +113,38 @@ def main(argv: list[str] | None = None) -> int:
     wake.start(250)
     watchdog = Watchdog()
     watchdog.start()  # READY=1, then pings from the GUI thread (pairing included): systemd restarts a hang
+    api = HttpKioskApi(settings.server_url, timeout=settings.request_timeout_s)
     try:
         try:
-            identity: DeviceIdentity | None = DeviceIdentity.load_or_create(Path(settings.data_dir))
+            device = open_device(settings, api, SystemClock())
         except (PlayerError, OSError) as exc:
             print(f"community-kiosk: {exc}", file=sys.stderr)
+            api.close()
             return 1
-        assert identity is not None
-        if not identity.paired:
-            identity = _pair_on_screen(settings, identity, stop)
-            if identity is None or stop.is_set():
-                log.info("stopped before pairing")
-                return 0
-        return _run_kiosk(app, settings, identity, stop)
+        if not device.paired and not pair_on_screen(device, KIOSK_VERSION, "kiosk", stop,
+                                                     lambda w: _show(w, settings)):
+            log.info("stopped before pairing")
+            device.close()
+            return 0
+        return _run_kiosk(app, settings, device, api, stop)
     finally:
         watchdog.stop()
 
 
-def _run_kiosk(app: QApplication, settings: KioskSettings, identity: DeviceIdentity,
+def _run_kiosk(app: QApplication, settings: KioskSettings, device: Device, api: HttpKioskApi,
                stop: threading.Event) -> int:
     from kiosk_app.app import build_app
-    from kiosk_app.http_api import HttpKioskApi
-    from kiosk_app.offline_pay import DeviceKeySigner
     from kiosk_app.peripherals import UdevPeripherals
     from kiosk_app.speech import EspeakSpeaker
 
-    api = HttpKioskApi(settings.server_url, identity.device_key, timeout=settings.request_timeout_s)
-    kiosk = build_app(settings, api, EspeakSpeaker(), UdevPeripherals(), device_id=identity.device_id,
-                      signer=DeviceKeySigner(identity.private_key, settings.server_url))
-    attract = _attract_loop(api, settings, kiosk)
+    kiosk = build_app(settings, device, api, EspeakSpeaker(), UdevPeripherals(), backend=_media_backend())
     _show(kiosk.window, settings)
-    kiosk.window.start_timers()
-    log.info("kiosk running as %s", identity.device_id)
+    kiosk.start()  # timers, heartbeats, proof of play, the emergency and command long-polls
+    log.info("kiosk running as %s", device.identity.device_id)
     try:
         return 0 if stop.is_set() else app.exec()
     finally:
-        if attract is not None:
-            attract.close()
-        kiosk.close()
-        api.close()
+        kiosk.close()  # closes the device: its outbox and the API client
         log.info("kiosk stopped")
 
 

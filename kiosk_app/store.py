@@ -1,6 +1,6 @@
 """What the kiosk keeps on disk for offline use: the catalogue, service images and case statuses seen.
 
-Files are written atomically (the player's ``atomic_write``). Case statuses hold only the
+Files are written atomically (the device's ``atomic_write``). Case statuses hold only the
 server's masked data and are filed under a hash of case number + ID digits, so the cache
 cannot be browsed without both; they are forgotten after ``case_retention``.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from schedules.protocol.kiosk import CaseStatus, ServiceCatalogue
-from signage_player.files import atomic_write
+from signage_player import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,13 @@ class CatalogueStore:
             return self.image_path(service_id).read_bytes()
         except OSError:
             return None
+
+    def clear(self) -> None:
+        """Delete the saved catalogue and every image (fetched again at the next refresh)."""
+        (self.directory / "catalogue.json").unlink(missing_ok=True)
+        if self.images.exists():
+            for p in self.images.iterdir():
+                p.unlink(missing_ok=True)
 
     def size_bytes(self) -> int:
         if not self.directory.exists():

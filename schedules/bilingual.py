@@ -8,7 +8,7 @@ take the same placeholders, so a translation cannot silently drop a value.
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -53,6 +53,12 @@ class TextTable:
 
     def __contains__(self, key: object) -> bool:
         return key in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def keys(self) -> list[str]:
         return list(self._entries)

@@ -1,17 +1,16 @@
-"""HTTP client for the device routes of :mod:`schedules.protocol.device`, over requests.
+"""The real :class:`~signage_player.device_api.DeviceApi`: the device routes over HTTP (requests).
 
-Every failure surfaces as a :class:`ClientError` subclass, so the sync loop catches one
-family and retries with :class:`Backoff`. Shared by the player and the kiosk.
+Every failure surfaces as a :class:`~signage_player.device_api.ClientError` subclass, so the
+sync loop catches one family and retries with :class:`Backoff`. Shared by the player and the
+kiosk (whose own routes build on it); tests that do not test the wire use the fake server in
+:mod:`signage_player.device_api` instead.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -20,6 +19,8 @@ import requests
 from pydantic import BaseModel, ValidationError
 
 from schedules.protocol.device import (
+    CommandAck,
+    CommandList,
     EmergencyState,
     Heartbeat,
     HeartbeatReply,
@@ -31,69 +32,23 @@ from schedules.protocol.device import (
     PlayBatch,
     PlayBatchResult,
 )
-from signage_player.errors import PlayerError
+from signage_player.device_api import (
+    API,
+    BadResponse,
+    HttpStatusError,
+    ManifestResult,
+    NetworkError,
+    Unauthorized,
+    resume_from,
+)
 
 log = logging.getLogger(__name__)
-API = "/api/v1"
 _M = TypeVar("_M", bound=BaseModel)
 
 
-class ClientError(PlayerError):
-    """The server could not be reached or answered wrongly."""
-
-
-class NetworkError(ClientError):
-    """Connection refused, timed out, reset."""
-
-
-class HttpStatusError(ClientError):
-    def __init__(self, status: int, url: str, body: str = "") -> None:
-        super().__init__(f"HTTP {status} from {url}: {body[:200]}")
-        self.status = status
-
-
-class Unauthorized(HttpStatusError):
-    """The device key was refused: the device must pair again."""
-
-
-class BadResponse(ClientError):
-    """The body does not match the protocol."""
-
-
-@dataclass(frozen=True)
-class ManifestResult:
-    """``manifest`` None means 304 Not Modified."""
-
-    manifest: Manifest | None
-    etag: str | None
-
-
-def backoff_delay(attempt: int, base_s: float, cap_s: float, rand: Callable[[], float]) -> float:
-    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
-    ceiling = min(cap_s, base_s * (2 ** min(attempt, 30)))
-    return ceiling * rand()
-
-
-class Backoff:
-    """Retry pacing for one kind of request: ``failed()`` gives the next wait, ``succeeded()`` resets."""
-
-    def __init__(
-        self, base_s: float = 2.0, cap_s: float = 300.0, rand: Callable[[], float] | None = None
-    ) -> None:
-        self.base_s, self.cap_s = base_s, cap_s
-        self._rand = rand or random.random
-        self.attempt = 0
-
-    def failed(self) -> float:
-        delay = backoff_delay(self.attempt, self.base_s, self.cap_s, self._rand)
-        self.attempt += 1
-        return max(delay, self.base_s / 2)
-
-    def succeeded(self) -> None:
-        self.attempt = 0
-
-
 class ServerClient:
+    """The device routes over requests; satisfies :class:`~signage_player.device_api.DeviceApi`."""
+
     def __init__(
         self,
         base_url: str,
@@ -143,12 +98,9 @@ class ServerClient:
 
         The caller verifies the hash: this only moves bytes.
         """
-        have = partial.stat().st_size if partial.exists() else 0
-        if expected_size is not None and have > expected_size:
-            partial.unlink()
-            have = 0
-        if expected_size is not None and have == expected_size:
-            return have
+        have = resume_from(partial, expected_size)
+        if have is None:
+            return partial.stat().st_size
         headers = {"Range": f"bytes={have}-"} if have else {}
         full = self.asset_url(url)
         if self.device_key and _origin(full) == _origin(self.base_url):
@@ -196,6 +148,17 @@ class ServerClient:
             params["known"] = known
         r = self._request("GET", f"{API}/device/emergency", params=params, timeout=self.timeout + wait_s)
         return _parse(EmergencyState, r)
+
+    def commands(self, after: int, wait_s: float) -> CommandList:
+        params = {"after": str(after), "wait": str(int(wait_s))}
+        r = self._request("GET", f"{API}/device/commands", params=params, timeout=self.timeout + wait_s)
+        return _parse(CommandList, r)
+
+    def ack_command(self, command_id: str, ack: CommandAck) -> None:
+        if not command_id.isalnum():  # ids are hex from the server: nothing that could change the path
+            raise HttpStatusError(404, "command ack", f"malformed command id {command_id[:40]!r}")
+        self._request("POST", f"{API}/device/commands/{command_id}/ack", json=ack.model_dump(mode="json"),
+                      ok=(200, 204))
 
     # -- plumbing ---------------------------------------------------------------------------
 

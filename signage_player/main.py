@@ -51,18 +51,30 @@ def main(argv: list[str] | None = None) -> int:
     if settings.screenshot_dir is not None and not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from signage_player.allocator import pin_mmap_threshold
-    from signage_player.qtcompat import make_singletons_immortal
+    from signage_player.device import prepare_process
 
-    make_singletons_immortal()
-    pin_mmap_threshold()  # before libVLC's threads start allocating frames
+    prepare_process()
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from signage_player.app import PlayerApp
+    from schedules.clock import SystemClock
+    from signage_player.app import build_player
+    from signage_player.errors import PlayerError
+    from signage_player.media import VlcBackend
 
     qapp = QApplication(sys.argv[:1])
-    player = PlayerApp(settings)
+    try:
+        backend = VlcBackend(wait=False)
+    except PlayerError as exc:
+        log.error("start-up failed: %s", exc)
+        return 1
+    log.info("libVLC started")
+    try:
+        player = build_player(settings, backend, SystemClock())
+    except (PlayerError, OSError) as exc:  # an unreadable identity, an unwritable data directory
+        log.error("start-up failed: %s", exc)
+        backend.close()
+        return 1
     qapp.aboutToQuit.connect(player.shutdown)
 
     def _quit(signum: int, _frame: object) -> None:

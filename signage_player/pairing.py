@@ -1,7 +1,10 @@
-"""Pairing: the unpaired player shows its code large and as a QR of the claim URL, then polls.
+"""Pairing: an unpaired device shows its code large and as a QR of the claim URL, then polls.
 
-:class:`PairingFlow` is plain Python (runs on a worker thread, time and sleep injected);
-:class:`PairingScreen` only draws what the flow reports.
+One pairing for both apps. :class:`PairingFlow` is plain Python (runs on a worker thread, time
+and sleep injected); :class:`Pairing` runs it for a :class:`~signage_player.device.Device` and
+brings its news to the GUI thread; :class:`PairingScreen` only draws what it reports. The player
+shows the screen inside its window; the kiosk, which pairs before it starts, uses
+:func:`pair_on_screen`.
 """
 
 from __future__ import annotations
@@ -14,15 +17,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import qrcode
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QEventLoop, QObject, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
 from schedules.protocol.device import PairingStarted
-from signage_player.client import ClientError, ServerClient
+from signage_player.device import Device
+from signage_player.device_api import ClientError, DeviceApi
 from signage_player.identity import DeviceIdentity
 from signage_player.texts import tr
 from signage_player.view import CJK_FAMILY, text_font
+from signage_player.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +47,7 @@ def qr_image(data: str) -> QImage:
 class PairingFlow:
     """Start pairing, poll until claimed (restarting when the code expires), store the key."""
 
-    def __init__(self, client: ServerClient, identity: DeviceIdentity, data_dir: Path, version: str,
+    def __init__(self, client: DeviceApi, identity: DeviceIdentity, data_dir: Path, version: str,
                  now: Callable[[], dt.datetime], device_kind: str = "player", poll_s: float = 3.0) -> None:
         self.client = client
         self.identity = identity
@@ -83,6 +88,70 @@ class PairingFlow:
                 return ident
             stop.wait(self.poll_s)
         return None
+
+
+class Pairing(QObject):
+    """Pairs ``device`` as ``kind`` (player, kiosk): the flow on a worker thread, news on the GUI thread."""
+
+    started = Signal(object)  # PairingStarted: a code to show
+    message = Signal(str)  # a problem reaching the server
+    paired = Signal(object)  # DeviceIdentity, once the device uses it
+    _claimed = Signal(object)  # DeviceIdentity, from the worker thread
+
+    def __init__(self, device: Device, version: str, kind: str, workers: Workers, screen: PairingScreen,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.device, self.version, self.kind = device, version, kind
+        self.workers = workers
+        self.poll_s = 3.0  # how often to ask whether an operator claimed the code
+        self.started.connect(screen.set_started)
+        self.message.connect(screen.set_message)
+        self._claimed.connect(self._on_claimed)
+
+    def start(self) -> None:
+        flow = PairingFlow(self.device.api, self.device.identity, self.device.data_dir, self.version,
+                           self.device.clock.now, device_kind=self.kind, poll_s=self.poll_s)
+
+        def run() -> None:
+            ident = flow.run(self._on_code, self.workers.stopping, self.message.emit)
+            if ident is not None:
+                self._claimed.emit(ident)
+
+        self.workers.spawn(run, "pairing")
+
+    def _on_code(self, started: PairingStarted) -> None:
+        log.info("pairing code %s (claim at %s)", started.code, started.claim_url)
+        self.started.emit(started)
+
+    def _on_claimed(self, ident: DeviceIdentity) -> None:
+        self.device.adopt(ident)
+        self.paired.emit(ident)
+
+
+def pair_on_screen(device: Device, version: str, kind: str, stop: threading.Event,
+                   show: Callable[[QWidget], None], poll_s: float = 3.0) -> bool:
+    """Show the pairing screen until an operator claims ``device`` (True) or ``stop`` is set (False).
+
+    For an app that pairs before it builds anything else (the kiosk): a local event loop, so
+    the application's own loop is started once, for the app.
+    """
+    screen = PairingScreen()
+    workers = Workers()
+    pairing = Pairing(device, version, kind, workers, screen)
+    pairing.poll_s = poll_s
+    waiting = QEventLoop()
+    pairing.paired.connect(lambda _ident: waiting.quit())
+    poll = QTimer()
+    poll.timeout.connect(lambda: waiting.quit() if stop.is_set() else None)  # SIGTERM while pairing
+    poll.start(200)
+    show(screen)
+    pairing.start()
+    log.info("waiting for an operator to claim this %s", kind)
+    waiting.exec()
+    poll.stop()
+    workers.stop(join_s=10)
+    screen.close()
+    return device.paired
 
 
 class PairingScreen(QWidget):

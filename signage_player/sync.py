@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from schedules.protocol.device import AssetRef, Manifest
 from signage_player.cache import AssetCache, CacheError
-from signage_player.client import ServerClient
+from signage_player.device_api import DeviceApi
 from signage_player.errors import PlayerError
 from signage_player.files import atomic_write
 from signage_player.syncplan import plan_sync, referenced
@@ -51,7 +51,7 @@ def load_manifest(path: Path) -> Manifest | None:
 
 
 class Syncer:
-    def __init__(self, client: ServerClient | None, cache: AssetCache, data_dir: Path,
+    def __init__(self, client: DeviceApi | None, cache: AssetCache, data_dir: Path,
                  now: Callable[[], dt.datetime], on_live: Callable[[Manifest], None] | None = None) -> None:
         self.client = client
         self.cache = cache
@@ -64,12 +64,18 @@ class Syncer:
         self.pending = load_manifest(self.data_dir / PENDING)
         self.status.live_version = self.live.version if self.live else None
 
-    def sync_once(self) -> bool:
-        """One round; True when a new manifest went live. Network errors propagate (caller backs off)."""
+    def sync_once(self, *, refetch: bool = False) -> bool:
+        """One round; True when a new manifest went live. Network errors propagate (caller backs off).
+
+        ``refetch``: clear the cache first and ask for the whole manifest (no ETag), so every asset
+        is downloaded and verified again; the live manifest keeps playing meanwhile.
+        """
         if self.client is None:
             raise PlayerError("no server configured: only bundles can be installed")
         with self._lock:
-            known = self.pending or self.live
+            if refetch:
+                self.cache.clear()
+            known = None if refetch else self.pending or self.live
             result = self.client.manifest(etag=_etag(known.version) if known else None)
             self.status.last_sync_at = self.now()
             m = result.manifest

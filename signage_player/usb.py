@@ -4,6 +4,7 @@ Where udev runs, a USB stick's partition appearing (pyudev monitor) makes the wa
 for bundles at its mount point. In containers there is no udev: a configured directory is
 polled instead. Either way the bundle is verified by :mod:`signage_player.bundle_reader` (server
 signature, then every asset's SHA-256) before anything reaches the cache or goes live.
+:class:`BundleImporter` is the part the player runs.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from PySide6.QtCore import QObject, Signal
+
 from schedules.protocol.bundle import BundleError
 from schedules.protocol.device import Manifest
 from signage_player.bundle_reader import copy_asset, open_bundle
 from signage_player.cache import AssetCache, VerificationFailed
+from signage_player.device import Device
 from signage_player.errors import PlayerError
+from signage_player.sync import Syncer
 
 log = logging.getLogger(__name__)
 BUNDLE_SUFFIXES = (".tar", ".signage-bundle")
@@ -201,3 +206,56 @@ def udev_available(run_dir: Path = Path("/run/udev")) -> bool:
     """udev delivers events only where its daemon runs (not in most containers)."""
     return run_dir.is_dir() and (run_dir / "control").exists()
 
+
+
+class BundleImporter(QObject):
+    """The player's USB import: watches (udev, else a directory), verifies, hands bundles to the syncer.
+
+    A refused bundle changes nothing: it is logged, noted for the next heartbeat and announced as
+    :attr:`refused` (the screen shows nothing; an operator sees it on the screen's status page).
+    """
+
+    refused = Signal(str)  # why, from the watcher thread
+
+    def __init__(self, device: Device, syncer: Syncer, cache: AssetCache, *, usb: bool = True,
+                 import_dir: Path | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.device, self.syncer, self.cache = device, syncer, cache
+        self.usb, self.import_dir = usb, import_dir
+        self.watchers: list[BundleWatcher] = []
+
+    def start(self) -> None:
+        if self.usb and udev_available():
+            w: BundleWatcher = UdevWatcher(self.import_path)
+            try:
+                w.start()
+                self.watchers.append(w)
+                log.info("watching USB sticks through udev")
+            except Exception as exc:  # udev present but unusable: fall back to the directory
+                log.warning("udev watcher unavailable: %s", exc)
+        if self.import_dir is not None:
+            self.import_dir.mkdir(parents=True, exist_ok=True)
+            d = DirectoryWatcher(self.import_dir, self.import_path)
+            d.start()
+            self.watchers.append(d)
+            log.info("watching %s for bundles", self.import_dir)
+
+    def stop(self) -> None:
+        for w in self.watchers:
+            w.stop()
+
+    def import_path(self, path: Path) -> None:
+        """Watcher thread: verify and import one bundle, then let it go live (or announce the refusal)."""
+        ident = self.device.identity
+        live = self.syncer.live
+        screen_id = live.screen.id if live is not None else ident.device_id
+        try:
+            if screen_id is None:
+                raise BundleRefused("this player does not know its screen yet")
+            manifest = import_bundle(path, ident.server_public_key, screen_id, self.cache)
+        except BundleRefused as exc:
+            log.error("USB bundle refused: %s", exc)
+            self.syncer.status.note_error(f"bundle refused: {exc}")
+            self.refused.emit(str(exc))
+            return
+        self.syncer.install(manifest)

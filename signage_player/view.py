@@ -8,11 +8,10 @@ picture stays on screen until the next one has its first frame: never black.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,6 +31,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QWidget
 
+from schedules.clock import Clock, SystemClock
 from schedules.model import ContentItem, ItemKind, ScreenClass
 from signage_player.media import MediaBackend, MediaError, VideoInfo
 
@@ -348,14 +348,13 @@ class _Refreshing(QWidget):
 class Ticker(_Refreshing):
     """Announcement texts scrolling right to left; position follows the monotonic clock, not frame count."""
 
-    def __init__(self, parent: QWidget | None = None, speed_px_s: float = 120.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Clock, parent: QWidget | None = None, speed_px_s: float = 120.0) -> None:
         super().__init__(33, parent)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.speed_px_s = speed_px_s
         self._clock = clock
         self._text = ""
-        self._start = clock()
+        self._start = clock.monotonic()
         self._font = QFont(CJK_FAMILY)
 
     @property
@@ -367,7 +366,7 @@ class Ticker(_Refreshing):
         if text == self._text:
             return
         self._text = text
-        self._start = self._clock()
+        self._start = self._clock.monotonic()
         self._refresh_timer()
         self.update()
 
@@ -384,7 +383,7 @@ class Ticker(_Refreshing):
             width = QFontMetrics(self._font).horizontalAdvance(self._text)
             travel = width + self.width()
             # starts fully visible at the left edge, then loops in from the right
-            offset = ((self._clock() - self._start) * self.speed_px_s + self.width()) % travel
+            offset = ((self._clock.monotonic() - self._start) * self.speed_px_s + self.width()) % travel
             p.drawText(QRectF(self.width() - offset, 0, width + 10, self.height()),
                        int(Qt.AlignmentFlag.AlignVCenter), self._text)
         p.end()
@@ -393,14 +392,14 @@ class Ticker(_Refreshing):
 class ClockLabel(_Refreshing):
     """Local date and time for the screen's time zone."""
 
-    def __init__(self, tz: ZoneInfo, now: Callable[[], dt.datetime], parent: QWidget | None = None) -> None:
+    def __init__(self, tz: ZoneInfo, clock: Clock, parent: QWidget | None = None) -> None:
         super().__init__(1000, parent)
         self.tz = tz
-        self._now = now
+        self._clock = clock
         self._font = QFont(CJK_FAMILY)
 
     def text(self) -> str:
-        local = self._now().astimezone(self.tz)
+        local = self._clock.now().astimezone(self.tz)
         weekday = "一二三四五六日"[local.weekday()]
         return f"{local:%Y-%m-%d} 星期{weekday}  {local:%H:%M}"
 
@@ -457,7 +456,7 @@ class SignageView(QWidget):
         screen_class: ScreenClass = ScreenClass.OUTDOOR_LARGE,
         *,
         tz: ZoneInfo | None = None,
-        now: Callable[[], dt.datetime] | None = None,
+        clock: Clock | None = None,
         crossfade_ms: int = 0,
         langs: Sequence[str] = DEFAULT_LANGS,
         parent: QWidget | None = None,
@@ -467,9 +466,9 @@ class SignageView(QWidget):
         self.setAutoFillBackground(False)
         self.screen_class = screen_class
         self.main = MainZone(backend, self, crossfade_ms, langs)
-        self.ticker = Ticker(self)
-        utc_now = now or (lambda: dt.datetime.now(dt.UTC))
-        self.clock = ClockLabel(tz or ZoneInfo("Asia/Shanghai"), utc_now, self)
+        clock = clock or SystemClock()
+        self.ticker = Ticker(clock, self)
+        self.clock = ClockLabel(tz or ZoneInfo("Asia/Shanghai"), clock, self)
         self.emergency = EmergencyOverlay(self, langs)
         self.emergency.hide()
         self._off = False

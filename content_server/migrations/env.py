@@ -11,9 +11,11 @@ import content_server.core.changes
 import content_server.core.delivery.models
 import content_server.core.leases
 import content_server.core.metrics.models
+import content_server.fleet.commands.models
 import content_server.fleet.models
 import content_server.kiosk.models
-import content_server.signage.models  # noqa: F401
+import content_server.signage.models
+import content_server.studio.models  # noqa: F401
 from content_server.core.models import Base
 
 target_metadata = Base.metadata

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from content_server.signage.health import Health
+from content_server.signage.health import Health, peripheral_states
 from content_server.signage.models import Device
 
 
@@ -25,6 +25,9 @@ class ScreenView:
     free_disk_gb: float | None
     screenshot: bool
     screenshot_at: str | None
+    kind: str = "player"
+    page: str | None = None  # kiosks: the page on show
+    peripherals: tuple[tuple[str, str], ...] = ()  # kiosks: (name, ok | missing | broken)
 
 
 def _local(t: dt.datetime | None, tz: str) -> str | None:
@@ -49,6 +52,9 @@ def view(d: Device, health: Health, current_title: str | None = None) -> ScreenV
         free_disk_gb=free / 1e9 if isinstance(free, int) else None,
         screenshot=d.screenshot_sha256 is not None,
         screenshot_at=_local(d.screenshot_at, d.timezone),
+        kind=d.kind,
+        page=hb.get("page") if isinstance(hb.get("page"), str) else None,
+        peripherals=tuple(peripheral_states(hb.get("peripherals"))),
     )
 
 

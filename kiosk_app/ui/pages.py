@@ -6,7 +6,6 @@ so no widget outlives the data it shows and a privacy reset leaves nothing behin
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from functools import partial
 
@@ -27,6 +26,7 @@ from kiosk_app.i18n import Translator, format_money
 from kiosk_app.maintenance import MaintenanceInfo
 from kiosk_app.theme import Theme
 from kiosk_app.ui.widgets import TouchScrolling, keypad, make_button, make_label, qr_label
+from schedules.clock import Clock
 from schedules.protocol.kiosk import OrderState
 
 DIGITS = [*"123456789", "0"]
@@ -36,7 +36,7 @@ REFERENCE_KEYS = [*"0123456789", *"ABCDEFGHJKMNPQRSTWXYZ", "-"]
 class PageBuilder:
     """Builds the page for ``flow.state.screen``; collects the text the read-aloud button speaks."""
 
-    def __init__(self, flow: KioskFlow, tr: Translator, theme: Theme, clock: Callable[[], dt.datetime],
+    def __init__(self, flow: KioskFlow, tr: Translator, theme: Theme, clock: Clock,
                  maintenance: Callable[[], MaintenanceInfo], images: Callable[[str], QPixmap | None],
                  touch: TouchScrolling) -> None:
         self.flow, self.tr, self.theme, self.clock = flow, tr, theme, clock
@@ -253,8 +253,11 @@ class PageBuilder:
                 layout.addWidget(self.say(line))
         layout.addStretch(1)
         self.notice(layout)
-        layout.addWidget(make_button("✔ " + self.t("confirm.submit"),
-                                     lambda: self.flow.confirm_booking(self.clock()), "primary", "confirm"))
+
+        def confirm() -> None:
+            self.flow.confirm_booking(self.clock.now())
+
+        layout.addWidget(make_button("✔ " + self.t("confirm.submit"), confirm, "primary", "confirm"))
         self.nav(layout)
         return page
 
@@ -364,8 +367,11 @@ class PageBuilder:
             pad = keypad([*DIGITS, "X"], self.flow.key, "⌫ " + self.t("common.delete"), self.flow.delete,
                          columns=4)
         layout.addWidget(pad)
-        layout.addWidget(make_button(self.t("case.search"),
-                                     lambda: self.flow.submit_case(self.clock()), "primary", "case_search"))
+
+        def search() -> None:
+            self.flow.submit_case(self.clock.now())
+
+        layout.addWidget(make_button(self.t("case.search"), search, "primary", "case_search"))
         layout.addStretch(1)
         self.nav(layout)
         return page
@@ -428,7 +434,7 @@ class PageBuilder:
         layout.addWidget(self.field("●" * len(self.flow.state.pin), True, "pin_field"))
         self.notice(layout)
         layout.addWidget(keypad(DIGITS, self.flow.key, "⌫", self.flow.delete))
-        layout.addWidget(make_button(self.t("common.ok"), lambda: self.flow.submit_pin(self.clock()),
+        layout.addWidget(make_button(self.t("common.ok"), lambda: self.flow.submit_pin(self.clock.now()),
                                      "primary", "pin_ok"))
         layout.addStretch(1)
         self.nav(layout)

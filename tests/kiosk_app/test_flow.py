@@ -15,26 +15,27 @@ from kiosk_app.offline_pay import DeviceKeySigner
 from kiosk_app.operator import OperatorPin
 from kiosk_app.qr import qr_matrix
 from kiosk_app.store import CaseMemory, CatalogueStore
+from schedules.clock import MovableClock
 from schedules.protocol.kiosk import OrderState
 from signage_player.outbox import Outbox
-from tests.kiosk_app.conftest import PIN, PIN_HASH, Clock
+from tests.kiosk_app.conftest import PIN, PIN_HASH
 
 
-def make_flow(tmp_path: Path, api: FakeKioskApi, clock: Clock, runner: Runner | None = None,
+def make_flow(tmp_path: Path, api: FakeKioskApi, clock: MovableClock, runner: Runner | None = None,
               outbox: Outbox | None = None) -> KioskFlow:
     return KioskFlow(
         api, runner or ImmediateRunner(), outbox or Outbox(tmp_path / "outbox.sqlite3"),
         CatalogueStore(tmp_path / "catalogue"), CaseMemory(tmp_path / "cases"),
         DeviceKeySigner(Ed25519PrivateKey.generate(), "http://server.test"),
-        OperatorPin(PIN_HASH), clock(), FlowSettings(kiosk_id="kiosk-1"),
+        OperatorPin(PIN_HASH), clock.now(), FlowSettings(kiosk_id="kiosk-1"),
     )
 
 
-def booked_flow(tmp_path: Path, api: FakeKioskApi, clock: Clock, runner: Runner) -> KioskFlow:
+def booked_flow(tmp_path: Path, api: FakeKioskApi, clock: MovableClock, runner: Runner) -> KioskFlow:
     """A flow whose resident has just pressed "confirm booking"."""
     flow = make_flow(tmp_path, api, clock, runner)
     book_until_confirm(flow)
-    flow.confirm_booking(clock())
+    flow.confirm_booking(clock.now())
     return flow
 
 
@@ -63,11 +64,11 @@ def enter_case(flow: KioskFlow, number: str, last4: str) -> None:
 
 
 def test_browse_book_and_pay_shows_paid_only_when_the_server_confirms(tmp_path: Path, fake_api: FakeKioskApi,
-                                                                      clock: Clock) -> None:
+                                                                      clock: MovableClock) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow)
     assert flow.state.screen is Screen.CONFIRM
-    flow.confirm_booking(clock())
+    flow.confirm_booking(clock.now())
     assert flow.state.screen is Screen.PAY
     order = flow.state.order
     assert order is not None and order.payment is not None and order.local_reference
@@ -83,7 +84,7 @@ def test_browse_book_and_pay_shows_paid_only_when_the_server_confirms(tmp_path: 
 
 
 def test_payment_polls_every_two_to_three_seconds(
-    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+    tmp_path: Path, fake_api: FakeKioskApi, clock: MovableClock,
 ) -> None:
     runner = ManualRunner()
     flow = booked_flow(tmp_path, fake_api, clock, runner)
@@ -96,14 +97,14 @@ def test_payment_polls_every_two_to_three_seconds(
 
 
 def test_expired_payment_is_never_shown_as_paid(
-    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+    tmp_path: Path, fake_api: FakeKioskApi, clock: MovableClock,
 ) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow)
-    flow.confirm_booking(clock())
+    flow.confirm_booking(clock.now())
     fake_api.online = False  # the server goes silent: no confirmation can arrive
     for _ in range(15 * 60 // 30 + 2):
-        flow.touched(clock())  # resident still standing there
+        flow.touched(clock.now())  # resident still standing there
         flow.tick(clock.advance(30))
     assert flow.state.screen is Screen.ORDER
     assert flow.state.order is not None and flow.state.order.state is OrderState.EXPIRED
@@ -111,11 +112,11 @@ def test_expired_payment_is_never_shown_as_paid(
 
 
 def test_cancel_returns_the_servers_answer(
-    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+    tmp_path: Path, fake_api: FakeKioskApi, clock: MovableClock,
 ) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow)
-    flow.confirm_booking(clock())
+    flow.confirm_booking(clock.now())
     flow.cancel_payment()
     assert flow.state.screen is Screen.ORDER
     assert flow.state.notice is not None and flow.state.notice.key == "pay.cancelled"
@@ -123,7 +124,7 @@ def test_cancel_returns_the_servers_answer(
 
 
 def test_bad_phone_is_refused_with_a_message_and_kept(
-    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+    tmp_path: Path, fake_api: FakeKioskApi, clock: MovableClock,
 ) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow, phone="1281234567")
@@ -133,7 +134,7 @@ def test_bad_phone_is_refused_with_a_message_and_kept(
 
 
 def test_full_slot_cannot_be_picked(
-    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+    tmp_path: Path, fake_api: FakeKioskApi, clock: MovableClock,
 ) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     flow.start()
@@ -145,7 +146,7 @@ def test_full_slot_cannot_be_picked(
 
 
 def test_a_late_answer_from_before_the_drop_does_not_say_online(tmp_path: Path, fake_api: FakeKioskApi,
-                                                                 clock: Clock) -> None:
+                                                                 clock: MovableClock) -> None:
     """A catalogue refresh answered just before the network dropped, handled after a booking that
     then failed: the banner keeps saying offline; the next answer that is sent later says online."""
     runner = ManualRunner()
@@ -155,7 +156,7 @@ def test_a_late_answer_from_before_the_drop_does_not_say_online(tmp_path: Path, 
     refresh = runner.queue.pop(0)
     answer = refresh.job()  # the server answered; the reply is still on its way to the GUI thread
     fake_api.online = False
-    flow.confirm_booking(clock())
+    flow.confirm_booking(clock.now())
     runner.run_all()
     assert flow.state.online is False and flow.outbox.count(ORDERS_TOPIC) == 1
     refresh.done(answer)
@@ -167,14 +168,14 @@ def test_a_late_answer_from_before_the_drop_does_not_say_online(tmp_path: Path, 
 
 
 def test_an_outbox_pass_that_sends_nothing_does_not_say_online(tmp_path: Path, fake_api: FakeKioskApi,
-                                                                clock: Clock) -> None:
+                                                                clock: MovableClock) -> None:
     """The background delivery runs while the only queued booking is still in flight: it sends
     nothing, so it must not contradict the booking's own failure."""
     runner = ManualRunner()
     flow = make_flow(tmp_path, fake_api, clock, runner)
     book_until_confirm(flow)
     fake_api.online = False
-    flow.confirm_booking(clock())
+    flow.confirm_booking(clock.now())
     flow.tick(clock.advance(1))  # the outbox pass starts, skipping the booking in flight
     assert len(runner.queue) == 2
     runner.run_all()
@@ -182,11 +183,11 @@ def test_an_outbox_pass_that_sends_nothing_does_not_say_online(tmp_path: Path, f
 
 
 def test_offline_booking_survives_a_restart_and_is_delivered_once(tmp_path: Path, fake_api: FakeKioskApi,
-                                                                  clock: Clock) -> None:
+                                                                  clock: MovableClock) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow)
     fake_api.online = False
-    flow.confirm_booking(clock())
+    flow.confirm_booking(clock.now())
     state = flow.state
     assert state.online is False
     assert state.pending is not None and state.pending.order.local_reference
@@ -210,7 +211,7 @@ def test_offline_booking_survives_a_restart_and_is_delivered_once(tmp_path: Path
 
 
 def test_crash_between_send_and_ack_does_not_duplicate(
-    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+    tmp_path: Path, fake_api: FakeKioskApi, clock: MovableClock,
 ) -> None:
     runner = ManualRunner()
     flow = booked_flow(tmp_path, fake_api, clock, runner)
@@ -218,24 +219,24 @@ def test_crash_between_send_and_ack_does_not_duplicate(
     job.job()  # the server received it ... and the kiosk died before the answer
     flow.outbox.close()
     reborn = make_flow(tmp_path, fake_api, clock)
-    reborn.sync_outbox(clock())
+    reborn.sync_outbox(clock.now())
     assert reborn.outbox.count(ORDERS_TOPIC) == 0
     assert len(fake_api.orders) == 1 and fake_api.create_calls == 2
 
 
 def test_idle_warning_then_reset_clears_personal_data(
-    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+    tmp_path: Path, fake_api: FakeKioskApi, clock: MovableClock,
 ) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow, service="bp", slot="bp-0")
-    flow.confirm_booking(clock())  # a free booking: its reference QR is prepared
+    flow.confirm_booking(clock.now())  # a free booking: its reference QR is prepared
     assert qr_matrix.cache_info().currsize > 0
-    flow.touched(clock())
+    flow.touched(clock.now())
     flow.tick(clock.advance(59))
     assert flow.state.idle_seconds_left is None
     flow.tick(clock.advance(2))
     assert flow.state.idle_seconds_left == 14
-    flow.touched(clock())  # "more time"
+    flow.touched(clock.now())  # "more time"
     assert flow.state.idle_seconds_left is None
     flow.tick(clock.advance(61))
     flow.tick(clock.advance(15))
@@ -247,48 +248,48 @@ def test_idle_warning_then_reset_clears_personal_data(
 
 
 def test_an_answer_arriving_after_the_reset_is_dropped(
-    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+    tmp_path: Path, fake_api: FakeKioskApi, clock: MovableClock,
 ) -> None:
     runner = ManualRunner()
     flow = make_flow(tmp_path, fake_api, clock, runner)
     flow.start()
     flow.open_cases()
     enter_case(flow, "GA20261101", "123X")
-    flow.submit_case(clock())
+    flow.submit_case(clock.now())
     flow.reset()
     runner.run_all()
     assert flow.state.screen is Screen.ATTRACT and flow.state.case_status is None
 
 
 def test_case_lookup_then_offline_shows_last_seen_status_dated(tmp_path: Path, fake_api: FakeKioskApi,
-                                                              clock: Clock) -> None:
+                                                              clock: MovableClock) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     flow.start()
     flow.scanned("https://gov.example/case?case=ga20261101")
     assert flow.state.case_number == "GA20261101" and flow.state.case_field is CaseField.LAST4
     for ch in "123x":
         flow.key(ch)
-    flow.submit_case(clock())
+    flow.submit_case(clock.now())
     assert flow.state.screen is Screen.CASE_RESULT and flow.state.case_seen_at is None
     assert flow.state.case_status is not None and flow.state.case_status.id_masked.startswith("110***")
-    seen_at = clock()
+    seen_at = clock.now()
     flow.home()
     fake_api.online = False
     clock.advance(3600)
     flow.open_cases()
     enter_case(flow, "GA20261101", "123X")
-    flow.submit_case(clock())
+    flow.submit_case(clock.now())
     assert flow.state.screen is Screen.CASE_RESULT and flow.state.case_seen_at == seen_at
     flow.back()
     flow.clear_field()
     for ch in "9999":
         flow.key(ch)
-    flow.submit_case(clock())  # a case this kiosk never saw
+    flow.submit_case(clock.now())  # a case this kiosk never saw
     assert flow.state.notice is not None and flow.state.notice.key == "case.offline_none"
 
 
 def test_wrong_answers_get_the_same_message_then_a_lockout(tmp_path: Path, fake_api: FakeKioskApi,
-                                                          clock: Clock) -> None:
+                                                          clock: MovableClock) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     flow.start()
     flow.open_cases()
@@ -298,13 +299,13 @@ def test_wrong_answers_get_the_same_message_then_a_lockout(tmp_path: Path, fake_
         flow.clear_field()
         for ch in "0000":
             flow.key(ch)
-        flow.submit_case(clock())
+        flow.submit_case(clock.now())
         keys.append(flow.state.notice.key if flow.state.notice else None)
     assert keys[:5] == ["case.not_found"] * 5 and keys[5] == "case.locked"
 
 
 def test_keypad_refuses_what_does_not_fit(
-    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+    tmp_path: Path, fake_api: FakeKioskApi, clock: MovableClock,
 ) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow, phone="138123456789999")
@@ -315,30 +316,30 @@ def test_keypad_refuses_what_does_not_fit(
 
 
 def test_maintenance_needs_the_pin_and_locks_after_wrong_tries(tmp_path: Path, fake_api: FakeKioskApi,
-                                                               clock: Clock) -> None:
+                                                               clock: MovableClock) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     flow.open_maintenance_pin()
     for _ in range(5):
         for ch in "0000":
             flow.key(ch)
-        flow.submit_pin(clock())
+        flow.submit_pin(clock.now())
     assert flow.state.screen is Screen.MAINT_PIN and flow.state.notice.key == "maint.pin_wrong"  # type: ignore[union-attr]
     for ch in PIN:
         flow.key(ch)
-    flow.submit_pin(clock())
+    flow.submit_pin(clock.now())
     assert flow.state.notice is not None and flow.state.notice.key == "maint.pin_locked"
     clock.advance(301)
     for ch in PIN:
         flow.key(ch)
-    flow.submit_pin(clock())
+    flow.submit_pin(clock.now())
     assert flow.state.screen is Screen.MAINTENANCE and flow.state.pin == ""
 
 
 def test_catalogue_is_cached_and_used_offline_with_its_time(tmp_path: Path, fake_api: FakeKioskApi,
-                                                            clock: Clock) -> None:
+                                                            clock: MovableClock) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     flow.start()
-    fetched_at = clock()
+    fetched_at = clock.now()
     flow.outbox.close()
     fake_api.online = False
     clock.advance(7200)
@@ -357,10 +358,10 @@ def test_local_reference_is_short_and_stable() -> None:
 
 
 @pytest.mark.parametrize("online", [True, False])
-def test_my_order_lookup(tmp_path: Path, fake_api: FakeKioskApi, clock: Clock, online: bool) -> None:
+def test_my_order_lookup(tmp_path: Path, fake_api: FakeKioskApi, clock: MovableClock, online: bool) -> None:
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow)
-    flow.confirm_booking(clock())
+    flow.confirm_booking(clock.now())
     ref = flow.state.order.reference  # type: ignore[union-attr]
     flow.home()
     fake_api.online = online
@@ -388,7 +389,7 @@ _ = dt
 
 
 def test_a_booking_whose_resident_walked_away_is_still_delivered(
-    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+    tmp_path: Path, fake_api: FakeKioskApi, clock: MovableClock,
 ) -> None:
     runner = ManualRunner()
     flow = booked_flow(tmp_path, fake_api, clock, runner)
@@ -403,7 +404,7 @@ def test_a_booking_whose_resident_walked_away_is_still_delivered(
 
 
 def test_only_a_definite_refusal_drops_a_booking(
-    tmp_path: Path, fake_api: FakeKioskApi, clock: Clock,
+    tmp_path: Path, fake_api: FakeKioskApi, clock: MovableClock,
 ) -> None:
     from kiosk_app.api import Rejected
     from kiosk_app.flow import refused_for_good
@@ -413,7 +414,7 @@ def test_only_a_definite_refusal_drops_a_booking(
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow)
     fake_api.fail_with = Rejected(403, "device key revoked")
-    flow.confirm_booking(clock())
+    flow.confirm_booking(clock.now())
     assert flow.outbox.count(ORDERS_TOPIC) == 1 and flow.state.pending is not None
     flow.tick(clock.advance(31))
     assert flow.outbox.count(ORDERS_TOPIC) == 1  # still refused: still kept

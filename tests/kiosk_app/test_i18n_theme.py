@@ -13,9 +13,9 @@ from kiosk_app.i18n import (
     MissingTranslation,
     Translator,
     format_money,
-    placeholder_mismatches,
 )
 from kiosk_app.theme import LARGE, MIN_TEXT_PT, MIN_TOUCH_PX, NORMAL, contrast
+from schedules.bilingual import TextTable
 from schedules.protocol.kiosk import CaseState, OrderState
 
 SOURCE = Path(__file__).resolve().parents[2] / "kiosk_app"
@@ -36,12 +36,16 @@ def used_keys() -> set[str]:
 def test_every_key_used_in_the_code_is_translated_in_both_languages() -> None:
     missing = sorted(k for k in used_keys() if k not in CATALOGUE)
     assert missing == []
-    empty = [k for k, (zh, en) in CATALOGUE.items() if not zh.strip() or not en.strip()]
+    empty = [k for k in CATALOGUE if not all(CATALOGUE.both(k).as_dict().values())]
     assert empty == []
 
 
 def test_placeholders_match_between_languages() -> None:
-    assert placeholder_mismatches() == []
+    """The table is the suite's one shape, which checks placeholders when it is built (at import)."""
+    assert isinstance(CATALOGUE, TextTable) and "offline.banner" in CATALOGUE
+    assert Translator().t("offline.banner", time="09:30") == "离线 — 信息更新于 09:30"
+    with pytest.raises(ValueError, match="placeholders differ"):
+        TextTable({"offline.banner": ("离线 — 信息更新于 {time}", "Offline — information as of {when}")})
 
 
 def test_chinese_is_the_default_and_english_one_switch_away() -> None:
@@ -59,8 +63,9 @@ def test_unknown_key_is_an_error_not_a_raw_key_on_screen() -> None:
 
 
 def test_chinese_strings_are_chinese() -> None:
-    latin_only = [k for k, (zh, _) in CATALOGUE.items()
-                  if not re.search(r"[\u4e00-\u9fff]", zh) and k not in {"common.language", "category.title"}]
+    latin_only = [k for k in CATALOGUE
+                  if not re.search(r"[\u4e00-\u9fff]", CATALOGUE.both(k).zh)
+                  and k not in {"common.language", "category.title"}]
     assert latin_only == []
 
 

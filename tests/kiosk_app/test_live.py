@@ -9,7 +9,6 @@ with masked data only.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import io
 import os
@@ -21,21 +20,21 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from PySide6.QtCore import QBuffer, QIODevice, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel, QWidget
 from sqlalchemy import func, select
 
 from content_server.kiosk.models import CaseRow, OrderRow
-from kiosk_app.app import KioskApp, build_app
+from kiosk_app.app import KioskApp, build_app, open_device
 from kiosk_app.flow import ORDERS_TOPIC, FlowSettings, Screen
 from kiosk_app.http_api import HttpKioskApi
-from kiosk_app.offline_pay import DeviceKeySigner
 from kiosk_app.peripherals import FakePeripherals
 from kiosk_app.settings import KioskSettings
 from kiosk_app.speech import FakeSpeaker
+from schedules.clock import SystemClock
 from schedules.protocol.kiosk import OrderState
+from signage_player import DeviceIdentity
 from tests.content_server.kiosk.conftest import Live, pick_slot, seeded_live
 from tests.fixtures.server import LiveServer
 from tests.kiosk_app.conftest import ARTIFACTS
@@ -50,11 +49,14 @@ def live(live_server: LiveServer) -> Iterator[Live]:
 
 
 def start_live_kiosk(qtbot, live: Live, data_dir: Path, timeout_s: float = 3) -> KioskApp:  # type: ignore[no-untyped-def]
-    """The real kiosk app, over HTTP with its paired key, on screen with fast timers."""
+    """The real kiosk app, over HTTP with its paired key (stored as pairing stores it), fast timers."""
     settings = KioskSettings(server_url=live.server.url, data_dir=data_dir, request_timeout_s=timeout_s)
-    api = HttpKioskApi(settings.server_url, live.kiosk.device_key, timeout=settings.request_timeout_s)
-    app = build_app(settings, api, FakeSpeaker(), FakePeripherals(), device_id=live.kiosk.device_id,
-                    signer=DeviceKeySigner(live.kiosk.private_key, settings.server_url))
+    k = live.kiosk
+    DeviceIdentity(k.private_key, k.device_id, k.device_key, k.server_public_key or None).save(data_dir)
+    api = HttpKioskApi(settings.server_url, timeout=settings.request_timeout_s)
+    device = open_device(settings, api, SystemClock())
+    assert api.device_key == k.device_key
+    app = build_app(settings, device, api, FakeSpeaker(), FakePeripherals())  # signs with the device key
     app.flow.settings = FlowSettings(kiosk_id=live.kiosk.device_id, sync_seconds=1, offline_sync_seconds=1)
     app.window.resize(1080, 1920)
     qtbot.addWidget(app.window)
@@ -187,24 +189,23 @@ def test_server_down_mid_flow_then_delivered_exactly_once(qtbot, live: Live,  # 
 
 
 _KILLED_KIOSK = """
-import base64, datetime as dt, os, signal, sys
+import datetime as dt, os, signal, sys
 from pathlib import Path
 from PySide6.QtWidgets import QApplication
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from kiosk_app.app import build_app
+from kiosk_app.app import build_app, open_device
 from kiosk_app.flow import FlowSettings, ORDERS_TOPIC
 from kiosk_app.http_api import HttpKioskApi
-from kiosk_app.offline_pay import DeviceKeySigner
 from kiosk_app.peripherals import FakePeripherals
 from kiosk_app.settings import KioskSettings
 from kiosk_app.speech import FakeSpeaker
-url, key, device_id, private, data, service_id, slot_id = sys.argv[1:]
+from schedules.clock import SystemClock
+url, data, service_id, slot_id = sys.argv[1:]
 qt = QApplication([])
 settings = KioskSettings(server_url=url, data_dir=Path(data), request_timeout_s=2)
-signer = DeviceKeySigner(Ed25519PrivateKey.from_private_bytes(base64.b64decode(private)), url)
-app = build_app(settings, HttpKioskApi(url, key, timeout=2), FakeSpeaker(), FakePeripherals(),
-                device_id=device_id, signer=signer)
-app.flow.settings = FlowSettings(kiosk_id=device_id)
+api = HttpKioskApi(url, timeout=2)
+device = open_device(settings, api, SystemClock())  # the identity the first run stored: paired
+app = build_app(settings, device, api, FakeSpeaker(), FakePeripherals())
+app.flow.settings = FlowSettings(kiosk_id=device.identity.device_id)
 app.window.show()
 flow = app.flow
 flow.start()
@@ -234,10 +235,9 @@ def test_kiosk_killed_with_a_queued_booking_delivers_it_once_after_restart(
     first.close()
     live.server.stop()
     target = pick_slot(live.sessions, dt.datetime.now(dt.UTC))
-    private = live.kiosk.private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     child = subprocess.run(
-        [sys.executable, "-c", _KILLED_KIOSK, live.server.url, live.kiosk.device_key, live.kiosk.device_id,
-         base64.b64encode(private).decode(), str(tmp_path / "kiosk"), target.service_id, target.slot_id],
+        [sys.executable, "-c", _KILLED_KIOSK, live.server.url, str(tmp_path / "kiosk"), target.service_id,
+         target.slot_id],
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, capture_output=True, text=True, timeout=120)
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
     key = child.stdout.strip()

@@ -9,13 +9,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from kiosk_app.operator import OperatorPin
 from tests.fixtures.server import LiveServer
+from tests.fixtures.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-c", "import sys; from kiosk_app.main import main; sys.exit(main())"]
@@ -68,7 +68,7 @@ def test_new_kiosk_shows_its_pairing_code_then_runs_once_claimed(live_server: Li
                                  "--screenshot-dir", str(shots)], cwd=ROOT, stdout=log_file, stderr=log_file,
                                 env=env)
     try:
-        code = wait_for(lambda: re.search(r"pairing code (\S+)", log_path.read_text()))
+        code = eventually(lambda: re.search(r"pairing code (\S+)", log_path.read_text()), 30, "a code")
         claim = {"code": code.group(1), "name": "lobby kiosk", "screen_class": "kiosk",
                  "orientation": "portrait", "width": 1080, "height": 1920, "groups": [], "tags": [],
                  "timezone": "Asia/Shanghai"}
@@ -76,19 +76,21 @@ def test_new_kiosk_shows_its_pairing_code_then_runs_once_claimed(live_server: Li
                        headers=live_server.auth(live_server.operator))
         assert r.status_code == 201, r.text
         try:
-            wait_for(lambda: "kiosk running as" in log_path.read_text())
-            wait_for(lambda: (shots / "attract-zh-normal.png").exists())
+            eventually(lambda: "kiosk running as" in log_path.read_text(), 30, "the kiosk to run")
+            eventually(lambda: (shots / "attract-zh-normal.png").exists(), 30, "the attract screen")
             # the catalogue is fetched with the new device key and cached for offline use
-            wait_for(lambda: (data / "catalogue" / "catalogue.json").exists())
+            eventually(lambda: (data / "catalogue" / "catalogue.json").exists(), 30, "the catalogue")
+            # still running, not just started and gone: its event loop keeps pinging the watchdog
+            pings = told.count("WATCHDOG=1")
+            eventually(lambda: told.count("WATCHDOG=1") >= pings + 2, 10, "two more watchdog pings")
         except AssertionError as exc:
             raise AssertionError(log_path.read_text()[-3000:]) from exc
-        time.sleep(1)
-        assert proc.poll() is None  # still running, not just started and gone
+        assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     assert proc.returncode == 0, log_path.read_text()[-2000:]
-    time.sleep(0.3)
+    eventually(lambda: told and told[-1] == "STOPPING=1", 5, "STOPPING=1 to reach our socket")
     notify.close()
     assert told[0] == "READY=1" and told[-1] == "STOPPING=1", told  # ready while still pairing
     assert told.count("WATCHDOG=1") >= 4, told  # pinged from the event loop all along
@@ -98,12 +100,3 @@ def test_new_kiosk_shows_its_pairing_code_then_runs_once_claimed(live_server: Li
     stored = DeviceIdentity.load(data)
     assert stored is not None and stored.paired
 
-
-def wait_for(check, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {check}")

@@ -22,7 +22,8 @@ from kiosk_app.flow import ORDERS_TOPIC, CaseField, Screen
 from kiosk_app.i18n import Language
 from kiosk_app.speech import FakeSpeaker
 from kiosk_app.theme import MIN_TEXT_PT, MIN_TOUCH_PX
-from tests.kiosk_app.conftest import ARTIFACTS, PIN, Clock
+from schedules.clock import MovableClock
+from tests.kiosk_app.conftest import ARTIFACTS, PIN
 
 RAW_KEY = re.compile(r"^[a-z_]+\.[a-z_.]+$")
 
@@ -93,7 +94,8 @@ def _scrolls(w: QWidget) -> bool:
     return False
 
 
-def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: Clock, tag: str) -> list[Screen]:  # type: ignore[no-untyped-def]
+def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: MovableClock,  # type: ignore[no-untyped-def]
+                       tag: str) -> list[Screen]:
     seen: list[Screen] = []
 
     def at(expected: Screen) -> None:
@@ -140,7 +142,7 @@ def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: Clock, ta
     at(Screen.CASE_INPUT)
     tap(qtbot, app, "case_search")
     at(Screen.CASE_RESULT)
-    app.flow.touched(clock())
+    app.flow.touched(clock.now())
     app.flow.tick(clock.advance(app.flow.settings.idle_seconds + 1))
     check_screen(app, f"{tag}/idle_warning", "idle_warning")
     tap(qtbot, app, "more_time")
@@ -158,7 +160,7 @@ def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: Clock, ta
 @pytest.mark.parametrize("language,large", [(Language.ZH, False), (Language.EN, False), (Language.ZH, True),
                                             (Language.EN, True)])
 def test_every_screen_in_both_languages_and_large_text(qtbot, make_kiosk: Callable[..., KioskApp],  # type: ignore[no-untyped-def]
-                                                       fake_api: FakeKioskApi, clock: Clock,
+                                                       fake_api: FakeKioskApi, clock: MovableClock,
                                                        language: Language, large: bool) -> None:
     app = make_kiosk()
     app.translator.set_language(language)
@@ -181,7 +183,7 @@ def test_every_screen_in_both_languages_and_large_text(qtbot, make_kiosk: Callab
 
 
 def test_offline_screens_show_banner_and_saved_booking(qtbot, make_kiosk: Callable[..., KioskApp],  # type: ignore[no-untyped-def]
-                                                       fake_api: FakeKioskApi, clock: Clock) -> None:
+                                                       fake_api: FakeKioskApi, clock: MovableClock) -> None:
     app = make_kiosk()
     tap(qtbot, app, "start")
     fake_api.online = False
@@ -208,7 +210,7 @@ def test_offline_screens_show_banner_and_saved_booking(qtbot, make_kiosk: Callab
 
 
 def test_idle_reset_clears_the_phone_number_from_widgets(qtbot, make_kiosk: Callable[..., KioskApp],  # type: ignore[no-untyped-def]
-                                                         clock: Clock) -> None:
+                                                         clock: MovableClock) -> None:
     app = make_kiosk()
     tap(qtbot, app, "start")
     tap(qtbot, app, "category:elderly_care")
@@ -231,7 +233,7 @@ def test_idle_reset_clears_the_phone_number_from_widgets(qtbot, make_kiosk: Call
 
 
 def test_scanner_keystrokes_fill_the_case_number(qtbot, make_kiosk: Callable[..., KioskApp],  # type: ignore[no-untyped-def]
-                                                 clock: Clock) -> None:
+                                                 clock: MovableClock) -> None:
     app = make_kiosk()
     tap(qtbot, app, "start")
     tap(qtbot, app, "cases")
@@ -253,7 +255,7 @@ def test_scanner_keystrokes_fill_the_case_number(qtbot, make_kiosk: Callable[...
 class _Busy(QObject):
     """Holds the GUI thread for a while when its event comes up, as a repaint or a GC pause would."""
 
-    def __init__(self, seconds: float, clock: Clock) -> None:
+    def __init__(self, seconds: float, clock: MovableClock) -> None:
         super().__init__()
         self.seconds, self.clock, self.ran = seconds, clock, False
 
@@ -284,7 +286,7 @@ def _post_scan(window: QWidget, text: str, start_ms: int, busy: _Busy, stall_aft
 
 @pytest.mark.parametrize("stall_after", [3, 9])
 def test_a_gui_stall_in_the_middle_of_a_scan_still_reads_the_whole_number(
-        qtbot, make_kiosk: Callable[..., KioskApp], clock: Clock, stall_after: int) -> None:  # type: ignore[no-untyped-def]
+        qtbot, make_kiosk: Callable[..., KioskApp], clock: MovableClock, stall_after: int) -> None:  # type: ignore[no-untyped-def]
     """A 300 ms busy slot between two of the scanner's keys: the case number is read whole."""
     app = make_kiosk()
     tap(qtbot, app, "start")
@@ -297,7 +299,7 @@ def test_a_gui_stall_in_the_middle_of_a_scan_still_reads_the_whole_number(
 
 
 def test_an_unreadable_scan_asks_again_and_never_counts_towards_the_lockout(
-        qtbot, make_kiosk: Callable[..., KioskApp], clock: Clock) -> None:  # type: ignore[no-untyped-def]
+        qtbot, make_kiosk: Callable[..., KioskApp], clock: MovableClock) -> None:  # type: ignore[no-untyped-def]
     app = make_kiosk()
     tap(qtbot, app, "start")
     tap(qtbot, app, "cases")
@@ -368,7 +370,7 @@ def test_network_waits_show_at_once_and_the_ui_stays_usable(qtbot, make_kiosk: C
 
 
 def test_ticking_countdowns_do_not_rebuild_buttons_under_a_finger(qtbot, make_kiosk: Callable[..., KioskApp],  # type: ignore[no-untyped-def]
-                                                                  clock: Clock) -> None:
+                                                                  clock: MovableClock) -> None:
     app = make_kiosk()
     tap(qtbot, app, "start")
     book(qtbot, app, "elderly_care", "meal", "meal-0", "13812345678")
@@ -382,7 +384,7 @@ def test_ticking_countdowns_do_not_rebuild_buttons_under_a_finger(qtbot, make_ki
 
 
 def test_hidden_corner_and_pin_open_maintenance_with_the_devices_facts(  # type: ignore[no-untyped-def]
-    qtbot, make_kiosk: Callable[..., KioskApp], fake_api: FakeKioskApi, clock: Clock
+    qtbot, make_kiosk: Callable[..., KioskApp], fake_api: FakeKioskApi, clock: MovableClock
 ) -> None:
     from kiosk_app.ui.window import _Corner
 
@@ -409,14 +411,18 @@ def test_hidden_corner_and_pin_open_maintenance_with_the_devices_facts(  # type:
     tap(qtbot, app, "pin_ok")
     assert app.flow.state.screen is Screen.MAINTENANCE
     texts = " | ".join(text for _, text in visible_texts(app.window))
-    for fact in ("设备编号：kiosk-test-1", "待发送：1 条", "Honeywell 1900", "网络：离线", "版本："):
+    device_id = app.device.identity.device_id
+    assert device_id is not None
+    facts = (f"设备编号：{device_id}", "配对状态：已配对", "待发送：1 条", "Honeywell 1900",
+             "网络：离线", "版本：")
+    for fact in facts:
         assert fact in texts, (fact, texts)
     tap(qtbot, app, "maint_exit")
     assert app.flow.state.screen is Screen.ATTRACT
 
 
 def test_taps_on_buttons_restart_the_idle_clock(qtbot, make_kiosk: Callable[..., KioskApp],  # type: ignore[no-untyped-def]
-                                                 clock: Clock) -> None:
+                                                 clock: MovableClock) -> None:
     """A resident who keeps tapping is never sent back to the attract loop."""
     app = make_kiosk()
     tap(qtbot, app, "start")

@@ -21,9 +21,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import requests
 from PIL import Image
 
 from schedules.protocol.device import Manifest
@@ -34,7 +36,6 @@ from tests.fixtures.server import LiveServer, free_port, pair_device
 from tests.fixtures.waiting import eventually
 from tests.reliability.stack import PG_BIN, Postgres
 from tests.signage_player.serverkit import Operator, paired_data_dir
-from tests.signage_player.test_sync_faults import _CHILD as SYNC_CHILD
 
 pytestmark = pytest.mark.slow
 LONG = os.environ.get("RELIABILITY_LONG") == "1"
@@ -95,7 +96,7 @@ def test_kill_9_during_upload_leaves_no_partial_asset(live_server: LiveServer, t
             if i >= len(body) // 3:
                 sent.set()
             yield body[i : i + 256 * 1024]
-            time.sleep(0.02)
+            time.sleep(0.02)  # the behaviour under test: a slow client, so the kill lands mid-upload
 
     errors: list[BaseException] = []
 
@@ -155,6 +156,76 @@ def test_kill_9_during_play_ingest_loses_and_doubles_nothing(live_server: LiveSe
         again = httpx.post(url, json={"records": batch}, headers=dev.headers).json()
         assert again["accepted"] == 0 and again["duplicates"] == len(batch)
     assert _counted(live_server, "c-kill") == sum(len(b) for b in batches)
+
+
+class RecordingSession(requests.Session):
+    """A real session that remembers the Range headers it sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ranges: list[str] = []
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        rng = (kwargs.get("headers") or {}).get("Range")
+        if rng:
+            self.ranges.append(rng)
+        return super().request(method, url, *args, **kwargs)
+
+
+SYNC_CHILD = """
+import sys, datetime as dt
+from pathlib import Path
+from signage_player.cache import AssetCache
+from signage_player.client import ServerClient
+from signage_player.sync import Syncer
+url, key, data = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+client = ServerClient(url, key, max_bytes_per_s=400_000)
+Syncer(client, AssetCache(data / "cache", 10**9), data, lambda: dt.datetime.now(dt.UTC)).sync_once()
+"""
+
+
+def test_kill_9_mid_download_resumes_and_never_plays_a_partial_file(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    device = pair_device(live_server, "player", screen_class="outdoor_large")
+    op = Operator(live_server)
+    big = op.upload(_noise_png(tmp_path / "noise.png", 1100), "noise")
+    op.announce(device.device_id, media_ids=(big["id"],))
+    data = tmp_path / "player"
+    data.mkdir()
+    child = subprocess.Popen([sys.executable, "-c", SYNC_CHILD, live_server.url, device.device_key,
+                              str(data)])
+    partial_dir = data / "cache" / "partial"
+
+    def big_partials() -> list[Path]:
+        return [p for p in partial_dir.glob("*.part") if p.stat().st_size > 300_000]
+
+    try:
+        parts = eventually(big_partials, 30, "the child's download to be under way")
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    sha = parts[0].name.removesuffix(".part")
+    have = parts[0].stat().st_size
+    cache = AssetCache(data / "cache", 10**9)
+    assert cache.path_if_valid(sha) is None  # the half file is not playable
+    assert not (data / "manifest.json").exists()  # nor was a half-fetched manifest switched to
+
+    session = RecordingSession()
+    syncer = Syncer(ServerClient(live_server.url, device.device_key, session=session), cache, data,
+                    lambda: dt.datetime.now(dt.UTC))
+    assert syncer.sync_once()
+    assert f"bytes={have}-" in session.ranges or any(r.startswith("bytes=") for r in session.ranges)
+    assert int(session.ranges[0].split("=")[1].rstrip("-")) >= have
+    assert cache.path_if_valid(sha) is not None and (data / "manifest.json").exists()
+
+    # a cached file corrupted on disk is detected, never played, and fetched again
+    with open(cache.path(sha), "r+b") as fh:
+        fh.seek(5000)
+        fh.write(b"\xff" * 32)
+    assert cache.path_if_valid(sha) is None
+    assert syncer.sync_once() is False  # same manifest (304), but the asset is refetched
+    assert cache.path_if_valid(sha) is not None
 
 
 def _cache_consistent(data: Path) -> Manifest | None:
@@ -239,13 +310,17 @@ def test_kill_9_of_the_whole_player_process_mid_sync(live_server: LiveServer, tm
     paired_data_dir(data, dev)
     rng = random.Random(6)
     partial_seen = 0
+    partial, live_file = data / "cache" / "partial", data / "manifest.json"
+
+    def begun() -> bool:
+        return any(partial.glob("*.part")) or live_file.exists()
+
     for _ in range(6 if not LONG else 30):
         proc = _player(live_server, data, shots)
-        begun_by = time.monotonic() + 30  # the download begins (however slow the start), then a random wait
-        while time.monotonic() < begun_by and not any((data / "cache" / "partial").glob("*.part")):
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 2.5))
-        partial_seen += any((data / "cache" / "partial").glob("*.part"))
+        # the download begins (however slow the start; unless all is fetched already), then a random wait
+        eventually(begun, 30, "the player's download to begin")
+        time.sleep(rng.uniform(0.0, 2.5))  # the behaviour under test: a kill at a random moment
+        partial_seen += any(partial.glob("*.part"))
         proc.kill()
         proc.wait()
         live = _cache_consistent(data)
@@ -253,12 +328,12 @@ def test_kill_9_of_the_whole_player_process_mid_sync(live_server: LiveServer, tm
     assert partial_seen >= 4, f"only {partial_seen} kills landed mid-download"
     proc = _player(live_server, data, shots, heartbeat_s=1)
     try:
-        deadline, status = time.monotonic() + 60, {}
-        while time.monotonic() < deadline:
-            status = op.request("GET", f"/screens/{dev.device_id}/status")
-            if status["sync"] == "in_sync" and (status["heartbeat"] or {}).get("current_item_id"):
-                break
-            time.sleep(0.5)
+        def playing() -> dict[str, Any] | None:
+            status: dict[str, Any] = op.request("GET", f"/screens/{dev.device_id}/status")
+            in_sync = status["sync"] == "in_sync" and (status["heartbeat"] or {}).get("current_item_id")
+            return status if in_sync else None
+
+        status = eventually(playing, 60, "the server to see the screen in sync and playing")
         # the server sees the screen playing its newest manifest with nothing missing
         assert status["sync"] == "in_sync", status
         assert status["playing_manifest"] == status["latest_manifest"]
@@ -366,7 +441,7 @@ def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path) -> None:
                 tries[d.device_id].append(  # type: ignore[attr-defined]
                     _send_until_accepted(server.api + "/device/plays", d.headers, batch)  # type: ignore[attr-defined]
                 )
-                time.sleep(0.05)
+                time.sleep(0.05)  # the behaviour under test: the load spreads over the restart
 
         threads = [threading.Thread(target=sender, args=(d,)) for d in devices]
         for t in threads:

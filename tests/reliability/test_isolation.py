@@ -24,6 +24,8 @@ from sqlalchemy import select
 
 from content_server.kiosk.models import ServiceRow, SlotRow
 from signage_demo.kiosk_catalogue import seed_demo_catalogue
+from tests.content_server.studio.pdfs import notice
+from tests.content_server.studio.samples import SAMPLES
 from tests.fixtures.server import AppClient, PairedDevice, pair_device
 
 ROLES = ("anonymous", "operator", "adv_a", "adv_b", "clerk", "prov_a", "prov_b", "player", "kiosk")
@@ -130,6 +132,25 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/audit"): OP,
     ("GET", "/api/v1/audit.csv"): OP,
     ("GET", "/api/v1/audit/verify"): OP,
+    ("GET", "/api/v1/studio/designs"): ADVERTISERS,
+    ("GET", "/api/v1/studio/palettes"): ADVERTISERS,
+    ("POST", "/api/v1/studio/preview"): ADVERTISERS,
+    ("POST", "/api/v1/studio/slides"): ADVERTISERS,
+    ("GET", "/api/v1/studio/slides"): ADVERTISERS,
+    ("GET", "/api/v1/studio/slides/{slide_id}"): ADS,
+    ("PUT", "/api/v1/studio/slides/{slide_id}"): frozenset({"adv_a"}),  # only the author edits
+    ("POST", "/api/v1/studio/pdfs"): ADVERTISERS,
+    ("GET", "/api/v1/studio/pdfs/{doc_id}"): ADS,
+    ("POST", "/api/v1/studio/sources"): OP,
+    ("GET", "/api/v1/studio/sources"): OP,
+    ("POST", "/api/v1/studio/sources/{source_id}/refresh"): OP,
+    ("DELETE", "/api/v1/studio/sources/{source_id}"): OP,
+    # remote commands: operators send and follow them; each device polls and answers its own
+    ("POST", "/api/v1/commands"): OP,
+    ("GET", "/api/v1/commands"): OP,
+    ("GET", "/api/v1/commands/{send_id}"): OP,
+    ("GET", "/api/v1/device/commands"): DEVICES,
+    ("POST", "/api/v1/device/commands/{command_id}/ack"): frozenset({"player"}),  # the player's command
 }
 # routes whose answer for an allowed role may be a refusal of the *content* (bad signature,
 # wrong secret, wrong state): what matters there is that nobody else gets further
@@ -148,6 +169,7 @@ CONTENT_CHECKED = {
     ("POST", "/api/v1/provider/images"),
     ("POST", "/api/v1/media"),
     ("POST", "/api/v1/device/screenshot"),
+    ("POST", "/api/v1/studio/pdfs"),  # an empty body is not a PDF (415) for the allowed roles too
 }
 DESTRUCTIVE = ("DELETE", "/revoke", "/withdraw", "/cancel", "/{action}", "/logout")
 
@@ -204,6 +226,9 @@ def _build(c: AppClient, media_dir: Path) -> World:
     assert channel.status_code == 201, channel.text
     rule = c.get("/api/v1/fleet/rules", headers=op).json()[0]
     rule_body = {k: v for k, v in rule.items() if k not in ("id", "builtin")}
+    command_body = {"kind": "identify", "selector": {"screen_ids": [player.device_id]}}
+    sent = c.post("/api/v1/commands", headers=op, json=command_body)
+    assert sent.status_code == 201, sent.text
     case_types = c.get("/api/v1/cases/types", headers=op).json()
     case = c.post(
         "/api/v1/cases",
@@ -258,7 +283,20 @@ def _build(c: AppClient, media_dir: Path) -> World:
         "/api/v1/devices/pairing",
         json={"device_kind": "player", "player_version": "t", "public_key": "A" * 43 + "="},
     ).json()
+    slide_body = {"content": {"design": "offer", "fields": SAMPLES["offer"]}, "title": "a slide"}
+    slide = c.post("/api/v1/studio/slides", json={**slide_body, "title": "A's secret slide"}, headers=a)
+    assert slide.status_code == 201, slide.text
+    doc = c.post("/api/v1/studio/pdfs", content=notice(1), headers=a)
+    assert doc.status_code == 201, doc.text
+    source_body = {
+        "spec": {"name": "iso", "kind": "feed", "url": "http://127.0.0.1:9/feed.xml"}
+    }  # never allowed
+    source = c.post("/api/v1/studio/sources", json=source_body, headers=op)
+    assert source.status_code == 201, source.text
     ids = {
+        "slide_id": slide.json()["id"],
+        "doc_id": doc.json()["id"],
+        "source_id": source.json()["id"],
         "user_id": adv_a_id,
         "pairing_id": pairing["pairing_id"],
         "screen_id": player.device_id,
@@ -278,6 +316,8 @@ def _build(c: AppClient, media_dir: Path) -> World:
         "channel_id": channel.json()["id"],
         "incident_id": "no-such-alert",
         "delivery_id": "no-such-delivery",
+        "send_id": sent.json()["id"],
+        "command_id": sent.json()["devices"][0]["command_id"],
     }
     now = c.clock.now()
     bodies: dict[tuple[str, str], Callable[[], Any]] = {
@@ -333,10 +373,28 @@ def _build(c: AppClient, media_dir: Path) -> World:
         ("POST", "/api/v1/provider/bookings/{order_id}/{action}"): lambda: {"reason": "isolation test"},
         ("PUT", "/api/v1/fleet/rules/{rule_id}"): lambda: rule_body,
         ("POST", "/api/v1/fleet/alerts/{incident_id}/acknowledge"): lambda: {"note": "isolation test"},
+        ("POST", "/api/v1/commands"): lambda: command_body,
+        ("POST", "/api/v1/device/commands/{command_id}/ack"): lambda: {
+            "outcome": "done",
+            "finished_at": now.isoformat(),
+        },
+        ("POST", "/api/v1/studio/preview"): lambda: slide_body,
+        ("POST", "/api/v1/studio/slides"): lambda: slide_body,
+        ("PUT", "/api/v1/studio/slides/{slide_id}"): lambda: slide_body,
+        ("POST", "/api/v1/studio/sources"): lambda: source_body,
     }
     ct = case_types[0]
     ids["case_type"] = ct["code"]
-    secrets = [media["id"], media["sha256"], camp.json()["id"], ids["order_id"], "A's secret service"]
+    secrets = [
+        media["id"],
+        media["sha256"],
+        camp.json()["id"],
+        ids["order_id"],
+        "A's secret service",
+        ids["slide_id"],
+        ids["doc_id"],
+        "A's secret slide",
+    ]
     return World(c, headers, ids, bodies, secrets)
 
 

@@ -19,3 +19,9 @@ def test_lookup_and_format_in_both_languages() -> None:
 def test_a_translation_that_drops_a_placeholder_is_refused() -> None:
     with pytest.raises(ValueError, match="greet: placeholders differ"):
         TextTable({"greet": ("你好", "Hello, {name}")})
+
+
+def test_a_table_iterates_over_its_keys_in_order() -> None:
+    table = TextTable({"a": ("甲", "A"), "b": ("乙", "B")})
+    assert list(table) == table.keys() == ["a", "b"] and len(table) == 2
+    assert [table.both(k).zh for k in table] == ["甲", "乙"]

@@ -1,4 +1,4 @@
-"""Operator actions against a live content server, for the player's end-to-end tests."""
+"""Operator actions against a live content server, and set-ups on the fake one, for the player's tests."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signage_player.config import PlayerSettings
+from signage_player.device_api import FakeDeviceServer, FakeScreen
 from signage_player.identity import DeviceIdentity
 from tests.fixtures.server import LiveServer, PairedDevice
 
@@ -69,6 +71,28 @@ def settings(server: LiveServer, data_dir: Path, **kw: Any) -> PlayerSettings:
         "server_url": server.url, "data_dir": data_dir, "window": True, "width": 640, "height": 360,
         "poll_interval_s": 3600, "heartbeat_interval_s": 3600, "plays_interval_s": 3600,
         "emergency_wait_s": 2, "usb": False,
+    }
+    defaults.update(kw)
+    return PlayerSettings(**defaults)
+
+
+# -- the fake server (signage_player.device_api.FakeDeviceServer) -------------------------------
+
+
+def fake_paired(data_dir: Path, fake: FakeDeviceServer, kind: str = "player") -> FakeScreen:
+    """A screen paired with the fake server, its identity stored in ``data_dir`` (as after pairing)."""
+    key = Ed25519PrivateKey.generate()
+    screen = fake.add_screen(kind)
+    DeviceIdentity(key, screen.device_id, screen.device_key, fake.server_public_key).save(data_dir)
+    return screen
+
+
+def fake_settings(data_dir: Path, **kw: Any) -> PlayerSettings:
+    """Player settings for a run on the fake server: its URL is never dialled."""
+    defaults: dict[str, Any] = {
+        "server_url": "http://127.0.0.1:9", "data_dir": data_dir, "window": True, "width": 640, "height": 360,
+        "poll_interval_s": 3600, "heartbeat_interval_s": 3600, "plays_interval_s": 3600,
+        "emergency_wait_s": 20, "usb": False,
     }
     defaults.update(kw)
     return PlayerSettings(**defaults)

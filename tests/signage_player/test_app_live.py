@@ -1,10 +1,13 @@
-"""The whole player against a real content server on loopback: pairing, sync, play, reports, emergency."""
+"""The whole player against a real content server on loopback: pairing, sync, play, reports, emergency.
+
+These test the wire end to end (requests, uvicorn, the server's own reading of what the player
+sends); the player's behaviour in detail is tested on the fake server (``test_player.py``).
+"""
 
 from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,7 +16,8 @@ from PIL import Image
 from pytestqt.qtbot import QtBot
 from pyzbar.pyzbar import decode
 
-from signage_player.app import PlayerApp
+from schedules.clock import SystemClock
+from signage_player.app import Player, build_player
 from signage_player.media import FakeMediaBackend
 from signage_player.playloop import PLAYS_TOPIC
 from tests.fixtures.server import LiveServer, pair_device
@@ -22,102 +26,94 @@ from tests.signage_player.serverkit import Operator, paired_data_dir, settings
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "player"
 
 
-@pytest.fixture
-def make_app(qtbot: QtBot) -> Iterator[list[PlayerApp]]:
-    apps: list[PlayerApp] = []
-    yield apps
-    for a in apps:
-        a.shutdown()
-
-
 @pytest.mark.slow
 def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
-    qtbot: QtBot, live_server: LiveServer, media_dir: Path, tmp_path: Path, make_app: list[PlayerApp]
+    qtbot: QtBot, live_server: LiveServer, media_dir: Path, tmp_path: Path, players: list[Player]
 ) -> None:
-    app = PlayerApp(settings(live_server, tmp_path / "data"), backend=FakeMediaBackend())
-    make_app.append(app)
-    with qtbot.waitSignal(app.pairing_started, timeout=10000) as started:
+    app = build_player(settings(live_server, tmp_path / "data"), FakeMediaBackend(), SystemClock())
+    players.append(app)
+    with qtbot.waitSignal(app.pairing.started, timeout=10000) as started:
         app.start()
     code = started.args[0].code
-    assert app.pairing_screen is not None
-    qtbot.waitUntil(lambda: app.pairing_screen.code == code, timeout=2000)  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: app.pairing_screen.code == code, timeout=2000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    app.window.grab().toImage().save(str(ARTIFACTS / "pairing_screen.png"))  # type: ignore[union-attr]
+    app.window.grab().toImage().save(str(ARTIFACTS / "pairing_screen.png"))
     # the QR on screen, read from the painted pixels as an operator's phone would, opens the claim page
     scanned = decode(Image.open(ARTIFACTS / "pairing_screen.png").convert("L"))
     assert [q.data.decode() for q in scanned] == [started.args[0].claim_url]
     assert code in started.args[0].claim_url and "/portal/" in started.args[0].claim_url
 
     op = Operator(live_server)
-    with qtbot.waitSignal(app.paired, timeout=15000):
+    with qtbot.waitSignal(app.pairing.paired, timeout=15000):
         screen = op.claim(code, "indoor_small")
-    assert app.identity is not None and app.identity.device_id == screen["id"]
+    assert app.device.identity.device_id == screen["id"]
     assert (tmp_path / "data" / "identity.json").exists()
 
     media = op.upload(media_dir / "landscape.png", "横幅")
     ticker = {"zh": "今晚八点业主大会", "en": "Meeting 8 pm"}
     op.announce(screen["id"], media_ids=(media["id"],), ticker=ticker)
     assert app.sync_now()
-    assert app.syncer is not None and app.syncer.live is not None
-    assert app.loop is not None and app.loop.current is not None
-    assert app.view is not None and "业主大会" in app.view.ticker.text
-    app.window.grab().toImage().save(str(ARTIFACTS / "layout_indoor_small_live.png"))  # type: ignore[union-attr]
+    syncer, loop, view = app.playback.syncer, app.playback.loop, app.playback.view
+    assert syncer.live is not None and loop.current is not None
+    qtbot.waitUntil(lambda: "业主大会" in view.ticker.text, timeout=3000)  # the live manifest's signal
+    app.window.grab().toImage().save(str(ARTIFACTS / "layout_indoor_small_live.png"))
     assert app.sync_now() is False  # 304: nothing new
-    app._take_snapshot()
-    app._heartbeat_job()
-    assert app.snapshot.screen_hash is not None
+    app.reporter.take_snapshot()
+    app.reporter.heartbeat()
+    assert app.reporter.snapshot.screen_hash is not None
     health = op.request("GET", f"/screens/{screen['id']}")
     assert health["last_seen_at"] is not None
     status = op.request("GET", f"/screens/{screen['id']}/status")
     beat = status["heartbeat"]
     assert status["online"] and status["sync"] == "in_sync" and not status["problems"], status
-    assert beat["manifest_version"] == app.syncer.live.version == status["latest_manifest"]
-    assert beat["current_item_id"] == app.loop.current.item.id and beat["missing_assets"] == []
+    assert beat["manifest_version"] == syncer.live.version == status["latest_manifest"]
+    assert beat["current_item_id"] == loop.current.item.id and beat["missing_assets"] == []
     assert beat["cache_bytes"] >= media["size"] and beat["free_disk_bytes"] > 0
     assert beat["rss_bytes"] > 10 << 20
-    assert beat["screen_hash"] == app.snapshot.screen_hash and beat["player_version"]
+    assert beat["screen_hash"] == app.reporter.snapshot.screen_hash and beat["player_version"]
 
     # remote screenshot: asked by the operator, learned with the heartbeat, uploaded as PNG
     op.request("POST", f"/screens/{screen['id']}/screenshot-request")
-    with qtbot.waitSignal(app.screenshot_requested, timeout=5000):
-        app._heartbeat_job()
-    shot = b""
-    for _ in range(50):
+    with qtbot.waitSignal(app.reporter.screenshot_requested, timeout=5000):
+        app.reporter.heartbeat()
+
+    def uploaded() -> bytes | None:
         r = httpx.get(f"{live_server.api}/screens/{screen['id']}/screenshot", headers=op.headers, timeout=10)
-        if r.status_code == 200:
-            shot = r.content
-            break
-        qtbot.wait(100)
+        return r.content if r.status_code == 200 else None
+
+    qtbot.waitUntil(lambda: uploaded() is not None, timeout=5000)  # a worker thread uploads it
+    shot = uploaded() or b""
     assert shot.startswith(b"\x89PNG")
     picture = Image.open(io.BytesIO(shot))
-    assert picture.size == (app.window.width(), app.window.height())  # type: ignore[union-attr]
+    assert picture.size == (app.window.width(), app.window.height())
     assert len(picture.convert("RGB").getcolors(1 << 20) or ()) > 50  # what is on screen, not blank
 
 
 @pytest.mark.slow
 def test_emergency_is_learned_within_5_s_and_ends(
-    qtbot: QtBot, live_server: LiveServer, tmp_path: Path, make_app: list[PlayerApp]
+    qtbot: QtBot, live_server: LiveServer, tmp_path: Path, players: list[Player]
 ) -> None:
     device = pair_device(live_server, "player", screen_class="outdoor_large")
     data = paired_data_dir(tmp_path / "data", device)
-    app = PlayerApp(settings(live_server, data, emergency_wait_s=4), backend=FakeMediaBackend())
-    make_app.append(app)
+    app = build_player(settings(live_server, data, emergency_wait_s=4), FakeMediaBackend(), SystemClock())
+    players.append(app)
     op = Operator(live_server)
-    with qtbot.waitSignal(app.emergency_changed, timeout=5000):
+    with qtbot.waitSignal(app.emergency.changed, timeout=5000):
         app.start()  # the first long-poll answer: no emergency
     t0 = time.monotonic()
-    with qtbot.waitSignal(app.emergency_changed, timeout=5000) as sig:
+    view, outbox = app.playback.view, app.device.outbox
+    with qtbot.waitSignal(app.emergency.changed, timeout=5000) as sig:
         ann = op.announce(device.device_id, text={"zh": "燃气泄漏 请立即撤离", "en": "Gas leak: evacuate"},
                           priority="emergency")
     assert sig.args[0] is not None and time.monotonic() - t0 < 5
-    assert app.view is not None and app.view.emergency.isVisible()
-    app.view.grab().toImage().save(str(ARTIFACTS / "emergency_live.png"))
-    with qtbot.waitSignal(app.emergency_changed, timeout=5000) as sig:
+    assert view.emergency.isVisible()
+    view.grab().toImage().save(str(ARTIFACTS / "emergency_live.png"))
+    with qtbot.waitSignal(app.emergency.changed, timeout=5000) as sig:
         op.request("POST", f"/announcements/{ann['id']}/end")
-    assert sig.args[0] is None and not app.view.emergency.isVisible()
+    assert sig.args[0] is None and not view.emergency.isVisible()
 
     # the play cut short by the emergency went to the outbox and reaches the server once
-    assert app.outbox is not None and app.outbox.count(PLAYS_TOPIC) >= 1
-    waiting = app.outbox.count(PLAYS_TOPIC)
-    assert app.upload_plays() == waiting
-    assert app.outbox.count(PLAYS_TOPIC) == 0 and app.upload_plays() == 0
+    assert outbox.count(PLAYS_TOPIC) >= 1
+    waiting = outbox.count(PLAYS_TOPIC)
+    assert app.reporter.upload_plays() == waiting
+    assert outbox.count(PLAYS_TOPIC) == 0 and app.reporter.upload_plays() == 0

@@ -16,7 +16,7 @@ from content_server.signage.services.bundles import sign_index  # the server's s
 from schedules.clock import MovableClock
 from schedules.model import ItemKind
 from schedules.protocol.bundle import INDEX_NAME, SIGNATURE_NAME, BundleIndex, asset_name
-from signage_player.app import PlayerApp
+from signage_player.app import build_player
 from signage_player.config import PlayerSettings
 from signage_player.identity import DeviceIdentity
 from signage_player.media import FakeMediaBackend
@@ -50,23 +50,22 @@ def test_usb_bundle_goes_live_offline_and_hours_switch_the_backlight(
         backlight_off_cmd=f"touch {marker}",
     )
     clock = MovableClock(T0)  # 10:00 in Shanghai: within office hours
-    app = PlayerApp(settings, clock=clock, backend=FakeMediaBackend())
+    player = build_player(settings, FakeMediaBackend(), clock)
+    syncer, loop = player.playback.syncer, player.playback.loop
     try:
-        app.start()
-        assert app.syncer is not None and app.loop is not None
+        player.start()
         # a tampered copy is refused and reported, nothing changes
         bad = _signed_bundle(tmp_path / "bad.tar", Ed25519PrivateKey.generate(), media_dir / "small.jpg")
-        with qtbot.waitSignal(app.bundle_refused, timeout=2000):
-            app._on_bundle(bad)
-        assert app.syncer.live is None and any("refused" in e for e in app.syncer.status.errors)
+        with qtbot.waitSignal(player.usb.refused, timeout=2000):
+            player.usb.import_path(bad)
+        assert syncer.live is None and any("refused" in e for e in syncer.status.errors)
         good = _signed_bundle(tmp_path / "good.tar", server_key, media_dir / "small.jpg")
-        app._on_bundle(good)
-        assert app.syncer.live is not None and app.syncer.live.version == "usb-7"
-        qtbot.waitUntil(lambda: app.loop is not None and app.loop.current is not None
-                        and app.loop.current.item.id == "usb-img", timeout=3000)
+        player.usb.import_path(good)
+        assert syncer.live is not None and syncer.live.version == "usb-7"
+        qtbot.waitUntil(lambda: loop.current is not None and loop.current.item.id == "usb-img", timeout=3000)
         clock.set(T0 + dt.timedelta(hours=13))  # 23:00 local: off
-        app.loop.step()
-        assert app.view is not None and app.view.off
+        loop.step()
+        assert player.playback.view.off
         qtbot.waitUntil(marker.exists, timeout=3000)
     finally:
-        app.shutdown()
+        player.shutdown()

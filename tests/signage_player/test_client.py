@@ -10,7 +10,8 @@ from typing import ClassVar
 
 import pytest
 
-from signage_player.client import Backoff, NetworkError, ServerClient, backoff_delay
+from signage_player.client import ServerClient
+from signage_player.device_api import Backoff, NetworkError, backoff_delay
 
 
 def test_backoff_grows_to_the_cap_with_full_jitter() -> None:

@@ -6,13 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from signage_player.config import PlayerSettings
 from tests.fixtures.server import LiveServer
+from tests.fixtures.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,9 +43,7 @@ def test_cli_offscreen_shows_the_pairing_screen_and_stops_on_sigterm(live_server
                              "--screenshot-dir", str(shots), "--data-dir", str(tmp_path / "data")],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (shots / "screen.png").exists():
-            time.sleep(0.2)
+        eventually(lambda: (shots / "screen.png").exists(), 30, "the first screenshot")
         assert (shots / "screen.png").stat().st_size > 1000
         assert (tmp_path / "data" / "identity.json").exists()
     finally:

@@ -40,15 +40,19 @@ def test_ready_then_pings_then_stopping(
         systemd.setblocking(False)
         monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
         dog = Watchdog(interval_ms=100)
+        told: list[str] = []
+
+        def read() -> None:
+            while True:
+                try:
+                    told.append(systemd.recv(64).decode())
+                except BlockingIOError:
+                    return
+
         dog.start()
-        qtbot.wait(450)
+        qtbot.waitUntil(lambda: read() or told.count("WATCHDOG=1") >= 3, timeout=5000)  # from the event loop
         dog.stop()
-        told = []
-        while True:
-            try:
-                told.append(systemd.recv(64).decode())
-            except BlockingIOError:
-                break
+        read()
     assert told[0] == "READY=1" and told[-1] == "STOPPING=1" and told.count("WATCHDOG=1") >= 3
 
 

@@ -134,8 +134,66 @@ function setupTimeline(figure) {
   });
 }
 
+
+// Studio editor: every change re-renders both orientations on the server (debounced); a refusal names
+// the fields to fix; saving stores the slides as media and keeps the fields for the next edit.
+function setupStudioEditor(form) {
+  const status = form.querySelector(".studio-status");
+  const previews = document.querySelectorAll("img[data-preview]");
+  const body = () => {
+    const fields = {};
+    form.querySelectorAll("[name]").forEach((el) => { if (el.value.trim() !== "") fields[el.name] = el.value; });
+    const meta = (key) => { const el = form.querySelector(`[data-meta="${key}"]`); return el ? el.value : ""; };
+    return {
+      content: { design: form.dataset.design, palette: meta("palette"), language: meta("language"), fields },
+      title: meta("title"),
+      photo_media_id: meta("photo_media_id") || null,
+    };
+  };
+  const send = (url, method, payload) => fetch(url, {
+    method, credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": form.dataset.csrf },
+    body: JSON.stringify(payload),
+  });
+  let timer = null, round = 0;
+  const refresh = () => {
+    const mine = ++round, payload = body();
+    previews.forEach((img) => {
+      const orientation = img.dataset.preview;
+      const width = orientation === "landscape" ? 480 : 270;
+      send(`/api/v1/studio/preview?orientation=${orientation}&width=${width}`, "POST", payload)
+        .then((r) => r.ok ? r.blob().then((b) => ({ ok: true, b })) : r.json().then((j) => ({ ok: false, j })))
+        .then((res) => {
+          if (mine !== round) return;
+          if (res.ok) {
+            if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+            img.src = URL.createObjectURL(res.b);
+            img.dataset.round = String(mine);
+            status.textContent = "";
+          } else {
+            status.textContent = form.dataset.msgFix.replace("{problems}", res.j.detail || "");
+          }
+        })
+        .catch(() => { status.textContent = form.dataset.msgNetwork; });
+    });
+  };
+  const later = () => { clearTimeout(timer); timer = setTimeout(refresh, 350); };
+  form.addEventListener("input", later);
+  form.addEventListener("change", later);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const slide = form.dataset.slide;
+    send(slide ? `/api/v1/studio/slides/${slide}` : "/api/v1/studio/slides", slide ? "PUT" : "POST", body())
+      .then((r) => r.ok ? window.location.assign(form.dataset.done)
+                        : r.json().then((j) => { status.textContent = form.dataset.msgFix.replace("{problems}", j.detail || ""); }))
+      .catch(() => { status.textContent = form.dataset.msgNetwork; });
+  });
+  refresh();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("form[data-upload]").forEach(setupUpload);
   document.querySelectorAll("form[data-check]").forEach((f) => { setupAvailability(f); setupPreviews(f); });
   document.querySelectorAll("[data-explain]").forEach(setupTimeline);
+  document.querySelectorAll("form[data-studio-editor]").forEach(setupStudioEditor);
 });

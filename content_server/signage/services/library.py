@@ -125,6 +125,46 @@ def ingest(
     return row, True
 
 
+def add_rendered(
+    session: Session,
+    store: MediaStore,
+    owner: User,
+    png: bytes,
+    thumbnail_png: bytes,
+    *,
+    width: int,
+    height: int,
+    title: str,
+    duration_s: float,
+    now: dt.datetime,
+) -> Media:
+    """A picture the server drew itself (a designed slide, a PDF page): stored and recorded as an
+    upload is, so it goes through the same approval, scheduling and proof of play. The caller commits."""
+    sha = store.put_bytes(png)
+    existing = session.scalar(select(Media).where(Media.owner_id == owner.id, Media.sha256 == sha))
+    if existing is not None:
+        existing.duration_s = duration_s
+        return existing
+    row = Media(
+        owner_id=owner.id,
+        sha256=sha,
+        size=len(png),
+        media_type="image/png",
+        kind="image",
+        width=width,
+        height=height,
+        duration_s=duration_s,
+        codec="",
+        filename=clean_filename(f"{title or 'slide'}.png"),
+        title=(title or "slide")[:200],
+        thumbnail_sha256=store.put_bytes(thumbnail_png),
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
 def visible(session: Session, user: User, media_id: str) -> Media:
     """The media row if this user may see it; otherwise 404 (never reveal others' media)."""
     row = session.get(Media, media_id)

@@ -344,4 +344,5 @@ def health(
         hash_since=d.screen_hash_since,
         schedule_changes=changes,
         limits=limits,
+        kiosk=d.kind == "kiosk",
     )

@@ -1,0 +1,1 @@
+"""Studio services: plain functions over a session; each commits what it changed."""

@@ -1,0 +1,134 @@
+"""PDF notices: streamed to disk, checked and rendered on a worker thread, its pages stored as media.
+
+The PDF itself is never kept or served (rebuilt, not trusted): a refused file leaves nothing behind,
+and an accepted one becomes one picture per page and orientation with the page's dwell as its
+display time, in page order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from content_server.core.errors import NotFound
+from content_server.core.models import User
+from content_server.core.store import MediaStore, StagedFile
+from content_server.signage.services import library
+from content_server.studio.canvas import canvas_for
+from content_server.studio.fonts import FontBook
+from content_server.studio.models import PdfDocument, PdfPageRow
+from content_server.studio.pdf_notice import PdfLimits, render_notice
+from content_server.studio.services.slides import STORED_CLASS
+from schedules.bilingual import Bilingual
+from schedules.model import Orientation
+
+log = logging.getLogger(__name__)
+
+
+async def upload(
+    chunks: AsyncIterator[bytes],
+    sessions: sessionmaker[Session],
+    store: MediaStore,
+    user: User,
+    *,
+    title: str,
+    book: FontBook,
+    limits: PdfLimits,
+    now: dt.datetime,
+) -> PdfDocument:
+    staged = await store.stage_stream(chunks, limits.max_bytes)
+    return await run_in_threadpool(
+        ingest, sessions, store, user, staged, title=title, book=book, limits=limits, now=now
+    )
+
+
+def ingest(
+    sessions: sessionmaker[Session],
+    store: MediaStore,
+    user: User,
+    staged: StagedFile,
+    *,
+    title: str,
+    book: FontBook,
+    limits: PdfLimits,
+    now: dt.datetime,
+) -> PdfDocument:
+    sizes = {o: canvas_for(STORED_CLASS, o) for o in Orientation}
+    work = Path(tempfile.mkdtemp(prefix="studio-pdf-"))
+    try:
+        notice = render_notice(
+            staged.path,
+            work / "pages",
+            [(c.width, c.height) for c in sizes.values()],
+            title=Bilingual(title, "") if title else None,
+            limits=limits,
+            book=book,
+        )
+        with sessions() as session:
+            doc = PdfDocument(
+                owner_id=user.id,
+                title=title[:200],
+                upload_sha256=staged.sha256,
+                page_count=notice.page_count,
+                created_at=now,
+            )
+            session.add(doc)
+            session.flush()
+            for page in notice.pages:
+                thumb = (notice.folder / page.thumbnail).read_bytes()
+                media_ids = {}
+                for orientation, cv in sizes.items():
+                    png = (notice.folder / page.slides[f"{cv.width}x{cv.height}"]).read_bytes()
+                    media = library.add_rendered(
+                        session,
+                        store,
+                        user,
+                        png,
+                        thumb,
+                        width=cv.width,
+                        height=cv.height,
+                        title=f"{title or 'PDF'} p{page.number} ({orientation.value})",
+                        duration_s=page.dwell_s,
+                        now=now,
+                    )
+                    media_ids[orientation.value] = media.id
+                session.add(
+                    PdfPageRow(
+                        document_id=doc.id,
+                        number=page.number,
+                        dwell_s=page.dwell_s,
+                        text_chars=page.text_chars,
+                        thumbnail_sha256=store.put_bytes(thumb),
+                        media_ids=media_ids,
+                    )
+                )
+            session.commit()
+            session.refresh(doc)
+        log.info("PDF notice %s: %d pages for %s", doc.id, doc.page_count, user.username)
+        return doc
+    finally:
+        staged.discard()  # the PDF's own bytes are never kept
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def visible(session: Session, user: User, doc_id: str) -> PdfDocument:
+    row = session.get(PdfDocument, doc_id)
+    if row is None or (user.role != "operator" and row.owner_id != user.id):
+        raise NotFound("unknown PDF notice")
+    return row
+
+
+def pages(session: Session, doc: PdfDocument) -> list[PdfPageRow]:
+    return list(
+        session.scalars(
+            select(PdfPageRow).where(PdfPageRow.document_id == doc.id).order_by(PdfPageRow.number)
+        )
+    )

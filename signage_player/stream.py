@@ -1,0 +1,85 @@
+"""A live stream (HLS or RTSP) played with libVLC and watched by a pure StreamWatch.
+
+The adapter owns one libVLC player; :meth:`LiveStream.step` is called on a timer (or by a test)
+with the monotonic time: it reads libVLC's state and play position, asks the watch what to do,
+and reconnects (a fresh media for the same URL) or reports :attr:`Action.FALLBACK`, when the
+caller shows the scheduled content instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+from typing import Any
+
+from signage_player.errors import PlayerError
+from signage_player.streamwatch import Action, StreamPolicy, StreamState, StreamWatch
+
+log = logging.getLogger(__name__)
+
+SCHEMES = frozenset({"http", "https", "rtsp", "rtsps"})
+HEADLESS_ARGS = ("--vout=dummy", "--aout=dummy", "--no-xlib", "--intf=dummy", "--quiet")
+
+
+class StreamError(PlayerError):
+    """A stream URL the player will not open."""
+
+
+def check_stream_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in SCHEMES or not parts.hostname:
+        raise StreamError("a live stream is an http(s) HLS playlist or an rtsp:// address")
+    return url
+
+
+class LiveStream:
+    def __init__(
+        self,
+        url: str,
+        policy: StreamPolicy,
+        now: float,
+        instance: Any | None = None,
+        network_caching_ms: int = 1000,
+    ) -> None:
+        import vlc  # loaded here: importing the module starts nothing
+
+        self.url = check_stream_url(url)
+        self._vlc = vlc
+        self._instance = instance or vlc.Instance(list(HEADLESS_ARGS))
+        if self._instance is None:
+            raise StreamError("libVLC did not start (are libvlc5 and vlc-plugin-base installed?)")
+        self._caching = network_caching_ms
+        self.player = self._instance.media_player_new()
+        self.watch = StreamWatch(policy, now)
+        self.reconnects = 0
+        self._open()
+
+    def _open(self) -> None:
+        media = self._instance.media_new(self.url, f":network-caching={self._caching}")
+        self.player.set_media(media)
+        media.release()
+        self.player.play()
+
+    @property
+    def state(self) -> StreamState:
+        return self.watch.state
+
+    def step(self, now: float) -> Action:
+        vlc_state = self.player.get_state()
+        playing = vlc_state == self._vlc.State.Playing
+        error = vlc_state in (self._vlc.State.Error, self._vlc.State.Ended)
+        action = self.watch.observe(now, playing, int(self.player.get_time()), error)
+        if action == Action.RECONNECT:
+            self.reconnects += 1
+            log.info(
+                "stream %s: reconnecting (%s), try %d", self.url, self.watch.last_reason, self.watch.tries
+            )
+            self.player.stop()
+            self._open()
+        elif action == Action.FALLBACK:
+            self.player.stop()
+        return action
+
+    def close(self) -> None:
+        self.player.stop()
+        self.player.release()
