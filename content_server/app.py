@@ -18,15 +18,18 @@ from content_server.accounts import pages as accounts_pages
 from content_server.accounts import routes as accounts_routes
 from content_server.accounts import services as accounts_services
 from content_server.core import api as core_api
+from content_server.core import docs as core_docs
 from content_server.core import migrate
 from content_server.core import runtime as core_runtime
 from content_server.core.api import ContentServer
 from content_server.core.audit.services import AuditLog
-from content_server.core.auth import LoginLimiter
+from content_server.core.auth import LoginGuard
 from content_server.core.body_limit import BodyLimit, collect_limits
 from content_server.core.changes import ChangeTracker
 from content_server.core.db import make_engine, make_sessionmaker
+from content_server.core.headers import SecurityHeaders
 from content_server.core.keys import load_or_create_server_key
+from content_server.core.login_guard import LoginPolicy
 from content_server.core.settings import Settings
 from content_server.core.store import MediaStore
 from content_server.fleet import models as fleet_models
@@ -113,18 +116,23 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
         version="1",
         lifespan=lifespan,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served by core.docs from local files, under a CSP
         redoc_url=None,
     )
-    # core: settings, clock, log-in limits, change tracking, JSON errors, body limits, /health
+    # core: settings, clock, log-in throttling, change tracking, JSON errors, body limits, /health
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
-    app.state.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
+    app.state.login_guard = LoginGuard(
+        settings.secret_key.encode(),
+        LoginPolicy.scaled(settings.login_free_failures, settings.login_failures_per_hour),
+    )
     app.state.changes = ChangeTracker(app.state.clock)
     core_runtime.prepare(app)  # the audit log and the counters, which features declare to
     declare_audit(app.state.audit)
     core_api.install(app)
+    core_docs.install(app, API_PREFIX)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # nosniff; no-store unless a route chose (core/headers.py)
     app.include_router(core_api.router, prefix=API_PREFIX)
     portal.install(app)  # the portal's shell: static files, HTML error pages for /portal
 

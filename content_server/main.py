@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port or settings.port,
             log_level=settings.log_level.lower(),
             access_log=False,
-            proxy_headers=True,
+            # X-Forwarded-For only from configured proxies: uvicorn's default trusts 127.0.0.1, so
+            # anything on this host (or any client with no proxy in front) could pick its address
+            proxy_headers=bool(settings.proxy_list),
+            forwarded_allow_ips=settings.proxy_list,
             server_header=False,  # no version banner for scanners
             timeout_graceful_shutdown=settings.shutdown_grace_s,  # then whatever still runs is cut
         )

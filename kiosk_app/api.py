@@ -89,7 +89,7 @@ class FakeKioskApi:
     lockout_after: int = 5
     fail_with: Exception | None = None  # every call raises it (a revoked key, a server bug)
     _by_key: dict[uuid.UUID, str] = field(default_factory=dict)
-    _failures: int = 0
+    _failures: dict[str | None, int] = field(default_factory=dict)  # per kiosk session, as the server
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def catalogue(self, etag: str | None = None) -> CatalogueResult:
@@ -152,11 +152,11 @@ class FakeKioskApi:
 
     def lookup_case(self, lookup: CaseLookup) -> CaseStatus:
         self._check()
-        if self._failures >= self.lockout_after:
-            raise LockedOut(900)
+        if self._failures.get(lookup.session, 0) >= self.lockout_after:
+            raise LockedOut(60)
         found = self.cases.get((lookup.case_number, lookup.id_last4 or ""))
         if found is None:
-            self._failures += 1
+            self._failures[lookup.session] = self._failures.get(lookup.session, 0) + 1
             raise NotFound("case")
         return found
 

@@ -187,6 +187,7 @@ class KioskFlow:
         self.state = KioskState()
         self._listeners: list[Callable[[KioskState], None]] = []
         self._generation = 0
+        self._session = secrets.token_urlsafe(12)  # told to the server with case look-ups
         self._calls = itertools.count(1)  # every server call, numbered as it is sent
         self._answering: int | None = None  # the call whose answer is being handled
         self._heard_from = 0  # the latest-sent call whose answer set ``state.online``
@@ -593,7 +594,7 @@ class KioskFlow:
     def submit_case(self, now: dt.datetime) -> None:
         s = self.state
         try:
-            lookup = CaseLookup(case_number=s.case_number, id_last4=s.id_last4)
+            lookup = CaseLookup(case_number=s.case_number, id_last4=s.id_last4, session=self._session)
         except ValidationError:
             s.notice = Notice("case.invalid")
             return self._changed()
@@ -698,6 +699,7 @@ class KioskFlow:
     def reset(self) -> None:
         """Back to the attract loop with every personal datum gone (privacy)."""
         self._generation += 1
+        self._session = secrets.token_urlsafe(12)  # the server's per-session counter starts again
         self._clear_personal()
         qr.forget()
         self._in_flight_keys.clear()  # their answers will be dropped: the outbox sync takes them over

@@ -15,7 +15,9 @@ from kiosk_app.operator import OperatorPin
 class KioskSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KIOSK_", extra="forbid")
 
-    server_url: str = Field("http://127.0.0.1:8000", description="Base URL of the content server")
+    server_url: str = Field(
+        "http://127.0.0.1:8080", description="Base URL of the content server (its default port is 8080)"
+    )
     data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("community-kiosk"),
                            description="Identity, outbox, catalogue and case caches")
     operator_pin_hash: str | None = Field(

@@ -21,14 +21,15 @@ from pydantic import BaseModel, ConfigDict
 
 from schedules.engine import ScheduleEngine, engine_for, validate_screen
 from schedules.errors import ScheduleError
-from schedules.loop import effective_duration
-from schedules.model import Campaign, Catalogue, Screen
+from schedules.loop import Load, cap_share, effective_duration
+from schedules.model import Campaign, Catalogue, HouseRules, Screen
 from schedules.targeting import parse_tag_expr, predicate
 from schedules.wallclock import (
     Interval,
     campaign_intervals,
     hour_starts,
     hours_key,
+    intersect,
     local_to_utc,
     on_intervals,
     validate_campaign,
@@ -63,22 +64,34 @@ class Availability(BaseModel):
     unplayable_screen_ids: tuple[str, ...] = ()  # targeted, but none of its items is valid there
 
 
-def share_on(c: Campaign, engine: ScheduleEngine, screen: Screen, approved: bool = True) -> float | None:
-    """The campaign's share of loop time on this screen's class, None when nothing of it may play.
+def ad_capacity(rules: HouseRules) -> float:
+    """Percent of an hour that may be sold to ads: the announcement share is always reserved."""
+    return min(rules.max_ad_share, 100.0 - rules.min_announcement_share)
 
-    Shares of ``approved`` campaigns (those in the engine's catalogue) are memoised by id.
+
+def campaign_load(c: Campaign, engine: ScheduleEngine, screen: Screen, approved: bool = True) -> Load | None:
+    """The campaign's share of loop time on this screen, None when nothing of it may play there.
+
+    ``plays_per_hour`` converts through the mean duration of its items on the screen's class (after
+    the dwell rule). Loads of ``approved`` campaigns (in the engine's catalogue) are memoised.
     """
     if not approved:
-        return _share(c, engine, screen)
-    key = (c.id, screen.screen_class, screen.orientation)
+        return _load(c, engine, screen)
+    key = (c.id, screen.screen_class, screen.orientation, engine.rules_for_screen(screen).min_dwell_s)
     if key in engine.shares:
         return engine.shares[key]
-    engine.shares[key] = got = _share(c, engine, screen)
+    engine.shares[key] = got = _load(c, engine, screen)
     return got
 
 
-def _share(c: Campaign, engine: ScheduleEngine, screen: Screen) -> float | None:
-    rules = engine.rules_for(screen.screen_class)
+def share_on(c: Campaign, engine: ScheduleEngine, screen: Screen, approved: bool = True) -> float | None:
+    """The share of loop time the campaign can use on this screen (a capped one at most its cap)."""
+    load = campaign_load(c, engine, screen, approved)
+    return None if load is None else load.usable
+
+
+def _load(c: Campaign, engine: ScheduleEngine, screen: Screen) -> Load | None:
+    rules = engine.rules_for_screen(screen)
     items = engine.catalogue.items
     durations = [
         d
@@ -89,24 +102,9 @@ def _share(c: Campaign, engine: ScheduleEngine, screen: Screen) -> float | None:
     ]
     if not durations:
         return None
-    if c.share_percent is not None:
-        return c.share_percent
-    return (c.plays_per_hour or 0) * (sum(durations) / len(durations)) / 36.0
-
-
-def _intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo = max(a[i][0], b[j][0])
-        hi = min(a[i][1], b[j][1])
-        if lo < hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
+    mean = sum(durations) / len(durations)
+    share = c.share_percent if c.share_percent is not None else (c.plays_per_hour or 0) * mean / 36.0
+    return Load(share, cap_share(c.frequency_cap_per_hour, mean))
 
 
 def check_availability(
@@ -137,7 +135,7 @@ def check_availability(
     n_ann = len(engine.announcements)
     wanted = predicate(request.targeting)
 
-    by_key: dict[tuple[str, object, object, object, tuple[int, ...]], list[Screen]] = {}
+    by_key: dict[tuple[str, object, object, object, HouseRules, tuple[int, ...]], list[Screen]] = {}
     for s in screens:
         if not wanted(s):
             continue
@@ -145,7 +143,8 @@ def check_availability(
         elig = tuple(
             r for r in engine.eligible(s) if r >= n_ann and engine.campaigns[r - n_ann].id != request.id
         )
-        key = (s.timezone, hours_key(s.hours), s.screen_class, s.orientation, elig)
+        rules = engine.rules_for_screen(s)
+        key = (s.timezone, hours_key(s.hours), s.screen_class, s.orientation, rules, elig)
         by_key.setdefault(key, []).append(s)
 
     conflicts: list[Conflict] = []
@@ -156,7 +155,7 @@ def check_availability(
     per_zone: dict[str, tuple[dt.datetime, dt.datetime, list[dt.datetime], tuple[Interval, ...]]] = {}
     wanted_on: dict[tuple[str, object], list[int]] = {}  # hour indices the request would play in
     booked_at: dict[tuple[int, str], list[tuple[int, int]]] = {}  # a campaign's [lo, hi) hour indices
-    for (tzname, hkey, _, _, elig), group in by_key.items():
+    for (tzname, hkey, _, _, rules, elig), group in by_key.items():
         screen = group[0]
         req_share = share_on(request, engine, screen, approved=False)
         if req_share is None:
@@ -176,7 +175,7 @@ def check_availability(
         ps, pe, hours, req_all = per_zone[tzname]
         wanted_hours = wanted_on.get((tzname, hkey))
         if wanted_hours is None:
-            req = _intersect(req_all, on_intervals(screen.hours, tzname, ps, pe))
+            req = intersect(req_all, on_intervals(screen.hours, tzname, ps, pe))
             wanted_hours = wanted_on[(tzname, hkey)] = sorted(
                 {i for lo, hi in _hour_spans(hours, req) for i in range(lo, hi)}
             )
@@ -196,8 +195,7 @@ def check_availability(
                 diff[lo] += share
                 diff[hi] -= share
         booked = list(itertools.accumulate(diff))
-        rules = engine.rules_for(screen.screen_class)
-        capacity = min(rules.max_ad_share, 100.0 - rules.min_announcement_share)
+        capacity = ad_capacity(rules)
         free_in = [max(capacity - booked[i], 0.0) for i in wanted_hours]
         max_share = min(max_share, min(free_in))
         limit = req_share - _EPS

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from schedules.errors import ScheduleError
-from schedules.loop import Loop, LoopMemo, build_loop
+from schedules.loop import Load, Loop, LoopMemo, build_loop
 from schedules.model import (
     DEFAULT_HOUSE_RULES,
     Announcement,
@@ -27,6 +27,7 @@ from schedules.model import (
     Screen,
     ScreenClass,
     Targeting,
+    screen_house_rules,
 )
 from schedules.segments import Segment, Timeline
 from schedules.targeting import parse_tag_expr, predicate, required_tags
@@ -57,8 +58,8 @@ def validate_screen(screen: Screen) -> None:
 
 
 def _validate_rules(cls: ScreenClass, r: HouseRules) -> None:
-    if r.loop_seconds <= 0:
-        raise ScheduleError("loop_seconds", f"{cls}: {r.loop_seconds} must be positive")
+    if not 10 <= r.loop_seconds <= 3600:
+        raise ScheduleError("loop_seconds", f"{cls}: {r.loop_seconds} is not within 10..3600 seconds")
     for name in ("min_announcement_share", "max_ad_share"):
         v = getattr(r, name)
         if not 0 <= v <= 100:
@@ -71,6 +72,11 @@ def validate_catalogue(cat: Catalogue) -> None:
     """Raise ``ScheduleError`` naming the field for anything the engine cannot honour."""
     for cls, rules in cat.house_rules.items():
         _validate_rules(cls, rules)
+    for group, override in cat.group_house_rules.items():
+        for cls in ScreenClass:
+            _validate_rules(cls, override.apply(cat.house_rules.get(cls) or DEFAULT_HOUSE_RULES[cls]))
+        if not group.strip():
+            raise ScheduleError("group_house_rules", "a group name is empty")
     for fid in cat.filler_item_ids:
         if fid not in cat.items:
             raise ScheduleError("filler_item_ids", f"unknown item {fid!r}")
@@ -136,9 +142,9 @@ class ScheduleEngine:
             else:
                 for cls in t.screen_classes or ScreenClass:
                     self._by_class[cls].append(r)
-        self._memos: dict[tuple[ScreenClass, Orientation], LoopMemo] = {}
-        # share of loop time per (campaign id, class, orientation), for availability checks
-        self.shares: dict[tuple[str, ScreenClass, Orientation], float | None] = {}
+        self._memos: dict[tuple[ScreenClass, Orientation, HouseRules], LoopMemo] = {}
+        # a campaign's load per (campaign id, class, orientation, dwell), for availability checks
+        self.shares: dict[tuple[str, ScreenClass, Orientation, float], Load | None] = {}
         self._timelines: dict[tuple[object, ...], Timeline] = {}
         self._hours: dict[int, tuple[OperatingHours, tuple[object, ...]]] = {}
         self._skeletons: dict[tuple[object, ...], Skeleton] = {}
@@ -171,7 +177,14 @@ class ScheduleEngine:
         return None
 
     def rules_for(self, cls: ScreenClass) -> HouseRules:
+        """The class's house rules (before any group's overrides)."""
         return self.catalogue.house_rules.get(cls) or DEFAULT_HOUSE_RULES[cls]
+
+    def rules_for_screen(self, screen: Screen) -> HouseRules:
+        """The rules ``screen`` plays by: its class's with its groups' overrides."""
+        if not self.catalogue.group_house_rules:
+            return self.rules_for(screen.screen_class)
+        return screen_house_rules(self.catalogue, screen)
 
     # --- time ---------------------------------------------------------------------------------
 
@@ -286,11 +299,17 @@ class ScheduleEngine:
 
     # --- loops and timelines ------------------------------------------------------------------
 
-    def loop(self, cls: ScreenClass, orientation: Orientation, active: tuple[int, ...]) -> Loop:
-        key = (cls, orientation, active)
+    def loop(
+        self,
+        cls: ScreenClass,
+        orientation: Orientation,
+        active: tuple[int, ...],
+        rules: HouseRules | None = None,
+    ) -> Loop:
+        rules = rules or self.rules_for(cls)
+        key = (cls, orientation, active, rules)
         lp = self._loops.get(key)
         if lp is None:
-            rules = self.rules_for(cls)
             anns = [self.announcements[r] for r in active if r < self._n_ann]
             camps = [self.campaigns[r - self._n_ann] for r in active if r >= self._n_ann]
             lp = build_loop(
@@ -304,7 +323,7 @@ class ScheduleEngine:
                 anns,
                 camps,
                 self.catalogue.filler_item_ids,
-                self._memos.setdefault((cls, orientation), LoopMemo()),
+                self._memos.setdefault((cls, orientation, rules), LoopMemo()),
             )
             if not lp.announcements and not lp.filler and not lp.ads:
                 raise ScheduleError(
@@ -320,13 +339,14 @@ class ScheduleEngine:
         s, e = require_range(start, end)
         eligible = self.eligible(screen)
         cls, ori = screen.screen_class, screen.orientation
-        # Equivalent screens (same zone, hours, class, orientation, eligible rules) share one
-        # immutable Timeline.
-        tkey = (screen.timezone, self.hours_key(screen.hours), eligible, cls, ori, s, e)
+        rules = self.rules_for_screen(screen)
+        # Equivalent screens (same zone, hours, class, orientation, house rules, eligible rules)
+        # share one immutable Timeline.
+        tkey = (screen.timezone, self.hours_key(screen.hours), eligible, cls, ori, rules, s, e)
         tl = self._timelines.get(tkey)
         if tl is None:
             sk = self.skeleton(screen, eligible, hour_start(s, screen.timezone), e)
-            segs = tuple(Segment(a, b, self.loop(cls, ori, key), h) for a, b, h, key in sk)
+            segs = tuple(Segment(a, b, self.loop(cls, ori, key, rules), h) for a, b, h, key in sk)
             tl = Timeline(segs, s, e)
             if len(self._timelines) > 100_000:
                 self._timelines.clear()

@@ -3,8 +3,9 @@
 Answers carry stable reason codes (for the portal and tests) and one sentence per reason in
 English and Chinese (for people). Codes for absence, checked in this order:
 ``screen_off``, ``not_targeted``, ``outside_flight``, ``rrule_excluded``, ``outside_daypart``,
-``no_valid_items``, ``preempted_by_emergency``, ``sold_out``, ``cap_reached``; when none applies
-the campaign is ``playing`` at that instant or ``between_plays`` (with its next play).
+``no_valid_items``, ``preempted_by_emergency``, ``frequency_capped`` (its hourly cap, not its
+booking, sets its rate) or else ``sold_out``, ``cap_reached``; when none applies the campaign
+is ``playing`` at that instant or ``between_plays`` (with its next play).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from schedules.wallclock import (
     contains,
     hour_start,
     require_aware,
+    rrule_allows,
     zone,
 )
 
@@ -65,6 +67,11 @@ _TEXT = TextTable({
     "cap_reached": (
         "本小时已达到每小时 {detail} 次的频次上限。",
         "Its frequency cap of {detail} plays per hour is reached for this hour.",
+    ),
+    "frequency_capped": (
+        "其每小时 {detail} 次的频次上限决定了播放频率（仅按预订会播放得更多）。",
+        "Its frequency cap of {detail} plays per hour sets how often it plays "
+        "(its booking alone would give more).",
     ),
     "playing": (
         "正在播放（{detail}）。",
@@ -184,6 +191,10 @@ def explain_slot(screen: Screen, catalogue: Catalogue, slot: Slot) -> Explanatio
         c = next(c for c in engine.campaigns if c.id == e.source_id)
         reasons.append(_reason("campaign", detail=repr(c.id)))
         reasons.append(_reason("booked_share", detail=_share_text(c)))
+        loop = _hour_timeline(engine, screen, at).segments_all()[placed.segment].loop
+        plan = next((p for p in loop.ads if p.campaign_id == c.id), None)
+        if plan is not None and plan.cap_bound:
+            reasons.append(_reason("frequency_capped", detail=str(plan.cap)))
     else:
         if placed.replaced == "cap_reached":
             reasons.append(_reason("replaced_cap", detail=_replaced_id(placed)))
@@ -225,12 +236,14 @@ def explain_absence(screen: Screen, catalogue: Catalogue, campaign_id: str, at: 
                 detail=f"{c.flight_start.isoformat()}..{c.flight_end.isoformat()}",
             )
         )
-    elif not campaign_active_on(c, day) and not in_window:
-        reasons.append(_reason("rrule_excluded", date=day.isoformat(), detail=repr(c.rrule)))
+    elif not rrule_allows(c, local) and not in_window:
+        # an hourly rule that allows the day excludes this hour: say which one
+        when = f"{day.isoformat()} {local:%H}:00" if campaign_active_on(c, day) else day.isoformat()
+        reasons.append(_reason("rrule_excluded", date=when, detail=repr(c.rrule)))
     elif not in_window:
         parts = ", ".join(f"{sorted(d.weekdays)} {d.start:%H:%M}-{d.end:%H:%M}" for d in c.dayparts)
         reasons.append(_reason("outside_daypart", time=f"{local:%a %H:%M}", detail=parts))
-    rules = engine.rules_for(screen.screen_class)
+    rules = engine.rules_for_screen(screen)
     if all(
         effective_duration(catalogue.items[i], screen.screen_class, screen.orientation, rules.min_dwell_s)
         is None
@@ -262,7 +275,9 @@ def explain_absence(screen: Screen, catalogue: Catalogue, campaign_id: str, at: 
                     plays_before += 1
             elif next_play is None:
                 next_play = p.start
-    if loop.scale < 1.0 - 1e-9:
+    if plan is not None and plan.cap_bound:  # the cap, not the sell-out, sets its rate
+        reasons.append(_reason("frequency_capped", detail=str(plan.cap)))
+    elif loop.scale < 1.0 - 1e-9:
         reasons.append(_reason("sold_out", detail=f"{loop.scale:.0%}"))
     if plan is not None and plan.cap is not None and plays_before >= plan.cap:
         reasons.append(_reason("cap_reached", detail=str(plan.cap)))

@@ -90,8 +90,9 @@ class AdPlan(NamedTuple):
     entries: tuple[Entry, ...]
     rate: float  # plays per loop
     cap: int | None  # plays per local clock hour and screen
-    booked_share: float  # percent of the period, after scaling to the ad capacity
+    booked_share: float  # percent of the period it gets: scaled to the ad capacity, at most its cap
     requested_share: float  # percent of the period as booked
+    cap_bound: bool = False  # its frequency cap, not its booking or a sell-out, sets its rate
 
     @property
     def mean_duration(self) -> float:
@@ -310,6 +311,61 @@ class LoopMemo:
     announcements: dict[tuple[str, ...], tuple[Entry, ...]] = field(default_factory=dict)
 
 
+class Load(NamedTuple):
+    """What a campaign asks of a screen's loop: its booked share and its cap's limit (percent)."""
+
+    share: float
+    limit: float | None  # None: no frequency cap
+
+    @property
+    def usable(self) -> float:
+        return self.share if self.limit is None else min(self.share, self.limit)
+
+
+def cap_share(cap_per_hour: int | None, mean_duration_s: float) -> float | None:
+    """The most of the loop (percent) a campaign capped at ``cap_per_hour`` plays can fill."""
+    return None if cap_per_hour is None else cap_per_hour * mean_duration_s / 36.0
+
+
+def allot_ad_time(
+    shares: Sequence[float], limits: Sequence[float | None], capacity: float
+) -> tuple[float, list[float]]:
+    """Each campaign's share of the loop when bookings (percent) meet the ad capacity.
+
+    A campaign never gets more than its booking or its frequency cap's ``limit``. When bookings
+    exceed the capacity every uncapped booking is scaled by one factor, and time a capped campaign
+    cannot use goes to the others (water-filling), never to filler while another booking is short.
+    Returns that factor (1 when nothing was scaled) and the shares.
+    """
+    if not any(lim is not None for lim in limits):  # the common case: nobody capped
+        total = sum(shares)
+        if total <= capacity + _EPS:
+            return 1.0, list(shares)
+        scale = capacity / total
+        return scale, [s * scale for s in shares]
+    want = [s if lim is None else min(s, lim) for s, lim in zip(shares, limits, strict=True)]
+    if sum(want) <= capacity + _EPS:
+        return 1.0, want
+    # scale s in (0, 1): sum(min(share * s, limit)) == capacity; a campaign is bound by its
+    # cap from s = limit / share on, so visit those points in order.
+    order = sorted(
+        (i for i, lim in enumerate(limits) if lim is not None and shares[i] > 0),
+        key=lambda i: (limits[i] or 0.0) / shares[i],
+    )
+    bound_total = 0.0
+    free_total = sum(shares)
+    scale = 0.0
+    for i in [*order, None]:
+        scale = (capacity - bound_total) / free_total if free_total > 0 else 1.0
+        if i is None or scale * shares[i] <= (limits[i] or 0.0):
+            break
+        bound_total += limits[i] or 0.0
+        free_total -= shares[i]
+    scale = min(max(scale, 0.0), 1.0)
+    got = [s * scale if lim is None else min(s * scale, lim) for s, lim in zip(shares, limits, strict=True)]
+    return scale, got
+
+
 def _announcement_entries(
     announcements: Sequence[Announcement],
     entry: Callable[[str, SlotSource, str | None], Entry | None],
@@ -424,20 +480,20 @@ def build_loop(
             ),
         )
 
-    booked = sum(p[2] for p in plans)
     capacity = min(max_ad_share, 100.0 - min_announcement_share if ann_entries else 100.0)
-    ad_fraction = min(booked, capacity) / 100.0
-    scale = min(1.0, capacity / booked) if booked > 0 else 1.0
+    limits = [cap_share(c.frequency_cap_per_hour, mean) for c, _, _, mean in plans]
+    scale, allotted = allot_ad_time([p[2] for p in plans], limits, capacity)
+    ad_fraction = min(sum(allotted), capacity) / 100.0
     t_ann = _total(ann_entries)
     period = float(loop_seconds)
     if ad_fraction < 1.0 and t_ann / (1.0 - ad_fraction) > period:
         period = t_ann / (1.0 - ad_fraction)
     ads: list[AdPlan] = []
-    for c, ces, share, mean in plans:
-        scaled = share * scale
-        rate = scaled / 100.0 * period / mean
+    for (c, ces, share, mean), part, limit in zip(plans, allotted, limits, strict=True):
+        rate = part / 100.0 * period / mean
         if c.frequency_cap_per_hour is not None:
             rate = min(rate, c.frequency_cap_per_hour * period / 3600.0)
-        ads.append(AdPlan(c.id, ces, rate, c.frequency_cap_per_hour, scaled, share))
+        bound = limit is not None and part >= limit - _EPS and limit < share * scale - _EPS
+        ads.append(AdPlan(c.id, ces, rate, c.frequency_cap_per_hour, part, share, bound))
     ad_limit = min(capacity / 100.0 * period + _EPS, max(period - t_ann, 0.0))
     return Loop(period, ann_entries, filler, tuple(ads), ad_limit, min_dwell_s, scale=scale)

@@ -176,6 +176,30 @@ class HouseRules(_Frozen):
     min_dwell_s: float = 5.0  # no item shorter than this (outdoor: viewed from a distance)
 
 
+class HouseRulesOverride(_Frozen):
+    """A screen group's own house rules, over its screens' class rules; unset fields keep those.
+
+    A screen in several groups with overrides gets the strictest for residents: the largest
+    announcement share and dwell, the smallest ad share, the longest loop.
+    """
+
+    loop_seconds: int | None = None
+    min_announcement_share: float | None = None
+    max_ad_share: float | None = None
+    min_dwell_s: float | None = None
+
+    def apply(self, base: HouseRules) -> HouseRules:
+        """``base`` with the fields this override sets replaced (a group may also loosen a rule)."""
+        return HouseRules(
+            loop_seconds=base.loop_seconds if self.loop_seconds is None else self.loop_seconds,
+            min_announcement_share=base.min_announcement_share
+            if self.min_announcement_share is None
+            else self.min_announcement_share,
+            max_ad_share=base.max_ad_share if self.max_ad_share is None else self.max_ad_share,
+            min_dwell_s=base.min_dwell_s if self.min_dwell_s is None else self.min_dwell_s,
+        )
+
+
 DEFAULT_HOUSE_RULES: dict[ScreenClass, HouseRules] = {
     ScreenClass.OUTDOOR_LARGE: HouseRules(
         loop_seconds=120, min_announcement_share=20, max_ad_share=70, min_dwell_s=8
@@ -195,6 +219,24 @@ class Catalogue(_Frozen):
     campaigns: tuple[Campaign, ...] = ()
     filler_item_ids: tuple[str, ...] = ()
     house_rules: dict[ScreenClass, HouseRules] = Field(default_factory=lambda: dict(DEFAULT_HOUSE_RULES))
+    # group name -> overrides; left out of the wire form when empty, so older players still parse
+    group_house_rules: dict[str, HouseRulesOverride] = Field(default_factory=dict, exclude_if=lambda v: not v)
+
+
+def screen_house_rules(catalogue: Catalogue, screen: Screen) -> HouseRules:
+    """The house rules a screen plays by: its class's, then its groups' overrides (strictest)."""
+    base = catalogue.house_rules.get(screen.screen_class) or DEFAULT_HOUSE_RULES[screen.screen_class]
+    groups = catalogue.group_house_rules
+    overrides = [groups[g] for g in sorted(screen.groups) if g in groups]
+    if not overrides:
+        return base
+    candidates = [o.apply(base) for o in overrides]
+    return HouseRules(
+        loop_seconds=max(r.loop_seconds for r in candidates),
+        min_announcement_share=max(r.min_announcement_share for r in candidates),
+        max_ad_share=min(r.max_ad_share for r in candidates),
+        min_dwell_s=max(r.min_dwell_s for r in candidates),
+    )
 
 
 class Slot(_Frozen):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,7 +31,6 @@ MIDNIGHT = dt.time(0, 0)
 MAX_RANGE = dt.timedelta(days=400)  # a timeline is asked for days ahead, not for years
 MAX_FLIGHT_DAYS = 3700  # about ten years: longer flights are a typo, and expanding them costs CPU
 _RRULE_FORBIDDEN = re.compile(r"(DTSTART|EXDATE|RDATE|EXRULE|\n|\r)", re.IGNORECASE)
-_SUBDAILY = re.compile(r"FREQ=(MINUTELY|SECONDLY)", re.IGNORECASE)
 
 
 @lru_cache(maxsize=512)
@@ -190,6 +190,85 @@ def hour_start(t: dt.datetime, tzname: str) -> dt.datetime:
 
 
 # --- RRULE -----------------------------------------------------------------------------------
+#
+# A rule names local dates (FREQ=DAILY/WEEKLY/MONTHLY/YEARLY and their BY* parts) or, with
+# BYHOUR or FREQ=HOURLY, local clock hours: an occurrence at 09:00 makes 09:00-10:00 playable,
+# exactly as a daypart would. Every part dateutil expands is honoured the way dateutil expands
+# it (the tests compare the two); parts that would mean less than an hour (BYMINUTE, BYSECOND,
+# FREQ=MINUTELY/SECONDLY) and combinations RFC 5545 forbids are refused naming the field.
+
+_RRULE_PARTS = frozenset({
+    "FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO",
+    "BYMONTH", "BYSETPOS", "BYHOUR", "BYMINUTE", "BYSECOND", "WKST",
+})  # fmt: skip
+_FREQS = frozenset({"YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY"})
+_ORDINAL_DAY = re.compile(r"^[+-]?\d")
+DAYPART_HINT = "use the campaign's dayparts for times within an hour (e.g. 09:30-11:00)"
+
+
+def _rrule_parts(text: str, rule: str) -> dict[str, str]:
+    """The rule's NAME=VALUE parts, upper-cased; refuses unknown, repeated or sub-hour parts."""
+    parts: dict[str, str] = {}
+    for token in text.split(";"):
+        name, sep, value = token.strip().partition("=")
+        name = name.strip().upper()
+        if not sep or not name or not value.strip():
+            raise ScheduleError("rrule", f"malformed RRULE {rule!r}: {token.strip()!r} is not NAME=VALUE")
+        if name not in _RRULE_PARTS:
+            raise ScheduleError("rrule", f"{name} is not an RRULE part (RFC 5545)")
+        if name in parts:
+            raise ScheduleError("rrule", f"{name} appears twice")
+        parts[name] = value.strip().upper()
+    freq = parts.get("FREQ")
+    if freq is None:
+        raise ScheduleError("rrule", f"malformed RRULE {rule!r}: FREQ is required")
+    if freq not in _FREQS:
+        raise ScheduleError("rrule", f"FREQ={freq} is not a frequency")
+    if freq in ("MINUTELY", "SECONDLY"):
+        raise ScheduleError("rrule", f"FREQ={freq} is finer than an hour: {DAYPART_HINT}")
+    for name in ("BYMINUTE", "BYSECOND"):
+        if name in parts and parts[name] not in ("0", "00"):
+            raise ScheduleError("rrule", f"{name} is finer than an hour: {DAYPART_HINT}")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise ScheduleError("rrule", "COUNT and UNTIL may not both be given (RFC 5545): keep one")
+    # RFC 5545 3.3.10: which BY* parts each frequency may carry.
+    if "BYWEEKNO" in parts and freq != "YEARLY":
+        raise ScheduleError("rrule", "BYWEEKNO is only valid with FREQ=YEARLY")
+    if "BYYEARDAY" in parts and freq in ("DAILY", "WEEKLY", "MONTHLY"):
+        raise ScheduleError("rrule", f"BYYEARDAY is not valid with FREQ={freq}")
+    if "BYMONTHDAY" in parts and freq == "WEEKLY":
+        raise ScheduleError("rrule", "BYMONTHDAY is not valid with FREQ=WEEKLY")
+    numbered = "BYDAY" in parts and any(_ORDINAL_DAY.match(d.strip()) for d in parts["BYDAY"].split(","))
+    if numbered and (freq not in ("MONTHLY", "YEARLY") or "BYWEEKNO" in parts):
+        raise ScheduleError(
+            "rrule", "numbered weekdays (e.g. 1MO, -1FR) need FREQ=MONTHLY or YEARLY without BYWEEKNO"
+        )
+    _refuse_empty_setpos(parts, freq)
+    return parts
+
+
+def _refuse_empty_setpos(parts: dict[str, str], freq: str) -> None:
+    """BYSETPOS beyond the occurrences of one hour or day never matches, and dateutil would
+    search every hour until year 9999 to find that out (seconds of CPU per rule)."""
+    if "BYSETPOS" not in parts or freq not in ("HOURLY", "DAILY"):
+        return
+    per_period = 1 if freq == "HOURLY" else len([h for h in parts.get("BYHOUR", "0").split(",") if h.strip()])
+    try:
+        positions = [abs(int(x)) for x in parts["BYSETPOS"].split(",")]
+    except ValueError:
+        raise ScheduleError("rrule", f"BYSETPOS={parts['BYSETPOS']} is not a list of numbers") from None
+    if all(p > per_period for p in positions):
+        unit = "hour" if freq == "HOURLY" else "day"
+        raise ScheduleError(
+            "rrule",
+            f"BYSETPOS={parts['BYSETPOS']} can never match: FREQ={freq} gives {per_period} "
+            f"occurrence(s) per {unit}",
+        )
+
+
+def is_hourly(parts: dict[str, str]) -> bool:
+    """Whether a rule's occurrences are clock hours rather than whole local days."""
+    return parts["FREQ"] == "HOURLY" or "BYHOUR" in parts
 
 
 def parse_rrule(rule: str, flight_start: dt.date) -> rrule:
@@ -199,18 +278,27 @@ def parse_rrule(rule: str, flight_start: dt.date) -> rrule:
         text = text[6:]
     if not text or _RRULE_FORBIDDEN.search(text):
         raise ScheduleError("rrule", f"expected a single RRULE line without DTSTART/EXDATE, got {rule!r}")
-    if _SUBDAILY.search(text):
-        raise ScheduleError("rrule", "FREQ must be HOURLY or coarser")
+    _rrule_parts(text, rule)
     # UNTIL in UTC ("...Z") would clash with our floating local dates: read it as a local time.
     text = re.sub(r"(UNTIL=\d{8}(?:T\d{6})?)Z", r"\1", text, flags=re.IGNORECASE)
     try:
-        parsed = rrulestr(text, dtstart=dt.datetime.combine(flight_start, MIDNIGHT))
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # dateutil only warns about some inconsistent rules
+            parsed = rrulestr(text, dtstart=dt.datetime.combine(flight_start, MIDNIGHT))
+    except (ValueError, TypeError, KeyError, IndexError, DeprecationWarning) as exc:
         raise ScheduleError("rrule", f"malformed RRULE {rule!r}: {exc}") from exc
     if not isinstance(parsed, rrule):
         raise ScheduleError("rrule", f"expected one RRULE, got {rule!r}")
     _refuse_impossible(parsed, rule)
     return parsed
+
+
+def rrule_is_hourly(rule: str) -> bool:
+    """Whether ``rule`` (already valid) selects clock hours (BYHOUR or FREQ=HOURLY)."""
+    text = rule.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    return is_hourly(_rrule_parts(text, rule))
 
 
 def _refuse_impossible(r: rrule, rule: str) -> None:
@@ -224,8 +312,8 @@ def _refuse_impossible(r: rrule, rule: str) -> None:
 
 
 @lru_cache(maxsize=8192)
-def rrule_dates(rule: str, flight_start: dt.date, flight_end: dt.date) -> frozenset[dt.date]:
-    """Local dates within the flight on which the RRULE has an occurrence."""
+def rrule_occurrences(rule: str, flight_start: dt.date, flight_end: dt.date) -> tuple[dt.datetime, ...]:
+    """The rule's occurrences within the flight, as naive local wall-clock datetimes."""
     r = parse_rrule(rule, flight_start)
     # dateutil looks for a next occurrence until year 9999, so a rule that never matches again
     # costs seconds. The Gregorian calendar repeats every 400 years: expand the same rule
@@ -242,9 +330,42 @@ def rrule_dates(rule: str, flight_start: dt.date, flight_end: dt.date) -> frozen
     )
     begin = moved(dt.datetime.combine(flight_start, MIDNIGHT))
     end = moved(dt.datetime.combine(flight_end, dt.time.max))
-    return frozenset(
-        occ.date().replace(year=occ.year - shift) for occ in shifted.between(begin, end, inc=True)
-    )
+    return tuple(occ.replace(year=occ.year - shift) for occ in shifted.between(begin, end, inc=True))
+
+
+@lru_cache(maxsize=8192)
+def rrule_dates(rule: str, flight_start: dt.date, flight_end: dt.date) -> frozenset[dt.date]:
+    """Local dates within the flight on which the RRULE has an occurrence."""
+    return frozenset(t.date() for t in rrule_occurrences(rule, flight_start, flight_end))
+
+
+@lru_cache(maxsize=8192)
+def rrule_hours(
+    rule: str, flight_start: dt.date, flight_end: dt.date
+) -> dict[dt.date, frozenset[int]] | None:
+    """Local clock hours per date for an hourly rule (BYHOUR, FREQ=HOURLY); None for a daily one."""
+    if not rrule_is_hourly(rule):
+        return None
+    out: dict[dt.date, set[int]] = {}
+    for t in rrule_occurrences(rule, flight_start, flight_end):
+        out.setdefault(t.date(), set()).add(t.hour)
+    return {d: frozenset(h) for d, h in out.items()}
+
+
+def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
+    """The overlap of two sorted, non-overlapping interval lists."""
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo = max(a[i][0], b[j][0])
+        hi = min(a[i][1], b[j][1])
+        if lo < hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
 
 
 def validate_campaign(c: Campaign) -> None:
@@ -273,20 +394,42 @@ def validate_campaign(c: Campaign) -> None:
 
 
 def campaign_active_on(c: Campaign, day: dt.date) -> bool:
-    """Whether local ``day`` is inside the flight and allowed by the RRULE."""
+    """Whether local ``day`` is inside the flight and the RRULE has an occurrence on it."""
     if not c.flight_start <= day <= c.flight_end:
         return False
     return c.rrule is None or day in rrule_dates(c.rrule, c.flight_start, c.flight_end)
 
 
+def rrule_allows(c: Campaign, local: dt.datetime) -> bool:
+    """Whether the RRULE allows local wall-clock time ``local`` (its day, and its hour if hourly)."""
+    if c.rrule is None:
+        return True
+    day = local.date()
+    if not campaign_active_on(c, day):
+        return False
+    hours = rrule_hours(c.rrule, c.flight_start, c.flight_end)
+    return hours is None or local.hour in hours.get(day, frozenset())
+
+
 def campaign_intervals(
     c: Campaign, tzname: str, start: dt.datetime, end: dt.datetime
 ) -> tuple[Interval, ...]:
-    """When campaign ``c`` may play within [start, end) on a screen in zone ``tzname``."""
+    """When campaign ``c`` may play within [start, end) on a screen in zone ``tzname``.
+
+    Flight, RRULE and dayparts must all allow a moment. With a daily rule a daypart belongs to
+    the day it starts on; an hourly rule's hours are intersected with the dayparts.
+    """
     tz = zone(tzname)
+    hourly = rrule_hours(c.rrule, c.flight_start, c.flight_end) if c.rrule is not None else None
     raw: list[Interval] = []
+    hour_raw: list[Interval] = []
     for day in local_dates(start, end, tz):
-        if not campaign_active_on(c, day):
+        if hourly is not None:
+            if not c.flight_start <= day <= c.flight_end:
+                continue
+            for h in hourly.get(day, ()):
+                hour_raw.append(day_range(day, dt.time(h), dt.time((h + 1) % 24), tz))
+        elif not campaign_active_on(c, day):
             continue
         if not c.dayparts:
             raw.append(day_range(day, MIDNIGHT, MIDNIGHT, tz))
@@ -295,7 +438,10 @@ def campaign_intervals(
         for d in c.dayparts:
             if wd in d.weekdays:
                 raw.append(day_range(day, d.start, d.end, tz, field="dayparts"))
-    return tuple(clip(merge(raw), start, end))
+    allowed = merge(raw)
+    if hourly is not None:
+        allowed = intersect(allowed, merge(hour_raw))
+    return tuple(clip(allowed, start, end))
 
 
 def window(
@@ -309,7 +455,7 @@ def window(
 
 def clear_caches() -> None:
     """Forget every memoised conversion (benchmarks measure cold starts with it)."""
-    for f in (zone, local_to_utc, _on_intervals, hour_starts, rrule_dates):
+    for f in (zone, local_to_utc, _on_intervals, hour_starts, rrule_dates, rrule_hours, rrule_occurrences):
         f.cache_clear()
     from schedules import targeting
 

@@ -15,6 +15,7 @@ APT_PACKAGES=(
   libxcb-image0 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1
   libpulse0 libvlc5 vlc-plugin-base ffmpeg espeak-ng libzbar0 zbar-tools
   python3-venv
+  libicu-dev pkg-config g++  # PyICU builds against the system ICU
 )
 if [[ $WITH_TEST == 1 ]]; then
   APT_PACKAGES+=(chromium xvfb xauth nginx-light postgresql wrk)

@@ -35,6 +35,7 @@ from types import FrameType
 
 from pydantic import ValidationError
 
+from signage_demo import secret
 from signage_demo.errors import DemoError
 from signage_demo.media import DemoMedia, generate_demo_media, make_demo_videos
 from signage_demo.processes import Child, Supervisor
@@ -115,6 +116,7 @@ class Launcher:
         env.update(
             {
                 "SIGNAGE_DEMO": "1",
+                "SIGNAGE_SECRET_KEY": secret.load_or_create(self.settings.demo_dir),
                 "SIGNAGE_DATA_DIR": str(self.settings.server_dir.resolve()),
                 "SIGNAGE_DATABASE_URL": self.database_url,
                 "SIGNAGE_PUBLIC_URL": self.base_url,

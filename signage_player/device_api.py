@@ -37,6 +37,7 @@ from schedules.protocol.device import (
     EmergencyState,
     Heartbeat,
     HeartbeatReply,
+    Loudness,
     Manifest,
     PairingStarted,
     PairingStatus,
@@ -263,12 +264,15 @@ class FakeDeviceServer:
             self.assets[sha] = data
         return AssetRef(sha256=sha, size=len(data), media_type=media_type, url=f"{API}/assets/{sha}")
 
-    def set_emergency(self, device_id: str, item: ContentItem | None) -> EmergencyState:
-        """Start (``item``) or end (None) the screen's emergency; waiting long-polls answer at once."""
+    def set_emergency(
+        self, device_id: str, item: ContentItem | None, loudness: Loudness = Loudness.FULL_SCREEN
+    ) -> EmergencyState:
+        """Start (``item``, as loud as ``loudness``) or end (None) the screen's emergency; waiting
+        long-polls answer at once."""
         with self._changed:
             state = EmergencyState(version=uuid.uuid4().hex[:16], active=item is not None,
                                    announcement_id=item.id if item else None, item=item,
-                                   started_at=self.clock.now() if item else None)
+                                   started_at=self.clock.now() if item else None, loudness=loudness)
             self.screens[device_id].emergency = state
             self._changed.notify_all()
             return state

@@ -1,7 +1,8 @@
 """Emergencies: the server's long-poll, and the one rule for which emergency state the screen shows.
 
 The long-poll (:meth:`EmergencyWatch.run`, on a worker thread) learns a new emergency within a
-second of the operator starting or ending it. Until the server has answered once, the
+second of the operator starting or ending it, with its loudness (full screen, or a banner over the
+programme: a CAP alert's severity decides). Until the server has answered once, the
 emergency written in the live manifest stands in (a screen starting offline still shows it);
 after that, the server's answer wins. Changes arrive as :attr:`EmergencyWatch.changed` on the
 GUI thread.
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class EmergencyWatch(QObject):
-    changed = Signal(object)  # ContentItem | None (None: no emergency)
+    changed = Signal(object, str)  # ContentItem | None (None: no emergency), its loudness
 
     def __init__(self, api: DeviceApi, wait_s: float, stopping: threading.Event,
                  rand: random.Random | None = None, parent: QObject | None = None) -> None:
@@ -49,10 +50,11 @@ class EmergencyWatch(QObject):
             if state.version != self.version:
                 self.version = state.version
                 item: ContentItem | None = state.item if state.active else None
-                log.info("emergency %s", "started" if item else "ended")
-                self.changed.emit(item)
+                log.info("emergency %s (%s)", "started" if item else "ended", state.loudness.value)
+                self.changed.emit(item, state.loudness.value)
 
     def on_manifest(self, manifest: Manifest) -> None:
         """A manifest went live: its emergency stands in until the server has answered."""
         if manifest.emergency is not None and self.version is None:
-            self.changed.emit(manifest.emergency.item if manifest.emergency.active else None)
+            em = manifest.emergency
+            self.changed.emit(em.item if em.active else None, em.loudness.value)

@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from schedules.clock import Clock, SystemClock
 from schedules.model import ContentItem, ItemKind
-from schedules.protocol.device import PlayRecord
+from schedules.protocol.device import Loudness, PlayRecord
 from signage_player.media import MediaError
 from signage_player.outbox import Outbox
 from signage_player.program import Entry, Program, builtin_default
@@ -74,8 +74,10 @@ class PlayLoop(QObject):
         self.errors: list[str] = []
         self.current: _Playing | None = None
         self.remote_emergency: ContentItem | None = None
+        self.remote_loudness = Loudness.FULL_SCREEN
         self.remote_emergency_known = False  # the server told us (else the manifest decides)
-        self._emergency_shown: ContentItem | None = None
+        self._emergency_shown: ContentItem | None = None  # a full-screen emergency (the programme stops)
+        self._banner_shown: ContentItem | None = None  # a banner over the programme
         self._held: tuple[bool, bool] | None = None  # (operator's on/off, hours' on/off when held)
         self._preloaded: tuple[tuple[str, dt.datetime], Prepared] | None = None
         self._due_mono = 0.0
@@ -117,9 +119,13 @@ class PlayLoop(QObject):
         self._finish_current(completed=False)
         self.view.main.clear()
 
-    def set_remote_emergency(self, item: ContentItem | None) -> None:
-        """The server's emergency state (long-poll): it overrides the manifest's while known."""
+    def set_remote_emergency(self, item: ContentItem | None, loudness: str = Loudness.FULL_SCREEN) -> None:
+        """The server's emergency state (long-poll): it overrides the manifest's while known.
+
+        A banner (``loudness`` banner_warning / banner_notice) shows over the programme, which goes
+        on playing and counting its plays; full screen stops the programme."""
         self.remote_emergency = item
+        self.remote_loudness = Loudness(loudness)
         self.remote_emergency_known = True
         self._update_overlays()
 
@@ -311,18 +317,19 @@ class PlayLoop(QObject):
     def _update_overlays(self) -> None:
         now = self.clock.now()
         program = self.program
+        loudness = Loudness.FULL_SCREEN
         if self.remote_emergency_known:
-            item = self.remote_emergency
+            item, loudness = self.remote_emergency, self.remote_loudness
         else:
             item = program.emergency(now) if program is not None else None
-        if (item is None) != (self._emergency_shown is None) or (
-            item is not None and self._emergency_shown is not None and item.id != self._emergency_shown.id
-        ):
-            if item is not None:
+        banner = item if loudness is not Loudness.FULL_SCREEN else None
+        full = item if banner is None else None
+        if _changed(full, self._emergency_shown) or _changed(banner, self._banner_shown):
+            if full is not None:
                 self._finish_current(completed=False)
-            self._emergency_shown = item
-            self.view.emergency.set_item(item)
-            if item is not None:
+            self._emergency_shown, self._banner_shown = full, banner
+            self.view.emergency.set_item(item, loudness)
+            if full is not None:
                 self._power(True)
         if program is not None:
             texts = [_pick(t, self.langs) for t in program.ticker(now)]
@@ -360,6 +367,10 @@ class PlayLoop(QObject):
     @staticmethod
     def _key(entry: Entry) -> tuple[str, dt.datetime]:
         return entry.item.id, entry.start
+
+
+def _changed(new: ContentItem | None, shown: ContentItem | None) -> bool:
+    return (new is None) != (shown is None) or (new is not None and shown is not None and new.id != shown.id)
 
 
 def _pick(texts: dict[str, str], langs: tuple[str, ...]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import QWidget
 
 from schedules.clock import Clock, SystemClock
 from schedules.model import ContentItem, ItemKind, ScreenClass
+from schedules.protocol.device import Loudness
 from signage_player.media import MediaBackend, MediaError, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -418,27 +419,61 @@ class ClockLabel(_Refreshing):
         p.end()
 
 
+BANNER_SHARE: Mapping[Loudness, float] = {  # of the screen's height
+    Loudness.BANNER_WARNING: 0.24,
+    Loudness.BANNER_NOTICE: 0.18,
+}
+ALERT_COLOURS: Mapping[Loudness, str] = {
+    Loudness.FULL_SCREEN: "#b00020",
+    Loudness.BANNER_WARNING: "#b00020",
+    Loudness.BANNER_NOTICE: "#1d3557",
+}
+
+
 class EmergencyOverlay(QWidget):
-    """Covers the whole view with the emergency text until the operator ends it."""
+    """An emergency until the operator (or the alert's expiry) ends it, as loud as the alert is:
+    full screen red over everything, or a banner across the top over the programme (red for a
+    warning, dark blue for a notice), so residents still see what plays beneath."""
+
 
     def __init__(self, parent: QWidget | None = None, langs: Sequence[str] = DEFAULT_LANGS) -> None:
         super().__init__(parent)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.langs = tuple(langs)
         self.item: ContentItem | None = None
+        self.loudness = Loudness.FULL_SCREEN
         self._font: QFont | None = None
+        self._area = QRect()
 
-    def set_item(self, item: ContentItem | None) -> None:
+    @property
+    def is_banner(self) -> bool:
+        return self.loudness is not Loudness.FULL_SCREEN
+
+    def set_item(self, item: ContentItem | None, loudness: Loudness = Loudness.FULL_SCREEN) -> None:
         self.item = item
+        self.loudness = loudness
         self._font = None
+        self.place(self._area)
         self.setVisible(item is not None)
         if item is not None:
             self.raise_()
             self.repaint()
 
+    def place(self, area: QRect) -> None:
+        """Cover ``area`` (the whole view), or its top strip for a banner."""
+        self._area = QRect(area)
+        if self.is_banner:
+            height = max(48, int(area.height() * BANNER_SHARE[self.loudness]))
+            self.setGeometry(area.x(), area.y(), area.width(), height)
+        else:
+            self.setGeometry(area)
+        self._font = None
+
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor("#b00020"))
+        p.fillRect(self.rect(), QColor(ALERT_COLOURS[self.loudness]))
+        if self.is_banner:  # a light edge between the banner and the programme
+            p.fillRect(0, self.height() - 4, self.width(), 4, QColor("#ffd166"))
         if self.item is not None:
             text = item_text(self.item, self.langs)
             if self._font is None:
@@ -511,7 +546,7 @@ class SignageView(QWidget):
 
     def _layout(self) -> None:
         r = self.rect()
-        self.emergency.setGeometry(r)
+        self.emergency.place(r)
         if self.screen_class is ScreenClass.INDOOR_SMALL:
             bar = max(40, r.height() // 9)
             clock_w = max(240, r.width() // 4)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from content_server.core.settings import INSECURE_DEFAULT_SECRET, Settings
+from content_server.core.settings import PUBLISHED_SECRETS, Settings
 from kiosk_app.settings import KioskSettings
 from signage_player.config import PlayerSettings
 
@@ -27,9 +27,24 @@ def test_data_dirs_default_to_the_platform_data_dir(xdg: Path) -> None:
     assert KioskSettings().data_dir == xdg / "community-kiosk"
 
 
-def test_server_refuses_the_default_or_a_short_secret_outside_demo_mode(xdg: Path) -> None:
+def test_server_refuses_a_missing_published_or_short_secret_even_in_demo_mode(xdg: Path) -> None:
     with pytest.raises(ValidationError, match="SIGNAGE_SECRET_KEY: set a real secret"):
         Settings()
     with pytest.raises(ValidationError, match="at least 16 characters"):
         Settings(secret_key="short")
-    assert Settings(demo=True).secret_key == INSECURE_DEFAULT_SECRET  # the demo may run on it
+    for published in PUBLISHED_SECRETS:  # the demo used to run on a key anyone could read
+        with pytest.raises(ValidationError, match="SIGNAGE_SECRET_KEY: set a real secret"):
+            Settings(demo=True, secret_key=published)
+    with pytest.raises(ValidationError, match="SIGNAGE_SECRET_KEY: set a real secret"):
+        Settings(demo=True)
+
+
+def test_trusted_proxies_are_explicit_addresses(xdg: Path) -> None:
+    """None by default; ``*`` (any client picks its own address) is refused."""
+    assert Settings(secret_key="s" * 32).proxy_list == []
+    assert Settings(secret_key="s" * 32, trusted_proxies="127.0.0.1, ::1,10.0.0.0/8").proxy_list == [
+        "127.0.0.1", "::1", "10.0.0.0/8"
+    ]
+    for bad in ("*", "nginx", "127.0.0.1,*"):
+        with pytest.raises(ValidationError, match="SIGNAGE_TRUSTED_PROXIES"):
+            Settings(secret_key="s" * 32, trusted_proxies=bad)

@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from content_server.accounts import services
+from content_server.accounts import rules, services
 from content_server.core import auth
-from content_server.core.deps import SESSION_COOKIE, NowDep, SessionDep
+from content_server.core.deps import (
+    KNOWN_DEVICE_COOKIE,
+    SESSION_COOKIE,
+    NowDep,
+    SessionDep,
+    client_address,
+    set_known_device,
+)
 from content_server.core.errors import ServerError
 from content_server.portal import security
 from content_server.portal.i18n import pick_language
@@ -74,41 +82,46 @@ def login(
     csrf_token: Annotated[str, Form(max_length=128)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/portal/",
 ) -> Response:
-    """Check the password under the server's rate limit and start a session."""
+    """Check the password (unless its counters say wait: 429) and start a session."""
     page.require_csrf(csrf_token)
-    ip = request.client.host if request.client else "unknown"
     lifetime = dt.timedelta(hours=page.settings.session_hours)
     try:
-        user, secret = services.log_in(
+        done = services.log_in(
             session,
-            request.app.state.limiter,
+            request.app.state.login_guard,
             username=username,
             password=password,
-            ip=ip,
+            source=client_address(request),
+            device_cookie=request.cookies.get(KNOWN_DEVICE_COOKIE),
             now=now,
             kind="session",
             lifetime=lifetime,
             replacing=request.cookies.get(SESSION_COOKIE),
         )
-    except auth.RateLimited:
-        error = page.t("login.rate_limited")
-    except auth.AuthError:
-        error = page.t("login.failed")
-    else:
-        log.info("portal log-in: %s (%s)", user.username, user.role)
-        response = page.redirect(security.safe_next(next))
-        response.set_cookie(
-            SESSION_COOKIE,
-            secret,
-            max_age=int(lifetime.total_seconds()),
-            httponly=True,
-            secure=page.settings.secure_cookies,
-            samesite="lax",
-            path="/",
-        )
+    except auth.RateLimited as exc:
+        wait = max(1, math.ceil(exc.retry_after_s))
+        context = {"next": security.safe_next(next), "username": username,
+                   "form_errors": [page.t("login.rate_limited", seconds=wait)]}  # fmt: skip
+        response = page.render("login.html", context, title_key="login.title", status_code=429)
+        response.headers["Retry-After"] = str(wait)
         return response
-    context = {"next": security.safe_next(next), "username": username, "form_errors": [error]}
-    return page.render("login.html", context, title_key="login.title", status_code=401)
+    except auth.AuthError:
+        failed = page.t("login.failed")
+        context = {"next": security.safe_next(next), "username": username, "form_errors": [failed]}
+        return page.render("login.html", context, title_key="login.title", status_code=401)
+    log.info("portal log-in: %s (%s)", done.user.username, done.user.role)
+    redirect = page.redirect(security.safe_next(next))
+    redirect.set_cookie(
+        SESSION_COOKIE,
+        done.token,
+        max_age=int(lifetime.total_seconds()),
+        httponly=True,
+        secure=page.settings.secure_cookies,
+        samesite="lax",
+        path="/",
+    )
+    set_known_device(redirect, done.known_device, secure=page.settings.secure_cookies)
+    return redirect
 
 
 @router.post("/logout")
@@ -138,19 +151,18 @@ def signup(
     now: NowDep,
     role: Annotated[str, Form(max_length=16)],
     display_name: Annotated[str, Form(max_length=200)],
-    username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=256)],
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1000)],
     csrf_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    """Merchants and service providers sign themselves up; an operator approves them."""
+    """Merchants and service providers sign themselves up; an operator approves them. Usernames and
+    passwords are judged by the account service's one rule, as for the API's sign-up."""
     page.require_csrf(csrf_token)
     errors: list[str] = []
     if role not in auth.SELF_SIGNUP_ROLES:
         errors.append(page.t("signup.bad_role"))
     if not display_name.strip():
         errors.append(page.t("signup.need_name"))
-    if len(password) < 10:
-        errors.append(page.t("signup.password_help"))
     if not errors:
         try:
             services.create_user(
@@ -162,8 +174,8 @@ def signup(
                 display_name=display_name.strip(),
                 approved=False,
             )
-        except services.AccountExists:
-            errors.append(page.t("signup.taken"))
+        except (services.AccountExists, rules.RuleBroken) as exc:
+            errors.append(rules.TEXTS.text(exc.problem, page.lang))
         except ServerError as exc:
             errors.append(str(exc))
     if errors:

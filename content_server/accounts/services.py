@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from content_server.accounts import rules
+from content_server.accounts.rules import TEXTS, Problem
 from content_server.core import auth
 from content_server.core.audit.services import AuditLog
 from content_server.core.auth import Role
@@ -23,14 +26,12 @@ log = logging.getLogger(__name__)
 
 
 class AccountExists(Conflict):
-    pass
+    """The username, or one that looks like it (same key), is taken."""
 
+    problem = Problem.USERNAME_TAKEN
 
-def validate_password(password: str) -> None:
-    if len(password) < 8:
-        raise Invalid("password: use at least 8 characters")
-    if len(password) > 256:
-        raise Invalid("password: at most 256 characters")
+    def __init__(self) -> None:
+        super().__init__(TEXTS.text(Problem.USERNAME_TAKEN, "en"))
 
 
 def create_user(
@@ -43,18 +44,19 @@ def create_user(
     approved: bool | None = None,
     display_name: str = "",
 ) -> User:
-    """Create an account. Operators and clerks are approved at once; advertisers/providers wait."""
+    """Create an account under the one set of rules (``rules``), whoever asks: the portal's and the
+    API's sign-up, an operator, the CLI. Operators and clerks are approved at once; advertisers and
+    providers wait. Raises ``RuleBroken`` (422) or ``AccountExists`` (409)."""
     role = Role(role)
-    username = username.strip()
-    if not username or len(username) > 64:
-        raise Invalid("username: 1 to 64 characters")
-    validate_password(password)
-    if session.scalar(select(User).where(User.username == username)) is not None:
-        raise AccountExists(f"username {username!r} is taken")
+    name = rules.check_username(username)
+    rules.check_password(password, name.name)
+    if session.scalar(select(User.id).where(User.username_key == name.key)) is not None:
+        raise AccountExists()
     if approved is None:
         approved = role not in auth.SELF_SIGNUP_ROLES
     user = User(
-        username=username,
+        username=name.name,
+        username_key=name.key,
         password_hash=hash_password(password),
         role=role.value,
         approved=approved,
@@ -63,25 +65,37 @@ def create_user(
     )
     session.add(user)
     session.commit()
-    log.info("created %s account %s (approved=%s)", role.value, username, approved)
+    log.info("created %s account %s (approved=%s)", role.value, name.name, approved)
     return user
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    user: User
+    token: str
+    known_device: str  # the cookie value that makes this browser a known device of the account
 
 
 def log_in(
     session: Session,
-    limiter: auth.LoginLimiter,
+    guard: auth.LoginGuard,
     *,
     username: str,
     password: str,
-    ip: str,
+    source: str,
+    device_cookie: str | None,
     now: dt.datetime,
     kind: str,
     lifetime: dt.timedelta,
     replacing: str | None = None,
-) -> tuple[User, str]:
-    """Check the password under the rate limit and issue a ``kind`` token (ending ``replacing``)."""
+) -> LoggedIn:
+    """Check the password (unless its counters say wait) and issue a ``kind`` token (ending
+    ``replacing``); raises ``auth.RateLimited`` or ``auth.AuthError``."""
     try:
-        user = auth.authenticate(session, limiter, username=username, password=password, ip=ip, now=now)
+        user = auth.authenticate(
+            session, guard, username=username, password=password, source=source,
+            device_cookie=device_cookie, now=now,
+        )  # fmt: skip
     except auth.AuthError:
         session.rollback()
         raise
@@ -89,7 +103,7 @@ def log_in(
         auth.revoke_token(session, replacing)
     token = auth.issue_token(session, user, kind=kind, now=now, lifetime=lifetime)
     session.commit()
-    return user, token
+    return LoggedIn(user, token, guard.known_device_cookie(user, now))
 
 
 def log_out(session: Session, token: str | None) -> None:

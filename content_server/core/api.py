@@ -73,7 +73,12 @@ def _install_error_handlers(app: FastAPI) -> None:
             headers["Retry-After"] = str(int(exc.retry_after_s + 0.999))
         if exc.status_code == 401:
             headers["WWW-Authenticate"] = "Bearer"
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
+        body: dict[str, object] = {"detail": str(exc)}
+        if exc.texts:
+            body["reason"] = exc.texts
+        if exc.details:
+            body.update(exc.details)
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:

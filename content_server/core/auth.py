@@ -1,4 +1,4 @@
-"""Authentication: roles, password log-in under a rate limit, session and API tokens.
+"""Authentication: roles, password log-in under growing delays (``core.login_guard``), tokens.
 
 Callable from any code (API routes, portal pages, CLI); nothing here knows about HTTP. Creating
 and approving accounts is the ``accounts`` feature's (``content_server.accounts.services``).
@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-from collections import defaultdict, deque
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from content_server.core import throttle_store
 from content_server.core.errors import Unauthorized
+from content_server.core.login_guard import LoginPolicy, LoginStates, is_known_device, known_device_cookie
 from content_server.core.models import AuthToken, User
 from content_server.core.security import hash_password, needs_rehash, new_secret, sha256_hex, verify_password
+from content_server.core.throttle_store import ThrottleStore
+from content_server.core.usernames import username_key
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ class AuthError(Unauthorized):
 
 
 class RateLimited(AuthError):
+    """Too many recent failures: try again after ``retry_after_s`` (the answer was not checked)."""
+
     status_code = 429
 
     def __init__(self, retry_after_s: float) -> None:
@@ -44,58 +49,63 @@ class RateLimited(AuthError):
         self.retry_after_s = retry_after_s
 
 
-class LoginLimiter:
-    """Counts failed log-ins per username and per IP in a sliding window; thread-safe, clock passed in."""
+@dataclass
+class LoginGuard:
+    """Log-in throttling wired to its storage: the policy, the server secret (known-device cookies)
+    and the counters' store. One per app (``app.state.login_guard``)."""
 
-    def __init__(self, max_failures: int, window_s: float) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+    secret: bytes
+    policy: LoginPolicy = field(default_factory=LoginPolicy)
+    store: ThrottleStore = field(default_factory=ThrottleStore)
 
-    def _prune(self, key: str, now_s: float) -> deque[float]:
-        q = self._failures[key]
-        while q and q[0] <= now_s - self.window_s:
-            q.popleft()
-        return q
-
-    def check(self, keys: list[str], now_s: float) -> None:
-        with self._lock:
-            for key in keys:
-                q = self._prune(key, now_s)
-                if len(q) >= self.max_failures:
-                    raise RateLimited(retry_after_s=max(1.0, q[0] + self.window_s - now_s))
-
-    def failed(self, keys: list[str], now_s: float) -> None:
-        with self._lock:
-            for key in keys:
-                self._prune(key, now_s).append(now_s)
-
-    def succeeded(self, username_key: str) -> None:
-        with self._lock:
-            self._failures.pop(username_key, None)
+    def known_device_cookie(self, user: User, now: dt.datetime) -> str:
+        """Set after a successful log-in: this browser is then a known device of this account."""
+        return known_device_cookie(self.secret, user.username_key, now)
 
 
 def authenticate(
     session: Session,
-    limiter: LoginLimiter,
+    guard: LoginGuard,
     *,
     username: str,
     password: str,
-    ip: str,
+    source: str,
+    device_cookie: str | None,
     now: dt.datetime,
 ) -> User:
-    """Check a password under the rate limit; raises AuthError (same message for every failure)."""
-    keys = [f"user:{username.strip().lower()}", f"ip:{ip}"]
-    now_s = now.timestamp()
-    limiter.check(keys, now_s)
-    user = session.scalar(select(User).where(User.username == username.strip()))
-    if not verify_password(user.password_hash if user else None, password) or user is None:
-        limiter.failed(keys, now_s)
-        raise AuthError("wrong username or password")
-    if user.disabled:
-        raise AuthError("this account is disabled")
-    limiter.succeeded(keys[0])
+    """Check a password unless its counters say wait; AuthError (the same for every failure) or
+    RateLimited. Commits the counters (a failure must count even though the caller rolls back)."""
+    key = username_key(username)
+    policy = guard.policy
+    keys = policy.keys(key, source)
+    known = is_known_device(guard.secret, key, device_cookie, now)
+    names = [keys.pair, keys.source, keys.account, keys.budget]
+    with guard.store.locked(session, group=keys.account, keys=names) as rows:
+        states = LoginStates(
+            pair=throttle_store.strikes(rows.get(keys.pair)),
+            source=throttle_store.strikes(rows.get(keys.source)),
+            account=throttle_store.strikes(rows.get(keys.account)),
+            budget=throttle_store.level(rows.get(keys.budget)),
+        )
+        verdict = policy.verdict(states, known_device=known, now=now)
+        if not verdict.allowed:
+            session.rollback()
+            raise RateLimited(verdict.wait_s)
+        user = session.scalar(select(User).where(User.username_key == key))
+        if not verify_password(user.password_hash if user else None, password) or user is None:
+            after = policy.after_failure(states, known_device=known, now=now)
+            for name, state in (
+                (keys.pair, after.pair), (keys.source, after.source),
+                (keys.account, after.account), (keys.budget, after.budget),
+            ):  # fmt: skip
+                if state is not None:
+                    throttle_store.save(session, name, state)
+            session.commit()
+            raise AuthError("wrong username or password")
+        if user.disabled:
+            session.rollback()
+            raise AuthError("this account is disabled")
+        throttle_store.forget(session, keys.pair)  # this source's typos are forgiven; the rest stays
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user

@@ -56,10 +56,17 @@ def serve_blob(
 def blob_response(
     if_none_match: str | None, path: Path, sha256: str, media_type: str, *, private: bool = False
 ) -> Response:
-    """304 when the client has it, else the file (whole, or the ``Range`` asked for)."""
+    """304 when the client has it, else the file (whole, or the ``Range`` asked for).
+
+    The type is the server's own knowledge of the file, and ``nosniff`` tells browsers to keep
+    to it: a stored picture is never run as a script or shown as a page.
+    """
     return conditional(
         if_none_match,
         strong_etag(sha256),
         PRIVATE_IMMUTABLE if private else IMMUTABLE,
-        lambda headers: BlobResponse(path, media_type=media_type, headers=headers),
+        lambda headers: BlobResponse(path, media_type=media_type, headers={**headers, **BLOB_HEADERS}),
     )
+
+
+BLOB_HEADERS = {"X-Content-Type-Options": "nosniff"}

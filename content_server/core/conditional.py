@@ -34,8 +34,9 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 
 def validator_headers(etag: str, cache_control: str) -> dict[str, str]:
-    """The headers a 200 and its 304 both carry."""
-    return {"ETag": etag, "Cache-Control": cache_control}
+    """The headers a 200 and its 304 both carry (``nosniff`` too: the fast path answers before
+    the middleware that adds it to everything else, core/headers.py)."""
+    return {"ETag": etag, "Cache-Control": cache_control, "X-Content-Type-Options": "nosniff"}
 
 
 def conditional(

@@ -10,13 +10,14 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from content_server.core import auth, security
 from content_server.core.audit.services import Actor, act_as
 from content_server.core.db import get_session, release_connection
 from content_server.core.errors import Forbidden, Unauthorized
+from content_server.core.login_guard import KNOWN_DEVICE_COOKIE, KNOWN_DEVICE_LIFETIME
 from content_server.core.models import User
 from content_server.core.settings import Settings
 from content_server.core.store import MediaStore
@@ -53,17 +54,30 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[MediaStore, Depends(get_store)]
 
 
+def client_address(request: Request) -> str:
+    """The client's address (log-in throttling, the audit trail); a proxy's ``X-Forwarded-For``
+    counts only from SIGNAGE_TRUSTED_PROXIES (uvicorn has already applied it to ``request.client``)."""
+    return request.client.host if request.client else "unknown"
+
+
+def set_known_device(response: Response, value: str, *, secure: bool) -> None:
+    response.set_cookie(
+        KNOWN_DEVICE_COOKIE,
+        value,
+        max_age=int(KNOWN_DEVICE_LIFETIME.total_seconds()),
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+        path="/",
+    )
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return None
-
-
-def client_address(request: Request) -> str:
-    """The caller's address as the audit trail records it (uvicorn resolves trusted proxies)."""
-    return request.client.host if request.client else ""
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

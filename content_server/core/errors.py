@@ -4,11 +4,24 @@ Services raise these (no FastAPI import needed); the app turns them into JSON
 ``{"detail": message}`` responses with ``status_code``.
 """
 
+from typing import Self
+
 
 class ServerError(Exception):
-    """Base class for the content server's own errors; a client mistake unless a subclass says otherwise."""
+    """Base class for the content server's own errors; a client mistake unless a subclass says otherwise.
+
+    ``texts`` optionally carries the message for people in both languages (``{"zh", "en"}``);
+    answers then hold it as ``reason`` next to ``detail``, so the portal can show the reader's
+    language.
+    """
 
     status_code = 400
+    texts: dict[str, str] | None = None
+    details: dict[str, object] | None = None  # structured facts for the caller (what conflicts)
+
+    def in_both(self, zh: str, en: str) -> Self:
+        self.texts = {"zh": zh, "en": en}
+        return self
 
 
 class NotFound(ServerError):

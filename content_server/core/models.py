@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, MetaData, String
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, MetaData, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -61,6 +61,8 @@ class User(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # what must be unique: case-folded confusable skeleton (accounts.rules.username_key)
+    username_key: Mapped[str] = mapped_column(String(255), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))  # operator | advertiser | clerk | provider
     approved: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -80,3 +82,18 @@ class AuthToken(Base):
     kind: Mapped[str] = mapped_column(String(16))  # session | api
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ThrottleRow(Base):
+    """One growing-delay counter or failure budget (``core.throttle``), shared by every process.
+
+    Keys name what is counted (``login:<account hash>@<address>``, ``case:<hash>@<kiosk>``, ...);
+    ``count`` and ``last_at`` make a ``Strikes``, ``level`` and ``last_at`` a budget's ``Level``.
+    """
+
+    __tablename__ = "throttle_state"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    level: Mapped[float] = mapped_column(Float, default=0.0)
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-INSECURE_DEFAULT_SECRET = "change-me-insecure-default-secret"
+# published in earlier versions of this code: refused, like any key shorter than 16 characters
+PUBLISHED_SECRETS = frozenset({"change-me-insecure-default-secret"})
 
 
 class Settings(BaseSettings):
@@ -23,14 +25,20 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default is SQLite (WAL) at <data_dir>/signage.db."
     )
-    demo: bool = Field(False, description="Demo mode: allows the default secret key and plain-http cookies.")
+    demo: bool = Field(False, description="Demo mode: allows plain-http cookies.")
     secret_key: str = Field(
-        INSECURE_DEFAULT_SECRET,
-        description="Secret for HMAC derivations (feed secrets); must be set in production.",
+        "",
+        description="Secret for HMAC derivations (feed secrets, payment notifications, cookies); required, "
+        "16+ characters (the demo launcher makes a random one in var/demo/secret_key).",
     )
     public_url: str = Field("http://127.0.0.1:8080", description="Base URL devices and browsers reach us at.")
     host: str = Field("127.0.0.1", description="Address `signage-server serve` binds to.")
     port: int = Field(8080, ge=1, le=65535, description="Port `signage-server serve` binds to.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For and "
+        "-Proto are believed (127.0.0.1 for deploy/'s nginx); none by default.",
+    )
     max_upload_bytes: int = Field(
         512 * 1024 * 1024, ge=1, description="Largest accepted media upload; larger uploads get 413."
     )
@@ -42,11 +50,18 @@ class Settings(BaseSettings):
     )
     session_hours: float = Field(12.0, gt=0, description="Lifetime of a portal session cookie.")
     api_token_days: float = Field(30.0, gt=0, description="Lifetime of an API bearer token.")
-    login_max_failures: int = Field(
-        5, ge=1, description="Failed log-ins per username or IP before a lockout."
+    login_free_failures: int = Field(
+        5,
+        ge=1,
+        description="Wrong passwords per account and address before each next try waits (2 s, doubling "
+        "to 15 min); 4x that per address, 2x per account from unknown devices.",
     )
-    login_window_s: float = Field(
-        300.0, gt=0, description="Window and lockout length for login rate limiting."
+    login_failures_per_hour: int = Field(
+        300, ge=1, description="Global budget of failed log-ins an hour from devices unknown to the account."
+    )
+    screenshot_every_s: int = Field(
+        0, ge=0, description="Ask every screen for a screenshot this often in heartbeat replies (0: only "
+        "when an operator asks)."
     )
     pairing_ttl_s: int = Field(900, ge=60, description="How long a pairing code stays valid.")
     offline_after_s: int = Field(
@@ -100,15 +115,30 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_insecure(self) -> Settings:
-        if not self.demo and self.secret_key == INSECURE_DEFAULT_SECRET:
+        if not self.secret_key or self.secret_key in PUBLISHED_SECRETS:
             raise ValueError(
-                "SIGNAGE_SECRET_KEY: set a real secret (the default is allowed only with SIGNAGE_DEMO=1)"
+                "SIGNAGE_SECRET_KEY: set a real secret (the demo launcher makes one in var/demo/secret_key)"
             )
-        if not self.demo and len(self.secret_key) < 16:
+        if len(self.secret_key) < 16:
             raise ValueError("SIGNAGE_SECRET_KEY: use at least 16 characters")
         if self.metrics_token is not None and len(self.metrics_token) < 16:
             raise ValueError("SIGNAGE_METRICS_TOKEN: use at least 16 characters")
         return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        """Only addresses or networks: ``*`` would let any client choose its own address."""
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"SIGNAGE_TRUSTED_PROXIES: {entry!r} is not an address or network") from None
+        return value
+
+    @property
+    def proxy_list(self) -> list[str]:
+        return [e.strip() for e in self.trusted_proxies.split(",") if e.strip()]
 
     @property
     def effective_database_url(self) -> str:

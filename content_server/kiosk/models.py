@@ -144,16 +144,6 @@ class CaseEventRow(Base):
     deadline: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
 
 
-class LookupFailureRow(Base):
-    """A wrong answer to a case lookup, per key (``case:<number>`` or ``device:<id>``)."""
-
-    __tablename__ = "kiosk_lookup_failures"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(80), index=True)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-
-
 class CommunityPayTrade(Base):
     """The built-in "community pay" provider's own ledger (a real provider keeps this on its side)."""
 

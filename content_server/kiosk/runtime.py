@@ -1,4 +1,4 @@
-"""Wiring of the kiosk back end into a running server: payment providers, lockout policy, jobs.
+"""Wiring of the kiosk back end into a running server: payment providers, look-up throttling, jobs.
 
 Built by a start-up hook once the database is ready (``app.state.kiosk``), so nothing happens
 on import and each app instance has its own providers.
@@ -14,7 +14,8 @@ from fastapi import FastAPI, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from content_server.core.errors import NotFound
-from content_server.kiosk.lockout import LockoutPolicy
+from content_server.core.throttle_store import ThrottleStore
+from content_server.kiosk.lookup_guard import LookupPolicy
 from content_server.kiosk.payment import PaymentProvider
 from content_server.kiosk.services import orders
 from content_server.kiosk.services.community_pay import (
@@ -34,7 +35,8 @@ RECONCILE_EVERY_S = 30
 @dataclass
 class KioskRuntime:
     community_pay: CommunityPay
-    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    lookups: LookupPolicy = field(default_factory=LookupPolicy)
+    throttles: ThrottleStore = field(default_factory=ThrottleStore)
 
     @property
     def default_provider(self) -> PaymentProvider:

@@ -54,8 +54,8 @@ TEXTS = TextTable({
     "login.no_account": ("还没有账号？", "No account yet?"),
     "login.failed": ("用户名或密码错误。", "Wrong username or password."),
     "login.rate_limited": (
-        "登录失败次数过多，请稍后再试。",
-        "Too many failed log-ins; please try again later.",
+        "失败次数过多，请 {seconds} 秒后再试。",
+        "Too many failed log-ins; try again in {seconds} s.",
     ),
     "signup.title": ("注册账号", "Sign up"),
     "signup.intro": (
@@ -65,10 +65,13 @@ TEXTS = TextTable({
     ),
     "signup.kind": ("账号类型", "Account type"),
     "signup.username_help": (
-        "3–64 位字母、数字、点、下划线或短横线。",
-        "3–64 letters, digits, dots, underscores or dashes.",
+        "2–64 位字母、数字或汉字，可含 . _ @ + -，以字母、数字或汉字开头。",
+        "2–64 letters, digits or Chinese characters, with . _ @ + - allowed after the first.",
     ),
-    "signup.password_help": ("密码至少 10 个字符。", "Use a password of at least 10 characters."),
+    "signup.password_help": (
+        "密码至少 10 个字符，不能是常见密码。",
+        "Use a password of at least 10 characters that is not a common one.",
+    ),
     "signup.submit": ("提交注册", "Sign up"),
     "signup.pending": (
         "注册成功。运营人员审核通过后即可登录使用。",
@@ -198,6 +201,148 @@ TEXTS = TextTable({
     "campaign.and_from": ("以及从（可选第二时段）", "And from (optional second range)"),
     "campaign.until": ("到", "Until"),
     "campaign.cap": ("每屏每小时最多播放次数（可选）", "Max plays per screen per hour (optional)"),
+    "media.status": ("状态", "Status"),
+    "media.ready": ("可播放", "Ready"),
+    "media.failed": ("转码失败", "Conversion failed"),
+    "media.converting": (
+        "正在转换为所有屏幕都能流畅播放的格式：{percent}%",
+        "Converting to a format every screen plays well: {percent}%",
+    ),
+    "media.converting_label": ("转码进度", "Conversion progress"),
+    "media.converting_why": ("原因：", "Why:"),
+    "media.need.codec": ("视频编码", "video codec"),
+    "media.need.profile": ("编码档次", "codec profile"),
+    "media.need.pixel_format": ("像素格式", "pixel format"),
+    "media.need.resolution": ("分辨率高于屏幕", "resolution above the screens'"),
+    "media.need.frame_rate": ("帧率过高", "frame rate too high"),
+    "media.need.variable_frame_rate": ("可变帧率", "variable frame rate"),
+    "media.need.interlaced": ("隔行扫描", "interlaced"),
+    "media.need.rotation": ("旋转标记", "rotation flag"),
+    "media.need.audio": ("音频格式", "audio format"),
+    "media.need.container": ("文件格式", "file format"),
+    "nav.house_rules": ("播放规则", "House rules"),
+    "nav.alert_feeds": ("预警信息源", "Alert feeds"),
+    "notice.rules_saved": ("播放规则已保存。", "House rules saved."),
+    "notice.area_rule_added": ("地区映射已添加。", "Area mapping added."),
+    "notice.area_rule_removed": ("地区映射已删除。", "Area mapping removed."),
+    "rules.title": ("播放规则", "House rules"),
+    "rules.intro": (
+        "每类屏幕的轮播长度、公告最低占比、广告最高占比和最短展示时间；某个屏幕组可以另设。"
+        "会使已预订广告无法足额投放的更改会被拒绝，并列出受影响的广告活动。",
+        "Each screen class's loop length, minimum announcement share, maximum ad share and minimum dwell; "
+        "a screen group may set its own. A change that would under-deliver booked campaigns is refused "
+        "with the list of them.",
+    ),
+    "rules.by_class": ("按屏幕类别", "Per screen class"),
+    "rules.by_group": ("按屏幕组", "Per screen group"),
+    "rules.group_intro": (
+        "屏幕组的规则覆盖其屏幕类别的规则；一个屏幕属于多个组时，取对居民最严格的规则。",
+        "A group's rules override its screens' class rules; a screen in several groups gets the strictest "
+        "for residents.",
+    ),
+    "rules.class": ("屏幕类别", "Screen class"),
+    "rules.group": ("屏幕组", "Screen group"),
+    "rules.field.loop_seconds": ("轮播长度（秒）", "Loop length (s)"),
+    "rules.field.min_announcement_share": ("公告最低占比（%）", "Minimum announcement share (%)"),
+    "rules.field.max_ad_share": ("广告最高占比（%）", "Maximum ad share (%)"),
+    "rules.field.min_dwell_s": ("最短展示时间（秒）", "Minimum dwell (s)"),
+    "rules.blank_keeps": ("留空的项沿用屏幕类别的规则。", "Fields left blank keep the class's rule."),
+    "rules.clear": ("取消本组规则", "Clear this group's rules"),
+    "rules.need_group": ("请填写屏幕组。", "Enter a screen group."),
+    "rules.refused": (
+        "未保存：此更改会使下列已预订的广告活动无法足额投放。",
+        "Not saved: this change would under-deliver the booked campaigns below.",
+    ),
+    "rules.refused_title": ("会受影响的广告活动", "Campaigns it would under-deliver"),
+    "rules.campaign": ("广告活动", "Campaign"),
+    "rules.delivered": ("更改后投放比例", "Share of booking after the change"),
+    "rules.today": ("目前", "Today"),
+    "rules.screens": ("屏幕数", "Screens"),
+    "rules.first_hour": ("最早受影响时间", "First hour affected"),
+    "rules.cannot_play": ("素材将无法播放", "its items could no longer play"),
+    "alerts.title": ("预警信息源（CAP）", "Alert feeds (CAP)"),
+    "alerts.intro": (
+        "地区预警平台发送的 CAP 1.2 警报按下面的地区映射送到屏幕组：按地区名称（中英文均可）或地区编码匹配。"
+        "与本社区无关的警报会被接收并记录，但不显示。",
+        "CAP 1.2 alerts a regional warning system sends reach screen groups through the area mapping "
+        "below: by area name (Chinese or English) or by geocode. Alerts for no mapped area are accepted "
+        "and logged, not shown.",
+    ),
+    "alerts.created": ("已创建信息源“{name}”", "Feed \u201c{name}\u201d created"),
+    "alerts.secret_once": (
+        "请将密钥交给信息源配置签名（X-Signature: sha256=HMAC）；密钥只显示这一次。",
+        "Give the secret to the feed for its signatures (X-Signature: sha256=HMAC); it is shown only once.",
+    ),
+    "alerts.post_url": ("接收地址", "Post URL"),
+    "alerts.secret": ("密钥", "Secret"),
+    "alerts.label": ("名称", "Label"),
+    "alerts.label_zh": ("名称（中文）", "Label (Chinese)"),
+    "alerts.label_en": ("名称（英文）", "Label (English)"),
+    "alerts.groups": ("屏幕组", "Screen groups"),
+    "alerts.other_group": ("其他屏幕组（逗号分隔）", "Other screen groups (comma-separated)"),
+    "alerts.names": ("地区名称", "Area names"),
+    "alerts.names_zh": ("地区名称（中文，每行一个）", "Area names in Chinese (one a line)"),
+    "alerts.names_en": ("地区名称（英文，每行一个）", "Area names in English (one a line)"),
+    "alerts.geocodes": ("地区编码", "Geocodes"),
+    "alerts.geocodes_help": (
+        "每行一个“编码体系=编码”，与警报中 valueName 和 value 一致，例如 GB/T 2260=440305。",
+        "One \u201cscheme=code\u201d a line, as the alerts' valueName and value, e.g. GB/T 2260=440305.",
+    ),
+    "alerts.wider": (
+        "也接收覆盖本地区的上级行政区的警报（如市 440300、省 440000）",
+        "Also alerts for the wider administrative areas that contain these codes "
+        "(city 440300, province 440000)",
+    ),
+    "alerts.with_wider": ("含上级行政区", "and wider areas"),
+    "alerts.remove": ("删除", "Remove"),
+    "alerts.no_rules": (
+        "尚无地区映射：此信息源的警报都不会显示。",
+        "No area mapping yet: no alert from this feed will show.",
+    ),
+    "alerts.add_rule": ("添加地区映射", "Add an area mapping"),
+    "alerts.need_groups": ("请至少选择一个屏幕组。", "Choose at least one screen group."),
+    "alerts.need_area": ("请填写地区名称或地区编码。", "Enter area names or geocodes."),
+    "alerts.need_name": ("请填写信息源名称。", "Enter the feed's name."),
+    "alerts.bad_geocode": (
+        "无法识别的地区编码行：{line}（应为 编码体系=编码）",
+        "Not a geocode line: {line} (scheme=code)",
+    ),
+    "alerts.new_feed": ("新建信息源", "New alert feed"),
+    "alerts.create": ("创建", "Create"),
+    "alerts.loudness_title": ("警报在屏幕上的显示方式", "How loud an alert is on the screens"),
+    "alerts.loudness_intro": (
+        "由警报的严重程度、紧急程度和确定程度决定；生效时间晚于接收时间的警报届时才显示，"
+        "灾害开始时间（onset）之前以横幅提前提示。",
+        "Set by the alert's severity, urgency and certainty. An alert effective later starts then; before "
+        "its onset it shows as a banner saying from when.",
+    ),
+    "alerts.severity": ("严重程度 \\ 紧急程度", "Severity \\ urgency"),
+    "alerts.severity.Extreme": ("特别严重", "Extreme"),
+    "alerts.severity.Severe": ("严重", "Severe"),
+    "alerts.severity.Moderate": ("中等", "Moderate"),
+    "alerts.severity.Minor": ("轻微", "Minor"),
+    "alerts.urgency.Immediate": ("立即", "Immediate"),
+    "alerts.urgency.Expected": ("即将（1 小时内）", "Expected (within the hour)"),
+    "alerts.urgency.Future": ("近期", "Future"),
+    "alerts.urgency.Past": ("已过去", "Past"),
+    "alerts.if_unlikely": ("不太可能发生时：", "if unlikely:"),
+    "alerts.loudness_notes": (
+        "严重程度为“严重”的即时警报仅在确定程度为“已观测”或“很可能”时全屏显示；未知严重程度按轻微处理。",
+        "A Severe, Immediate alert goes full screen only when Observed or Likely; unknown severity "
+        "counts as Minor.",
+    ),
+    "loudness.full_screen": ("红色全屏", "Full screen, red"),
+    "loudness.banner_warning": ("红色横幅", "Red banner"),
+    "loudness.banner_notice": ("提示横幅", "Notice banner"),
+    "campaign.rrule": ("重复规则（可选，RFC 5545 RRULE）", "Repeats (optional, an RFC 5545 RRULE)"),
+    "campaign.rrule_help": (
+        "按日期或整点小时限定投放：例如 FREQ=WEEKLY;BYDAY=SA,SU;BYHOUR=9,10,11 表示周末 9–12 点；"
+        "每月第一个周一：FREQ=MONTHLY;BYDAY=1MO。BYHOUR 的每个小时都计为一个整点时段；"
+        "更细的时间（分钟）请用上面的时段。",
+        "Limits the campaign to dates or whole clock hours: FREQ=WEEKLY;BYDAY=SA,SU;BYHOUR=9,10,11 is "
+        "weekend mornings 09–12; the first Monday of each month is FREQ=MONTHLY;BYDAY=1MO. Each BYHOUR "
+        "hour counts as a whole hour; for times within an hour (minutes) use the dayparts above.",
+    ),
     "campaign.availability": ("档期与预估", "Availability and forecast"),
     "campaign.submit": ("提交审核", "Submit for approval"),
     "campaign.pause": ("暂停投放", "Pause"),

@@ -34,14 +34,36 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> None:
         raise Unauthorized("alert signature does not match this feed")
 
 
+SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
+URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
+CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
+MAX_AREAS = 200  # per <info>; regional feeds list dozens of districts, never thousands
+
+
+@dataclass(frozen=True)
+class CapArea:
+    """One ``<area>``: its description and its ``<geocode>`` (valueName, value) pairs."""
+
+    desc: str
+    geocodes: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True)
 class CapInfo:
-    language: str  # zh | en
+    language: str  # zh | en, or the lower-cased code of another language
     event: str
     headline: str
     description: str
     expires: dt.datetime | None
-    areas: tuple[str, ...]
+    areas: tuple[str, ...]  # the <areaDesc> of each <area>, as before
+    instruction: str = ""
+    severity: str = "Unknown"
+    urgency: str = "Unknown"
+    certainty: str = "Unknown"
+    effective: dt.datetime | None = None
+    onset: dt.datetime | None = None
+    sender_name: str = ""
+    area_list: tuple[CapArea, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +75,7 @@ class CapMessage:
     msg_type: str  # Alert | Update | Cancel | Ack | Error
     references: tuple[tuple[str, str], ...]  # (sender, identifier)
     infos: tuple[CapInfo, ...]
+    scope: str = "Public"  # Public | Restricted | Private
 
 
 def _text(el: Element, name: str, *, required: bool = False) -> str:
@@ -67,14 +90,63 @@ def _time(value: str, name: str) -> dt.datetime:
     try:
         t = dt.datetime.fromisoformat(value)
     except ValueError as exc:
-        raise Invalid(f"CAP: <{name}> is not a date-time: {value!r}") from exc
+        raise Invalid(f"CAP: <{name}> is not a date-time: {value[:40]!r}") from exc
     if t.tzinfo is None:
         raise Invalid(f"CAP: <{name}> needs a time zone offset")
     return t
 
 
 def _lang(code: str) -> str:
-    return "en" if code.lower().startswith("en") else "zh"
+    """``zh`` or ``en`` for those languages in any region/script (zh-CN, zh-Hant-HK, en-GB)."""
+    low = code.strip().lower()
+    if low.startswith("en"):
+        return "en"
+    if low.startswith("zh"):
+        return "zh"
+    return low[:16] or "en"
+
+
+def _choice(el: Element, name: str, allowed: tuple[str, ...]) -> str:
+    value = _text(el, name)
+    if not value:
+        return "Unknown"
+    if value not in allowed:
+        raise Invalid(f"CAP: <{name}> must be one of {', '.join(allowed)}")
+    return value
+
+
+def _area(el: Element) -> CapArea:
+    codes = []
+    for g in el.findall("cap:geocode", _NS):
+        name, value = _text(g, "valueName"), _text(g, "value")
+        if not name or not value:
+            raise Invalid("CAP: <geocode> needs <valueName> and <value>")
+        codes.append((name[:64], value[:64]))
+    return CapArea(desc=_text(el, "areaDesc", required=True)[:255], geocodes=tuple(codes))
+
+
+def _info(el: Element) -> CapInfo:
+    areas = el.findall("cap:area", _NS)
+    if len(areas) > MAX_AREAS:
+        raise Invalid(f"CAP: more than {MAX_AREAS} <area> in one <info>")
+    area_list = tuple(_area(a) for a in areas)
+    times = {n: _text(el, n) for n in ("effective", "onset", "expires")}
+    return CapInfo(
+        language=_lang(_text(el, "language") or "en-US"),
+        event=_text(el, "event", required=True)[:200],
+        headline=_text(el, "headline")[:200],
+        description=_text(el, "description")[:2000],
+        instruction=_text(el, "instruction")[:2000],
+        expires=_time(times["expires"], "expires") if times["expires"] else None,
+        effective=_time(times["effective"], "effective") if times["effective"] else None,
+        onset=_time(times["onset"], "onset") if times["onset"] else None,
+        severity=_choice(el, "severity", SEVERITIES),
+        urgency=_choice(el, "urgency", URGENCIES),
+        certainty=_choice(el, "certainty", CERTAINTIES),
+        sender_name=_text(el, "senderName")[:200],
+        areas=tuple(a.desc for a in area_list),
+        area_list=area_list,
+    )
 
 
 def parse(body: bytes) -> CapMessage:
@@ -101,19 +173,7 @@ def parse(body: bytes) -> CapMessage:
         refs.append((parts[0], parts[1]))
     if msg_type in {"Update", "Cancel"} and not refs:
         raise Invalid(f"CAP: a {msg_type} needs <references>")
-    infos = []
-    for info in root.findall("cap:info", _NS):
-        expires = _text(info, "expires")
-        infos.append(
-            CapInfo(
-                language=_lang(_text(info, "language") or "en-US"),
-                event=_text(info, "event", required=True),
-                headline=_text(info, "headline")[:200],
-                description=_text(info, "description")[:2000],
-                expires=_time(expires, "expires") if expires else None,
-                areas=tuple(_text(a, "areaDesc", required=True) for a in info.findall("cap:area", _NS)),
-            )
-        )
+    infos = [_info(info) for info in root.findall("cap:info", _NS)]
     if msg_type in {"Alert", "Update"} and not infos:
         raise Invalid("CAP: an alert needs at least one <info>")
     return CapMessage(
@@ -124,4 +184,5 @@ def parse(body: bytes) -> CapMessage:
         msg_type=msg_type,
         references=tuple(refs),
         infos=tuple(infos),
+        scope=_text(root, "scope") or "Public",
     )

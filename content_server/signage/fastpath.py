@@ -7,8 +7,9 @@ one of that manifest's own assets before FastAPI's layers (error and body-limit 
 routing, dependency injection, a worker-thread hop) and without a database round trip: for these
 requests those layers cost more CPU than the answer. The fast path is stricter than the routes
 it shortcuts (a key not known here, or an asset not in the key's manifest, goes through the
-normal route), so authorisation and error answers stay the routes'. The 304 carries the same
-headers as the route's (``core.conditional``).
+normal route), so authorisation and error answers stay the routes'. Which assets a screen may
+download is ``asset_access.may_download``, asked here and by the route. The 304 carries the same
+headers as the route's (``core.conditional``). HEAD is answered like GET, without the body.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Scope
 from content_server.core.blobs import blob_response
 from content_server.core.conditional import PRIVATE_REVALIDATE, RawNotModified, etag_matches, strong_etag
 from content_server.core.store import MediaStore
+from content_server.signage.asset_access import may_download
 from content_server.signage.services.devices import DeviceKeys
 from content_server.signage.services.manifest import ManifestCache
 from schedules.clock import Clock
@@ -38,10 +40,12 @@ class PollFastPath:
         self.clock = clock
 
     def __call__(self, scope: Scope) -> ASGIApp | None:
-        if scope["type"] != "http" or scope["method"] != "GET":
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             return None
         path: str = scope["path"]
         if path != MANIFEST_PATH and not path.startswith(ASSET_PREFIX):
+            return None
+        if path == MANIFEST_PATH and scope["method"] != "GET":
             return None
         auth = inm = None
         for name, value in scope["headers"]:
@@ -54,15 +58,18 @@ class PollFastPath:
         grant = self.keys.authorise_device(hashlib.sha256(auth[7:].strip()).hexdigest())
         if grant is None:
             return None
-        manifest = self.manifests.fresh_manifest(grant.device_id, self.clock.now())
-        if manifest is None:
+        fresh = self.manifests.fresh_grant(grant.device_id, self.clock.now())
+        if fresh is None:
             return None
+        manifest, assets = fresh
         if path == MANIFEST_PATH:
             etag = strong_etag(manifest.version)
             return RawNotModified(etag, PRIVATE_REVALIDATE) if etag_matches(inm, etag) else None
         sha = path[len(ASSET_PREFIX) :]
+        if not may_download(assets, sha):
+            return None  # the route answers (and refuses) with the same rule
         ref = next((a for a in manifest.assets if a.sha256 == sha), None)
         file = self.store.path_for(sha) if ref is not None else None
         if ref is None or file is None or not file.is_file():
-            return None
+            return None  # a previous manifest's asset: the route knows its type
         return blob_response(inm, file, sha, ref.media_type)

@@ -33,6 +33,13 @@ class Media(Base):
     thumbnail_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     filler: Mapped[bool] = mapped_column(Boolean, default=False)  # operator's default/filler slide
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # the upload as it came (duplicates); ``sha256`` is the rebuilt or transcoded file, the only one served
+    source_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="ready")  # ready | processing | failed
+    progress: Mapped[float] = mapped_column(Float, default=1.0)  # 0..1 while a transcoding job runs
+    problem: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # {"zh", "en"} when failed
+    needs: Mapped[list[str]] = mapped_column(JSON, default=list)  # why it is transcoded (codes)
+    screen_classes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # None: every class
 
 
 class AnnouncementRow(Base):
@@ -52,6 +59,8 @@ class AnnouncementRow(Base):
     targeting: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(16), default="active")  # active | paused | ended
     source: Mapped[str] = mapped_column(String(16), default="operator")  # operator | cap
+    # CAP alerts: full_screen | banner_warning | banner_notice (see signage/cap_policy.py)
+    loudness: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -109,6 +118,8 @@ class AlertFeed(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     area_groups: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)  # areaDesc -> groups
+    # cap_policy.AreaMapping as JSON (names in both languages, geocodes); None: built from area_groups
+    area_mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -126,6 +137,9 @@ class CapAlert(Base):
     msg_type: Mapped[str] = mapped_column(String(16))
     announcement_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    announcement_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # one per phase and group set
+    refs: Mapped[list[list[str]]] = mapped_column(JSON, default=list)  # [sender, identifier] it ends
+    outcome: Mapped[str] = mapped_column(String(16), default="")  # cap_policy.Outcome
 
 
 class Device(Base):
@@ -158,6 +172,9 @@ class Device(Base):
     # manifest version the server last computed, and since when it has been current
     served_manifest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     served_manifest_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # assets of the manifest served last and of the one before: all this screen may download
+    served_assets: Mapped[list[str]] = mapped_column(JSON, default=list)
+    previous_assets: Mapped[list[str]] = mapped_column(JSON, default=list)
     screenshot_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     screenshot_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     screenshot_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -184,18 +201,62 @@ class Pairing(Base):
 
 
 
+class HouseRulesRow(Base):
+    """House rules an operator set for a screen class or a screen group (unset fields: defaults)."""
+
+    __tablename__ = "house_rules"
+    __table_args__ = (UniqueConstraint("scope", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    scope: Mapped[str] = mapped_column(String(8))  # class | group
+    name: Mapped[str] = mapped_column(String(64))  # the screen class or the group
+    loop_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    min_announcement_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_ad_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    min_dwell_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+
+
+class ServedManifestRow(Base):
+    """A manifest version served to a device (``signage.proof_of_play.ServedManifest`` as JSON):
+    what the device's proof of play is checked against, kept for the offline window."""
+
+    __tablename__ = "served_manifests"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    served_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PlayRefusalRow(Base):
+    """Refused proof-of-play records per device, UTC day and reason (for the fleet's alerts)."""
+
+    __tablename__ = "play_refusals"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 # what a device reports about itself: telemetry, not changes anyone made
 DEVICE_TELEMETRY = ("last_seen_at", "player_version", "playing_manifest", "last_heartbeat", "screen_hash",
-                    "screen_hash_since", "served_manifest", "served_manifest_since", "screenshot_sha256",
+                    "screen_hash_since", "served_manifest", "served_manifest_since", "served_assets",
+                    "previous_assets", "screenshot_requested", "screenshot_sha256",
                     "screenshot_at")  # fmt: skip
 
 
 def audit_inputs(audit: AuditLog) -> None:
     """Which signage tables the audit trail follows (plays and pairing requests are records of
     their own and far too many; heartbeats are telemetry)."""
-    audit.watch(Media, entity="media")
+    audit.watch(Media, entity="media", ignore=("progress",))  # a transcoding job's progress is no change
     audit.watch(AnnouncementRow, entity="announcement", ignore=("updated_at",))
     audit.watch(CampaignRow, entity="campaign", ignore=("availability", "updated_at"))
     audit.watch(Device, entity="screen", ignore=DEVICE_TELEMETRY, redact=("key_sha256",))
     audit.watch(AlertFeed, entity="alert_feed")
     audit.watch(CapAlert, entity="cap_alert")
+    audit.watch(HouseRulesRow, entity="house_rules", ignore=("updated_at",))

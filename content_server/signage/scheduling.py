@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from content_server.core.errors import Invalid
-from schedules import availability, engine, explain, targeting
+from schedules import availability, engine, explain, house_rules, targeting, wallclock
 from schedules import forecast as forecasting
 from schedules import timeline as timelines
 from schedules.errors import ScheduleError
@@ -92,3 +92,35 @@ def forecast_plays(screens: Sequence[Screen], catalogue: Catalogue, campaign: Ca
 def explain_slot(screen: Screen, catalogue: Catalogue, slot: Slot, lang: str) -> str:
     """The engine's reasons for ``slot``, in ``lang``."""
     return explain.explain_slot(screen, catalogue, slot).text(lang)
+
+
+RulesCheck = house_rules.RulesCheck
+UnderDelivered = house_rules.UnderDelivered
+
+
+def check_house_rules_change(
+    screens: Sequence[Screen], current: Catalogue, proposed: Catalogue, *, start: dt.datetime, days: int = 28
+) -> house_rules.RulesCheck:
+    """The booked campaigns a change of house rules would under-deliver (see ``schedules.house_rules``)."""
+    try:
+        return house_rules.check_house_rules_change(screens, current, proposed, start=start, days=days)
+    except ScheduleError as exc:
+        raise Invalid(str(exc)) from exc
+
+
+def validate_catalogue(catalogue: Catalogue) -> None:
+    """Refuse rules the engine cannot honour (a 2 s loop, an ad share of 120 %), naming the field."""
+    try:
+        engine.validate_catalogue(catalogue)
+    except ScheduleError as exc:
+        raise Invalid(str(exc)) from exc
+
+
+def campaign_problem(campaign: Campaign) -> str | None:
+    """Why the engine cannot schedule a stored campaign (a rule the engine now refuses, such as an
+    RRULE with BYMINUTE booked before such rules were checked), or None when it can."""
+    try:
+        wallclock.validate_campaign(campaign)
+    except ScheduleError as exc:
+        return str(exc)
+    return None

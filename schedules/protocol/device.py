@@ -8,7 +8,8 @@ routes authenticated with ``Authorization: Bearer <device_key>``):
 - ``GET  /device/manifest`` -> :class:`Manifest`, with a strong ``ETag``; ``If-None-Match`` -> 304
 - ``GET  /assets/{sha256}`` -> bytes; ``Range``, ``ETag`` (= sha256), ``If-None-Match``
 - ``POST /device/heartbeat`` body :class:`Heartbeat` -> :class:`HeartbeatReply`
-- ``POST /device/plays`` body :class:`PlayBatch` -> :class:`PlayBatchResult` (idempotent by record id)
+- ``POST /device/plays`` body :class:`PlayBatch` -> :class:`PlayBatchResult` (idempotent by record id;
+  only plays a manifest served to the device vouches for are kept, the rest counted by reason)
 - ``POST /device/screenshot`` body ``image/png`` bytes -> 204
 - ``GET  /device/emergency?known=<version>&wait=<s>`` -> :class:`EmergencyState` (long-poll:
   returns at once when the version differs from ``known``, else after at most ``wait`` s)
@@ -73,6 +74,14 @@ class AssetRef(_Wire):
     url: str  # absolute, or relative to the server's base URL
 
 
+class Loudness(StrEnum):
+    """How an alert takes the screen (a CAP alert's severity, urgency and certainty decide)."""
+
+    BANNER_NOTICE = "banner_notice"  # a quiet banner over the programme
+    BANNER_WARNING = "banner_warning"  # a red banner over the programme
+    FULL_SCREEN = "full_screen"  # red, the whole screen, the programme stops
+
+
 class EmergencyState(_Wire):
     """The current emergency for this screen; ``active`` False means none."""
 
@@ -81,6 +90,8 @@ class EmergencyState(_Wire):
     announcement_id: str | None = None
     item: ContentItem | None = None  # always a TEXT item, so it needs no download
     started_at: dt.datetime | None = None
+    # Left out when full screen (what every emergency was before), so older players still parse it.
+    loudness: Loudness = Field(Loudness.FULL_SCREEN, exclude_if=lambda v: v is Loudness.FULL_SCREEN)
 
 
 class Manifest(_Wire):
@@ -151,8 +162,13 @@ class PlayBatch(_Wire):
 
 
 class PlayBatchResult(_Wire):
+    """Refused records (not vouched for by a manifest served to the device, too long, overlapping,
+    malformed ids, ...) are acknowledged too: sending them again would not change the verdict."""
+
     accepted: int
     duplicates: int
+    refused: int = 0
+    refused_reasons: dict[str, int] = Field(default_factory=dict)  # reason -> count
 
 
 # -- remote commands ---------------------------------------------------------------------------

@@ -10,7 +10,8 @@ Kiosk routes (under ``/api/v1/kiosk``, ``Authorization: Bearer <device_key>`` of
 - ``GET  /orders/by-reference/{reference}`` -> :class:`OrderView`
 - ``POST /orders/{order_id}/cancel`` -> :class:`OrderView`
 - ``POST /cases/lookup`` body :class:`CaseLookup` -> :class:`CaseStatus`; a wrong answer and an
-  unknown case number both give the same 404; 429 with ``Retry-After`` when locked out.
+  unknown case number both give the same 404; 429 with ``Retry-After`` while wrong answers must
+  wait (growing delays per case and kiosk, per kiosk session, per case).
 
 Phone side (no auth, opened from the QR): ``GET /pay/{token}`` (HTML), and for orders signed
 offline by a kiosk, ``GET /pay/offline/{token}`` where the token is :func:`OfflineOrderToken`
@@ -137,6 +138,9 @@ class CaseLookup(_Wire):
     case_number: str = Field(min_length=4, max_length=32)
     id_last4: str | None = Field(None, pattern=r"^\d{3}[\dX]$")
     phone: str | None = Field(None, pattern=PHONE_PATTERN)
+    # the kiosk's current resident session (new at each idle reset): the server slows wrong
+    # answers per session, so the next resident never waits for the previous one's mistakes
+    session: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
 
 
 class CaseState(StrEnum):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
+
+from PIL import Image
 
 from tests.fixtures.server import AppClient, pair_device
 
@@ -98,8 +102,37 @@ def test_screenshot_on_request(app_client: AppClient, media_dir) -> None:  # typ
     png = (media_dir / "landscape.png").read_bytes()
     assert c.post("/api/v1/device/screenshot", content=png, headers=dev.headers).status_code == 204
     shot = c.get(f"/api/v1/screens/{dev.device_id}/screenshot", headers=op)
-    assert shot.status_code == 200 and shot.content == png
+    assert shot.status_code == 200 and shot.content.startswith(b"\x89PNG")  # the server's re-encoding
+    with Image.open(io.BytesIO(shot.content)) as im, Image.open(io.BytesIO(png)) as original:
+        assert im.size == original.size
     assert (
         c.post("/api/v1/device/heartbeat", json=hb, headers=dev.headers).json()["screenshot_requested"]
         is False
     )
+
+
+def test_only_the_latest_screenshot_is_kept(app_client: AppClient) -> None:
+    """A new screenshot replaces the old one on disk; one sent within 30 s of the last is refused."""
+    c = app_client
+    op = c.auth(c.operator)
+    dev = pair_device(c)
+    media = c.data_dir / "media"
+
+    def stored() -> set[str]:
+        return {p.name for p in media.rglob("*") if p.is_file() and p.relative_to(media).parts[0] != "tmp"}
+
+    shas = []
+    for colour in ("red", "blue"):
+        assert c.post(f"/api/v1/screens/{dev.device_id}/screenshot-request", headers=op).status_code == 200
+        out = io.BytesIO()
+        Image.new("RGB", (32, 18), colour).save(out, format="PNG")
+        r = c.post("/api/v1/device/screenshot", content=out.getvalue(), headers=dev.headers)
+        if colour == "blue":
+            assert r.status_code == 429 and stored() == {shas[0]}  # 30 s have not passed
+            c.clock.advance(30)
+            r = c.post("/api/v1/device/screenshot", content=out.getvalue(), headers=dev.headers)
+        assert r.status_code == 204
+        shot = c.get(f"/api/v1/screens/{dev.device_id}/screenshot", headers=op)
+        shas.append(hashlib.sha256(shot.content).hexdigest())
+        assert stored() == {shas[-1]}
+    assert shas[0] != shas[1]

@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI, File, Request, UploadFile
 from PIL import Image
 
 from content_server.core.body_limit import DEFAULT_MAX_BODY, api_routes, declared_limit, max_body
-from tests.fixtures.server import AppClient, bootstrap_operator, make_app_client
+from tests.fixtures.server import TEST_SECRET, AppClient, bootstrap_operator, make_app_client
 
 SERVER = Path(__file__).resolve().parents[2] / "content_server"
 
@@ -114,7 +114,7 @@ def test_every_handler_that_streams_the_body_declares_its_limit(tmp_path: Path) 
     from content_server.app import create_app
     from content_server.core.settings import Settings
 
-    app = create_app(Settings(data_dir=tmp_path, demo=True))
+    app = create_app(Settings(data_dir=tmp_path, demo=True, secret_key=TEST_SECRET))
     streaming = [context.path for context, route in api_routes(app) if reads_raw_body(route.endpoint)]
     assert {"/api/v1/media", "/api/v1/provider/images", "/api/v1/device/screenshot"} <= set(streaming)
     assert undeclared_streaming_handlers(app) == []
@@ -167,4 +167,5 @@ def _app() -> FastAPI:
     from content_server.app import create_app
     from content_server.core.settings import Settings
 
-    return create_app(Settings(data_dir=Path("/nonexistent-never-started"), demo=True))
+    never_started = Path("/nonexistent-never-started")
+    return create_app(Settings(data_dir=never_started, demo=True, secret_key=TEST_SECRET))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from schedules.protocol.device import Manifest
 from schedules.timeline import timeline
+from tests.fixtures.plays import book_campaign, fetch_manifest, scheduled_plays
 from tests.fixtures.server import AppClient, pair_device
 from tests.fixtures.waiting import eventually
 
@@ -51,7 +52,7 @@ def test_manifest_etag_304_and_changes_at_next_poll(any_db_client: AppClient, me
     assert [a.id for a in m2.catalogue.announcements] == [ann["id"]]
     assert [(a.sha256, a.size) for a in m2.assets] == [(img["sha256"], img["size"])]
     asset = c.get(m2.assets[0].url, headers=north.headers)
-    assert asset.status_code == 200 and asset.content == (media_dir / "small.jpg").read_bytes()
+    assert asset.status_code == 200 and hashlib.sha256(asset.content).hexdigest() == img["sha256"]
     # the south screen is not targeted: its manifest does not mention it
     ms = Manifest.model_validate_json(c.get("/api/v1/device/manifest", headers=south.headers).content)
     assert ms.catalogue.announcements == () and ms.assets == ()
@@ -63,10 +64,12 @@ def test_manifest_etag_304_and_changes_at_next_poll(any_db_client: AppClient, me
     assert later.status_code == 304
 
 
-def test_heartbeat_status_and_plays_idempotent_with_reports(any_db_client: AppClient) -> None:
+def test_heartbeat_status_and_plays_idempotent_with_reports(
+    any_db_client: AppClient, media_dir: Path
+) -> None:
     c = any_db_client
     op = c.auth(c.operator)
-    dev = pair_device(c, screen_class="indoor_small")
+    dev = pair_device(c, screen_class="indoor_small", groups=["lobby"])
     m = c.get("/api/v1/device/manifest", headers=dev.headers).json()
     hb = {
         "sent_at": c.clock.now().isoformat(),
@@ -82,26 +85,24 @@ def test_heartbeat_status_and_plays_idempotent_with_reports(any_db_client: AppCl
     status = c.get(f"/api/v1/screens/{dev.device_id}/status", headers=op).json()
     assert status["online"] is False
 
-    base = c.clock.now().replace(minute=0, second=0)
-    records = [
-        {
-            "id": str(uuid.uuid4()),
-            "item_id": "m-x",
-            "campaign_id": "camp1",
-            "started_at": (base + dt.timedelta(minutes=i * 7)).isoformat(),
-            "duration_s": 10.0,
-            "completed": i % 5 != 0,
-        }
-        for i in range(20)
-    ]
+    shop = c.auth(c.create_user("bakery", "advertiser"))
+    today = c.clock.now().date()
+    camp = book_campaign(c, op, shop, media_dir / "small.jpg", groups=["lobby"], start=today,
+                         end=today + dt.timedelta(days=10))  # fmt: skip
+    manifest = fetch_manifest(c, dev.headers)
+    start = c.clock.now()
+    played = scheduled_plays(manifest, start, start + dt.timedelta(hours=2), complete_every=5)
+    records = [r for r in played if r["campaign_id"] == camp][:20]
+    assert len(records) == 20
+    c.clock.advance(dt.timedelta(hours=2, minutes=1).total_seconds())
     r = c.post("/api/v1/device/plays", json={"records": records[:12]}, headers=dev.headers)
-    assert r.json() == {"accepted": 12, "duplicates": 0}
+    assert r.json() == {"accepted": 12, "duplicates": 0, "refused": 0, "refused_reasons": {}}
     r = c.post("/api/v1/device/plays", json={"records": records}, headers=dev.headers)  # retry overlapping
-    assert r.json() == {"accepted": 8, "duplicates": 12}
+    assert r.json() == {"accepted": 8, "duplicates": 12, "refused": 0, "refused_reasons": {}}
     rows = c.get("/api/v1/reports/plays?group_by=hour", headers=op).json()
     assert sum(row["plays"] for row in rows) == 20
-    assert sum(row["seconds"] for row in rows) == 200.0
-    assert sum(row["completed_plays"] for row in rows) == 16
+    assert sum(row["seconds"] for row in rows) == pytest.approx(sum(r["duration_s"] for r in records))
+    assert sum(row["completed_plays"] for row in rows) == sum(r["completed"] for r in records)
     csv_text = c.get("/api/v1/reports/plays?group_by=hour&format=csv", headers=op).text
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("campaign_id,screen_id,date_utc,hour_utc,plays")
@@ -166,32 +167,35 @@ def test_emergency_reaches_long_poll_within_5_seconds(app_client: AppClient) -> 
 
 
 def test_report_agrees_exactly_with_the_records_per_campaign_screen_day_and_hour(
-    any_db_client: AppClient,
+    any_db_client: AppClient, media_dir: Path
 ) -> None:
-    """Random plays over two screens, three campaigns, two days: every report cell is the records' sum."""
+    """Random plays (of what was scheduled) over two screens, three campaigns, two days: every
+    report cell is the records' sum."""
     import random
     from collections import Counter, defaultdict
 
     c = any_db_client
     op = c.auth(c.operator)
-    devices = [pair_device(c, screen_class="indoor_small") for _ in range(2)]
+    devices = [pair_device(c, screen_class="indoor_small", groups=["lobby"]) for _ in range(2)]
+    today = c.clock.now().date()
+    for i, name in enumerate(["Bakery", "Laundry", "Pharmacy"]):
+        shop = c.auth(c.create_user(f"shop-{i}", "advertiser"))
+        book_campaign(c, op, shop, media_dir / "small.jpg", groups=["lobby"], start=today,
+                      end=today + dt.timedelta(days=10), share=10, name=name)  # fmt: skip
     rng = random.Random(7)
-    base = dt.datetime(2026, 11, 24, 22, 0, tzinfo=dt.UTC)  # crosses midnight UTC
+    base = c.clock.now()  # 02:00 UTC: the next 30 hours cross midnight UTC
+    end = base + dt.timedelta(hours=30)
+    manifests = {dev.device_id: fetch_manifest(c, dev.headers) for dev in devices}
+    c.clock.advance((end - base).total_seconds() + 60)
     sent: list[tuple[str, dict[str, object]]] = []
     for dev in devices:
-        batch = []
-        for _ in range(150):
-            rec = {
-                "id": str(uuid.uuid4()),
-                "item_id": "m-x",
-                "campaign_id": rng.choice(["c-a", "c-b", "c-c"]),
-                "started_at": (base + dt.timedelta(seconds=rng.randrange(0, 30 * 3600))).isoformat(),
-                "duration_s": rng.choice([5.0, 7.5, 10.0, 15.0]),
-                "completed": rng.random() < 0.8,
-            }
-            batch.append(rec)
+        played = [r for r in scheduled_plays(manifests[dev.device_id], base, end) if r["campaign_id"]]
+        batch = rng.sample(played, 150)
+        for rec in batch:
+            rec["completed"] = rng.random() < 0.8
             sent.append((dev.device_id, rec))
-        assert c.post("/api/v1/device/plays", json={"records": batch}, headers=dev.headers).status_code == 200
+        r = c.post("/api/v1/device/plays", json={"records": batch}, headers=dev.headers)
+        assert r.status_code == 200 and r.json()["accepted"] == 150, r.text
     plays: Counter[tuple[str, str, str, int]] = Counter()
     done: Counter[tuple[str, str, str, int]] = Counter()
     seconds: defaultdict[tuple[str, str, str, int], float] = defaultdict(float)
@@ -248,8 +252,10 @@ def test_downloads_after_a_poll_skip_the_database_until_the_screen_is_revoked(
 
     c = app_client
     op = c.auth(c.operator)
-    body = (media_dir / "small.jpg").read_bytes()
-    img = c.post("/api/v1/media?filename=a.jpg", content=body, headers=op).json()
+    img = c.post(
+        "/api/v1/media?filename=a.jpg", content=(media_dir / "small.jpg").read_bytes(), headers=op
+    ).json()
+    body = c.get(img["content_url"], headers=op).content  # the rebuilt picture, as stored
     _announce(c, op, text={"zh": "明天停水", "en": "Water off"}, media_ids=[img["id"]])
     screen = pair_device(c, screen_class="indoor_small")
     polled = c.get("/api/v1/device/manifest", headers=screen.headers)

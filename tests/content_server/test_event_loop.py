@@ -33,7 +33,7 @@ P99_LIMIT_S = 0.100
 
 def png() -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", (64, 36), (200, 40, 40)).save(out, "PNG")
+    Image.new("RGB", (320, 180), (200, 40, 40)).save(out, "PNG")  # big enough for an indoor screen
     return out.getvalue()
 
 
@@ -56,6 +56,8 @@ def test_polls_answer_while_another_connection_holds_the_write_lock(
     feed = httpx.post(f"{api}/alert-feeds", json=areas, headers=op).json()
     first = httpx.get(f"{api}/device/manifest", headers=screen.headers)
     assert first.status_code == 200
+    # the screenshot is asked for (an unasked one is refused before any database work)
+    assert httpx.post(f"{api}/screens/{screen.device_id}/screenshot-request", headers=op).is_success
     poll_headers = {**screen.headers, "If-None-Match": first.headers["etag"]}
     emergency = f"{api}/device/emergency"
     known = httpx.get(f"{api}/device/emergency", headers=screen.headers).json()["version"]

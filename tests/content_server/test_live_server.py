@@ -40,6 +40,7 @@ def test_uvicorn_serves_a_large_asset_whole_ranged_and_concurrently(live_server:
     op = Operator(live_server)
     media = op.upload(path, "noise")
     op.announce(dev.device_id, media_ids=(media["id"],))
+    httpx.get(live_server.api + "/device/manifest", headers=dev.headers).raise_for_status()  # as players do
     url = live_server.api + f"/assets/{media['sha256']}"
 
     def whole(_: int) -> bytes:

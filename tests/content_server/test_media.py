@@ -69,9 +69,11 @@ def test_upload_size_limit_and_path_tricks(tmp_path: Path, media_dir: Path) -> N
 def test_download_range_etag_and_304(app_client: AppClient, media_dir: Path) -> None:
     shop = app_client.auth(app_client.create_user("shop", "advertiser"))
     _, img = upload(app_client, shop, media_dir / "small.jpg")
-    data = (media_dir / "small.jpg").read_bytes()
+    uploaded = (media_dir / "small.jpg").read_bytes()
     full = app_client.get(img["content_url"], headers=shop)
-    assert full.content == data and full.headers["etag"] == f'"{img["sha256"]}"'
+    data = full.content  # the picture rebuilt from the upload's pixels, the only file served
+    assert hashlib.sha256(data).hexdigest() == img["sha256"] and full.headers["etag"] == f'"{img["sha256"]}"'
+    assert img["upload_sha256"] == hashlib.sha256(uploaded).hexdigest() != img["sha256"]
     part = app_client.get(img["content_url"], headers={**shop, "Range": "bytes=10-19"})
     assert part.status_code == 206 and part.content == data[10:20]
     cached = app_client.get(img["content_url"], headers={**shop, "If-None-Match": full.headers["etag"]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 import uuid
@@ -64,12 +65,12 @@ def test_two_processes_on_one_postgres_agree(
     assert Manifest.model_validate_json(r.content).catalogue.announcements == ()
     assert r.headers["etag"] == _manifest(b, dev.headers)[0]
 
-    # a batch sent to A and retried on B counts once
+    # a batch sent to A and retried on B counts once (the announcement played while it was on)
     rec = {
         "id": str(uuid.uuid4()),
-        "item_id": "a-x",
-        "campaign_id": "c1",
-        "started_at": "2026-11-25T02:00:00Z",
+        "item_id": f"a-{ann['id']}",
+        "announcement_id": ann["id"],
+        "started_at": (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10)).isoformat(),
         "duration_s": 8,
         "completed": True,
     }

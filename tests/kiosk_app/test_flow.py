@@ -302,6 +302,14 @@ def test_wrong_answers_get_the_same_message_then_a_lockout(tmp_path: Path, fake_
         flow.submit_case(clock.now())
         keys.append(flow.state.notice.key if flow.state.notice else None)
     assert keys[:5] == ["case.not_found"] * 5 and keys[5] == "case.locked"
+    # the idle reset starts a new session: the next resident is not slowed by these mistakes
+    flow.reset()
+    flow.open_cases()
+    enter_case(flow, "GA20261101", "")
+    for ch in "0000":
+        flow.key(ch)
+    flow.submit_case(clock())
+    assert flow.state.notice is not None and flow.state.notice.key == "case.not_found"
 
 
 def test_keypad_refuses_what_does_not_fit(

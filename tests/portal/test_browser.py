@@ -38,6 +38,9 @@ WATCH_PROGRESS = """() => {
 }"""
 
 
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))  # the screens' time zone
+
+
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server for the module's browser tests (starting one costs seconds); tests use
@@ -171,6 +174,8 @@ def test_advertiser_journey_from_signup_to_proof_of_play(
     shop.goto(url + "/portal/campaigns/new")
     shop.get_by_label("名称").first.fill("冬季面包节")
     shop.get_by_label("行业类别").fill("bakery")
+    # from today (the form offers tomorrow): step 7 reports plays, believed only within the flight
+    shop.locator("#flight_start").fill(dt.datetime.now(SHANGHAI).date().isoformat())
     shop.locator(".media-pick label").filter(has_text="landscape.png").locator("input").check()
     shop.get_by_label("户外大屏").check()
     shop.get_by_label("播放占比（%）").fill("95")
@@ -196,6 +201,7 @@ def test_advertiser_journey_from_signup_to_proof_of_play(
 
     # 6. the targeted screen's manifest carries it, and so does its timeline picture
     manifest = httpx.get(live_server.api + "/device/manifest", headers=screen.headers).json()
+    served_at = dt.datetime.now(dt.UTC)  # plays count only from when the screen had this manifest
     assert campaign_id in [c["id"] for c in manifest["catalogue"]["campaigns"]]
     op.goto(f"{url}/portal/screens/{screen.device_id}")
     ads = op.locator("svg.timeline rect.slot-campaign")
@@ -209,11 +215,12 @@ def test_advertiser_journey_from_signup_to_proof_of_play(
 
     # 7. the screen reports plays; the advertiser sees them in the chart, table and CSV
     item_id = next(c["item_ids"][0] for c in manifest["catalogue"]["campaigns"] if c["id"] == campaign_id)
-    now = dt.datetime.now(dt.UTC)
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)  # the chart has a bar per UTC day
+    start = served_at
+    if (start + dt.timedelta(seconds=63)).date() != start.date():  # the chart has a bar per UTC day
+        start = dt.datetime.combine(start.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
     records = [
         {"id": str(uuid.uuid4()), "item_id": item_id, "campaign_id": campaign_id,
-         "started_at": max(today, now - dt.timedelta(minutes=i)).isoformat(), "duration_s": 8.0,
+         "started_at": (start + dt.timedelta(seconds=9 * i)).isoformat(), "duration_s": 8.0,
          "completed": True}
         for i in range(7)
     ]  # fmt: skip

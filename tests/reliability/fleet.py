@@ -67,6 +67,7 @@ class FleetConfig:
     heartbeat_every_s: float = 60.0
     plays_every_s: float = 30.0
     plays_per_batch: int = 3  # 30 s of 10 s slides
+    play_s: float = 10.0  # shorter: plays cut short (a burst of a few seconds still reports some)
     kiosk_think_s: tuple[float, float] = (1.0, 3.0)  # a resident reading the screen
     order_poll_s: float = 0.5  # how often the kiosk asks whether the order is paid
     pay_wait_s: float = 30.0  # longest a kiosk waits for "paid" before calling it an error
@@ -326,6 +327,8 @@ class _Fleet:
         }
         outbox: list[dict[str, Any]] = []  # the batch not yet acknowledged
         cut = self.started + self.cut_at[key] if key in self.cut_at else float("inf")
+        # plays are believed only after a manifest was served, one after another (no overlaps)
+        played_until: dt.datetime | None = None
         while True:
             what, at = min(due.items(), key=lambda kv: kv[1])
             if at >= cut:  # its network went down: it says nothing more
@@ -341,6 +344,8 @@ class _Fleet:
                 )
                 if r is not None:
                     etag = r.headers.get("etag") or etag
+                    if played_until is None:
+                        played_until = dt.datetime.now(dt.UTC)
                 due["manifest"] = loop.time() + _jitter(rng, cfg.manifest_every_s)
             elif what == "heartbeat":
                 beat = {
@@ -357,10 +362,10 @@ class _Fleet:
                 )
                 due["heartbeat"] = loop.time() + _jitter(rng, cfg.heartbeat_every_s)
             else:
-                if not outbox:
-                    outbox = self._plays(cfg.plays_per_batch)
+                if not outbox and played_until is not None:
+                    outbox, played_until = self._plays(cfg.plays_per_batch, played_until)
                     tally.plays_sent += len(outbox)
-                if await self._send_plays(client, headers, outbox):
+                if outbox and await self._send_plays(client, headers, outbox):
                     outbox = []
                 due["plays"] = loop.time() + _jitter(rng, cfg.plays_every_s)
         for _ in range(3):  # what is still in the outbox after the run: a few more tries
@@ -368,19 +373,23 @@ class _Fleet:
                 break
             await asyncio.sleep(1.0)
 
-    def _plays(self, n: int) -> list[dict[str, Any]]:
-        end = dt.datetime.now(dt.UTC)
-        return [
+    def _plays(self, n: int, since: dt.datetime) -> tuple[list[dict[str, Any]], dt.datetime]:
+        """Up to ``n`` plays of the ad from ``since`` that have ended by now; and where they end."""
+        length = self.config.play_s
+        now = dt.datetime.now(dt.UTC)
+        count = min(n, int((now - since).total_seconds() // length))
+        plays = [
             {
                 "id": str(uuid.uuid4()),
                 "item_id": self.seeded.item_id,
                 "campaign_id": self.seeded.campaign_id,
-                "started_at": (end - dt.timedelta(seconds=10 * (n - i))).isoformat(),
-                "duration_s": 10,
-                "completed": True,
+                "started_at": (since + dt.timedelta(seconds=length * i)).isoformat(),
+                "duration_s": length,
+                "completed": length >= 10,
             }
-            for i in range(n)
+            for i in range(count)
         ]
+        return plays, since + dt.timedelta(seconds=length * count)
 
     async def _send_plays(
         self, client: httpx.AsyncClient, headers: dict[str, str], batch: list[dict[str, Any]]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from PIL import Image
 
 from schedules.protocol.device import Manifest
 from tests.content_server.kiosk.conftest import seeded_live
+from tests.fixtures.plays import believable_batches
 from tests.fixtures.server import pair_device
 from tests.kiosk_app.test_live import browse_and_confirm, decode_qr, phone_pays, start_live_kiosk
 from tests.kiosk_app.test_window import find
@@ -56,7 +56,7 @@ def test_postgres_runs_with_the_shipped_settings(stack: Stack) -> None:
     assert stack.pg.setting("idle_in_transaction_session_timeout") == "1min"
 
 
-def test_player_against_the_layout(stack: Stack, tmp_path: Path) -> None:
+def test_player_against_the_layout(stack: Stack, tmp_path: Path, media_dir: Path) -> None:
     front = stack.front
     op = front.auth(front.operator)
     dev = pair_device(front, screen_class="indoor_small")
@@ -117,18 +117,8 @@ def test_player_against_the_layout(stack: Stack, tmp_path: Path) -> None:
         client.close()
 
     # proof of play: a batch through nginx, retried (lost reply), counts once
-    started = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
-    records = [
-        {
-            "id": str(uuid.uuid4()),
-            "item_id": f"m-{media['id']}",
-            "campaign_id": "c-deploy",  # the report counts campaign plays
-            "started_at": (started + dt.timedelta(seconds=10 * i)).isoformat(),
-            "duration_s": 10,
-            "completed": True,
-        }
-        for i in range(25)
-    ]
+    picture = media_dir / "small.jpg"
+    _, (records,) = believable_batches(stack.servers[0], dev, picture, count=1, size=25, days=1)
     first = httpx.post(front.api + "/device/plays", json={"records": records}, headers=dev.headers).json()
     again = httpx.post(
         stack.servers[1].api + "/device/plays", json={"records": records}, headers=dev.headers

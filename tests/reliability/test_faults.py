@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +31,7 @@ from schedules.protocol.device import Manifest
 from signage_player.cache import AssetCache
 from signage_player.client import ServerClient
 from signage_player.sync import Syncer
+from tests.fixtures.plays import believable_batches
 from tests.fixtures.server import LiveServer, free_port, pair_device
 from tests.fixtures.waiting import eventually
 from tests.reliability.stack import PG_BIN, Postgres
@@ -45,20 +45,6 @@ MB = 1024 * 1024
 def _noise_png(path: Path, side: int) -> Path:
     Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(path)
     return path
-
-
-def _plays(campaign: str, n: int, start: dt.datetime) -> list[dict[str, object]]:
-    return [
-        {
-            "id": str(uuid.uuid4()),
-            "item_id": "a-fault",
-            "campaign_id": campaign,
-            "started_at": (start + dt.timedelta(seconds=i)).isoformat(),
-            "duration_s": 1,
-            "completed": True,
-        }
-        for i in range(n)
-    ]
 
 
 def _counted(server: LiveServer, campaign: str) -> int:
@@ -127,12 +113,13 @@ def test_kill_9_during_upload_leaves_no_partial_asset(live_server: LiveServer, t
     assert all(name.startswith("up-") for name in leftovers), leftovers
 
 
-def test_kill_9_during_play_ingest_loses_and_doubles_nothing(live_server: LiveServer) -> None:
+def test_kill_9_during_play_ingest_loses_and_doubles_nothing(
+    live_server: LiveServer, media_dir: Path
+) -> None:
     dev = pair_device(live_server)
-    batches = [
-        _plays("c-kill", 100, dt.datetime(2026, 11, 25, 2, tzinfo=dt.UTC) + dt.timedelta(hours=i))
-        for i in range(60 if LONG else 20)
-    ]
+    camp, batches = believable_batches(
+        live_server, dev, media_dir / "small.jpg", count=60 if LONG else 20, size=100, name="Kill"
+    )
     url = live_server.api + "/device/plays"
     done, refused = threading.Event(), threading.Event()
     tries: list[int] = []
@@ -155,7 +142,7 @@ def test_kill_9_during_play_ingest_loses_and_doubles_nothing(live_server: LiveSe
     for batch in batches[:5]:
         again = httpx.post(url, json={"records": batch}, headers=dev.headers).json()
         assert again["accepted"] == 0 and again["duplicates"] == len(batch)
-    assert _counted(live_server, "c-kill") == sum(len(b) for b in batches)
+    assert _counted(live_server, camp) == sum(len(b) for b in batches)
 
 
 class RecordingSession(requests.Session):
@@ -417,7 +404,7 @@ def test_player_cache_full(live_server: LiveServer, tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason="PostgreSQL 15 binaries missing")
-def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path) -> None:
+def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path, media_dir: Path) -> None:
     pg = Postgres()
     pg.start()
     server = LiveServer(data_dir=tmp_path / "srv", port=free_port(), database_url=pg.create_db())
@@ -427,13 +414,13 @@ def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path) -> None:
         server.start(timeout_s=90)
         devices = [pair_device(server) for _ in range(3)]
         per_device = 30 if LONG else 10
-        batches = {
-            d.device_id: [
-                _plays("c-pg", 50, dt.datetime(2026, 11, 25, tzinfo=dt.UTC) + dt.timedelta(hours=i))
-                for i in range(per_device)
-            ]
-            for d in devices
-        }
+        batches = {}
+        camps = []
+        for i, d in enumerate(devices):
+            camp, batches[d.device_id] = believable_batches(
+                server, d, media_dir / "small.jpg", count=per_device, size=50, name=f"Pg{i}", share=15
+            )
+            camps.append(camp)
         tries: dict[str, list[int]] = {d.device_id: [] for d in devices}
 
         def sender(d: object) -> None:
@@ -452,7 +439,7 @@ def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path) -> None:
         for t in threads:
             t.join(120)
         assert all(len(v) == per_device for v in tries.values())
-        assert _counted(server, "c-pg") == len(devices) * per_device * 50
+        assert sum(_counted(server, c) for c in camps) == len(devices) * per_device * 50
         hb = httpx.post(
             server.api + "/device/heartbeat",
             json={"sent_at": dt.datetime.now(dt.UTC).isoformat(), "player_version": "t"},

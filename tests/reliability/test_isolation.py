@@ -84,6 +84,7 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/campaigns/{campaign_id}/withdraw"): frozenset({"adv_a"}),
     ("POST", "/api/v1/campaigns/{campaign_id}/{action}"): OP,
     ("GET", "/api/v1/reports/plays"): ADVERTISERS,
+    ("GET", "/api/v1/reports/refused-plays"): OP,
     ("GET", "/api/v1/bundles"): OP,
     ("POST", "/api/v1/alert-feeds"): OP,
     ("POST", "/api/v1/alert-feeds/{feed_id}/cap"): EVERYONE,  # the feed secret in the URL is the credential

@@ -45,7 +45,8 @@ def _assert_clean(result: FleetResult) -> None:
 
 def test_a_burst_of_concurrent_requests_is_served(stack: Stack) -> None:
     burst = FleetConfig(
-        screens=300, kiosks=2, seconds=5, manifest_every_s=0.2, heartbeat_every_s=0.2, plays_every_s=0.2
+        screens=300, kiosks=2, seconds=5, manifest_every_s=0.2, heartbeat_every_s=0.2, plays_every_s=0.2,
+        play_s=0.5,
     )
     result = run_load(stack, burst)
     _assert_clean(result)

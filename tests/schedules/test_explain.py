@@ -100,8 +100,13 @@ def test_emergency_sold_out_and_cap_reasons() -> None:
     scr = screen()
     assert explain_absence(scr, cat, "a", at(14, 30)).codes == ("preempted_by_emergency",)
     ex = explain_absence(scr, cat, "capped", at(12, 40))
-    assert "sold_out" in ex.codes and "cap_reached" in ex.codes, ex
+    # its cap (1 play an hour), not the sell-out, limits it: the sell-out is not named for it
+    assert ex.codes == ("frequency_capped", "cap_reached"), ex
     assert "1" in ex.reasons[ex.codes.index("cap_reached")].en
+    waiting = next(
+        e for m in range(60) if (e := explain_absence(scr, cat, "a", at(12, m))).codes != ("playing",)
+    )
+    assert waiting.codes[0] == "sold_out" and "between_plays" in waiting.codes
 
 
 def test_cap_replacement_is_explained() -> None:
@@ -110,4 +115,7 @@ def test_cap_replacement_is_explained() -> None:
     scr = screen(cls=ScreenClass.OUTDOOR_LARGE)
     slots = list(timeline(scr, cat, DAY, DAY + dt.timedelta(hours=1)).slots())
     assert sum(1 for s in slots if s.source_id == "c") == 2
-    assert explain_absence(scr, cat, "c", DAY + dt.timedelta(minutes=50)).codes == ("cap_reached",)
+    assert explain_absence(scr, cat, "c", DAY + dt.timedelta(minutes=50)).codes == (
+        "frequency_capped",
+        "cap_reached",
+    )

@@ -117,3 +117,4 @@ def test_emergency_is_learned_within_5_s_and_ends(
     waiting = outbox.count(PLAYS_TOPIC)
     assert app.reporter.upload_plays() == waiting
     assert outbox.count(PLAYS_TOPIC) == 0 and app.reporter.upload_plays() == 0
+    assert op.request("GET", "/reports/refused-plays") == []  # a real player's plays are all believed

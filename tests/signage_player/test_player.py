@@ -14,7 +14,7 @@ from pyzbar.pyzbar import decode
 
 from schedules.clock import MovableClock
 from schedules.model import ItemKind, ScreenClass
-from schedules.protocol.device import EmergencyState, Manifest
+from schedules.protocol.device import EmergencyState, Loudness, Manifest
 from signage_player.app import Player, build_player
 from signage_player.device_api import FakeDeviceServer
 from signage_player.identity import DeviceIdentity
@@ -138,6 +138,10 @@ def test_emergencies_from_the_long_poll_and_from_the_manifest(
         fake.set_emergency(screen.device_id, gas)
     assert started.args[0] == gas and view.emergency.isVisible()
     view.grab().toImage().save(str(ARTIFACTS / "emergency_fake.png"))
+    with qtbot.waitSignal(app.emergency.changed, timeout=5000) as banner:
+        fake.set_emergency(screen.device_id, gas, Loudness.BANNER_WARNING)  # a CAP warning: a banner
+    assert banner.args == [gas, "banner_warning"] and view.emergency.is_banner
+    assert view.emergency.height() < view.height() // 3  # the programme stays visible beneath
     with qtbot.waitSignal(app.emergency.changed, timeout=5000) as ended:
         fake.set_emergency(screen.device_id, None)
     assert ended.args[0] is None and not view.emergency.isVisible()

@@ -90,6 +90,33 @@ def test_empty_schedule_shows_default_slide_and_operating_hours_turn_screen_off(
     assert not loop.view.off and powered[-1] is True
 
 
+def test_a_banner_alert_plays_over_the_programme_and_full_screen_stops_it(
+    qtbot: QtBot, fake_backend: FakeMediaBackend, tmp_path: Path
+) -> None:
+    hello = text_item("hello", "欢迎回家", "Welcome home")
+    rain = text_item("rain", "暴雨黄色预警", "Yellow rainstorm warning")
+    box = Outbox(tmp_path / "o.db")
+    clock = MovableClock(T0)
+    loop = _loop(qtbot, fake_backend, {}, clock, box)
+    loop.set_program(ManifestProgram(manifest([(hello, None)], default_item_id="hello")))
+    loop.start()
+    loop.set_remote_emergency(rain, "banner_warning")
+    assert loop.view.emergency.isVisible() and loop.view.emergency.is_banner
+    for _ in range(4):  # the programme goes on beneath the banner, and its plays count
+        clock.advance(30)
+        loop.step()
+        assert loop.current is not None and loop.current.item.id == "hello"
+    records = [PlayRecord.model_validate_json(e.payload) for e in box.pending(PLAYS_TOPIC)]
+    assert records and all(r.completed for r in records)
+    loop.set_remote_emergency(rain, "full_screen")  # upgraded: the programme stops
+    assert loop.current is None and not loop.view.emergency.is_banner
+    picture = loop.view.picture()
+    assert QColor(picture.pixel(3, picture.height() - 3)).name() == "#b00020"  # the bottom too: full screen
+    loop.set_remote_emergency(None)
+    assert not loop.view.emergency.isVisible()
+    box.close()
+
+
 def test_emergency_in_the_manifest_overrides_and_ends(qtbot: QtBot, fake_backend: FakeMediaBackend) -> None:
     hello = text_item("hello", "欢迎回家")
     alarm = text_item("alarm", "燃气泄漏，请立即撤离", "Gas leak: leave now")

@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
 from schedules.model import ContentItem, ItemKind, ScreenClass
+from schedules.protocol.device import Loudness
 from signage_player.media import FakeMediaBackend, MediaError, VlcBackend, fit_size
 from signage_player.view import Playable, SignageView, fit_or_fill, text_font
 
@@ -109,6 +110,35 @@ def test_emergency_covers_everything(
     assert QColor(img.pixel(3, 3)).name() == "#b00020"
     view.emergency.set_item(None)
     assert QColor(view.picture().pixel(480, 270)).name() != "#b00020"
+
+
+@pytest.mark.parametrize(
+    ("loudness", "colour", "cls"),
+    [
+        (Loudness.BANNER_WARNING, "#b00020", ScreenClass.OUTDOOR_LARGE),
+        (Loudness.BANNER_NOTICE, "#1d3557", ScreenClass.INDOOR_SMALL),
+    ],
+)
+def test_a_banner_alert_leaves_the_programme_visible_beneath(
+    qtbot: QtBot, media_dir: Path, fake_backend: FakeMediaBackend, loudness: Loudness, colour: str,
+    cls: ScreenClass,
+) -> None:  # fmt: skip
+    view = _view(qtbot, fake_backend, cls)
+    landscape = Playable(_item(ItemKind.IMAGE, "l"), media_dir / "landscape.png")
+    view.main.show_prepared(view.main.prepare(landscape))
+    before = view.picture()
+    words = {"zh": "暴雨黄色预警\n请勿前往地下车库", "en": "Yellow rainstorm warning"}
+    alert = _item(ItemKind.TEXT, "e", text=words)
+    view.emergency.set_item(alert, loudness)
+    img = view.picture()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    img.save(str(ARTIFACTS / f"alert_{loudness.value}_{cls.value}.png"))
+    assert QColor(img.pixel(3, 3)).name() == colour  # the banner across the top
+    x, middle = img.width() // 2, img.height() // 2
+    assert QColor(img.pixel(x, middle)).name() == QColor(before.pixel(x, middle)).name()  # the programme
+    assert view.emergency.height() < img.height() // 3
+    view.emergency.set_item(alert, Loudness.FULL_SCREEN)  # louder: the whole screen
+    assert QColor(view.picture().pixel(x, middle)).name() == "#b00020"
 
 
 @pytest.mark.vlc

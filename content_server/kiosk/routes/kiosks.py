@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from content_server.core.blobs import serve_blob
 from content_server.core.conditional import REVALIDATE, conditional, strong_etag
 from content_server.core.db import release_connection
-from content_server.core.deps import NowDep, SessionDep
+from content_server.core.deps import NowDep, SessionDep, StoreDep
 from content_server.core.errors import NotFound
 from content_server.kiosk.deps import API, Kiosk, Runtime
 from content_server.kiosk.reference import normalize_reference
 from content_server.kiosk.services import cases, orders
-from content_server.kiosk.services.catalogue import build_catalogue
+from content_server.kiosk.services.catalogue import build_catalogue, service_image_type
 from schedules.protocol.kiosk import CaseLookup, CaseStatus, OrderCreate, OrderView, ServiceCatalogue
 
 kiosk_router = APIRouter(prefix=f"{API}/kiosk", tags=["kiosk"])
@@ -26,6 +27,15 @@ def get_catalogue(request: Request, kiosk: Kiosk, session: SessionDep, now: NowD
         REVALIDATE,
         lambda headers: Response(catalogue.model_dump_json(), media_type="application/json", headers=headers),
     )
+
+
+@kiosk_router.get("/images/{sha256}", response_class=Response)
+@kiosk_router.head("/images/{sha256}", response_class=Response, include_in_schema=False)
+def service_image(
+    sha256: str, request: Request, kiosk: Kiosk, session: SessionDep, store: StoreDep
+) -> Response:
+    """A picture of the catalogue's services (Range, ETag, HEAD, nosniff)."""
+    return serve_blob(request, store, sha256, service_image_type(session, sha256))
 
 
 @kiosk_router.post("/orders", response_model=OrderView, status_code=201)
@@ -66,4 +76,4 @@ def cancel_order(order_id: str, kiosk: Kiosk, session: SessionDep, now: NowDep, 
 
 @kiosk_router.post("/cases/lookup", response_model=CaseStatus)
 def lookup_case(body: CaseLookup, kiosk: Kiosk, session: SessionDep, now: NowDep, rt: Runtime) -> CaseStatus:
-    return cases.lookup(session, kiosk.id, body, rt.lockout, now)
+    return cases.lookup(session, kiosk.id, body, rt.lookups, rt.throttles, now)

@@ -2,7 +2,7 @@
 
 A lookup needs the case number plus the last 4 of the ID card (or the phone). A wrong answer
 and an unknown case number give the same :class:`~content_server.core.errors.NotFound`, and both
-count as failures for the case number and the device, so a lockout reveals nothing either.
+count as failures (``lookup``), so a wait reveals nothing either.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from content_server.core import throttle_store
 from content_server.core.audit import services as audit
 from content_server.core.auth import RateLimited
 from content_server.core.errors import Invalid, NotFound
+from content_server.core.throttle_store import ThrottleStore
 from content_server.kiosk.case_states import CaseChange, check_change
 from content_server.kiosk.case_types import CASE_TYPES, NEXT_STEP
 from content_server.kiosk.identity import (
@@ -29,13 +31,13 @@ from content_server.kiosk.identity import (
     normalize_id_number,
     normalize_phone,
 )
-from content_server.kiosk.lockout import LockoutPolicy
-from content_server.kiosk.models import CaseEventRow, CaseRow, LookupFailureRow
+from content_server.kiosk.lookup_guard import LookupPolicy, LookupStates
+from content_server.kiosk.models import CaseEventRow, CaseRow
 from schedules.protocol.kiosk import CaseEvent, CaseLookup, CaseState, CaseStatus, LocalizedText
 
 
 class LookupLocked(RateLimited):
-    """Too many wrong answers for this case number or from this kiosk."""
+    """Recent wrong answers for this case here, in this session or for this case: wait (429)."""
 
     def __init__(self, retry_after_s: float) -> None:
         super().__init__(retry_after_s)
@@ -204,40 +206,47 @@ def public_status(detail: CaseDetail, now: dt.datetime) -> CaseStatus:
     )
 
 
-def _failures(session: Session, key: str, since: dt.datetime) -> list[dt.datetime]:
-    return list(
-        session.scalars(
-            select(LookupFailureRow.at).where(LookupFailureRow.key == key, LookupFailureRow.at > since)
-        )
-    )
-
-
 def lookup(
-    session: Session, device_id: str, query: CaseLookup, policy: LockoutPolicy, now: dt.datetime
+    session: Session,
+    device_id: str,
+    query: CaseLookup,
+    policy: LookupPolicy,
+    store: ThrottleStore,
+    now: dt.datetime,
 ) -> CaseStatus:
-    """Answer a resident's lookup, or raise NotFound / LookupLocked (failures are committed first)."""
+    """Answer a resident's look-up, or raise NotFound / LookupLocked (a wrong answer is committed).
+
+    Wrong answers make the next try wait (``kiosk.lookup_guard``): per case and kiosk, per kiosk
+    session (``query.session``, new at each idle reset) and per case; never a lockout.
+    """
     if (query.id_last4 is None) == (query.phone is None):
         raise Invalid("give either the last 4 characters of the ID card or the phone number")
     number = query.case_number.strip().upper()
-    keys = (f"case:{number}", f"device:{device_id}")
-    horizon = policy.horizon(now)
-    for key in keys:
-        decision = policy.decide(_failures(session, key, horizon), now)
-        if not decision.allowed:
-            raise LookupLocked(decision.retry_after_seconds)
-    case = session.scalar(select(CaseRow).where(CaseRow.case_number == number))
-    expected = "" if case is None else (case.id_number[-4:] if query.id_last4 else case.phone)
-    given = (query.id_last4 or query.phone or "").upper()
-    # compare even for an unknown case, so timing does not tell the two apart
-    matches = (
-        hmac.compare_digest(expected.encode() or b"\0" * len(given), given.encode()) and case is not None
-    )
-    if not matches:
-        session.add_all(LookupFailureRow(key=k, at=now) for k in keys)
-        session.execute(delete(LookupFailureRow).where(LookupFailureRow.at <= horizon))
+    keys = policy.keys(number, device_id, query.session)
+    with store.locked(session, group=keys.case, keys=list(keys.all)) as rows:
+        states = LookupStates(
+            pair=throttle_store.strikes(rows.get(keys.pair)),
+            session=throttle_store.strikes(rows.get(keys.session)),
+            case=throttle_store.strikes(rows.get(keys.case)),
+        )
+        verdict = policy.verdict(states, now)
+        if not verdict.allowed:
+            session.rollback()
+            raise LookupLocked(verdict.wait_s)
+        case = session.scalar(select(CaseRow).where(CaseRow.case_number == number))
+        expected = "" if case is None else (case.id_number[-4:] if query.id_last4 else case.phone)
+        given = (query.id_last4 or query.phone or "").upper()
+        # compare even for an unknown case, so timing does not tell the two apart
+        matches = (
+            hmac.compare_digest(expected.encode() or b"\0" * len(given), given.encode()) and case is not None
+        )
+        if not matches:
+            after = policy.after_failure(states, now)
+            for key, state in zip(keys.all, (after.pair, after.session, after.case), strict=True):
+                if state is not None:
+                    throttle_store.save(session, key, state)
+            session.commit()
+            raise NotFound("no case matches this number and answer")
+        throttle_store.forget(session, keys.pair)  # this kiosk's mistakes on this case are forgiven
         session.commit()
-        raise NotFound("no case matches this number and answer")
-    assert case is not None
-    session.execute(delete(LookupFailureRow).where(LookupFailureRow.key == keys[0]))
-    session.commit()
     return public_status(get_case(session, number), now)

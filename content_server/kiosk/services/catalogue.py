@@ -8,8 +8,10 @@ import hashlib
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from content_server.core.errors import NotFound
 from content_server.core.models import User
 from content_server.kiosk.models import ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow
+from content_server.signage.models import Media
 from schedules.protocol.kiosk import LocalizedText, ServiceCatalogue, ServiceCategory, ServiceOffer, TimeSlot
 
 HORIZON = dt.timedelta(days=14)  # slots further ahead are not shown on kiosks
@@ -25,9 +27,28 @@ def _visible_providers(session: Session) -> dict[str, ProviderRow]:
     }
 
 
-def build_catalogue(
-    session: Session, now: dt.datetime, image_url: str = "/api/v1/assets/"
-) -> ServiceCatalogue:
+IMAGE_URL = "/api/v1/kiosk/images/"
+
+
+def service_image_type(session: Session, sha256: str) -> str:
+    """The media type of a picture an active service shows (what a kiosk may download); else 404.
+
+    Kiosks fetch the pictures of their catalogue here, not from the screens' asset route, which
+    only serves a screen its own manifests' files."""
+    shown = session.scalar(
+        select(ServiceRow.id).where(ServiceRow.image_sha256 == sha256, ServiceRow.active.is_(True)).limit(1)
+    )
+    media_type = (
+        session.scalar(select(Media.media_type).where(Media.sha256 == sha256, Media.kind == "image").limit(1))
+        if shown is not None
+        else None
+    )
+    if media_type is None:
+        raise NotFound("unknown picture")
+    return media_type
+
+
+def build_catalogue(session: Session, now: dt.datetime, image_url: str = IMAGE_URL) -> ServiceCatalogue:
     """Everything a kiosk shows; ``version`` hashes the content, so it only changes with it."""
     categories = tuple(
         ServiceCategory(id=c.id, name=LocalizedText(zh=c.name_zh, en=c.name_en), icon=c.icon)

@@ -6,6 +6,9 @@
 function jsonError(xhrText, fallback) {
   try {
     const body = JSON.parse(xhrText);
+    if (body.reason && body.reason.zh && body.reason.en) {  // the server's reason in both languages
+      return (document.documentElement.lang || "").startsWith("zh") ? body.reason.zh : body.reason.en;
+    }
     if (typeof body.detail === "string") return body.detail;
     if (body.detail && body.detail.message) return body.detail.message;
     if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg || String(d)).join("; ");
@@ -134,6 +137,24 @@ function setupTimeline(figure) {
   });
 }
 
+function setupProcessing(box) {
+  // A video being transcoded in the background: follow its progress, reload when it is done.
+  const bar = box.querySelector("progress");
+  const text = box.querySelector(".converting");
+  const poll = () => {
+    fetch(box.dataset.processing, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((m) => {
+        const percent = Math.round((m.progress || 0) * 100);
+        bar.value = percent;
+        text.textContent = box.dataset.msgConverting.replace("{percent}", String(percent));
+        if (m.status !== "processing") { window.location.reload(); return; }
+        window.setTimeout(poll, 1500);
+      })
+      .catch(() => window.setTimeout(poll, 5000));
+  };
+  window.setTimeout(poll, 1500);
+}
 
 // Studio editor: every change re-renders both orientations on the server (debounced); a refusal names
 // the fields to fix; saving stores the slides as media and keeps the fields for the next edit.
@@ -192,6 +213,7 @@ function setupStudioEditor(form) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-processing]").forEach(setupProcessing);
   document.querySelectorAll("form[data-upload]").forEach(setupUpload);
   document.querySelectorAll("form[data-check]").forEach((f) => { setupAvailability(f); setupPreviews(f); });
   document.querySelectorAll("[data-explain]").forEach(setupTimeline);

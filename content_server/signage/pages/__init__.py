@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from content_server.portal.shell import NavLink
-from content_server.signage.pages import announcements, approvals, campaigns, media, screens
+from content_server.signage.pages import announcements, approvals, campaigns, media, rules, screens
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 NAV = (
@@ -19,8 +19,10 @@ NAV = (
     NavLink("operator", "announcements", "nav.announcements", "/portal/announcements"),
     NavLink("operator", "emergency", "nav.emergency", "/portal/emergency", "nav-emergency"),
     NavLink("operator", "bundles", "nav.bundles", "/portal/bundles"),
+    NavLink("operator", "house_rules", "nav.house_rules", "/portal/house-rules"),
+    NavLink("operator", "alerts", "nav.alert_feeds", "/portal/alert-feeds"),
 )
 
 router = APIRouter()
-for _module in (media, campaigns, approvals, screens, announcements):
+for _module in (media, campaigns, approvals, screens, announcements, rules):
     router.include_router(_module.router)

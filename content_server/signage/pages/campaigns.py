@@ -52,6 +52,7 @@ class CampaignForm:
     daypart2_end: str = ""
     share_percent: str = "10"
     frequency_cap: str = ""
+    rrule: str = ""  # RFC 5545, e.g. FREQ=WEEKLY;BYDAY=SA,SU;BYHOUR=9,10,11
 
     def to_request(self) -> bookings.CampaignIn:
         """The server's booking request; FormError or ValidationError when a field is wrong."""
@@ -80,6 +81,7 @@ class CampaignForm:
             targeting=signage_forms.targeting(self.screen_classes, self.groups, self.buildings),
             share_percent=share,
             frequency_cap_per_hour=int(cap) if cap is not None else None,
+            rrule=self.rrule.strip().removeprefix("RRULE:") or None,
         )
 
 
@@ -99,13 +101,14 @@ def campaign_form(
     daypart2_end: Annotated[str, Form(max_length=8)] = "",
     share_percent: Annotated[str, Form(max_length=8)] = "",
     frequency_cap: Annotated[str, Form(max_length=8)] = "",
+    rrule: Annotated[str, Form(max_length=200)] = "",
 ) -> CampaignForm:
     return CampaignForm(
         name=name, category=category, media_ids=media_ids or [], screen_classes=screen_classes or [],
         groups=groups or [], buildings=buildings or [], flight_start=flight_start, flight_end=flight_end,
         weekdays=[int(d) for d in weekdays or [] if d.isdigit()], daypart_start=daypart_start,
         daypart_end=daypart_end, daypart2_start=daypart2_start, daypart2_end=daypart2_end,
-        share_percent=share_percent, frequency_cap=frequency_cap,
+        share_percent=share_percent, frequency_cap=frequency_cap, rrule=rrule,
     )  # fmt: skip
 
 

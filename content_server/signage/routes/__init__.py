@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from content_server.signage.routes import alerts, bookings, bundles, devices, media, reports, screens
+from content_server.signage.routes import (
+    alerts,
+    bookings,
+    bundles,
+    devices,
+    house_rules,
+    media,
+    reports,
+    screens,
+)
 
 router = APIRouter()
-for _module in (devices, screens, media, bookings, reports, bundles, alerts):
+for _module in (devices, screens, media, bookings, reports, bundles, alerts, house_rules):
     router.include_router(_module.router)

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from content_server.core.body_limit import max_body
 from content_server.core.deps import ClockDep, NowDep, Operator, SessionDep, SettingsDep, client_address
 from content_server.signage import cap
+from content_server.signage.cap_policy import AreaMapping
+from content_server.signage.models import AlertFeed
 from content_server.signage.services import alerts
 
 router = APIRouter(tags=["alerts"])
@@ -20,21 +22,37 @@ class FeedIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    area_groups: dict[str, list[str]] = Field(default_factory=dict, max_length=200)
+    area_groups: dict[str, list[str]] = Field(default_factory=dict, max_length=200)  # names only (older form)
+    area_mapping: AreaMapping | None = None  # area names in any language and geocodes -> groups
 
 
 class FeedOut(BaseModel):
     id: str
     name: str
     area_groups: dict[str, list[str]]
+    area_mapping: AreaMapping
     secret: str | None = None  # shown once, at creation
     post_url: str
+
+    @classmethod
+    def of(cls, feed: AlertFeed, secret: str | None = None) -> FeedOut:
+        return cls(
+            id=feed.id,
+            name=feed.name,
+            area_groups=feed.area_groups or {},
+            area_mapping=alerts.mapping_of(feed),
+            secret=secret,
+            post_url=f"/api/v1/alert-feeds/{feed.id}/cap",
+        )
 
 
 class CapResult(BaseModel):
     identifier: str
     msg_type: str
+    outcome: str  # cap_policy.Outcome: show, update, cancel, not_for_us, expired, not_actual, ...
+    reason: dict[str, str]  # {"zh", "en"}
     announcement_id: str | None
+    announcement_ids: list[str]
     duplicate: bool
     received_at: dt.datetime
 
@@ -43,14 +61,18 @@ class CapResult(BaseModel):
 def create_feed(
     body: FeedIn, session: SessionDep, now: NowDep, settings: SettingsDep, _op: Operator
 ) -> FeedOut:
-    feed = alerts.create_feed(session, body.name, body.area_groups, now=now)
-    return FeedOut(
-        id=feed.id,
-        name=feed.name,
-        area_groups=feed.area_groups,
-        secret=cap.feed_secret(settings.secret_key, feed.id),
-        post_url=f"/api/v1/alert-feeds/{feed.id}/cap",
-    )
+    feed = alerts.create_feed(session, body.name, body.area_groups, now=now, area_mapping=body.area_mapping)
+    return FeedOut.of(feed, secret=cap.feed_secret(settings.secret_key, feed.id))
+
+
+@router.get("/alert-feeds", response_model=list[FeedOut])
+def list_feeds(session: SessionDep, _op: Operator) -> list[FeedOut]:
+    return [FeedOut.of(f) for f in alerts.list_feeds(session)]
+
+
+@router.put("/alert-feeds/{feed_id}/area-mapping", response_model=FeedOut)
+def set_area_mapping(feed_id: str, body: AreaMapping, session: SessionDep, _op: Operator) -> FeedOut:
+    return FeedOut.of(alerts.set_mapping(session, feed_id, body))
 
 
 @router.post(
@@ -65,9 +87,12 @@ async def post_cap(
     feed_id: str, request: Request, response: Response, clock: ClockDep, settings: SettingsDep
 ) -> CapResult:
     """Read the raw body (at most ``MAX_CAP_BYTES``: the route's declared limit), then check the
-    feed's signature over it and apply the CAP message on a worker thread with its own session."""
+    feed's signature over it and apply the CAP message on a worker thread with its own session.
+
+    Every well-formed, signed message is accepted (201, or 200 for a repeat) with its ``outcome``
+    and ``reason``: an alert for no mapped area is ``not_for_us``, never an error for the feed."""
     body = await request.body()
-    record, created = await run_in_threadpool(
+    receipt = await run_in_threadpool(
         alerts.receive_signed,
         request.app.state.sessions,
         settings.secret_key,
@@ -77,11 +102,15 @@ async def post_cap(
         now=clock.now(),
         address=client_address(request),
     )
-    response.status_code = 201 if created else 200
+    record = receipt.record
+    response.status_code = 201 if receipt.created else 200
     return CapResult(
         identifier=record.identifier,
         msg_type=record.msg_type,
+        outcome=record.outcome,
+        reason=receipt.reason,
         announcement_id=record.announcement_id,
-        duplicate=not created,
+        announcement_ids=list(record.announcement_ids or []),
+        duplicate=not receipt.created,
         received_at=record.received_at,
     )

@@ -21,6 +21,7 @@ from content_server.core.deps import (
 )
 from content_server.core.keys import public_key_b64
 from content_server.signage.deps import CurrentDevice, device_actor, device_for_key
+from content_server.signage.screenshots import MAX_SCREENSHOT_BYTES, ScreenshotPolicy
 from content_server.signage.services import manifest as manifests
 from content_server.signage.services import plays, screens
 from schedules.protocol.device import (
@@ -37,7 +38,6 @@ from schedules.protocol.device import (
 )
 
 router = APIRouter(tags=["devices"])
-MAX_SCREENSHOT_BYTES = 8 * 1024 * 1024
 
 
 @router.post("/devices/pairing", response_model=PairingStarted, status_code=201)
@@ -92,34 +92,44 @@ def heartbeat(
     settings: SettingsDep,
     device: CurrentDevice,
 ) -> HeartbeatReply:
-    requested = screens.record_heartbeat(session, device, body, now=now)
+    policy = request.app.state.screenshot_policy
+    requested = screens.record_heartbeat(session, device, body, now=now, screenshots=policy)
     m, _ = request.app.state.manifests.get(session, device, now, days=settings.manifest_days)
     release_connection(session)  # no connection held while the reply waits to be serialised
     return HeartbeatReply(server_time=now, screenshot_requested=requested, manifest_version=m.version)
 
 
 @router.post("/device/plays", response_model=PlayBatchResult)
-def upload_plays(body: PlayBatch, session: SessionDep, now: NowDep, device: CurrentDevice) -> PlayBatchResult:
-    """Proof of play; a retried batch never double counts (records are keyed by their id)."""
-    return plays.ingest(session, device, body, now=now)
+def upload_plays(
+    body: PlayBatch, request: Request, session: SessionDep, now: NowDep, device: CurrentDevice
+) -> PlayBatchResult:
+    """Proof of play: only plays a manifest served to this device vouches for are kept (the others
+    are counted by reason); a retried batch never double counts (records are keyed by their id)."""
+    return plays.ingest(session, device, body, now=now, policy=request.app.state.play_policy)
 
 
 @router.post(
     "/device/screenshot",
     status_code=204,
-    dependencies=[max_body(MAX_SCREENSHOT_BYTES)],
+    dependencies=[max_body(MAX_SCREENSHOT_BYTES)],  # the policy's default
     openapi_extra=raw_body("image/png"),
 )
 async def screenshot(request: Request, store: StoreDep, clock: ClockDep, device: CurrentDevice) -> Response:
-    """A PNG of what the screen shows, streamed to the store; recorded on a worker thread."""
-    staged = await store.stage_stream(request.stream(), MAX_SCREENSHOT_BYTES)
+    """A PNG the server asked for (``HeartbeatReply.screenshot_requested``): 409 when nobody asked
+    (before a byte is read), 429 within the policy's interval of the last one, 422 unless it
+    decodes as a PNG under the pixel limit. Streamed, then decoded, re-encoded and recorded on a
+    worker thread; only the server's re-encoding of the latest is kept."""
+    policy: ScreenshotPolicy = request.app.state.screenshot_policy
+    screens.check_screenshot_wanted(device, policy, clock.now())
+    staged = await store.stage_stream(request.stream(), policy.max_bytes)
     await run_in_threadpool(
         screens.store_screenshot,
         request.app.state.sessions,
         device.id,
         staged,
-        max_bytes=MAX_SCREENSHOT_BYTES,
-        now=clock.now(),
+        store,
+        policy,
+        clock,
         actor=device_actor(device, client_address(request)),
     )
     return Response(status_code=204)

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from content_server.core.blobs import serve_blob
 from content_server.core.body_limit import max_body, raw_body
@@ -21,7 +20,6 @@ from content_server.core.deps import (
     client_address,
 )
 from content_server.core.errors import NotFound
-from content_server.core.store import SHA256_RE
 from content_server.signage.deps import CurrentDevice
 from content_server.signage.models import Media
 from content_server.signage.services import library
@@ -45,6 +43,12 @@ class MediaOut(BaseModel):
     created_at: dt.datetime
     thumbnail_url: str
     content_url: str
+    status: str  # ready | processing (a transcoding job runs: see progress) | failed (see problem)
+    progress: float
+    problem: dict[str, str]  # {"zh", "en"} when failed
+    needs: list[str]  # why it is (or was) transcoded: codec, resolution, variable_frame_rate, ...
+    upload_sha256: str | None  # the bytes as uploaded; sha256 is the file screens and browsers get
+    screen_classes: list[str] | None  # classes big enough for it (None: every class)
 
     @classmethod
     def of(cls, m: Media) -> MediaOut:
@@ -64,6 +68,12 @@ class MediaOut(BaseModel):
             created_at=m.created_at,
             thumbnail_url=f"/api/v1/media/{m.id}/thumbnail",
             content_url=f"/api/v1/media/{m.id}/content",
+            status=m.status,
+            progress=m.progress,
+            problem=dict(m.problem or {}),
+            needs=list(m.needs or []),
+            upload_sha256=m.source_sha256,
+            screen_classes=m.screen_classes,
         )
 
 
@@ -104,6 +114,7 @@ async def upload(
         title=title,
         now=clock.now(),
         address=client_address(request),
+        jobs=request.app.state.transcoder,
     )
     if not created:
         response.status_code = 200
@@ -137,14 +148,16 @@ def delete_media(media_id: str, session: SessionDep, now: NowDep, user: Operator
 
 
 @router.get("/media/{media_id}/content", response_class=Response)
+@router.head("/media/{media_id}/content", response_class=Response, include_in_schema=False)
 def download(
     media_id: str, request: Request, session: SessionDep, store: StoreDep, user: OperatorOrAdvertiser
 ) -> Response:
-    row = library.visible(session, user, media_id)
+    row = library.servable(session, user, media_id)
     return serve_blob(request, store, row.sha256, row.media_type, private=True)
 
 
 @router.get("/media/{media_id}/thumbnail", response_class=Response)
+@router.head("/media/{media_id}/thumbnail", response_class=Response, include_in_schema=False)
 def thumbnail(
     media_id: str, request: Request, session: SessionDep, store: StoreDep, user: OperatorOrAdvertiser
 ) -> Response:
@@ -155,13 +168,11 @@ def thumbnail(
 
 
 @router.get("/assets/{sha256}", response_class=Response)
+@router.head("/assets/{sha256}", response_class=Response, include_in_schema=False)
 def asset(
-    sha256: str, request: Request, session: SessionDep, store: StoreDep, _device: CurrentDevice
+    sha256: str, request: Request, session: SessionDep, store: StoreDep, device: CurrentDevice
 ) -> Response:
-    """Device download of a manifest asset by SHA-256 (Range, ETag, If-None-Match)."""
-    if not SHA256_RE.match(sha256):
-        raise NotFound("unknown asset")
-    media_type = session.scalar(select(Media.media_type).where(Media.sha256 == sha256).limit(1))
-    if media_type is None:
-        raise NotFound("unknown asset")
+    """Device download of an asset of its current or previous manifest by SHA-256 (Range, ETag,
+    If-None-Match, HEAD); any other stored file is unknown to it (``asset_access``)."""
+    media_type = library.device_asset_type(session, device, sha256)
     return serve_blob(request, store, sha256, media_type)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from content_server.core.deps import OperatorOrAdvertiser, SessionDep
+from content_server.core.deps import NowDep, Operator, OperatorOrAdvertiser, SessionDep
 from content_server.core.errors import Invalid
 from content_server.signage.services import plays
 
@@ -70,3 +70,21 @@ def play_report(
         )
         for r in rows
     ]
+
+
+class RefusedPlaysOut(BaseModel):
+    screen_id: str
+    refused: int
+    reasons: dict[str, int]
+
+
+@router.get("/reports/refused-plays", response_model=list[RefusedPlaysOut])
+def refused_plays(
+    session: SessionDep, now: NowDep, _op: Operator, days: Annotated[int, Query(ge=1, le=31)] = 1
+) -> list[RefusedPlaysOut]:
+    """Proof-of-play records refused per screen over the last ``days`` UTC days, most first: a screen
+    that sends many is broken or compromised (the fleet's alerts read the same counts)."""
+    since = now.astimezone(dt.UTC).date() - dt.timedelta(days=days - 1)
+    counts = plays.refusals_since(session, since)
+    out = [RefusedPlaysOut(screen_id=d, refused=sum(r.values()), reasons=r) for d, r in counts.items()]
+    return sorted(out, key=lambda o: (-o.refused, o.screen_id))

@@ -17,6 +17,7 @@ from content_server.core.errors import NotFound
 from content_server.core.store import MediaStore
 from content_server.signage.models import Device
 from content_server.signage.services import manifest as manifests
+from content_server.signage.services import plays
 from schedules.protocol import bundle as bf
 
 
@@ -52,6 +53,9 @@ def export(
     if not devices:
         raise NotFound(f"no active screen in group {group!r}")
     built = [manifests.build(session, d, now, days=days) for d in devices]
+    for device, manifest in zip(devices, built, strict=True):
+        plays.remember_served(session, device, manifest, now)  # a stick is served content too
+    session.commit()
     index = bf.BundleIndex(group=group, created_at=now, manifests=tuple(built))
     index_bytes = index.model_dump_json().encode()
     tmp_dir.mkdir(parents=True, exist_ok=True)

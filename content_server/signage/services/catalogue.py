@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -10,20 +11,26 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from content_server.signage import scheduling
-from content_server.signage.models import AnnouncementRow, CampaignRow, Media
+from content_server.signage.models import AnnouncementRow, CampaignRow, HouseRulesRow, Media
 from schedules.model import (
+    DEFAULT_HOUSE_RULES,
     Announcement,
     Campaign,
     Catalogue,
     ContentItem,
     Daypart,
+    HouseRules,
+    HouseRulesOverride,
     ItemKind,
     Orientation,
     Priority,
     Screen,
+    ScreenClass,
     Targeting,
+    screen_house_rules,
 )
 
+log = logging.getLogger(__name__)
 LIVE_CAMPAIGN_STATES = ("approved",)
 
 
@@ -52,9 +59,15 @@ def media_items(group: Sequence[Media]) -> list[ContentItem]:
             asset_sha256=m.sha256,
             title=m.title,
             orientations=shape if by_shape else frozenset(Orientation),
+            screen_classes=suited_classes(m),
         )
         for m, shape in zip(group, shapes, strict=True)
     ]
+
+
+def suited_classes(m: Media) -> frozenset[ScreenClass]:
+    """The screen classes a file is big enough for (recorded at upload; older rows: every class)."""
+    return frozenset(ScreenClass(c) for c in m.screen_classes or ()) or frozenset(ScreenClass)
 
 
 SHAPE_RATIO = 1.2  # wider than this (or taller) counts as a landscape (or portrait) picture
@@ -99,6 +112,14 @@ def to_announcement(a: AnnouncementRow, media: dict[str, Media]) -> Announcement
     )
 
 
+BANNERS = ("banner_notice", "banner_warning")
+
+
+def is_banner(a: AnnouncementRow) -> bool:
+    """A CAP alert shown as a banner over the programme (its EmergencyState), not a loop slide."""
+    return a.loudness in BANNERS
+
+
 def to_campaign(c: CampaignRow) -> Campaign:
     return Campaign(
         id=c.id,
@@ -117,11 +138,22 @@ def to_campaign(c: CampaignRow) -> Campaign:
     )
 
 
+def _schedulable(campaign: Campaign) -> bool:
+    """A stored campaign the engine refuses (booked before a rule was checked) plays nowhere instead
+    of failing every screen's manifest; the log says why."""
+    problem = scheduling.campaign_problem(campaign)
+    if problem is not None:
+        log.warning("campaign %s is not scheduled: %s", campaign.id, problem)
+    return problem is None
+
+
 def _media_by_id(session: Session, ids: Iterable[str]) -> dict[str, Media]:
+    """The ready media among ``ids``: a file still being transcoded (or that failed) plays nowhere."""
     wanted = set(ids)
     if not wanted:
         return {}
-    return {m.id: m for m in session.scalars(select(Media).where(Media.id.in_(wanted)))}
+    query = select(Media).where(Media.id.in_(wanted), Media.status == "ready")
+    return {m.id: m for m in session.scalars(query)}
 
 
 @dataclass(frozen=True)
@@ -132,7 +164,8 @@ class LiveSet:
     campaigns: tuple[tuple[CampaignRow, Targeting], ...]
     fillers: tuple[Media, ...]
     media: dict[str, Media]
-    memo: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[Catalogue, str]] = field(default_factory=dict)
+    rules: RuleSet = field(default_factory=lambda: RuleSet(dict(DEFAULT_HOUSE_RULES), {}))
+    memo: dict[tuple[object, ...], tuple[Catalogue, str]] = field(default_factory=dict)
 
 
 def load_live(session: Session, now: dt.datetime) -> LiveSet:
@@ -156,7 +189,11 @@ def load_live(session: Session, now: dt.datetime) -> LiveSet:
         )
     )
     fillers = list(
-        session.scalars(select(Media).where(Media.filler.is_(True)).order_by(Media.created_at, Media.id))
+        session.scalars(
+            select(Media)
+            .where(Media.filler.is_(True), Media.status == "ready")
+            .order_by(Media.created_at, Media.id)
+        )
     )
     media = _media_by_id(
         session, [m for a in anns for m in a.media_ids] + [m for c in camps for m in c.media_ids]
@@ -167,7 +204,38 @@ def load_live(session: Session, now: dt.datetime) -> LiveSet:
         campaigns=tuple((c, Targeting.model_validate(c.targeting or {})) for c in camps),
         fillers=tuple(fillers),
         media=media,
+        rules=house_rules_of(session),
     )
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The house rules in force: every class's, and the groups' overrides."""
+
+    classes: dict[ScreenClass, HouseRules]
+    groups: dict[str, HouseRulesOverride]
+
+
+def house_rules_of(session: Session) -> RuleSet:
+    """Every class's rules (defaults with the operators' settings) and every group's overrides."""
+    classes = dict(DEFAULT_HOUSE_RULES)
+    groups: dict[str, HouseRulesOverride] = {}
+    for row in session.scalars(select(HouseRulesRow).order_by(HouseRulesRow.scope, HouseRulesRow.name)):
+        override = HouseRulesOverride(
+            loop_seconds=row.loop_seconds,
+            min_announcement_share=row.min_announcement_share,
+            max_ad_share=row.max_ad_share,
+            min_dwell_s=row.min_dwell_s,
+        )
+        if row.scope == "class" and row.name in CLASS_NAMES:
+            cls = ScreenClass(row.name)
+            classes[cls] = override.apply(DEFAULT_HOUSE_RULES[cls])
+        elif row.scope == "group":
+            groups[row.name] = override
+    return RuleSet(classes, groups)
+
+
+CLASS_NAMES = frozenset(c.value for c in ScreenClass)
 
 
 def _select(
@@ -179,7 +247,11 @@ def _select(
     def wanted(t: Targeting) -> bool:
         return screens is None or any(scheduling.targets(t, s) for s in screens)
 
-    anns = [a for a, t in live.announcements if (a.valid_until is None or a.valid_until > now) and wanted(t)]
+    anns = [
+        a
+        for a, t in live.announcements
+        if (a.valid_until is None or a.valid_until > now) and not is_banner(a) and wanted(t)
+    ]
     return anns, [c for c, t in (*live.campaigns, *extra) if wanted(t)]
 
 
@@ -198,7 +270,7 @@ def catalogue_for(
     if extra:
         media = {**media, **_media_by_id(session, [m for c, _ in extra for m in c.media_ids])}
     anns, camps = _select(live, screens, now, extra)
-    return assemble(anns, camps, live.fillers, media)
+    return assemble(anns, camps, live.fillers, media, live.rules)
 
 
 def shared_catalogue(
@@ -206,10 +278,15 @@ def shared_catalogue(
 ) -> tuple[Catalogue, str]:
     """The screen's catalogue and its hash, built once for all screens that select the same rows."""
     anns, camps = _select(live, [screen], now, ())
-    key = (tuple(a.id for a in anns), tuple(c.id for c in camps))
+    # The screen's own rules (its class's with its groups' overrides) are written in as its class's
+    # rules: the manifest needs no group rules, which older players could not parse.
+    base = Catalogue(house_rules=live.rules.classes, group_house_rules=live.rules.groups)
+    rules = screen_house_rules(base, screen)
+    key = (tuple(a.id for a in anns), tuple(c.id for c in camps), screen.screen_class, rules)
     found = live.memo.get(key)
     if found is None:
-        catalogue = assemble(anns, camps, live.fillers, live.media)
+        own = RuleSet({**live.rules.classes, screen.screen_class: rules}, {})
+        catalogue = assemble(anns, camps, live.fillers, live.media, own)
         found = live.memo[key] = (catalogue, digest(catalogue))
     return found
 
@@ -219,19 +296,31 @@ def assemble(
     camps: Sequence[CampaignRow],
     fillers: Sequence[Media],
     media: dict[str, Media],
+    rules: RuleSet | None = None,
 ) -> Catalogue:
     items: dict[str, ContentItem] = {}
+    shown = []
     for a in anns:
-        for item in announcement_items(a, media):
+        got = announcement_items(a, media)
+        if got:  # an announcement of a video still being transcoded waits for it
+            shown.append(a)
+        for item in got:
             items[item.id] = item
+    anns = shown
     for group in [[media[m] for m in c.media_ids if m in media] for c in camps] + [list(fillers)]:
         for item in media_items(group):
             items[item.id] = item
     return Catalogue(
         items=items,
         announcements=tuple(to_announcement(a, media) for a in anns),
-        campaigns=tuple(to_campaign(c) for c in camps if all(m in media for m in c.media_ids)),
+        campaigns=tuple(
+            campaign
+            for c in camps
+            if all(m in media for m in c.media_ids) and _schedulable(campaign := to_campaign(c))
+        ),
         filler_item_ids=tuple(media_item_id(f.id) for f in fillers),
+        house_rules=dict(rules.classes) if rules is not None else dict(DEFAULT_HOUSE_RULES),
+        group_house_rules=dict(rules.groups) if rules is not None else {},
     )
 
 

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from content_server.core.audit.services import Actor, act_as
 from content_server.core.errors import Conflict, Invalid, NotFound, UnsupportedMedia
 from content_server.core.models import User
 from content_server.core.settings import Settings
-from content_server.core.store import MediaStore, StagedFile
-from content_server.signage import media_check as media
-from content_server.signage.models import AnnouncementRow, CampaignRow, Media
+from content_server.core.store import SHA256_RE, MediaStore, StagedFile
+from content_server.signage.asset_access import AssetGrant, may_download
+from content_server.signage.media_intake import intake
+from content_server.signage.media_rebuild import MediaRefused
+from content_server.signage.models import AnnouncementRow, CampaignRow, Device, Media
+from content_server.signage.services.transcoding import TranscodeJobs
 
 log = logging.getLogger(__name__)
 SAFE_NAME_MAX = 200
@@ -41,11 +47,13 @@ async def upload(
     now: dt.datetime,
     images_only: bool = False,
     address: str = "",
+    jobs: TranscodeJobs | None = None,
 ) -> tuple[Media, bool]:
     """An upload's body streamed to the store on the event loop, then :func:`ingest` on a worker
-    thread: the loop never waits for the database or the media checks."""
+    thread: the loop never waits for the database or the media checks. A video that needs
+    transcoding is handed to ``jobs``."""
     staged = await store.stage_stream(chunks, settings.max_upload_bytes)
-    return await run_in_threadpool(
+    row, created = await run_in_threadpool(
         ingest,
         sessions,
         store,
@@ -58,6 +66,9 @@ async def upload(
         images_only=images_only,
         address=address,
     )
+    if created and row.status == "processing" and jobs is not None:
+        jobs.submit(row.id)
+    return row, created
 
 
 def ingest(
@@ -73,56 +84,85 @@ def ingest(
     images_only: bool = False,
     address: str = "",
 ) -> tuple[Media, bool]:
-    """Inspect a staged upload, store it content-addressed, record it; (media, created).
+    """Rebuild or check a staged upload (``media_intake``), store what may be served, record it.
 
-    Blocking (inspection, files, database): run it on a worker thread. It opens its own short
-    session, so the upload's streaming never holds a database connection.
+    Blocking (decoding, ffmpeg, files, database): run it on a worker thread. It opens its own
+    short session, so the upload's streaming never holds a database connection. A picture is
+    stored rebuilt; a video players decode well as it came; any other video is kept aside and
+    recorded ``processing`` for a transcoding job (``transcoding.TranscodeJobs``). Returns
+    (media, created); the same upload again by the same owner returns the first.
     """
-    try:
-        info = media.inspect(
-            staged.path,
-            max_pixels=settings.max_image_pixels,
-            ffprobe=settings.ffprobe_path,
-            ffmpeg=settings.ffmpeg_path,
-        )
-        if images_only and info.kind != "image":
-            raise UnsupportedMedia("a service picture must be an image")
-    except BaseException:
+    with sessions() as session:
+        existing = _same_upload(session, owner, staged.sha256)
+    if existing is not None:
         staged.discard()
-        raise
+        return existing, False
+    work = Path(tempfile.mkdtemp(dir=store.tmp, prefix="intake-"))
+    try:
+        try:
+            taken = intake(
+                staged.path, work, max_pixels=settings.max_image_pixels,
+                ffmpeg=settings.ffmpeg_path, ffprobe=settings.ffprobe_path,
+            )  # fmt: skip
+        except MediaRefused as exc:
+            error = UnsupportedMedia if exc.status == 415 else Invalid
+            raise error(exc.text.en).in_both(exc.text.zh, exc.text.en) from exc
+        if images_only and taken.kind != "image":
+            raise UnsupportedMedia("a service picture must be an image").in_both(
+                "服务图片必须是图片。", "A service picture must be an image."
+            )
+        thumb_sha = store.put_bytes(taken.thumbnail_png)  # first: a full disk then leaves no asset behind
+        if taken.path == staged.path:  # a video kept as it came (or kept aside to be transcoded)
+            kept = staged.commit()
+            sha, size = staged.sha256, kept.stat().st_size
+        else:
+            stored = store.put_file(taken.path)
+            sha, size = stored.sha256, stored.size
+    finally:
+        staged.discard()
+        shutil.rmtree(work, ignore_errors=True)
     with sessions() as session:
         act_as(session, Actor.of_user(owner, address))  # the uploader, in the audit trail
-        existing = session.scalar(
-            select(Media).where(Media.owner_id == owner.id, Media.sha256 == staged.sha256)
-        )
-        if existing is not None:
-            staged.commit()
-            return existing, False
-        try:
-            thumb_sha = store.put_bytes(info.thumbnail_png)  # first: a full disk then leaves no asset behind
-        except BaseException:
-            staged.discard()
-            raise
-        staged.commit()
         row = Media(
             owner_id=owner.id,
-            sha256=staged.sha256,
-            size=staged.size,
-            media_type=info.media_type,
-            kind=info.kind,
-            width=info.width,
-            height=info.height,
-            duration_s=info.duration_s,
-            codec=info.codec,
+            sha256=sha,
+            source_sha256=staged.sha256,
+            size=size,
+            media_type=taken.media_type,
+            kind=taken.kind,
+            width=taken.width,
+            height=taken.height,
+            duration_s=taken.duration_s,
+            codec=taken.codec,
             filename=clean_filename(filename),
             title=(title or clean_filename(filename))[:200],
             thumbnail_sha256=thumb_sha,
             created_at=now,
+            status="processing" if taken.needs_transcode else "ready",
+            progress=0.0 if taken.needs_transcode else 1.0,
+            needs=list(taken.needs_transcode),
+            screen_classes=sorted(c.value for c in taken.screen_classes),
+            problem={},
         )
         session.add(row)
         session.commit()
-    log.info("stored %s %s (%d bytes) for %s", info.kind, staged.sha256[:12], staged.size, owner.username)
+    log.info(
+        "stored %s %s (%d bytes, upload %s) for %s%s", taken.kind, sha[:12], size, staged.sha256[:12],
+        owner.username, f"; transcoding: {', '.join(taken.needs_transcode)}" if taken.needs_transcode else "",
+    )  # fmt: skip
     return row, True
+
+
+def _same_upload(session: Session, owner: User, upload_sha256: str) -> Media | None:
+    """This owner's earlier upload of exactly these bytes (by the upload's hash, or the stored one)."""
+    return session.scalar(
+        select(Media)
+        .where(
+            Media.owner_id == owner.id,
+            or_(Media.source_sha256 == upload_sha256, Media.sha256 == upload_sha256),
+        )
+        .limit(1)
+    )
 
 
 def add_rendered(
@@ -173,6 +213,17 @@ def visible(session: Session, user: User, media_id: str) -> Media:
     return row
 
 
+def servable(session: Session, user: User, media_id: str) -> Media:
+    """The row if this user may download its file now: only a ready file is ever served."""
+    row = visible(session, user, media_id)
+    if row.status != "ready":
+        raise Conflict(f"the file is not ready ({row.status})").in_both(
+            "文件尚未就绪（正在转码或转码失败）。",
+            "The file is not ready yet (being converted, or the conversion failed).",
+        )
+    return row
+
+
 def list_for(session: Session, user: User) -> list[Media]:
     q = select(Media).order_by(Media.created_at.desc(), Media.id)
     if user.role != "operator":
@@ -218,3 +269,14 @@ def delete(session: Session, user: User, media_id: str, *, now: dt.datetime) -> 
         raise Conflict("this media is used by an announcement")
     session.delete(row)
     session.commit()
+
+
+def device_asset_type(session: Session, device: Device, sha256: str) -> str:
+    """The media type of a stored file ``device`` may download (``asset_access``); else 404."""
+    grant = AssetGrant.of(device.served_assets or (), device.previous_assets or ())
+    if not SHA256_RE.match(sha256) or not may_download(grant, sha256):
+        raise NotFound("unknown asset")
+    media_type = session.scalar(select(Media.media_type).where(Media.sha256 == sha256).limit(1))
+    if media_type is None:
+        raise NotFound("unknown asset")
+    return media_type

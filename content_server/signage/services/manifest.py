@@ -14,15 +14,18 @@ import threading
 from dataclasses import dataclass
 from enum import Enum
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from content_server.core.changes import CachedGenerations, ChangeTracker
 from content_server.signage import scheduling
-from content_server.signage.models import AnnouncementRow, CampaignRow, Device, Media
+from content_server.signage.asset_access import AssetGrant
+from content_server.signage.models import AnnouncementRow, CampaignRow, Device, HouseRulesRow, Media
+from content_server.signage.services import plays
 from content_server.signage.services.catalogue import LiveSet, load_live, shared_catalogue, text_item_id
 from content_server.signage.services.screens import to_screen
 from schedules.model import ContentItem, ItemKind, Priority
-from schedules.protocol.device import AssetRef, EmergencyState, Manifest
+from schedules.protocol.device import AssetRef, EmergencyState, Loudness, Manifest
 
 NO_EMERGENCY = "none"
 
@@ -58,7 +61,7 @@ def valid_until(now: dt.datetime, days: int) -> dt.datetime:
 def emergency_for(
     session: Session, device: Device, now: dt.datetime, live: LiveSet | None = None
 ) -> EmergencyState:
-    """The newest active emergency announcement that targets this screen."""
+    """The loudest, then newest, active emergency announcement that targets this screen."""
     screen = to_screen(device)
     live = live or load_live(session, now)
     candidates = [
@@ -68,7 +71,7 @@ def emergency_for(
         and a.valid_from <= now
         and (a.valid_until is None or a.valid_until > now)
     ]
-    candidates.sort(key=lambda at: (-at[0].valid_from.timestamp(), at[0].id))
+    candidates.sort(key=lambda at: _emergency_order(at[0]))
     for a, targeting in candidates:
         if scheduling.targets(targeting, screen):
             text = dict(a.text) or {"zh": a.title, "en": a.title}
@@ -81,9 +84,41 @@ def emergency_for(
             )
             version = _digest([a.id, a.valid_from, a.updated_at, text])[:16]
             return EmergencyState(
-                version=version, active=True, announcement_id=a.id, item=item, started_at=a.valid_from
+                version=version,
+                active=True,
+                announcement_id=a.id,
+                item=item,
+                started_at=a.valid_from,
+                loudness=loudness_of(a),
             )
     return EmergencyState(version=NO_EMERGENCY, active=False)
+
+
+_LOUDNESS_RANK = {Loudness.BANNER_NOTICE: 0, Loudness.BANNER_WARNING: 1, Loudness.FULL_SCREEN: 2}
+
+
+def _emergency_order(a: AnnouncementRow) -> tuple[int, float, str]:
+    """Loudest first, then newest."""
+    return (-_LOUDNESS_RANK[loudness_of(a)], -a.valid_from.timestamp(), a.id)
+
+
+def loudness_of(a: AnnouncementRow) -> Loudness:
+    """An emergency's loudness: a CAP alert's own, full screen for an operator's emergency."""
+    return Loudness(a.loudness) if a.loudness else Loudness.FULL_SCREEN
+
+
+def next_emergency_change(session: Session, now: dt.datetime) -> dt.datetime | None:
+    """The next instant an emergency starts or ends by the clock alone (no change to any row), so
+    long-polls can answer then: a CAP alert effective later, or one that expires."""
+    rows = session.execute(
+        select(AnnouncementRow.valid_from, AnnouncementRow.valid_until).where(
+            AnnouncementRow.state == "active",
+            AnnouncementRow.priority == Priority.EMERGENCY.value,
+            or_(AnnouncementRow.valid_from > now, AnnouncementRow.valid_until > now),
+        )
+    ).all()
+    moments = [t for row in rows for t in row if t is not None and t > now]
+    return min(moments, default=None)
 
 
 def build(
@@ -147,6 +182,7 @@ def watch_inputs(tracker: ChangeTracker) -> None:
     tracker.watch(Media, inserts=False)
     tracker.watch(CampaignRow, inserts=False)
     tracker.watch(AnnouncementRow, emergency=lambda row: row.priority == Priority.EMERGENCY.value)
+    tracker.watch(HouseRulesRow)
 
 
 @dataclass
@@ -154,6 +190,21 @@ class _Entry:
     key: tuple[int, dt.date]
     manifest: Manifest
     body: bytes
+    grant: AssetGrant
+
+
+def served(device: Device, manifest: Manifest, now: dt.datetime) -> AssetGrant:
+    """Record that ``device`` was served ``manifest``: its version, and what it may now download
+    (this manifest's assets and the previous one's; see ``asset_access``)."""
+    before = AssetGrant.of(device.served_assets or (), device.previous_assets or ())
+    grant = before.after(a.sha256 for a in manifest.assets)
+    if device.served_manifest != manifest.version:
+        device.served_manifest = manifest.version
+        device.served_manifest_since = now
+    if grant != before:
+        device.served_assets = sorted(grant.current)
+        device.previous_assets = sorted(grant.previous)
+    return grant
 
 
 class ManifestCache:
@@ -186,21 +237,31 @@ class ManifestCache:
                 self._live = (key, live)
         manifest = build(session, device, now, days=days, live=live)
         body = manifest.model_dump_json().encode()
-        with self._lock:
-            self._entries[device.id] = _Entry(key, manifest, body)
-        if device.served_manifest != manifest.version:
-            device.served_manifest = manifest.version
-            device.served_manifest_since = now
+        grant = served(device, manifest, now)
+        # what the device's proof of play will be checked against (once per version)
+        remembered = plays.remember_served(session, device, manifest, now)
+        if remembered or session.dirty or session.new:
             session.commit()
+        with self._lock:
+            self._entries[device.id] = _Entry(key, manifest, body, grant)
         return manifest, body
 
     def fresh_manifest(self, device_id: str, now: dt.datetime) -> Manifest | None:
         """The device's cached manifest if it is certainly current, else None (no database)."""
+        entry = self._fresh(device_id, now)
+        return None if entry is None else entry.manifest
+
+    def fresh_grant(self, device_id: str, now: dt.datetime) -> tuple[Manifest, AssetGrant] | None:
+        """The device's current manifest and what it may download, if certainly current."""
+        entry = self._fresh(device_id, now)
+        return None if entry is None else (entry.manifest, entry.grant)
+
+    def _fresh(self, device_id: str, now: dt.datetime) -> _Entry | None:
         entry = self._entries.get(device_id)
         current = self._generations.current()
         if entry is None or current is None or entry.key != (current[0], now.astimezone(dt.UTC).date()):
             return None
-        return entry.manifest
+        return entry
 
     def forget(self, device_id: str) -> None:
         with self._lock:

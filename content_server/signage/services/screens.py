@@ -11,16 +11,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import CursorResult, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from content_server.core import throttle_store
 from content_server.core.audit.services import SYSTEM, Actor, act_as
-from content_server.core.errors import Invalid, NotFound, TooLarge
+from content_server.core.errors import Invalid, NotFound, ServerError
 from content_server.core.models import AuthToken
 from content_server.core.security import sha256_hex
 from content_server.core.settings import Settings
-from content_server.core.store import StagedFile
+from content_server.core.store import MediaStore, StagedFile
 from content_server.signage import health as health_mod
 from content_server.signage import scheduling
 from content_server.signage.health import Health, Thresholds
-from content_server.signage.models import Device, Pairing
+from content_server.signage.models import Device, Media, Pairing, PlayRefusalRow, ServedManifestRow
+from content_server.signage.screenshots import BadScreenshot, Refusal, ScreenshotPolicy, reencode
+from schedules.clock import Clock
 from schedules.errors import ScheduleError
 from schedules.model import OperatingHours, Orientation, Screen, ScreenClass
 from schedules.protocol.device import Heartbeat, PairingRequest, PairingStarted, PairingStatus
@@ -169,23 +172,36 @@ def _settings_columns(s: ScreenSettings) -> dict[str, object]:
 
 
 def clean_up(session: Session, *, now: dt.datetime) -> int:
-    """Drop pairing requests a day past expiry and expired log-in tokens (unauthenticated callers
-    can create pairings, so they must not pile up)."""
+    """Drop pairing requests a day past expiry, expired log-in tokens, throttle counters every policy
+    has forgotten, served manifests that can vouch for no play any more and play-refusal counts past
+    the report's month (unauthenticated callers can create pairings and counters: they must not
+    pile up)."""
     day_ago = now - dt.timedelta(days=1)
     stale = delete(Pairing).where(
         Pairing.expires_at < day_ago, or_(Pairing.device_id.is_(None), Pairing.delivered)
     )
-    gone = 0
-    for stmt in (stale, delete(AuthToken).where(AuthToken.expires_at < now)):
+    old_served = delete(ServedManifestRow).where(ServedManifestRow.valid_until < now - SERVED_KEPT)
+    old_refusals = delete(PlayRefusalRow).where(PlayRefusalRow.day < (now - REFUSALS_KEPT).date())
+    gone = throttle_store.prune(session, now - throttle_store.HORIZON)
+    for stmt in (stale, delete(AuthToken).where(AuthToken.expires_at < now), old_served, old_refusals):
         result = cast(CursorResult[Any], session.execute(stmt))
         gone += result.rowcount or 0
     session.commit()
     return gone
 
 
+SERVED_KEPT = dt.timedelta(days=32)  # beyond any offline window (manifest_days <= 31)
+REFUSALS_KEPT = dt.timedelta(days=32)  # the refused-plays report looks back at most 31 days
+
+
 def all_devices(session: Session) -> list[Device]:
     """Every paired device, by name (revoked ones included)."""
     return list(session.scalars(select(Device).order_by(Device.name, Device.id)))
+
+
+def live_screens(session: Session) -> list[Screen]:
+    """Every screen that plays (not revoked), as the engine sees it."""
+    return [to_screen(d) for d in all_devices(session) if d.revoked_at is None]
 
 
 def group_names(session: Session) -> list[str]:
@@ -250,36 +266,63 @@ def request_screenshot(session: Session, device_id: str) -> Device:
     return d
 
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def check_screenshot_wanted(d: Device, policy: ScreenshotPolicy, now: dt.datetime) -> None:
+    """Refuse an upload nobody asked for (409) or one too soon after the last (429)."""
+    refusal = policy.refusal(d.screenshot_requested, d.screenshot_at, now)
+    if refusal is not None:
+        raise ScreenshotRefused(refusal)
 
 
 def store_screenshot(
     sessions: sessionmaker[Session],
     device_id: str,
     staged: StagedFile,
+    store: MediaStore,
+    policy: ScreenshotPolicy,
+    clock: Clock,
     *,
-    max_bytes: int,
-    now: dt.datetime,
     actor: Actor = SYSTEM,
 ) -> None:
-    """Keep a device's uploaded screenshot (a PNG) and clear its request. Blocking, with its own
-    short session: run it on a worker thread once the upload is staged."""
-    with open(staged.path, "rb") as f:
-        head = f.read(len(PNG_MAGIC))
-    if head != PNG_MAGIC:
+    """Keep a device's uploaded screenshot as its only one. Blocking, with its own short session:
+    run it on a worker thread once the upload is staged. The upload is decoded and re-encoded
+    (422 unless it is a PNG within the pixel limit); nothing of its own bytes is kept."""
+    try:
+        png = reencode(staged.path, policy)
+    except BadScreenshot as exc:
+        raise Invalid(str(exc)) from None
+    finally:
         staged.discard()
-        raise Invalid("screenshot must be a PNG image")
-    if staged.size > max_bytes:
-        staged.discard()
-        raise TooLarge("screenshot too large")
-    staged.commit()
+    now = clock.now()
     with sessions() as session:
         act_as(session, actor)
         d = get_device(session, device_id)
-        d.screenshot_sha256 = staged.sha256
+        check_screenshot_wanted(d, policy, now)  # again: of two uploads racing for one request, one
+        old = d.screenshot_sha256
+        d.screenshot_sha256 = store.put_bytes(png)
         d.screenshot_at = now
         d.screenshot_requested = False
         session.commit()
+        if old is not None and old != d.screenshot_sha256 and not _blob_in_use(session, old):
+            store.path_for(old).unlink(missing_ok=True)
+
+
+def _blob_in_use(session: Session, sha: str) -> bool:
+    """A screenshot's bytes may equal an upload's or another screen's: delete only unused ones."""
+    by_media = select(Media.id).where(or_(Media.sha256 == sha, Media.thumbnail_sha256 == sha)).limit(1)
+    by_device = select(Device.id).where(Device.screenshot_sha256 == sha).limit(1)
+    return session.scalar(by_media) is not None or session.scalar(by_device) is not None
+
+
+class ScreenshotRefused(ServerError):
+    """Nobody asked (409), or the last one was accepted moments ago (429)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        asked = refusal is not Refusal.NOT_REQUESTED
+        super().__init__("screenshot sent too soon" if asked else "no screenshot was requested")
+        self.status_code = 429 if asked else 409
+        self.refusal = refusal
 
 
 def to_screen(d: Device) -> Screen:
@@ -298,9 +341,11 @@ def to_screen(d: Device) -> Screen:
     )
 
 
-def record_heartbeat(session: Session, d: Device, hb: Heartbeat, *, now: dt.datetime) -> bool:
+def record_heartbeat(
+    session: Session, d: Device, hb: Heartbeat, *, now: dt.datetime, screenshots: ScreenshotPolicy
+) -> bool:
     """Store the latest report; remember since when the picture hash has been unchanged.
-    Returns whether a screenshot is wanted (told in the reply)."""
+    Returns whether a screenshot is wanted (asked by an operator, or due by the schedule)."""
     d.last_seen_at = now
     d.player_version = hb.player_version
     d.playing_manifest = hb.manifest_version
@@ -309,7 +354,7 @@ def record_heartbeat(session: Session, d: Device, hb: Heartbeat, *, now: dt.date
         d.screen_hash = hb.screen_hash
         d.screen_hash_since = now
     session.commit()
-    return d.screenshot_requested
+    return screenshots.due(d.screenshot_requested, d.screenshot_at, now)
 
 
 def health(
@@ -346,3 +391,4 @@ def health(
         limits=limits,
         kiosk=d.kind == "kiosk",
     )
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from pathlib import Path
 
@@ -112,7 +113,13 @@ def test_provider_lifecycle(kiosk_env: InProcess, media_dir: Path) -> None:
     assert offer["provider_name"]["en"] == "QuickFix Plumbing" and offer["slots"][0]["remaining"] == 2
     assert offer["image_sha256"] == sha
     picture = env.client.get(offer["image_url"], headers=env.kiosk.headers)
-    assert picture.status_code == 200 and picture.content == (media_dir / "small.jpg").read_bytes()
+    assert picture.status_code == 200 and hashlib.sha256(picture.content).hexdigest() == sha  # rebuilt
+    assert (
+        picture.headers["x-content-type-options"] == "nosniff"
+        and picture.headers["content-type"] == "image/jpeg"
+    )
+    elsewhere = env.client.get(f"{API}/assets/{sha}", headers=env.kiosk.headers)
+    assert elsewhere.status_code == 404  # not in any manifest of this kiosk: not its business
 
     # another provider cannot see or touch it
     other_id, other = provider_account(env, "barber2")

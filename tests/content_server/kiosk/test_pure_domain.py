@@ -12,7 +12,7 @@ PURE = [
     "case_states",
     "case_types",
     "identity",
-    "lockout",
+    "lookup_guard",
     "reference",
     "signing",
     "settlement",
