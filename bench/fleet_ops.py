@@ -19,17 +19,21 @@ The last line printed is one JSON object::
 
     {"bench": "fleet_ops", "devices": 2000, "kiosks": 0, "alert_latency_s_p95": S,
      "alert_latency_s_max": S, "alerts_for_building_outage": {"email": 1, ...},
-     "command_rtt_ms_p95": null, "kiosk_emergency_ms": null, ...}
+     "command_rtt_ms_p95": MS, "kiosk_emergency_ms": null, ...}
 
-``command_rtt_ms_p95`` and ``kiosk_emergency_ms`` are null: remote commands and the kiosk's
-emergency overlay are the device side's (issue 16's second part), not built here. Real kiosk
-processes do not heartbeat yet either (the same part), so ``kiosks`` is 0. Exits 1 if a number
+After the fleet's run, ``--command-devices`` of the screens still online wait on the commands
+long-poll and answer at once; ``--commands`` ``identify`` commands go to them one after another
+through the operators' API: ``command_rtt_ms_p95`` is the send to the acknowledgement, in ms.
+``kiosk_emergency_ms`` stays null and ``kiosks`` 0: real kiosk processes are not part of this
+run (tests/kiosk_app/test_fleet_live.py holds the kiosk's emergency to 5 s and runs a real
+``community-kiosk`` process against a live server). Exits 1 if a number
 misses its bound. Usage: ``.venv/bin/python bench/fleet_ops.py [--screens 2000]``
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -121,6 +125,54 @@ def last_seen(database_url: str, ids: list[str]) -> dict[str, tuple[str, float]]
         engine.dispose()
 
 
+async def command_rtts(
+    api: str, op: dict[str, str], keys: list[str], ids: list[str], sends: int
+) -> list[float]:
+    """Round trips of ``identify`` commands sent through the operators' API (nginx, two server
+    processes) to screens connected on the commands long-poll, which answer at once: from the
+    send to the device's acknowledgement stored, in ms."""
+    acked: dict[str, float] = {}
+    stop = asyncio.Event()
+
+    async def device(client: httpx.AsyncClient, key: str) -> None:
+        headers, after = {"Authorization": f"Bearer {key}"}, 0
+        while not stop.is_set():
+            poll = {"after": after, "wait": 20}
+            r = await client.get(f"{api}/device/commands", params=poll, headers=headers)
+            r.raise_for_status()
+            for c in r.json()["commands"]:
+                after = max(after, c["seq"])
+                done = {"outcome": "done", "finished_at": dt.datetime.now(dt.UTC).isoformat()}
+                a = await client.post(f"{api}/device/commands/{c['id']}/ack", json=done, headers=headers)
+                a.raise_for_status()
+                acked[c["id"]] = time.monotonic()
+
+    async def operator(client: httpx.AsyncClient) -> list[float]:
+        await asyncio.sleep(2.0)  # every device is waiting on its long-poll
+        rtts = []
+        for j in range(sends):
+            t0 = time.monotonic()
+            body = {"kind": "identify", "selector": {"screen_ids": [ids[j % len(ids)]]}}
+            r = await client.post(f"{api}/commands", json=body, headers=op)
+            r.raise_for_status()
+            command_id = r.json()["devices"][0]["command_id"]
+            while command_id not in acked and time.monotonic() - t0 < 30:
+                await asyncio.sleep(0.005)
+            rtts.append((acked.get(command_id, float("inf")) - t0) * 1000)
+            await asyncio.sleep(0.2)
+        stop.set()
+        return rtts
+
+    async with httpx.AsyncClient(timeout=60) as client:
+        devices = [asyncio.create_task(device(client, key)) for key in keys]
+        try:
+            return await operator(client)
+        finally:
+            for task in devices:
+                task.cancel()
+            await asyncio.gather(*devices, return_exceptions=True)
+
+
 def names(text: str, name: str) -> bool:
     """Whether a message's text lists the screen ``name`` (a line "- name: ..." in either language)."""
     return f"- {name}：" in text or f"- {name}: " in text or f"- {name}\n" in text
@@ -138,6 +190,8 @@ def main() -> int:
     )
     ap.add_argument("--threshold", type=float, default=60.0, help="the offline rule's threshold, seconds")
     ap.add_argument("--singles", type=int, default=30, help="screens silenced one by one, one per building")
+    ap.add_argument("--commands", type=int, default=50, help="identify commands sent after the fleet's run")
+    ap.add_argument("--command-devices", type=int, default=50, help="screens on the commands long-poll")
     args = ap.parse_args()
     if not (PG_BIN / "initdb").exists() or not Path(NGINX_BIN).exists():
         sys.exit(f"needs PostgreSQL 15 in {PG_BIN} and nginx (apt-get install postgresql-15 nginx-light)")
@@ -186,6 +240,16 @@ def main() -> int:
             seen = last_seen(db_url, [seeded.screen_ids[i] for i in singles + outage])
             for sample in fleet.tally.samples[:10]:
                 print("fleet error:", sample, file=sys.stderr)
+            connected = [i for i in range(n) if i not in set(singles + outage)][: args.command_devices]
+            rtts = asyncio.run(
+                command_rtts(
+                    stack.front.api,
+                    stack.front.auth(stack.front.operator),
+                    [seeded.screen_keys[i] for i in connected],
+                    [seeded.screen_ids[i] for i in connected],
+                    args.commands,
+                )
+            )
             log = (stack.data_dir / "server.log").read_text(errors="replace").splitlines()
             for line in [x for x in log if " WARNING " in x or " ERROR " in x or "alert pass" in x][-40:]:
                 print("server:", line[:300], file=sys.stderr)
@@ -234,7 +298,7 @@ def main() -> int:
     result = {
         "bench": "fleet_ops",
         "devices": n,
-        "kiosks": 0,  # real kiosk processes do not heartbeat yet (issue 16's device side)
+        "kiosks": 0,  # no real kiosk processes in this run (see the docstring)
         "heartbeat_every_s": args.heartbeat_every,
         "offline_threshold_s": args.threshold,
         "alert_latency_s_p95": round(p95(latencies), 1) if latencies else None,
@@ -244,8 +308,10 @@ def main() -> int:
         "alerts_for_building_outage": counts,
         "outage_message_lists_all_20": complete,
         "alerts_before_the_cuts": early,  # none: a quiet fleet raises nothing
-        "command_rtt_ms_p95": None,  # remote commands: the device side's part of issue 16
-        "kiosk_emergency_ms": None,  # the kiosk's emergency overlay: the same
+        "command_rtt_ms_p95": round(p95(rtts), 1) if rtts else None,
+        "command_rtt_ms_max": round(max(rtts), 1) if rtts else None,
+        "commands_sent": len(rtts),
+        "kiosk_emergency_ms": None,  # not measured here: tests/kiosk_app/test_fleet_live.py bounds it at 5 s
         "fleet_requests": sum(fleet.tally.requests.values()),
         "fleet_errors": sum(fleet.tally.errors.values()),
         "cores": os.cpu_count(),
@@ -260,6 +326,8 @@ def main() -> int:
         and set(counts.values()) == {1}
         and complete
         and not early
+        and bool(rtts)
+        and p95(rtts) <= 3000
         # the fleet's own requests: a refused one now and then on a crowded machine is not the
         # subject here, but a fleet that could not talk to the servers measures nothing
         and result["fleet_errors"] <= 0.01 * result["fleet_requests"]

@@ -36,6 +36,7 @@ from content_server.fleet import models as fleet_models
 from content_server.fleet import pages as fleet_pages
 from content_server.fleet import routes as fleet_routes
 from content_server.fleet import runtime as fleet_runtime
+from content_server.fleet.commands import models as command_models
 from content_server.fleet.commands import pages as command_pages
 from content_server.fleet.commands import routes as command_routes
 from content_server.fleet.commands import runtime as command_runtime
@@ -73,6 +74,7 @@ def declare_audit(log_: AuditLog) -> None:
     signage_models.audit_inputs(log_)
     kiosk_models.audit_inputs(log_)
     fleet_models.audit_inputs(log_)
+    command_models.audit_inputs(log_)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServer:

@@ -196,8 +196,8 @@ def build_app(
         attract.on_state(flow.state)
     workers = Workers()
     screen = KioskScreen(flow, window, playback, peripherals, speaker, store)
-    reporter = Reporter(device, screen, app_version(), workers)
     emergency = EmergencyWatch(device.api, settings.emergency_wait_s, workers.stopping)
+    reporter = Reporter(device, screen, app_version(), workers, emergency_version=lambda: emergency.version)
     emergency.changed.connect(window.show_emergency)
     if playback is not None and attract is not None:
         emergency.changed.connect(playback.loop.set_remote_emergency)

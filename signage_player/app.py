@@ -160,10 +160,10 @@ def build_player(settings: PlayerSettings, backend: MediaBackend, clock: Clock, 
     window.addWidget(playback.view)
     window.addWidget(pairing_screen)
     pairing = Pairing(device, s.version, "player", workers, pairing_screen)
+    emergency = EmergencyWatch(api, s.emergency_wait_s, workers.stopping, rand)
     reporter = Reporter(device, PlaybackScreen(playback, window), s.version, workers, screenshot_file=(
         s.screenshot_dir / "screen.png" if s.screenshot_dir is not None else None),
-        screenshot_every_s=s.screenshot_every_s)
-    emergency = EmergencyWatch(api, s.emergency_wait_s, workers.stopping, rand)
+        screenshot_every_s=s.screenshot_every_s, emergency_version=lambda: emergency.version)
     emergency.changed.connect(playback.loop.set_remote_emergency)
     playback.manifest_live.connect(emergency.on_manifest)  # after playback's own slot: program first
     usb = BundleImporter(device, playback.syncer, playback.cache, usb=s.usb, import_dir=s.import_dir)

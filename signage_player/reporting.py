@@ -145,11 +145,14 @@ class Reporter(QObject):
 
     def __init__(self, device: Device, source: ScreenSource, version: str, workers: Workers,
                  *, screenshot_file: Path | None = None, screenshot_every_s: float = 10.0,
+                 emergency_version: Callable[[], str | None] = lambda: None,
                  parent: QObject | None = None) -> None:
-        """``source`` says what is on screen; ``screenshot_file`` (headless runs) is kept current."""
+        """``source`` says what is on screen; ``screenshot_file`` (headless runs) is kept current;
+        ``emergency_version`` tells the emergency state in play (the operator's delivery count)."""
         super().__init__(parent)
         self.device, self.source = device, source
         self.version = version
+        self.emergency_version = emergency_version
         self.workers = workers
         self.screenshot_file = screenshot_file
         self.snapshot = Snapshot()
@@ -210,6 +213,7 @@ class Reporter(QObject):
             screen_hash=snap.screen_hash,
             errors=tuple([*facts.errors, *snap.errors][-50:]),
             outbox_length=self.device.outbox.count(),
+            emergency_version=self.emergency_version(),
         )
 
     def heartbeat(self) -> HeartbeatReply | None:

@@ -246,8 +246,7 @@ class PlayRefusalRow(Base):
 # what a device reports about itself: telemetry, not changes anyone made
 DEVICE_TELEMETRY = ("last_seen_at", "player_version", "playing_manifest", "last_heartbeat", "screen_hash",
                     "screen_hash_since", "served_manifest", "served_manifest_since", "served_assets",
-                    "previous_assets", "screenshot_requested", "screenshot_sha256",
-                    "screenshot_at")  # fmt: skip
+                    "previous_assets", "screenshot_sha256", "screenshot_at")  # fmt: skip
 
 
 def audit_inputs(audit: AuditLog) -> None:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +37,7 @@ from signage_player.playloop import PLAYS_TOPIC
 from signage_player.reporting import png_bytes
 from tests.content_server.kiosk.conftest import Live, pick_slot, seeded_live
 from tests.fixtures.server import LiveServer
+from tests.fixtures.waiting import eventually
 from tests.kiosk_app.conftest import ARTIFACTS
 from tests.kiosk_app.test_live import browse_and_confirm, phone_pays
 from tests.kiosk_app.test_window import find, tap
@@ -243,3 +247,45 @@ def test_kiosk_without_a_video_engine_still_reports_and_obeys(qtbot: QtBot, live
     status = _status(op, live.kiosk.device_id)
     assert status["online"] and status["sync"] == "in_sync" and not status["frozen"]
     assert decode(Image.open(io.BytesIO(app.reporter.screenshot_png()))) == []
+
+
+def test_a_kiosk_process_shows_the_emergency_in_its_screenshot_and_restarts_on_command(
+        live: Live, tmp_path: Path) -> None:
+    """The real ``community-kiosk`` process, offscreen: what a command's screenshot shows during an
+    emergency, and a restart that ends it with the restart code (systemd starts it again)."""
+    root = Path(__file__).resolve().parents[2]
+    data, op, screen_id = tmp_path / "kiosk", Operator(live.server), live.kiosk.device_id
+    k = live.kiosk
+    DeviceIdentity(k.private_key, k.device_id, k.device_key, k.server_public_key or None).save(data)
+    env = {name: v for name, v in os.environ.items() if name not in ("KIOSK_DATA_DIR", "KIOSK_SERVER_URL")}
+    env |= {"QT_QPA_PLATFORM": "offscreen", "KIOSK_HEARTBEAT_INTERVAL_S": "1", "KIOSK_EMERGENCY_WAIT_S": "10",
+            "KIOSK_COMMANDS_WAIT_S": "10", "KIOSK_READ_ALOUD": "false"}
+    argv = [sys.executable, "-m", "kiosk_app.main", "--server", live.server.url, "--data-dir", str(data),
+            "--screenshot-dir", str(tmp_path / "shots")]
+    proc = subprocess.Popen(argv, env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        eventually(lambda: _status(op, screen_id)["online"], 60, "the kiosk process's heartbeat")
+        notice = {"zh": "停水通知 今晚十点", "en": "Water off at 10 pm"}
+        ann = op.announce(screen_id, text=notice, priority="emergency")
+
+        def showing_it() -> bool:  # the kiosk's heartbeat names the emergency version in play
+            shown = (_status(op, screen_id)["heartbeat"] or {}).get("emergency_version")
+            return shown not in (None, "none")
+
+        eventually(showing_it, 30, "a heartbeat naming the emergency on show")
+        shot = _command(op, screen_id, "screenshot")
+        eventually(lambda: _state(op, shot)["state"] == "done", 30, "the screenshot command done")
+        r = httpx.get(f"{live.server.api}/screens/{screen_id}/screenshot", headers=op.headers, timeout=10)
+        assert r.status_code == 200, r.text
+        picture = Image.open(io.BytesIO(r.content)).convert("RGB")
+        assert picture.getpixel((5, picture.height // 2)) == (176, 0, 32)  # the emergency's red, edge to edge
+        op.request("POST", f"/announcements/{ann['id']}/end")
+        restart = _command(op, screen_id, "restart_app")
+        assert proc.wait(60) == 75
+        assert _state(op, restart)["state"] == "done"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        out, _ = proc.communicate(timeout=30)
+    assert "restarting the app (exit code 75)" in out, out[-3000:]

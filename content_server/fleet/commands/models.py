@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from content_server.core.audit.services import AuditLog
 from content_server.core.models import Base, UTCDateTime, new_id
 
 
@@ -56,3 +57,10 @@ class DeviceCommandRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)  # done | failed
     detail: Mapped[str] = mapped_column(String(500), default="")
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)  # device's clock
+
+
+def audit_inputs(audit: AuditLog) -> None:
+    """Commands in the audit trail: each send (the operator's act) and each device's answer
+    (done or failed, by the device); handing a command to a device is no change of anyone's."""
+    audit.watch(CommandSend, entity="command")
+    audit.watch(DeviceCommandRow, entity="device_command", ignore=("delivered_at",))

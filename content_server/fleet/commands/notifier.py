@@ -1,7 +1,8 @@
 """Command long-polls: thousands of waiting devices per process, one database read per interval.
 
 One task per process watches the highest command number (``seq``) every ``refresh_s`` of the
-event loop, at once when this process sent a command (:meth:`CommandNotifier.poke`, safe from
+event loop while a long-poll waits (a process nobody polls reads nothing), at once when this
+process sent a command (:meth:`CommandNotifier.poke`, safe from
 any thread). When it moves, one query names the devices that got commands, and only their
 long-polls wake; the rest keep waiting without costing anything. Other processes (several
 behind nginx, one database) see a new command within ``refresh_s``. No thread per device and no
@@ -92,7 +93,8 @@ class CommandNotifier:
         assert self._wake is not None
         while not self._closed:
             try:
-                await self._look(sessions)
+                if self.waiting or self._wake.is_set():  # nobody waiting, nothing poked: no read
+                    await self._look(sessions)
             except Exception:  # boundary: a failed read only delays the wake-ups to the next look
                 log.exception("command notifier could not read the database")
             with contextlib.suppress(TimeoutError):

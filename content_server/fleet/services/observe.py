@@ -302,40 +302,16 @@ def sync_detail(hb: Mapping[str, Any], sync: str) -> Bilingual | None:
 
 
 def peripheral_problems(reported: Any) -> list[Bilingual]:
-    """A kiosk's peripherals that are missing or not working, from its heartbeat.
-
-    Read tolerantly, since the kiosk side reports them: a list of ``{"name", "present",
-    "working"}`` objects, or a mapping of name to such an object (or to a plain true/false).
-    """
-    items: list[tuple[str, Any]] = []
-    if isinstance(reported, Mapping):
-        items = [(str(k), v) for k, v in reported.items()]
-    elif isinstance(reported, list):
-        items = [(str(p.get("name", "?")), p) for p in reported if isinstance(p, Mapping)]
+    """A kiosk's peripherals that are missing or not working, from its heartbeat, in both
+    languages (read by ``signage.health.peripheral_states``, as the screens page reads them)."""
     problems: list[Bilingual] = []
-    for name, state in sorted(items):
-        if isinstance(state, bool):
-            present, working = state, state
-        elif isinstance(state, Mapping):
-            present, working = bool(state.get("present", True)), bool(state.get("working", True))
-        else:
+    for name, state in sorted(health_mod.peripheral_states(reported)):
+        if state == "ok":
             continue
-        label = TEXTS.both(f"fleet.peripheral.{name}") if f"fleet.peripheral.{name}" in TEXTS else None
-        shown = label or Bilingual(name, name)
-        if not present:
-            problems.append(
-                Bilingual(
-                    TEXTS.text("fleet.detail.peripheral_missing", "zh", name=shown.zh),
-                    TEXTS.text("fleet.detail.peripheral_missing", "en", name=shown.en),
-                )
-            )
-        elif not working:
-            problems.append(
-                Bilingual(
-                    TEXTS.text("fleet.detail.peripheral_broken", "zh", name=shown.zh),
-                    TEXTS.text("fleet.detail.peripheral_broken", "en", name=shown.en),
-                )
-            )
+        key = f"fleet.peripheral.{name}"
+        shown = TEXTS.both(key) if key in TEXTS else Bilingual(name, name)
+        key = "fleet.detail.peripheral_missing" if state == "missing" else "fleet.detail.peripheral_broken"
+        problems.append(Bilingual(TEXTS.text(key, "zh", name=shown.zh), TEXTS.text(key, "en", name=shown.en)))
     return problems
 
 

@@ -243,7 +243,9 @@ def test_concurrent_changes_from_two_processes_keep_one_chain(postgres_url: str)
             for i in range(15):
                 with factory() as s:
                     audit.act_as(s, audit.Actor("user", f"op{n}", f"op{n}", "operator", "10.0.0.1"))
-                    s.add(User(username=f"u{n}-{i}", password_hash="x", role="advertiser", created_at=T0))
+                    name = f"u{n}-{i}"
+                    s.add(User(username=name, username_key=name, password_hash="x", role="advertiser",
+                               created_at=T0))
                     s.commit()
         except BaseException as exc:
             errors.append(exc)

@@ -172,8 +172,9 @@ def test_long_poll_answers_within_a_second_of_the_send(app_client: AppClient) ->
     while notifier.waiting == 0 and time.monotonic() < deadline:  # the poll is waiting now
         time.sleep(0.01)
     assert notifier.waiting == 1
+    op = c.auth(c.operator)  # logging in (a password hash) is not part of the send
     sent_at = time.monotonic()
-    _send(c, c.auth(c.operator), kind="identify", selector={"kinds": ["kiosk"]})
+    _send(c, op, kind="identify", selector={"kinds": ["kiosk"]})
     waiter.join(10)
     [(answered, got)] = answers
     assert [g["kind"] for g in got] == ["identify"] and answered - sent_at < 1.0
@@ -199,3 +200,23 @@ def test_sends_are_append_only(any_db_client: AppClient) -> None:
             conn.rollback()
         assert conn.execute(text("SELECT sent_by_name FROM command_sends WHERE id = :i"),
                             {"i": sent["id"]}).scalar_one() == "operator"
+
+
+def test_every_send_and_every_answer_is_in_the_audit_trail(app_client: AppClient) -> None:
+    """Who sent which command from where, and which device answered what: in the hash-chained trail."""
+    c = app_client
+    a = pair_device(c, "player", groups=["lobby"], name="大堂屏")
+    op = c.auth(c.operator)
+    sent = _send(c, op, kind="set_volume", volume=30, selector={"screen_ids": [a.device_id]}).json()
+    [cmd] = _poll(c, a)
+    assert _ack(c, a, cmd["id"], detail="volume 30%").status_code == 204
+    trail = c.get(f"{API}/audit", headers=op, params={"limit": 1000}).json()
+    [send] = [r for r in trail if r["entity"] == "command"]
+    assert send["entity_id"] == sent["id"] and send["actor_kind"] == "user" and send["role"] == "operator"
+    assert send["actor_name"] == c.operator.username and send["address"]
+    assert send["after"]["kind"] == "set_volume" and send["after"]["params"] == {"volume": 30}
+    answers = [r for r in trail if r["entity"] == "device_command" and r["actor_kind"] == "device"]
+    assert [(r["actor_id"], r["after"]["outcome"], r["after"]["detail"]) for r in answers] == [
+        (a.device_id, "done", "volume 30%")
+    ]
+    assert c.get(f"{API}/audit/verify", headers=op).json()["ok"] is True
