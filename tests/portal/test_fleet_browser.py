@@ -297,3 +297,45 @@ def test_the_audit_trail_filters_and_exports(district: District, browser_page: P
     page.goto(district.server.url + f"/portal/fleet/audit?screen={screen}")
     shoot(page, "fleet-audit-en")
     page.get_by_role("link", name="中文").click()
+
+
+def test_restart_every_player_in_building_1_from_the_commands_page(
+    district: District, browser_page: Page
+) -> None:
+    """The operator picks a command and a building, sees which screens it reaches, sends it; one
+    screen answers over its long-poll and the send's page shows it done, the others pending."""
+    page = browser_page
+    browser_login(page, district.server.url, district.server.operator)
+    page.goto(district.server.url + "/portal/commands")
+    expect(page.get_by_role("heading", name="远程指令")).to_be_visible()
+    page.get_by_label("指令", exact=True).select_option("restart_app")
+    page.get_by_label("楼栋", exact=True).fill("1")
+    page.get_by_role("button", name="查看将收到的屏幕").click()
+    building1 = sorted(n for n in district.devices if n.startswith("1号楼"))
+    targets = page.locator(".command-targets li")
+    expect(targets).to_have_count(len(building1))
+    assert sorted(t.split(" ")[0] for t in targets.all_inner_texts()) == building1
+    shoot(page, "commands-preview-zh")
+    page.get_by_role("button", name=f"发送给 {len(building1)} 块屏幕").click()
+    expect(page.get_by_text("指令已发送。")).to_be_visible()
+    expect(page.locator(".command-counts")).to_contain_text(f"待执行 {len(building1)}")
+
+    device = district.devices[building1[0]]
+    polled = httpx.get(f"{district.server.api}/device/commands", headers=device.headers, timeout=10).json()
+    [command] = polled["commands"]
+    assert command["kind"] == "restart_app" and command["device_id"] == device.device_id
+    done = {"outcome": "done", "detail": "restarting", "finished_at": dt.datetime.now(dt.UTC).isoformat()}
+    r = httpx.post(
+        f"{district.server.api}/device/commands/{command['id']}/ack", json=done, headers=device.headers
+    )
+    assert r.status_code == 204
+    page.get_by_role("link", name="刷新", exact=True).click()
+    expect(page.locator(".command-counts")).to_contain_text("已完成 1")
+    row = page.locator(f"tr[data-device='{device.device_id}']")
+    expect(row).to_contain_text("已完成")
+    expect(row).to_contain_text("restarting")
+    shoot(page, "commands-sent-zh")
+    page.get_by_role("link", name="English").click()
+    expect(page.locator(".command-counts")).to_contain_text(f"Pending {len(building1) - 1}")
+    shoot(page, "commands-sent-en")
+    page.get_by_role("link", name="中文").click()

@@ -72,6 +72,7 @@ def test_identify_shows_name_and_id_large_for_30_seconds(qtbot: QtBot, fake: Fak
     qtbot.waitUntil(lambda: banner.isVisible(), timeout=3000)
     assert (banner.name, banner.device_id) == ("3号楼大堂 东", device_id)
     shot = app.reporter.screenshot_png()  # what an operator's screenshot shows now
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     Image.open(io.BytesIO(shot)).save(ARTIFACTS / "identify.png")
     blue = Image.open(io.BytesIO(shot)).convert("RGB").getpixel((5, 5))
     assert blue == (11, 61, 145)  # the banner covers the screen, the programme underneath
