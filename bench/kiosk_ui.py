@@ -111,6 +111,12 @@ def touch_and_qr() -> tuple[float, float, float]:
         tap("service:meal")
         tap("book")
         tap("slot:meal-0")
+        tap("address_building")
+        tap("key:3")
+        tap("address_room")
+        for ch in "1203":
+            tap(f"key:{ch}")
+        tap("address_next")
         for ch in "13812345678":
             tap(f"key:{ch}")
         tap("phone_next")

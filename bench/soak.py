@@ -325,7 +325,8 @@ def run_kiosk(args: argparse.Namespace) -> dict[str, Any]:
             tap("start")
             settle(lambda: not flow.state.catalogue_loading, "the catalogue")
             for name in ("category:elderly_care", "service:meal", "book", "slot:meal-0",
-                         *(f"key:{c}" for c in phone), "phone_next", "confirm"):
+                         "address_building", "key:3", "address_room", *(f"key:{c}" for c in "1203"),
+                         "address_next", *(f"key:{c}" for c in phone), "phone_next", "confirm"):
                 tap(name)
                 app.processEvents()
             settle(lambda: flow.state.screen is Screen.PAY, "the order")

@@ -8,12 +8,14 @@ imports no HTTP library, so the flow and its tests stay pure.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from kiosk_app.errors import KioskError
+from kiosk_app.scan import REFERENCE_ALPHABET
 from schedules.protocol.kiosk import (
     CaseLookup,
     CaseStatus,
@@ -88,6 +90,7 @@ class FakeKioskApi:
     create_calls: int = 0
     lockout_after: int = 5
     fail_with: Exception | None = None  # every call raises it (a revoked key, a server bug)
+    status_base: str = "http://pay.invalid"  # where the orders' status pages are (``OrderView.status_url``)
     _by_key: dict[uuid.UUID, str] = field(default_factory=dict)
     _failures: dict[str | None, int] = field(default_factory=dict)  # per kiosk session, as the server
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -105,13 +108,16 @@ class FakeKioskApi:
             if order.idempotency_key in self._by_key:
                 return self.orders[self._by_key[order.idempotency_key]]
             service = next((s for s in self.catalogue_doc.services if s.id == order.service_id), None)
-            if service is None or not any(s.id == order.slot_id and s.remaining > 0 for s in service.slots):
+            slot = next((s for s in service.slots if s.id == order.slot_id), None) if service else None
+            if service is None or slot is None or slot.remaining <= 0:
                 raise Rejected(409, "slot not available")
-            order_id = f"o{len(self.orders) + 1}"
+            n = len(self.orders) + 1
+            order_id = f"o{n}"
+            reference = f"K{REFERENCE_ALPHABET[n // 29 % 29]}{REFERENCE_ALPHABET[n % 29]}-F4K"
             paying = service.price_minor > 0
             view = OrderView(
                 id=order_id,
-                reference=f"K{len(self.orders) + 1:02d}-F4K",
+                reference=reference,
                 state=OrderState.AWAITING_PAYMENT if paying else OrderState.PAID,
                 service_id=service.id,
                 slot_id=order.slot_id,
@@ -124,6 +130,10 @@ class FakeKioskApi:
                 payment=PaymentView(provider="fake", qr_payload=f"http://pay.invalid/pay/{order_id}",
                                     expires_at=self.now + self.payment_ttl) if paying else None,
                 local_reference=order.local_reference,
+                appointment_start=slot.start,
+                appointment_end=slot.end,
+                address=order.address,
+                status_url=f"{self.status_base}/o/{_link_token(reference)}/{reference}",
             )
             self.orders[order_id] = view
             self._by_key[order.idempotency_key] = order_id
@@ -178,6 +188,11 @@ class FakeKioskApi:
             raise ApiUnavailable("fake server is offline")
         if self.fail_with is not None:
             raise self.fail_with
+
+
+def _link_token(reference: str) -> str:
+    """The capability part of a status link, like the server's (there an HMAC with its secret)."""
+    return hashlib.sha256(reference.encode()).hexdigest()[:22]
 
 
 def text(zh: str, en: str) -> LocalizedText:

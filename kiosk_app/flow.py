@@ -14,7 +14,7 @@ import logging
 import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -24,16 +24,20 @@ from pydantic import ValidationError
 from kiosk_app import qr
 from kiosk_app.api import ApiUnavailable, CatalogueResult, KioskApi, LockedOut, NotFound, Rejected
 from kiosk_app.jobs import Runner
-from kiosk_app.scan import ScanKind, parse_scan
+from kiosk_app.paging import PageOf, page_count, page_holding, page_of
+from kiosk_app.scan import REFERENCE_ALPHABET, ScanKind, parse_scan
 from kiosk_app.store import CachedCatalogue, CaseMemory, CatalogueStore
+from kiosk_app.theme import Theme, theme_for
 from schedules.protocol.kiosk import (
     PHONE_PATTERN,
+    CaseEvent,
     CaseLookup,
     CaseStatus,
     OfflineOrderClaims,
     OrderCreate,
     OrderState,
     OrderView,
+    ServiceAddress,
     ServiceCatalogue,
     ServiceCategory,
     ServiceOffer,
@@ -43,7 +47,7 @@ from schedules.protocol.kiosk import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ORDERS_TOPIC = "kiosk.orders"
-LOCAL_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
+LOCAL_ALPHABET = REFERENCE_ALPHABET  # local references read like the server's
 
 
 class Screen(StrEnum):
@@ -52,6 +56,7 @@ class Screen(StrEnum):
     CATEGORY = "category"
     DETAIL = "detail"
     SLOT = "slot"
+    ADDRESS = "address"
     PHONE = "phone"
     CONFIRM = "confirm"
     ORDER = "order"
@@ -59,6 +64,7 @@ class Screen(StrEnum):
     RECEIPT = "receipt"
     CASE_INPUT = "case_input"
     CASE_RESULT = "case_result"
+    ORDERS = "orders"
     LOOKUP = "lookup"
     MAINT_PIN = "maint_pin"
     MAINTENANCE = "maintenance"
@@ -80,6 +86,18 @@ def in_session(state: KioskState) -> bool:
 class CaseField(StrEnum):
     NUMBER = "number"
     LAST4 = "last4"
+
+
+class AddressField(StrEnum):
+    """The parts of a home address the keypad fills: building and room needed, unit if there is one."""
+
+    BUILDING = "building"
+    UNIT = "unit"
+    ROOM = "room"
+
+
+# Digits only (a large 0-9 pad); lengths of real building, unit and room numbers.
+ADDRESS_LIMITS = {AddressField.BUILDING: 4, AddressField.UNIT: 2, AddressField.ROOM: 5}
 
 
 @dataclass(frozen=True)
@@ -147,14 +165,23 @@ class KioskState:
     notice: Notice | None = None
     large_text: bool = False
     idle_seconds_left: int | None = None  # set while the idle warning shows
+    # The page each list screen shows. Replaced, never changed in place (so are the lists below):
+    # the window compares a copy of the state with the last one it drew.
+    list_pages: dict[Screen, int] = field(default_factory=dict)
     # -- personal data: everything below is wiped by reset() --
     category_id: str | None = None
     service_id: str | None = None
     slot_id: str | None = None
     phone: str = ""
+    building: str = ""  # digits as typed; sent as "3号楼", "2单元", "1203" (ServiceAddress)
+    unit: str = ""
+    room: str = ""
+    address_field: AddressField = AddressField.BUILDING
     pending: PendingBooking | None = None
     order: OrderView | None = None
     pay_seconds_left: int | None = None
+    confirming_cancel: bool = False  # the pay screen asks "cancel this order?" before it does
+    my_orders: list[OrderView] = field(default_factory=list)  # this visit's orders, newest first
     case_number: str = ""
     id_last4: str = ""
     case_field: CaseField = CaseField.NUMBER
@@ -219,10 +246,15 @@ class KioskFlow:
             listener(self.state)
 
     def _go(self, screen: Screen, remember: bool = True) -> None:
-        if remember and self.state.screen is not screen:
-            self.state.history.append(self.state.screen)
-        self.state.screen = screen
-        self.state.notice = None
+        """Show ``screen`` from its first page (going back returns to the page that was shown)."""
+        s = self.state
+        if remember and s.screen is not screen:
+            s.history.append(s.screen)
+        if s.screen is not screen:
+            s.list_pages = {**s.list_pages, screen: 0}
+        s.screen = screen
+        s.notice = None
+        s.confirming_cancel = False
 
     def _submit(self, job: Callable[[], T], done: Callable[[T], None],
                 failed: Callable[[Exception], None]) -> None:
@@ -303,6 +335,70 @@ class KioskFlow:
             return []
         return [s for s in cat.services if s.category_id == self.state.category_id]
 
+    def appointment(self, view: OrderView) -> tuple[dt.datetime, dt.datetime] | None:
+        """When the booked service happens: the server's word, else the slot in the catalogue."""
+        if view.appointment_start is not None and view.appointment_end is not None:
+            return view.appointment_start, view.appointment_end
+        cat = self.state.catalogue
+        slots = (slot for s in cat.services if s.id == view.service_id for slot in s.slots) if cat else ()
+        slot = next((slot for slot in slots if slot.id == view.slot_id), None)
+        return (slot.start, slot.end) if slot is not None else None
+
+    # -- pages of the list screens ----------------------------------------------------------
+
+    @property
+    def theme(self) -> Theme:
+        return theme_for(self.state.large_text)
+
+    def category_page(self) -> PageOf[ServiceCategory]:
+        cat = self.state.catalogue
+        return self._page(Screen.HOME, cat.categories if cat else (), self.theme.grid_size)
+
+    def service_page(self) -> PageOf[ServiceOffer]:
+        return self._page(Screen.CATEGORY, self.services_in_category(), self.theme.service_rows)
+
+    def slot_page(self) -> PageOf[TimeSlot]:
+        service = self.service
+        return self._page(Screen.SLOT, service.slots if service else (), self.theme.slot_rows)
+
+    def order_page(self) -> PageOf[OrderView]:
+        return self._page(Screen.ORDERS, self.state.my_orders, self.theme.order_rows)
+
+    def event_page(self) -> PageOf[CaseEvent]:
+        """The case's timeline newest first: the current step leads the first page."""
+        status = self.state.case_status
+        events = tuple(reversed(status.timeline)) if status else ()
+        return self._page(Screen.CASE_RESULT, events, self.theme.event_rows)
+
+    def _page(self, screen: Screen, items: Sequence[T], per_page: int) -> PageOf[T]:
+        return page_of(items, self.state.list_pages.get(screen, 0), per_page)
+
+    def current_page(self) -> PageOf[Any] | None:
+        """The page the current screen shows, if it is a list screen."""
+        pages: dict[Screen, Callable[[], PageOf[Any]]] = {
+            Screen.HOME: self.category_page, Screen.CATEGORY: self.service_page, Screen.SLOT: self.slot_page,
+            Screen.ORDERS: self.order_page, Screen.CASE_RESULT: self.event_page,
+        }
+        make = pages.get(self.state.screen)
+        return make() if make is not None else None
+
+    def next_page(self) -> None:
+        self._turn(+1)
+
+    def previous_page(self) -> None:
+        self._turn(-1)
+
+    def _turn(self, step: int) -> None:
+        listing = self.current_page()
+        if listing is None:
+            return
+        number = min(max(0, listing.number + step), page_count(listing.total, listing.per_page) - 1)
+        if number != listing.number:
+            s = self.state
+            s.list_pages = {**s.list_pages, s.screen: number}
+            s.notice = None
+            self._changed()
+
     # -- navigation ---------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -313,7 +409,9 @@ class KioskFlow:
         self._changed()
 
     def back(self) -> None:
-        if self.state.screen in (Screen.PAY, Screen.ORDER, Screen.RECEIPT):
+        if self.state.screen is Screen.PAY:
+            return self.keep_order()
+        if self.state.screen in (Screen.ORDER, Screen.RECEIPT):
             return self.home()  # a booking is never re-submitted by going back
         if self.state.history:
             self.state.screen = self.state.history.pop()
@@ -323,11 +421,20 @@ class KioskFlow:
         self._changed()
 
     def home(self) -> None:
-        """Back to the home tiles, forgetting this resident's inputs but not the language."""
-        self._clear_personal()
+        """Back to the home tiles, forgetting this resident's inputs but not the language.
+
+        This visit's orders stay in "my orders" (an unpaid one can still be paid) until the
+        privacy reset. Leaving the pay screen this way keeps the order (``keep_order``).
+        """
+        if self.state.screen is Screen.PAY and self.state.order is not None:
+            return self.keep_order()
+        self._home()
+        self._changed()
+
+    def _home(self) -> None:
+        self._clear_personal(keep_orders=True)
         self.state.history.clear()
         self._go(Screen.HOME, remember=False)
-        self._changed()
 
     def open_category(self, category_id: str) -> None:
         self.state.category_id = category_id
@@ -350,11 +457,18 @@ class KioskFlow:
             self.state.notice = Notice("slot.full")
         else:
             self.state.slot_id = slot_id
-            self._go(Screen.PHONE)
+            self.state.address_field = self._first_missing() or AddressField.BUILDING
+            self._go(Screen.ADDRESS)
         self._changed()
 
     def toggle_large_text(self) -> None:
-        self.state.large_text = not self.state.large_text
+        """Switch text size; a list stays on the page that holds the first item the resident saw."""
+        s = self.state
+        listing = self.current_page()
+        s.large_text = not s.large_text
+        after = self.current_page()
+        if listing is not None and after is not None:
+            s.list_pages = {**s.list_pages, s.screen: page_holding(listing.first_index, after.per_page)}
         self._changed()
 
     # -- keypad ---------------------------------------------------------------------------------
@@ -365,6 +479,12 @@ class KioskFlow:
         char = char.upper()
         if s.screen is Screen.PHONE and char.isdigit() and len(s.phone) < 11:
             s.phone += char
+        elif s.screen is Screen.ADDRESS and char.isdigit():
+            which = s.address_field
+            value = getattr(s, which.value)
+            if len(value) >= ADDRESS_LIMITS[which]:
+                return
+            setattr(s, which.value, value + char)
         elif s.screen is Screen.CASE_INPUT:
             if s.case_field is CaseField.NUMBER and len(s.case_number) < 32 and _case_char(char):
                 s.case_number += char
@@ -385,6 +505,8 @@ class KioskFlow:
         s = self.state
         if s.screen is Screen.PHONE:
             s.phone = s.phone[:-1]
+        elif s.screen is Screen.ADDRESS:
+            setattr(s, s.address_field.value, getattr(s, s.address_field.value)[:-1])
         elif s.screen is Screen.CASE_INPUT and s.case_field is CaseField.NUMBER:
             s.case_number = s.case_number[:-1]
         elif s.screen is Screen.CASE_INPUT:
@@ -399,6 +521,8 @@ class KioskFlow:
         s = self.state
         if s.screen is Screen.PHONE:
             s.phone = ""
+        elif s.screen is Screen.ADDRESS:
+            setattr(s, s.address_field.value, "")
         elif s.screen is Screen.CASE_INPUT and s.case_field is CaseField.NUMBER:
             s.case_number = ""
         elif s.screen is Screen.CASE_INPUT:
@@ -410,6 +534,53 @@ class KioskFlow:
         self._changed()
 
     # -- booking --------------------------------------------------------------------------------
+
+    @property
+    def address_required(self) -> bool:
+        """A service at the resident's home cannot be booked without building and room."""
+        service = self.service
+        return service is None or service.at_home
+
+    def select_address_field(self, which: AddressField) -> None:
+        self.state.address_field = which
+        self._changed()
+
+    def _first_missing(self) -> AddressField | None:
+        s = self.state
+        if not s.building:
+            return AddressField.BUILDING
+        return AddressField.ROOM if not s.room else None
+
+    def address(self) -> ServiceAddress | None:
+        """What the resident typed, as the order carries it; None when nothing was typed."""
+        s = self.state
+        if not s.building or not s.room:
+            return None
+        return ServiceAddress(building=f"{s.building}号楼", unit=f"{s.unit}单元" if s.unit else "",
+                              room=s.room)
+
+    def address_next(self) -> None:
+        """On to the phone number once building and room are there (or nothing, when not at home)."""
+        s = self.state
+        nothing = not (s.building or s.unit or s.room)
+        missing = self._first_missing()
+        if missing is None or (nothing and not self.address_required):
+            self._go(Screen.PHONE)
+        else:
+            s.address_field = missing
+            s.notice = Notice("address.missing_building" if missing is AddressField.BUILDING
+                              else "address.missing_room")
+        self._changed()
+
+    def skip_address(self) -> None:
+        """No address for a service at the provider's place; refused for a home service."""
+        s = self.state
+        if self.address_required:
+            s.notice = Notice("address.required")
+        else:
+            s.building = s.unit = s.room = ""
+            self._go(Screen.PHONE)
+        self._changed()
 
     def phone_next(self) -> None:
         if re.fullmatch(PHONE_PATTERN, self.state.phone):
@@ -427,7 +598,7 @@ class KioskFlow:
         key = uuid.uuid4()
         try:
             order = OrderCreate(idempotency_key=key, service_id=service.id, slot_id=s.slot_id,
-                                phone=s.phone, local_reference=local_reference(key))
+                                phone=s.phone, local_reference=local_reference(key), address=self.address())
         except ValidationError:
             s.notice = Notice("phone.invalid")
             self._changed()
@@ -466,7 +637,7 @@ class KioskFlow:
                     kiosk_id=self.settings.kiosk_id, idempotency_key=order.idempotency_key,
                     service_id=order.service_id, slot_id=order.slot_id, phone=order.phone,
                     amount_minor=pending.amount_minor, issued_at=now, expires_at=expires,
-                    nonce=secrets.token_hex(12))
+                    nonce=secrets.token_hex(12), address=order.address)
                 pending.offline_pay_url = self.signer.pay_url(claims)
                 pending.offline_expires_at = expires
                 self._go(Screen.PAY, remember=False)
@@ -481,6 +652,7 @@ class KioskFlow:
 
     def _show_order(self, view: OrderView) -> None:
         self.state.order = view
+        self._remember(view)
         if view.state is OrderState.AWAITING_PAYMENT and view.payment is not None:
             self._go(Screen.PAY, remember=False)
             self._next_poll = None
@@ -494,12 +666,90 @@ class KioskFlow:
             elif view.state is OrderState.CANCELLED:
                 self.state.notice = Notice("pay.cancelled")
 
+    def _remember(self, view: OrderView) -> None:
+        """Put ``view`` first in this visit's "my orders" (replacing an older view of it)."""
+        s = self.state
+        s.my_orders = [view, *(o for o in s.my_orders if o.id != view.id)]
+
+    def ask_cancel(self) -> None:
+        """The cancel button only asks: one tap must not throw away an order."""
+        if self.state.screen is Screen.PAY and self.state.order is not None:
+            self.state.confirming_cancel = True
+            self._changed()
+
+    def keep_paying(self) -> None:
+        """The resident said no to "cancel this order?": back to the payment code."""
+        self.state.confirming_cancel = False
+        self._changed()
+
     def cancel_payment(self) -> None:
+        """Cancel the order, once the resident confirmed it (``ask_cancel``)."""
         order = self.state.order
         if order is None:
             return self.home()
-        self._submit(lambda: self.api.cancel_order(order.id), self._on_polled, self._on_poll_failed)
+        if not self.state.confirming_cancel:
+            return self.ask_cancel()
+        self.state.confirming_cancel = False
+        self.state.busy = True
+        self._submit(lambda: self.api.cancel_order(order.id), self._on_cancelled, self._on_cancel_failed)
         self._changed()
+
+    def _on_cancelled(self, view: OrderView) -> None:
+        self.state.busy = False
+        self._on_polled(view)
+
+    def _on_cancel_failed(self, exc: Exception) -> None:
+        self.state.busy = False
+        self._on_poll_failed(exc)
+        self.state.notice = Notice("pay.cancel_failed")
+
+    def keep_order(self) -> None:
+        """Leave the pay screen with the order kept: payable later from "my orders"."""
+        order = self.state.order
+        self._home()
+        if order is not None:
+            self.state.notice = Notice("order.kept", (("reference", order.reference),))
+        self._changed()
+
+    def open_my_orders(self) -> None:
+        """This visit's orders with their state (refreshed); with none yet, the look-up by number."""
+        if not self.state.my_orders:
+            return self.open_lookup()
+        self._go(Screen.ORDERS)
+        ids = [o.id for o in self.state.my_orders]
+        self._submit(lambda: _fetch_orders(self.api, ids), self._on_orders_refreshed,
+                     lambda exc: self._set_online(not isinstance(exc, ApiUnavailable)))
+        self._changed()
+
+    def _on_orders_refreshed(self, views: list[OrderView]) -> None:
+        self._set_online(True)
+        fresh = {v.id: v for v in views}
+        self.state.my_orders = [fresh.get(o.id, o) for o in self.state.my_orders]
+
+    def resume_payment(self, order_id: str) -> None:
+        """Pay an order kept earlier: fetch it (the code may have expired) and show what is due."""
+        s = self.state
+        if s.busy:
+            return
+        s.busy = True
+        s.notice = None
+        self._submit(lambda: _with_qr(self.api.get_order(order_id)), self._on_resumed, self._on_resume_failed)
+        self._changed()
+
+    def _on_resumed(self, view: OrderView) -> None:
+        self.state.busy = False
+        self._set_online(True)
+        self.state.history.clear()
+        self._show_order(view)
+
+    def _on_resume_failed(self, exc: Exception) -> None:
+        self.state.busy = False
+        if isinstance(exc, ApiUnavailable):
+            self._set_online(False)
+            self.state.notice = Notice("lookup.offline")
+        else:
+            log.warning("resuming order failed: %s", exc)
+            self.state.notice = Notice("lookup.not_found")
 
     def _on_polled(self, view: OrderView) -> None:
         self._poll_in_flight = False
@@ -508,6 +758,7 @@ class KioskFlow:
             return
         previous = self.state.order.state
         self.state.order = view
+        self._remember(view)
         if view.state is not previous or self.state.screen is not Screen.PAY:
             self._show_order(view)
 
@@ -521,6 +772,8 @@ class KioskFlow:
     # -- my order ---------------------------------------------------------------------------------
 
     def open_lookup(self) -> None:
+        self.state.lookup_reference = ""
+        self.state.lookup_result = None
         self._go(Screen.LOOKUP)
         self._changed()
 
@@ -539,6 +792,7 @@ class KioskFlow:
         self.state.busy = False
         self._set_online(True)
         self.state.lookup_result = view
+        self._remember(view)
 
     def _on_lookup_failed(self, exc: Exception) -> None:
         self.state.busy = False
@@ -705,6 +959,7 @@ class KioskFlow:
         self._in_flight_keys.clear()  # their answers will be dropped: the outbox sync takes them over
         s = self.state
         s.history.clear()
+        s.list_pages = {}
         s.screen = Screen.ATTRACT
         s.notice = None
         s.busy = False
@@ -713,13 +968,18 @@ class KioskFlow:
         self._poll_in_flight = False
         self._changed()
 
-    def _clear_personal(self) -> None:
+    def _clear_personal(self, keep_orders: bool = False) -> None:
         s = self.state
         s.category_id = s.service_id = s.slot_id = None
         s.phone = ""
+        s.building = s.unit = s.room = ""
+        s.address_field = AddressField.BUILDING
         s.pending = None
         s.order = None
         s.pay_seconds_left = None
+        s.confirming_cancel = False
+        if not keep_orders:
+            s.my_orders = []
         s.case_number = s.id_last4 = ""
         s.case_field = CaseField.NUMBER
         s.case_status = None
@@ -857,8 +1117,25 @@ def deliver_orders(
 def _with_qr(view: OrderView) -> OrderView:
     """Prepare the payment and receipt QR codes on the worker thread that fetched the order."""
     qr.warm(view.payment.qr_payload if view.payment else None)
-    qr.warm(view.reference)
+    qr.warm(receipt_link(view))
     return view
+
+
+def receipt_link(view: OrderView) -> str:
+    """What the receipt's QR holds: the order's status page for a phone (the server's link), which
+    the kiosk's scanner also reads (``scan.parse_scan``); ``ORDER:<reference>`` from an older server."""
+    return view.status_url or f"ORDER:{view.reference}"
+
+
+def _fetch_orders(api: KioskApi, ids: list[str]) -> list[OrderView]:
+    """The current state of each order (worker thread); one that is gone is left out."""
+    views = []
+    for order_id in ids:
+        try:
+            views.append(api.get_order(order_id))
+        except NotFound:
+            continue
+    return views
 
 
 def download_images(api: KioskApi, store: CatalogueStore, catalogue: ServiceCatalogue) -> int:

@@ -8,13 +8,14 @@ current language, its listeners and the community's time zone for the widgets.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from kiosk_app.errors import KioskError
 from schedules.bilingual import MissingText, TextTable
-from schedules.protocol.kiosk import LocalizedText
+from schedules.protocol.kiosk import LocalizedText, ServiceAddress
 
 
 class Language(StrEnum):
@@ -43,6 +44,10 @@ CATALOGUE = TextTable({
     "common.cancel": ("取消", "Cancel"),
     "common.delete": ("删除", "Delete"),
     "common.clear": ("清空", "Clear"),
+    "common.next": ("下一步", "Next"),
+    "common.previous_page": ("上一页", "Previous page"),
+    "common.next_page": ("下一页", "Next page"),
+    "common.page": ("第 {page} / {pages} 页", "Page {page} of {pages}"),
     "common.error": (
         "出错了，请重试或联系工作人员。", "Something went wrong. Please try again or ask staff."),
     "offline.banner": ("离线 — 信息更新于 {time}", "Offline — information as of {time}"),
@@ -51,8 +56,6 @@ CATALOGUE = TextTable({
         "Cannot reach the server and no saved service information. Please try later.",
     ),
     "home.title": ("请选择服务", "Please choose a service"),
-    "home.cases": ("办件进度查询", "Check my application progress"),
-    "home.my_order": ("我的订单", "My order"),
     "category.title": ("{category}", "{category}"),
     "category.empty": ("该类别暂无服务", "No services in this category yet"),
     "service.price": ("价格：{price}", "Price: {price}"),
@@ -70,16 +73,39 @@ CATALOGUE = TextTable({
     "phone.hint": (
         "用于接收预约通知，我们只显示部分号码。", "Used for booking notices; only part is ever shown."),
     "phone.invalid": ("请输入11位手机号码（1开头）", "Enter an 11-digit mobile number starting with 1"),
-    "phone.next": ("下一步", "Next"),
+    "address.title_home": ("请输入上门服务的地址", "Your address for the home visit"),
+    "address.title_optional": ("您的地址（可以不填）", "Your address (you may skip this)"),
+    "address.hint_home": (
+        "服务人员会上门，请填写楼号和房号。", "The provider comes to your home: enter building and room."),
+    "address.hint_optional": (
+        "此服务不在您家中进行，可以跳过。",
+        "This service does not take place at your home: you may skip this.",
+    ),
+    "address.building": ("楼号", "Building"),
+    "address.unit": ("单元（没有可不填）", "Unit (if any)"),
+    "address.room": ("房号", "Room"),
+    "address.skip": ("跳过，不需要上门", "Skip: not at my home"),
+    "address.missing_building": ("请填写楼号", "Please enter the building number"),
+    "address.missing_room": ("请填写房号", "Please enter the room number"),
+    "address.required": (
+        "上门服务需要地址，不能跳过。", "A home visit needs your address; it cannot be skipped."),
+    "place.building": ("{number}号楼", "Building {number}"),
+    "place.unit": ("{number}单元", "Unit {number}"),
+    "place.room": ("{number}室", "Room {number}"),
     "confirm.title": ("请确认预约信息", "Please confirm your booking"),
-    "confirm.service": ("服务：{service}", "Service: {service}"),
-    "confirm.time": ("时间：{time}", "Time: {time}"),
     "confirm.phone": ("手机：{phone}", "Phone: {phone}"),
-    "confirm.amount": ("金额：{amount}", "Amount: {amount}"),
     "confirm.submit": ("确认预约", "Confirm booking"),
+    "order.service": ("服务：{service}", "Service: {service}"),
+    "order.appointment": ("预约时间：{time}", "Appointment: {time}"),
+    "order.place": ("服务地点：{place}", "Place: {place}"),
+    "order.amount": ("金额：{amount}", "Amount: {amount}"),
     "order.submitting": ("正在提交预约…", "Submitting your booking…"),
-    "order.reference": ("订单号：{reference}", "Order reference: {reference}"),
-    "order.local_reference": ("临时单号：{reference}", "Temporary reference: {reference}"),
+    "order.reference": ("订单号：{reference}", "Order number: {reference}"),
+    "order.local_reference": ("临时订单号：{reference}", "Temporary order number: {reference}"),
+    "order.kept": (
+        "订单 {reference} 已保留：稍后可在“我的订单”中继续支付。",
+        "Order {reference} is kept: you can pay it later under \"My orders\".",
+    ),
     "order.saved_offline": (
         "网络暂时中断，您的预约已安全保存，联网后自动提交。",
         "The network is down. Your booking is saved safely and will be sent when it returns.",
@@ -87,9 +113,6 @@ CATALOGUE = TextTable({
     "order.pay_now": ("扫码支付", "Pay by QR code"),
     "order.free_done": ("预约成功，无需付款。", "Booked. Nothing to pay."),
     "pay.title": ("请用手机扫码支付", "Scan with your phone to pay"),
-    "pay.amount": ("金额：{amount}", "Amount: {amount}"),
-    "pay.merchant": ("商户：{merchant}", "Merchant: {merchant}"),
-    "pay.subject": ("项目：{subject}", "For: {subject}"),
     "pay.countdown": ("剩余支付时间 {minutes}:{seconds}", "Time left to pay {minutes}:{seconds}"),
     "pay.waiting": ("正在等待支付确认…", "Waiting for payment confirmation…"),
     "pay.offline_note": (
@@ -99,24 +122,38 @@ CATALOGUE = TextTable({
     "pay.expired": ("支付已超时，订单已取消。", "Payment time ran out; the order was cancelled."),
     "pay.cancelled": ("订单已取消。", "The order was cancelled."),
     "pay.cancel": ("取消订单", "Cancel order"),
+    "pay.keep": ("返回首页，订单保留", "Home: keep the order, pay later"),
+    "pay.cancel_failed": (
+        "暂时无法取消，请稍后再试。", "The order could not be cancelled just now. Please try again."),
+    "cancel.title": ("确定要取消这个订单吗？", "Cancel this order?"),
+    "cancel.consequence": (
+        "取消后，预约的名额会让给别人，不能恢复。",
+        "Your booked place will go to someone else; this cannot be undone.",
+    ),
+    "cancel.yes": ("是，取消订单", "Yes, cancel the order"),
+    "cancel.no": ("不取消，继续支付", "No, keep it and pay"),
     "receipt.title": ("支付成功", "Payment received"),
-    "receipt.paid_at": ("支付时间：{time}", "Paid at: {time}"),
-    "receipt.keep": ("请扫描或拍下二维码保存订单号", "Scan or photograph the QR code to keep your reference"),
+    "receipt.keep": (
+        "用手机扫描二维码，可随时查看订单", "Scan the code with your phone to follow your order"),
     "receipt.done": ("完成", "Done"),
-    "lookup.title": ("查询我的订单", "Look up my order"),
-    "lookup.hint": ("请输入订单号", "Enter your order reference"),
-    "lookup.search": ("查询", "Search"),
-    "lookup.not_found": ("未找到该订单，请核对订单号。", "No order with that reference. Please check it."),
-    "lookup.offline": ("离线时无法查询订单。", "Order lookup is not available offline."),
+    "orders.title": ("我的订单", "My orders"),
+    "orders.find_other": ("查找其他订单", "Find another order"),
+    "orders.pay_now": ("继续支付", "Pay now"),
+    "lookup.title": ("查找订单", "Find an order"),
+    "lookup.hint": (
+        "请输入订单号，或扫描收据上的二维码", "Enter your order number or scan the code on your receipt"),
+    "lookup.search": ("查找", "Find"),
+    "lookup.not_found": ("未找到该订单，请核对订单号。", "No order with that number. Please check it."),
+    "lookup.offline": ("离线时无法查找订单。", "Orders cannot be looked up while offline."),
     "lookup.state": ("状态：{state}", "Status: {state}"),
-    "state.created": ("已创建", "Created"),
-    "state.awaiting_payment": ("待支付", "Awaiting payment"),
-    "state.paid": ("已支付", "Paid"),
-    "state.fulfilled": ("已完成", "Completed"),
-    "state.expired": ("已过期", "Expired"),
+    "state.created": ("待付款", "Waiting for payment"),
+    "state.awaiting_payment": ("待付款", "Waiting for payment"),
+    "state.paid": ("已付款", "Paid"),
+    "state.fulfilled": ("服务已完成", "Service done"),
+    "state.expired": ("已过期，未扣款", "Expired; nothing was charged"),
     "state.cancelled": ("已取消", "Cancelled"),
-    "state.refunded": ("已退款", "Refunded"),
-    "case.title": ("办件进度查询", "Application progress"),
+    "state.refunded": ("已取消并退款", "Cancelled and refunded"),
+    "case.title": ("办件进度查询", "Application progress"),  # also the home tile: one name
     "case.number": ("办件编号", "Case number"),
     "case.id_last4": ("身份证后4位", "Last 4 ID digits"),
     "case.scan_hint": (
@@ -144,6 +181,7 @@ CATALOGUE = TextTable({
     "case.current": ("当前", "Current"),
     "case.next_step": ("下一步：{text}", "Next step: {text}"),
     "case.missing": ("需补充材料：{docs}", "Documents needed: {docs}"),
+    "case.list_separator": ("、", ", "),
     "case.deadline": ("截止日期：{date}", "Deadline: {date}"),
     "case.due_by": ("法定办结时限：{date}", "Legal time limit: {date}"),
     "case.as_of": ("信息更新于 {time}", "Information as of {time}"),
@@ -180,6 +218,9 @@ CATALOGUE = TextTable({
     "maint.online": ("在线", "Online"),
     "maint.offline": ("离线", "Offline"),
     "maint.none": ("无", "None"),
+    "peripheral.scanner": ("扫码器", "Scanner"),
+    "peripheral.printer": ("打印机", "Printer"),
+    "peripheral.touchscreen": ("触摸屏", "Touch screen"),
     "maint.exit": ("退出维护", "Leave maintenance"),
     "emergency.title": ("紧急通知", "Emergency notice"),
     "emergency.kept": (
@@ -221,6 +262,9 @@ class Translator:
     def date(self, day: dt.date) -> str:
         return format_date(day, self.language)
 
+    def place(self, address: ServiceAddress, masked: bool = False) -> str:
+        return format_place(address, self.language, masked)
+
     def set_language(self, language: Language) -> None:
         if language is not self.language:
             self.language = language
@@ -232,6 +276,33 @@ class Translator:
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
+
+
+_PLACE_PARTS = (("building", re.compile(r"^(\w+?)号楼$")), ("unit", re.compile(r"^(\w+?)单元$")),
+                ("room", re.compile(r"^(\w+?)室?$")))
+
+
+def format_place(address: ServiceAddress, language: Language, masked: bool = False) -> str:
+    """"3号楼 2单元 1203室" / "Building 3, Unit 2, Room 1203". The kiosk sends building and unit with
+    their Chinese suffixes (how the provider reads an address); English puts the numbers in English
+    words; text typed elsewhere is shown as it is. ``masked`` hides the middle of the room number
+    (``1**3``) like the phone's status page: for orders shown again, not just typed."""
+    parts = []
+    for name, pattern in _PLACE_PARTS:
+        value = getattr(address, name).strip()
+        if not value:
+            continue
+        match = pattern.fullmatch(value)
+        number = match.group(1) if match else value
+        if name == "room" and masked:
+            number = mask_middle(number)
+        parts.append(CATALOGUE.text(f"place.{name}", language.value, number=number) if match else number)
+    return (" " if language is Language.ZH else ", ").join(parts)
+
+
+def mask_middle(text: str) -> str:
+    """``1203`` → ``1**3``; two characters or fewer are hidden whole."""
+    return text[0] + "*" * (len(text) - 2) + text[-1] if len(text) > 2 else "*" * len(text)
 
 
 def format_money(amount_minor: int, currency: str = "CNY") -> str:

@@ -43,7 +43,8 @@ def sample_catalogue(now: dt.datetime = T0) -> ServiceCatalogue:
                          name=text("老年助餐（午餐）", "Seniors' lunch"),
                          description=text("荤素搭配，少油少盐，可送餐上门。",
                                           "Balanced, low-salt lunch; delivery available."),
-                         price_minor=1200, duration_minutes=60, rating=4.7, slots=slots("meal", (3, 0, 2))),
+                         price_minor=1200, duration_minutes=60, rating=4.7, slots=slots("meal", (3, 0, 2)),
+                         at_home=False),
             ServiceOffer(id="bath", category_id="elderly_care", provider_name=text("安心护理", "Safe Care"),
                          name=text("上门助浴", "Home bathing help"),
                          description=text("专业护理员上门协助洗浴。",
@@ -57,7 +58,7 @@ def sample_catalogue(now: dt.datetime = T0) -> ServiceCatalogue:
                          name=text("免费测血压", "Free blood pressure check"),
                          description=text("社区医生为您测量血压。",
                                           "A community doctor checks your blood pressure."),
-                         price_minor=0, duration_minutes=15, slots=slots("bp", (10,))),
+                         price_minor=0, duration_minutes=15, slots=slots("bp", (10,)), at_home=False),
         ),
     )
 

@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 # Case numbers open with a letter (the case type, ``GA-20261203-522703``): a run of digits alone
 # is a fragment of one, never a whole number.
 _CASE_RE = re.compile(r"^[A-Z][A-Z0-9-]{3,31}$")
-_REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
-_REFERENCE_RE = re.compile(rf"^L?[{_REFERENCE_ALPHABET}]{{3}}-?[{_REFERENCE_ALPHABET}]{{3}}$")
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"  # the server's: no look-alikes (0/O, 1/I/L)
+_REFERENCE_RE = re.compile(rf"^L?[{REFERENCE_ALPHABET}]{{3}}-?[{REFERENCE_ALPHABET}]{{3}}$")
 
 
 class ScanKind(StrEnum):

@@ -57,6 +57,19 @@ class Theme:
     small_pt: int  # the smallest text shown anywhere
     touch_px: int  # minimum height/width of anything tappable
     key_px: int  # keypad keys
+    icon_px: int  # a category tile's icon
+    # How many items a list page holds: what fits whole on 1080x1920 at this text size
+    # (kiosk_app.paging; the window tests check nothing is cut off with these numbers).
+    grid_columns: int  # home: category tiles per row
+    grid_rows: int
+    service_rows: int  # service cards in a category
+    slot_rows: int  # bookable times
+    order_rows: int  # "my orders" cards
+    event_rows: int  # a case's timeline events
+
+    @property
+    def grid_size(self) -> int:
+        return self.grid_columns * self.grid_rows
 
 
 NORMAL = Theme(
@@ -66,7 +79,8 @@ NORMAL = Theme(
         danger="#A61B1B", on_danger="#FFFFFF", banner="#7A4B00", on_banner="#FFFFFF",
         highlight="#0B5394", on_highlight="#FFFFFF", focus="#0B5394",
     ),
-    body_pt=20, title_pt=30, button_pt=22, small_pt=18, touch_px=88, key_px=96,
+    body_pt=20, title_pt=30, button_pt=22, small_pt=18, touch_px=88, key_px=96, icon_px=144,
+    grid_columns=3, grid_rows=3, service_rows=5, slot_rows=10, order_rows=3, event_rows=4,
 )
 
 LARGE = Theme(
@@ -76,7 +90,8 @@ LARGE = Theme(
         danger="#FF8A80", on_danger="#000000", banner="#FFD400", on_banner="#000000",
         highlight="#FFD400", on_highlight="#000000", focus="#FFD400",
     ),
-    body_pt=28, title_pt=40, button_pt=30, small_pt=24, touch_px=110, key_px=116,
+    body_pt=28, title_pt=40, button_pt=30, small_pt=24, touch_px=110, key_px=116, icon_px=120,
+    grid_columns=2, grid_rows=4, service_rows=3, slot_rows=8, order_rows=2, event_rows=3,
 )
 
 
@@ -130,8 +145,12 @@ def stylesheet(theme: Theme) -> str:
     QPushButton#danger {{ background: {p.danger}; color: {p.on_danger}; border: 2px solid {p.danger}; }}
     QPushButton#key {{ min-height: {theme.key_px}px; min-width: {theme.key_px}px; padding: 0;
                        font-size: {theme.title_pt}pt; font-weight: bold; }}
-    QPushButton#tile {{ min-height: {theme.touch_px * 2}px; font-size: {theme.title_pt}pt;
-                        text-align: left; padding: 16px 28px; background: {p.surface}; color: {p.text};
-                        border: 2px solid {p.muted_text}; }}
+    QPushButton#tile, QPushButton#card {{ min-height: {theme.touch_px}px; padding: 0;
+                        background: {p.surface}; color: {p.text}; border: 2px solid {p.muted_text}; }}
+    QPushButton#tile:pressed, QPushButton#card:pressed {{ border: 6px solid {p.focus}; }}
+    QLabel#tileName {{ font-size: {theme.title_pt}pt; font-weight: bold; }}
+    QLabel#action {{ font-size: {theme.button_pt}pt; font-weight: bold; }}
+    QFrame#dialog {{ background: {p.surface}; border: 4px solid {p.focus}; border-radius: 16px; }}
+    QLabel#dialogTitle {{ font-size: {theme.title_pt}pt; font-weight: bold; }}
     QPushButton:disabled {{ color: {p.muted_text}; border-style: dashed; }}
     """

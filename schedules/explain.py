@@ -18,7 +18,7 @@ from schedules.bilingual import TextTable
 from schedules.engine import ScheduleEngine, engine_for
 from schedules.errors import ScheduleError
 from schedules.loop import effective_duration
-from schedules.model import Campaign, Catalogue, Priority, Screen, Slot, SlotSource
+from schedules.model import Campaign, Catalogue, ItemKind, Priority, Screen, Slot, SlotSource
 from schedules.segments import Placed, Timeline
 from schedules.timeline import is_on
 from schedules.wallclock import (
@@ -179,17 +179,19 @@ def explain_slot(screen: Screen, catalogue: Catalogue, slot: Slot) -> Explanatio
         return _explanation(screen, at, slot.item_id, reasons)
     e = placed.entry
     if (e.item_id, e.source, e.source_id) != (slot.item_id, slot.source, slot.source_id):
-        reasons.append(_reason("not_in_timeline", detail=f"{e.item_id} ({e.source.value})"))
+        item = catalogue.items.get(e.item_id)
+        shown = _quoted(item.title) if item and item.title else e.item_id
+        reasons.append(_reason("not_in_timeline", detail=shown))
     if e.source is SlotSource.EMERGENCY:
-        reasons.append(_reason("emergency", detail=repr(e.source_id)))
+        reasons.append(_reason("emergency", detail=_announcement_name(catalogue, e.source_id)))
     elif e.source is SlotSource.ANNOUNCEMENT:
-        reasons.append(_reason("announcement", detail=repr(e.source_id)))
+        reasons.append(_reason("announcement", detail=_announcement_name(catalogue, e.source_id)))
         ann = next(a for a in engine.announcements if a.id == e.source_id)
         if ann.priority is Priority.IMPORTANT:
             reasons.append(_reason("important"))
     elif e.source is SlotSource.CAMPAIGN:
         c = next(c for c in engine.campaigns if c.id == e.source_id)
-        reasons.append(_reason("campaign", detail=repr(c.id)))
+        reasons.append(_reason("campaign", detail=_quoted(c.name or c.id)))
         reasons.append(_reason("booked_share", detail=_share_text(c)))
         loop = _hour_timeline(engine, screen, at).segments_all()[placed.segment].loop
         plan = next((p for p in loop.ads if p.campaign_id == c.id), None)
@@ -197,16 +199,30 @@ def explain_slot(screen: Screen, catalogue: Catalogue, slot: Slot) -> Explanatio
             reasons.append(_reason("frequency_capped", detail=str(plan.cap)))
     else:
         if placed.replaced == "cap_reached":
-            reasons.append(_reason("replaced_cap", detail=_replaced_id(placed)))
+            reasons.append(_reason("replaced_cap", detail=_replaced_id(placed, catalogue)))
         elif placed.replaced == "separation":
-            reasons.append(_reason("replaced_separation", detail=_replaced_id(placed)))
+            reasons.append(_reason("replaced_separation", detail=_replaced_id(placed, catalogue)))
         else:
             reasons.append(_reason("filler"))
     return _explanation(screen, at, slot.item_id, reasons)
 
 
-def _replaced_id(placed: Placed) -> str:
-    return repr(placed.replaced_id)
+def _replaced_id(placed: Placed, catalogue: Catalogue) -> str:
+    c = next((c for c in catalogue.campaigns if c.id == placed.replaced_id), None)
+    return _quoted(c.name if c is not None and c.name else str(placed.replaced_id))
+
+
+def _quoted(name: str) -> str:
+    """A name as the sentences quote it: 「…」 reads in both languages."""
+    return f"「{name}」"
+
+
+def _announcement_name(catalogue: Catalogue, announcement_id: str | None) -> str:
+    """An announcement as people know it: its title (its text slide's, else its first item's)."""
+    ann = next((a for a in catalogue.announcements if a.id == announcement_id), None)
+    items = [catalogue.items[i] for i in (ann.item_ids if ann else ()) if i in catalogue.items]
+    titled = [i for i in items if i.kind is ItemKind.TEXT and i.title] or [i for i in items if i.title]
+    return _quoted(titled[0].title if titled else str(announcement_id))
 
 
 def explain_absence(screen: Screen, catalogue: Catalogue, campaign_id: str, at: dt.datetime) -> Explanation:
@@ -261,10 +277,13 @@ def explain_absence(screen: Screen, catalogue: Catalogue, campaign_id: str, at: 
     loop = tl.segments_all()[placed.segment].loop
     if loop.emergency:
         return _explanation(
-            screen, at, campaign_id, [_reason("preempted_by_emergency", detail=repr(placed.entry.source_id))]
+            screen, at, campaign_id,
+            [_reason("preempted_by_emergency", detail=_announcement_name(catalogue, placed.entry.source_id))],
         )
     if placed.entry.source_id == campaign_id and placed.entry.source is SlotSource.CAMPAIGN:
-        return _explanation(screen, at, campaign_id, [_reason("playing", detail=placed.entry.item_id)])
+        item = catalogue.items.get(placed.entry.item_id)
+        shown = _quoted(item.title) if item is not None and item.title else placed.entry.item_id
+        return _explanation(screen, at, campaign_id, [_reason("playing", detail=shown)])
     plan = next((p for p in loop.ads if p.campaign_id == campaign_id), None)
     plays_before = 0
     next_play: dt.datetime | None = None

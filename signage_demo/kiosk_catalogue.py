@@ -22,14 +22,15 @@ from schedules.protocol.kiosk import CaseState
 LOCAL = ZoneInfo("Asia/Shanghai")
 SEED_CLERK = "seed-clerk"
 
+# (id, zh, en, at home: the kiosk requires the resident's building and room for its services)
 CATEGORIES = (
-    ("elderly_care", "居家养老", "Elderly care at home"),
-    ("housekeeping", "家政服务", "Housekeeping"),
-    ("repairs", "维修", "Repairs"),
-    ("property", "物业服务", "Property services"),
-    ("merchants", "周边商家", "Nearby merchants"),
-    ("health", "健康服务", "Health"),
-    ("gov_guides", "政务指南", "Government service guides"),
+    ("elderly_care", "居家养老", "Elderly care at home", True),
+    ("housekeeping", "家政服务", "Housekeeping", True),
+    ("repairs", "维修", "Repairs", True),
+    ("property", "物业服务", "Property services", False),  # permits, cards, fees: at the office
+    ("merchants", "周边商家", "Nearby merchants", False),  # at the shop (a delivery may still give one)
+    ("health", "健康服务", "Health", False),
+    ("gov_guides", "政务指南", "Government service guides", False),
 )
 
 PROVIDERS = {
@@ -310,8 +311,10 @@ def seed_demo_catalogue(session: Session, now: dt.datetime, days: int = 7) -> Se
     """Categories, providers (without portal accounts), services with hourly slots, demo cases."""
     if session.scalar(select(ServiceCategoryRow).limit(1)) is not None:
         return SeedSummary(0, 0, 0, ())
-    for position, (cid, zh, en) in enumerate(CATEGORIES):
-        session.add(ServiceCategoryRow(id=cid, name_zh=zh, name_en=en, icon="", position=position))
+    for position, (cid, zh, en, at_home) in enumerate(CATEGORIES):
+        session.add(
+            ServiceCategoryRow(id=cid, name_zh=zh, name_en=en, icon="", position=position, at_home=at_home)
+        )
     providers = {}
     for key, (zh, en, phone) in PROVIDERS.items():
         providers[key] = ProviderRow(name_zh=zh, name_en=en, phone=phone, created_at=now)

@@ -58,6 +58,7 @@ class Player(QObject):
         pairing.paired.connect(self._on_paired)
         workers.unauthorized.connect(self._on_unauthorized)
         reporter.newer_manifest.connect(self._on_newer_manifest)
+        emergency.changed.connect(self._on_emergency_changed)
 
     def start(self) -> None:
         s = self.settings
@@ -134,6 +135,11 @@ class Player(QObject):
         self._pair()
 
     def _on_newer_manifest(self) -> None:
+        self.workers.run_soon("sync")
+
+    def _on_emergency_changed(self, _item: object, _loudness: str = "") -> None:
+        """An emergency started or ended: the manifest changed with it, fetch it now (not at the next
+        poll: an ended one must not linger in the main zone's schedule)."""
         self.workers.run_soon("sync")
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from schedules.clock import Clock, SystemClock
-from schedules.model import ContentItem, ItemKind
+from schedules.model import ContentItem, ItemKind, SlotSource
 from schedules.protocol.device import Loudness, PlayRecord
 from signage_player.media import MediaError
 from signage_player.outbox import Outbox
@@ -120,14 +120,18 @@ class PlayLoop(QObject):
         self.view.main.clear()
 
     def set_remote_emergency(self, item: ContentItem | None, loudness: str = Loudness.FULL_SCREEN) -> None:
-        """The server's emergency state (long-poll): it overrides the manifest's while known.
+        """The server's emergency state (long-poll): it overrides the manifest's while known, in the
+        overlay and in the main zone (an ended one's slots in the live schedule are not shown).
 
         A banner (``loudness`` banner_warning / banner_notice) shows over the programme, which goes
         on playing and counting its plays; full screen stops the programme."""
+        ended = item is None and (self._emergency_shown is not None or self._banner_shown is not None)
         self.remote_emergency = item
         self.remote_loudness = Loudness(loudness)
         self.remote_emergency_known = True
         self._update_overlays()
+        if ended and self._running:
+            self.step()
 
     def hold_power(self, on: bool) -> None:
         """An operator switched the screen on or off now: it stays so until the operating hours next
@@ -178,6 +182,11 @@ class PlayLoop(QObject):
             return
         self._update_overlays()
         entry = self.program.entry_at(now)
+        if entry is not None and self._emergency_over(entry):
+            self._power(True)
+            self._show_fallback(entry, now)  # until the manifest without it is live
+            self._schedule(self.program.next_change(now))
+            return
         if not on:
             self._finish_current(completed=False)
             self.view.main.clear()
@@ -189,6 +198,11 @@ class PlayLoop(QObject):
             self._power(True)
             self._play(entry, now)
         self._schedule(self.program.next_change(now))
+
+    def _emergency_over(self, entry: Entry) -> bool:
+        """An emergency slot of a schedule made while it lasted, after the server said it ended."""
+        told_over = self.remote_emergency_known and self.remote_emergency is None
+        return entry.source is SlotSource.EMERGENCY and told_over
 
     def _schedule(self, at: dt.datetime) -> None:
         now = self.clock.now()

@@ -459,6 +459,14 @@ class EmergencyOverlay(QWidget):
             self.raise_()
             self.repaint()
 
+    def text(self) -> str:
+        """What the overlay says: the operator's title first (issue 14), then the message."""
+        if self.item is None:
+            return ""
+        body = item_text(self.item, self.langs)
+        title = self.item.title.strip()
+        return f"{title}\n\n{body}" if title and title != body else body
+
     def place(self, area: QRect) -> None:
         """Cover ``area`` (the whole view), or its top strip for a banner."""
         self._area = QRect(area)
@@ -475,7 +483,7 @@ class EmergencyOverlay(QWidget):
         if self.is_banner:  # a light edge between the banner and the programme
             p.fillRect(0, self.height() - 4, self.width(), 4, QColor("#ffd166"))
         if self.item is not None:
-            text = item_text(self.item, self.langs)
+            text = self.text()
             if self._font is None:
                 self._font = text_font(text, _text_box(self.rect()).size())
             draw_text_block(p, self.rect(), text, QColor("white"), self._font)

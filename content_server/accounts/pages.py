@@ -25,7 +25,7 @@ from content_server.core.deps import (
 from content_server.core.errors import ServerError
 from content_server.portal import security
 from content_server.portal.i18n import pick_language
-from content_server.portal.page import PORTAL_PREFIX, AnyPage, Csrf, LoggedIn, OperatorPage
+from content_server.portal.page import PORTAL_PREFIX, AnyPage, Csrf, LoggedIn, OperatorPage, problem_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -177,7 +177,7 @@ def signup(
         except (services.AccountExists, rules.RuleBroken) as exc:
             errors.append(rules.TEXTS.text(exc.problem, page.lang))
         except ServerError as exc:
-            errors.append(str(exc))
+            errors.append(problem_text(page, exc))
     if errors:
         context = {
             "done": False,

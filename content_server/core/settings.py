@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import Field, field_validator, model_validator
@@ -112,6 +113,10 @@ class Settings(BaseSettings):
     fleet_heartbeat_every_s: float = Field(
         60.0, gt=0, description="The devices' heartbeat interval: twice this silent counts as 'late'."
     )
+    community_timezone: str = Field(
+        "Asia/Shanghai",
+        description="The community's time zone: portal times, proof-of-play days and hours, pay pages.",
+    )
 
     @model_validator(mode="after")
     def _refuse_insecure(self) -> Settings:
@@ -123,6 +128,11 @@ class Settings(BaseSettings):
             raise ValueError("SIGNAGE_SECRET_KEY: use at least 16 characters")
         if self.metrics_token is not None and len(self.metrics_token) < 16:
             raise ValueError("SIGNAGE_METRICS_TOKEN: use at least 16 characters")
+        try:
+            ZoneInfo(self.community_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            name = self.community_timezone
+            raise ValueError(f"SIGNAGE_COMMUNITY_TIMEZONE: unknown time zone {name!r}") from exc
         return self
 
     @field_validator("trusted_proxies")
@@ -139,6 +149,11 @@ class Settings(BaseSettings):
     @property
     def proxy_list(self) -> list[str]:
         return [e.strip() for e in self.trusted_proxies.split(",") if e.strip()]
+
+    @property
+    def community_tz(self) -> ZoneInfo:
+        """The community's wall clock, as a zone object."""
+        return ZoneInfo(self.community_timezone)
 
     @property
     def effective_database_url(self) -> str:

@@ -42,7 +42,9 @@ def group_label(group: str) -> Bilingual:
     return Bilingual(group, group)
 
 
-def _lines(notice: Notice, rule: RuleFacts, lang: str, link: str, now: dt.datetime) -> tuple[str, list[str]]:
+def _lines(
+    notice: Notice, rule: RuleFacts, lang: str, link: str, now: dt.datetime, tz: dt.tzinfo
+) -> tuple[str, list[str]]:
     t = TEXTS
     kind = t.text(f"fleet.kind.{rule.kind}", lang)
     where = group_label(notice.group).get(lang)
@@ -50,7 +52,7 @@ def _lines(notice: Notice, rule: RuleFacts, lang: str, link: str, now: dt.dateti
     firing = [m for m in members if not m.late]
     tag = t.text("fleet.msg.tag_emergency" if notice.urgent else f"fleet.msg.tag_{notice.kind.value}", lang)
     subject = t.text("fleet.msg.subject", lang, tag=tag, rule=rule.name, group=where, n=len(members))
-    opened = local_time(notice.opened_at, "%m-%d %H:%M") if notice.opened_at else ""
+    opened = local_time(notice.opened_at, tz, "%m-%d %H:%M") if notice.opened_at else ""
     lines = [f"{tag} {rule.name}", t.text("fleet.msg.where", lang, kind=kind, group=where)]
     if notice.kind is NoticeKind.RECOVERY:
         minutes = max(1, round((now - notice.opened_at).total_seconds() / 60)) if notice.opened_at else 0
@@ -78,19 +80,24 @@ def _member_line(m: Member, lang: str) -> str:
     return "- " + m.name + (colon + detail if detail else "") + late
 
 
-def render(notice: Notice, rule: RuleFacts, *, language: str, portal_url: str, now: dt.datetime) -> Rendered:
-    """Subject and plain text in ``language``: ``zh``, ``en`` or ``both`` (Chinese first)."""
+def render(
+    notice: Notice, rule: RuleFacts, *, language: str, portal_url: str, now: dt.datetime, tz: dt.tzinfo
+) -> Rendered:
+    """Subject and plain text in ``language``: ``zh``, ``en`` or ``both`` (Chinese first); times in
+    ``tz``, the community's time zone."""
     link = f"{portal_url.rstrip('/')}/portal/fleet/alerts/{notice.incident}"
     langs = ("zh", "en") if language == "both" else (language,)
-    parts = [_lines(notice, rule, lang, link, now) for lang in langs]
+    parts = [_lines(notice, rule, lang, link, now, tz) for lang in langs]
     subject = " / ".join(p[0] for p in parts)
     text = "\n\n".join("\n".join(p[1]) for p in parts)
     return Rendered(subject, text + "\n")
 
 
-def event(notice: Notice, rule: RuleFacts, *, portal_url: str, now: dt.datetime) -> dict[str, Any]:
+def event(
+    notice: Notice, rule: RuleFacts, *, portal_url: str, now: dt.datetime, tz: dt.tzinfo
+) -> dict[str, Any]:
     """The JSON body of a webhook: the facts, plus the text in both languages for a chat bridge."""
-    both = render(notice, rule, language="both", portal_url=portal_url, now=now)
+    both = render(notice, rule, language="both", portal_url=portal_url, now=now, tz=tz)
     return {
         "type": f"fleet.alert.{notice.kind.value}",
         "sent_at": now.isoformat(),
@@ -114,10 +121,10 @@ def _member_json(m: Member) -> dict[str, Any]:
     return {"id": m.subject, "name": m.name, "late": m.late, "detail": detail}
 
 
-def test_message(channel_name: str, *, language: str, now: dt.datetime) -> Rendered:
+def test_message(channel_name: str, *, language: str, now: dt.datetime, tz: dt.tzinfo) -> Rendered:
     """What "send a test message" sends."""
     langs = ("zh", "en") if language == "both" else (language,)
-    when = local_time(now, "%Y-%m-%d %H:%M")
+    when = local_time(now, tz, "%Y-%m-%d %H:%M")
     subject = " / ".join(TEXTS.text("fleet.msg.test_subject", lang) for lang in langs)
     texts = [TEXTS.text("fleet.msg.test_text", lang, channel=channel_name, time=when) for lang in langs]
     text = "\n\n".join(texts)

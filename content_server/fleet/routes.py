@@ -211,9 +211,11 @@ def delete_channel(channel_id: str, session: SessionDep, _op: Operator) -> Respo
 
 
 @router.post("/fleet/channels/{channel_id}/test", response_model=DeliveryOut, status_code=202)
-def test_channel(channel_id: str, session: SessionDep, now: NowDep, _op: Operator) -> DeliveryOut:
+def test_channel(
+    channel_id: str, session: SessionDep, now: NowDep, settings: SettingsDep, _op: Operator
+) -> DeliveryOut:
     """Queue a test message; follow it at ``/deliveries/{id}``."""
-    return DeliveryOut.of(channels.send_test(session, channel_id, now=now))
+    return DeliveryOut.of(channels.send_test(session, channel_id, now=now, tz=settings.community_tz))
 
 
 # ---- alerts ---------------------------------------------------------------------------------

@@ -16,24 +16,36 @@ class CaseType:
     code: str
     name: LocalizedText
     time_limit_days: int
+    bring: tuple[LocalizedText, ...] = ()  # what the resident brings to collect the result
 
+
+def _t(zh: str, en: str) -> LocalizedText:
+    return LocalizedText(zh=zh, en=en)
+
+
+ID_CARD = _t("本人身份证原件", "Your ID card (original)")
+SLIP = _t("本回执", "This receipt slip")
+HOUSEHOLD = _t("户口簿", "Household register (hukou)")
+PHOTO = _t("近期一寸免冠照片两张", "Two recent passport photos")
 
 CASE_TYPES: dict[str, CaseType] = {
     t.code: t
     for t in (
-        CaseType("elderly_subsidy", LocalizedText(zh="高龄津贴申领", en="Elderly subsidy"), 20),
-        CaseType("disability_certificate", LocalizedText(zh="残疾人证办理", en="Disability certificate"), 30),
-        CaseType("residence_permit", LocalizedText(zh="居住证办理", en="Residence permit"), 15),
-        CaseType("housing_assistance", LocalizedText(zh="住房保障申请", en="Housing assistance"), 30),
-        CaseType("family_planning", LocalizedText(zh="生育登记服务", en="Family-planning certificate"), 10),
-        CaseType("low_income", LocalizedText(zh="最低生活保障申请", en="Minimum living allowance"), 30),
-        CaseType(
-            "medical_insurance",
-            LocalizedText(zh="城乡居民医保参保登记", en="Residents' medical insurance"),
-            7,
-        ),
+        CaseType("elderly_subsidy", _t("高龄津贴申领", "Elderly subsidy"), 20,
+                 (ID_CARD, SLIP, _t("本人银行卡", "Your bank card"))),
+        CaseType("disability_certificate", _t("残疾人证办理", "Disability certificate"), 30,
+                 (ID_CARD, SLIP, HOUSEHOLD, PHOTO)),
+        CaseType("residence_permit", _t("居住证办理", "Residence permit"), 15, (ID_CARD, SLIP)),
+        CaseType("housing_assistance", _t("住房保障申请", "Housing assistance"), 30,
+                 (ID_CARD, SLIP, HOUSEHOLD)),
+        CaseType("family_planning", _t("生育登记服务", "Family-planning certificate"), 10,
+                 (ID_CARD, SLIP, _t("结婚证", "Marriage certificate"))),
+        CaseType("low_income", _t("最低生活保障申请", "Minimum living allowance"), 30,
+                 (ID_CARD, SLIP, HOUSEHOLD)),
+        CaseType("medical_insurance", _t("城乡居民医保参保登记", "Residents' medical insurance"), 7,
+                 (ID_CARD, SLIP)),
     )
-}
+}  # fmt: skip
 
 NEXT_STEP: dict[CaseState, LocalizedText] = {
     CaseState.SUBMITTED: LocalizedText(zh="等待窗口受理", en="Waiting to be accepted at the counter"),

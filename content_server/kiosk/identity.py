@@ -2,7 +2,8 @@
 
 Masking happens here, once, so that nothing unmasked can leave the server through a kiosk
 route: names keep their first and last character (``张*三``), ID numbers their first 3 and
-last 4 (``110***********1234``), phones their first 3 and last 4 (``138****5678``).
+last 4 (``110***********1234``), phones their first 3 and last 4 (``138****5678``), rooms of a
+service address their first and last character (``1**3``).
 """
 
 from __future__ import annotations
@@ -76,3 +77,11 @@ def mask_phone(phone: str) -> str:
     if len(phone) < 8:
         return "*" * len(phone)
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_room(room: str) -> str:
+    """``1203`` → ``1**3``: a service address on a page opened from a printed receipt."""
+    room = room.strip()
+    if len(room) <= 2:
+        return "*" * len(room)
+    return room[0] + "*" * (len(room) - 2) + room[-1]

@@ -1,7 +1,8 @@
 """ORM tables of the kiosk back end, on the server's shared ``Base`` (Alembic branch ``kiosk``).
 
-Amounts are integer minor units (fen). Personal data of residents (names, ID numbers, phones)
-lives only in ``kiosk_cases`` and ``kiosk_orders``; kiosk routes mask it before it leaves.
+Amounts are integer minor units (fen). Personal data of residents (names, ID numbers, phones,
+service addresses) lives only in ``kiosk_cases`` and ``kiosk_orders``; kiosk routes mask it before
+it leaves, and a provider sees its own orders' contact details only on a page that audits the view.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from content_server.core.audit.services import AuditLog
@@ -24,6 +26,9 @@ class ServiceCategoryRow(Base):
     name_en: Mapped[str] = mapped_column(String(100))
     icon: Mapped[str] = mapped_column(String(64), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Its services are carried out at the resident's home: kiosks then require building and room
+    # (ServiceOffer.at_home); false for services at the provider's place, where the address is optional.
+    at_home: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
 
 
 class ProviderRow(Base):
@@ -84,6 +89,10 @@ class OrderRow(Base):
     slot_id: Mapped[str] = mapped_column(ForeignKey("kiosk_slots.id"), index=True)
     provider_id: Mapped[str] = mapped_column(ForeignKey("kiosk_providers.id"), index=True)
     phone: Mapped[str] = mapped_column(String(20))
+    # where a home service happens (empty when the kiosk did not ask); personal data like the phone
+    building: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    unit: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    room: Mapped[str] = mapped_column(String(32), default="", server_default="")
     amount_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     subject_zh: Mapped[str] = mapped_column(String(200))

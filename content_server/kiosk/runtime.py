@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from content_server.core.errors import NotFound
 from content_server.core.throttle_store import ThrottleStore
+from content_server.kiosk import receipts
 from content_server.kiosk.lookup_guard import LookupPolicy
 from content_server.kiosk.payment import PaymentProvider
 from content_server.kiosk.services import orders
@@ -37,6 +38,12 @@ class KioskRuntime:
     community_pay: CommunityPay
     lookups: LookupPolicy = field(default_factory=LookupPolicy)
     throttles: ThrottleStore = field(default_factory=ThrottleStore)
+    public_url: str = ""
+    link_secret: bytes = b""  # order status links (receipts.status_token)
+
+    def status_url(self, reference: str) -> str:
+        """The order's status page, as the receipt's QR holds it."""
+        return self.public_url.rstrip("/") + receipts.status_path(self.link_secret, reference)
 
     @property
     def default_provider(self) -> PaymentProvider:
@@ -85,7 +92,11 @@ def start(app: FastAPI) -> None:
         settings.public_url,
         HttpNotifier(),
     )
-    app.state.kiosk = KioskRuntime(community_pay=pay)
+    app.state.kiosk = KioskRuntime(
+        community_pay=pay,
+        public_url=settings.public_url,
+        link_secret=receipts.status_secret(settings.secret_key),
+    )
     app.state.deliveries.register(NOTIFY_SENDER, NotificationSender(pay))  # durable, retried (core.delivery)
     app.state.scheduler.add_job(
         _job,

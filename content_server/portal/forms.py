@@ -8,9 +8,6 @@ translation key, so the page re-renders with the user's input kept and a clear m
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
-
-COMMUNITY_TZ = ZoneInfo("Asia/Shanghai")  # the zone staff type local dates and times in
 
 
 class FormError(ValueError):

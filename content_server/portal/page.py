@@ -9,14 +9,16 @@ finds the template in the feature's ``templates/``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import ValidationError
 
 from content_server.core import auth
@@ -27,7 +29,7 @@ from content_server.core.deps import SESSION_COOKIE, NowDep, SessionDep, Setting
 from content_server.core.errors import ServerError
 from content_server.core.models import User
 from content_server.core.settings import Settings
-from content_server.portal import security
+from content_server.portal import problems, security
 from content_server.portal.forms import FormError
 from content_server.portal.i18n import TEXTS, Translator, pick_language
 
@@ -68,6 +70,11 @@ class Page:
     csrf_cookie_is_new: bool
 
     @property
+    def tz(self) -> dt.tzinfo:
+        """The community's wall clock: staff type and read local dates and times in it."""
+        return self.settings.community_tz
+
+    @property
     def session_token(self) -> str | None:
         return self.request.cookies.get(SESSION_COOKIE)
 
@@ -83,6 +90,14 @@ class Page:
         title_key: str,
         status_code: int = 200,
     ) -> HTMLResponse:
+        html = self.render_text(template, context, title_key=title_key)
+        return self.finish(HTMLResponse(html, status_code=status_code))
+
+    def render_text(
+        self, template: str, context: Mapping[str, Any] | None = None, *, title_key: str = "app.name"
+    ) -> str:
+        """A template as text with everything a page's templates may use (a whole page, or a
+        fragment a page's script swaps in)."""
         portal = self.request.app.state.portal
         notice = self.request.query_params.get("notice")
         values: dict[str, Any] = {
@@ -97,12 +112,31 @@ class Page:
             "notice": notice if notice and f"notice.{notice}" in TEXTS else None,
         }
         values.update(context or {})
-        html = portal.env.get_template(template).render(values)
-        return self.finish(HTMLResponse(html, status_code=status_code))
+        html: str = portal.env.get_template(template).render(values)
+        return html
+
+    def live_block(self, template: str, context: Mapping[str, Any], *, url: str, every_s: int = 5) -> Markup:
+        """A part of a page that refreshes itself: ``template`` rendered inside a wrapper that asks
+        ``url`` again every ``every_s`` seconds (htmx), sending the version it shows."""
+        inner = self.render_text(template, context)
+        version = hashlib.sha256(inner.encode()).hexdigest()[:16]
+        values = {"live_url": url, "live_version": version, "live_inner": Markup(inner), "every_s": every_s}
+        wrapper = self.render_text("live.html", values)
+        return Markup(wrapper)
+
+    def live(self, template: str, context: Mapping[str, Any], *, url: str, known: str | None) -> Response:
+        """The poll of a :meth:`live_block`: 204 while it is unchanged (htmx then keeps what it
+        shows), else the block anew."""
+        block = self.live_block(template, context, url=url)
+        if known is not None and f'data-version="{known}"' in block:
+            return self.finish(Response(status_code=204))
+        return self.finish(HTMLResponse(block))
 
     def redirect(self, url: str, notice: str | None = None) -> RedirectResponse:
+        """303 to ``url`` with a notice to show there (the query goes before any ``#fragment``)."""
         if notice:
-            url += ("&" if "?" in url else "?") + f"notice={quote(notice)}"
+            path, hash_, fragment = url.partition("#")
+            url = path + ("&" if "?" in path else "?") + f"notice={quote(notice)}" + hash_ + fragment
         return self.finish(RedirectResponse(url, status_code=303))
 
     def json(self, body: Mapping[str, Any], status_code: int = 200) -> JSONResponse:
@@ -199,14 +233,46 @@ OperatorPage = Annotated[Page, Depends(require_role("operator"))]
 ClerkPage = Annotated[Page, Depends(require_role("clerk"))]
 ProviderPage = Annotated[Page, Depends(require_role("provider"))]
 MediaPage = Annotated[Page, Depends(require_role("advertiser", "operator"))]
+CampaignsPage = MediaPage  # advertisers see their own campaigns, operators everyone's
 
 
+
+
+def field_names(t: Translator, names: Iterable[str]) -> str:
+    """Form fields as the reader knows them (``"名称、开始日期"``), never their codes."""
+    known = [t(problems.FIELD_LABELS[n]) for n in names if n in problems.FIELD_LABELS]
+    return ("、" if t.lang == "zh" else ", ").join(dict.fromkeys(known)) or t("error.some_fields")
 
 
 def problem_text(page: Page, exc: Exception) -> str:
-    """A message the user can act on, in their language where we have one."""
+    """What went wrong, in the reader's language: form errors by key, the services' English
+    messages through :mod:`content_server.portal.problems`, a model's errors by field name."""
     if isinstance(exc, FormError):
-        return page.t(exc.key, **exc.params)
+        params = dict(exc.params)
+        if "field" in params:  # a field's code becomes its label
+            params["field"] = field_names(page.t, [str(params["field"])])
+        return page.t(exc.key, **params)
     if isinstance(exc, ValidationError):
-        return "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
-    return str(exc)
+        texts = []
+        for e in exc.errors():
+            found = problems.match(str(e.get("msg", ""))) if e.get("type") == "value_error" else None
+            if found is not None:
+                texts.append(_problem(page.t, *found))
+            else:
+                texts.append(page.t("error.fields", fields=field_names(page.t, [str(x) for x in e["loc"]])))
+        return "; ".join(dict.fromkeys(texts))
+    if isinstance(exc, ServerError) and exc.texts and exc.texts.get(page.lang):
+        return exc.texts[page.lang]  # the service wrote it for people, in both languages
+    found = problems.match(str(exc))
+    if found is None:
+        log.warning("portal: no translation for the refusal %r", str(exc))
+        return str(exc) if page.lang == "en" else page.t(problems.GENERIC)
+    return _problem(page.t, *found)
+
+
+def _problem(t: Translator, key: str, values: dict[str, str]) -> str:
+    named = {}
+    for name, value in values.items():
+        table = next((f"{p}{value}" for p in problems.VALUE_TABLES if f"{p}{value}" in TEXTS), None)
+        named[name] = t(table) if table else value
+    return t(key, **named)

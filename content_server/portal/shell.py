@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,9 +27,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from content_server.core import security as core_security
 from content_server.core.errors import ServerError
 from content_server.core.settings import Settings
-from content_server.portal.forms import COMMUNITY_TZ
 from content_server.portal.i18n import Translator
-from content_server.portal.page import PORTAL_PREFIX, LoginRequired, Page, PortalError, translator
+from content_server.portal.page import (
+    PORTAL_PREFIX,
+    LoginRequired,
+    Page,
+    PortalError,
+    field_names,
+    problem_text,
+    translator,
+)
+from content_server.portal.security import safe_next
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -64,7 +72,9 @@ def _static_versions() -> dict[str, str]:
     }
 
 
-def make_environment(strict: bool = False, template_dirs: Iterable[Path] = ()) -> Environment:
+def make_environment(
+    strict: bool = False, template_dirs: Iterable[Path] = (), tz: dt.tzinfo = dt.UTC
+) -> Environment:
     """The portal's Jinja2 environment: autoescaping always on, unknown variables are errors.
 
     Templates are looked up in the shell's folder first (``base.html``, ``macros.html``), then in
@@ -80,7 +90,7 @@ def make_environment(strict: bool = False, template_dirs: Iterable[Path] = ()) -
     versions = _static_versions()
     env.globals["static"] = lambda name: f"{PORTAL_PREFIX}/static/{name}?v={versions.get(name, '0')}"
     env.globals["strict_i18n"] = strict
-    env.filters["local"] = local_time
+    env.filters["local"] = lambda value, fmt="%Y-%m-%d %H:%M": local_time(value, tz, fmt)
     env.filters["filesize"] = file_size
     return env
 
@@ -92,13 +102,13 @@ def file_size(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+def local_time(value: dt.datetime | None, tz: dt.tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored UTC time as the community's wall-clock time (what staff and merchants expect)."""
     if value is None:
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(COMMUNITY_TZ).strftime(fmt)
+    return value.astimezone(tz).strftime(fmt)
 
 
 def install(app: FastAPI, *, strict_i18n: bool = False) -> None:
@@ -106,7 +116,8 @@ def install(app: FastAPI, *, strict_i18n: bool = False) -> None:
 
     Call after the JSON API's error handlers are installed: for other paths those still answer.
     """
-    app.state.portal = Portal(make_environment(strict_i18n))
+    settings: Settings = app.state.settings
+    app.state.portal = Portal(make_environment(strict_i18n, tz=settings.community_tz))
     app.mount(f"{PORTAL_PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="portal-static")
     app.add_api_route("/", lambda: RedirectResponse(f"{PORTAL_PREFIX}/"), include_in_schema=False)
     _install_handlers(app)
@@ -148,6 +159,11 @@ def _install_handlers(app: FastAPI) -> None:
     previous: dict[Any, Handler] = dict(app.exception_handlers)
 
     async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if request.headers.get("hx-request"):  # a part refreshing itself: the whole page goes to log-in
+            shown = urlsplit(request.headers.get("hx-current-url", ""))
+            back = safe_next(shown.path + (f"?{shown.query}" if shown.query else ""))
+            login = f"{PORTAL_PREFIX}/login?next={quote(back)}"
+            return Response(status_code=200, headers={"HX-Redirect": login})
         return RedirectResponse(f"{PORTAL_PREFIX}/login?next={quote(exc.next_path)}", status_code=303)
 
     def wrap(kind: type[Exception]) -> Handler:
@@ -159,7 +175,9 @@ def _install_handlers(app: FastAPI) -> None:
                 return _error_page(request, exc.status_code, exc.key)
             if isinstance(exc, ServerError):
                 key = {404: "error.not_found", 403: "error.forbidden"}.get(exc.status_code)
-                return _error_page(request, exc.status_code, key or "error.title", "" if key else str(exc))
+                if key:
+                    return _error_page(request, exc.status_code, key)
+                return _error_page(request, exc.status_code, "error.title", _refusal(request, exc))
             if isinstance(exc, RequestValidationError):
                 return _error_page(request, 422, "error.invalid_form", _describe(exc, t))
             if isinstance(exc, StarletteHTTPException):
@@ -176,6 +194,14 @@ def _install_handlers(app: FastAPI) -> None:
             app.add_exception_handler(kind, wrap(kind))
 
 
+def _refusal(request: Request, exc: ServerError) -> str:
+    """A service's refusal in the reader's language (``problem_text`` needs only the language)."""
+    lang, t = translator(request)
+    settings: Settings = request.app.state.settings
+    page = Page(request, settings, lang, t, None, "", False)
+    return problem_text(page, exc)
+
+
 def _describe(exc: RequestValidationError, t: Translator) -> str:
     fields = sorted({str(e.get("loc", ("", ""))[-1]) for e in exc.errors()})
-    return t("error.fields", fields=", ".join(fields))
+    return t("error.fields", fields=field_names(t, fields))

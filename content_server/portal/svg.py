@@ -9,7 +9,7 @@ Every label passes through :func:`xml.sax.saxutils.escape`: campaign names are u
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
@@ -47,6 +47,28 @@ def _nice_ceiling(value: float) -> float:
     return 10 * magnitude
 
 
+def axis_ticks(top: float, *, whole: bool, most: int = 5) -> list[float]:
+    """Evenly spaced tick values from 0 to at least ``top``; counts (``whole``) get whole numbers only."""
+    top = max(top, 1.0 if whole else top)
+    if not whole:
+        ceiling = _nice_ceiling(top)
+        return [ceiling * i / (most - 1) for i in range(most)]
+    step = 1
+    while top / step > most - 1:
+        step = next(s for s in _steps() if s > step)
+    last = int(-(-top // step)) * step
+    return [float(v) for v in range(0, last + 1, step)]
+
+
+def _steps() -> Iterator[int]:
+    """1, 2, 5, 10, 20, 50, ...: the whole-number tick steps that read well."""
+    magnitude = 1
+    while True:
+        for step in (1, 2, 5):
+            yield step * magnitude
+        magnitude *= 10
+
+
 def stacked_bar_chart(
     categories: Sequence[str],
     series: Sequence[ChartSeries],
@@ -54,20 +76,23 @@ def stacked_bar_chart(
     title: str,
     width: int = 720,
     height: int = 280,
+    whole: bool = True,
 ) -> str:
-    """A stacked bar chart (one bar per category, one colour per series) as an SVG string."""
+    """A stacked bar chart (one bar per category, one colour per series) as an SVG string.
+
+    ``whole``: the values are counts, so the axis shows whole numbers only (no "1.5 plays")."""
     left, right, top, bottom = 48, 12, 16, 64
     plot_w, plot_h = width - left - right, height - top - bottom
     totals = [sum(s.values.get(c, 0) for s in series) for c in categories]
-    top_value = _nice_ceiling(max(totals, default=0))
+    ticks = axis_ticks(max(totals, default=0), whole=whole)
+    top_value = ticks[-1]
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label={quoteattr(title)}>',
         f"<title>{escape(title)}</title>",
     ]
-    for i in range(5):  # grid lines and axis labels
-        value = top_value * i / 4
-        y = top + plot_h - plot_h * i / 4
+    for value in ticks:  # grid lines and axis labels
+        y = top + plot_h - plot_h * value / top_value
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{value:g}</text>')
     slot_w = plot_w / max(len(categories), 1)
@@ -127,19 +152,78 @@ def merge_blocks(blocks: Sequence[TimelineBlock]) -> list[TimelineBlock]:
     return merged
 
 
+@dataclass(frozen=True)
+class HourSummary:
+    """One hour of the timeline in words: its local start, the share of each kind, what plays."""
+
+    label: str
+    shares: dict[str, float]  # kind -> fraction of the hour
+    names: tuple[str, ...]  # the first few things playing, in order
+
+
+@dataclass(frozen=True)
+class TimelineSummary:
+    """The picture's text alternative: shares of the whole window and hour by hour."""
+
+    shares: dict[str, float]
+    hours: tuple[HourSummary, ...]
+
+
+KINDS = ("announcement", "campaign", "filler", "emergency")
+
+
+def summarise(
+    blocks: Sequence[TimelineBlock],
+    *,
+    start: dt.datetime,
+    tz: dt.tzinfo,
+    hours: int = 24,
+    names_per_hour: int = 3,
+) -> TimelineSummary:
+    """What the timeline says, for people who do not see the picture (and everyone who wants it in words)."""
+    origin = start.astimezone(tz).replace(minute=0, second=0, microsecond=0)
+    rows: list[HourSummary] = []
+    totals = dict.fromkeys(KINDS, 0.0)
+    for h in range(hours):
+        h_start, h_end = origin + dt.timedelta(hours=h), origin + dt.timedelta(hours=h + 1)
+        seconds = dict.fromkeys(KINDS, 0.0)
+        names: list[str] = []
+        for b in blocks:
+            overlap = (min(b.end, h_end) - max(b.start, h_start)).total_seconds()
+            if overlap <= 0 or b.kind not in seconds:
+                continue
+            seconds[b.kind] += overlap
+            if b.label and b.label not in names:
+                names.append(b.label)
+        for kind in KINDS:
+            totals[kind] += seconds[kind]
+        rows.append(
+            HourSummary(
+                h_start.strftime("%m-%d %H:00"),
+                {k: v / 3600 for k, v in seconds.items()},
+                tuple(names[:names_per_hour]),
+            )
+        )
+    return TimelineSummary({k: v / (3600 * hours) for k, v in totals.items()}, tuple(rows))
+
+
 def timeline_picture(
     blocks: Sequence[TimelineBlock],
     *,
     start: dt.datetime,
     tz: dt.tzinfo,
     title: str,
+    summary: str = "",
     hours: int = 24,
     kind_labels: Mapping[str, str] | None = None,
 ) -> str:
     """Hours as rows, minutes across; each block coloured by kind.
 
-    Every block carries ``data-start``/``data-end`` (ISO, UTC) so the page's script can ask the
-    server for the engine's explanation of the exact instant clicked.
+    One picture for assistive technology (``role="img"`` named by ``title`` and described by
+    ``summary``): its thousands of blocks are not each a tab stop. Every block carries
+    ``data-start``/``data-end`` (ISO, UTC) so the page's script can ask the server for the
+    engine's explanation of the exact instant clicked; the page offers the same by time and
+    hour by hour for keyboards.
     """
     kind_labels = kind_labels or {}
     left, row_h, minute_w, top = 64, 16, 10, 6
@@ -148,9 +232,11 @@ def timeline_picture(
     origin = start.astimezone(tz).replace(minute=0, second=0, microsecond=0)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {width} {height}" '
-        f'role="group" aria-label={quoteattr(title)}>',
+        f'role="img" aria-label={quoteattr(title + (". " + summary if summary else ""))}>',
         f"<title>{escape(title)}</title>",
     ]
+    if summary:
+        out.append(f"<desc>{escape(summary)}</desc>")
     for h in range(hours):
         row_start = origin + dt.timedelta(hours=h)
         y = top + h * row_h
@@ -177,14 +263,14 @@ def timeline_picture(
             out.append(
                 f'<rect x="{left + minute * minute_w:.2f}" y="{top + row * row_h}" '
                 f'width="{max(length * minute_w, 0.5):.2f}" height="{row_h - 2}" fill="{colour}" '
-                f'class="slot slot-{escape(b.kind)}" tabindex="0" role="button" '
+                f'class="slot slot-{escape(b.kind)}" '
                 f'data-start="{cursor.astimezone(dt.UTC).isoformat()}" '
-                f'data-end="{piece_end.astimezone(dt.UTC).isoformat()}" '
-                f"aria-label={quoteattr(label)}><title>{escape(label)}</title></rect>"
+                f'data-end="{piece_end.astimezone(dt.UTC).isoformat()}">'
+                f"<title>{escape(label)}</title></rect>"
             )
             cursor = piece_end
     legend_y = height - 8
-    for i, kind in enumerate(("announcement", "campaign", "filler", "emergency")):
+    for i, kind in enumerate(KINDS):
         lx = left + i * 150
         out.append(f'<rect x="{lx}" y="{legend_y - 10}" width="12" height="12" fill="{KIND_COLOURS[kind]}"/>')
         out.append(

@@ -25,6 +25,7 @@ class ScreenView:
     free_disk_gb: float | None
     screenshot: bool
     screenshot_at: str | None
+    screenshot_version: str  # changes with the picture: its thumbnail's URL changes too
     kind: str = "player"
     page: str | None = None  # kiosks: the page on show
     peripherals: tuple[tuple[str, str], ...] = ()  # kiosks: (name, ok | missing | broken)
@@ -52,6 +53,7 @@ def view(d: Device, health: Health, current_title: str | None = None) -> ScreenV
         free_disk_gb=free / 1e9 if isinstance(free, int) else None,
         screenshot=d.screenshot_sha256 is not None,
         screenshot_at=_local(d.screenshot_at, d.timezone),
+        screenshot_version=(d.screenshot_sha256 or "")[:12],
         kind=d.kind,
         page=hb.get("page") if isinstance(hb.get("page"), str) else None,
         peripherals=tuple(peripheral_states(hb.get("peripherals"))),

@@ -1,23 +1,28 @@
-"""Small building blocks shared by the kiosk pages: buttons, labels, keypads, QR images."""
+"""Small building blocks shared by the kiosk pages: buttons, tiles, labels, keypads, icons, QR images."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
+from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractScrollArea,
+    QBoxLayout,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
-    QScroller,
     QSizePolicy,
+    QVBoxLayout,
     QWidget,
 )
 
 from kiosk_app.qr import qr_matrix
+from kiosk_app.theme import FONT_FAMILY
+
+ICONS = Path(__file__).resolve().parent.parent / "icons"  # category icons, <category id>.png
 
 
 def make_button(text: str, on_click: Callable[[], None], role: str = "", name: str = "") -> QPushButton:
@@ -57,24 +62,81 @@ def keypad(keys: Sequence[str], on_key: Callable[[str], None], delete_text: str,
     return box
 
 
-class TouchScrolling:
-    """Finger-drag scrolling for the pages' scroll areas, all through one gesture recognizer.
+class ContentButton(QPushButton):
+    """A large button made of other widgets: an icon above a name that wraps (a home tile), or a
+    card of facts. The whole surface is the touch target; the parts let touches through to it."""
 
-    ``QScroller.grabGesture`` registers a new recognizer under a new gesture id on every call; Qt
-    keeps each until exit and PySide builds a Python enum class per new id, about 2.6 KB per page
-    built. One registration, on a hidden widget living as long as ``owner``, serves every page.
-    """
+    def __init__(self, on_click: Callable[[], None], role: str, name: str, vertical: bool = True) -> None:
+        super().__init__()
+        self.setObjectName(role)
+        self.setProperty("testName", name)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.clicked.connect(lambda _checked=False: on_click())
+        self.box: QBoxLayout = QVBoxLayout(self) if vertical else QHBoxLayout(self)
+        self.box.setContentsMargins(20, 16, 20, 16)
+        self.box.setSpacing(8)
+        policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+        policy.setHeightForWidth(True)  # a name that wraps makes the button taller, never cut
+        self.setSizePolicy(policy)
 
-    def __init__(self, owner: QWidget) -> None:
-        self._anchor = QWidget(owner)
-        self._anchor.hide()
-        self._gesture = QScroller.grabGesture(self._anchor, QScroller.ScrollerGestureType.TouchGesture)
+    def add(self, widget: QWidget, stretch: int = 0,
+            alignment: Qt.AlignmentFlag = Qt.AlignmentFlag(0)) -> QWidget:
+        widget.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.box.addWidget(widget, stretch, alignment)
+        return widget
 
-    def enable(self, area: QAbstractScrollArea) -> None:
-        viewport = area.viewport()
-        QScroller.scroller(viewport)  # the flick gesture moves the scroller of the widget it lands on
-        viewport.grabGesture(self._gesture)
-        viewport.setAttribute(Qt.WidgetAttribute.WA_AcceptTouchEvents)
+    def text_parts(self) -> list[str]:
+        """The texts on the button (what it says to a screen reader, and to the tests)."""
+        return [w.text() for w in self.findChildren(QLabel) if w.text()]
+
+    def sizeHint(self) -> QSize:
+        return self.box.sizeHint()
+
+    def minimumSizeHint(self) -> QSize:
+        return self.box.minimumSize()
+
+    def hasHeightForWidth(self) -> bool:
+        return self.box.hasHeightForWidth()
+
+    def heightForWidth(self, width: int) -> int:
+        return self.box.totalHeightForWidth(width)
+
+
+def icon_label(pixmap: QPixmap) -> QLabel:
+    label = QLabel()
+    label.setPixmap(pixmap)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return label
+
+
+@lru_cache(maxsize=32)
+def category_icon(category_id: str, name: str, size_px: int, colour: str, on_colour: str) -> QPixmap:
+    """The category's icon from ``kiosk_app/icons`` (the artwork in ``assets/icons``); a category
+    without one gets a round badge with the first character of its name, in the same style."""
+    path = ICONS / f"{category_id}.png"
+    pixmap = QPixmap(str(path)) if path.is_file() else QPixmap()
+    if not pixmap.isNull():
+        return pixmap.scaled(size_px, size_px, Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+    return badge(name[:1] or "?", size_px, colour, on_colour)
+
+
+def badge(char: str, size_px: int, colour: str, on_colour: str) -> QPixmap:
+    image = QImage(size_px, size_px, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(colour))
+    painter.drawEllipse(0, 0, size_px - 1, size_px - 1)
+    font = QFont(FONT_FAMILY)
+    font.setPixelSize(int(size_px * 0.5))
+    font.setBold(True)
+    painter.setFont(font)
+    painter.setPen(QColor(on_colour))
+    painter.drawText(QRect(0, 0, size_px, size_px), Qt.AlignmentFlag.AlignCenter, char)
+    painter.end()
+    return QPixmap.fromImage(image)
 
 
 @lru_cache(maxsize=4)

@@ -29,7 +29,7 @@ from kiosk_app.store import CatalogueStore
 from kiosk_app.theme import stylesheet, theme_for
 from kiosk_app.ui.emergency import BlackCover, EmergencyPanel, PrivacyPage, notice_texts
 from kiosk_app.ui.pages import PageBuilder
-from kiosk_app.ui.widgets import TouchScrolling, make_button, make_label, qr_image
+from kiosk_app.ui.widgets import make_button, make_label, qr_image
 from schedules.clock import Clock
 from schedules.model import ContentItem
 from signage_player import IdentifyBanner
@@ -136,7 +136,6 @@ class KioskWindow(QWidget):
         self._large: bool | None = None
         self._page_key: object = None
         self.builder: PageBuilder | None = None
-        self._touch = TouchScrolling(self)
         self._retired: list[QWidget] = []  # pages replaced, deleted on the next turn of the event loop
 
         root = QVBoxLayout(self)
@@ -371,7 +370,7 @@ class KioskWindow(QWidget):
             self.builder.update_countdown(self.page)  # a ticking clock must not rebuild a button mid-press
             return
         builder = PageBuilder(self.flow, self.translator, theme_for(state.large_text), self.clock,
-                              self._maintenance, self._image, self._touch)
+                              self._maintenance, self._image)
         page = builder.build()
         self._replace_page(page, builder)
         self.stack.setCurrentWidget(page)

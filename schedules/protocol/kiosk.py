@@ -9,13 +9,17 @@ Kiosk routes (under ``/api/v1/kiosk``, ``Authorization: Bearer <device_key>`` of
 - ``GET  /orders/{order_id}`` -> :class:`OrderView` (the kiosk polls it every 2-3 s while paying)
 - ``GET  /orders/by-reference/{reference}`` -> :class:`OrderView`
 - ``POST /orders/{order_id}/cancel`` -> :class:`OrderView`
+
+Fields added after version 1 are optional with defaults (``address`` of an order, its
+appointment and ``status_url``), so a kiosk that does not know them keeps working.
 - ``POST /cases/lookup`` body :class:`CaseLookup` -> :class:`CaseStatus`; a wrong answer and an
   unknown case number both give the same 404; 429 with ``Retry-After`` while wrong answers must
   wait (growing delays per case and kiosk, per kiosk session, per case).
 
 Phone side (no auth, opened from the QR): ``GET /pay/{token}`` (HTML), and for orders signed
 offline by a kiosk, ``GET /pay/offline/{token}`` where the token is :func:`OfflineOrderToken`
-encoded by the kiosk (see ``content_server`` docs/payments.md).
+encoded by the kiosk (see ``content_server`` docs/payments.md). ``GET /order/{order_id}/{token}``
+(``OrderView.status_url``) is the order's status page the receipt's QR opens.
 """
 
 from __future__ import annotations
@@ -68,6 +72,10 @@ class ServiceOffer(_Wire):
     image_url: str | None = None
     rating: float | None = None
     slots: tuple[TimeSlot, ...] = ()
+    # Carried out at the resident's home (the kiosk asks for building and room and will not go on
+    # without them); False: at the provider's place, the address is optional. Added in v1.1: a
+    # server that does not say means at home, so a provider is never left without a place.
+    at_home: bool = True
 
 
 class ServiceCatalogue(_Wire):
@@ -88,12 +96,21 @@ class OrderState(StrEnum):
     REFUNDED = "refunded"
 
 
+class ServiceAddress(_Wire):
+    """Where a home service is carried out: building, unit and room as the resident typed them."""
+
+    building: str = Field(min_length=1, max_length=32)
+    unit: str = Field("", max_length=32)
+    room: str = Field(min_length=1, max_length=32)
+
+
 class OrderCreate(_Wire):
     idempotency_key: uuid.UUID
     service_id: str
     slot_id: str
     phone: str = Field(pattern=PHONE_PATTERN)
     local_reference: str | None = Field(None, max_length=32)  # shown to the resident while offline
+    address: ServiceAddress | None = None  # a home service's place; kiosks before v1.1 send none
 
 
 class PaymentView(_Wire):
@@ -117,6 +134,11 @@ class OrderView(_Wire):
     paid_at: dt.datetime | None = None
     payment: PaymentView | None = None
     local_reference: str | None = None
+    # the booked appointment, where it happens, and the page the receipt's QR opens (added in v1.1)
+    appointment_start: dt.datetime | None = None
+    appointment_end: dt.datetime | None = None
+    address: ServiceAddress | None = None
+    status_url: str | None = None
 
 
 class OfflineOrderClaims(_Wire):
@@ -132,6 +154,7 @@ class OfflineOrderClaims(_Wire):
     issued_at: dt.datetime
     expires_at: dt.datetime
     nonce: str = Field(min_length=16, max_length=64)
+    address: ServiceAddress | None = None  # added in v1.1; older kiosks sign claims without it
 
 
 class CaseLookup(_Wire):

@@ -154,3 +154,20 @@ def test_a_cancel_that_arrives_before_its_alert_keeps_the_alert_off(app_client: 
     assert late["outcome"] == "superseded" and late["announcement_ids"] == []
     assert not _em(c, lobby)["active"]
     assert SENDER and CST  # the feed's sender and zone are the fixture's
+
+
+def test_a_feed_whose_older_area_map_has_a_blank_name_is_refused_and_the_feeds_still_list(
+    app_client: AppClient,
+) -> None:
+    """The fuzz run found it: a blank area or group name was stored, then every read of the feeds
+    failed with 500 (the map is read back as an AreaMapping, which refuses blank names)."""
+    c = app_client
+    op = c.auth(c.operator)
+    for area_groups in ({"": ["north"]}, {"North gate": [" "]}):
+        r = c.post("/api/v1/alert-feeds", json={"name": "blank", "area_groups": area_groups}, headers=op)
+        assert r.status_code == 422 and "blank" in r.text, r.text
+    good = {"name": "ok", "area_groups": {"North gate": ["north"]}}
+    ok = c.post("/api/v1/alert-feeds", json=good, headers=op)
+    assert ok.status_code == 201, ok.text
+    listed = c.get("/api/v1/alert-feeds", headers=op)
+    assert listed.status_code == 200 and [f["name"] for f in listed.json()] == ["ok"]

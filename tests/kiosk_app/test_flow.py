@@ -9,7 +9,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk_app.api import FakeKioskApi
-from kiosk_app.flow import ORDERS_TOPIC, CaseField, FlowSettings, KioskFlow, Screen, local_reference
+from kiosk_app.flow import (
+    ORDERS_TOPIC,
+    AddressField,
+    CaseField,
+    FlowSettings,
+    KioskFlow,
+    Screen,
+    local_reference,
+)
 from kiosk_app.jobs import ImmediateRunner, ManualRunner, Runner
 from kiosk_app.offline_pay import DeviceKeySigner
 from kiosk_app.operator import OperatorPin
@@ -31,7 +39,8 @@ def make_flow(tmp_path: Path, api: FakeKioskApi, clock: MovableClock, runner: Ru
     )
 
 
-def booked_flow(tmp_path: Path, api: FakeKioskApi, clock: MovableClock, runner: Runner) -> KioskFlow:
+def booked_flow(tmp_path: Path, api: FakeKioskApi, clock: MovableClock,
+                runner: Runner | None = None) -> KioskFlow:
     """A flow whose resident has just pressed "confirm booking"."""
     flow = make_flow(tmp_path, api, clock, runner)
     book_until_confirm(flow)
@@ -40,7 +49,7 @@ def booked_flow(tmp_path: Path, api: FakeKioskApi, clock: MovableClock, runner: 
 
 
 def book_until_confirm(flow: KioskFlow, service: str = "meal", slot: str = "meal-0",
-                       phone: str = "13812345678") -> None:
+                       phone: str = "13812345678", address: tuple[str, ...] = ("3", "2", "1203")) -> None:
     flow.start()
     if isinstance(flow.runner, ManualRunner):
         flow.runner.run_all()  # the catalogue arrives
@@ -49,9 +58,19 @@ def book_until_confirm(flow: KioskFlow, service: str = "meal", slot: str = "meal
     flow.open_service(service)
     flow.book()
     flow.pick_slot(slot)
+    enter_address(flow, *address)
+    flow.address_next()
     for ch in phone:
         flow.key(ch)
     flow.phone_next()
+
+
+def enter_address(flow: KioskFlow, building: str, unit: str, room: str) -> None:
+    """Tap each field of the address and type its digits on the keypad."""
+    for which, digits in zip(AddressField, (building, unit, room), strict=True):
+        flow.select_address_field(which)
+        for ch in digits:
+            flow.key(ch)
 
 
 def enter_case(flow: KioskFlow, number: str, last4: str) -> None:
@@ -117,6 +136,8 @@ def test_cancel_returns_the_servers_answer(
     flow = make_flow(tmp_path, fake_api, clock)
     book_until_confirm(flow)
     flow.confirm_booking(clock.now())
+    flow.ask_cancel()
+    assert fake_api.orders["o1"].state is OrderState.AWAITING_PAYMENT  # asking cancels nothing
     flow.cancel_payment()
     assert flow.state.screen is Screen.ORDER
     assert flow.state.notice is not None and flow.state.notice.key == "pay.cancelled"
@@ -308,7 +329,7 @@ def test_wrong_answers_get_the_same_message_then_a_lockout(tmp_path: Path, fake_
     enter_case(flow, "GA20261101", "")
     for ch in "0000":
         flow.key(ch)
-    flow.submit_case(clock())
+    flow.submit_case(clock.now())
     assert flow.state.notice is not None and flow.state.notice.key == "case.not_found"
 
 

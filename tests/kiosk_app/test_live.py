@@ -10,7 +10,6 @@ with masked data only.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 import signal
 import subprocess
@@ -20,16 +19,16 @@ from pathlib import Path
 
 import pytest
 import requests
-from PySide6.QtCore import QBuffer, QIODevice, Qt
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 from sqlalchemy import func, select
 
 from content_server.kiosk.models import CaseRow, OrderRow
 from kiosk_app.app import KioskApp, build_app, open_device
-from kiosk_app.flow import ORDERS_TOPIC, FlowSettings, Screen
+from kiosk_app.flow import ORDERS_TOPIC, FlowSettings, Screen, receipt_link
 from kiosk_app.http_api import HttpKioskApi
 from kiosk_app.peripherals import FakePeripherals
+from kiosk_app.scan import parse_scan
 from kiosk_app.settings import KioskSettings
 from kiosk_app.speech import FakeSpeaker
 from schedules.clock import SystemClock
@@ -38,7 +37,7 @@ from signage_player import DeviceIdentity
 from tests.content_server.kiosk.conftest import Live, pick_slot, seeded_live
 from tests.fixtures.server import LiveServer
 from tests.kiosk_app.conftest import ARTIFACTS
-from tests.kiosk_app.test_window import find, tap
+from tests.kiosk_app.test_window import decode_qr, find, shown, tap, type_address
 
 pytestmark = pytest.mark.slow
 
@@ -87,24 +86,18 @@ def browse_and_confirm(qtbot, app: KioskApp, live: Live) -> None:  # type: ignor
     catalogue = app.flow.state.catalogue
     assert catalogue is not None
     service = next(s for s in catalogue.services if s.id == target.service_id)
-    qtbot.waitUntil(lambda: find_ok(app, f"category:{service.category_id}"), timeout=15_000)
+    qtbot.waitUntil(lambda: shown(app, f"category:{service.category_id}"), timeout=15_000)
     tap(qtbot, app, f"category:{service.category_id}")
     tap(qtbot, app, f"service:{service.id}")
     tap(qtbot, app, "book")
     tap(qtbot, app, f"slot:{target.slot_id}")
+    type_address(qtbot, app, "3", "2", "1203")
+    tap(qtbot, app, "address_next")
     for ch in "13812345678":
         tap(qtbot, app, f"key:{ch}")
     tap(qtbot, app, "phone_next")
     assert app.flow.state.screen is Screen.CONFIRM
     tap(qtbot, app, "confirm")
-
-
-def find_ok(app: KioskApp, name: str) -> bool:
-    try:
-        find(app.window, name)
-        return True
-    except AssertionError:
-        return False
 
 
 def phone_pays(url: str) -> None:
@@ -113,18 +106,6 @@ def phone_pays(url: str) -> None:
     page = phone.get(url, timeout=10)
     assert page.status_code == 200 and "确认付款" in page.text, page.text[:300]
     assert phone.post(page.url.rstrip("/") + "/confirm", timeout=10).status_code == 200
-
-
-def decode_qr(label: QWidget) -> str:
-    """Read the QR the way a phone camera would: from the painted pixels."""
-    from PIL import Image
-    from pyzbar.pyzbar import decode
-
-    image = label.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
-    buffer = QBuffer()
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
-    return str(decode(Image.open(io.BytesIO(bytes(buffer.data()))))[0].data.decode())
 
 
 def orders_with(live: Live, local_reference: str) -> int:
@@ -146,9 +127,16 @@ def test_browse_book_pay_on_the_phone_and_the_kiosk_shows_paid_then_case_lookup(
     app.window.save_screenshot(ARTIFACTS / "live", "pay")
     phone_pays(order.payment.qr_payload)
     qtbot.waitUntil(lambda: app.flow.state.screen is Screen.RECEIPT, timeout=15_000)  # poll every 2.5 s
-    assert app.flow.state.order is not None and app.flow.state.order.state is OrderState.PAID
-    assert find(app.window, "receipt_qr").property("qrData") == order.reference
-    assert decode_qr(find(app.window, "receipt_qr")) == order.reference  # scans back to the reference
+    paid = app.flow.state.order
+    assert paid is not None and paid.state is OrderState.PAID
+    code = decode_qr(find(app.window, "receipt_qr"))  # what a phone camera reads off the screen
+    assert code == receipt_link(paid)
+    scanned = parse_scan(code)  # and what the kiosk's own scanner makes of it: this order
+    assert scanned is not None and scanned.value == order.reference
+    if paid.status_url is not None:  # the server links the order's status page: the phone opens it
+        assert paid.address is not None and paid.address.room == "1203"  # it kept where it happens
+        page = requests.get(code, timeout=10)
+        assert page.status_code == 200 and order.reference in page.text
     app.window.save_screenshot(ARTIFACTS / "live", "receipt")
     tap(qtbot, app, "done")
     case_lookup_by_scanner_shows_the_timeline_with_masked_data(qtbot, live, app)
@@ -214,6 +202,10 @@ flow.open_category(service.category_id)
 flow.open_service(service_id)
 flow.book()
 flow.pick_slot(slot_id)
+for part in ("3", "1203"):  # building, then the room the kiosk asks for next
+    for ch in part:
+        flow.key(ch)
+    flow.address_next()
 for ch in "13812345678":
     flow.key(ch)
 flow.phone_next()

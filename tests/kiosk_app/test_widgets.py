@@ -1,55 +1,41 @@
-"""Kiosk widget building blocks: finger-drag scrolling through one shared gesture recognizer."""
+"""Kiosk widget building blocks: tiles made of parts are one touch target; category icons."""
 
 from __future__ import annotations
 
-import enum
-import gc
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel, QWidget
 
-from PySide6.QtCore import QPoint
-from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
-
-from kiosk_app.ui.widgets import TouchScrolling
+from kiosk_app.ui.widgets import ICONS, ContentButton, category_icon, icon_label, make_label
 
 
-def gesture_types() -> int:
-    """Python enum classes PySide made for gesture ids (one per id it had not seen)."""
-    return sum(1 for o in gc.get_objects() if isinstance(o, enum.EnumType) and o.__name__ == "GestureType")
-
-
-def long_list(owner: QWidget) -> QScrollArea:
-    area = QScrollArea(owner)
-    inner = QWidget()
-    col = QVBoxLayout(inner)
-    for i in range(60):
-        col.addWidget(QLabel(f"row {i}"))
-    area.setWidget(inner)
-    area.setWidgetResizable(True)
-    area.resize(400, 400)
-    area.show()
-    return area
-
-
-def test_pages_scroll_by_finger_without_a_new_gesture_each(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_a_tile_is_pressed_wherever_the_finger_lands(qtbot) -> None:  # type: ignore[no-untyped-def]
     window = QWidget()
-    window.resize(400, 400)
+    window.resize(400, 600)
     qtbot.addWidget(window)
+    pressed: list[str] = []
+    tile = ContentButton(lambda: pressed.append("tile"), "tile", "category:x")
+    tile.setParent(window)
+    icon = tile.add(icon_label(category_icon("elderly_care", "居家养老", 120, "#0B5394", "#FFFFFF")))
+    name = tile.add(make_label("Government service guides, a name long enough to wrap", "tileName"))
+    tile.resize(300, tile.heightForWidth(300))
     window.show()
-    touch = TouchScrolling(window)
-    known = gesture_types()
-    device = QTest.createTouchDevice()
-    for _ in range(3):  # pages come and go; each new one still scrolls
-        area = long_list(window)
-        touch.enable(area)
-        qtbot.wait(1)  # laid out
-        viewport = area.viewport()
-        QTest.touchEvent(viewport, device).press(0, QPoint(100, 300), viewport).commit()
-        for k in range(1, 21):
-            qtbot.wait(10)
-            QTest.touchEvent(viewport, device).move(0, QPoint(100, 300 - 12 * k), viewport).commit()
-        QTest.touchEvent(viewport, device).release(0, QPoint(100, 60), viewport).commit()
-        qtbot.waitUntil(lambda area=area: area.verticalScrollBar().value() > 100, timeout=3000)
-        area.setParent(None)
-        area.deleteLater()
-    # QScroller.grabGesture per page made a new gesture id (and PySide a new enum class) every time
-    assert gesture_types() == known
+    qtbot.waitExposed(window)
+    for part in (icon, name, tile):  # on the icon, on the words, on the tile's margin
+        qtbot.mouseClick(part, Qt.MouseButton.LeftButton)
+    assert pressed == ["tile", "tile", "tile"]
+    assert tile.text_parts() == ["Government service guides, a name long enough to wrap"]
+    assert tile.heightForWidth(200) > tile.heightForWidth(600)  # narrower: the name wraps, the tile grows
+
+
+def test_category_icons_come_from_the_artwork_or_a_badge(qtbot) -> None:  # type: ignore[no-untyped-def]
+    assert {p.stem for p in ICONS.glob("*.png")} >= {"elderly_care", "housekeeping", "repairs", "property",
+                                                     "merchants", "health", "gov_guides"}
+    art = category_icon("health", "健康服务", 96, "#0B5394", "#FFFFFF")
+    assert (art.width(), art.height()) == (96, 96)
+    badge = category_icon("barbers", "理发", 96, "#0B5394", "#FFFFFF").toImage()  # no artwork for it
+    assert badge.pixelColor(48, 6) == QColor("#0B5394")  # the round badge in the theme's colour
+    assert badge.pixelColor(1, 1).alpha() == 0  # outside the circle: transparent
+    glyph = {badge.pixelColor(x, y).name() for x in range(24, 72) for y in range(24, 72)}
+    assert "#ffffff" in glyph  # the name's first character drawn on it
+    assert isinstance(icon_label(art), QLabel)

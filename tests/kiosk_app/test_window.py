@@ -7,13 +7,14 @@ and that no translation key leaked onto the screen.
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from collections.abc import Callable
 
 import pytest
-from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent
+from PySide6.QtCore import QBuffer, QEvent, QIODevice, QObject, Qt
+from PySide6.QtGui import QFont, QFontMetrics, QImage, QKeyEvent
 from PySide6.QtWidgets import QAbstractButton, QAbstractScrollArea, QApplication, QLabel, QWidget
 
 from kiosk_app.api import FakeKioskApi
@@ -26,6 +27,21 @@ from schedules.clock import MovableClock
 from tests.kiosk_app.conftest import ARTIFACTS, PIN
 
 RAW_KEY = re.compile(r"^[a-z_]+\.[a-z_.]+$")
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+ENGLISH_WORD = re.compile(r"\b[A-Za-z]*[a-z][A-Za-z]*\b")  # codes (K23-F4K, GA2026…, MB) are not words
+# What may cross languages: the button naming the other language, and what the server holds in one
+# language only (a name, the documents a clerk listed). The operator's maintenance screens show
+# raw facts (server URL, device id, version) and are not checked.
+OTHER_LANGUAGE_OK = {Language.ZH: ("English",), Language.EN: ("中文", "Applicant:", "Documents needed:")}
+OPERATOR_SCREENS = (Screen.MAINT_PIN, Screen.MAINTENANCE)
+
+
+def other_language(text: str, language: Language) -> str | None:
+    """The first word of the other language in ``text`` (raw English in Chinese or vice versa)."""
+    if text.startswith(OTHER_LANGUAGE_OK[language]):
+        return None
+    found = ENGLISH_WORD.search(text) if language is Language.ZH else CJK.search(text)
+    return found.group(0) if found else None
 
 
 def find(window: QWidget, name: str) -> QWidget:
@@ -35,17 +51,49 @@ def find(window: QWidget, name: str) -> QWidget:
     raise AssertionError(f"no visible widget {name!r} on {window.property('screen')}")
 
 
+def decode_qr(label: QWidget) -> str:
+    """Read the QR the way a phone camera would: from the painted pixels."""
+    from PIL import Image
+    from pyzbar.pyzbar import decode
+
+    image = label.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    return str(decode(Image.open(io.BytesIO(bytes(buffer.data()))))[0].data.decode())
+
+
+def shown(app: KioskApp, name: str) -> bool:
+    """Whether a widget named ``name`` is visible now."""
+    try:
+        find(app.window, name)
+        return True
+    except AssertionError:
+        return False
+
+
 def tap(qtbot, app: KioskApp, name: str) -> None:  # type: ignore[no-untyped-def]
     widget = find(app.window, name)
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
-def book(qtbot, app: KioskApp, category: str, service: str, slot: str, phone: str) -> None:  # type: ignore[no-untyped-def]
+def book(qtbot, app: KioskApp, category: str, service: str, slot: str, phone: str,  # type: ignore[no-untyped-def]
+         address: tuple[str, str, str] = ("3", "2", "1203"), confirm: bool = True) -> None:
     """From the home tiles to "confirm booking", by touch."""
-    keys = [f"key:{c}" for c in phone]
-    for name in (f"category:{category}", f"service:{service}", "book", f"slot:{slot}", *keys, "phone_next",
-                 "confirm"):
+    for name in (f"category:{category}", f"service:{service}", "book", f"slot:{slot}"):
         tap(qtbot, app, name)
+    type_address(qtbot, app, *address)
+    tap(qtbot, app, "address_next")
+    for name in (*(f"key:{c}" for c in phone), "phone_next", *(["confirm"] if confirm else [])):
+        tap(qtbot, app, name)
+
+
+def type_address(qtbot, app: KioskApp, building: str, unit: str, room: str) -> None:  # type: ignore[no-untyped-def]
+    """Tap each field of the address, then its digits on the keypad."""
+    for field, digits in (("building", building), ("unit", unit), ("room", room)):
+        tap(qtbot, app, f"address_{field}")
+        for ch in digits:
+            tap(qtbot, app, f"key:{ch}")
 
 
 def visible_texts(window: QWidget) -> list[tuple[QWidget, str]]:
@@ -69,8 +117,17 @@ def check_screen(app: KioskApp, tag: str, name: str | None = None) -> None:
     path = window.save_screenshot(ARTIFACTS, name)
     assert path.exists() and path.stat().st_size > 1000
     fonts = [QFontMetrics(QFont(f)) for f in ("Noto Sans CJK SC", "DejaVu Sans")]
+    language = app.translator.language
+    scrollers = [w for w in window.findChildren(QAbstractScrollArea) if w.isVisible()]
+    assert not scrollers, f"{tag}: a scroll area (every option must be visible or paged)"
     for w, text in visible_texts(window):
         assert not RAW_KEY.match(text), f"{tag}: untranslated key {text!r}"
+        if app.flow.state.screen not in OPERATOR_SCREENS:
+            leak = other_language(text, language)
+            assert leak is None, f"{tag}: {leak!r} in {text!r} is not {language.value}"
+        if isinstance(w, QLabel) and w.wordWrap():
+            need = w.heightForWidth(w.width())
+            assert need <= w.height() + 1, f"{tag}: {text!r} is cut (needs {need}px, has {w.height()})"
         for ch in set(text) - {"\n", " "}:
             assert any(m.inFontUcs4(ord(ch)) for m in fonts), f"{tag}: no glyph for {ch!r} in {text!r}"
         if isinstance(w, QAbstractButton) and w.isEnabled() and w.property("testName"):
@@ -78,20 +135,11 @@ def check_screen(app: KioskApp, tag: str, name: str | None = None) -> None:
         assert w.font().pointSizeF() >= MIN_TEXT_PT, f"{tag}: {text!r} is {w.font().pointSizeF()} pt"
         if isinstance(w, QAbstractButton) or (isinstance(w, QLabel) and w.wordWrap() is False):
             assert w.sizeHint().width() <= max(w.width(), 1) + 2, f"{tag}: clipped {text!r}"
-        if isinstance(w, QAbstractButton) and not _scrolls(w):  # in a scroll area, cut-off is by design
+        if isinstance(w, QAbstractButton):
             shown = w.visibleRegion().boundingRect()
             assert shown.height() >= w.height() - 1 and shown.width() >= w.width() - 1, (
                 f"{tag}: {text!r} is cut to {shown.width()}x{shown.height()} of {w.width()}x{w.height()}"
             )
-
-
-def _scrolls(w: QWidget) -> bool:
-    parent = w.parentWidget()
-    while parent is not None:
-        if isinstance(parent, QAbstractScrollArea):
-            return True
-        parent = parent.parentWidget()
-    return False
 
 
 def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: MovableClock,  # type: ignore[no-untyped-def]
@@ -113,6 +161,9 @@ def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: MovableCl
     tap(qtbot, app, "book")
     at(Screen.SLOT)
     tap(qtbot, app, "slot:meal-0")
+    type_address(qtbot, app, "3", "2", "1203")
+    at(Screen.ADDRESS)
+    tap(qtbot, app, "address_next")
     for ch in "13812345678":
         tap(qtbot, app, f"key:{ch}")
     at(Screen.PHONE)
@@ -120,6 +171,9 @@ def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: MovableCl
     at(Screen.CONFIRM)
     tap(qtbot, app, "confirm")
     at(Screen.PAY)
+    tap(qtbot, app, "cancel")
+    check_screen(app, f"{tag}/cancel_dialog", "cancel_dialog")
+    tap(qtbot, app, "cancel_no")
     api.mark_paid(app.flow.state.order.id)  # type: ignore[union-attr]
     app.flow.tick(clock.advance(3))
     at(Screen.RECEIPT)
@@ -128,6 +182,8 @@ def visit_every_screen(qtbot, app: KioskApp, api: FakeKioskApi, clock: MovableCl
     at(Screen.ORDER)  # free service: booked, nothing to pay
     tap(qtbot, app, "done")
     tap(qtbot, app, "my_order")
+    at(Screen.ORDERS)
+    tap(qtbot, app, "find_order")
     for ch in next(iter(api.orders.values())).reference:
         tap(qtbot, app, f"key:{ch}")
     tap(qtbot, app, "search")
@@ -217,6 +273,8 @@ def test_idle_reset_clears_the_phone_number_from_widgets(qtbot, make_kiosk: Call
     tap(qtbot, app, "service:meal")
     tap(qtbot, app, "book")
     tap(qtbot, app, "slot:meal-0")
+    type_address(qtbot, app, "3", "2", "1203")
+    tap(qtbot, app, "address_next")
     for ch in "13812345678":
         tap(qtbot, app, f"key:{ch}")
     assert any("138 1234 5678" in t for _, t in visible_texts(app.window))
@@ -228,8 +286,8 @@ def test_idle_reset_clears_the_phone_number_from_widgets(qtbot, make_kiosk: Call
     assert app.flow.state.screen is Screen.ATTRACT
     texts = [w.text() for w in app.window.findChildren(QLabel)] + [
         w.text() for w in app.window.findChildren(QAbstractButton)]
-    assert [t for t in texts if "5678" in t] == []
-    assert app.flow.state.phone == ""
+    assert [t for t in texts if "5678" in t or "1203" in t] == []
+    assert (app.flow.state.phone, app.flow.state.room) == ("", "")
 
 
 def test_scanner_keystrokes_fill_the_case_number(qtbot, make_kiosk: Callable[..., KioskApp],  # type: ignore[no-untyped-def]
@@ -327,7 +385,7 @@ def test_english_switch_and_read_aloud(qtbot, make_kiosk: Callable[..., KioskApp
     tap(qtbot, app, "start")
     tap(qtbot, app, "language")
     assert app.translator.language is Language.EN
-    assert find(app.window, "cases").text() == "Check my application progress"  # type: ignore[attr-defined]
+    assert find(app.window, "cases").text_parts() == ["Application progress"]  # type: ignore[attr-defined]
     tap(qtbot, app, "category:elderly_care")
     tap(qtbot, app, "service:meal")
     tap(qtbot, app, "read_aloud")
@@ -342,9 +400,9 @@ def test_english_switch_and_read_aloud(qtbot, make_kiosk: Callable[..., KioskApp
 def test_large_text_is_one_tap_and_bigger(qtbot, make_kiosk: Callable[..., KioskApp]) -> None:  # type: ignore[no-untyped-def]
     app = make_kiosk()
     tap(qtbot, app, "start")
-    before = find(app.window, "cases").font().pointSizeF()
+    before = find(app.window, "cases").findChild(QLabel).font().pointSizeF()
     tap(qtbot, app, "large_text")
-    after = find(app.window, "cases").font().pointSizeF()
+    after = find(app.window, "cases").findChild(QLabel).font().pointSizeF()
     assert app.flow.state.large_text and after > before
 
 
@@ -380,6 +438,8 @@ def test_ticking_countdowns_do_not_rebuild_buttons_under_a_finger(qtbot, make_ki
     assert find(app.window, "cancel") is cancel  # same widget: a press in progress survives
     assert find(app.window, "countdown").text() != before  # type: ignore[attr-defined]
     qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    assert app.flow.state.confirming_cancel  # asked, not cancelled
+    tap(qtbot, app, "cancel_yes")
     assert app.flow.state.notice is not None and app.flow.state.notice.key == "pay.cancelled"
 
 

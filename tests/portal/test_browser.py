@@ -18,6 +18,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -183,7 +184,7 @@ def test_advertiser_journey_from_signup_to_proof_of_play(
     shop.get_by_label("播放占比（%）").fill("10")
     expect(shop.locator("#availability")).to_contain_text("档期充足：1 块屏幕")
     expect(shop.locator(".frame.outdoor img")).to_be_visible()
-    expect(shop.locator(".frame.lobby img")).to_be_visible()
+    expect(shop.locator(".frame.lobby img")).to_be_visible()  # one landscape picture: every shape plays it
     shoot(shop, "campaign-new-zh-desktop")
     shoot(shop, "campaign-new-zh-phone", phone=True)
     shop.get_by_role("button", name="提交审核").click()
@@ -215,9 +216,9 @@ def test_advertiser_journey_from_signup_to_proof_of_play(
 
     # 7. the screen reports plays; the advertiser sees them in the chart, table and CSV
     item_id = next(c["item_ids"][0] for c in manifest["catalogue"]["campaigns"] if c["id"] == campaign_id)
-    start = served_at
-    if (start + dt.timedelta(seconds=63)).date() != start.date():  # the chart has a bar per UTC day
-        start = dt.datetime.combine(start.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
+    start, zone = served_at, ZoneInfo("Asia/Shanghai")  # the chart has a bar per community day
+    if (start + dt.timedelta(seconds=63)).astimezone(zone).date() != start.astimezone(zone).date():
+        start = dt.datetime.combine(start.astimezone(zone).date() + dt.timedelta(days=1), dt.time(), zone)
     records = [
         {"id": str(uuid.uuid4()), "item_id": item_id, "campaign_id": campaign_id,
          "started_at": (start + dt.timedelta(seconds=9 * i)).isoformat(), "duration_s": 8.0,
@@ -235,8 +236,9 @@ def test_advertiser_journey_from_signup_to_proof_of_play(
     shoot(shop, "campaign-zh-phone", phone=True)
     with shop.expect_download() as download:
         shop.get_by_role("link", name="下载 CSV").click()
-    csv = Path(download.value.path()).read_text()
-    assert csv.splitlines()[1].split(",")[0] == campaign_id and ",7,7,56.000" in csv
+    csv = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert csv[0].startswith("日期,小时,投放,商户,屏幕,屏幕类型,播放次数")
+    assert sum(int(line.split(",")[6]) for line in csv[1:]) == 7 and "冬季面包节" in csv[1]
 
     # 8. the same pages in English, at desktop and phone width
     for tab, pages in ((shop, ("campaigns", f"campaigns/{campaign_id}", "media", "campaigns/new")),
@@ -271,13 +273,13 @@ def test_operator_sends_and_ends_an_emergency(live_server: LiveServer, browser_p
     state = httpx.get(live_server.api + "/device/emergency", headers=screen.headers).json()
     assert state["active"] is False
     op.get_by_role("button", name="立即发出").click()
-    expect(op.get_by_role("status")).to_contain_text("紧急广播已发出")
+    expect(op.locator(".notice")).to_contain_text("紧急广播已发出")
     state = httpx.get(live_server.api + "/device/emergency", headers=screen.headers).json()
     assert state["active"] is True and state["item"]["text"]["zh"] == "3号楼燃气泄漏，请立即撤离"
     shoot(op, "emergency-zh-desktop")
     shoot(op, "emergency-zh-phone", phone=True)
     op.get_by_role("button", name="结束紧急广播").click()
-    expect(op.get_by_role("status")).to_contain_text("紧急广播已结束")
+    expect(op.locator(".notice")).to_contain_text("紧急广播已结束")
     state = httpx.get(live_server.api + "/device/emergency", headers=screen.headers).json()
     assert state["active"] is False
 
@@ -307,11 +309,13 @@ def test_provider_service_booked_and_paid_on_a_phone(
     expect(tab.get_by_role("status")).to_contain_text("服务已发布")
     tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).astimezone(dt.timezone(dt.timedelta(hours=8)))
     service = tab.locator("article.service").filter(has_text="厨房水龙头维修")
-    service.get_by_label("日期").fill(tomorrow.date().isoformat())
-    service.get_by_label("从").fill("10:00")
-    service.get_by_label("到").fill("11:00")
-    service.get_by_label("名额").fill("2")
-    service.get_by_role("button", name="添加时段").click()
+    add = service.locator("details.add-slot")
+    add.locator("summary").click()
+    add.get_by_label("日期").fill(tomorrow.date().isoformat())
+    add.get_by_label("从").fill("10:00")
+    add.get_by_label("到").fill("11:00")
+    add.get_by_label("名额").fill("2")
+    add.get_by_role("button", name="添加时段").click()
     expect(tab.locator("article.service")).to_contain_text("已约 0/2")
     shoot(tab, "services-zh-desktop")
     shoot(tab, "services-zh-phone", phone=True)

@@ -127,13 +127,23 @@ def test_pause_an_approved_campaign_and_download_csv(app_client: AppClient, medi
     app_client.post(f"/portal/approvals/campaigns/{campaign_id}/approve", data={"csrf_token": token})
     portal_login(app_client, shop)
     detail = app_client.get(f"/portal/campaigns/{campaign_id}")
-    assert "已批准" in detail.text and "暂停投放" in detail.text
+    assert "投放中" in detail.text and "暂停投放" in detail.text  # approved, and its flight has begun
+    pause = f"/portal/campaigns/{campaign_id}/pause"
+    asked = app_client.post(pause, data={"csrf_token": csrf_of(detail.text)})
+    assert "暂停后该广告将从所有屏幕下线" in asked.text and 'name="confirmed" value="yes"' in asked.text
+    detail = app_client.get(f"/portal/campaigns/{campaign_id}")
+    assert "投放中" in detail.text  # nothing paused before the confirmation
     r = app_client.post(
         f"/portal/campaigns/{campaign_id}/pause",
-        data={"csrf_token": csrf_of(detail.text)},
+        data={"csrf_token": csrf_of(detail.text), "confirmed": "yes"},
         follow_redirects=True,
     )
     assert "投放已暂停" in r.text and "已暂停" in r.text and "暂停投放</button>" not in r.text
+    assert "恢复投放</button>" in r.text
+    r = app_client.post(
+        f"/portal/campaigns/{campaign_id}/resume", data={"csrf_token": csrf_of(r.text)}, follow_redirects=True
+    )
+    assert "投放已恢复" in r.text and "投放中" in r.text
     csv = app_client.get(f"/portal/campaigns/{campaign_id}/report.csv")
-    assert csv.status_code == 200 and csv.text.startswith("campaign_id,screen_id,date_utc")
+    assert csv.status_code == 200 and csv.text.lstrip("\ufeff").startswith("日期,小时,投放,商户,屏幕")
     assert csv.headers["content-disposition"].startswith("attachment")

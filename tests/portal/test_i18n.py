@@ -13,7 +13,7 @@ from content_server.portal.i18n import TEXTS, Translator, pick_language
 from content_server.signage import screen_view
 from schedules.bilingual import LANGUAGES, MissingText
 from schedules.model import ItemKind, Orientation, Priority, ScreenClass
-from schedules.protocol.kiosk import CaseState
+from schedules.protocol.kiosk import CaseState, OrderState
 
 SERVER = Path(__file__).resolve().parents[2] / "content_server"
 # the shell's and every feature's portal templates, and the Python that renders pages
@@ -53,6 +53,9 @@ DYNAMIC = {
     "timeline.kind": ["announcement", "campaign", "filler", "emergency"],
     "case_state": [s.value for s in CaseState],
     "booking_state": ["pending", "accepted", "done", "cancelled"],
+    "phase": ["pending", "scheduled", "running", "paused", "finished", "ended", "rejected"],
+    "pay.state": [s.value for s in OrderState] + ["paid_pending", "paid_accepted"],
+    "verb": ["approve", "reject", "pause", "resume", "end"],
 }
 
 

@@ -57,7 +57,7 @@ def test_house_rules_page_sets_rules_and_lists_the_campaigns_a_change_would_shor
     )
     c.cookies.set(LANG_COOKIE, "en")
     english = c.get("/portal/house-rules")
-    assert "Maximum ad share" in english.text and "Indoor small" in english.text
+    assert "Maximum ad share" in english.text and "Building screen" in english.text  # i18n class.indoor_small
 
 
 def test_alert_feed_page_maps_areas_in_both_languages_and_explains_loudness(app_client: AppClient) -> None:
@@ -122,7 +122,7 @@ def test_campaign_form_takes_a_recurrence_rule_with_hours_and_refuses_minutes(
     refused = c.post("/portal/campaigns", data=minutes)
     assert (
         refused.status_code == 422
-        and "dayparts" in refused.text
+        and "一小时内的时间（分钟）请用上面的时段" in refused.text  # the hint, in the reader's language
         and 'value="FREQ=DAILY;BYMINUTE=30"' in refused.text
     )
 

@@ -106,3 +106,35 @@ def test_blocks_outside_the_window_are_left_out() -> None:
         hours=1,
     )
     assert ET.fromstring(svg).findall(".//s:rect[@data-start]", NS) == []
+
+
+def test_count_axes_have_whole_ticks_only() -> None:
+    """Proof of play counts plays: an axis of 0, 0.25, 0.5 ... plays is nonsense (issue 14)."""
+    from content_server.portal.svg import axis_ticks
+
+    assert axis_ticks(1, whole=True) == [0, 1]
+    assert axis_ticks(3, whole=True) == [0, 1, 2, 3]
+    assert axis_ticks(7, whole=True) == [0, 2, 4, 6, 8]
+    assert axis_ticks(0, whole=True) == [0, 1]
+    assert all(t == int(t) for n in range(1, 5000, 37) for t in axis_ticks(n, whole=True))
+    assert max(len(axis_ticks(n, whole=True)) for n in range(1, 5000, 37)) <= 5
+    svg = stacked_bar_chart(["d1"], [ChartSeries("s", {"d1": 1})], title="t")
+    assert re.findall(r'class="axis">([^<]+)<', svg) == ["0", "1"]
+
+
+def test_the_timeline_in_words_shares_and_hours() -> None:
+    from content_server.portal.svg import summarise
+
+    start = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
+    blocks = [
+        TimelineBlock(start, start + dt.timedelta(minutes=30), "announcement", "停水通知"),
+        TimelineBlock(start + dt.timedelta(minutes=30), start + dt.timedelta(hours=2), "filler", "默认内容"),
+    ]
+    summary = summarise(blocks, start=start, tz=SHANGHAI, hours=2)
+    assert [h.label for h in summary.hours] == ["11-25 10:00", "11-25 11:00"]
+    first = summary.hours[0]
+    assert first.shares["announcement"] == 0.5 and first.names == ("停水通知", "默认内容")
+    assert summary.shares["filler"] == 0.75 and summary.shares["emergency"] == 0
+    svg = timeline_picture(blocks, start=start, tz=SHANGHAI, title="t", summary="公告占 25%", hours=2)
+    assert 'role="img"' in svg and "公告占 25%" in svg
+    assert "tabindex" not in svg and 'role="button"' not in svg  # one picture, not thousands of stops

@@ -175,7 +175,7 @@ def test_hostile_uploads_are_refused_and_nothing_is_stored(server: LiveServer, m
     assert "empty" in refused["zero-bytes.png"][1]
     assert "bomb" in refused["header-60000x60000.png"][1]
     assert "bomb" in refused["decompression-bomb-10000x10000.png"][1]
-    assert "unsupported" in refused["svg-with-script.svg"][1]
+    assert "unsupported" in refused["svg-with-script.svg"][1].lower()
 
 
 def test_huge_declared_duration_never_reaches_the_schedule(server: LiveServer, media_dir: Path) -> None:
@@ -192,7 +192,9 @@ def test_huge_declared_duration_never_reaches_the_schedule(server: LiveServer, m
     if r.status_code == 201:
         assert 0 < r.json()["duration_s"] <= 3.5, r.json()
     else:
-        assert r.status_code == 422 and "duration" in r.json()["detail"], r.text
+        # the refusal names what the file claims and what it really holds
+        detail = r.json()["detail"]
+        assert r.status_code == 422 and "4294967" in detail and "3.0 s" in detail, r.text
 
 
 def _hostile_bundles(tmp: Path, key: Ed25519PrivateKey, media: Path) -> dict[str, Path]:

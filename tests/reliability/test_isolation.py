@@ -26,6 +26,7 @@ from content_server.kiosk.models import ServiceRow, SlotRow
 from signage_demo.kiosk_catalogue import seed_demo_catalogue
 from tests.content_server.studio.pdfs import notice
 from tests.content_server.studio.samples import SAMPLES
+from tests.fixtures.media import make_image
 from tests.fixtures.server import AppClient, PairedDevice, pair_device
 
 ROLES = ("anonymous", "operator", "adv_a", "adv_b", "clerk", "prov_a", "prov_b", "player", "kiosk")
@@ -72,7 +73,7 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/v1/media/{media_id}"): ADS,
     ("GET", "/api/v1/media/{media_id}/content"): ADS,
     ("GET", "/api/v1/media/{media_id}/thumbnail"): ADS,
-    ("GET", "/api/v1/assets/{sha256}"): DEVICES,
+    ("GET", "/api/v1/assets/{sha256}"): frozenset({"player"}),  # its own manifests' files only
     ("GET", "/api/v1/announcements"): OP,
     ("POST", "/api/v1/announcements"): OP,
     ("GET", "/api/v1/announcements/{ann_id}"): OP,
@@ -88,7 +89,14 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/bundles"): OP,
     ("POST", "/api/v1/alert-feeds"): OP,
     ("POST", "/api/v1/alert-feeds/{feed_id}/cap"): EVERYONE,  # the feed secret in the URL is the credential
+    ("GET", "/api/v1/alert-feeds"): OP,
+    ("PUT", "/api/v1/alert-feeds/{feed_id}/area-mapping"): OP,
+    ("GET", "/api/v1/house-rules"): OP,
+    ("PUT", "/api/v1/house-rules/classes/{screen_class}"): OP,
+    ("PUT", "/api/v1/house-rules/groups/{group}"): OP,
+    ("DELETE", "/api/v1/house-rules/groups/{group}"): OP,
     ("GET", "/api/v1/kiosk/catalogue"): frozenset({"kiosk"}),
+    ("GET", "/api/v1/kiosk/images/{sha256}"): frozenset({"kiosk"}),  # pictures of active services only
     ("POST", "/api/v1/kiosk/orders"): frozenset({"kiosk"}),
     ("GET", "/api/v1/kiosk/orders/by-reference/{reference}"): frozenset({"kiosk"}),
     ("GET", "/api/v1/kiosk/orders/{order_id}"): frozenset({"kiosk"}),
@@ -98,6 +106,7 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/pay/offline/{token}"): EVERYONE,  # signed token is the credential
     ("GET", "/pay/{token}"): EVERYONE,
     ("POST", "/pay/{token}/confirm"): EVERYONE,
+    ("GET", "/o/{token}/{reference}"): EVERYONE,  # the signed link is the credential (receipt QR)
     ("GET", "/api/v1/cases/types"): CLERKS,
     ("POST", "/api/v1/cases"): CLERKS,
     ("GET", "/api/v1/cases"): CLERKS,
@@ -165,6 +174,7 @@ CONTENT_CHECKED = {
     ("GET", "/pay/offline/{token}"),
     ("GET", "/pay/{token}"),
     ("POST", "/pay/{token}/confirm"),
+    ("GET", "/o/{token}/{reference}"),
     ("POST", "/api/v1/screens/claim"),
     ("POST", "/api/v1/kiosk/orders"),
     ("POST", "/api/v1/provider/images"),
@@ -184,7 +194,7 @@ class World:
     secrets: list[str]  # A's ids that B must never see
 
 
-def _build(c: AppClient, media_dir: Path) -> World:
+def _build(c: AppClient, media_dir: Path, tmp_path: Path) -> World:
     with c.app.state.sessions() as s:  # type: ignore[attr-defined]
         seed_demo_catalogue(s, c.clock.now(), days=2)
     creds = {
@@ -200,6 +210,15 @@ def _build(c: AppClient, media_dir: Path) -> World:
     kiosk: PairedDevice = pair_device(c, kind="kiosk")
     headers["player"], headers["kiosk"] = player.headers, kiosk.headers
     op, a = headers["operator"], headers["adv_a"]
+
+    # the community's slide: every screen's manifest holds it, so the player may download it
+    filler_file = make_image(tmp_path / "iso-filler.png", (1920, 1080), label="iso filler")
+    filler = c.post("/api/v1/media?filename=filler.png", content=filler_file.read_bytes(), headers=op)
+    assert filler.status_code == 201, filler.text
+    flagged = c.patch(f"/api/v1/media/{filler.json()['id']}", json={"filler": True}, headers=op)
+    assert flagged.status_code == 200, flagged.text
+    served = c.get("/api/v1/device/manifest", headers=player.headers)
+    assert served.status_code == 200 and filler.json()["sha256"] in served.text, served.text[:300]
 
     png = (media_dir / "small.jpg").read_bytes()
     media = c.post("/api/v1/media?filename=a.jpg", content=png, headers=a).json()
@@ -256,7 +275,11 @@ def _build(c: AppClient, media_dir: Path) -> World:
         "price_minor": 1000,
         "duration_minutes": 30,
     }
-    service = c.post("/api/v1/provider/services", json=service_body, headers=pa)
+    photo = c.post("/api/v1/provider/images", content=(media_dir / "landscape.png").read_bytes(), headers=pa)
+    assert photo.status_code == 201, photo.text
+    service = c.post(
+        "/api/v1/provider/services", json={**service_body, "image_sha256": photo.json()["sha256"]}, headers=pa
+    )
     assert service.status_code == 201, service.text
     start = (c.clock.now() + dt.timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
     slot_body = {
@@ -319,6 +342,10 @@ def _build(c: AppClient, media_dir: Path) -> World:
         "delivery_id": "no-such-delivery",
         "send_id": sent.json()["id"],
         "command_id": sent.json()["devices"][0]["command_id"],
+        "service_image": photo.json()["sha256"],
+        "served_asset": filler.json()["sha256"],
+        "screen_class": "indoor_small",
+        "group": "north",
     }
     now = c.clock.now()
     bodies: dict[tuple[str, str], Callable[[], Any]] = {
@@ -354,6 +381,11 @@ def _build(c: AppClient, media_dir: Path) -> World:
         ("POST", "/api/v1/campaigns/availability"): lambda: campaign_body,
         ("POST", "/api/v1/campaigns"): lambda: campaign_body,
         ("POST", "/api/v1/alert-feeds"): lambda: {"name": f"f{uuid.uuid4().hex[:6]}"},
+        ("PUT", "/api/v1/alert-feeds/{feed_id}/area-mapping"): lambda: {
+            "rules": [{"groups": ["north"], "area_descs": ["North gate"]}]
+        },
+        ("PUT", "/api/v1/house-rules/classes/{screen_class}"): lambda: {"min_dwell_s": 6},
+        ("PUT", "/api/v1/house-rules/groups/{group}"): lambda: {"min_dwell_s": 8},
         ("POST", "/api/v1/kiosk/orders"): order_body,
         ("POST", "/api/v1/kiosk/cases/lookup"): lambda: {"case_number": ids["case_number"]},
         ("POST", "/api/v1/cases"): lambda: {
@@ -404,14 +436,18 @@ def _fill(path: str, ids: dict[str, str], method: str) -> str:
         name = m.group(1)
         if name == "action" and "/provider/bookings/" in path:
             return "accept"
+        if name == "sha256" and "/kiosk/images/" in path:
+            return ids["service_image"]  # a kiosk fetches its services' pictures, not the screens' files
+        if name == "sha256" and path.startswith("/api/v1/assets/"):
+            return ids["served_asset"]  # a screen downloads what its manifests name, nothing else
         return ids[name]
 
     return re.sub(r"\{(\w+)\}", one, path)
 
 
 @pytest.mark.slow
-def test_every_route_as_every_role(app_client: AppClient, media_dir: Path) -> None:
-    world = _build(app_client, media_dir)
+def test_every_route_as_every_role(app_client: AppClient, media_dir: Path, tmp_path: Path) -> None:
+    world = _build(app_client, media_dir, tmp_path)
     c = world.client
     schema = c.get("/api/v1/openapi.json").json()
     routes = [(m.upper(), p) for p, ops in schema["paths"].items() for m in ops]

@@ -119,3 +119,20 @@ def test_cap_replacement_is_explained() -> None:
         "frequency_capped",
         "cap_reached",
     )
+
+
+def test_explanations_name_announcements_and_campaigns_as_people_know_them() -> None:
+    """Operators read titles and campaign names, never internal ids (issue 14)."""
+    text = {"zh": "明天停水", "en": "No water"}
+    water = item("notice-text", 10, kind=ItemKind.TEXT, text=text, title="停水通知")
+    cat = catalogue(
+        [*BASE_ITEMS, water],
+        campaigns=(campaign("c-7f3a", share=20, name="冬季面包节"),),
+        announcements=(announcement("a-91bc", items=("notice-text",)),),
+    )
+    scr = screen()
+    slots = {s.source: s for s in timeline(scr, cat, DAY, DAY + dt.timedelta(hours=1)).slots()}
+    said = explain_slot(scr, cat, slots[SlotSource.ANNOUNCEMENT])
+    assert "停水通知" in said.text("zh") and "停水通知" in said.text("en") and "a-91bc" not in said.text("zh")
+    said = explain_slot(scr, cat, slots[SlotSource.CAMPAIGN])
+    assert "冬季面包节" in said.text("zh") and "c-7f3a" not in said.text("zh")

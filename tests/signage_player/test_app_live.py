@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -118,3 +119,55 @@ def test_emergency_is_learned_within_5_s_and_ends(
     assert app.reporter.upload_plays() == waiting
     assert outbox.count(PLAYS_TOPIC) == 0 and app.reporter.upload_plays() == 0
     assert op.request("GET", "/reports/refused-plays") == []  # a real player's plays are all believed
+
+
+@pytest.mark.slow
+def test_an_ended_emergency_leaves_the_screen_as_promptly_as_it_came(
+    qtbot: QtBot, live_server: LiveServer, media_dir: Path, tmp_path: Path, players: list[Player]
+) -> None:
+    """Issue 14: a lobby screen kept the ended emergency's text for 12 s on a blue background. The
+    overlay went at once, but the manifest the screen had synced during the emergency still placed
+    the emergency's text in the main zone (a text slide: blue) until the next manifest poll. Now the
+    server's word that it ended brings the new manifest at once. The screen also reports the
+    emergency version in play, which the operator's "delivered to N of M" counts."""
+    device = pair_device(live_server, "player", screen_class="indoor_small", orientation="portrait")
+    op = Operator(live_server)
+    slide = op.upload(media_dir / "portrait.png", "默认内容")
+    op.request("PATCH", f"/media/{slide['id']}", json={"filler": True})
+    data = paired_data_dir(tmp_path / "data", device)
+    app = build_player(settings(live_server, data, emergency_wait_s=4), FakeMediaBackend(), SystemClock())
+    players.append(app)  # manifest polls and heartbeats hourly here: only the fix brings a new manifest
+    loop, view = app.playback.loop, app.playback.view
+    with qtbot.waitSignal(app.emergency.changed, timeout=5000):
+        app.start()
+    status = f"/screens/{device.device_id}/status"
+    qtbot.waitUntil(lambda: op.request("GET", status)["last_seen_at"] is not None, timeout=10000)  # 1st beat
+    with qtbot.waitSignal(app.emergency.changed, timeout=5000) as started:
+        ann = op.announce(device.device_id, text={"zh": "燃气泄漏 请立即撤离", "en": "Gas leak: evacuate"},
+                          priority="emergency")
+    assert started.args[0] is not None and started.args[0].title == ann["title"]  # the operator's title
+
+    def holds(present: bool) -> Callable[[], bool]:  # the live manifest holds the emergency (or not)
+        def check() -> bool:
+            live = app.playback.syncer.live
+            held = live is not None and any(a.id == ann["id"] for a in live.catalogue.announcements)
+            return live is not None and held == present
+
+        return check
+
+    qtbot.waitUntil(holds(True), timeout=5000)  # fetched when it started: its timeline holds it too
+    emergency_item = started.args[0].id
+    qtbot.waitUntil(lambda: loop.current is not None and loop.current.item.id == emergency_item, timeout=3000)
+    app.reporter.heartbeat()
+    reported = op.request("GET", status)["heartbeat"]["emergency_version"]
+    assert reported == app.emergency.version and reported != "none"
+
+    with qtbot.waitSignal(app.emergency.changed, timeout=5000) as ended:
+        op.request("POST", f"/announcements/{ann['id']}/end")
+    t0 = time.monotonic()
+    assert ended.args[0] is None and not view.emergency.isVisible()
+    qtbot.waitUntil(lambda: loop.current is not None and loop.current.item.id != emergency_item, timeout=3000)
+    assert time.monotonic() - t0 < 3  # as promptly as it started (the long-poll's own second or so)
+    qtbot.waitUntil(holds(False), timeout=5000)  # the new manifest at once (polls are an hour apart here)
+    view.grab().toImage().save(str(ARTIFACTS / "emergency_ended.png"))
+    assert app.reporter.beat().emergency_version == "none"

@@ -10,6 +10,7 @@ sent (acknowledged once, 404 for another device's), and a revoked key gets 401 o
 from __future__ import annotations
 
 import datetime as dt
+import io
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
+from PIL import Image
 
 from schedules.model import ItemKind
 from schedules.protocol.device import (
@@ -25,6 +27,7 @@ from schedules.protocol.device import (
     CommandKind,
     CommandOutcome,
     Heartbeat,
+    Manifest,
     PlayBatch,
     PlayRecord,
 )
@@ -40,7 +43,15 @@ from tests.fixtures.server import LiveServer
 from tests.signage_player.manifests import asset_item, manifest, text_item
 from tests.signage_player.serverkit import Operator
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+def _png() -> bytes:
+    """A real (small) screenshot: the server decodes and re-encodes what it keeps."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 36), (30, 90, 160)).save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 
 
 class Backstage(Protocol):
@@ -177,10 +188,14 @@ def _pair(backstage: Backstage) -> tuple[str, DeviceApi]:
     return device_id, api
 
 
-def _plays(n: int) -> list[PlayRecord]:
-    start = dt.datetime(2026, 11, 25, 2, tzinfo=dt.UTC)
-    return [PlayRecord(id=uuid.uuid4(), item_id="i", started_at=start + dt.timedelta(seconds=i),
-                       duration_s=10, completed=True) for i in range(n)]
+def _plays(manifest: Manifest, sha: str, n: int, first: int = 0) -> list[PlayRecord]:
+    """``n`` plays of the shown picture, one after another from now, as the manifest vouches."""
+    item = next(i for i in manifest.catalogue.items.values() if i.asset_sha256 == sha)
+    ann = next((a.id for a in manifest.catalogue.announcements if item.id in a.item_ids), None)
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return [PlayRecord(id=uuid.uuid4(), item_id=item.id, announcement_id=ann,
+                       started_at=start + dt.timedelta(seconds=5 * (first + i)), duration_s=5,
+                       completed=True) for i in range(n)]
 
 
 def test_pairing_manifest_downloads_and_reports(backstage: Backstage, media_dir: Path,
@@ -199,10 +214,12 @@ def test_pairing_manifest_downloads_and_reports(backstage: Backstage, media_dir:
     assert api.download(ref.url, part, ref.size) == ref.size and part.read_bytes() == body
     assert api.download(ref.url, part, ref.size) == ref.size  # already complete: nothing fetched
 
-    plays = _plays(3)
-    assert api.send_plays(PlayBatch(records=plays)).model_dump() == {"accepted": 3, "duplicates": 0}
-    retried = api.send_plays(PlayBatch(records=[*plays, *_plays(1)]))  # the reply was lost: resent
-    assert (retried.accepted, retried.duplicates) == (1, 3)
+    plays = _plays(first.manifest, sha, 3)
+    sent = api.send_plays(PlayBatch(records=plays))
+    assert (sent.accepted, sent.duplicates, sent.refused) == (3, 0, 0), sent
+    # the reply was lost: resent with one more
+    retried = api.send_plays(PlayBatch(records=[*plays, *_plays(first.manifest, sha, 1, first=3)]))
+    assert (retried.accepted, retried.duplicates, retried.refused) == (1, 3, 0), retried
 
     beat = Heartbeat(sent_at=dt.datetime.now(dt.UTC), player_version="test-1",
                      manifest_version=first.manifest.version)
@@ -271,11 +288,14 @@ def test_command_long_poll_answers_when_one_is_sent_and_an_ack_counts_once(backs
 
 def test_a_revoked_key_is_refused_everywhere(backstage: Backstage, tmp_path: Path) -> None:
     device_id, api = _pair(backstage)
+    # refused for the key before anything looks at what was played
+    plays = PlayBatch(records=[PlayRecord(id=uuid.uuid4(), item_id="i", duration_s=5,
+                                          started_at=dt.datetime.now(dt.UTC), completed=True)])
     backstage.revoke(device_id)
     calls: list[Callable[[], object]] = [
         api.manifest,
         lambda: api.heartbeat(Heartbeat(sent_at=dt.datetime.now(dt.UTC), player_version="t")),
-        lambda: api.send_plays(PlayBatch(records=_plays(1))),
+        lambda: api.send_plays(plays),
         lambda: api.send_screenshot(PNG),
         lambda: api.emergency(None, 0),
         lambda: api.commands(0, 0),

@@ -131,8 +131,15 @@ def test_emergency_in_the_manifest_overrides_and_ends(qtbot: QtBot, fake_backend
     loop.step()
     assert loop.view.emergency.isVisible()
     assert QColor(loop.view.picture().pixel(5, 5)).name() == "#b00020"
+    assert loop.current is not None and loop.current.item.id == "alarm"  # the main zone's schedule too
     loop.set_remote_emergency(None)  # the operator ended it on the server
     assert not loop.view.emergency.isVisible()
+    # issue 14: the schedule made during the emergency is not followed into its text slide (blue) until
+    # the next manifest arrives: the default slide stands in at once
+    assert loop.current is not None and loop.current.item.id != "alarm"
+    clock.advance(60)
+    loop.step()
+    assert loop.current is not None and loop.current.item.id != "alarm"
 
 
 def test_video_items_play_and_switch(qtbot: QtBot, media_dir: Path, fake_backend: FakeMediaBackend,

@@ -103,7 +103,9 @@ def test_emergency_covers_everything(
     view = _view(qtbot, fake_backend, ScreenClass.OUTDOOR_LARGE)
     landscape = Playable(_item(ItemKind.IMAGE, "l"), media_dir / "landscape.png")
     view.main.show_prepared(view.main.prepare(landscape))
-    view.emergency.set_item(_item(ItemKind.TEXT, "e", text={"zh": "紧急疏散", "en": "Evacuate now"}))
+    view.emergency.set_item(_item(ItemKind.TEXT, "e", text={"zh": "紧急疏散", "en": "Evacuate now"},
+                                  title="燃气泄漏"))
+    assert view.emergency.text().startswith("燃气泄漏\n\n紧急疏散")  # the operator's title on the screen
     img = view.picture()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     img.save(str(ARTIFACTS / "emergency_outdoor_large.png"))

@@ -19,7 +19,7 @@ PAGE = 100
 
 
 def _filter(
-    person: str, screen: str, action: str, date_from: str, date_to: str
+    person: str, screen: str, action: str, date_from: str, date_to: str, tz: dt.tzinfo
 ) -> tuple[audit.AuditFilter, bool]:
     """The filter from the form's fields (local dates, ``to`` inclusive); whether a date was unreadable."""
     bad = False
@@ -35,7 +35,6 @@ def _filter(
             return None
 
     start, end = day(date_from), day(date_to)
-    tz = forms.COMMUNITY_TZ
     since = dt.datetime.combine(start, dt.time(), tz).astimezone(dt.UTC) if start else None
     until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.UTC) if end else None
     f = audit.AuditFilter(
@@ -58,7 +57,7 @@ def audit_page(
     date_to: Annotated[str, Query(alias="to", max_length=10)] = "",
     offset: Annotated[int, Query(ge=0, le=10**7)] = 0,
 ) -> Response:
-    f, bad = _filter(person, screen, action, date_from, date_to)
+    f, bad = _filter(person, screen, action, date_from, date_to, page.tz)
     query: dict[str, Any] = {
         "person": person,
         "screen": screen,
@@ -88,7 +87,7 @@ def audit_csv(
     date_from: Annotated[str, Query(alias="from", max_length=10)] = "",
     date_to: Annotated[str, Query(alias="to", max_length=10)] = "",
 ) -> Response:
-    f, _ = _filter(person, screen, action, date_from, date_to)
+    f, _ = _filter(person, screen, action, date_from, date_to, page.tz)
     response = Response(audit.export_csv(session, f), media_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = 'attachment; filename="audit.csv"'
     return page.finish(response)

@@ -202,7 +202,7 @@ def test_channel(
 ) -> Response:
     """Queue a test message and show its delivery (its attempts appear there as they happen)."""
     page.require_csrf(csrf_token)
-    delivery = channels.send_test(session, channel_id, now=now)
+    delivery = channels.send_test(session, channel_id, now=now, tz=page.tz)
     return page.redirect(f"/portal/fleet/deliveries/{delivery.id}", notice="test_queued")
 
 

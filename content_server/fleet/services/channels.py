@@ -128,10 +128,10 @@ def listing(session: Session) -> list[Channel]:
     return list(session.scalars(select(Channel).order_by(Channel.escalation, Channel.name)))
 
 
-def send_test(session: Session, channel_id: str, *, now: dt.datetime) -> Delivery:
+def send_test(session: Session, channel_id: str, *, now: dt.datetime, tz: dt.tzinfo) -> Delivery:
     """Queue a test message to the channel (urgent: quiet hours do not hold it); commits."""
     channel = get(session, channel_id)
-    text = messages.test_message(channel.name, language=channel.language, now=now)
+    text = messages.test_message(channel.name, language=channel.language, now=now, tz=tz)
     delivery = deliveries.enqueue(
         session,
         key=f"fleet:test:{channel.id}:{uuid.uuid4().hex}",

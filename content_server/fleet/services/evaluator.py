@@ -219,7 +219,8 @@ def evaluate_rule(
     for notice in result.notices:
         incident = saved.get(notice.incident) or open_rows[notice.incident]
         queued += notify.dispatch(
-            session, rule, incident, notice, channels, now=now, portal_url=settings.public_url
+            session, rule, incident, notice, channels, now=now, portal_url=settings.public_url,
+            tz=settings.community_tz,
         )
         log.info(
             "alert %s: %s %s (%s, %d member(s))",

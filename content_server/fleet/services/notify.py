@@ -79,6 +79,7 @@ def dispatch(
     *,
     now: dt.datetime,
     portal_url: str,
+    tz: dt.tzinfo,
 ) -> int:
     """Queue ``notice`` for its channels, in the caller's transaction; how many messages were queued."""
     facts = messages.RuleFacts(rule.id, rule.name, rule.kind)
@@ -92,7 +93,9 @@ def dispatch(
                 for d in waiting:
                     deliveries.cancel(session, d.key, now=now)
                 continue
-        text = messages.render(notice, facts, language=channel.language, portal_url=portal_url, now=now)
+        text = messages.render(
+            notice, facts, language=channel.language, portal_url=portal_url, now=now, tz=tz
+        )
         deliveries.enqueue(
             session,
             key=key(notice.incident, notice.kind, notice.number, channel.id),
@@ -101,7 +104,7 @@ def dispatch(
             payload={
                 "subject": text.subject,
                 "text": text.text,
-                "event": messages.event(notice, facts, portal_url=portal_url, now=now),
+                "event": messages.event(notice, facts, portal_url=portal_url, now=now, tz=tz),
             },
             source="fleet",
             now=now,

@@ -155,7 +155,7 @@ def observe(session: Session, rule: AlertRule, facts: Facts, settings: Settings)
                 since=f.last_heard + hours,
                 detail=TEXTS.both(
                     "fleet.detail.feed_never" if f.never else "fleet.detail.feed_last",
-                    time=local(f.last_heard, "%Y-%m-%d %H:%M"),
+                    time=local(f.last_heard, settings.community_tz, "%Y-%m-%d %H:%M"),
                 ),
             )
             for f in facts.feeds
@@ -190,7 +190,8 @@ def _device(
         failing = silent > threshold
         if not late and not failing:  # heard lately: nothing to say (most screens, every pass)
             return Observation(d.id, name, group)
-        detail = TEXTS.both("fleet.detail.silent_since", time=local(seen, "%m-%d %H:%M:%S"))
+        silent_since = local(seen, settings.community_tz, "%m-%d %H:%M:%S")
+        detail = TEXTS.both("fleet.detail.silent_since", time=silent_since)
         return Observation(
             d.id, name, group, failing=failing, since=seen + threshold, late=late, detail=detail
         )
@@ -237,7 +238,8 @@ def _device(
         if row is None:
             return None
         assessed = screens.health(session, row, now=now, settings=settings, latest=d.served_manifest)
-        detail = TEXTS.both("fleet.detail.same_picture", time=local(d.screen_hash_since, "%m-%d %H:%M"))
+        since = local(d.screen_hash_since, settings.community_tz, "%m-%d %H:%M")
+        detail = TEXTS.both("fleet.detail.same_picture", time=since)
         return Observation(d.id, name, group, failing=assessed.frozen, detail=detail)
     if kind is RuleKind.STORAGE:
         return _storage(d, name, group, hb, params)

@@ -47,31 +47,35 @@ def create_order(
     )
     if not created:
         response.status_code = 200
+    view = orders.view(session, order, status_url=rt.status_url(order.reference))
     release_connection(session)  # a retry only read: no connection held while serialising
-    return orders.view(order)
+    return view
 
 
 @kiosk_router.get("/orders/by-reference/{reference}", response_model=OrderView)
-def order_by_reference(reference: str, kiosk: Kiosk, session: SessionDep) -> OrderView:
+def order_by_reference(reference: str, kiosk: Kiosk, session: SessionDep, rt: Runtime) -> OrderView:
     ref = normalize_reference(reference)
     if ref is None:
         raise NotFound("no such order")
-    return orders.view(orders.get_for_kiosk(session, kiosk.id, reference=ref))
+    order = orders.get_for_kiosk(session, kiosk.id, reference=ref)
+    return orders.view(session, order, status_url=rt.status_url(order.reference))
 
 
 @kiosk_router.get("/orders/{order_id}", response_model=OrderView)
 def get_order(order_id: str, kiosk: Kiosk, session: SessionDep, now: NowDep, rt: Runtime) -> OrderView:
     order = orders.get_for_kiosk(session, kiosk.id, order_id=order_id)
     orders.settle_if_overdue(session, rt.provider(order.payment_provider), order, now)
+    view = orders.view(session, order, status_url=rt.status_url(order.reference))
     release_connection(session)  # ends the read: no connection held while serialising
-    return orders.view(order)
+    return view
 
 
 @kiosk_router.post("/orders/{order_id}/cancel", response_model=OrderView)
 def cancel_order(order_id: str, kiosk: Kiosk, session: SessionDep, now: NowDep, rt: Runtime) -> OrderView:
     order = orders.get_for_kiosk(session, kiosk.id, order_id=order_id)
     provider = rt.provider(order.payment_provider)
-    return orders.view(orders.cancel_unpaid(session, provider, order, actor=f"kiosk:{kiosk.id}", now=now))
+    orders.cancel_unpaid(session, provider, order, actor=f"kiosk:{kiosk.id}", now=now)
+    return orders.view(session, order, status_url=rt.status_url(order.reference))
 
 
 @kiosk_router.post("/cases/lookup", response_model=CaseStatus)

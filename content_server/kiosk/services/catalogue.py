@@ -50,12 +50,16 @@ def service_image_type(session: Session, sha256: str) -> str:
 
 def build_catalogue(session: Session, now: dt.datetime, image_url: str = IMAGE_URL) -> ServiceCatalogue:
     """Everything a kiosk shows; ``version`` hashes the content, so it only changes with it."""
-    categories = tuple(
-        ServiceCategory(id=c.id, name=LocalizedText(zh=c.name_zh, en=c.name_en), icon=c.icon)
-        for c in session.scalars(
+    category_rows = list(
+        session.scalars(
             select(ServiceCategoryRow).order_by(ServiceCategoryRow.position, ServiceCategoryRow.id)
         )
     )
+    categories = tuple(
+        ServiceCategory(id=c.id, name=LocalizedText(zh=c.name_zh, en=c.name_en), icon=c.icon)
+        for c in category_rows
+    )
+    at_home = {c.id: c.at_home for c in category_rows}  # the category decides for its services, for now
     providers = _visible_providers(session)
     services = [
         s
@@ -97,6 +101,7 @@ def build_catalogue(session: Session, now: dt.datetime, image_url: str = IMAGE_U
             image_sha256=s.image_sha256,
             image_url=f"{image_url}{s.image_sha256}" if s.image_sha256 else None,
             slots=tuple(slots.get(s.id, ())),
+            at_home=at_home.get(s.category_id, True),
         )
         for s in services
     )

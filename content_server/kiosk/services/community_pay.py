@@ -115,6 +115,7 @@ class TradePage:
     """What the phone page shows."""
 
     token: str
+    out_trade_no: str  # the merchant's order id
     merchant_name: str
     subject: str
     amount_minor: int
@@ -255,6 +256,7 @@ class CommunityPay:
                 return None
             return TradePage(
                 token=token,
+                out_trade_no=trade.out_trade_no,
                 merchant_name=trade.merchant_name,
                 subject=trade.subject,
                 amount_minor=trade.amount_minor,

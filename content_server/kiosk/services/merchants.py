@@ -166,6 +166,156 @@ def add_slot(
     return slot
 
 
+def update_slot(
+    session: Session,
+    provider: ProviderRow,
+    slot_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    capacity: int,
+    now: dt.datetime,
+) -> SlotRow:
+    """Change a slot's times or places; a booked slot keeps its times and at least its bookings."""
+    slot = own_slot(session, provider, slot_id)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise Invalid("slot times need a time zone")
+    if slot.booked and (start != slot.start or end != slot.end):
+        raise Conflict(f"this slot has {slot.booked} booking(s): its time cannot move")
+    if (start, end) != (slot.start, slot.end) and (not start < end or start <= now):
+        raise Invalid("a slot must start in the future and end after it starts")
+    if not max(1, slot.booked) <= capacity <= 1000:
+        raise Invalid(f"capacity must be between {max(1, slot.booked)} and 1000")
+    before = {"start": slot.start.isoformat(), "end": slot.end.isoformat(), "capacity": slot.capacity}
+    slot.start, slot.end, slot.capacity = start, end, capacity
+    session.flush()
+    audit.record(
+        session,
+        actor=f"user:{provider.user_id}",
+        action="slot.changed",
+        entity="slot",
+        entity_id=slot.id,
+        at=now,
+        before=before,
+        after={"start": start.isoformat(), "end": end.isoformat(), "capacity": capacity},
+    )
+    session.commit()
+    return slot
+
+
+def delete_slot(session: Session, provider: ProviderRow, slot_id: str, now: dt.datetime) -> None:
+    """Remove an unbooked slot (a booked one is kept until its bookings are cancelled)."""
+    slot = own_slot(session, provider, slot_id)
+    if slot.booked or session.scalar(select(OrderRow.id).where(OrderRow.slot_id == slot.id).limit(1)):
+        raise Conflict(f"this slot has {slot.booked} booking(s): cancel them first")
+    audit.record(
+        session,
+        actor=f"user:{provider.user_id}",
+        action="slot.deleted",
+        entity="slot",
+        entity_id=slot.id,
+        at=now,
+        before={"start": slot.start.isoformat(), "capacity": slot.capacity},
+    )
+    session.delete(slot)
+    session.commit()
+
+
+def own_slot(session: Session, provider: ProviderRow, slot_id: str) -> SlotRow:
+    slot = session.get(SlotRow, slot_id)
+    if slot is None or session.get(ServiceRow, slot.service_id) is None:
+        raise NotFound("no such slot")
+    own_service(session, provider, slot.service_id)
+    return slot
+
+
+def add_recurring_slots(
+    session: Session,
+    provider: ProviderRow,
+    service_id: str,
+    plan: list[tuple[dt.datetime, dt.datetime]],
+    capacity: int,
+    now: dt.datetime,
+) -> int:
+    """Add every planned slot (``slot_plan.plan``) the service does not have yet; how many were added."""
+    service = own_service(session, provider, service_id)
+    if not plan:
+        raise Invalid("no slot falls on the chosen weekdays and dates")
+    if not 1 <= capacity <= 1000:
+        raise Invalid("capacity must be between 1 and 1000")
+    have = set(session.scalars(select(SlotRow.start).where(SlotRow.service_id == service.id)))
+    added = 0
+    for start, end in plan:
+        if start <= now or start in have:
+            continue
+        session.add(SlotRow(service_id=service.id, start=start, end=end, capacity=capacity, booked=0))
+        added += 1
+    audit.record(
+        session,
+        actor=f"user:{provider.user_id}",
+        action="slot.added_recurring",
+        entity="service",
+        entity_id=service.id,
+        at=now,
+        after={"slots": added, "first": plan[0][0].isoformat(), "last": plan[-1][0].isoformat()},
+    )
+    session.commit()
+    return added
+
+
+def delete_service(session: Session, provider: ProviderRow, service_id: str, now: dt.datetime) -> bool:
+    """Take a service off the kiosks. Never booked: deleted with its slots (True); booked before:
+    kept, inactive, for its orders' history (False). Refused while a paid booking is still to come."""
+    service = own_service(session, provider, service_id)
+    open_orders = list(
+        session.scalars(
+            select(OrderRow.reference).where(
+                OrderRow.service_id == service.id,
+                OrderRow.state.in_([OrderState.CREATED.value, OrderState.AWAITING_PAYMENT.value,
+                                    OrderState.PAID.value]),
+            )
+        )
+    )  # fmt: skip
+    if open_orders:
+        raise Conflict(f"finish or cancel these bookings first: {', '.join(sorted(open_orders))}")
+    booked_before = session.scalar(select(OrderRow.id).where(OrderRow.service_id == service.id).limit(1))
+    audit.record(
+        session,
+        actor=f"user:{provider.user_id}",
+        action="service.deleted" if booked_before is None else "service.withdrawn",
+        entity="service",
+        entity_id=service.id,
+        at=now,
+        before={"active": service.active},
+    )
+    if booked_before is None:
+        session.delete(service)
+    else:
+        service.active = False
+        service.updated_at = now
+    session.commit()
+    return booked_before is None
+
+
+def contact_details(session: Session, provider: ProviderRow, order_id: str, now: dt.datetime) -> OrderRow:
+    """One of this provider's paid orders with its resident's phone and address, for carrying the
+    service out; every opening is audited (the lists show them masked)."""
+    order = session.get(OrderRow, order_id)
+    if order is None or order.provider_id != provider.id:
+        raise NotFound("no such booking")
+    if order.state not in (OrderState.PAID.value, OrderState.FULFILLED.value):
+        raise Conflict(f"the contact details of a {order.state} booking are not shown")
+    audit.record(
+        session,
+        actor=f"user:{provider.user_id}",
+        action="booking.contact_viewed",
+        entity="order",
+        entity_id=order.id,
+        at=now,
+    )
+    session.commit()
+    return order
+
+
 def bookings(session: Session, provider: ProviderRow) -> list[OrderRow]:
     """This provider's orders that matter to it (paid or later), newest first."""
     return list(
@@ -202,6 +352,8 @@ def act_on_booking(
             raise Conflict(f"cannot accept a {state.value} booking that is {order.booking_state}")
         _set_booking(session, order, "accepted", actor, now)
     elif action is BookingAction.DONE:
+        if order.booking_state != "accepted":  # a provider says it will come before it says it came
+            raise Conflict("accept the booking before marking it done")
         orders.transition(
             session,
             order,

@@ -35,6 +35,7 @@ from schedules.protocol.kiosk import (
     OrderState,
     OrderView,
     PaymentView,
+    ServiceAddress,
 )
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class OrderRequest:
     local_reference: str | None = None
     offline_nonce: str | None = None
     signed_amount_minor: int | None = None  # the amount the kiosk showed when it signed offline
+    address: ServiceAddress | None = None  # where a home service happens
 
     @classmethod
     def online(cls, kiosk_id: str, body: OrderCreate) -> OrderRequest:
@@ -65,6 +67,7 @@ class OrderRequest:
             slot_id=body.slot_id,
             phone=body.phone,
             local_reference=body.local_reference,
+            address=body.address,
         )
 
     @classmethod
@@ -77,11 +80,14 @@ class OrderRequest:
             phone=claims.phone,
             offline_nonce=claims.nonce,
             signed_amount_minor=claims.amount_minor,
+            address=claims.address,
         )
 
     def fingerprint(self) -> str:
         """What must be equal for a retry with the same key (local_reference is cosmetic)."""
-        parts = (self.kiosk_id, self.service_id, self.slot_id, normalize_phone(self.phone))
+        parts: tuple[str, ...] = (self.kiosk_id, self.service_id, self.slot_id, normalize_phone(self.phone))
+        if self.address is not None:  # orders of kiosks that send no address keep their fingerprint
+            parts += (self.address.building, self.address.unit, self.address.room)
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -139,8 +145,17 @@ def release_slot(session: Session, slot_id: str) -> None:
     )
 
 
-def view(order: OrderRow) -> OrderView:
-    """The kiosk's view: phone masked, payment QR while it can still be paid."""
+def address_of(order: OrderRow) -> ServiceAddress | None:
+    """The order's service address, or None when the kiosk did not ask for one."""
+    if not order.building and not order.room:
+        return None
+    return ServiceAddress(building=order.building, unit=order.unit, room=order.room)
+
+
+def view(session: Session, order: OrderRow, *, status_url: str | None = None) -> OrderView:
+    """The kiosk's view: phone masked, payment QR while it can still be paid, the appointment and
+    its place, and the status page the receipt's QR opens."""
+    slot = session.get(SlotRow, order.slot_id)
     payment = None
     if order.qr_payload and order.state == OrderState.AWAITING_PAYMENT.value:
         payment = PaymentView(
@@ -161,6 +176,10 @@ def view(order: OrderRow) -> OrderView:
         paid_at=order.paid_at,
         payment=payment,
         local_reference=order.local_reference,
+        appointment_start=slot.start if slot is not None else None,
+        appointment_end=slot.end if slot is not None else None,
+        address=address_of(order),
+        status_url=status_url,
     )
 
 
@@ -211,6 +230,9 @@ def place_order(
         slot_id=slot.id,
         provider_id=merchant.id,
         phone=phone,
+        building=request.address.building.strip() if request.address else "",
+        unit=request.address.unit.strip() if request.address else "",
+        room=request.address.room.strip() if request.address else "",
         amount_minor=service.price_minor,
         currency=service.currency,
         subject_zh=service.name_zh,
@@ -298,6 +320,11 @@ def get_for_kiosk(
     if order is None:
         raise NotFound("no such order")
     return order
+
+
+def find_by_reference(session: Session, reference: str) -> OrderRow | None:
+    """Any kiosk's order by its reference (the status page checks the link's token first)."""
+    return session.scalar(select(OrderRow).where(OrderRow.reference == reference))
 
 
 def cancel_unpaid(

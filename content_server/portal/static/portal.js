@@ -54,6 +54,18 @@ function setupUpload(form) {
         status.textContent = form.dataset.msgUploading.replace("{name}", file.name).replace("{percent}", String(percent));
       });
       xhr.addEventListener("load", () => {
+        if (xhr.status >= 200 && xhr.status < 300 && form.dataset.replace) {
+          // replacing a library entry: the upload is a new entry; the page puts it in the old one's place
+          bar.value = 100;
+          const body = new FormData();
+          body.append("csrf_token", form.dataset.csrf);
+          body.append("upload_id", JSON.parse(xhr.responseText).id);
+          body.append("fresh", xhr.status === 201 ? "yes" : "");
+          fetch(form.dataset.replace, { method: "POST", body, credentials: "same-origin" })
+            .then((r) => { window.location.assign(r.url); })
+            .catch(() => { status.textContent = form.dataset.msgNetwork.replace("{name}", file.name); });
+          return;
+        }
         if (xhr.status >= 200 && xhr.status < 300) {
           bar.value = 100;
           status.textContent = form.dataset.msgDone.replace("{name}", file.name);
@@ -92,22 +104,30 @@ function setupAvailability(form) {
     }).then((r) => r.json().then((body) => ({ ok: r.ok, body }))).then(({ ok, body }) => {
       if (mine !== seq) return;
       box.textContent = ok ? body.message : jsonError(JSON.stringify(body), box.dataset.msgFailed);
-      box.className = "availability " + (ok && body.fits ? "fits" : "nofit");
+      // fits null: not filled in far enough to check yet (a hint, not an error)
+      box.className = "availability" + (ok && body.fits === null ? "" : ok && body.fits ? " fits" : " nofit");
     }).catch(() => { if (mine === seq) box.textContent = box.dataset.msgFailed; });
   };
   const schedule = () => { clearTimeout(timer); timer = setTimeout(check, 350); };
   form.addEventListener("input", schedule);
   form.addEventListener("change", schedule);
-  check();
+  // a form shown again with what was typed (an error, a change) is checked at once; a new one waits
+  if (form.querySelector("input[name=name]").value && form.querySelector("input[name=media_ids]:checked")) check();
 }
 
 function setupPreviews(form) {
+  // Each frame shows what its screen shape plays, as the server decides it: when the chosen media
+  // come in both shapes, each plays on its own shape; otherwise every screen plays the first.
   const frames = document.querySelectorAll("[data-preview-target]");
   const update = () => {
-    const picked = form.querySelector("input[name=media_ids]:checked");
+    const picked = Array.from(form.querySelectorAll("input[name=media_ids]:checked"));
+    const shapes = new Set(picked.flatMap((p) => p.dataset.shapes.split(" ")));
+    const byShape = shapes.has("landscape") && shapes.has("portrait");
     frames.forEach((img) => {
-      if (picked) { img.src = picked.dataset.preview; img.alt = picked.dataset.title; img.hidden = false; }
-      else { img.hidden = true; }
+      const shape = img.dataset.previewTarget;
+      const chosen = picked.find((p) => !byShape || p.dataset.shapes.split(" ").includes(shape));
+      if (chosen) { img.src = chosen.dataset.preview; img.hidden = false; }
+      else { img.removeAttribute("src"); img.hidden = true; }
     });
   };
   form.addEventListener("change", update);
@@ -116,25 +136,31 @@ function setupPreviews(form) {
 
 function setupTimeline(figure) {
   const panel = document.getElementById(figure.dataset.explainPanel);
-  const explain = (rect, fraction) => {
-    const start = Date.parse(rect.dataset.start), end = Date.parse(rect.dataset.end);
-    const at = new Date(start + Math.min(Math.max(fraction, 0), 0.999) * (end - start));
+  const ask = (query) => {
     panel.textContent = panel.dataset.msgLoading;
-    fetch(figure.dataset.explain + "?at=" + encodeURIComponent(at.toISOString()), { credentials: "same-origin" })
+    fetch(figure.dataset.explain + "?at=" + encodeURIComponent(query), { credentials: "same-origin" })
       .then((r) => r.json().then((body) => ({ ok: r.ok, body })))
       .then(({ ok, body }) => { panel.textContent = ok ? body.text : jsonError(JSON.stringify(body), panel.dataset.msgFailed); })
       .catch(() => { panel.textContent = panel.dataset.msgFailed; });
   };
+  // a click on the picture: the exact instant under the pointer (UTC, from the block's data)
   figure.addEventListener("click", (e) => {
     const rect = e.target.closest(".slot");
     if (!rect) return;
     const box = rect.getBoundingClientRect();
-    explain(rect, box.width ? (e.clientX - box.left) / box.width : 0);
+    const fraction = box.width ? (e.clientX - box.left) / box.width : 0;
+    const start = Date.parse(rect.dataset.start), end = Date.parse(rect.dataset.end);
+    ask(new Date(start + Math.min(Math.max(fraction, 0), 0.999) * (end - start)).toISOString());
   });
-  figure.addEventListener("keydown", (e) => {
-    const rect = e.target.closest(".slot");
-    if (rect && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); explain(rect, 0); }
-  });
+  // the keyboard's way: a time typed in the form below the picture (the screen's local time)
+  const form = document.querySelector("form[data-explain-form]");
+  if (form) {
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const value = form.querySelector("input[name=at]").value;
+      if (value) ask(value.length === 16 ? value + ":00" : value);
+    });
+  }
 }
 
 function setupProcessing(box) {
@@ -218,4 +244,9 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("form[data-check]").forEach((f) => { setupAvailability(f); setupPreviews(f); });
   document.querySelectorAll("[data-explain]").forEach(setupTimeline);
   document.querySelectorAll("form[data-studio-editor]").forEach(setupStudioEditor);
+});
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-print]");
+  if (button) { event.preventDefault(); window.print(); }
 });

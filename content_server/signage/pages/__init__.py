@@ -7,14 +7,17 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from content_server.portal.shell import NavLink
-from content_server.signage.pages import announcements, approvals, campaigns, media, rules, screens
+from content_server.signage.pages import announcements, approvals, campaigns, media, reports, rules, screens
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 NAV = (
     NavLink("advertiser", "media", "nav.media", "/portal/media"),
     NavLink("advertiser", "campaigns", "nav.campaigns", "/portal/campaigns"),
+    NavLink("advertiser", "report", "nav.report", "/portal/report"),
     NavLink("operator", "media", "nav.media", "/portal/media"),
     NavLink("operator", "approvals", "nav.approvals", "/portal/approvals"),
+    NavLink("operator", "campaigns", "nav.campaigns", "/portal/campaigns"),
+    NavLink("operator", "report", "nav.report", "/portal/report"),
     NavLink("operator", "screens", "nav.screens", "/portal/screens"),
     NavLink("operator", "announcements", "nav.announcements", "/portal/announcements"),
     NavLink("operator", "emergency", "nav.emergency", "/portal/emergency", "nav-emergency"),
@@ -24,5 +27,5 @@ NAV = (
 )
 
 router = APIRouter()
-for _module in (media, campaigns, approvals, screens, announcements, rules):
+for _module in (media, reports, campaigns, approvals, screens, announcements, rules):
     router.include_router(_module.router)

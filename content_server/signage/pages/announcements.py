@@ -16,17 +16,15 @@ from content_server.portal.page import Csrf, OperatorPage, problem_text
 from content_server.signage import forms as signage_forms
 from content_server.signage.pages.describe import targeting_text
 from content_server.signage.pages.screens import SCREEN_CLASSES
-from content_server.signage.services import bookings, library, screens
+from content_server.signage.services import bookings, delivery, library, screens
 from schedules.model import Priority
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-OPERATOR_TZ = forms.COMMUNITY_TZ
 
-
-def _announcement_form(now: dt.datetime, **over: Any) -> dict[str, Any]:
-    local = now.astimezone(OPERATOR_TZ)
+def _announcement_form(now: dt.datetime, tz: dt.tzinfo, **over: Any) -> dict[str, Any]:
+    local = now.astimezone(tz)
     form: dict[str, Any] = {
         "title": "", "text_zh": "", "text_en": "", "media_id": "", "priority": "normal",
         "screen_classes": [], "groups": [], "tag_expr": "",
@@ -40,11 +38,13 @@ def _announcements_page(
     page: OperatorPage, session: Any, now: dt.datetime, form: dict[str, Any], errors: list[str]
 ) -> Response:
     assert page.user is not None
+    listed = [a for a in bookings.list_announcements(session) if a.priority != "emergency"]
     context = {
         "section": "announcements",
         "form": form,
         "form_errors": errors,
-        "announcements": [a for a in bookings.list_announcements(session) if a.priority != "emergency"],
+        "announcements": listed,
+        "where": {a.id: targeting_text(page, a.targeting) for a in listed},
         "images": [m for m in library.list_for(session, page.user) if m.kind == "image"],
         "screen_classes": SCREEN_CLASSES,
         "groups": screens.group_names(session),
@@ -57,7 +57,7 @@ def _announcements_page(
 
 @router.get("/announcements")
 def announcements_page(page: OperatorPage, session: SessionDep, now: NowDep) -> Response:
-    return _announcements_page(page, session, now, _announcement_form(now), [])
+    return _announcements_page(page, session, now, _announcement_form(now, page.tz), [])
 
 
 def _texts(text_zh: str, text_en: str) -> dict[str, str]:
@@ -84,7 +84,7 @@ def publish_announcement(
     page.require_csrf(csrf_token)
     assert page.user is not None
     form = _announcement_form(
-        now, title=title, text_zh=text_zh, text_en=text_en, media_id=media_id, priority=priority,
+        now, page.tz, title=title, text_zh=text_zh, text_en=text_en, media_id=media_id, priority=priority,
         screen_classes=screen_classes or [], groups=groups or [], tag_expr=tag_expr, valid_from=valid_from,
         valid_until=valid_until,
     )  # fmt: skip
@@ -98,8 +98,8 @@ def publish_announcement(
             ticker_text=texts,
             media_ids=[media_id] if media_id else [],
             priority=Priority(priority),
-            valid_from=forms.parse_local_datetime(valid_from, OPERATOR_TZ),
-            valid_until=forms.parse_local_datetime(valid_until, OPERATOR_TZ),
+            valid_from=forms.parse_local_datetime(valid_from, page.tz),
+            valid_until=forms.parse_local_datetime(valid_until, page.tz),
             targeting=signage_forms.targeting(screen_classes or [], groups or [], tag_expr=tag_expr),
         )
         bookings.create_announcement(session, page.user, body, now=now)
@@ -123,16 +123,30 @@ def _end(page: OperatorPage, session: Any, now: dt.datetime, ann_id: str) -> Non
     bookings.move_announcement(session, ann_id, "end", now=now)
 
 
+def _on_air(session: Any, now: dt.datetime) -> dict[str, Any]:
+    """The emergency broadcasts on air, each with who has it (``delivery``)."""
+    active = [
+        a for a in bookings.list_announcements(session) if a.priority == "emergency" and a.state == "active"
+    ]
+    return {"active": active, "deliveries": delivery.deliveries(session, now)}
+
+
+@router.get("/emergency/live")
+def emergency_live(page: OperatorPage, session: SessionDep, now: NowDep, v: str | None = None) -> Response:
+    """The broadcasts on air refreshing themselves: screens report back as they show it."""
+    return page.live("emergency_live.html", _on_air(session, now), url="/portal/emergency/live", known=v)
+
+
 def _emergency_page(
     page: OperatorPage, session: Any, now: dt.datetime, form: dict[str, Any], errors: list[str], confirm: bool
 ) -> Response:
     targeting = signage_forms.targeting(form["screen_classes"], form["groups"], tag_expr=form["tag_expr"])
-    active = [
-        a for a in bookings.list_announcements(session) if a.priority == "emergency" and a.state == "active"
-    ]
+    on_air = _on_air(session, now)
     context = {
         "section": "emergency",
-        "active": active,
+        "on_air": page.live_block("emergency_live.html", on_air, url="/portal/emergency/live")
+        if on_air["active"] else None,
+        "targets": delivery.targeted_names(session, targeting) if confirm else [],
         "form": form,
         "form_errors": errors,
         "confirm": confirm,
@@ -146,7 +160,7 @@ def _emergency_page(
 
 @router.get("/emergency")
 def emergency_page(page: OperatorPage, session: SessionDep, now: NowDep) -> Response:
-    return _emergency_page(page, session, now, _announcement_form(now), [], confirm=False)
+    return _emergency_page(page, session, now, _announcement_form(now, page.tz), [], confirm=False)
 
 
 @router.post("/emergency/send")
@@ -167,7 +181,7 @@ def send_emergency(
     page.require_csrf(csrf_token)
     assert page.user is not None
     form = _announcement_form(
-        now, title=title, text_zh=text_zh, text_en=text_en, screen_classes=screen_classes or [],
+        now, page.tz, title=title, text_zh=text_zh, text_en=text_en, screen_classes=screen_classes or [],
         groups=groups or [], tag_expr=tag_expr,
     )  # fmt: skip
     try:

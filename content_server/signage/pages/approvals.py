@@ -12,7 +12,7 @@ from content_server.accounts import services as accounts
 from content_server.core.deps import NowDep, SessionDep
 from content_server.portal.page import Csrf, OperatorPage, PortalError
 from content_server.signage.models import CampaignRow
-from content_server.signage.pages.describe import preview_src, targeting_text
+from content_server.signage.pages.describe import cap_text, daypart_text, preview_srcs, targeting_text
 from content_server.signage.services import bookings
 
 router = APIRouter()
@@ -20,11 +20,15 @@ router = APIRouter()
 
 @dataclass(frozen=True)
 class PendingCampaign:
+    """Everything the approver must see: what plays, where, when, how often, and how it fits."""
+
     campaign: CampaignRow
     advertiser: str
     targeting_text: str
+    daypart_text: str
+    cap_text: str
     availability_text: str
-    preview_src: str | None
+    previews: dict[str, str | None]
 
 
 def _availability_text(page: OperatorPage, availability: dict[str, Any] | None) -> str:
@@ -43,8 +47,10 @@ def approvals(page: OperatorPage, session: SessionDep) -> Response:
             campaign=c,
             advertiser=accounts.account_name(session, c.advertiser_id),
             targeting_text=targeting_text(page, c.targeting),
+            daypart_text=daypart_text(page, c.dayparts),
+            cap_text=cap_text(page, c.frequency_cap_per_hour),
             availability_text=_availability_text(page, c.availability),
-            preview_src=preview_src(session, page.user, c.media_ids),
+            previews=preview_srcs(session, page.user, c.media_ids),
         )
         for c in bookings.list_campaigns(session, page.user, "pending")
     ]

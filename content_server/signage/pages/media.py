@@ -1,17 +1,23 @@
-"""Signage pages: the media library (upload with progress; operators pick the default slides)."""
+"""Signage pages: the media library (upload with progress; rename, replace, delete; operators pick
+the default slides)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
 from content_server.core.deps import NowDep, SessionDep
-from content_server.portal.page import Csrf, MediaPage, OperatorPage
+from content_server.core.errors import ServerError
+from content_server.portal.page import Csrf, MediaPage, OperatorPage, Page, PortalError, problem_text
 from content_server.signage.services import library
 
 router = APIRouter()
+
+
+def _upload_context(page: Page) -> dict[str, Any]:
+    return {"upload_endpoint": "/api/v1/media", "max_mb": page.settings.max_upload_bytes // (1024 * 1024)}
 
 
 @router.get("/media")
@@ -24,10 +30,92 @@ def media_page(page: MediaPage, session: SessionDep) -> Response:
         "section": "media",
         "media": media,
         "operator": user.role == "operator",
-        "upload_endpoint": "/api/v1/media",
-        "max_mb": page.settings.max_upload_bytes // (1024 * 1024),
+        **_upload_context(page),
     }
     return page.render("media.html", context, title_key="media.title")
+
+
+def _media_page(page: Page, session: Any, media_id: str, errors: list[str]) -> Response:
+    assert page.user is not None
+    m = library.visible(session, page.user, media_id)
+    campaigns, announcements = library.users_of(session, m.id)
+    context = {
+        "section": "media", "m": m, "campaigns": campaigns, "announcements": announcements,
+        "form_errors": errors, **_upload_context(page),
+    }  # fmt: skip
+    return page.render(
+        "media_detail.html", context, title_key="media.title", status_code=409 if errors else 200
+    )
+
+
+@router.get("/media/{media_id}")
+def media_detail(page: MediaPage, session: SessionDep, media_id: str) -> Response:
+    """One library entry: what uses it; rename, replace or delete it."""
+    return _media_page(page, session, media_id, [])
+
+
+@router.post("/media/{media_id}/rename")
+def rename(
+    page: MediaPage,
+    session: SessionDep,
+    now: NowDep,
+    media_id: str,
+    title: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: Csrf = "",
+) -> Response:
+    page.require_csrf(csrf_token)
+    assert page.user is not None
+    if not title.strip():
+        return _media_page(page, session, media_id, [page.t("campaign.need_name")])
+    library.edit(session, page.user, media_id, title=title.strip(), duration_s=None, filler=None, now=now)
+    return page.redirect(f"/portal/media/{media_id}", notice="media_renamed")
+
+
+@router.post("/media/{media_id}/replace")
+def replace(
+    page: MediaPage,
+    session: SessionDep,
+    now: NowDep,
+    media_id: str,
+    upload_id: Annotated[str, Form(max_length=64)] = "",
+    fresh: Annotated[str, Form(max_length=8)] = "",
+    csrf_token: Csrf = "",
+) -> Response:
+    """The page's script uploaded the new file (the one upload path); it takes the old one's place."""
+    page.require_csrf(csrf_token)
+    assert page.user is not None
+    try:
+        requeued = library.replace(
+            session, page.user, media_id, upload_id, discard_upload=fresh == "yes", now=now
+        )
+    except ServerError as exc:
+        session.rollback()
+        return _media_page(page, session, media_id, [problem_text(page, exc)])
+    return page.redirect(
+        f"/portal/media/{media_id}", notice="media_requeued" if requeued else "media_replaced"
+    )
+
+
+@router.post("/media/{media_id}/delete")
+def delete(
+    page: MediaPage,
+    session: SessionDep,
+    now: NowDep,
+    media_id: str,
+    confirm: Annotated[str, Form(max_length=8)] = "",
+    csrf_token: Csrf = "",
+) -> Response:
+    """Delete an entry; refused, naming them, while a campaign or an announcement still shows it."""
+    page.require_csrf(csrf_token)
+    assert page.user is not None
+    if confirm != "yes":
+        raise PortalError("media.delete_need_confirm", 422)
+    try:
+        library.delete(session, page.user, media_id, now=now)
+    except ServerError as exc:
+        session.rollback()
+        return _media_page(page, session, media_id, [problem_text(page, exc)])
+    return page.redirect("/portal/media", notice="media_deleted")
 
 
 @router.post("/media/{media_id}/filler")

@@ -80,7 +80,7 @@ def _apply(
         house_rules.set_rules(session, page.user, scope, name, rules() if callable(rules) else rules, now=now)
     except RulesRefused as exc:
         listed = [
-            {**u.model_dump(), "first_local": u.first_hour.astimezone(forms.COMMUNITY_TZ)}
+            {**u.model_dump(), "first_local": u.first_hour.astimezone(page.tz)}
             for u in exc.campaigns
         ]
         errors = [page.t("rules.refused")]

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 
-from content_server.core.deps import NowDep, SessionDep
+from content_server.core.deps import NowDep, SessionDep, StoreDep
 from content_server.core.errors import ServerError
 from content_server.portal import forms
-from content_server.portal.page import Csrf, OperatorPage, PortalError
-from content_server.portal.svg import TimelineBlock, timeline_picture
+from content_server.portal.page import Csrf, OperatorPage, PortalError, problem_text
+from content_server.portal.svg import KINDS, TimelineBlock, summarise, timeline_picture
 from content_server.signage import forms as signage_forms
 from content_server.signage import screen_view
 from content_server.signage.models import Device
@@ -61,14 +61,6 @@ def _settings_from(form: dict[str, Any]) -> screens.ScreenSettings:
     )
 
 
-def _problem(page: OperatorPage, exc: Exception) -> str:
-    if isinstance(exc, forms.FormError):
-        return page.t(exc.key, **exc.params)
-    if isinstance(exc, ValueError) and hasattr(exc, "errors"):
-        return page.t("error.fields", fields=", ".join(str(e["loc"][-1]) for e in exc.errors()))
-    return str(exc)
-
-
 def _health_view(page: OperatorPage, session: Any, d: Device, now: dt.datetime) -> screen_view.ScreenView:
     latest, _ = page.request.app.state.manifests.get(session, d, now, days=page.settings.manifest_days)
     health = screens.health(session, d, now=now, settings=page.settings, latest=latest.version)
@@ -76,11 +68,23 @@ def _health_view(page: OperatorPage, session: Any, d: Device, now: dt.datetime) 
     return screen_view.view(d, health, current)
 
 
+def _screens_live(page: OperatorPage, session: Any, now: dt.datetime) -> dict[str, Any]:
+    rows = [_health_view(page, session, d, now) for d in screens.all_devices(session) if d.revoked_at is None]
+    return {"screens": rows, "alerts": screen_view.alerts(rows)}
+
+
 @router.get("/screens")
 def screens_page(page: OperatorPage, session: SessionDep, now: NowDep) -> Response:
-    rows = [_health_view(page, session, d, now) for d in screens.all_devices(session) if d.revoked_at is None]
-    context = {"section": "screens", "screens": rows, "alerts": screen_view.alerts(rows)}
-    return page.render("screens.html", context, title_key="screens.title")
+    """Every screen's health and latest screenshot; the list refreshes itself while it is open."""
+    live = page.live_block("screens_live.html", _screens_live(page, session, now), url="/portal/screens/live")
+    return page.render("screens.html", {"section": "screens", "live": live}, title_key="screens.title")
+
+
+@router.get("/screens/live")
+def screens_live(page: OperatorPage, session: SessionDep, now: NowDep, v: str | None = None) -> Response:
+    """The screens list's refresh: 204 while nothing changed."""
+    live = _screens_live(page, session, now)
+    return page.live("screens_live.html", live, url="/portal/screens/live", known=v)
 
 
 @router.get("/screens/claim")
@@ -133,7 +137,7 @@ def claim(
         context = {
             "section": "screens",
             "form": form,
-            "form_errors": [_problem(page, exc)],
+            "form_errors": [problem_text(page, exc)],
             "screen_classes": SCREEN_CLASSES,
         }
         return page.render("claim.html", context, title_key="claim.title", status_code=422)
@@ -150,26 +154,66 @@ def _screen_page(
         blocks = [TimelineBlock(s.start, s.end, s.source.value, label) for s, label in day]
     except (ScheduleError, ServerError) as exc:  # e.g. no default slide yet: say so over an empty day
         log.info("no timeline for %s: %s", d.id, exc)
-        blocks, problem = [], page.t("timeline.unavailable", reason=str(exc))
-    kind_labels = {
-        k: page.t(f"timeline.kind.{k}") for k in ("announcement", "campaign", "filler", "emergency")
-    }
+        blocks, problem = [], page.t("timeline.unavailable", reason=problem_text(page, exc))
+    kind_labels = {k: page.t(f"timeline.kind.{k}") for k in KINDS}
+    summary = summarise(blocks, start=now, tz=tz)
+    in_words = page.t("timeline.summary", shares=_shares(page, summary.shares, kind_labels))
     picture = timeline_picture(
-        blocks, start=now, tz=tz, title=page.t("timeline.svg_title", name=d.name), kind_labels=kind_labels
-    )
+        blocks, start=now, tz=tz, title=page.t("timeline.svg_title", name=d.name), summary=in_words,
+        kind_labels=kind_labels,
+    )  # fmt: skip
     context = {
         "section": "screens",
         "screen": d,
-        "status": _health_view(page, session, d, now),
+        "status": page.live_block(
+            "screen_status.html", _status(page, session, d, now), url=f"/portal/screens/{d.id}/live"
+        ),
         "form": form,
         "form_errors": errors,
         "screen_classes": SCREEN_CLASSES,
         "timeline_svg": picture,
+        "timeline_summary": in_words,
+        "timeline_hours": [(h, _shares(page, h.shares, kind_labels)) for h in summary.hours],
         "timeline_problem": problem,
+        "explain_default": now.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
     }
     return page.render(
         "screen_detail.html", context, title_key="screens.title", status_code=422 if errors else 200
     )
+
+
+def _status(page: OperatorPage, session: Any, d: Device, now: dt.datetime) -> dict[str, Any]:
+    return {"screen": d, "status": _health_view(page, session, d, now)}
+
+
+@router.get("/screens/{screen_id}/live")
+def screen_live(
+    page: OperatorPage, session: SessionDep, now: NowDep, screen_id: str, v: str | None = None
+) -> Response:
+    """The screen's status card refreshing itself (a requested screenshot appears when it arrives)."""
+    d = screens.get_device(session, screen_id)
+    url = f"/portal/screens/{d.id}/live"
+    return page.live("screen_status.html", _status(page, session, d, now), url=url, known=v)
+
+
+@router.get("/screens/{screen_id}/screenshot")
+def screenshot(page: OperatorPage, session: SessionDep, store: StoreDep, screen_id: str) -> Response:
+    """The screen's latest screenshot for operators (never cached: the next one replaces it)."""
+    sha = screens.latest_screenshot(session, screen_id)
+    path = store.path_for(sha)
+    if not path.is_file():
+        raise PortalError("error.not_found", 404)
+    return page.finish(FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-store"}))
+
+
+def _shares(page: OperatorPage, shares: dict[str, float], labels: dict[str, str]) -> str:
+    """``"公告 30%、广告 20%"``: the kinds that play, largest first."""
+    parts = [
+        page.t("timeline.share", kind=labels[k], percent=f"{v * 100:.0f}")
+        for k, v in sorted(shares.items(), key=lambda kv: -kv[1])
+        if v >= 0.005
+    ]
+    return ("、" if page.lang == "zh" else ", ").join(parts) or page.t("timeline.nothing")
 
 
 @router.get("/screens/{screen_id}")
@@ -194,7 +238,7 @@ def edit_screen(
         screens.update(session, screen_id, patch, now=now)
     except (ServerError, ValueError) as exc:
         session.rollback()
-        return _screen_page(page, session, d, now, form, [_problem(page, exc)])
+        return _screen_page(page, session, d, now, form, [problem_text(page, exc)])
     return page.redirect(f"/portal/screens/{screen_id}", notice="screen_saved")
 
 
@@ -227,14 +271,15 @@ def revoke_screen(
 
 @router.get("/screens/{screen_id}/explain")
 def explain(page: OperatorPage, session: SessionDep, screen_id: str, at: dt.datetime) -> Response:
-    """The engine's explanation of what plays at ``at`` (JSON for the timeline's script)."""
-    if at.tzinfo is None:
-        return page.json({"detail": page.t("error.bad_date")}, status_code=422)
+    """The engine's explanation of what plays at ``at`` (JSON for the timeline's script). A time
+    without an offset is the screen's own wall-clock time (the keyboard's "explain this time")."""
     d = screens.get_device(session, screen_id)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=ZoneInfo(d.timezone))
     try:
         found = insight.explain_at(session, d, at.astimezone(dt.UTC), page.lang)
     except (ScheduleError, ServerError) as exc:
-        return page.json({"detail": str(exc)}, status_code=422)
+        return page.json({"detail": problem_text(page, exc)}, status_code=422)
     local = at.astimezone(ZoneInfo(d.timezone)).strftime("%H:%M:%S")
     if found is None:
         return page.json({"text": f"{local} · {page.t('timeline.nothing')}"})

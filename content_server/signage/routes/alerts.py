@@ -6,7 +6,7 @@ import datetime as dt
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from content_server.core.body_limit import max_body
 from content_server.core.deps import ClockDep, NowDep, Operator, SessionDep, SettingsDep, client_address
@@ -24,6 +24,17 @@ class FeedIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     area_groups: dict[str, list[str]] = Field(default_factory=dict, max_length=200)  # names only (older form)
     area_mapping: AreaMapping | None = None  # area names in any language and geocodes -> groups
+
+    @field_validator("area_groups")
+    @classmethod
+    def _mappable(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        """The older form is read back as an AreaMapping: refuse (422) what that would refuse, not
+        store it and fail every later read of the feed."""
+        try:
+            AreaMapping.from_area_groups(v)
+        except ValidationError as exc:
+            raise ValueError("; ".join(e["msg"] for e in exc.errors())) from None
+        return v
 
 
 class FeedOut(BaseModel):

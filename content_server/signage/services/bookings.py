@@ -238,6 +238,45 @@ def submit_campaign(session: Session, adv: User, body: CampaignIn, *, now: dt.da
     return row
 
 
+# what an advertiser asks for (everything else is the approval's)
+CAMPAIGN_TERMS = (
+    "name", "category", "media_ids", "flight_start", "flight_end", "dayparts", "rrule", "targeting",
+    "share_percent", "plays_per_hour", "frequency_cap_per_hour",
+)  # fmt: skip
+
+
+def update_campaign(
+    session: Session, adv: User, campaign_id: str, body: CampaignIn, *, now: dt.datetime
+) -> CampaignRow:
+    """An advertiser changes a campaign still waiting for approval; it must fit again (409 if not)."""
+    row = visible_campaign(session, adv, campaign_id)
+    if row.advertiser_id != adv.id:
+        raise NotFound("unknown campaign")
+    if row.state != "pending":
+        raise Conflict(f"only a pending campaign can be changed; this one is {row.state}")
+    fresh = _new_campaign_row(session, adv, body, now)
+    for column in CAMPAIGN_TERMS:
+        setattr(row, column, getattr(fresh, column))
+    row.submitted_at = now  # waits in the queue from its last change
+    row.updated_at = now
+    session.flush()
+    row.availability = _availability(session, row, now)
+    if not row.availability["fits"]:
+        session.rollback()
+        reasons = "; ".join(row.availability["conflicts"][:3]) or "not enough free airtime"
+        raise Conflict(f"the booking does not fit: {reasons}")
+    session.commit()
+    log.info("campaign %s changed by %s", row.id, adv.username)
+    return row
+
+
+def campaigns_using(session: Session, media_id: str, states: tuple[str, ...]) -> list[CampaignRow]:
+    """Campaigns in ``states`` that show ``media_id``."""
+    query = select(CampaignRow).where(CampaignRow.state.in_(states)).order_by(CampaignRow.name)
+    rows = session.scalars(query)
+    return [c for c in rows if media_id in (c.media_ids or [])]
+
+
 def visible_campaign(session: Session, user: User, campaign_id: str) -> CampaignRow:
     row = session.get(CampaignRow, campaign_id)
     if row is None or (user.role != "operator" and row.advertiser_id != user.id):

@@ -47,7 +47,7 @@ class RulesRefused(Conflict):
         super().__init__(f"this change would under-deliver {n} booked campaign(s): {names}")
         self.campaigns: tuple[UnderDelivered, ...] = check.under_delivered
         self.in_both(
-            f"此更改会使 {n} 个已预订的广告活动无法足额投放：{names}",
+            f"此更改会使 {n} 个已预订的广告投放无法足额投放：{names}",
             f"This change would under-deliver {n} booked campaign(s): {names}",
         )
         self.details = {"under_delivered": [u.model_dump(mode="json") for u in check.under_delivered]}

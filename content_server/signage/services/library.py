@@ -256,19 +256,79 @@ def edit(
     return row
 
 
-def delete(session: Session, user: User, media_id: str, *, now: dt.datetime) -> None:
-    """Delete a library entry unless a live campaign or announcement still uses it (bytes stay: dedup)."""
-    row = visible(session, user, media_id)
-    live_campaigns = session.scalars(
-        select(CampaignRow).where(CampaignRow.state.in_(("pending", "approved", "paused")))
+LIVE_CAMPAIGNS = ("pending", "approved", "paused")
+
+
+def users_of(session: Session, media_id: str) -> tuple[list[CampaignRow], list[AnnouncementRow]]:
+    """The live campaigns and announcements that show ``media_id`` (what deleting it would break)."""
+    campaigns = session.scalars(
+        select(CampaignRow).where(CampaignRow.state.in_(LIVE_CAMPAIGNS)).order_by(CampaignRow.name)
     )
-    if any(media_id in c.media_ids for c in live_campaigns):
-        raise Conflict("this media is used by a pending or running campaign")
-    live_ann = session.scalars(select(AnnouncementRow).where(AnnouncementRow.state.in_(("active", "paused"))))
-    if any(media_id in a.media_ids for a in live_ann):
-        raise Conflict("this media is used by an announcement")
+    announcements = session.scalars(
+        select(AnnouncementRow)
+        .where(AnnouncementRow.state.in_(("active", "paused")))
+        .order_by(AnnouncementRow.title)
+    )
+    return (
+        [c for c in campaigns if media_id in (c.media_ids or [])],
+        [a for a in announcements if media_id in (a.media_ids or [])],
+    )
+
+
+def delete(session: Session, user: User, media_id: str, *, now: dt.datetime) -> None:
+    """Delete a library entry unless a live campaign or announcement still uses it, naming them
+    (bytes stay in the store: other entries may share them)."""
+    row = visible(session, user, media_id)
+    campaigns, announcements = users_of(session, media_id)
+    if campaigns:
+        raise Conflict(f"this media is used by campaigns: {', '.join(c.name or c.id for c in campaigns)}")
+    if announcements:
+        titles = ", ".join(a.title or a.id for a in announcements)
+        raise Conflict(f"this media is used by announcements: {titles}")
     session.delete(row)
     session.commit()
+
+
+# what a replacement takes over from the newly uploaded entry: the file and what was learnt from it
+CONTENT_COLUMNS = ("sha256", "size", "media_type", "kind", "width", "height", "duration_s", "codec",
+                   "filename", "thumbnail_sha256", "source_sha256", "status", "progress", "problem", "needs",
+                   "screen_classes")  # fmt: skip
+
+
+def replace(
+    session: Session, user: User, media_id: str, upload_id: str, *, discard_upload: bool, now: dt.datetime
+) -> list[CampaignRow]:
+    """Put an uploaded file in place of ``media_id``'s: the entry keeps its id, title and uses, so
+    every campaign and announcement showing it shows the new file. The upload's own entry goes when
+    ``discard_upload`` (it was made for this) and nothing uses it.
+
+    The approver must see everything that plays: an approved or paused campaign showing it goes
+    back to the approval queue (returned, so the page can name them)."""
+    row = visible(session, user, media_id)
+    upload = visible(session, user, upload_id)
+    if upload.id == row.id:
+        raise Invalid("choose a new file to replace this one with")
+    if upload.owner_id != row.owner_id:
+        raise NotFound("unknown media")
+    if upload.status != "ready":  # a transcoding job still writes to the upload's own entry
+        raise Conflict(f"the file is not ready ({upload.status})").in_both(
+            "新文件尚未就绪（正在转码或转码失败），就绪后再替换。",
+            "The new file is not ready yet (being converted, or the conversion failed); "
+            "replace it once ready.",
+        )
+    for column in CONTENT_COLUMNS:
+        setattr(row, column, getattr(upload, column))
+    if discard_upload and not upload.filler and users_of(session, upload.id) == ([], []):
+        session.delete(upload)
+    running = session.scalars(select(CampaignRow).where(CampaignRow.state.in_(("approved", "paused"))))
+    requeued = [c for c in running if media_id in (c.media_ids or [])]
+    for c in requeued:
+        c.state, c.reason, c.updated_at, c.submitted_at = "pending", "", now, now
+        c.decided_at = c.decided_by = None
+    session.commit()
+    log.info("media %s replaced by %s's upload; %d campaign(s) back to approval", media_id, user.username,
+             len(requeued))  # fmt: skip
+    return requeued
 
 
 def device_asset_type(session: Session, device: Device, sha256: str) -> str:

@@ -188,8 +188,8 @@ def refusals_since(session: Session, since: dt.date) -> dict[str, dict[str, int]
 class ReportRow:
     campaign_id: str
     screen_id: str
-    day: dt.date
-    hour: int | None  # UTC hour when grouped by hour
+    day: dt.date  # in the zone the report was asked in (UTC for the JSON API)
+    hour: int | None  # that zone's hour when grouped by hour
     plays: int
     completed_plays: int
     seconds: float
@@ -204,8 +204,10 @@ def report(
     start: dt.datetime | None,
     end: dt.datetime | None,
     by_hour: bool,
+    tz: dt.tzinfo = dt.UTC,
 ) -> list[ReportRow]:
-    """Plays and seconds on air per campaign, screen and UTC day (or hour); advertisers see their own."""
+    """Plays and seconds on air per campaign, screen and day (or hour) in ``tz``; advertisers see
+    their own. The portal asks in the community's zone, so a day is the day people lived."""
     own = select(CampaignRow.id)
     if user.role != "operator":
         own = own.where(CampaignRow.advertiser_id == user.id)
@@ -226,7 +228,7 @@ def report(
         q = q.where(PlayRow.started_at < end)
     totals: dict[tuple[str, str, dt.date, int | None], list[float]] = defaultdict(lambda: [0, 0, 0.0])
     for p in session.scalars(q):
-        t = p.started_at.astimezone(dt.UTC)
+        t = p.started_at.astimezone(tz)
         key = (p.campaign_id or "", p.device_id, t.date(), t.hour if by_hour else None)
         acc = totals[key]
         acc[0] += 1
@@ -245,4 +247,49 @@ def to_csv(rows: list[ReportRow]) -> str:
         ["campaign_id", "screen_id", "date_utc", "hour_utc", "plays", "completed_plays", "seconds"],
         ([r.campaign_id, r.screen_id, r.day, r.hour, r.plays, r.completed_plays, f"{r.seconds:.3f}"]
          for r in rows),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NamedRow:
+    """A report row as people read it: names instead of ids."""
+
+    row: ReportRow
+    campaign: str
+    advertiser: str
+    screen: str
+    screen_class: str  # the class code; pages and files name it from the translation table
+
+
+def named(session: Session, rows: list[ReportRow]) -> list[NamedRow]:
+    """The report's rows with campaign, advertiser and screen names (one query per table)."""
+    campaigns = {c.id: c for c in session.scalars(select(CampaignRow).where(
+        CampaignRow.id.in_({r.campaign_id for r in rows})))} if rows else {}  # fmt: skip
+    screen_ids = {r.screen_id for r in rows}
+    devices = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(screen_ids)))}
+    owners = {u.id: u for u in session.scalars(select(User).where(
+        User.id.in_({c.advertiser_id for c in campaigns.values()})))} if campaigns else {}  # fmt: skip
+    out = []
+    for r in rows:
+        c, d = campaigns.get(r.campaign_id), devices.get(r.screen_id)
+        owner = owners.get(c.advertiser_id) if c is not None else None
+        out.append(
+            NamedRow(
+                r,
+                campaign=(c.name or c.id) if c is not None else r.campaign_id,
+                advertiser=(owner.display_name or owner.username) if owner is not None else "",
+                screen=(d.name or d.id) if d is not None else r.screen_id,
+                screen_class=d.screen_class if d is not None else "",
+            )
+        )
+    return out
+
+
+def named_csv(header: list[str], rows: list[NamedRow], class_names: dict[str, str]) -> str:
+    """The portal's proof-of-play file: local date and hour, names, the reader's headers."""
+    return write_csv(
+        header,
+        ([n.row.day, "" if n.row.hour is None else f"{n.row.hour:02d}:00", n.campaign, n.advertiser, n.screen,
+          class_names.get(n.screen_class, n.screen_class), n.row.plays, n.row.completed_plays,
+          round(n.row.seconds, 1)] for n in rows),
     )  # fmt: skip

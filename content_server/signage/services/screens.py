@@ -266,6 +266,12 @@ def request_screenshot(session: Session, device_id: str) -> Device:
     return d
 
 
+def latest_screenshot(session: Session, device_id: str) -> str:
+    """The SHA-256 of the screen's latest screenshot in the media store (404 when there is none)."""
+    d = get_device(session, device_id)
+    if d.screenshot_sha256 is None:
+        raise NotFound("no screenshot yet")
+    return d.screenshot_sha256
 
 
 def check_screenshot_wanted(d: Device, policy: ScreenshotPolicy, now: dt.datetime) -> None:
@@ -391,4 +397,3 @@ def health(
         limits=limits,
         kiosk=d.kind == "kiosk",
     )
-

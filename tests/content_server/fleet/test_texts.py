@@ -4,6 +4,7 @@ messages read right in Chinese, English and both (pure)."""
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from content_server.core.delivery.policy import DeliveryState
 from content_server.fleet import messages, wall
@@ -42,6 +43,7 @@ def test_keys_built_from_values_are_in_the_table() -> None:
     assert missing == [] and all(key in TEXTS for _, key, _ in TABS)
 
 
+TZ = ZoneInfo("Asia/Shanghai")  # the community's time zone (the settings' default)
 T0 = dt.datetime(2026, 12, 1, 6, 2, tzinfo=dt.UTC)  # 14:02 in the community
 
 
@@ -57,7 +59,9 @@ RULE = messages.RuleFacts("r1", "屏幕离线 · Screens offline", "offline")
 
 
 def test_a_firing_message_in_both_languages_lists_the_screens_and_how_to_acknowledge() -> None:
-    text = messages.render(outage(20), RULE, language="both", portal_url="https://s.example.org/", now=T0)
+    text = messages.render(
+        outage(20), RULE, language="both", portal_url="https://s.example.org/", now=T0, tz=TZ
+    )
     zh_subject, en_subject = text.subject.split(" / ")
     assert zh_subject == "【告警】屏幕离线 · Screens offline（3号楼，20 项）"
     assert en_subject == "[Alert] 屏幕离线 · Screens offline (Building 3, 20)"
@@ -70,17 +74,17 @@ def test_a_firing_message_in_both_languages_lists_the_screens_and_how_to_acknowl
 
 
 def test_long_lists_are_cut_and_recoveries_say_how_long() -> None:
-    long = messages.render(outage(60), RULE, language="en", portal_url="https://s", now=T0)
+    long = messages.render(outage(60), RULE, language="en", portal_url="https://s", now=T0, tz=TZ)
     assert long.text.count("\n- ") == 50 and "... and 10 more" in long.text
     recovery = Notice(NoticeKind.RECOVERY, "inc1", "r1", "building:3", outage(2).members, opened_at=T0)
     text = messages.render(
-        recovery, RULE, language="zh", portal_url="https://s", now=T0 + dt.timedelta(minutes=47)
+        recovery, RULE, language="zh", portal_url="https://s", now=T0 + dt.timedelta(minutes=47), tz=TZ
     )
     assert text.subject.startswith("【已恢复】") and "历时约 47 分钟" in text.text and "确认" not in text.text
 
 
 def test_the_webhook_event_carries_the_facts_and_the_text() -> None:
-    event = messages.event(outage(3), RULE, portal_url="https://s", now=T0)
+    event = messages.event(outage(3), RULE, portal_url="https://s", now=T0, tz=TZ)
     assert event["type"] == "fleet.alert.firing" and event["incident"]["group"] == "building:3"
     assert event["members"][0] == {
         "id": "d0",

@@ -5,8 +5,8 @@ trail (hash-chained after whatever it already holds), and the table is dropped. 
 their labels: ``user:<id>`` (with the account's name and role), ``kiosk:<id>`` (a device),
 ``provider:<name>``, ``system``.
 
-Revision ID: k0002
-Revises: k0001
+Revision ID: k0004i16
+Revises: k0003i14k
 Create Date: 2026-12-06 16:00:00
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 from content_server.core.audit.chain import Entry, jsonable, link
 from content_server.core.models import UTCDateTime
 
-revision: str = "k0002"
-down_revision: str | Sequence[str] | None = "k0001"
+revision: str = "k0004i16"
+down_revision: str | Sequence[str] | None = "k0003i14k"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = "c0001"
 
