@@ -244,7 +244,7 @@ def list_deliveries(
     state: Annotated[str | None, Query(max_length=16)] = None,
     source: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**7)] = 0,
 ) -> list[DeliveryOut]:
     """Outbound messages, newest first (``state=dead``: the dead letters)."""
     found = deliveries.listing(session, state=state, source=source, limit=limit, offset=offset)
@@ -289,7 +289,7 @@ def audit_trail(
     _op: Operator,
     f: AuditQuery,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**7)] = 0,
 ) -> list[AuditOut]:
     """The audit trail, newest first."""
     found = audit.search(session, f, limit=limit, offset=offset)

@@ -27,7 +27,7 @@ MAX_WAIT_S = 60.0
 async def poll(
     request: Request,
     clock: ClockDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     wait: Annotated[float, Query(ge=0, le=120)] = 0,
 ) -> CommandList:
     """Long-poll: the device's waiting commands numbered above ``after``, at once or when one is sent."""
