@@ -40,7 +40,7 @@ from tests.fixtures.server import LiveServer
 from tests.fixtures.waiting import eventually
 from tests.kiosk_app.conftest import ARTIFACTS
 from tests.kiosk_app.test_live import browse_and_confirm, phone_pays
-from tests.kiosk_app.test_window import find, tap
+from tests.kiosk_app.test_window import find, tap, type_address
 from tests.portal.conftest import portal_login
 from tests.signage_player.serverkit import Operator
 
@@ -186,6 +186,9 @@ def to_phone(qtbot: QtBot, app: KioskApp, live: Live) -> None:
     for name in (f"category:{service.category_id}", f"service:{service.id}", "book",
                  f"slot:{target.slot_id}"):
         tap(qtbot, app, name)
+    if app.flow.state.screen is Screen.ADDRESS:  # a service at home asks where first (main's i14)
+        type_address(qtbot, app, "3", "2", "1203")
+        tap(qtbot, app, "address_next")
     for ch in "13812345678":
         tap(qtbot, app, f"key:{ch}")
 
