@@ -70,12 +70,13 @@ class Screen(StrEnum):
     MAINTENANCE = "maintenance"
 
 
-# Pages that show or collect what a resident typed or was told (phone, references, case data,
+# Pages that show or collect what a resident typed or was told (address, phone, references, case data,
 # payment QR codes, the operator's PIN): screenshots blank them, heartbeats name them only.
 PRIVATE_SCREENS = frozenset({
-    Screen.PHONE, Screen.CONFIRM, Screen.ORDER, Screen.PAY, Screen.RECEIPT, Screen.CASE_INPUT,
-    Screen.CASE_RESULT, Screen.LOOKUP, Screen.MAINT_PIN, Screen.MAINTENANCE,
-})
+    Screen.ADDRESS, Screen.PHONE, Screen.CONFIRM, Screen.ORDER, Screen.PAY, Screen.RECEIPT,
+    Screen.CASE_INPUT, Screen.CASE_RESULT, Screen.ORDERS, Screen.LOOKUP, Screen.MAINT_PIN,
+    Screen.MAINTENANCE,
+})  # the home address (ADDRESS) and a resident's orders (ORDERS) came with main's i14
 
 
 def in_session(state: KioskState) -> bool:

@@ -27,7 +27,7 @@ from signage_player import FakeMediaBackend
 from signage_player.device_api import FakeDeviceServer
 from signage_player.playloop import PLAYS_TOPIC
 from tests.kiosk_app.conftest import ARTIFACTS
-from tests.kiosk_app.test_window import book, find, tap, visible_texts
+from tests.kiosk_app.test_window import book, find, tap, type_address, visible_texts
 from tests.signage_player.manifests import asset_item, manifest, text_item
 
 PHONE = "13812345678"
@@ -59,11 +59,19 @@ def _answer(qtbot: QtBot, fake: FakeDeviceServer, app: KioskApp, cmd: DeviceComm
     return acks[cmd.id].outcome.value, acks[cmd.id].detail
 
 
+def _address_if_asked(qtbot: QtBot, app: KioskApp) -> None:
+    """A meal delivered at home asks where first (main's i14): the same address for everyone."""
+    if app.flow.state.screen is Screen.ADDRESS:
+        type_address(qtbot, app, "3", "2", "1203")
+        tap(qtbot, app, "address_next")
+
+
 def _to_phone(qtbot: QtBot, app: KioskApp, phone: str) -> None:
     if app.flow.state.screen is Screen.ATTRACT:
         tap(qtbot, app, "start")
     for name in ("category:elderly_care", "service:meal", "book", "slot:meal-0"):
         tap(qtbot, app, name)
+    _address_if_asked(qtbot, app)
     for ch in phone:
         tap(qtbot, app, f"key:{ch}")
 
@@ -114,6 +122,7 @@ def test_screenshots_blank_pages_with_personal_data_and_show_the_others(
     app.flow.home()
     for name in ("category:elderly_care", "service:meal", "book", "slot:meal-0"):
         tap(qtbot, app, name)
+    _address_if_asked(qtbot, app)
     for ch in OTHER_PHONE:
         tap(qtbot, app, f"key:{ch}")
     assert _same(app.reporter.screenshot_png(), masked)
