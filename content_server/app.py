@@ -16,10 +16,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from content_server.accounts import pages as accounts_pages
 from content_server.accounts import routes as accounts_routes
+from content_server.accounts import services as accounts_services
 from content_server.core import api as core_api
 from content_server.core import docs as core_docs
 from content_server.core import migrate
+from content_server.core import runtime as core_runtime
 from content_server.core.api import ContentServer
+from content_server.core.audit.services import AuditLog
 from content_server.core.auth import LoginGuard
 from content_server.core.body_limit import BodyLimit, collect_limits
 from content_server.core.changes import ChangeTracker
@@ -30,10 +33,20 @@ from content_server.core.keys import load_or_create_server_key
 from content_server.core.login_guard import LoginPolicy
 from content_server.core.settings import Settings
 from content_server.core.store import MediaStore
+from content_server.fleet import models as fleet_models
+from content_server.fleet import pages as fleet_pages
+from content_server.fleet import routes as fleet_routes
+from content_server.fleet import runtime as fleet_runtime
+from content_server.fleet.commands import models as command_models
+from content_server.fleet.commands import pages as command_pages
+from content_server.fleet.commands import routes as command_routes
+from content_server.fleet.commands import runtime as command_runtime
+from content_server.kiosk import models as kiosk_models
 from content_server.kiosk import pages as kiosk_pages
 from content_server.kiosk import routes as kiosk_routes
 from content_server.kiosk import runtime as kiosk_runtime
 from content_server.portal import shell as portal
+from content_server.signage import models as signage_models
 from content_server.signage import pages as signage_pages
 from content_server.signage import routes as signage_routes
 from content_server.signage import runtime as signage_runtime
@@ -54,8 +67,19 @@ STARTUP: tuple[Callable[[ContentServer], None], ...] = (
     kiosk_runtime.start,
     studio_runtime.start,
     updates_runtime.start,
+    fleet_runtime.start,
+    command_runtime.start,
 )
-SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop,)
+SHUTDOWN: tuple[Callable[[ContentServer], None], ...] = (signage_runtime.stop, command_runtime.stop)
+
+
+def declare_audit(log_: AuditLog) -> None:
+    """Each feature names the tables the audit trail follows (the app and the CLI both use this)."""
+    accounts_services.audit_inputs(log_)
+    signage_models.audit_inputs(log_)
+    kiosk_models.audit_inputs(log_)
+    fleet_models.audit_inputs(log_)
+    command_models.audit_inputs(log_)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServer:
@@ -82,11 +106,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
         app.state.server_key = load_or_create_server_key(settings.data_dir)
         scheduler = BackgroundScheduler(timezone="UTC")
         app.state.scheduler = scheduler
+        core_runtime.start(app)  # audit hooks, the delivery worker, core's jobs
         for start in STARTUP:
             start(app)
         if settings.scheduler_enabled:
             scheduler.start()
             log.info("background scheduler started with %d job(s)", len(scheduler.get_jobs()))
+        core_runtime.started(app)  # every feature's senders are registered: start sending
         try:
             yield
         finally:
@@ -97,6 +123,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
                 scheduler.shutdown(wait=False)
             app.state.writes.stop()
             write_engine.dispose()
+            core_runtime.stop(app)
             engine.dispose()
 
     app = ContentServer(
@@ -115,6 +142,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
         LoginPolicy.scaled(settings.login_free_failures, settings.login_failures_per_hour),
     )
     app.state.changes = ChangeTracker(app.state.clock)
+    core_runtime.prepare(app)  # the audit log and the counters, which features declare to
+    declare_audit(app.state.audit)
     core_api.install(app)
     core_docs.install(app, API_PREFIX)
     app.add_middleware(BodyLimit)
@@ -141,6 +170,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
     updates_runtime.prepare(app)
     app.include_router(updates_routes.router, prefix=API_PREFIX)
     portal.add_pages(app, updates_pages.router, templates=updates_pages.TEMPLATES, nav=updates_pages.NAV)
+    # fleet operations: alerts and channels, deliveries, the audit trail, /metrics (its own token)
+    fleet_runtime.prepare(app)
+    app.include_router(fleet_routes.router, prefix=API_PREFIX)
+    app.include_router(fleet_routes.metrics_router)
+    portal.add_pages(app, fleet_pages.router, templates=fleet_pages.TEMPLATES, nav=fleet_pages.NAV)
+    # fleet: remote commands (the devices' long-poll and the operators' sends)
+    command_runtime.prepare(app)
+    app.include_router(command_routes.router, prefix=API_PREFIX)
+    portal.add_pages(app, command_pages.router, templates=command_pages.TEMPLATES, nav=command_pages.NAV)
 
     core_api.document_error_shape(app)
     return app

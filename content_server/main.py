@@ -1,4 +1,4 @@
-"""``signage-server`` CLI: ``serve`` (uvicorn), ``migrate``, ``create-user``."""
+"""``signage-server`` CLI: ``serve`` (uvicorn), ``migrate``, ``create-user``, ``audit verify``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from types import FrameType
 
 from pydantic import ValidationError
+from sqlalchemy.orm import Session, sessionmaker
 
 from content_server.core.settings import Settings
 
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     cu.add_argument("--username", required=True)
     cu.add_argument("--password", required=True)
     cu.add_argument("--display-name", default="")
+    audit_cmd = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="prove the hash chain; name the first broken record (exit 1)")
     args = parser.parse_args(argv)
 
     settings = _settings()
@@ -78,11 +82,23 @@ def main(argv: list[str] | None = None) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
     migrate.upgrade(engine)
+    if args.command == "audit":
+        code = _verify_audit(make_sessionmaker(engine))
+        engine.dispose()
+        return code
     if args.command == "create-user":
         from content_server.accounts import services as accounts
+        from content_server.app import declare_audit
+        from content_server.core.audit.services import Actor, AuditLog, act_as
         from content_server.core.errors import ServerError
+        from schedules.clock import SystemClock
 
-        with make_sessionmaker(engine)() as session:
+        sessions = make_sessionmaker(engine)
+        audit_log = AuditLog(SystemClock())
+        declare_audit(audit_log)
+        audit_log.install(sessions)  # accounts made on the command line are in the trail too
+        with sessions() as session:
+            act_as(session, Actor("system", "cli", "signage-server create-user", "system"))
             try:
                 user = accounts.create_user(
                     session,
@@ -99,6 +115,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"created {user.role} {user.username} ({user.id})")
     engine.dispose()
     return 0
+
+
+def _verify_audit(sessions: sessionmaker[Session]) -> int:
+    """``audit verify``: 0 and a summary when the chain holds, 1 and the first broken record when not."""
+    from content_server.core.audit import services as audit
+
+    with sessions() as session:
+        verdict = audit.verify(session)
+    if verdict.ok:
+        span = f"#{verdict.first_seq}..#{verdict.last_seq}" if verdict.checked else "empty"
+        print(f"audit trail intact: {verdict.checked} record(s) ({span})")
+        return 0
+    print(f"audit trail broken at record #{verdict.broken_seq}: {verdict.reason}", file=sys.stderr)
+    print(f"({verdict.checked} record(s) before it verified)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -22,18 +22,30 @@ class AttractLoop:
         self.playback = playback
         self.runner = runner
         self.active = False
+        self.screen_off = False  # an operator switched the screen off: nobody sees it, nothing plays
+        self._on_attract = False
         self._syncing = False
 
     def on_state(self, state: KioskState) -> None:
-        """Play only while the attract screen shows (video decoding costs CPU behind the pages)."""
-        wanted = state.screen is Screen.ATTRACT
+        """Play only while the attract screen shows (video decoding costs CPU behind the pages, and
+        a play nobody could see must not count in an advertiser's report)."""
+        self._on_attract = state.screen is Screen.ATTRACT
+        self._apply()
+
+    def set_screen_off(self, off: bool) -> None:
+        self.screen_off = off
+        self._apply()
+
+    def _apply(self) -> None:
+        wanted = self._on_attract and not self.screen_off
         if wanted and not self.active:
             self.playback.loop.start()
         elif not wanted and self.active:
-            self.playback.loop.stop()
+            self.playback.loop.stop()  # the play in progress is recorded as cut short
         self.active = wanted
 
     def sync(self) -> None:
+        """A periodic sync on the runner (skipped while one is running)."""
         if self._syncing:
             return
         self._syncing = True

@@ -70,6 +70,20 @@ class Screen(StrEnum):
     MAINTENANCE = "maintenance"
 
 
+# Pages that show or collect what a resident typed or was told (address, phone, references, case data,
+# payment QR codes, the operator's PIN): screenshots blank them, heartbeats name them only.
+PRIVATE_SCREENS = frozenset({
+    Screen.ADDRESS, Screen.PHONE, Screen.CONFIRM, Screen.ORDER, Screen.PAY, Screen.RECEIPT,
+    Screen.CASE_INPUT, Screen.CASE_RESULT, Screen.ORDERS, Screen.LOOKUP, Screen.MAINT_PIN,
+    Screen.MAINTENANCE,
+})  # the home address (ADDRESS) and a resident's orders (ORDERS) came with main's i14
+
+
+def in_session(state: KioskState) -> bool:
+    """A resident is mid-flow: anything but the attract loop (what an emergency must not lose)."""
+    return state.screen is not Screen.ATTRACT
+
+
 class CaseField(StrEnum):
     NUMBER = "number"
     LAST4 = "last4"
@@ -212,6 +226,7 @@ class KioskFlow:
         self._sync_in_flight = False
         self._next_catalogue = now
         self._in_flight_keys: set[str] = set()
+        self._catalogue_waiters: list[Callable[[bool], None]] = []  # told when the refresh in flight ends
         self._now = now
         self.delivered: list[OrderView] = []  # orders the background sync handed over this run
         self.images_version = 0  # bumped when new service images reached the cache
@@ -978,12 +993,27 @@ class KioskFlow:
 
     # -- background work ------------------------------------------------------------------------
 
-    def refresh_catalogue(self) -> None:
+    def refresh_catalogue(self, then: Callable[[bool], None] | None = None) -> None:
+        """Ask the server for the catalogue (a 304 when ours is current); ``then(ok)`` once it answered."""
+        if then is not None:
+            self._catalogue_waiters.append(then)
         if self.state.catalogue_loading:
             return
         self.state.catalogue_loading = True
         etag = self._etag
         self._call(lambda: self.api.catalogue(etag), self._on_catalogue, self._on_catalogue_failed)
+
+    def forget_catalogue(self) -> None:
+        """Drop the cached catalogue's files and ETag (an operator's "clear the cache"); the next
+        refresh fetches it and its images whole. What a resident is looking at stays meanwhile."""
+        self.catalogue_store.clear()
+        self._etag = None
+        self.images_version += 1
+
+    def _tell_catalogue_waiters(self, ok: bool) -> None:
+        waiters, self._catalogue_waiters = self._catalogue_waiters, []
+        for then in waiters:
+            then(ok)
 
     def _on_catalogue(self, result: CatalogueResult) -> None:
         self.state.catalogue_loading = False
@@ -998,6 +1028,7 @@ class KioskFlow:
                 self.runner.submit(lambda: download_images(self.api, self.catalogue_store, fetched),
                                    self._on_images, lambda exc: log.warning("image download failed: %s", exc))
         self._changed()
+        self._tell_catalogue_waiters(True)
 
     def _on_images(self, count: int) -> None:
         if count:
@@ -1012,6 +1043,7 @@ class KioskFlow:
         else:
             log.warning("catalogue refresh failed: %s", exc)
         self._changed()
+        self._tell_catalogue_waiters(False)
 
     def sync_outbox(self, now: dt.datetime) -> None:
         """Deliver bookings written while offline (or before a restart), each exactly once."""

@@ -222,6 +222,16 @@ CATALOGUE = TextTable({
     "peripheral.printer": ("打印机", "Printer"),
     "peripheral.touchscreen": ("触摸屏", "Touch screen"),
     "maint.exit": ("退出维护", "Leave maintenance"),
+    "emergency.title": ("紧急通知", "Emergency notice"),
+    "emergency.kept": (
+        "您正在办理的事项已保留，通知结束后可继续。",
+        "What you were doing is kept; you can carry on when this notice ends.",
+    ),
+    "emergency.read_aloud": ("朗读通知", "Read the notice aloud"),
+    "privacy.hidden": (
+        "居民正在使用（页面：{page}）— 为保护隐私，截图不显示页面内容",
+        "A resident is using the kiosk (page: {page}): hidden from screenshots for privacy",
+    ),
 })
 
 

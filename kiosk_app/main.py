@@ -2,8 +2,9 @@
 
 Start-up order (each step logged): settings → Qt → the device (identity, API client with its
 key, outbox) → on-screen pairing when new (the player's pairing and its screen) → caches →
-window → attract loop → timers. SIGTERM / Ctrl+C stop it cleanly; queued bookings stay in the
-outbox.
+window and attract loop → timers, heartbeats, long-polls. SIGTERM / Ctrl+C stop it cleanly;
+queued bookings stay in the outbox. A remote restart ends it with exit code 75 (the service
+manager starts it again).
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication, QWidget
 
-    from kiosk_app.app import KioskApp
-    from kiosk_app.attract import AttractLoop
     from kiosk_app.http_api import HttpKioskApi
     from kiosk_app.settings import KioskSettings
-    from signage_player import Device
+    from signage_player import Device, MediaBackend
 
 log = logging.getLogger(__name__)
 
@@ -49,32 +48,15 @@ def _show(widget: QWidget, settings: KioskSettings) -> None:
         widget.showFullScreen()
 
 
-def _attract_loop(settings: KioskSettings, device: Device, kiosk: KioskApp) -> AttractLoop | None:
-    """The signage attract loop (libVLC for video); without it the attract screen still works."""
-    from PySide6.QtCore import QTimer
-
-    from kiosk_app.attract import CACHE_BYTES, AttractLoop
-    from schedules.model import ScreenClass
-    from signage_player import Playback, PlayerError, VlcBackend
+def _media_backend() -> MediaBackend | None:
+    """libVLC for the attract loop's video; without it the kiosk runs with no signage content."""
+    from signage_player import PlayerError, VlcBackend
 
     try:
-        backend = VlcBackend()
+        return VlcBackend(wait=False)
     except PlayerError as exc:
         log.error("no video back end, attract loop without signage content: %s", exc)
         return None
-    playback = Playback(device.api, Path(settings.data_dir) / "signage", backend, device.clock,
-                        cache_bytes=CACHE_BYTES, screen_class=ScreenClass.KIOSK)
-    attract = AttractLoop(playback, kiosk.runner)
-    kiosk.window.attract.set_content(playback.view)
-    kiosk.flow.subscribe(attract.on_state)
-    attract.on_state(kiosk.flow.state)
-    timer = QTimer(kiosk.window)
-    timer.setInterval(300_000)
-    timer.timeout.connect(attract.sync)
-    timer.start()
-    attract.sync()
-    log.info("attract loop started")
-    return attract
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,22 +137,19 @@ def _run_kiosk(app: QApplication, settings: KioskSettings, device: Device, api: 
     from kiosk_app.maintenance import app_version
     from kiosk_app.peripherals import UdevPeripherals
     from kiosk_app.speech import EspeakSpeaker
-    from kiosk_app.updates import KioskUpdates
+    from signage_player import Restart, updates_for_device
 
-    kiosk = build_app(settings, device, api, EspeakSpeaker(), UdevPeripherals())
-    attract = _attract_loop(settings, device, kiosk)
+    restart = Restart()  # an installed update ends the app for the guard to start the new version
+    updates = updates_for_device(device, settings.server_url, app_version(), restart.requested.emit,
+                                 settings.update_restart_cmd)
+    kiosk = build_app(settings, device, api, EspeakSpeaker(), UdevPeripherals(), backend=_media_backend(),
+                      updates=updates)
     _show(kiosk.window, settings)
-    kiosk.window.start_timers()
-    heartbeats = KioskUpdates(kiosk, device, settings.server_url, app_version(),
-                              settings.heartbeat_interval_s, settings.update_restart_cmd)
-    heartbeats.start()
+    kiosk.start()  # timers, heartbeats, proof of play, the emergency and command long-polls
     log.info("kiosk running as %s", device.identity.device_id)
     try:
         return 0 if stop.is_set() else app.exec()
     finally:
-        heartbeats.stop()
-        if attract is not None:
-            attract.close()
         kiosk.close()  # closes the device: its outbox and the API client
         log.info("kiosk stopped")
 

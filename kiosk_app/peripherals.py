@@ -1,17 +1,22 @@
-"""Which peripherals are plugged in (USB barcode scanner, receipt printer), for the maintenance screen.
+"""Which peripherals are plugged in (USB barcode scanner, receipt printer), for the maintenance
+screen and the heartbeat.
 
 ``classify`` is pure over a device's udev properties; ``UdevPeripherals`` walks pyudev's
 device list. In containers without a udev daemon devices lack ``ID_*`` properties, so the
-list may be short; ``FakePeripherals`` serves tests and demos.
+list may be short; ``FakePeripherals`` serves tests and demos. ``statuses`` turns what is
+plugged in (and the speaker) into the heartbeat's present/working report.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+from schedules.protocol.device import PeripheralStatus
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +79,25 @@ class FakePeripherals:
 
     def list(self) -> list[Peripheral]:
         return list(self.devices)
+
+
+def node_answers(node: str, kind: PeripheralKind) -> bool:
+    """Whether a device node can be used: readable for a scanner, writable for a printer."""
+    return os.access(node, os.W_OK if kind is PeripheralKind.PRINTER else os.R_OK)
+
+
+def statuses(found: list[Peripheral], speaker_available: bool, speaker_failing: bool,
+             answers: Callable[[str, PeripheralKind], bool] = node_answers) -> tuple[PeripheralStatus, ...]:
+    """The heartbeat's report: scanner, printer and speaker always (present or not), a touchscreen
+    when there is one. Working means its device node answers (the speaker: its last use worked)."""
+    out: list[PeripheralStatus] = []
+    for kind in (PeripheralKind.SCANNER, PeripheralKind.PRINTER, PeripheralKind.TOUCHSCREEN):
+        mine = [p for p in found if p.kind is kind]
+        if not mine and kind is PeripheralKind.TOUCHSCREEN:
+            continue
+        working = any(answers(p.node, kind) for p in mine)
+        out.append(PeripheralStatus(name=kind.value, present=bool(mine), working=working,
+                                    model=mine[0].name[:100] if mine else ""))
+    out.append(PeripheralStatus(name="speaker", present=speaker_available,
+                                working=speaker_available and not speaker_failing))
+    return tuple(out)

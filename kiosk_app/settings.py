@@ -33,6 +33,17 @@ class KioskSettings(BaseSettings):
     heartbeat_interval_s: float = Field(60.0, ge=1, description="How often the kiosk reports to the server")
     update_restart_cmd: str | None = Field(
         None, description="After installing an update, run this to restart (else exit for the update guard)")
+    plays_interval_s: float = Field(30.0, ge=1, description="How often the attract loop's plays are uploaded")
+    attract_sync_s: float = Field(300.0, ge=5, description="How often the attract loop's content is synced")
+    emergency_wait_s: float = Field(20.0, ge=1, le=60, description="Emergency long-poll wait")
+    commands_wait_s: float = Field(20.0, ge=1, le=60, description="Remote commands long-poll wait")
+    reboot_cmd: str | None = Field(None, description="Remote reboot runs this, e.g. 'sudo systemctl reboot'")
+    volume_cmd: str | None = Field(
+        None, description="Remote volume runs this with {percent}, e.g. 'amixer -q sset Master {percent}%'")
+    backlight_off_cmd: str | None = Field(
+        None, description="Remote screen-off runs this, e.g. 'xset dpms force off'")
+    backlight_on_cmd: str | None = Field(
+        None, description="Remote screen-on runs this, e.g. 'xset dpms force on'")
 
     @field_validator("server_url")
     @classmethod

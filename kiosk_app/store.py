@@ -71,6 +71,13 @@ class CatalogueStore:
         except OSError:
             return None
 
+    def clear(self) -> None:
+        """Delete the saved catalogue and every image (fetched again at the next refresh)."""
+        (self.directory / "catalogue.json").unlink(missing_ok=True)
+        if self.images.exists():
+            for p in self.images.iterdir():
+                p.unlink(missing_ok=True)
+
     def size_bytes(self) -> int:
         if not self.directory.exists():
             return 0

@@ -4,6 +4,7 @@ The parts (each its own module, each usable alone): the :class:`~signage_player.
 (identity, API, outbox), :class:`~signage_player.playback.Playback` (cache, sync, loop, view),
 :class:`~signage_player.pairing.Pairing`, :class:`~signage_player.reporting.Reporter`
 (heartbeats, proof of play, screenshots), :class:`~signage_player.emergency.EmergencyWatch`,
+:class:`~signage_player.commands.CommandRunner` (remote commands),
 :class:`~signage_player.usb.BundleImporter`, :class:`~signage_player.backlight.Backlight` and
 :class:`~signage_player.workers.Workers` (threads and periodic jobs). The player wires them,
 shows the pairing screen or the signage, and starts and stops everything explicitly, logging
@@ -19,20 +20,23 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import QStackedWidget
 
 from schedules.clock import Clock
+from schedules.protocol.device import CommandKind, CommandOutcome, DeviceCommand
 from signage_player.backlight import Backlight
 from signage_player.client import ServerClient
+from signage_player.commands import CommandRunner, Done, Handler, ScreenCommands, sync_handlers
 from signage_player.config import PlayerSettings
 from signage_player.device import Device
 from signage_player.device_api import DeviceApi
 from signage_player.emergency import EmergencyWatch
+from signage_player.identify import IdentifyBanner
 from signage_player.identity import DeviceIdentity
 from signage_player.media import MediaBackend
 from signage_player.pairing import Pairing, PairingScreen
 from signage_player.playback import Playback
 from signage_player.playloop import PLAYS_TOPIC
-from signage_player.reporting import Reporter
+from signage_player.reporting import PlaybackScreen, Reporter
 from signage_player.updater.runner import updates_for_device
-from signage_player.updater.state import RESTART_EXIT_CODE
+from signage_player.restart import Restart
 from signage_player.usb import BundleImporter
 from signage_player.watchdog import Watchdog
 from signage_player.workers import Workers
@@ -40,32 +44,18 @@ from signage_player.workers import Workers
 log = logging.getLogger(__name__)
 
 
-class Restart(QObject):
-    """An installed update asks (from its thread) for the app to end, so the guard starts the new version."""
-
-    requested = Signal()
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requested.connect(self._on_requested)
-
-    def _on_requested(self) -> None:
-        log.info("restarting into the new version")
-        QCoreApplication.exit(RESTART_EXIT_CODE)
-
-
 class Player(QObject):
     """Every part of a running player, built by :func:`build_player`; start, run, shut down."""
 
     def __init__(self, settings: PlayerSettings, device: Device, backend: MediaBackend, workers: Workers,
                  playback: Playback, window: QStackedWidget, pairing_screen: PairingScreen, pairing: Pairing,
-                 reporter: Reporter, emergency: EmergencyWatch, usb: BundleImporter, backlight: Backlight,
-                 watchdog: Watchdog, restart: Restart | None = None) -> None:
+                 reporter: Reporter, emergency: EmergencyWatch, commands: CommandRunner, usb: BundleImporter,
+                 backlight: Backlight, watchdog: Watchdog, restart: Restart | None = None) -> None:
         super().__init__()
         self.restart = restart or Restart()
         self.settings, self.device, self.backend, self.workers = settings, device, backend, workers
         self.playback, self.window, self.pairing_screen = playback, window, pairing_screen
-        self.pairing, self.reporter, self.emergency = pairing, reporter, emergency
+        self.pairing, self.reporter, self.emergency, self.commands = pairing, reporter, emergency, commands
         self.usb, self.backlight, self.watchdog = usb, backlight, watchdog
         self.started = False
         pairing.paired.connect(self._on_paired)
@@ -102,6 +92,7 @@ class Player(QObject):
         self.usb.stop()
         self.workers.stop()
         self.playback.loop.stop()  # records the play in progress as cut short
+        self.commands.close()
         self.device.close()
         self.backend.close()
         self.window.close()
@@ -131,6 +122,7 @@ class Player(QObject):
         w.every("heartbeat", self.reporter.heartbeat, s.heartbeat_interval_s, 5.0, first_s=2)
         w.every("plays", self.reporter.plays_job, s.plays_interval_s, 5.0, first_s=5)
         w.spawn(self.emergency.run, "emergency")
+        w.spawn(self.commands.run, "commands")
         log.info("online services scheduled")
 
     def _on_paired(self, _ident: DeviceIdentity) -> None:
@@ -181,7 +173,7 @@ def build_player(settings: PlayerSettings, backend: MediaBackend, clock: Clock, 
     window.addWidget(pairing_screen)
     pairing = Pairing(device, s.version, "player", workers, pairing_screen)
     emergency = EmergencyWatch(api, s.emergency_wait_s, workers.stopping, rand)
-    reporter = Reporter(device, playback, window, s.version, workers, screenshot_file=(
+    reporter = Reporter(device, PlaybackScreen(playback, window), s.version, workers, screenshot_file=(
         s.screenshot_dir / "screen.png" if s.screenshot_dir is not None else None),
         screenshot_every_s=s.screenshot_every_s, emergency_version=lambda: emergency.version,
         updates=updates)
@@ -191,10 +183,30 @@ def build_player(settings: PlayerSettings, backend: MediaBackend, clock: Clock, 
                          updates=updates)
     backlight = Backlight(s.backlight_on_cmd, s.backlight_off_cmd)
     playback.loop.screen_power.connect(backlight.set_power)
+    commands = _commands(s, device, workers, playback, window, reporter)
     player = Player(s, device, backend, workers, playback, window, pairing_screen, pairing, reporter,
-                    emergency, usb, backlight, Watchdog(), restart)
+                    emergency, commands, usb, backlight, Watchdog(), restart)
     log.info("player built")
     return player
+
+
+def _commands(s: PlayerSettings, device: Device, workers: Workers, playback: Playback, window: QStackedWidget,
+              reporter: Reporter) -> CommandRunner:
+    """Remote commands on the player: the shared ones, its content's sync, and the screen's power."""
+    banner = IdentifyBanner(window, device.clock)
+    handlers: dict[CommandKind, Handler] = {}
+    runner = CommandRunner(device, handlers, workers, wait_s=s.commands_wait_s)
+    common = ScreenCommands(runner.flush_answers, workers, banner, lambda: device.identity.device_id,
+                            reboot_cmd=s.reboot_cmd, volume_cmd=s.volume_cmd,
+                            screenshot=reporter.screenshot_png, upload=device.api.send_screenshot)
+
+    def screen_power(cmd: DeviceCommand, done: Done) -> None:
+        playback.loop.hold_power(bool(cmd.screen_on))
+        done(CommandOutcome.DONE, "screen on" if cmd.screen_on else "screen off until the hours switch it")
+
+    runner.handlers.update({**common.handlers(), **sync_handlers(playback, workers),
+                            CommandKind.SCREEN_POWER: screen_power})
+    return runner
 
 
 __all__ = ["Player", "build_player"]

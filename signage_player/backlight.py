@@ -1,10 +1,11 @@
-"""The screen's backlight, switched by operating hours through commands the site configures."""
+"""The screen's backlight, switched by operating hours (or an operator) through the site's commands."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import shlex
-import subprocess
+
+from signage_player.hooks import HookError, run_hook
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,5 @@ class Backlight:
         cmd = self.on_cmd if on else self.off_cmd
         if not cmd:
             return
-        try:  # not waited for: a slow display server must not hold the GUI thread
-            subprocess.Popen(shlex.split(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        except OSError as exc:
-            log.error("backlight command %r failed: %s", cmd, exc)
+        with contextlib.suppress(HookError):  # logged; the picture itself still goes black or comes back
+            run_hook(cmd, "backlight")

@@ -177,6 +177,22 @@ class AssetCache:
                 part.unlink(missing_ok=True)
         return victims
 
+    def clear(self) -> int:
+        """Delete every cached asset and partial download (an operator's "clear the cache");
+        returns how many assets went. What is on screen stays until its item ends."""
+        gone = 0
+        for directory in (self.assets_dir, self.partial_dir):
+            for p in directory.iterdir():
+                if p.is_file():
+                    p.unlink(missing_ok=True)
+                    gone += directory is self.assets_dir
+        with self._lock:
+            self._stamps.clear()
+        fsync_dir(self.assets_dir)
+        self.save_stamps()
+        log.info("cache cleared (%d assets)", gone)
+        return gone
+
     def save_stamps(self) -> None:
         """Remember what was verified, so a restart plays at once instead of re-hashing on first use.
 

@@ -19,6 +19,8 @@ import requests
 from pydantic import BaseModel, ValidationError
 
 from schedules.protocol.device import (
+    CommandAck,
+    CommandList,
     EmergencyState,
     Heartbeat,
     HeartbeatReply,
@@ -146,6 +148,17 @@ class ServerClient:
             params["known"] = known
         r = self._request("GET", f"{API}/device/emergency", params=params, timeout=self.timeout + wait_s)
         return _parse(EmergencyState, r)
+
+    def commands(self, after: int, wait_s: float) -> CommandList:
+        params = {"after": str(after), "wait": str(int(wait_s))}
+        r = self._request("GET", f"{API}/device/commands", params=params, timeout=self.timeout + wait_s)
+        return _parse(CommandList, r)
+
+    def ack_command(self, command_id: str, ack: CommandAck) -> None:
+        if not command_id.isalnum():  # ids are hex from the server: nothing that could change the path
+            raise HttpStatusError(404, "command ack", f"malformed command id {command_id[:40]!r}")
+        self._request("POST", f"{API}/device/commands/{command_id}/ack", json=ack.model_dump(mode="json"),
+                      ok=(200, 204))
 
     # -- plumbing ---------------------------------------------------------------------------
 

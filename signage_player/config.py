@@ -35,6 +35,10 @@ class PlayerSettings(BaseSettings):
     emergency_wait_s: float = Field(20.0, ge=1, le=60, description="emergency long-poll wait")
     backlight_off_cmd: str | None = Field(None, description="run at screen off, e.g. 'xset dpms force off'")
     backlight_on_cmd: str | None = Field(None, description="run at screen on, e.g. 'xset dpms force on'")
+    reboot_cmd: str | None = Field(None, description="remote reboot runs this, e.g. 'sudo systemctl reboot'")
+    volume_cmd: str | None = Field(
+        None, description="remote volume runs this with {percent}, e.g. 'amixer -q sset Master {percent}%'")
+    commands_wait_s: float = Field(20.0, ge=1, le=60, description="remote commands long-poll wait")
     import_dir: Path | None = Field(None, description="directory polled for bundles where udev is absent")
     usb: bool = Field(True, description="watch USB sticks through udev when available")
     crossfade_ms: int = Field(0, ge=0, le=2000, description="crossfade between images (0 = cut)")

@@ -30,6 +30,10 @@ from schedules.clock import Clock, SystemClock
 from schedules.model import ContentItem
 from schedules.protocol.device import (
     AssetRef,
+    CommandAck,
+    CommandKind,
+    CommandList,
+    DeviceCommand,
     EmergencyState,
     Heartbeat,
     HeartbeatReply,
@@ -102,6 +106,15 @@ class DeviceApi(Protocol):
         """Long-poll: at once when the version differs from ``known``, else after at most ``wait_s``."""
         ...
 
+    def commands(self, after: int, wait_s: float) -> CommandList:
+        """Long-poll: this device's waiting commands numbered above ``after``, at once or when one is
+        sent, else none after at most ``wait_s``."""
+        ...
+
+    def ack_command(self, command_id: str, ack: CommandAck) -> None:
+        """What became of a command (idempotent); HttpStatusError 404 for one that is not ours."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -167,6 +180,8 @@ class FakeScreen:
     update: UpdateAssignment | None = None  # the software version the operator assigns
     heartbeats: list[Heartbeat] = field(default_factory=list)
     screenshots: list[bytes] = field(default_factory=list)
+    commands: list[DeviceCommand] = field(default_factory=list)  # as sent, acknowledged or not
+    acks: dict[str, CommandAck] = field(default_factory=dict)  # command id -> the first answer
 
 
 @dataclass
@@ -200,6 +215,7 @@ class FakeDeviceServer:
         self.screens: dict[str, FakeScreen] = {}
         self._pairings: dict[str, _Pairing] = {}
         self._cut_after: int | None = None
+        self._seq = 0  # the last command number handed out
         self._changed = threading.Condition()  # guards everything; notified on emergency changes
         self._closed = False
 
@@ -271,6 +287,26 @@ class FakeDeviceServer:
         """What a rollout or pin tells this device to run (None: stay)."""
         with self._changed:
             self.screens[device_id].update = UpdateAssignment(version=version) if version else None
+
+    def send_command(self, device_id: str, kind: CommandKind, *, screen_on: bool | None = None,
+                     volume: int | None = None, ttl_s: float = 3600, addressed_to: str | None = None,
+                     screen_name: str | None = None) -> DeviceCommand:
+        """An operator's command for one screen; a waiting long-poll answers at once.
+
+        ``addressed_to`` puts another device's id on it (what a mixed-up proxy or a bug would hand
+        a device): the device must refuse it.
+        """
+        with self._changed:
+            now = self.clock.now()
+            self._seq += 1
+            cmd = DeviceCommand(
+                id=uuid.uuid4().hex, seq=self._seq, device_id=addressed_to or device_id, kind=kind,
+                screen_on=screen_on, volume=volume,
+                screen_name=(screen_name or device_id) if kind is CommandKind.IDENTIFY else None,
+                issued_at=now, expires_at=now + dt.timedelta(seconds=ttl_s))
+            self.screens[device_id].commands.append(cmd)
+            self._changed.notify_all()
+            return cmd
 
     def revoke(self, device_id: str) -> None:
         """The key stops working at once, for waiting long-polls too."""
@@ -394,6 +430,27 @@ class FakeDeviceServer:
                 screen = self._screen(key, "emergency")
             return screen.emergency
 
+    def commands(self, key: str | None, after: int, wait_s: float) -> CommandList:
+        deadline = time.monotonic() + wait_s
+        with self._changed:
+            while True:
+                screen = self._screen(key, "commands")
+                now = self.clock.now()
+                waiting = [c for c in screen.commands
+                           if c.seq > after and c.id not in screen.acks and c.expires_at > now]
+                remaining = deadline - time.monotonic()
+                if waiting or remaining <= 0:
+                    return CommandList(commands=waiting)
+                self._changed.wait(remaining)
+
+    def ack_command(self, key: str | None, command_id: str, ack: CommandAck) -> None:
+        with self._changed:
+            screen = self._screen(key, "command ack")
+            if not any(c.id == command_id for c in screen.commands):
+                raise HttpStatusError(404, "command ack", "no such command for this device")
+            screen.acks.setdefault(command_id, ack)
+            self._changed.notify_all()
+
     # -- helpers (lock held) ---------------------------------------------------------------------
 
     def _new_screen(self, kind: str, public_key: str) -> FakeScreen:
@@ -445,6 +502,12 @@ class FakeDeviceApi:
 
     def emergency(self, known: str | None, wait_s: float) -> EmergencyState:
         return self.server.emergency(self.device_key, known, wait_s)
+
+    def commands(self, after: int, wait_s: float) -> CommandList:
+        return self.server.commands(self.device_key, after, wait_s)
+
+    def ack_command(self, command_id: str, ack: CommandAck) -> None:
+        self.server.ack_command(self.device_key, command_id, ack)
 
     def close(self) -> None:
         self.closed = True

@@ -57,9 +57,10 @@ class Playback(QObject):
             log.info("playing the stored manifest %s while connecting", live.version[:12])
             self.manifest_live.emit(live)
 
-    def sync_now(self) -> bool:
-        """One sync round on the calling thread; True when a new manifest went live."""
-        return self.syncer.sync_once()
+    def sync_now(self, *, refetch: bool = False) -> bool:
+        """One sync round on the calling thread; True when a new manifest went live.
+        ``refetch`` clears the cache first and downloads everything again."""
+        return self.syncer.sync_once(refetch=refetch)
 
     def sync_job(self) -> None:
         """The periodic sync: skipped while backing off after failures; a refused key propagates."""

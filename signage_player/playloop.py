@@ -78,6 +78,7 @@ class PlayLoop(QObject):
         self.remote_emergency_known = False  # the server told us (else the manifest decides)
         self._emergency_shown: ContentItem | None = None  # a full-screen emergency (the programme stops)
         self._banner_shown: ContentItem | None = None  # a banner over the programme
+        self._held: tuple[bool, bool] | None = None  # (operator's on/off, hours' on/off when held)
         self._preloaded: tuple[tuple[str, dt.datetime], Prepared] | None = None
         self._due_mono = 0.0
         self._wall_offset: float | None = None  # wall - monotonic when the last switch was scheduled
@@ -132,6 +133,22 @@ class PlayLoop(QObject):
         if ended and self._running:
             self.step()
 
+    def hold_power(self, on: bool) -> None:
+        """An operator switched the screen on or off now: it stays so until the operating hours next
+        switch it (or another hold). An emergency still turns it on."""
+        self._held = (on, self._hours_on(self.clock.now()))
+        log.info("screen held %s by an operator", "on" if on else "off")
+        if self._running:
+            self.step()
+
+    @property
+    def held(self) -> bool | None:
+        """The operator's hold (True on, False off), None when the hours decide."""
+        return self._held[0] if self._held is not None else None
+
+    def _hours_on(self, now: dt.datetime) -> bool:
+        return self.program is None or self.program.entry_at(now) is not None
+
     def step(self) -> None:
         """Evaluate the program now and show what is due (also called by tests after moving the clock)."""
         self._due_mono = self.clock.monotonic()
@@ -153,9 +170,14 @@ class PlayLoop(QObject):
 
     def _step(self) -> None:
         now = self.clock.now()
+        hours_on = self._hours_on(now)
+        if self._held is not None and self._held[1] != hours_on:
+            self._held = None  # the hours switched the screen since the operator's hold: they decide again
+        on = self._held[0] if self._held is not None else hours_on
         if self.program is None:
-            self._power(True)
-            self._show_fallback(None, now)
+            self._power(on)
+            if on:
+                self._show_fallback(None, now)
             self._schedule(now + dt.timedelta(seconds=60))
             return
         self._update_overlays()
@@ -165,10 +187,13 @@ class PlayLoop(QObject):
             self._show_fallback(entry, now)  # until the manifest without it is live
             self._schedule(self.program.next_change(now))
             return
-        if entry is None:
+        if not on:
             self._finish_current(completed=False)
             self.view.main.clear()
             self._power(False)
+        elif entry is None:  # held on outside the hours: the default slide
+            self._power(True)
+            self._show_fallback(None, now)
         else:
             self._power(True)
             self._play(entry, now)

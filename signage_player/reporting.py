@@ -2,11 +2,14 @@
 
 The GUI thread takes a :class:`Snapshot` of what is on screen every few seconds (a hash of the
 picture tells the server a frozen screen from a moving one); heartbeats and uploads run on
-worker threads and read only that snapshot. A heartbeat reply that asks for a screenshot makes
-the GUI thread grab the screen and a worker upload it; one that names a newer manifest emits
-:attr:`Reporter.newer_manifest` (the player syncs at once). Nothing here is player-only: any
-:class:`~signage_player.device.Device` with a :class:`~signage_player.playback.Playback` on a
-screen can report.
+worker threads and read only that snapshot and the content's :class:`ContentFacts`. A heartbeat
+reply that asks for a screenshot makes the GUI thread grab the screen and a worker upload it;
+one that names a newer manifest emits :attr:`Reporter.newer_manifest` (the player syncs at once).
+
+What is reported comes from a :class:`ScreenSource`: for the player, its playback and window
+(:class:`PlaybackScreen`); the kiosk has its own (its page, peripherals and catalogue, and a
+screenshot that never shows a resident's data). Any :class:`~signage_player.device.Device` with
+a source can report.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QWidget
 
-from schedules.protocol.device import Heartbeat, HeartbeatReply, PlayBatch, PlayRecord
+from schedules.protocol.device import Heartbeat, HeartbeatReply, PeripheralStatus, PlayBatch, PlayRecord
 from signage_player.device import Device
 from signage_player.device_api import ClientError, Unauthorized
 from signage_player.files import atomic_write
@@ -75,21 +79,80 @@ class Snapshot:
     failed_items: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     taken_at: dt.datetime | None = None
+    page: str | None = None  # kiosks: the page on show (its name only)
+    peripherals: tuple[PeripheralStatus, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContentFacts:
+    """The screen's content as its sync left it (read on worker threads)."""
+
+    live_version: str | None = None  # the manifest in play
+    missing: tuple[str, ...] = ()
+    last_sync_at: dt.datetime | None = None
+    errors: tuple[str, ...] = ()
+    cache_bytes: int = 0
+    catalogue_version: str | None = None  # kiosks: the service catalogue in use
+    catalogue_synced_at: dt.datetime | None = None
+    syncs_manifest: bool = True  # False: no signage content here, a newer manifest means nothing
+
+
+class ScreenSource(Protocol):
+    """What a reporter reads about one screen."""
+
+    def snapshot(self, now: dt.datetime) -> Snapshot:
+        """GUI thread: what is on screen now."""
+        ...
+
+    def content(self) -> ContentFacts:
+        """Any thread: the content's sync state."""
+        ...
+
+    def screenshot(self) -> QImage:
+        """GUI thread: the picture an operator may see of this screen."""
+        ...
+
+
+class PlaybackScreen:
+    """The player's screen: its playback (loop, view, sync, cache) shown in ``window``."""
+
+    def __init__(self, playback: Playback, window: QWidget) -> None:
+        self.playback, self.window = playback, window
+
+    def snapshot(self, now: dt.datetime) -> Snapshot:
+        loop = self.playback.loop
+        cur = loop.current
+        return Snapshot(
+            current_item_id=cur.item.id if cur else None,
+            screen_hash=average_hash(self.playback.view.picture()),
+            failed_items=tuple(sorted(loop.failed_items))[:200],
+            errors=tuple(loop.errors[-20:]),
+            taken_at=now,
+        )
+
+    def content(self) -> ContentFacts:
+        st = self.playback.syncer.status
+        return ContentFacts(live_version=st.live_version, missing=st.missing[:500],
+                            last_sync_at=st.last_sync_at, errors=tuple(st.errors),
+                            cache_bytes=self.playback.cache.usage_bytes())
+
+    def screenshot(self) -> QImage:
+        return self.window.grab().toImage()
 
 
 class Reporter(QObject):
     screenshot_requested = Signal()  # the server asked (heartbeat thread -> GUI thread grabs)
     newer_manifest = Signal()  # the server has a manifest this screen does not play yet
 
-    def __init__(self, device: Device, playback: Playback, screen: QWidget, version: str, workers: Workers,
+    def __init__(self, device: Device, source: ScreenSource, version: str, workers: Workers,
                  *, screenshot_file: Path | None = None, screenshot_every_s: float = 10.0,
                  emergency_version: Callable[[], str | None] = lambda: None,
                  updates: UpdateRunner | None = None, parent: QObject | None = None) -> None:
-        """``screen`` is what a screenshot shows; ``screenshot_file`` (headless runs) is kept current;
+        """``source`` says what is on screen; ``screenshot_file`` (headless runs) is kept current;
         ``emergency_version`` tells the emergency state in play (the operator's delivery count);
         ``updates`` (when the update guard started the app) rides on the heartbeats."""
         super().__init__(parent)
-        self.device, self.playback, self.screen = device, playback, screen
+        self.device, self.source = device, source
         self.updates = updates
         self.version = version
         self.emergency_version = emergency_version
@@ -115,22 +178,18 @@ class Reporter(QObject):
     # -- GUI thread --------------------------------------------------------------------------
 
     def take_snapshot(self) -> None:
-        loop = self.playback.loop
-        cur = loop.current
-        self.snapshot = Snapshot(
-            current_item_id=cur.item.id if cur else None,
-            screen_hash=average_hash(self.playback.view.picture()),
-            failed_items=tuple(sorted(loop.failed_items))[:200],
-            errors=tuple(loop.errors[-20:]),
-            taken_at=self.device.clock.now(),
-        )
+        self.snapshot = self.source.snapshot(self.device.clock.now())
+
+    def screenshot_png(self) -> bytes:
+        """GUI thread: what an operator may see of the screen now, as PNG."""
+        return png_bytes(self.source.screenshot())
 
     def save_screenshot(self) -> None:
         if self.screenshot_file is not None:
-            atomic_write(self.screenshot_file, png_bytes(self.screen.grab().toImage()), 0o644)
+            atomic_write(self.screenshot_file, self.screenshot_png(), 0o644)
 
     def _on_screenshot_requested(self) -> None:
-        png = png_bytes(self.screen.grab().toImage())
+        png = self.screenshot_png()
         self.workers.spawn(lambda: self.send_screenshot(png), "screenshot")
 
     # -- worker threads ----------------------------------------------------------------------
@@ -138,20 +197,24 @@ class Reporter(QObject):
     def beat(self) -> Heartbeat:
         """The heartbeat as of now: the last snapshot plus sync, cache, disk, memory and outbox."""
         snap = self.snapshot
-        st = self.playback.syncer.status
+        facts = self.source.content()
         return Heartbeat(
             sent_at=self.device.clock.now(),
             player_version=self.version,
-            manifest_version=st.live_version,
+            manifest_version=facts.live_version,
             current_item_id=snap.current_item_id,
-            missing_assets=st.missing[:500],
+            missing_assets=facts.missing[:500],
             failed_items=snap.failed_items,
-            cache_bytes=self.playback.cache.usage_bytes(),
+            cache_bytes=facts.cache_bytes,
             free_disk_bytes=shutil.disk_usage(self.device.data_dir).free,
             rss_bytes=rss_bytes(),
-            last_sync_at=st.last_sync_at,
+            last_sync_at=facts.last_sync_at,
+            page=snap.page,
+            peripherals=snap.peripherals,
+            catalogue_version=facts.catalogue_version,
+            catalogue_synced_at=facts.catalogue_synced_at,
             screen_hash=snap.screen_hash,
-            errors=tuple([*st.errors, *snap.errors][-50:]),
+            errors=tuple([*facts.errors, *snap.errors][-50:]),
             outbox_length=self.device.outbox.count(),
             emergency_version=self.emergency_version(),
             update=self.updates.report() if self.updates is not None else None,
@@ -168,7 +231,8 @@ class Reporter(QObject):
             return None
         if reply.screenshot_requested:
             self.screenshot_requested.emit()
-        if reply.manifest_version not in (self.playback.syncer.status.live_version, None):
+        facts = self.source.content()
+        if facts.syncs_manifest and reply.manifest_version not in (facts.live_version, None):
             self.newer_manifest.emit()
         if self.updates is not None:
             self.report_health(self.updates)
@@ -178,10 +242,12 @@ class Reporter(QObject):
     def report_health(self, updates: UpdateRunner) -> None:
         """A new version's health gate: a frame painted, a manifest synced, a heartbeat accepted
         (this one). A version already past its gate ignores them."""
-        if self.snapshot.current_item_id is not None and self.snapshot.screen_hash is not None:
-            updates.mark(UpdateRunner.PAINTED)
-        if self.playback.syncer.status.last_sync_at is not None:
-            updates.mark(UpdateRunner.SYNCED)
+        snap, facts = self.snapshot, self.source.content()
+        if snap.screen_hash is not None and (snap.current_item_id is not None or snap.page is not None):
+            updates.mark(UpdateRunner.PAINTED)  # a player's item or a kiosk's page on screen
+        synced = facts.last_sync_at if facts.syncs_manifest else facts.catalogue_synced_at
+        if synced is not None:
+            updates.mark(UpdateRunner.SYNCED)  # its manifest (a player) or its catalogue (a kiosk)
         updates.mark(UpdateRunner.HEARTBEAT)
 
     def upload_plays(self, limit: int = 500) -> int:

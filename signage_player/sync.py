@@ -64,12 +64,18 @@ class Syncer:
         self.pending = load_manifest(self.data_dir / PENDING)
         self.status.live_version = self.live.version if self.live else None
 
-    def sync_once(self) -> bool:
-        """One round; True when a new manifest went live. Network errors propagate (caller backs off)."""
+    def sync_once(self, *, refetch: bool = False) -> bool:
+        """One round; True when a new manifest went live. Network errors propagate (caller backs off).
+
+        ``refetch``: clear the cache first and ask for the whole manifest (no ETag), so every asset
+        is downloaded and verified again; the live manifest keeps playing meanwhile.
+        """
         if self.client is None:
             raise PlayerError("no server configured: only bundles can be installed")
         with self._lock:
-            known = self.pending or self.live
+            if refetch:
+                self.cache.clear()
+            known = None if refetch else self.pending or self.live
             result = self.client.manifest(etag=_etag(known.version) if known else None)
             self.status.last_sync_at = self.now()
             m = result.manifest

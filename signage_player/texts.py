@@ -12,6 +12,7 @@ TEXTS = TextTable({
     "server_unreachable": ("暂时无法连接服务器，正在重试", "Server unreachable, retrying"),
     "welcome": ("欢迎", "Welcome"),
     "emergency": ("紧急通知", "Emergency"),
+    "identify_id": ("设备编号：{id}", "Device ID: {id}"),
 })
 
 

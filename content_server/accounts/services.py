@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from content_server.accounts import rules
 from content_server.accounts.rules import TEXTS, Problem
 from content_server.core import auth
+from content_server.core.audit.services import AuditLog
 from content_server.core.auth import Role
 from content_server.core.errors import Conflict, Invalid, NotFound
 from content_server.core.models import User
@@ -142,3 +143,8 @@ def account_name(session: Session, user_id: str) -> str:
     """The name an operator knows an account by."""
     user = session.get(User, user_id)
     return (user.display_name or user.username) if user else user_id
+
+
+def audit_inputs(audit: AuditLog) -> None:
+    """Accounts are audited (sign-up, approval, role, disabling); password hashes never appear."""
+    audit.watch(User, entity="user", redact=("password_hash",))

@@ -36,8 +36,11 @@ class ContentServer(FastAPI):
     """
 
     front_answers: tuple[FrontAnswer, ...] = ()
+    request_counter: Callable[[Scope], None] | None = None  # counts polls, downloads (core.metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.request_counter is not None:
+            self.request_counter(scope)
         for front in self.front_answers:
             answer = front(scope)
             if answer is not None:

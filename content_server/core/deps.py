@@ -14,6 +14,7 @@ from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from content_server.core import auth, security
+from content_server.core.audit.services import Actor, act_as
 from content_server.core.db import get_session, release_connection
 from content_server.core.errors import Forbidden, Unauthorized
 from content_server.core.login_guard import KNOWN_DEVICE_COOKIE, KNOWN_DEVICE_LIFETIME
@@ -59,8 +60,8 @@ StoreDep = Annotated[MediaStore, Depends(get_store)]
 
 
 def client_address(request: Request) -> str:
-    """The client's address; a proxy's ``X-Forwarded-For`` counts only from SIGNAGE_TRUSTED_PROXIES
-    (uvicorn has already applied it to ``request.client``)."""
+    """The client's address (log-in throttling, the audit trail); a proxy's ``X-Forwarded-For``
+    counts only from SIGNAGE_TRUSTED_PROXIES (uvicorn has already applied it to ``request.client``)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -109,6 +110,7 @@ def current_user(request: Request, session: SessionDep, now: NowDep) -> User:
     if not token:
         raise Unauthorized("log in first (session cookie or Authorization: Bearer token)")
     user = auth.user_for_token(session, token, now)
+    act_as(session, Actor.of_user(user, client_address(request)))  # what this request changes is theirs
     release_connection(session)
     return user
 

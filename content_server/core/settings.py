@@ -104,6 +104,33 @@ class Settings(BaseSettings):
         5, ge=0, le=120, description="On SIGTERM, how long open requests may still run before they are cut."
     )
     log_level: str = Field("INFO", description="Logging level for `signage-server`.")
+    delivery_max_attempts: int = Field(
+        10, ge=1, le=100, description="Attempts of an outbound message before it goes to the dead letters."
+    )
+    delivery_first_retry_s: float = Field(
+        10.0, gt=0, description="Wait before the first retry of a failed outbound message (then doubling)."
+    )
+    delivery_max_retry_s: float = Field(
+        3600.0, gt=0, description="Longest wait between two attempts of an outbound message."
+    )
+    delivery_lease_s: float = Field(
+        60.0, ge=5, description="How long a server process owns a message it is sending before another may."
+    )
+    delivery_poll_s: float = Field(
+        1.0, gt=0, le=60, description="How often each process looks for outbound messages that are due."
+    )
+    audit_retention_days: int = Field(
+        730, ge=0, description="Days the audit trail keeps its records (0 keeps them for ever)."
+    )
+    metrics_token: str | None = Field(
+        None, description="Bearer token Prometheus sends to /metrics; unset, /metrics answers 404."
+    )
+    fleet_evaluate_every_s: float = Field(
+        5.0, gt=0, le=300, description="How often the alert rules are evaluated (by one process at a time)."
+    )
+    fleet_heartbeat_every_s: float = Field(
+        60.0, gt=0, description="The devices' heartbeat interval: twice this silent counts as 'late'."
+    )
     community_timezone: str = Field(
         "Asia/Shanghai",
         description="The community's time zone: portal times, proof-of-play days and hours, pay pages.",
@@ -117,6 +144,8 @@ class Settings(BaseSettings):
             )
         if len(self.secret_key) < 16:
             raise ValueError("SIGNAGE_SECRET_KEY: use at least 16 characters")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ValueError("SIGNAGE_METRICS_TOKEN: use at least 16 characters")
         try:
             ZoneInfo(self.community_timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:

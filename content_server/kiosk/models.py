@@ -8,13 +8,14 @@ it leaves, and a provider sees its own orders' contact details only on a page th
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
+from content_server.core.audit.services import AuditLog
 from content_server.core.models import Base, UTCDateTime, new_id
+from content_server.kiosk.identity import mask_id_number, mask_name, mask_phone
 
 
 class ServiceCategoryRow(Base):
@@ -123,21 +124,6 @@ class PaymentNotificationRow(Base):
     outcome: Mapped[str] = mapped_column(String(32))
 
 
-class AuditRow(Base):
-    """Who changed what, when, with the state before and after."""
-
-    __tablename__ = "kiosk_audit"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
-    actor: Mapped[str] = mapped_column(String(100))  # user:<id>, kiosk:<id>, provider:<name>, system
-    action: Mapped[str] = mapped_column(String(64))
-    entity: Mapped[str] = mapped_column(String(32))
-    entity_id: Mapped[str] = mapped_column(String(64), index=True)
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-
-
 class CaseRow(Base):
     __tablename__ = "kiosk_cases"
 
@@ -185,3 +171,19 @@ class CommunityPayTrade(Base):
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
     refund_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+def audit_inputs(audit: AuditLog) -> None:
+    """Which kiosk tables the audit trail follows, personal data masked as kiosk screens mask it.
+
+    Order and case state changes are recorded by their services with the state machine's own
+    action names; the column diffs of the same rows give way to those. Case timelines, payment
+    notification ids, lookup failures and community pay's own ledger are records of their own.
+    """
+    audit.watch(ServiceCategoryRow, entity="category")
+    audit.watch(ProviderRow, entity="provider", mask={"phone": mask_phone})
+    audit.watch(ServiceRow, entity="service", ignore=("updated_at",))
+    audit.watch(SlotRow, entity="slot", ignore=("booked",))
+    audit.watch(OrderRow, entity="order", ignore=("updated_at",), mask={"phone": mask_phone})
+    personal = {"applicant_name": mask_name, "id_number": mask_id_number, "phone": mask_phone}
+    audit.watch(CaseRow, entity="case", mask=personal)

@@ -20,9 +20,10 @@ from content_server.kiosk.lookup_guard import LookupPolicy
 from content_server.kiosk.payment import PaymentProvider
 from content_server.kiosk.services import orders
 from content_server.kiosk.services.community_pay import (
+    NOTIFY_SENDER,
     CommunityPay,
     HttpNotifier,
-    QueuedNotifier,
+    NotificationSender,
     derive_secret,
 )
 from schedules.clock import Clock
@@ -89,13 +90,14 @@ def start(app: FastAPI) -> None:
         app.state.sessions,
         derive_secret(settings.secret_key),
         settings.public_url,
-        QueuedNotifier(HttpNotifier()),
+        HttpNotifier(),
     )
     app.state.kiosk = KioskRuntime(
         community_pay=pay,
         public_url=settings.public_url,
         link_secret=receipts.status_secret(settings.secret_key),
     )
+    app.state.deliveries.register(NOTIFY_SENDER, NotificationSender(pay))  # durable, retried (core.delivery)
     app.state.scheduler.add_job(
         _job,
         "interval",

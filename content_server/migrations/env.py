@@ -6,7 +6,13 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 # every feature's tables on the one Base (a new feature adds its models here; autogenerate sees them)
+import content_server.core.audit.models
 import content_server.core.changes
+import content_server.core.delivery.models
+import content_server.core.leases
+import content_server.core.metrics.models
+import content_server.fleet.commands.models
+import content_server.fleet.models
 import content_server.kiosk.models
 import content_server.signage.models
 import content_server.studio.models

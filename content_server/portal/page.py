@@ -23,8 +23,9 @@ from pydantic import ValidationError
 
 from content_server.core import auth
 from content_server.core import security as core_security
+from content_server.core.audit.services import Actor, act_as
 from content_server.core.db import release_connection
-from content_server.core.deps import SESSION_COOKIE, NowDep, SessionDep, SettingsDep
+from content_server.core.deps import SESSION_COOKIE, NowDep, SessionDep, SettingsDep, client_address
 from content_server.core.errors import ServerError
 from content_server.core.models import User
 from content_server.core.settings import Settings
@@ -186,6 +187,8 @@ def page_anonymous(request: Request, settings: SettingsDep, session: SessionDep,
     lang, t = translator(request)
     cookie = request.cookies.get(core_security.CSRF_COOKIE)
     user = _current(request, session, now)
+    if user is not None:
+        act_as(session, Actor.of_user(user, client_address(request)))  # what this page changes is theirs
     release_connection(session)  # not held while the page handler waits for a thread
     return Page(
         request,

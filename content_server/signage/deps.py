@@ -14,8 +14,9 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
+from content_server.core.audit.services import Actor, act_as
 from content_server.core.db import release_connection
-from content_server.core.deps import SessionDep, bearer_token
+from content_server.core.deps import SessionDep, bearer_token, client_address
 from content_server.core.errors import Unauthorized
 from content_server.core.security import sha256_hex
 from content_server.signage.models import Device
@@ -37,9 +38,15 @@ def device_for_key(keys: DeviceKeys, session: Session, token: str | None) -> Dev
     return device
 
 
+def device_actor(device: Device, address: str = "") -> Actor:
+    """A device as the audit trail names it: its id, its name, its kind (player or kiosk) as role."""
+    return Actor("device", device.id, device.name, device.kind, address)
+
+
 def current_device(request: Request, session: SessionDep) -> Device:
     """The paired, unrevoked device behind the bearer device key; 401 otherwise."""
     device = device_for_key(request.app.state.device_keys, session, bearer_token(request))
+    act_as(session, device_actor(device, client_address(request)))  # its changes are the device's
     release_connection(session)
     return device
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from content_server.core.audit.services import AuditLog
 from content_server.core.models import Base, UTCDateTime, new_id
 
 
@@ -240,3 +241,21 @@ class PlayRefusalRow(Base):
     reason: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
     last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# what a device reports about itself: telemetry, not changes anyone made
+DEVICE_TELEMETRY = ("last_seen_at", "player_version", "playing_manifest", "last_heartbeat", "screen_hash",
+                    "screen_hash_since", "served_manifest", "served_manifest_since", "served_assets",
+                    "previous_assets", "screenshot_sha256", "screenshot_at")  # fmt: skip
+
+
+def audit_inputs(audit: AuditLog) -> None:
+    """Which signage tables the audit trail follows (plays and pairing requests are records of
+    their own and far too many; heartbeats are telemetry)."""
+    audit.watch(Media, entity="media", ignore=("progress",))  # a transcoding job's progress is no change
+    audit.watch(AnnouncementRow, entity="announcement", ignore=("updated_at",))
+    audit.watch(CampaignRow, entity="campaign", ignore=("availability", "updated_at"))
+    audit.watch(Device, entity="screen", ignore=DEVICE_TELEMETRY, redact=("key_sha256",))
+    audit.watch(AlertFeed, entity="alert_feed")
+    audit.watch(CapAlert, entity="cap_alert")
+    audit.watch(HouseRulesRow, entity="house_rules", ignore=("updated_at",))

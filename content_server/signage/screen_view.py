@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from content_server.signage.health import Health
+from content_server.signage.health import Health, peripheral_states
 from content_server.signage.models import Device
 
 
@@ -26,6 +26,9 @@ class ScreenView:
     screenshot: bool
     screenshot_at: str | None
     screenshot_version: str  # changes with the picture: its thumbnail's URL changes too
+    kind: str = "player"
+    page: str | None = None  # kiosks: the page on show
+    peripherals: tuple[tuple[str, str], ...] = ()  # kiosks: (name, ok | missing | broken)
 
 
 def _local(t: dt.datetime | None, tz: str) -> str | None:
@@ -51,6 +54,9 @@ def view(d: Device, health: Health, current_title: str | None = None) -> ScreenV
         screenshot=d.screenshot_sha256 is not None,
         screenshot_at=_local(d.screenshot_at, d.timezone),
         screenshot_version=(d.screenshot_sha256 or "")[:12],
+        kind=d.kind,
+        page=hb.get("page") if isinstance(hb.get("page"), str) else None,
+        peripherals=tuple(peripheral_states(hb.get("peripherals"))),
     )
 
 

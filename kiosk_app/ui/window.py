@@ -2,6 +2,9 @@
 
 It only shows the flow's state and forwards input: touches restart the idle clock, keystrokes
 (a USB scanner is a keyboard) go to the flow, and a one-second timer drives ``flow.tick``.
+Over the pages it shows what the device is told: an emergency (on top of everything, read
+aloud), the operator's screen-off and identify. Its screenshots (:meth:`KioskWindow.screenshot`)
+never show a page that holds a resident's data.
 """
 
 from __future__ import annotations
@@ -14,19 +17,22 @@ from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QKeyEvent, QMouseEvent, QPixmap
+from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QPixmap
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
 
-from kiosk_app.flow import KioskFlow, KioskState, Screen
+from kiosk_app.flow import PRIVATE_SCREENS, KioskFlow, KioskState, Screen, in_session
 from kiosk_app.i18n import Translator
 from kiosk_app.maintenance import MaintenanceInfo
 from kiosk_app.scan import BurstKind, HiddenGesture, ScanDetector
 from kiosk_app.speech import Speaker
 from kiosk_app.store import CatalogueStore
 from kiosk_app.theme import stylesheet, theme_for
+from kiosk_app.ui.emergency import BlackCover, EmergencyPanel, PrivacyPage, notice_texts
 from kiosk_app.ui.pages import PageBuilder
 from kiosk_app.ui.widgets import make_button, make_label, qr_image
 from schedules.clock import Clock
+from schedules.model import ContentItem
+from signage_player import IdentifyBanner
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +119,9 @@ class KioskWindow(QWidget):
         attract_content: QWidget | None = None,
         screenshot_dir: Path | None = None,
         tick_ms: int = 1000,
+        read_aloud: bool = True,
     ) -> None:
+        """``read_aloud``: emergencies are spoken as they start (the kiosk offers read-aloud)."""
         super().__init__()
         self.setObjectName("kioskRoot")
         self.setWindowTitle("Community kiosk")
@@ -179,6 +187,11 @@ class KioskWindow(QWidget):
             col.addWidget(w)
         box.addWidget(card)
         self.overlay.hide()
+        self.speak_emergencies = read_aloud
+        self.screen_off = BlackCover(self)
+        self.identify = IdentifyBanner(self, clock)
+        self.emergency = EmergencyPanel(self, self.read_aloud)
+        self.privacy = PrivacyPage()  # put in place of a private page only while a screenshot is taken
 
         flow.subscribe(self._on_state_changed)
         tr.subscribe(self.refresh)
@@ -240,6 +253,11 @@ class KioskWindow(QWidget):
         self.flow.tick(self.clock.now())
 
     def read_aloud(self) -> None:
+        item = self.emergency.item
+        if item is not None:
+            language = self.translator.language
+            self.speaker.say("。".join(notice_texts(item, language)), language)
+            return
         if self.flow.state.screen is Screen.ATTRACT:
             text = f"{self.translator.t('app.title')}。{self.translator.t('attract.touch_to_start')}"
         else:
@@ -292,8 +310,51 @@ class KioskWindow(QWidget):
             self.overlay.raise_()
         else:
             self.overlay.hide()
+        if self.emergency.item is not None:  # the language may have changed: redraw it
+            self.emergency.show_item(self.emergency.item, self.translator, in_session(state))
+        self._keep_on_top()
         if self.screenshot_dir is not None:
             self.save_screenshot(self.screenshot_dir)
+
+    # -- what the device is told ----------------------------------------------------------------
+
+    def show_emergency(self, item: ContentItem | None) -> None:
+        """An emergency starts (or ends): over every page, the resident's flow kept underneath."""
+        self.emergency.show_item(item, self.translator, in_session(self.flow.state))
+        self._keep_on_top()
+        if item is not None and self.speak_emergencies:
+            self.read_aloud()
+        elif item is None:
+            self.speaker.stop()
+
+    def set_screen_off(self, off: bool) -> None:
+        """An operator switched the screen off (black) or on; an emergency still shows."""
+        self.screen_off.setGeometry(self.rect())
+        self.screen_off.setVisible(off)
+        self._keep_on_top()
+
+    def _keep_on_top(self) -> None:
+        """Covers above the pages, in order: screen off, identify, the emergency above all."""
+        self.screen_off.raise_()
+        self.identify.keep_on_top()
+        if self.emergency.isVisible():
+            self.emergency.setGeometry(self.rect())
+            self.emergency.raise_()
+
+    def screenshot(self) -> QImage:
+        """What an operator may see: the window, but a page holding a resident's data is replaced
+        by the privacy page while the picture is taken (never painted on the real screen)."""
+        screen = self.flow.state.screen
+        if screen not in PRIVATE_SCREENS:
+            return self.grab().toImage()
+        self.privacy.describe(self.translator, screen.value)
+        self.stack.addWidget(self.privacy)
+        self.stack.setCurrentWidget(self.privacy)
+        try:
+            return self.grab().toImage()
+        finally:
+            self.stack.setCurrentWidget(self.page)
+            self.stack.removeWidget(self.privacy)
 
     def _render_page(self, state: KioskState, theme: object) -> None:
         if state.screen is Screen.ATTRACT:
@@ -347,6 +408,8 @@ class KioskWindow(QWidget):
 
     def resizeEvent(self, event: object) -> None:
         self.overlay.setGeometry(self.rect())
+        self.screen_off.setGeometry(self.rect())
+        self._keep_on_top()
 
 
 def _key_time(event: QKeyEvent, now: dt.datetime) -> float:

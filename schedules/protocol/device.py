@@ -15,6 +15,14 @@ routes authenticated with ``Authorization: Bearer <device_key>``):
   returns at once when the version differs from ``known``, else after at most ``wait`` s)
 - ``GET  /updates/metadata/<name>``, ``GET /updates/targets/<hash>.<file>``: the TUF repository of
   software releases (:mod:`schedules.protocol.release`); 404 for what is not there
+- ``GET  /device/commands?after=<seq>&wait=<s>`` -> :class:`CommandList` (long-poll, the emergency
+  long-poll's sibling: returns at once when a command numbered above ``after`` waits for this
+  device, else when one is sent, or after at most ``wait`` s with none)
+- ``POST /device/commands/{command_id}/ack`` body :class:`CommandAck` -> 204 (idempotent; 404 for
+  a command that is not this device's)
+
+Fields added after version 1 first shipped are optional with defaults, so what an older device
+sends still parses.
 """
 
 from __future__ import annotations
@@ -22,8 +30,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schedules.model import Catalogue, ContentItem, Screen
 from schedules.protocol.release import UpdateAssignment, UpdateReport
@@ -102,6 +111,15 @@ class Manifest(_Wire):
     default_item_id: str | None = None  # the community's default slide (also in catalogue)
 
 
+class PeripheralStatus(_Wire):
+    """One peripheral a kiosk expects: whether it is plugged in and whether it answers."""
+
+    name: Literal["scanner", "printer", "speaker", "touchscreen"]
+    present: bool
+    working: bool
+    model: str = Field("", max_length=100)  # what the device calls itself (USB model name)
+
+
 class Heartbeat(_Wire):
     sent_at: dt.datetime
     player_version: str = Field(max_length=64)
@@ -113,6 +131,12 @@ class Heartbeat(_Wire):
     free_disk_bytes: int = Field(0, ge=0)
     rss_bytes: int = Field(0, ge=0)
     last_sync_at: dt.datetime | None = None
+    # kiosks: the page on show (a screen's name, never what a resident typed), the peripherals,
+    # and the service catalogue in use (its version and when the server last confirmed it)
+    page: str | None = Field(None, max_length=32, pattern="^[a-z_]+$")
+    peripherals: tuple[PeripheralStatus, ...] = Field((), max_length=16)
+    catalogue_version: str | None = Field(None, max_length=64)
+    catalogue_synced_at: dt.datetime | None = None
     screen_hash: str | None = Field(None, max_length=64)  # small perceptual hash of the picture
     errors: tuple[str, ...] = Field((), max_length=50)
     outbox_length: int = Field(0, ge=0)
@@ -150,3 +174,59 @@ class PlayBatchResult(_Wire):
     duplicates: int
     refused: int = 0
     refused_reasons: dict[str, int] = Field(default_factory=dict)  # reason -> count
+
+
+# -- remote commands ---------------------------------------------------------------------------
+
+
+class CommandKind(StrEnum):
+    RESTART_APP = "restart_app"  # end the app; its service manager starts it again
+    REBOOT = "reboot"  # the device's configured reboot command
+    SYNC_NOW = "sync_now"
+    CLEAR_CACHE = "clear_cache"  # drop cached content and fetch it again
+    SCREENSHOT = "screenshot"  # upload one now (POST /device/screenshot)
+    IDENTIFY = "identify"  # the screen's name and id large on screen for ``IDENTIFY_SECONDS``
+    SCREEN_POWER = "screen_power"  # ``screen_on`` says which
+    SET_VOLUME = "set_volume"  # ``volume`` in percent
+
+
+IDENTIFY_SECONDS = 30
+
+
+class DeviceCommand(_Wire):
+    """One command for one device; ``device_id`` is its addressee (a device refuses another's)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    seq: int = Field(ge=1)  # increases with every command the server issues; the poll's ``after``
+    device_id: str = Field(max_length=64)
+    kind: CommandKind
+    screen_on: bool | None = None  # SCREEN_POWER
+    volume: int | None = Field(None, ge=0, le=100)  # SET_VOLUME
+    screen_name: str | None = Field(None, max_length=200)  # IDENTIFY: the name operators gave it
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+
+    @model_validator(mode="after")
+    def _parameters(self) -> DeviceCommand:
+        if (self.kind is CommandKind.SCREEN_POWER) != (self.screen_on is not None):
+            raise ValueError("screen_on goes with screen_power, and only with it")
+        if (self.kind is CommandKind.SET_VOLUME) != (self.volume is not None):
+            raise ValueError("volume goes with set_volume, and only with it")
+        return self
+
+
+class CommandList(_Wire):
+    commands: list[DeviceCommand] = Field(default_factory=list, max_length=100)
+
+
+class CommandOutcome(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+
+
+class CommandAck(_Wire):
+    """What became of a command on the device, and when it finished there (the device's clock)."""
+
+    outcome: CommandOutcome
+    detail: str = Field("", max_length=500)
+    finished_at: dt.datetime

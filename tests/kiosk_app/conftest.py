@@ -63,14 +63,15 @@ def make_kiosk(qtbot, tmp_path: Path, clock: MovableClock, fake_api: FakeKioskAp
     """Builds kiosks on ``tmp_path`` (a second call = the same kiosk restarted)."""
     built: list[KioskApp] = []
 
-    def make(api=None, runner=None, screenshot_dir: Path | None = None) -> KioskApp:  # type: ignore[no-untyped-def]
+    def make(api=None, runner=None, screenshot_dir: Path | None = None, *, speaker=None,  # type: ignore[no-untyped-def]
+             peripherals=None, backend=None, quit=None, **settings_kw) -> KioskApp:
         settings = KioskSettings(data_dir=tmp_path / "kiosk", operator_pin_hash=PIN_HASH,
-                                 screenshot_dir=screenshot_dir)
+                                 screenshot_dir=screenshot_dir, **settings_kw)
         device = paired_kiosk_device(settings, fake_devices, clock)
-        app = build_app(settings, device, api or fake_api, FakeSpeaker(),
-                        FakePeripherals([Peripheral(PeripheralKind.SCANNER, "Honeywell 1900",
-                                                    "/dev/input/event5")]),
-                        runner=runner or ImmediateRunner(),
+        app = build_app(settings, device, api or fake_api, speaker or FakeSpeaker(),
+                        peripherals or FakePeripherals([Peripheral(PeripheralKind.SCANNER, "Honeywell 1900",
+                                                                   "/dev/input/event5")]),
+                        runner=runner or ImmediateRunner(), backend=backend, quit=quit,
                         signer=DeviceKeySigner(Ed25519PrivateKey.generate(), "http://127.0.0.1:9"))
         app.window.resize(1080, 1920)
         qtbot.addWidget(app.window)
@@ -80,4 +81,4 @@ def make_kiosk(qtbot, tmp_path: Path, clock: MovableClock, fake_api: FakeKioskAp
 
     yield make
     for app in built:
-        app.device.close()
+        app.close()

@@ -104,6 +104,7 @@ class Seeded:
     campaign_id: str
     item_id: str
     slots: tuple[tuple[str, str], ...]  # (service_id, slot_id) with room for the whole run
+    screen_ids: tuple[str, ...] = ()  # in the order of screen_keys (screen i is in building i % 40)
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,9 @@ def seed(database_url: str, media_dir: Path, screens: int, kiosks: int) -> Seede
                 campaign_groups=GROUPS,
                 now=now,
             )
-            screen_keys, _ = add_devices(s, prefix=run, count=screens, kind="player", groups=GROUPS, now=now)
+            screen_keys, screen_ids = add_devices(
+                s, prefix=run, count=screens, kind="player", groups=GROUPS, now=now
+            )
             kiosk_keys, kiosk_ids = add_devices(
                 s, prefix=run, count=kiosks, kind="kiosk", groups=GROUPS, now=now
             )
@@ -231,7 +234,13 @@ def seed(database_url: str, media_dir: Path, screens: int, kiosks: int) -> Seede
             )
             s.commit()
             return Seeded(
-                screen_keys, kiosk_keys, kiosk_ids, signage.campaign_id, media_item_id(signage.ad_id), slots
+                screen_keys,
+                kiosk_keys,
+                kiosk_ids,
+                signage.campaign_id,
+                media_item_id(signage.ad_id),
+                slots,
+                tuple(screen_ids),
             )
     finally:
         engine.dispose()
@@ -347,6 +356,8 @@ class Fleet:
         self.config = config
         self.tally = _Tally()
         self.deadline = 0.0
+        self.started = 0.0
+        self.cut_at: dict[str, float] = {}  # screen key -> seconds into the run its network goes down
         timeout = config.timeout_s
         self.screens = [_Screen(key, Connection(self.base, timeout)) for key in seeded.screen_keys]
         self.kiosks = [
@@ -375,6 +386,7 @@ class Fleet:
         loop = asyncio.get_running_loop()
         self.tally = _Tally(t0=time.perf_counter())
         start = loop.time()
+        self.started = start
         self.deadline = start + seconds
         rng = random.Random(cfg.seed)
         actors = [self._screen_loop(s, random.Random(rng.random())) for s in self.screens[:screens]]
@@ -401,8 +413,12 @@ class Fleet:
             "heartbeat": self.heartbeat,
             "plays": self.plays,
         }
+        cut = self.started + self.cut_at[screen.key] if screen.key in self.cut_at else float("inf")
         while True:
             what, at = min(due.items(), key=lambda kv: kv[1])
+            if at >= cut:  # its network went down: it says nothing more
+                await asyncio.sleep(max(0.0, self.deadline - loop.time()))
+                return
             if at >= self.deadline:
                 break
             await asyncio.sleep(max(0.0, at - loop.time()))

@@ -33,8 +33,8 @@ def _fuzz(op: schemathesis.APIOperation, headers: dict[str, str], sent: list[int
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
               database=None)
     def run(case: schemathesis.Case) -> None:
-        if case.path.endswith("/emergency"):
-            case.query = {**(case.query or {}), "wait": 0}  # the long-poll would hold each case 20 s
+        if case.path.endswith(("/emergency", "/device/commands")):
+            case.query = {**(case.query or {}), "wait": 0}  # the long-polls would hold each case 20 s
         response = case.call(headers={**dict(case.headers or {}), **headers})
         sent.append(response.status_code)
         case.validate_response(response, checks=CHECKS)

@@ -124,6 +124,24 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/provider/bookings/{order_id}/{action}"): frozenset({"prov_a"}),
     ("GET", "/api/v1/kiosk-admin/audit"): OP,
     ("POST", "/api/v1/kiosk-admin/reconcile"): OP,
+    # fleet operations: alert rules and channels, acknowledgements, deliveries, the audit trail
+    ("GET", "/api/v1/fleet/rules"): OP,
+    ("POST", "/api/v1/fleet/rules"): OP,
+    ("PUT", "/api/v1/fleet/rules/{rule_id}"): OP,
+    ("DELETE", "/api/v1/fleet/rules/{rule_id}"): OP,
+    ("GET", "/api/v1/fleet/channels"): OP,
+    ("POST", "/api/v1/fleet/channels"): OP,
+    ("PUT", "/api/v1/fleet/channels/{channel_id}"): OP,
+    ("DELETE", "/api/v1/fleet/channels/{channel_id}"): OP,
+    ("POST", "/api/v1/fleet/channels/{channel_id}/test"): OP,
+    ("GET", "/api/v1/fleet/alerts"): OP,
+    ("POST", "/api/v1/fleet/alerts/{incident_id}/acknowledge"): OP,
+    ("GET", "/api/v1/deliveries"): OP,
+    ("GET", "/api/v1/deliveries/{delivery_id}"): OP,
+    ("POST", "/api/v1/deliveries/{delivery_id}/send-again"): OP,
+    ("GET", "/api/v1/audit"): OP,
+    ("GET", "/api/v1/audit.csv"): OP,
+    ("GET", "/api/v1/audit/verify"): OP,
     ("GET", "/api/v1/studio/designs"): ADVERTISERS,
     ("GET", "/api/v1/studio/palettes"): ADVERTISERS,
     ("POST", "/api/v1/studio/preview"): ADVERTISERS,
@@ -153,6 +171,12 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/v1/updates/pins/{group}"): OP,
     ("GET", "/api/v1/updates/alerts"): OP,
     ("POST", "/api/v1/updates/alerts/{alert_id}/acknowledge"): OP,
+    # remote commands: operators send and follow them; each device polls and answers its own
+    ("POST", "/api/v1/commands"): OP,
+    ("GET", "/api/v1/commands"): OP,
+    ("GET", "/api/v1/commands/{send_id}"): OP,
+    ("GET", "/api/v1/device/commands"): DEVICES,
+    ("POST", "/api/v1/device/commands/{command_id}/ack"): frozenset({"player"}),  # the player's command
 }
 # routes whose answer for an allowed role may be a refusal of the *content* (bad signature,
 # wrong secret, wrong state): what matters there is that nobody else gets further
@@ -233,6 +257,17 @@ def _build(c: AppClient, media_dir: Path, tmp_path: Path) -> World:
     feed = c.post("/api/v1/alert-feeds", json={"name": "iso feed"}, headers=op)
     assert feed.status_code in (200, 201), feed.text
     feed_id = feed.json().get("id", "x")
+    channel = c.post(
+        "/api/v1/fleet/channels",
+        headers=op,
+        json={"name": "iso hook", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/hook"}},
+    )
+    assert channel.status_code == 201, channel.text
+    rule = c.get("/api/v1/fleet/rules", headers=op).json()[0]
+    rule_body = {k: v for k, v in rule.items() if k not in ("id", "builtin")}
+    command_body = {"kind": "identify", "selector": {"screen_ids": [player.device_id]}}
+    sent = c.post("/api/v1/commands", headers=op, json=command_body)
+    assert sent.status_code == 201, sent.text
     case_types = c.get("/api/v1/cases/types", headers=op).json()
     case = c.post(
         "/api/v1/cases",
@@ -320,6 +355,12 @@ def _build(c: AppClient, media_dir: Path, tmp_path: Path) -> World:
         "token": "not-a-token",
         "case_number": case.json()["case_number"],
         "service_id": service.json()["id"],
+        "rule_id": rule["id"],
+        "channel_id": channel.json()["id"],
+        "incident_id": "no-such-alert",
+        "delivery_id": "no-such-delivery",
+        "send_id": sent.json()["id"],
+        "command_id": sent.json()["devices"][0]["command_id"],
         "service_image": photo.json()["sha256"],
         "served_asset": filler.json()["sha256"],
         "screen_class": "indoor_small",
@@ -385,6 +426,13 @@ def _build(c: AppClient, media_dir: Path, tmp_path: Path) -> World:
             "end": (start + dt.timedelta(hours=1, minutes=30)).isoformat(),
         },
         ("POST", "/api/v1/provider/bookings/{order_id}/{action}"): lambda: {"reason": "isolation test"},
+        ("PUT", "/api/v1/fleet/rules/{rule_id}"): lambda: rule_body,
+        ("POST", "/api/v1/fleet/alerts/{incident_id}/acknowledge"): lambda: {"note": "isolation test"},
+        ("POST", "/api/v1/commands"): lambda: command_body,
+        ("POST", "/api/v1/device/commands/{command_id}/ack"): lambda: {
+            "outcome": "done",
+            "finished_at": now.isoformat(),
+        },
         ("POST", "/api/v1/studio/preview"): lambda: slide_body,
         ("POST", "/api/v1/studio/slides"): lambda: slide_body,
         ("PUT", "/api/v1/studio/slides/{slide_id}"): lambda: slide_body,

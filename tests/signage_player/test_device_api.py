@@ -3,7 +3,8 @@
 The same steps pass on both, so the fake that most player tests use behaves as the server does:
 pairing hands the key out once, the manifest answers 304 to its own ETag, downloads resume,
 play batches are counted once, a screenshot is asked for in the heartbeat reply, the emergency
-long-poll answers as soon as the emergency starts, and a revoked key gets 401 on every route.
+long-poll answers as soon as the emergency starts, the command long-poll as soon as a command is
+sent (acknowledged once, 404 for another device's), and a revoked key gets 401 on every route.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ import pytest
 from PIL import Image
 
 from schedules.model import ItemKind
-from schedules.protocol.device import Heartbeat, Manifest, PlayBatch, PlayRecord
+from schedules.protocol.device import (
+    CommandAck,
+    CommandKind,
+    CommandOutcome,
+    Heartbeat,
+    Manifest,
+    PlayBatch,
+    PlayRecord,
+)
 from signage_player.client import ServerClient
 from signage_player.device_api import (
     DeviceApi,
@@ -62,6 +71,10 @@ class Backstage(Protocol):
 
     def revoke(self, device_id: str) -> None: ...
 
+    def command(self, device_id: str, kind: CommandKind, volume: int | None = None) -> str: ...
+
+    def command_outcome(self, device_id: str, command_id: str) -> str | None: ...
+
 
 class LiveBackstage:
     def __init__(self, server: LiveServer) -> None:
@@ -97,6 +110,18 @@ class LiveBackstage:
     def revoke(self, device_id: str) -> None:
         self.op.request("POST", f"/screens/{device_id}/revoke")
 
+    def command(self, device_id: str, kind: CommandKind, volume: int | None = None) -> str:
+        body = {"kind": kind.value, "volume": volume, "selector": {"screen_ids": [device_id]}}
+        sent = self.op.request("POST", "/commands", json=body)
+        return str(sent["devices"][0]["command_id"])
+
+    def command_outcome(self, device_id: str, command_id: str) -> str | None:
+        for send in self.op.request("GET", "/commands"):
+            for row in self.op.request("GET", f"/commands/{send['id']}")["devices"]:
+                if row["command_id"] == command_id:
+                    return None if row["state"] == "pending" else str(row["state"])
+        return None
+
 
 class FakeBackstage:
     def __init__(self) -> None:
@@ -127,6 +152,13 @@ class FakeBackstage:
 
     def revoke(self, device_id: str) -> None:
         self.server.revoke(device_id)
+
+    def command(self, device_id: str, kind: CommandKind, volume: int | None = None) -> str:
+        return self.server.send_command(device_id, kind, volume=volume).id
+
+    def command_outcome(self, device_id: str, command_id: str) -> str | None:
+        ack = self.server.screens[device_id].acks.get(command_id)
+        return ack.outcome.value if ack is not None else None
 
 
 @pytest.fixture(params=["fake", pytest.param("live", marks=pytest.mark.slow)])
@@ -227,6 +259,33 @@ def test_emergency_long_poll_answers_when_it_starts_and_ends(backstage: Backstag
     api.close()
 
 
+def test_command_long_poll_answers_when_one_is_sent_and_an_ack_counts_once(backstage: Backstage) -> None:
+    device_id, api = _pair(backstage)
+    other_id, other = _pair(backstage)
+    assert api.commands(0, 0).commands == []
+    answers: list[Any] = []
+    waiter = threading.Thread(target=lambda: answers.append(api.commands(0, 20)))
+    waiter.start()  # waiting (or about to): either way its answer holds the command
+    command_id = backstage.command(device_id, CommandKind.SET_VOLUME, volume=40)
+    waiter.join(15)
+    assert not waiter.is_alive()
+    [cmd] = answers[-1].commands
+    assert (cmd.id, cmd.device_id, cmd.kind) == (command_id, device_id, CommandKind.SET_VOLUME)
+    assert cmd.volume == 40
+    assert api.commands(cmd.seq, 0).commands == [] and other.commands(0, 0).commands == []
+    done = CommandAck(outcome=CommandOutcome.DONE, detail="volume 40 %", finished_at=dt.datetime.now(dt.UTC))
+    with pytest.raises(HttpStatusError) as theirs:  # another device cannot answer for it
+        other.ack_command(cmd.id, done)
+    assert theirs.value.status == 404 and not isinstance(theirs.value, Unauthorized)
+    api.ack_command(cmd.id, done)
+    api.ack_command(cmd.id, done.model_copy(update={"outcome": CommandOutcome.FAILED}))  # a repeat: harmless
+    assert backstage.command_outcome(device_id, cmd.id) == "done"
+    assert api.commands(0, 0).commands == []  # answered: not handed out again
+    assert other_id != device_id
+    api.close()
+    other.close()
+
+
 def test_a_revoked_key_is_refused_everywhere(backstage: Backstage, tmp_path: Path) -> None:
     device_id, api = _pair(backstage)
     # refused for the key before anything looks at what was played
@@ -239,6 +298,7 @@ def test_a_revoked_key_is_refused_everywhere(backstage: Backstage, tmp_path: Pat
         lambda: api.send_plays(plays),
         lambda: api.send_screenshot(PNG),
         lambda: api.emergency(None, 0),
+        lambda: api.commands(0, 0),
     ]
     for call in calls:
         with pytest.raises(Unauthorized):

@@ -1,17 +1,16 @@
-"""Operators' view of the kiosk back end: the audit trail and a reconciliation pass on demand."""
+"""Operators' view of the kiosk back end: its part of the audit trail and a reconciliation pass on demand."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 
 from content_server.core.deps import NowDep, SessionDep
 from content_server.kiosk import runtime
 from content_server.kiosk.deps import API, Operator, Runtime
-from content_server.kiosk.models import AuditRow
 from content_server.kiosk.schemas import AuditView, ReconcileView
+from content_server.kiosk.services import trail
 
 admin_router = APIRouter(prefix=f"{API}/kiosk-admin", tags=["kiosk admin"])
 
@@ -20,10 +19,8 @@ admin_router = APIRouter(prefix=f"{API}/kiosk-admin", tags=["kiosk admin"])
 def audit_trail(
     operator: Operator, session: SessionDep, entity_id: str | None = None, limit: int = 200
 ) -> list[AuditView]:
-    query = select(AuditRow).order_by(AuditRow.id.desc()).limit(min(max(limit, 1), 1000))
-    if entity_id:
-        query = query.where(AuditRow.entity_id == entity_id)
-    return [AuditView.model_validate(r, from_attributes=True) for r in session.scalars(query)]
+    """The kiosk back end's records in the one audit trail, newest first."""
+    return trail.kiosk_records(session, entity_id=entity_id, limit=limit)
 
 
 @admin_router.post("/reconcile", response_model=ReconcileView)

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from content_server.core.audit.services import Actor, act_as
 from content_server.core.db import release_connection
-from content_server.core.deps import NowDep, SessionDep, SettingsDep
+from content_server.core.deps import NowDep, SessionDep, SettingsDep, client_address
 from content_server.core.errors import ServerError
 from content_server.kiosk import receipts, runtime
 from content_server.kiosk.deps import API, Runtime
@@ -58,6 +59,10 @@ async def payment_notification(provider_name: str, request: Request, rt: Runtime
 
     def settle() -> None:
         with sessions() as session:
+            act_as(
+                session,
+                Actor("provider", provider.name, provider.name, "payment provider", client_address(request)),
+            )
             orders.handle_notification(session, provider, dict(request.headers), body, now)
 
     await run_in_threadpool(settle)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from content_server.core.body_limit import max_body, raw_body
-from content_server.core.deps import ClockDep, NowDep, SessionDep, SettingsDep, StoreDep
+from content_server.core.deps import ClockDep, NowDep, SessionDep, SettingsDep, StoreDep, client_address
 from content_server.kiosk.deps import API, Provider, ProviderAny, Runtime
 from content_server.kiosk.models import OrderRow, ServiceRow, SlotRow
 from content_server.kiosk.schemas import (
@@ -85,6 +85,7 @@ async def upload_image(
         title="",
         now=clock.now(),
         images_only=True,
+        address=client_address(request),
     )
     return ProviderImageView(media_id=row.id, sha256=row.sha256, width=row.width, height=row.height)
 

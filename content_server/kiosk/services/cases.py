@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from content_server.core import throttle_store
+from content_server.core.audit import services as audit
 from content_server.core.auth import RateLimited
 from content_server.core.errors import Invalid, NotFound
 from content_server.core.throttle_store import ThrottleStore
@@ -32,7 +33,6 @@ from content_server.kiosk.identity import (
 )
 from content_server.kiosk.lookup_guard import LookupPolicy, LookupStates
 from content_server.kiosk.models import CaseEventRow, CaseRow
-from content_server.kiosk.services import audit
 from schedules.protocol.kiosk import CaseEvent, CaseLookup, CaseState, CaseStatus, LocalizedText
 
 

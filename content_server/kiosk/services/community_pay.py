@@ -10,16 +10,13 @@ the :class:`~content_server.kiosk.payment.PaymentProvider` methods.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
-import heapq
 import hmac
-import itertools
 import json
 import logging
 import secrets
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -30,6 +27,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from content_server.core.delivery import services as deliveries
+from content_server.core.delivery.policy import Outcome
+from content_server.core.delivery.services import Message
 from content_server.kiosk import signing
 from content_server.kiosk.errors import NotificationRejected, ProviderError
 from content_server.kiosk.models import CommunityPayTrade
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 NAME = "community_pay"
 NOTIFY_PATH = f"/api/v1/payments/{NAME}/notify"
+NOTIFY_SENDER = "community_pay.notify"  # its messages on the delivery queue
 
 
 def derive_secret(server_secret: str) -> bytes:
@@ -69,9 +70,9 @@ class _NotificationBody(BaseModel):
 
 
 class Notifier(Protocol):
-    """Delivers a signed notification to the merchant's notify URL; True if acknowledged."""
+    """Delivers a signed notification to the merchant's notify URL and says how it went."""
 
-    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> bool: ...
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Outcome: ...
 
 
 class HttpNotifier:
@@ -80,76 +81,33 @@ class HttpNotifier:
     def __init__(self, timeout_s: float = 5.0) -> None:
         self._timeout = timeout_s
 
-    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Outcome:
         try:
             reply = requests.post(url, data=body, headers=dict(headers), timeout=self._timeout)
         except requests.RequestException as exc:
             log.warning("community pay: notification to %s failed: %s", url, exc)
-            return False
+            return Outcome(False, f"{type(exc).__name__}: {exc}"[:300])
         if reply.status_code != 200:
             log.warning("community pay: notify URL answered %s: %s", reply.status_code, reply.text[:200])
-        return reply.status_code == 200
+            return Outcome(False, f"HTTP {reply.status_code}: {reply.text[:200]}")
+        return Outcome(True, "HTTP 200")
 
 
-class QueuedNotifier:
-    """Delivers notifications from its own thread, retrying on a schedule, as real providers do.
+class NotificationSender:
+    """Sends community pay's queued notifications (``core.delivery``), signed when sent.
 
-    The payer's confirm answers at once instead of holding a request thread while the
-    merchant's handler (often this same server process) is reached: under load that thread
-    waited for a free thread of its own process. A notification still unacknowledged after the
-    last retry is left to the merchant's reconciliation, as providers document. Retries stay
-    well inside the signature's 5-minute tolerance, so the signed headers are sent as made.
+    The merchant's notify URL gets the same body and notification id at every attempt, and a
+    signature made at that moment (the merchant refuses one older than five minutes, and a retry
+    may come hours later, after a restart). It reaches the provider's current ``notifier``.
     """
 
-    RETRY_AFTER_S = (1.0, 5.0, 30.0)
+    def __init__(self, pay: CommunityPay) -> None:
+        self._pay = pay
 
-    def __init__(self, transport: Notifier, retry_after_s: tuple[float, ...] = RETRY_AFTER_S) -> None:
-        self._transport = transport
-        self._retry_after = retry_after_s
-        self._due: list[tuple[float, int, int, str, bytes, dict[str, str]]] = []  # heap by due time
-        self._ids = itertools.count()
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._sending = 0
-
-    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> bool:
-        """Queue the first attempt; True means queued, not delivered."""
-        with self._wake:
-            if self._thread is None:  # started on first use: most test apps never pay
-                self._thread = threading.Thread(target=self._run, name="community-pay-notify", daemon=True)
-                self._thread.start()
-            heapq.heappush(self._due, (time.monotonic(), next(self._ids), 0, url, body, dict(headers)))
-            self._wake.notify()
-        return True
-
-    def pending(self) -> int:
-        with self._wake:
-            return len(self._due)
-
-    def idle(self) -> bool:
-        """Nothing queued and nothing being sent: no notification will go out until the next ``send``."""
-        with self._wake:
-            return not self._due and not self._sending
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._due or self._due[0][0] > time.monotonic():
-                    self._wake.wait(self._due[0][0] - time.monotonic() if self._due else None)
-                _, n, attempt, url, body, headers = heapq.heappop(self._due)
-                self._sending += 1
-            try:  # boundary: one failing delivery never stops the others
-                delivered = self._transport.send(url, body, headers)
-            except Exception:
-                log.exception("community pay: notification %d failed", n)
-                delivered = False
-            with self._wake:
-                self._sending -= 1
-                if not delivered and attempt < len(self._retry_after):
-                    due = time.monotonic() + self._retry_after[attempt]
-                    heapq.heappush(self._due, (due, n, attempt + 1, url, body, headers))
-                elif not delivered:
-                    log.warning("community pay: notification %d undelivered; reconciliation settles it", n)
+    def send(self, message: Message, now: dt.datetime) -> Outcome:
+        body = base64.b64decode(message.payload["body"])
+        headers = signing.signed_headers(self._pay.secret, body, now)
+        return self._pay.notifier.send(message.target, body, headers)
 
 
 @dataclass(frozen=True)
@@ -176,7 +134,7 @@ class CommunityPay:
         self, sessions: sessionmaker[Session], secret: bytes, public_url: str, notifier: Notifier
     ) -> None:
         self._sessions = sessions
-        self._secret = secret
+        self.secret = secret
         self._public_url = public_url.rstrip("/")
         self.notifier = notifier
 
@@ -223,7 +181,7 @@ class CommunityPay:
     def verify_notification(
         self, headers: Mapping[str, str], body: bytes, now: dt.datetime
     ) -> PaymentNotification:
-        signing.verify(self._secret, headers, body, now)
+        signing.verify(self.secret, headers, body, now)
         try:
             data = _NotificationBody.model_validate_json(body)
         except ValidationError:
@@ -309,7 +267,9 @@ class CommunityPay:
             )
 
     def confirm(self, token: str, now: dt.datetime) -> TradePage | None:
-        """The payer confirms: take the money once, then notify the merchant (again if re-confirmed)."""
+        """The payer confirms: take the money once, and queue the merchant's notification in the
+        same transaction (``core.delivery``: retried, kept across restarts). Confirming again
+        queues nothing new, but sends a notification that had become a dead letter again."""
         with self._sessions() as s:
             s.execute(
                 update(CommunityPayTrade)
@@ -319,14 +279,25 @@ class CommunityPay:
                     CommunityPayTrade.expires_at > now,
                 )
                 .values(status=TradeStatus.SUCCESS.value, paid_at=now)
+                .execution_options(synchronize_session=False)
             )
-            s.commit()
-            trade = s.get(CommunityPayTrade, token)
+            trade = s.get(CommunityPayTrade, token, populate_existing=True)
             if trade is None:
+                s.rollback()
                 return None
-            body = self.notification_for(trade) if trade.status == TradeStatus.SUCCESS.value else None
-        if body is not None:  # sent with no database session open: the merchant's handler writes
-            self.notifier.send(self.notify_url, body, signing.signed_headers(self._secret, body, now))
+            if trade.status == TradeStatus.SUCCESS.value:
+                body = self.notification_for(trade)
+                deliveries.enqueue(
+                    s,
+                    key=f"{NAME}:{trade.trade_no}-success",
+                    sender=NOTIFY_SENDER,
+                    target=self.notify_url,
+                    payload={"body": base64.b64encode(body).decode()},
+                    source="kiosk",
+                    now=now,
+                    topic=f"payment notification {trade.out_trade_no}",
+                )
+            s.commit()  # the merchant is reached by the delivery worker, with no session open here
         return self.page(token, now)
 
     def notification_for(self, trade: CommunityPayTrade) -> bytes:

@@ -12,11 +12,12 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from content_server.core.audit import services as audit
 from content_server.core.errors import Conflict, Forbidden, Invalid, NotFound
 from content_server.kiosk.models import OrderRow, ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow
 from content_server.kiosk.payment import PaymentProvider
 from content_server.kiosk.schemas import ServiceBody
-from content_server.kiosk.services import audit, orders
+from content_server.kiosk.services import orders
 from content_server.signage.models import Media
 from schedules.protocol.kiosk import OrderState
 
@@ -391,7 +392,10 @@ def act_on_booking(
 def _set_booking(session: Session, order: OrderRow, value: str, actor: str, now: dt.datetime) -> None:
     before = order.booking_state
     session.execute(
-        update(OrderRow).where(OrderRow.id == order.id).values(booking_state=value, updated_at=now)
+        update(OrderRow)
+        .where(OrderRow.id == order.id)
+        .values(booking_state=value, updated_at=now)
+        .execution_options(**audit.RECORDED_BY_CALLER)  # recorded below
     )
     session.refresh(order)
     audit.record(

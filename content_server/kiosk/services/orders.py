@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from content_server.core.audit import services as audit
 from content_server.core.errors import Conflict, Invalid, NotFound
 from content_server.core.models import new_id
 from content_server.kiosk import order_states
@@ -26,7 +27,6 @@ from content_server.kiosk.identity import mask_phone, normalize_phone
 from content_server.kiosk.models import OrderRow, PaymentNotificationRow, ProviderRow, ServiceRow, SlotRow
 from content_server.kiosk.payment import PaymentProvider, PaymentRequest, TradeQuery, TradeStatus
 from content_server.kiosk.reference import new_reference
-from content_server.kiosk.services import audit
 from content_server.kiosk.settlement import OrderFacts, Outcome, decide
 from schedules.protocol.kiosk import (
     LocalizedText,
@@ -117,7 +117,7 @@ def transition(
         update(OrderRow)
         .where(OrderRow.id == order.id, OrderRow.state == current.value)
         .values(state=target.value, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **audit.RECORDED_BY_CALLER)  # recorded below
     )
     won = bool(getattr(result, "rowcount", 0))
     session.refresh(order)
@@ -138,7 +138,10 @@ def transition(
 def release_slot(session: Session, slot_id: str) -> None:
     """Give a held place back (expired, cancelled, refunded orders)."""
     session.execute(
-        update(SlotRow).where(SlotRow.id == slot_id, SlotRow.booked > 0).values(booked=SlotRow.booked - 1)
+        update(SlotRow)
+        .where(SlotRow.id == slot_id, SlotRow.booked > 0)
+        .values(booked=SlotRow.booked - 1)
+        .execution_options(**audit.RECORDED_BY_CALLER)  # a booking count: the order's record says why
     )
 
 
@@ -211,7 +214,7 @@ def place_order(
         update(SlotRow)
         .where(SlotRow.id == slot.id, SlotRow.booked < SlotRow.capacity)
         .values(booked=SlotRow.booked + 1)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **audit.RECORDED_BY_CALLER)  # order.created says why
     )
     if not getattr(held, "rowcount", 0):
         session.rollback()
@@ -527,3 +530,13 @@ def reconcile(
     if counts["paid"] or counts["expired"]:
         log.info("reconciliation: %s", counts)
     return counts
+
+
+def counts(session: Session) -> tuple[dict[str, int], int]:
+    """Orders per state, and payment notifications received (for the metrics)."""
+    by_state = {
+        str(s): int(n)
+        for s, n in session.execute(select(OrderRow.state, func.count()).group_by(OrderRow.state))
+    }
+    notifications = session.scalar(select(func.count()).select_from(PaymentNotificationRow)) or 0
+    return by_state, int(notifications)

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from content_server.core.body_limit import max_body
-from content_server.core.deps import ClockDep, NowDep, Operator, SessionDep, SettingsDep
+from content_server.core.deps import ClockDep, NowDep, Operator, SessionDep, SettingsDep, client_address
 from content_server.signage import cap
 from content_server.signage.cap_policy import AreaMapping
 from content_server.signage.models import AlertFeed
@@ -111,6 +111,7 @@ async def post_cap(
         body,
         request.headers.get("x-signature"),
         now=clock.now(),
+        address=client_address(request),
     )
     record = receipt.record
     response.status_code = 201 if receipt.created else 200

@@ -9,10 +9,19 @@ from fastapi.concurrency import run_in_threadpool
 
 from content_server.core.body_limit import max_body, raw_body
 from content_server.core.conditional import PRIVATE_REVALIDATE, conditional, strong_etag
-from content_server.core.deps import ClockDep, NowDep, SessionDep, SettingsDep, StoreDep, bearer_token
+from content_server.core.db import release_connection
+from content_server.core.deps import (
+    ClockDep,
+    NowDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    bearer_token,
+    client_address,
+)
 from content_server.core.group_commit import GroupCommit
 from content_server.core.keys import public_key_b64
-from content_server.signage.deps import CurrentDevice, CurrentGrant, device_for_key
+from content_server.signage.deps import CurrentDevice, CurrentGrant, device_actor, device_for_key
 from content_server.signage.screenshots import MAX_SCREENSHOT_BYTES, ScreenshotPolicy
 from content_server.signage.services import manifest as manifests
 from content_server.signage.services import plays, screens
@@ -111,7 +120,14 @@ async def screenshot(request: Request, store: StoreDep, clock: ClockDep, device:
     screens.check_screenshot_wanted(device, policy, clock.now())
     staged = await store.stage_stream(request.stream(), policy.max_bytes)
     await run_in_threadpool(
-        screens.store_screenshot, request.app.state.sessions, device.id, staged, store, policy, clock
+        screens.store_screenshot,
+        request.app.state.sessions,
+        device.id,
+        staged,
+        store,
+        policy,
+        clock,
+        actor=device_actor(device, client_address(request)),
     )
     return Response(status_code=204)
 

@@ -17,6 +17,7 @@ from content_server.core.deps import (
     SessionDep,
     SettingsDep,
     StoreDep,
+    client_address,
 )
 from content_server.core.errors import NotFound
 from content_server.signage.deps import CurrentDevice
@@ -112,6 +113,7 @@ async def upload(
         filename=filename,
         title=title,
         now=clock.now(),
+        address=client_address(request),
         jobs=request.app.state.transcoder,
     )
     if not created:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from content_server.core.audit.services import Actor, act_as
 from content_server.core.errors import Conflict, NotFound
 from content_server.signage import cap
 from content_server.signage.cap_policy import AreaMapping, CapPresentation, decide
@@ -170,10 +171,12 @@ def receive_signed(
     signature: str | None,
     *,
     now: dt.datetime,
+    address: str = "",
 ) -> Receipt:
     """Check the feed's signature over the raw body, then parse and apply the CAP message.
     Blocking, with its own short session: run it on a worker thread once the body is read."""
     with sessions() as session:
         feed = get_feed(session, feed_id)
         cap.verify_signature(cap.feed_secret(server_secret, feed.id), body, signature)
+        act_as(session, Actor("feed", feed.id, feed.name, "alert feed", address))  # its alerts, in the trail
         return receive(session, feed, cap.parse(body), now=now)

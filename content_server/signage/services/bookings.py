@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session
 from content_server.core.errors import Conflict, Invalid, NotFound
 from content_server.core.models import User
 from content_server.signage import scheduling
-from content_server.signage.models import AnnouncementRow, CampaignRow, Device, Media
+from content_server.signage.models import AnnouncementRow, CampaignRow, Media
 from content_server.signage.services import insight
 from content_server.signage.services.catalogue import catalogue_for, to_campaign
-from content_server.signage.services.screens import to_screen
 from schedules.model import Daypart, Priority, Targeting
 
 log = logging.getLogger(__name__)
@@ -150,9 +149,8 @@ def move_announcement(session: Session, ann_id: str, action: str, *, now: dt.dat
 
 
 def _availability(session: Session, row: CampaignRow, now: dt.datetime) -> dict[str, Any]:
-    devices = session.scalars(select(Device).where(Device.revoked_at.is_(None), Device.kind == "player"))
     request = to_campaign(row)
-    screens = [s for s in (to_screen(d) for d in devices) if scheduling.targets(request.targeting, s)]
+    screens = insight.targeted(session, request.targeting)
     if not screens:
         return {
             "fits": False,

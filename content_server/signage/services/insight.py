@@ -17,12 +17,14 @@ from content_server.signage.services.screens import all_devices, to_screen
 from schedules.model import Catalogue, Screen, Slot, SlotSource, Targeting, Zone
 
 
-def live_players(session: Session) -> list[Screen]:
-    return [to_screen(d) for d in all_devices(session) if d.revoked_at is None and d.kind == "player"]
+def live_screens(session: Session) -> list[Screen]:
+    """Every paired, unrevoked screen ads can play on: players, and kiosks (their attract loop)."""
+    return [to_screen(d) for d in all_devices(session) if d.revoked_at is None]
 
 
 def targeted(session: Session, targeting: Targeting) -> list[Screen]:
-    return [s for s in live_players(session) if scheduling.targets(targeting, s)]
+    """The one rule for which screens a booking reaches (availability, forecasts, previews)."""
+    return [s for s in live_screens(session) if scheduling.targets(targeting, s)]
 
 
 def daily_forecast(session: Session, row: CampaignRow, now: dt.datetime) -> int:

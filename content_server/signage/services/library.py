@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from content_server.core.audit.services import Actor, act_as
 from content_server.core.errors import Conflict, Invalid, NotFound, UnsupportedMedia
 from content_server.core.models import User
 from content_server.core.settings import Settings
@@ -45,6 +46,7 @@ async def upload(
     title: str,
     now: dt.datetime,
     images_only: bool = False,
+    address: str = "",
     jobs: TranscodeJobs | None = None,
 ) -> tuple[Media, bool]:
     """An upload's body streamed to the store on the event loop, then :func:`ingest` on a worker
@@ -62,6 +64,7 @@ async def upload(
         title=title,
         now=now,
         images_only=images_only,
+        address=address,
     )
     if created and row.status == "processing" and jobs is not None:
         jobs.submit(row.id)
@@ -79,6 +82,7 @@ def ingest(
     title: str,
     now: dt.datetime,
     images_only: bool = False,
+    address: str = "",
 ) -> tuple[Media, bool]:
     """Rebuild or check a staged upload (``media_intake``), store what may be served, record it.
 
@@ -118,6 +122,7 @@ def ingest(
         staged.discard()
         shutil.rmtree(work, ignore_errors=True)
     with sessions() as session:
+        act_as(session, Actor.of_user(owner, address))  # the uploader, in the audit trail
         row = Media(
             owner_id=owner.id,
             sha256=sha,

@@ -12,6 +12,7 @@ from sqlalchemy import CursorResult, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from content_server.core import throttle_store
+from content_server.core.audit.services import SYSTEM, Actor, act_as
 from content_server.core.errors import Invalid, NotFound, ServerError
 from content_server.core.models import AuthToken
 from content_server.core.security import sha256_hex
@@ -287,6 +288,8 @@ def store_screenshot(
     store: MediaStore,
     policy: ScreenshotPolicy,
     clock: Clock,
+    *,
+    actor: Actor = SYSTEM,
 ) -> None:
     """Keep a device's uploaded screenshot as its only one. Blocking, with its own short session:
     run it on a worker thread once the upload is staged. The upload is decoded and re-encoded
@@ -299,6 +302,7 @@ def store_screenshot(
         staged.discard()
     now = clock.now()
     with sessions() as session:
+        act_as(session, actor)
         d = get_device(session, device_id)
         check_screenshot_wanted(d, policy, now)  # again: of two uploads racing for one request, one
         old = d.screenshot_sha256
@@ -375,4 +379,5 @@ def health(
         hash_since=d.screen_hash_since,
         schedule_changes=changes,
         limits=limits,
+        kiosk=d.kind == "kiosk",
     )

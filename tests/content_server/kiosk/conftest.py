@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from content_server.core.db import make_engine, make_sessionmaker
+from content_server.core.delivery.policy import DeliveryState, Outcome
 from content_server.kiosk.models import CommunityPayTrade, ServiceRow, SlotRow
 from content_server.kiosk.runtime import KioskRuntime, reconcile_all
 from signage_demo.kiosk_catalogue import seed_demo_catalogue
@@ -29,11 +30,12 @@ class ClientNotifier:
         self.sent: list[tuple[bytes, dict[str, str]]] = []
         self.deliver = True
 
-    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Outcome:
         self.sent.append((body, dict(headers)))
         if not self.deliver:
-            return False
-        return self.client.post(urlsplit(url).path, content=body, headers=dict(headers)).status_code == 200
+            return Outcome(False, "lost on the way (test)")
+        status = self.client.post(urlsplit(url).path, content=body, headers=dict(headers)).status_code
+        return Outcome(status == 200, f"HTTP {status}")
 
 
 def success_notification(
@@ -96,6 +98,11 @@ class InProcess:
 
     def order(self, body: dict[str, Any]) -> httpx.Response:
         return self.client.post("/api/v1/kiosk/orders", json=body, headers=self.kiosk.headers)
+
+    def deliver(self) -> list[DeliveryState]:
+        """Send what the delivery queue has due now (the worker thread is off in-process)."""
+        states: list[DeliveryState] = self.client.app.state.deliveries.run_due()  # type: ignore[attr-defined]
+        return states
 
     def reconcile(self) -> dict[str, int]:
         """One pass of the scheduled reconciliation job, at the test's clock."""

@@ -60,6 +60,7 @@ def pay(env: InProcess, slot_id: str, service_id: str) -> dict[str, object]:
     ).json()
     path = order["payment"]["qr_payload"].removeprefix("http://testserver")
     assert "支付成功" in env.client.post(path + "/confirm").text
+    env.deliver()  # the merchant's notification, from the delivery queue
     paid: dict[str, object] = order
     return paid
 

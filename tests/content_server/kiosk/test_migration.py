@@ -24,7 +24,8 @@ def test_kiosk_branch_matches_models_and_downgrades(tmp_path: Path) -> None:
     kiosk_diff = [d for d in diff if "kiosk" in repr(d) or "community_pay" in repr(d)]
     assert kiosk_diff == []
     tables = set(inspect(engine).get_table_names())
-    assert {"kiosk_orders", "kiosk_cases", "kiosk_audit", "community_pay_trades"} <= tables
+    assert {"kiosk_orders", "kiosk_cases", "community_pay_trades"} <= tables
+    assert "kiosk_audit" not in tables  # its records joined the one audit trail (k0004i16)
     command.downgrade(alembic_config(url), "kiosk@base")
     left = set(inspect(engine).get_table_names())
     assert not any(t.startswith(("kiosk_", "community_pay")) for t in left) and "users" in left

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import select
 
+from content_server.core.delivery.policy import DeliveryState
 from content_server.kiosk.models import CommunityPayTrade, OrderRow, SlotRow
 from content_server.kiosk.services.community_pay import derive_secret
 from content_server.kiosk.signing import signed_headers
@@ -63,6 +64,8 @@ def test_order_pay_and_poll(kiosk_env: InProcess) -> None:
     assert kiosk_env.client.get("/pay/not-a-token").status_code == 404
     done = kiosk_env.client.post(pay_path(order) + "/confirm")
     assert "支付成功" in done.text
+    assert poll(kiosk_env, order["id"])["state"] == "awaiting_payment"  # the notification is queued
+    assert kiosk_env.deliver() == [DeliveryState.DELIVERED]
     polled = poll(kiosk_env, order["id"])
     assert polled["state"] == "paid" and polled["payment"] is None
 
@@ -100,6 +103,7 @@ def test_paid_at_the_last_second_wins_over_expiry(kiosk_env: InProcess) -> None:
     kiosk_env.notifier.deliver = False  # the notification is lost on the way
     kiosk_env.advance(minutes=14, seconds=59)
     assert "支付成功" in kiosk_env.client.post(pay_path(order) + "/confirm").text
+    assert kiosk_env.deliver() == [DeliveryState.PENDING]  # tried, failed, to be retried later
     kiosk_env.advance(minutes=5)
     counts = kiosk_env.reconcile()
     assert counts == {"checked": 1, "paid": 1, "expired": 0}

@@ -18,7 +18,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from content_server.kiosk.models import AuditRow, CommunityPayTrade, OrderRow, SlotRow
+from content_server.core.audit.models import AuditRecord
+from content_server.kiosk.models import CommunityPayTrade, OrderRow, SlotRow
 from content_server.kiosk.services.community_pay import derive_secret
 from content_server.kiosk.signing import signed_headers
 from tests.content_server.kiosk.conftest import Live, pick_slot, success_notification
@@ -78,8 +79,8 @@ def audit_count(live: Live, order_id: str, action: str) -> int:
         return (
             s.scalar(
                 select(func.count())
-                .select_from(AuditRow)
-                .where(AuditRow.entity_id == order_id, AuditRow.action == action)
+                .select_from(AuditRecord)
+                .where(AuditRecord.entity_id == order_id, AuditRecord.action == action)
             )
             or 0
         )
