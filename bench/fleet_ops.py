@@ -55,7 +55,7 @@ from content_server.core.db import make_engine, make_sessionmaker  # noqa: E402
 from content_server.fleet.channel_config import new_webhook_secret  # noqa: E402
 from content_server.signage.models import Device  # noqa: E402
 from tests.fixtures.receivers import RobotApi, SmtpReceiver, WebhookReceiver  # noqa: E402
-from tests.reliability.fleet import FleetConfig, _Fleet, _run_in_own_loop, seed  # noqa: E402
+from tests.reliability.fleet import Fleet, FleetConfig, run_in_own_loop, seed  # noqa: E402
 from tests.reliability.stack import NGINX_BIN, PG_BIN, Stack  # noqa: E402
 
 OUTAGE_BUILDING = 0  # screen i is in building i % 40 (tests/fixtures/seeding.py)
@@ -226,7 +226,7 @@ def main() -> int:
             assert db_url is not None
             seeded = seed(db_url, stack.data_dir / "media", config.screens, 0)
             online_now(db_url, seeded.screen_ids)
-            fleet = _Fleet(stack.front.url, seeded, config)
+            fleet = Fleet(stack.front.url, seeded, config)
             n = len(seeded.screen_keys)
             outage = [i for i in range(n) if i % BUILDINGS == OUTAGE_BUILDING][:OUTAGE_SCREENS]
             singles = [next(i for i in range(n) if i % BUILDINGS == b) for b in range(1, args.singles + 1)]
@@ -236,7 +236,10 @@ def main() -> int:
                 fleet.cut_at[seeded.screen_keys[i]] = warm_up + singles_over / 2
             print(f"fleet of {n} screens for {seconds:.0f} s; cuts after {warm_up:.0f} s", file=sys.stderr)
             started = time.time()
-            _run_in_own_loop(fleet.run)
+            try:
+                run_in_own_loop(lambda: fleet.run(n, 0, seconds))
+            finally:
+                fleet.close()
             seen = last_seen(db_url, [seeded.screen_ids[i] for i in singles + outage])
             for sample in fleet.tally.samples[:10]:
                 print("fleet error:", sample, file=sys.stderr)

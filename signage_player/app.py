@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QStackedWidget
 
 from schedules.clock import Clock
@@ -35,8 +35,8 @@ from signage_player.pairing import Pairing, PairingScreen
 from signage_player.playback import Playback
 from signage_player.playloop import PLAYS_TOPIC
 from signage_player.reporting import PlaybackScreen, Reporter
-from signage_player.updater.runner import updates_for_device
 from signage_player.restart import Restart
+from signage_player.updater.runner import updates_for_device
 from signage_player.usb import BundleImporter
 from signage_player.watchdog import Watchdog
 from signage_player.workers import Workers

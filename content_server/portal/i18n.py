@@ -1110,16 +1110,16 @@ TEXTS = TextTable({
     "updates.action.abort": ("中止", "Abort"),
     "updates.no_rollouts": ("还没有推送。", "No rollouts yet."),
     "updates.new_rollout": ("开始推送", "Start a rollout"),
-    "updates.canary": ("先行分组（金丝雀）", "Canary group first"),
+    "updates.canary": ("先行屏幕组（金丝雀）", "Canary group first"),
     "updates.waves": ("之后的批次", "Then the waves"),
     "updates.waves_help": (
-        "用逗号分隔：百分比（10, 50, 100，按全部设备累计）或 group:分组名。"
+        "用逗号分隔：百分比（10, 50, 100，按全部设备累计）或 group:屏幕组名。"
         "每批都要等上一批全部正常、失败或离线后才开始。",
         "Comma separated: percentages (10, 50, 100, cumulative over all devices) or group:<name>. "
         "Each wave starts only when every device of the one before is healthy, failed or offline.",
     ),
     "updates.max_failure": ("失败比例上限（%）", "Pause above this share failing (%)"),
-    "updates.scope": ("只推送给这些分组（留空为全部）", "Only these groups (empty: every device)"),
+    "updates.scope": ("只推送给这些屏幕组（留空为全部）", "Only these groups (empty: every device)"),
     "updates.allow_downgrade": (
         "允许降级（运行较新版本的设备将退回此版本）",
         "Allow a downgrade (devices on a newer version go back to this one)",
@@ -1128,11 +1128,11 @@ TEXTS = TextTable({
     "updates.bad_share": (
         "失败比例上限必须是 0–99 之间的数字。", "The failure share must be a number from 0 to 99."
     ),
-    "updates.pins": ("固定版本的分组", "Groups pinned to a version"),
-    "updates.pinned": ("分组 {group} 固定为 {version}", "Group {group} stays at {version}"),
+    "updates.pins": ("固定版本的屏幕组", "Groups pinned to a version"),
+    "updates.pinned": ("屏幕组 {group} 固定为 {version}", "Group {group} stays at {version}"),
     "updates.unpin": ("取消固定", "Unpin"),
-    "updates.no_pins": ("没有固定版本的分组。", "No group is pinned."),
-    "updates.group": ("分组", "Group"),
+    "updates.no_pins": ("没有固定版本的屏幕组。", "No group is pinned."),
+    "updates.group": ("屏幕组", "Group"),
     "updates.pin": ("固定", "Pin"),
     "updates.repository": ("签名仓库", "Signed repository"),
     "updates.repository_help": (
@@ -1144,7 +1144,7 @@ TEXTS = TextTable({
     "updates.no_repository": ("尚未设置签名仓库。", "The signed repository is not set up yet."),
     "notice.release_uploaded": ("版本已核验并发布。", "Release verified and published."),
     "notice.rollout_started": (
-        "推送已开始：先行分组先更新。", "Rollout started: the canary group goes first."
+        "推送已开始：先行屏幕组先更新。", "Rollout started: the canary group goes first."
     ),
     "notice.rollout_pause": ("推送已暂停。", "Rollout paused."),
     "notice.rollout_resume": ("推送已继续。", "Rollout resumed."),
@@ -1326,7 +1326,7 @@ TEXTS = TextTable({
     "fleet.alert.no_messages": ("还没有发出消息。", "No messages yet."),
     "fleet.rules.title": ("告警规则", "Alert rules"),
     "fleet.rules.intro": (
-        "规则按屏幕分组设置；条件持续达到设定时间才告警，同一楼栋同时出问题只发一条消息。",
+        "规则按屏幕组设置；条件持续达到设定时间才告警，同一楼栋同时出问题只发一条消息。",
         "Rules are set per group of screens; a condition must last before it alerts, and screens of one "
         "building failing together make one message.",
     ),

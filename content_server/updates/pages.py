@@ -175,5 +175,9 @@ def acknowledge(
     user = page.user
     assert user is not None
     return _act(
-        page, session, now, lambda: services.acknowledge(session, alert_id, user, now), "update_alert_acknowledged"
+        page,
+        session,
+        now,
+        lambda: services.acknowledge(session, alert_id, user, now),
+        "update_alert_acknowledged",
     )

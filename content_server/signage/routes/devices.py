@@ -9,7 +9,6 @@ from fastapi.concurrency import run_in_threadpool
 
 from content_server.core.body_limit import max_body, raw_body
 from content_server.core.conditional import PRIVATE_REVALIDATE, conditional, strong_etag
-from content_server.core.db import release_connection
 from content_server.core.deps import (
     ClockDep,
     NowDep,

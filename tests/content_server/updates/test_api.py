@@ -263,7 +263,7 @@ def test_the_portal_page_in_both_languages(
     pair_device(app_client, groups=["canary"])
     page = _portal(app_client, lang)
     words = {
-        "zh": ("软件更新", "开始推送", "固定版本的分组"),
+        "zh": ("软件更新", "开始推送", "固定版本的屏幕组"),
         "en": ("Software updates", "Start a rollout", "pinned"),
     }
     assert all(w in page.text for w in words[lang]), page.text
