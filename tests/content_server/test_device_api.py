@@ -13,7 +13,7 @@ import pytest
 from schedules.protocol.device import Manifest
 from schedules.timeline import timeline
 from tests.fixtures.plays import book_campaign, fetch_manifest, scheduled_plays
-from tests.fixtures.server import AppClient, pair_device
+from tests.fixtures.server import AppClient, pair_device, request_queries
 from tests.fixtures.waiting import eventually
 
 
@@ -248,7 +248,6 @@ def test_downloads_after_a_poll_skip_the_database_until_the_screen_is_revoked(
 ) -> None:
     """A fleet downloads right after polling: those answers come from memory (no query), whole,
     ranged or 304, and stop the moment the operator revokes the screen."""
-    from sqlalchemy import event
 
     c = app_client
     op = c.auth(c.operator)
@@ -260,9 +259,7 @@ def test_downloads_after_a_poll_skip_the_database_until_the_screen_is_revoked(
     screen = pair_device(c, screen_class="indoor_small")
     polled = c.get("/api/v1/device/manifest", headers=screen.headers)
     url = Manifest.model_validate_json(polled.content).assets[0].url
-    queries: list[str] = []
-    engine = c.app.state.engine  # type: ignore[attr-defined]
-    event.listen(engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    queries = request_queries(c)
     whole = c.get(url, headers=screen.headers)
     part = c.get(url, headers={**screen.headers, "Range": "bytes=10-109"})
     cached = c.get(url, headers={**screen.headers, "If-None-Match": whole.headers["etag"]})

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, delete, event, text, update
+from sqlalchemy import create_engine, delete, text, update
 
 from content_server.core.security import sha256_hex
 from content_server.signage.models import Device
 from content_server.signage.services import screens
 from schedules.protocol.device import Manifest
-from tests.fixtures.server import AppClient, PairedDevice, pair_device
+from tests.fixtures.server import AppClient, PairedDevice, pair_device, request_queries
 from tests.portal.conftest import csrf_of, portal_login
 
 MANIFEST = "/api/v1/device/manifest"
@@ -45,11 +45,6 @@ class Polling:
         return self.client.get(self.asset_url, headers=self.device.headers).status_code
 
 
-# what the runtime's refresher reads every ``poll_cache_s / 2`` on a pool thread; any other query
-# while a poll is answered means the route answered it, not the fast path
-REFRESHER_READ = "SELECT manifest_state.generation, manifest_state.emergency_generation"
-
-
 def polling(client: AppClient, media_dir: Path) -> Polling:
     op = client.auth(client.operator)
     img = client.post(
@@ -62,14 +57,7 @@ def polling(client: AppClient, media_dir: Path) -> Polling:
     first = client.get(MANIFEST, headers=device.headers)
     assert first.status_code == 200
     asset_url = Manifest.model_validate_json(first.content).assets[0].url
-    queries: list[str] = []
-
-    def seen(*args: object) -> None:
-        statement = str(args[2])
-        if not statement.startswith(REFRESHER_READ):  # the background refresher, not a request
-            queries.append(statement)
-
-    event.listen(client.app.state.engine, "before_cursor_execute", seen)  # type: ignore[attr-defined]
+    queries = request_queries(client)
     p = Polling(client, device, first.headers["etag"], asset_url, queries)
     assert p.poll() == 304 and p.download() == 200
     assert queries == [], "the unchanged poll and the download were not answered by the fast path"
