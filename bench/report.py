@@ -44,6 +44,8 @@ RUNS: tuple[Run, ...] = (
     Run("soak", ("--switches", "10000", "--sessions", "1000"), 300),
     Run("content_render", ("--repeat", "20"), 180),
     Run("update_rollout", (), 300),
+    Run("update_devices", (), 420),  # a real player and kiosk through a good and a broken release
+    Run("fleet_ops", (), 420),
 )
 
 

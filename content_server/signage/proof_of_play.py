@@ -231,30 +231,41 @@ def judge(
     order = sorted(range(len(records)), key=lambda i: (records[i].started_at, str(records[i].id)))
     for i in order:
         r = records[i]
-        play = Interval.of(r.started_at, r.duration_s)
         why: Reason | None
         if _bad_ids(r):
             why = Reason.BAD_ID
-        elif play.end > now + policy.clock_skew:
-            why = Reason.FUTURE
-        elif r.started_at < now - policy.offline_window - policy.clock_skew:
-            why = Reason.TOO_OLD
+        elif not believable_start(r, now, policy):
+            # (compared without adding to a date a device chose: year 1 or 9999 must not overflow)
+            too_old = r.started_at < now - policy.offline_window - policy.clock_skew
+            why = Reason.TOO_OLD if too_old else Reason.FUTURE
         else:
             why = _vouched(r, served, policy)
-        if why is None and _overlaps(play, taken, tolerance):
-            why = Reason.OVERLAPS
         if why is None:
-            taken.append(play)
+            play = Interval.of(r.started_at, r.duration_s)
+            if _overlaps(play, taken, tolerance):
+                why = Reason.OVERLAPS
+            else:
+                taken.append(play)
         verdicts[i] = why
     return Judgement(tuple(verdicts))
 
 
-def span(records: Sequence[PlayRecord], longest_play: dt.timedelta) -> Interval | None:
-    """The time range whose stored plays can overlap ``records`` (for the service's query)."""
-    if not records:
+def believable_start(r: PlayRecord, now: dt.datetime, policy: PlayPolicy) -> bool:
+    """Neither older than the offline window nor ending in the future (``FUTURE``/``TOO_OLD``)."""
+    earliest = now - policy.offline_window - policy.clock_skew
+    return earliest <= r.started_at <= now + policy.clock_skew - dt.timedelta(seconds=r.duration_s)
+
+
+def span(
+    records: Sequence[PlayRecord], longest_play: dt.timedelta, *, now: dt.datetime, policy: PlayPolicy
+) -> Interval | None:
+    """The time range whose stored plays can overlap the believable ``records`` (for the service's
+    query); None when none is (a date a device made up never reaches the database)."""
+    plausible = [r for r in records if believable_start(r, now, policy)]
+    if not plausible:
         return None
-    start = min(r.started_at for r in records) - longest_play
-    end = max(r.started_at + dt.timedelta(seconds=r.duration_s) for r in records)
+    start = min(r.started_at for r in plausible) - longest_play
+    end = max(r.started_at + dt.timedelta(seconds=r.duration_s) for r in plausible)
     return Interval(start, end)
 
 

@@ -14,6 +14,7 @@ from content_server.signage.proof_of_play import (
     ServedManifest,
     judge,
     served_record,
+    span,
     still_needed,
 )
 from schedules.model import Catalogue, ItemKind, SlotSource, Zone
@@ -170,3 +171,22 @@ def test_the_served_history_is_compact_and_round_trips() -> None:
     assert ServedManifest.model_validate_json(blob) == record
     assert still_needed(record, T0 + dt.timedelta(days=14), POLICY)
     assert not still_needed(record, T0 + dt.timedelta(days=16), POLICY)
+
+
+def test_dates_at_the_ends_of_the_calendar_are_refused_not_a_server_error() -> None:
+    """Found by the API fuzz test: year 1 and year 9999 starts (with a long play) must be judged
+    like any other date, without date arithmetic overflowing, and never reach the overlap query."""
+    now = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
+    policy = PlayPolicy(offline_window=dt.timedelta(days=7))
+    odd = [
+        PlayRecord(id=uuid.uuid4(), item_id="i", started_at=dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+                   duration_s=0, completed=False),
+        PlayRecord(id=uuid.uuid4(), item_id="i",
+                   started_at=dt.datetime(1, 1, 1, 2, tzinfo=dt.timezone(dt.timedelta(minutes=1))),
+                   duration_s=3600, completed=True),
+        PlayRecord(id=uuid.uuid4(), item_id="i", started_at=dt.datetime(9999, 12, 31, 23, tzinfo=dt.UTC),
+                   duration_s=86400, completed=True),
+    ]
+    verdicts = judge(odd, [], [], now=now, policy=policy).verdicts
+    assert [str(v) for v in verdicts] == ["too_old", "too_old", "future"]
+    assert span(odd, dt.timedelta(hours=1), now=now, policy=policy) is None

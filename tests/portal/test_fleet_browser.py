@@ -282,9 +282,9 @@ def test_the_audit_trail_filters_and_exports(district: District, browser_page: P
     rows = page.locator("table.fleet-audit tbody tr")
     expect(rows.first).to_be_visible()
     texts = rows.all_inner_texts()
-    assert any("screen.created" in t for t in texts) and any(
+    assert any("屏幕 · 新建" in t for t in texts) and any(
         "设备" in t for t in texts
-    )  # operator and device
+    )  # operator and device; the action in words (its code stays the filter's and the CSV's)
     shoot(page, "fleet-audit-zh")
     with page.expect_download() as download:
         page.get_by_role("link", name="导出 CSV").click()

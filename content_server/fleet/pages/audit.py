@@ -71,6 +71,7 @@ def audit_page(
         "query": query,
         "bad_date": bad,
         "role_name": lambda role: common.label_of(page, role, ("role", "fleet.device", "fleet.actor")),
+        "action_label": lambda action: common.action_label(page, action),
         "offset": offset,
         "page_size": PAGE,
     }

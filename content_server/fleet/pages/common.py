@@ -25,6 +25,15 @@ def label_of(page: Page, value: str, prefixes: tuple[str, ...]) -> str:
     return page.t(key) if key else value
 
 
+def action_label(page: Page, action: str) -> str:
+    """An audit record's action for people: "<what> <done>" in the page's language (the code, e.g.
+    ``campaign.updated``, stays what the filter and the CSV use)."""
+    entity, _, verb = action.partition(".")
+    thing = label_of(page, entity, ("fleet.audit.entity",)).replace("_", " ")
+    done = label_of(page, verb, ("fleet.audit.verb",)).replace("_", " ").replace(".", " ")
+    return f"{thing} · {done}" if verb else thing
+
+
 def label(page: Page, field: str) -> str:
     """A form field's name as the form shows it."""
     name = field.removeprefix("config.")

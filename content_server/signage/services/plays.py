@@ -117,8 +117,10 @@ def _served(
     return served
 
 
-def _stored_near(conn: Connection, device_id: str, records: Sequence[PlayRecord]) -> list[Interval]:
-    reach = proof.span(records, LONGEST_PLAY)
+def _stored_near(
+    conn: Connection, device_id: str, records: Sequence[PlayRecord], now: dt.datetime, policy: PlayPolicy
+) -> list[Interval]:
+    reach = proof.span(records, LONGEST_PLAY, now=now, policy=policy)
     if reach is None:
         return []
     q = select(_PLAYS.c.started_at, _PLAYS.c.duration_s).where(
@@ -184,7 +186,7 @@ def ingest(conn: Connection, submissions: list[PlaySubmission]) -> list[PlayBatc
         for device_id, claims in fresh.items():
             records = [r for _, r in claims]
             now = max(submissions[n].now for n, _ in claims)
-            stored = _stored_near(conn, device_id, records)
+            stored = _stored_near(conn, device_id, records, now, latest.policy)
             judgement = proof.judge(records, served[device_id], stored, now=now, policy=latest.policy)
             for (n, r), why in zip(claims, judgement.verdicts, strict=True):
                 if why is None:
