@@ -28,7 +28,11 @@ from tests.content_server.test_cap import ALERT
 from tests.fixtures.server import LiveServer, pair_device
 
 LOCK_S = 5.0
-P99_LIMIT_S = 0.100
+# A poll that waited for the lock would take about LOCK_S; one answered beside it takes
+# milliseconds. The bound sits far from both, so a loaded machine (2 cores, stress-ng beside the
+# suite: 128-200 ms seen against the old 100 ms bound) cannot fail it and a blocked poll cannot
+# pass it. How fast polls are is the benchmarks' business (bench/server_poll.py).
+P99_LIMIT_S = LOCK_S / 10
 
 
 def png() -> bytes:
