@@ -217,9 +217,17 @@ def test_attract_plays_reach_the_advertisers_report(qtbot: QtBot, live: Live, me
     qtbot.waitUntil(lambda: app.playback is not None and app.playback.syncer.live is not None, timeout=20_000)
     loop, outbox = app.playback.loop, app.device.outbox
 
+    def reported() -> list[Any]:
+        rows: list[Any] = httpx.get(f"{server.api}/reports/plays", params={"campaign_id": camp["id"]},
+                                    headers=shop, timeout=10).json()
+        return rows
+
     def ad_played_whole() -> bool:
+        """Waiting in the outbox, or already uploaded by the kiosk's own plays job (it runs a few
+        seconds after start: on a loaded machine it may take the record before the test looks)."""
         records = [PlayRecord.model_validate_json(e.payload) for e in outbox.pending(PLAYS_TOPIC)]
-        return any(r.campaign_id == camp["id"] and r.completed for r in records)
+        waiting = any(r.campaign_id == camp["id"] and r.completed for r in records)
+        return waiting or any(r["completed_plays"] >= 1 for r in reported())
 
     for _ in range(20):  # the loop alternates the ad and the filler: move on until the ad played whole
         qtbot.waitUntil(lambda: loop.current is not None, timeout=5000)
@@ -230,10 +238,8 @@ def test_attract_plays_reach_the_advertisers_report(qtbot: QtBot, live: Live, me
         if ad_played_whole():
             break
     assert ad_played_whole()
-    assert app.reporter.upload_plays() >= 1
-    report = httpx.get(f"{server.api}/reports/plays", params={"campaign_id": camp["id"]}, headers=shop,
-                       timeout=10).json()
-    assert [(r["screen_id"], r["plays"] >= 1, r["completed_plays"] >= 1) for r in report] == [
+    app.reporter.upload_plays()  # what is still waiting (the plays job may have sent it already)
+    assert [(r["screen_id"], r["plays"] >= 1, r["completed_plays"] >= 1) for r in reported()] == [
         (live.kiosk.device_id, True, True)]
 
 
