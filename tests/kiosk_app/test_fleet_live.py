@@ -214,8 +214,16 @@ def test_attract_plays_reach_the_advertisers_report(qtbot: QtBot, live: Live, me
     clock = MovableClock(dt.datetime.now(dt.UTC))  # the loop's time moves on when the test says
     app = kiosks(clock=clock, backend=FakeMediaBackend())
     assert app.playback is not None
-    qtbot.waitUntil(lambda: app.playback is not None and app.playback.syncer.live is not None, timeout=20_000)
-    loop, outbox = app.playback.loop, app.device.outbox
+    syncer, loop, outbox = app.playback.syncer, app.playback.loop, app.device.outbox
+
+    def loop_has_the_manifest() -> bool:
+        """Live (its files verified) and taken by the loop on the GUI thread (a queued signal: on
+        a loaded machine it arrives after ``syncer.live`` is set, and till then the default plays)."""
+        program = loop.program
+        live = syncer.live
+        return live is not None and program is not None and getattr(program, "manifest", None) is live
+
+    qtbot.waitUntil(loop_has_the_manifest, timeout=60_000)
 
     def reported() -> list[Any]:
         rows: list[Any] = httpx.get(f"{server.api}/reports/plays", params={"campaign_id": camp["id"]},
