@@ -362,7 +362,7 @@ def run_kiosk(args: argparse.Namespace) -> dict[str, Any]:
                 sampler.take()
                 widgets.append(len(window.findChildren(QObject)))
                 leftover = [w.text() for w in window.findChildren(QWidget)
-                            if hasattr(w, "text") and f"{i:08d}"[-4:] in str(w.text())]
+                            if callable(getattr(w, "text", None)) and f"{i:08d}"[-4:] in str(w.text())]
                 if leftover:
                     raise SessionFailed(f"session {i}: the phone number is still on screen: {leftover}")
         seconds = time.perf_counter() - t0
