@@ -174,7 +174,8 @@ class Guard:
             if code == sm.RESTART_EXIT_CODE:
                 continue  # an update asked for it: start the new version at once
             self._stopping.wait(restart_delay_s)
-        return code
+        # a stop (SIGTERM: shutdown) between a rollback's restart and the next start is still a stop
+        return 0 if self._stopping.is_set() else code
 
     def run_once(self) -> int:
         state = recover(self.layout, self.journal, self.clock.now(), self.policy, self.own_version)

@@ -118,3 +118,20 @@ def test_nothing_installed_is_said_plainly(tmp_path: Path) -> None:
     layout = InstallLayout(tmp_path / "empty")
     with pytest.raises(NoWorkingVersion):
         recover(layout, Journal(layout.journal_path), NOW, POLICY)
+
+
+def test_a_stop_that_comes_just_after_a_rollback_restart_ends_the_guard_cleanly(tmp_path: Path) -> None:
+    """SIGTERM between a rollback's "start the old version now" and that start: exit 0, not 75.
+
+    systemd treats 75 as "start me again"; a shutdown then looked like a crash loop in the journal
+    of the unit (seen on a loaded CI machine, where the window is wide).
+    """
+    from signage_player.updater.guard import Guard
+
+    class RollsBackAsTheStopArrives(Guard):
+        def run_once(self) -> int:
+            self.stop()  # the SIGTERM handler, on the signal's own schedule
+            return sm.RESTART_EXIT_CODE
+
+    guard = RollsBackAsTheStopArrives(InstallLayout(tmp_path / "prefix"), "app", sm.Policy())
+    assert guard.supervise(restart_delay_s=0) == 0
