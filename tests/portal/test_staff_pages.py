@@ -113,6 +113,15 @@ def test_provider_sets_up_a_service_with_slots_for_the_kiosks(kiosk_env: InProce
     assert f'data-start="{tomorrow.isoformat()} 10:00"' in r.text and 'value="10:30"' in r.text
     past = env.client.post(f"/portal/services/{service_id.group(1)}/slots", data=dict(slot, day="2020-01-01"))
     assert past.status_code == 422
+    recurring = {"csrf_token": token, "first_day": tomorrow.isoformat(), "last_day": tomorrow.isoformat(),
+                 "start": "10:00", "end": "10:30", "capacity": "2"}  # fmt: skip
+    none_chosen = env.client.post(f"/portal/services/{service_id.group(1)}/slots/recurring", data=recurring)
+    assert none_chosen.status_code == 422 and "请至少选择一天" in none_chosen.text
+    backwards = env.client.post(
+        f"/portal/services/{service_id.group(1)}/slots/recurring",
+        data=dict(recurring, start="11:00", weekdays=[str(tomorrow.weekday())]),
+    )
+    assert backwards.status_code == 422 and "结束时间必须晚于开始时间" in backwards.text
     catalogue = env.client.get(f"{API}/kiosk/catalogue", headers=env.kiosk.headers).json()
     offer = next(s for s in catalogue["services"] if s["id"] == service_id.group(1))
     assert offer["price_minor"] == 3550 and offer["slots"][0]["remaining"] == 2

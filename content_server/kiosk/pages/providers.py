@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -149,6 +150,29 @@ def _refused(page: Page, session: Any, exc: Exception, form: dict[str, Any] | No
     return _services_page(page, session, [problem_text(page, exc)], form or dict(EMPTY_SERVICE))
 
 
+def _provider_post(
+    page: Page,
+    session: Any,
+    csrf_token: str,
+    change: Callable[[ProviderRow], object],
+    to: str,
+    notice: str,
+    form: dict[str, Any] | None = None,
+) -> Response:
+    """Every change a provider posts: CSRF, their own profile, one service call, back to ``to``.
+
+    A refusal (a rule of the service layer or a field to fix) shows the services page again with
+    the reason, and the typed ``form`` where there is one, so nothing typed is lost.
+    """
+    page.require_csrf(csrf_token)
+    assert page.user is not None
+    try:
+        change(merchants.profile_of(session, page.user.id))
+    except (ServerError, ValueError) as exc:
+        return _refused(page, session, exc, form)
+    return page.redirect(to, notice=notice)
+
+
 @router.get("/services")
 def services_page(page: ProviderPage, session: SessionDep) -> Response:
     return _services_page(page, session, [], dict(EMPTY_SERVICE))
@@ -207,14 +231,11 @@ def create_service(
     csrf_token: Csrf = "",
 ) -> Response:
     """A new service for the kiosks' catalogue."""
-    page.require_csrf(csrf_token)
-    assert page.user is not None
-    try:
-        provider = merchants.profile_of(session, page.user.id)
-        merchants.save_service(session, provider, _service_body(form), now)
-    except (ServerError, ValueError) as exc:
-        return _refused(page, session, exc, form)
-    return page.redirect("/portal/services", notice="service_saved")
+    return _provider_post(
+        page, session, csrf_token,
+        lambda provider: merchants.save_service(session, provider, _service_body(form), now),
+        "/portal/services", "service_saved", form,
+    )  # fmt: skip
 
 
 @router.post("/services/{service_id}")
@@ -227,14 +248,11 @@ def edit_service(
     csrf_token: Csrf = "",
 ) -> Response:
     """Change a service's name, description, price or length (kiosks see it at their next poll)."""
-    page.require_csrf(csrf_token)
-    assert page.user is not None
-    try:
-        provider = merchants.profile_of(session, page.user.id)
-        merchants.save_service(session, provider, _service_body(form), now, service_id)
-    except (ServerError, ValueError) as exc:
-        return _refused(page, session, exc)
-    return page.redirect(f"/portal/services#s-{service_id}", notice="service_updated")
+    return _provider_post(
+        page, session, csrf_token,
+        lambda provider: merchants.save_service(session, provider, _service_body(form), now, service_id),
+        f"/portal/services#s-{service_id}", "service_updated",
+    )  # fmt: skip
 
 
 @router.post("/services/{service_id}/delete")
@@ -246,16 +264,14 @@ def delete_service(
     confirm: Annotated[str, Form(max_length=8)] = "",
     csrf_token: Csrf = "",
 ) -> Response:
-    page.require_csrf(csrf_token)
-    assert page.user is not None
+    page.require_csrf(csrf_token)  # before saying anything about the form
     if confirm != "yes":
         raise PortalError("services.delete_need_confirm", 422)
-    try:
-        provider = merchants.profile_of(session, page.user.id)
-        merchants.delete_service(session, provider, service_id, now)
-    except ServerError as exc:
-        return _refused(page, session, exc)
-    return page.redirect("/portal/services", notice="service_deleted")
+    return _provider_post(
+        page, session, csrf_token,
+        lambda provider: merchants.delete_service(session, provider, service_id, now),
+        "/portal/services", "service_deleted",
+    )  # fmt: skip
 
 
 def _slot_times(page: Page, day: str, start: str, end: str) -> tuple[dt.datetime, dt.datetime]:
@@ -279,15 +295,13 @@ def add_slot(
     csrf_token: Csrf = "",
 ) -> Response:
     """One bookable time slot, typed as a local date and two local times."""
-    page.require_csrf(csrf_token)
-    assert page.user is not None
-    try:
-        provider = merchants.profile_of(session, page.user.id)
-        begins, ends = _slot_times(page, day, start, end)
-        merchants.add_slot(session, provider, service_id, begins, ends, capacity, now)
-    except (ServerError, ValueError) as exc:
-        return _refused(page, session, exc)
-    return page.redirect(f"/portal/services#s-{service_id}", notice="slot_added")
+    return _provider_post(
+        page, session, csrf_token,
+        lambda provider: merchants.add_slot(
+            session, provider, service_id, *_slot_times(page, day, start, end), capacity, now
+        ),
+        f"/portal/services#s-{service_id}", "slot_added",
+    )  # fmt: skip
 
 
 @router.post("/services/{service_id}/slots/recurring")
@@ -305,24 +319,22 @@ def add_recurring_slots(
     csrf_token: Csrf = "",
 ) -> Response:
     """Slots every chosen weekday between two dates, e.g. Mon–Fri 09:00–10:00 for a month."""
-    page.require_csrf(csrf_token)
-    assert page.user is not None
-    try:
-        provider = merchants.profile_of(session, page.user.id)
+
+    def add(provider: ProviderRow) -> None:
         t_start, t_end = forms.parse_time(start), forms.parse_time(end)
         if t_start is None or t_end is None:
             raise forms.FormError("campaign.need_times")
         days = frozenset(int(d) for d in weekdays or [] if d.isdigit())
-        plan = slot_plan.plan(
-            forms.parse_date(first_day), forms.parse_date(last_day), days, t_start, t_end, page.tz
-        )
+        try:
+            plan = slot_plan.plan(
+                forms.parse_date(first_day), forms.parse_date(last_day), days, t_start, t_end, page.tz
+            )
+        except slot_plan.PlanError as exc:
+            raise forms.FormError(exc.key, **exc.params) from exc
         added = merchants.add_recurring_slots(session, provider, service_id, plan, capacity, now)
-    except slot_plan.PlanError as exc:
-        return _refused(page, session, forms.FormError(exc.key, **exc.params))
-    except (ServerError, ValueError) as exc:
-        return _refused(page, session, exc)
-    log.info("%d recurring slots added to %s", added, service_id)
-    return page.redirect(f"/portal/services#s-{service_id}", notice="slots_added")
+        log.info("%d recurring slots added to %s", added, service_id)
+
+    return _provider_post(page, session, csrf_token, add, f"/portal/services#s-{service_id}", "slots_added")
 
 
 @router.post("/slots/{slot_id}")
@@ -337,26 +349,21 @@ def edit_slot(
     capacity: Annotated[int, Form(ge=1, le=1000)] = 1,
     csrf_token: Csrf = "",
 ) -> Response:
-    page.require_csrf(csrf_token)
-    assert page.user is not None
-    try:
-        provider = merchants.profile_of(session, page.user.id)
-        begins, ends = _slot_times(page, day, start, end)
-        merchants.update_slot(session, provider, slot_id, begins, ends, capacity, now)
-    except (ServerError, ValueError) as exc:
-        return _refused(page, session, exc)
-    return page.redirect("/portal/services", notice="slot_saved")
+    return _provider_post(
+        page, session, csrf_token,
+        lambda provider: merchants.update_slot(
+            session, provider, slot_id, *_slot_times(page, day, start, end), capacity, now
+        ),
+        "/portal/services", "slot_saved",
+    )  # fmt: skip
 
 
 @router.post("/slots/{slot_id}/delete")
 def delete_slot(
     page: ProviderPage, session: SessionDep, now: NowDep, slot_id: str, csrf_token: Csrf = ""
 ) -> Response:
-    page.require_csrf(csrf_token)
-    assert page.user is not None
-    try:
-        provider = merchants.profile_of(session, page.user.id)
-        merchants.delete_slot(session, provider, slot_id, now)
-    except ServerError as exc:
-        return _refused(page, session, exc)
-    return page.redirect("/portal/services", notice="slot_deleted")
+    return _provider_post(
+        page, session, csrf_token,
+        lambda provider: merchants.delete_slot(session, provider, slot_id, now),
+        "/portal/services", "slot_deleted",
+    )  # fmt: skip
