@@ -225,7 +225,8 @@ def test_building_3_goes_dark_the_duty_operator_acknowledges(
     expect(alerts).to_contain_text("无人确认")
     shoot(page, "fleet-wall-outage-zh")
     # buildings 1 and 2 have open alerts of the same rule too, in any order: open building 3's
-    alerts.locator(".fleet-alert", has_text="3号楼").get_by_role("link", name="屏幕离线 · Screens offline").click()
+    building3_alert = alerts.locator(".fleet-alert", has_text="3号楼")
+    building3_alert.get_by_role("link", name="屏幕离线 · Screens offline").click()
     expect(page.get_by_role("heading", name="受影响（5）")).to_be_visible()
     page.get_by_label("处理说明（必填）").fill("已通知电工检查 3 号楼弱电间交换机")
     page.get_by_role("button", name="确认，我来处理").click()
