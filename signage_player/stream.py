@@ -9,15 +9,14 @@ caller shows the scheduled content instead.
 from __future__ import annotations
 
 import logging
-import urllib.parse
 from typing import Any
 
+from schedules import liveitems
 from signage_player.errors import PlayerError
 from signage_player.streamwatch import Action, StreamPolicy, StreamState, StreamWatch
 
 log = logging.getLogger(__name__)
 
-SCHEMES = frozenset({"http", "https", "rtsp", "rtsps"})
 HEADLESS_ARGS = ("--vout=dummy", "--aout=dummy", "--no-xlib", "--intf=dummy", "--quiet")
 
 
@@ -26,10 +25,11 @@ class StreamError(PlayerError):
 
 
 def check_stream_url(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in SCHEMES or not parts.hostname:
-        raise StreamError("a live stream is an http(s) HLS playlist or an rtsp:// address")
-    return url
+    """The server's rule (:func:`schedules.liveitems.check_stream_url`), as the player's error."""
+    try:
+        return liveitems.check_stream_url(url)
+    except liveitems.AddressError as exc:
+        raise StreamError(exc.en) from exc
 
 
 class LiveStream:
