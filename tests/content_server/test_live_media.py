@@ -92,7 +92,7 @@ def test_the_manifest_carries_pages_and_streams_only_to_players_that_play_them(
     # an older player (no ``kinds``): no page, no stream, no field it does not know
     raw = c.get("/api/v1/device/manifest", headers=old.headers)
     assert raw.status_code == 200
-    for absent in (b"board.example.org", b"rtsp://", b'"web"', b'"stream"', b"allowed_hosts", b"load_timeout_s"):
+    for absent in (b"board.example.org", b"rtsp://", b'"web"', b'"stream"', b"allowed_hosts", b"timeout"):
         assert absent not in raw.content
     m_old = Manifest.model_validate_json(raw.content)
     assert {i.kind for i in m_old.catalogue.items.values()} == {ItemKind.IMAGE}
@@ -118,12 +118,12 @@ def test_the_manifest_carries_pages_and_streams_only_to_players_that_play_them(
         reply = c.post("/api/v1/device/heartbeat", json=beat, headers=dev.headers)
         assert reply.json()["manifest_version"] == m.version
         queries = request_queries(c)
-        again = c.get(f"/api/v1/device/manifest{query}", headers={**dev.headers, "If-None-Match": f'"{m.version}"'})
+        unchanged = {**dev.headers, "If-None-Match": f'"{m.version}"'}
+        again = c.get(f"/api/v1/device/manifest{query}", headers=unchanged)
         assert again.status_code == 304 and queries == []
 
     # the old player upgraded: its first poll naming the kinds gets them (not the cached 304)
-    upgraded = c.get(
-        "/api/v1/device/manifest?kinds=web,stream", headers={**old.headers, "If-None-Match": f'"{m_old.version}"'}
-    )
+    known = {**old.headers, "If-None-Match": f'"{m_old.version}"'}
+    upgraded = c.get("/api/v1/device/manifest?kinds=web,stream", headers=known)
     assert upgraded.status_code == 200
     assert f"m-{page['id']}" in Manifest.model_validate_json(upgraded.content).catalogue.items
