@@ -9,6 +9,7 @@ caller shows the scheduled content instead.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from schedules import liveitems
@@ -40,7 +41,10 @@ class LiveStream:
         now: float,
         instance: Any | None = None,
         network_caching_ms: int = 1000,
+        attach: Callable[[Any], None] | None = None,
     ) -> None:
+        """``attach(player)`` runs before the first play: the player's view hands libVLC its frame
+        buffer there (:meth:`signage_player.media.VlcBackend.play_stream`)."""
         import vlc  # loaded here: importing the module starts nothing
 
         self.url = check_stream_url(url)
@@ -52,6 +56,8 @@ class LiveStream:
         self.player = self._instance.media_player_new()
         self.watch = StreamWatch(policy, now)
         self.reconnects = 0
+        if attach is not None:
+            attach(self.player)
         self._open()
 
     def _open(self) -> None:

@@ -52,6 +52,17 @@ def off_the_record_profile() -> Any:
     return core.QWebEngineProfile(QApplication.instance())
 
 
+_PROFILE: list[Any] = []  # the application's one off-the-record profile, made on first use
+
+
+def shared_profile() -> Any:
+    """The player's one off-the-record profile (made on first use, owned by the application): every
+    web item's page uses it, so no page outlives it and nothing of any page is kept on disk."""
+    if not _PROFILE:
+        _PROFILE.append(off_the_record_profile())
+    return _PROFILE[0]
+
+
 class WebPageView(QWidget):
     loaded = Signal()
     failed = Signal(str)
