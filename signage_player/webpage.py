@@ -15,6 +15,7 @@ software path (``QTWEBENGINE_CHROMIUM_FLAGS="--no-sandbox --disable-gpu"`` as ro
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import urllib.parse
 from types import ModuleType
@@ -23,6 +24,7 @@ from typing import Any
 from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
+from schedules.model import ItemKind
 from signage_player.errors import PlayerError
 from signage_player.webpolicy import WebPagePolicy, host_allowed
 
@@ -40,6 +42,14 @@ def load_web_engine() -> tuple[ModuleType, ModuleType]:
     except ImportError as exc:
         raise WebUnavailable(f"Qt WebEngine is not available ({exc}); web pages are skipped") from exc
     return QtWebEngineCore, QtWebEngineWidgets
+
+
+def playable_kinds() -> frozenset[ItemKind]:
+    """The optional item kinds this player names in its manifest requests: live streams (libVLC is
+    always there) and web pages where Qt WebEngine is installed (found, not loaded), so a server
+    does not schedule pages a player would only skip."""
+    web = importlib.util.find_spec("PySide6.QtWebEngineWidgets") is not None
+    return frozenset({ItemKind.STREAM, *([ItemKind.WEB] if web else [])})
 
 
 def off_the_record_profile() -> Any:
