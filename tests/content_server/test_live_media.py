@@ -127,3 +127,4 @@ def test_the_manifest_carries_pages_and_streams_only_to_players_that_play_them(
     upgraded = c.get("/api/v1/device/manifest?kinds=web,stream", headers=known)
     assert upgraded.status_code == 200
     assert f"m-{page['id']}" in Manifest.model_validate_json(upgraded.content).catalogue.items
+

@@ -372,6 +372,10 @@ def replace(
     upload = visible(session, user, upload_id)
     if upload.id == row.id:
         raise Invalid("choose a new file to replace this one with")
+    if row.url is not None or upload.url is not None:
+        raise Invalid("a web page or live stream has no file to replace").in_both(
+            "网页或直播没有可替换的文件。", "A web page or live stream has no file to replace."
+        )
     if upload.owner_id != row.owner_id:
         raise NotFound("unknown media")
     if upload.status != "ready":  # a transcoding job still writes to the upload's own entry
