@@ -3,8 +3,18 @@ language; a refused address keeps the form; advertisers have no such form and ar
 
 from __future__ import annotations
 
-from tests.fixtures.server import AppClient
-from tests.portal.conftest import csrf_of, portal_login
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.fixtures.server import AppClient, LiveServer
+from tests.portal.conftest import (
+    assert_accessible,
+    assert_translated,
+    browser_login,
+    csrf_of,
+    portal_login,
+    shoot_all,
+)
 
 
 def test_the_library_page_adds_them_for_operators_in_both_languages(app_client: AppClient) -> None:
@@ -41,3 +51,26 @@ def test_the_library_page_adds_them_for_operators_in_both_languages(app_client: 
     assert library.status_code == 200 and "添加网页或直播" not in library.text
     refused = c.post("/portal/media/live", data={**form, "csrf_token": csrf_of(library.text)})
     assert refused.status_code == 403
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_an_operator_adds_a_booking_board_in_the_browser(live_server: LiveServer, browser_page: Page) -> None:
+    page = browser_page
+    browser_login(page, live_server.url, live_server.operator)
+    page.goto(live_server.url + "/portal/media")
+    page.get_by_label("地址").fill("https://board.example.org/today")
+    page.get_by_label("允许的其他主机").fill("cdn.example.org")
+    page.get_by_label("标题").last.fill("活动室预约看板")
+    page.get_by_role("button", name="添加", exact=True).click()
+    expect(page.get_by_text("已添加，可用于公告")).to_be_visible()
+    row = page.locator("tr", has_text="活动室预约看板")
+    expect(row).to_contain_text("网页")
+    expect(row).to_contain_text("https://board.example.org/today")
+    page.get_by_label("类型").first.select_option("stream")
+    page.get_by_label("地址").fill("https://tv.example.org/watch")
+    page.get_by_role("button", name="添加", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text(".m3u8")
+    assert_accessible(page)
+    assert_translated(page)
+    shoot_all(page, "media-live")

@@ -279,7 +279,9 @@ def servable(session: Session, user: User, media_id: str) -> Media:
     """The row if this user may download its file now: only a ready file is ever served."""
     row = visible(session, user, media_id)
     if row.url is not None:
-        raise NotFound("a web page or live stream has no file")
+        raise NotFound("a web page or live stream has no file").in_both(
+            "网页或直播没有文件。", "A web page or live stream has no file."
+        )
     if row.status != "ready":
         raise Conflict(f"the file is not ready ({row.status})").in_both(
             "文件尚未就绪（正在转码或转码失败）。",
