@@ -73,9 +73,9 @@ def test_bad_addresses_are_refused_with_a_reason_in_both_languages(
 
 
 def test_the_manifest_carries_pages_and_streams_only_to_players_that_play_them(
-    app_client: AppClient, media_dir: Path
+    any_db_client: AppClient, media_dir: Path
 ) -> None:
-    c = app_client
+    c = any_db_client
     op = c.auth(c.operator)
     page, stream = _live(c, op, BOARD), _live(c, op, LOBBY)
     img = c.post("/api/v1/media?filename=a.jpg", content=(media_dir / "small.jpg").read_bytes(), headers=op)
