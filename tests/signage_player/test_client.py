@@ -74,8 +74,10 @@ def test_the_manifest_request_names_the_optional_kinds_the_player_plays(other_ho
     refuse the whole manifest); a client that names none asks as an older player does."""
     _Recorder.seen.clear()
     for kinds in (LIVE_KINDS, frozenset()):
+        client = ServerClient(other_host, device_key="k", item_kinds=kinds)
         with pytest.raises(BadResponse):  # the recorder answers bytes, not a manifest
-            ServerClient(other_host, device_key="k", item_kinds=kinds).manifest()
+            client.manifest()
+        client.close()
     assert [path for path, _auth, _range in _Recorder.seen] == [
         "/api/v1/device/manifest?kinds=stream,web",
         "/api/v1/device/manifest",
