@@ -298,6 +298,30 @@ TEXTS = TextTable({
     "kind.image": ("图片", "Image"),
     "kind.video": ("视频", "Video"),
     "kind.text": ("文字", "Text"),
+    "kind.web": ("网页", "Web page"),
+    "kind.stream": ("直播", "Live stream"),
+    # web pages and live streams (operators only; no file, an address)
+    "media.live": ("添加网页或直播", "Add a web page or live stream"),
+    "media.live_help": (
+        "只添加社区自己管理的网页（如预约看板）或经审核的直播（HLS 的 .m3u8 地址或 rtsp:// 摄像头）。"
+        "屏幕只打开列出的主机；网页加载失败或直播中断时，屏幕改播排期中的其他内容。",
+        "Only pages the community controls (a booking board, a dashboard) or live streams you have "
+        "checked (an HLS .m3u8 address or an rtsp:// camera). Screens open only the hosts listed; when a "
+        "page fails to load or a stream stops, they play the rest of the schedule instead.",
+    ),
+    "media.live_kind": ("类型", "Type"),
+    "media.live_url": ("地址", "Address"),
+    "media.live_hosts": ("允许的其他主机", "Other allowed hosts"),
+    "media.live_hosts_help": (
+        "网页还会加载的主机（图片、脚本），用逗号或空格分隔，如 cdn.example.org 或 *.example.org；"
+        "网页自己的主机已包含。",
+        "Hosts the page also loads from (pictures, scripts), separated by commas or spaces, such as "
+        "cdn.example.org or *.example.org; the page's own host is always allowed.",
+    ),
+    "media.live_timeout": ("加载时限（秒）", "Load timeout (seconds)"),
+    "media.live_duration": ("每次播放时长（秒）", "Plays for (seconds)"),
+    "media.live_add": ("添加", "Add"),
+    "media.live_no_file": ("无文件：屏幕直接打开此地址。", "No file: screens open this address."),
     # campaigns
     "campaigns.title": ("广告投放", "Campaigns"),
     "campaigns.new": ("新建投放", "New campaign"),
@@ -676,7 +700,7 @@ TEXTS = TextTable({
     "announcements.new": ("发布公告", "New announcement"),
     "announcements.text_zh": ("中文内容", "Chinese text"),
     "announcements.text_en": ("英文内容", "English text"),
-    "announcements.image": ("配图（可选）", "Image (optional)"),
+    "announcements.image": ("配图、网页或直播（可选）", "Image, web page or live stream (optional)"),
     "announcements.no_image": ("不使用图片", "No image"),
     "announcements.priority": ("优先级", "Priority"),
     "announcements.valid_from": ("生效时间", "Valid from"),
@@ -1041,6 +1065,10 @@ TEXTS = TextTable({
         "File replaced; the approved campaigns using it wait for approval again.",
     ),
     "notice.media_deleted": ("素材已删除。", "Deleted."),
+    "notice.media_live_added": (
+        "已添加，可用于公告；播放前与其他素材一样需要排期。",
+        "Added: use it in announcements; it is scheduled like any other media.",
+    ),
     # proof of play
     "report.intro": (
         "您所有投放的播放次数，按社区当地日期统计。",

@@ -168,6 +168,10 @@ FIELD_LABELS: dict[str, str] = {
     "first_day": "services.first_day",
     "last_day": "services.last_day",
     "duration_s": "media.duration",
+    "load_timeout_s": "media.live_timeout",
+    "kind": "media.kind",
+    "url": "media.live_url",
+    "allowed_hosts": "media.live_hosts",
 }
 # values a message carries that are codes themselves: shown by their name in these tables
 VALUE_TABLES: tuple[str, ...] = ("state.", "case_state.", "booking_state.", "pay.state.", "verb.")
