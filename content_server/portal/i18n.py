@@ -1207,6 +1207,12 @@ TEXTS = TextTable({
     "fleet.peripheral.speaker": ("扬声器", "speaker"),
     "fleet.peripheral.touchscreen": ("触摸屏", "touchscreen"),
     "fleet.subject.payments": ("社区支付 → 商户通知", "Community pay → merchant notifications"),
+    "fleet.subject.rollout": ("软件更新 {version}", "Software update {version}"),
+    "fleet.detail.rollout_failed": (
+        "{n} 台设备更新后未通过健康检查，已退回原版本（{devices}）",
+        "{n} device(s) failed the health check after updating and went back to their previous version "
+        "({devices})",
+    ),
     # message words
     "fleet.kind.offline": ("离线", "offline"),
     "fleet.kind.frozen": ("画面冻结", "frozen picture"),
@@ -1216,6 +1222,7 @@ TEXTS = TextTable({
     "fleet.kind.payments": ("支付通知失败", "payment notifications failing"),
     "fleet.kind.cap_silent": ("预警源静默", "CAP feed silent"),
     "fleet.kind.emergency": ("紧急信息未送达", "emergency not shown everywhere"),
+    "fleet.kind.rollout": ("软件更新自动暂停", "software rollout paused itself"),
     "fleet.group.building": ("{n}号楼", "Building {n}"),
     "fleet.group.none": ("全部", "all"),
     "fleet.msg.tag_firing": ("【告警】", "[Alert]"),
@@ -1430,6 +1437,13 @@ TEXTS = TextTable({
         "紧急信息发布后，在设定秒数内未在所有目标屏幕上显示即告警（不受免打扰限制）。",
         "Alerts when an emergency is not on every targeted screen within the seconds set (quiet hours do "
         "not hold it).",
+    ),
+    "fleet.rule.help.rollout": (
+        "分批更新中某一批失败的设备超过该次更新设定的比例、更新自动暂停时告警；"
+        "继续、中止更新或在“软件更新”页确认后恢复。",
+        "Alerts when a software rollout pauses itself because more devices of a wave failed than the "
+        "rollout allows; it clears when the rollout is resumed or aborted, or its alert acknowledged on the "
+        "Software updates page.",
     ),
     "fleet.param.minutes": ("离线分钟数", "Minutes offline"),
     "fleet.param.min_free_mb": ("最少剩余空间（MB）", "Least free disk (MB)"),
