@@ -87,9 +87,9 @@ class KioskProcess:
     def tail(self, chars: int = 3000) -> str:
         return self.log_file.read_text(errors="replace")[-chars:]
 
-    def page(self, front: LiveServer) -> str | None:
-        """The page the kiosk's last heartbeat named (None before its first)."""
-        r = httpx.get(f"{front.api}/screens/{self.id}/status", headers=front.auth(front.operator), timeout=30)
+    def page(self, front: LiveServer, headers: dict[str, str]) -> str | None:
+        """The page the kiosk's last heartbeat named (None before its first); ``headers``: an operator's."""
+        r = httpx.get(f"{front.api}/screens/{self.id}/status", headers=headers, timeout=30)
         r.raise_for_status()
         page: str | None = (r.json().get("heartbeat") or {}).get("page")
         return page
@@ -97,10 +97,11 @@ class KioskProcess:
     def ready(self, front: LiveServer, timeout_s: float = 180) -> None:
         """Wait until the kiosk's heartbeat says it shows the service page."""
         deadline = time.monotonic() + timeout_s
+        headers = front.auth(front.operator)  # one sign-in: the login route is rate-limited
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise KioskError(f"kiosk {self.id} ended with {self.proc.returncode}:\n{self.tail()}")
-            if self.page(front) == SERVICE_PAGE:
+            if self.page(front, headers) == SERVICE_PAGE:
                 return
             time.sleep(0.5)
         raise KioskError(f"kiosk {self.id} not on a service page after {timeout_s:.0f} s:\n{self.tail()}")
