@@ -263,10 +263,11 @@ def main() -> int:
             print(f"fleet of {n} screens for {seconds:.0f} s; cuts after {warm_up:.0f} s", file=sys.stderr)
             started = time.time()
             front = stack.front
+            operator = front.auth(front.operator)  # signed in now: not under the fleet's load
 
             def emergency() -> None:  # mid-run, after the fleet's first heartbeats, before the cuts
                 time.sleep(args.heartbeat_every)
-                painted.update(emergency_ms(front, kiosks, shots=stack.base / "kiosk-shots"))
+                painted.update(emergency_ms(front, kiosks, shots=stack.base / "kiosk-shots", headers=operator))
 
             during = threading.Thread(target=emergency, name="kiosk-emergency")
             during.start()

@@ -180,12 +180,13 @@ class Painted:
 
 
 def emergency_ms(front: LiveServer, kiosks: list[KioskProcess], timeout_s: float = 30,
-                 shots: Path | None = None) -> dict[str, Painted]:
+                 shots: Path | None = None, headers: dict[str, str] | None = None) -> dict[str, Painted]:
     """Kiosk id -> how an emergency aimed at ``kiosks`` reached it: from the request creating it to
     the server storing the kiosk's heartbeat that names it on show (the kiosk names it once the
     overlay has painted, and beats at once); then a screenshot command's picture must show the
-    overlay (saved into ``shots`` for the eye). The emergency is ended afterwards."""
-    headers = front.auth(front.operator)
+    overlay (saved into ``shots`` for the eye). The emergency is ended afterwards. ``headers``: an
+    operator's, signed in beforehand (a sign-in under a loaded fleet is slow, and not what is timed)."""
+    headers = headers or front.auth(front.operator)
     with httpx.Client(headers=headers, timeout=30) as client:
         before = {k.id: (status(client, front.api, k.id)["heartbeat"] or {}).get("emergency_version")
                   for k in kiosks}
