@@ -267,7 +267,8 @@ def main() -> int:
 
             def emergency() -> None:  # mid-run, after the fleet's first heartbeats, before the cuts
                 time.sleep(args.heartbeat_every)
-                painted.update(emergency_ms(front, kiosks, shots=stack.base / "kiosk-shots", headers=operator))
+                shots = stack.base / "kiosk-shots"
+                painted.update(emergency_ms(front, kiosks, shots=shots, headers=operator))
 
             during = threading.Thread(target=emergency, name="kiosk-emergency")
             during.start()
