@@ -94,10 +94,9 @@ class KioskProcess:
         page: str | None = (r.json().get("heartbeat") or {}).get("page")
         return page
 
-    def ready(self, front: LiveServer, timeout_s: float = 180) -> None:
-        """Wait until the kiosk's heartbeat says it shows the service page."""
+    def ready(self, front: LiveServer, headers: dict[str, str], timeout_s: float = 180) -> None:
+        """Wait until the kiosk's heartbeat says it shows the service page (``headers``: an operator's)."""
         deadline = time.monotonic() + timeout_s
-        headers = front.auth(front.operator)  # one sign-in: the login route is rate-limited
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise KioskError(f"kiosk {self.id} ended with {self.proc.returncode}:\n{self.tail()}")
@@ -125,8 +124,9 @@ def start_kiosks(front: LiveServer, base: Path, count: int, timeout_s: float = 1
     try:
         for i in range(count):
             kiosks.append(KioskProcess.start(front, base, f"bench-kiosk-{i + 1}"))
+        headers = front.auth(front.operator)  # one sign-in: the login route is rate-limited
         with ThreadPoolExecutor(max(1, count)) as pool:
-            list(pool.map(lambda k: k.ready(front, timeout_s), kiosks))
+            list(pool.map(lambda k: k.ready(front, headers, timeout_s), kiosks))
     except BaseException:
         for k in kiosks:
             k.stop()
