@@ -37,6 +37,7 @@ from kiosk_app.screen import KioskScreen
 from kiosk_app.settings import KioskSettings
 from kiosk_app.speech import Speaker
 from kiosk_app.store import CaseMemory, CatalogueStore
+from kiosk_app.ui.emergency import EmergencyPanel
 from kiosk_app.ui.window import KioskWindow
 from kiosk_app.worker import QtRunner
 from schedules.clock import Clock
@@ -200,7 +201,7 @@ def build_app(
     workers = Workers()
     screen = KioskScreen(flow, window, playback, peripherals, speaker, store)
     emergency = EmergencyWatch(device.api, settings.emergency_wait_s, workers.stopping)
-    shown = ShownEmergency(emergency)
+    shown = ShownEmergency(emergency, window.emergency)
     reporter = Reporter(device, screen, app_version(), workers, emergency_version=lambda: shown.version,
                         updates=updates)
     shown.beat_now = lambda: workers.spawn(reporter.heartbeat, "heartbeat")
@@ -226,8 +227,8 @@ class ShownEmergency:
     painted its notice (received but not yet on screen is not shown), an ended one at once. Either
     way a heartbeat goes at once, so the server learns within moments, not at the next beat."""
 
-    def __init__(self, watch: EmergencyWatch) -> None:
-        self.watch = watch
+    def __init__(self, watch: EmergencyWatch, panel: EmergencyPanel) -> None:
+        self.watch, self.panel = watch, panel
         self.version: str | None = None  # read by the heartbeat thread
         self._pending: str | None = None
         self.beat_now: Callable[[], object] = lambda: None
@@ -235,7 +236,7 @@ class ShownEmergency:
     def on_changed(self, item: ContentItem | None, _loudness: str = "") -> None:
         """GUI thread, after the window took the change: on show once painted (an end: now)."""
         self._pending = self.watch.version
-        if item is None:
+        if item is None or self.panel.painted is item:  # ended, or painted before this slot ran
             self.on_painted()
 
     def on_painted(self) -> None:
