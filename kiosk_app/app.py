@@ -234,8 +234,15 @@ class ShownEmergency:
         self.beat_now: Callable[[], object] = lambda: None
 
     def on_changed(self, item: ContentItem | None, _loudness: str = "") -> None:
-        """GUI thread, after the window took the change: on show once painted (an end: now)."""
-        self._pending = self.watch.version
+        """GUI thread, after the window took the change: on show once painted (an end: now).
+
+        A queued change older than the watch's latest answer is passed over: the newer one is
+        queued behind it, and this one's version is no longer known (seen: "none" taken as the
+        emergency's version when both answers came before the GUI thread got to the first)."""
+        version, latest = self.watch.latest
+        if item is not latest:
+            return
+        self._pending = version
         if item is None or self.panel.painted is item:  # ended, or painted before this slot ran
             self.on_painted()
 

@@ -33,6 +33,8 @@ class EmergencyWatch(QObject):
         self.wait_s = wait_s
         self.stopping = stopping
         self.version: str | None = None  # the server's last answer; None until it answered
+        # the last answer's version and item, set together (one assignment) for slots on other threads
+        self.latest: tuple[str | None, ContentItem | None] = (None, None)
         self._backoff = Backoff(base_s=2, cap_s=60, rand=(rand or random.Random()).random)
 
     def run(self) -> None:
@@ -48,8 +50,9 @@ class EmergencyWatch(QObject):
                 continue
             self._backoff.succeeded()
             if state.version != self.version:
-                self.version = state.version
                 item: ContentItem | None = state.item if state.active else None
+                self.latest = (state.version, item)
+                self.version = state.version
                 log.info("emergency %s (%s)", "started" if item else "ended", state.loudness.value)
                 self.changed.emit(item, state.loudness.value)
 

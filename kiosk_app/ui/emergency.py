@@ -77,7 +77,8 @@ class EmergencyPanel(QFrame):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
-        if self.item is not None and self.painted is not self.item:
+        # isVisible: on the screen, not a grab (a heartbeat's screen hash) of a window not yet up
+        if self.item is not None and self.painted is not self.item and self.isVisible():
             self.painted = self.item
             self.on_painted()
 

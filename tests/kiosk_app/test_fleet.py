@@ -181,6 +181,33 @@ def test_emergency_covers_any_page_keeps_the_payment_and_is_read_aloud(
     assert find(app.window, "receipt_qr").isVisible()
 
 
+def test_the_heartbeat_names_an_emergency_once_its_notice_is_painted_and_tells_the_server_at_once(
+        qtbot: QtBot, make_kiosk: Callable[..., KioskApp], fake_devices: FakeDeviceServer) -> None:
+    """Received is not shown: "delivered to N of M" on the portal counts kiosks that painted it."""
+    app = make_kiosk(emergency_wait_s=20)
+    device_id = app.device.identity.device_id
+    assert device_id is not None
+    app.window.hide()  # nothing can be painted: a kiosk whose screen is not up yet
+    app.start()
+    beats = fake_devices.screens[device_id].heartbeats
+    on_air = qtbot.waitSignal(app.emergency.changed, timeout=5000,
+                              check_params_cb=lambda item, _loudness: item is not None)  # not "none"
+    with on_air:
+        fake_devices.set_emergency(device_id, text_item("fire", "火警 请勿乘电梯", "Fire: no lifts"))
+    app.reporter.heartbeat()
+    assert beats[-1].emergency_version != app.emergency.version  # on its way to the screen, not on it
+    before = len(beats)
+    app.window.show()
+    qtbot.waitUntil(lambda: app.window.emergency.painted is not None, timeout=5000)
+    # painted: a heartbeat goes at once (not at the next 60 s beat) and names the emergency
+    qtbot.waitUntil(lambda: len(beats) > before, timeout=5000)
+    assert beats[-1].emergency_version == app.emergency.version
+    with qtbot.waitSignal(app.emergency.changed, timeout=5000):
+        fake_devices.set_emergency(device_id, None)
+    # ended: told at once
+    qtbot.waitUntil(lambda: beats[-1].emergency_version == app.emergency.version, timeout=5000)
+
+
 def test_remote_commands_on_the_kiosk(qtbot: QtBot, make_kiosk: Callable[..., KioskApp],
                                       fake_devices: FakeDeviceServer, fake_api: FakeKioskApi,
                                       media_dir: Path) -> None:
