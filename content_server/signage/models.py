@@ -40,6 +40,9 @@ class Media(Base):
     problem: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # {"zh", "en"} when failed
     needs: Mapped[list[str]] = mapped_column(JSON, default=list)  # why it is transcoded (codes)
     screen_classes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # None: every class
+    # one slide drawn for several screen shapes: the variants share this key (a screen plays the
+    # nearest; see catalogue.nearest_variants); None for uploads
+    variant_of: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class AnnouncementRow(Base):

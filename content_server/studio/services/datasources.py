@@ -22,18 +22,16 @@ from content_server.core.errors import Invalid, NotFound
 from content_server.core.models import User
 from content_server.core.store import MediaStore
 from content_server.signage.models import AnnouncementRow
-from content_server.signage.services import library
-from content_server.studio.canvas import canvas_for
 from content_server.studio.designs import TemplateContent
 from content_server.studio.errors import DataProblem
 from content_server.studio.fetcher import Fetcher, FetchPolicy, Resolver, Validators
 from content_server.studio.fonts import FontBook
 from content_server.studio.models import DataSourceRow
 from content_server.studio.scheduler import SourceScheduler
-from content_server.studio.services.slides import STORED_CLASS, thumbnail
+from content_server.studio.services import shapes
+from content_server.studio.services.slides import thumbnail
 from content_server.studio.sources import SourceKind, SourceSpec, SourceState, refresh
 from schedules.clock import Clock
-from schedules.model import Orientation
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +134,7 @@ def refresh_source(
         row = get(session, source_id)
         spec = SourceSpec.model_validate(row.spec)
         fetcher = Fetcher(FetchPolicy.with_allow(row.allow_networks), resolver, clock)
-        canvases = tuple(canvas_for(STORED_CLASS, o) for o in Orientation)
+        canvases = tuple(shapes.canvases(session))
         before = _state(row)
         now = clock.now()
         after = refresh(spec, before, fetcher, canvases, book, now)
@@ -147,23 +145,16 @@ def refresh_source(
             owner = session.get(User, row.owner_id)
             assert owner is not None
             if after.slides:  # new data: new pictures (a 304 only confirms the old ones)
-                media_ids = {}
-                for (key, png), orientation in zip(after.slides, Orientation, strict=True):
-                    cv = canvases[list(Orientation).index(orientation)]
-                    assert key == cv.key
-                    media = library.add_rendered(
-                        session,
-                        store,
-                        owner,
-                        png,
-                        thumbnail(png),
-                        width=cv.width,
-                        height=cv.height,
-                        title=f"{spec.name} ({orientation.value})",
-                        duration_s=10.0,
-                        now=now,
-                    )
-                    media_ids[orientation.value] = media.id
+                by_key = {cv.key: cv for cv in canvases}
+                media_ids = shapes.store_variants(
+                    session,
+                    store,
+                    owner,
+                    [(by_key[key], png, thumbnail(png)) for key, png in after.slides],
+                    title=spec.name,
+                    duration_s=10.0,
+                    now=now,
+                )
                 row.media_ids = media_ids
                 row.content = after.content.model_dump(mode="json") if after.content else None
                 row.ticker = after.ticker
