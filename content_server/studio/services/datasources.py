@@ -14,6 +14,7 @@ import datetime as dt
 import ipaddress
 import logging
 import urllib.parse
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,6 +94,35 @@ def get(session: Session, source_id: str) -> DataSourceRow:
 
 def list_all(session: Session) -> list[DataSourceRow]:
     return list(session.scalars(select(DataSourceRow).order_by(DataSourceRow.created_at, DataSourceRow.id)))
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """A source as its page shows it: its spec, when its data runs out, whether screens show it now,
+    and what it shows (the headlines, a picture of the slide)."""
+
+    row: DataSourceRow
+    spec: SourceSpec
+    expires_at: dt.datetime | None
+    on_screens: bool
+    headlines: tuple[str, ...]
+    picture_id: str | None
+
+
+def view(session: Session, row: DataSourceRow, now: dt.datetime) -> SourceView:
+    spec = SourceSpec.model_validate(row.spec)
+    expires = row.fetched_at + dt.timedelta(seconds=spec.ttl_s) if row.fetched_at else None
+    ann = session.get(AnnouncementRow, row.announcement_id) if row.announcement_id else None
+    on_screens = (
+        ann is not None
+        and ann.state == "active"
+        and (ann.valid_until is None or ann.valid_until > now)
+        and bool(ann.media_ids or ann.ticker_text)
+    )
+    fields = (row.content or {}).get("fields", {})
+    headlines = tuple(line for line in str(fields.get("items.zh", "")).splitlines() if line.strip())
+    picture = row.media_ids.get("landscape") or next(iter(row.media_ids.values()), None)
+    return SourceView(row, spec, expires, on_screens, headlines, picture)
 
 
 def remove(session: Session, source_id: str, jobs: SourceScheduler | None) -> None:
