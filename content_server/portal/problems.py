@@ -120,6 +120,7 @@ PROBLEMS: tuple[Problem, ...] = (
     _p(r"allow_networks: '?(?P<item>.*?)'? is not an address or network .*", "problem.source_network"),
     _p(r"mapping: .*", "problem.source_mapping"),
     _p(r"unknown data source", "problem.source_unknown"),
+    _p(r"unknown PDF notice", "problem.not_found"),
     _p(r"(?:valid_from|valid_until): needs a time zone offset", "error.bad_date"),
     _p(r"dayparts(?:\.weekdays)?: .*", "problem.daypart"),
 )

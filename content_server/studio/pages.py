@@ -21,8 +21,9 @@ from content_server.studio.datamap import PRESETS
 from content_server.studio.designs import AUTHORED_DESIGNS, BILINGUAL_KINDS, DESIGNS, FieldKind
 from content_server.studio.palette import PALETTES
 from content_server.studio.routes import PDF_LIMITS, BookDep
-from content_server.studio.services import datasources, slides
+from content_server.studio.services import datasources, notices, slides
 from content_server.studio.sources import SourceKind, SourceSpec
+from schedules.model import Targeting
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def studio_page(page: MediaPage, session: SessionDep) -> Response:
         "slides": [(row, slides.media_of(session, row)) for row in slides.list_for(session, page.user)],
         "max_pdf_mb": PDF_LIMITS.max_bytes // (1024 * 1024),
         "max_pdf_pages": PDF_LIMITS.max_pages,
+        "pdfs": [(doc, notices.pages(session, doc)[:1]) for doc in notices.list_for(session, page.user)],
     }
     return page.render("studio.html", context, title_key="studio.title")
 
@@ -100,6 +102,18 @@ def edit_slide(slide_id: str, page: MediaPage, session: SessionDep) -> Response:
     assert page.user is not None
     row = slides.visible(session, page.user, slide_id)
     return _editor(page, session, row.design, row.id)
+
+
+@router.post("/studio/pdfs/{doc_id}/announce")
+def announce_pdf(
+    doc_id: str, page: OperatorPage, session: SessionDep, now: NowDep, csrf_token: Csrf = ""
+) -> Response:
+    """The whole PDF notice as one announcement, its pages in order, on every screen."""
+    page.require_csrf(csrf_token)
+    assert page.user is not None
+    doc = notices.visible(session, page.user, doc_id)
+    notices.announce(session, page.user, doc, title="", valid_until=None, targeting=Targeting(), now=now)
+    return page.redirect("/portal/announcements", notice="announcement_published")
 
 
 # ---- live data sources (operators) ----------------------------------------------------------------

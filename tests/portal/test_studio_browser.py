@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -167,3 +169,32 @@ def test_an_operator_registers_a_loopback_feed_sees_its_headlines_and_deletes_it
     broken.get_by_role("button", name="Delete source").click()
     expect(page.get_by_role("status")).to_contain_text("Source deleted")
     expect(page.locator("section.source")).to_have_count(1)
+
+
+def test_an_operator_uploads_a_long_pdf_notice_and_publishes_it_as_one_announcement(
+    live_server: LiveServer, browser_page: Page, tmp_path: Path
+) -> None:
+    from tests.content_server.studio.pdfs import notice
+
+    page = browser_page
+    url = live_server.url
+    browser_login(page, url, live_server.operator)
+    pdf = tmp_path / "rules.pdf"
+    pdf.write_bytes(notice(12))  # more than the ten pages the old 20-media limit allowed
+    page.goto(url + "/portal/studio")
+    page.get_by_label("PDF文件").set_input_files(str(pdf))
+    page.get_by_label("标题（可选）").fill("小区管理规约")
+    page.get_by_role("button", name="上传", exact=True).click()
+    page.wait_for_url(re.compile(r"/portal/media\?notice=uploaded"), timeout=60000)
+    page.goto(url + "/portal/studio")
+    row = page.get_by_role("row").filter(has_text="小区管理规约")
+    expect(row).to_contain_text("12")
+    shoot(page, "studio-pdfs-zh-desktop")
+    shoot(page, "studio-pdfs-zh-phone", phone=True)
+    row.get_by_role("button", name="作为一条公告发布（按页序播放全部页）").click()
+    page.wait_for_url(re.compile(r"/portal/announcements\?notice=announcement_published"))
+    expect(page.get_by_role("cell", name="小区管理规约", exact=True)).to_be_visible()
+    op = live_server.auth(live_server.operator)
+    listed = httpx.get(live_server.api + "/announcements", headers=op).json()
+    notice_ann = [a for a in listed if a["title"] == "小区管理规约"]
+    assert len(notice_ann) == 1 and len(notice_ann[0]["media_ids"]) == 24  # 12 pages × two shapes

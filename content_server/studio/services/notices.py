@@ -125,6 +125,13 @@ def visible(session: Session, user: User, doc_id: str) -> PdfDocument:
     return row
 
 
+def list_for(session: Session, user: User) -> list[PdfDocument]:
+    q = select(PdfDocument).order_by(PdfDocument.created_at.desc(), PdfDocument.id)
+    if user.role != "operator":
+        q = q.where(PdfDocument.owner_id == user.id)
+    return list(session.scalars(q))
+
+
 def pages(session: Session, doc: PdfDocument) -> list[PdfPageRow]:
     return list(
         session.scalars(
