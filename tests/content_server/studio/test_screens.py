@@ -3,6 +3,7 @@ registered screen shape reaching the screens of that shape through their manifes
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 
@@ -18,6 +19,7 @@ from schedules.model import ScreenClass
 from schedules.protocol.device import Manifest
 from tests.content_server.studio.pdfs import notice
 from tests.content_server.studio.samples import SAMPLES
+from tests.fixtures.plays import scheduled_plays
 from tests.fixtures.server import AppClient, PairedDevice, pair_device
 
 
@@ -48,6 +50,7 @@ def test_a_25_page_pdf_notice_plays_all_its_pages_in_order_as_one_announcement(a
     op = c.auth(c.operator)
     wide = pair_device(c, screen_class="outdoor_large")
     tall = pair_device(c, screen_class="indoor_small", orientation="portrait")
+    lobby = pair_device(c, screen_class="indoor_small", width=1024, height=768)  # 4:3
     r = c.post("/api/v1/studio/pdfs?title=小区管理规约", content=notice(25), headers=op)
     assert r.status_code == 201, r.text
     doc = r.json()
@@ -59,9 +62,17 @@ def test_a_25_page_pdf_notice_plays_all_its_pages_in_order_as_one_announcement(a
     ann_id = made.json()["announcement_id"]
     listed = c.get("/api/v1/announcements", headers=op).json()
     assert [a["title"] for a in listed if a["id"] == ann_id] == ["小区管理规约"]  # one notice
-    for dev, orientation in ((wide, "landscape"), (tall, "portrait")):
-        pages = [_sha_of(c, op, p["media_ids"][orientation]) for p in doc["pages"]]
-        assert _announced_shas(_manifest(c, dev), ann_id) == pages  # every page, in order, its own shape
+    for dev, shape in ((wide, "landscape"), (tall, "portrait"), (lobby, "1440x1080")):
+        pages = [_sha_of(c, op, p["media_ids"][shape]) for p in doc["pages"]]
+        assert len(set(pages)) == 25
+        manifest = _manifest(c, dev)
+        assert _announced_shas(manifest, ann_id) == pages  # every page, in order, its own shape
+        # and the screen plays them so: the first 25 slides of the notice are pages 1 to 25
+        now = c.clock.now()
+        plays = scheduled_plays(manifest, now, now + dt.timedelta(hours=1))
+        items = manifest.catalogue.items
+        played = [items[p["item_id"]].asset_sha256 for p in plays if p["announcement_id"] == ann_id]
+        assert played[:25] == pages
 
 
 def test_an_announcement_plays_at_most_sixty_pictures_on_a_screen(app_client: AppClient) -> None:
