@@ -1,8 +1,8 @@
 """Software updates on real devices: a real player and a real kiosk through a good and a broken release.
 
-The full run of ``tests/fixtures/update_e2e.py`` (the test runs it with the player alone): three
-releases of this checkout built with every dependency wheel (1.0.0, 2.0.0 with another welcome
-text, 3.0.0 that exits at start), published through the update API of ``signage-server serve``
+The run of ``tests/fixtures/update_e2e.py`` (as ``tests/integration/test_update_rollout.py`` does),
+timed: three releases of this checkout built with every dependency wheel (1.0.0, 2.0.0 with
+another welcome text, 3.0.0 that exits at start), published through the update API of ``signage-server serve``
 on loopback; a player and a kiosk on 1.0.0 under the update guard, offscreen. Rolling out 2.0.0
 brings both to it (the player paints the new text); rolling out 3.0.0 crashes both at start, each
 returns to 2.0.0 by itself and the rollout pauses. Every step is asserted; a failure exits 1.

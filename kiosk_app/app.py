@@ -37,10 +37,11 @@ from kiosk_app.screen import KioskScreen
 from kiosk_app.settings import KioskSettings
 from kiosk_app.speech import Speaker
 from kiosk_app.store import CaseMemory, CatalogueStore
+from kiosk_app.ui.emergency import EmergencyPanel
 from kiosk_app.ui.window import KioskWindow
 from kiosk_app.worker import QtRunner
 from schedules.clock import Clock
-from schedules.model import ScreenClass
+from schedules.model import ContentItem, ScreenClass
 from schedules.protocol.device import CommandKind, CommandOutcome, DeviceCommand
 from signage_player import (
     Backlight,
@@ -200,9 +201,13 @@ def build_app(
     workers = Workers()
     screen = KioskScreen(flow, window, playback, peripherals, speaker, store)
     emergency = EmergencyWatch(device.api, settings.emergency_wait_s, workers.stopping)
-    reporter = Reporter(device, screen, app_version(), workers, emergency_version=lambda: emergency.version,
+    shown = ShownEmergency(emergency, window.emergency)
+    reporter = Reporter(device, screen, app_version(), workers, emergency_version=lambda: shown.version,
                         updates=updates)
+    shown.beat_now = lambda: workers.spawn(reporter.heartbeat, "heartbeat")
     emergency.changed.connect(window.show_emergency)
+    emergency.changed.connect(shown.on_changed)  # after the window's slot (same thread, in order)
+    window.emergency.on_painted = shown.on_painted
     if playback is not None and attract is not None:
         emergency.changed.connect(playback.loop.set_remote_emergency)
         playback.manifest_live.connect(emergency.on_manifest)  # after playback's own slot
@@ -215,6 +220,29 @@ def build_app(
                    playback, attract)
     workers.unauthorized.connect(app._on_unauthorized)
     return app
+
+
+class ShownEmergency:
+    """The emergency state the kiosk's heartbeats name: the long-poll's version once the window has
+    painted its notice (received but not yet on screen is not shown), an ended one at once. Either
+    way a heartbeat goes at once, so the server learns within moments, not at the next beat."""
+
+    def __init__(self, watch: EmergencyWatch, panel: EmergencyPanel) -> None:
+        self.watch, self.panel = watch, panel
+        self.version: str | None = None  # read by the heartbeat thread
+        self._pending: str | None = None
+        self.beat_now: Callable[[], object] = lambda: None
+
+    def on_changed(self, item: ContentItem | None, _loudness: str = "") -> None:
+        """GUI thread, after the window took the change: on show once painted (an end: now)."""
+        self._pending = self.watch.version
+        if item is None or self.panel.painted is item:  # ended, or painted before this slot ran
+            self.on_painted()
+
+    def on_painted(self) -> None:
+        """GUI thread: the panel painted the notice."""
+        self.version = self._pending
+        self.beat_now()
 
 
 def _command_handlers(settings: KioskSettings, device: Device, flow: KioskFlow, window: KioskWindow,

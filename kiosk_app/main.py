@@ -15,12 +15,14 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication, QWidget
 
+    from kiosk_app.app import KioskApp
     from kiosk_app.http_api import HttpKioskApi
     from kiosk_app.settings import KioskSettings
     from signage_player import Device, MediaBackend
@@ -59,7 +61,9 @@ def _media_backend() -> MediaBackend | None:
         return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, started: Callable[[KioskApp], None] | None = None) -> int:
+    """``started`` (embedding: a benchmark's resident who taps through the pages) is called on the
+    GUI thread once the kiosk runs, with the app the command line built."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.hash_pin:
@@ -126,13 +130,13 @@ def main(argv: list[str] | None = None) -> int:
             log.info("stopped before pairing")
             device.close()
             return 0
-        return _run_kiosk(app, settings, device, api, stop)
+        return _run_kiosk(app, settings, device, api, stop, started)
     finally:
         watchdog.stop()
 
 
 def _run_kiosk(app: QApplication, settings: KioskSettings, device: Device, api: HttpKioskApi,
-               stop: threading.Event) -> int:
+               stop: threading.Event, started: Callable[[KioskApp], None] | None = None) -> int:
     from kiosk_app.app import build_app
     from kiosk_app.maintenance import app_version
     from kiosk_app.peripherals import UdevPeripherals
@@ -147,6 +151,8 @@ def _run_kiosk(app: QApplication, settings: KioskSettings, device: Device, api: 
     _show(kiosk.window, settings)
     kiosk.start()  # timers, heartbeats, proof of play, the emergency and command long-polls
     log.info("kiosk running as %s", device.identity.device_id)
+    if started is not None:
+        started(kiosk)
     try:
         return 0 if stop.is_set() else app.exec()
     finally:

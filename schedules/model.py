@@ -34,6 +34,14 @@ class ItemKind(StrEnum):
     IMAGE = "image"
     VIDEO = "video"
     TEXT = "text"
+    WEB = "web"  # a page the community controls, on its allowed hosts (protocol 1.2)
+    STREAM = "stream"  # a live HLS or RTSP stream (protocol 1.2)
+
+
+# Kinds a player understands only when it says so (``GET /device/manifest?kinds=web,stream``): an
+# older player refuses a whole manifest holding an item of a kind it does not know.
+LIVE_KINDS = frozenset({ItemKind.WEB, ItemKind.STREAM})
+BASE_KINDS = frozenset(ItemKind) - LIVE_KINDS
 
 
 class Priority(StrEnum):
@@ -106,7 +114,11 @@ class Screen(_Frozen):
 
 
 class ContentItem(_Frozen):
-    """One playable thing. Images and text have a configured duration; videos their real one."""
+    """One playable thing. Images, text, pages and streams have a configured duration; videos their real one.
+
+    Web pages and streams carry their address (and a page its allowed hosts and load timeout);
+    those fields are left out of the wire form when unset, so what older players parse is unchanged.
+    """
 
     id: str
     kind: ItemKind
@@ -116,6 +128,15 @@ class ContentItem(_Frozen):
     title: str = ""
     screen_classes: frozenset[ScreenClass] = frozenset(ScreenClass)
     orientations: frozenset[Orientation] = frozenset(Orientation)
+    url: str | None = Field(None, max_length=2000, exclude_if=lambda v: v is None)  # WEB, STREAM
+    allowed_hosts: tuple[str, ...] = Field((), max_length=20, exclude_if=lambda v: not v)  # WEB
+    load_timeout_s: float | None = Field(None, gt=0, le=120, exclude_if=lambda v: v is None)  # WEB
+
+    @model_validator(mode="after")
+    def _address(self) -> ContentItem:
+        if (self.kind in LIVE_KINDS) != (self.url is not None):
+            raise ValueError("url: web pages and streams have one, other items none")
+        return self
 
 
 class Targeting(_Frozen):
@@ -221,6 +242,34 @@ class Catalogue(_Frozen):
     house_rules: dict[ScreenClass, HouseRules] = Field(default_factory=lambda: dict(DEFAULT_HOUSE_RULES))
     # group name -> overrides; left out of the wire form when empty, so older players still parse
     group_house_rules: dict[str, HouseRulesOverride] = Field(default_factory=dict, exclude_if=lambda v: not v)
+
+
+def for_kinds(catalogue: Catalogue, kinds: frozenset[ItemKind]) -> Catalogue:
+    """``catalogue`` without the items of kinds a player does not know, and without announcements
+    and campaigns left with nothing to play: the same catalogue when nothing is dropped."""
+    dropped = {i for i, item in catalogue.items.items() if item.kind not in kinds}
+    if not dropped:
+        return catalogue
+
+    def kept(ids: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(i for i in ids if i not in dropped)
+
+    return catalogue.model_copy(
+        update={
+            "items": {i: item for i, item in catalogue.items.items() if i not in dropped},
+            "announcements": tuple(
+                a.model_copy(update={"item_ids": kept(a.item_ids)})
+                for a in catalogue.announcements
+                if kept(a.item_ids)
+            ),
+            "campaigns": tuple(
+                c.model_copy(update={"item_ids": kept(c.item_ids)})
+                for c in catalogue.campaigns
+                if kept(c.item_ids)
+            ),
+            "filler_item_ids": kept(catalogue.filler_item_ids),
+        }
+    )
 
 
 def screen_house_rules(catalogue: Catalogue, screen: Screen) -> HouseRules:

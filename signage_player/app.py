@@ -39,6 +39,7 @@ from signage_player.restart import Restart
 from signage_player.updater.runner import updates_for_device
 from signage_player.usb import BundleImporter
 from signage_player.watchdog import Watchdog
+from signage_player.webpage import playable_kinds
 from signage_player.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def build_player(settings: PlayerSettings, backend: MediaBackend, clock: Clock, 
     rand = rand or random.Random()
     if api is None:
         limit = s.download_limit_kb_s * 1000 if s.download_limit_kb_s else None
-        api = ServerClient(s.server_url, max_bytes_per_s=limit)
+        api = ServerClient(s.server_url, max_bytes_per_s=limit, item_kinds=playable_kinds())
     device = Device.open(s.data_dir, api, clock)
     restart = Restart()
     updates = updates_for_device(device, s.server_url, s.version, restart.requested.emit,

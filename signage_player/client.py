@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from pydantic import BaseModel, ValidationError
 
+from schedules.model import ItemKind
 from schedules.protocol.device import (
     CommandAck,
     CommandList,
@@ -31,6 +32,7 @@ from schedules.protocol.device import (
     PairingStatus,
     PlayBatch,
     PlayBatchResult,
+    kinds_query,
 )
 from signage_player.device_api import (
     API,
@@ -56,8 +58,11 @@ class ServerClient:
         session: requests.Session | None = None,
         timeout: float = 15.0,
         max_bytes_per_s: float | None = None,
+        item_kinds: frozenset[ItemKind] = frozenset(),
     ) -> None:
-        """``max_bytes_per_s`` caps download speed (players on metered or shared links)."""
+        """``max_bytes_per_s`` caps download speed (players on metered or shared links);
+        ``item_kinds`` are the optional kinds (web pages, streams) its manifest may hold."""
+        self.kinds = kinds_query(item_kinds)
         self.base_url = base_url.rstrip("/") + "/"
         self.max_bytes_per_s = max_bytes_per_s
         self.device_key = device_key
@@ -84,7 +89,8 @@ class ServerClient:
 
     def manifest(self, etag: str | None = None) -> ManifestResult:
         headers = {"If-None-Match": etag} if etag else {}
-        r = self._request("GET", f"{API}/device/manifest", headers=headers, ok=(200, 304))
+        query = f"?kinds={self.kinds}" if self.kinds else ""
+        r = self._request("GET", f"{API}/device/manifest{query}", headers=headers, ok=(200, 304))
         if r.status_code == 304:
             return ManifestResult(None, etag)
         return ManifestResult(_parse(Manifest, r), r.headers.get("ETag"))

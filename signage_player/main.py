@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from signage_player.device import prepare_process
 
     prepare_process()
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from schedules.clock import SystemClock
@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     from signage_player.errors import PlayerError
     from signage_player.media import VlcBackend
 
+    # Qt WebEngine (web-page items) needs shared GL contexts, set before the application exists
+    QApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     qapp = QApplication(sys.argv[:1])
     try:
         backend = VlcBackend(wait=False)

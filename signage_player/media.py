@@ -21,6 +21,8 @@ from PySide6.QtCore import QObject, QSize, QSocketNotifier, QTimer, Signal
 from PySide6.QtGui import QColor, QImage
 
 from signage_player.errors import PlayerError
+from signage_player.stream import LiveStream
+from signage_player.streamwatch import StreamPolicy
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class MediaBackend(QObject):
     frame_ready = Signal()
     finished = Signal()
     failed = Signal(str)
+    plays_streams = False  # :meth:`play_stream` works
 
     def probe(self, path: Path) -> VideoInfo:
         """Read size and length without playing (used to preload the next item)."""
@@ -64,6 +67,11 @@ class MediaBackend(QObject):
     def frame(self) -> QImage | None:
         """The latest decoded frame, or None before the first one."""
         raise NotImplementedError
+
+    def play_stream(self, url: str, target: QSize, policy: StreamPolicy, now: float) -> LiveStream:
+        """Start a live stream into the frame buffer (``stop`` ends it); the caller steps the returned
+        stream's watch. MediaError when this back end plays no streams."""
+        raise MediaError("this media back end plays no live streams")
 
     def close(self) -> None:
         """Release the engine; the back end is unusable afterwards."""
@@ -201,6 +209,7 @@ class VlcBackend(MediaBackend):
     """
 
     POSTERS = 8
+    plays_streams = True
 
     def __init__(self, extra_args: tuple[str, ...] = (), audio: bool = False, wait: bool = True) -> None:
         """Start libVLC; MediaError if it cannot. With ``wait=False`` it starts on a helper thread
@@ -211,6 +220,8 @@ class VlcBackend(MediaBackend):
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._pre_key: tuple[str, int, int] | None = None
+        self._stream: LiveStream | None = None
+        self._stream_sink: _FrameSink | None = None
         self._posters: dict[tuple[str, int, int], QImage] = {}
         self._latest: QImage | None = None
         self._ready = threading.Event()
@@ -290,6 +301,7 @@ class VlcBackend(MediaBackend):
         self._engine()
         w, h = fit_size(info.width, info.height, target)
         self._state_timer.stop()
+        self._stop_stream()
         if self._pre_key == (str(path), w, h):  # still prerolling this very file: no use any more
             self._pre.deactivate()
             self._pre.player.stop()
@@ -302,11 +314,33 @@ class VlcBackend(MediaBackend):
         if self._latest is not None:
             self.frame_ready.emit()  # the prerolled first frame, painted now
 
+    def play_stream(self, url: str, target: QSize, policy: StreamPolicy, now: float) -> LiveStream:
+        """A live stream on its own libVLC player decoding into its own buffer, sized 16:9 within
+        ``target`` (a stream's size is known only once it plays); the view paints its frames."""
+        self._engine()
+        self.stop()
+        w, h = fit_size(16, 9, target)
+
+        def attach(player: Any) -> None:
+            self._stream_sink = _FrameSink(self._vlc, player, self._wake_w)
+            self._stream_sink.configure(w, h)
+
+        self._stream = LiveStream(url, policy, now, instance=self._instance, attach=attach)
+        return self._stream
+
+    def _stop_stream(self) -> None:
+        stream, sink, self._stream, self._stream_sink = self._stream, self._stream_sink, None, None
+        if sink is not None:
+            sink.deactivate()
+        if stream is not None:
+            stream.close()
+
     def stop(self) -> None:
         self._state_timer.stop()
         self._latest = None
         if not self._ready.is_set() or self._start_error is not None:
             return
+        self._stop_stream()
         self._main.deactivate()
         self._main.player.stop()
 
@@ -347,6 +381,8 @@ class VlcBackend(MediaBackend):
             self._pre.deactivate()
             self._pre.player.stop()
         frame = self._main.take()
+        if self._stream_sink is not None:
+            frame = self._stream_sink.take() or frame
         if frame is not None:
             self._latest = frame
             self.frame_ready.emit()

@@ -21,7 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from schedules.clock import Clock, SystemClock
-from schedules.model import ContentItem, ItemKind, SlotSource
+from schedules.model import LIVE_KINDS, ContentItem, ItemKind, SlotSource
 from schedules.protocol.device import Loudness, PlayRecord
 from signage_player.media import MediaError
 from signage_player.outbox import Outbox
@@ -35,6 +35,7 @@ PRELOAD_S = 0.5
 COMPLETE_TOLERANCE_S = 0.5
 EMERGENCY_CHECK_MS = 1000
 CLOCK_STEP_TOLERANCE_S = 2.0  # wall minus monotonic moving more than this is a clock step
+FILE_KINDS = frozenset({ItemKind.IMAGE, ItemKind.VIDEO})  # played from a cached, verified file
 
 
 @dataclass
@@ -44,6 +45,7 @@ class _Playing:
     started_wall: dt.datetime
     started_mono: float
     due_mono: float  # when the switch was scheduled to happen
+    shown_mono: float | None  # when it was first on screen: a page once loaded, a stream once it plays
 
 
 class PlayLoop(QObject):
@@ -252,7 +254,10 @@ class PlayLoop(QObject):
     def _show(self, entry: Entry, prepared: Prepared, now: dt.datetime) -> None:
         self._finish_current(completed=True)
         due = self._due_mono
-        self.current = _Playing(entry, prepared.playable.item, now, self.clock.monotonic(), due)
+        mono = self.clock.monotonic()
+        item = prepared.playable.item
+        shown = None if item.kind in LIVE_KINDS else mono  # a page or stream counts from its first frame
+        self.current = _Playing(entry, item, now, mono, due, shown)
         self.item_started.emit(prepared.item_id)
         self.view.main.show_prepared(prepared)
 
@@ -278,7 +283,7 @@ class PlayLoop(QObject):
 
     def _prepare(self, item: ContentItem) -> Prepared:
         path = None
-        if item.kind is not ItemKind.TEXT:
+        if item.kind in FILE_KINDS:
             if item.asset_sha256 is None:
                 raise MediaError(f"{item.id}: no asset")
             found = self.resolve(item.asset_sha256)
@@ -291,11 +296,12 @@ class PlayLoop(QObject):
 
     def _finish_current(self, completed: bool) -> None:
         cur, self.current = self.current, None
-        if cur is None:
-            return
-        duration = max(0.0, self.clock.monotonic() - cur.started_mono)
+        if cur is None or cur.shown_mono is None:
+            return  # a page that never loaded, a stream that never played: nothing was shown
+        mono = self.clock.monotonic()
+        duration = max(0.0, mono - cur.shown_mono)
         planned = (cur.entry.end - cur.entry.start).total_seconds()
-        done = completed and duration + COMPLETE_TOLERANCE_S >= planned
+        done = completed and mono - cur.started_mono + COMPLETE_TOLERANCE_S >= planned
         if self._emergency_shown is not None:
             done = False
         record = PlayRecord(
@@ -303,7 +309,7 @@ class PlayLoop(QObject):
             item_id=cur.item.id,
             campaign_id=None if cur.entry.is_default else cur.entry.campaign_id,
             announcement_id=None if cur.entry.is_default else cur.entry.announcement_id,
-            started_at=cur.started_wall,
+            started_at=cur.started_wall + dt.timedelta(seconds=cur.shown_mono - cur.started_mono),
             duration_s=min(duration, 86400),
             completed=done,
         )
@@ -369,6 +375,8 @@ class PlayLoop(QObject):
     def _on_frame_painted(self, item_id: str, at_mono: float) -> None:
         cur = self.current
         if cur is not None and cur.item.id == item_id:
+            if cur.shown_mono is None:
+                cur.shown_mono = max(cur.started_mono, self.clock.monotonic())
             self.frame_shown.emit(item_id, max(0.0, at_mono - cur.due_mono))
 
     def _on_video_failed(self, item_id: str, reason: str) -> None:

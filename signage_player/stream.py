@@ -9,15 +9,15 @@ caller shows the scheduled content instead.
 from __future__ import annotations
 
 import logging
-import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
+from schedules import liveitems
 from signage_player.errors import PlayerError
 from signage_player.streamwatch import Action, StreamPolicy, StreamState, StreamWatch
 
 log = logging.getLogger(__name__)
 
-SCHEMES = frozenset({"http", "https", "rtsp", "rtsps"})
 HEADLESS_ARGS = ("--vout=dummy", "--aout=dummy", "--no-xlib", "--intf=dummy", "--quiet")
 
 
@@ -26,10 +26,11 @@ class StreamError(PlayerError):
 
 
 def check_stream_url(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in SCHEMES or not parts.hostname:
-        raise StreamError("a live stream is an http(s) HLS playlist or an rtsp:// address")
-    return url
+    """The server's rule (:func:`schedules.liveitems.check_stream_url`), as the player's error."""
+    try:
+        return liveitems.check_stream_url(url)
+    except liveitems.AddressError as exc:
+        raise StreamError(exc.en) from exc
 
 
 class LiveStream:
@@ -40,7 +41,10 @@ class LiveStream:
         now: float,
         instance: Any | None = None,
         network_caching_ms: int = 1000,
+        attach: Callable[[Any], None] | None = None,
     ) -> None:
+        """``attach(player)`` runs before the first play: the player's view hands libVLC its frame
+        buffer there (:meth:`signage_player.media.VlcBackend.play_stream`)."""
         import vlc  # loaded here: importing the module starts nothing
 
         self.url = check_stream_url(url)
@@ -52,6 +56,8 @@ class LiveStream:
         self.player = self._instance.media_player_new()
         self.watch = StreamWatch(policy, now)
         self.reconnects = 0
+        if attach is not None:
+            attach(self.player)
         self._open()
 
     def _open(self) -> None:

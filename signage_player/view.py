@@ -1,9 +1,13 @@
-"""The playback widget: images, libVLC video and CJK text in zones, ticker, clock, emergency overlay.
+"""The playback widget: images, libVLC video, live streams, web pages and CJK text in zones, ticker,
+clock, emergency overlay.
 
 :class:`SignageView` only shows things; what to show and when comes from the play loop
 (:mod:`signage_player.playloop`), which the kiosk's attract loop reuses. Items are prepared
 (decoded, probed, laid out) before their turn, so a switch is one repaint. The previous
-picture stays on screen until the next one has its first frame: never black.
+picture stays on screen until the next one has its first frame: never black. A web page shows
+once it has loaded (until then the last picture stays); a page that fails to load, or a stream its
+:class:`~signage_player.streamwatch.StreamWatch` gives up on, is reported as ``video_failed`` and
+the play loop shows the schedule's fallback instead.
 """
 
 from __future__ import annotations
@@ -32,9 +36,14 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 
 from schedules.clock import Clock, SystemClock
+from schedules.liveitems import DEFAULT_LOAD_TIMEOUT_S
 from schedules.model import ContentItem, ItemKind, ScreenClass
 from schedules.protocol.device import Loudness
 from signage_player.media import MediaBackend, MediaError, VideoInfo
+from signage_player.stream import LiveStream, StreamError, check_stream_url
+from signage_player.streamwatch import Action, StreamPolicy
+from signage_player.webpage import WebPageView, WebUnavailable, load_web_engine, shared_profile
+from signage_player.webpolicy import WebPagePolicy
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +68,8 @@ class Prepared:
     image: QImage | None = None
     video: VideoInfo | None = None
     text: str = ""
+    web: WebPagePolicy | None = None  # a web page, shown once loaded
+    stream: str | None = None  # a live stream's address
     prepared_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -116,11 +127,17 @@ class MainZone(QWidget):
 
     frame_painted = Signal(str, float)  # item id, monotonic time of its first painted frame
     video_finished = Signal(str)
-    video_failed = Signal(str, str)
+    video_failed = Signal(str, str)  # a video, stream or page that failed: item id, reason
 
     def __init__(self, backend: MediaBackend, parent: QWidget | None = None, crossfade_ms: int = 0,
-                 langs: Sequence[str] = DEFAULT_LANGS) -> None:
+                 langs: Sequence[str] = DEFAULT_LANGS, stream_policy: StreamPolicy | None = None) -> None:
         super().__init__(parent)
+        self.stream_policy = stream_policy or StreamPolicy()
+        self.page: WebPageView | None = None  # the web page on show (or loading)
+        self._stream: LiveStream | None = None
+        self._stream_timer = QTimer(self)
+        self._stream_timer.setInterval(STREAM_STEP_MS)
+        self._stream_timer.timeout.connect(self._on_stream_step)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.backend = backend
         self.crossfade_ms = crossfade_ms
@@ -149,6 +166,15 @@ class MainZone(QWidget):
             if not text.strip():
                 raise MediaError(f"{item.id}: text item without text")
             return Prepared(playable, text=text)
+        if item.kind is ItemKind.WEB:
+            return Prepared(playable, web=_web_policy(item))
+        if item.kind is ItemKind.STREAM:
+            if not self.backend.plays_streams:
+                raise MediaError(f"{item.id}: this media back end plays no live streams")
+            try:
+                return Prepared(playable, stream=check_stream_url(item.url or ""))
+            except StreamError as exc:
+                raise MediaError(f"{item.id}: {exc}") from exc
         if playable.path is None:
             raise MediaError(f"{item.id}: no local file")
         try:
@@ -208,8 +234,11 @@ class MainZone(QWidget):
 
     def show_prepared(self, prepared: Prepared) -> None:
         previous = self.current
-        if previous is not None and previous.video is not None:
+        if previous is not None and (previous.video is not None or previous.stream is not None):
             self.backend.stop()
+        self._stream_timer.stop()
+        self._stream = None
+        self._close_page()
         self.current = prepared
         self._text_font = None
         self._first_frame_pending = True
@@ -223,12 +252,83 @@ class MainZone(QWidget):
             self._video_started = time.monotonic()
             self.backend.play(prepared.playable.path, self.size(), prepared.video)
             return  # the first frame paints when libVLC delivers it; until then the last picture stays
+        if prepared.stream is not None:
+            self._start_stream(prepared)
+            return
+        if prepared.web is not None:
+            self._open_page(prepared, prepared.web)
+            self.update()
+            return  # the page shows once loaded; until then the last picture stays
         self.repaint()
 
+    # -- live streams and web pages ----------------------------------------------------------
+
+    def _start_stream(self, prepared: Prepared) -> None:
+        try:
+            self._stream = self.backend.play_stream(
+                prepared.stream or "", self.size(), self.stream_policy, time.monotonic()
+            )
+        except (MediaError, StreamError) as exc:
+            reason = str(exc)  # reported once this switch is over, as libVLC's own failures are
+            QTimer.singleShot(0, lambda: self._stream_failed(prepared, reason))
+            return
+        self._stream_timer.start()
+
+    def _on_stream_step(self) -> None:
+        """The stream's watch, every ``STREAM_STEP_MS``: it reconnects, or gives up (the schedule plays)."""
+        stream, cur = self._stream, self.current
+        if stream is None or cur is None or cur.stream is None:
+            self._stream_timer.stop()
+            return
+        if stream.step(time.monotonic()) is Action.FALLBACK:
+            self._stream_timer.stop()
+            self._stream_failed(cur, f"live stream: {stream.watch.last_reason}")
+
+    def _stream_failed(self, prepared: Prepared, reason: str) -> None:
+        if self.current is prepared:
+            self.video_failed.emit(prepared.item_id, reason)
+
+    def _open_page(self, prepared: Prepared, policy: WebPagePolicy) -> None:
+        page = WebPageView(policy, shared_profile(), self)
+        page.setGeometry(self.rect())
+        page.hide()
+        page.loaded.connect(lambda: self._on_page_loaded(page, prepared))
+        page.failed.connect(lambda reason: self._on_page_failed(page, prepared, reason))
+        self.page = page
+        page.start()
+
+    def _on_page_loaded(self, page: WebPageView, prepared: Prepared) -> None:
+        if page is not self.page or self.current is not prepared:
+            return
+        page.show()
+        page.raise_()
+        self._first_frame_pending = False
+        self.frame_painted.emit(prepared.item_id, time.monotonic())
+
+    def _on_page_failed(self, page: WebPageView, prepared: Prepared, reason: str) -> None:
+        if page is not self.page or self.current is not prepared:
+            return
+        self._close_page(keep_picture=False)
+        self.video_failed.emit(prepared.item_id, f"web page: {reason}")
+
+    def _close_page(self, keep_picture: bool = True) -> None:
+        """Take the page off screen; its last picture stays until the next item paints (never black)."""
+        page, self.page = self.page, None
+        if page is None:
+            return
+        if keep_picture and page.isVisible():
+            self._last_picture = page.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+        page.stop()
+        page.hide()
+        page.deleteLater()
+
     def clear(self) -> None:
-        """Stop video and forget the current item (screen off)."""
-        if self.current is not None and self.current.video is not None:
+        """Stop video, stream or page and forget the current item (screen off)."""
+        if self.current is not None and (self.current.video is not None or self.current.stream is not None):
             self.backend.stop()
+        self._stream_timer.stop()
+        self._stream = None
+        self._close_page(keep_picture=False)
         self.current = None
         self._last_picture = None
         self.update()
@@ -248,6 +348,8 @@ class MainZone(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         self._text_font = None
+        if self.page is not None:
+            self.page.setGeometry(self.rect())
         super().resizeEvent(event)
 
     def _paint(self, p: QPainter) -> bool:
@@ -256,7 +358,11 @@ class MainZone(QWidget):
         cur = self.current
         if cur is None:
             return False
-        if cur.video is not None:
+        if cur.web is not None:  # the page widget covers the zone once loaded; until then, the last picture
+            if self._last_picture is not None:
+                p.drawImage(fit_or_fill(self._last_picture.size(), self.size()), self._last_picture)
+            return False
+        if cur.video is not None or cur.stream is not None:
             frame = self.backend.frame()
             if frame is None:
                 if self._last_picture is not None:
@@ -291,7 +397,7 @@ class MainZone(QWidget):
         p.setOpacity(1)
 
     def _on_frame_ready(self) -> None:
-        if self.current is not None and self.current.video is not None:
+        if self.current is not None and (self.current.video is not None or self.current.stream is not None):
             self.repaint() if self._first_frame_pending else self.update()
 
     def _on_backend_finished(self) -> None:
@@ -308,6 +414,22 @@ class MainZone(QWidget):
     def _on_backend_failed(self, reason: str) -> None:
         if self.current is not None and self.current.video is not None:
             self.video_failed.emit(self.current.item_id, reason)
+
+
+STREAM_STEP_MS = 250
+
+
+def _web_policy(item: ContentItem) -> WebPagePolicy:
+    """The page's guards from its item; MediaError where Qt WebEngine is missing (the item is skipped)."""
+    try:
+        load_web_engine()
+    except WebUnavailable as exc:
+        raise MediaError(f"{item.id}: {exc}") from exc
+    try:
+        timeout = item.load_timeout_s or DEFAULT_LOAD_TIMEOUT_S
+        return WebPagePolicy(item.url or "", item.allowed_hosts, timeout)
+    except ValueError as exc:
+        raise MediaError(f"{item.id}: {exc}") from exc
 
 
 def _fit(src: QSize, box: QSize) -> QRect:
@@ -502,13 +624,14 @@ class SignageView(QWidget):
         clock: Clock | None = None,
         crossfade_ms: int = 0,
         langs: Sequence[str] = DEFAULT_LANGS,
+        stream_policy: StreamPolicy | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setAutoFillBackground(False)
         self.screen_class = screen_class
-        self.main = MainZone(backend, self, crossfade_ms, langs)
+        self.main = MainZone(backend, self, crossfade_ms, langs, stream_policy)
         clock = clock or SystemClock()
         self.ticker = Ticker(clock, self)
         self.clock = ClockLabel(tz or ZoneInfo("Asia/Shanghai"), clock, self)

@@ -15,6 +15,7 @@ software path (``QTWEBENGINE_CHROMIUM_FLAGS="--no-sandbox --disable-gpu"`` as ro
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import urllib.parse
 from types import ModuleType
@@ -23,6 +24,7 @@ from typing import Any
 from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
+from schedules.model import ItemKind
 from signage_player.errors import PlayerError
 from signage_player.webpolicy import WebPagePolicy, host_allowed
 
@@ -42,6 +44,14 @@ def load_web_engine() -> tuple[ModuleType, ModuleType]:
     return QtWebEngineCore, QtWebEngineWidgets
 
 
+def playable_kinds() -> frozenset[ItemKind]:
+    """The optional item kinds this player names in its manifest requests: live streams (libVLC is
+    always there) and web pages where Qt WebEngine is installed (found, not loaded), so a server
+    does not schedule pages a player would only skip."""
+    web = importlib.util.find_spec("PySide6.QtWebEngineWidgets") is not None
+    return frozenset({ItemKind.STREAM, *([ItemKind.WEB] if web else [])})
+
+
 def off_the_record_profile() -> Any:
     """A profile that stores nothing on disk, owned by the application.
 
@@ -50,6 +60,17 @@ def off_the_record_profile() -> Any:
     """
     core, _widgets = load_web_engine()
     return core.QWebEngineProfile(QApplication.instance())
+
+
+_PROFILE: list[Any] = []  # the application's one off-the-record profile, made on first use
+
+
+def shared_profile() -> Any:
+    """The player's one off-the-record profile (made on first use, owned by the application): every
+    web item's page uses it, so no page outlives it and nothing of any page is kept on disk."""
+    if not _PROFILE:
+        _PROFILE.append(off_the_record_profile())
+    return _PROFILE[0]
 
 
 class WebPageView(QWidget):

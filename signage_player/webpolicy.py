@@ -1,45 +1,24 @@
 """Which addresses a web-page item may load: its own page and the hosts the operator allow-listed.
 
-Pure: the Qt WebEngine adapter (:mod:`signage_player.webpage`) asks :func:`host_allowed` for every
-request the page makes (navigation, frames, images, scripts) and blocks the rest.
+The rules are :mod:`schedules.liveitems` (the server checks the same when the item is made); the
+Qt WebEngine adapter (:mod:`signage_player.webpage`) asks :func:`host_allowed` for every request the
+page makes (navigation, frames, images, scripts) and blocks the rest.
 """
 
 from __future__ import annotations
 
-import urllib.parse
 from dataclasses import dataclass
 
+from schedules.liveitems import DEFAULT_LOAD_TIMEOUT_S, host_allowed, normalise_hosts
 
-def normalise_hosts(hosts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    """Lower-case host names; ``*.example.org`` allows every subdomain of example.org (not itself)."""
-    out = []
-    for host in hosts:
-        h = host.strip().lower().rstrip(".")
-        if not h or "/" in h or ":" in h:  # host names and IPv4 addresses, no ports
-            raise ValueError(f"not a host name: {host!r}")
-        out.append(h)
-    return tuple(dict.fromkeys(out))
-
-
-def host_allowed(url: str, allowed: tuple[str, ...]) -> bool:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        return parts.scheme in ("data", "blob")  # inline content the allowed page made itself
-    host = (parts.hostname or "").lower().rstrip(".")
-    for entry in allowed:
-        if entry.startswith("*."):
-            if host.endswith(entry[1:]) and host != entry[2:]:
-                return True
-        elif host == entry:
-            return True
-    return False
+__all__ = ["WebPagePolicy", "host_allowed", "normalise_hosts"]
 
 
 @dataclass(frozen=True)
 class WebPagePolicy:
     url: str
     allowed_hosts: tuple[str, ...]
-    load_timeout_s: float = 15.0
+    load_timeout_s: float = DEFAULT_LOAD_TIMEOUT_S
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_hosts", normalise_hosts(self.allowed_hosts))

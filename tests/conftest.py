@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.server",
     "tests.fixtures.postgres",
     "tests.fixtures.updates",
+    "tests.fixtures.streams",
 ]

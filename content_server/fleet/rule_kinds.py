@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from uuid import uuid4
 
 
 class RuleKind(StrEnum):
@@ -17,6 +18,7 @@ class RuleKind(StrEnum):
     PAYMENTS = "payments"  # payment notifications to merchants failing (the delivery queue)
     CAP_SILENT = "cap_silent"  # a CAP feed silent for longer than expected
     EMERGENCY = "emergency"  # an emergency not shown on every targeted screen within N seconds
+    ROLLOUT = "rollout"  # a software rollout paused itself (too many devices of a wave failed)
 
 
 DEVICE_KINDS = frozenset(
@@ -68,6 +70,7 @@ KIND_PARAMS: dict[RuleKind, tuple[Param, ...]] = {
     RuleKind.PAYMENTS: (Param("failures", 3, 1, 100), Param("window_minutes", 60, 1, 7 * 24 * 60)),
     RuleKind.CAP_SILENT: (Param("hours", 24, 0.1, 24 * 365),),
     RuleKind.EMERGENCY: (Param("seconds", 30, 5, 3600),),
+    RuleKind.ROLLOUT: (),  # the threshold is the rollout's own (its largest share of failures)
 }
 
 
@@ -120,6 +123,28 @@ class DefaultRule:
     group_by: str = "building"
 
 
+def seed_row(rule: DefaultRule, now: Any) -> dict[str, Any]:
+    """The ``fleet_rules`` row the migrations insert for a default rule (``now``: a datetime)."""
+    return {
+        "id": uuid4().hex,
+        "name": rule.name,
+        "kind": rule.kind.value,
+        "enabled": True,
+        "hold_for_s": rule.timing.hold_for_s,
+        "clear_for_s": rule.timing.clear_for_s,
+        "group_wait_s": rule.timing.group_wait_s,
+        "group_by": rule.group_by,
+        "escalate_after_s": rule.timing.escalate_after_s,
+        "builtin": True,
+        "selector": {},
+        "params": check_params(rule.kind, rule.params),
+        "channel_ids": [],
+        "escalate_channel_ids": [],
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 # what a new server starts with: sensible for a property team with two or three people on duty
 DEFAULT_RULES: tuple[DefaultRule, ...] = (
     # a building's screens going silent together are gathered by their lateness, not by waiting
@@ -148,5 +173,10 @@ DEFAULT_RULES: tuple[DefaultRule, ...] = (
         RuleKind.EMERGENCY,
         Timing(0, 30, 0, 600),
         {"seconds": 30},
+    ),
+    # the devices already went back to the version that works and the rollout stopped: the duty team
+    # hears of it at once (and quiet hours may hold it: nothing on the screens is broken)
+    DefaultRule(
+        "更新自动暂停 · Rollout paused itself", RuleKind.ROLLOUT, Timing(0, 0, 0, 0), group_by="none"
     ),
 )

@@ -298,6 +298,30 @@ TEXTS = TextTable({
     "kind.image": ("图片", "Image"),
     "kind.video": ("视频", "Video"),
     "kind.text": ("文字", "Text"),
+    "kind.web": ("网页", "Web page"),
+    "kind.stream": ("直播", "Live stream"),
+    # web pages and live streams (operators only; no file, an address)
+    "media.live": ("添加网页或直播", "Add a web page or live stream"),
+    "media.live_help": (
+        "只添加社区自己管理的网页（如预约看板）或经审核的直播（HLS 的 .m3u8 地址或 rtsp:// 摄像头）。"
+        "屏幕只打开列出的主机；网页加载失败或直播中断时，屏幕改播排期中的其他内容。",
+        "Only pages the community controls (a booking board, a dashboard) or live streams you have "
+        "checked (an HLS .m3u8 address or an rtsp:// camera). Screens open only the hosts listed; when a "
+        "page fails to load or a stream stops, they play the rest of the schedule instead.",
+    ),
+    "media.live_kind": ("类型", "Type"),
+    "media.live_url": ("地址", "Address"),
+    "media.live_hosts": ("允许的其他主机", "Other allowed hosts"),
+    "media.live_hosts_help": (
+        "网页还会加载的主机（图片、脚本），用逗号或空格分隔，如 cdn.example.org 或 *.example.org；"
+        "网页自己的主机已包含。",
+        "Hosts the page also loads from (pictures, scripts), separated by commas or spaces, such as "
+        "cdn.example.org or *.example.org; the page's own host is always allowed.",
+    ),
+    "media.live_timeout": ("加载时限（秒）", "Load timeout (seconds)"),
+    "media.live_duration": ("每次播放时长（秒）", "Plays for (seconds)"),
+    "media.live_add": ("添加", "Add"),
+    "media.live_no_file": ("无文件：屏幕直接打开此地址。", "No file: screens open this address."),
     # campaigns
     "campaigns.title": ("广告投放", "Campaigns"),
     "campaigns.new": ("新建投放", "New campaign"),
@@ -676,7 +700,7 @@ TEXTS = TextTable({
     "announcements.new": ("发布公告", "New announcement"),
     "announcements.text_zh": ("中文内容", "Chinese text"),
     "announcements.text_en": ("英文内容", "English text"),
-    "announcements.image": ("配图（可选）", "Image (optional)"),
+    "announcements.image": ("配图、网页或直播（可选）", "Image, web page or live stream (optional)"),
     "announcements.no_image": ("不使用图片", "No image"),
     "announcements.priority": ("优先级", "Priority"),
     "announcements.valid_from": ("生效时间", "Valid from"),
@@ -1041,6 +1065,10 @@ TEXTS = TextTable({
         "File replaced; the approved campaigns using it wait for approval again.",
     ),
     "notice.media_deleted": ("素材已删除。", "Deleted."),
+    "notice.media_live_added": (
+        "已添加，可用于公告；播放前与其他素材一样需要排期。",
+        "Added: use it in announcements; it is scheduled like any other media.",
+    ),
     # proof of play
     "report.intro": (
         "您所有投放的播放次数，按社区当地日期统计。",
@@ -1179,6 +1207,12 @@ TEXTS = TextTable({
     "fleet.peripheral.speaker": ("扬声器", "speaker"),
     "fleet.peripheral.touchscreen": ("触摸屏", "touchscreen"),
     "fleet.subject.payments": ("社区支付 → 商户通知", "Community pay → merchant notifications"),
+    "fleet.subject.rollout": ("软件更新 {version}", "Software update {version}"),
+    "fleet.detail.rollout_failed": (
+        "{n} 台设备更新后未通过健康检查，已退回原版本（{devices}）",
+        "{n} device(s) failed the health check after updating and went back to their previous version "
+        "({devices})",
+    ),
     # message words
     "fleet.kind.offline": ("离线", "offline"),
     "fleet.kind.frozen": ("画面冻结", "frozen picture"),
@@ -1188,6 +1222,7 @@ TEXTS = TextTable({
     "fleet.kind.payments": ("支付通知失败", "payment notifications failing"),
     "fleet.kind.cap_silent": ("预警源静默", "CAP feed silent"),
     "fleet.kind.emergency": ("紧急信息未送达", "emergency not shown everywhere"),
+    "fleet.kind.rollout": ("软件更新自动暂停", "software rollout paused itself"),
     "fleet.group.building": ("{n}号楼", "Building {n}"),
     "fleet.group.none": ("全部", "all"),
     "fleet.msg.tag_firing": ("【告警】", "[Alert]"),
@@ -1402,6 +1437,13 @@ TEXTS = TextTable({
         "紧急信息发布后，在设定秒数内未在所有目标屏幕上显示即告警（不受免打扰限制）。",
         "Alerts when an emergency is not on every targeted screen within the seconds set (quiet hours do "
         "not hold it).",
+    ),
+    "fleet.rule.help.rollout": (
+        "分批更新中某一批失败的设备超过该次更新设定的比例、更新自动暂停时告警；"
+        "继续、中止更新或在“软件更新”页确认后恢复。",
+        "Alerts when a software rollout pauses itself because more devices of a wave failed than the "
+        "rollout allows; it clears when the rollout is resumed or aborted, or its alert acknowledged on the "
+        "Software updates page.",
     ),
     "fleet.param.minutes": ("离线分钟数", "Minutes offline"),
     "fleet.param.min_free_mb": ("最少剩余空间（MB）", "Least free disk (MB)"),

@@ -15,6 +15,7 @@ headers as the route's (``core.conditional``). HEAD is answered like GET, withou
 from __future__ import annotations
 
 import hashlib
+import urllib.parse
 
 from starlette.types import ASGIApp, Scope
 
@@ -23,7 +24,7 @@ from content_server.core.conditional import PRIVATE_REVALIDATE, RawNotModified, 
 from content_server.core.store import MediaStore
 from content_server.signage.asset_access import may_download
 from content_server.signage.services.devices import DeviceKeys
-from content_server.signage.services.manifest import ManifestCache
+from content_server.signage.services.manifest import ManifestCache, kinds_of
 from schedules.clock import Clock
 
 MANIFEST_PATH = "/api/v1/device/manifest"
@@ -58,7 +59,11 @@ class PollFastPath:
         grant = self.keys.authorise_device(hashlib.sha256(auth[7:].strip()).hexdigest())
         if grant is None:
             return None
-        fresh = self.manifests.fresh_grant(grant.device_id, self.clock.now())
+        kinds = None
+        if path == MANIFEST_PATH:  # a manifest made for other item kinds is not this poll's
+            query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            kinds = kinds_of(",".join(query.get("kinds", [])))
+        fresh = self.manifests.fresh_grant(grant.device_id, self.clock.now(), kinds)
         if fresh is None:
             return None
         manifest, assets = fresh

@@ -14,7 +14,12 @@ from content_server.core.models import Base, UTCDateTime, new_id
 
 
 class Media(Base):
-    """An uploaded image or video owned by one account; bytes live in the SHA-256 store."""
+    """An uploaded image or video owned by one account; bytes live in the SHA-256 store.
+
+    An operator's web page or live stream (``kind`` web | stream) has no file: its ``url`` (and for
+    a page the allowed hosts and load timeout) is what screens get; ``sha256`` is then the hash of
+    that address, so the same page added twice is found again.
+    """
 
     __tablename__ = "media"
 
@@ -23,7 +28,7 @@ class Media(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(Integer)
     media_type: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))  # image | video
+    kind: Mapped[str] = mapped_column(String(16))  # image | video | web | stream
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     duration_s: Mapped[float] = mapped_column(Float)  # real for video, display time for images
@@ -40,6 +45,9 @@ class Media(Base):
     problem: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # {"zh", "en"} when failed
     needs: Mapped[list[str]] = mapped_column(JSON, default=list)  # why it is transcoded (codes)
     screen_classes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # None: every class
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)  # web | stream
+    allowed_hosts: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # web
+    load_timeout_s: Mapped[float | None] = mapped_column(Float, nullable=True)  # web
     # one slide drawn for several screen shapes: the variants share this key (a screen plays the
     # nearest; see catalogue.nearest_variants); None for uploads
     variant_of: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
@@ -181,6 +189,8 @@ class Device(Base):
     screenshot_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     screenshot_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     screenshot_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the optional item kinds (web, stream) the player said it plays when it last asked for its manifest
+    item_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class Pairing(Base):

@@ -455,6 +455,52 @@ def open_alerts(session: Session) -> list[RolloutEventRow]:
     )
 
 
+@dataclass(frozen=True)
+class SelfPaused:
+    """A rollout that paused itself and stays so: still paused, its alert not acknowledged."""
+
+    rollout_id: str
+    version: str
+    paused_at: dt.datetime  # its latest self-pause
+    devices: tuple[str, ...]  # the failed devices that paused it
+    names: tuple[str, ...]  # their names (the id of one without a name)
+    message: str
+
+
+def self_paused(session: Session) -> list[SelfPaused]:
+    """What the fleet's alert rule about rollouts watches: one per rollout paused by its own health
+    gate, until it is resumed or aborted, or an operator acknowledges its alert."""
+    rows = session.execute(
+        select(RolloutEventRow, RolloutRow.version, RolloutRow.updated_at)
+        .join(RolloutRow, RolloutRow.id == RolloutEventRow.rollout_id)
+        .where(RolloutEventRow.kind == "paused", RolloutRow.state == ro.RolloutState.PAUSED.value)
+        .order_by(RolloutEventRow.at, RolloutEventRow.id)
+    ).all()
+    # the latest self-pause of each (a resumed rollout may pause again), if the rollout has not been
+    # resumed and paused by hand since (that changed it later) and the alert is not acknowledged
+    last = {event.rollout_id: (event, version, changed) for event, version, changed in rows}
+    latest = {
+        rid: (event, version)
+        for rid, (event, version, changed) in last.items()
+        if event.acknowledged_at is None and event.at >= changed
+    }
+    ids = {d for event, _ in latest.values() for d in event.devices or ()}
+    names: dict[str, str] = {}
+    if ids:
+        names = {i: n for i, n in session.execute(select(Device.id, Device.name).where(Device.id.in_(ids)))}
+    return [
+        SelfPaused(
+            rollout_id=event.rollout_id,
+            version=version,
+            paused_at=event.at,
+            devices=tuple(event.devices or ()),
+            names=tuple(names.get(d) or d for d in event.devices or ()),
+            message=event.message,
+        )
+        for event, version in latest.values()
+    ]
+
+
 def acknowledge(session: Session, event_id: int, user: User, now: dt.datetime) -> None:
     event = session.get(RolloutEventRow, event_id)
     if event is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 from kiosk_app.i18n import Language, Translator
@@ -53,11 +54,14 @@ class EmergencyPanel(QFrame):
         layout.addWidget(self.kept)
         layout.addWidget(self.read)
         self.item: ContentItem | None = None
+        self.painted: ContentItem | None = None  # the notice this panel last painted: what is on screen
+        self.on_painted: Callable[[], None] = lambda: None  # a new notice painted for the first time
         self.hide()
 
     def show_item(self, item: ContentItem | None, tr: Translator, resident_here: bool) -> None:
         self.item = item
         if item is None:
+            self.painted = None
             self.hide()
             return
         self.title.setText("⚠ " + tr.t("emergency.title"))
@@ -70,6 +74,12 @@ class EmergencyPanel(QFrame):
             self.setGeometry(parent.rect())
         self.show()
         self.raise_()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self.item is not None and self.painted is not self.item:
+            self.painted = self.item
+            self.on_painted()
 
 
 class BlackCover(QWidget):

@@ -5,7 +5,9 @@ routes authenticated with ``Authorization: Bearer <device_key>``):
 
 - ``POST /devices/pairing`` (no auth) body :class:`PairingRequest` -> :class:`PairingStarted`
 - ``POST /devices/pairing/{pairing_id}/poll`` body :class:`PairingPoll` -> :class:`PairingStatus`
-- ``GET  /device/manifest`` -> :class:`Manifest`, with a strong ``ETag``; ``If-None-Match`` -> 304
+- ``GET  /device/manifest?kinds=web,stream`` -> :class:`Manifest`, with a strong ``ETag``; ``If-None-Match``
+  -> 304. ``kinds`` names the item kinds beyond image, video and text the player plays (v1.2, see
+  :data:`schedules.model.LIVE_KINDS`); without it the manifest holds none of them
 - ``GET  /assets/{sha256}`` -> bytes; ``Range``, ``ETag`` (= sha256), ``If-None-Match``
 - ``POST /device/heartbeat`` body :class:`Heartbeat` -> :class:`HeartbeatReply`
 - ``POST /device/plays`` body :class:`PlayBatch` -> :class:`PlayBatchResult` (idempotent by record id;
@@ -34,11 +36,24 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schedules.model import Catalogue, ContentItem, Screen
+from schedules.model import LIVE_KINDS, Catalogue, ContentItem, ItemKind, Screen
 from schedules.protocol.release import UpdateAssignment, UpdateReport
 
 PROTOCOL_VERSION = 1
 MAX_PLAY_BATCH = 1000
+MAX_KINDS_QUERY = 200
+
+
+def kinds_query(kinds: frozenset[ItemKind]) -> str:
+    """The ``kinds`` query value a player sends for the optional kinds it plays (sorted, stable)."""
+    return ",".join(sorted(k.value for k in kinds & LIVE_KINDS))
+
+
+def parse_kinds(query: str | None) -> frozenset[ItemKind]:
+    """The optional kinds a ``kinds`` query value names; names this server does not know are ignored
+    (a newer player asking an older server gets what the server has)."""
+    names = {n.strip() for n in (query or "").split(",")}
+    return frozenset(k for k in LIVE_KINDS if k.value in names)
 
 
 class _Wire(BaseModel):

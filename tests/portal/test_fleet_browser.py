@@ -26,7 +26,7 @@ from content_server.signage.models import Device
 from tests.fixtures.receivers import SmtpReceiver
 from tests.fixtures.server import LiveServer, PairedDevice, free_port, pair_device
 from tests.fixtures.waiting import eventually
-from tests.portal.conftest import browser_login, shoot
+from tests.portal.conftest import browser_login, set_language, shoot, shoot_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -193,6 +193,17 @@ def test_an_operator_adds_channels_tests_them_and_tunes_a_rule(
     # the offline rule: alert after 3 minutes, at once for the whole building
     page.goto(district.server.url + "/portal/fleet/rules")
     shoot(page, "fleet-rules-zh")
+    # the rule that relays a software rollout pausing itself (issue 18), named in both languages
+    rollout_rule = "更新自动暂停 · Rollout paused itself"
+    expect(page.get_by_role("row", name=rollout_rule)).to_contain_text("软件更新自动暂停")
+    page.get_by_role("link", name=rollout_rule).click()
+    expect(page.get_by_role("heading", name="修改告警规则 · 软件更新自动暂停")).to_be_visible()
+    expect(page.locator("#groups")).to_have_count(0)  # no "which devices": it watches rollouts
+    shoot_all(page, "fleet-rule-rollout")
+    set_language(page, "en")
+    heading = "Edit alert rule · software rollout paused itself"
+    expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    set_language(page, "zh", district.server.url + "/portal/fleet/rules")
     page.get_by_role("link", name="屏幕离线 · Screens offline").click()
     page.get_by_label("离线分钟数").fill("3")
     page.get_by_label("合并等待（秒）").fill("0")

@@ -10,8 +10,9 @@ from typing import ClassVar
 
 import pytest
 
+from schedules.model import LIVE_KINDS
 from signage_player.client import ServerClient
-from signage_player.device_api import Backoff, NetworkError, backoff_delay
+from signage_player.device_api import Backoff, BadResponse, NetworkError, backoff_delay
 
 
 def test_backoff_grows_to_the_cap_with_full_jitter() -> None:
@@ -66,3 +67,18 @@ def test_download_resumes_and_keeps_the_key_from_other_hosts(other_host: str, tm
     assert _Recorder.seen[-1][:2] == ("/cdn/x", None)
     with pytest.raises(NetworkError):
         elsewhere.download("/assets/x", tmp_path / "c.part")
+
+
+def test_the_manifest_request_names_the_optional_kinds_the_player_plays(other_host: str) -> None:
+    """The server sends web pages and streams only to a player that names them (older ones would
+    refuse the whole manifest); a client that names none asks as an older player does."""
+    _Recorder.seen.clear()
+    for kinds in (LIVE_KINDS, frozenset()):
+        client = ServerClient(other_host, device_key="k", item_kinds=kinds)
+        with pytest.raises(BadResponse):  # the recorder answers bytes, not a manifest
+            client.manifest()
+        client.close()
+    assert [path for path, _auth, _range in _Recorder.seen] == [
+        "/api/v1/device/manifest?kinds=stream,web",
+        "/api/v1/device/manifest",
+    ]

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import shutil
-import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from signage_player.stream import LiveStream, StreamError, check_stream_url
 from signage_player.streamwatch import Action, StreamPolicy, StreamState, StreamWatch
+from tests.fixtures.streams import HlsSite
 
 POLICY = StreamPolicy(connect_timeout_s=10, stall_s=3, backoff_s=(1, 2), healthy_s=30)
 
@@ -62,94 +56,6 @@ def test_only_stream_urls_are_opened() -> None:
 
 
 # --------------------------------------------------------------------------- libVLC and ffmpeg, for real
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class HlsSite:
-    """ffmpeg writing a live HLS stream into a folder, and an HTTP server serving that folder."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.ffmpeg: subprocess.Popen[bytes] | None = None
-        self.server: http.server.ThreadingHTTPServer | None = None
-        self.port = 0
-
-    def start_ffmpeg(self) -> None:
-        self.ffmpeg = subprocess.Popen(
-            [
-                shutil.which("ffmpeg") or "ffmpeg",
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-re",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc=size=320x240:rate=25",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-tune",
-                "zerolatency",
-                "-g",
-                "25",
-                "-f",
-                "hls",
-                "-hls_time",
-                "1",
-                "-hls_list_size",
-                "6",
-                "-hls_flags",
-                "delete_segments+omit_endlist",
-                str(self.folder / "live.m3u8"),
-            ],
-            stdin=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:  # wait for the event: two segments in the playlist
-            playlist = self.folder / "live.m3u8"
-            if playlist.exists() and playlist.read_text().count(".ts") >= 2:
-                return
-            time.sleep(0.1)
-        raise AssertionError("ffmpeg wrote no HLS playlist")
-
-    def start_server(self) -> None:
-        handler = functools.partial(_Quiet, directory=str(self.folder))
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop_server(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    def stop(self) -> None:
-        self.stop_server()
-        if self.ffmpeg is not None:
-            self.ffmpeg.terminate()
-            self.ffmpeg.wait(10)
-            self.ffmpeg = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/live.m3u8"
-
-
-@pytest.fixture
-def hls(tmp_path: Path) -> Iterator[HlsSite]:
-    site = HlsSite(tmp_path)
-    site.start_ffmpeg()
-    site.start_server()
-    yield site
-    site.stop()
 
 
 def _step_until(

@@ -13,7 +13,7 @@ from content_server.core.errors import ServerError
 from content_server.fleet.models import AlertRule
 from content_server.fleet.pages import common
 from content_server.fleet.pages.common import problem
-from content_server.fleet.rule_kinds import GROUP_BY, KIND_PARAMS, RuleKind
+from content_server.fleet.rule_kinds import DEVICE_KINDS, GROUP_BY, KIND_PARAMS, RuleKind
 from content_server.fleet.services import channels, rules
 from content_server.portal import forms
 from content_server.portal.page import Csrf, OperatorPage, PortalError
@@ -144,6 +144,7 @@ def _render(
         "form_errors": errors,
         "rule_id": rule_id,
         "param_specs": KIND_PARAMS[RuleKind(form["kind"])],
+        "about_devices": RuleKind(form["kind"]) in DEVICE_KINDS,  # else "which devices" means nothing
         "group_bys": GROUP_BY,
         "classes": [c.value for c in ScreenClass],
         "channels": channels.listing(session),

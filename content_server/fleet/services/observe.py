@@ -1,9 +1,10 @@
 """What the other features know, as observations for the alert rules (one per subject per rule).
 
 Facts are gathered once per evaluation pass (every live device with its last heartbeat, the
-emergencies on air, the CAP feeds, the payment notifications on the delivery queue) and each rule
-turns them into :class:`~content_server.fleet.evaluation.Observation` s. Device rules other than
-"offline" and "emergency" look at online devices only: what an offline screen last said is stale,
+emergencies on air, the CAP feeds, the payment notifications on the delivery queue, the rollouts
+that paused themselves) and each rule turns them into
+:class:`~content_server.fleet.evaluation.Observation` s. Device rules other than "offline" and
+"emergency" look at online devices only: what an offline screen last said is stale,
 and the offline rule already speaks for it.
 """
 
@@ -31,6 +32,7 @@ from content_server.signage.models import AlertFeed, CapAlert, Device
 from content_server.signage.services import screens
 from content_server.signage.services.catalogue import load_live
 from content_server.signage.services.manifest import emergency_for
+from content_server.updates import services as updates
 from schedules.bilingual import Bilingual
 from schedules.protocol.device import EmergencyState
 
@@ -81,6 +83,7 @@ class Facts:
     devices: list[DeviceFacts]
     feeds: list[FeedFacts] = field(default_factory=list)
     emergencies: dict[str, EmergencyState] = field(default_factory=dict)  # device id -> its emergency
+    paused_rollouts: list[updates.SelfPaused] = field(default_factory=list)
 
 
 def gather(session: Session, now: dt.datetime, kinds: set[RuleKind]) -> Facts:
@@ -106,6 +109,8 @@ def gather(session: Session, now: dt.datetime, kinds: set[RuleKind]) -> Facts:
                 state = emergency_for(session, d, now, live)
                 if state.active:
                     facts.emergencies[d.id] = state
+    if RuleKind.ROLLOUT in kinds:
+        facts.paused_rollouts = updates.self_paused(session)
     return facts
 
 
@@ -160,6 +165,8 @@ def observe(session: Session, rule: AlertRule, facts: Facts, settings: Settings)
             )
             for f in facts.feeds
         ]
+    if kind is RuleKind.ROLLOUT:
+        return [_rollout(p) for p in facts.paused_rollouts]
     out: list[Observation] = []
     for d in facts.devices:
         if not selected(d, rule.selector or {}):
@@ -315,6 +322,20 @@ def peripheral_problems(reported: Any) -> list[Bilingual]:
         key = "fleet.detail.peripheral_missing" if state == "missing" else "fleet.detail.peripheral_broken"
         problems.append(Bilingual(TEXTS.text(key, "zh", name=shown.zh), TEXTS.text(key, "en", name=shown.en)))
     return problems
+
+
+MAX_NAMED = 5
+
+
+def _rollout(paused: updates.SelfPaused) -> Observation:
+    """A self-paused rollout fails until it is resumed, aborted or its alert acknowledged (then it is
+    no longer among the facts, and its subject recovers)."""
+    named = ", ".join(paused.names[:MAX_NAMED]) + (" …" if len(paused.names) > MAX_NAMED else "")
+    detail = TEXTS.both("fleet.detail.rollout_failed", n=len(paused.devices), devices=named)
+    name = TEXTS.both("fleet.subject.rollout", version=paused.version)
+    return Observation(
+        paused.rollout_id, name.zh + " · " + name.en, failing=True, since=paused.paused_at, detail=detail
+    )
 
 
 def _payments(session: Session, now: dt.datetime, params: Mapping[str, float]) -> Observation:

@@ -9,14 +9,13 @@ Create Date: 2026-12-06 14:43:24.419717
 """
 
 import datetime
-import uuid
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 import content_server.core.models
-from content_server.fleet.rule_kinds import DEFAULT_RULES, check_params
+from content_server.fleet.rule_kinds import DEFAULT_RULES, seed_row
 
 revision: str = "f0001"
 down_revision: str | Sequence[str] | None = None
@@ -141,30 +140,7 @@ def upgrade() -> None:
         sa.column("updated_at", content_server.core.models.UTCDateTime()),
     )
     now = datetime.datetime.now(datetime.UTC)
-    op.bulk_insert(
-        rules,
-        [
-            {
-                "id": uuid.uuid4().hex,
-                "name": d.name,
-                "kind": d.kind.value,
-                "enabled": True,
-                "hold_for_s": d.timing.hold_for_s,
-                "clear_for_s": d.timing.clear_for_s,
-                "group_wait_s": d.timing.group_wait_s,
-                "group_by": d.group_by,
-                "escalate_after_s": d.timing.escalate_after_s,
-                "builtin": True,
-                "selector": {},
-                "params": check_params(d.kind, d.params),
-                "channel_ids": [],
-                "escalate_channel_ids": [],
-                "created_at": now,
-                "updated_at": now,
-            }
-            for d in DEFAULT_RULES
-        ],
-    )
+    op.bulk_insert(rules, [seed_row(d, now) for d in DEFAULT_RULES])
 
 
 def downgrade() -> None:

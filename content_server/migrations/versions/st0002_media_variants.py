@@ -17,7 +17,7 @@ from alembic import op
 revision: str = "st0002"
 down_revision: str | Sequence[str] | None = "st0001"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = "s0003i13"
+depends_on: str | Sequence[str] | None = "s0004i17"  # after the live media columns
 
 
 def upgrade() -> None:

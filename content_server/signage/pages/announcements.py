@@ -45,7 +45,8 @@ def _announcements_page(
         "form_errors": errors,
         "announcements": listed,
         "where": {a.id: targeting_text(page, a.targeting) for a in listed},
-        "images": [m for m in library.list_for(session, page.user) if m.kind == "image"],
+        # pictures, and the operators' web pages and live streams
+        "images": [m for m in library.list_for(session, page.user) if m.kind in ("image", "web", "stream")],
         "screen_classes": SCREEN_CLASSES,
         "groups": screens.group_names(session),
     }

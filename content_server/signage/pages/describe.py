@@ -28,7 +28,9 @@ def preview_srcs(session: Any, user: Any, media_ids: list[str]) -> dict[str, str
     for shape in Orientation:
         m = next((m for m, i in zip(group, items, strict=True) if shape in i.orientations), None)
         out[shape.value] = (
-            None if m is None else f"/api/v1/media/{m.id}/{'content' if m.kind == 'image' else 'thumbnail'}"
+            None
+            if m is None or m.url is not None  # a web page or stream: no picture of its own
+            else f"/api/v1/media/{m.id}/{'content' if m.kind == 'image' else 'thumbnail'}"
         )
     return out
 

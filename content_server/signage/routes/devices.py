@@ -26,6 +26,7 @@ from content_server.signage.services import manifest as manifests
 from content_server.signage.services import plays, screens
 from content_server.signage.services.heartbeats import HeartbeatBook
 from schedules.protocol.device import (
+    MAX_KINDS_QUERY,
     EmergencyState,
     Heartbeat,
     HeartbeatReply,
@@ -65,11 +66,17 @@ def poll_pairing(
     responses={304: {"description": "unchanged since the ETag given in If-None-Match"}},
 )
 def manifest(
-    request: Request, session: SessionDep, now: NowDep, settings: SettingsDep, device: CurrentDevice
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    device: CurrentDevice,
+    kinds: Annotated[str | None, Query(max_length=MAX_KINDS_QUERY)] = None,
 ) -> Response:
-    """The screen's catalogue and rules for the next days, with ``ETag`` = manifest version."""
+    """The screen's catalogue and rules for the next days, with ``ETag`` = manifest version;
+    ``kinds`` names the optional item kinds the player plays (``web,stream``)."""
     cache: manifests.ManifestCache = request.app.state.manifests
-    m, body = cache.get(session, device, now, days=settings.manifest_days)
+    m, body = manifests.for_request(cache, session, device, now, days=settings.manifest_days, kinds=kinds)
     return conditional(
         request.headers.get("if-none-match"),
         strong_etag(m.version),

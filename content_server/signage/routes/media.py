@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +13,7 @@ from content_server.core.body_limit import max_body, raw_body
 from content_server.core.deps import (
     ClockDep,
     NowDep,
+    Operator,
     OperatorOrAdvertiser,
     SessionDep,
     SettingsDep,
@@ -23,6 +24,7 @@ from content_server.core.errors import NotFound
 from content_server.signage.deps import CurrentDevice
 from content_server.signage.models import Media
 from content_server.signage.services import library
+from schedules.model import ItemKind
 
 router = APIRouter(tags=["media"])
 
@@ -49,6 +51,9 @@ class MediaOut(BaseModel):
     needs: list[str]  # why it is (or was) transcoded: codec, resolution, variable_frame_rate, ...
     upload_sha256: str | None  # the bytes as uploaded; sha256 is the file screens and browsers get
     screen_classes: list[str] | None  # classes big enough for it (None: every class)
+    url: str | None = None  # a web page's or live stream's address (it has no file)
+    allowed_hosts: list[str] | None = None  # a web page's
+    load_timeout_s: float | None = None  # a web page's
 
     @classmethod
     def of(cls, m: Media) -> MediaOut:
@@ -74,7 +79,23 @@ class MediaOut(BaseModel):
             needs=list(m.needs or []),
             upload_sha256=m.source_sha256,
             screen_classes=m.screen_classes,
+            url=m.url,
+            allowed_hosts=m.allowed_hosts,
+            load_timeout_s=m.load_timeout_s,
         )
+
+
+class LiveMediaIn(BaseModel):
+    """An operator's web page or live stream (``schedules.liveitems`` checks the address)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["web", "stream"]
+    url: str = Field(max_length=2000)
+    allowed_hosts: list[str] = Field(default_factory=list, max_length=20)  # a page's, beyond its own
+    load_timeout_s: float | None = None  # a page's; 15 s when not given
+    title: str = Field("", max_length=200)
+    duration_s: float = Field(30.0, ge=5, le=3600)
 
 
 class MediaPatch(BaseModel):
@@ -115,6 +136,28 @@ async def upload(
         now=clock.now(),
         address=client_address(request),
         jobs=request.app.state.transcoder,
+    )
+    if not created:
+        response.status_code = 200
+    return MediaOut.of(row)
+
+
+@router.post("/media/live", response_model=MediaOut, status_code=201)
+def add_live(
+    body: LiveMediaIn, response: Response, session: SessionDep, now: NowDep, user: Operator
+) -> MediaOut:
+    """A web page or live stream for screens: operators only (a page or camera feed an advertiser
+    could point anywhere is the operator's to vouch for); 200 with the first for the same address."""
+    row, created = library.add_live(
+        session,
+        user,
+        ItemKind(body.kind),
+        body.url,
+        allowed_hosts=body.allowed_hosts,
+        load_timeout_s=body.load_timeout_s,
+        title=body.title,
+        duration_s=body.duration_s,
+        now=now,
     )
     if not created:
         response.status_code = 200

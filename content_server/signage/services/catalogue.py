@@ -55,7 +55,9 @@ def media_items(group: Sequence[Media], size: ScreenSize | None = None) -> list[
     shapes = [picture_orientations(m) for m in group]
     by_shape = frozenset().union(*shapes) == frozenset(Orientation)
     return [
-        ContentItem(
+        live_item(m)
+        if m.url is not None
+        else ContentItem(
             id=media_item_id(m.id),
             kind=ItemKind.VIDEO if m.kind == "video" else ItemKind.IMAGE,
             duration_s=max(0.1, min(m.duration_s, 3600.0)),
@@ -66,6 +68,19 @@ def media_items(group: Sequence[Media], size: ScreenSize | None = None) -> list[
         )
         for m, shape in zip(group, shapes, strict=True)
     ]
+
+
+def live_item(m: Media) -> ContentItem:
+    """A web page or live stream: its address instead of a file, on screens of every shape."""
+    return ContentItem(
+        id=media_item_id(m.id),
+        kind=ItemKind(m.kind),
+        duration_s=max(0.1, min(m.duration_s, 3600.0)),
+        title=m.title,
+        url=m.url,
+        allowed_hosts=tuple(m.allowed_hosts or ()),
+        load_timeout_s=m.load_timeout_s,
+    )
 
 
 def suited_classes(m: Media) -> frozenset[ScreenClass]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import shutil
 import tempfile
+import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,6 +26,8 @@ from content_server.signage.media_intake import intake
 from content_server.signage.media_rebuild import MediaRefused
 from content_server.signage.models import AnnouncementRow, CampaignRow, Device, Media
 from content_server.signage.services.transcoding import TranscodeJobs
+from schedules.liveitems import AddressError, check_live
+from schedules.model import ItemKind
 
 log = logging.getLogger(__name__)
 SAFE_NAME_MAX = 200
@@ -210,6 +215,63 @@ def add_rendered(
     return row
 
 
+def add_live(
+    session: Session,
+    owner: User,
+    kind: ItemKind,
+    url: str,
+    *,
+    allowed_hosts: list[str],
+    load_timeout_s: float | None,
+    title: str,
+    duration_s: float,
+    now: dt.datetime,
+) -> tuple[Media, bool]:
+    """An operator's web page or live stream: no file, an address (checked by
+    :func:`schedules.liveitems.check_live`, 422 when refused) that screens open themselves. It is
+    then approved, scheduled and counted as any media. The same address again returns the first
+    (created False)."""
+    try:
+        checked = check_live(kind, url, allowed_hosts, load_timeout_s)
+    except AddressError as exc:
+        raise Invalid(str(exc)).in_both(exc.zh, exc.en) from exc
+    spec = json.dumps([checked.kind.value, checked.url, checked.allowed_hosts, checked.load_timeout_s])
+    sha = hashlib.sha256(spec.encode()).hexdigest()
+    existing = session.scalar(select(Media).where(Media.owner_id == owner.id, Media.sha256 == sha).limit(1))
+    if existing is not None:
+        return existing, False
+    host = urllib.parse.urlsplit(checked.url).hostname or ""
+    row = Media(
+        owner_id=owner.id,
+        sha256=sha,
+        size=0,
+        media_type=_live_media_type(checked.url),
+        kind=checked.kind.value,
+        width=0,
+        height=0,
+        duration_s=duration_s,
+        codec="",
+        filename=clean_filename(host or checked.kind.value),
+        title=(title.strip() or host)[:200],
+        created_at=now,
+        url=checked.url,
+        allowed_hosts=list(checked.allowed_hosts) or None,
+        load_timeout_s=checked.load_timeout_s,
+    )
+    session.add(row)
+    session.commit()
+    log.info("added %s %s for %s", checked.kind.value, checked.url, owner.id)
+    return row, True
+
+
+def _live_media_type(url: str) -> str:
+    """What the address serves, for the library's listing (nothing is downloaded from it)."""
+    if url.startswith(("rtsp://", "rtsps://")):
+        return "application/x-rtsp"
+    path = urllib.parse.urlsplit(url).path.lower()
+    return "application/vnd.apple.mpegurl" if path.endswith(".m3u8") else "text/html"
+
+
 def visible(session: Session, user: User, media_id: str) -> Media:
     """The media row if this user may see it; otherwise 404 (never reveal others' media)."""
     row = session.get(Media, media_id)
@@ -221,6 +283,10 @@ def visible(session: Session, user: User, media_id: str) -> Media:
 def servable(session: Session, user: User, media_id: str) -> Media:
     """The row if this user may download its file now: only a ready file is ever served."""
     row = visible(session, user, media_id)
+    if row.url is not None:
+        raise NotFound("a web page or live stream has no file").in_both(
+            "网页或直播没有文件。", "A web page or live stream has no file."
+        )
     if row.status != "ready":
         raise Conflict(f"the file is not ready ({row.status})").in_both(
             "文件尚未就绪（正在转码或转码失败）。",
@@ -313,6 +379,10 @@ def replace(
     upload = visible(session, user, upload_id)
     if upload.id == row.id:
         raise Invalid("choose a new file to replace this one with")
+    if row.url is not None or upload.url is not None:
+        raise Invalid("a web page or live stream has no file to replace").in_both(
+            "网页或直播没有可替换的文件。", "A web page or live stream has no file to replace."
+        )
     if upload.owner_id != row.owner_id:
         raise NotFound("unknown media")
     if upload.status != "ready":  # a transcoding job still writes to the upload's own entry

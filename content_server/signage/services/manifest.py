@@ -24,8 +24,8 @@ from content_server.signage.models import AnnouncementRow, CampaignRow, Device, 
 from content_server.signage.services import plays
 from content_server.signage.services.catalogue import LiveSet, load_live, shared_catalogue, text_item_id
 from content_server.signage.services.screens import to_screen
-from schedules.model import ContentItem, ItemKind, Priority
-from schedules.protocol.device import AssetRef, EmergencyState, Loudness, Manifest
+from schedules.model import BASE_KINDS, ContentItem, ItemKind, Priority, for_kinds
+from schedules.protocol.device import AssetRef, EmergencyState, Loudness, Manifest, parse_kinds
 
 NO_EMERGENCY = "none"
 
@@ -133,9 +133,17 @@ def build(
     """The screen's manifest; ``live`` (shared by all screens) saves the database round trips."""
     live = live or load_live(session, now)
     screen = to_screen(device)
-    catalogue, catalogue_digest = shared_catalogue(
+    shared, shared_digest = shared_catalogue(
         live, screen, now, lambda c: _digest(c.model_dump(mode="python"))
     )
+    kinds = device_kinds(device)
+    memo_key = ("kinds", shared_digest, tuple(sorted(kinds)))
+    found = live.memo.get(memo_key)
+    if found is None:  # once per catalogue and set of kinds, as the shared catalogue is
+        catalogue = for_kinds(shared, kinds)
+        digest = shared_digest if catalogue is shared else _digest(catalogue.model_dump(mode="python"))
+        found = live.memo[memo_key] = (catalogue, digest)
+    catalogue, catalogue_digest = found
     by_sha = {m.sha256: m for m in sorted(live.media.values(), key=lambda m: m.id, reverse=True)}
     shas = sorted({i.asset_sha256 for i in catalogue.items.values() if i.asset_sha256})
     assets = tuple(
@@ -165,10 +173,31 @@ def build(
     return probe.model_copy(update={"version": _digest(parts)})
 
 
+def kinds_of(query: str | None) -> frozenset[ItemKind]:
+    """The item kinds a player plays: the base ones and the optional ones it names (``web,stream``)."""
+    return BASE_KINDS | parse_kinds(query)
+
+
+def device_kinds(device: Device) -> frozenset[ItemKind]:
+    return kinds_of(",".join(device.item_kinds or ()))
+
+
+def for_request(
+    cache: ManifestCache, session: Session, device: Device, now: dt.datetime, *, days: int, kinds: str | None
+) -> tuple[Manifest, bytes]:
+    """A manifest poll: remembers the optional kinds the player named (``?kinds=``; committed only
+    when they change, which moves the change generation), then the device's manifest for them."""
+    named = sorted(k.value for k in parse_kinds(kinds))
+    if sorted(device.item_kinds or ()) != named:
+        device.item_kinds = named
+        session.commit()
+    return cache.get(session, device, now, days=days)
+
+
 # what of a device feeds its manifest (and, once revoked or re-keyed, the fast path's trust)
 DEVICE_INPUTS = frozenset(
     {"name", "kind", "screen_class", "orientation", "width", "height", "groups", "tags", "timezone", "hours",
-     "revoked_at", "key_sha256"}
+     "revoked_at", "key_sha256", "item_kinds"}
 )  # fmt: skip
 
 
@@ -191,6 +220,7 @@ class _Entry:
     manifest: Manifest
     body: bytes
     grant: AssetGrant
+    kinds: frozenset[ItemKind]
 
 
 def served(device: Device, manifest: Manifest, now: dt.datetime) -> AssetGrant:
@@ -229,7 +259,8 @@ class ManifestCache:
         with self._lock:
             entry = self._entries.get(device.id)
             live = self._live[1] if self._live is not None and self._live[0] == key else None
-        if entry is not None and entry.key == key:
+        kinds = device_kinds(device)
+        if entry is not None and entry.key == key and entry.kinds == kinds:
             return entry.manifest, entry.body
         if live is None:
             live = load_live(session, now)
@@ -243,7 +274,7 @@ class ManifestCache:
         if remembered or session.dirty or session.new:
             session.commit()
         with self._lock:
-            self._entries[device.id] = _Entry(key, manifest, body, grant)
+            self._entries[device.id] = _Entry(key, manifest, body, grant, kinds)
         return manifest, body
 
     def fresh_manifest(self, device_id: str, now: dt.datetime) -> Manifest | None:
@@ -251,10 +282,15 @@ class ManifestCache:
         entry = self._fresh(device_id, now)
         return None if entry is None else entry.manifest
 
-    def fresh_grant(self, device_id: str, now: dt.datetime) -> tuple[Manifest, AssetGrant] | None:
-        """The device's current manifest and what it may download, if certainly current."""
+    def fresh_grant(
+        self, device_id: str, now: dt.datetime, kinds: frozenset[ItemKind] | None = None
+    ) -> tuple[Manifest, AssetGrant] | None:
+        """The device's current manifest and what it may download, if certainly current (and made
+        for these item kinds, when given: a player that now names others gets a new one)."""
         entry = self._fresh(device_id, now)
-        return None if entry is None else (entry.manifest, entry.grant)
+        if entry is None or (kinds is not None and entry.kinds != kinds):
+            return None
+        return entry.manifest, entry.grant
 
     def _fresh(self, device_id: str, now: dt.datetime) -> _Entry | None:
         entry = self._entries.get(device_id)
