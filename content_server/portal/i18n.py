@@ -1631,8 +1631,8 @@ TEXTS = TextTable({
     "studio.pdf": ("上传PDF通知", "Upload a PDF notice"),
     "studio.pdf_file": ("PDF文件", "PDF file"),
     "studio.pdf_help": (
-        "每页变成一张幻灯片，按页序播放。最大 {max_mb} MB。",
-        "Each page becomes a slide, played in page order. Up to {max_mb} MB.",
+        "每页变成一张幻灯片，按页序播放。最大 {max_mb} MB，最多 {max_pages} 页。",
+        "Each page becomes a slide, played in page order. Up to {max_mb} MB and {max_pages} pages.",
     ),
     "studio.mine": ("我设计的幻灯片", "My designed slides"),
     "studio.updated": ("更新时间", "Updated"),
@@ -1662,6 +1662,110 @@ TEXTS = TextTable({
     "studio.fix": ("请修改：{problems}", "Please fix: {problems}"),
     "studio.unknown_design": ("没有这个模板", "There is no such template"),
     "notice.slide_saved": ("幻灯片已保存，已加入素材库。", "Slide saved and added to the media library."),
+    "studio.pdfs": ("PDF通知", "PDF notices"),
+    "studio.pages": ("页数", "Pages"),
+    "studio.first_page": ("{title} 第一页", "First page of {title}"),
+    "studio.announce_pdf": (
+        "作为一条公告发布（按页序播放全部页）",
+        "Publish as one announcement (all pages in order)",
+    ),
+    "studio.sources_link": (
+        "实时数据源（新闻、天气、排队叫号）",
+        "Live data sources (news, weather, queue numbers)",
+    ),
+    # studio: live data sources (operators)
+    "sources.title": ("实时数据源", "Live data sources"),
+    "sources.intro": (
+        "服务器按各自的间隔抓取这些来源，生成幻灯片和滚动字幕在屏幕上播放；"
+        "数据超过有效期就从屏幕上撤下，不显示过时的内容。",
+        "The server fetches each source on its own schedule and shows its slides and ticker on the "
+        "screens; data older than its time to live leaves the screens instead of going stale.",
+    ),
+    "sources.on_screens": ("正在屏幕上", "On screens now"),
+    "sources.expired": ("已过期，未显示", "Expired, not shown"),
+    "sources.never": ("尚未抓取成功", "Not fetched yet"),
+    "sources.kind": ("类型", "Kind"),
+    "sources.kind.feed": ("RSS / Atom 新闻源", "RSS / Atom feed"),
+    "sources.kind.json": ("JSON 数据接口", "JSON endpoint"),
+    "sources.preset": ("JSON 数据格式", "JSON format"),
+    "sources.preset_help": (
+        "仅用于 JSON 数据接口：选择数据的格式（其他格式请通过 API 提供映射）。",
+        "JSON endpoints only: the format the data comes in (other formats: give a mapping through the API).",
+    ),
+    "sources.preset.open_meteo_weather": ("天气（Open-Meteo 预报）", "Weather (Open-Meteo forecast)"),
+    "sources.preset.open_meteo_air_quality": ("空气质量（Open-Meteo）", "Air quality (Open-Meteo)"),
+    "sources.preset.queue_numbers": ("排队叫号", "Queue numbers"),
+    "sources.preset.parcel_locker": ("快递柜取件", "Parcel locker pickups"),
+    "sources.url": ("网址", "URL"),
+    "sources.headline_title": ("标题（可选，仅新闻源）", "Title (optional, feeds only)"),
+    "sources.last_good": ("上次成功抓取", "Last good fetch"),
+    "sources.expires": ("数据有效至", "Data valid until"),
+    "sources.every": ("抓取间隔", "Refresh every"),
+    "sources.every_min": ("抓取间隔（分钟）", "Refresh every (minutes)"),
+    "sources.ttl": ("有效期", "Time to live"),
+    "sources.ttl_min": ("有效期（分钟）", "Time to live (minutes)"),
+    "sources.ttl_help": (
+        "上次成功抓取之后数据在屏幕上保留的时间；之后即使来源故障也会撤下。",
+        "How long data stays on screens after the last good fetch; then it leaves them even if the "
+        "source is down.",
+    ),
+    "sources.minutes": ("{n} 分钟", "{n} min"),
+    "sources.failures": ("连续失败次数", "Failures in a row"),
+    "sources.last_error": ("最近的错误", "Last error"),
+    "sources.error_as_sent": ("（服务器的英文原文）", "(as the server reported it)"),
+    "sources.allow": ("允许的内网地址", "Allowed private addresses"),
+    "sources.allow_help": (
+        "默认不抓取本机、内网和链路本地地址（防止服务器被利用访问内网）。"
+        "只有来源确实在内网时才填写，每行一个地址或网段，例如 10.0.5.7/32。",
+        "Loopback, private and link-local addresses are never fetched unless listed here (so the "
+        "server cannot be used to reach the internal network). Fill in only for a source on the "
+        "internal network, one address or network a line, e.g. 10.0.5.7/32.",
+    ),
+    "sources.showing": ("当前内容", "What it shows"),
+    "sources.picture": ("{name} 的幻灯片", "The slide of {name}"),
+    "sources.refresh": ("立即抓取", "Refresh now"),
+    "sources.delete": ("删除数据源", "Delete source"),
+    "sources.delete_confirm": (
+        "确认删除“{name}”，并从屏幕上撤下",
+        "Yes, delete “{name}” and take it off the screens",
+    ),
+    "sources.delete_need_confirm": ("请先勾选确认。", "Tick the confirmation first."),
+    "sources.none_yet": (
+        "还没有数据源：用下面的表单登记一个。",
+        "No sources yet: register one with the form below.",
+    ),
+    "sources.new": ("登记数据源", "Register a source"),
+    "sources.register": ("登记并开始抓取", "Register and start fetching"),
+    "sources.need_minutes": ("请填写{field}。", "Fill in {field}."),
+    "sources.bad_kind": ("请选择类型。", "Choose a kind."),
+    "sources.too_many_networks": ("最多 16 个地址或网段。", "At most 16 addresses or networks."),
+    "notice.source_registered": (
+        "数据源已登记，将按间隔抓取。",
+        "Source registered; it is fetched on its schedule.",
+    ),
+    "notice.source_refreshed": ("已抓取，内容已更新。", "Fetched; what it shows is up to date."),
+    "notice.source_failed": (
+        "这次抓取失败，原因见下方；上次成功的数据在有效期内继续显示。",
+        "This fetch failed (see below); the last good data stays on screens until it expires.",
+    ),
+    "notice.source_deleted": ("数据源已删除，已从屏幕上撤下。", "Source deleted and taken off the screens."),
+    "problem.source_url": (
+        "网址只能是 http:// 或 https:// 开头。",
+        "Only http:// and https:// sources can be fetched.",
+    ),
+    "problem.source_network": (
+        "“{item}”不是地址或网段（例如 10.0.5.7/32）。",
+        "{item} is not an address or network (e.g. 10.0.5.7/32).",
+    ),
+    "problem.source_mapping": (
+        "JSON 数据接口需要选择数据格式。",
+        "A JSON endpoint needs one of the formats.",
+    ),
+    "problem.source_unknown": ("没有这个数据源。", "There is no such data source."),
+    "problem.announcement_slides": (
+        "一条公告在一块屏幕上最多播放 {n} 张图片。",
+        "An announcement plays at most {n} pictures on a screen.",
+    ),
 
 })
 

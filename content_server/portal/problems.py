@@ -111,6 +111,16 @@ PROBLEMS: tuple[Problem, ...] = (
     _p(r"a flight may last at most a year", "problem.flight_length"),
     _p(r"valid_until must be after valid_from", "problem.validity_order"),
     _p(r"give a text or at least one media item", "announcements.need_text"),
+    _p(
+        r"media_ids: at most (?P<n>\d+) pictures play on a screen per announcement",
+        "problem.announcement_slides",
+    ),
+    # studio: live data sources
+    _p(r"url: only http:// and https:// sources can be fetched", "problem.source_url"),
+    _p(r"allow_networks: '?(?P<item>.*?)'? is not an address or network .*", "problem.source_network"),
+    _p(r"mapping: .*", "problem.source_mapping"),
+    _p(r"unknown data source", "problem.source_unknown"),
+    _p(r"unknown PDF notice", "problem.not_found"),
     _p(r"(?:valid_from|valid_until): needs a time zone offset", "error.bad_date"),
     _p(r"dayparts(?:\.weekdays)?: .*", "problem.daypart"),
 )
@@ -172,6 +182,11 @@ FIELD_LABELS: dict[str, str] = {
     "kind": "media.kind",
     "url": "media.live_url",
     "allowed_hosts": "media.live_hosts",
+    "every_s": "sources.every",
+    "ttl_s": "sources.ttl",
+    "preset": "sources.preset",
+    "headline_title": "sources.headline_title",
+    "allow_networks": "sources.allow",
 }
 # values a message carries that are codes themselves: shown by their name in these tables
 VALUE_TABLES: tuple[str, ...] = ("state.", "case_state.", "booking_state.", "pay.state.", "verb.")

@@ -48,6 +48,9 @@ class Media(Base):
     url: Mapped[str | None] = mapped_column(Text, nullable=True)  # web | stream
     allowed_hosts: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # web
     load_timeout_s: Mapped[float | None] = mapped_column(Float, nullable=True)  # web
+    # one slide drawn for several screen shapes: the variants share this key (a screen plays the
+    # nearest; see catalogue.nearest_variants); None for uploads
+    variant_of: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class AnnouncementRow(Base):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -18,7 +20,7 @@ import qrcode
 import qrcode.constants
 from PIL import Image, ImageDraw, ImageOps
 
-from content_server.studio.canvas import Canvas
+from content_server.studio.canvas import DEFAULT_SIZES, Canvas
 from content_server.studio.designs import Resolved
 from content_server.studio.errors import FieldProblem
 from content_server.studio.fonts import FontBook
@@ -26,6 +28,8 @@ from content_server.studio.palette import PALETTES, RGB, WHITE, Palette, mix
 from content_server.studio.texts import MONTHS_EN, SLIDE_TEXT
 from content_server.studio.typeset import Box, Layout, Run, TextDoesNotFit, fit
 from schedules.bilingual import Bilingual
+
+log = logging.getLogger(__name__)
 
 QR_INK: RGB = (17, 17, 17)
 EN_SCALE = 0.62  # English under Chinese: smaller, so the block reads as one headline
@@ -737,3 +741,20 @@ def png_bytes(img: Image.Image) -> bytes:
 def render(r: Resolved, cv: Canvas, book: FontBook, photo: Image.Image | None = None) -> bytes:
     """One slide as PNG bytes."""
     return png_bytes(draw(compose(r), r, cv, book, photo if r.design.photo else None))
+
+
+def render_shapes(
+    r: Resolved, canvases: Sequence[Canvas], book: FontBook, photo: Image.Image | None = None
+) -> list[tuple[Canvas, bytes]]:
+    """The slide drawn on each canvas. The default 16:9 and 9:16 slides must fit (their FieldProblem
+    names the field to fix); another screen shape whose layout cannot hold the text is left out, and
+    screens of that shape play the nearest default slide instead."""
+    out = []
+    for cv in canvases:
+        try:
+            out.append((cv, render(r, cv, book, photo)))
+        except FieldProblem as exc:
+            if (cv.width, cv.height) in DEFAULT_SIZES:
+                raise
+            log.info("slide %s left out at %dx%d: %s", r.design.key, cv.width, cv.height, exc)
+    return out

@@ -18,7 +18,7 @@ from content_server.studio.palette import PALETTES
 from content_server.studio.pdf_notice import PdfLimits
 from content_server.studio.services import datasources, notices, slides
 from content_server.studio.sources import SourceSpec
-from schedules.model import Orientation, ScreenClass
+from schedules.model import Orientation, ScreenClass, Targeting
 
 router = APIRouter(prefix="/studio", tags=["studio"])
 PDF_LIMITS = PdfLimits()
@@ -241,6 +241,31 @@ async def upload_pdf(
 @router.get("/pdfs/{doc_id}", response_model=NoticeOut)
 def get_pdf(doc_id: str, session: SessionDep, user: OperatorOrAdvertiser) -> NoticeOut:
     return _notice_out(notices.visible(session, user, doc_id), session)
+
+
+class NoticeAnnounceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field("", max_length=200)  # the notice's own title when empty
+    valid_until: dt.datetime | None = None
+    targeting: Targeting = Targeting()
+
+
+class AnnouncedOut(BaseModel):
+    announcement_id: str
+    media_ids: list[str]
+
+
+@router.post("/pdfs/{doc_id}/announcement", response_model=AnnouncedOut, status_code=201)
+def announce_pdf(
+    doc_id: str, body: NoticeAnnounceIn, session: SessionDep, now: NowDep, op: Operator
+) -> AnnouncedOut:
+    """The whole notice as one announcement, its pages in order (operators publish announcements)."""
+    doc = notices.visible(session, op, doc_id)
+    row = notices.announce(
+        session, op, doc, title=body.title, valid_until=body.valid_until, targeting=body.targeting, now=now
+    )
+    return AnnouncedOut(announcement_id=row.id, media_ids=row.media_ids)
 
 
 class SourceIn(BaseModel):

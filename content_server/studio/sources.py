@@ -24,7 +24,7 @@ from content_server.studio.feeds import parse_feed
 from content_server.studio.fetcher import Fetcher, Validators
 from content_server.studio.fonts import FontBook
 from content_server.studio.freshness import expires_at
-from content_server.studio.render import render
+from content_server.studio.render import render_shapes
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def refresh(
                 raise DataProblem("the source did not send JSON") from exc
             content, ticker = apply_mapping(spec.json_mapping(), data), ""
         resolved = resolve(content, book, strict=False)
-        slides = tuple((cv.key, render(resolved, cv, book)) for cv in canvases)
+        slides = tuple((cv.key, png) for cv, png in render_shapes(resolved, canvases, book))
         return SourceState(got.validators, now, slides, ticker, content)
     except (FetchFailed, FetchRefused, DataProblem, FieldProblem) as exc:
         log.warning("data source %s: %s", spec.name, exc)

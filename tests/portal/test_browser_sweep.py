@@ -128,6 +128,13 @@ def test_every_page_for_every_role_passes_axe_in_both_languages_and_widths(
             "address": {"building": "7", "unit": "1", "room": "302"},
         },
     ).json()
+    # a live data source that is refused (loopback, not allow-listed): its card shows the error
+    source = httpx.post(
+        server.api + "/studio/sources",
+        headers=server.auth(server.operator),
+        json={"spec": {"name": "社区新闻", "kind": "feed", "url": "http://127.0.0.1:9/feed.xml"}},
+    ).json()
+    httpx.post(f"{server.api}/studio/sources/{source['id']}/refresh", headers=server.auth(server.operator))
     pay_path = urlsplit(order["payment"]["qr_payload"]).path
     status_path = urlsplit(order["status_url"]).path
 
@@ -183,6 +190,7 @@ def test_every_page_for_every_role_passes_axe_in_both_languages_and_widths(
             "/portal/bundles",
             "/portal/studio",
             "/portal/studio/new/notice",
+            "/portal/studio/sources",
             "/portal/house-rules",
             "/portal/alert-feeds",
             "/portal/fleet",

@@ -11,6 +11,8 @@ import pytest
 from content_server.core import auth
 from content_server.portal.i18n import TEXTS, Translator, pick_language
 from content_server.signage import screen_view
+from content_server.studio.datamap import PRESETS
+from content_server.studio.sources import SourceKind
 from schedules.bilingual import LANGUAGES, MissingText
 from schedules.model import ItemKind, Orientation, Priority, ScreenClass
 from schedules.protocol.kiosk import CaseState, OrderState
@@ -58,6 +60,8 @@ DYNAMIC = {
     "verb": ["approve", "reject", "pause", "resume", "end"],
     "updates.state": ["running", "paused", "completed", "aborted"],
     "updates.action": ["pause", "resume", "abort"],
+    "sources.kind": [k.value for k in SourceKind],
+    "sources.preset": list(PRESETS),
 }
 
 

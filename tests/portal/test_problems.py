@@ -19,6 +19,7 @@ PAGE_SERVICES = [
     "kiosk/identity.py", "kiosk/case_states.py", "kiosk/order_states.py", "kiosk/services/cases.py",
     "kiosk/services/merchants.py", "signage/services/bookings.py", "signage/services/library.py",
     "signage/services/screens.py", "signage/services/bundles.py", "accounts/services.py",
+    "studio/services/datasources.py", "studio/services/notices.py",
 ]  # fmt: skip
 # raised on paths no portal page takes (the kiosks' and devices' own API), written for machines
 API_ONLY = {

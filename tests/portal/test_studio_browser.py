@@ -4,13 +4,15 @@ edit it again in English. Screenshots in both languages under test-artifacts/por
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.fixtures.server import LiveServer, free_port
-from tests.portal.conftest import browser_login, shoot
+from tests.portal.conftest import browser_login, shoot, shoot_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -95,3 +97,104 @@ def test_a_merchant_designs_an_offer_with_a_live_preview_in_both_languages(
     page.get_by_role("button", name="Save and make the slides").click()
     page.wait_for_url(re.compile(r"/portal/studio\?notice=slide_saved"))
     shoot(page, "studio-en-desktop")
+
+
+def test_an_operator_registers_a_loopback_feed_sees_its_headlines_and_deletes_it(
+    live_server: LiveServer, open_tab: Callable[[], Page]
+) -> None:
+    from tests.content_server.studio.feed_server import FeedSite, serve
+
+    url = live_server.url
+    shop = open_tab()
+    browser_login(shop, url, live_server.create_user("sources-shop", "advertiser"))
+    refused = shop.goto(url + "/portal/studio/sources")
+    assert refused is not None and refused.status == 403  # data sources are the operators'
+    page = open_tab()
+    browser_login(page, url, live_server.operator)
+    page.goto(url + "/portal/studio")
+    page.get_by_role("link", name="实时数据源（新闻、天气、排队叫号）").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("实时数据源")
+    shoot(page, "sources-empty-zh-desktop")
+    site = FeedSite()
+    with serve(site) as base:
+        page.get_by_label("名称").fill("幸福里新闻")
+        page.get_by_label("RSS / Atom 新闻源").check()
+        page.get_by_label("网址").fill(base + "/feed.xml")
+        page.get_by_label("抓取间隔（分钟）").fill("30")
+        page.get_by_label("有效期（分钟）").fill("120")
+        page.get_by_label("允许的内网地址").fill("127.0.0.1/32")  # loopback: allow-listed for this source
+        page.get_by_role("button", name="登记并开始抓取").click()
+        expect(page.get_by_role("status")).to_contain_text("数据源已登记")
+        card = page.locator("section.source").filter(has_text="幸福里新闻")
+        card.get_by_role("button", name="立即抓取").click()
+        expect(page.get_by_role("status")).to_contain_text("已抓取")
+        card = page.locator("section.source").filter(has_text="幸福里新闻")
+        expect(card).to_contain_text("正在屏幕上")
+        expect(card.get_by_role("listitem")).to_have_count(3)
+        expect(card.get_by_role("listitem").first).to_have_text("社区新闻 1-1: 停水通知 Water notice 1")
+        expect(card.get_by_role("img")).to_have_attribute("alt", "幸福里新闻 的幻灯片")
+        assert card.get_by_role("img").evaluate("img => img.naturalWidth") > 0
+        assert any(h.startswith("/feed.xml") for h in site.hits)
+        shoot_all(page, "sources-fetched")
+
+        # the feed breaks: the error and the count show, the last good headlines stay on screens
+        site.version = 2
+        page.goto(url + "/portal/lang/en?next=/portal/studio/sources")
+        page.get_by_label("Name").fill("Broken feed")
+        page.get_by_label("URL").fill(base + "/broken.xml")
+        page.get_by_label("Allowed private addresses").fill("127.0.0.1/32")
+        page.get_by_role("button", name="Register and start fetching").click()
+        broken = page.locator("section.source").filter(has_text="Broken feed")
+        broken.get_by_role("button", name="Refresh now").click()
+        expect(page.get_by_role("status")).to_contain_text("This fetch failed")
+        broken = page.locator("section.source").filter(has_text="Broken feed")
+        expect(broken).to_contain_text("cannot be read")
+        expect(broken).to_contain_text("Not fetched yet")
+        expect(broken.locator("dd").nth(6)).to_have_text("1")  # failures in a row
+        shoot(page, "sources-failed-en-desktop")
+        shoot(page, "sources-failed-en-phone", phone=True)
+
+    # a bad allow-list is named in the reader's language and what was typed stays
+    page.get_by_label("Name").fill("Typo")
+    page.get_by_label("URL").fill("https://news.example.org/feed.xml")
+    page.get_by_label("Allowed private addresses").fill("10.0.5.300")
+    page.get_by_role("button", name="Register and start fetching").click()
+    expect(page.get_by_role("alert")).to_contain_text("10.0.5.300 is not an address or network")
+    expect(page.get_by_label("Name")).to_have_value("Typo")
+    shoot(page, "sources-refused-en-desktop")
+
+    # delete: only with the box ticked; then it is gone from the page
+    broken = page.locator("section.source").filter(has_text="Broken feed")
+    broken.get_by_label("Yes, delete “Broken feed” and take it off the screens").check()
+    broken.get_by_role("button", name="Delete source").click()
+    expect(page.get_by_role("status")).to_contain_text("Source deleted")
+    expect(page.locator("section.source")).to_have_count(1)
+
+
+def test_an_operator_uploads_a_long_pdf_notice_and_publishes_it_as_one_announcement(
+    live_server: LiveServer, browser_page: Page, tmp_path: Path
+) -> None:
+    from tests.content_server.studio.pdfs import notice
+
+    page = browser_page
+    url = live_server.url
+    browser_login(page, url, live_server.operator)
+    pdf = tmp_path / "rules.pdf"
+    pdf.write_bytes(notice(12))  # more than the ten pages the old 20-media limit allowed
+    page.goto(url + "/portal/studio")
+    page.get_by_label("PDF文件").set_input_files(str(pdf))
+    page.get_by_label("标题（可选）").fill("小区管理规约")
+    page.get_by_role("button", name="上传", exact=True).click()
+    page.wait_for_url(re.compile(r"/portal/media\?notice=uploaded"), timeout=60000)
+    page.goto(url + "/portal/studio")
+    row = page.get_by_role("row").filter(has_text="小区管理规约")
+    expect(row).to_contain_text("12")
+    shoot(page, "studio-pdfs-zh-desktop")
+    shoot(page, "studio-pdfs-zh-phone", phone=True)
+    row.get_by_role("button", name="作为一条公告发布（按页序播放全部页）").click()
+    page.wait_for_url(re.compile(r"/portal/announcements\?notice=announcement_published"))
+    expect(page.get_by_role("cell", name="小区管理规约", exact=True)).to_be_visible()
+    op = live_server.auth(live_server.operator)
+    listed = httpx.get(live_server.api + "/announcements", headers=op).json()
+    notice_ann = [a for a in listed if a["title"] == "小区管理规约"]
+    assert len(notice_ann) == 1 and len(notice_ann[0]["media_ids"]) == 24  # 12 pages × two shapes

@@ -22,6 +22,13 @@ from schedules.model import Daypart, Priority, Targeting
 log = logging.getLogger(__name__)
 
 TEXT_LANGS = frozenset({"zh", "en"})
+# What one screen plays of an announcement each loop: at most this many pictures, so a notice cannot
+# crowd the rest of the programme out indefinitely. The studio's 60-page PDF limit is the same number,
+# so any accepted PDF notice plays all its pages as one announcement.
+MAX_ANNOUNCEMENT_SLIDES = 60
+# The ids a request may list: every slide in each of the studio's shapes (see studio.canvas.MAX_SHAPES);
+# variants of one slide count once towards MAX_ANNOUNCEMENT_SLIDES (a screen plays one of them).
+MAX_ANNOUNCEMENT_MEDIA = MAX_ANNOUNCEMENT_SLIDES * 6
 
 
 class AnnouncementIn(BaseModel):
@@ -30,7 +37,7 @@ class AnnouncementIn(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     text: dict[str, str] = Field(default_factory=dict, max_length=4)
     ticker_text: dict[str, str] = Field(default_factory=dict, max_length=4)
-    media_ids: list[str] = Field(default_factory=list, max_length=20)
+    media_ids: list[str] = Field(default_factory=list, max_length=MAX_ANNOUNCEMENT_MEDIA)
     duration_s: float = Field(10.0, ge=1, le=600)
     priority: Priority = Priority.NORMAL
     valid_from: dt.datetime | None = None
@@ -85,18 +92,31 @@ class CampaignIn(BaseModel):
 # --- announcements -----------------------------------------------------------------------------
 
 
-def _check_media(session: Session, ids: list[str], owner: User | None) -> None:
+def _check_media(session: Session, ids: list[str], owner: User | None) -> list[Media]:
+    rows = []
     for mid in ids:
         m = session.get(Media, mid)
         if m is None or (owner is not None and m.owner_id != owner.id):
             raise NotFound(f"unknown media {mid}")
+        rows.append(m)
+    return rows
+
+
+def slides_per_screen(media: list[Media]) -> int:
+    """How many pictures of ``media`` one screen plays at most: the variants of one slide (drawn for
+    several screen shapes) count once."""
+    return len({m.variant_of or m.id for m in media})
 
 
 def create_announcement(
     session: Session, op: User, body: AnnouncementIn, *, now: dt.datetime
 ) -> AnnouncementRow:
     scheduling.validate_targeting(body.targeting)
-    _check_media(session, body.media_ids, None)
+    media = _check_media(session, body.media_ids, None)
+    if slides_per_screen(media) > MAX_ANNOUNCEMENT_SLIDES:
+        raise Invalid(
+            f"media_ids: at most {MAX_ANNOUNCEMENT_SLIDES} pictures play on a screen per announcement"
+        )
     row = AnnouncementRow(
         title=body.title,
         text=body.text,

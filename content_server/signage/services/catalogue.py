@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -42,13 +43,15 @@ def text_item_id(announcement_id: str) -> str:
     return f"a-{announcement_id}"
 
 
-def media_items(group: Sequence[Media]) -> list[ContentItem]:
+def media_items(group: Sequence[Media], size: ScreenSize | None = None) -> list[ContentItem]:
     """Items for pictures or videos that stand in for one another (an announcement's, a campaign's,
     the community's filler slides).
 
     When the group holds both a landscape and a portrait one, each plays only on screens of its
-    own shape (no letterboxing); otherwise every screen plays every one.
+    own shape (no letterboxing); otherwise every screen plays every one. Of pictures drawn as
+    variants of one slide for several screen shapes, a screen of ``size`` gets only the nearest.
     """
+    group = nearest_variants(group, size)
     shapes = [picture_orientations(m) for m in group]
     by_shape = frozenset().union(*shapes) == frozenset(Orientation)
     return [
@@ -85,6 +88,40 @@ def suited_classes(m: Media) -> frozenset[ScreenClass]:
     return frozenset(ScreenClass(c) for c in m.screen_classes or ()) or frozenset(ScreenClass)
 
 
+ScreenSize = tuple[int, int]  # width × height as mounted
+
+
+def mounted_size(screen: Screen) -> ScreenSize:
+    """The screen's size as people see it (a portrait screen registered as 1920×1080 is 1080×1920)."""
+    long_side, short_side = max(screen.width, screen.height), min(screen.width, screen.height)
+    if screen.orientation == Orientation.PORTRAIT:
+        return short_side, long_side
+    return long_side, short_side
+
+
+def _shape_distance(m: Media, size: ScreenSize) -> tuple[float, bool]:
+    """How far a picture's shape is from the screen's (log of the ratios); on a tie (a square screen
+    between 4:3 and 3:4) the one of the screen's orientation wins."""
+    if m.width <= 0 or m.height <= 0:
+        return math.inf, True
+    distance = abs(math.log((m.width / m.height) / (size[0] / size[1])))
+    return round(distance, 9), (m.width >= m.height) != (size[0] >= size[1])
+
+
+def nearest_variants(group: Sequence[Media], size: ScreenSize | None) -> list[Media]:
+    """The group with each set of variants (media sharing ``variant_of``: one slide drawn for several
+    screen shapes) cut to the one nearest ``size`` (the first on a tie); None keeps them all."""
+    if size is None:
+        return list(group)
+    best: dict[str, Media] = {}
+    for m in group:
+        if m.variant_of and (
+            m.variant_of not in best or _shape_distance(m, size) < _shape_distance(best[m.variant_of], size)
+        ):
+            best[m.variant_of] = m
+    return [m for m in group if not m.variant_of or best[m.variant_of] is m]
+
+
 SHAPE_RATIO = 1.2  # wider than this (or taller) counts as a landscape (or portrait) picture
 
 
@@ -99,7 +136,9 @@ def picture_orientations(m: Media) -> frozenset[Orientation]:
     return frozenset(Orientation)
 
 
-def announcement_items(a: AnnouncementRow, media: dict[str, Media]) -> list[ContentItem]:
+def announcement_items(
+    a: AnnouncementRow, media: dict[str, Media], size: ScreenSize | None = None
+) -> list[ContentItem]:
     items = []
     if a.text:
         items.append(
@@ -111,14 +150,16 @@ def announcement_items(a: AnnouncementRow, media: dict[str, Media]) -> list[Cont
                 title=a.title,
             )
         )
-    items += media_items([media[mid] for mid in a.media_ids if mid in media])
+    items += media_items([media[mid] for mid in a.media_ids if mid in media], size)
     return items
 
 
-def to_announcement(a: AnnouncementRow, media: dict[str, Media]) -> Announcement:
+def to_announcement(
+    a: AnnouncementRow, media: dict[str, Media], size: ScreenSize | None = None
+) -> Announcement:
     return Announcement(
         id=a.id,
-        item_ids=tuple(i.id for i in announcement_items(a, media)),
+        item_ids=tuple(i.id for i in announcement_items(a, media, size)),
         priority=Priority(a.priority),
         valid_from=a.valid_from,
         valid_until=a.valid_until,
@@ -285,7 +326,8 @@ def catalogue_for(
     if extra:
         media = {**media, **_media_by_id(session, [m for c, _ in extra for m in c.media_ids])}
     anns, camps = _select(live, screens, now, extra)
-    return assemble(anns, camps, live.fillers, media, live.rules)
+    size = mounted_size(screens[0]) if screens is not None and len(screens) == 1 else None
+    return assemble(anns, camps, live.fillers, media, live.rules, size)
 
 
 def shared_catalogue(
@@ -297,11 +339,13 @@ def shared_catalogue(
     # rules: the manifest needs no group rules, which older players could not parse.
     base = Catalogue(house_rules=live.rules.classes, group_house_rules=live.rules.groups)
     rules = screen_house_rules(base, screen)
-    key = (tuple(a.id for a in anns), tuple(c.id for c in camps), screen.screen_class, rules)
+    size = mounted_size(screen)
+    shape = round(size[0] / size[1], 3)  # the variants a screen gets depend on its shape only
+    key = (tuple(a.id for a in anns), tuple(c.id for c in camps), screen.screen_class, rules, shape)
     found = live.memo.get(key)
     if found is None:
         own = RuleSet({**live.rules.classes, screen.screen_class: rules}, {})
-        catalogue = assemble(anns, camps, live.fillers, live.media, own)
+        catalogue = assemble(anns, camps, live.fillers, live.media, own, size)
         found = live.memo[key] = (catalogue, digest(catalogue))
     return found
 
@@ -312,22 +356,24 @@ def assemble(
     fillers: Sequence[Media],
     media: dict[str, Media],
     rules: RuleSet | None = None,
+    size: ScreenSize | None = None,
 ) -> Catalogue:
+    """The engine's catalogue; ``size`` (a screen's, as mounted) picks among variants (None: all)."""
     items: dict[str, ContentItem] = {}
     shown = []
     for a in anns:
-        got = announcement_items(a, media)
+        got = announcement_items(a, media, size)
         if got:  # an announcement of a video still being transcoded waits for it
             shown.append(a)
         for item in got:
             items[item.id] = item
     anns = shown
     for group in [[media[m] for m in c.media_ids if m in media] for c in camps] + [list(fillers)]:
-        for item in media_items(group):
+        for item in media_items(group, size):
             items[item.id] = item
     return Catalogue(
         items=items,
-        announcements=tuple(to_announcement(a, media) for a in anns),
+        announcements=tuple(to_announcement(a, media, size) for a in anns),
         campaigns=tuple(
             campaign
             for c in camps

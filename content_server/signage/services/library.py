@@ -182,13 +182,17 @@ def add_rendered(
     title: str,
     duration_s: float,
     now: dt.datetime,
+    variant_of: str | None = None,
 ) -> Media:
     """A picture the server drew itself (a designed slide, a PDF page): stored and recorded as an
-    upload is, so it goes through the same approval, scheduling and proof of play. The caller commits."""
+    upload is, so it goes through the same approval, scheduling and proof of play. The caller commits.
+
+    ``variant_of``: the key shared by the drawings of one slide for different screen shapes."""
     sha = store.put_bytes(png)
     existing = session.scalar(select(Media).where(Media.owner_id == owner.id, Media.sha256 == sha))
     if existing is not None:
         existing.duration_s = duration_s
+        existing.variant_of = variant_of
         return existing
     row = Media(
         owner_id=owner.id,
@@ -204,6 +208,7 @@ def add_rendered(
         title=(title or "slide")[:200],
         thumbnail_sha256=store.put_bytes(thumbnail_png),
         created_at=now,
+        variant_of=variant_of,
     )
     session.add(row)
     session.flush()

@@ -14,6 +14,7 @@ import datetime as dt
 import ipaddress
 import logging
 import urllib.parse
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,18 +23,16 @@ from content_server.core.errors import Invalid, NotFound
 from content_server.core.models import User
 from content_server.core.store import MediaStore
 from content_server.signage.models import AnnouncementRow
-from content_server.signage.services import library
-from content_server.studio.canvas import canvas_for
 from content_server.studio.designs import TemplateContent
 from content_server.studio.errors import DataProblem
 from content_server.studio.fetcher import Fetcher, FetchPolicy, Resolver, Validators
 from content_server.studio.fonts import FontBook
 from content_server.studio.models import DataSourceRow
 from content_server.studio.scheduler import SourceScheduler
-from content_server.studio.services.slides import STORED_CLASS, thumbnail
+from content_server.studio.services import shapes
+from content_server.studio.services.slides import thumbnail
 from content_server.studio.sources import SourceKind, SourceSpec, SourceState, refresh
 from schedules.clock import Clock
-from schedules.model import Orientation
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +96,35 @@ def list_all(session: Session) -> list[DataSourceRow]:
     return list(session.scalars(select(DataSourceRow).order_by(DataSourceRow.created_at, DataSourceRow.id)))
 
 
+@dataclass(frozen=True)
+class SourceView:
+    """A source as its page shows it: its spec, when its data runs out, whether screens show it now,
+    and what it shows (the headlines, a picture of the slide)."""
+
+    row: DataSourceRow
+    spec: SourceSpec
+    expires_at: dt.datetime | None
+    on_screens: bool
+    headlines: tuple[str, ...]
+    picture_id: str | None
+
+
+def view(session: Session, row: DataSourceRow, now: dt.datetime) -> SourceView:
+    spec = SourceSpec.model_validate(row.spec)
+    expires = row.fetched_at + dt.timedelta(seconds=spec.ttl_s) if row.fetched_at else None
+    ann = session.get(AnnouncementRow, row.announcement_id) if row.announcement_id else None
+    on_screens = (
+        ann is not None
+        and ann.state == "active"
+        and (ann.valid_until is None or ann.valid_until > now)
+        and bool(ann.media_ids or ann.ticker_text)
+    )
+    fields = (row.content or {}).get("fields", {})
+    headlines = tuple(line for line in str(fields.get("items.zh", "")).splitlines() if line.strip())
+    picture = row.media_ids.get("landscape") or next(iter(row.media_ids.values()), None)
+    return SourceView(row, spec, expires, on_screens, headlines, picture)
+
+
 def remove(session: Session, source_id: str, jobs: SourceScheduler | None) -> None:
     row = get(session, source_id)
     if jobs is not None:
@@ -136,7 +164,7 @@ def refresh_source(
         row = get(session, source_id)
         spec = SourceSpec.model_validate(row.spec)
         fetcher = Fetcher(FetchPolicy.with_allow(row.allow_networks), resolver, clock)
-        canvases = tuple(canvas_for(STORED_CLASS, o) for o in Orientation)
+        canvases = tuple(shapes.canvases(session))
         before = _state(row)
         now = clock.now()
         after = refresh(spec, before, fetcher, canvases, book, now)
@@ -147,23 +175,16 @@ def refresh_source(
             owner = session.get(User, row.owner_id)
             assert owner is not None
             if after.slides:  # new data: new pictures (a 304 only confirms the old ones)
-                media_ids = {}
-                for (key, png), orientation in zip(after.slides, Orientation, strict=True):
-                    cv = canvases[list(Orientation).index(orientation)]
-                    assert key == cv.key
-                    media = library.add_rendered(
-                        session,
-                        store,
-                        owner,
-                        png,
-                        thumbnail(png),
-                        width=cv.width,
-                        height=cv.height,
-                        title=f"{spec.name} ({orientation.value})",
-                        duration_s=10.0,
-                        now=now,
-                    )
-                    media_ids[orientation.value] = media.id
+                by_key = {cv.key: cv for cv in canvases}
+                media_ids = shapes.store_variants(
+                    session,
+                    store,
+                    owner,
+                    [(by_key[key], png, thumbnail(png)) for key, png in after.slides],
+                    title=spec.name,
+                    duration_s=10.0,
+                    now=now,
+                )
                 row.media_ids = media_ids
                 row.content = after.content.model_dump(mode="json") if after.content else None
                 row.ticker = after.ticker

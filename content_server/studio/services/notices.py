@@ -21,14 +21,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from content_server.core.errors import NotFound
 from content_server.core.models import User
 from content_server.core.store import MediaStore, StagedFile
-from content_server.signage.services import library
-from content_server.studio.canvas import canvas_for
+from content_server.signage.models import AnnouncementRow
+from content_server.signage.services import bookings
+from content_server.signage.services.bookings import AnnouncementIn
 from content_server.studio.fonts import FontBook
 from content_server.studio.models import PdfDocument, PdfPageRow
 from content_server.studio.pdf_notice import PdfLimits, render_notice
-from content_server.studio.services.slides import STORED_CLASS
+from content_server.studio.services import shapes
 from schedules.bilingual import Bilingual
-from schedules.model import Orientation
+from schedules.model import Targeting
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,14 @@ def ingest(
     limits: PdfLimits,
     now: dt.datetime,
 ) -> PdfDocument:
-    sizes = {o: canvas_for(STORED_CLASS, o) for o in Orientation}
+    with sessions() as session:
+        sizes = shapes.canvases(session)
     work = Path(tempfile.mkdtemp(prefix="studio-pdf-"))
     try:
         notice = render_notice(
             staged.path,
             work / "pages",
-            [(c.width, c.height) for c in sizes.values()],
+            [(c.width, c.height) for c in sizes],
             title=Bilingual(title, "") if title else None,
             limits=limits,
             book=book,
@@ -84,22 +86,19 @@ def ingest(
             session.flush()
             for page in notice.pages:
                 thumb = (notice.folder / page.thumbnail).read_bytes()
-                media_ids = {}
-                for orientation, cv in sizes.items():
-                    png = (notice.folder / page.slides[f"{cv.width}x{cv.height}"]).read_bytes()
-                    media = library.add_rendered(
-                        session,
-                        store,
-                        user,
-                        png,
-                        thumb,
-                        width=cv.width,
-                        height=cv.height,
-                        title=f"{title or 'PDF'} p{page.number} ({orientation.value})",
-                        duration_s=page.dwell_s,
-                        now=now,
-                    )
-                    media_ids[orientation.value] = media.id
+                drawings = [
+                    (cv, (notice.folder / page.slides[f"{cv.width}x{cv.height}"]).read_bytes(), thumb)
+                    for cv in sizes
+                ]
+                media_ids = shapes.store_variants(
+                    session,
+                    store,
+                    user,
+                    drawings,
+                    title=f"{title or 'PDF'} p{page.number}",
+                    duration_s=page.dwell_s,
+                    now=now,
+                )
                 session.add(
                     PdfPageRow(
                         document_id=doc.id,
@@ -126,9 +125,38 @@ def visible(session: Session, user: User, doc_id: str) -> PdfDocument:
     return row
 
 
+def list_for(session: Session, user: User) -> list[PdfDocument]:
+    q = select(PdfDocument).order_by(PdfDocument.created_at.desc(), PdfDocument.id)
+    if user.role != "operator":
+        q = q.where(PdfDocument.owner_id == user.id)
+    return list(session.scalars(q))
+
+
 def pages(session: Session, doc: PdfDocument) -> list[PdfPageRow]:
     return list(
         session.scalars(
             select(PdfPageRow).where(PdfPageRow.document_id == doc.id).order_by(PdfPageRow.number)
         )
     )
+
+
+def announce(
+    session: Session,
+    op: User,
+    doc: PdfDocument,
+    *,
+    title: str,
+    valid_until: dt.datetime | None,
+    targeting: Targeting,
+    now: dt.datetime,
+) -> AnnouncementRow:
+    """The whole notice as one announcement: every page in order (each in all its shapes; a screen
+    plays the one nearest its own), each for its dwell. Goes through the announcements' own rules."""
+    media_ids = [mid for page in pages(session, doc) for mid in page.media_ids.values()]
+    body = AnnouncementIn(
+        title=(title or doc.title or "PDF")[:200],
+        media_ids=media_ids,
+        valid_until=valid_until,
+        targeting=targeting,
+    )
+    return bookings.create_announcement(session, op, body, now=now)

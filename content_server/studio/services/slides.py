@@ -15,19 +15,16 @@ from content_server.core.models import User
 from content_server.core.store import MediaStore
 from content_server.signage.models import Media
 from content_server.signage.services import library
-from content_server.studio.canvas import Canvas, canvas_for
+from content_server.studio.canvas import Canvas
 from content_server.studio.designs import AUTHORED_DESIGNS, TemplateContent, resolve
 from content_server.studio.fonts import FontBook
 from content_server.studio.models import TemplateSlide
-from content_server.studio.render import render
-from schedules.model import Orientation, ScreenClass
+from content_server.studio.render import render, render_shapes
+from content_server.studio.services import shapes
 
 log = logging.getLogger(__name__)
 THUMB = (320, 320)
 SLIDE_DURATION_S = 10.0
-# The stored slides are drawn for the class read from farthest away (the largest minimum text):
-# what reads outdoors reads everywhere, and one picture per orientation serves every class.
-STORED_CLASS = ScreenClass.OUTDOOR_LARGE
 
 
 def thumbnail(png: bytes) -> bytes:
@@ -77,24 +74,16 @@ def _render_all(
 ) -> dict[str, str]:
     resolved = resolve(content, book)
     photo = _photo(session, store, user, photo_media_id)
-    out: dict[str, str] = {}
-    for orientation in Orientation:
-        cv = canvas_for(STORED_CLASS, orientation)
-        png = render(resolved, cv, book, photo)
-        media = library.add_rendered(
-            session,
-            store,
-            user,
-            png,
-            thumbnail(png),
-            width=cv.width,
-            height=cv.height,
-            title=f"{title} ({orientation.value})",
-            duration_s=SLIDE_DURATION_S,
-            now=now,
-        )
-        out[orientation.value] = media.id
-    return out
+    drawn = render_shapes(resolved, shapes.canvases(session), book, photo)
+    return shapes.store_variants(
+        session,
+        store,
+        user,
+        [(cv, png, thumbnail(png)) for cv, png in drawn],
+        title=title,
+        duration_s=SLIDE_DURATION_S,
+        now=now,
+    )
 
 
 def create(
