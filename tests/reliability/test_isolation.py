@@ -67,6 +67,7 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/screens/{screen_id}/screenshot"): OP,
     ("POST", "/api/v1/screens/{screen_id}/revoke"): OP,
     ("POST", "/api/v1/media"): ADVERTISERS,
+    ("POST", "/api/v1/media/live"): OP,  # a page or camera feed is the operator's to vouch for
     ("GET", "/api/v1/media"): ADVERTISERS,
     ("GET", "/api/v1/media/{media_id}"): ADS,
     ("PATCH", "/api/v1/media/{media_id}"): ADS,
@@ -151,6 +152,7 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("PUT", "/api/v1/studio/slides/{slide_id}"): frozenset({"adv_a"}),  # only the author edits
     ("POST", "/api/v1/studio/pdfs"): ADVERTISERS,
     ("GET", "/api/v1/studio/pdfs/{doc_id}"): ADS,
+    ("POST", "/api/v1/studio/pdfs/{doc_id}/announcement"): OP,  # operators publish announcements
     ("POST", "/api/v1/studio/sources"): OP,
     ("GET", "/api/v1/studio/sources"): OP,
     ("POST", "/api/v1/studio/sources/{source_id}/refresh"): OP,
@@ -437,6 +439,8 @@ def _build(c: AppClient, media_dir: Path, tmp_path: Path) -> World:
         ("POST", "/api/v1/studio/slides"): lambda: slide_body,
         ("PUT", "/api/v1/studio/slides/{slide_id}"): lambda: slide_body,
         ("POST", "/api/v1/studio/sources"): lambda: source_body,
+        ("POST", "/api/v1/media/live"): lambda: {"kind": "web", "url": "https://board.example.org/queue"},
+        ("POST", "/api/v1/studio/pdfs/{doc_id}/announcement"): lambda: {"title": "isolation notice"},
     }
     ct = case_types[0]
     ids["case_type"] = ct["code"]
