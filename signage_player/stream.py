@@ -56,6 +56,7 @@ class LiveStream:
         self.player = self._instance.media_player_new()
         self.watch = StreamWatch(policy, now)
         self.reconnects = 0
+        self._closed = False
         if attach is not None:
             attach(self.player)
         self._open()
@@ -71,6 +72,8 @@ class LiveStream:
         return self.watch.state
 
     def step(self, now: float) -> Action:
+        if self._closed:  # a step queued before the close (the view's timer): the player is released
+            return Action.FALLBACK
         vlc_state = self.player.get_state()
         playing = vlc_state == self._vlc.State.Playing
         error = vlc_state in (self._vlc.State.Error, self._vlc.State.Ended)
@@ -87,5 +90,9 @@ class LiveStream:
         return action
 
     def close(self) -> None:
+        """Stop and release the player; later calls and steps do nothing (never a released player)."""
+        if self._closed:
+            return
+        self._closed = True
         self.player.stop()
         self.player.release()

@@ -99,3 +99,13 @@ def test_hls_over_loopback_plays_reconnects_after_an_outage_and_falls_back_when_
         assert stream.state == StreamState.GAVE_UP
     finally:
         stream.close()
+
+
+@pytest.mark.vlc
+def test_a_closed_stream_steps_to_the_fallback_without_touching_its_released_player() -> None:
+    """The view's stream timer may fire once more after the back end closed the stream (seen as a
+    segfault in libvlc_media_player_get_time when a test's teardown ran the event loop)."""
+    stream = LiveStream("http://127.0.0.1:9/never.m3u8", StreamPolicy(connect_timeout_s=5), time.monotonic())
+    stream.close()
+    stream.close()  # twice is fine
+    assert stream.step(time.monotonic()) is Action.FALLBACK
