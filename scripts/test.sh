@@ -11,7 +11,8 @@ export PYTHONDONTWRITEBYTECODE=1
 .venv/bin/mypy  # the five packages (pyproject.toml [tool.mypy])
 .venv/bin/lint-imports  # the layering contracts (pyproject.toml [tool.importlinter])
 set +e
-.venv/bin/python -m pytest "$@"
+# both cores: a test file stays on one worker, so its module-wide servers start once
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist loadfile "$@"
 rc=$?
 set -e
 if [[ $rc == 5 ]]; then echo "pytest collected no tests"; exit 1; fi

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from signage_player.playloop import PLAYS_TOPIC, PlayLoop
 from signage_player.program import ManifestProgram
 from signage_player.streamwatch import StreamPolicy
 from signage_player.view import SignageView
+from tests.fixtures.server import free_port
 from tests.fixtures.streams import HlsSite
 from tests.signage_player.manifests import T0, manifest, text_item
 
@@ -78,9 +78,7 @@ def board() -> Iterator[Board]:
 
 
 def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()  # closed on return; this worker's residue, so no other worker binds it
 
 
 def web_item(id_: str, url: str, duration_s: float = 10, timeout_s: float = 8) -> ContentItem:
