@@ -245,29 +245,34 @@ def field_names(t: Translator, names: Iterable[str]) -> str:
 
 
 def problem_text(page: Page, exc: Exception) -> str:
-    """What went wrong, in the reader's language: form errors by key, the services' English
-    messages through :mod:`content_server.portal.problems`, a model's errors by field name."""
+    """What went wrong, in the page reader's language (:func:`refusal_text`)."""
+    return refusal_text(page.t, exc)
+
+
+def refusal_text(t: Translator, exc: Exception) -> str:
+    """What went wrong, in ``t``'s language: form errors by key, the services' English messages
+    through :mod:`content_server.portal.problems`, a model's errors by field name."""
     if isinstance(exc, FormError):
         params = dict(exc.params)
         if "field" in params:  # a field's code becomes its label
-            params["field"] = field_names(page.t, [str(params["field"])])
-        return page.t(exc.key, **params)
+            params["field"] = field_names(t, [str(params["field"])])
+        return t(exc.key, **params)
     if isinstance(exc, ValidationError):
         texts = []
         for e in exc.errors():
             found = problems.match(str(e.get("msg", ""))) if e.get("type") == "value_error" else None
             if found is not None:
-                texts.append(_problem(page.t, *found))
+                texts.append(_problem(t, *found))
             else:
-                texts.append(page.t("error.fields", fields=field_names(page.t, [str(x) for x in e["loc"]])))
+                texts.append(t("error.fields", fields=field_names(t, [str(x) for x in e["loc"]])))
         return "; ".join(dict.fromkeys(texts))
-    if isinstance(exc, ServerError) and exc.texts and exc.texts.get(page.lang):
-        return exc.texts[page.lang]  # the service wrote it for people, in both languages
+    if isinstance(exc, ServerError) and exc.texts and exc.texts.get(t.lang):
+        return exc.texts[t.lang]  # the service wrote it for people, in both languages
     found = problems.match(str(exc))
     if found is None:
         log.warning("portal: no translation for the refusal %r", str(exc))
-        return str(exc) if page.lang == "en" else page.t(problems.GENERIC)
-    return _problem(page.t, *found)
+        return str(exc) if t.lang == "en" else t(problems.GENERIC)
+    return _problem(t, *found)
 
 
 def _problem(t: Translator, key: str, values: dict[str, str]) -> str:

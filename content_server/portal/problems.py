@@ -61,6 +61,7 @@ PROBLEMS: tuple[Problem, ...] = (
     _p(r"unknown category .*", "problem.category"),
     _p(r"service name is needed in Chinese and English", "problem.service_name"),
     _p(r"price_minor must be between .*", "problem.price"),
+    _p(r"the price changed since the kiosk showed it; please order again", "problem.price_changed"),
     _p(r"duration_minutes must be between .*", "problem.duration"),
     _p(r"image_sha256: upload the image first .*", "problem.service_image"),
     _p(r"no such (?:service|slot|booking|order|service or time slot)", "problem.not_found"),

@@ -172,6 +172,20 @@ class TimelineSummary:
 KINDS = ("announcement", "campaign", "filler", "emergency")
 
 
+def timeline_legend(kind_labels: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(swatch picture, name) of each kind the timeline draws, for the page's legend below it (a
+    picture's fill, not an inline style, which the portal's CSP forbids)."""
+    return [
+        (
+            f'<svg class="swatch" width="14" height="14" viewBox="0 0 14 14" aria-hidden="true">'
+            f'<rect x="0.5" y="0.5" width="13" height="13" rx="2" fill="{KIND_COLOURS[kind]}" '
+            f'stroke="#8c959f"/></svg>',
+            kind_labels.get(kind, kind),
+        )
+        for kind in KINDS
+    ]
+
+
 def summarise(
     blocks: Sequence[TimelineBlock],
     *,
@@ -228,7 +242,7 @@ def timeline_picture(
     kind_labels = kind_labels or {}
     left, row_h, minute_w, top = 64, 16, 10, 6
     width = left + 60 * minute_w + 8
-    height = top + hours * row_h + 30
+    height = top + hours * row_h + 4  # the legend is the page's (HTML wraps and stays readable on a phone)
     origin = start.astimezone(tz).replace(minute=0, second=0, microsecond=0)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {width} {height}" '
@@ -269,12 +283,5 @@ def timeline_picture(
                 f"<title>{escape(label)}</title></rect>"
             )
             cursor = piece_end
-    legend_y = height - 8
-    for i, kind in enumerate(KINDS):
-        lx = left + i * 150
-        out.append(f'<rect x="{lx}" y="{legend_y - 10}" width="12" height="12" fill="{KIND_COLOURS[kind]}"/>')
-        out.append(
-            f'<text x="{lx + 16}" y="{legend_y}" class="legend">{escape(kind_labels.get(kind, kind))}</text>'
-        )
     out.append("</svg>")
     return "".join(out)

@@ -26,6 +26,19 @@ def notice_texts(item: ContentItem, language: Language) -> list[str]:
     return [t for t in [first, *rest] if t] or [item.title]
 
 
+def notice_heading(item: ContentItem, tr: Translator) -> str:
+    """The operator's title ("燃气泄漏") under the warning sign; the generic words only without one."""
+    title = item.title.strip()
+    return "⚠ " + (title if title and item.text else tr.t("emergency.title"))
+
+
+def spoken_notice(item: ContentItem, language: Language) -> str:
+    """What "read aloud" says: the operator's title, then the notice (the title once)."""
+    texts = notice_texts(item, language)
+    title = item.title.strip()
+    return "。".join([title, *texts] if title and title not in texts else texts)
+
+
 class EmergencyPanel(QFrame):
     """The emergency in large white type on red, over every page; a button reads it aloud."""
 
@@ -39,6 +52,8 @@ class EmergencyPanel(QFrame):
         layout.setSpacing(36)
         self.title = make_label("", "title")
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setWordWrap(True)
+        self.title.setProperty("testName", "emergency_title")
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.text.setTextFormat(Qt.TextFormat.PlainText)
@@ -64,7 +79,7 @@ class EmergencyPanel(QFrame):
             self.painted = None
             self.hide()
             return
-        self.title.setText("⚠ " + tr.t("emergency.title"))
+        self.title.setText(notice_heading(item, tr))
         self.text.setText("\n\n".join(notice_texts(item, tr.language)))
         self.kept.setText(tr.t("emergency.kept"))
         self.kept.setVisible(resident_here)

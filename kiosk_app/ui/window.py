@@ -27,7 +27,7 @@ from kiosk_app.scan import BurstKind, HiddenGesture, ScanDetector
 from kiosk_app.speech import Speaker
 from kiosk_app.store import CatalogueStore
 from kiosk_app.theme import stylesheet, theme_for
-from kiosk_app.ui.emergency import BlackCover, EmergencyPanel, PrivacyPage, notice_texts
+from kiosk_app.ui.emergency import BlackCover, EmergencyPanel, PrivacyPage, spoken_notice
 from kiosk_app.ui.pages import PageBuilder
 from kiosk_app.ui.widgets import make_button, make_label, qr_image
 from schedules.clock import Clock
@@ -256,7 +256,7 @@ class KioskWindow(QWidget):
         item = self.emergency.item
         if item is not None:
             language = self.translator.language
-            self.speaker.say("。".join(notice_texts(item, language)), language)
+            self.speaker.say(spoken_notice(item, language), language)
             return
         if self.flow.state.screen is Screen.ATTRACT:
             text = f"{self.translator.t('app.title')}。{self.translator.t('attract.touch_to_start')}"

@@ -157,12 +157,15 @@ def test_emergency_covers_any_page_keeps_the_payment_and_is_read_aloud(
     order_id = state.order.id
     panel = app.window.emergency
     with qtbot.waitSignal(app.emergency.changed, timeout=5000):
-        fake_devices.set_emergency(device_id, text_item("gas", "燃气泄漏 请立即撤离", "Gas leak: evacuate"))
+        notice = text_item("gas", "燃气泄漏 请立即撤离", "Gas leak: evacuate")
+        fake_devices.set_emergency(device_id, notice.model_copy(update={"title": "3号楼燃气泄漏"}))
     qtbot.waitUntil(panel.isVisible, timeout=2000)
     assert panel.geometry() == app.window.rect()
+    assert find(app.window, "emergency_title").text() == "⚠ 3号楼燃气泄漏"  # type: ignore[attr-defined]  # the operator's
     assert "燃气泄漏" in find(app.window, "emergency_text").text()  # type: ignore[attr-defined]
     assert find(app.window, "emergency_kept").isVisible()  # the resident is told their payment is kept
-    assert speaker.spoken and "燃气泄漏" in speaker.spoken[-1][0] and speaker.spoken[-1][1] is Language.ZH
+    assert speaker.spoken and speaker.spoken[-1][0].startswith("3号楼燃气泄漏。燃气泄漏 请立即撤离")
+    assert speaker.spoken[-1][1] is Language.ZH
     shot = app.reporter.screenshot_png()
     _image(shot).save(FLEET / "emergency_over_pay.png")
     red = _image(shot).getpixel((5, app.window.height() // 2))

@@ -164,7 +164,7 @@ def _axe_source() -> str:
 
 
 # a table cell or a control whose right edge is off the screen (a phone cannot reach it)
-CUT_OFF = """() => [...document.querySelectorAll('main :is(td, th, input, button, select, a)')]
+CUT_OFF = """() => [...document.querySelectorAll('main :is(td, th, input, button, select, a, img, svg, li)')]
   .filter((c) => c.getClientRects().length && c.getBoundingClientRect().right > window.innerWidth + 1
                  && getComputedStyle(c).visibility !== 'hidden' && !c.closest('thead'))
   .map((c) => (c.textContent.trim() || c.outerHTML).slice(0, 60))"""

@@ -110,6 +110,7 @@ def test_merchant_books_with_every_fact_in_view_changes_and_withdraws(
     tab.get_by_label("从", exact=True).fill("07:00")
     tab.get_by_label("到", exact=True).first.fill("09:00")
     tab.get_by_label("每屏每小时最多播放次数（可选）").fill("6")
+    tab.locator("input[name=buildings][value='3']").check()  # both screens are in building 3
     expect(box).to_contain_text("档期充足", timeout=15_000)
     tab.get_by_role("button", name="提交审核").click()
     expect(tab.locator(".notice")).to_contain_text("投放申请已提交")
@@ -117,6 +118,7 @@ def test_merchant_books_with_every_fact_in_view_changes_and_withdraws(
     expect(facts.locator(".campaign-dayparts")).to_have_text("周一 周二 周三 周四 周五 07:00–09:00")
     expect(facts.locator(".campaign-cap")).to_have_text("最多 6 次")
     expect(facts.locator(".campaign-category")).to_have_text("面包烘焙")
+    expect(facts.locator(".campaign-where")).to_have_text("楼栋：3")  # in words, never "building:3"
     expect(tab.locator(".frame.outdoor img")).to_have_attribute("src", re.compile(wide))
     expect(tab.locator(".frame.lobby img")).to_have_attribute("src", re.compile(tall))
     shoot_all(tab, "campaign-pending")
@@ -136,25 +138,30 @@ def test_merchant_books_with_every_fact_in_view_changes_and_withdraws(
 
     # a second booking is withdrawn: asked first, then gone from the queue
     other = _book(server, shop, [wide], "试投放")
-    tab.goto(f"{server.url}/portal/campaigns/{other}")
-    tab.get_by_role("button", name="撤回申请").click()
-    expect(tab.get_by_role("heading", name="撤回后该申请不再等待审核")).to_be_visible()
-    shoot(tab, "campaign-withdraw-confirm-zh-desktop")
-    shoot(tab, "campaign-withdraw-confirm-zh-phone", phone=True)
+    asked = {"zh": ("撤回申请", "撤回后该申请不再等待审核"), "en": ("Withdraw", "stops waiting for approval")}
+    for lang in ("en", "zh"):  # the question is a form's answer: ask it in each language
+        set_language(tab, lang, f"{server.url}/portal/campaigns/{other}")
+        tab.get_by_role("button", name=asked[lang][0], exact=True).click()
+        expect(tab.get_by_role("heading", name=re.compile(asked[lang][1]))).to_be_visible()
+        shoot(tab, f"campaign-withdraw-confirm-{lang}-desktop")
+        shoot(tab, f"campaign-withdraw-confirm-{lang}-phone", phone=True)
     tab.locator(".confirm-box").get_by_role("button", name="撤回申请").click()
     expect(tab.locator(".notice")).to_contain_text("投放申请已撤回")
     expect(tab.locator(".campaign-state")).to_contain_text("已结束")
 
     # media a campaign shows cannot be deleted: the refusal names the campaign
-    tab.goto(f"{server.url}/portal/media/{wide}")
-    expect(tab.locator(".used-by")).to_contain_text("冬季面包节（周末加场）")
-    tab.get_by_label("确认删除该素材").check()
-    tab.get_by_role("button", name="删除素材").click()
-    expect(tab.get_by_role("alert")).to_contain_text(
-        "以下投放仍在使用该素材，不能删除：冬季面包节（周末加场）"
-    )
-    shoot(tab, "media-delete-refused-zh-desktop")
-    shoot(tab, "media-delete-refused-zh-phone", phone=True)
+    refused = {
+        "zh": ("确认删除该素材", "删除素材", "以下投放仍在使用该素材，不能删除：冬季面包节（周末加场）"),
+        "en": ("Yes, delete it", "Delete", "冬季面包节（周末加场）"),
+    }
+    for lang in ("en", "zh"):
+        set_language(tab, lang, f"{server.url}/portal/media/{wide}")
+        expect(tab.locator(".used-by")).to_contain_text("冬季面包节（周末加场）")
+        tab.get_by_label(refused[lang][0]).check()
+        tab.get_by_role("button", name=refused[lang][1], exact=True).click()
+        expect(tab.get_by_role("alert")).to_contain_text(refused[lang][2])
+        shoot(tab, f"media-delete-refused-{lang}-desktop")
+        shoot(tab, f"media-delete-refused-{lang}-phone", phone=True)
     spare = _upload(server, shop, media_dir / "small.jpg")
     tab.goto(f"{server.url}/portal/media/{spare}")
     tab.get_by_label("确认删除该素材").check()
@@ -199,9 +206,13 @@ def test_operator_sees_everything_approves_and_lists_campaigns_merchant_pauses_a
     # the merchant pauses: asked first; then it can be resumed
     shop_tab = open_tab()
     browser_login(shop_tab, server.url, shop)
-    shop_tab.goto(f"{server.url}/portal/campaigns/{campaign}")
-    shop_tab.get_by_role("button", name="暂停投放").click()
-    expect(shop_tab.get_by_role("heading", name=re.compile("暂停后该广告将从所有屏幕下线"))).to_be_visible()
+    pausing = (("en", "Pause", "off every screen"), ("zh", "暂停投放", "暂停后该广告将从所有屏幕下线"))
+    for lang, button, question in pausing:
+        set_language(shop_tab, lang, f"{server.url}/portal/campaigns/{campaign}")
+        shop_tab.get_by_role("button", name=button, exact=True).click()
+        expect(shop_tab.get_by_role("heading", name=re.compile(question))).to_be_visible()
+        shoot(shop_tab, f"campaign-pause-confirm-{lang}-desktop")
+        shoot(shop_tab, f"campaign-pause-confirm-{lang}-phone", phone=True)
     expect(shop_tab.locator(".campaign-state")).to_contain_text("投放中")  # nothing happened yet
     shop_tab.locator(".confirm-box").get_by_role("button", name="暂停投放").click()
     expect(shop_tab.locator(".notice")).to_contain_text("投放已暂停")

@@ -55,6 +55,8 @@ def test_delivery_is_counted_from_the_screens_and_stragglers_are_named(
         expect(op.get_by_role("alert")).to_contain_text(labels["three"])
         expect(op.locator("main")).not_to_contain_text(labels["never"])  # no promise the server cannot check
         expect(op.locator("dd.targets")).to_have_text("1号楼大堂、2号楼大堂、服务中心终端")
+        where = {"zh": "屏幕组：block-1", "en": "screen groups: block-1"}[lang]  # in words, not a code
+        expect(op.locator("dd.emergency-where")).to_have_text(where)
         shoot(op, f"emergency-confirm-{lang}-desktop")
         shoot(op, f"emergency-confirm-{lang}-phone", phone=True)
     op.get_by_role("button", name="立即发出").click()

@@ -18,7 +18,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.fixtures.server import Credentials, LiveServer, pair_device
-from tests.portal.conftest import PHONE, assert_axe_clean, browser_login, set_language, shoot, shoot_all
+from tests.portal.conftest import (
+    DESKTOP,
+    PHONE,
+    assert_axe_clean,
+    browser_login,
+    set_language,
+    shoot,
+    shoot_all,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -205,6 +213,7 @@ def test_home_service_paid_on_a_phone_then_served_by_the_provider(
     expect(tab.locator(".notice")).to_contain_text("预约已更新")
     card = tab.locator(f'tr[data-reference="{order["reference"]}"]')
     expect(card).to_contain_text("已接单")
+    tab.set_viewport_size(DESKTOP)  # shoot_all makes both widths itself
     shoot_all(tab, "bookings-phone")
 
     # the contact details to carry the service out: full phone and address, and the opening is recorded

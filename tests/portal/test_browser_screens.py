@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.fixtures.server import LiveServer, pair_device
-from tests.portal.conftest import browser_login, heartbeat, png_of, shoot_all
+from tests.portal.conftest import DESKTOP, PHONE, browser_login, heartbeat, png_of, shoot_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -45,7 +45,8 @@ def test_screenshots_show_with_their_time_and_the_list_refreshes_itself(
     # a fresh screenshot: asked on the screen's page, sent by the screen, shown there as it arrives
     row.get_by_role("link", name="东门大屏").click()
     op.get_by_role("button", name="请求新截图").click()
-    expect(op.locator(".notice")).to_contain_text("已请求截图")
+    pending = op.get_by_text("已请求截图，等待屏幕上传")  # in the live status, not a flash that stays
+    expect(pending).to_be_visible()
     assert heartbeat(server, gate)["screenshot_requested"] is True
     sent = httpx.post(
         server.api + "/device/screenshot", content=png_of((200, 30, 30)), headers={**gate.headers,
@@ -56,6 +57,8 @@ def test_screenshots_show_with_their_time_and_the_list_refreshes_itself(
     expect(shot).to_be_visible(timeout=LIVE)
     assert shot.evaluate(LOADED) == 480  # the real picture, not a broken image
     expect(op.locator(".shot-box figcaption")).to_contain_text("截于")
+    expect(pending).to_have_count(0)  # the same refresh that brought the picture took "requested" away
+    assert op.locator(".notice").count() == 0
     src = shot.get_attribute("src")
     assert src is not None
     answer = op.request.get(server.url + src)
@@ -131,6 +134,15 @@ def test_timeline_is_one_picture_with_a_summary_details_and_keyboard_explanation
     expect(hours).to_have_count(24)
     expect(hours.first).to_contain_text("停水通知")
     shoot_all(op, "screen-timeline")
+    # at phone width the whole day fits the screen (nothing hidden behind a sideways scroll) and the
+    # legend names all four kinds in readable type
+    op.set_viewport_size(PHONE)
+    picture_right = op.locator("svg.timeline").evaluate("e => e.getBoundingClientRect().right")
+    assert picture_right <= PHONE["width"]
+    expect(op.locator("ul.legend li")).to_have_text(["公告", "广告", "默认内容", "紧急广播"])
+    assert all(op.locator("ul.legend li").evaluate_all(
+        "els => els.map(e => e.getBoundingClientRect().right <= window.innerWidth)"))
+    op.set_viewport_size(DESKTOP)
     op.get_by_role("link", name="English").click()
     op.get_by_label("Explain what plays at").fill(middle.strftime("%Y-%m-%dT%H:%M:%S"))
     op.get_by_role("button", name="Explain").click()

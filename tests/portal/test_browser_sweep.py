@@ -16,14 +16,15 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
-from tests.fixtures.server import LiveServer, pair_device
+from tests.fixtures.server import LiveServer, free_port, pair_device
 from tests.portal.conftest import browser_login, heartbeat, png_of, set_language, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def _sweep(page: Page, base: str, role: str, paths: list[str]) -> None:
-    """Each page in both languages and widths; then every navigation link must have been visited."""
+def _sweep(page: Page, base: str, role: str, paths: list[str], nav_links: str = "header nav a") -> None:
+    """Each page in both languages and widths; then every link of ``nav_links`` (the header's
+    navigation, or a section's tabs) on the first page must have been visited."""
     visited = set()
     for path in paths:
         name = f"sweep-{role}-" + path.strip("/").replace("/", "-").replace("?", "-").replace("=", "-")[:60]
@@ -33,7 +34,7 @@ def _sweep(page: Page, base: str, role: str, paths: list[str]) -> None:
             shoot(page, f"{name}-{lang}-phone", phone=True)
         visited.add(urlsplit(path).path)
     set_language(page, "zh", base + paths[0])
-    nav = page.locator("header nav a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    nav = page.locator(nav_links).evaluate_all("els => els.map(e => e.getAttribute('href'))")
     assert set(nav) <= visited, f"{role}: navigation pages not swept: {set(nav) - visited}"
 
 
@@ -199,6 +200,34 @@ def test_every_page_for_every_role_passes_axe_in_both_languages_and_widths(
             "/portal/updates",
             "/portal/no-such-page",
         ],
+    )
+    # the fleet section's own pages, behind its tabs: a channel whose test message fails, a rule
+    op = server.auth(server.operator)
+    channel = httpx.post(
+        server.api + "/fleet/channels",
+        headers=op,
+        json={"name": "物业值班群", "kind": "webhook", "config": {"url": f"http://127.0.0.1:{free_port()}/hook"}},
+    ).json()
+    delivery = httpx.post(f"{server.api}/fleet/channels/{channel['id']}/test", headers=op).json()
+    rule = httpx.get(server.api + "/fleet/rules", headers=op).json()[0]
+    _sweep(
+        tab,
+        url,
+        "operator-fleet",
+        [
+            "/portal/fleet",
+            "/portal/fleet/rules",
+            "/portal/fleet/rules/new",
+            f"/portal/fleet/rules/{rule['id']}",
+            "/portal/fleet/channels",
+            f"/portal/fleet/channels/{channel['id']}",
+            "/portal/fleet/alerts",
+            "/portal/fleet/deliveries",
+            f"/portal/fleet/deliveries/{delivery['id']}",
+            "/portal/fleet/audit",
+            "/portal/fleet/audit/verify",
+        ],
+        nav_links="nav.fleet-tabs a",
     )
     tab = open_tab()
     browser_login(tab, url, clerk)

@@ -169,5 +169,6 @@ def test_an_ended_emergency_leaves_the_screen_as_promptly_as_it_came(
     qtbot.waitUntil(lambda: loop.current is not None and loop.current.item.id != emergency_item, timeout=3000)
     assert time.monotonic() - t0 < 3  # as promptly as it started (the long-poll's own second or so)
     qtbot.waitUntil(holds(False), timeout=5000)  # the new manifest at once (polls are an hour apart here)
-    view.grab().toImage().save(str(ARTIFACTS / "emergency_ended.png"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert view.grab().toImage().save(str(ARTIFACTS / "emergency_ended.png"))
     assert app.reporter.beat().emergency_version == "none"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
@@ -19,16 +20,18 @@ from content_server.core.deps import NowDep, SessionDep, SettingsDep, client_add
 from content_server.core.errors import ServerError
 from content_server.kiosk import receipts, runtime
 from content_server.kiosk.deps import API, Runtime
-from content_server.kiosk.errors import KioskServerError, NotificationRejected
+from content_server.kiosk.errors import KioskServerError, NotificationRejected, TokenRejected
 from content_server.kiosk.identity import mask_room
 from content_server.kiosk.models import OrderRow
 from content_server.kiosk.offline_token import verify_offline_token
 from content_server.kiosk.reference import normalize_reference
 from content_server.kiosk.services import orders
-from content_server.portal.i18n import TEXTS
+from content_server.portal.i18n import LANGUAGES, TEXTS, Translator
+from content_server.portal.page import refusal_text
 from content_server.signage.models import Device
 from schedules.protocol.kiosk import OrderState, OrderView, ServiceAddress
 
+log = logging.getLogger(__name__)
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates" / "pay"),
     autoescape=select_autoescape(["html"]),
@@ -128,8 +131,13 @@ def pay_offline(token: str, session: SessionDep, now: NowDep, rt: Runtime, setti
         order, _created = orders.place_order(
             session, rt.default_provider, orders.OrderRequest.offline(claims), now
         )
-    except (KioskServerError, ServerError) as exc:
-        return _page("pay_error.html", tz, 400, reason_key="pay.offline_refused", detail=str(exc))
+    except TokenRejected as exc:  # what is wrong with a forged or broken code is for the log only
+        log.info("offline pay code refused: %s", exc)
+        reason = "pay.offline_expired" if exc.reason == "expired" else "pay.offline_refused"
+        return _page("pay_error.html", tz, 400, reason_key=reason)
+    except (KioskServerError, ServerError) as exc:  # e.g. the slot filled up meanwhile: say so, in both
+        detail = {lang: refusal_text(Translator(lang), exc) for lang in LANGUAGES}
+        return _page("pay_error.html", tz, 400, reason_key="pay.offline_refused", detail=detail)
     if order.qr_payload is None and order.amount_minor == 0:
         return _page("pay_error.html", tz, 200, reason_key="pay.free", booked=True)
     if order.qr_payload is None:

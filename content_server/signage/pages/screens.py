@@ -14,7 +14,7 @@ from content_server.core.deps import NowDep, SessionDep, StoreDep
 from content_server.core.errors import ServerError
 from content_server.portal import forms
 from content_server.portal.page import Csrf, OperatorPage, PortalError, problem_text
-from content_server.portal.svg import KINDS, TimelineBlock, summarise, timeline_picture
+from content_server.portal.svg import KINDS, TimelineBlock, summarise, timeline_legend, timeline_picture
 from content_server.signage import forms as signage_forms
 from content_server.signage import screen_view
 from content_server.signage.models import Device
@@ -172,6 +172,7 @@ def _screen_page(
         "form_errors": errors,
         "screen_classes": SCREEN_CLASSES,
         "timeline_svg": picture,
+        "timeline_legend": timeline_legend(kind_labels),
         "timeline_summary": in_words,
         "timeline_hours": [(h, _shares(page, h.shares, kind_labels)) for h in summary.hours],
         "timeline_problem": problem,
@@ -246,10 +247,11 @@ def edit_screen(
 def request_screenshot(
     page: OperatorPage, session: SessionDep, screen_id: str, csrf_token: Csrf = ""
 ) -> Response:
-    """Ask for a fresh screenshot: the screen hears it in its next heartbeat reply."""
+    """Ask for a fresh screenshot: the screen hears it in its next heartbeat reply. The page's live
+    status says "requested" until the picture arrives (a flash notice would outlive it)."""
     page.require_csrf(csrf_token)
     screens.request_screenshot(session, screen_id)
-    return page.redirect(f"/portal/screens/{screen_id}", notice="screenshot_requested")
+    return page.redirect(f"/portal/screens/{screen_id}")
 
 
 @router.post("/screens/{screen_id}/revoke")

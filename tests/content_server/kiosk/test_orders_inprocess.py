@@ -91,7 +91,7 @@ def test_expiry_closes_the_payment_and_a_late_notification_changes_nothing(kiosk
     assert booked(kiosk_env, body["slot_id"]) == 0  # the place is given back
     # the phone page now says closed and cannot be confirmed
     page = kiosk_env.client.post(pay_path(order) + "/confirm")
-    assert "订单已关闭" in page.text
+    assert "已过期或已关闭" in page.text
     # a genuine-looking notification after expiry: nothing changes (the provider says it was never paid)
     late, headers = signed_success(kiosk_env, order["id"])
     kiosk_env.client.post(NOTIFY, content=late, headers=headers)
@@ -116,7 +116,7 @@ def test_cancel_before_payment_releases_the_place(kiosk_env: InProcess) -> None:
     r = kiosk_env.client.post(f"/api/v1/kiosk/orders/{order['id']}/cancel", headers=kiosk_env.kiosk.headers)
     assert r.status_code == 200 and r.json()["state"] == "cancelled"
     assert booked(kiosk_env, body["slot_id"]) == 0
-    assert "订单已关闭" in kiosk_env.client.get(pay_path(order)).text
+    assert "已过期或已关闭" in kiosk_env.client.get(pay_path(order)).text
     again = kiosk_env.client.post(
         f"/api/v1/kiosk/orders/{order['id']}/cancel", headers=kiosk_env.kiosk.headers
     )
