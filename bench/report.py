@@ -43,8 +43,7 @@ RUNS: tuple[Run, ...] = (
     Run("load_fleet", ("--seconds", "45"), 240),
     Run("soak", ("--switches", "10000", "--sessions", "1000"), 300),
     Run("content_render", ("--repeat", "20"), 180),
-    Run("update_rollout", (), 300),
-    Run("update_devices", (), 420),  # a real player and kiosk through a good and a broken release
+    Run("update_rollout", (), 900),  # a real player and kiosk and 200 simulated devices, three builds
     Run("fleet_ops", (), 420),
 )
 
