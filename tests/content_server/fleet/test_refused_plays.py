@@ -41,5 +41,7 @@ def test_servers_made_before_the_refused_plays_rule_get_it_once(tmp_path: Path) 
 def test_the_detail_names_the_reasons_most_first_in_both_languages() -> None:
     detail = refusal_detail({"future": 2, "unknown_item": 50, "new_reason": 1}, 60)
     assert detail.zh == "60 分钟内 53 条播放记录被拒：未下发的内容 50，时间在未来 2，new_reason 1"
-    assert detail.en == ("53 proof-of-play record(s) refused in 60 min: content never sent to it 50, in the future 2, "
-                         "new_reason 1")
+    assert detail.en == (
+        "53 proof-of-play record(s) refused in 60 min: "
+        "content never sent to it 50, in the future 2, new_reason 1"
+    )
