@@ -19,6 +19,7 @@ class RuleKind(StrEnum):
     CAP_SILENT = "cap_silent"  # a CAP feed silent for longer than expected
     EMERGENCY = "emergency"  # an emergency not shown on every targeted screen within N seconds
     ROLLOUT = "rollout"  # a software rollout paused itself (too many devices of a wave failed)
+    REFUSED_PLAYS = "refused_plays"  # a device sent more unbelievable proof of play than N in M minutes
 
 
 DEVICE_KINDS = frozenset(
@@ -29,6 +30,7 @@ DEVICE_KINDS = frozenset(
         RuleKind.STORAGE,
         RuleKind.PERIPHERAL,
         RuleKind.EMERGENCY,
+        RuleKind.REFUSED_PLAYS,
     }
 )
 GROUP_BY = ("building", "group", "none")
@@ -71,6 +73,8 @@ KIND_PARAMS: dict[RuleKind, tuple[Param, ...]] = {
     RuleKind.CAP_SILENT: (Param("hours", 24, 0.1, 24 * 365),),
     RuleKind.EMERGENCY: (Param("seconds", 30, 5, 3600),),
     RuleKind.ROLLOUT: (),  # the threshold is the rollout's own (its largest share of failures)
+    # refused records are counted per minute for a month (signage.services.plays)
+    RuleKind.REFUSED_PLAYS: (Param("refused", 20, 0, 10**6), Param("window_minutes", 60, 1, 7 * 24 * 60)),
 }
 
 
@@ -178,5 +182,14 @@ DEFAULT_RULES: tuple[DefaultRule, ...] = (
     # hears of it at once (and quiet hours may hold it: nothing on the screens is broken)
     DefaultRule(
         "更新自动暂停 · Rollout paused itself", RuleKind.ROLLOUT, Timing(0, 0, 0, 0), group_by="none"
+    ),
+    # an honest player's refused records are a few late or overlapping ones at most; more than 20 in
+    # an hour is a broken player or someone inventing plays with its key (issue 21)
+    DefaultRule(
+        "播放记录被拒 · Proof of play refused",
+        RuleKind.REFUSED_PLAYS,
+        Timing(0, 900, 10, 0),
+        {"refused": 20, "window_minutes": 60},
+        "none",
     ),
 )

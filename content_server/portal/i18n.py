@@ -1208,6 +1208,20 @@ TEXTS = TextTable({
     "fleet.peripheral.speaker": ("扬声器", "speaker"),
     "fleet.peripheral.touchscreen": ("触摸屏", "touchscreen"),
     "fleet.subject.payments": ("社区支付 → 商户通知", "Community pay → merchant notifications"),
+    "fleet.detail.refused_plays": (
+        "{minutes} 分钟内 {n} 条播放记录被拒：{reasons}",
+        "{n} proof-of-play record(s) refused in {minutes} min: {reasons}",
+    ),
+    "fleet.refusal.bad_id": ("编号不合格式", "malformed id"),
+    "fleet.refusal.future": ("时间在未来", "in the future"),
+    "fleet.refusal.too_old": ("超过离线期限", "older than the offline window"),
+    "fleet.refusal.not_served": ("当时未下发节目单", "no manifest served then"),
+    "fleet.refusal.unknown_item": ("未下发的内容", "content never sent to it"),
+    "fleet.refusal.unknown_campaign": ("未下发的投放", "campaign not sent to it"),
+    "fleet.refusal.unknown_announcement": ("未下发的公告", "announcement not sent to it"),
+    "fleet.refusal.outside_dates": ("不在投放日期内", "outside its dates"),
+    "fleet.refusal.too_long": ("时长超出节目", "longer than its slot"),
+    "fleet.refusal.overlaps": ("与其他播放重叠", "overlapping other plays"),
     "fleet.subject.rollout": ("软件更新 {version}", "Software update {version}"),
     "fleet.detail.rollout_failed": (
         "{n} 台设备更新后未通过健康检查，已退回原版本（{devices}）",
@@ -1224,6 +1238,7 @@ TEXTS = TextTable({
     "fleet.kind.cap_silent": ("预警源静默", "CAP feed silent"),
     "fleet.kind.emergency": ("紧急信息未送达", "emergency not shown everywhere"),
     "fleet.kind.rollout": ("软件更新自动暂停", "software rollout paused itself"),
+    "fleet.kind.refused_plays": ("播放记录被拒", "proof of play refused"),
     "fleet.group.building": ("{n}号楼", "Building {n}"),
     "fleet.group.none": ("全部", "all"),
     "fleet.msg.tag_firing": ("【告警】", "[Alert]"),
@@ -1446,6 +1461,14 @@ TEXTS = TextTable({
         "rollout allows; it clears when the rollout is resumed or aborted, or its alert acknowledged on the "
         "Software updates page.",
     ),
+    "fleet.rule.help.refused_plays": (
+        "设备在统计时段内上报的播放记录被拒收超过设定条数时告警（未下发过的内容、超长、未来时间、重叠等）："
+        "设备可能故障，或有人用它的密钥伪造播放记录。",
+        "Alerts when more of a device's proof-of-play records than set were refused within the window "
+        "(content never sent to it, too long, in the future, overlapping ...): the device is broken, or "
+        "someone invents plays with its key.",
+    ),
+    "fleet.param.refused": ("被拒记录上限（条）", "Refused records allowed"),
     "fleet.param.minutes": ("离线分钟数", "Minutes offline"),
     "fleet.param.min_free_mb": ("最少剩余空间（MB）", "Least free disk (MB)"),
     "fleet.param.cache_budget_mb": ("缓存预算（MB）", "Cache budget (MB)"),

@@ -245,12 +245,13 @@ class ServedManifestRow(Base):
 
 
 class PlayRefusalRow(Base):
-    """Refused proof-of-play records per device, UTC day and reason (for the fleet's alerts)."""
+    """Refused proof-of-play records per device, UTC minute and reason: the refused-plays report
+    adds them up by day, the fleet's ``refused_plays`` alert over its last N minutes."""
 
     __tablename__ = "play_refusals"
 
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    minute: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)  # the UTC minute's start
     reason: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
     last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -21,9 +21,9 @@ def test_clean_up_forgets_stale_counters_and_history(app_client: AppClient) -> N
     with c.app.state.sessions() as s:  # type: ignore[attr-defined]
         throttle_store.save(s, "login:fresh", Strikes(3, now - dt.timedelta(days=1)))
         throttle_store.save(s, "login:stale", Strikes(3, now - dt.timedelta(days=9)))
-        s.add(PlayRefusalRow(device_id=dev.device_id, day=(now - dt.timedelta(days=40)).date(),
+        s.add(PlayRefusalRow(device_id=dev.device_id, minute=now - dt.timedelta(days=40),
                              reason="future", count=5, last_at=now - dt.timedelta(days=40)))  # fmt: skip
-        s.add(PlayRefusalRow(device_id=dev.device_id, day=now.date(), reason="future", count=1, last_at=now))
+        s.add(PlayRefusalRow(device_id=dev.device_id, minute=now, reason="future", count=1, last_at=now))
         s.commit()
         assert clean_up(s, now=now) == 2
         s.commit()

@@ -4,6 +4,7 @@ username keys (look-alikes kept apart), and downgrades again."""
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 from alembic import command
@@ -50,4 +51,33 @@ def test_existing_accounts_get_keys_and_look_alikes_stay_apart(tmp_path: Path) -
     with engine.connect() as conn:
         keys = dict(conn.execute(text("SELECT username, username_key FROM users")).all())
     assert keys == {"operator": "operator", "Operator": "operator#u1", "bakery": "bakery"}
+    engine.dispose()
+
+
+def test_refusal_counts_move_from_days_to_minutes_and_back(tmp_path: Path) -> None:
+    """sec0002: a day's count moves to its first UTC minute (the report adds up the same); back again,
+    a day's minutes are summed."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    command.downgrade(alembic_config(url), "sec0001")
+    with sqlite3.connect(tmp_path / "db.sqlite") as raw:
+        raw.execute("INSERT INTO devices (id, name, kind, key_sha256, public_key, screen_class, orientation,"
+                    " width, height, groups, tags, timezone, hours, created_at, player_version,"
+                    " screenshot_requested) VALUES ('d1', 'lobby', 'player', 'k', 'p', 'indoor_small',"
+                    " 'portrait', 1080, 1920, '[]', '[]', 'Asia/Shanghai', '{}', '2026-12-01 00:00:00',"
+                    " '1', 0)")
+        raw.execute("INSERT INTO play_refusals (device_id, day, reason, count, last_at)"
+                    " VALUES ('d1', '2026-12-01', 'future', 7, '2026-12-01 09:30:00.000000')")
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT device_id, minute, reason, count FROM play_refusals")).all()
+    assert [(d, str(m)[:16], r, n) for d, m, r, n in rows] == [("d1", "2026-12-01 00:00", "future", 7)]
+    with sqlite3.connect(tmp_path / "db.sqlite") as raw:
+        raw.execute("INSERT INTO play_refusals (device_id, minute, reason, count, last_at)"
+                    " VALUES ('d1', '2026-12-01 09:30:00.000000', 'future', 3, '2026-12-01 09:30:00.000000')")
+    command.downgrade(alembic_config(url), "sec0001")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT device_id, day, reason, count FROM play_refusals")).all()
+    assert [tuple(r) for r in rows] == [("d1", "2026-12-01", "future", 10)]
     engine.dispose()

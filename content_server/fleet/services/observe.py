@@ -29,7 +29,7 @@ from content_server.portal.i18n import TEXTS
 from content_server.portal.shell import local_time as local
 from content_server.signage import health as health_mod
 from content_server.signage.models import AlertFeed, CapAlert, Device
-from content_server.signage.services import screens
+from content_server.signage.services import plays, screens
 from content_server.signage.services.catalogue import load_live
 from content_server.signage.services.manifest import emergency_for
 from content_server.updates import services as updates
@@ -167,6 +167,8 @@ def observe(session: Session, rule: AlertRule, facts: Facts, settings: Settings)
         ]
     if kind is RuleKind.ROLLOUT:
         return [_rollout(p) for p in facts.paused_rollouts]
+    if kind is RuleKind.REFUSED_PLAYS:
+        return _refused_plays(session, rule, facts.devices, facts.now, params)
     out: list[Observation] = []
     for d in facts.devices:
         if not selected(d, rule.selector or {}):
@@ -322,6 +324,49 @@ def peripheral_problems(reported: Any) -> list[Bilingual]:
         key = "fleet.detail.peripheral_missing" if state == "missing" else "fleet.detail.peripheral_broken"
         problems.append(Bilingual(TEXTS.text(key, "zh", name=shown.zh), TEXTS.text(key, "en", name=shown.en)))
     return problems
+
+
+def _refused_plays(
+    session: Session,
+    rule: AlertRule,
+    devices: Sequence[DeviceFacts],
+    now: dt.datetime,
+    params: Mapping[str, float],
+) -> list[Observation]:
+    """A device fails while more of its proof-of-play records than ``refused`` were refused in the last
+    ``window_minutes`` (online or not: the counts are what it sent, whenever it sent them)."""
+    minutes = float(params.get("window_minutes", 60))
+    allowed = int(params.get("refused", 20))
+    counts = plays.refusals_since(session, now - dt.timedelta(minutes=minutes))
+    out: list[Observation] = []
+    for d in devices:
+        if not selected(d, rule.selector or {}):
+            continue
+        name, group = d.name or d.id, group_of(d, rule.group_by)
+        reasons = counts.get(d.id, {})
+        if sum(reasons.values()) <= allowed:
+            out.append(Observation(d.id, name, group))
+            continue
+        out.append(Observation(d.id, name, group, failing=True, detail=refusal_detail(reasons, minutes)))
+    return out
+
+
+def refusal_detail(reasons: Mapping[str, int], minutes: float) -> Bilingual:
+    """"52 proof-of-play record(s) refused in 60 min: no manifest served then 50, in the future 2"."""
+    ranked = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def label(reason: str) -> Bilingual:
+        key = f"fleet.refusal.{reason}"
+        return TEXTS.both(key) if key in TEXTS else Bilingual(reason, reason)
+
+    listed = Bilingual(
+        "，".join(f"{label(r).zh} {n}" for r, n in ranked), ", ".join(f"{label(r).en} {n}" for r, n in ranked)
+    )
+    n, window = sum(reasons.values()), f"{minutes:g}"
+    return Bilingual(
+        TEXTS.text("fleet.detail.refused_plays", "zh", n=n, minutes=window, reasons=listed.zh),
+        TEXTS.text("fleet.detail.refused_plays", "en", n=n, minutes=window, reasons=listed.en),
+    )
 
 
 MAX_NAMED = 5

@@ -84,7 +84,7 @@ def refused_plays(
 ) -> list[RefusedPlaysOut]:
     """Proof-of-play records refused per screen over the last ``days`` UTC days, most first: a screen
     that sends many is broken or compromised (the fleet's alerts read the same counts)."""
-    since = now.astimezone(dt.UTC).date() - dt.timedelta(days=days - 1)
-    counts = plays.refusals_since(session, since)
+    today = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    counts = plays.refusals_since(session, today - dt.timedelta(days=days - 1))
     out = [RefusedPlaysOut(screen_id=d, refused=sum(r.values()), reasons=r) for d, r in counts.items()]
     return sorted(out, key=lambda o: (-o.refused, o.screen_id))

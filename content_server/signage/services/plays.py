@@ -129,23 +129,29 @@ def _stored_near(
     return [Interval.of(start, seconds) for start, seconds in conn.execute(q)]
 
 
+def minute_of(at: dt.datetime) -> dt.datetime:
+    """The start of ``at``'s UTC minute: the refusal counters' bucket."""
+    return at.astimezone(dt.UTC).replace(second=0, microsecond=0)
+
+
 def _count_refusals(
     conn: Connection,
-    refused: dict[tuple[str, dt.date], Counter[str]],
-    at: dict[tuple[str, dt.date], dt.datetime],
+    refused: dict[tuple[str, dt.datetime], Counter[str]],
+    at: dict[tuple[str, dt.datetime], dt.datetime],
 ) -> None:
-    """Add the refused records to their (device, UTC day, reason) counters, one statement."""
+    """Add the refused records to their (device, UTC minute, reason) counters, one statement."""
     rows = [
-        {"device_id": device_id, "day": day, "reason": reason, "count": n, "last_at": at[(device_id, day)]}
-        for (device_id, day), reasons in refused.items()
+        {"device_id": device_id, "minute": minute, "reason": reason, "count": n,
+         "last_at": at[(device_id, minute)]}
+        for (device_id, minute), reasons in refused.items()
         for reason, n in reasons.items()
-    ]
+    ]  # fmt: skip
     if not rows:
         return
     build = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     stmt = build(_REFUSALS)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[_REFUSALS.c.device_id, _REFUSALS.c.day, _REFUSALS.c.reason],
+        index_elements=[_REFUSALS.c.device_id, _REFUSALS.c.minute, _REFUSALS.c.reason],
         set_={"count": _REFUSALS.c.count + stmt.excluded.count, "last_at": stmt.excluded.last_at},
     )
     conn.execute(stmt, rows)
@@ -161,7 +167,7 @@ def ingest(conn: Connection, submissions: list[PlaySubmission]) -> list[PlayBatc
     duplicate; within one call the first submission of an id counts. A device's new records of
     the whole group are judged together, so two overlapping claims in two requests of the same
     group are caught as they would be one after the other. Refused records are acknowledged too
-    (sending them again would not change the verdict) and counted per device and UTC day. The
+    (sending them again would not change the verdict) and counted per device and UTC minute. The
     believed ones go in with ``INSERT … ON CONFLICT (id) DO NOTHING RETURNING id``: one another
     process stored a moment ago is a duplicate, not an error.
     """
@@ -194,15 +200,15 @@ def ingest(conn: Connection, submissions: list[PlaySubmission]) -> list[PlayBatc
                     owner.append(n)
                 else:
                     refused[n][str(why)] += 1
-    by_day: dict[tuple[str, dt.date], Counter[str]] = defaultdict(Counter)
-    last_at: dict[tuple[str, dt.date], dt.datetime] = {}
+    by_minute: dict[tuple[str, dt.datetime], Counter[str]] = defaultdict(Counter)
+    last_at: dict[tuple[str, dt.datetime], dt.datetime] = {}
     for sub, reasons in zip(submissions, refused, strict=True):
         if reasons:
             log.info("device %s: refused %d play(s): %s", sub.device_id, sum(reasons.values()), dict(reasons))
-            key = (sub.device_id, sub.now.astimezone(dt.UTC).date())
-            by_day[key].update(reasons)
+            key = (sub.device_id, minute_of(sub.now))
+            by_minute[key].update(reasons)
             last_at[key] = max(sub.now, last_at.get(key, sub.now))
-    _count_refusals(conn, by_day, last_at)
+    _count_refusals(conn, by_minute, last_at)
     inserted = set(insert_new(conn, _PLAYS, rows, key="id")) if rows else set()
     for row, n in zip(rows, owner, strict=True):
         if row["id"] in inserted:
@@ -221,10 +227,11 @@ def ingest(conn: Connection, submissions: list[PlaySubmission]) -> list[PlayBatc
 INGEST: WriteKind[PlaySubmission, PlayBatchResult] = WriteKind("plays", ingest)
 
 
-def refusals_since(session: Session, since: dt.date) -> dict[str, dict[str, int]]:
-    """Refused plays per device and reason from ``since`` (UTC days): what the fleet's alerts read."""
+def refusals_since(session: Session, since: dt.datetime) -> dict[str, dict[str, int]]:
+    """Refused plays per device and reason counted from ``since`` (to the minute): the refused-plays
+    report reads whole UTC days, the fleet's ``refused_plays`` alert its last N minutes."""
     out: dict[str, dict[str, int]] = defaultdict(dict)
-    q = select(PlayRefusalRow).where(PlayRefusalRow.day >= since)
+    q = select(PlayRefusalRow).where(PlayRefusalRow.minute >= minute_of(since))
     for row in session.scalars(q):
         out[row.device_id][row.reason] = out[row.device_id].get(row.reason, 0) + row.count
     return dict(out)

@@ -181,7 +181,7 @@ def clean_up(session: Session, *, now: dt.datetime) -> int:
         Pairing.expires_at < day_ago, or_(Pairing.device_id.is_(None), Pairing.delivered)
     )
     old_served = delete(ServedManifestRow).where(ServedManifestRow.valid_until < now - SERVED_KEPT)
-    old_refusals = delete(PlayRefusalRow).where(PlayRefusalRow.day < (now - REFUSALS_KEPT).date())
+    old_refusals = delete(PlayRefusalRow).where(PlayRefusalRow.minute < now - REFUSALS_KEPT)
     gone = throttle_store.prune(session, now - throttle_store.HORIZON)
     for stmt in (stale, delete(AuthToken).where(AuthToken.expires_at < now), old_served, old_refusals):
         result = cast(CursorResult[Any], session.execute(stmt))
