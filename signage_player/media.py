@@ -13,6 +13,7 @@ import ctypes
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from PySide6.QtGui import QColor, QImage
 from signage_player.errors import PlayerError
 from signage_player.stream import LiveStream
 from signage_player.streamwatch import StreamPolicy
+from signage_player.vlctracks import PictureShape, video_shape
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ class MediaError(PlayerError):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    width: int
+    width: int  # as displayed: a picture with non-square pixels is wider or narrower than it is stored
     height: int
     duration_s: float | None
 
@@ -67,6 +69,13 @@ class MediaBackend(QObject):
     def frame(self) -> QImage | None:
         """The latest decoded frame, or None before the first one."""
         raise NotImplementedError
+
+    def frame_aspect(self) -> float | None:
+        """The display aspect (width / height) to draw :meth:`frame` at; None: the frame's own shape.
+
+        A live stream decodes into a buffer shaped before its size was known, so its frames may be
+        stretched there; the view draws them at this aspect, letterboxed, never stretched or cropped."""
+        return None
 
     def play_stream(self, url: str, target: QSize, policy: StreamPolicy, now: float) -> LiveStream:
         """Start a live stream into the frame buffer (``stop`` ends it); the caller steps the returned
@@ -209,6 +218,9 @@ class VlcBackend(MediaBackend):
     """
 
     POSTERS = 8
+    STREAM_SHAPES = 32  # shapes of the streams played lately, by URL: they open at their shape
+    STREAM_SHAPE_WAIT_S = 3.0  # a new stream's frames wait this long at most for libVLC to know its shape
+    SHAPE_TOLERANCE = 0.02  # buffer and picture aspects this close are the same shape (even-size rounding)
     plays_streams = True
 
     def __init__(self, extra_args: tuple[str, ...] = (), audio: bool = False, wait: bool = True) -> None:
@@ -222,6 +234,10 @@ class VlcBackend(MediaBackend):
         self._pre_key: tuple[str, int, int] | None = None
         self._stream: LiveStream | None = None
         self._stream_sink: _FrameSink | None = None
+        self._stream_shapes: dict[str, PictureShape] = {}
+        self._stream_aspect: float | None = None
+        self._stream_target = QSize()
+        self._stream_started = 0.0
         self._posters: dict[tuple[str, int, int], QImage] = {}
         self._latest: QImage | None = None
         self._ready = threading.Event()
@@ -277,11 +293,12 @@ class VlcBackend(MediaBackend):
                 waited += 5
             if media.get_parsed_status() != vlc.MediaParsedStatus.done:
                 raise MediaError(f"{path.name}: not a playable video ({media.get_parsed_status()})")
-            width, height = _video_size(vlc, media)
-            if not width or not height:
+            shape = video_shape(vlc, media)
+            if not shape.known:
                 raise MediaError(f"{path.name}: no video track")
             length_ms = media.get_duration()
-            return VideoInfo(width, height, length_ms / 1000 if length_ms and length_ms > 0 else None)
+            duration = length_ms / 1000 if length_ms and length_ms > 0 else None
+            return VideoInfo(shape.display_width, shape.height, duration)  # non-square pixels: as seen
         finally:
             media.release()
 
@@ -315,21 +332,52 @@ class VlcBackend(MediaBackend):
             self.frame_ready.emit()  # the prerolled first frame, painted now
 
     def play_stream(self, url: str, target: QSize, policy: StreamPolicy, now: float) -> LiveStream:
-        """A live stream on its own libVLC player decoding into its own buffer, sized 16:9 within
-        ``target`` (a stream's size is known only once it plays); the view paints its frames."""
+        """A live stream on its own libVLC player decoding into its own buffer; the view paints its
+        frames at :meth:`frame_aspect`.
+
+        A stream's shape is known only once it plays: a URL played before opens at the shape it had
+        then; a new one opens 16:9 within ``target`` and its frames wait (the last picture stays)
+        until libVLC reports the shape, at most ``STREAM_SHAPE_WAIT_S``. When that shape differs
+        from the buffer's, the stream is reopened once into a buffer of its own shape, so a 4:3 or
+        portrait picture keeps its full resolution; until it is, its frames are drawn at the right
+        aspect from the stretched buffer (letterboxed, never stretched or cropped).
+        """
         self._engine()
         self.stop()
-        w, h = fit_size(16, 9, target)
+        known = self._stream_shapes.get(url)
+        w, h = fit_size(known.display_width, known.height, target) if known else fit_size(16, 9, target)
+        self._stream_target = target
+        self._stream_aspect = known.aspect if known else None
+        self._stream_started = time.monotonic()
 
         def attach(player: Any) -> None:
             self._stream_sink = _FrameSink(self._vlc, player, self._wake_w)
             self._stream_sink.configure(w, h)
 
-        self._stream = LiveStream(url, policy, now, instance=self._instance, attach=attach)
+        self._stream = LiveStream(url, policy, now, instance=self._instance, attach=attach,
+                                  on_shape=self._on_stream_shape)  # fmt: skip
         return self._stream
+
+    def _on_stream_shape(self, stream: LiveStream, shape: PictureShape) -> None:
+        sink = self._stream_sink
+        if stream is not self._stream or sink is None or shape.aspect is None:
+            return
+        self._stream_aspect = shape.aspect
+        self._stream_shapes[stream.url] = shape
+        while len(self._stream_shapes) > self.STREAM_SHAPES:
+            self._stream_shapes.pop(next(iter(self._stream_shapes)))
+        w, h = fit_size(shape.display_width, shape.height, self._stream_target)
+        bw, bh = sink.size
+        if abs(w / h - bw / bh) > self.SHAPE_TOLERANCE * (w / h):
+            log.info("stream %s: reopened into %dx%d (was %dx%d)", stream.url, w, h, bw, bh)
+            stream.reopen(time.monotonic(), lambda: sink.configure(w, h))
+
+    def frame_aspect(self) -> float | None:
+        return self._stream_aspect if self._stream is not None else None
 
     def _stop_stream(self) -> None:
         stream, sink, self._stream, self._stream_sink = self._stream, self._stream_sink, None, None
+        self._stream_aspect = None
         if sink is not None:
             sink.deactivate()
         if stream is not None:
@@ -383,6 +431,11 @@ class VlcBackend(MediaBackend):
         frame = self._main.take()
         if self._stream_sink is not None:
             frame = self._stream_sink.take() or frame
+            if frame is not None and self._stream_aspect is None:
+                if time.monotonic() - self._stream_started < self.STREAM_SHAPE_WAIT_S:
+                    return  # its shape is not known yet: the last picture stays, never a stretched one
+                log.warning("stream: libVLC did not report the picture's shape; drawn at the buffer's")
+                self._stream_aspect = frame.width() / max(1, frame.height())
         if frame is not None:
             self._latest = frame
             self.frame_ready.emit()
@@ -395,23 +448,6 @@ class VlcBackend(MediaBackend):
         elif state == self._vlc.State.Error:
             self._state_timer.stop()
             self.failed.emit("libVLC could not play the file")
-
-
-def _video_size(vlc: Any, media: Any) -> tuple[int, int]:
-    """Size of the first video track (python-vlc's ``tracks_get`` misreads C's union of pointers).
-
-    The track array is not released: ``libvlc_media_tracks_release`` crashes through python-vlc's
-    binding. Callers probe each asset once and cache the result, so this stays bounded.
-    """
-    raw = ctypes.POINTER(vlc.MediaTrack)()  # really a libvlc_media_track_t**
-    n = vlc.libvlc_media_tracks_get(media, ctypes.byref(raw))
-    tracks = ctypes.cast(raw, ctypes.POINTER(ctypes.POINTER(vlc.MediaTrack)))
-    for i in range(n):
-        track = tracks[i].contents
-        if track.type == vlc.TrackType.video:
-            video = ctypes.cast(track.audio, ctypes.POINTER(vlc.VideoTrack)).contents
-            return int(video.width), int(video.height)
-    return 0, 0
 
 
 class FakeMediaBackend(MediaBackend):

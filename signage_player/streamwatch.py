@@ -71,6 +71,12 @@ class StreamWatch:
             return self._fail(now, "the stream stopped")
         return Action.NONE
 
+    def reopened(self, now: float) -> None:
+        """The adapter opened the stream again on purpose (a new picture shape): it is connecting
+        afresh, with the whole start timeout, and no try is spent."""
+        if self.state != StreamState.GAVE_UP:
+            self._enter(StreamState.CONNECTING, now)
+
     def _enter(self, state: StreamState, now: float) -> None:
         self.state = state
         self._since = now

@@ -144,6 +144,7 @@ class MainZone(QWidget):
         self.langs = tuple(langs)
         self.current: Prepared | None = None
         self._last_picture: QImage | None = None  # what was last on screen, for never-black and fades
+        self._last_aspect: float | None = None  # the aspect a stream frame in _last_picture is seen at
         self._fade_from: QImage | None = None
         self._fade_start = 0.0
         self._first_frame_pending = False
@@ -236,6 +237,9 @@ class MainZone(QWidget):
         previous = self.current
         if previous is not None and (previous.video is not None or previous.stream is not None):
             self.backend.stop()
+            if self._last_picture is not None:  # kept on screen until the next item paints
+                self._last_picture = reshaped(self._last_picture, self._last_aspect)
+        self._last_aspect = None
         self._stream_timer.stop()
         self._stream = None
         self._close_page()
@@ -369,7 +373,10 @@ class MainZone(QWidget):
                     p.drawImage(fit_or_fill(self._last_picture.size(), self.size()), self._last_picture)
                 return False
             self._last_picture = frame
-            p.drawImage(_fit(frame.size(), self.size()), frame)
+            self._last_aspect = self.backend.frame_aspect()
+            target = letterbox(self._last_aspect or _aspect(frame.size()), self.size())
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, target.size() != frame.size())
+            p.drawImage(target, frame)
             return True
         if cur.image is not None:
             target = fit_or_fill(cur.image.size(), self.size())
@@ -432,10 +439,30 @@ def _web_policy(item: ContentItem) -> WebPagePolicy:
         raise MediaError(f"{item.id}: {exc}") from exc
 
 
-def _fit(src: QSize, box: QSize) -> QRect:
-    scale = min(box.width() / max(1, src.width()), box.height() / max(1, src.height()))
-    w, h = round(src.width() * scale), round(src.height() * scale)
+def _aspect(size: QSize) -> float:
+    return size.width() / max(1, size.height())
+
+
+def letterbox(aspect: float, box: QSize) -> QRect:
+    """The largest rectangle of ``aspect`` (width / height) centred in ``box``: bars, never a crop."""
+    if aspect <= 0 or box.isEmpty():
+        return QRect(0, 0, box.width(), box.height())
+    w, h = box.width(), round(box.width() / aspect)
+    if h > box.height():
+        w, h = round(box.height() * aspect), box.height()
     return QRect((box.width() - w) // 2, (box.height() - h) // 2, w, h)
+
+
+def reshaped(image: QImage, aspect: float | None) -> QImage:
+    """``image`` scaled to ``aspect`` (a stream's frame from a buffer of another shape), so that the
+    picture kept on screen after it is drawn as it was seen; unchanged when it has that shape."""
+    if aspect is None or image.isNull() or abs(_aspect(image.size()) - aspect) <= 0.01 * aspect:
+        return image
+    w, h = image.width(), round(image.width() / aspect)
+    if h < image.height():  # grow, never shrink, the other side
+        w, h = round(image.height() * aspect), image.height()
+    mode = Qt.TransformationMode.SmoothTransformation
+    return image.scaled(w, h, Qt.AspectRatioMode.IgnoreAspectRatio, mode)
 
 
 def _text_box(rect: QRect) -> QRect:

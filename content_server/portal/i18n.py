@@ -1658,6 +1658,13 @@ TEXTS = TextTable({
         "每页变成一张幻灯片，按页序播放。最大 {max_mb} MB，最多 {max_pages} 页。",
         "Each page becomes a slide, played in page order. Up to {max_mb} MB and {max_pages} pages.",
     ),
+    "studio.campaign_pdf": ("用这些页新建广告活动", "New campaign with these pages"),
+    "studio.pdf_help_ad": (
+        "每页变成一张幻灯片，可放进同一个广告活动（轮流播放）。最大 {max_mb} MB，最多 {max_pages} 页："
+        "一个广告活动在每块屏幕上最多播放 {max_pages} 张画面。",
+        "Each page becomes a slide that can go into one campaign (its spots take turns). Up to "
+        "{max_mb} MB and {max_pages} pages: a campaign plays at most {max_pages} pictures on a screen.",
+    ),
     "studio.mine": ("我设计的幻灯片", "My designed slides"),
     "studio.updated": ("更新时间", "Updated"),
     "studio.edit": ("编辑", "Edit"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -19,6 +20,7 @@ from content_server.portal.shell import NavLink
 from content_server.signage.services import library
 from content_server.studio.datamap import PRESETS
 from content_server.studio.designs import AUTHORED_DESIGNS, BILINGUAL_KINDS, DESIGNS, FieldKind
+from content_server.studio.models import PdfDocument
 from content_server.studio.palette import PALETTES
 from content_server.studio.routes import PDF_LIMITS, BookDep
 from content_server.studio.services import datasources, notices, slides
@@ -42,15 +44,24 @@ CHOICE_KEYS = {c: f"studio.choice_{c}" for c in ("found", "lost", "volunteer", "
 def studio_page(page: MediaPage, session: SessionDep) -> Response:
     """Pick a template, see the designed slides made so far, upload a PDF notice."""
     assert page.user is not None
+    docs = notices.list_for(session, page.user)
     context = {
         "section": "studio",
         "designs": [DESIGNS[k] for k in AUTHORED_DESIGNS],
         "slides": [(row, slides.media_of(session, row)) for row in slides.list_for(session, page.user)],
         "max_pdf_mb": PDF_LIMITS.max_bytes // (1024 * 1024),
-        "max_pdf_pages": PDF_LIMITS.max_pages,
-        "pdfs": [(doc, notices.pages(session, doc)[:1]) for doc in notices.list_for(session, page.user)],
+        "max_pdf_pages": notices.limits_for(page.user, PDF_LIMITS).max_pages,
+        "pdfs": [(doc, notices.pages(session, doc)[:1]) for doc in docs],
     }
+    if page.user.role != "operator":  # an ad's pages, every shape, ready ticked in a new campaign's form
+        context["campaign_links"] = {doc.id: _campaign_link(session, doc) for doc in docs}
     return page.render("studio.html", context, title_key="studio.title")
+
+
+def _campaign_link(session: Any, doc: PdfDocument) -> str:
+    pages = notices.pages(session, doc)
+    media = [("media", mid) for p in pages for mid in p.media_ids.values()]
+    return "/portal/campaigns/new?" + urlencode([("name", doc.title or "PDF"), *media])
 
 
 def _editor(page: MediaPage, session: SessionDep, design_key: str, slide_id: str | None) -> Response:

@@ -59,10 +59,15 @@ PAPER_GROUND: RGB = (233, 236, 241)
 PAPER_INK: RGB = (28, 36, 48)
 
 
+NOTICE_PAGES = Bilingual("一份通知", "a notice")
+
+
 @dataclass(frozen=True)
 class PdfLimits:
     max_bytes: int = 50 * 1024 * 1024
     max_pages: int = 60  # a notice, not a book
+    # what the pages become, for the refusal of too many: an operator's notice, an advertiser's ad
+    pages_for: Bilingual = NOTICE_PAGES
     max_page_side_pt: float = 14_400.0  # 200 inches: PDF's own limit
     max_aspect: float = 6.0  # longer side / shorter side; beyond it no screen can show the page
     max_image_pixels: int = 40_000_000  # per embedded picture, as for uploaded images
@@ -196,7 +201,12 @@ def _inspect(path: Path, limits: PdfLimits, watch: _RepairWatch) -> PdfFacts:
             if count == 0:
                 raise PdfRefused("the PDF has no pages")
             if count > limits.max_pages:
-                raise PdfTooLarge(f"the PDF has {count} pages; a notice may have at most {limits.max_pages}")
+                what, most = limits.pages_for, limits.max_pages
+                raise PdfTooLarge(f"the PDF has {count} pages; {what.en} may have at most {most}").in_both(
+                    f"这份PDF有 {count} 页；{what.zh}最多 {most} 页。请删去多余的页或分成几份上传。",
+                    f"The PDF has {count} pages; {what.en} may have at most {most}. Remove pages or "
+                    "split it into several PDFs.",
+                )
             why = _scan_objects(reader, limits)
             if why:
                 raise PdfRefused(

@@ -9,6 +9,7 @@ PNGs written without metadata.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import logging
 from collections.abc import Sequence
@@ -321,12 +322,19 @@ def _photo(p: _Painter, photo: Image.Image, box: Box) -> None:
     _rounded_paste(p.img, tile, box, p.cv.px(28))
 
 
-def qr_image(url: str, side: int) -> Image.Image:
-    """The link as a QR code exactly ``side`` px square: whole pixels per module, quiet zone included."""
+@functools.lru_cache(maxsize=256)
+def _qr_matrix(url: str) -> tuple[tuple[bool, ...], ...]:
+    """The QR modules for ``url``: a pure function of the link, and the costly part (qrcode tries all
+    eight masks), so both orientations of a slide and every re-render with the same link share it."""
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=0)
     code.add_data(url)
     code.make(fit=True)
-    matrix = code.get_matrix()
+    return tuple(tuple(bool(v) for v in row) for row in code.get_matrix())
+
+
+def qr_image(url: str, side: int) -> Image.Image:
+    """The link as a QR code exactly ``side`` px square: whole pixels per module, quiet zone included."""
+    matrix = _qr_matrix(url)
     n = len(matrix) + 8  # four modules of quiet zone on each side
     module = max(1, side // n)
     img = Image.new("L", (n, n), 255)

@@ -198,3 +198,50 @@ def test_an_operator_uploads_a_long_pdf_notice_and_publishes_it_as_one_announcem
     listed = httpx.get(live_server.api + "/announcements", headers=op).json()
     notice_ann = [a for a in listed if a["title"] == "小区管理规约"]
     assert len(notice_ann) == 1 and len(notice_ann[0]["media_ids"]) == 24  # 12 pages × two shapes
+
+
+def test_a_merchants_too_long_pdf_is_refused_in_the_readers_language_a_short_one_fills_a_campaign(
+    live_server: LiveServer, browser_page: Page, tmp_path: Path
+) -> None:
+    from tests.content_server.studio.pdfs import notice
+    from tests.portal.conftest import set_language
+
+    page = browser_page
+    url = live_server.url
+    shop = live_server.create_user("menu-shop", "advertiser")
+    browser_login(page, url, shop)
+    long_pdf, short_pdf = tmp_path / "menu-25.pdf", tmp_path / "menu-3.pdf"
+    long_pdf.write_bytes(notice(25))
+    short_pdf.write_bytes(notice(3))
+    page.goto(url + "/portal/studio")
+    expect(page.locator("#pdf-help")).to_contain_text("最多 20 页")  # said before the upload
+    for lang, label, button, words in (
+        ("zh", "PDF文件", "上传", "这份PDF有 25 页；一个广告最多 20 页"),
+        ("en", "PDF file", "Upload", "The PDF has 25 pages; an ad may have at most 20"),
+    ):
+        set_language(page, lang, url + "/portal/studio")
+        page.get_by_label(label).set_input_files(str(long_pdf))
+        page.get_by_role("button", name=button, exact=True).click()
+        expect(page.locator(".upload-errors")).to_contain_text(words, timeout=30000)
+        shoot(page, f"studio-ad-pdf-refused-{lang}")
+    headers = live_server.auth(shop)
+    assert httpx.get(live_server.api + "/media", headers=headers).json() == []  # nothing stored
+
+    set_language(page, "zh", url + "/portal/studio")
+    page.get_by_label("PDF文件").set_input_files(str(short_pdf))
+    page.get_by_label("标题（可选）").fill("秋季菜单")
+    page.get_by_role("button", name="上传", exact=True).click()
+    page.wait_for_url(re.compile(r"/portal/media\?notice=uploaded"), timeout=60000)
+    page.goto(url + "/portal/studio")
+    row = page.get_by_role("row").filter(has_text="秋季菜单")
+    row.get_by_role("link", name="用这些页新建广告活动").click()
+    page.wait_for_url(re.compile(r"/portal/campaigns/new\?"))
+    media = httpx.get(live_server.api + "/media", headers=headers).json()
+    assert len(media) >= 3  # three pages, each in every screen shape
+    expect(page.locator("input[name=media_ids]:checked")).to_have_count(len(media))
+    ticked = page.locator("input[name=media_ids]:checked")
+    titles = ticked.evaluate_all("(els) => els.map((e) => e.dataset.title)")
+    pages = [t.split()[1] for t in titles]
+    assert pages == sorted(pages) and pages[0] == "p1"  # ticked first, in page order: the spots' turns
+    expect(page.get_by_label("名称", exact=True)).to_have_value("秋季菜单")
+    shoot(page, "campaign-from-ad-pdf-zh")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
 from schedules.clock import MovableClock
@@ -26,7 +27,7 @@ from signage_player.outbox import Outbox
 from signage_player.playloop import PLAYS_TOPIC, PlayLoop
 from signage_player.program import ManifestProgram
 from signage_player.streamwatch import StreamPolicy
-from signage_player.view import SignageView
+from signage_player.view import MainZone, Playable, SignageView
 from tests.fixtures.server import free_port
 from tests.fixtures.streams import HlsSite
 from tests.signage_player.manifests import T0, manifest, text_item
@@ -180,7 +181,7 @@ from schedules.clock import MovableClock
 from signage_player.media import FakeMediaBackend
 from signage_player.playloop import PlayLoop
 from signage_player.program import ManifestProgram
-from signage_player.view import SignageView
+from signage_player.view import MainZone, Playable, SignageView
 from signage_player.webpage import playable_kinds
 from schedules.protocol.device import Manifest
 import datetime as dt
@@ -246,3 +247,85 @@ def test_a_live_stream_plays_in_its_slot_and_when_it_dies_the_schedule_plays(
     lobby_plays = [r for r in _records(box) if r.item_id == "lobby"]
     assert [(r.started_at, r.duration_s, r.completed) for r in lobby_plays] == [(start, 4.0, False)]
     box.close()
+
+
+# --------------------------------------------------------------------------- a stream's shape on screen
+
+
+def _lit(img: QImage, x: int, y: int) -> bool:
+    c = img.pixelColor(x, y)
+    return max(c.red(), c.green(), c.blue()) > 48
+
+
+def _red(img: QImage, x: int, y: int) -> bool:
+    c = img.pixelColor(x, y)
+    return c.red() > 150 and c.green() < 100 and c.blue() < 100
+
+
+def _picture_box(img: QImage) -> tuple[int, int, int, int] | None:
+    """Where the stream's picture lies in the zone (left, top, right, bottom; inclusive), found along
+    the middle row and column (its red border is lit, the bars are black); None while all black."""
+    mid_x, mid_y = img.width() // 2, img.height() // 2
+    xs = [x for x in range(img.width()) if _lit(img, x, mid_y)]
+    ys = [y for y in range(img.height()) if _lit(img, mid_x, y)]
+    return (xs[0], ys[0], xs[-1], ys[-1]) if xs and ys else None
+
+
+@pytest.mark.vlc
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("size", "sar", "aspect"),
+    [("320x240", "1/1", 4 / 3), ("640x360", "1/1", 16 / 9), ("480x360", "4/3", 16 / 9)],
+    ids=["4x3", "16x9", "16x9-wide-pixels"],
+)
+def test_a_live_stream_is_letterboxed_at_its_own_shape_in_landscape_and_portrait_zones(
+    qtbot: QtBot, vlc_backend: MediaBackend, tmp_path: Path, size: str, sar: str, aspect: float
+) -> None:
+    """Black bars, never stretched, never cropped, on every frame painted: before libVLC knows the
+    shape (the last picture stays), while a new shape reopens the stream, and when the same stream
+    plays again in a zone of the other orientation (opened at its remembered shape at once)."""
+    site = HlsSite(tmp_path, size=size, sar=sar, border=12)
+    site.start_ffmpeg()
+    site.start_server()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    zone = MainZone(vlc_backend, stream_policy=StreamPolicy(connect_timeout_s=15, stall_s=5))
+    qtbot.addWidget(zone)
+    try:
+        for n, (zw, zh) in enumerate([(640, 360), (360, 640)]):
+            zone.resize(zw, zh)
+            zone.show()
+            item = stream_item(f"cam{n}", site.url)
+            seen: list[tuple[int, int, int, int]] = []
+
+            def settled(seen: list[tuple[int, int, int, int]] = seen) -> bool:
+                box = _picture_box(zone.picture())
+                if box is not None:
+                    seen.append(box)
+                return len(seen) >= 8 and zone._stream is not None and zone._stream.shape.known
+
+            with qtbot.waitSignal(zone.frame_painted, timeout=25000):
+                zone.show_prepared(zone.prepare(Playable(item)))
+            qtbot.waitUntil(settled, timeout=20000)
+            stream = zone._stream
+            assert stream is not None
+            # the 4:3 stream opened 16:9 the first time is reopened once at its shape, never again
+            assert stream.reopens == (1 if n == 0 and aspect < 1.7 else 0)
+            img = zone.picture()
+            img.save(str(ARTIFACTS / f"stream_{size}_sar{sar.replace('/', 'x')}_in_{zw}x{zh}.png"))
+            for left, top, right, bottom in seen:  # every picture sampled on the way, not only the last
+                w, h = right - left + 1, bottom - top + 1
+                assert abs(w / h - aspect) < 0.03 * aspect, (zw, zh, left, top, right, bottom)
+                assert w >= zw - 2 or h >= zh - 2  # as large as the zone allows
+                assert abs(left - (zw - 1 - right)) <= 2 and abs(top - (zh - 1 - bottom)) <= 2  # centred
+            left, top, right, bottom = seen[-1]
+            mid_x, mid_y = (left + right) // 2, (top + bottom) // 2
+            for x, y in [(left + 3, mid_y), (right - 3, mid_y), (mid_x, top + 3), (mid_x, bottom - 3)]:
+                assert _red(img, x, y), (x, y, img.pixelColor(x, y).name())  # the whole border: no crop
+            if left > 4:
+                assert not _lit(img, left // 2, mid_y)  # bars are black
+            if top > 4:
+                assert not _lit(img, mid_x, top // 2)
+            zone.clear()
+    finally:
+        zone.clear()
+        site.stop()

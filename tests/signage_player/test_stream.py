@@ -8,6 +8,7 @@ import pytest
 
 from signage_player.stream import LiveStream, StreamError, check_stream_url
 from signage_player.streamwatch import Action, StreamPolicy, StreamState, StreamWatch
+from signage_player.vlctracks import UNKNOWN, PictureShape
 from tests.fixtures.streams import HlsSite
 
 POLICY = StreamPolicy(connect_timeout_s=10, stall_s=3, backoff_s=(1, 2), healthy_s=30)
@@ -46,6 +47,25 @@ def test_a_stall_or_an_error_reconnects_and_steady_play_earns_the_tries_back() -
         w.observe(t, True, (t - 7) * 1000)
     assert w.tries == 0  # 30 s of steady play
     assert w.observe(41, False, 0, error=True) == Action.NONE and w.state == StreamState.WAITING
+
+
+def test_a_reopen_on_purpose_starts_afresh_without_spending_a_try() -> None:
+    w = StreamWatch(POLICY, now=0)
+    w.observe(1, True, 100)
+    w.observe(2, True, 1100)
+    w.reopened(2.5)  # a new buffer shape: libVLC starts the stream again from position 0
+    assert w.state == StreamState.CONNECTING and w.tries == 0
+    assert w.observe(11, False, 0) == Action.NONE  # a whole start timeout again
+    assert w.state == StreamState.CONNECTING
+    assert w.observe(12, True, 40) == Action.NONE and w.state == StreamState.PLAYING
+
+
+def test_a_pictures_shape_is_its_visible_size_with_its_pixels_aspect() -> None:
+    assert PictureShape(320, 240).aspect == 4 / 3
+    assert PictureShape(480, 360, 4, 3).display_width == 640  # wide pixels: seen 16:9
+    assert PictureShape(720, 576, 16, 15).aspect == 768 / 576
+    assert PictureShape(320, 240, 0, 0).aspect == 4 / 3  # no aspect given: square pixels
+    assert UNKNOWN.aspect is None and not UNKNOWN.known and UNKNOWN.display_width == 0
 
 
 def test_only_stream_urls_are_opened() -> None:

@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 from schedules.model import ContentItem, ItemKind, ScreenClass
 from schedules.protocol.device import Loudness
 from signage_player.media import FakeMediaBackend, MediaError, VlcBackend, fit_size
-from signage_player.view import Playable, SignageView, fit_or_fill, text_font
+from signage_player.view import Playable, SignageView, fit_or_fill, letterbox, reshaped, text_font
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "player"
 
@@ -40,6 +40,23 @@ def test_fit_or_fill_keeps_aspect() -> None:
     r = fit_or_fill(QSize(360, 640), QSize(960, 540))
     assert r.height() == 540 and abs(r.width() / r.height() - 360 / 640) < 0.01 and r.x() > 0
     assert fit_size(320, 240, QSize(1000, 300)) == (400, 300)
+
+
+def test_letterbox_puts_bars_beside_or_above_and_never_crops() -> None:
+    r = letterbox(4 / 3, QSize(1920, 1080))
+    assert (r.x(), r.y(), r.width(), r.height()) == (240, 0, 1440, 1080)  # pillarbox
+    r = letterbox(16 / 9, QSize(1080, 1920))
+    assert (r.x(), r.y(), r.width(), r.height()) == (0, 656, 1080, 608)  # letterbox
+    r = letterbox(16 / 9, QSize(1920, 1080))
+    assert (r.x(), r.y(), r.width(), r.height()) == (0, 0, 1920, 1080)
+
+
+def test_a_stream_frame_kept_on_screen_is_reshaped_to_how_it_was_seen(qapp: object) -> None:
+    stretched = QImage(640, 360, QImage.Format.Format_RGB32)  # a 4:3 picture in a 16:9 buffer
+    stretched.fill(QColor("red"))
+    kept = reshaped(stretched, 4 / 3)
+    assert (kept.width(), kept.height()) == (640, 480)  # grown, never shrunk
+    assert reshaped(stretched, 16 / 9) is stretched and reshaped(stretched, None) is stretched
 
 
 def test_text_font_grows_to_the_zone_and_wraps(qapp: object) -> None:

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -153,6 +153,8 @@ def _form_page(
 ) -> Response:
     assert page.user is not None
     media = library.list_for(session, page.user)
+    chosen = {mid: n for n, mid in enumerate(form.media_ids)}  # ticked first, in the campaign's order
+    media.sort(key=lambda m: chosen.get(m.id, len(chosen)))  # (the order its spots take turns in)
     context = {
         "section": "campaigns",
         "form": form,
@@ -193,9 +195,18 @@ def campaigns_page(page: CampaignsPage, session: SessionDep, now: NowDep, show: 
 
 
 @router.get("/campaigns/new")
-def new_campaign(page: AdvertiserPage, session: SessionDep, now: NowDep) -> Response:
+def new_campaign(
+    page: AdvertiserPage,
+    session: SessionDep,
+    now: NowDep,
+    name: Annotated[str, Query(max_length=200)] = "",
+    media: Annotated[list[str], Query(max_length=bookings.MAX_CAMPAIGN_MEDIA)] = [],  # noqa: B006
+) -> Response:
+    """The empty form; ``name`` and ``media`` fill it in (the studio's link for an ad's PDF pages)."""
     today = now.astimezone(page.tz).date()
     form = CampaignForm(
+        name=name,
+        media_ids=media,  # ids not in the advertiser's library tick nothing (the form lists only theirs)
         flight_start=(today + dt.timedelta(days=1)).isoformat(),
         flight_end=(today + dt.timedelta(days=14)).isoformat(),
     )

@@ -17,6 +17,7 @@ from content_server.signage import scheduling
 from content_server.signage.models import AnnouncementRow, CampaignRow, Media
 from content_server.signage.services import insight
 from content_server.signage.services.catalogue import catalogue_for, to_campaign
+from schedules.bilingual import Bilingual
 from schedules.model import Daypart, Priority, Targeting
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,12 @@ MAX_ANNOUNCEMENT_SLIDES = 60
 # The ids a request may list: every slide in each of the studio's shapes (see studio.canvas.MAX_SHAPES);
 # variants of one slide count once towards MAX_ANNOUNCEMENT_SLIDES (a screen plays one of them).
 MAX_ANNOUNCEMENT_MEDIA = MAX_ANNOUNCEMENT_SLIDES * 6
+# A campaign's pictures by the same rule: at most this many per screen (its spots rotate through
+# them), variants of one slide counted once, so a designed ad or an ad's PDF drawn for every screen
+# shape still counts one picture a slide. An advertiser's PDF is refused above this many pages
+# (studio.services.notices.limits_for), so any accepted ad PDF fits one campaign.
+MAX_CAMPAIGN_SLIDES = 20
+MAX_CAMPAIGN_MEDIA = MAX_CAMPAIGN_SLIDES * 6
 
 
 class AnnouncementIn(BaseModel):
@@ -68,7 +75,7 @@ class CampaignIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     category: str = Field("", max_length=64)
-    media_ids: list[str] = Field(min_length=1, max_length=20)
+    media_ids: list[str] = Field(min_length=1, max_length=MAX_CAMPAIGN_MEDIA)
     flight_start: dt.date
     flight_end: dt.date
     dayparts: list[Daypart] = Field(default_factory=list, max_length=20)
@@ -108,15 +115,24 @@ def slides_per_screen(media: list[Media]) -> int:
     return len({m.variant_of or m.id for m in media})
 
 
+def check_slides_per_screen(media: list[Media], limit: int, what: Bilingual) -> None:
+    """The one rule for how many pictures an announcement or a campaign may hold (Invalid, in both
+    languages, when ``media`` would put more than ``limit`` on one screen)."""
+    n = slides_per_screen(media)
+    if n > limit:
+        raise Invalid(f"media_ids: at most {limit} pictures play on a screen per {what.en}").in_both(
+            f"每个{what.zh}在一块屏幕上最多播放 {limit} 张画面（同一画面的各种尺寸算一张），这里有 {n} 张。",
+            f"At most {limit} pictures play on a screen per {what.en} (one slide's sizes count once); "
+            f"this one has {n}.",
+        )
+
+
 def create_announcement(
     session: Session, op: User, body: AnnouncementIn, *, now: dt.datetime
 ) -> AnnouncementRow:
     scheduling.validate_targeting(body.targeting)
     media = _check_media(session, body.media_ids, None)
-    if slides_per_screen(media) > MAX_ANNOUNCEMENT_SLIDES:
-        raise Invalid(
-            f"media_ids: at most {MAX_ANNOUNCEMENT_SLIDES} pictures play on a screen per announcement"
-        )
+    check_slides_per_screen(media, MAX_ANNOUNCEMENT_SLIDES, Bilingual("公告", "announcement"))
     row = AnnouncementRow(
         title=body.title,
         text=body.text,
@@ -184,7 +200,8 @@ def _availability(session: Session, row: CampaignRow, now: dt.datetime) -> dict[
 
 def _new_campaign_row(session: Session, adv: User, body: CampaignIn, now: dt.datetime) -> CampaignRow:
     scheduling.validate_targeting(body.targeting)
-    _check_media(session, body.media_ids, adv)
+    media = _check_media(session, body.media_ids, adv)
+    check_slides_per_screen(media, MAX_CAMPAIGN_SLIDES, Bilingual("广告活动", "campaign"))
     if body.rrule:
         from schedules.model import Campaign as _C
 

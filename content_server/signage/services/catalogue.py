@@ -176,13 +176,21 @@ def is_banner(a: AnnouncementRow) -> bool:
     return a.loudness in BANNERS
 
 
-def to_campaign(c: CampaignRow) -> Campaign:
+def to_campaign(
+    c: CampaignRow, media: dict[str, Media] | None = None, size: ScreenSize | None = None
+) -> Campaign:
+    """The engine's campaign; with ``media``, its items as a screen of ``size`` gets them (of one
+    slide's variants only the nearest, as :func:`media_items` puts them in the catalogue)."""
+    if media is None:
+        item_ids = tuple(media_item_id(m) for m in c.media_ids)
+    else:
+        item_ids = tuple(i.id for i in media_items([media[m] for m in c.media_ids if m in media], size))
     return Campaign(
         id=c.id,
         advertiser_id=c.advertiser_id,
         name=c.name,
         category=c.category,
-        item_ids=tuple(media_item_id(m) for m in c.media_ids),
+        item_ids=item_ids,
         flight_start=c.flight_start,
         flight_end=c.flight_end,
         dayparts=tuple(Daypart.model_validate(d) for d in c.dayparts or ()),
@@ -377,7 +385,7 @@ def assemble(
         campaigns=tuple(
             campaign
             for c in camps
-            if all(m in media for m in c.media_ids) and _schedulable(campaign := to_campaign(c))
+            if all(m in media for m in c.media_ids) and _schedulable(campaign := to_campaign(c, media, size))
         ),
         filler_item_ids=tuple(media_item_id(f.id) for f in fillers),
         house_rules=dict(rules.classes) if rules is not None else dict(DEFAULT_HOUSE_RULES),

@@ -12,6 +12,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi.concurrency import run_in_threadpool
@@ -32,6 +33,19 @@ from schedules.bilingual import Bilingual
 from schedules.model import Targeting
 
 log = logging.getLogger(__name__)
+
+
+AD_PAGES = Bilingual("一个广告", "an ad")
+
+
+def limits_for(user: User, limits: PdfLimits) -> PdfLimits:
+    """The limits for ``user``'s PDF. An advertiser's PDF can only go into a campaign, whose spots
+    rotate through at most ``bookings.MAX_CAMPAIGN_SLIDES`` pictures a screen: a longer one is
+    refused (413, in both languages) before anything is rendered or stored, rather than stored as
+    pages no campaign can hold. An operator's notice plays whole as one announcement (60 pages)."""
+    if user.role == "operator":
+        return limits
+    return replace(limits, max_pages=min(limits.max_pages, bookings.MAX_CAMPAIGN_SLIDES), pages_for=AD_PAGES)
 
 
 async def upload(
@@ -62,6 +76,7 @@ def ingest(
     limits: PdfLimits,
     now: dt.datetime,
 ) -> PdfDocument:
+    limits = limits_for(user, limits)
     with sessions() as session:
         sizes = shapes.canvases(session)
     work = Path(tempfile.mkdtemp(prefix="studio-pdf-"))
