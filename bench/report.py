@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -66,10 +67,17 @@ def run_one(run: Run) -> dict[str, object]:
     cmd = [sys.executable, str(BENCH / f"{run.name}.py"), *run.args]
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
     t0 = time.monotonic()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=run.timeout_s, env=env)
-    except subprocess.TimeoutExpired:
-        return {"bench": run.name, "error": f"timed out after {run.timeout_s:.0f} s"}
+    # its own process group: a benchmark out of time is stopped with the servers it started
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    ) as running:
+        try:
+            stdout, stderr = running.communicate(timeout=run.timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(running.pid, signal.SIGKILL)
+            running.communicate()
+            return {"bench": run.name, "error": f"timed out after {run.timeout_s:.0f} s"}
+    proc = subprocess.CompletedProcess(cmd, running.returncode, stdout, stderr)
     result = last_json_line(proc.stdout)
     if result is None:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
