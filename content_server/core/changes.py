@@ -280,7 +280,8 @@ class ChangeTracker:
         watch = self._watches.get(mapper.class_) if mapper is not None else None
         if watch is not None:
             # a bulk statement: which rows and columns it touches is not known here, so assume all
-            _record(state.session, self._clock.now(), set(watch.bulk), emergency=True)
+            emergency = watch.emergency is not _never  # the table can hold emergencies
+            _record(state.session, self._clock.now(), set(watch.bulk), emergency)
 
     # ---- telling this process ---------------------------------------------------------------
 

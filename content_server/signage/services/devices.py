@@ -55,7 +55,9 @@ class DeviceKeys:
                 return known[1] if self._generations.unchanged_since(known[0], (KEYS,)) else None
             current = self._generations.current()
             return known[1] if current is not None and known[0] == current[0] else None
-        current = self._generations.current() or self._generations.read(session)  # before the row
+        current = self._generations.current()
+        if current is None or self._generations.stamp(KEYS) > current[0]:  # a key changed since
+            current = self._generations.read(session)  # before the row
         grant = grant_for(session.scalar(select(Device).where(Device.key_sha256 == key_hash)))
         if grant is None:
             self._granted.pop(key_hash, None)
