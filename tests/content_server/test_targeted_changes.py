@@ -290,7 +290,8 @@ def test_no_304_after_an_announcement_ends(fleet: Fleet) -> None:
 
 def test_bulk_statements_stay_conservative(fleet: Fleet) -> None:
     with fleet.sessions() as s:
-        s.execute(update(CampaignRow).where(CampaignRow.id == fleet.seed.campaign_id).values(share_percent=30))
+        stmt = update(CampaignRow).where(CampaignRow.id == fleet.seed.campaign_id)
+        s.execute(stmt.values(share_percent=30))
         s.commit()
         stamped = s.scalar(select(ChangeScope.generation).where(ChangeScope.scope == "all"))
         assert stamped is not None
