@@ -46,6 +46,7 @@ RUNS: tuple[Run, ...] = (
     Run("update_rollout", (), 300),
     Run("update_devices", (), 420),  # a real player and kiosk through a good and a broken release
     Run("fleet_ops", (), 420),
+    Run("change_storm", ("--seconds", "60"), 900),  # the 5 minutes: --seconds 300
 )
 
 
