@@ -209,7 +209,7 @@ def for_request(
     cache: ManifestCache, session: Session, device: Device, now: dt.datetime, *, days: int, kinds: str | None
 ) -> tuple[Manifest, bytes]:
     """A manifest poll: remembers the optional kinds the player named (``?kinds=``; committed only
-    when they change, which moves the change generation), then the device's manifest for them."""
+    when they change, which stamps the screen's own scope), then the device's manifest for them."""
     named = sorted(k.value for k in parse_kinds(kinds))
     if sorted(device.item_kinds or ()) != named:
         device.item_kinds = named
