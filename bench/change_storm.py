@@ -168,6 +168,8 @@ def start_server(data_dir: Path, targeted: bool) -> tuple[subprocess.Popen[bytes
         SIGNAGE_SCHEDULER_ENABLED="1",  # the counters reach /metrics through the scheduler's flush
         SIGNAGE_METRICS_TOKEN=METRICS_TOKEN,
         SIGNAGE_TARGETED_CHANGES="1" if targeted else "0",
+        # the alert rules judge 10,000 silent screens in seconds of CPU: not what is measured here
+        SIGNAGE_FLEET_EVALUATE_EVERY_S="300",
     )
     proc = subprocess.Popen([sys.executable, __file__, "--serve"], env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
