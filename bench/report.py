@@ -46,6 +46,7 @@ RUNS: tuple[Run, ...] = (
     Run("content_render", ("--repeat", "20"), 180),
     Run("update_rollout", (), 900),  # a real player and kiosk and 200 simulated devices, three builds
     Run("fleet_ops", (), 420),
+    Run("change_storm", ("--seconds", "60"), 900),  # the 5 minutes: --seconds 300
 )
 
 

@@ -1,32 +1,43 @@
 """Change tracking: the counters behind cheap "has anything changed?" checks, bumped automatically.
 
 One row (``manifest_state``) holds two counters: ``generation`` moves on every change to
-anything manifests are built from (and to every device key), ``emergency_generation`` on every
-change that can start or end an emergency. Processes cache them (:class:`CachedGenerations`) to
-answer unchanged polls from memory.
+anything a cache is built from, ``emergency_generation`` on every change that can start or end
+an emergency. Each change also stamps the *scopes* it touches (``change_scopes``: a row per
+scope key such as ``group:lobby``, ``screen:<id>``, ``media:<id>``, ``kiosk-catalogue``, or
+``all``) with the generation it made. A cache entry remembers the generation it was built at
+and the few scopes its inputs come from; it is current while none of those scopes was stamped
+later, so a change costs work only for the entries whose inputs it touched. Processes keep a
+view of the stamps (:class:`CachedGenerations`: the counters, and the scopes stamped since it
+last looked) to answer unchanged polls from memory.
 
-Nobody has to remember to bump them. A feature declares, once, which of its tables (and which
-columns) feed the caches with :meth:`ChangeTracker.watch`; the tracker, installed on the app's
-sessionmaker, bumps the counters in the same transaction as any flush, bulk statement or
-deletion touching a watched row, and after the commit tells this process's caches at once.
-Other processes see the new counter within their cache's time to live. (Device keys are also
-guarded in the database itself: migration s0002 bumps the counter from a trigger, so even SQL
-written by hand cannot revoke a key behind the caches' back.)
+Nobody has to remember to bump. A feature declares, once, which of its tables (and which
+columns) feed the caches and which scopes a changed row touches (:meth:`ChangeTracker.watch`);
+the tracker, installed on the app's sessionmaker, stamps them in the same transaction as any
+flush, bulk statement (conservatively: every scope the table can touch) or deletion touching a
+watched row, and after the commit tells this process's caches at once. Other processes see the
+stamps within their view's time to live, or at once when told (:meth:`ChangeTracker.changed_elsewhere`,
+the entry point for a cross-process notifier). Device keys are also guarded in the database
+itself: a trigger (migrations s0002, s0005) bumps the counter and stamps ``keys``, so even SQL
+written by hand cannot revoke a key behind the caches' back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from sqlalchemy import Integer, event, insert, inspect, select, update
+from sqlalchemy import Connection, Integer, String, event, insert, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, sessionmaker
 
 from content_server.core.models import Base, UTCDateTime
 from schedules.clock import Clock
+
+ALL = "all"  # every cache entry depends on it: house-wide changes, and bulk statements
+KEYS = "keys"  # which device keys open the API (revocations, replaced keys, deleted devices)
 
 
 class ManifestState(Base):
@@ -40,6 +51,16 @@ class ManifestState(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class ChangeScope(Base):
+    """The generation of the last change that touched one scope (a row per scope key)."""
+
+    __tablename__ = "change_scopes"
+
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, index=True)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 Generations = tuple[int, int]  # (generation, emergency generation)
 
 
@@ -49,38 +70,115 @@ def generations(session: Session) -> Generations:
     return (row[0], row[1]) if row else (0, 0)
 
 
-def bump(session: Session, now: dt.datetime, *, emergency: bool = False) -> None:
-    """Bump the counters in the caller's transaction, for changes the tracker cannot see
-    (rows written with Core ``insert()`` by bulk loaders); ORM changes are tracked by themselves."""
-    _bump(session, now, emergency)
-    _mark(session, emergency)
+@dataclass(frozen=True)
+class Change:
+    """What one committed transaction changed: each scope with the generation that stamped it,
+    and whether an emergency may have started or ended."""
+
+    scopes: tuple[tuple[str, int], ...]
+    emergency: bool = False
 
 
-def _bump(session: Session, now: dt.datetime, emergency: bool) -> None:
+def bump(
+    session: Session, now: dt.datetime, *, emergency: bool = False, scopes: Iterable[str] = (ALL,)
+) -> None:
+    """Stamp ``scopes`` in the caller's transaction, for changes the tracker cannot see (rows
+    written with Core ``insert()`` by bulk loaders); ORM changes are tracked by themselves."""
+    _record(session, now, set(scopes), emergency)
+
+
+def _bump(conn: Connection, now: dt.datetime, emergency: bool) -> int:
+    """Move the counters; the new generation (the row is locked until the transaction ends, so
+    generations are handed out in commit order)."""
     values: dict[str, Any] = {"generation": ManifestState.generation + 1, "changed_at": now}
     if emergency:
         values["emergency_generation"] = ManifestState.emergency_generation + 1
-    result = session.connection().execute(update(ManifestState).where(ManifestState.id == 1).values(**values))
+    result = conn.execute(update(ManifestState).where(ManifestState.id == 1).values(**values))
     if result.rowcount == 0:  # the row is made by migration s0002; without it, the first change makes it
         row = {"id": 1, "generation": 1, "emergency_generation": int(emergency), "changed_at": now}
-        session.connection().execute(insert(ManifestState).values(**row))
+        conn.execute(insert(ManifestState).values(**row))
+    return int(conn.execute(select(ManifestState.generation).where(ManifestState.id == 1)).scalar_one())
 
 
-def _mark(session: Session, emergency: bool) -> None:
-    marks = session.info.setdefault("changes", set())
-    marks.add("content")
+def _stamp(conn: Connection, scopes: Iterable[str], generation: int, now: dt.datetime) -> None:
+    rows = [{"scope": s, "generation": generation, "changed_at": now} for s in sorted(scopes)]
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(ChangeScope).values(rows)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[ChangeScope.scope],
+            set_={"generation": stmt.excluded.generation, "changed_at": stmt.excluded.changed_at},
+        )
+    )
+
+
+def _record(session: Session, now: dt.datetime, scopes: set[str], emergency: bool) -> None:
+    """Stamp the scopes this transaction has not stamped yet (and bump the emergency counter
+    once); a transaction that touches nothing new writes nothing."""
+    stamped: dict[str, int] = session.info.setdefault("scopes", {})
+    new = scopes - stamped.keys()
+    emergency = emergency and not session.info.get("emergency", False)
+    if not new and not emergency:
+        return
+    conn = session.connection()
+    generation = _bump(conn, now, emergency)
+    _stamp(conn, new, generation, now)
+    for s in new:
+        stamped[s] = generation
     if emergency:
-        marks.add("emergency")
+        session.info["emergency"] = True
+    session.info["changed"] = True
+
+
+How = Literal["new", "dirty", "deleted"]
+# (row, its values before this flush (dirty rows; else the row itself), how) -> scopes it touches
+ScopeRule = Callable[[Any, Any, How], Iterable[str]]
+
+
+def everywhere(_row: Any, _before: Any, _how: How) -> Iterable[str]:
+    return (ALL,)
+
+
+def each_state(scopes_of: Callable[[Any], Iterable[str]]) -> ScopeRule:
+    """A rule from a function of one row's values: the scopes of the row before and after a change
+    (moving a campaign from group A to B touches both)."""
+
+    def rule(row: Any, before: Any, _how: How) -> Iterable[str]:
+        out = set(scopes_of(row))
+        if before is not row:
+            out.update(scopes_of(before))
+        return out
+
+    return rule
+
+
+class Before:
+    """A dirty row's values before this flush (attribute access reads the history)."""
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+        self._attrs = inspect(obj).attrs
+
+    def __getattr__(self, name: str) -> Any:
+        history = self._attrs[name].history
+        if history.deleted:
+            return history.deleted[0]
+        return getattr(self._obj, name)
 
 
 @dataclass(frozen=True)
 class Watch:
     """What of one table feeds the caches: new rows or not, which ``columns`` of changed rows
-    (None = all; deleted rows always count), and which rows are emergencies."""
+    (None = all; deleted rows always count), which rows are emergencies, which scopes a changed
+    row touches, and which a bulk statement on the table touches (every one it could)."""
 
     inserts: bool
     columns: frozenset[str] | None
     emergency: Callable[[Any], bool]
+    scopes: ScopeRule = everywhere
+    bulk: frozenset[str] = field(default_factory=lambda: frozenset({ALL}))
 
 
 def _never(_row: Any) -> bool:
@@ -88,12 +186,12 @@ def _never(_row: Any) -> bool:
 
 
 class ChangeTracker:
-    """Bumps the counters for changes to watched tables and tells this process after commit."""
+    """Stamps the scopes of changes to watched tables and tells this process after commit."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._watches: dict[type[Any], Watch] = {}
-        self._listeners: list[Callable[[bool], None]] = []
+        self._listeners: list[Callable[[Change], None]] = []
         self._row_listeners: list[tuple[type[Any], frozenset[str], Callable[[set[Any]], None]]] = []
 
     def watch(
@@ -103,15 +201,30 @@ class ChangeTracker:
         inserts: bool = True,
         columns: frozenset[str] | set[str] | None = None,
         emergency: Callable[[Any], bool] = _never,
+        scopes: ScopeRule = everywhere,
+        bulk: Iterable[str] = (ALL,),
     ) -> None:
         """Changes to ``model`` rows feed the caches: new rows (unless ``inserts`` is false),
         deleted ones, and changes to ``columns`` (all when None); ``emergency(row)`` says whether
-        a change to that row is also an emergency change."""
-        self._watches[model] = Watch(inserts, frozenset(columns) if columns is not None else None, emergency)
+        a change to that row is also an emergency change; ``scopes(row, before, how)`` which
+        scopes it touches; ``bulk`` which scopes a bulk statement on the table touches."""
+        cols = frozenset(columns) if columns is not None else None
+        self._watches[model] = Watch(inserts, cols, emergency, scopes, frozenset(bulk))
 
-    def on_commit(self, listener: Callable[[bool], None]) -> None:
-        """``listener(emergency)`` runs after each commit of this process that changed something."""
+    def on_commit(self, listener: Callable[[Change], None]) -> None:
+        """``listener(change)`` runs after each commit of this process that changed something,
+        and for each change another process reports (:meth:`changed_elsewhere`)."""
         self._listeners.append(listener)
+
+    def changed_elsewhere(self, change: Change) -> None:
+        """A change with these scopes (stamped with these generations) was committed by another
+        process: tell this process's caches now, as if it had been committed here.
+
+        For a cross-process notifier (PostgreSQL ``LISTEN``/``NOTIFY``); without one, the caches
+        see the same stamps when their view next reads the database (within its time to live).
+        """
+        for listener in self._listeners:
+            listener(change)
 
     def on_row_change(
         self, model: type[Any], columns: frozenset[str] | set[str], listener: Callable[[set[Any]], None]
@@ -129,25 +242,30 @@ class ChangeTracker:
 
     # ---- what changed -------------------------------------------------------------------------
 
-    def _changed(self, obj: Any, how: str) -> tuple[bool, bool]:
-        """(whether this new, deleted or dirty object feeds the caches, whether as an emergency)."""
+    def _changed(self, obj: Any, how: How) -> tuple[set[str], bool] | None:
+        """(the scopes this new, deleted or dirty object touches, whether as an emergency), or
+        None when it feeds no cache."""
         watch = self._watches.get(type(obj))
         if watch is None or (how == "new" and not watch.inserts):
-            return False, False
+            return None
         if how == "dirty" and watch.columns is not None:
             attrs = inspect(obj).attrs
             if not any(attrs[name].history.has_changes() for name in watch.columns):
-                return False, False
-        return True, watch.emergency(obj)
+                return None
+        before = Before(obj) if how == "dirty" else obj
+        return set(watch.scopes(obj, before, how)), watch.emergency(obj)
 
     def _after_flush(self, session: Session, _context: Any) -> None:
-        changed = emergency = False
+        scopes: set[str] = set()
+        emergency = False
         for objs, how in ((session.new, "new"), (session.deleted, "deleted"), (session.dirty, "dirty")):
             for obj in objs:
-                c, e = self._changed(obj, how)
-                changed, emergency = changed or c, emergency or e
-        if changed:
-            self._record(session, emergency)
+                found = self._changed(obj, how)  # type: ignore[arg-type]
+                if found is not None:
+                    scopes |= found[0]
+                    emergency = emergency or found[1]
+        if scopes or emergency:
+            _record(session, self._clock.now(), scopes, emergency)
         for n, (model, columns, _listener) in enumerate(self._row_listeners):
             for obj in session.dirty:
                 if type(obj) is model:
@@ -159,46 +277,49 @@ class ChangeTracker:
         if not (state.is_update or state.is_delete or state.is_insert):
             return
         mapper = state.bind_mapper
-        if mapper is not None and mapper.class_ in self._watches:
+        watch = self._watches.get(mapper.class_) if mapper is not None else None
+        if watch is not None:
             # a bulk statement: which rows and columns it touches is not known here, so assume all
-            self._record(state.session, emergency=True)
-
-    def _record(self, session: Session, emergency: bool) -> None:
-        """Bump once per transaction (and once more for its first emergency change)."""
-        marks = session.info.get("changes", set())
-        if "content" in marks and (not emergency or "emergency" in marks):
-            return
-        _bump(session, self._clock.now(), emergency and "emergency" not in marks)
-        _mark(session, emergency)
+            emergency = watch.emergency is not _never  # the table can hold emergencies
+            _record(state.session, self._clock.now(), set(watch.bulk), emergency)
 
     # ---- telling this process ---------------------------------------------------------------
 
     def _after_commit(self, session: Session) -> None:
-        marks = session.info.pop("changes", None)
-        if marks:
+        stamped: dict[str, int] = session.info.pop("scopes", {})
+        emergency = session.info.pop("emergency", False)
+        if session.info.pop("changed", False):
+            change = Change(tuple(sorted(stamped.items())), emergency)
             for listener in self._listeners:
-                listener("emergency" in marks)
+                listener(change)
         for n, ids in session.info.pop("rows", {}).items():
             self._row_listeners[n][2](ids)
 
     def _after_rollback(self, session: Session) -> None:
-        session.info.pop("changes", None)
-        session.info.pop("rows", None)
+        for key in ("scopes", "emergency", "changed", "rows"):
+            session.info.pop(key, None)
 
 
 class CachedGenerations:
-    """This process's view of the counters, trusted for ``ttl_s`` of the clock's monotonic time.
+    """This process's view of the counters and of the scopes' stamps, trusted for ``ttl_s`` of
+    the clock's monotonic time.
 
     :meth:`current` answers from memory (None when the view is stale or was invalidated);
-    :meth:`read` refreshes it from a session. An invalidation (a local commit changed the
-    counters) wins over a read that started before it, so a stale value is never trusted again.
+    :meth:`read` refreshes it from a session (the counters, then only the scopes stamped since
+    the last read); :meth:`unchanged_since` is the one rule every cache asks. Stamps only grow
+    (a change told by :meth:`learn` before the database shows it is kept), so a read that started
+    before a change can never make a stale entry look current. An invalidation wins over a read
+    that started before it.
     """
 
-    def __init__(self, clock: Clock, ttl_s: float) -> None:
+    def __init__(self, clock: Clock, ttl_s: float, *, scopes: bool = True) -> None:
         self._clock = clock
         self._ttl = ttl_s
+        self._scopes = scopes
         self._value: tuple[float, Generations] | None = None  # (monotonic read time, generations)
         self._epoch = 0
+        self._stamps: dict[str, int] = {}
+        self._cursor: int | None = None  # every stamp up to this generation is in _stamps
         self._lock = threading.Lock()
 
     def current(self) -> Generations | None:
@@ -207,14 +328,44 @@ class CachedGenerations:
             return None
         return value[1]
 
+    def unchanged_since(self, generation: int, scopes: Iterable[str], *, fresh: bool = False) -> bool:
+        """Whether, as far as this process knows now, none of ``scopes`` changed after
+        ``generation``; False when the view is stale (the caller asks the database), unless the
+        caller has just read it (``fresh``)."""
+        if not fresh and self.current() is None:
+            return False
+        stamps = self._stamps
+        return all(stamps.get(s, 0) <= generation for s in scopes)
+
+    def stamp(self, scope: str) -> int:
+        return self._stamps.get(scope, 0)
+
     def read(self, session: Session) -> Generations:
         epoch = self._epoch
         read_at = self._clock.monotonic()
         value = generations(session)
+        cursor = self._cursor
+        found: list[tuple[str, int]] = []
+        if self._scopes and cursor is not None and value[0] > cursor:
+            # a new process starts with no entries, so it needs only the stamps from now on
+            query = select(ChangeScope.scope, ChangeScope.generation).where(ChangeScope.generation > cursor)
+            found = [(scope, int(gen)) for scope, gen in session.execute(query)]
         with self._lock:
+            self._merge(found)
+            self._cursor = value[0] if cursor is None else max(value[0], self._cursor or 0)
             if epoch == self._epoch:
                 self._value = (read_at, value)
         return value
+
+    def learn(self, change: Change) -> None:
+        """Take the stamps of a change committed here or told by another process."""
+        with self._lock:
+            self._merge(change.scopes)
+
+    def _merge(self, stamps: Iterable[tuple[str, int]]) -> None:
+        for scope, generation in stamps:
+            if generation > self._stamps.get(scope, 0):
+                self._stamps[scope] = generation
 
     def invalidate(self) -> None:
         with self._lock:

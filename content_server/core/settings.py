@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     poll_cache_s: float = Field(
         1.0, ge=0, le=60, description="How long a process trusts its cached change counter for 304 polls."
     )
+    targeted_changes: bool = Field(
+        True,
+        description="Rebuild only the manifests a change touches (false: one global counter, the old "
+        "design, kept for benchmarks' comparison only).",
+    )
     ffprobe_path: str = Field("ffprobe", description="ffprobe binary used to probe uploaded videos.")
     ffmpeg_path: str = Field("ffmpeg", description="ffmpeg binary used for video thumbnails.")
     scheduler_enabled: bool = Field(True, description="Run the background job scheduler.")

@@ -18,7 +18,8 @@ from content_server.core.throttle_store import ThrottleStore
 from content_server.kiosk import receipts
 from content_server.kiosk.lookup_guard import LookupPolicy
 from content_server.kiosk.payment import PaymentProvider
-from content_server.kiosk.services import orders
+from content_server.kiosk.services import catalogue, orders
+from content_server.kiosk.services.catalogue import CatalogueCache
 from content_server.kiosk.services.community_pay import (
     NOTIFY_SENDER,
     CommunityPay,
@@ -97,6 +98,9 @@ def start(app: FastAPI) -> None:
         public_url=settings.public_url,
         link_secret=receipts.status_secret(settings.secret_key),
     )
+    # the catalogue kiosks poll: its own change scope, answered from memory while current
+    catalogue.watch_inputs(app.state.changes)
+    app.state.kiosk_catalogue = CatalogueCache(app.state.generations, app.state.counters.add)
     app.state.deliveries.register(NOTIFY_SENDER, NotificationSender(pay))  # durable, retried (core.delivery)
     app.state.scheduler.add_job(
         _job,

@@ -24,7 +24,8 @@ from content_server.core.conditional import PRIVATE_REVALIDATE, RawNotModified, 
 from content_server.core.store import MediaStore
 from content_server.signage.asset_access import may_download
 from content_server.signage.services.devices import DeviceKeys
-from content_server.signage.services.manifest import ManifestCache, kinds_of
+from content_server.signage.services.manifest import kinds_of
+from content_server.signage.services.manifest_cache import ManifestCache
 from schedules.clock import Clock
 
 MANIFEST_PATH = "/api/v1/device/manifest"
@@ -69,7 +70,10 @@ class PollFastPath:
         manifest, assets = fresh
         if path == MANIFEST_PATH:
             etag = strong_etag(manifest.version)
-            return RawNotModified(etag, PRIVATE_REVALIDATE) if etag_matches(inm, etag) else None
+            if not etag_matches(inm, etag):
+                return None
+            self.manifests.answered_from_memory()
+            return RawNotModified(etag, PRIVATE_REVALIDATE)
         sha = path[len(ASSET_PREFIX) :]
         if not may_download(assets, sha):
             return None  # the route answers (and refuses) with the same rule

@@ -13,7 +13,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from content_server.core.api import ContentServer
-from content_server.core.changes import CachedGenerations, ChangeTracker
+from content_server.core.changes import CachedGenerations, Change, ChangeTracker
 from content_server.signage.fastpath import PollFastPath
 from content_server.signage.models import Device
 from content_server.signage.proof_of_play import PlayPolicy
@@ -22,7 +22,7 @@ from content_server.signage.services import manifest
 from content_server.signage.services.devices import DeviceKeys
 from content_server.signage.services.emergency import EmergencyNotifier
 from content_server.signage.services.heartbeats import SCREENSHOT_COLUMNS, HeartbeatBook
-from content_server.signage.services.manifest import ManifestCache
+from content_server.signage.services.manifest_cache import ManifestCache
 from content_server.signage.services.screens import clean_up
 from content_server.signage.services.transcoding import TranscodeJobs
 
@@ -36,8 +36,9 @@ def prepare(app: ContentServer) -> None:
     generations = CachedGenerations(clock, settings.poll_cache_s)
     emergency = EmergencyNotifier(clock, upcoming=manifest.next_emergency_change)
     app.state.generations = generations
-    app.state.device_keys = DeviceKeys(generations)
-    app.state.manifests = ManifestCache(generations)
+    targeted = settings.targeted_changes
+    app.state.device_keys = DeviceKeys(generations, targeted=targeted)
+    app.state.manifests = ManifestCache(generations, app.state.counters.add, targeted=targeted)
     app.state.emergency = emergency
     app.state.update_hook = None  # the updates feature answers heartbeats' update reports (app.py)
     # what proof of play and screenshots are judged by (proof_of_play.py, screenshots.py)
@@ -46,9 +47,12 @@ def prepare(app: ContentServer) -> None:
     app.state.screenshot_policy = ScreenshotPolicy(every=every)
     manifest.watch_inputs(tracker)
 
-    def changed(is_emergency: bool) -> None:
-        generations.invalidate()
-        if is_emergency:
+    def changed(change: Change) -> None:
+        """A change committed here (or told by another process): its stamps, at once."""
+        generations.learn(change)
+        if not targeted:  # the old design: every cached answer waits for the next read
+            generations.invalidate()
+        if change.emergency:
             emergency.invalidate()
 
     tracker.on_commit(changed)

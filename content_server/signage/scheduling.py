@@ -124,3 +124,12 @@ def campaign_problem(campaign: Campaign) -> str | None:
     except ScheduleError as exc:
         return str(exc)
     return None
+
+
+def required_tags(tag_expr: str) -> frozenset[str] | None:
+    """Tags of which every screen an expression matches holds one (None: no such set, or the
+    expression does not parse): what a change to a rule with this expression can reach."""
+    try:
+        return targeting.required_tags(targeting.parse_tag_expr(tag_expr))
+    except ScheduleError:
+        return None

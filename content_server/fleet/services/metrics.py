@@ -36,6 +36,11 @@ COUNTERS = {
     "heartbeats": "Device heartbeats received.",
     "play_batches": "Proof-of-play batches received.",
     "emergency_polls": "Emergency long-polls started.",
+    "manifest_builds": "Manifests built (once for equivalent screens a change or a new day touches).",
+    "manifest_entries": "Screens given a newly built manifest (a shared one with their own part).",
+    "manifest_304_memory": "Unchanged manifest polls answered from memory (the fast path).",
+    "catalogue_builds": "Kiosk service catalogues built (after a change to the catalogue or a slot's start).",
+    "catalogue_304_memory": "Unchanged kiosk catalogue polls answered from memory.",
     "deliveries_sent": "Outbound messages delivered (alerts, webhooks, payment notifications).",
     "delivery_failures": "Failed attempts to deliver an outbound message.",
 }

@@ -5,14 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from content_server.core.blobs import serve_blob
-from content_server.core.conditional import REVALIDATE, conditional, strong_etag
+from content_server.core.conditional import REVALIDATE, conditional, etag_matches, strong_etag
 from content_server.core.db import release_connection
 from content_server.core.deps import NowDep, SessionDep, StoreDep
 from content_server.core.errors import NotFound
 from content_server.kiosk.deps import API, Kiosk, Runtime
 from content_server.kiosk.reference import normalize_reference
 from content_server.kiosk.services import cases, orders
-from content_server.kiosk.services.catalogue import build_catalogue, service_image_type
+from content_server.kiosk.services.catalogue import CatalogueCache, service_image_type
 from schedules.protocol.kiosk import CaseLookup, CaseStatus, OrderCreate, OrderView, ServiceCatalogue
 
 kiosk_router = APIRouter(prefix=f"{API}/kiosk", tags=["kiosk"])
@@ -20,12 +20,15 @@ kiosk_router = APIRouter(prefix=f"{API}/kiosk", tags=["kiosk"])
 
 @kiosk_router.get("/catalogue", response_model=ServiceCatalogue)
 def get_catalogue(request: Request, kiosk: Kiosk, session: SessionDep, now: NowDep) -> Response:
-    catalogue = build_catalogue(session, now)
+    """The catalogue (``ETag`` = its version); a 304 from memory while nothing in it changed."""
+    cache: CatalogueCache = request.app.state.kiosk_catalogue
+    catalogue, body = cache.get(session, now)
+    inm = request.headers.get("if-none-match")
+    etag = strong_etag(catalogue.version)
+    if etag_matches(inm, etag):
+        cache.answered_from_memory()
     return conditional(
-        request.headers.get("if-none-match"),
-        strong_etag(catalogue.version),
-        REVALIDATE,
-        lambda headers: Response(catalogue.model_dump_json(), media_type="application/json", headers=headers),
+        inm, etag, REVALIDATE, lambda headers: Response(body, media_type="application/json", headers=headers)
     )
 
 

@@ -1,13 +1,25 @@
-"""The service catalogue as kiosks see it, with a content-derived version used as the ETag."""
+"""The service catalogue as kiosks see it, with a content-derived version used as the ETag.
+
+Built once per change and kept in memory (:class:`CatalogueCache`): it is current while its own
+change scope (``kiosk-catalogue``: categories, services, providers and their accounts' approval,
+slots with their booked counts) is unchanged and the clock has not reached a slot's start or
+brought a slot into the horizon. Bookings never touch the screens' manifests, and signage
+changes never touch the catalogue.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from content_server.core.changes import CachedGenerations, ChangeTracker, How
 from content_server.core.errors import NotFound
 from content_server.core.models import User
 from content_server.kiosk.models import ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow
@@ -108,3 +120,75 @@ def build_catalogue(session: Session, now: dt.datetime, image_url: str = IMAGE_U
     content = ServiceCatalogue(version="", generated_at=now, categories=categories, services=offers)
     digest = hashlib.sha256(content.model_dump_json(exclude={"generated_at", "version"}).encode()).hexdigest()
     return content.model_copy(update={"version": digest[:32]})
+
+
+SCOPE = "kiosk-catalogue"
+BUILDS = "catalogue_builds"  # counters /metrics reports
+MEMORY_304 = "catalogue_304_memory"
+
+
+def _catalogue_scope(_row: Any, _before: Any, _how: How) -> Iterable[str]:
+    return (SCOPE,)
+
+
+def watch_inputs(tracker: ChangeTracker) -> None:
+    """Declare what the catalogue is built from; every change to it stamps its own scope only."""
+    for model in (ServiceCategoryRow, ServiceRow, ProviderRow, SlotRow):
+        tracker.watch(model, scopes=_catalogue_scope, bulk=(SCOPE,))
+    # a provider's account approved, or disabled, shows or hides its services
+    account = {"approved", "disabled"}
+    tracker.watch(User, inserts=False, columns=account, scopes=_catalogue_scope, bulk=(SCOPE,))
+
+
+def expires_at(session: Session, now: dt.datetime) -> dt.datetime | None:
+    """When the clock alone changes the catalogue: the next slot start (a listed slot leaves),
+    or a slot beyond the horizon coming into it, whichever is first (None: no slot ahead)."""
+    first = session.scalar(select(func.min(SlotRow.start)).where(SlotRow.start > now))
+    beyond = session.scalar(select(func.min(SlotRow.start)).where(SlotRow.start > now + HORIZON))
+    moments = [t for t in (first, beyond - HORIZON if beyond is not None else None) if t is not None]
+    return min(moments, default=None)
+
+
+@dataclass(frozen=True)
+class _Built:
+    catalogue: ServiceCatalogue
+    body: bytes
+    generation: int  # the change generation it was built at
+    expires_at: dt.datetime | None
+
+
+class CatalogueCache:
+    """The last built catalogue, answered from memory while it is current (see the module)."""
+
+    def __init__(self, view: CachedGenerations, count: Callable[[str], None] | None = None) -> None:
+        self._view = view
+        self._count = count or (lambda _name: None)
+        self._built: _Built | None = None
+        self._lock = threading.Lock()
+
+    def _current(self, built: _Built | None, now: dt.datetime, *, fresh: bool) -> bool:
+        return (
+            built is not None
+            and (built.expires_at is None or now < built.expires_at)
+            and self._view.unchanged_since(built.generation, (SCOPE,), fresh=fresh)
+        )
+
+    def get(self, session: Session, now: dt.datetime) -> tuple[ServiceCatalogue, bytes]:
+        """The catalogue and its JSON: from memory when current, else built (after reading the
+        counters, so the build is at least as new as the generation it is stamped with)."""
+        built = self._built
+        if built is not None and self._current(built, now, fresh=False):
+            return built.catalogue, built.body
+        generation = self._view.read(session)[0]
+        if built is not None and self._current(built, now, fresh=True):
+            return built.catalogue, built.body
+        catalogue = build_catalogue(session, now)
+        built = _Built(catalogue, catalogue.model_dump_json().encode(), generation, expires_at(session, now))
+        with self._lock:
+            self._built = built
+        self._count(BUILDS)
+        return built.catalogue, built.body
+
+    def answered_from_memory(self) -> None:
+        """An unchanged poll was answered (a 304) with the catalogue in memory."""
+        self._count(MEMORY_304)

@@ -25,6 +25,7 @@ from content_server.signage.screenshots import MAX_SCREENSHOT_BYTES, ScreenshotP
 from content_server.signage.services import manifest as manifests
 from content_server.signage.services import plays, screens
 from content_server.signage.services.heartbeats import HeartbeatBook
+from content_server.signage.services.manifest_cache import ManifestCache, for_request
 from schedules.protocol.device import (
     MAX_KINDS_QUERY,
     EmergencyState,
@@ -75,8 +76,8 @@ def manifest(
 ) -> Response:
     """The screen's catalogue and rules for the next days, with ``ETag`` = manifest version;
     ``kinds`` names the optional item kinds the player plays (``web,stream``)."""
-    cache: manifests.ManifestCache = request.app.state.manifests
-    m, body = manifests.for_request(cache, session, device, now, days=settings.manifest_days, kinds=kinds)
+    cache: ManifestCache = request.app.state.manifests
+    m, body = for_request(cache, session, device, now, days=settings.manifest_days, kinds=kinds)
     return conditional(
         request.headers.get("if-none-match"),
         strong_etag(m.version),

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from content_server.signage import scheduling
 from content_server.signage.models import AnnouncementRow, CampaignRow, HouseRulesRow, Media
+from content_server.signage.scopes import LIVE_ANNOUNCEMENT_STATES, LIVE_CAMPAIGN_STATES
 from schedules.model import (
     DEFAULT_HOUSE_RULES,
     Announcement,
@@ -32,7 +33,6 @@ from schedules.model import (
 )
 
 log = logging.getLogger(__name__)
-LIVE_CAMPAIGN_STATES = ("approved",)
 
 
 def media_item_id(media_id: str) -> str:
@@ -238,7 +238,7 @@ def load_live(session: Session, now: dt.datetime) -> LiveSet:
         session.scalars(
             select(AnnouncementRow)
             .where(
-                AnnouncementRow.state == "active",
+                AnnouncementRow.state.in_(LIVE_ANNOUNCEMENT_STATES),
                 or_(AnnouncementRow.valid_until.is_(None), AnnouncementRow.valid_until > now),
             )
             .order_by(AnnouncementRow.created_at, AnnouncementRow.id)
@@ -338,11 +338,23 @@ def catalogue_for(
     return assemble(anns, camps, live.fillers, media, live.rules, size)
 
 
+def selected(
+    live: LiveSet, screen: Screen, now: dt.datetime
+) -> tuple[list[AnnouncementRow], list[CampaignRow]]:
+    """The live announcements (loop slides) and campaigns that target ``screen``."""
+    return _select(live, [screen], now, ())
+
+
 def shared_catalogue(
-    live: LiveSet, screen: Screen, now: dt.datetime, digest: Callable[[Catalogue], str]
+    live: LiveSet,
+    screen: Screen,
+    now: dt.datetime,
+    digest: Callable[[Catalogue], str],
+    chosen: tuple[list[AnnouncementRow], list[CampaignRow]] | None = None,
 ) -> tuple[Catalogue, str]:
-    """The screen's catalogue and its hash, built once for all screens that select the same rows."""
-    anns, camps = _select(live, [screen], now, ())
+    """The screen's catalogue and its hash, built once for all screens that select the same rows
+    (``chosen``: what ``selected`` gave, when the caller has it)."""
+    anns, camps = chosen if chosen is not None else selected(live, screen, now)
     # The screen's own rules (its class's with its groups' overrides) are written in as its class's
     # rules: the manifest needs no group rules, which older players could not parse.
     base = Catalogue(house_rules=live.rules.classes, group_house_rules=live.rules.groups)

@@ -37,7 +37,7 @@ class EmergencyNotifier:
         upcoming: Callable[[Session, dt.datetime], dt.datetime | None] | None = None,
     ) -> None:
         self._clock = clock
-        self._view = CachedGenerations(clock, refresh_s)
+        self._view = CachedGenerations(clock, refresh_s, scopes=False)
         self._upcoming = upcoming
         self._next: tuple[int, dt.datetime | None] | None = None  # (generation, next scheduled change)
         self._closed = False

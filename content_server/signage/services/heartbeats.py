@@ -42,7 +42,7 @@ from content_server.core.group_commit import GroupCommit, WriteKind
 from content_server.core.models import UTCDateTime
 from content_server.signage.models import Device
 from content_server.signage.screenshots import ScreenshotPolicy
-from content_server.signage.services.manifest import ManifestCache
+from content_server.signage.services.manifest_cache import ManifestCache
 from schedules.clock import Clock
 from schedules.protocol.device import Heartbeat, HeartbeatReply
 from schedules.protocol.release import UpdateAssignment, UpdateReport

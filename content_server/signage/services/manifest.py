@@ -1,8 +1,8 @@
 """Per-screen manifests (7 days offline) with a stable content-hash version, and emergency state.
 
-``ManifestCache`` keeps the last built manifest per screen keyed by the change generation and
-the UTC day, so an unchanged poll costs one indexed query and a dict look-up (304 path), or
-nothing at all on the fast path.
+A manifest is built in two parts: what equivalent screens share (``build_shared``: the
+catalogue, assets, emergency, and what the manifest depends on and until when), and the screen
+itself (``personalise``). ``manifest_cache.ManifestCache`` keeps both in memory.
 """
 
 from __future__ import annotations
@@ -10,21 +10,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from content_server.core.changes import CachedGenerations, ChangeTracker
-from content_server.signage import scheduling
+from content_server.core.changes import ALL, KEYS, ChangeTracker, each_state
+from content_server.signage import scheduling, scopes
 from content_server.signage.asset_access import AssetGrant
 from content_server.signage.models import AnnouncementRow, CampaignRow, Device, HouseRulesRow, Media
-from content_server.signage.services import plays
-from content_server.signage.services.catalogue import LiveSet, load_live, shared_catalogue, text_item_id
+from content_server.signage.services.catalogue import (
+    LiveSet,
+    load_live,
+    selected,
+    shared_catalogue,
+    text_item_id,
+)
 from content_server.signage.services.screens import to_screen
-from schedules.model import BASE_KINDS, ContentItem, ItemKind, Priority, for_kinds
+from schedules.model import BASE_KINDS, ContentItem, ItemKind, Priority, Screen, for_kinds
 from schedules.protocol.device import AssetRef, EmergencyState, Loudness, Manifest, parse_kinds
 
 NO_EMERGENCY = "none"
@@ -52,18 +58,32 @@ def _digest(payload: object) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def valid_until(now: dt.datetime, days: int) -> dt.datetime:
-    """Start of the next UTC day plus ``days``: at least ``days`` ahead, stable within a day."""
-    midnight = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
-    return midnight + dt.timedelta(days=days + 1)
+def next_midnight(now: dt.datetime, timezone: str = "UTC") -> dt.datetime:
+    """The next midnight of a screen's own calendar (``timezone``; UTC if unknown), in UTC: when
+    its manifest's day ends."""
+    try:
+        zone: dt.tzinfo = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = dt.UTC
+    tomorrow = now.astimezone(zone).date() + dt.timedelta(days=1)
+    return dt.datetime.combine(tomorrow, dt.time(), zone).astimezone(dt.UTC)
+
+
+def valid_until(now: dt.datetime, days: int, timezone: str = "UTC") -> dt.datetime:
+    """Start of the screen's next local day plus ``days``: at least ``days`` ahead, stable within
+    the day."""
+    return next_midnight(now, timezone) + dt.timedelta(days=days)
 
 
 def emergency_for(
     session: Session, device: Device, now: dt.datetime, live: LiveSet | None = None
 ) -> EmergencyState:
     """The loudest, then newest, active emergency announcement that targets this screen."""
-    screen = to_screen(device)
-    live = live or load_live(session, now)
+    return emergency_of(to_screen(device), now, live or load_live(session, now))
+
+
+def emergency_of(screen: Screen, now: dt.datetime, live: LiveSet) -> EmergencyState:
+    """The same for the engine's view of a screen."""
     candidates = [
         (a, t)
         for a, t in live.announcements
@@ -121,22 +141,44 @@ def next_emergency_change(session: Session, now: dt.datetime) -> dt.datetime | N
     return min(moments, default=None)
 
 
-def build(
-    session: Session,
-    device: Device,
+@dataclass(frozen=True)
+class SharedManifest:
+    """What equivalent screens (same class, groups, tags, settings, item kinds and rows naming
+    them) share: a manifest but for its ``screen`` and ``version``, built once for all of them.
+
+    ``digest`` hashes everything but the screen; ``tail`` is the JSON of the fields after the
+    screen (the catalogue: nearly all of the bytes); ``depends_on`` the scopes its inputs come
+    from (``scopes``); ``expires_at`` when the clock alone changes it (the screens' next local
+    midnight, an announcement's end, an emergency's start or end, a campaign leaving the live set).
+    """
+
+    manifest: Manifest
+    digest: str
+    tail: bytes
+    depends_on: frozenset[str]
+    expires_at: dt.datetime
+
+
+HEAD_FIELDS = frozenset({"protocol_version", "version", "generated_at", "valid_until", "screen"})
+TAIL_FIELDS = frozenset({"catalogue", "assets", "emergency", "default_item_id"})
+
+
+def build_shared(
+    screen: Screen,
+    kinds: frozenset[ItemKind],
     now: dt.datetime,
     *,
     days: int,
+    live: LiveSet,
     base_path: str = "/api/v1",
-    live: LiveSet | None = None,
-) -> Manifest:
-    """The screen's manifest; ``live`` (shared by all screens) saves the database round trips."""
-    live = live or load_live(session, now)
-    screen = to_screen(device)
+    local_day: bool = True,
+) -> SharedManifest:
+    """The manifest of every screen equivalent to ``screen``; ``local_day`` false keeps the old
+    rule (the UTC day), for comparison only."""
+    anns, camps = selected(live, screen, now)
     shared, shared_digest = shared_catalogue(
-        live, screen, now, lambda c: _digest(c.model_dump(mode="python"))
+        live, screen, now, lambda c: _digest(c.model_dump(mode="python")), chosen=(anns, camps)
     )
-    kinds = device_kinds(device)
     memo_key = ("kinds", shared_digest, tuple(sorted(kinds)))
     found = live.memo.get(memo_key)
     if found is None:  # once per catalogue and set of kinds, as the shared catalogue is
@@ -156,21 +198,74 @@ def build(
         for sha in shas
         if sha in by_sha
     )
+    zone = screen.timezone if local_day else "UTC"
     body = {
-        "valid_until": valid_until(now, days),
+        "valid_until": valid_until(now, days, zone),
         "screen": screen,
         "catalogue": catalogue,
         "assets": assets,
-        "emergency": emergency_for(session, device, now, live),
+        "emergency": emergency_of(screen, now, live),
         "default_item_id": next(
             (i for i in catalogue.filler_item_ids if screen.orientation in catalogue.items[i].orientations),
             catalogue.filler_item_ids[0] if catalogue.filler_item_ids else None,
         ),
     }
     probe = Manifest(version="", generated_at=now, **body)
-    parts = probe.model_dump(mode="python", exclude={"version", "generated_at", "catalogue"})
+    parts = probe.model_dump(mode="python", exclude={"version", "generated_at", "catalogue", "screen"})
     parts["catalogue"] = catalogue_digest
-    return probe.model_copy(update={"version": _digest(parts)})
+    media_ids = {m for a in anns for m in a.media_ids} | {m for c in camps for m in c.media_ids}
+    return SharedManifest(
+        manifest=probe,
+        digest=_digest(parts),
+        tail=probe.model_dump_json(include=set(TAIL_FIELDS)).encode()[1:],
+        depends_on=scopes.of_screen_shared(screen) | {scopes.media(m) for m in media_ids},
+        expires_at=_expiry(live, screen, now, anns, camps, zone),
+    )
+
+
+def _expiry(
+    live: LiveSet,
+    screen: Screen,
+    now: dt.datetime,
+    anns: Sequence[AnnouncementRow],
+    camps: Sequence[CampaignRow],
+    zone: str,
+) -> dt.datetime:
+    """The first instant at which a manifest built now for ``screen`` would be built otherwise
+    with no row changed: its next local midnight, or earlier by the clock alone."""
+    moments = [next_midnight(now, zone)]
+    moments += [a.valid_until for a in anns if a.valid_until is not None]
+    for a, targeting in live.announcements:
+        if a.priority == Priority.EMERGENCY.value and scheduling.targets(targeting, screen):
+            moments += [t for t in (a.valid_from, a.valid_until) if t is not None]
+    # load_live keeps a campaign until the UTC day after its last day is over
+    moments += [dt.datetime.combine(c.flight_end + dt.timedelta(days=2), dt.time(), dt.UTC) for c in camps]
+    return min(t for t in moments if t > now)
+
+
+def personalise(shared: SharedManifest, screen: Screen) -> tuple[Manifest, bytes]:
+    """One screen's manifest from the shared one, and the JSON before its tail (a few hundred
+    bytes: the rest of the body is the shared ``tail``)."""
+    version = _digest([shared.digest, screen.model_dump(mode="python")])
+    manifest = shared.manifest.model_copy(update={"screen": screen, "version": version})
+    head = manifest.model_dump_json(include=set(HEAD_FIELDS)).encode()
+    return manifest, head[:-1] + b","
+
+
+def build(
+    session: Session,
+    device: Device,
+    now: dt.datetime,
+    *,
+    days: int,
+    base_path: str = "/api/v1",
+    live: LiveSet | None = None,
+) -> Manifest:
+    """The screen's manifest; ``live`` (shared by all screens) saves the database round trips."""
+    live = live or load_live(session, now)
+    screen = to_screen(device)
+    shared = build_shared(screen, device_kinds(device), now, days=days, live=live, base_path=base_path)
+    return personalise(shared, screen)[0]
 
 
 def kinds_of(query: str | None) -> frozenset[ItemKind]:
@@ -182,18 +277,6 @@ def device_kinds(device: Device) -> frozenset[ItemKind]:
     return kinds_of(",".join(device.item_kinds or ()))
 
 
-def for_request(
-    cache: ManifestCache, session: Session, device: Device, now: dt.datetime, *, days: int, kinds: str | None
-) -> tuple[Manifest, bytes]:
-    """A manifest poll: remembers the optional kinds the player named (``?kinds=``; committed only
-    when they change, which moves the change generation), then the device's manifest for them."""
-    named = sorted(k.value for k in parse_kinds(kinds))
-    if sorted(device.item_kinds or ()) != named:
-        device.item_kinds = named
-        session.commit()
-    return cache.get(session, device, now, days=days)
-
-
 # what of a device feeds its manifest (and, once revoked or re-keyed, the fast path's trust)
 DEVICE_INPUTS = frozenset(
     {"name", "kind", "screen_class", "orientation", "width", "height", "groups", "tags", "timezone", "hours",
@@ -202,25 +285,27 @@ DEVICE_INPUTS = frozenset(
 
 
 def watch_inputs(tracker: ChangeTracker) -> None:
-    """Declare what manifests are built from: any change to these moves the change generation.
+    """Declare what manifests are built from, and which screens a change reaches (``scopes``).
 
     New media and new (pending) campaigns feed nothing until an edit or a decision does; a
     change to a device can change its emergency (groups) or end its key, so it wakes long-polls.
     """
-    tracker.watch(Device, inserts=False, columns=DEVICE_INPUTS, emergency=lambda _device: True)
-    tracker.watch(Media, inserts=False)
-    tracker.watch(CampaignRow, inserts=False)
-    tracker.watch(AnnouncementRow, emergency=lambda row: row.priority == Priority.EMERGENCY.value)
-    tracker.watch(HouseRulesRow)
-
-
-@dataclass
-class _Entry:
-    key: tuple[int, dt.date]
-    manifest: Manifest
-    body: bytes
-    grant: AssetGrant
-    kinds: frozenset[ItemKind]
+    tracker.watch(
+        Device,
+        inserts=False,
+        columns=DEVICE_INPUTS,
+        emergency=lambda _device: True,
+        scopes=scopes.device_row,
+        bulk=(ALL, KEYS),
+    )
+    tracker.watch(Media, inserts=False, scopes=each_state(scopes.media_row))
+    tracker.watch(CampaignRow, inserts=False, scopes=each_state(scopes.campaign_row))
+    tracker.watch(
+        AnnouncementRow,
+        emergency=lambda row: row.priority == Priority.EMERGENCY.value,
+        scopes=each_state(scopes.announcement_row),
+    )
+    tracker.watch(HouseRulesRow, scopes=each_state(scopes.house_rules_row))
 
 
 def served(device: Device, manifest: Manifest, now: dt.datetime) -> AssetGrant:
@@ -237,68 +322,3 @@ def served(device: Device, manifest: Manifest, now: dt.datetime) -> AssetGrant:
     return grant
 
 
-class ManifestCache:
-    """Last manifest per device, valid while the change generation and the UTC day are the same.
-
-    The live set (announcements, campaigns, media) is loaded once per generation and shared.
-    ``fresh_manifest`` answers the poll and download fast path from memory, trusting the
-    process's cached generation (``CachedGenerations``: read at most ``poll_cache_s`` ago on the
-    injected clock, dropped at once after a local change), so a change reaches a screen within
-    that time.
-    """
-
-    def __init__(self, generations: CachedGenerations) -> None:
-        self._generations = generations
-        self._entries: dict[str, _Entry] = {}
-        self._live: tuple[tuple[int, dt.date], LiveSet] | None = None
-        self._lock = threading.Lock()
-
-    def get(self, session: Session, device: Device, now: dt.datetime, *, days: int) -> tuple[Manifest, bytes]:
-        """The device's manifest and its JSON; records (and commits) which version it was served."""
-        key = (self._generations.read(session)[0], now.astimezone(dt.UTC).date())
-        with self._lock:
-            entry = self._entries.get(device.id)
-            live = self._live[1] if self._live is not None and self._live[0] == key else None
-        kinds = device_kinds(device)
-        if entry is not None and entry.key == key and entry.kinds == kinds:
-            return entry.manifest, entry.body
-        if live is None:
-            live = load_live(session, now)
-            with self._lock:
-                self._live = (key, live)
-        manifest = build(session, device, now, days=days, live=live)
-        body = manifest.model_dump_json().encode()
-        grant = served(device, manifest, now)
-        # what the device's proof of play will be checked against (once per version)
-        remembered = plays.remember_served(session, device, manifest, now)
-        if remembered or session.dirty or session.new:
-            session.commit()
-        with self._lock:
-            self._entries[device.id] = _Entry(key, manifest, body, grant, kinds)
-        return manifest, body
-
-    def fresh_manifest(self, device_id: str, now: dt.datetime) -> Manifest | None:
-        """The device's cached manifest if it is certainly current, else None (no database)."""
-        entry = self._fresh(device_id, now)
-        return None if entry is None else entry.manifest
-
-    def fresh_grant(
-        self, device_id: str, now: dt.datetime, kinds: frozenset[ItemKind] | None = None
-    ) -> tuple[Manifest, AssetGrant] | None:
-        """The device's current manifest and what it may download, if certainly current (and made
-        for these item kinds, when given: a player that now names others gets a new one)."""
-        entry = self._fresh(device_id, now)
-        if entry is None or (kinds is not None and entry.kinds != kinds):
-            return None
-        return entry.manifest, entry.grant
-
-    def _fresh(self, device_id: str, now: dt.datetime) -> _Entry | None:
-        entry = self._entries.get(device_id)
-        current = self._generations.current()
-        if entry is None or current is None or entry.key != (current[0], now.astimezone(dt.UTC).date()):
-            return None
-        return entry
-
-    def forget(self, device_id: str) -> None:
-        with self._lock:
-            self._entries.pop(device_id, None)
