@@ -1658,10 +1658,10 @@ TEXTS = TextTable({
         "每页变成一张幻灯片，按页序播放。最大 {max_mb} MB，最多 {max_pages} 页。",
         "Each page becomes a slide, played in page order. Up to {max_mb} MB and {max_pages} pages.",
     ),
-    "studio.campaign_pdf": ("用这些页新建广告活动", "New campaign with these pages"),
+    "studio.campaign_pdf": ("用这些页新建投放", "New campaign with these pages"),
     "studio.pdf_help_ad": (
-        "每页变成一张幻灯片，可放进同一个广告活动（轮流播放）。最大 {max_mb} MB，最多 {max_pages} 页："
-        "一个广告活动在每块屏幕上最多播放 {max_pages} 张画面。",
+        "每页变成一张幻灯片，可放进同一个投放（轮流播放）。最大 {max_mb} MB，最多 {max_pages} 页："
+        "一个投放在每块屏幕上最多播放 {max_pages} 张画面。",
         "Each page becomes a slide that can go into one campaign (its spots take turns). Up to "
         "{max_mb} MB and {max_pages} pages: a campaign plays at most {max_pages} pictures on a screen.",
     ),

@@ -234,7 +234,7 @@ def test_a_merchants_too_long_pdf_is_refused_in_the_readers_language_a_short_one
     page.wait_for_url(re.compile(r"/portal/media\?notice=uploaded"), timeout=60000)
     page.goto(url + "/portal/studio")
     row = page.get_by_role("row").filter(has_text="秋季菜单")
-    row.get_by_role("link", name="用这些页新建广告活动").click()
+    row.get_by_role("link", name="用这些页新建投放").click()
     page.wait_for_url(re.compile(r"/portal/campaigns/new\?"))
     media = httpx.get(live_server.api + "/media", headers=headers).json()
     assert len(media) >= 3  # three pages, each in every screen shape

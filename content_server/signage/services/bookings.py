@@ -201,7 +201,7 @@ def _availability(session: Session, row: CampaignRow, now: dt.datetime) -> dict[
 def _new_campaign_row(session: Session, adv: User, body: CampaignIn, now: dt.datetime) -> CampaignRow:
     scheduling.validate_targeting(body.targeting)
     media = _check_media(session, body.media_ids, adv)
-    check_slides_per_screen(media, MAX_CAMPAIGN_SLIDES, Bilingual("广告活动", "campaign"))
+    check_slides_per_screen(media, MAX_CAMPAIGN_SLIDES, Bilingual("投放", "campaign"))
     if body.rrule:
         from schedules.model import Campaign as _C
 
