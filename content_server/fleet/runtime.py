@@ -12,6 +12,7 @@ from content_server.core.api import ContentServer
 from content_server.core.metrics.counters import RequestCounter
 from content_server.fleet.services import evaluator
 from content_server.fleet.services.channels import SENDER, ChannelSender
+from content_server.fleet.services.directory import DeviceDirectory
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def evaluate(app: ContentServer) -> evaluator.PassSummary | None:
                 owner=state.process,
                 last_run=state.fleet_last_run,
                 monotonic=state.clock.monotonic(),
+                directory=state.fleet_directory,
             )
     except Exception:
         log.exception("alert evaluation failed")
@@ -67,6 +69,7 @@ def start(app: ContentServer) -> None:
     """Start-up hook: the fleet's sender on the delivery queue and the evaluator's job."""
     state = app.state
     state.fleet_last_run = {}  # rule id -> when this process last evaluated it (monotonic)
+    state.fleet_directory = DeviceDirectory()  # devices' settings between passes
     state.deliveries.register(SENDER, ChannelSender(state.sessions))
     state.scheduler.add_job(
         evaluate,

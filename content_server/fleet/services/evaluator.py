@@ -25,6 +25,7 @@ from content_server.fleet.evaluation import IncidentState, Member, Result, Subje
 from content_server.fleet.models import AlertRule, AlertSubject, Channel, Incident
 from content_server.fleet.rule_kinds import RuleKind, due
 from content_server.fleet.services import notify, observe, rules
+from content_server.fleet.services.directory import DeviceDirectory
 from schedules.bilingual import Bilingual
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,13 @@ def evaluate_rule(
     for notice in result.notices:
         incident = saved.get(notice.incident) or open_rows[notice.incident]
         queued += notify.dispatch(
-            session, rule, incident, notice, channels, now=now, portal_url=settings.public_url,
+            session,
+            rule,
+            incident,
+            notice,
+            channels,
+            now=now,
+            portal_url=settings.public_url,
             tz=settings.community_tz,
         )
         log.info(
@@ -242,12 +249,13 @@ def evaluate_all(
     make_id: Callable[[], str] = new_id,
     last_run: dict[str, float] | None = None,
     monotonic: float = 0.0,
+    directory: DeviceDirectory | None = None,
 ) -> PassSummary:
     """One pass over the enabled rules; with ``owner``, only if it holds the evaluator's lease. Commits.
 
     ``last_run`` (rule id -> monotonic seconds, kept by the caller) skips rules not yet due again
     (``rule_kinds.due``): the ones reading heartbeat contents run every 30 s. Without it, every
-    rule runs (tests, tools).
+    rule runs (tests, tools). ``directory`` (the process's) remembers devices' settings between passes.
     """
     started = time.monotonic()
     if owner is not None:
@@ -262,7 +270,7 @@ def evaluate_all(
         every = settings.fleet_evaluate_every_s
         enabled = [r for r in enabled if due(RuleKind(r.kind), last_run.get(r.id), monotonic, every)]
         last_run.update(dict.fromkeys((r.id for r in enabled), monotonic))
-    facts = observe.gather(session, now, {RuleKind(r.kind) for r in enabled})
+    facts = observe.gather(session, now, {RuleKind(r.kind) for r in enabled}, directory, monotonic)
     channels = list(session.scalars(select(Channel)))
     notices = queued = 0
     for rule in enabled:

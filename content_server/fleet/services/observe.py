@@ -24,6 +24,12 @@ from content_server.core.settings import Settings
 from content_server.fleet.evaluation import Observation
 from content_server.fleet.models import AlertRule
 from content_server.fleet.rule_kinds import HEARTBEAT_KINDS, RuleKind
+from content_server.fleet.services.directory import (
+    DeviceDirectory,
+    DeviceFacts,
+    read_devices,
+    with_heartbeats,
+)
 from content_server.kiosk.services.community_pay import NOTIFY_SENDER
 from content_server.portal.i18n import TEXTS
 from content_server.portal.shell import local_time as local
@@ -40,7 +46,6 @@ log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 GB = 1024 * MB
-BUILDING_TAG = "building:"
 
 
 @dataclass(frozen=True)
@@ -49,30 +54,6 @@ class FeedFacts:
     name: str
     last_heard: dt.datetime  # its newest message, or when it was made
     never: bool  # no message yet
-
-
-@dataclass(frozen=True)
-class DeviceFacts:
-    """What the rules read of a device (plain columns: thousands are read every few seconds)."""
-
-    id: str
-    name: str
-    kind: str
-    screen_class: str
-    groups: list[str]
-    tags: list[str]
-    created_at: dt.datetime
-    last_seen_at: dt.datetime | None
-    # what the last heartbeat said: read only when a rule that needs it is due
-    last_heartbeat: dict[str, Any] | None = None
-    playing_manifest: str | None = None
-    served_manifest: str | None = None
-    served_manifest_since: dt.datetime | None = None
-    screen_hash_since: dt.datetime | None = None
-
-
-FIELDS = list(DeviceFacts.__dataclass_fields__)
-LIGHT = FIELDS[: FIELDS.index("last_heartbeat")]
 
 
 @dataclass
@@ -86,13 +67,20 @@ class Facts:
     paused_rollouts: list[updates.SelfPaused] = field(default_factory=list)
 
 
-def gather(session: Session, now: dt.datetime, kinds: set[RuleKind]) -> Facts:
-    """Read what the rules due in this pass need (heartbeat contents only for the rules reading them)."""
-    names = FIELDS if kinds & HEARTBEAT_KINDS else LIGHT
-    rows = session.execute(
-        select(*(getattr(Device, f) for f in names)).where(Device.revoked_at.is_(None)).order_by(Device.name)
-    )
-    facts = Facts(now, [DeviceFacts(*row) for row in rows])
+def gather(
+    session: Session,
+    now: dt.datetime,
+    kinds: set[RuleKind],
+    directory: DeviceDirectory | None = None,
+    monotonic: float = 0.0,
+) -> Facts:
+    """Read what the rules due in this pass need (heartbeat contents only for the rules reading them).
+
+    With ``directory`` (a running server's), devices' settings come from its memory."""
+    devices = directory.devices(session, monotonic) if directory is not None else read_devices(session)
+    if kinds & HEARTBEAT_KINDS:
+        devices = with_heartbeats(session, devices)
+    facts = Facts(now, devices)
     if RuleKind.CAP_SILENT in kinds:
         newest = dict(
             session.execute(
@@ -109,6 +97,8 @@ def gather(session: Session, now: dt.datetime, kinds: set[RuleKind]) -> Facts:
                 state = emergency_for(session, d, now, live)
                 if state.active:
                     facts.emergencies[d.id] = state
+        if not kinds & HEARTBEAT_KINDS:  # the rule reads what those devices' heartbeats say they show
+            facts.devices = with_heartbeats(session, facts.devices, set(facts.emergencies))
     if RuleKind.ROLLOUT in kinds:
         facts.paused_rollouts = updates.self_paused(session)
     return facts
@@ -117,21 +107,29 @@ def gather(session: Session, now: dt.datetime, kinds: set[RuleKind]) -> Facts:
 def group_of(d: DeviceFacts, group_by: str) -> str:
     """A device's grouping key: its building (``building:<n>`` tag), its first group, or none."""
     if group_by == "building":
-        return next((t for t in sorted(d.tags or ()) if t.startswith(BUILDING_TAG)), "")
+        return d.building
     if group_by == "group":
-        return sorted(d.groups or ())[0] if d.groups else ""
+        return d.first_group
     return ""
 
 
-def selected(d: DeviceFacts, selector: Mapping[str, Sequence[str]]) -> bool:
-    """Whether a rule's selection (any of its groups, tags, screen classes, device kinds) takes ``d``."""
-    for key, values in (("groups", d.groups or ()), ("tags", d.tags or ())):
-        wanted = set(selector.get(key) or ())
-        if wanted and not wanted & set(values):
-            return False
-    classes = set(selector.get("screen_classes") or ())
-    kinds = set(selector.get("kinds") or ())
-    return (not classes or d.screen_class in classes) and (not kinds or d.kind in kinds)
+class Selection:
+    """A rule's selection (any of its groups, any of its tags, its screen classes, its device kinds)."""
+
+    def __init__(self, selector: Mapping[str, Sequence[str]] | None) -> None:
+        chosen = selector or {}
+        self.groups = frozenset(chosen.get("groups") or ())
+        self.tags = frozenset(chosen.get("tags") or ())
+        self.classes = frozenset(chosen.get("screen_classes") or ())
+        self.kinds = frozenset(chosen.get("kinds") or ())
+
+    def takes(self, d: DeviceFacts) -> bool:
+        return (
+            (not self.groups or not self.groups.isdisjoint(d.groups))
+            and (not self.tags or not self.tags.isdisjoint(d.tags))
+            and (not self.classes or d.screen_class in self.classes)
+            and (not self.kinds or d.kind in self.kinds)
+        )
 
 
 def _online(d: DeviceFacts, now: dt.datetime, settings: Settings) -> bool:
@@ -170,8 +168,9 @@ def observe(session: Session, rule: AlertRule, facts: Facts, settings: Settings)
     if kind is RuleKind.REFUSED_PLAYS:
         return _refused_plays(session, rule, facts.devices, facts.now, params)
     out: list[Observation] = []
+    selection = Selection(rule.selector)
     for d in facts.devices:
-        if not selected(d, rule.selector or {}):
+        if not selection.takes(d):
             continue
         group = group_of(d, rule.group_by)
         observation = _device(session, kind, d, group, params, facts, settings)
@@ -339,8 +338,9 @@ def _refused_plays(
     allowed = int(params.get("refused", 20))
     counts = plays.refusals_since(session, now - dt.timedelta(minutes=minutes))
     out: list[Observation] = []
+    selection = Selection(rule.selector)
     for d in devices:
-        if not selected(d, rule.selector or {}):
+        if not selection.takes(d):
             continue
         name, group = d.name or d.id, group_of(d, rule.group_by)
         reasons = counts.get(d.id, {})
@@ -352,7 +352,7 @@ def _refused_plays(
 
 
 def refusal_detail(reasons: Mapping[str, int], minutes: float) -> Bilingual:
-    """"52 proof-of-play record(s) refused in 60 min: no manifest served then 50, in the future 2"."""
+    """ "52 proof-of-play record(s) refused in 60 min: no manifest served then 50, in the future 2"."""
     ranked = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def label(reason: str) -> Bilingual:

@@ -202,6 +202,16 @@ def test_emergencies_are_not_held_by_quiet_hours_and_name_the_screens_they_misse
     assert event["type"] == "fleet.alert.firing" and event["incident"]["urgent"] is True
     assert [m["name"] for m in event["members"]] == ["Hall 2"]
     assert "紧急" in fleet.smtp.received()[0].subject
+    # passes between the heartbeat rules' (every 5 s, most of them) still see what Hall 2 shows:
+    # no recovery while it misses the emergency, one once it shows it
+    run_until(fleet, 120)
+    assert [e.json()["type"] for e in fleet.hooks.accepted()] == ["fleet.alert.firing"]
+    fleet.beat(screens[2], emergency_version=version)
+    run_until(fleet, 40)
+    assert [e.json()["type"] for e in fleet.hooks.accepted()] == [
+        "fleet.alert.firing",
+        "fleet.alert.recovery",
+    ]
 
 
 def test_unacknowledged_alerts_escalate_and_acknowledging_with_a_note_stops_it(fleet: Fleet) -> None:
