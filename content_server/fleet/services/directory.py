@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content_server.core.changes import ManifestState
 from content_server.signage.models import Device
+from content_server.signage.services.screens import to_screen
+from schedules.model import Screen
 
 BUILDING_TAG = "building:"
 
@@ -78,6 +81,22 @@ def listing(
     )
 
 
+# what ``to_screen`` reads: the engine decides targeting from it
+TARGETING = tuple(
+    getattr(Device, c)
+    for c in (
+        "id",
+        "name",
+        "screen_class",
+        "orientation",
+        "width",
+        "height",
+        "groups",
+        "tags",
+        "timezone",
+        "hours",
+    )
+)
 SETTINGS = (
     Device.id,
     Device.name,
@@ -97,6 +116,7 @@ class DeviceDirectory:
         self._held: dict[str, DeviceFacts] = {}  # by name, then id: the order messages list them in
         self._generation: int | None = None
         self._read_at = float("-inf")
+        self._screens: dict[str, Screen] | None = None  # the engine's view, built when first asked
         self.reads = 0  # how often the settings were read again (tests and the benchmark look)
 
     def devices(self, session: Session, monotonic: float) -> list[DeviceFacts]:
@@ -128,7 +148,22 @@ class DeviceDirectory:
         )
         self._held = {row[0]: listing(*row) for row in rows}
         self._generation, self._read_at = generation, monotonic
+        self._screens = None
         self.reads += 1
+
+    def screens(self, session: Session) -> dict[str, Screen]:
+        """The engine's view of the devices held at the last :meth:`devices` (for targeting)."""
+        if self._screens is None:
+            self._screens = read_screens(session, set(self._held))
+        return self._screens
+
+
+def read_screens(session: Session, ids: set[str] | None = None) -> dict[str, Screen]:
+    """The engine's view of live devices (of ``ids`` only, when given), read in one query."""
+    rows = session.execute(select(*TARGETING).where(Device.revoked_at.is_(None)))
+    return {
+        row.id: to_screen(cast(Device, row)) for row in rows if ids is None or row.id in ids
+    }  # same names
 
 
 def read_devices(session: Session) -> list[DeviceFacts]:

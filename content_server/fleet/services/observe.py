@@ -28,6 +28,7 @@ from content_server.fleet.services.directory import (
     DeviceDirectory,
     DeviceFacts,
     read_devices,
+    read_screens,
     with_heartbeats,
 )
 from content_server.kiosk.services.community_pay import NOTIFY_SENDER
@@ -37,7 +38,7 @@ from content_server.signage import health as health_mod
 from content_server.signage.models import AlertFeed, CapAlert, Device
 from content_server.signage.services import plays, screens
 from content_server.signage.services.catalogue import load_live
-from content_server.signage.services.manifest import emergency_for
+from content_server.signage.services.manifest import emergencies_of
 from content_server.updates import services as updates
 from schedules.bilingual import Bilingual
 from schedules.protocol.device import EmergencyState
@@ -92,11 +93,9 @@ def gather(
             facts.feeds.append(FeedFacts(feed.id, feed.name, last or feed.created_at, last is None))
     if RuleKind.EMERGENCY in kinds:
         live = load_live(session, now)
-        if any(a.priority == "emergency" for a, _ in live.announcements):  # rare: the full rows then
-            for d in session.scalars(select(Device).where(Device.revoked_at.is_(None))):
-                state = emergency_for(session, d, now, live)
-                if state.active:
-                    facts.emergencies[d.id] = state
+        if any(a.priority == "emergency" for a, _ in live.announcements):  # rare: targeting then
+            held = directory.screens(session) if directory is not None else read_screens(session)
+            facts.emergencies = emergencies_of(held.values(), now, live)
         if not kinds & HEARTBEAT_KINDS:  # the rule reads what those devices' heartbeats say they show
             facts.devices = with_heartbeats(session, facts.devices, set(facts.emergencies))
     if RuleKind.ROLLOUT in kinds:

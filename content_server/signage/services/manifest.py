@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -84,34 +84,49 @@ def emergency_for(
 
 def emergency_of(screen: Screen, now: dt.datetime, live: LiveSet) -> EmergencyState:
     """The same for the engine's view of a screen."""
-    candidates = [
+    return emergencies_of([screen], now, live).get(screen.id) or EmergencyState(
+        version=NO_EMERGENCY, active=False
+    )
+
+
+def emergencies_of(screens: Iterable[Screen], now: dt.datetime, live: LiveSet) -> dict[str, EmergencyState]:
+    """Each screen's emergency, for the screens that have one (the alert rules ask for thousands:
+    the emergencies on air are sorted once, and each one's state is made once)."""
+    on_air = [
         (a, t)
         for a, t in live.announcements
         if a.priority == Priority.EMERGENCY.value
         and a.valid_from <= now
         and (a.valid_until is None or a.valid_until > now)
     ]
-    candidates.sort(key=lambda at: _emergency_order(at[0]))
-    for a, targeting in candidates:
-        if scheduling.targets(targeting, screen):
-            text = dict(a.text) or {"zh": a.title, "en": a.title}
-            item = ContentItem(
-                id=text_item_id(a.id),
-                kind=ItemKind.TEXT,
-                duration_s=max(1.0, a.duration_s),
-                text=text,
-                title=a.title,
-            )
-            version = _digest([a.id, a.valid_from, a.updated_at, text])[:16]
-            return EmergencyState(
-                version=version,
-                active=True,
-                announcement_id=a.id,
-                item=item,
-                started_at=a.valid_from,
-                loudness=loudness_of(a),
-            )
-    return EmergencyState(version=NO_EMERGENCY, active=False)
+    on_air.sort(key=lambda at: _emergency_order(at[0]))
+    made: dict[str, EmergencyState] = {}
+    out: dict[str, EmergencyState] = {}
+    for screen in screens:
+        for a, targeting in on_air:
+            if scheduling.targets(targeting, screen):
+                out[screen.id] = made.get(a.id) or made.setdefault(a.id, _emergency_state(a))
+                break
+    return out
+
+
+def _emergency_state(a: AnnouncementRow) -> EmergencyState:
+    text = dict(a.text) or {"zh": a.title, "en": a.title}
+    item = ContentItem(
+        id=text_item_id(a.id),
+        kind=ItemKind.TEXT,
+        duration_s=max(1.0, a.duration_s),
+        text=text,
+        title=a.title,
+    )
+    return EmergencyState(
+        version=_digest([a.id, a.valid_from, a.updated_at, text])[:16],
+        active=True,
+        announcement_id=a.id,
+        item=item,
+        started_at=a.valid_from,
+        loudness=loudness_of(a),
+    )
 
 
 _LOUDNESS_RANK = {Loudness.BANNER_NOTICE: 0, Loudness.BANNER_WARNING: 1, Loudness.FULL_SCREEN: 2}
@@ -320,5 +335,3 @@ def served(device: Device, manifest: Manifest, now: dt.datetime) -> AssetGrant:
         device.served_assets = sorted(grant.current)
         device.previous_assets = sorted(grant.previous)
     return grant
-
-
