@@ -94,7 +94,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> ContentServ
         migrate.upgrade(engine)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
-        app.state.changes.install(app.state.sessions)
+        app.state.changes.install(app.state.sessions, origin=core_runtime.change_origin(app, engine))
         # the group-commit writer, on a connection of its own
         write_engine = make_engine(
             settings.effective_database_url, pool_size=1, max_overflow=0, pre_ping=False

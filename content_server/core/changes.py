@@ -29,13 +29,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Integer, String, event, insert, inspect, select, update
+from sqlalchemy import Connection, Integer, String, event, func, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, sessionmaker
 
+from content_server.core import change_notify
 from content_server.core.models import Base, UTCDateTime
 from schedules.clock import Clock
 
+ORIGIN = "change_origin"  # session.info: this process's name, sent with its changes to the others
 ALL = "all"  # every cache entry depends on it: house-wide changes, and bulk statements
 KEYS = "keys"  # which device keys open the API (revocations, replaced keys, deleted devices)
 
@@ -125,6 +127,10 @@ def _record(session: Session, now: dt.datetime, scopes: set[str], emergency: boo
     conn = session.connection()
     generation = _bump(conn, now, emergency)
     _stamp(conn, new, generation, now)
+    origin = session.info.get(ORIGIN)
+    if origin is not None and conn.dialect.name == "postgresql":  # delivered at commit (change_notify)
+        told = change_notify.encode(origin, [(s, generation) for s in sorted(new)], emergency)
+        conn.execute(select(func.pg_notify(change_notify.CHANNEL, told)))
     for s in new:
         stamped[s] = generation
     if emergency:
@@ -234,7 +240,11 @@ class ChangeTracker:
         a few rows' columns, such as the heartbeat's memory of which screens owe a screenshot)."""
         self._row_listeners.append((model, frozenset(columns), listener))
 
-    def install(self, sessions: sessionmaker[Session]) -> None:
+    def install(self, sessions: sessionmaker[Session], *, origin: str | None = None) -> None:
+        """Watch ``sessions``; with ``origin`` (this process's name), their changes are also sent to
+        the other processes on PostgreSQL (``change_notify``)."""
+        if origin is not None:
+            sessions.configure(info={ORIGIN: origin})
         event.listen(sessions, "after_flush", self._after_flush)
         event.listen(sessions, "do_orm_execute", self._on_statement)
         event.listen(sessions, "after_commit", self._after_commit)

@@ -11,10 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from sqlalchemy import Engine
+
 from content_server.core import leases
 from content_server.core.api import ContentServer
 from content_server.core.audit import services as audit
 from content_server.core.audit.services import AuditLog
+from content_server.core.change_notify import ChangeListener, Told
+from content_server.core.changes import ALL, KEYS, Change, ChangeTracker
 from content_server.core.delivery import services as deliveries
 from content_server.core.delivery.policy import RetryPolicy
 from content_server.core.delivery.worker import DeliveryWorker
@@ -45,9 +49,42 @@ def prepare(app: ContentServer) -> None:
     app.request_counter = RequestCounter(app.state.counters)
 
 
+def change_origin(app: ContentServer, engine: Engine) -> str | None:
+    """This process's name for the changes it tells the others, when it tells them (PostgreSQL)."""
+    if app.state.settings.change_notify and engine.dialect.name == "postgresql":
+        origin: str = app.state.process
+        return origin
+    return None
+
+
+def _listen_for_changes(app: ContentServer) -> ChangeListener | None:
+    """The thread that hands other processes' changes to this one's caches (``change_notify``)."""
+    state = app.state
+    origin = change_origin(app, state.engine)
+    if origin is None:
+        return None
+    tracker: ChangeTracker = state.changes
+
+    def told(message: Told) -> None:
+        if message.scopes is None:  # too many to list: everything up to its generation
+            tracker.changed_elsewhere(Change(((ALL, message.generation), (KEYS, message.generation)), True))
+        else:
+            tracker.changed_elsewhere(Change(message.scopes, message.emergency))
+
+    def connected(generation: int) -> None:  # whatever was said while nobody listened
+        tracker.changed_elsewhere(Change(((ALL, generation), (KEYS, generation)), True))
+
+    conninfo = state.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    listener = ChangeListener(conninfo, origin, told, connected)
+    listener.start()
+    return listener
+
+
 def start(app: ContentServer) -> None:
-    """Database ready: hooks on the sessions, the delivery worker (not yet running), core's jobs."""
+    """Database ready: hooks on the sessions, the delivery worker (not yet running), core's jobs,
+    and on PostgreSQL the listener for other processes' changes."""
     state, settings = app.state, app.state.settings
+    state.change_listener = _listen_for_changes(app)
     state.audit.install(state.sessions)
     worker = DeliveryWorker(
         state.sessions,
@@ -92,6 +129,9 @@ def stop(app: ContentServer) -> None:
     worker: DeliveryWorker | None = getattr(app.state, "deliveries", None)
     if worker is not None:
         worker.stop()
+    listener: ChangeListener | None = getattr(app.state, "change_listener", None)
+    if listener is not None:
+        listener.stop()
     try:  # boundary: shutting down with the database gone must still shut down
         _flush_metrics(app)
         with app.state.sessions() as session:

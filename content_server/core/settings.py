@@ -61,8 +61,10 @@ class Settings(BaseSettings):
         300, ge=1, description="Global budget of failed log-ins an hour from devices unknown to the account."
     )
     screenshot_every_s: int = Field(
-        0, ge=0, description="Ask every screen for a screenshot this often in heartbeat replies (0: only "
-        "when an operator asks)."
+        0,
+        ge=0,
+        description="Ask every screen for a screenshot this often in heartbeat replies (0: only "
+        "when an operator asks).",
     )
     pairing_ttl_s: int = Field(900, ge=60, description="How long a pairing code stays valid.")
     offline_after_s: int = Field(
@@ -79,6 +81,10 @@ class Settings(BaseSettings):
     poll_cache_s: float = Field(
         1.0, ge=0, le=60, description="How long a process trusts its cached change counter for 304 polls."
     )
+    change_notify: bool = Field(
+        True,
+        description="On PostgreSQL, tell the other server processes of each change at once (LISTEN/NOTIFY).",
+    )
     targeted_changes: bool = Field(
         True,
         description="Rebuild only the manifests a change touches (false: one global counter, the old "
@@ -88,7 +94,9 @@ class Settings(BaseSettings):
     ffmpeg_path: str = Field("ffmpeg", description="ffmpeg binary used for video thumbnails.")
     scheduler_enabled: bool = Field(True, description="Run the background job scheduler.")
     update_check_s: float = Field(
-        30.0, gt=0, le=3600,
+        30.0,
+        gt=0,
+        le=3600,
         description="How often rollouts move on past health gates and the update timestamp is kept fresh.",
     )
     keep_alive_s: int = Field(
