@@ -81,6 +81,7 @@ def find_face(bold: bool = False) -> Face:
 
 
 INK_PROBE = "国Ég"  # a tall CJK character, a capital accent and a descender: the height of any line
+MAX_ADVANCES = 2048  # characters remembered per font (a server runs for months, fonts by size stay)
 
 
 class Font(ImageFont.FreeTypeFont):
@@ -107,6 +108,8 @@ class Font(ImageFont.FreeTypeFont):
         for ch in text:
             advance = advances.get(ch)
             if advance is None:
+                if len(advances) >= MAX_ADVANCES:
+                    advances.clear()
                 advance = advances[ch] = self.getlength(ch)
             total += advance
         return total

@@ -17,7 +17,7 @@ from pyzbar.pyzbar import decode
 from content_server.studio.canvas import CLASS_PROFILES, canvas_for, canvases
 from content_server.studio.designs import AUTHORED_DESIGNS, TemplateContent, resolve
 from content_server.studio.errors import FieldProblem
-from content_server.studio.fonts import FontBook, clean_text
+from content_server.studio.fonts import MAX_ADVANCES, FontBook, clean_text
 from content_server.studio.palette import PALETTES, contrast_ratio
 from content_server.studio.render import compose, draw, render
 from content_server.studio.texts import SLIDE_TEXT
@@ -134,6 +134,14 @@ def test_text_is_measured_as_pillow_draws_it(book: FontBook, text: str, size: in
     font = book.font(size, bold)
     for part in (text, text[::-1], text + "“AVATAR” Ég国…", "Te" + text + "ffi"):
         assert font.width(part) == font.getlength(part), part
+
+
+def test_a_font_remembers_a_bounded_number_of_characters(book: FontBook) -> None:
+    """A server measures fetched text for months: each size's advances stay bounded."""
+    font = book.font(33)
+    text = "".join(chr(c) for c in range(0x4E00, 0x4E00 + MAX_ADVANCES + 500))
+    assert font.width(text) == font.getlength(text)
+    assert len(font._advances) <= MAX_ADVANCES
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
