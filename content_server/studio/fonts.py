@@ -10,6 +10,7 @@ whether or not this machine's Pillow was built with libraqm.
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import subprocess
 import unicodedata
@@ -79,27 +80,70 @@ def find_face(bold: bool = False) -> Face:
     raise FontMissing("the Noto Sans CJK fonts are not installed (Debian package fonts-noto-cjk)")
 
 
+INK_PROBE = "国Ég"  # a tall CJK character, a capital accent and a descender: the height of any line
+MAX_ADVANCES = 2048  # characters remembered per font (a server runs for months, fonts by size stay)
+
+
+class Font(ImageFont.FreeTypeFont):
+    """A face at one size (BASIC layout) that measures text from each character's advance, loaded once.
+
+    Auto-fit wraps every paragraph at every size it tries, measuring a line again for each word it
+    could take, and Pillow loads every glyph of the text anew for each measurement. Without a legacy
+    ``kern`` table (Noto CJK has none: it kerns through GPOS, which BASIC layout does not apply), the
+    advance of a text *is* the sum of its characters' advances, so :meth:`width` equals ``getlength``.
+    """
+
+    def __init__(self, face: Face, size: int, *, additive: bool) -> None:
+        super().__init__(str(face.path), size, index=face.index, layout_engine=ImageFont.Layout.BASIC)
+        self._additive = additive
+        self._advances: dict[str, float] = {}
+        self._probe: tuple[int, int, int, int] | None = None
+
+    def width(self, text: str) -> float:
+        """What ``getlength(text)`` returns (advances are whole 1/64 px: their float sum is exact)."""
+        if not self._additive:
+            return self.getlength(text)
+        advances = self._advances
+        total = 0.0
+        for ch in text:
+            advance = advances.get(ch)
+            if advance is None:
+                if len(advances) >= MAX_ADVANCES:
+                    advances.clear()
+                advance = advances[ch] = self.getlength(ch)
+            total += advance
+        return total
+
+    @property
+    def probe(self) -> tuple[int, int, int, int]:
+        """Ink box of :data:`INK_PROBE` at baseline 0: every line is at least this tall."""
+        if self._probe is None:
+            x0, y0, x1, y1 = self.getbbox(INK_PROBE, anchor="ls")
+            self._probe = (math.floor(x0), math.floor(y0), math.floor(x1), math.floor(y1))
+        return self._probe
+
+
 @dataclass
 class FontBook:
     """Regular and bold faces, fonts by size (cached), and the characters both faces can draw."""
 
     regular: Face
     bold: Face
-    _fonts: dict[tuple[int, bool], ImageFont.FreeTypeFont] = field(default_factory=dict, repr=False)
+    _fonts: dict[tuple[int, bool], Font] = field(default_factory=dict, repr=False)
     _coverage: frozenset[int] | None = field(default=None, repr=False)
+    _kerned: bool | None = field(default=None, repr=False)  # a face has a legacy ``kern`` table
 
     @classmethod
     def system(cls) -> FontBook:
         return _system_book()
 
-    def font(self, size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
+    def font(self, size: int, bold: bool = False) -> Font:
         key = (size, bold)
         f = self._fonts.get(key)
         if f is None:
-            face = self.bold if bold else self.regular
-            f = ImageFont.truetype(
-                str(face.path), size, index=face.index, layout_engine=ImageFont.Layout.BASIC
-            )
+            if self._kerned is None:
+                self._kerned = any(_has_kern_table(face) for face in (self.regular, self.bold))
+            f = Font(self.bold if bold else self.regular, size, additive=not self._kerned)
             self._fonts[key] = f
         return f
 
@@ -124,6 +168,16 @@ class FontBook:
             if ch != "\n" and ord(ch) not in cov and ch not in seen:
                 seen.append(ch)
         return seen
+
+
+def _has_kern_table(face: Face) -> bool:
+    """Whether FreeType would kern pairs in BASIC layout (it reads only the legacy ``kern`` table).
+    Reads the table directory alone: the cmap behind :attr:`FontBook.coverage` costs tens of MB."""
+    tt = TTFont(str(face.path), fontNumber=face.index, lazy=True)
+    try:
+        return "kern" in tt
+    finally:
+        tt.close()
 
 
 @lru_cache(maxsize=1)

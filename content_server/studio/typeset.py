@@ -10,14 +10,15 @@ inside the box. When even the smallest readable size does not fit, authored text
 
 from __future__ import annotations
 
+import functools
 import math
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from PIL import ImageDraw, ImageFont
+from PIL import ImageDraw
 
-from content_server.studio.fonts import FontBook
+from content_server.studio.fonts import Font, FontBook
 from content_server.studio.palette import RGB
 
 NO_LINE_START = frozenset("，。、；：！？）」』】》〉〕”’…·%％‰,.;:!?)]}'\"ー々ゝゞ～〜")
@@ -66,7 +67,7 @@ class SetLine:
     text: str
     x: int
     baseline: int
-    font: ImageFont.FreeTypeFont
+    font: Font
     colour: RGB
 
 
@@ -87,8 +88,12 @@ def is_wide(ch: str) -> bool:
     return unicodedata.east_asian_width(ch) in ("W", "F")
 
 
-def _tokens(paragraph: str) -> list[tuple[str, bool]]:
-    """Unbreakable pieces of a paragraph, each with whether a space separates it from the one before."""
+@functools.lru_cache(maxsize=4096)
+def _tokens(paragraph: str) -> tuple[tuple[str, bool], ...]:
+    """Unbreakable pieces of a paragraph, each with whether a space separates it from the one before.
+
+    Cached: they do not depend on the font, and auto-fit wraps the same paragraph at every size it tries.
+    """
     raw: list[tuple[str, bool]] = []
     cur = ""
     space = False
@@ -123,10 +128,10 @@ def _tokens(paragraph: str) -> list[tuple[str, bool]]:
         else:
             merged.append((text, sp))
         glue_next = text[-1] in NO_LINE_END
-    return merged
+    return tuple(merged)
 
 
-def _split_long(word: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+def _split_long(word: str, font: Font, width: int) -> list[str]:
     """Break a word wider than the line; a hyphen marks a break between two letters of a real word.
 
     Addresses, numbers and codes (anything with digits, dots, @ or colons) break without a hyphen,
@@ -139,10 +144,10 @@ def _split_long(word: str, font: ImageFont.FreeTypeFont, width: int) -> list[str
     def hyphen_at(text: str, i: int) -> str:
         return "-" if words_only and i < len(text) and text[i - 1].isalpha() and text[i].isalpha() else ""
 
-    while rest and font.getlength(rest) > width:
+    while rest and font.width(rest) > width:
         cut = 1
         for i in range(1, len(rest)):
-            if font.getlength(rest[:i] + hyphen_at(rest, i)) <= width:
+            if font.width(rest[:i] + hyphen_at(rest, i)) <= width:
                 cut = i
             else:
                 break
@@ -153,20 +158,20 @@ def _split_long(word: str, font: ImageFont.FreeTypeFont, width: int) -> list[str
     return pieces
 
 
-def wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+def wrap(text: str, font: Font, width: int) -> list[str]:
     """Lines of ``text`` (``\\n`` starts a new paragraph) each at most ``width`` pixels long."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
         for tok, space in _tokens(paragraph):
             candidate = line + (" " if space and line else "") + tok
-            if font.getlength(candidate) <= width:
+            if font.width(candidate) <= width:
                 line = candidate
                 continue
             if line:
                 lines.append(line)
                 line = ""
-            if font.getlength(tok) <= width:
+            if font.width(tok) <= width:
                 line = tok
             else:
                 pieces = _split_long(tok, font, width)
@@ -192,7 +197,7 @@ def _no_widow(prev: str, last: str) -> tuple[str, str]:
 class _Placed:
     text: str
     indent: int
-    font: ImageFont.FreeTypeFont
+    font: Font
     colour: RGB
     baseline: int
     left: int
@@ -201,9 +206,9 @@ class _Placed:
     bottom: int
 
 
-def _ink(font: ImageFont.FreeTypeFont, text: str) -> tuple[int, int, int, int]:
+def _ink(font: Font, text: str) -> tuple[int, int, int, int]:
     """Ink box of ``text`` drawn at baseline 0 (``anchor='ls'``); an empty text has the probe's height."""
-    probe = [math.floor(v) for v in font.getbbox("国Ég", anchor="ls")]
+    probe = font.probe
     if not text.strip():
         return 0, probe[1], 0, probe[3]
     box = font.getbbox(text, anchor="ls")
@@ -319,7 +324,7 @@ def _truncate(placed: list[_Placed], box: Box, max_lines: int | None) -> list[_P
         return []
     last = keep[-1]
     text = last.text
-    while text and last.indent + last.font.getlength(text.rstrip() + ELLIPSIS) > box.w:
+    while text and last.indent + last.font.width(text.rstrip() + ELLIPSIS) > box.w:
         text = text[:-1]
     text = text.rstrip() + ELLIPSIS
     left, _t, right, _b = _ink(last.font, text)

@@ -17,9 +17,9 @@ from pyzbar.pyzbar import decode
 from content_server.studio.canvas import CLASS_PROFILES, canvas_for, canvases
 from content_server.studio.designs import AUTHORED_DESIGNS, TemplateContent, resolve
 from content_server.studio.errors import FieldProblem
-from content_server.studio.fonts import FontBook, clean_text
+from content_server.studio.fonts import MAX_ADVANCES, FontBook, clean_text
 from content_server.studio.palette import PALETTES, contrast_ratio
-from content_server.studio.render import compose, render
+from content_server.studio.render import compose, draw, render
 from content_server.studio.texts import SLIDE_TEXT
 from content_server.studio.typeset import NO_LINE_END, NO_LINE_START, Box, Run, TextDoesNotFit, fit, wrap
 from schedules.model import Orientation, ScreenClass
@@ -125,6 +125,23 @@ TEXT = st.text(
     min_size=1,
     max_size=220,
 )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=TEXT, size=st.integers(8, 300), bold=st.booleans())
+def test_text_is_measured_as_pillow_draws_it(book: FontBook, text: str, size: int, bold: bool) -> None:
+    """Line breaking adds up cached character advances: the sum must be exactly Pillow's width."""
+    font = book.font(size, bold)
+    for part in (text, text[::-1], text + "“AVATAR” Ég国…", "Te" + text + "ffi"):
+        assert font.width(part) == font.getlength(part), part
+
+
+def test_a_font_remembers_a_bounded_number_of_characters(book: FontBook) -> None:
+    """A server measures fetched text for months: each size's advances stay bounded."""
+    font = book.font(33)
+    text = "".join(chr(c) for c in range(0x4E00, 0x4E00 + MAX_ADVANCES + 500))
+    assert font.width(text) == font.getlength(text)
+    assert len(font._advances) <= MAX_ADVANCES
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -236,6 +253,18 @@ def test_qr_code_on_the_slide_reads_back_as_the_link(book: FontBook) -> None:
         img = Image.open(io.BytesIO(render(resolved, cv, book, product_photo())))
         found = [d.data.decode() for d in decode(img.convert("L"))]
         assert found == [SAMPLES["offer"]["url"]], cv
+
+
+def test_the_png_holds_exactly_the_pixels_drawn(book: FontBook) -> None:
+    for design in ("offer", "notice"):
+        resolved = resolve(content(design), book)
+        photo = product_photo() if design in PHOTO_DESIGNS else None
+        for cv in canvases(ScreenClass.KIOSK):
+            drawn = draw(compose(resolved), resolved, cv, book, photo)
+            img = Image.open(io.BytesIO(render(resolved, cv, book, photo)))
+            assert (img.format, img.mode, img.size) == ("PNG", "RGB", (cv.width, cv.height))
+            assert img.tobytes() == drawn.tobytes(), cv.key
+            assert not img.info, img.info  # no time, software or other metadata
 
 
 # --------------------------------------------------------------------------- determinism
