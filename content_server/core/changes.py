@@ -27,9 +27,21 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Integer, String, event, func, insert, inspect, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Integer,
+    String,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, sessionmaker
 
@@ -87,6 +99,18 @@ def bump(
     """Stamp ``scopes`` in the caller's transaction, for changes the tracker cannot see (rows
     written with Core ``insert()`` by bulk loaders); ORM changes are tracked by themselves."""
     _record(session, now, set(scopes), emergency)
+
+
+def forget_stamps_before(session: Session, before: dt.datetime) -> int:
+    """Delete scope stamps written before ``before``; commits. Safe once every running process has
+    read them (within ``poll_cache_s``, or told at once): a process keeps the stamps it has read,
+    and one starting afresh needs only the stamps written after it starts. Without this, a row per
+    screen, picture and campaign that ever changed would stay for ever."""
+    result = cast(
+        CursorResult[Any], session.execute(delete(ChangeScope).where(ChangeScope.changed_at < before))
+    )
+    session.commit()
+    return result.rowcount or 0
 
 
 def _bump(conn: Connection, now: dt.datetime, emergency: bool) -> int:

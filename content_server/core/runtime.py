@@ -18,7 +18,7 @@ from content_server.core.api import ContentServer
 from content_server.core.audit import services as audit
 from content_server.core.audit.services import AuditLog
 from content_server.core.change_notify import ChangeListener, Told
-from content_server.core.changes import ALL, KEYS, Change, ChangeTracker
+from content_server.core.changes import ALL, KEYS, Change, ChangeTracker, forget_stamps_before
 from content_server.core.delivery import services as deliveries
 from content_server.core.delivery.policy import RetryPolicy
 from content_server.core.delivery.worker import DeliveryWorker
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 METRICS_FLUSH_S = 5.0
 DELIVERED_KEPT = dt.timedelta(days=30)
+STAMPS_KEPT = dt.timedelta(
+    days=1
+)  # every process has read a stamp within seconds (changes.forget_stamps_before)
 RETENTION_LEASE = "core-retention"
 
 
@@ -149,7 +152,7 @@ def _flush_metrics(app: ContentServer) -> None:
 
 
 def _retention(app: ContentServer) -> None:
-    """Audit retention and old delivered messages, in one process at a time."""
+    """Audit retention, old delivered messages and old change stamps, in one process at a time."""
     settings, clock = app.state.settings, app.state.clock
     try:  # boundary: as above
         with app.state.sessions() as session:
@@ -164,5 +167,6 @@ def _retention(app: ContentServer) -> None:
             if settings.audit_retention_days > 0:
                 audit.prune(session, now=now, keep=dt.timedelta(days=settings.audit_retention_days))
             deliveries.prune(session, now=now, keep=DELIVERED_KEPT)
+            forget_stamps_before(session, now - STAMPS_KEPT)
     except Exception:
         log.exception("retention job failed")

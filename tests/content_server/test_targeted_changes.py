@@ -342,3 +342,29 @@ def test_the_old_design_rebuilds_every_screen_for_any_change(old_design: AppClie
     n = fleet.counts()
     assert n["manifest_entries"] == n["manifest_builds"] == len(fleet.screens)
     assert json.dumps(n)  # the counters are plain numbers
+
+
+def test_day_old_stamps_are_forgotten_and_the_caches_still_follow_changes(fleet: Fleet) -> None:
+    """Retention deletes scope stamps a day old: the rows stop growing with every screen and picture
+    that ever changed, and neither this process nor a new one answers from a stale manifest."""
+    from content_server.core.changes import forget_stamps_before
+    from content_server.core.runtime import STAMPS_KEPT
+
+    with fleet.sessions() as s:
+        campaign = s.get(CampaignRow, fleet.seed.campaign_id)
+        assert campaign is not None
+        campaign.share_percent = 20
+        s.commit()
+    assert _statuses(fleet, fleet.poll()) == {"A": {200}, "B": {304}, "C": {304}}
+    with fleet.sessions() as s:  # as the retention job a day later (the clock stays: no day change)
+        assert s.scalar(select(ChangeScope).where(ChangeScope.scope == "group:A")) is not None
+        later = fleet.client.clock.now() + STAMPS_KEPT + dt.timedelta(seconds=1)
+        assert forget_stamps_before(s, later - STAMPS_KEPT) > 0
+        assert s.scalars(select(ChangeScope.scope)).all() == []
+    assert set(fleet.poll().values()) == {304}  # nothing changed since: still answered from memory
+    with fleet.sessions() as s:  # a change after the clean-up still reaches the screens it touches
+        campaign = s.get(CampaignRow, fleet.seed.campaign_id)
+        assert campaign is not None
+        campaign.share_percent = 30
+        s.commit()
+    assert _statuses(fleet, fleet.poll()) == {"A": {200}, "B": {304}, "C": {304}}
