@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from content_server.core import leases
 from content_server.core.api import ContentServer
 from content_server.updates import services
 from content_server.updates.repository import TufRepository
@@ -23,9 +24,24 @@ def prepare(app: ContentServer) -> None:
     app.state.update_hook = services.on_heartbeat
 
 
+LEASE = "updates"
+
+
 def tick(app: ContentServer) -> None:
-    """The job: keep the repository's online metadata fresh, then move rollouts on."""
+    """The job: keep the repository's online metadata fresh, then move rollouts on; in one process
+    at a time (two re-signing the shared repository at once would each publish a different
+    timestamp of the same version, and both would record a rollout's pause)."""
     now = app.state.clock.now()
+    ttl = dt.timedelta(seconds=3 * app.state.settings.update_check_s + 10)
+    try:
+        with app.state.sessions() as session:
+            held = leases.try_hold(session, LEASE, app.state.process, now=now, ttl=ttl)
+            session.commit()
+    except Exception:  # boundary, as below
+        log.exception("update lease check failed")
+        return
+    if not held:
+        return
     try:
         app.state.update_repository.refresh(now)
     except Exception:  # boundary: a scheduler job must log, never kill the scheduler thread

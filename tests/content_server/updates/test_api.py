@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from content_server.core import leases
 from content_server.portal.security import LANG_COOKIE
 from content_server.updates import runtime
+from content_server.updates.runtime import LEASE
 from schedules.protocol.release import UpdateFailure, UpdatePhase, UpdateReport, running_platform
 from tests.fixtures.server import AppClient, PairedDevice, pair_device
 from tests.fixtures.updates import ServerUpdates, UpdateRepo
@@ -192,7 +194,18 @@ def test_failures_in_a_wave_pause_the_rollout_and_alert(
         canary,
         UpdateReport(running_version="0.9.0", phase=UpdatePhase.ROLLED_BACK, failure=failure),
     )
+    state = app_client.app.state  # type: ignore[attr-defined]
+    with state.sessions() as s:  # another process's job ran first and holds the job's lease
+        assert leases.try_hold(
+            s, LEASE, "another-server:1:x", now=app_client.clock.now(), ttl=dt.timedelta(minutes=2)
+        )
+        s.commit()
+    _tick(app_client)  # so this one does nothing
+    (listed,) = app_client.get("/api/v1/updates/rollouts", headers=ops.headers).json()
+    assert listed["state"] == "running"
+    app_client.clock.advance(180)  # the other process is gone: its lease runs out
     _tick(app_client)
+    _tick(app_client)  # the next run finds it paused already: one alert, not two
     (listed,) = app_client.get("/api/v1/updates/rollouts", headers=ops.headers).json()
     assert listed["state"] == "paused" and "1 of 1 devices failed" in listed["reason"]
     (alert,) = app_client.get("/api/v1/updates/alerts", headers=ops.headers).json()
