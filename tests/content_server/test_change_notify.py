@@ -1,8 +1,8 @@
 """Changes reach every server process at once on PostgreSQL (``LISTEN``/``NOTIFY``), not after a TTL.
 
 Each process trusts its cached view of the change stamps for ``SIGNAGE_POLL_CACHE_S`` and reads
-it again every half of that; these tests set it to 60 s, so a revocation seen within a second,
-twice in a row, was told (by chance, a read falls in such a second about once in 900 runs).
+it again every half of that; these tests set it to 60 s, so a revocation seen within two seconds,
+three times in a row, was told (by chance, reads would fall so about once in 3,000 runs).
 """
 
 from __future__ import annotations
@@ -52,15 +52,15 @@ def test_a_revoked_key_and_an_emergency_reach_the_other_process_at_once(
     a = live_server_factory(database_url=url, **TRUST)
     b = live_server_factory(database_url=url, data_dir=a.data_dir, create_operator=False, **TRUST)
     op = a.auth(a.operator)
-    first, second, watching = (pair_device(a, groups=["north"]) for _ in range(3))
-    for device in (first, second):
+    *revoked, watching = (pair_device(a, groups=["north"]) for _ in range(4))
+    for device in revoked:
         on_b = _polling(b, device)
         assert on_b() == 304  # answered from memory, trusted for 60 s
         r = httpx.post(a.api + f"/screens/{device.device_id}/revoke", headers=op)
         assert r.status_code == 200, r.text
         done = time.monotonic()
         eventually(lambda poll=on_b: poll() == 401, timeout_s=5.0, what="process B refusing the revoked key")
-        assert time.monotonic() - done < 1.0
+        assert time.monotonic() - done < 2.0
 
     # an emergency created through A wakes a long-poll waiting on B within 1 s
     known = httpx.get(b.api + "/device/emergency", headers=watching.headers).json()["version"]
@@ -71,21 +71,21 @@ def test_a_revoked_key_and_an_emergency_reach_the_other_process_at_once(
         r = httpx.get(
             b.api + f"/device/emergency?known={known}&wait=20", headers=watching.headers, timeout=30
         )
-        got.update(r.json())
+        got.update(r.json(), at=time.monotonic())
         answered.set()
 
     threading.Thread(target=poll, daemon=True).start()
     time.sleep(0.5)  # the long-poll is waiting on B (it would answer at once if it were not)
     assert not answered.is_set()
-    sent = time.monotonic()
     r = httpx.post(
         a.api + "/announcements",
         headers=op,
         json={"title": "Gas leak", "text": {"en": "Leave building 3"}, "priority": "emergency"},
     )
     assert r.status_code == 201, r.text
+    committed = time.monotonic()  # A answers once it has committed (B may have answered already)
     assert answered.wait(5)
-    assert got.get("active") is True and time.monotonic() - sent < 1.0
+    assert got.get("active") is True and float(got["at"]) - committed < 1.0  # type: ignore[arg-type]
 
 
 @pytest.mark.postgres

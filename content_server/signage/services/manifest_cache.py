@@ -88,6 +88,7 @@ class ManifestCache:
         self._shared: dict[tuple[object, ...], _Shared] = {}
         self._live: tuple[tuple[int, dt.date], LiveSet] | None = None
         self._lock = threading.Lock()
+        self._live_loading = threading.Lock()  # one load of the live set at a time
 
     # ---- the one rule: is a cached manifest current? ------------------------------------------
 
@@ -115,8 +116,11 @@ class ManifestCache:
     # ---- the normal route -------------------------------------------------------------------
 
     def get(self, session: Session, device: Device, now: dt.datetime, *, days: int) -> tuple[Manifest, bytes]:
-        """The device's manifest and its JSON; records (and commits) which version it was served."""
-        generation = self._view.read(session)[0]
+        """The device's manifest and its JSON; records (and commits) which version it was served.
+
+        The view of the stamps is read only when stale: trusted as long as the fast path trusts it."""
+        newest = self._view.newest()
+        generation = newest if newest is not None else self._view.read(session)[0]
         kinds = device_kinds(device)
         entry = self._entries.get(device.id)
         if entry is not None and entry.kinds == kinds and self._current(entry, now, generation):
@@ -149,13 +153,14 @@ class ManifestCache:
         return manifest, entry.body
 
     def _live_set(self, session: Session, generation: int, now: dt.datetime) -> LiveSet:
-        """Everything live, loaded once per change generation (and UTC day) for all screens."""
+        """Everything live, loaded once per change generation (and UTC day) for all screens: after
+        a change, the first request loads it and the others that need it meanwhile wait for that
+        load instead of each loading it again (tens of worker threads at once in a change storm)."""
         key = (generation, now.astimezone(dt.UTC).date())
-        with self._lock:
+        with self._live_loading:
             live = self._live[1] if self._live is not None and self._live[0] == key else None
-        if live is None:
-            live = load_live(session, now)
-            with self._lock:
+            if live is None:
+                live = load_live(session, now)
                 self._live = (key, live)
         return live
 
