@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from content_server.core.audit.services import Actor, act_as
@@ -64,12 +63,12 @@ def _grant_from_database(
 async def current_grant(request: Request) -> DeviceGrant:
     """The paired, unrevoked device behind the bearer device key, without loading its row; 401
     otherwise. No database work on the event loop: a key not known current here is looked up on
-    a worker thread."""
+    the screens' lane (``device_lane``)."""
     state = request.app.state
     key_hash = _key_hash(bearer_token(request))
     grant = state.device_keys.authorise_device(key_hash)
     if grant is None:
-        grant = await run_in_threadpool(_grant_from_database, state.sessions, state.device_keys, key_hash)
+        grant = await state.device_lane.run(_grant_from_database, state.sessions, state.device_keys, key_hash)
     if grant is None:
         raise Unauthorized("unknown or revoked device")
     return grant

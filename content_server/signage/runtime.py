@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from content_server.core.api import ContentServer
 from content_server.core.changes import CachedGenerations, Change, ChangeTracker
+from content_server.signage.device_lane import DeviceLane
 from content_server.signage.fastpath import PollFastPath
 from content_server.signage.models import Device
 from content_server.signage.proof_of_play import PlayPolicy
@@ -40,6 +41,7 @@ def prepare(app: ContentServer) -> None:
     app.state.device_keys = DeviceKeys(generations, targeted=targeted)
     app.state.manifests = ManifestCache(generations, app.state.counters.add, targeted=targeted)
     app.state.emergency = emergency
+    app.state.device_lane = DeviceLane()  # the screens' blocking work, apart from everyone else's
     app.state.update_hook = None  # the updates feature answers heartbeats' update reports (app.py)
     # what proof of play and screenshots are judged by (proof_of_play.py, screenshots.py)
     app.state.play_policy = PlayPolicy(offline_window=dt.timedelta(days=settings.manifest_days))
@@ -107,6 +109,7 @@ def start(app: ContentServer) -> None:
         state.manifests,
         state.clock,
         state.screenshot_policy,
+        state.device_lane,
         flush_s=settings.heartbeat_flush_s,
         manifest_days=settings.manifest_days,
         update_hook=state.update_hook,

@@ -107,7 +107,7 @@ class EmergencyState(_Wire):
     active: bool
     announcement_id: str | None = None
     item: ContentItem | None = None  # always a TEXT item, so it needs no download
-    started_at: dt.datetime | None = None
+    started_at: dt.datetime | None = None  # when this version went live (its start, or its last change)
     # Left out when full screen (what every emergency was before), so older players still parse it.
     loudness: Loudness = Field(Loudness.FULL_SCREEN, exclude_if=lambda v: v is Loudness.FULL_SCREEN)
 

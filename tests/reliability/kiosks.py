@@ -8,9 +8,10 @@ threads and long-polls) with a resident who taps, as a finger would, from the at
 first service's page and stays there (``python -m tests.reliability.kiosks`` is that process).
 
 :func:`emergency_ms` creates an emergency through the operators' API and times it to the server
-storing each kiosk's heartbeat that names it on show: the kiosk names an emergency only once its
-overlay has painted the notice, and beats at once (kiosk_app.app.ShownEmergency). A screenshot
-command then confirms what is on screen is the overlay (over the service page, still open).
+receiving each kiosk's heartbeat that names it on show (its stored last-seen time): the kiosk
+names an emergency only once its overlay has painted the notice, and beats at once
+(kiosk_app.app.ShownEmergency). A screenshot command then confirms what is on screen is the
+overlay (over the service page, still open).
 """
 
 from __future__ import annotations
@@ -151,14 +152,30 @@ def status(client: httpx.Client, api: str, screen_id: str) -> dict[str, Any]:
     return out
 
 
+def status_or_none(client: httpx.Client, api: str, screen_id: str) -> dict[str, Any] | None:
+    """The screen's status, or None when the answer took over 5 s or the connection failed (a
+    loaded server: the caller asks again until its own deadline, it does not give up measuring)."""
+    try:
+        r = client.get(f"{api}/screens/{screen_id}/status", timeout=5)
+        r.raise_for_status()
+        out: dict[str, Any] = r.json()
+        return out
+    except httpx.TransportError as exc:  # timeouts included
+        log.warning("status of %s: %s; asking again", screen_id, exc)
+        return None
+
+
 def screenshot(client: httpx.Client, api: str, screen_id: str) -> bytes | None:
     """A screenshot command to one screen, waited for; the PNG it uploaded (None: not done in 30 s)."""
     r = client.post(f"{api}/commands", json={"kind": "screenshot", "selector": {"screen_ids": [screen_id]}})
     r.raise_for_status()
     send_id = r.json()["id"]
-    deadline = time.monotonic() + 30
+    deadline, state = time.monotonic() + 30, None
     while time.monotonic() < deadline:
-        state = client.get(f"{api}/commands/{send_id}").json()["devices"][0]["state"]
+        try:
+            state = client.get(f"{api}/commands/{send_id}").json()["devices"][0]["state"]
+        except httpx.TransportError:  # a slow answer: ask again
+            continue
         if state in SETTLED:
             break
         time.sleep(0.05)
@@ -182,14 +199,15 @@ class Painted:
 def emergency_ms(front: LiveServer, kiosks: list[KioskProcess], timeout_s: float = 30,
                  shots: Path | None = None, headers: dict[str, str] | None = None) -> dict[str, Painted]:
     """Kiosk id -> how an emergency aimed at ``kiosks`` reached it: from the request creating it to
-    the server storing the kiosk's heartbeat that names it on show (the kiosk names it once the
-    overlay has painted, and beats at once); then a screenshot command's picture must show the
-    overlay (saved into ``shots`` for the eye). The emergency is ended afterwards. ``headers``: an
-    operator's, signed in beforehand (a sign-in under a loaded fleet is slow, and not what is timed)."""
+    the server receiving the kiosk's heartbeat that names it on show (its stored last-seen time;
+    the kiosk names it once the overlay has painted, and beats at once); then a screenshot
+    command's picture must show the overlay (saved into ``shots`` for the eye). The emergency is
+    ended afterwards. ``headers``: an operator's, signed in beforehand (a sign-in under a loaded
+    fleet is slow, and not what is timed)."""
     headers = headers or front.auth(front.operator)
     with httpx.Client(headers=headers, timeout=30) as client:
-        before = {k.id: (status(client, front.api, k.id)["heartbeat"] or {}).get("emergency_version")
-                  for k in kiosks}
+        before = {k.id: (_status_within(client, front.api, k.id, timeout_s)["heartbeat"] or {})
+                  .get("emergency_version") for k in kiosks}
         now = dt.datetime.now(dt.UTC)
         body = {
             "title": f"bench emergency {now.timestamp()}",
@@ -211,7 +229,9 @@ def emergency_ms(front: LiveServer, kiosks: list[KioskProcess], timeout_s: float
             with httpx.Client(headers=headers, timeout=30) as own:
                 ms, page = None, None
                 while time.time() - created < timeout_s:
-                    st = status(own, front.api, k.id)
+                    st = status_or_none(own, front.api, k.id)
+                    if st is None:
+                        continue
                     beat = st["heartbeat"] or {}
                     if beat.get("emergency_version") not in (None, "none", before[k.id]):
                         stored = dt.datetime.fromisoformat(st["last_seen_at"]).timestamp()
@@ -228,7 +248,32 @@ def emergency_ms(front: LiveServer, kiosks: list[KioskProcess], timeout_s: float
             with ThreadPoolExecutor(len(kiosks)) as pool:
                 return dict(zip([k.id for k in kiosks], pool.map(until_shown, kiosks), strict=True))
         finally:
-            client.post(f"{front.api}/announcements/{announcement}/end").raise_for_status()
+            _end(client, front.api, announcement)
+
+
+def _end(client: httpx.Client, api: str, announcement: str, tries: int = 3) -> None:
+    """End the emergency, asking again after a slow answer (409 then: the first one ended it)."""
+    for attempt in range(tries):
+        try:
+            r = client.post(f"{api}/announcements/{announcement}/end")
+        except httpx.TransportError:
+            if attempt == tries - 1:
+                raise
+            continue
+        if not (r.status_code == 409 and attempt > 0):
+            r.raise_for_status()
+        return
+
+
+def _status_within(client: httpx.Client, api: str, screen_id: str, timeout_s: float) -> dict[str, Any]:
+    """The screen's status, asked again after a slow answer for up to ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        st = status_or_none(client, api, screen_id)
+        if st is not None:
+            return st
+        if time.monotonic() >= deadline:
+            raise KioskError(f"no status of {screen_id} within {timeout_s:.0f} s")
 
 
 def _walk_to_service(app: KioskApp) -> None:

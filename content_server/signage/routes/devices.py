@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from content_server.core.audit.services import act_as
 from content_server.core.body_limit import max_body, raw_body
 from content_server.core.conditional import PRIVATE_REVALIDATE, conditional, strong_etag
 from content_server.core.deps import (
@@ -21,6 +22,7 @@ from content_server.core.deps import (
 from content_server.core.group_commit import GroupCommit
 from content_server.core.keys import public_key_b64
 from content_server.signage.deps import CurrentDevice, CurrentGrant, device_actor, device_for_key
+from content_server.signage.device_lane import DeviceLane
 from content_server.signage.screenshots import MAX_SCREENSHOT_BYTES, ScreenshotPolicy
 from content_server.signage.services import manifest as manifests
 from content_server.signage.services import plays, screens
@@ -66,18 +68,27 @@ def poll_pairing(
     response_model=Manifest,
     responses={304: {"description": "unchanged since the ETag given in If-None-Match"}},
 )
-def manifest(
+async def manifest(
     request: Request,
-    session: SessionDep,
     now: NowDep,
     settings: SettingsDep,
-    device: CurrentDevice,
     kinds: Annotated[str | None, Query(max_length=MAX_KINDS_QUERY)] = None,
 ) -> Response:
     """The screen's catalogue and rules for the next days, with ``ETag`` = manifest version;
-    ``kinds`` names the optional item kinds the player plays (``web,stream``)."""
-    cache: ManifestCache = request.app.state.manifests
-    m, body = for_request(cache, session, device, now, days=settings.manifest_days, kinds=kinds)
+    ``kinds`` names the optional item kinds the player plays (``web,stream``). A poll the fast
+    path could not answer: the key, the device and its manifest in one hop on the screens' lane."""
+    state = request.app.state
+    cache: ManifestCache = state.manifests
+    token, address = bearer_token(request), client_address(request)
+
+    def serve() -> tuple[Manifest, bytes]:
+        with state.sessions() as session:
+            device = device_for_key(state.device_keys, session, token)
+            act_as(session, device_actor(device, address))  # its changes are the device's
+            return for_request(cache, session, device, now, days=settings.manifest_days, kinds=kinds)
+
+    lane: DeviceLane = state.device_lane
+    m, body = await lane.run(serve)
     return conditional(
         request.headers.get("if-none-match"),
         strong_etag(m.version),

@@ -33,13 +33,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import JSON, Connection, String, Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from content_server.core.errors import Unauthorized
 from content_server.core.group_commit import GroupCommit, WriteKind
 from content_server.core.models import UTCDateTime
+from content_server.signage.device_lane import DeviceLane
 from content_server.signage.models import Device
 from content_server.signage.screenshots import ScreenshotPolicy
 from content_server.signage.services.manifest_cache import ManifestCache
@@ -154,6 +154,7 @@ class HeartbeatBook:
         manifests: ManifestCache,
         clock: Clock,
         screenshots: ScreenshotPolicy,
+        lane: DeviceLane,
         *,
         flush_s: float,
         manifest_days: int,
@@ -164,6 +165,7 @@ class HeartbeatBook:
         self._manifests = manifests
         self._clock = clock
         self._screenshots = screenshots
+        self._lane = lane
         self._flush_s = flush_s
         self._days = manifest_days
         self._update_hook = update_hook
@@ -186,7 +188,7 @@ class HeartbeatBook:
             or fresh is None
             or (hb.update is not None and self._update_hook is not None)
         ):
-            reply, self._known[device_id] = await run_in_threadpool(self._write_now, beat)
+            reply, self._known[device_id] = await self._lane.run(self._write_now, beat)
             if self._pending.get(device_id) is beat:  # written: unless a newer one came meanwhile
                 del self._pending[device_id]
             return reply

@@ -124,7 +124,10 @@ def _emergency_state(a: AnnouncementRow) -> EmergencyState:
         active=True,
         announcement_id=a.id,
         item=item,
-        started_at=a.valid_from,
+        # this version went live at its start, or at its last change if later (an emergency
+        # entered with a start in the past, a CAP alert effective before it was fetched):
+        # screens cannot have shown it before the server had it
+        started_at=max(a.valid_from, a.updated_at),
         loudness=loudness_of(a),
     )
 

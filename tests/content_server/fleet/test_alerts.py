@@ -214,6 +214,32 @@ def test_emergencies_are_not_held_by_quiet_hours_and_name_the_screens_they_misse
     ]
 
 
+def test_an_emergency_entered_with_a_past_start_gets_its_30_s_from_when_it_was_sent(fleet: Fleet) -> None:
+    screens = [fleet.screen(f"Gate {n}", building="6", groups=("gates",)) for n in range(2)]
+    for d in screens:
+        fleet.beat(d, emergency_version="none")
+    started = fleet.now() - dt.timedelta(minutes=5)  # "since 5 minutes ago", typed in afterwards
+    r = fleet.client.post(
+        "/api/v1/announcements",
+        headers=fleet.op,
+        json={
+            "title": "Water off",
+            "text": {"zh": "6号楼停水", "en": "No water in building 6"},
+            "priority": "emergency",
+            "valid_from": started.isoformat(),
+            "targeting": {"groups": ["gates"]},
+        },
+    )
+    assert r.status_code == 201, r.text
+    fleet.step()  # a pass right away: the screens have not beaten since, and need not have
+    fleet.advance(seconds=3)
+    version = fleet.client.get("/api/v1/device/emergency", headers=screens[0].headers).json()["version"]
+    for d in screens:
+        fleet.beat(d, emergency_version=version)  # both show it within seconds of its sending
+    run_until(fleet, 60, beating=tuple(f"Gate {n}" for n in range(2)))
+    assert fleet.messages()["email"] == 0
+
+
 def test_unacknowledged_alerts_escalate_and_acknowledging_with_a_note_stops_it(fleet: Fleet) -> None:
     wecom = fleet.channels["wecom"]
     fleet.client.put(
