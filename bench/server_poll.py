@@ -3,10 +3,16 @@
 Starts ``signage-server serve`` (uvicorn, production settings, SQLite) with 10,000 registered
 screens and realistic content, and nginx (Debian's, one worker, on loopback) serving the same
 manifest bytes and the same asset file; drives both with wrk (same threads, connections and
-duration). The last line printed is one JSON object::
+duration). Then the deployment: a server process with ``SIGNAGE_ACCEL_REDIRECT_PREFIX`` (as
+``deploy/env/server.env`` ships it) behind nginx running the shipped site
+(``deploy/nginx/signage.conf``, one worker): every download goes devices → nginx → the app
+authorises → nginx sends the file, measured in rounds against nginx alone serving the same
+file (each round: nginx alone, then the deployment; the median of the rounds' ratios is
+``asset_ratio_behind_nginx``, each round's is listed). The last line printed is one JSON object::
 
     {"bench": "server_poll", "manifest_304_rps": R1, "nginx_304_rps": N1, "manifest_ratio": R1/N1,
-     "manifest_p99_ms": P, "asset_mb_s": R2, "nginx_asset_mb_s": N2, "asset_ratio": R2/N2, ...}
+     "manifest_p99_ms": P, "asset_mb_s": R2, "nginx_asset_mb_s": N2, "asset_ratio": R2/N2,
+     "asset_behind_nginx_mb_s": R3, "asset_ratio_behind_nginx": R3/N2, ...}
 
 Usage: ``.venv/bin/python bench/server_poll.py [--screens 10000] [--seconds 5] [--connections 32]``
 """
@@ -22,6 +28,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,9 +47,11 @@ from content_server.core.migrate import upgrade  # noqa: E402
 from content_server.core.store import MediaStore  # noqa: E402
 from tests.fixtures.seeding import Picture, add_devices, add_signage  # noqa: E402
 from tests.fixtures.server import free_port  # noqa: E402
+from tests.reliability.stack import ACCEL, Nginx, shipped_setting  # noqa: E402
 
 SECRET = "bench-secret-" + "x" * 20
 POLLED_SCREENS = 1000  # distinct device keys rotated by the load generator
+DEPLOYMENT_ROUNDS = 3  # nginx alone vs the deployment, back to back
 GROUPS = ("north", "south", "east", "west")
 
 
@@ -160,6 +169,59 @@ http {{
 """
 
 
+def start_server(data_dir: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
+    """``signage-server serve`` with production settings on the seeded data."""
+    env = {
+        **os.environ,
+        "SIGNAGE_DATA_DIR": str(data_dir),
+        "SIGNAGE_SECRET_KEY": SECRET,
+        "SIGNAGE_PORT": str(port),
+        "SIGNAGE_LOG_LEVEL": "WARNING",
+        "SIGNAGE_SCHEDULER_ENABLED": "1",
+        **extra,
+    }
+    return subprocess.Popen([sys.executable, "-m", "content_server.main", "serve"], env=env, cwd=ROOT)
+
+
+def stop(p: subprocess.Popen[bytes]) -> None:
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def behind_nginx(
+    tmp: Path, data_dir: Path, key: str, sha: str, asset: bytes, procs: list[subprocess.Popen[bytes]]
+) -> Nginx:
+    """The deployment (a server with the shipped accel setting, the shipped nginx site in front, one
+    worker like the direct nginx), once a download through it is the asset's bytes and the app's
+    own answer is the redirect (so nginx, not the app, sends them). The caller stops it."""
+    port = free_port()
+    procs.append(start_server(data_dir, port, **{ACCEL: shipped_setting(ACCEL)}))
+    wait_http(f"http://127.0.0.1:{port}/api/v1/health")
+    front = Nginx(tmp / "deployment", [port], data_dir / "media", workers=1)
+    front.start()
+    try:
+        check_deployment(front, port, key, sha, asset)
+    except BaseException:
+        front.stop()
+        raise
+    print(f"deployment up: nginx :{front.port} -> app :{port}", file=sys.stderr)
+    return front
+
+
+def check_deployment(front: Nginx, port: int, key: str, sha: str, asset: bytes) -> None:
+    auth = {"Authorization": f"Bearer {key}"}
+    httpx.get(front.url + "/api/v1/device/manifest", headers=auth).raise_for_status()  # as devices do
+    own = httpx.get(f"http://127.0.0.1:{port}/api/v1/assets/{sha}", headers=auth)
+    through = httpx.get(front.url + f"/api/v1/assets/{sha}", headers=auth, timeout=30)
+    if own.content or "x-accel-redirect" not in own.headers or through.content != asset:
+        sys.exit("the deployment does not send the asset through nginx")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--screens", type=int, default=10_000)
@@ -173,6 +235,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-poll-"))
     tmp.chmod(0o755)  # nginx workers run as an unprivileged user
     procs: list[subprocess.Popen[bytes]] = []
+    front: Nginx | None = None
     try:
         data_dir = tmp / "server"
         data_dir.mkdir()
@@ -181,17 +244,7 @@ def main() -> None:
         print(f"seeded {args.screens} screens in {time.monotonic() - t0:.1f} s", file=sys.stderr)
 
         port = free_port()
-        env = {
-            **os.environ,
-            "SIGNAGE_DATA_DIR": str(data_dir),
-            "SIGNAGE_SECRET_KEY": SECRET,
-            "SIGNAGE_PORT": str(port),
-            "SIGNAGE_LOG_LEVEL": "WARNING",
-            "SIGNAGE_SCHEDULER_ENABLED": "1",
-        }
-        procs.append(
-            subprocess.Popen([sys.executable, "-m", "content_server.main", "serve"], env=env, cwd=ROOT)
-        )
+        procs.append(start_server(data_dir, port))
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/api/v1/health")
 
@@ -238,6 +291,19 @@ def main() -> None:
             base + f"/api/v1/assets/{sha}", secs, 8, headers=[f"Authorization: Bearer {keys[0]}"]
         )
         nginx_asset = run_wrk(nbase + f"/assets/{sha}.jpg", secs, 8)
+        stop(procs.pop(0))  # the app alone is measured: the deployment's process takes its place
+        front = behind_nginx(tmp, data_dir, keys[0], sha, asset, procs)
+        # rounds of nginx alone then the deployment, back to back: a ratio per round, the median
+        # kept (other tenants of the machine come and go within a run)
+        rounds = []
+        for _ in range(DEPLOYMENT_ROUNDS):
+            alone = run_wrk(nbase + f"/assets/{sha}.jpg", secs, 8)
+            behind = run_wrk(
+                front.url + f"/api/v1/assets/{sha}", secs, 8, headers=[f"Authorization: Bearer {keys[0]}"]
+            )
+            if behind["errors"]:
+                sys.exit(f"the deployment answered {behind['errors']:.0f} downloads with an error")
+            rounds.append((behind["mb_s"], behind["mb_s"] / alone["mb_s"]))
         result = {
             "bench": "server_poll",
             "screens": args.screens,
@@ -251,17 +317,17 @@ def main() -> None:
             "asset_mb_s": round(server_asset["mb_s"], 1),
             "nginx_asset_mb_s": round(nginx_asset["mb_s"], 1),
             "asset_ratio": round(server_asset["mb_s"] / nginx_asset["mb_s"], 3),
+            "asset_behind_nginx_mb_s": round(statistics.median(mb_s for mb_s, _ in rounds), 1),
+            "asset_ratio_behind_nginx": round(statistics.median(ratio for _, ratio in rounds), 3),
+            "asset_ratio_behind_nginx_rounds": [round(ratio, 3) for _, ratio in rounds],
             "connections": conns,
             "cores": os.cpu_count(),
         }
     finally:
         for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop(p)
+        if front is not None:
+            front.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result))
 
