@@ -7,12 +7,14 @@ duration). Then the deployment: a server process with ``SIGNAGE_ACCEL_REDIRECT_P
 ``deploy/env/server.env`` ships it) behind nginx running the shipped site
 (``deploy/nginx/signage.conf``, one worker): every download goes devices → nginx → the app
 authorises → nginx sends the file, measured in rounds against nginx alone serving the same
-file (each round: nginx alone, then the deployment; the median of the rounds' ratios is
-``asset_ratio_behind_nginx``, each round's is listed). The last line printed is one JSON object::
+file (each round measures both back to back, in turns first; the median of the rounds' ratios
+is ``asset_ratio_behind_nginx``, each round's is listed), with the CPU each side spends per
+download. The last line printed is one JSON object::
 
     {"bench": "server_poll", "manifest_304_rps": R1, "nginx_304_rps": N1, "manifest_ratio": R1/N1,
      "manifest_p99_ms": P, "asset_mb_s": R2, "nginx_asset_mb_s": N2, "asset_ratio": R2/N2,
-     "asset_behind_nginx_mb_s": R3, "asset_ratio_behind_nginx": R3/N2, ...}
+     "asset_behind_nginx_mb_s": R3, "asset_ratio_behind_nginx": median(R3/N3),
+     "nginx_cpu_ms_per_download": C1, "behind_nginx_cpu_ms_per_download": C2, ...}
 
 Usage: ``.venv/bin/python bench/server_poll.py [--screens 10000] [--seconds 5] [--connections 32]``
 """
@@ -51,7 +53,7 @@ from tests.reliability.stack import ACCEL, Nginx, shipped_setting  # noqa: E402
 
 SECRET = "bench-secret-" + "x" * 20
 POLLED_SCREENS = 1000  # distinct device keys rotated by the load generator
-DEPLOYMENT_ROUNDS = 3  # nginx alone vs the deployment, back to back
+DEPLOYMENT_ROUNDS = 5  # nginx alone vs the deployment, back to back
 GROUPS = ("north", "south", "east", "west")
 
 
@@ -115,7 +117,14 @@ def parse_wrk(out: str) -> dict[str, float]:
     scale = {"us": 0.001, "ms": 1, "s": 1000}
     p99_ms = float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan")
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "mb_s": mb_s, "p99_ms": p99_ms, "errors": float(non2xx.group(1)) if non2xx else 0.0}
+    done = re.search(r"(\d+) requests in", out)
+    return {
+        "rps": rps,
+        "mb_s": mb_s,
+        "p99_ms": p99_ms,
+        "errors": float(non2xx.group(1)) if non2xx else 0.0,
+        "requests": float(done.group(1)) if done else 0.0,
+    }
 
 
 def run_wrk(
@@ -222,6 +231,59 @@ def check_deployment(front: Nginx, port: int, key: str, sha: str, asset: bytes) 
         sys.exit("the deployment does not send the asset through nginx")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds a process has used (user + system, all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def workers_cpu_s(master: int) -> float:
+    """CPU seconds of an nginx master's workers (where the requests are served)."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return sum(cpu_s(int(pid)) for pid in children)
+
+
+def deployment_rounds(
+    alone_url: str, alone_master: int, behind_url: str, front: Nginx, app: int, key: str, secs: int
+) -> dict[str, object]:
+    """nginx alone vs the deployment, in rounds back to back, in turns first (a drift in the
+    machine's load favours neither); a ratio per round and the median kept, as other tenants of
+    the machine come and go within a run. Also the CPU each side spends per download (nginx's
+    workers; the deployment's workers plus the app, net of what the app spends idle), which
+    other tenants disturb far less than throughput."""
+    assert front.proc is not None
+    before, t0 = cpu_s(app), time.monotonic()
+    time.sleep(secs)
+    app_idle_per_s = (cpu_s(app) - before) / (time.monotonic() - t0)
+    ratios, mb_s, cpu_alone, cpu_behind, cpu_app = [], [], [], [], []
+    for i in range(DEPLOYMENT_ROUNDS):
+        for side in ("alone", "behind") if i % 2 == 0 else ("behind", "alone"):
+            if side == "alone":
+                c0 = workers_cpu_s(alone_master)
+                alone = run_wrk(alone_url, secs, 8)
+                cpu_alone.append((workers_cpu_s(alone_master) - c0) * 1000 / max(alone["requests"], 1))
+                continue
+            n0, a0, t0 = workers_cpu_s(front.proc.pid), cpu_s(app), time.monotonic()
+            behind = run_wrk(behind_url, secs, 8, headers=[f"Authorization: Bearer {key}"])
+            app_s = cpu_s(app) - a0 - app_idle_per_s * (time.monotonic() - t0)
+            nginx_s = workers_cpu_s(front.proc.pid) - n0
+            if behind["errors"]:
+                sys.exit(f"the deployment answered {behind['errors']:.0f} downloads with an error")
+            cpu_app.append(app_s * 1000 / max(behind["requests"], 1))
+            cpu_behind.append((nginx_s + app_s) * 1000 / max(behind["requests"], 1))
+        ratios.append(behind["mb_s"] / alone["mb_s"])
+        mb_s.append(behind["mb_s"])
+    median = statistics.median
+    return {
+        "asset_behind_nginx_mb_s": round(median(mb_s), 1),
+        "asset_ratio_behind_nginx": round(median(ratios), 3),
+        "asset_ratio_behind_nginx_rounds": [round(r, 3) for r in ratios],
+        "nginx_cpu_ms_per_download": round(median(cpu_alone), 3),
+        "behind_nginx_cpu_ms_per_download": round(median(cpu_behind), 3),
+        "behind_nginx_app_cpu_ms_per_download": round(median(cpu_app), 3),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--screens", type=int, default=10_000)
@@ -293,17 +355,15 @@ def main() -> None:
         nginx_asset = run_wrk(nbase + f"/assets/{sha}.jpg", secs, 8)
         stop(procs.pop(0))  # the app alone is measured: the deployment's process takes its place
         front = behind_nginx(tmp, data_dir, keys[0], sha, asset, procs)
-        # rounds of nginx alone then the deployment, back to back: a ratio per round, the median
-        # kept (other tenants of the machine come and go within a run)
-        rounds = []
-        for _ in range(DEPLOYMENT_ROUNDS):
-            alone = run_wrk(nbase + f"/assets/{sha}.jpg", secs, 8)
-            behind = run_wrk(
-                front.url + f"/api/v1/assets/{sha}", secs, 8, headers=[f"Authorization: Bearer {keys[0]}"]
-            )
-            if behind["errors"]:
-                sys.exit(f"the deployment answered {behind['errors']:.0f} downloads with an error")
-            rounds.append((behind["mb_s"], behind["mb_s"] / alone["mb_s"]))
+        deployment = deployment_rounds(
+            nbase + f"/assets/{sha}.jpg",
+            procs[0].pid,
+            front.url + f"/api/v1/assets/{sha}",
+            front,
+            procs[-1].pid,
+            keys[0],
+            secs,
+        )
         result = {
             "bench": "server_poll",
             "screens": args.screens,
@@ -317,9 +377,7 @@ def main() -> None:
             "asset_mb_s": round(server_asset["mb_s"], 1),
             "nginx_asset_mb_s": round(nginx_asset["mb_s"], 1),
             "asset_ratio": round(server_asset["mb_s"] / nginx_asset["mb_s"], 3),
-            "asset_behind_nginx_mb_s": round(statistics.median(mb_s for mb_s, _ in rounds), 1),
-            "asset_ratio_behind_nginx": round(statistics.median(ratio for _, ratio in rounds), 3),
-            "asset_ratio_behind_nginx_rounds": [round(ratio, 3) for _, ratio in rounds],
+            **deployment,
             "connections": conns,
             "cores": os.cpu_count(),
         }
