@@ -37,7 +37,7 @@ class Run:
 # defaults are the full sizes (run them directly for those).
 RUNS: tuple[Run, ...] = (
     Run("schedule_scale", ("--repeat", "2"), 150),
-    Run("server_poll", (), 180),
+    Run("server_poll", (), 300),  # with the deployment rounds (nginx in front, X-Accel-Redirect)
     Run("player_loop", ("--switches", "3000"), 300),  # 10,000 (the size) take about 7 min
     Run("kiosk_ui", (), 90),
     Run("kiosk_orders", (), 120),

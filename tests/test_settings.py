@@ -48,3 +48,15 @@ def test_trusted_proxies_are_explicit_addresses(xdg: Path) -> None:
     for bad in ("*", "nginx", "127.0.0.1,*"):
         with pytest.raises(ValidationError, match="SIGNAGE_TRUSTED_PROXIES"):
             Settings(secret_key="s" * 32, trusted_proxies=bad)
+
+
+def test_the_accel_redirect_prefix_is_a_path_or_unset(xdg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset (the app sends the bytes) by default and when empty; a header value, so only a plain path."""
+    assert Settings(secret_key="s" * 32).accel_redirect_prefix is None
+    monkeypatch.setenv("SIGNAGE_ACCEL_REDIRECT_PREFIX", "")
+    assert Settings(secret_key="s" * 32).accel_redirect_prefix is None
+    monkeypatch.setenv("SIGNAGE_ACCEL_REDIRECT_PREFIX", "/_signage_store")
+    assert Settings(secret_key="s" * 32).accel_redirect_prefix == "/_signage_store"
+    for bad in ("_signage_store", "/_signage_store/", "/a b", "/x\r\nSet-Cookie: a=b", "/../media"):
+        with pytest.raises(ValidationError, match="SIGNAGE_ACCEL_REDIRECT_PREFIX"):
+            Settings(secret_key="s" * 32, accel_redirect_prefix=bad)

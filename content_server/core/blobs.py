@@ -1,10 +1,10 @@
-"""Serving immutable content-addressed files: strong ETag = SHA-256, If-None-Match -> 304, Range."""
+"""Serving immutable content-addressed files: strong ETag = SHA-256, If-None-Match -> 304, Range;
+behind nginx, the bytes are nginx's to send (``X-Accel-Redirect``)."""
 
 from __future__ import annotations
 
 import mmap
 import os
-from pathlib import Path
 
 from fastapi import Request, Response
 from fastapi.responses import FileResponse
@@ -45,28 +45,49 @@ class BlobResponse(FileResponse):
 
 
 def serve_blob(
-    request: Request, store: MediaStore, sha256: str, media_type: str, *, private: bool = False
+    request: Request,
+    store: MediaStore,
+    sha256: str,
+    media_type: str,
+    *,
+    private: bool = False,
+    accel_prefix: str | None = None,
 ) -> Response:
-    path = store.path_for(sha256)
-    if not path.is_file():
+    if not store.exists(sha256):
         raise NotFound("unknown asset")
-    return blob_response(request.headers.get("if-none-match"), path, sha256, media_type, private=private)
+    inm = request.headers.get("if-none-match")
+    return blob_response(inm, store, sha256, media_type, private=private, accel_prefix=accel_prefix)
 
 
 def blob_response(
-    if_none_match: str | None, path: Path, sha256: str, media_type: str, *, private: bool = False
+    if_none_match: str | None,
+    store: MediaStore,
+    sha256: str,
+    media_type: str,
+    *,
+    private: bool = False,
+    accel_prefix: str | None = None,
 ) -> Response:
     """304 when the client has it, else the file (whole, or the ``Range`` asked for).
 
+    With ``accel_prefix`` (``SIGNAGE_ACCEL_REDIRECT_PREFIX``, behind nginx) the same answer's
+    headers come with an empty body and ``X-Accel-Redirect: <prefix>/ab/cd/<sha256>``: nginx sends
+    the bytes from the store (Range, sendfile) and keeps this Content-Type, Cache-Control and
+    ETag (deploy/nginx/signage.conf). The 304 is still the app's: nginx never compares tags.
     The type is the server's own knowledge of the file, and ``nosniff`` tells browsers to keep
     to it: a stored picture is never run as a script or shown as a page.
     """
-    return conditional(
-        if_none_match,
-        strong_etag(sha256),
-        PRIVATE_IMMUTABLE if private else IMMUTABLE,
-        lambda headers: BlobResponse(path, media_type=media_type, headers={**headers, **BLOB_HEADERS}),
-    )
+
+    def answer(headers: dict[str, str]) -> Response:
+        headers = {**headers, **BLOB_HEADERS}
+        if accel_prefix is None:
+            return BlobResponse(store.path_for(sha256), media_type=media_type, headers=headers)
+        headers[ACCEL_REDIRECT] = f"{accel_prefix}/{store.relative_path(sha256)}"
+        return Response(media_type=media_type, headers=headers)
+
+    cache_control = PRIVATE_IMMUTABLE if private else IMMUTABLE
+    return conditional(if_none_match, strong_etag(sha256), cache_control, answer)
 
 
 BLOB_HEADERS = {"X-Content-Type-Options": "nosniff"}
+ACCEL_REDIRECT = "X-Accel-Redirect"

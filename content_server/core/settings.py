@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # published in earlier versions of this code: refused, like any key shorter than 16 characters
 PUBLISHED_SECRETS = frozenset({"change-me-insecure-default-secret"})
+ACCEL_PREFIX_RE = re.compile(r"(/[A-Za-z0-9_-]+)+")
 
 
 class Settings(BaseSettings):
@@ -89,6 +91,12 @@ class Settings(BaseSettings):
         True,
         description="Rebuild only the manifests a change touches (false: one global counter, the old "
         "design, kept for benchmarks' comparison only).",
+    )
+    accel_redirect_prefix: str | None = Field(
+        None,
+        description="Behind nginx only: device asset downloads are authorised here and answered with an "
+        "empty body and 'X-Accel-Redirect: <prefix>/ab/cd/<sha256>', which nginx sends from an internal "
+        "location over the media store (/_signage_store in deploy/); unset, the app sends the bytes.",
     )
     ffprobe_path: str = Field("ffprobe", description="ffprobe binary used to probe uploaded videos.")
     ffmpeg_path: str = Field("ffmpeg", description="ffmpeg binary used for video thumbnails.")
@@ -184,6 +192,19 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(f"SIGNAGE_TRUSTED_PROXIES: {entry!r} is not an address or network") from None
+        return value
+
+    @field_validator("accel_redirect_prefix")
+    @classmethod
+    def _accel_prefix_is_a_path(cls, value: str | None) -> str | None:
+        """An absolute URI path without a trailing slash (empty means unset): it goes into a header."""
+        if not value:
+            return None
+        if not ACCEL_PREFIX_RE.fullmatch(value):
+            raise ValueError(
+                f"SIGNAGE_ACCEL_REDIRECT_PREFIX: {value!r} is not a path like /_signage_store "
+                "(letters, digits, '_', '-', '/'; no trailing '/')"
+            )
         return value
 
     @property

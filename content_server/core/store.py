@@ -17,6 +17,9 @@ from content_server.core.errors import Invalid, StorageFull, TooLarge
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1024 * 1024
+# stored files: the server's group may read them (nginx, in that group, sends them after the app's
+# X-Accel-Redirect: deploy/nginx/signage.conf); temp files stay private (mkstemp's 0600) until then
+STORED_MODE = 0o640
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 
 
@@ -51,6 +54,7 @@ class StagedFile:
             return final
         with _clear_when_full():
             final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.path, STORED_MODE)
         os.replace(self.path, final)
         return final
 
@@ -59,7 +63,7 @@ class StagedFile:
 
 
 class MediaStore:
-    """Files live at ``root/ab/cd/<sha256>``; immutable once written."""
+    """Files live at ``root/ab/cd/<sha256>``; immutable once written, readable by the group."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -67,9 +71,14 @@ class MediaStore:
         self.tmp.mkdir(parents=True, exist_ok=True)
 
     def path_for(self, sha256: str) -> Path:
+        return self.root / self.relative_path(sha256)
+
+    @staticmethod
+    def relative_path(sha256: str) -> str:
+        """``ab/cd/<sha256>``: where a file lives under the root (nginx's internal location too)."""
         if not SHA256_RE.match(sha256):
             raise Invalid("not a SHA-256 hex digest")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
@@ -135,6 +144,7 @@ class MediaStore:
             fd, name = tempfile.mkstemp(dir=self.tmp, prefix="put-")
             try:
                 with os.fdopen(fd, "wb") as out:
+                    os.fchmod(out.fileno(), STORED_MODE)
                     out.write(data)
                     out.flush()
                     os.fsync(out.fileno())

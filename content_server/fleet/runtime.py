@@ -20,7 +20,6 @@ log = logging.getLogger(__name__)
 COUNTED = (
     ("GET", "/api/v1/device/manifest", "device_polls", False),
     ("GET", "/api/v1/assets/", "asset_downloads", True),
-    ("GET", "/api/v1/device/auth", "asset_downloads", False),  # nginx asks before sending an asset itself
     ("POST", "/api/v1/device/heartbeat", "heartbeats", False),
     ("POST", "/api/v1/device/plays", "play_batches", False),
     ("GET", "/api/v1/device/emergency", "emergency_polls", False),

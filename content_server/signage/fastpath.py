@@ -10,6 +10,8 @@ it shortcuts (a key not known here, or an asset not in the key's manifest, goes 
 normal route), so authorisation and error answers stay the routes'. Which assets a screen may
 download is ``asset_access.may_download``, asked here and by the route. The 304 carries the same
 headers as the route's (``core.conditional``). HEAD is answered like GET, without the body.
+An asset's answer is ``core.blobs.blob_response``'s, as the route's: behind nginx
+(``SIGNAGE_ACCEL_REDIRECT_PREFIX``) an ``X-Accel-Redirect`` for nginx to send the file.
 """
 
 from __future__ import annotations
@@ -35,11 +37,19 @@ ASSET_PREFIX = "/api/v1/assets/"
 class PollFastPath:
     """A front answer (``core.api.ContentServer``): the answer for ``scope``, or None."""
 
-    def __init__(self, keys: DeviceKeys, manifests: ManifestCache, store: MediaStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        keys: DeviceKeys,
+        manifests: ManifestCache,
+        store: MediaStore,
+        clock: Clock,
+        accel_prefix: str | None = None,
+    ) -> None:
         self.keys = keys
         self.manifests = manifests
         self.store = store
         self.clock = clock
+        self.accel_prefix = accel_prefix  # SIGNAGE_ACCEL_REDIRECT_PREFIX: nginx sends the bytes
 
     def __call__(self, scope: Scope) -> ASGIApp | None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
@@ -78,7 +88,6 @@ class PollFastPath:
         if not may_download(assets, sha):
             return None  # the route answers (and refuses) with the same rule
         ref = next((a for a in manifest.assets if a.sha256 == sha), None)
-        file = self.store.path_for(sha) if ref is not None else None
-        if ref is None or file is None or not file.is_file():
+        if ref is None or not self.store.exists(sha):
             return None  # a previous manifest's asset: the route knows its type
-        return blob_response(inm, file, sha, ref.media_type)
+        return blob_response(inm, self.store, sha, ref.media_type, accel_prefix=self.accel_prefix)

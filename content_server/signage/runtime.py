@@ -119,7 +119,9 @@ def start(app: ContentServer) -> None:
     state.signage_tasks = [loop.create_task(book.run())]
     state.signage_threads = []
     if settings.poll_cache_s > 0:
-        fast = PollFastPath(state.device_keys, state.manifests, state.store, state.clock)
+        fast = PollFastPath(
+            state.device_keys, state.manifests, state.store, state.clock, settings.accel_redirect_prefix
+        )
         app.front_answers = (*app.front_answers, fast)
         thread = ThreadPoolExecutor(1, thread_name_prefix="generation-refresh")
         state.signage_threads.append(thread)

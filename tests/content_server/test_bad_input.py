@@ -42,12 +42,14 @@ def test_malformed_wrong_missing_huge_and_unknown(app_client: AppClient) -> None
     assert c.get("/api/v1/assets/../../etc/passwd", headers=op).status_code == 404
 
 
-def test_device_auth_endpoint_and_revocation(app_client: AppClient) -> None:
+def test_a_revoked_key_downloads_nothing(app_client: AppClient) -> None:
+    """The asset route is what nginx relies on (X-Accel-Redirect): the key is checked before the asset."""
     c = app_client
     dev = pair_device(c)
-    assert c.get("/api/v1/device/auth", headers=dev.headers).status_code == 204
+    assert c.get("/api/v1/assets/" + "0" * 64, headers=dev.headers).status_code == 404  # a key it knows
     c.post(f"/api/v1/screens/{dev.device_id}/revoke", headers=c.auth(c.operator))
-    assert c.get("/api/v1/device/auth", headers=dev.headers).status_code == 401
+    r = c.get("/api/v1/assets/" + "0" * 64, headers=dev.headers)
+    assert r.status_code == 401 and r.json()["detail"]
 
 
 def test_behind_failing_and_frozen(app_client: AppClient, media_dir) -> None:  # type: ignore[no-untyped-def]

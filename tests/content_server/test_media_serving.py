@@ -10,12 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import Response
 
 from content_server.signage.asset_access import AssetGrant, may_download
 from content_server.signage.fastpath import PollFastPath
 from tests.fixtures import hostile_media
 from tests.fixtures.hostile_media import PHP
-from tests.fixtures.server import AppClient, LiveServer, pair_device
+from tests.fixtures.server import AppClient, LiveServer, bootstrap_operator, make_app_client, pair_device
 from tests.fixtures.waiting import eventually
 from tests.signage_player.serverkit import Operator
 
@@ -229,3 +230,59 @@ def test_an_upright_phone_photo_plays_on_portrait_screens_and_a_sticker_gif_beco
     frames4000 = hostile_media.animated(tmp_path / "f.gif", 1600, (32, 24), lambda i: 40, "GIF")
     r = c.post("/api/v1/media?filename=f.gif", content=frames4000.read_bytes(), headers=op)
     assert r.status_code == 422 and "1500" in r.json()["reason"]["zh"]
+
+
+def test_behind_nginx_the_fast_path_and_the_route_leave_the_bytes_to_nginx(tmp_path: Path) -> None:
+    """With ``SIGNAGE_ACCEL_REDIRECT_PREFIX`` both ways a download is answered (the fast path for
+    the current manifest's assets, the route for the previous one's) give an empty body and
+    ``X-Accel-Redirect`` to the file's place in the store, under the headers the app sends when it
+    sends the bytes; a device holding the file still gets the app's 304, a stranger its JSON refusal."""
+    c = make_app_client(tmp_path / "data", accel_redirect_prefix="/_signage_store")
+    plain = make_app_client(tmp_path / "data")  # the same data, the app sending the bytes (the demo)
+    with c, plain:
+        bootstrap_operator(c)
+        op = c.auth(c.operator)
+        pics = []
+        for i, size in enumerate([(800, 600), (640, 480)]):
+            path = hostile_media.flat_png(tmp_path / f"p{i}.png", size)
+            r = c.post(f"/api/v1/media?filename=p{i}.png", content=path.read_bytes(), headers=op)
+            pics.append(r.json())
+        screen = pair_device(c, screen_class="indoor_small")
+        fast = next(f for f in c.app.front_answers if isinstance(f, PollFastPath))  # type: ignore[attr-defined]
+
+        def fast_answer(sha: str) -> Response | None:
+            scope = {
+                "type": "http", "method": "GET", "path": f"/api/v1/assets/{sha}",
+                "headers": [(b"authorization", screen.headers["Authorization"].encode())],
+            }  # fmt: skip
+            answer = fast(scope)
+            assert answer is None or isinstance(answer, Response)
+            return answer
+
+        _announce_only(c, op, pics[0]["id"], screen.device_id)
+        assert c.get("/api/v1/device/manifest", headers=screen.headers).status_code == 200
+        _announce_only(c, op, pics[1]["id"], screen.device_id)
+        assert c.get("/api/v1/device/manifest", headers=screen.headers).status_code == 200
+        current, previous = pics[1]["sha256"], pics[0]["sha256"]
+        by_fast_path = fast_answer(current)
+        assert by_fast_path is not None and fast_answer(previous) is None  # the route answers that one
+        for sha in (current, previous):
+            stored = (c.data_dir / "media" / sha[:2] / sha[2:4] / sha).read_bytes()
+            itself = plain.get(f"/api/v1/assets/{sha}", headers=screen.headers)
+            assert itself.status_code == 200 and itself.content == stored
+            assert "x-accel-redirect" not in itself.headers
+            r = c.get(f"/api/v1/assets/{sha}", headers=screen.headers)
+            assert r.status_code == 200 and r.content == b""
+            assert r.headers["x-accel-redirect"] == f"/_signage_store/{sha[:2]}/{sha[2:4]}/{sha}"
+            for name in ("content-type", "etag", "cache-control", "x-content-type-options"):
+                assert r.headers[name] == itself.headers[name], name
+            assert r.headers["etag"] == f'"{sha}"' and r.headers["content-type"] == "image/png"
+            held = c.get(f"/api/v1/assets/{sha}", headers={**screen.headers, "If-None-Match": f'"{sha}"'})
+            assert held.status_code == 304 and "x-accel-redirect" not in held.headers
+            assert held.headers["etag"] == f'"{sha}"'
+            stranger = c.get(f"/api/v1/assets/{sha}", headers={"Authorization": "Bearer not-a-key"})
+            assert stranger.status_code == 401 and stranger.json()["detail"]
+            assert "x-accel-redirect" not in stranger.headers
+        redirect = by_fast_path.headers["x-accel-redirect"]
+        assert redirect == f"/_signage_store/{current[:2]}/{current[2:4]}/{current}"
+        assert by_fast_path.body == b""

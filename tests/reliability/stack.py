@@ -8,7 +8,8 @@ directory on free loopback ports and is stopped (never left running) by :meth:`S
   included as shipped; only the port, socket dir and listen address are overridden.
 - server processes: ``signage-server serve`` through :class:`tests.fixtures.server.LiveServer`,
   sharing one data dir (media store, server key), migrated once up front like
-  ``signage-migrate.service``; background jobs only in the first, like ``server-8082.env``.
+  ``signage-migrate.service``; background jobs only in the first, like ``server-8082.env``;
+  asset downloads answered with ``X-Accel-Redirect`` for nginx to send, as ``server.env`` ships.
 - nginx: ``deploy/nginx/signage.conf`` with its listen port, upstream ports and store root
   replaced by the temporary ones, inside a minimal ``nginx.conf``.
 """
@@ -34,6 +35,7 @@ from tests.fixtures.server import Credentials, LiveServer, free_port
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 NGINX_SITE = DEPLOY / "nginx" / "signage.conf"
+SERVER_ENV = DEPLOY / "env" / "server.env"
 PG_CONF = DEPLOY / "postgresql.conf.d" / "signage.conf"
 PG_BIN = Path(os.environ.get("SIGNAGE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 NGINX_BIN = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -41,6 +43,15 @@ NGINX_BIN = shutil.which("nginx") or "/usr/sbin/nginx"
 
 class StackError(RuntimeError):
     """A part of the layout did not come up; the message carries the tail of its log."""
+
+
+def shipped_setting(name: str) -> str:
+    """A setting as ``deploy/env/server.env`` ships it (the stack runs the servers with it)."""
+    for line in SERVER_ENV.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == name:
+            return value.strip()
+    raise StackError(f"{SERVER_ENV} does not set {name}")
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
@@ -143,6 +154,7 @@ class Postgres:
         return str(row[0])
 
 
+ACCEL = "SIGNAGE_ACCEL_REDIRECT_PREFIX"
 UPSTREAM_KEEPALIVE = re.compile(r"^(\s*)keepalive_timeout (\d+)s;$", flags=re.M)
 
 
@@ -279,7 +291,11 @@ class Stack:
             ports = [free_port() for _ in range(self.n_servers)]
             front_port = free_port()  # known up front: devices and phones reach the servers through nginx
             for i, port in enumerate(ports):
-                extra = {"SIGNAGE_PUBLIC_URL": f"http://127.0.0.1:{front_port}", **self.env}
+                extra = {
+                    "SIGNAGE_PUBLIC_URL": f"http://127.0.0.1:{front_port}",
+                    ACCEL: shipped_setting(ACCEL),  # nginx sends the assets the app allows
+                    **self.env,
+                }
                 if i > 0:
                     extra.setdefault("SIGNAGE_SCHEDULER_ENABLED", "0")
                 srv = LiveServer(self.data_dir, port, db_url, extra, operator=self.operator)

@@ -1,11 +1,12 @@
 """The shipped deployment (deploy/): nginx site + two server processes + PostgreSQL with our settings.
 
 Brought up on loopback from the real files (see ``tests/reliability/stack.py``). A player pairs
-through nginx, syncs with the real ``signage_player`` Syncer, downloads its asset from the
-store through nginx (byte-exact, Range, device key enforced by ``auth_request``) and posts a
-proof-of-play batch that is counted once even when retried; both processes serve the same
-manifest and ETag. The real kiosk app books a service through nginx, the resident's phone pays
-on the pay page its QR leads to (the public URL is nginx's), and the kiosk shows the receipt.
+through nginx, syncs with the real ``signage_player`` Syncer, downloads its asset through nginx
+(byte-exact, Range, the device key checked by the app, which leaves the bytes to nginx:
+``test_asset_accel.py``) and posts a proof-of-play batch that is counted once even when
+retried; both processes serve the same manifest and ETag. The real kiosk app books a service
+through nginx, the resident's phone pays on the pay page its QR leads to (the public URL is
+nginx's), and the kiosk shows the receipt.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def test_player_against_the_layout(stack: Stack, tmp_path: Path, media_dir: Path
     assert r.status_code == 200 and r.content == body
     assert hashlib.sha256(r.content).hexdigest() == media["sha256"]
     assert r.headers["etag"] == f'"{media["sha256"]}"'
-    assert r.headers["content-type"] == "application/octet-stream"  # nginx's answer, not the app's image/png
+    assert r.headers["content-type"] == "image/png"  # the app's type, nginx's bytes
     r = httpx.get(url, headers={**dev.headers, "Range": "bytes=100-1099"})
     assert r.status_code == 206 and r.content == body[100:1100]
     assert r.headers["content-range"] == f"bytes 100-1099/{len(body)}"

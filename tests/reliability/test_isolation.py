@@ -53,7 +53,6 @@ ALLOW: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/devices/pairing"): EVERYONE,
     ("POST", "/api/v1/devices/pairing/{pairing_id}/poll"): EVERYONE,  # the poll secret is the credential
     ("GET", "/api/v1/device/manifest"): DEVICES,
-    ("GET", "/api/v1/device/auth"): DEVICES,
     ("POST", "/api/v1/device/heartbeat"): DEVICES,
     ("POST", "/api/v1/device/plays"): DEVICES,
     ("POST", "/api/v1/device/screenshot"): DEVICES,

@@ -97,12 +97,6 @@ async def manifest(
     )
 
 
-@router.get("/device/auth", status_code=204, response_class=Response)
-def device_auth(_device: CurrentDevice) -> Response:
-    """204 for a valid device key: lets nginx ``auth_request`` guard assets it serves itself."""
-    return Response(status_code=204)
-
-
 @router.post("/device/heartbeat", response_model=HeartbeatReply)
 async def heartbeat(body: Heartbeat, request: Request, now: NowDep, grant: CurrentGrant) -> HeartbeatReply:
     """The screen's state; a change is stored before the reply, the last-seen time within

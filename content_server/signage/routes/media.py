@@ -213,9 +213,15 @@ def thumbnail(
 @router.get("/assets/{sha256}", response_class=Response)
 @router.head("/assets/{sha256}", response_class=Response, include_in_schema=False)
 def asset(
-    sha256: str, request: Request, session: SessionDep, store: StoreDep, device: CurrentDevice
+    sha256: str,
+    request: Request,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    device: CurrentDevice,
 ) -> Response:
     """Device download of an asset of its current or previous manifest by SHA-256 (Range, ETag,
-    If-None-Match, HEAD); any other stored file is unknown to it (``asset_access``)."""
+    If-None-Match, HEAD); any other stored file is unknown to it (``asset_access``). Behind nginx
+    (``SIGNAGE_ACCEL_REDIRECT_PREFIX``) nginx sends the bytes once this has allowed them."""
     media_type = library.device_asset_type(session, device, sha256)
-    return serve_blob(request, store, sha256, media_type)
+    return serve_blob(request, store, sha256, media_type, accel_prefix=settings.accel_redirect_prefix)
