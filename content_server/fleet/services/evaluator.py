@@ -197,8 +197,8 @@ def evaluate_rule(
 ) -> tuple[int, int]:
     """Evaluate one rule at ``facts.now``; (notices, messages queued). Not committed."""
     now = facts.now
-    observations = observe.observe(session, rule, facts, settings)
     rows = _load_subjects(session, rule)
+    observations = observe.observe(session, rule, facts, settings, remembered=rows.keys())
     open_rows = {
         r.id: r
         for r in session.scalars(

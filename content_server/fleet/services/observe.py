@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +131,19 @@ class Selection:
         )
 
 
+def _quiet_test(
+    kind: RuleKind, facts: Facts, params: Mapping[str, float], settings: Settings
+) -> Callable[[DeviceFacts], bool] | None:
+    """A cheap test that ``_device`` would observe ``d`` as quiet (None: no cheap test for ``kind``)."""
+    if kind is RuleKind.OFFLINE:  # heard within both the "late" time and the rule's threshold
+        late_s = 2 * settings.fleet_heartbeat_every_s
+        heard_after = facts.now - dt.timedelta(seconds=min(late_s, 60 * float(params.get("minutes", 10))))
+        return lambda d: (d.last_seen_at or d.created_at) >= heard_after
+    if kind is RuleKind.EMERGENCY:
+        return lambda d: d.id not in facts.emergencies
+    return None
+
+
 def _online(d: DeviceFacts, now: dt.datetime, settings: Settings) -> bool:
     return d.last_seen_at is not None and now - d.last_seen_at <= dt.timedelta(
         seconds=settings.offline_after_s
@@ -141,8 +154,19 @@ def _hb(d: DeviceFacts) -> dict[str, Any]:
     return d.last_heartbeat or {}
 
 
-def observe(session: Session, rule: AlertRule, facts: Facts, settings: Settings) -> list[Observation]:
-    """The rule's observations at ``facts.now``."""
+def observe(
+    session: Session,
+    rule: AlertRule,
+    facts: Facts,
+    settings: Settings,
+    remembered: Collection[str] | None = None,
+) -> list[Observation]:
+    """The rule's observations at ``facts.now``.
+
+    With ``remembered`` (the subjects the rule has a state for), a device that is certainly quiet
+    and not remembered is skipped before anything is built for it: its observation would change
+    nothing (``evaluation.evaluate`` drops it too), and a district's pass looks at thousands of
+    quiet screens every few seconds, on a thread that shares the GIL with the polls."""
     kind = RuleKind(rule.kind)
     params = rule.params or {}
     if kind is RuleKind.PAYMENTS:
@@ -165,10 +189,13 @@ def observe(session: Session, rule: AlertRule, facts: Facts, settings: Settings)
     if kind is RuleKind.ROLLOUT:
         return [_rollout(p) for p in facts.paused_rollouts]
     if kind is RuleKind.REFUSED_PLAYS:
-        return _refused_plays(session, rule, facts.devices, facts.now, params)
+        return _refused_plays(session, rule, facts.devices, facts.now, params, remembered)
     out: list[Observation] = []
     selection = Selection(rule.selector)
+    quiet = _quiet_test(kind, facts, params, settings)
     for d in facts.devices:
+        if remembered is not None and quiet is not None and d.id not in remembered and quiet(d):
+            continue
         if not selection.takes(d):
             continue
         group = group_of(d, rule.group_by)
@@ -330,6 +357,7 @@ def _refused_plays(
     devices: Sequence[DeviceFacts],
     now: dt.datetime,
     params: Mapping[str, float],
+    remembered: Collection[str] | None = None,
 ) -> list[Observation]:
     """A device fails while more of its proof-of-play records than ``refused`` were refused in the last
     ``window_minutes`` (online or not: the counts are what it sent, whenever it sent them)."""
@@ -339,6 +367,8 @@ def _refused_plays(
     out: list[Observation] = []
     selection = Selection(rule.selector)
     for d in devices:
+        if remembered is not None and d.id not in counts and d.id not in remembered:
+            continue  # nothing refused: quiet (see ``observe``)
         if not selection.takes(d):
             continue
         name, group = d.name or d.id, group_of(d, rule.group_by)

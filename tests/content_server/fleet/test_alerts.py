@@ -434,3 +434,11 @@ def test_rules_are_validated_and_a_changed_threshold_applies_at_the_next_pass(fl
     assert fleet.messages()["email"] == 1
     with fleet.client.app.state.sessions() as s:  # type: ignore[attr-defined]
         assert s.get(AlertRule, offline["id"]).params == {"minutes": 3.0}  # type: ignore[union-attr]
+    # a threshold shorter than the heartbeats' "late" time (two intervals, 2 min) still fires on time
+    ok = fleet.client.put(
+        f"/api/v1/fleet/rules/{offline['id']}", headers=fleet.op, json=body | {"params": {"minutes": 1}}
+    )
+    assert ok.status_code == 200
+    fleet.beat(fleet.screen("Quicker", building="9"))
+    run_until(fleet, 110)
+    assert fleet.messages()["email"] == 2
