@@ -20,6 +20,7 @@ from content_server.fleet.rule_kinds import DEFAULT_RULES
 from content_server.kiosk.services.community_pay import NOTIFY_SENDER
 from content_server.signage.models import Device
 from tests.content_server.fleet.conftest import DING_SECRET, Fleet
+from tests.fixtures.server import PairedDevice
 from tests.portal.conftest import csrf_of, portal_login
 
 ALL = ("email", "webhook", "wecom", "dingtalk", "feishu")
@@ -35,6 +36,20 @@ def run_until(fleet: Fleet, seconds: float, *, every: float = 5.0, beating: tupl
             for name in beating:
                 fleet.beat(fleet.screens[name])
         fleet.step()
+
+
+def emergency_screens(fleet: Fleet, name: str, building: str, group: str, n: int) -> list[PairedDevice]:
+    """``n`` screens in ``group`` that have said they show no emergency."""
+    screens = [fleet.screen(f"{name} {k}", building=building, groups=(group,)) for k in range(n)]
+    for d in screens:
+        fleet.beat(d, emergency_version="none")
+    return screens
+
+
+def post_emergency(fleet: Fleet, title: str, text: dict[str, str], group: str, **extra: str) -> None:
+    body = {"title": title, "text": text, "priority": "emergency", "targeting": {"groups": [group]}, **extra}
+    r = fleet.client.post("/api/v1/announcements", headers=fleet.op, json=body)
+    assert r.status_code == 201, r.text
 
 
 def test_a_building_going_dark_is_one_message_per_channel_listing_its_twenty_screens(fleet: Fleet) -> None:
@@ -176,20 +191,10 @@ def test_emergencies_are_not_held_by_quiet_hours_and_name_the_screens_they_misse
                 "quiet_end": "23:59",
             },
         )
-    screens = [fleet.screen(f"Hall {n}", building="2", groups=("lobby",)) for n in range(3)]
-    for d in screens:
-        fleet.beat(d, emergency_version="none")
-    r = fleet.client.post(
-        "/api/v1/announcements",
-        headers=fleet.op,
-        json={
-            "title": "Gas leak",
-            "text": {"zh": "3号楼燃气泄漏，请勿使用明火", "en": "Gas leak: no open flames"},
-            "priority": "emergency",
-            "targeting": {"groups": ["lobby"]},
-        },
+    screens = emergency_screens(fleet, "Hall", "2", "lobby", 3)
+    post_emergency(
+        fleet, "Gas leak", {"zh": "3号楼燃气泄漏，请勿使用明火", "en": "Gas leak: no open flames"}, "lobby"
     )
-    assert r.status_code == 201, r.text
     version = fleet.client.get("/api/v1/device/emergency", headers=screens[0].headers).json()["version"]
     fleet.advance(seconds=4)
     fleet.beat(screens[0], emergency_version=version)  # two show it within seconds
@@ -215,22 +220,10 @@ def test_emergencies_are_not_held_by_quiet_hours_and_name_the_screens_they_misse
 
 
 def test_an_emergency_entered_with_a_past_start_gets_its_30_s_from_when_it_was_sent(fleet: Fleet) -> None:
-    screens = [fleet.screen(f"Gate {n}", building="6", groups=("gates",)) for n in range(2)]
-    for d in screens:
-        fleet.beat(d, emergency_version="none")
+    screens = emergency_screens(fleet, "Gate", "6", "gates", 2)
     started = fleet.now() - dt.timedelta(minutes=5)  # "since 5 minutes ago", typed in afterwards
-    r = fleet.client.post(
-        "/api/v1/announcements",
-        headers=fleet.op,
-        json={
-            "title": "Water off",
-            "text": {"zh": "6号楼停水", "en": "No water in building 6"},
-            "priority": "emergency",
-            "valid_from": started.isoformat(),
-            "targeting": {"groups": ["gates"]},
-        },
-    )
-    assert r.status_code == 201, r.text
+    text = {"zh": "6号楼停水", "en": "No water in building 6"}
+    post_emergency(fleet, "Water off", text, "gates", valid_from=started.isoformat())
     fleet.step()  # a pass right away: the screens have not beaten since, and need not have
     fleet.advance(seconds=3)
     version = fleet.client.get("/api/v1/device/emergency", headers=screens[0].headers).json()["version"]
