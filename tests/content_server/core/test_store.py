@@ -6,6 +6,7 @@ import asyncio
 import os
 import stat
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from content_server.core.store import MediaStore
@@ -23,7 +24,8 @@ def test_stored_files_are_readable_by_the_servers_group_and_nobody_else(tmp_path
     async def upload() -> AsyncIterator[bytes]:
         yield b"an uploaded picture"
 
-    staged = asyncio.run(store.stage_stream(upload(), 1000))
+    with ThreadPoolExecutor(1) as thread:  # its own event loop, whatever an earlier test left running here
+        staged = thread.submit(asyncio.run, store.stage_stream(upload(), 1000)).result()
     assert _mode(staged.path) == 0o600
     uploaded = staged.commit()
     thumbnail = store.path_for(store.put_bytes(b"a thumbnail"))
