@@ -354,7 +354,6 @@ class CachedGenerations:
         self._epoch = 0
         self._stamps: dict[str, int] = {}
         self._cursor: int | None = None  # every stamp up to this generation is in _stamps
-        self._newest = 0  # the newest stamp merged
         self._lock = threading.Lock()
 
     def current(self) -> Generations | None:
@@ -401,14 +400,6 @@ class CachedGenerations:
         for scope, generation in stamps:
             if generation > self._stamps.get(scope, 0):
                 self._stamps[scope] = generation
-            self._newest = max(self._newest, generation)
-
-    def newest(self) -> int | None:
-        """The newest generation this process knows of without a query (the view's, or a change
-        learnt since), or None when the view is stale. Rows read now are at least that new:
-        generations are handed out in commit order, and a change is learnt after its commit."""
-        current = self.current()
-        return None if current is None else max(current[0], self._newest)
 
     def invalidate(self) -> None:
         with self._lock:

@@ -131,6 +131,7 @@ class FleetResult:
     plays_sent: int
     plays_accepted: int
     plays_counted: int
+    plays_refused: dict[str, int]
     orders_created: int
     orders_paid: int
     orders_confirmed: int
@@ -172,6 +173,7 @@ class FleetResult:
             "plays_sent": self.plays_sent,
             "plays_accepted": self.plays_accepted,
             "plays_counted": self.plays_counted,
+            "plays_refused": self.plays_refused,
             "orders_created": self.orders_created,
             "orders_paid": self.orders_paid,
             "orders_confirmed": self.orders_confirmed,
@@ -261,6 +263,7 @@ class _Tally:
     samples: list[str] = field(default_factory=list)
     plays_sent: int = 0
     plays_accepted: int = 0
+    plays_refused: dict[str, int] = field(default_factory=dict)  # reason -> records
     orders_created: int = 0
     orders_paid: int = 0
 
@@ -498,7 +501,12 @@ class Fleet:
         )
         if r is None:
             return False
-        self.tally.plays_accepted += int(r.json()["accepted"])
+        reply = r.json()
+        # a record the server already had (a batch resent after an answer that never arrived) is
+        # acknowledged as a duplicate: once, as promised; the report's count checks it was kept once
+        self.tally.plays_accepted += int(reply["accepted"]) + int(reply.get("duplicates", 0))
+        for reason, n in (reply.get("refused_reasons") or {}).items():
+            self.tally.plays_refused[reason] = self.tally.plays_refused.get(reason, 0) + int(n)
         return True
 
     # --- kiosks -------------------------------------------------------------------------------
@@ -732,6 +740,7 @@ async def run_fleet(
         plays_sent=tally.plays_sent,
         plays_accepted=tally.plays_accepted,
         plays_counted=await asyncio.to_thread(counted_plays, stack, seeded.campaign_id) - plays_before,
+        plays_refused=dict(tally.plays_refused),
         orders_created=tally.orders_created,
         orders_paid=tally.orders_paid,
         orders_confirmed=await asyncio.to_thread(paid_orders, db_url, seeded.kiosk_ids) - paid_before,

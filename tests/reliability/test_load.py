@@ -39,7 +39,7 @@ def _assert_clean(result: FleetResult) -> None:
     assert result.errors == 0, (summary, result.error_samples)
     assert result.server_log_errors == result.server_log_warnings == 0, result.error_samples
     assert result.plays_sent > 0, summary
-    assert result.plays_sent == result.plays_accepted == result.plays_counted, summary
+    assert result.plays_sent == result.plays_accepted == result.plays_counted, (result.plays_refused, summary)
     assert result.orders_paid == result.orders_confirmed == result.orders_created, summary
 
 

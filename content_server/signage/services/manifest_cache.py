@@ -116,11 +116,8 @@ class ManifestCache:
     # ---- the normal route -------------------------------------------------------------------
 
     def get(self, session: Session, device: Device, now: dt.datetime, *, days: int) -> tuple[Manifest, bytes]:
-        """The device's manifest and its JSON; records (and commits) which version it was served.
-
-        The view of the stamps is read only when stale: trusted as long as the fast path trusts it."""
-        newest = self._view.newest()
-        generation = newest if newest is not None else self._view.read(session)[0]
+        """The device's manifest and its JSON; records (and commits) which version it was served."""
+        generation = self._view.read(session)[0]
         kinds = device_kinds(device)
         entry = self._entries.get(device.id)
         if entry is not None and entry.kinds == kinds and self._current(entry, now, generation):
