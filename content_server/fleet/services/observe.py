@@ -136,12 +136,17 @@ def _quiet_test(
 ) -> Callable[[DeviceFacts], bool] | None:
     """A cheap test that ``_device`` would observe ``d`` as quiet (None: no cheap test for ``kind``)."""
     if kind is RuleKind.OFFLINE:  # heard within both the "late" time and the rule's threshold
-        late_s = 2 * settings.fleet_heartbeat_every_s
-        heard_after = facts.now - dt.timedelta(seconds=min(late_s, 60 * float(params.get("minutes", 10))))
+        heard_after = facts.now - min(_offline_limits(params, settings))
         return lambda d: (d.last_seen_at or d.created_at) >= heard_after
     if kind is RuleKind.EMERGENCY:
         return lambda d: d.id not in facts.emergencies
     return None
+
+
+def _offline_limits(params: Mapping[str, float], settings: Settings) -> tuple[dt.timedelta, dt.timedelta]:
+    """(silent longer than this is "late": two heartbeats missed, the rule's threshold)."""
+    late = dt.timedelta(seconds=2 * settings.fleet_heartbeat_every_s)
+    return late, dt.timedelta(minutes=float(params.get("minutes", 10)))
 
 
 def _online(d: DeviceFacts, now: dt.datetime, settings: Settings) -> bool:
@@ -217,10 +222,10 @@ def _device(
     now = facts.now
     name = d.name or d.id
     if kind is RuleKind.OFFLINE:
-        threshold = dt.timedelta(minutes=float(params.get("minutes", 10)))
+        late_after, threshold = _offline_limits(params, settings)
         seen = d.last_seen_at or d.created_at
         silent = now - seen
-        late = silent > dt.timedelta(seconds=2 * settings.fleet_heartbeat_every_s)
+        late = silent > late_after
         failing = silent > threshold
         if not late and not failing:  # heard lately: nothing to say (most screens, every pass)
             return Observation(d.id, name, group)
