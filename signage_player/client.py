@@ -8,6 +8,8 @@ kiosk (whose own routes build on it); tests that do not test the wire use the fa
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import logging
 import os
 import time
@@ -190,7 +192,29 @@ class ServerClient:
         body = r.text[:200]
         if r.status_code in (401, 403):
             raise Unauthorized(r.status_code, r.url, body)
-        raise HttpStatusError(r.status_code, r.url, body)
+        wait = retry_after(r.headers.get("retry-after")) if r.status_code in (429, 503) else None
+        raise HttpStatusError(r.status_code, r.url, body, retry_after_s=wait)
+
+
+MAX_RETRY_AFTER_S = 3600.0  # a longer "come back later" is a misconfigured server: believe an hour
+
+
+def retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delay-seconds or an HTTP date, RFC 9110
+    10.2.3), within [0, an hour]; None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    wait = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
+    return min(max(0.0, wait), MAX_RETRY_AFTER_S)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -197,7 +197,7 @@ class CommandRunner(QObject):
                 raise
             except ClientError as exc:
                 log.debug("command poll: %s", exc)
-                stopping.wait(self._backoff.failed())
+                stopping.wait(self._backoff.failed(exc.retry_after_s))
                 continue
             self._backoff.succeeded()
             for cmd in found.commands:

@@ -54,15 +54,18 @@ API = "/api/v1"
 class ClientError(PlayerError):
     """The server could not be reached or answered wrongly."""
 
+    retry_after_s: float | None = None  # the server said when to ask again (503 or 429 ``Retry-After``)
+
 
 class NetworkError(ClientError):
     """Connection refused, timed out, reset."""
 
 
 class HttpStatusError(ClientError):
-    def __init__(self, status: int, url: str, body: str = "") -> None:
+    def __init__(self, status: int, url: str, body: str = "", retry_after_s: float | None = None) -> None:
         super().__init__(f"HTTP {status} from {url}: {body[:200]}")
         self.status = status
+        self.retry_after_s = retry_after_s
 
 
 class Unauthorized(HttpStatusError):
@@ -124,8 +127,17 @@ def backoff_delay(attempt: int, base_s: float, cap_s: float, rand: Callable[[], 
     return ceiling * rand()
 
 
+RETRY_AFTER_JITTER = 0.2  # a server's time to come back is stretched by up to this share, at random
+
+
 class Backoff:
-    """Retry pacing for one kind of request: ``failed()`` gives the next wait, ``succeeded()`` resets."""
+    """Retry pacing for one kind of request: ``failed()`` gives the next wait, ``succeeded()`` resets.
+
+    A server that says when to come back (``Retry-After``, e.g. while a district's screens all
+    start at once) is believed: the wait is its time, stretched by up to a fifth at random so
+    that screens told the same second spread out, and the backoff does not grow, since the
+    server answered. Without it, waits grow exponentially with full jitter up to ``cap_s``.
+    """
 
     def __init__(
         self, base_s: float = 2.0, cap_s: float = 300.0, rand: Callable[[], float] | None = None
@@ -134,7 +146,9 @@ class Backoff:
         self._rand = rand or random.random
         self.attempt = 0
 
-    def failed(self) -> float:
+    def failed(self, retry_after_s: float | None = None) -> float:
+        if retry_after_s is not None:
+            return min(self.cap_s, retry_after_s * (1 + RETRY_AFTER_JITTER * self._rand()))
         delay = backoff_delay(self.attempt, self.base_s, self.cap_s, self._rand)
         self.attempt += 1
         return max(delay, self.base_s / 2)
@@ -199,7 +213,9 @@ class FakeDeviceServer:
     What an operator does is a method (:meth:`claim`, :meth:`publish`, :meth:`set_emergency`,
     :meth:`request_screenshot`, :meth:`revoke`); what the devices sent is kept (``plays``,
     ``FakeScreen.heartbeats``, ``calls``). ``online = False`` makes every call fail like a network
-    that is down; :meth:`cut_downloads_after` drops connections mid-download.
+    that is down; ``busy_retry_after_s`` answers every device call 503 with that ``Retry-After``,
+    as the real server does while a district starts at once; :meth:`cut_downloads_after` drops
+    connections mid-download.
     """
 
     def __init__(self, clock: Clock | None = None, base_url: str = "http://signage.fake",
@@ -209,6 +225,7 @@ class FakeDeviceServer:
         self.server_public_key = server_public_key
         self.pairing_ttl_s = pairing_ttl_s
         self.online = True
+        self.busy_retry_after_s: float | None = None
         self.assets: dict[str, bytes] = {}
         self.plays: dict[uuid.UUID, PlayRecord] = {}
         self.calls: list[str] = []  # "manifest 200", "manifest 304", "download bytes=1000-", ...
@@ -465,6 +482,9 @@ class FakeDeviceServer:
 
     def _screen(self, key: str | None, what: str) -> FakeScreen:
         self._reachable(what)
+        if self.busy_retry_after_s is not None:
+            self.calls.append(f"{what} 503")
+            raise HttpStatusError(503, what, "busy", retry_after_s=self.busy_retry_after_s)
         screen = next((s for s in self.screens.values() if key is not None and s.device_key == key), None)
         if screen is None or screen.revoked:
             raise Unauthorized(401, what, "unknown or revoked device key")

@@ -46,7 +46,7 @@ class EmergencyWatch(QObject):
                 raise
             except ClientError as exc:
                 log.debug("emergency poll: %s", exc)
-                self.stopping.wait(self._backoff.failed())
+                self.stopping.wait(self._backoff.failed(exc.retry_after_s))
                 continue
             self._backoff.succeeded()
             if state.version != self.version:

@@ -27,6 +27,9 @@ from signage_player.view import DEFAULT_LANGS, SignageView
 
 log = logging.getLogger(__name__)
 
+BLANK_RETRY_CAP_S = 300.0  # a screen with no manifest yet asks at least this often (a busy server's
+# Retry-After stays under it: content_server/signage/device_lane.py MAX_RETRY_S plus the jitter)
+
 
 class Playback(QObject):
     manifest_live = Signal(object)  # Manifest, on the GUI thread
@@ -73,7 +76,9 @@ class Playback(QObject):
         except Unauthorized:
             raise
         except ClientError as exc:
-            delay = self._backoff.failed()
+            delay = self._backoff.failed(exc.retry_after_s)
+            if self.syncer.live is None:  # nothing to play yet: never wait long for a first manifest
+                delay = min(delay, BLANK_RETRY_CAP_S)
             self._retry_at = mono + delay
             self.syncer.status.note_error(str(exc))
             log.warning("sync failed (retry in %.0f s): %s", delay, exc)

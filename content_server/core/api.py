@@ -7,6 +7,7 @@ them (and validation errors, integrity conflicts, the unexpected) into ``{"detai
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,6 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from content_server.core.auth import RateLimited
 from content_server.core.errors import ServerError
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServerError)
     async def _server_error(_request: Request, exc: ServerError) -> JSONResponse:
         headers = {}
-        if isinstance(exc, RateLimited):
-            headers["Retry-After"] = str(int(exc.retry_after_s + 0.999))
+        if exc.retry_after_s is not None:  # whole seconds, never 0 (RFC 9110 delay-seconds)
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
         if exc.status_code == 401:
             headers["WWW-Authenticate"] = "Bearer"
         body: dict[str, object] = {"detail": str(exc)}

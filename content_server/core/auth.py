@@ -43,6 +43,7 @@ class RateLimited(AuthError):
     """Too many recent failures: try again after ``retry_after_s`` (the answer was not checked)."""
 
     status_code = 429
+    retry_after_s: float
 
     def __init__(self, retry_after_s: float) -> None:
         super().__init__("too many failed log-ins; try again later")

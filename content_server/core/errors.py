@@ -16,6 +16,7 @@ class ServerError(Exception):
     """
 
     status_code = 400
+    retry_after_s: float | None = None  # sent as ``Retry-After``: when the same request may succeed
     texts: dict[str, str] | None = None
     details: dict[str, object] | None = None  # structured facts for the caller (what conflicts)
 
@@ -60,3 +61,16 @@ class StorageFull(ServerError):
     """The server's disk is full: nothing was stored; the same request can be retried later."""
 
     status_code = 507
+
+
+class Busy(ServerError):
+    """Too much work queued right now (a fleet starting at once): nothing was done; the same request
+    succeeds after ``retry_after_s``, which the server spreads so that the callers do not return
+    together."""
+
+    status_code = 503
+    retry_after_s: float
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__("the server is busy; try again after the time in Retry-After")
+        self.retry_after_s = retry_after_s

@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         description="Heartbeats that change nothing are kept in memory and written at most this many seconds "
         "later (a change is written before the reply).",
     )
+    device_queue_s: float = Field(
+        10.0,
+        gt=0,
+        le=60,
+        description="The longest queue a screen's request joins for the screens' worker threads; past it "
+        "(a district starting at once) the screen is answered 503 with its own Retry-After slot.",
+    )
     shutdown_grace_s: int = Field(
         5, ge=0, le=120, description="On SIGTERM, how long open requests may still run before they are cut."
     )

@@ -41,7 +41,10 @@ def prepare(app: ContentServer) -> None:
     app.state.device_keys = DeviceKeys(generations, targeted=targeted)
     app.state.manifests = ManifestCache(generations, app.state.counters.add, targeted=targeted)
     app.state.emergency = emergency
-    app.state.device_lane = DeviceLane()  # the screens' blocking work, apart from everyone else's
+    # the screens' blocking work, apart from everyone else's
+    lane = DeviceLane(max_wait_s=settings.device_queue_s, count=app.state.counters.add)
+    app.state.device_lane = lane
+    app.state.counters.gauge("device_lane_waiting", lambda: lane.waiting)
     app.state.update_hook = None  # the updates feature answers heartbeats' update reports (app.py)
     # what proof of play and screenshots are judged by (proof_of_play.py, screenshots.py)
     app.state.play_policy = PlayPolicy(offline_window=dt.timedelta(days=settings.manifest_days))

@@ -85,6 +85,10 @@ class FleetConfig:
     pay_wait_s: float = 30.0  # longest a kiosk waits for "paid" before calling it an error
     timeout_s: float = 30.0
     seed: int = 1
+    # every screen's first call within this many seconds of the start (a power cut's end, a
+    # server upgrade); None: spread over one interval, as a running fleet's calls are
+    cold_start_s: float | None = None
+    retry_after_jitter: float = 0.2  # a screen told to come back stretches the time by up to this share
 
     @property
     def screen_rps(self) -> float:
@@ -139,6 +143,9 @@ class FleetResult:
     server_log_warnings: int
     cpu_s: dict[str, float]  # CPU seconds during the run: driver, servers, postgres, nginx
     error_samples: tuple[str, ...] = ()
+    told_to_wait: dict[str, int] = field(default_factory=dict)  # endpoint -> 503s with Retry-After
+    first_manifest_s: tuple[float, ...] = ()  # per screen that got one: seconds from the start
+    screens_without_manifest: int = 0  # screens that never got a first manifest in the run
 
     @property
     def ok(self) -> bool:
@@ -180,11 +187,19 @@ class FleetResult:
             "server_log_errors": self.server_log_errors,
             "server_log_warnings": self.server_log_warnings,
             "cpu_s": {who: round(s, 2) for who, s in self.cpu_s.items()},
+            "told_to_wait": self.told_to_wait,
+            "first_manifest_s_p50": _quantile(self.first_manifest_s, 0.5),
+            "first_manifest_s_max": round(max(self.first_manifest_s), 1) if self.first_manifest_s else None,
+            "screens_without_manifest": self.screens_without_manifest,
             **per_request,
             "driver_cores": round(self.cpu_s.get("driver", 0.0) / self.elapsed_s, 3)
             if self.elapsed_s
             else 0.0,
         }
+
+
+def _quantile(values: tuple[float, ...], q: float) -> float | None:
+    return round(sorted(values)[min(len(values) - 1, int(q * len(values)))], 1) if values else None
 
 
 def _stats_json(stats: dict[str, EndpointStats]) -> dict[str, dict[str, float]]:
@@ -261,6 +276,8 @@ class _Tally:
     requests: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     errors: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     samples: list[str] = field(default_factory=list)
+    told_to_wait: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    first_manifest_s: list[float] = field(default_factory=list)
     plays_sent: int = 0
     plays_accepted: int = 0
     plays_refused: dict[str, int] = field(default_factory=dict)  # reason -> records
@@ -285,8 +302,10 @@ class _Tally:
         ok: tuple[int, ...] = (200,),
         headers: dict[str, str] | None = None,
         json_body: Any = None,
+        on_busy: Callable[[float], None] | None = None,
     ) -> Reply | None:
-        """One request; a transport error or an unexpected status is an error (None)."""
+        """One request; a transport error or an unexpected status is an error (None). With
+        ``on_busy``, a 503 with ``Retry-After`` is no error: it is counted and handed the wait."""
         self.requests[endpoint] += 1
         t0 = time.perf_counter()
         try:
@@ -296,6 +315,11 @@ class _Tally:
             self.error(endpoint, str(exc), t0)
             return None
         self.latencies[endpoint].append((t0 - self.t0, time.perf_counter() - t0))
+        wait = r.headers.get("retry-after")
+        if on_busy is not None and r.status_code == 503 and wait is not None and wait.isdigit():
+            self.told_to_wait[endpoint] += 1
+            on_busy(float(wait))
+            return None
         if r.status_code not in ok:
             self.error(endpoint, f"HTTP {r.status_code}: {r.text[:200]}", t0)
             return None
@@ -328,6 +352,11 @@ class _Screen:
     etag: str | None = None
     outbox: list[dict[str, Any]] = field(default_factory=list)  # the batch not yet acknowledged
     played_until: dt.datetime | None = None  # plays follow a served manifest, one after another
+    told_wait_s: float | None = None  # the server's Retry-After for the call just made
+    has_manifest: bool = False
+
+    def told_to_wait(self, seconds: float) -> None:
+        self.told_wait_s = seconds
 
     @property
     def headers(self) -> dict[str, str]:
@@ -402,8 +431,8 @@ class Fleet:
         loop = asyncio.get_running_loop()
         now = loop.time()  # first calls spread over one interval, as a real fleet's are
         due = {
-            "manifest": now + rng.uniform(0, cfg.manifest_every_s),
-            "heartbeat": now + rng.uniform(0, cfg.heartbeat_every_s),
+            "manifest": now + rng.uniform(0, cfg.cold_start_s or cfg.manifest_every_s),
+            "heartbeat": now + rng.uniform(0, cfg.cold_start_s or cfg.heartbeat_every_s),
             "plays": now + rng.uniform(0, cfg.plays_every_s),
         }
         every = {
@@ -426,7 +455,11 @@ class Fleet:
                 break
             await asyncio.sleep(max(0.0, at - loop.time()))
             await calls[what](screen)
-            due[what] = loop.time() + _jitter(rng, every[what])
+            if screen.told_wait_s is not None:  # as the player does (signage_player Backoff)
+                wait, screen.told_wait_s = screen.told_wait_s, None
+                due[what] = loop.time() + wait * (1 + cfg.retry_after_jitter * rng.random())
+            else:
+                due[what] = loop.time() + _jitter(rng, every[what])
         for _ in range(3):  # what is still in the outbox after the run: a few more tries
             if not screen.outbox or await self._send_plays(screen):
                 break
@@ -436,8 +469,14 @@ class Fleet:
 
     async def manifest(self, screen: _Screen) -> Reply | None:
         h = {**screen.headers, "If-None-Match": screen.etag} if screen.etag else screen.headers
-        r = await self.tally.call(screen.conn, "manifest", "GET", API + "/device/manifest", (200, 304), h)
+        tally, target = self.tally, API + "/device/manifest"
+        r = await tally.call(
+            screen.conn, "manifest", "GET", target, (200, 304), h, on_busy=screen.told_to_wait
+        )
         if r is not None:
+            if not screen.has_manifest:
+                screen.has_manifest = True
+                tally.first_manifest_s.append(time.perf_counter() - tally.t0)
             screen.etag = r.headers.get("etag") or screen.etag
             if screen.played_until is None:
                 screen.played_until = dt.datetime.now(dt.UTC)
@@ -460,6 +499,7 @@ class Fleet:
             API + "/device/heartbeat",
             headers=screen.headers,
             json_body=beat,
+            on_busy=screen.told_to_wait,
         )
 
     async def plays(self, screen: _Screen) -> bool:
@@ -498,6 +538,7 @@ class Fleet:
             API + "/device/plays",
             headers=screen.headers,
             json_body={"records": screen.outbox},
+            on_busy=screen.told_to_wait,
         )
         if r is None:
             return False
@@ -748,6 +789,9 @@ async def run_fleet(
         server_log_warnings=len(log_warnings),
         cpu_s=used,
         error_samples=tuple(tally.samples + log_errors[:10] + log_warnings[:10]),
+        told_to_wait=dict(tally.told_to_wait),
+        first_manifest_s=tuple(round(s, 2) for s in tally.first_manifest_s),
+        screens_without_manifest=sum(1 for s in fleet.screens[:screens] if not s.has_manifest),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import threading
 from collections.abc import Iterator
@@ -11,8 +12,8 @@ from typing import ClassVar
 import pytest
 
 from schedules.model import LIVE_KINDS
-from signage_player.client import ServerClient
-from signage_player.device_api import Backoff, BadResponse, NetworkError, backoff_delay
+from signage_player.client import ServerClient, retry_after
+from signage_player.device_api import Backoff, BadResponse, HttpStatusError, NetworkError, backoff_delay
 
 
 def test_backoff_grows_to_the_cap_with_full_jitter() -> None:
@@ -82,3 +83,62 @@ def test_the_manifest_request_names_the_optional_kinds_the_player_plays(other_ho
         "/api/v1/device/manifest?kinds=stream,web",
         "/api/v1/device/manifest",
     ]
+
+
+def test_a_servers_retry_after_is_the_wait_spread_by_a_fifth_and_does_not_grow_the_backoff() -> None:
+    top, bottom = (
+        Backoff(base_s=2, cap_s=600, rand=lambda: 1.0),
+        Backoff(base_s=2, cap_s=600, rand=lambda: 0.0),
+    )
+    assert top.failed(100) == pytest.approx(120) and bottom.failed(100) == 100
+    assert top.failed() == 2  # the server answered: the exponential backoff starts from the bottom
+    assert top.failed(10_000) == 600  # never past the cap
+
+
+def test_retry_after_reads_seconds_and_http_dates_and_ignores_nonsense() -> None:
+    now = dt.datetime(2026, 12, 7, 8, 0, tzinfo=dt.UTC)
+    assert retry_after("120") == 120
+    assert retry_after(" 7 ") == 7
+    assert retry_after("Mon, 07 Dec 2026 08:01:30 GMT", now) == 90
+    assert retry_after("Mon, 07 Dec 2026 07:00:00 GMT", now) == 0  # a date gone by: ask now
+    assert retry_after("99999999") == 3600  # an hour at most
+    for nonsense in (None, "", "soon", "-5", "1.5", "Mon, 07 Dec 2026 08:01:30"):
+        assert retry_after(nonsense, now) is None, nonsense
+
+
+class _Busy(http.server.BaseHTTPRequestHandler):
+    retry_after: ClassVar[str | None] = "42"
+    status: ClassVar[int] = 503
+
+    def do_GET(self) -> None:
+        body = b'{"detail": "the server is busy"}'
+        self.send_response(self.status)
+        if self.retry_after is not None:
+            self.send_header("Retry-After", self.retry_after)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_client_carries_the_servers_retry_after_on_503_and_429_only() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = ServerClient(f"http://127.0.0.1:{server.server_address[1]}", device_key="k")
+    try:
+        for status, header, expected in (
+            (503, "42", 42.0),
+            (429, "5", 5.0),
+            (503, None, None),
+            (500, "42", None),
+        ):
+            _Busy.status, _Busy.retry_after = status, header
+            with pytest.raises(HttpStatusError) as refused:
+                client.manifest()
+            assert refused.value.status == status and refused.value.retry_after_s == expected
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()

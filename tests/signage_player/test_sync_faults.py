@@ -191,3 +191,41 @@ def test_a_week_offline_keeps_dayparts_and_caps_counted_from_what_played(
     assert len(per_hour) == 7, per_hour  # every day of the week, offline
     assert all(1 <= n <= 4 for n in per_hour.values()), per_hour  # the cap holds
     assert len(plays) > 7 * 2 * 3600 / 30  # the rest of the two hours was filled, never empty
+
+
+def test_a_blank_screen_told_to_come_back_asks_again_when_told_and_within_five_minutes(
+    media_dir: Path, tmp_path: Path
+) -> None:
+    """A district starting at once: the server answers 503 with ``Retry-After``. The screen asks
+    again at that time (spread by up to a fifth), not earlier and not after it gives up; a server
+    asking for longer than five minutes is not obeyed by a screen that has nothing to show."""
+    clock = MovableClock(T0)
+    fake = FakeDeviceServer(clock)
+    data = tmp_path / "data"
+    screen = fake_paired(data, fake)
+    img, ref = asset_item("img", ItemKind.IMAGE, media_dir / "landscape.png", duration_s=10)
+    fake.publish(screen.device_id, manifest([(img, ref)], version="v-cold"),
+                 {ref.sha256: (media_dir / "landscape.png").read_bytes()})
+    app = build_player(fake_settings(data), FakeMediaBackend(), clock, api=fake.client())
+    playback = app.playback
+    try:
+        fake.busy_retry_after_s = 100
+        playback.sync_job()
+        assert fake.calls == ["manifest 503"]
+        clock.advance(99)
+        playback.sync_job()
+        assert fake.calls == ["manifest 503"], "asked again before the server's time"
+        clock.advance(21)  # 120 s: the time told, stretched by at most a fifth
+        playback.sync_job()
+        assert fake.calls == ["manifest 503"] * 2, "kept waiting past the time told"
+
+        fake.busy_retry_after_s = 3600  # a server asking too much of a blank screen
+        clock.advance(300)
+        playback.sync_job()
+        fake.busy_retry_after_s = None
+        clock.advance(300)
+        playback.sync_job()
+        assert fake.calls[-1] == "download" and playback.syncer.live is not None
+        assert playback.syncer.live.version == "v-cold"
+    finally:
+        app.shutdown()
