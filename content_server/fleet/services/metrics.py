@@ -41,6 +41,7 @@ COUNTERS = {
     "manifest_304_memory": "Unchanged manifest polls answered from memory (the fast path).",
     "catalogue_builds": "Kiosk service catalogues built (after a change to the catalogue or a slot's start).",
     "catalogue_304_memory": "Unchanged kiosk catalogue polls answered from memory.",
+    "device_lane_busy": "Screens' requests answered 503 with Retry-After (their queue was full).",
     "deliveries_sent": "Outbound messages delivered (alerts, webhooks, payment notifications).",
     "delivery_failures": "Failed attempts to deliver an outbound message.",
 }
@@ -118,6 +119,11 @@ class _DatabaseCollector(Collector):
         )
         waiting.add_metric([], gauges.get("emergency_polls_waiting", 0.0))
         yield waiting
+        lane = GaugeMetricFamily(
+            "signage_device_lane_waiting", "Screens' requests queued for their worker threads, all processes."
+        )
+        lane.add_metric([], gauges.get("device_lane_waiting", 0.0))
+        yield lane
 
         by_state, notifications = orders.counts(s)
         order_gauge = GaugeMetricFamily("signage_kiosk_orders", "Kiosk orders by state.", labels=["state"])

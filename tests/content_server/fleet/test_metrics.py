@@ -101,6 +101,7 @@ def test_two_processes_report_the_same_district_numbers(
         return (
             found.get(("signage_device_polls_total", ())) == 8
             and found.get(("signage_emergency_polls_waiting", ())) == 1
+            and found.get(("signage_device_lane_waiting", ())) == 0  # the screens' queue, reported
         )
 
     eventually(lambda: settled(b), timeout_s=20, what="B reporting A's polls and A's waiting long-poll")
