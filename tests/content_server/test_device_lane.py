@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import anyio
@@ -67,11 +68,31 @@ class _Clock:
         return self.t
 
 
+async def _sent_away(lane: DeviceLane, threads: int, tries: int, work: Callable[[], object]) -> list[float]:
+    """With every thread held and the always-joined queue full, the ``Retry-After`` of each try
+    to have ``work`` done."""
+    queued = threads * ALWAYS_QUEUED
+    release = threading.Event()
+    retries: list[float] = []
+    async with anyio.create_task_group() as tg:
+        for _ in range(threads + queued):
+            tg.start_soon(lane.run, release.wait)
+        while lane.waiting < queued:
+            await anyio.sleep(0.001)
+        try:
+            for _ in range(tries):
+                with pytest.raises(Busy) as sent_away:
+                    await lane.run(work)
+                retries.append(sent_away.value.retry_after_s)
+        finally:
+            release.set()
+    return retries
+
+
 def test_a_long_queue_sends_screens_away_with_slots_spaced_at_the_lanes_pace() -> None:
     clock = _Clock(100.0)
     counted: list[str] = []
     lane = DeviceLane(threads=2, max_wait_s=1.0, clock=clock, count=counted.append)
-    queued = 2 * ALWAYS_QUEUED
     ran: list[int] = []
 
     async def main() -> list[float]:
@@ -79,19 +100,8 @@ def test_a_long_queue_sends_screens_away_with_slots_spaced_at_the_lanes_pace() -
             await lane.run(ran.append, i)
         clock.t = 102.0
         assert lane.pace() == 5.0
-        release = threading.Event()
-        retries: list[float] = []
-        async with anyio.create_task_group() as tg:
-            for _ in range(2 + queued):
-                tg.start_soon(lane.run, release.wait)
-            while lane.waiting < queued:
-                await anyio.sleep(0.001)
-            for i in range(3):  # 9 ahead at 5 a second is 1.8 s, over the 1 s worth joining
-                with pytest.raises(Busy) as sent_away:
-                    await lane.run(ran.append, 100 + i)
-                retries.append(sent_away.value.retry_after_s)
-            release.set()
-        return retries
+        # 9 ahead at 5 a second is 1.8 s, over the 1 s worth joining
+        return await _sent_away(lane, 2, 3, lambda: ran.append(-1))
 
     retries = anyio.run(main)
     # the first comes back when the 8 queued are done (8 / 5 a second), the next ones a pace apart
@@ -102,25 +112,8 @@ def test_a_long_queue_sends_screens_away_with_slots_spaced_at_the_lanes_pace() -
 
 
 def test_with_no_pace_known_a_full_queue_sends_away_for_its_wait_and_slots_stop_at_the_cap() -> None:
-    clock = _Clock(0.0)
-    lane = DeviceLane(threads=1, max_wait_s=5.0, clock=clock)
-
-    async def main() -> list[float]:
-        release = threading.Event()
-        retries: list[float] = []
-        async with anyio.create_task_group() as tg:
-            for _ in range(1 + ALWAYS_QUEUED):
-                tg.start_soon(lane.run, release.wait)
-            while lane.waiting < ALWAYS_QUEUED:
-                await anyio.sleep(0.001)
-            for _ in range(500):
-                with pytest.raises(Busy) as sent_away:
-                    await lane.run(time.sleep, 0)
-                retries.append(sent_away.value.retry_after_s)
-            release.set()
-        return retries
-
-    retries = anyio.run(main)
+    lane = DeviceLane(threads=1, max_wait_s=5.0, clock=_Clock(0.0))
+    retries = anyio.run(_sent_away, lane, 1, 500, lambda: None)
     assert retries[0] == pytest.approx(5.0)  # the whole max wait: nothing says the queue moves
     assert retries == sorted(retries) and retries[1] > retries[0]  # each one later than the last
     assert max(retries) == MAX_RETRY_S  # never further than the cap, however many were sent away
