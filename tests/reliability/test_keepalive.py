@@ -66,6 +66,23 @@ def upstream_connections(app_port: int) -> set[int]:
     return out
 
 
+async def settled_connections(app_port: int, quiet_s: float = 0.3, timeout_s: float = 3.0) -> set[int]:
+    """nginx's connections to the app once they stop changing: nginx puts an upstream connection
+    back in its pool, or closes a surplus one, just after the client has its answer, and on a
+    loaded machine "just after" can be a good part of a second (a loaded run read the set too
+    early and took nginx's own late changes for the app closing connections)."""
+    seen, since = upstream_connections(app_port), time.monotonic()
+    deadline = since + timeout_s
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        now = upstream_connections(app_port)
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+    return seen
+
+
 @dataclass
 class Bursts:
     """What the bursts saw: failed requests, and nginx's connections to the app around each gap."""
@@ -108,12 +125,15 @@ async def bursts(front: str, app_port: int, device_key: str, gaps: tuple[float, 
 
     try:
         after_burst: set[int] = set()
+        settling = 0.0
         for gap in (0.0, *gaps):
-            await asyncio.sleep(gap)  # the idle spell under test
+            await asyncio.sleep(max(0.0, gap - settling))  # the idle spell under test
             if gap:
                 seen.gaps.append((gap, after_burst, upstream_connections(app_port)))
             await asyncio.gather(*(lane(c, i) for i, c in enumerate(conns)))
-            after_burst = upstream_connections(app_port)
+            last_answer = time.monotonic()
+            after_burst = await settled_connections(app_port)
+            settling = time.monotonic() - last_answer
     finally:
         for c in conns:
             c.close()
