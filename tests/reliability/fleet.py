@@ -339,6 +339,11 @@ class _Tally:
         return out
 
 
+def _keep_interval(_retry_after_s: float) -> None:
+    """A heartbeat or a play batch told to come back: the player tries again at its own interval
+    (the outbox keeps the plays); only the manifest poll waits for the server's time."""
+
+
 def _jitter(rng: random.Random, every_s: float) -> float:
     return every_s * rng.uniform(0.8, 1.2)
 
@@ -499,7 +504,7 @@ class Fleet:
             API + "/device/heartbeat",
             headers=screen.headers,
             json_body=beat,
-            on_busy=screen.told_to_wait,
+            on_busy=_keep_interval,
         )
 
     async def plays(self, screen: _Screen) -> bool:
@@ -538,7 +543,7 @@ class Fleet:
             API + "/device/plays",
             headers=screen.headers,
             json_body={"records": screen.outbox},
-            on_busy=screen.told_to_wait,
+            on_busy=_keep_interval,
         )
         if r is None:
             return False
