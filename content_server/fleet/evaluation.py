@@ -221,11 +221,16 @@ def evaluate(
             states[subject] = replace(st, incident=by_group[st.group])
             touched.add(by_group[st.group])
 
-    # each open incident: members, notices
+    # each open incident: members, notices (members gathered in one sorted pass: an outage has
+    # thousands of subjects in tens of incidents)
     notices: list[Notice] = []
     result_incidents: list[IncidentState] = []
+    in_incident: dict[str, list[SubjectState]] = {}
+    for _, s in sorted(states.items()):
+        if s.incident is not None:
+            in_incident.setdefault(s.incident, []).append(s)
     for incident in sorted(open_incidents.values(), key=lambda i: (i.opened_at, i.id)):
-        members = tuple(_member(s) for _, s in sorted(states.items()) if s.incident == incident.id)
+        members = tuple(_member(s) for s in in_incident.get(incident.id, ()))
         firing = [m for m in members if not m.late]
         flapping = any(len(states[m.subject].fires) >= rule.flap_count for m in members)
         updated = replace(incident, members=members, flapping=flapping)
