@@ -23,7 +23,11 @@ code otherwise, so the comparison isolates the design) for ``speedup``. The last
     {"bench": "change_storm", "screens": N, "groups": G, "changes": C, "poll_p99_ms": P,
      "rebuilds_per_change": R, "screens_affected_per_change": A, "shared_builds_per_change": B,
      "untouched_polls": U, "untouched_200s": 0, "memory_304s": M, "server_cpu_s_per_min": S,
-     "day_change": {...}, "old": {...}, "speedup": X}
+     "day_change": {...}, "old": {...}, "speedup": X, "errors": E, "told_to_wait": W}
+
+``told_to_wait`` counts polls answered 503 with ``Retry-After`` (the screens' queue was full,
+``content_server/signage/device_lane.py``); they are not errors, and a first fetch comes back
+when told, as the player does.
 
 Usage: ``.venv/bin/python bench/change_storm.py [--screens 10000] [--groups 200] [--seconds 300]``
 (``--no-old`` skips the comparison run).
@@ -201,6 +205,7 @@ class Storm:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
+    told_to_wait: int = 0  # 503 with Retry-After (the screens' queue was full): no error, asked later
     changed_at: dict[str, float] = field(default_factory=dict)  # group -> last change (monotonic)
     untouched_polls: int = 0
     untouched_200s: int = 0
@@ -210,7 +215,8 @@ class Storm:
         self.etags = [None] * len(self.seeded.keys)
         self.conns = [Connection(self.base, 60.0) for _ in range(CONNECTIONS)]
 
-    async def poll(self, i: int, since: float) -> None:
+    async def poll(self, i: int, since: float) -> float | None:
+        """One poll; the server's ``Retry-After`` when it sent the screen away, else None."""
         headers = {"Authorization": f"Bearer {self.seeded.keys[i]}"}
         if self.etags[i]:
             headers["If-None-Match"] = self.etags[i] or ""
@@ -219,11 +225,15 @@ class Storm:
             r = await self.conns[i % CONNECTIONS].request("GET", MANIFEST, headers)
         except ClientError:
             self.errors += 1
-            return
+            return None
         took = time.perf_counter() - t0
+        wait = r.headers.get("retry-after")
+        if r.status_code == 503 and wait is not None and wait.isdigit():
+            self.told_to_wait += 1
+            return float(wait)
         if r.status_code not in (200, 304):
             self.errors += 1
-            return
+            return None
         if r.status_code == 200:
             self.etags[i] = r.headers.get("etag")
         if self.record:
@@ -234,6 +244,12 @@ class Storm:
             if self.changed_at.get(self.seeded.groups[i], -1e9) < since - 2.0:
                 self.untouched_polls += 1
                 self.untouched_200s += r.status_code == 200
+        return None
+
+    async def first_fetch(self, i: int) -> None:
+        """A screen's first manifest, coming back when the server says (as the player does)."""
+        while (wait := await self.poll(i, 0.0)) is not None:
+            await asyncio.sleep(wait)
 
     async def first_fetches(self, rate: float) -> None:
         loop = asyncio.get_running_loop()
@@ -241,7 +257,7 @@ class Storm:
         pending = []
         for i in range(len(self.seeded.keys)):
             await asyncio.sleep(max(0.0, t0 + i / rate - loop.time()))
-            pending.append(asyncio.create_task(self.poll(i, 0.0)))
+            pending.append(asyncio.create_task(self.first_fetch(i)))
         await asyncio.gather(*pending)
 
     async def screens(self, seconds: float) -> None:
@@ -358,6 +374,7 @@ def run_storm(data_dir: Path, seeded: Seeded, args: argparse.Namespace, *, targe
                 "changes": changes,
                 "polls": sum(day_polls.values()),
                 "errors": storm.errors,
+                "told_to_wait": storm.told_to_wait,
                 "poll_p99_ms": _p99(storm.latencies),
                 "poll_p50_ms": round(1000 * statistics.median(storm.latencies), 1)
                 if storm.latencies

@@ -22,6 +22,7 @@ import pytest
 from content_server.core.errors import Busy
 from content_server.signage.device_lane import ALWAYS_QUEUED, MAX_RETRY_S, THREADS, DeviceLane
 from tests.fixtures.server import AppClient, pair_device
+from tests.reliability.fleet import run_in_own_loop  # pytest's thread may run Playwright's loop
 
 ANSWER_S = 10.0  # a request that needed a screens' thread would never answer while they are held
 
@@ -103,7 +104,7 @@ def test_a_long_queue_sends_screens_away_with_slots_spaced_at_the_lanes_pace() -
         # 9 ahead at 5 a second is 1.8 s, over the 1 s worth joining
         return await _sent_away(lane, 2, 3, lambda: ran.append(-1))
 
-    retries = anyio.run(main)
+    retries: list[float] = run_in_own_loop(main)
     # the first comes back when the 8 queued are done (8 / 5 a second), the next ones a pace apart
     assert retries == pytest.approx([1.6, 1.8, 2.0])
     assert ran == list(range(10)), "nothing was done for a screen sent away"
@@ -113,7 +114,7 @@ def test_a_long_queue_sends_screens_away_with_slots_spaced_at_the_lanes_pace() -
 
 def test_with_no_pace_known_a_full_queue_sends_away_for_its_wait_and_slots_stop_at_the_cap() -> None:
     lane = DeviceLane(threads=1, max_wait_s=5.0, clock=_Clock(0.0))
-    retries = anyio.run(_sent_away, lane, 1, 500, lambda: None)
+    retries: list[float] = run_in_own_loop(lambda: _sent_away(lane, 1, 500, lambda: None))
     assert retries[0] == pytest.approx(5.0)  # the whole max wait: nothing says the queue moves
     assert retries == sorted(retries) and retries[1] > retries[0]  # each one later than the last
     assert max(retries) == MAX_RETRY_S  # never further than the cap, however many were sent away
