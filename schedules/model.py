@@ -10,9 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+
+
+def _sorted(values: frozenset[Any]) -> list[Any]:
+    return sorted(values)
+
+
+# a set goes out as a sorted list: its own order depends on how it was built, so the same set
+# could give other JSON (a third of screens re-serialised differently after a round trip)
+SORTED = PlainSerializer(_sorted, when_used="json")
 
 
 class _Frozen(BaseModel):
@@ -98,8 +108,8 @@ class Screen(_Frozen):
     orientation: Orientation = Orientation.LANDSCAPE
     width: int = 1920
     height: int = 1080
-    groups: frozenset[str] = frozenset()
-    tags: frozenset[str] = frozenset()  # "key:value", e.g. "building:3", "floor:B1"
+    groups: Annotated[frozenset[str], SORTED] = frozenset()
+    tags: Annotated[frozenset[str], SORTED] = frozenset()  # "key:value", e.g. "building:3", "floor:B1"
     timezone: str = "Asia/Shanghai"
     hours: OperatingHours = OperatingHours()
 
@@ -126,8 +136,8 @@ class ContentItem(_Frozen):
     asset_sha256: str | None = None  # image/video bytes in the content-addressed store
     text: dict[str, str] = Field(default_factory=dict)  # lang -> text, for TEXT items/tickers
     title: str = ""
-    screen_classes: frozenset[ScreenClass] = frozenset(ScreenClass)
-    orientations: frozenset[Orientation] = frozenset(Orientation)
+    screen_classes: Annotated[frozenset[ScreenClass], SORTED] = frozenset(ScreenClass)
+    orientations: Annotated[frozenset[Orientation], SORTED] = frozenset(Orientation)
     url: str | None = Field(None, max_length=2000, exclude_if=lambda v: v is None)  # WEB, STREAM
     allowed_hosts: tuple[str, ...] = Field((), max_length=20, exclude_if=lambda v: not v)  # WEB
     load_timeout_s: float | None = Field(None, gt=0, le=120, exclude_if=lambda v: v is None)  # WEB
@@ -142,16 +152,16 @@ class ContentItem(_Frozen):
 class Targeting(_Frozen):
     """Which screens. Empty sets mean "any"; all given criteria must hold."""
 
-    screen_classes: frozenset[ScreenClass] = frozenset()
-    groups: frozenset[str] = frozenset()  # screen in any of these groups
-    screen_ids: frozenset[str] = frozenset()
+    screen_classes: Annotated[frozenset[ScreenClass], SORTED] = frozenset()
+    groups: Annotated[frozenset[str], SORTED] = frozenset()  # screen in any of these groups
+    screen_ids: Annotated[frozenset[str], SORTED] = frozenset()
     tag_expr: str | None = None  # e.g. "building:3 AND NOT floor:B1"
 
 
 class Daypart(_Frozen):
     """Local weekdays (0 = Monday) and a wall-clock range, e.g. weekdays 07:00-09:00."""
 
-    weekdays: frozenset[int] = frozenset(range(7))
+    weekdays: Annotated[frozenset[int], SORTED] = frozenset(range(7))
     start: dt.time
     end: dt.time  # 00:00 means end of day
 
