@@ -66,6 +66,7 @@ from content_server.core.store import MediaStore  # noqa: E402
 from content_server.signage.models import AnnouncementRow, CampaignRow  # noqa: E402
 from content_server.signage.services import manifest  # noqa: E402
 from schedules.clock import MovableClock, SystemClock  # noqa: E402
+from signage_player.client import retry_after  # noqa: E402  (the player's reading of it)
 from tests.fixtures.seeding import Picture, add_grouped_screens, add_signage  # noqa: E402
 from tests.fixtures.server import free_port  # noqa: E402
 from tests.reliability import cpu  # noqa: E402
@@ -227,10 +228,10 @@ class Storm:
             self.errors += 1
             return None
         took = time.perf_counter() - t0
-        wait = r.headers.get("retry-after")
-        if r.status_code == 503 and wait is not None and wait.isdigit():
+        wait = retry_after(r.headers.get("retry-after")) if r.status_code == 503 else None
+        if wait is not None:
             self.told_to_wait += 1
-            return float(wait)
+            return wait
         if r.status_code not in (200, 304):
             self.errors += 1
             return None

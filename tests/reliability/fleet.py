@@ -50,6 +50,7 @@ from content_server.core.store import MediaStore
 from content_server.kiosk.models import OrderRow, ServiceRow
 from content_server.signage.services.catalogue import media_item_id
 from signage_demo.kiosk_catalogue import seed_demo_catalogue
+from signage_player.client import retry_after  # the player's reading of it
 from tests.fixtures.seeding import Picture, add_devices, add_open_slot, add_signage
 from tests.reliability import cpu
 from tests.reliability.http1 import ClientError, Connection, Reply
@@ -315,10 +316,10 @@ class _Tally:
             self.error(endpoint, str(exc), t0)
             return None
         self.latencies[endpoint].append((t0 - self.t0, time.perf_counter() - t0))
-        wait = r.headers.get("retry-after")
-        if on_busy is not None and r.status_code == 503 and wait is not None and wait.isdigit():
+        wait = retry_after(r.headers.get("retry-after")) if r.status_code == 503 else None
+        if on_busy is not None and wait is not None:
             self.told_to_wait[endpoint] += 1
-            on_busy(float(wait))
+            on_busy(wait)
             return None
         if r.status_code not in ok:
             self.error(endpoint, f"HTTP {r.status_code}: {r.text[:200]}", t0)
