@@ -165,14 +165,22 @@ class Loop:
 
     def _trim(self, plays: list[list[Entry]], k: int) -> None:
         """Drop spots until ads fit the capacity, always from the campaign furthest ahead of its
-        booking (keeping at least the rounded-down booking while that suffices)."""
+        booking (keeping at least the rounded-down booking while that suffices).
+
+        A spot is only taken from a campaign whose spots in this loop last longer than its
+        booked time in the loop: it then stays within one slot of its booking. While ads exceed
+        the capacity such a campaign exists, because the bookings fit the capacity together.
+        """
         time = sum(e.duration for run in plays for e in run)
-        for keep_floor in (True, False):
+        booked = [p.rate * p.mean_duration for p in self.ads]
+        for keep_floor, over_only in ((True, True), (False, True), (False, False)):
             while time > self.ad_limit_s + _EPS:
                 best = -1
                 best_ahead = 0.0
                 for i, p in enumerate(self.ads):
                     if len(plays[i]) <= (math.floor(p.rate) if keep_floor else 0):
+                        continue
+                    if over_only and _total(plays[i]) <= booked[i] + _EPS:
                         continue
                     ahead = self._delivered[i] + len(plays[i]) - (k + 1) * p.rate
                     if best < 0 or ahead > best_ahead + _EPS:
