@@ -15,7 +15,9 @@ and the rule's open incidents. The rules of the game, as a duty team wants them:
   too (silent past their heartbeat, not yet past the threshold: the same outage arriving), so 20
   screens of a building going dark make one message; subjects firing later in an incident that
   was notified make an *update*, at most every ``group_interval``;
-- **recovery**: when every member of a notified incident has recovered, one recovery notice;
+- **recovery**: when every member of a notified incident has recovered, one recovery notice
+  naming everyone its notices named, also those back before the last (a building whose screens
+  return over a few passes is named whole);
 - **escalation**: a notified incident not acknowledged within ``escalate_after`` escalates once.
 
 Quiet hours and channels are the caller's: each notice says whether it is ``urgent``.
@@ -115,6 +117,7 @@ class IncidentState:
     flapping: bool = False
     urgent: bool = False
     updates: int = 0  # update notices so far
+    left: tuple[Member, ...] = ()  # members that recovered while it stayed open (for its recovery)
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,23 @@ def _step_subject(
             return replace(st, firing=False, clear_since=None, fired_at=None)
         return replace(st, clear_since=clear_since)
     return st
+
+
+def _left(incident: IncidentState, members: tuple[Member, ...]) -> tuple[Member, ...]:
+    """``incident.left`` plus its last pass's members that are no longer in it."""
+    now_in = {m.subject for m in members}
+    gone = [m for m in incident.members if m.subject not in now_in]
+    if not gone:
+        return incident.left
+    by_subject = {m.subject: m for m in incident.left} | {m.subject: m for m in gone}
+    return tuple(by_subject[s] for s in sorted(by_subject))
+
+
+def _recovered(incident: IncidentState) -> tuple[Member, ...]:
+    """Who a recovery notice names: every member its notices named, back now (none still late)."""
+    who = {m.subject: m for m in incident.left} | {m.subject: m for m in incident.members}
+    named = set(incident.named)
+    return tuple(replace(who[s], late=False) for s in sorted(who) if s in named)
 
 
 def _member(st: SubjectState) -> Member:
@@ -233,7 +253,8 @@ def evaluate(
         members = tuple(_member(s) for s in in_incident.get(incident.id, ()))
         firing = [m for m in members if not m.late]
         flapping = any(len(states[m.subject].fires) >= rule.flap_count for m in members)
-        updated = replace(incident, members=members, flapping=flapping)
+        left = _left(incident, members)
+        updated = replace(incident, members=members, flapping=flapping, left=left)
         if not firing:  # every firing member recovered (late ones alone do not keep it open)
             for m in members:
                 states[m.subject] = replace(states[m.subject], incident=None, late=False)
@@ -245,7 +266,7 @@ def evaluate(
                         incident.id,
                         rule.id,
                         incident.group,
-                        incident.members,
+                        _recovered(incident),
                         opened_at=incident.opened_at,
                         urgent=rule.urgent,
                     )

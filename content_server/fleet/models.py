@@ -91,6 +91,8 @@ class Incident(Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     members: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # subject, name, detail, late
     named: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # members back while it stayed open, so its recovery names the whole building (f0004)
+    left_members: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_notice_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updates: Mapped[int] = mapped_column(Integer, default=0)

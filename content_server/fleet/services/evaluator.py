@@ -111,17 +111,21 @@ def _member_json(m: Member) -> dict[str, Any]:
     }
 
 
-def _incident(row: Incident) -> IncidentState:
-    members = tuple(
+def _members(rows: list[dict[str, Any]] | None) -> tuple[Member, ...]:
+    return tuple(
         Member(m["subject"], m.get("name", ""), _bilingual(m.get("detail")), bool(m.get("late")))
-        for m in row.members or ()
+        for m in rows or ()
     )
+
+
+def _incident(row: Incident) -> IncidentState:
     return IncidentState(
         id=row.id,
         rule=row.rule_id or "",
         group=row.group,
         opened_at=row.opened_at,
-        members=members,
+        members=_members(row.members),
+        left=_members(row.left_members),
         notified_at=row.notified_at,
         named=tuple(row.named or ()),
         last_notice_at=row.last_notice_at,
@@ -178,6 +182,7 @@ def _save_incident(session: Session, rule: AlertRule, st: IncidentState, row: In
         )
         session.add(row)
     row.members = [_member_json(m) for m in st.members]
+    row.left_members = [_member_json(m) for m in st.left]
     row.max_members = max(row.max_members or 0, len(st.members))
     row.named = list(st.named)
     row.notified_at, row.last_notice_at, row.updates = st.notified_at, st.last_notice_at, st.updates

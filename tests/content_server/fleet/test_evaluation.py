@@ -142,6 +142,32 @@ def test_a_building_going_dark_is_one_message_listing_its_screens_late_ones_incl
     assert len(later[0].members) == 20
 
 
+def test_a_building_back_over_several_passes_is_named_whole_by_its_recovery() -> None:
+    """The duty team was told of 20 screens; they come back in three waves, the last one a
+    screen that was only late when the message went out. The recovery names all 20, none of them
+    as still silent, and none that the messages never named."""
+    run = Run(RuleSpec("offline", group_wait=dt.timedelta(0), clear_for=M, group_interval=10 * M))
+    screens = [f"s{i:02d}" for i in range(20)]
+    dark = [obs(s, True) for s in screens[:19]] + [obs(screens[19], False, late=True)]
+    run.step(T0, dark)
+    assert [len(n.members) for n in run.notices] == [20]
+    run.step(T0 + 5 * S, [*dark, obs("z9", True)])  # a 21st fails after the message: not named yet
+    waves = [screens[:8], screens[8:19], [*screens[19:], "z9"]]
+    now = T0 + 10 * S
+    back: list[str] = []
+    for wave in waves:
+        back += wave
+        seen = [obs(s, s not in back) for s in [*screens, "z9"]]
+        run.step(now, seen)
+        now += 2 * M  # each wave clear for longer than clear_for before the next
+        run.step(now, seen)
+    recovery = [n for n in run.notices if n.kind is NoticeKind.RECOVERY]
+    assert len(recovery) == 1
+    assert [m.subject for m in recovery[0].members] == screens
+    assert not any(m.late for m in recovery[0].members)
+    assert run.open() == []
+
+
 def test_separate_buildings_make_separate_incidents_and_late_screens_never_open_one() -> None:
     run = Run(RuleSpec("offline", group_wait=dt.timedelta(0)))
     notices = run.step(
