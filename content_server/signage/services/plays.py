@@ -6,11 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, select, tuple_
+from sqlalchemy import Connection, Table, and_, delete, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -92,41 +91,89 @@ def remember_served(session: Session, device: Device, manifest: Manifest, now: d
     return True
 
 
+class _ParsedRecords:
+    """Served-manifest records parsed once per process. A (device, version) row's record never
+    changes (when it was served and until when are columns, part of the key), and parsing its
+    JSON for every batch cost more than judging the batch."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._size = size
+        self._records: dict[tuple[str, str, dt.datetime, dt.datetime], ServedManifest] = {}
+
+    def get(self, key: tuple[str, str, dt.datetime, dt.datetime]) -> ServedManifest | None:
+        return self._records.get(key)
+
+    def put(self, key: tuple[str, str, dt.datetime, dt.datetime], record: ServedManifest) -> None:
+        if len(self._records) >= self._size:
+            del self._records[next(iter(self._records))]  # the oldest parsed
+        self._records[key] = record
+
+
+_PARSED = _ParsedRecords()
+
+
 def _served(
     conn: Connection, device_ids: set[str], now: dt.datetime, policy: PlayPolicy
 ) -> dict[str, list[ServedManifest]]:
     """Each device's served manifests that can still vouch for a play (the columns are
     authoritative for when each was served and until when); the older ones are deleted."""
-    q = select(
-        _SERVED.c.device_id, _SERVED.c.version, _SERVED.c.served_from, _SERVED.c.valid_until, _SERVED.c.record
-    )
+    c = _SERVED.c
+    q = select(c.device_id, c.version, c.served_from, c.valid_until).where(c.device_id.in_(device_ids))
+    keys: list[tuple[str, str, dt.datetime, dt.datetime]] = [(d, v, f, u) for d, v, f, u in conn.execute(q)]
+    missing = {(k[0], k[1]): k for k in keys if _PARSED.get(k) is None}
+    if missing:
+        records = select(c.device_id, c.version, c.record).where(
+            tuple_(c.device_id, c.version).in_(list(missing))
+        )
+        for device_id, version, raw in conn.execute(records):
+            key = missing[(device_id, version)]
+            parsed = ServedManifest.model_validate(raw)
+            _PARSED.put(key, parsed.model_copy(update={"served_from": key[2], "valid_until": key[3]}))
     served: dict[str, list[ServedManifest]] = {d: [] for d in device_ids}
     expired: list[tuple[str, str]] = []
-    for device_id, version, served_from, valid_until, raw in conn.execute(
-        q.where(_SERVED.c.device_id.in_(device_ids))
-    ):
-        record = ServedManifest.model_validate(raw).model_copy(
-            update={"served_from": served_from, "valid_until": valid_until}
-        )
+    for key in keys:
+        record = _PARSED.get(key)
+        if record is None:  # deleted meanwhile (an older one, by another process)
+            continue
         if proof.still_needed(record, now, policy):
-            served[device_id].append(record)
+            served[key[0]].append(record)
         else:
-            expired.append((device_id, version))
+            expired.append((key[0], key[1]))
     if expired:
-        conn.execute(delete(_SERVED).where(tuple_(_SERVED.c.device_id, _SERVED.c.version).in_(expired)))
+        conn.execute(delete(_SERVED).where(tuple_(c.device_id, c.version).in_(expired)))
     return served
 
 
-def _stored_near(
-    conn: Connection, device_id: str, records: Sequence[PlayRecord], now: dt.datetime, policy: PlayPolicy
-) -> list[Interval]:
-    reach = proof.span(records, LONGEST_PLAY, now=now, policy=policy)
-    if reach is None:
-        return []
-    q = select(_PLAYS.c.started_at, _PLAYS.c.duration_s).where(
-        _PLAYS.c.device_id == device_id, _PLAYS.c.started_at >= reach.start, _PLAYS.c.started_at < reach.end
+def _stored(
+    conn: Connection, claims: dict[str, list[PlayRecord]], ids: list[str], now: dict[str, dt.datetime],
+    policy: PlayPolicy,
+) -> tuple[set[str], dict[str, list[Interval]]]:
+    """Which of ``ids`` are stored already, and each device's stored plays that can overlap its
+    ``claims`` (``proof_of_play.span``): one statement for the whole group, not one per device."""
+    reaches: dict[str, Interval] = {}
+    near = []
+    for device_id, records in claims.items():
+        reach = proof.span(records, LONGEST_PLAY, now=now[device_id], policy=policy)
+        if reach is not None:
+            reaches[device_id] = reach
+            near.append(
+                and_(
+                    _PLAYS.c.device_id == device_id,
+                    _PLAYS.c.started_at >= reach.start,
+                    _PLAYS.c.started_at < reach.end,
+                )
+            )
+    q = select(_PLAYS.c.id, _PLAYS.c.device_id, _PLAYS.c.started_at, _PLAYS.c.duration_s).where(
+        or_(_PLAYS.c.id.in_(ids), *near)
     )
-    return [Interval.of(start, seconds) for start, seconds in conn.execute(q)]
+    stored: set[str] = set()
+    intervals: dict[str, list[Interval]] = {d: [] for d in claims}
+    for play_id, device_id, started_at, seconds in conn.execute(q):
+        stored.add(play_id)
+        reach = reaches.get(device_id)
+        if reach is not None and reach.start <= started_at < reach.end:
+            intervals[device_id].append(Interval.of(started_at, seconds))
+    return stored, intervals
 
 
 def minute_of(at: dt.datetime) -> dt.datetime:
@@ -172,9 +219,13 @@ def ingest(conn: Connection, submissions: list[PlaySubmission]) -> list[PlayBatc
     process stored a moment ago is a duplicate, not an error.
     """
     ids = list({str(r.id) for sub in submissions for r in sub.batch.records})
-    stored_before = (
-        set(conn.execute(select(_PLAYS.c.id).where(_PLAYS.c.id.in_(ids))).scalars()) if ids else set()
-    )
+    claims: dict[str, list[PlayRecord]] = defaultdict(list)
+    now: dict[str, dt.datetime] = {}
+    for sub in submissions:
+        claims[sub.device_id].extend(sub.batch.records)
+        now[sub.device_id] = max(sub.now, now.get(sub.device_id, sub.now))
+    policy = submissions[0].policy  # one policy per process
+    stored_before, stored_near = _stored(conn, claims, ids, now, policy) if ids else (set(), {})
     seen = set(stored_before)
     fresh: dict[str, list[tuple[int, PlayRecord]]] = defaultdict(list)  # device -> (submission, record)
     for n, sub in enumerate(submissions):
@@ -187,14 +238,13 @@ def ingest(conn: Connection, submissions: list[PlaySubmission]) -> list[PlayBatc
     rows: list[dict[str, Any]] = []
     owner: list[int] = []
     if fresh:
-        latest = max(submissions, key=lambda s: s.now)  # one policy per process: any will do
-        served = _served(conn, set(fresh), latest.now, latest.policy)
-        for device_id, claims in fresh.items():
-            records = [r for _, r in claims]
-            now = max(submissions[n].now for n, _ in claims)
-            stored = _stored_near(conn, device_id, records, now, latest.policy)
-            judgement = proof.judge(records, served[device_id], stored, now=now, policy=latest.policy)
-            for (n, r), why in zip(claims, judgement.verdicts, strict=True):
+        served = _served(conn, set(fresh), max(now.values()), policy)
+        for device_id, device_claims in fresh.items():
+            records = [r for _, r in device_claims]
+            judgement = proof.judge(
+                records, served[device_id], stored_near[device_id], now=now[device_id], policy=policy
+            )
+            for (n, r), why in zip(device_claims, judgement.verdicts, strict=True):
                 if why is None:
                     rows.append(_row(device_id, r, submissions[n].now))
                     owner.append(n)
