@@ -165,12 +165,13 @@ def status_or_none(client: httpx.Client, api: str, screen_id: str) -> dict[str, 
         return None
 
 
-def screenshot(client: httpx.Client, api: str, screen_id: str) -> bytes | None:
-    """A screenshot command to one screen, waited for; the PNG it uploaded (None: not done in 30 s)."""
+def screenshot(client: httpx.Client, api: str, screen_id: str, timeout_s: float = 120) -> bytes | None:
+    """A screenshot command to one screen, waited for; the PNG it uploaded (None: not done in
+    ``timeout_s``, a ceiling for a loaded machine: the device takes, encodes and uploads it)."""
     r = client.post(f"{api}/commands", json={"kind": "screenshot", "selector": {"screen_ids": [screen_id]}})
     r.raise_for_status()
     send_id = r.json()["id"]
-    deadline, state = time.monotonic() + 30, None
+    deadline, state = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
         try:
             state = client.get(f"{api}/commands/{send_id}").json()["devices"][0]["state"]
@@ -194,6 +195,7 @@ class Painted:
     ms: float | None
     page: str | None
     overlay_in_screenshot: bool
+    screenshot_taken: bool = True  # False: the screenshot command did not finish in time
 
 
 def emergency_ms(front: LiveServer, kiosks: list[KioskProcess], timeout_s: float = 30,
@@ -242,7 +244,7 @@ def emergency_ms(front: LiveServer, kiosks: list[KioskProcess], timeout_s: float
                 if png is not None and shots is not None:
                     shots.mkdir(parents=True, exist_ok=True)
                     (shots / f"{k.name}-emergency.png").write_bytes(png)
-                return Painted(ms, page, png is not None and shows_overlay(png))
+                return Painted(ms, page, png is not None and shows_overlay(png), png is not None)
 
         try:
             with ThreadPoolExecutor(len(kiosks)) as pool:

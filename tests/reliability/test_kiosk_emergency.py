@@ -40,6 +40,7 @@ def test_an_emergency_covers_real_kiosks_on_a_service_page_within_5_s(live_serve
         assert len(painted) == 2
         for answer in painted.values():
             assert answer.ms is not None and 0 < answer.ms < 5000, painted
+            assert answer.screenshot_taken, f"no screenshot came back: {painted}"
             assert answer.page == SERVICE_PAGE and answer.overlay_in_screenshot, painted
         headers = live_server.auth(live_server.operator)
 
