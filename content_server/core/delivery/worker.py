@@ -74,6 +74,7 @@ class DeliveryWorker:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._in_flight: dict[str, Future[Any]] = {}
+        self.passes = 0  # claiming passes of the worker thread (tests see it wait, not spin)
 
     def register(self, name: str, sender: Sender) -> None:
         """Messages whose ``sender`` is ``name`` are sent by ``sender`` in this process."""
@@ -157,6 +158,7 @@ class DeliveryWorker:
     def _run(self) -> None:
         assert self._pool is not None
         while not self._stopping:
+            self.passes += 1
             self._in_flight = {k: f for k, f in self._in_flight.items() if not f.done()}
             free = self._threads - len(self._in_flight)
             try:  # boundary: a database hiccup must not end the worker; it tries again at the next poll
@@ -167,7 +169,9 @@ class DeliveryWorker:
             for message in claimed:
                 self._in_flight[message.id] = self._pool.submit(self._send_logged, message)
             with self._wake:
-                if not self._woken and not self._stopping and len(claimed) < free:
+                # a full claim may leave more due: claim again at once; every sending thread busy:
+                # wait for one to finish (it wakes us), never spin on the futures meanwhile
+                if not self._woken and not self._stopping and (free <= 0 or len(claimed) < free):
                     self._wake.wait(self._poll_s)
                 self._woken = False
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -294,4 +295,40 @@ def test_the_worker_thread_sends_what_this_process_enqueued_at_once(sessions: se
         put(sessions, "now", T0)
         assert done.wait(10)
     finally:
+        w.stop()
+
+
+def test_with_every_sending_thread_busy_the_worker_waits_instead_of_spinning(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A slow notify URL holds the only sending thread: the worker waits for it to come back
+    (it is woken then), rather than looping over its futures and burning a core meanwhile."""
+    clock = MovableClock(T0)
+    entered, release = threading.Event(), threading.Event()
+    sent: list[str] = []
+
+    def send(message: Message, now: dt.datetime) -> Outcome:
+        entered.set()
+        release.wait(30)
+        sent.append(message.payload["n"])
+        return Outcome(True)
+
+    w = DeliveryWorker(sessions, clock, POLICY, owner="p1", lease=LEASE, poll_s=30, threads=1)
+    w.register("test", FunctionSender(send))
+    w.install(sessions)
+    w.start()
+    try:
+        put(sessions, "slow", T0)
+        put(sessions, "next", T0)
+        assert entered.wait(10)
+        before = w.passes
+        time.sleep(0.5)
+        assert w.passes - before <= 2  # spinning made thousands of passes in half a second
+        release.set()
+        deadline = time.monotonic() + 10
+        while len(sent) < 2 and time.monotonic() < deadline:  # the freed thread wakes the worker
+            time.sleep(0.01)
+        assert sorted(sent) == ["next", "slow"]
+    finally:
+        release.set()
         w.stop()
