@@ -43,6 +43,7 @@ def _fuzz(op: schemathesis.APIOperation, headers: dict[str, str], sent: list[int
     run()
 
 
+@pytest.mark.timeout(1800)  # 4,200 requests: over 300 s beside two other suites (loaded run s1)
 def test_whole_api_has_no_server_errors_and_no_schema_violations(tmp_path: Path) -> None:
     client = make_app_client(tmp_path / "fuzz", login_free_failures=10**6, login_failures_per_hour=10**6)
     with client:
