@@ -71,6 +71,12 @@ def test_a_restart_between_retries_loses_nothing_and_sends_nothing_twice(
         eventually(
             lambda: len(hooks.accepted()) == 1, timeout_s=60, what="the message delivered after the restart"
         )
+        # the receiver has the message before the worker records its answer: wait for the record
+        eventually(
+            lambda: delivery(server, op, queued["id"])["state"] != "sending",
+            timeout_s=60,
+            what="the delivery recorded",
+        )
         final = delivery(server, op, queued["id"])
         requests = hooks.requests()
         assert final["state"] == "delivered" and final["attempts"] == len(requests) == 3
