@@ -89,6 +89,15 @@ def collect_limits(app: FastAPI, settings: Settings) -> tuple[RouteLimit, ...]:
     return tuple(limits)
 
 
+def route_limit(limits: tuple[RouteLimit, ...], scope: Scope, default_bytes: int = DEFAULT_MAX_BODY) -> int:
+    """The body limit of the request in ``scope``: its route's declared one, else the default
+    (the one rule; the device fast path reads no more than this either)."""
+    for rule in limits:
+        if scope["method"] in rule.methods and rule.path.match(scope["path"]):
+            return rule.max_bytes
+    return default_bytes
+
+
 class BodyLimit:
     """Refuse bodies over their route's limit with 413 (JSON), before or while they arrive."""
 
@@ -101,10 +110,7 @@ class BodyLimit:
         limits: tuple[RouteLimit, ...] | None = getattr(app.state, "body_limits", None)
         if limits is None:  # collected at start-up; an app served without its lifespan collects now
             limits = app.state.body_limits = collect_limits(app, app.state.settings)
-        for rule in limits:
-            if scope["method"] in rule.methods and rule.path.match(scope["path"]):
-                return rule.max_bytes
-        return self.default_bytes
+        return route_limit(limits, scope, self.default_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

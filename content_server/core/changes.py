@@ -52,6 +52,7 @@ from schedules.clock import Clock
 ORIGIN = "change_origin"  # session.info: this process's name, sent with its changes to the others
 ALL = "all"  # every cache entry depends on it: house-wide changes, and bulk statements
 KEYS = "keys"  # which device keys open the API (revocations, replaced keys, deleted devices)
+TOUCHES = "change_scopes"  # a bulk statement's execution option: the scopes it touches (see touching)
 
 
 class ManifestState(Base):
@@ -215,6 +216,13 @@ def _never(_row: Any) -> bool:
     return False
 
 
+def touching(*scopes: str) -> dict[str, Any]:
+    """Execution options of a bulk statement that knows which scopes it touches, narrower than
+    its table's ``bulk`` (a booking's count on a slot touches the slots' counts, not the whole
+    catalogue): ``.execution_options(**touching(scope))``."""
+    return {TOUCHES: frozenset(scopes)}
+
+
 class ChangeTracker:
     """Stamps the scopes of changes to watched tables and tells this process after commit."""
 
@@ -313,9 +321,11 @@ class ChangeTracker:
         mapper = state.bind_mapper
         watch = self._watches.get(mapper.class_) if mapper is not None else None
         if watch is not None:
-            # a bulk statement: which rows and columns it touches is not known here, so assume all
+            # a bulk statement: unless it says which scopes it touches (``touching``), which rows
+            # and columns it changes is not known here, so assume all
+            told: frozenset[str] | None = state.execution_options.get(TOUCHES)
             emergency = watch.emergency is not _never  # the table can hold emergencies
-            _record(state.session, self._clock.now(), set(watch.bulk), emergency)
+            _record(state.session, self._clock.now(), set(watch.bulk if told is None else told), emergency)
 
     # ---- telling this process ---------------------------------------------------------------
 

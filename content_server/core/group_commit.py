@@ -75,6 +75,11 @@ class GroupCommit:
         self.groups = 0
         self.writes = 0
 
+    @property
+    def engine(self) -> Engine:
+        """The writer's own engine (its one connection): what watches its statements listens on."""
+        return self._engine
+
     def start(self) -> None:
         if self._thread is not None:
             return

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from content_server.core.api import ContentServer
+from content_server.core.body_limit import route_limit
 from content_server.core.changes import CachedGenerations, Change, ChangeTracker
 from content_server.signage.device_lane import DeviceLane
-from content_server.signage.fastpath import PollFastPath
+from content_server.signage.fastpath import (
+    HEARTBEAT_PATH,
+    PLAYS_PATH,
+    DeviceWriteFastPath,
+    PollFastPath,
+    play_batch,
+    steady_beat,
+)
 from content_server.signage.models import Device
 from content_server.signage.proof_of_play import PlayPolicy
 from content_server.signage.screenshots import ScreenshotPolicy
@@ -125,7 +134,15 @@ def start(app: ContentServer) -> None:
         fast = PollFastPath(
             state.device_keys, state.manifests, state.store, state.clock, settings.accel_redirect_prefix
         )
-        app.front_answers = (*app.front_answers, fast)
+        writes = DeviceWriteFastPath(
+            state.device_keys,
+            state.clock,
+            {HEARTBEAT_PATH: steady_beat(book), PLAYS_PATH: play_batch(state.writes, state.play_policy)},
+            app.behind_front,
+            functools.partial(route_limit, state.body_limits),
+            state.counters.add,
+        )
+        app.front_answers = (*app.front_answers, fast, writes)
         thread = ThreadPoolExecutor(1, thread_name_prefix="generation-refresh")
         state.signage_threads.append(thread)
         refresh = _refresh_generation(app, settings.poll_cache_s / 2, thread)

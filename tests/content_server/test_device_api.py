@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from schedules.protocol.device import Manifest
 from schedules.timeline import timeline
@@ -108,6 +109,53 @@ def test_heartbeat_status_and_plays_idempotent_with_reports(
     assert lines[0].startswith("campaign_id,screen_id,date_utc,hour_utc,plays")
     assert sum(int(line.split(",")[4]) for line in lines[1:]) == 20
     assert len(lines) - 1 == len(rows)
+
+
+def test_a_steady_screens_plays_are_judged_without_reading_its_served_manifests_and_a_new_one_is_read(
+    any_db_client: AppClient, media_dir: Path
+) -> None:
+    """Issue 20: the served manifests a batch is judged against are kept in memory; a manifest
+    served since (here or by another process) is read when memory alone would refuse a play."""
+    c = any_db_client
+    op = c.auth(c.operator)
+    dev = pair_device(c, screen_class="indoor_small", groups=["lobby"])
+    shop = c.auth(c.create_user("bakery", "advertiser"))
+    today = c.clock.now().date()
+    until = today + dt.timedelta(days=10)
+    first = book_campaign(c, op, shop, media_dir / "small.jpg", groups=["lobby"], start=today, end=until)
+    start = c.clock.now()
+    played = scheduled_plays(fetch_manifest(c, dev.headers), start, start + dt.timedelta(hours=1))
+    records = [r for r in played if r["campaign_id"] == first][:20]
+    assert len(records) == 20
+    c.clock.advance(dt.timedelta(hours=1, minutes=1).total_seconds())
+    queries: list[str] = []
+    event.listen(c.app.state.writes.engine, "before_cursor_execute", lambda *a: queries.append(str(a[2])))  # type: ignore[attr-defined]
+
+    def served_reads() -> int:
+        return sum(1 for q in queries if "FROM served_manifests" in q)
+
+    def send(batch: list[dict]) -> dict:
+        r = c.post("/api/v1/device/plays", json={"records": batch}, headers=dev.headers)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    assert send(records[:10])["accepted"] == 10
+    assert served_reads() >= 1
+    before = served_reads()
+    assert send(records[10:])["accepted"] == 10
+    assert served_reads() == before  # judged from memory
+    florist = c.auth(c.create_user("florist", "advertiser"))
+    second = book_campaign(c, op, florist, media_dir / "small.jpg", groups=["lobby"], start=today, end=until,
+                           name="Florist")  # fmt: skip
+    start = c.clock.now()
+    played = scheduled_plays(fetch_manifest(c, dev.headers), start, start + dt.timedelta(hours=1))
+    new = [r for r in played if r["campaign_id"] == second][:5]
+    assert len(new) == 5, (second, {r["campaign_id"] for r in played}, len(played))
+    c.clock.advance(dt.timedelta(hours=1, minutes=1).total_seconds())
+    assert send(new) == {"accepted": 5, "duplicates": 0, "refused": 0, "refused_reasons": {}}
+    assert served_reads() > before
+    forged = {**new[0], "id": "00000000-0000-4000-8000-000000000001", "item_id": "not-in-any-manifest"}
+    assert send([forged])["refused"] == 1  # memory does not make a play believable
 
 
 def test_malformed_play_batch_changes_nothing(app_client: AppClient) -> None:

@@ -1,10 +1,13 @@
 """The service catalogue as kiosks see it, with a content-derived version used as the ETag.
 
 Built once per change and kept in memory (:class:`CatalogueCache`): it is current while its own
-change scope (``kiosk-catalogue``: categories, services, providers and their accounts' approval,
-slots with their booked counts) is unchanged and the clock has not reached a slot's start or
-brought a slot into the horizon. Bookings never touch the screens' manifests, and signage
-changes never touch the catalogue.
+change scopes are unchanged and the clock has not reached a slot's start or brought a slot into
+the horizon. ``kiosk-catalogue`` covers categories, services, providers and their accounts'
+approval, and slots; ``kiosk-catalogue-booked`` only the slots' booked counts, which every order
+moves (``BOOKING``). After a booking alone the catalogue is not built again: the places left are
+read (one query) and put into the catalogue in memory (``with_remaining``), which costs a tenth
+of a build; with kiosks booking all day, builds were a sixth of a server's CPU. Bookings never
+touch the screens' manifests, and signage changes never touch the catalogue.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from content_server.core.changes import CachedGenerations, ChangeTracker, How
+from content_server.core.changes import CachedGenerations, ChangeTracker, How, touching
 from content_server.core.errors import NotFound
 from content_server.core.models import User
 from content_server.kiosk.models import ProviderRow, ServiceCategoryRow, ServiceRow, SlotRow
@@ -85,9 +88,7 @@ def build_catalogue(session: Session, now: dt.datetime, image_url: str = IMAGE_U
     slots: dict[str, list[TimeSlot]] = {}
     columns = (SlotRow.id, SlotRow.service_id, SlotRow.start, SlotRow.end, SlotRow.capacity, SlotRow.booked)
     for slot in session.execute(  # plain rows, not ORM objects: hundreds of slots per poll
-        select(*columns)
-        .where(SlotRow.start > now, SlotRow.start <= now + HORIZON)
-        .order_by(SlotRow.start, SlotRow.id)
+        select(*columns).where(*_listed(now)).order_by(SlotRow.start, SlotRow.id)
     ):
         slots.setdefault(slot.service_id, []).append(
             TimeSlot(
@@ -117,13 +118,50 @@ def build_catalogue(session: Session, now: dt.datetime, image_url: str = IMAGE_U
         )
         for s in services
     )
-    content = ServiceCatalogue(version="", generated_at=now, categories=categories, services=offers)
+    return _versioned(ServiceCatalogue(version="", generated_at=now, categories=categories, services=offers))
+
+
+def _listed(now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    """The slots a kiosk is shown at ``now``: not started, within the horizon."""
+    return (SlotRow.start > now, SlotRow.start <= now + HORIZON)
+
+
+def _versioned(content: ServiceCatalogue) -> ServiceCatalogue:
+    """``content`` with its version: a hash of everything but the version and when it was made,
+    so every process gives the same content the same ETag however it was made."""
     digest = hashlib.sha256(content.model_dump_json(exclude={"generated_at", "version"}).encode()).hexdigest()
     return content.model_copy(update={"version": digest[:32]})
 
 
+def read_remaining(session: Session, now: dt.datetime) -> dict[str, int]:
+    """The places left in each listed slot (one query of two numbers per slot)."""
+    rows = session.execute(select(SlotRow.id, SlotRow.capacity, SlotRow.booked).where(*_listed(now)))
+    return {slot_id: max(0, capacity - booked) for slot_id, capacity, booked in rows}
+
+
+def with_remaining(
+    catalogue: ServiceCatalogue, remaining: dict[str, int], now: dt.datetime
+) -> ServiceCatalogue | None:
+    """``catalogue`` with each slot's places left from ``remaining`` (what :func:`build_catalogue`
+    would give when only booked counts changed), or None when a slot it lists is not there."""
+    services = []
+    for offer in catalogue.services:
+        slots = []
+        for slot in offer.slots:
+            left = remaining.get(slot.id)
+            if left is None:
+                return None
+            slots.append(slot if slot.remaining == left else slot.model_copy(update={"remaining": left}))
+        changed = any(a is not b for a, b in zip(slots, offer.slots, strict=True))
+        services.append(offer.model_copy(update={"slots": tuple(slots)}) if changed else offer)
+    return _versioned(catalogue.model_copy(update={"services": tuple(services), "generated_at": now}))
+
+
 SCOPE = "kiosk-catalogue"
+BOOKED = "kiosk-catalogue-booked"
+BOOKING = touching(BOOKED)  # a booking's count: .execution_options(**BOOKING)
 BUILDS = "catalogue_builds"  # counters /metrics reports
+COUNTS = "catalogue_count_updates"
 MEMORY_304 = "catalogue_304_memory"
 
 
@@ -166,27 +204,33 @@ class CatalogueCache:
         self._built: _Built | None = None
         self._lock = threading.Lock()
 
-    def _current(self, built: _Built | None, now: dt.datetime, *, fresh: bool) -> bool:
-        return (
-            built is not None
-            and (built.expires_at is None or now < built.expires_at)
-            and self._view.unchanged_since(built.generation, (SCOPE,), fresh=fresh)
+    def _current(self, built: _Built, now: dt.datetime, *, fresh: bool, scopes: tuple[str, ...]) -> bool:
+        return (built.expires_at is None or now < built.expires_at) and self._view.unchanged_since(
+            built.generation, scopes, fresh=fresh
         )
 
     def get(self, session: Session, now: dt.datetime) -> tuple[ServiceCatalogue, bytes]:
         """The catalogue and its JSON: from memory when current, else built (after reading the
         counters, so the build is at least as new as the generation it is stamped with)."""
         built = self._built
-        if built is not None and self._current(built, now, fresh=False):
+        if built is not None and self._current(built, now, fresh=False, scopes=(SCOPE, BOOKED)):
             return built.catalogue, built.body
         generation = self._view.read(session)[0]
-        if built is not None and self._current(built, now, fresh=True):
+        if built is not None and self._current(built, now, fresh=True, scopes=(SCOPE, BOOKED)):
             return built.catalogue, built.body
-        catalogue = build_catalogue(session, now)
-        built = _Built(catalogue, catalogue.model_dump_json().encode(), generation, expires_at(session, now))
+        catalogue = None
+        if built is not None and self._current(built, now, fresh=True, scopes=(SCOPE,)):
+            catalogue = with_remaining(built.catalogue, read_remaining(session, now), now)
+        if catalogue is not None and built is not None:
+            built = _Built(catalogue, catalogue.model_dump_json().encode(), generation, built.expires_at)
+            self._count(COUNTS)
+        else:
+            catalogue = build_catalogue(session, now)
+            body = catalogue.model_dump_json().encode()
+            built = _Built(catalogue, body, generation, expires_at(session, now))
+            self._count(BUILDS)
         with self._lock:
             self._built = built
-        self._count(BUILDS)
         return built.catalogue, built.body
 
     def answered_from_memory(self) -> None:

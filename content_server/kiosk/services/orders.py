@@ -27,6 +27,7 @@ from content_server.kiosk.identity import mask_phone, normalize_phone
 from content_server.kiosk.models import OrderRow, PaymentNotificationRow, ProviderRow, ServiceRow, SlotRow
 from content_server.kiosk.payment import PaymentProvider, PaymentRequest, TradeQuery, TradeStatus
 from content_server.kiosk.reference import new_reference
+from content_server.kiosk.services import catalogue
 from content_server.kiosk.settlement import OrderFacts, Outcome, decide
 from schedules.protocol.kiosk import (
     LocalizedText,
@@ -141,7 +142,7 @@ def release_slot(session: Session, slot_id: str) -> None:
         update(SlotRow)
         .where(SlotRow.id == slot_id, SlotRow.booked > 0)
         .values(booked=SlotRow.booked - 1)
-        .execution_options(**audit.RECORDED_BY_CALLER)  # a booking count: the order's record says why
+        .execution_options(**audit.RECORDED_BY_CALLER, **catalogue.BOOKING)  # the order's record says why
     )
 
 
@@ -214,7 +215,7 @@ def place_order(
         update(SlotRow)
         .where(SlotRow.id == slot.id, SlotRow.booked < SlotRow.capacity)
         .values(booked=SlotRow.booked + 1)
-        .execution_options(synchronize_session=False, **audit.RECORDED_BY_CALLER)  # order.created says why
+        .execution_options(synchronize_session=False, **audit.RECORDED_BY_CALLER, **catalogue.BOOKING)
     )
     if not getattr(held, "rowcount", 0):
         session.rollback()

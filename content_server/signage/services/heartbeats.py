@@ -63,7 +63,12 @@ def status_of(hb: Heartbeat) -> Status:
     """What of a beat is news when it changes (written before the reply): everything the screen's
     health is judged on. The rest (sent_at, sizes, the current item) is kept as the latest beat."""
     return (
-        hb.player_version, hb.manifest_version, hb.screen_hash, hb.missing_assets, hb.failed_items, hb.errors
+        hb.player_version,
+        hb.manifest_version,
+        hb.screen_hash,
+        hb.missing_assets,
+        hb.failed_items,
+        hb.errors,
     )
 
 
@@ -177,8 +182,20 @@ class HeartbeatBook:
 
     async def record(self, device_id: str, hb: Heartbeat, now: dt.datetime) -> HeartbeatReply:
         """Take one beat of an authorised device; the reply to send it."""
+        steady = await self.steady(device_id, hb, now)
+        if steady is not None:
+            return steady
         beat = Beat(device_id, hb, now)
         self._pending[device_id] = beat
+        reply, self._known[device_id] = await self._lane.run(self._write_now, beat)
+        if self._pending.get(device_id) is beat:  # written: unless a newer one came meanwhile
+            del self._pending[device_id]
+        return reply
+
+    async def steady(self, device_id: str, hb: Heartbeat, now: dt.datetime) -> HeartbeatReply | None:
+        """The reply to a beat that says nothing new (kept in memory, written with the next
+        flush), or None when it must be written now (:meth:`record` does). The one rule for
+        both the route and the fast path (``signage.fastpath``)."""
         known = self._known.get(device_id)
         fresh = self._manifests.fresh_manifest(device_id, now)
         if (
@@ -188,10 +205,8 @@ class HeartbeatBook:
             or fresh is None
             or (hb.update is not None and self._update_hook is not None)
         ):
-            reply, self._known[device_id] = await self._lane.run(self._write_now, beat)
-            if self._pending.get(device_id) is beat:  # written: unless a newer one came meanwhile
-                del self._pending[device_id]
-            return reply
+            return None
+        self._pending[device_id] = Beat(device_id, hb, now)
         if self._clock.monotonic() >= self._due:
             await self.flush()
         return HeartbeatReply(server_time=now, screenshot_requested=False, manifest_version=fresh.version)
@@ -210,7 +225,9 @@ class HeartbeatBook:
             update = hook(session, device, beat.heartbeat.update, beat.seen_at) if hook is not None else None
         wanted = self._screenshots.due(known.screenshot_requested, known.screenshot_at, beat.seen_at)
         reply = HeartbeatReply(
-            server_time=beat.seen_at, screenshot_requested=wanted, manifest_version=manifest.version,
+            server_time=beat.seen_at,
+            screenshot_requested=wanted,
+            manifest_version=manifest.version,
             update=update,
         )
         return reply, known

@@ -91,36 +91,67 @@ def remember_served(session: Session, device: Device, manifest: Manifest, now: d
     return True
 
 
-class _ParsedRecords:
-    """Served-manifest records parsed once per process. A (device, version) row's record never
-    changes (when it was served and until when are columns, part of the key), and parsing its
-    JSON for every batch cost more than judging the batch."""
+Key = tuple[str, str, dt.datetime, dt.datetime]  # (device, version, served from, valid until)
+
+
+class _ServedMemory:
+    """Served-manifest records as this process last read them: parsed once, and each device's
+    list, so a steady device's batch is judged without reading them again.
+
+    A (device, version) row's record never changes (when it was served and until when are
+    columns, part of the key), and parsing its JSON for every batch cost more than judging the
+    batch. A device's list can be behind the database (a manifest served since, perhaps by
+    another process), never ahead of what was served: a play is believed when *any* record
+    vouches for it (``proof_of_play``), so a list that is behind can only refuse. A batch judged
+    from memory is therefore kept only when nothing in it is refused; otherwise its device's
+    records are read afresh and it is judged again, as if memory were not there.
+    """
 
     def __init__(self, size: int = 20_000) -> None:
         self._size = size
-        self._records: dict[tuple[str, str, dt.datetime, dt.datetime], ServedManifest] = {}
+        self._records: dict[Key, ServedManifest] = {}
+        self._devices: dict[str, tuple[Key, ...]] = {}
 
-    def get(self, key: tuple[str, str, dt.datetime, dt.datetime]) -> ServedManifest | None:
+    def get(self, key: Key) -> ServedManifest | None:
         return self._records.get(key)
 
-    def put(self, key: tuple[str, str, dt.datetime, dt.datetime], record: ServedManifest) -> None:
-        if len(self._records) >= self._size:
-            del self._records[next(iter(self._records))]  # the oldest parsed
+    def put(self, key: Key, record: ServedManifest) -> None:
+        _bounded(self._records, self._size)
         self._records[key] = record
 
+    def of_device(self, device_id: str, now: dt.datetime, policy: PlayPolicy) -> list[ServedManifest] | None:
+        """The device's records still able to vouch (as last read), or None when not known here."""
+        keys = self._devices.get(device_id)
+        if keys is None:
+            return None
+        records = [self._records.get(k) for k in keys]
+        if any(r is None for r in records):
+            return None
+        return [r for r in records if r is not None and proof.still_needed(r, now, policy)]
 
-_PARSED = _ParsedRecords()
+    def remember(self, device_id: str, keys: list[Key]) -> None:
+        _bounded(self._devices, self._size)
+        self._devices[device_id] = tuple(keys)
+
+
+def _bounded(entries: dict[Any, Any], size: int) -> None:
+    """Make room for one more entry: the oldest goes."""
+    if len(entries) >= size:
+        del entries[next(iter(entries))]
+
+
+_MEMORY = _ServedMemory()
 
 
 def _served(
     conn: Connection, device_ids: set[str], now: dt.datetime, policy: PlayPolicy
 ) -> dict[str, list[ServedManifest]]:
-    """Each device's served manifests that can still vouch for a play (the columns are
-    authoritative for when each was served and until when); the older ones are deleted."""
+    """Each device's served manifests that can still vouch for a play, read afresh (the columns
+    are authoritative for when each was served and until when); the older ones are deleted."""
     c = _SERVED.c
     q = select(c.device_id, c.version, c.served_from, c.valid_until).where(c.device_id.in_(device_ids))
-    keys: list[tuple[str, str, dt.datetime, dt.datetime]] = [(d, v, f, u) for d, v, f, u in conn.execute(q)]
-    missing = {(k[0], k[1]): k for k in keys if _PARSED.get(k) is None}
+    keys: list[Key] = [(d, v, f, u) for d, v, f, u in conn.execute(q)]
+    missing = {(k[0], k[1]): k for k in keys if _MEMORY.get(k) is None}
     if missing:
         records = select(c.device_id, c.version, c.record).where(
             tuple_(c.device_id, c.version).in_(list(missing))
@@ -128,24 +159,63 @@ def _served(
         for device_id, version, raw in conn.execute(records):
             key = missing[(device_id, version)]
             parsed = ServedManifest.model_validate(raw)
-            _PARSED.put(key, parsed.model_copy(update={"served_from": key[2], "valid_until": key[3]}))
+            _MEMORY.put(key, parsed.model_copy(update={"served_from": key[2], "valid_until": key[3]}))
     served: dict[str, list[ServedManifest]] = {d: [] for d in device_ids}
+    kept: dict[str, list[Key]] = {d: [] for d in device_ids}
     expired: list[tuple[str, str]] = []
     for key in keys:
-        record = _PARSED.get(key)
+        record = _MEMORY.get(key)
         if record is None:  # deleted meanwhile (an older one, by another process)
             continue
         if proof.still_needed(record, now, policy):
             served[key[0]].append(record)
+            kept[key[0]].append(key)
         else:
             expired.append((key[0], key[1]))
     if expired:
         conn.execute(delete(_SERVED).where(tuple_(c.device_id, c.version).in_(expired)))
+    for device_id, device_keys in kept.items():
+        _MEMORY.remember(device_id, device_keys)
     return served
 
 
+def _judged(
+    conn: Connection,
+    fresh: dict[str, list[tuple[int, PlayRecord]]],
+    stored_near: dict[str, list[Interval]],
+    now: dict[str, dt.datetime],
+    policy: PlayPolicy,
+) -> dict[str, proof.Judgement]:
+    """Each device's verdicts on its new records: from the served records in memory when they
+    refuse nothing, else from the records read afresh (see :class:`_ServedMemory`)."""
+    verdicts: dict[str, proof.Judgement] = {}
+    unsure: set[str] = set()
+    for device_id, claims in fresh.items():
+        remembered = _MEMORY.of_device(device_id, now[device_id], policy)
+        if remembered is None:
+            unsure.add(device_id)
+            continue
+        judgement = proof.judge([r for _, r in claims], remembered, stored_near[device_id],
+                                now=now[device_id], policy=policy)  # fmt: skip
+        if any(why is not None for why in judgement.verdicts):
+            unsure.add(device_id)
+        else:
+            verdicts[device_id] = judgement
+    if unsure:
+        served = _served(conn, unsure, max(now[d] for d in unsure), policy)
+        for device_id in unsure:
+            records = [r for _, r in fresh[device_id]]
+            verdicts[device_id] = proof.judge(
+                records, served[device_id], stored_near[device_id], now=now[device_id], policy=policy
+            )
+    return verdicts
+
+
 def _stored(
-    conn: Connection, claims: dict[str, list[PlayRecord]], ids: list[str], now: dict[str, dt.datetime],
+    conn: Connection,
+    claims: dict[str, list[PlayRecord]],
+    ids: list[str],
+    now: dict[str, dt.datetime],
     policy: PlayPolicy,
 ) -> tuple[set[str], dict[str, list[Interval]]]:
     """Which of ``ids`` are stored already, and each device's stored plays that can overlap its
@@ -238,13 +308,8 @@ def ingest(conn: Connection, submissions: list[PlaySubmission]) -> list[PlayBatc
     rows: list[dict[str, Any]] = []
     owner: list[int] = []
     if fresh:
-        served = _served(conn, set(fresh), max(now.values()), policy)
-        for device_id, device_claims in fresh.items():
-            records = [r for _, r in device_claims]
-            judgement = proof.judge(
-                records, served[device_id], stored_near[device_id], now=now[device_id], policy=policy
-            )
-            for (n, r), why in zip(device_claims, judgement.verdicts, strict=True):
+        for device_id, judgement in _judged(conn, fresh, stored_near, now, policy).items():
+            for (n, r), why in zip(fresh[device_id], judgement.verdicts, strict=True):
                 if why is None:
                     rows.append(_row(device_id, r, submissions[n].now))
                     owner.append(n)

@@ -1,5 +1,6 @@
 """The kiosk catalogue answered from memory (issue 20): a 304 without a rebuild while nothing in it
-changed, and a new catalogue after a booking, a slot edit, a provider's approval, or a slot's start."""
+changed, and a new catalogue after a booking (its places left updated in memory, the same as a
+build), a slot edit, a provider's approval, or a slot's start."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from content_server.accounts import services as accounts
 from content_server.core.changes import ChangeScope
 from content_server.core.models import User
 from content_server.kiosk.models import ProviderRow, ServiceRow, SlotRow
+from content_server.kiosk.services.catalogue import build_catalogue
 from content_server.signage.models import CampaignRow
 from tests.content_server.kiosk.conftest import InProcess
 from tests.content_server.kiosk.test_orders_inprocess import new_body
@@ -49,18 +51,80 @@ def test_an_unchanged_catalogue_is_a_304_without_a_build(kiosk_env_any_db: InPro
     assert n["catalogue_builds"] == 0 and n["catalogue_304_memory"] == 5
 
 
-def test_a_booking_changes_the_catalogue_and_no_manifest(kiosk_env_any_db: InProcess) -> None:
+def _places(catalogue: dict[str, object]) -> dict[str, int]:
+    services = catalogue["services"]
+    assert isinstance(services, list)
+    return {slot["id"]: slot["remaining"] for service in services for slot in service["slots"]}
+
+
+def _fetch(env: InProcess) -> dict[str, object]:
+    r = env.client.get(CATALOGUE, headers=env.kiosk.headers)
+    assert r.status_code == 200, r.text
+    body: dict[str, object] = r.json()
+    return body
+
+
+def _built_now(env: InProcess) -> dict[str, object]:
+    """What a process building the catalogue afresh would serve now (another server process)."""
+    with env.sessions() as s:
+        built: dict[str, object] = build_catalogue(s, env.now()).model_dump(mode="json")
+        return built
+
+
+def test_a_booking_updates_the_places_left_without_a_build_and_touches_no_manifest(
+    kiosk_env_any_db: InProcess,
+) -> None:
     env = kiosk_env_any_db
     kiosk = _ready(env)
+    before_places = _places(_fetch(env))
     with env.sessions() as s:
         before = {r.scope: r.generation for r in s.scalars(select(ChangeScope))}
-    r = env.order(new_body(env))
+    body = new_body(env)
+    r = env.order(body)
     assert r.status_code == 201, r.text
     assert kiosk.poll() == 200
-    assert kiosk.counts()["catalogue_builds"] == 1
+    n = kiosk.counts()
+    assert n["catalogue_builds"] == 0 and n["catalogue_count_updates"] == 1
     with env.sessions() as s:
         after = {r.scope: r.generation for r in s.scalars(select(ChangeScope))}
-    assert {k for k in after if after[k] != before.get(k)} == {"kiosk-catalogue"}
+    assert {k for k in after if after[k] != before.get(k)} == {"kiosk-catalogue-booked"}
+    served = _fetch(env)
+    places = _places(served)
+    assert places[str(body["slot_id"])] == before_places[str(body["slot_id"])] - 1
+    assert {k: v for k, v in places.items() if k != body["slot_id"]} == {
+        k: v for k, v in before_places.items() if k != body["slot_id"]
+    }
+    fresh = _built_now(env)  # the same content and ETag as a build: both processes agree
+    assert served["version"] == fresh["version"]
+    assert {k: v for k, v in served.items() if k != "generated_at"} == {
+        k: v for k, v in fresh.items() if k != "generated_at"
+    }
+    assert kiosk.poll() == 304
+
+
+def test_a_cancelled_booking_gives_its_place_back_and_an_edit_after_a_booking_builds(
+    kiosk_env: InProcess,
+) -> None:
+    env = kiosk_env
+    kiosk = _ready(env)
+    body = new_body(env)
+    slot_id = str(body["slot_id"])
+    start = _places(_fetch(env))[slot_id]
+    order = env.order(body).json()
+    assert _places(_fetch(env))[slot_id] == start - 1
+    r = env.client.post(f"/api/v1/kiosk/orders/{order['id']}/cancel", headers=env.kiosk.headers)
+    assert r.status_code == 200, r.text
+    assert _places(_fetch(env))[slot_id] == start
+    assert kiosk.counts()["catalogue_builds"] == 0
+    env.order(new_body(env))  # a booking and, before the next poll, an edit of the same slot
+    with env.sessions() as s:
+        slot = s.get(SlotRow, slot_id)
+        assert slot is not None
+        slot.capacity += 5
+        s.commit()
+    assert _places(_fetch(env))[slot_id] == start - 1 + 5
+    assert kiosk.counts()["catalogue_builds"] == 1
+    assert _fetch(env)["version"] == _built_now(env)["version"]
 
 
 def test_a_slot_edit_changes_the_catalogue(kiosk_env: InProcess) -> None:
