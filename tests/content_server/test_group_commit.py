@@ -113,6 +113,24 @@ def test_writes_queued_behind_a_transaction_commit_together_and_are_answered_aft
     assert (writer.groups, writer.writes) == (2, 11)  # the ten queued writes: one transaction
 
 
+def test_writes_within_a_lingering_kinds_wait_share_its_transaction(
+    writer: GroupCommit, engine: Engine
+) -> None:
+    """A kind that lingers (proof of play) opens a group that waits for the writes coming just
+    after; one that does not commits a lone write at once."""
+    lingering = WriteKind("note", _note, linger_s=2.0)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(writer.write_blocking, lingering, 1)
+        while writer._queue.qsize() or not first.running():  # the writer holds it, waiting for more
+            threading.Event().wait(0.001)
+        assert not first.done()
+        later = [pool.submit(writer.write_blocking, NOTE, i) for i in (2, 3)]
+        assert first.result(30) == 10 and [f.result(30) for f in later] == [20, 30]
+    assert (writer.groups, writer.writes) == (1, 3)
+    assert writer.write_blocking(NOTE, 4) == 40  # no linger: alone, at once
+    assert (writer.groups, writer.writes) == (2, 4)
+
+
 def test_a_write_that_fails_fails_alone(writer: GroupCommit, engine: Engine) -> None:
     writer.write_blocking(NOTE, 7)
     gate = Gate()

@@ -936,6 +936,10 @@ async def measure_costs(
         # (a steady fleet's beats repeat what the last one said, as the measured phase's do)
         ("heartbeat_news_warm", lambda: everywhere(fleet.heartbeat)),
         ("heartbeat", lambda: [lambda s=s: fleet.heartbeat(s) for s in fs]),
+        # a screen's first batch in a process reads its served manifests there; its later ones
+        # are judged from that process's memory (the steady state, as the measured phase's are)
+        ("plays_first", lambda: [lambda s=s: fleet.plays(s) for s in fs]),
+        ("plays_warm", lambda: everywhere(fleet.plays)),
         ("plays", lambda: [lambda s=s: fleet.plays(s) for s in fs]),
         ("catalogue", lambda: [lambda k=k: uncached_browse(k) for k in kiosks] * repeat),
         ("catalogue_304", lambda: [lambda k=k: fleet.browse(k) for k in kiosks] * repeat),
@@ -950,7 +954,8 @@ async def measure_costs(
         jobs = make_jobs()
         if not jobs:
             continue
-        endpoint = kind.split("_")[0] if kind.startswith(("manifest", "heartbeat", "catalogue")) else kind
+        grouped = kind.startswith(("manifest", "heartbeat", "catalogue", "plays"))
+        endpoint = kind.split("_")[0] if grouped else kind
         idle = {} if kind.endswith("_warm") else await idle_rate()
         fleet.tally = _Tally(t0=time.perf_counter())
         if on_phase is not None:

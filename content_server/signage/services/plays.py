@@ -339,7 +339,8 @@ def ingest(conn: Connection, submissions: list[PlaySubmission]) -> list[PlayBatc
     ]
 
 
-INGEST: WriteKind[PlaySubmission, PlayBatchResult] = WriteKind("plays", ingest)
+LINGER_S = 0.05  # a batch waits this long for others to share its transaction (players do not wait on it)
+INGEST: WriteKind[PlaySubmission, PlayBatchResult] = WriteKind("plays", ingest, linger_s=LINGER_S)
 
 
 def refusals_since(session: Session, since: dt.datetime) -> dict[str, dict[str, int]]:
