@@ -196,7 +196,9 @@ class TufRepository:
     # -- changing ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def locked(self) -> Iterator[None]:
+        """The repository's lock, across processes: every writer of its files holds it, the
+        re-signing job included (a test playing a server whose signer stopped holds it too)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / ".lock", "a+b") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
@@ -212,7 +214,7 @@ class TufRepository:
 
     def install_root(self, data: bytes, now: dt.datetime) -> Root:
         """Accept root version N+1 (signed by the old and the new root keys), or version 1."""
-        with self._locked():
+        with self.locked():
             new = md.parse(data, Root.type)
             current = self.root_version()
             previous = self.root() if current else None
@@ -236,7 +238,7 @@ class TufRepository:
 
         Every new target file must match its signed length and hash before anything is visible.
         """
-        with self._locked():
+        with self.locked():
             new = md.parse(data, Targets.type)
             targets = md.check_targets(new, self.root(), self.targets_version(), now)
             staged: list[tuple[Path, Path]] = []
@@ -293,7 +295,7 @@ class TufRepository:
 
     def refresh(self, now: dt.datetime) -> list[str]:
         """Re-sign snapshot and timestamp when due or when root changed their keys; returns roles signed."""
-        with self._locked():
+        with self.locked():
             if not self.targets_version():
                 return []
             return self._publish_online(now, force=False)
@@ -350,7 +352,7 @@ class TufRepository:
         so a stick's long-lived timestamp is never served online and an online device refuses it
         as a rollback.
         """
-        with self._locked():
+        with self.locked():
             index = self.release_index(version, platform)
             targets = self.targets()
             if index is None or targets is None:

@@ -28,7 +28,7 @@ def test_the_rollout_bench_with_simulated_devices_alone() -> None:
         timeout=280,
     )
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert proc.returncode == 0, (result, proc.stderr[-3000:])
+    assert proc.returncode == 0, json.dumps(result) + "\n" + proc.stderr[-3000:]  # a str: shown whole
     assert result["devices"] == 20 and result["real_devices"] == 0
     assert result["bricked"] == 0
     assert result["got_broken"] == result["rolled_back_of_broken"] == 5  # the canaries, no later wave

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QLabel
 
 from kiosk_app.api import FakeKioskApi
@@ -19,7 +18,16 @@ from kiosk_app.theme import theme_for
 from schedules.clock import MovableClock
 from schedules.protocol.kiosk import OrderState, ServiceAddress
 from tests.kiosk_app.test_lists_window import MODES, mode_name, start_in
-from tests.kiosk_app.test_window import book, check_screen, decode_qr, find, shown, tap, type_address
+from tests.kiosk_app.test_window import (
+    book,
+    check_screen,
+    decode_qr,
+    find,
+    scanner_types,
+    shown,
+    tap,
+    type_address,
+)
 
 
 def texts(app: KioskApp) -> str:
@@ -162,7 +170,6 @@ def test_after_paying_the_receipt_and_my_orders_show_time_place_and_reference(  
     check_screen(app, f"my orders {tag}", "orders_paid")
     app.flow.reset()  # the resident left; the next one scans the receipt they kept
     tap(qtbot, app, "start")
-    qtbot.keyClicks(app.window, code)  # the kiosk's USB scanner types the QR's text, then Enter
-    qtbot.keyClick(app.window, Qt.Key.Key_Return)
+    scanner_types(app.window, code)  # the kiosk's USB scanner types the QR's text, then Enter
     assert app.flow.state.screen is Screen.LOOKUP
     assert find(app.window, f"order:{order.id}").isVisible()

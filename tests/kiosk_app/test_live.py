@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 from sqlalchemy import func, select
 
@@ -37,7 +36,7 @@ from signage_player import DeviceIdentity
 from tests.content_server.kiosk.conftest import Live, pick_slot, seeded_live
 from tests.fixtures.server import LiveServer
 from tests.kiosk_app.conftest import ARTIFACTS
-from tests.kiosk_app.test_window import decode_qr, find, shown, tap, type_address
+from tests.kiosk_app.test_window import decode_qr, find, scanner_types, shown, tap, type_address
 
 pytestmark = pytest.mark.slow
 
@@ -269,8 +268,7 @@ def case_lookup_by_scanner_shows_the_timeline_with_masked_data(qtbot, live: Live
     with live.sessions() as s:
         number = s.scalars(select(CaseRow.case_number).where(CaseRow.id_number == "320106198505123415")).one()
     tap(qtbot, app, "cases")
-    qtbot.keyClicks(app.window, number)  # the USB scanner reads the receipt's QR and types it
-    qtbot.keyClick(app.window, Qt.Key.Key_Return)
+    scanner_types(app.window, number)  # the USB scanner reads the receipt's QR and types it
     assert app.flow.state.case_number == number.upper()
     for ch in "3415":
         tap(qtbot, app, f"key:{ch}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from PySide6.QtCore import QBuffer, QEvent, QIODevice, QObject, Qt
@@ -328,16 +328,35 @@ class _Busy(QObject):
         return super().event(event)
 
 
-def _post_scan(window: QWidget, text: str, start_ms: int, busy: _Busy, stall_after: int) -> None:
-    """Queue a scanner's burst (8 ms apart by the keyboard's own timestamps) with a GUI stall inside it."""
+def _scanner_keys(text: str, start_ms: int, gap_ms: int = 8) -> Iterator[list[QKeyEvent]]:
+    """A USB scanner's burst: ``text`` then Enter, each key's press and release stamped by the
+    keyboard ``gap_ms`` apart (what the kiosk times a burst by, however late it handles them)."""
     t = start_ms
-    for i, ch in enumerate([*text, "\r"]):
+    for ch in [*text, "\r"]:
         key = Qt.Key.Key_Return if ch == "\r" else Qt.Key(ord(ch.upper()))
+        events = []
         for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             event = QKeyEvent(kind, key, Qt.KeyboardModifier.NoModifier, ch)
             event.setTimestamp(t)
+            events.append(event)
+        yield events
+        t += gap_ms
+
+
+def scanner_types(window: QWidget, text: str) -> None:
+    """The kiosk's USB scanner types ``text`` and Enter, now. ``qtbot.keyClicks`` would not do: its
+    keys carry no timestamp, so the kiosk times them by when it handles them, and on a loaded
+    machine they came slower than a scanner's and were taken for a person typing."""
+    for events in _scanner_keys(text, int(time.monotonic() * 1000) % 2**31):
+        for event in events:
+            QApplication.sendEvent(window, event)
+
+
+def _post_scan(window: QWidget, text: str, start_ms: int, busy: _Busy, stall_after: int) -> None:
+    """Queue a scanner's burst with a GUI stall inside it."""
+    for i, events in enumerate(_scanner_keys(text, start_ms)):
+        for event in events:
             QApplication.postEvent(window, event)
-        t += 8
         if i == stall_after:
             QApplication.postEvent(busy, QEvent(QEvent.Type.User))
 

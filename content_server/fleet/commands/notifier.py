@@ -42,7 +42,7 @@ class CommandNotifier:
             self._seen = services.latest_seq(session)
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self._task = self._loop.create_task(self._watch(sessions))
+        self._task = self._loop.create_task(self._watch(sessions, self._wake))
 
     def poke(self) -> None:
         """A command was committed in this process: look now (from any thread)."""
@@ -89,17 +89,18 @@ class CommandNotifier:
                     if not waiters:
                         del self._waiters[device_id]
 
-    async def _watch(self, sessions: sessionmaker[Session]) -> None:
-        assert self._wake is not None
+    async def _watch(self, sessions: sessionmaker[Session], wake: asyncio.Event) -> None:
+        """The watching task, on the loop that made ``wake`` (its own, even if the app were started
+        again on another loop, as a test client that runs the lifespan once more does)."""
         while not self._closed:
             try:
-                if self.waiting or self._wake.is_set():  # nobody waiting, nothing poked: no read
+                if self.waiting or wake.is_set():  # nobody waiting, nothing poked: no read
                     await self._look(sessions)
             except Exception:  # boundary: a failed read only delays the wake-ups to the next look
                 log.exception("command notifier could not read the database")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.refresh_s)
-            self._wake.clear()
+                await asyncio.wait_for(wake.wait(), self.refresh_s)
+            wake.clear()
 
     async def _look(self, sessions: sessionmaker[Session]) -> None:
         seen = self._seen

@@ -23,7 +23,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    srv = LiveServer(data_dir=tmp_path_factory.mktemp("server"), port=free_port())
+    """Its re-signing job runs every 50 ms, as busy as it can be: an attack must hold while the
+    server keeps signing (``AttackBed.signer_stopped``)."""
+    srv = LiveServer(
+        data_dir=tmp_path_factory.mktemp("server"),
+        port=free_port(),
+        extra_env={"SIGNAGE_UPDATE_CHECK_S": "0.05"},
+    )
     srv.create_operator()
     srv.start()
     yield srv
@@ -46,7 +52,7 @@ def bed(server: LiveServer, device: PairedDevice, tmp_path: Path) -> Iterator[At
         ops.set_up()
         ur = UpdateRepo(TufRepository(updates), ops.root_key, ops.targets_key, tmp_path)
         source = Source.server(server.url, HttpFetcher(requests.Session(), device.headers))
-        yield AttackBed(ur, source, tmp_path / "devices")
+        yield AttackBed(ur, source, tmp_path / "devices", dwell_s=0.3)  # six of the server's re-signing runs
 
 
 def test_a_release_published_through_the_api_reaches_a_device(
