@@ -144,7 +144,7 @@ def with_remaining(
 ) -> ServiceCatalogue | None:
     """``catalogue`` with each slot's places left from ``remaining`` (what :func:`build_catalogue`
     would give when only booked counts changed), or None when a slot it lists is not there."""
-    services = []
+    services: list[ServiceOffer] = []
     for offer in catalogue.services:
         slots = []
         for slot in offer.slots:
@@ -193,6 +193,7 @@ class _Built:
     body: bytes
     generation: int  # the change generation it was built at
     expires_at: dt.datetime | None
+    listed: frozenset[str]  # every slot in the horizon then, shown or not (``read_remaining``)
 
 
 class CatalogueCache:
@@ -219,15 +220,20 @@ class CatalogueCache:
         if built is not None and self._current(built, now, fresh=True, scopes=(SCOPE, BOOKED)):
             return built.catalogue, built.body
         catalogue = None
-        if built is not None and self._current(built, now, fresh=True, scopes=(SCOPE,)):
-            catalogue = with_remaining(built.catalogue, read_remaining(session, now), now)
+        remaining = read_remaining(session, now)
+        # the same slots as at the build (none added or removed behind the change tracker's back,
+        # by a seeding script or hand-written SQL): only their counts can have moved
+        same_slots = built is not None and remaining.keys() == built.listed
+        if built is not None and same_slots and self._current(built, now, fresh=True, scopes=(SCOPE,)):
+            catalogue = with_remaining(built.catalogue, remaining, now)
         if catalogue is not None and built is not None:
-            built = _Built(catalogue, catalogue.model_dump_json().encode(), generation, built.expires_at)
+            body = catalogue.model_dump_json().encode()
+            built = _Built(catalogue, body, generation, built.expires_at, built.listed)
             self._count(COUNTS)
         else:
             catalogue = build_catalogue(session, now)
             body = catalogue.model_dump_json().encode()
-            built = _Built(catalogue, body, generation, expires_at(session, now))
+            built = _Built(catalogue, body, generation, expires_at(session, now), frozenset(remaining))
             self._count(BUILDS)
         with self._lock:
             self._built = built

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, insert, select
 
 from content_server.accounts import services as accounts
 from content_server.core.changes import ChangeScope
@@ -125,6 +125,31 @@ def test_a_cancelled_booking_gives_its_place_back_and_an_edit_after_a_booking_bu
     assert _places(_fetch(env))[slot_id] == start - 1 + 5
     assert kiosk.counts()["catalogue_builds"] == 1
     assert _fetch(env)["version"] == _built_now(env)["version"]
+
+
+def test_a_slot_added_behind_the_change_trackers_back_is_shown_after_the_next_booking(
+    kiosk_env: InProcess,
+) -> None:
+    """A seeding script or hand-written SQL stamps no scope; the next booking must not keep the
+    catalogue's old list of slots (the load fleet's seeder added slots that never showed)."""
+    env = kiosk_env
+    kiosk = _ready(env)
+    url = env.client.app.state.engine.url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
+    outside = create_engine(url)
+    with outside.begin() as conn:
+        service_id = conn.execute(select(ServiceRow.id).order_by(ServiceRow.id)).scalars().first()
+        start = env.now() + dt.timedelta(hours=30)
+        conn.execute(
+            insert(SlotRow).values(
+                id="slot-from-a-script", service_id=service_id, start=start,
+                end=start + dt.timedelta(hours=1), capacity=3, booked=0,
+            )
+        )  # fmt: skip
+    outside.dispose()
+    assert env.order(new_body(env)).status_code == 201
+    assert kiosk.poll() == 200
+    assert "slot-from-a-script" in _places(_fetch(env))
+    assert kiosk.counts()["catalogue_builds"] == 1
 
 
 def test_a_slot_edit_changes_the_catalogue(kiosk_env: InProcess) -> None:
