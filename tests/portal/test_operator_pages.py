@@ -121,6 +121,34 @@ def test_announcement_appears_on_the_timeline_with_an_explanation(app_client: Ap
     assert "announcement" in explained["text"].lower()
 
 
+def test_the_timeline_opened_at_the_end_of_an_hour_shows_that_whole_hour(
+    app_client: AppClient, media_dir: Path
+) -> None:
+    """Opened at 10:59:50 the first hour row is 10:00-11:00 as played, not the last ten seconds of it
+    (that sliver read "nothing plays" and left out the announcement; CI caught it at 23:59)."""
+    dev = pair_device(app_client, screen_class="indoor_small", groups=["lobby"])
+    portal_login(app_client, app_client.operator)
+    media_id = _upload(app_client, media_dir / "small.jpg")
+    token = csrf_of(app_client.get("/portal/media").text)
+    app_client.post(f"/portal/media/{media_id}/filler", data={"csrf_token": token, "filler": "true"})
+    page = app_client.get("/portal/announcements")
+    form = {
+        "csrf_token": csrf_of(page.text), "title": "停水通知", "text_zh": "明天 9:00-12:00 停水",
+        "text_en": "No water tomorrow 9-12", "priority": "important", "groups": ["lobby"],
+        "valid_from": "2026-11-25T09:00", "valid_until": "",
+    }  # fmt: skip
+    assert "公告已发布" in app_client.post("/portal/announcements", data=form, follow_redirects=True).text
+    app_client.clock.advance(dt.timedelta(minutes=59, seconds=50).total_seconds())  # 10:59:50 in Shanghai
+
+    screen = app_client.get(f"/portal/screens/{dev.device_id}").text
+    rows = re.findall(r"<tr><td[^>]*>([^<]+)</td><td[^>]*>([^<]+)</td><td[^>]*>([^<]*)</td></tr>", screen)
+    assert [r[0] for r in rows[:2]] == ["11-25 10:00", "11-25 11:00"] and len(rows) == 24
+    assert all("此时屏幕关闭或无内容" not in r[1] for r in rows), rows[0]  # always on: every hour plays
+    assert "公告" in rows[0][1] and "停水通知" in rows[0][2]
+    drawn = [dt.datetime.fromisoformat(s) for s in re.findall(r'data-start="([^"]+)"', screen)]
+    assert min(drawn) == dt.datetime(2026, 11, 25, 2, tzinfo=dt.UTC)  # the picture begins at 10:00 too
+
+
 def test_emergency_needs_a_confirmation_and_can_be_ended(app_client: AppClient) -> None:
     dev = pair_device(app_client, screen_class="outdoor_large")
     portal_login(app_client, app_client.operator)

@@ -14,7 +14,14 @@ from content_server.core.deps import NowDep, SessionDep, StoreDep
 from content_server.core.errors import ServerError
 from content_server.portal import forms
 from content_server.portal.page import Csrf, OperatorPage, PortalError, problem_text
-from content_server.portal.svg import KINDS, TimelineBlock, summarise, timeline_legend, timeline_picture
+from content_server.portal.svg import (
+    KINDS,
+    TimelineBlock,
+    hour_start,
+    summarise,
+    timeline_legend,
+    timeline_picture,
+)
 from content_server.signage import forms as signage_forms
 from content_server.signage import screen_view
 from content_server.signage.models import Device
@@ -148,18 +155,19 @@ def _screen_page(
     page: OperatorPage, session: Any, d: Device, now: dt.datetime, form: dict[str, Any], errors: list[str]
 ) -> Response:
     tz = ZoneInfo(d.timezone)
+    origin = hour_start(now, tz)  # the picture's rows are whole local hours, the first one included
     problem = ""
     try:
-        day = insight.day_slots(session, d, now)
+        day = insight.day_slots(session, d, origin)
         blocks = [TimelineBlock(s.start, s.end, s.source.value, label) for s, label in day]
     except (ScheduleError, ServerError) as exc:  # e.g. no default slide yet: say so over an empty day
         log.info("no timeline for %s: %s", d.id, exc)
         blocks, problem = [], page.t("timeline.unavailable", reason=problem_text(page, exc))
     kind_labels = {k: page.t(f"timeline.kind.{k}") for k in KINDS}
-    summary = summarise(blocks, start=now, tz=tz)
+    summary = summarise(blocks, start=origin, tz=tz)
     in_words = page.t("timeline.summary", shares=_shares(page, summary.shares, kind_labels))
     picture = timeline_picture(
-        blocks, start=now, tz=tz, title=page.t("timeline.svg_title", name=d.name), summary=in_words,
+        blocks, start=origin, tz=tz, title=page.t("timeline.svg_title", name=d.name), summary=in_words,
         kind_labels=kind_labels,
     )  # fmt: skip
     context = {
