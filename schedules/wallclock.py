@@ -189,6 +189,13 @@ def hour_start(t: dt.datetime, tzname: str) -> dt.datetime:
     return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
+def earliest_local_date(now: dt.datetime, tznames: Iterable[str]) -> dt.date:
+    """The earliest date the screens' local calendars are on at ``now``: the first day a booking on
+    them can still play. Not ``now.date()``: from 16:00 to 24:00 UTC that is yesterday in Shanghai,
+    a day that is over there, which forecasts and availability checks then counted."""
+    return min(now.astimezone(zone(name)).date() for name in tznames)
+
+
 # --- RRULE -----------------------------------------------------------------------------------
 #
 # A rule names local dates (FREQ=DAILY/WEEKLY/MONTHLY/YEARLY and their BY* parts) or, with

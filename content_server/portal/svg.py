@@ -186,13 +186,6 @@ def timeline_legend(kind_labels: Mapping[str, str]) -> list[tuple[str, str]]:
     ]
 
 
-def hour_start(at: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
-    """The top of ``at``'s local hour: where the timeline, its summary and the slots drawn on them
-    begin, so the first hour is a whole hour (from ``now`` it was a sliver at xx:59 that read
-    "nothing plays" and its shares were measured against time the window did not hold)."""
-    return at.astimezone(tz).replace(minute=0, second=0, microsecond=0)
-
-
 def summarise(
     blocks: Sequence[TimelineBlock],
     *,
@@ -202,7 +195,7 @@ def summarise(
     names_per_hour: int = 3,
 ) -> TimelineSummary:
     """What the timeline says, for people who do not see the picture (and everyone who wants it in words)."""
-    origin = hour_start(start, tz)
+    origin = start.astimezone(tz).replace(minute=0, second=0, microsecond=0)
     rows: list[HourSummary] = []
     totals = dict.fromkeys(KINDS, 0.0)
     for h in range(hours):
@@ -250,7 +243,7 @@ def timeline_picture(
     left, row_h, minute_w, top = 64, 16, 10, 6
     width = left + 60 * minute_w + 8
     height = top + hours * row_h + 4  # the legend is the page's (HTML wraps and stays readable on a phone)
-    origin = hour_start(start, tz)
+    origin = start.astimezone(tz).replace(minute=0, second=0, microsecond=0)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label={quoteattr(title + (". " + summary if summary else ""))}>',

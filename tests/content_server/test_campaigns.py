@@ -81,6 +81,41 @@ def test_booking_refused_when_it_cannot_fit(app_client: AppClient, media_dir: Pa
     assert c.get("/api/v1/campaigns", headers=shop).json() == []
 
 
+def test_a_day_already_over_in_the_community_does_not_refuse_a_booking(
+    app_client: AppClient, media_dir: Path
+) -> None:
+    """At 00:30 in Shanghai (16:30 UTC the day before) yesterday is over: its full airtime no longer
+    refuses a booking (checked from the UTC date, it did), and a flight that ended then is refused."""
+    c = app_client
+    op = c.auth(c.operator)
+    pair_device(c, screen_class="outdoor_large", groups=["north"])  # ads may take 70 % of its loop
+    shops = [c.auth(c.create_user(name, "advertiser")) for name in ("bakery", "florist")]
+    imgs = [
+        c.post(
+            "/api/v1/media?filename=ad.jpg", content=(media_dir / "small.jpg").read_bytes(), headers=h
+        ).json()
+        for h in shops
+    ]
+    first = c.post(
+        "/api/v1/campaigns",
+        json=_campaign(imgs[0]["id"], flight_end="2026-11-25", share_percent=40),
+        headers=shops[0],
+    )
+    assert first.status_code == 201, first.text
+    assert c.post(f"/api/v1/campaigns/{first.json()['id']}/approve", json={}, headers=op).status_code == 200
+    second = _campaign(imgs[1]["id"], flight_end="2026-11-27", share_percent=40)
+    assert c.post("/api/v1/campaigns/availability", json=second, headers=shops[1]).json()["fits"] is False
+
+    c.clock.advance(dt.timedelta(hours=14, minutes=30).total_seconds())  # 2026-11-26 00:30 in Shanghai
+    check = c.post("/api/v1/campaigns/availability", json=second, headers=shops[1])
+    assert check.status_code == 200 and check.json()["fits"] is True, check.text  # 40 + 40 only on the 25th
+    assert c.post("/api/v1/campaigns", json=second, headers=shops[1]).status_code == 201
+    ended = c.post(
+        "/api/v1/campaigns", json=_campaign(imgs[1]["id"], flight_end="2026-11-25"), headers=shops[1]
+    )
+    assert ended.status_code == 422, ended.text  # its last day is over in the community
+
+
 def test_a_campaign_with_both_shapes_plays_the_fitting_creative_on_each_screen(
     app_client: AppClient, media_dir: Path
 ) -> None:

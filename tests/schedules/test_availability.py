@@ -103,3 +103,14 @@ def test_invalid_requests_name_the_field() -> None:
             [screen()], catalogue(BASE_ITEMS), campaign("x", targeting=Targeting(tag_expr="a AND"), **WEEK)
         )
     assert e.value.field == "tag_expr"
+
+
+def test_the_first_day_still_to_play_is_the_earliest_local_date_among_the_screens() -> None:
+    """16:30 UTC on the 25th is the 26th in Shanghai and still the 25th in New York: a booking on both
+    can still play on the 25th; on Shanghai's screens alone, the 25th is over."""
+    from schedules.wallclock import earliest_local_date
+
+    now = dt.datetime(2026, 11, 25, 16, 30, tzinfo=UTC)
+    assert earliest_local_date(now, {"Asia/Shanghai"}) == dt.date(2026, 11, 26)
+    assert earliest_local_date(now, {"Asia/Shanghai", "America/New_York"}) == dt.date(2026, 11, 25)
+    assert earliest_local_date(now.replace(hour=15, minute=59), {"Asia/Shanghai"}) == dt.date(2026, 11, 25)

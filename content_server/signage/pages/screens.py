@@ -14,20 +14,14 @@ from content_server.core.deps import NowDep, SessionDep, StoreDep
 from content_server.core.errors import ServerError
 from content_server.portal import forms
 from content_server.portal.page import Csrf, OperatorPage, PortalError, problem_text
-from content_server.portal.svg import (
-    KINDS,
-    TimelineBlock,
-    hour_start,
-    summarise,
-    timeline_legend,
-    timeline_picture,
-)
+from content_server.portal.svg import KINDS, TimelineBlock, summarise, timeline_legend, timeline_picture
 from content_server.signage import forms as signage_forms
 from content_server.signage import screen_view
 from content_server.signage.models import Device
 from content_server.signage.services import catalogue, insight, screens
 from schedules.errors import ScheduleError
 from schedules.model import Orientation, ScreenClass
+from schedules.wallclock import hour_start
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -155,7 +149,9 @@ def _screen_page(
     page: OperatorPage, session: Any, d: Device, now: dt.datetime, form: dict[str, Any], errors: list[str]
 ) -> Response:
     tz = ZoneInfo(d.timezone)
-    origin = hour_start(now, tz)  # the picture's rows are whole local hours, the first one included
+    # the picture, its rows and the slots on them begin at the top of the local hour: from now, the
+    # first row at xx:59 was a sliver that read "nothing plays" and the day's shares were short
+    origin = hour_start(now, d.timezone)
     problem = ""
     try:
         day = insight.day_slots(session, d, origin)

@@ -19,6 +19,7 @@ from content_server.signage.services import insight
 from content_server.signage.services.catalogue import catalogue_for, to_campaign
 from schedules.bilingual import Bilingual
 from schedules.model import Daypart, Priority, Targeting
+from schedules.wallclock import earliest_local_date
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,8 @@ def _availability(session: Session, row: CampaignRow, now: dt.datetime) -> dict[
             "conflicts": ["no paired screen matches the targeting"],
         }
     catalogue = catalogue_for(session, screens, now, extra_campaigns=[row])
-    result = scheduling.check_availability(screens, catalogue, request, start=now.date())
+    today = earliest_local_date(now, {s.timezone for s in screens})  # a day over everywhere is not checked
+    result = scheduling.check_availability(screens, catalogue, request, start=today)
     return {"fits": result.fits, "max_share_percent": result.max_share_percent, "conflicts": result.conflicts}
 
 

@@ -15,6 +15,7 @@ from content_server.signage.models import CampaignRow, Device
 from content_server.signage.services.catalogue import catalogue_for, to_campaign
 from content_server.signage.services.screens import all_devices, to_screen
 from schedules.model import Catalogue, Screen, Slot, SlotSource, Targeting, Zone
+from schedules.wallclock import earliest_local_date
 
 
 def live_screens(session: Session) -> list[Screen]:
@@ -34,7 +35,7 @@ def daily_forecast(session: Session, row: CampaignRow, now: dt.datetime) -> int:
     if not screens:
         return 0
     catalogue = catalogue_for(session, screens, now, extra_campaigns=[row])
-    day = max(campaign.flight_start, now.date())
+    day = max(campaign.flight_start, earliest_local_date(now, {s.timezone for s in screens}))
     if day > campaign.flight_end:
         return 0
     return scheduling.forecast_plays(screens, catalogue, campaign, day)

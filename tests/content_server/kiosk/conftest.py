@@ -64,14 +64,20 @@ class Bookable:
     price_minor: int
 
 
+LEAD = dt.timedelta(minutes=10)
+
+
 def pick_slot(
     sessions: sessionmaker[Session], now: dt.datetime, name_en: str = "Health check visit"
 ) -> Bookable:
+    """The service's first slot that starts at least ``LEAD`` after ``now``: the slot starting next
+    could start while a test on a loaded machine walks to its order, which the server then refuses
+    (a test picking at 10:59:50 books the 11:00 slot at 11:00:30)."""
     with sessions() as s:
         service = s.scalars(select(ServiceRow).where(ServiceRow.name_en == name_en)).one()
         slot = s.scalars(
             select(SlotRow)
-            .where(SlotRow.service_id == service.id, SlotRow.start > now)
+            .where(SlotRow.service_id == service.id, SlotRow.start > now + LEAD)
             .order_by(SlotRow.start)
         ).first()
         assert slot is not None
