@@ -216,9 +216,11 @@ def test_advertiser_journey_from_signup_to_proof_of_play(
 
     # 7. the screen reports plays; the advertiser sees them in the chart, table and CSV
     item_id = next(c["item_ids"][0] for c in manifest["catalogue"]["campaigns"] if c["id"] == campaign_id)
-    start, zone = served_at, ZoneInfo("Asia/Shanghai")  # the chart has a bar per community day
-    if (start + dt.timedelta(seconds=63)).astimezone(zone).date() != start.astimezone(zone).date():
-        start = dt.datetime.combine(start.astimezone(zone).date() + dt.timedelta(days=1), dt.time(), zone)
+    # the chart has a bar per community day: all seven on served_at's day, ended by its midnight
+    # (moved to the next day, the last ones could end over two minutes ahead: refused as "future")
+    zone = ZoneInfo("Asia/Shanghai")
+    midnight = dt.datetime.combine(served_at.astimezone(zone).date() + dt.timedelta(days=1), dt.time(), zone)
+    start = min(served_at, midnight - dt.timedelta(seconds=63))
     records = [
         {"id": str(uuid.uuid4()), "item_id": item_id, "campaign_id": campaign_id,
          "started_at": (start + dt.timedelta(seconds=9 * i)).isoformat(), "duration_s": 8.0,

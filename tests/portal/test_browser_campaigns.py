@@ -249,9 +249,13 @@ def test_proof_of_play_in_the_communitys_time_with_names_for_both(
     manifest = httpx.get(server.api + "/device/manifest", headers=screen.headers).json()
     served_at = dt.datetime.now(dt.UTC)  # plays count only from when the screen had this manifest
     item_id = next(c["item_ids"][0] for c in manifest["catalogue"]["campaigns"] if c["id"] == campaign)
-    start, day = served_at, served_at.astimezone(SHANGHAI).date()  # the report has a row per day
-    if (start + dt.timedelta(seconds=45)).astimezone(SHANGHAI).date() != day:  # all five on one day
-        start = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), SHANGHAI)
+    # the report has a row per day: all five on served_at's day, ended by its midnight (moved to the
+    # next day they would lie ahead of the report's default range, which ends today; the server
+    # believes plays from two minutes before the manifest was served)
+    midnight = dt.datetime.combine(
+        served_at.astimezone(SHANGHAI).date() + dt.timedelta(days=1), dt.time(), SHANGHAI
+    )
+    start = min(served_at, midnight - dt.timedelta(seconds=45))
     records = [
         {
             "id": str(uuid.uuid4()),
