@@ -344,14 +344,16 @@ def seed_demo_catalogue(session: Session, now: dt.datetime, days: int = 7) -> Se
     numbers = []
     for case_type, name, id_number, phone, steps in DEMO_CASES:
         at = now - dt.timedelta(days=3)
-        case = cases.create_case(session, SEED_CLERK, cases.NewCase(case_type, name, id_number, phone), at)
+        case = cases.create_case(
+            session, SEED_CLERK, cases.NewCase(case_type, name, id_number, phone), at, LOCAL
+        )
         for target, extra in steps:
             at += dt.timedelta(hours=5)
             deadline = (now + dt.timedelta(days=10)).date() if target is CaseState.MATERIALS_NEEDED else None
             cases.change_case(
                 session,
                 case.case_number,
-                CaseChange(target=target, clerk=SEED_CLERK, at=at, deadline=deadline, **extra),
+                CaseChange(target=target, clerk=SEED_CLERK, at=at, deadline=deadline, tz=LOCAL, **extra),
             )
         numbers.append(case.case_number)
     return SeedSummary(len(CATEGORIES), len(SERVICES), slots, tuple(numbers))

@@ -40,6 +40,7 @@ class CaseChange:
     note_en: str = ""
     missing_documents: tuple[str, ...] = field(default=())
     deadline: dt.date | None = None
+    tz: dt.tzinfo = dt.UTC  # the community's zone: a deadline is a date on its calendar, not UTC's
 
 
 def allowed_targets(state: S) -> frozenset[S]:
@@ -64,7 +65,7 @@ def check_change(state: S, change: CaseChange) -> None:
             raise InvalidInput("missing_documents", "list the missing documents")
         if change.deadline is None:
             raise InvalidInput("deadline", "materials needed requires a deadline")
-        if change.deadline < change.at.date():
+        if change.deadline < change.at.astimezone(change.tz).date():
             raise InvalidInput("deadline", "deadline is in the past")
     elif change.missing_documents or change.deadline is not None:
         raise InvalidInput("missing_documents", "only a materials-needed change lists documents")

@@ -68,7 +68,7 @@ def create_case(
     assert page.user is not None
     form = {"case_type": case_type, "applicant_name": applicant_name, "id_number": id_number, "phone": phone}
     try:
-        case = cases.create_case(session, page.user.id, cases.NewCase(**form), now)
+        case = cases.create_case(session, page.user.id, cases.NewCase(**form), now, page.tz)
     except ServerError as exc:
         session.rollback()
         return _cases_page(page, session, form, [problem_text(page, exc)], "")
@@ -146,6 +146,7 @@ def change_case(
             note_en=note_en,
             missing_documents=tuple(d.strip() for d in missing_documents.splitlines() if d.strip()),
             deadline=forms.parse_date(deadline) if deadline.strip() else None,
+            tz=page.tz,
         )
         cases.change_case(session, case_number, change)
     except (ServerError, ValueError) as exc:

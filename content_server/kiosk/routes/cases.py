@@ -6,7 +6,7 @@ import datetime as dt
 
 from fastapi import APIRouter, Response
 
-from content_server.core.deps import NowDep, SessionDep
+from content_server.core.deps import NowDep, SessionDep, SettingsDep
 from content_server.kiosk.case_states import CaseChange, allowed_targets
 from content_server.kiosk.case_types import CASE_TYPES
 from content_server.kiosk.deps import API, Clerk
@@ -55,8 +55,12 @@ def case_types(clerk: Clerk) -> list[CaseTypeView]:
 
 
 @clerk_router.post("", response_model=CaseView, status_code=201)
-def create_case(body: CaseCreateBody, clerk: Clerk, session: SessionDep, now: NowDep) -> CaseView:
-    case = cases.create_case(session, clerk.id, cases.NewCase(**body.model_dump()), now)
+def create_case(
+    body: CaseCreateBody, clerk: Clerk, session: SessionDep, now: NowDep, settings: SettingsDep
+) -> CaseView:
+    case = cases.create_case(
+        session, clerk.id, cases.NewCase(**body.model_dump()), now, settings.community_tz
+    )
     return case_view(cases.get_case(session, case.case_number), now)
 
 
@@ -72,7 +76,12 @@ def get_case(case_number: str, clerk: Clerk, session: SessionDep, now: NowDep) -
 
 @clerk_router.post("/{case_number}/changes", response_model=CaseView)
 def change_case(
-    case_number: str, body: CaseChangeBody, clerk: Clerk, session: SessionDep, now: NowDep
+    case_number: str,
+    body: CaseChangeBody,
+    clerk: Clerk,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
 ) -> CaseView:
     change = CaseChange(
         target=body.target,
@@ -82,6 +91,7 @@ def change_case(
         note_en=body.note_en,
         missing_documents=tuple(body.missing_documents),
         deadline=body.deadline,
+        tz=settings.community_tz,
     )
     return case_view(cases.change_case(session, case_number, change), now)
 

@@ -62,17 +62,19 @@ class CaseDetail:
     events: list[CaseEventRow] = field(default_factory=list)
 
 
-def new_case_number(now: dt.datetime) -> str:
-    """``GA-YYYYMMDD-NNNNNN``: date of submission plus 6 random digits (unique in the table)."""
-    return f"GA-{now:%Y%m%d}-{secrets.randbelow(10**6):06d}"
+def new_case_number(now: dt.datetime, tz: dt.tzinfo) -> str:
+    """``GA-YYYYMMDD-NNNNNN``: the community's date of submission plus 6 random digits (unique in
+    the table); the UTC date numbered a case handed in at 00:30 in Shanghai with the day before."""
+    return f"GA-{now.astimezone(tz):%Y%m%d}-{secrets.randbelow(10**6):06d}"
 
 
 def _case_snapshot(case: CaseRow) -> dict[str, Any]:
     return {"state": case.state}
 
 
-def create_case(session: Session, clerk_id: str, data: NewCase, now: dt.datetime) -> CaseRow:
-    """Validate and store a submitted case; its first timeline entry is 'submitted'."""
+def create_case(session: Session, clerk_id: str, data: NewCase, now: dt.datetime, tz: dt.tzinfo) -> CaseRow:
+    """Validate and store a submitted case; its first timeline entry is 'submitted'. Its number and
+    legal time limit count from the submission's date in ``tz``, the community's zone."""
     case_type = CASE_TYPES.get(data.case_type)
     if case_type is None:
         raise Invalid(f"unknown case type {data.case_type!r}")
@@ -82,7 +84,7 @@ def create_case(session: Session, clerk_id: str, data: NewCase, now: dt.datetime
     id_number, phone = normalize_id_number(data.id_number), normalize_phone(data.phone)
     for _attempt in range(5):
         case = CaseRow(
-            case_number=new_case_number(now),
+            case_number=new_case_number(now, tz),
             case_type=case_type.code,
             applicant_name=name,
             id_number=id_number,
@@ -90,7 +92,7 @@ def create_case(session: Session, clerk_id: str, data: NewCase, now: dt.datetime
             state=CaseState.SUBMITTED.value,
             created_at=now,
             created_by=clerk_id,
-            due_by=now.date() + dt.timedelta(days=case_type.time_limit_days),
+            due_by=now.astimezone(tz).date() + dt.timedelta(days=case_type.time_limit_days),
         )
         session.add(case)
         try:

@@ -212,3 +212,29 @@ def test_only_clerks_and_kiosks(kiosk_env: InProcess) -> None:
     assert (
         kiosk_env.client.post("/api/v1/kiosk/cases/lookup", json={"case_number": "GA-1"}).status_code == 401
     )
+
+
+def test_a_case_handed_in_after_the_communitys_midnight_is_numbered_and_timed_on_its_day(
+    kiosk_env: InProcess, clerk: dict[str, str]
+) -> None:
+    """00:30 in Shanghai is 16:30 UTC the day before: the case number, the legal time limit and the
+    deadline's check all go by the community's calendar (by the UTC date, a case handed in then
+    lost a day of its time limit and carried yesterday's date in its number)."""
+    kiosk_env.advance(hours=14, minutes=30)  # START 02:00 UTC: now 2026-11-25 16:30 UTC, 11-26 00:30 local
+    case = new_case(kiosk_env, clerk)
+    assert str(case["case_number"]).startswith("GA-20261126-")
+    assert case["due_by"] == "2026-12-16"  # 20 days from the day it was handed in
+    late = kiosk_env.client.post(
+        f"/api/v1/cases/{case['case_number']}/changes",
+        headers=clerk,
+        json={"target": "materials_needed", "missing_documents": ["户口本"], "deadline": "2026-11-25"},
+    )
+    assert late.status_code == 422 and "deadline" in late.text  # yesterday, in the community
+    change(
+        kiosk_env,
+        clerk,
+        case["case_number"],
+        target="materials_needed",
+        missing_documents=["户口本"],
+        deadline="2026-11-26",
+    )
