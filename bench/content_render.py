@@ -123,7 +123,9 @@ def main() -> None:
             for i in range(args.repeat + 2):
                 site.version = i + 1  # a changed feed every time: a full fetch, parse, render and publish
                 t0 = time.perf_counter()
-                row = datasources.refresh_source(state.sessions, state.store, source["id"], book, state.clock)
+                row = datasources.refresh_source(
+                    state.sessions, state.store, source["id"], book, state.clock, state.settings.community_tz
+                )
                 if row.last_error:
                     raise SystemExit(f"feed refresh failed: {row.last_error}")
                 if i >= 2:

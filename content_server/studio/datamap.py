@@ -4,6 +4,7 @@ A mapping is text with placeholders: ``"{current.temperature_2m|round}°C"``. A 
 and ``[n]`` indices; ``[*]`` repeats the whole line once per list element (parcel lists). Filters
 turn codes into words in the line's own language (``wmo`` weather codes, ``aqi`` levels) and keep
 personal data off public screens (``last4``: only the last four digits of a phone number).
+``time`` shows a clock time on the community's clock (an instant with an offset, or a Unix time).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -78,38 +80,54 @@ def _lookup(data: Any, path: str) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Shown:
+    """Where a line is shown: its language and the community's time zone."""
+
+    lang: str
+    tz: dt.tzinfo
+
+
 def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DataProblem(f"{value!r} is not a number")
     return float(value)
 
 
-def _wmo(value: Any, lang: str) -> str:
+def _wmo(value: Any, shown: Shown) -> str:
     zh, en = WMO.get(int(_number(value)), ("", ""))
-    return zh if lang == "zh" else en
+    return zh if shown.lang == "zh" else en
 
 
-def _aqi(value: Any, lang: str) -> str:
+def _aqi(value: Any, shown: Shown) -> str:
     v = _number(value)
     for top, zh, en in AQI:
         if v <= top:
-            return zh if lang == "zh" else en
+            return zh if shown.lang == "zh" else en
     return ""
 
 
-def _time(value: Any, lang: str) -> str:
-    return dt.datetime.fromisoformat(str(value)).strftime("%H:%M")
+def _time(value: Any, shown: Shown) -> str:
+    """``HH:MM`` of an ISO 8601 time or a Unix time, as feeds send them. An instant (an offset, a
+    ``Z``, a Unix time) is shown on the community's clock: a locker API's ``08:30Z`` is 16:30 in
+    Shanghai. A time without an offset is the feed's own local time, shown as written."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if abs(value) >= 1e11 else value  # JavaScript's milliseconds
+        t = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    else:
+        t = dt.datetime.fromisoformat(str(value))
+    return (t.astimezone(shown.tz) if t.tzinfo is not None else t).strftime("%H:%M")
 
 
-def _last4(value: Any, lang: str) -> str:
+def _last4(value: Any, shown: Shown) -> str:
     digits = re.sub(r"\D", "", str(value))
     return digits[-4:]
 
 
-FILTERS: dict[str, Callable[[Any, str], str]] = {
-    "round": lambda v, lang: str(round(_number(v))),
-    "int": lambda v, lang: str(int(_number(v))),
-    "upper": lambda v, lang: str(v).upper(),
+FILTERS: dict[str, Callable[[Any, Shown], str]] = {
+    "round": lambda v, shown: str(round(_number(v))),
+    "int": lambda v, shown: str(int(_number(v))),
+    "upper": lambda v, shown: str(v).upper(),
     "wmo": _wmo,
     "aqi": _aqi,
     "time": _time,
@@ -117,7 +135,7 @@ FILTERS: dict[str, Callable[[Any, str], str]] = {
 }
 
 
-def _fill(template: str, data: Any, lang: str) -> str:
+def _fill(template: str, data: Any, shown: Shown) -> str:
     def one(match: re.Match[str]) -> str:
         value = _lookup(data, match.group(1))
         name = match.group(2)
@@ -128,24 +146,24 @@ def _fill(template: str, data: Any, lang: str) -> str:
         if name not in FILTERS:
             raise DataProblem(f"unknown filter {name!r}")
         try:
-            return FILTERS[name](value, lang)
-        except (TypeError, ValueError) as exc:
+            return FILTERS[name](value, shown)
+        except (TypeError, ValueError, OverflowError, OSError) as exc:
             raise DataProblem(f"{match.group(1)!r} cannot be shown with {name!r}") from exc
 
     return _PLACEHOLDER.sub(one, template)
 
 
-def _expand(line: str, data: Any, lang: str) -> list[str]:
+def _expand(line: str, data: Any, shown: Shown) -> list[str]:
     """A line with ``[*]`` repeats for every element of that list (at most MAX_REPEAT)."""
     if "[*]" not in line:
-        return [_fill(line, data, lang)]
+        return [_fill(line, data, shown)]
     match = next(m for m in _PLACEHOLDER.finditer(line) if "[*]" in m.group(1))
     list_path = match.group(1).split("[*]", 1)[0]
     items = _lookup(data, list_path)
     if not isinstance(items, list):
         raise DataProblem(f"{list_path!r} is not a list")
     return [
-        _fill(line.replace(f"{list_path}[*]", f"{list_path}[{i}]"), data, lang)
+        _fill(line.replace(f"{list_path}[*]", f"{list_path}[{i}]"), data, shown)
         for i in range(min(len(items), MAX_REPEAT))
     ]
 
@@ -167,17 +185,19 @@ class JsonMapping(BaseModel):
     fields: dict[str, FieldMap | str] = Field(default_factory=dict)
 
 
-def apply_mapping(mapping: JsonMapping, data: Any) -> TemplateContent:
-    """The template content ``data`` gives through ``mapping``; :class:`DataProblem` if it does not fit."""
+def apply_mapping(mapping: JsonMapping, data: Any, tz: dt.tzinfo) -> TemplateContent:
+    """The template content ``data`` gives through ``mapping`` for screens in ``tz`` (the
+    community's zone); :class:`DataProblem` if it does not fit."""
     out: dict[str, str] = {}
     for name, spec in mapping.fields.items():
         if isinstance(spec, str):
-            out[name] = "\n".join(line for raw in spec.split("\n") for line in _expand(raw, data, "zh"))
+            shown = Shown("zh", tz)
+            out[name] = "\n".join(line for raw in spec.split("\n") for line in _expand(raw, data, shown))
             continue
         for lang, template in (("zh", spec.zh), ("en", spec.en)):
             if template:
                 out[f"{name}.{lang}"] = "\n".join(
-                    line for raw in template.split("\n") for line in _expand(raw, data, lang)
+                    line for raw in template.split("\n") for line in _expand(raw, data, Shown(lang, tz))
                 )
     return TemplateContent(design=mapping.design, palette=mapping.palette, fields=out)
 

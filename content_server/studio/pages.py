@@ -210,7 +210,7 @@ def refresh_source(
 ) -> Response:  # fmt: skip
     """Fetch now; the page then shows how it went (a failure is on the source's card)."""
     page.require_csrf(csrf_token)
-    row = datasources.refresh_source(request.app.state.sessions, store, source_id, book, clock)
+    row = datasources.refresh_source(request.app.state.sessions, store, source_id, book, clock, page.tz)
     notice = "source_failed" if row.last_error else "source_refreshed"
     return page.redirect(f"/portal/studio/sources#source-{row.id}", notice=notice)
 

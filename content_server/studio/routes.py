@@ -9,7 +9,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from content_server.core.body_limit import max_body, raw_body
-from content_server.core.deps import ClockDep, NowDep, Operator, OperatorOrAdvertiser, SessionDep, StoreDep
+from content_server.core.deps import (
+    ClockDep,
+    NowDep,
+    Operator,
+    OperatorOrAdvertiser,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+)
 from content_server.studio.canvas import canvas_for
 from content_server.studio.designs import AUTHORED_DESIGNS, DESIGNS, TemplateContent
 from content_server.studio.fonts import FontBook
@@ -320,10 +328,19 @@ def list_sources(session: SessionDep, op: Operator) -> list[SourceOut]:
 
 @router.post("/sources/{source_id}/refresh", response_model=SourceOut)
 def refresh_source(
-    source_id: str, request: Request, store: StoreDep, clock: ClockDep, book: BookDep, op: Operator
+    source_id: str,
+    request: Request,
+    store: StoreDep,
+    clock: ClockDep,
+    book: BookDep,
+    op: Operator,
+    settings: SettingsDep,
 ) -> SourceOut:
     """Fetch now (the schedule goes on as before); the answer says how it went."""
-    return SourceOut.of(datasources.refresh_source(request.app.state.sessions, store, source_id, book, clock))
+    sessions = request.app.state.sessions
+    return SourceOut.of(
+        datasources.refresh_source(sessions, store, source_id, book, clock, settings.community_tz)
+    )
 
 
 @router.delete("/sources/{source_id}", status_code=204)

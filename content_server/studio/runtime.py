@@ -19,8 +19,9 @@ def start(app: ContentServer) -> None:
     state = app.state
 
     def run(source_id: str) -> None:
+        tz = state.settings.community_tz
         row = datasources.refresh_source(
-            state.sessions, state.store, source_id, FontBook.system(), state.clock
+            state.sessions, state.store, source_id, FontBook.system(), state.clock, tz
         )
         if row.last_error:
             log.warning("data source %s: %s", source_id, row.last_error)

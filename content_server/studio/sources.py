@@ -92,8 +92,10 @@ def refresh(
     canvases: tuple[Canvas, ...],
     book: FontBook,
     now: dt.datetime,
+    tz: dt.tzinfo,
 ) -> SourceState:
-    """Fetch once and return the new state; failures are recorded, never raised (the schedule goes on)."""
+    """Fetch once and return the new state; failures are recorded, never raised (the schedule goes on).
+    Times in the data are shown on ``tz``'s clock, the community's."""
     try:
         got = fetcher.fetch(spec.url, state.validators)
         if got.not_modified and state.content is not None:
@@ -106,7 +108,7 @@ def refresh(
                 data = json.loads(body)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise DataProblem("the source did not send JSON") from exc
-            content, ticker = apply_mapping(spec.json_mapping(), data), ""
+            content, ticker = apply_mapping(spec.json_mapping(), data, tz), ""
         resolved = resolve(content, book, strict=False)
         slides = tuple((cv.key, png) for cv, png in render_shapes(resolved, canvases, book))
         return SourceState(got.validators, now, slides, ticker, content)

@@ -157,6 +157,7 @@ def refresh_source(
     source_id: str,
     book: FontBook,
     clock: Clock,
+    tz: dt.tzinfo,
     resolver: Resolver | None = None,
 ) -> DataSourceRow:
     """One scheduled refresh; failures are recorded on the row (the last good data stays until it expires)."""
@@ -167,7 +168,7 @@ def refresh_source(
         canvases = tuple(shapes.canvases(session))
         before = _state(row)
         now = clock.now()
-        after = refresh(spec, before, fetcher, canvases, book, now)
+        after = refresh(spec, before, fetcher, canvases, book, now, tz)
         row.last_error, row.failures = after.last_error, after.failures
         if after.fetched_at != before.fetched_at and after.fetched_at is not None:
             row.etag, row.last_modified = after.validators.etag, after.validators.last_modified

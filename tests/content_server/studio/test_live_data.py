@@ -6,11 +6,12 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from content_server.studio.canvas import canvas_for
-from content_server.studio.datamap import PRESETS, apply_mapping
+from content_server.studio.datamap import PRESETS, JsonMapping, apply_mapping
 from content_server.studio.designs import resolve
 from content_server.studio.errors import DataProblem, FetchFailed, FetchRefused
 from content_server.studio.feeds import parse_feed
@@ -218,6 +219,8 @@ def test_rss_and_atom_become_plain_headlines() -> None:
     with pytest.raises(DataProblem):
         parse_feed(b"\x89PNG not a feed at all")
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
 
 OPEN_METEO = {
     "latitude": 31.22,
@@ -237,7 +240,7 @@ OPEN_METEO = {
 
 
 def test_open_meteo_weather_maps_onto_the_data_panel() -> None:
-    content = apply_mapping(PRESETS["open_meteo_weather"], OPEN_METEO)
+    content = apply_mapping(PRESETS["open_meteo_weather"], OPEN_METEO, SHANGHAI)
     assert content.fields["value.zh"] == "9°C"
     assert content.fields["caption.zh"] == "小雨" and content.fields["caption.en"] == "Light rain"
     assert "最高 11°C  最低 5°C" in content.fields["rows.zh"]
@@ -254,14 +257,35 @@ def test_parcel_lists_show_only_the_last_four_digits() -> None:
         "count": 2,
         "parcels": [{"phone": "138-1234-5678", "code": "884512"}, {"phone": "13987654321", "code": "120045"}],
     }
-    content = apply_mapping(PRESETS["parcel_locker"], data)
+    content = apply_mapping(PRESETS["parcel_locker"], data, SHANGHAI)
     assert content.fields["rows.zh"] == "手机尾号 5678\n手机尾号 4321"
     assert "884512" not in json.dumps(content.fields) and "1234" not in json.dumps(content.fields)
 
 
+def test_times_in_the_data_are_shown_on_the_communitys_clock() -> None:
+    """Real feeds send instants as ISO with ``Z`` or an offset, or as Unix time in seconds or
+    milliseconds: a Shanghai screen shows them at Shanghai's time (08:30Z is 16:30), and a time
+    without an offset (Open-Meteo's, already local) as written; nonsense is a data problem."""
+    mapping = JsonMapping(design="data_panel", fields={"value": "{t|time}"})
+    for sent, shown in [
+        ("2026-12-07T08:30:00Z", "16:30"),
+        ("2026-12-07T08:30:00+00:00", "16:30"),
+        ("2026-12-07T16:30:00+08:00", "16:30"),
+        ("2026-12-07T09:30:00-05:00", "22:30"),
+        ("2026-12-07T16:30", "16:30"),
+        (1796632200, "16:30"),  # 2026-12-07T08:30:00Z
+        (1796632200000, "16:30"),
+    ]:
+        assert apply_mapping(mapping, {"t": sent}, SHANGHAI).fields["value"] == shown, sent
+    assert apply_mapping(mapping, {"t": "2026-12-07T08:30:00Z"}, dt.UTC).fields["value"] == "08:30"
+    for bad in ["soon", True, 10**30, None]:
+        with pytest.raises(DataProblem, match="cannot be shown with 'time'"):
+            apply_mapping(mapping, {"t": bad}, SHANGHAI)
+
+
 def test_a_mapping_that_does_not_match_the_data_is_a_data_problem() -> None:
     with pytest.raises(DataProblem, match=r"current\.temperature_2m"):
-        apply_mapping(PRESETS["open_meteo_weather"], {"hourly": {}})
+        apply_mapping(PRESETS["open_meteo_weather"], {"hourly": {}}, SHANGHAI)
 
 
 # --------------------------------------------------------------------------- freshness and refresh
@@ -286,20 +310,20 @@ def test_refresh_keeps_the_last_good_slides_through_failures_until_they_expire(
     canvases = (canvas_for(ScreenClass.INDOOR_SMALL, Orientation.PORTRAIT),)
     spec = SourceSpec(name="news", kind=SourceKind.FEED, url=base + "/feed.xml", ttl_s=3600)
     fetcher = Fetcher(LOOPBACK, clock=clock)
-    state = refresh(spec, SourceState(), fetcher, canvases, book, clock.now())
+    state = refresh(spec, SourceState(), fetcher, canvases, book, clock.now(), SHANGHAI)
     assert state.fetched_at == NOW and state.slides and "Water notice 1" in state.ticker
     first_slides = state.slides
     clock.advance(600)  # unchanged: a 304 confirms the data, same slides
-    state = refresh(spec, state, fetcher, canvases, book, clock.now())
+    state = refresh(spec, state, fetcher, canvases, book, clock.now(), SHANGHAI)
     assert state.slides == first_slides and state.fetched_at == clock.now()
     clock.advance(600)  # the feed changes: new slides
     s.version = 2
-    state = refresh(spec, state, fetcher, canvases, book, clock.now())
+    state = refresh(spec, state, fetcher, canvases, book, clock.now(), SHANGHAI)
     assert state.slides != first_slides and "2-1" in state.ticker
     good_at = state.fetched_at
     broken = spec.model_copy(update={"url": base + "/broken.xml"})
     clock.advance(600)
-    state = refresh(broken, state, fetcher, canvases, book, clock.now())
+    state = refresh(broken, state, fetcher, canvases, book, clock.now(), SHANGHAI)
     assert state.failures == 1 and "cannot be read" in state.last_error and state.fetched_at == good_at
     assert is_showable(state.fetched_at, dt.timedelta(seconds=spec.ttl_s), clock.now())
     clock.advance(3600)
@@ -319,6 +343,7 @@ def test_a_json_source_with_a_preset(site: tuple[FeedSite, str]) -> None:
         (canvas_for(ScreenClass.KIOSK, Orientation.LANDSCAPE),),
         FontBook.system(),
         NOW,
+        SHANGHAI,
     )
     assert state.content is not None and state.content.fields["value.zh"] == "A023"
     assert state.slides and state.last_error == ""
