@@ -290,9 +290,9 @@ def test_a_kiosk_process_shows_the_emergency_in_its_screenshot_and_restarts_on_c
             shown = (_status(op, screen_id)["heartbeat"] or {}).get("emergency_version")
             return shown not in (None, "none")
 
-        eventually(showing_it, 30, "a heartbeat naming the emergency on show")
-        shot = _command(op, screen_id, "screenshot")
-        eventually(lambda: _state(op, shot)["state"] == "done", 30, "the screenshot command done")
+        eventually(showing_it, 60, "a heartbeat naming the emergency on show")
+        shot = _command(op, screen_id, "screenshot")  # take, encode, upload: slow beside two suites
+        eventually(lambda: _state(op, shot)["state"] == "done", 120, "the screenshot command done")
         r = httpx.get(f"{live.server.api}/screens/{screen_id}/screenshot", headers=op.headers, timeout=10)
         assert r.status_code == 200, r.text
         picture = Image.open(io.BytesIO(r.content)).convert("RGB")
