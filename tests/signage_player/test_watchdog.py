@@ -28,7 +28,7 @@ def test_a_receiver_that_never_reads_cannot_stall_the_sender(tmp_path: Path, mon
         monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
         t0 = time.monotonic()
         sent = [sd_notify("WATCHDOG=1") for _ in range(500)]  # far more than the socket queue holds
-        assert time.monotonic() - t0 < 2
+        assert time.monotonic() - t0 < 10  # a blocking send would hang for ever on the full queue
         assert sent[0] is True and sent[-1] is False and "sd_notify WATCHDOG=1 failed" in caplog.text
 
 
