@@ -12,9 +12,10 @@ last looked) to answer unchanged polls from memory.
 
 Nobody has to remember to bump. A feature declares, once, which of its tables (and which
 columns) feed the caches and which scopes a changed row touches (:meth:`ChangeTracker.watch`);
-the tracker, installed on the app's sessionmaker, stamps them in the same transaction as any
-flush, bulk statement (conservatively: every scope the table can touch) or deletion touching a
-watched row, and after the commit tells this process's caches at once. Other processes see the
+the tracker, installed on the app's sessionmaker, notes every flush, bulk statement
+(conservatively: every scope the table can touch) or deletion touching a watched row, stamps
+them as the transaction's last statements before its commit, and after the commit tells this
+process's caches at once. Other processes see the
 stamps within their view's time to live, or at once when told (:meth:`ChangeTracker.changed_elsewhere`,
 the entry point for a cross-process notifier). Device keys are also guarded in the database
 itself: a trigger (migrations s0002, s0005) bumps the counter and stamps ``keys``, so even SQL
@@ -53,6 +54,8 @@ ORIGIN = "change_origin"  # session.info: this process's name, sent with its cha
 ALL = "all"  # every cache entry depends on it: house-wide changes, and bulk statements
 KEYS = "keys"  # which device keys open the API (revocations, replaced keys, deleted devices)
 TOUCHES = "change_scopes"  # a bulk statement's execution option: the scopes it touches (see touching)
+PENDING, PENDING_EMERGENCY = "change_pending", "change_pending_emergency"  # session.info: to stamp at commit
+SEALED = "change_sealed"  # session.info: this transaction's commit has stamped; later changes stamp at once
 
 
 class ManifestState(Base):
@@ -279,6 +282,7 @@ class ChangeTracker:
             sessions.configure(info={ORIGIN: origin})
         event.listen(sessions, "after_flush", self._after_flush)
         event.listen(sessions, "do_orm_execute", self._on_statement)
+        event.listen(sessions, "before_commit", self._before_commit)
         event.listen(sessions, "after_commit", self._after_commit)
         event.listen(sessions, "after_rollback", self._after_rollback)
 
@@ -307,7 +311,7 @@ class ChangeTracker:
                     scopes |= found[0]
                     emergency = emergency or found[1]
         if scopes or emergency:
-            _record(session, self._clock.now(), scopes, emergency)
+            self._note(session, scopes, emergency)
         for n, (model, columns, _listener) in enumerate(self._row_listeners):
             for obj in session.dirty:
                 if type(obj) is model:
@@ -325,11 +329,33 @@ class ChangeTracker:
             # and columns it changes is not known here, so assume all
             told: frozenset[str] | None = state.execution_options.get(TOUCHES)
             emergency = watch.emergency is not _never  # the table can hold emergencies
-            _record(state.session, self._clock.now(), set(watch.bulk if told is None else told), emergency)
+            self._note(state.session, set(watch.bulk if told is None else told), emergency)
+
+    def _note(self, session: Session, scopes: set[str], emergency: bool) -> None:
+        """Remember what this transaction touches, to stamp at its commit (:meth:`_before_commit`);
+        a change flushed after that moment (by a later commit hook) is stamped at once."""
+        if session.info.get(SEALED):
+            _record(session, self._clock.now(), scopes, emergency)
+            return
+        session.info.setdefault(PENDING, set()).update(scopes)
+        if emergency:
+            session.info[PENDING_EMERGENCY] = True
+
+    def _before_commit(self, session: Session) -> None:
+        """Stamp what the transaction touched as its last statements: the counter row is locked
+        from here to the commit only, not from a transaction's first change (a booking's order,
+        audit and catalogue work would otherwise queue every other change behind it)."""
+        session.flush()  # the last changes join
+        scopes: set[str] = session.info.pop(PENDING, set())
+        emergency: bool = session.info.pop(PENDING_EMERGENCY, False)
+        session.info[SEALED] = True
+        if scopes or emergency:
+            _record(session, self._clock.now(), scopes, emergency)
 
     # ---- telling this process ---------------------------------------------------------------
 
     def _after_commit(self, session: Session) -> None:
+        session.info.pop(SEALED, None)
         stamped: dict[str, int] = session.info.pop("scopes", {})
         emergency = session.info.pop("emergency", False)
         if session.info.pop("changed", False):
@@ -340,7 +366,9 @@ class ChangeTracker:
             self._row_listeners[n][2](ids)
 
     def _after_rollback(self, session: Session) -> None:
-        for key in ("scopes", "emergency", "changed", "rows"):
+        if session.in_nested_transaction():  # a savepoint: what the transaction noted before it is still
+            return  # to stamp (and anything noted inside it is stamped too, which is only conservative)
+        for key in ("scopes", "emergency", "changed", "rows", PENDING, PENDING_EMERGENCY, SEALED):
             session.info.pop(key, None)
 
 

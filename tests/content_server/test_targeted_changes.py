@@ -14,10 +14,11 @@ import secrets
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from PIL import Image
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from content_server.core import security
@@ -368,3 +369,74 @@ def test_day_old_stamps_are_forgotten_and_the_caches_still_follow_changes(fleet:
         campaign.share_percent = 30
         s.commit()
     assert _statuses(fleet, fleet.poll()) == {"A": {200}, "B": {304}, "C": {304}}
+
+
+@pytest.fixture
+def fleet_pg(postgres_url: str, tmp_path: Path) -> Iterator[Fleet]:
+    from tests.fixtures.postgres import create_database
+    from tests.fixtures.server import bootstrap_operator
+
+    with make_app_client(tmp_path / "data", database_url=create_database(postgres_url)) as client:
+        bootstrap_operator(client)
+        yield _fleet(client)
+
+
+@pytest.mark.postgres
+def test_a_transaction_still_at_work_holds_up_no_other_change(fleet_pg: Fleet) -> None:
+    """A booking writes its order, audit records and slot counts before it commits; the change
+    counter is taken only at its commit, so a clerk's edit meanwhile is not queued behind it."""
+    fleet = fleet_pg
+    renamed = fleet.of("B")[0]
+    with fleet.sessions() as slow, fleet.sessions() as quick:
+        campaign = slow.get(CampaignRow, fleet.seed.campaign_id)
+        assert campaign is not None
+        campaign.share_percent = 20
+        slow.flush()  # written and noted; the transaction goes on working
+        quick.execute(text("SET LOCAL lock_timeout = '2s'"))  # before: waited for the slow one's end
+        device = quick.get(Device, renamed.id)
+        assert device is not None
+        device.name = "Lobby, renamed"
+        quick.commit()
+        got = fleet.poll()  # the edit is out; the booking's change is not, until it commits
+        assert {sid for sid, status in got.items() if status == 200} == {renamed.id}
+        slow.commit()
+    stamps = dict(fleet.sessions().execute(select(ChangeScope.scope, ChangeScope.generation)).all())
+    assert stamps["group:A"] > stamps[f"screen:{renamed.id}"]  # generations in commit order
+    got = fleet.poll()
+    assert _statuses(fleet, got) == {"A": {200}, "B": {304}, "C": {304}}
+
+
+def test_a_change_made_before_a_savepoint_that_rolled_back_still_reaches_the_screens(fleet: Fleet) -> None:
+    with fleet.sessions() as s:
+        campaign = s.get(CampaignRow, fleet.seed.campaign_id)
+        assert campaign is not None
+        campaign.share_percent = 20
+        s.flush()
+        try:
+            with s.begin_nested():  # as proof of play keeps a duplicate out of the batch
+                other = s.get(Device, fleet.of("B")[0].id)
+                assert other is not None
+                other.name = "never"
+                s.flush()
+                raise LookupError
+        except LookupError:
+            pass
+        s.commit()
+    got = fleet.poll()
+    assert _statuses(fleet, got) == {"A": {200}, "B": {304}, "C": {304}}
+
+
+def test_a_change_flushed_by_a_later_commit_hook_is_stamped_too(fleet: Fleet) -> None:
+    target = fleet.of("C")[0]
+
+    def late(session: Session) -> None:  # a hook installed after the tracker's, as a feature may add
+        device = session.get(Device, target.id)
+        if device is not None and device.name != "renamed late":
+            device.name = "renamed late"
+
+    with fleet.sessions() as s:
+        event.listen(s, "before_commit", late)
+        s.execute(select(Device.id)).all()
+        s.commit()
+    got = fleet.poll()
+    assert {sid for sid, status in got.items() if status == 200} == {target.id}
