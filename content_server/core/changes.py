@@ -345,6 +345,8 @@ class ChangeTracker:
         """Stamp what the transaction touched as its last statements: the counter row is locked
         from here to the commit only, not from a transaction's first change (a booking's order,
         audit and catalogue work would otherwise queue every other change behind it)."""
+        if session.in_nested_transaction():  # a savepoint's release: the outer commit stamps
+            return
         session.flush()  # the last changes join
         scopes: set[str] = session.info.pop(PENDING, set())
         emergency: bool = session.info.pop(PENDING_EMERGENCY, False)
@@ -355,6 +357,8 @@ class ChangeTracker:
     # ---- telling this process ---------------------------------------------------------------
 
     def _after_commit(self, session: Session) -> None:
+        if session.in_nested_transaction():  # a savepoint's release: nothing is committed yet
+            return
         session.info.pop(SEALED, None)
         stamped: dict[str, int] = session.info.pop("scopes", {})
         emergency = session.info.pop("emergency", False)

@@ -392,6 +392,8 @@ def test_a_transaction_still_at_work_holds_up_no_other_change(fleet_pg: Fleet) -
         assert campaign is not None
         campaign.share_percent = 20
         slow.flush()  # written and noted; the transaction goes on working
+        with slow.begin_nested():  # a savepoint released on the way (as proof of play's) stamps nothing
+            slow.execute(select(Device.id)).all()
         quick.execute(text("SET LOCAL lock_timeout = '2s'"))  # before: waited for the slow one's end
         device = quick.get(Device, renamed.id)
         assert device is not None

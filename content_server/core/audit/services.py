@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, inspect, or_, select, update
-from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
 from content_server.core.audit.chain import GENESIS, Chained, Entry, Verdict, jsonable, link
 from content_server.core.audit.chain import verify as verify_chain
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 ACTOR_KEY = "audit_actor"
 PENDING_KEY = "audit_pending"
+MARKS_KEY = "audit_marks"  # session.info: how many entries were pending as each open savepoint began
 COVERED = "audited"  # execution option: "the caller records this bulk statement itself"
 RECORDED_BY_CALLER = {COVERED: True}  # .execution_options(**RECORDED_BY_CALLER)
 REDACTED = "***"
@@ -176,6 +177,8 @@ class AuditLog:
         event.listen(sessions, "do_orm_execute", self._on_statement)
         event.listen(sessions, "before_commit", self._before_commit)
         event.listen(sessions, "after_rollback", self._after_rollback)
+        event.listen(sessions, "after_transaction_create", self._savepoint_began)
+        event.listen(sessions, "after_transaction_end", self._savepoint_ended)
 
     # ---- what changed -------------------------------------------------------------------------
 
@@ -313,6 +316,8 @@ class AuditLog:
     # ---- writing at commit --------------------------------------------------------------------
 
     def _before_commit(self, session: Session) -> None:
+        if session.in_nested_transaction():  # a savepoint's release: the outer commit writes (and
+            return  # locks the chain's head only then)
         session.flush()  # the last changes' entries join before the chain is written
         pending: list[_Pending] = session.info.pop(PENDING_KEY, None) or []
         if not pending:
@@ -325,7 +330,23 @@ class AuditLog:
 
     @staticmethod
     def _after_rollback(session: Session) -> None:
+        if session.in_nested_transaction():  # a savepoint: its changes are undone, the ones before stay
+            marks: list[int] = session.info.get(MARKS_KEY) or [0]
+            del _pending(session)[marks[-1]:]
+            return
         session.info.pop(PENDING_KEY, None)
+        session.info.pop(MARKS_KEY, None)
+
+    @staticmethod
+    def _savepoint_began(session: Session, transaction: SessionTransaction) -> None:
+        if transaction.nested:
+            session.info.setdefault(MARKS_KEY, []).append(len(_pending(session)))
+
+    @staticmethod
+    def _savepoint_ended(session: Session, transaction: SessionTransaction) -> None:
+        marks: list[int] | None = session.info.get(MARKS_KEY)
+        if transaction.nested and marks:
+            marks.pop()
 
 
 @dataclass(frozen=True)

@@ -303,3 +303,39 @@ def test_the_portal_page_filters_and_exports_csv(any_db_client: AppClient) -> No
     assert len(created) == 2 and all(r[4] == "operator" for r in created)
     assert not any(cell.startswith("=") for row in rows for cell in row)
     assert c.get("/portal/fleet/audit/verify").status_code == 200
+
+
+def test_a_savepoint_rolled_back_drops_its_own_records_and_keeps_the_ones_before(
+    any_db_client: AppClient,
+) -> None:
+    """Proof of play, leases and metrics use savepoints inside larger transactions: an audited change
+    made before one that is rolled back is still recorded, and the undone change is not."""
+    c = any_db_client
+
+    def user(name: str) -> User:
+        return User(username=name, username_key=name, password_hash="x", role="advertiser", created_at=T0)
+
+    with c.app.state.sessions() as s:  # type: ignore[attr-defined]
+        s.add(user("kept-flushed"))
+        s.flush()
+        s.add(user("kept-unflushed"))  # flushed as the savepoint begins
+        try:
+            with s.begin_nested():
+                s.add(user("undone"))
+                s.flush()
+                raise LookupError
+        except LookupError:
+            pass
+        with s.begin_nested():  # released: its change stays, and is written with the rest at commit
+            s.add(user("kept-in-savepoint"))
+        s.commit()
+    with c.app.state.sessions() as s:  # type: ignore[attr-defined]
+        created = set(s.scalars(select(AuditRecord.entity_id).where(AuditRecord.action == "user.created")))
+        names = set(s.scalars(select(User.username)))
+        assert audit.verify(s).ok
+    assert {"kept-flushed", "kept-unflushed", "kept-in-savepoint"} <= names and "undone" not in names
+    ids = {str(u) for u in created}
+    with c.app.state.sessions() as s:  # type: ignore[attr-defined]
+        by_name = dict(s.execute(select(User.username, User.id)).all())
+    assert {str(by_name[n]) for n in ("kept-flushed", "kept-unflushed", "kept-in-savepoint")} <= ids
+    assert len([i for i in ids if i not in {str(v) for v in by_name.values()}]) == 0  # none for "undone"
