@@ -47,6 +47,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, sessionmaker
 
 from content_server.core import change_notify
+from content_server.core.db import in_savepoint
 from content_server.core.models import Base, UTCDateTime
 from schedules.clock import Clock
 
@@ -345,7 +346,7 @@ class ChangeTracker:
         """Stamp what the transaction touched as its last statements: the counter row is locked
         from here to the commit only, not from a transaction's first change (a booking's order,
         audit and catalogue work would otherwise queue every other change behind it)."""
-        if session.in_nested_transaction():  # a savepoint's release: the outer commit stamps
+        if in_savepoint(session):  # a savepoint's release: the outer commit stamps
             return
         session.flush()  # the last changes join
         scopes: set[str] = session.info.pop(PENDING, set())
@@ -357,7 +358,7 @@ class ChangeTracker:
     # ---- telling this process ---------------------------------------------------------------
 
     def _after_commit(self, session: Session) -> None:
-        if session.in_nested_transaction():  # a savepoint's release: nothing is committed yet
+        if in_savepoint(session):  # a savepoint's release: nothing is committed yet
             return
         session.info.pop(SEALED, None)
         stamped: dict[str, int] = session.info.pop("scopes", {})
@@ -370,7 +371,7 @@ class ChangeTracker:
             self._row_listeners[n][2](ids)
 
     def _after_rollback(self, session: Session) -> None:
-        if session.in_nested_transaction():  # a savepoint: what the transaction noted before it is still
+        if in_savepoint(session):  # a savepoint: what the transaction noted before it is still
             return  # to stamp (and anything noted inside it is stamped too, which is only conservative)
         for key in ("scopes", "emergency", "changed", "rows", PENDING, PENDING_EMERGENCY, SEALED):
             session.info.pop(key, None)

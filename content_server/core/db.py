@@ -76,6 +76,15 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def in_savepoint(session: Session) -> bool:
+    """Whether a ``before_commit``, ``after_commit`` or ``after_rollback`` hook is running for a
+    savepoint's release or rollback rather than the transaction's end. SQLAlchemy dispatches those
+    events for both, so work that belongs to the commit (stamping changes, writing the audit chain,
+    waking the delivery worker) checks this first: a savepoint released early would otherwise do
+    it mid-transaction, and one rolled back would forget what the transaction did before it."""
+    return session.in_nested_transaction()
+
+
 def release_connection(session: Session) -> None:
     """End the request's read transaction, so its pooled connection goes back now.
 

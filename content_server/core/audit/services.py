@@ -21,6 +21,7 @@ from content_server.core.audit.chain import GENESIS, Chained, Entry, Verdict, js
 from content_server.core.audit.chain import verify as verify_chain
 from content_server.core.audit.models import AuditHead, AuditPrunePermit, AuditRecord
 from content_server.core.csvfile import Cell, write_csv
+from content_server.core.db import in_savepoint
 from content_server.core.models import User
 from schedules.clock import Clock
 
@@ -316,7 +317,7 @@ class AuditLog:
     # ---- writing at commit --------------------------------------------------------------------
 
     def _before_commit(self, session: Session) -> None:
-        if session.in_nested_transaction():  # a savepoint's release: the outer commit writes (and
+        if in_savepoint(session):  # a savepoint's release: the outer commit writes (and
             return  # locks the chain's head only then)
         session.flush()  # the last changes' entries join before the chain is written
         pending: list[_Pending] = session.info.pop(PENDING_KEY, None) or []
@@ -330,7 +331,7 @@ class AuditLog:
 
     @staticmethod
     def _after_rollback(session: Session) -> None:
-        if session.in_nested_transaction():  # a savepoint: its changes are undone, the ones before stay
+        if in_savepoint(session):  # a savepoint: its changes are undone, the ones before stay
             marks: list[int] = session.info.get(MARKS_KEY) or [0]
             del _pending(session)[marks[-1]:]
             return

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from content_server.core.db import in_savepoint
 from content_server.core.delivery import services
 from content_server.core.delivery.policy import DeliveryState, Outcome, RetryPolicy
 from content_server.core.delivery.services import ENQUEUED, Message
@@ -88,11 +89,14 @@ class DeliveryWorker:
         """Wake the worker after a commit that enqueued something in this process."""
 
         def committed(session: Session) -> None:
+            if in_savepoint(session):  # a savepoint's release: nothing is committed yet
+                return
             if session.info.pop(ENQUEUED, False):
                 self.wake()
 
         def rolled_back(session: Session) -> None:
-            session.info.pop(ENQUEUED, None)
+            if not in_savepoint(session):  # a savepoint's: the enqueue before it stands
+                session.info.pop(ENQUEUED, None)
 
         event.listen(sessions, "after_commit", committed)
         event.listen(sessions, "after_rollback", rolled_back)

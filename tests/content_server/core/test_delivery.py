@@ -33,6 +33,7 @@ from content_server.core.delivery.worker import DeliveryWorker, FunctionSender
 from content_server.core.errors import Conflict
 from schedules.clock import MovableClock
 from tests.fixtures.postgres import create_database
+from tests.fixtures.waiting import eventually
 
 T0 = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
 POLICY = RetryPolicy(max_attempts=4, first_retry=dt.timedelta(seconds=10), max_retry=dt.timedelta(minutes=5))
@@ -294,6 +295,37 @@ def test_the_worker_thread_sends_what_this_process_enqueued_at_once(sessions: se
     try:
         put(sessions, "now", T0)
         assert done.wait(10)
+    finally:
+        w.stop()
+
+
+def test_a_savepoint_inside_the_enqueuing_transaction_does_not_spend_the_wake(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A savepoint released or rolled back after the enqueue (proof of play, leases and metrics use
+    them) is not the commit: the worker is woken by the transaction's own commit."""
+    clock = MovableClock(T0)
+    done = threading.Event()
+    w = DeliveryWorker(sessions, clock, POLICY, owner="p1", lease=LEASE, poll_s=30)
+    w.register("test", FunctionSender(lambda _m, _now: (done.set(), Outcome(True))[1]))
+    w.install(sessions)
+    w.start()
+    try:
+        eventually(lambda: w.passes >= 1, what="the worker's first pass")
+        with sessions() as s:
+            queue.enqueue(s, key="k", sender="test", target="t", payload={}, source="test", now=T0)
+            with s.begin_nested():
+                pass
+            # room for a wake spent here to be spent: the worker would find nothing committed and go
+            # back to its 30 s poll (there is no event to wait for when the code is right)
+            time.sleep(1.0)
+            try:
+                with s.begin_nested():
+                    raise LookupError
+            except LookupError:
+                pass
+            s.commit()
+        assert done.wait(10)  # not the 30 s poll
     finally:
         w.stop()
 
