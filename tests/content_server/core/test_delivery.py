@@ -306,8 +306,13 @@ def test_a_savepoint_inside_the_enqueuing_transaction_does_not_spend_the_wake(
     them) is not the commit: the worker is woken by the transaction's own commit."""
     clock = MovableClock(T0)
     done = threading.Event()
+
+    def send(message: Message, now: dt.datetime) -> Outcome:
+        done.set()
+        return Outcome(True)
+
     w = DeliveryWorker(sessions, clock, POLICY, owner="p1", lease=LEASE, poll_s=30)
-    w.register("test", FunctionSender(lambda _m, _now: (done.set(), Outcome(True))[1]))
+    w.register("test", FunctionSender(send))
     w.install(sessions)
     w.start()
     try:
