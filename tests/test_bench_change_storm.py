@@ -11,7 +11,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench" / "change_storm.py"
 
 
 def test_a_short_storm_rebuilds_only_what_changed() -> None:
-    args = ["--screens", "200", "--groups", "20", "--seconds", "6", "--interval", "2", "--no-old"]
+    args = ["--screens", "200", "--groups", "20", "--seconds", "10", "--interval", "2", "--no-old"]
     run = subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])

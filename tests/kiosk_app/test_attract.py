@@ -41,7 +41,7 @@ def test_attract_loop_syncs_kiosk_content_and_pauses_behind_pages(  # type: igno
     assert attract.active and playback.loop.current is not None  # something plays: never black
     assert playback.loop.current.item.id == "poster"
     assert playback.view.isVisible() and playback.view.height() > 1000  # most of the portrait screen
-    qtbot.waitUntil(lambda: not playback.view.picture().isNull(), timeout=3000)
+    qtbot.waitUntil(lambda: not playback.view.picture().isNull(), timeout=20_000)
     app.window.save_screenshot(ARTIFACTS, "attract_signage")
     tap(qtbot, app, "start")
     assert app.flow.state.screen is Screen.HOME and not attract.active and playback.loop.current is None

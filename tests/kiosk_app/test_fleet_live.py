@@ -243,7 +243,7 @@ def test_attract_plays_reach_the_advertisers_report(qtbot: QtBot, live: Live, me
         return waiting or any(r["completed_plays"] >= 1 for r in reported())
 
     for _ in range(20):  # the loop alternates the ad and the filler: move on until the ad played whole
-        qtbot.waitUntil(lambda: loop.current is not None, timeout=5000)
+        qtbot.waitUntil(lambda: loop.current is not None, timeout=20_000)
         current = loop.current
         assert current is not None
         clock.advance((current.entry.end - clock.now()).total_seconds() + 0.01)

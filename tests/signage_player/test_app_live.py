@@ -36,7 +36,7 @@ def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
     with qtbot.waitSignal(app.pairing.started, timeout=10000) as started:
         app.start()
     code = started.args[0].code
-    qtbot.waitUntil(lambda: app.pairing_screen.code == code, timeout=2000)
+    qtbot.waitUntil(lambda: app.pairing_screen.code == code, timeout=20_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     app.window.grab().toImage().save(str(ARTIFACTS / "pairing_screen.png"))
     # the QR on screen, read from the painted pixels as an operator's phone would, opens the claim page
@@ -56,7 +56,7 @@ def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
     assert app.sync_now()
     syncer, loop, view = app.playback.syncer, app.playback.loop, app.playback.view
     assert syncer.live is not None and loop.current is not None
-    qtbot.waitUntil(lambda: "业主大会" in view.ticker.text, timeout=3000)  # the live manifest's signal
+    qtbot.waitUntil(lambda: "业主大会" in view.ticker.text, timeout=20_000)  # the live manifest's signal
     app.window.grab().toImage().save(str(ARTIFACTS / "layout_indoor_small_live.png"))
     assert app.sync_now() is False  # 304: nothing new
     app.reporter.take_snapshot()
@@ -75,14 +75,14 @@ def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
 
     # remote screenshot: asked by the operator, learned with the heartbeat, uploaded as PNG
     op.request("POST", f"/screens/{screen['id']}/screenshot-request")
-    with qtbot.waitSignal(app.reporter.screenshot_requested, timeout=5000):
+    with qtbot.waitSignal(app.reporter.screenshot_requested, timeout=20_000):
         app.reporter.heartbeat()
 
     def uploaded() -> bytes | None:
         r = httpx.get(f"{live_server.api}/screens/{screen['id']}/screenshot", headers=op.headers, timeout=10)
         return r.content if r.status_code == 200 else None
 
-    qtbot.waitUntil(lambda: uploaded() is not None, timeout=5000)  # a worker thread uploads it
+    qtbot.waitUntil(lambda: uploaded() is not None, timeout=20_000)  # a worker thread uploads it
     shot = uploaded() or b""
     assert shot.startswith(b"\x89PNG")
     picture = Image.open(io.BytesIO(shot))
@@ -91,15 +91,17 @@ def test_unpaired_player_shows_code_and_qr_then_pairs_and_plays(
 
 
 @pytest.mark.slow
-def test_emergency_is_learned_within_5_s_and_ends(
+def test_emergency_is_learned_at_once_and_ends(
     qtbot: QtBot, live_server: LiveServer, tmp_path: Path, players: list[Player]
 ) -> None:
+    """The long-poll waits 30 s, so a 15 s bound tells a push from a poll running out, and a
+    loaded machine keeps it."""
     device = pair_device(live_server, "player", screen_class="outdoor_large")
     data = paired_data_dir(tmp_path / "data", device)
-    app = build_player(settings(live_server, data, emergency_wait_s=4), FakeMediaBackend(), SystemClock())
+    app = build_player(settings(live_server, data, emergency_wait_s=30), FakeMediaBackend(), SystemClock())
     players.append(app)
     op = Operator(live_server)
-    with qtbot.waitSignal(app.emergency.changed, timeout=5000):
+    with qtbot.waitSignal(app.emergency.changed, timeout=15_000):
         app.start()  # the first long-poll answer: no emergency
     t0 = time.monotonic()
     view, outbox = app.playback.view, app.device.outbox
@@ -109,9 +111,10 @@ def test_emergency_is_learned_within_5_s_and_ends(
     assert sig.args[0] is not None and time.monotonic() - t0 < 15
     assert view.emergency.isVisible()
     view.grab().toImage().save(str(ARTIFACTS / "emergency_live.png"))
-    with qtbot.waitSignal(app.emergency.changed, timeout=5000) as sig:
+    t1 = time.monotonic()
+    with qtbot.waitSignal(app.emergency.changed, timeout=15_000) as sig:
         op.request("POST", f"/announcements/{ann['id']}/end")
-    assert sig.args[0] is None and not view.emergency.isVisible()
+    assert sig.args[0] is None and not view.emergency.isVisible() and time.monotonic() - t1 < 15
 
     # the play cut short by the emergency went to the outbox and reaches the server once
     assert outbox.count(PLAYS_TOPIC) >= 1
@@ -138,11 +141,11 @@ def test_an_ended_emergency_leaves_the_screen_as_promptly_as_it_came(
     app = build_player(settings(live_server, data, emergency_wait_s=4), FakeMediaBackend(), SystemClock())
     players.append(app)  # manifest polls and heartbeats hourly here: only the fix brings a new manifest
     loop, view = app.playback.loop, app.playback.view
-    with qtbot.waitSignal(app.emergency.changed, timeout=5000):
+    with qtbot.waitSignal(app.emergency.changed, timeout=20_000):
         app.start()
     status = f"/screens/{device.device_id}/status"
     qtbot.waitUntil(lambda: op.request("GET", status)["last_seen_at"] is not None, timeout=10000)  # 1st beat
-    with qtbot.waitSignal(app.emergency.changed, timeout=5000) as started:
+    with qtbot.waitSignal(app.emergency.changed, timeout=20_000) as started:
         ann = op.announce(device.device_id, text={"zh": "燃气泄漏 请立即撤离", "en": "Gas leak: evacuate"},
                           priority="emergency")
     assert started.args[0] is not None and started.args[0].title == ann["title"]  # the operator's title
@@ -155,20 +158,26 @@ def test_an_ended_emergency_leaves_the_screen_as_promptly_as_it_came(
 
         return check
 
-    qtbot.waitUntil(holds(True), timeout=5000)  # fetched when it started: its timeline holds it too
+    qtbot.waitUntil(holds(True), timeout=20_000)  # fetched when it started: its timeline holds it too
     emergency_item = started.args[0].id
-    qtbot.waitUntil(lambda: loop.current is not None and loop.current.item.id == emergency_item, timeout=3000)
+    qtbot.waitUntil(
+        lambda: loop.current is not None and loop.current.item.id == emergency_item,
+        timeout=20_000,
+    )
     app.reporter.heartbeat()
     reported = op.request("GET", status)["heartbeat"]["emergency_version"]
     assert reported == app.emergency.version and reported != "none"
 
-    with qtbot.waitSignal(app.emergency.changed, timeout=5000) as ended:
+    with qtbot.waitSignal(app.emergency.changed, timeout=20_000) as ended:
         op.request("POST", f"/announcements/{ann['id']}/end")
     t0 = time.monotonic()
     assert ended.args[0] is None and not view.emergency.isVisible()
-    qtbot.waitUntil(lambda: loop.current is not None and loop.current.item.id != emergency_item, timeout=3000)
+    qtbot.waitUntil(
+        lambda: loop.current is not None and loop.current.item.id != emergency_item,
+        timeout=20_000,
+    )
     assert time.monotonic() - t0 < 10  # as promptly as it started (not the hour between polls)
-    qtbot.waitUntil(holds(False), timeout=5000)  # the new manifest at once (polls are an hour apart here)
+    qtbot.waitUntil(holds(False), timeout=20_000)  # the new manifest at once (polls are an hour apart here)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert view.grab().toImage().save(str(ARTIFACTS / "emergency_ended.png"))
     assert app.reporter.beat().emergency_version == "none"

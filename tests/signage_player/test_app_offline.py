@@ -56,16 +56,19 @@ def test_usb_bundle_goes_live_offline_and_hours_switch_the_backlight(
         player.start()
         # a tampered copy is refused and reported, nothing changes
         bad = _signed_bundle(tmp_path / "bad.tar", Ed25519PrivateKey.generate(), media_dir / "small.jpg")
-        with qtbot.waitSignal(player.usb.refused, timeout=2000):
+        with qtbot.waitSignal(player.usb.refused, timeout=20_000):
             player.usb.import_path(bad)
         assert syncer.live is None and any("refused" in e for e in syncer.status.errors)
         good = _signed_bundle(tmp_path / "good.tar", server_key, media_dir / "small.jpg")
         player.usb.import_path(good)
         assert syncer.live is not None and syncer.live.version == "usb-7"
-        qtbot.waitUntil(lambda: loop.current is not None and loop.current.item.id == "usb-img", timeout=3000)
+        qtbot.waitUntil(
+            lambda: loop.current is not None and loop.current.item.id == "usb-img",
+            timeout=20_000,
+        )
         clock.set(T0 + dt.timedelta(hours=13))  # 23:00 local: off
         loop.step()
         assert player.playback.view.off
-        qtbot.waitUntil(marker.exists, timeout=3000)
+        qtbot.waitUntil(marker.exists, timeout=20_000)
     finally:
         player.shutdown()

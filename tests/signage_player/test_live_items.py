@@ -159,7 +159,7 @@ def test_a_web_page_plays_in_its_slot_and_one_that_fails_gives_way_to_the_schedu
     qtbot.waitUntil(lambda: "dead" in loop.failed_items, timeout=15000)
     assert loop.current is not None and loop.current.item.id == "hello"
     assert loop.view.main.page is None
-    qtbot.waitUntil(lambda: len(_colours(loop)) > 1, timeout=5000)
+    qtbot.waitUntil(lambda: len(_colours(loop)) > 1, timeout=20_000)
     loop.view.picture().save(str(ARTIFACTS / "web_page_failed_fallback.png"))
     clock.advance(5)
     loop.stop()

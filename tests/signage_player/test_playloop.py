@@ -153,7 +153,7 @@ def test_video_items_play_and_switch(qtbot: QtBot, media_dir: Path, fake_backend
     loop.set_program(ManifestProgram(m))
     shown: list[str] = []
     loop.frame_shown.connect(lambda item_id, gap: shown.append(item_id))
-    with qtbot.waitSignal(loop.frame_shown, timeout=3000):
+    with qtbot.waitSignal(loop.frame_shown, timeout=20_000):
         loop.start()
     assert shown
 

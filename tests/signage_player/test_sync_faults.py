@@ -97,7 +97,7 @@ def test_a_week_offline_keeps_the_timeline_and_delivers_every_play_once(
     try:
         app.start()
         app.sync_now()  # (the scheduler's first run may have been quicker: its news is queued)
-        qtbot.waitUntil(lambda: loop.program is not None, timeout=3000)
+        qtbot.waitUntil(lambda: loop.program is not None, timeout=20_000)
         live = syncer.live
         assert live is not None and loop.program is not None
         fake.online = False  # the network is gone for a week

@@ -70,7 +70,7 @@ def test_text_font_grows_to_the_zone_and_wraps(qapp: object) -> None:
 def test_image_is_shown_undistorted(qtbot: QtBot, media_dir: Path, fake_backend: FakeMediaBackend) -> None:
     view = _view(qtbot, fake_backend, ScreenClass.OUTDOOR_LARGE)
     prepared = view.main.prepare(Playable(_item(ItemKind.IMAGE, "p"), media_dir / "portrait.png"))
-    with qtbot.waitSignal(view.main.frame_painted, timeout=2000) as sig:
+    with qtbot.waitSignal(view.main.frame_painted, timeout=20_000) as sig:
         view.main.show_prepared(prepared)
     assert sig.args[0] == "p"
     img = view.picture()
@@ -103,7 +103,7 @@ def test_indoor_layout_with_chinese_text_ticker_and_clock(
     view = _view(qtbot, fake_backend, ScreenClass.INDOOR_SMALL, 1280, 720)
     item = _item(ItemKind.TEXT, "t", text={"zh": "电梯维护通知：3号楼电梯周三停用", "en": "Lift maintenance"})
     view.ticker.set_texts(["今晚八点业主大会", "Residents meeting 8 pm"])
-    with qtbot.waitSignal(view.main.frame_painted, timeout=2000):
+    with qtbot.waitSignal(view.main.frame_painted, timeout=20_000):
         view.main.show_prepared(view.main.prepare(Playable(item)))
     assert view.ticker.isVisible() and view.clock.isVisible()
     assert "星期" in view.clock.text()
@@ -167,13 +167,13 @@ def test_video_plays_through_libvlc_into_the_widget(qtbot: QtBot, media_dir: Pat
     prepared = view.main.prepare(Playable(_item(ItemKind.VIDEO, "v"), media_dir / "clip.mp4"))
     assert prepared.video is not None and prepared.video.width == 320
     assert prepared.video.duration_s is not None and 2.5 < prepared.video.duration_s < 3.5
-    with qtbot.waitSignal(view.main.frame_painted, timeout=3000):
+    with qtbot.waitSignal(view.main.frame_painted, timeout=20_000):
         view.main.show_prepared(prepared)
     img = view.picture()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     img.save(str(ARTIFACTS / "layout_kiosk_video.png"))
     assert _distinct_colours(img) > 5  # the testsrc pattern, not black
-    with qtbot.waitSignal(view.main.video_finished, timeout=6000):
+    with qtbot.waitSignal(view.main.video_finished, timeout=20_000):
         pass
 
 
@@ -196,6 +196,6 @@ def test_crossfade_blends_the_previous_picture(qtbot: QtBot, media_dir: Path,
     a = view.picture().pixel(5, 90)
     view.main.show_prepared(second)
     mid = view.picture().pixel(5, 90)  # left edge: landscape picture fading out over a black bar
-    qtbot.waitUntil(lambda: QColor(view.picture().pixel(5, 90)).name() == "#000000", timeout=3000)  # faded
+    qtbot.waitUntil(lambda: QColor(view.picture().pixel(5, 90)).name() == "#000000", timeout=20_000)  # faded
     end = view.picture().pixel(5, 90)
     assert mid not in (a, end)

@@ -50,7 +50,10 @@ def test_ready_then_pings_then_stopping(
                     return
 
         dog.start()
-        qtbot.waitUntil(lambda: read() or told.count("WATCHDOG=1") >= 3, timeout=5000)  # from the event loop
+        qtbot.waitUntil(
+            lambda: read() or told.count("WATCHDOG=1") >= 3,
+            timeout=20_000,
+        )  # from the event loop
         dog.stop()
         read()
     assert told[0] == "READY=1" and told[-1] == "STOPPING=1" and told.count("WATCHDOG=1") >= 3

@@ -127,7 +127,7 @@ def test_an_allowed_page_shows_and_other_hosts_are_blocked(
     view = _view(qtbot, profile, f"http://127.0.0.1:{own.port}/board")
     with qtbot.waitSignal(view.loaded, timeout=15000):
         view.start()
-    qtbot.waitUntil(lambda: any("tracker" in u for u in view.blocked), timeout=5000)
+    qtbot.waitUntil(lambda: any("tracker" in u for u in view.blocked), timeout=20_000)
 
     def painted() -> bool:  # the page's own green, once Chromium has delivered a frame: not black, not blank
         c = view.grab().toImage().pixelColor(320, 300)
@@ -149,7 +149,7 @@ def test_no_popups_no_dialogs_and_no_navigation_away(
         away.start()
     qtbot.waitUntil(
         lambda: any(u.endswith("/away") and "127.0.0.2" in u for u in away.blocked),
-        timeout=5000,
+        timeout=20_000,
     )
     assert away.page.url().toString().endswith(f"{own.port}/away")
     assert "/opened" not in own.hits and other.hits == []

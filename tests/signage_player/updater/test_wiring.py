@@ -64,7 +64,7 @@ def test_a_new_version_passes_its_health_gate_by_playing_and_reporting(
     assert screen.heartbeats[-1].update.phase is UpdatePhase.PROBATION
     app.start()
     app.sync_now()
-    qtbot.waitUntil(lambda: app.playback.loop.current is not None, timeout=3000)
+    qtbot.waitUntil(lambda: app.playback.loop.current is not None, timeout=20_000)
     app.reporter.take_snapshot()
     app.reporter.heartbeat()
     assert journal.read().phase is UpdatePhase.HEALTHY
