@@ -30,9 +30,10 @@ from tests.fixtures.server import LiveServer, pair_device
 LOCK_S = 5.0
 # A poll that waited for the lock would take about LOCK_S; one answered beside it takes
 # milliseconds. The bound sits far from both, so a loaded machine (2 cores, stress-ng beside the
-# suite: 128-200 ms seen against the old 100 ms bound) cannot fail it and a blocked poll cannot
+# suite: 128-200 ms seen against a 100 ms bound; five suites side by side with swap: a long-poll
+# 535 ms late against 500 ms) cannot fail it and a blocked poll cannot
 # pass it. How fast polls are is the benchmarks' business (bench/server_poll.py).
-P99_LIMIT_S = LOCK_S / 10
+P99_LIMIT_S = LOCK_S / 4
 
 
 def png() -> bytes:

@@ -19,6 +19,7 @@ from playwright.sync_api import (
     Dialog,
     Page,
     Response,
+    expect,
     sync_playwright,
 )
 
@@ -66,6 +67,9 @@ def chromium() -> Iterator[Browser]:
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail("chromium is not installed (apt-get install chromium)")
+    # an assertion waits for the page up to 20 s (Playwright's 5 s is a quiet machine's: a page
+    # beside four other suites took longer), a ceiling for waiting, not a speed bar
+    expect.set_options(timeout=20_000)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         yield browser

@@ -38,6 +38,7 @@ def _sweep(page: Page, base: str, role: str, paths: list[str], nav_links: str = 
     assert set(nav) <= visited, f"{role}: navigation pages not swept: {set(nav) - visited}"
 
 
+@pytest.mark.timeout(1200)  # every page, role, language and width: over 300 s beside four other suites
 def test_every_page_for_every_role_passes_axe_in_both_languages_and_widths(
     portal_server: LiveServer, open_tab: Callable[[], Page], media_dir: Path
 ) -> None:
