@@ -304,7 +304,7 @@ class Stack:
                     srv.create_operator()
                 self.servers.append(srv)
             with ThreadPoolExecutor(len(self.servers)) as pool:  # imports take seconds: in parallel
-                list(pool.map(lambda srv: srv.start(timeout_s=90), self.servers))
+                list(pool.map(lambda srv: srv.start(), self.servers))
             self.nginx = Nginx(
                 self.base / "nginx", ports, self.data_dir / "media", self.nginx_workers, port=front_port
             )

@@ -70,7 +70,7 @@ def deployment() -> Iterator[Deployment]:
             {ACCEL: "", "SIGNAGE_SCHEDULER_ENABLED": "0"},
             operator=stack.operator,
         )
-        reference.start(timeout_s=90)
+        reference.start()
         try:
             yield Deployment(stack, reference)
         finally:

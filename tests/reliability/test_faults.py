@@ -571,7 +571,7 @@ def test_postgres_restart_mid_load_loses_nothing(tmp_path: Path, media_dir: Path
     try:
         server.data_dir.mkdir()
         server.create_operator()
-        server.start(timeout_s=90)
+        server.start()
         devices = [pair_device(server) for _ in range(3)]
         per_device = 30 if LONG else 10
         batches = {}
