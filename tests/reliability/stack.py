@@ -305,8 +305,9 @@ class Stack:
                 self.servers.append(srv)
             with ThreadPoolExecutor(len(self.servers)) as pool:  # imports take seconds: in parallel
                 list(pool.map(lambda srv: srv.start(), self.servers))
+            started = [srv.port for srv in self.servers]  # a taken port was replaced at the start
             self.nginx = Nginx(
-                self.base / "nginx", ports, self.data_dir / "media", self.nginx_workers, port=front_port
+                self.base / "nginx", started, self.data_dir / "media", self.nginx_workers, port=front_port
             )
             self.nginx.start()
         except BaseException:
