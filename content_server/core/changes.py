@@ -124,11 +124,19 @@ def _bump(conn: Connection, now: dt.datetime, emergency: bool) -> int:
     values: dict[str, Any] = {"generation": ManifestState.generation + 1, "changed_at": now}
     if emergency:
         values["emergency_generation"] = ManifestState.emergency_generation + 1
-    result = conn.execute(update(ManifestState).where(ManifestState.id == 1).values(**values))
-    if result.rowcount == 0:  # the row is made by migration s0002; without it, the first change makes it
-        row = {"id": 1, "generation": 1, "emergency_generation": int(emergency), "changed_at": now}
-        conn.execute(insert(ManifestState).values(**row))
-    return int(conn.execute(select(ManifestState.generation).where(ManifestState.id == 1)).scalar_one())
+    moved = conn.execute(
+        update(ManifestState)
+        .where(ManifestState.id == 1)
+        .values(**values)
+        .returning(ManifestState.generation)
+    ).scalar()  # one statement: this runs in every changing commit, with the row locked
+    if moved is not None:
+        return int(moved)
+    # the row is made by migration s0002; without it, the first change makes it
+    conn.execute(
+        insert(ManifestState).values(id=1, generation=1, emergency_generation=int(emergency), changed_at=now)
+    )
+    return 1
 
 
 def _stamp(conn: Connection, scopes: Iterable[str], generation: int, now: dt.datetime) -> None:
