@@ -89,6 +89,15 @@ def generations(session: Session) -> Generations:
     return (row[0], row[1]) if row else (0, 0)
 
 
+def last_stamp(session: Session, scopes: Iterable[str]) -> int:
+    """The newest generation that stamped any of ``scopes`` as the database has it now (0: none
+    kept). Stamps can be forgotten (``forget_stamps_before``), so compare it with ``!=``."""
+    newest = session.scalar(
+        select(func.max(ChangeScope.generation)).where(ChangeScope.scope.in_(list(scopes)))
+    )
+    return int(newest or 0)
+
+
 @dataclass(frozen=True)
 class Change:
     """What one committed transaction changed: each scope with the generation that stamped it,

@@ -23,6 +23,9 @@ LIVE_CAMPAIGN_STATES = ("approved",)
 LIVE_ANNOUNCEMENT_STATES = ("active",)
 
 
+DEVICES = "devices"  # any device's settings (the alert evaluator's directory re-reads on it)
+
+
 def group(name: str) -> str:
     return f"group:{name}"
 
@@ -104,8 +107,9 @@ def house_rules_row(row: Any) -> Iterable[str]:
 
 
 def device_row(row: Any, before: Any, how: How) -> Iterable[str]:
-    """A screen's own settings; its key too when it is revoked, re-keyed or deleted."""
-    out = {screen(row.id)}
+    """A screen's own settings (and that some device's settings changed); its key too when it
+    is revoked, re-keyed or deleted."""
+    out = {screen(row.id), DEVICES}
     if how == "deleted" or (
         how == "dirty" and (before.revoked_at != row.revoked_at or before.key_sha256 != row.key_sha256)
     ):

@@ -3,10 +3,13 @@
 A pass every few seconds looks at every live device. Their names, kinds, classes, groups and
 tags change only when someone edits a screen, yet reading and decoding them again for 10,000
 screens took about a second of CPU per pass, holding the GIL against the poll fast path. The
-directory keeps them in this process and reads them again only when the change counter that
-every edit of a device's settings moves (``core.changes``) has moved, when the live devices are
-not the ones it holds (a new, revoked or deleted device), or after ``max_age_s`` (an edit made
-by hand-written SQL). Each pass still reads every device's last-seen time fresh.
+directory keeps them in this process and reads them again only when the scope that every edit
+of a device's settings stamps (``signage.scopes.DEVICES``, bulk statements on devices too:
+``core.changes``) was stamped again, when the live devices are not the ones it holds (a new,
+revoked or deleted device), or after ``max_age_s`` (an edit made by hand-written SQL). Not on
+the change counter: every booking, notice and campaign edit moves that, several times a second
+in a busy district, and each move cost a full read. Each pass still reads every device's
+last-seen time fresh.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from typing import cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from content_server.core.changes import ManifestState
+from content_server.core.changes import last_stamp
 from content_server.signage.models import Device
+from content_server.signage.scopes import DEVICES
 from content_server.signage.services.screens import to_screen
 from schedules.model import Screen
 
@@ -121,7 +125,7 @@ class DeviceDirectory:
 
     def devices(self, session: Session, monotonic: float) -> list[DeviceFacts]:
         """Every live device with its last-seen time as the database has it now."""
-        generation = session.scalar(select(ManifestState.generation))  # before the rows: never older
+        generation = last_stamp(session, (DEVICES,))  # before the rows: never older
         seen = dict(
             session.execute(select(Device.id, Device.last_seen_at).where(Device.revoked_at.is_(None))).all()
         )

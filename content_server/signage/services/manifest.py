@@ -314,7 +314,7 @@ def watch_inputs(tracker: ChangeTracker) -> None:
         columns=DEVICE_INPUTS,
         emergency=lambda _device: True,
         scopes=scopes.device_row,
-        bulk=(ALL, KEYS),
+        bulk=(ALL, KEYS, scopes.DEVICES),
     )
     tracker.watch(Media, inserts=False, scopes=each_state(scopes.media_row))
     tracker.watch(CampaignRow, inserts=False, scopes=each_state(scopes.campaign_row))

@@ -43,6 +43,27 @@ def test_settings_are_read_once_and_an_edit_moves_the_screen_to_its_new_building
     assert [m["name"] for m in event["members"]] == ["Gate 7"]
 
 
+def test_changes_to_anything_but_devices_do_not_read_the_settings_again(fleet: Fleet) -> None:
+    """A busy district moves the change counter several times a second (bookings, notices,
+    campaign edits); none of that is a device's settings, so none of it costs a full read."""
+    screen = fleet.screen("Lobby", building="3")
+    fleet.beat(screen)
+    fleet.step()
+    reads = directory(fleet).reads
+    for n in range(3):
+        notice = {"title": f"停水 {n}", "text": {"zh": "明天停水", "en": "No water tomorrow"}}
+        r = fleet.client.post("/api/v1/announcements", json=notice, headers=fleet.op)
+        assert r.status_code == 201, r.text
+        fleet.advance(seconds=5)
+        fleet.step()
+    assert directory(fleet).reads == reads
+    r = fleet.client.patch(f"/api/v1/screens/{screen.device_id}", headers=fleet.op, json={"name": "Lobby A"})
+    assert r.status_code == 200, r.text
+    fleet.advance(seconds=5)
+    fleet.step()
+    assert directory(fleet).reads == reads + 1
+
+
 def test_a_screen_added_or_revoked_between_passes_is_seen_at_the_next_one(fleet: Fleet) -> None:
     fleet.beat(fleet.screen("Old", building="2"))
     fleet.step()
