@@ -179,7 +179,7 @@ def main() -> int:
         help="every screen's first call within SECONDS of the start (skips the cost phases, which "
         "would fetch the first manifests); exit 1 unless each screen has one within 5 minutes",
     )
-    ap.add_argument("--capacity-steps", default="3000,4000,6000,8000,10000,12000",
+    ap.add_argument("--capacity-steps", default="500,1000,1500,3000,4000,6000",
                     help="fleet sizes to step through after the main run (empty: skip)")  # fmt: skip
     ap.add_argument("--step-seconds", type=float, default=60.0)
     ap.add_argument(

@@ -873,6 +873,7 @@ async def measure_costs(
     rate: float,
     settle_s: float = 6.0,
     idle_s: float = 10.0,
+    cheap_idle_s: float = 60.0,
     rounds: int = 3,
     on_phase: Callable[[str, bool], None] | None = None,
 ) -> dict[str, Cost]:
@@ -887,7 +888,9 @@ async def measure_costs(
     costs what the fleet's state makes it cost at that moment, and a screen silent since the last
     phase is the alert pass's work, not the next request's. An alert pass more or less in a phase
     than in its idle window is a fixed error spread over the phase's requests, so the cheap kinds
-    (a 304, a steady beat, a steady batch) are measured over ``rounds`` requests per screen. The
+    (a 304, a steady beat, a steady batch) are measured over ``rounds`` requests per screen, and
+    their idle window is ``cheap_idle_s``, long enough to hold every periodic job (the alert
+    pass every 5 s, the heartbeat rules every 30 s, the directory's 60 s age) at its own rate. The
     screens first beat once to every process, so the fleet is seen online as a running one is,
     and again once they play a manifest (their beats' news), so ``heartbeat`` is a steady fleet's
     beat. Screens must not have fetched a manifest yet for ``manifest_first`` to mean a first
@@ -897,10 +900,10 @@ async def measure_costs(
     meter = CpuMeter(stack)
     loop = asyncio.get_running_loop()
 
-    async def idle_rate() -> dict[str, float]:
+    async def idle_rate(seconds: float) -> dict[str, float]:
         t = loop.time()
         before = meter.read()
-        await asyncio.sleep(idle_s)
+        await asyncio.sleep(seconds)
         idle = {k: v / (loop.time() - t) for k, v in meter.delta(before, meter.read()).items()}
         idle["driver"] = 0.0  # the driver's own idle is this sleep: nothing to take off
         return idle
@@ -960,7 +963,8 @@ async def measure_costs(
             continue
         grouped = kind.startswith(("manifest", "heartbeat", "catalogue", "plays"))
         endpoint = kind.split("_")[0] if grouped else kind
-        idle = {} if kind.endswith("_warm") else await idle_rate()
+        cheap = kind in ("manifest_304", "heartbeat", "plays")
+        idle = {} if kind.endswith("_warm") else await idle_rate(cheap_idle_s if cheap else idle_s)
         fleet.tally = _Tally(t0=time.perf_counter())
         if on_phase is not None:
             on_phase(kind, True)
